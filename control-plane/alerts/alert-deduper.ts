@@ -1,0 +1,102 @@
+import type { SensorEvent } from '../../protocol/index.ts';
+import type { AgentRow, AlertRow, MachineRow, StoreTx } from '../store/index.ts';
+import { fieldValue, type Occurrence } from '../detection/index.ts';
+
+export interface AlertContext {
+  machine: MachineRow;
+  agent: AgentRow;
+  now: number;
+  newId: () => string;
+}
+
+export interface UpsertResult {
+  alert: AlertRow;
+  created: boolean;
+}
+
+/**
+ * The dedup key: alert type + machine + the rule's dedup fields. Occurrences with one key
+ * whose times lie within the rule's window update one alert (count, first/last time).
+ */
+export function dedupKey(occ: Occurrence, machine: MachineRow): string {
+  const values = occ.mapping.dedup.fields.map((f) => String(fieldValue(occ.trigger, f) ?? ''));
+  return JSON.stringify([occ.mapping.alertType, machine.resourceId, ...values]);
+}
+
+/** Folds an occurrence into its alert (inside the ingest transaction) or creates the alert. */
+export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContext): Promise<UpsertResult> {
+  const key = dedupKey(occ, ctx.machine);
+  const times = occ.events.map((e) => e.time);
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  const existing = await tx.findAlertForDedup(key, last, occ.mapping.dedup.windowMs);
+  const links = occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId }));
+  if (existing) {
+    const patch = {
+      count: existing.count + 1,
+      startTime: Math.min(existing.startTime, first),
+      endTime: Math.max(existing.endTime, last),
+      updatedAt: ctx.now,
+    };
+    await tx.updateAlertOccurrence(existing.systemAlertId, patch);
+    await tx.linkAlertEvents(existing.systemAlertId, links);
+    return { alert: { ...existing, ...patch }, created: false };
+  }
+  const alert: AlertRow = {
+    systemAlertId: ctx.newId(),
+    dedupKey: key,
+    alertType: occ.mapping.alertType,
+    ruleId: occ.ruleId,
+    agentId: ctx.machine.agentId,
+    resourceId: ctx.machine.resourceId,
+    severity: occ.mapping.severity,
+    status: 'Active',
+    count: 1,
+    startTime: first,
+    endTime: last,
+    timeGenerated: ctx.now,
+    updatedAt: ctx.now,
+    properties: {
+      alertDisplayName: occ.mapping.alertDisplayName,
+      description: occ.mapping.description,
+      intent: occ.mapping.intent.join(','),
+      detectingProduct: occ.mapping.product,
+      remediationSteps: occ.mapping.remediationSteps,
+      ruleTitle: occ.ruleTitle,
+      techniques: occ.techniques.filter((t) => !t.includes('.')),
+      subTechniques: occ.techniques.filter((t) => t.includes('.')),
+      compromisedEntity: ctx.machine.name,
+      entities: entitiesOf(occ.trigger, ctx.machine),
+      location: { subscription: ctx.agent.subscription, resourceGroup: ctx.agent.resourceGroup, location: ctx.agent.location },
+    },
+  };
+  await tx.insertAlert(alert);
+  await tx.linkAlertEvents(alert.systemAlertId, links);
+  return { alert, created: true };
+}
+
+/** MDC-style entities (host, account, ip, process) read from the triggering event. */
+function entitiesOf(e: SensorEvent, machine: MachineRow): Array<Record<string, unknown>> {
+  const entities: Array<Record<string, unknown>> = [];
+  let n = 1;
+  const hostId = String(n++);
+  entities.push({
+    $id: hostId, type: 'host', hostName: machine.facts.hostname, azureID: machine.resourceId,
+    osFamily: machine.facts.osType === 'windows' ? 'Windows' : machine.facts.osType === 'linux' ? 'Linux' : 'Unknown',
+  });
+  const rec = e as Record<string, unknown>;
+  const account = rec.AccountName ?? rec.ServerPrincipalName;
+  if (typeof account === 'string' && account) {
+    entities.push({ $id: String(n++), type: 'account', name: account, ntDomain: rec.AccountDomain, host: { $ref: hostId } });
+  }
+  const ip = rec.RemoteIP ?? rec.ClientIP;
+  if (typeof ip === 'string' && ip) entities.push({ $id: String(n++), type: 'ip', address: ip });
+  if (e.Table === 'DeviceProcessEvents' && e.ProcessCommandLine) {
+    entities.push({
+      $id: String(n++), type: 'process', processId: e.ProcessId !== undefined ? String(e.ProcessId) : undefined,
+      commandLine: e.ProcessCommandLine, host: { $ref: hostId },
+      imageFile: { type: 'file', name: e.FileName, directory: e.FolderPath },
+    });
+  }
+  return entities;
+}

@@ -1,0 +1,127 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { LIMITS, type Limits } from '../protocol/index.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { parseDuration } from '../lib/duration.ts';
+import type { MachineRow, Store } from './store/index.ts';
+import { DetectionEngine, loadRulesDir, type RuleSet } from './detection/index.ts';
+import { Ingest, type IngestResult } from './ingest/ingest.ts';
+import { Gateway } from './gateway/gateway.ts';
+import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
+import { registerRoutes } from './api/routes.ts';
+import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
+import { ensureAdminKey } from './auth/admin-key.ts';
+import { VERSION } from '../lib/version.ts';
+
+/** Control-plane settings; every number has its unit in its name or comment. */
+export const ControlPlaneConfigSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  /** TCP port; 0 picks a free one. */
+  port: z.number().int().min(0).max(65_535).default(7070),
+  /** How late an event (by event time) may arrive and still count in correlation windows. */
+  lateness: z.string().default('5m'),
+  /** Directory of Sigma rule files. */
+  rulesDir: z.string().optional(),
+  limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
+});
+export type ControlPlaneConfig = z.input<typeof ControlPlaneConfigSchema>;
+
+export interface ControlPlaneDeps {
+  store: Store;
+  clock?: Clock;
+  logger?: Logger;
+  /** Alert id generator (injectable for deterministic tests). */
+  newId?: () => string;
+  config?: ControlPlaneConfig;
+}
+
+export interface ControlPlane extends EventEmitter {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly rules: RuleSet;
+  readonly limits: Limits;
+  /** Base URL once listening, e.g. http://127.0.0.1:7070. */
+  url(): string;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+  /** First start: a new admin key in clear text (shown once); later starts: undefined. */
+  ensureAdminKey(options?: { reset?: boolean }): Promise<string | undefined>;
+  createToken(request: TokenRequest): ReturnType<typeof createEnrollmentToken>;
+  connectedAgents(): string[];
+  session(agentId: string): AgentSession | undefined;
+  /** Sends a command to a connected agent and waits for its result. */
+  command(agentId: string, body: CommandBody, timeoutMs?: number): Promise<CommandResult>;
+}
+
+/**
+ * Builds the control plane: REST API and WebSocket gateway on one Fastify server.
+ * Emits `registered` (session, machine), `ingested` (session, result).
+ */
+export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
+  const config = ControlPlaneConfigSchema.parse(deps.config ?? {});
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger();
+  const newId = deps.newId ?? randomUUID;
+  const limits: Limits = { ...LIMITS };
+  for (const [k, v] of Object.entries(config.limits)) if (v !== undefined) limits[k as keyof Limits] = v;
+  if (limits.eventsBurst < limits.maxEventsPerBatch) {
+    throw new Error(`config: limits.eventsBurst (${limits.eventsBurst}) must be at least limits.maxEventsPerBatch (${limits.maxEventsPerBatch})`);
+  }
+  const rules = loadRulesDir(config.rulesDir);
+  const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
+  const ingest = new Ingest(deps.store, engine, clock, newId);
+  const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes });
+  const emitter = new EventEmitter();
+  let baseUrl = `http://${config.host}:${config.port}`;
+
+  const gateway = new Gateway(app.server, deps.store, limits, logger, {
+    ingest,
+    clock,
+    onRegistered: (s: AgentSession, m: MachineRow) => {
+      logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
+      emitter.emit('registered', s, m);
+    },
+    onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
+  });
+
+  registerRoutes(app, {
+    store: deps.store,
+    clock,
+    version: VERSION,
+    baseUrl: () => baseUrl,
+    connectedAgents: () => [...gateway.sessions.keys()],
+  });
+
+  return Object.assign(emitter, {
+    app,
+    store: deps.store,
+    rules,
+    limits,
+    url: () => baseUrl,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const addr = app.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      baseUrl = `http://${host}:${addr.port}`;
+      logger.info('control plane listening', { url: baseUrl, rules: rules.detections.length + rules.correlations.length });
+      return baseUrl;
+    },
+    async close() {
+      gateway.close();
+      await app.close();
+    },
+    ensureAdminKey: (options?: { reset?: boolean }) => ensureAdminKey(deps.store, options),
+    createToken: (request: TokenRequest) => createEnrollmentToken(deps.store, request, clock),
+    connectedAgents: () => [...gateway.sessions.keys()],
+    session: (agentId: string) => gateway.sessions.get(agentId),
+    async command(agentId: string, body: CommandBody, timeoutMs?: number) {
+      const s = gateway.sessions.get(agentId);
+      if (!s) throw new Error(`agent ${agentId} is not connected`);
+      return s.command(body, timeoutMs);
+    },
+  }) as ControlPlane;
+}

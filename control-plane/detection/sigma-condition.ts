@@ -1,0 +1,103 @@
+/**
+ * Sigma `condition` expressions: `and`, `or`, `not`, parentheses, selection names,
+ * `1 of <pattern>`, `all of <pattern>`, `1 of them`, `all of them` (patterns may end in `*`).
+ * Parsed once at load time into a predicate over the selections' results.
+ */
+export type ConditionFn = (selections: (name: string) => boolean) => boolean;
+
+type Token = { kind: 'word' | 'lparen' | 'rparen'; text: string };
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  const re = /\s*(\(|\)|[^\s()]+)/y;
+  let m: RegExpExecArray | null;
+  let pos = 0;
+  while (pos < text.length && (m = re.exec(text))) {
+    pos = re.lastIndex;
+    const t = m[1]!;
+    tokens.push({ kind: t === '(' ? 'lparen' : t === ')' ? 'rparen' : 'word', text: t });
+  }
+  if (text.slice(pos).trim() !== '') throw new Error(`unexpected text "${text.slice(pos)}"`);
+  return tokens;
+}
+
+/** Parses `condition` against the selection `names`; throws an Error naming what is wrong. */
+export function parseCondition(condition: string, names: string[]): ConditionFn {
+  if (/\|/.test(condition)) throw new Error('aggregation pipes (`| count()`) are deprecated Sigma; use a correlation rule');
+  const tokens = tokenize(condition);
+  let i = 0;
+  const peek = () => tokens[i];
+  const word = (w: string) => peek()?.kind === 'word' && peek()!.text.toLowerCase() === w;
+
+  const matchNames = (pattern: string): string[] => {
+    if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
+    const re = new RegExp('^' + pattern.split('*').map(escapeRe).join('.*') + '$');
+    const found = names.filter((n) => re.test(n));
+    if (found.length === 0) throw new Error(`"${pattern}" matches no selection`);
+    return found;
+  };
+
+  const parseOr = (): ConditionFn => {
+    let left = parseAnd();
+    while (word('or')) {
+      i++;
+      const l = left, r = parseAnd();
+      left = (s) => l(s) || r(s);
+    }
+    return left;
+  };
+  const parseAnd = (): ConditionFn => {
+    let left = parseNot();
+    while (word('and')) {
+      i++;
+      const l = left, r = parseNot();
+      left = (s) => l(s) && r(s);
+    }
+    return left;
+  };
+  const parseNot = (): ConditionFn => {
+    if (word('not')) {
+      i++;
+      const inner = parseNot();
+      return (s) => !inner(s);
+    }
+    return parseAtom();
+  };
+  const parseAtom = (): ConditionFn => {
+    const t = peek();
+    if (!t) throw new Error('condition ends too early');
+    if (t.kind === 'lparen') {
+      i++;
+      const inner = parseOr();
+      if (peek()?.kind !== 'rparen') throw new Error('missing ")"');
+      i++;
+      return inner;
+    }
+    if (t.kind === 'rparen') throw new Error('unexpected ")"');
+    i++;
+    const lower = t.text.toLowerCase();
+    if ((lower === '1' || lower === 'all' || /^\d+$/.test(lower)) && word('of')) {
+      i++;
+      const target = peek();
+      if (!target || target.kind !== 'word') throw new Error(`"${t.text} of" needs a selection pattern or "them"`);
+      i++;
+      const group = matchNames(target.text);
+      if (lower === 'all') return (s) => group.every((n) => s(n));
+      const n = Number(lower);
+      if (n !== 1) throw new Error(`"${t.text} of" is not supported; use "1 of" or "all of"`);
+      return (s) => group.some((name) => s(name));
+    }
+    if (['and', 'or', 'not', 'of'].includes(lower)) throw new Error(`unexpected "${t.text}"`);
+    if (!names.includes(t.text)) throw new Error(`unknown selection "${t.text}"`);
+    const name = t.text;
+    return (s) => s(name);
+  };
+
+  const fn = parseOr();
+  if (i < tokens.length) throw new Error(`unexpected "${tokens[i]!.text}"`);
+  return fn;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,201 @@
+import type { WebSocket } from 'ws';
+import {
+  AGENT_TO_SERVER, decodeFrame, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
+  type ArcsimError, type Limits, type MessageInput, type MessageOf,
+} from '../../protocol/index.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AgentRow, MachineRow, Store } from '../store/index.ts';
+import type { Ingest, IngestResult } from '../ingest/ingest.ts';
+
+export interface SessionDeps {
+  store: Store;
+  ingest: Ingest;
+  clock: Clock;
+  limits: Limits;
+  logger: Logger;
+  onRegistered(session: AgentSession, machine: MachineRow): void;
+  onIngested(session: AgentSession, result: IngestResult): void;
+}
+
+export type CommandBody = MessageInput<'command'>['command'];
+export type CommandResult = MessageOf<'command-result'>;
+
+/**
+ * One connected agent. Frames are handled strictly in arrival order (a batch is committed
+ * and acked before the next frame is looked at), so a `command-result` that follows a
+ * playback's last batch means every event of that playback is stored.
+ */
+export class AgentSession {
+  machine: MachineRow | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly pending = new Map<string, { resolve(r: CommandResult): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  private tokens: number;
+  private lastRefill: number;
+  private alive = true;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly pingTimer: NodeJS.Timeout;
+  private nextCommand = 1;
+
+  constructor(readonly ws: WebSocket, readonly agent: AgentRow, private readonly deps: SessionDeps) {
+    this.tokens = deps.limits.eventsBurst;
+    this.lastRefill = deps.clock.now();
+    this.handshakeTimer = setTimeout(() => {
+      if (!this.machine) this.fail(protocolError('ARCSIM_E_HANDSHAKE_TIMEOUT'));
+    }, deps.limits.handshakeTimeoutMs);
+    this.pingTimer = setInterval(() => {
+      if (!this.alive) return this.fail(protocolError('ARCSIM_E_LIVENESS'));
+      this.alive = false;
+      ws.ping();
+    }, deps.limits.pingIntervalMs);
+    ws.on('pong', () => (this.alive = true));
+    ws.on('message', (data, isBinary) => {
+      this.alive = true;
+      const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+      // Checked here (ws's own maxPayload is a hard cap above this) so the agent gets a typed error first.
+      if (size > deps.limits.maxFrameBytes) {
+        return this.fail(protocolError('ARCSIM_E_FRAME_TOO_LARGE', `${size} bytes > ${deps.limits.maxFrameBytes}`));
+      }
+      if (isBinary) return this.sendError(protocolError('ARCSIM_E_FRAME_BINARY'));
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      this.queue = this.queue.then(() => this.handle(text)).catch((err) => {
+        deps.logger.error('frame handling failed', { agentId: agent.agentId, error: String(err) });
+        this.sendError(protocolError('ARCSIM_E_INTERNAL'));
+      });
+    });
+    ws.on('close', () => this.dispose());
+    ws.on('error', (err) => deps.logger.warn('agent socket error', { agentId: agent.agentId, error: err.message }));
+  }
+
+  get agentId(): string {
+    return this.agent.agentId;
+  }
+
+  /** Sends a command and resolves with the agent's `command-result`. */
+  command(body: CommandBody, timeoutMs = 120_000): Promise<CommandResult> {
+    const id = `cmd-${this.nextCommand++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`command ${id} (${body.action}) timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send(encodeFrame('command', { id, command: body }));
+    });
+  }
+
+  /** Ends the session with a catalogued error: an `error` frame, then the close code. */
+  fail(error: ArcsimError): void {
+    this.sendError(error);
+    this.ws.close(error.closeCode ?? 1008, error.code);
+  }
+
+  private send(frame: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+  }
+
+  private sendError(error: ArcsimError, ref?: number | string): void {
+    this.send(encodeFrame('error', { code: error.code, message: error.message, path: error.path, ref }));
+  }
+
+  private async handle(text: string): Promise<void> {
+    const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
+    if (!decoded.ok) {
+      const seq = seqOf(text);
+      return this.sendError(decoded.error, seq);
+    }
+    const msg = decoded.message;
+    switch (msg.type) {
+      case 'register':
+        return this.register(msg);
+      case 'heartbeat':
+        if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
+        return this.deps.store.recordHeartbeat(this.agentId, this.deps.clock.now());
+      case 'events':
+        return this.events(msg);
+      case 'command-result': {
+        const p = this.pending.get(msg.id);
+        if (!p) {
+          this.deps.logger.warn('result for unknown command', { agentId: this.agentId, id: msg.id });
+          return;
+        }
+        clearTimeout(p.timer);
+        this.pending.delete(msg.id);
+        return p.resolve(msg);
+      }
+    }
+  }
+
+  private async register(msg: MessageOf<'register'>): Promise<void> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const a = this.agent;
+    const existing = await store.getMachine(a.agentId);
+    let resourceId = existing?.resourceId;
+    let name = existing?.name;
+    if (!resourceId || !name) {
+      name = toMachineName(msg.machine.hostname);
+      resourceId = machineResourceId(a.subscription, a.resourceGroup, name);
+      if (await store.isResourceIdTaken(resourceId, a.agentId)) {
+        // Another agent already holds this name in the resource group: keep both, visibly.
+        name = `${name.slice(0, 45)}-${a.agentId.slice(0, 8)}`;
+        resourceId = machineResourceId(a.subscription, a.resourceGroup, name);
+      }
+    }
+    const machine = await store.upsertMachine({
+      agentId: a.agentId, resourceId, name, facts: msg.machine, sqlInstances: msg.sqlInstances,
+      extensions: existing?.extensions ?? msg.extensions ?? [], status: 'Connected',
+      lastHeartbeat: now, lastStatusChange: now, registeredAt: existing?.registeredAt ?? now,
+    });
+    this.machine = machine;
+    clearTimeout(this.handshakeTimer);
+    this.send(encodeFrame('registered', {
+      machineId: machine.resourceId,
+      sqlInstanceIds: msg.sqlInstances.map((s) => sqlInstanceResourceId(a.subscription, a.resourceGroup, `${name}_${s.instanceName}`)),
+      heartbeatIntervalSec: this.deps.limits.heartbeatIntervalSec,
+      extensions: machine.extensions,
+    }));
+    this.deps.onRegistered(this, machine);
+  }
+
+  private async events(msg: MessageOf<'events'>): Promise<void> {
+    if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'), msg.seq);
+    const foreign = msg.events.findIndex((e) => e.DeviceId !== this.agentId);
+    if (foreign >= 0) {
+      return this.sendError(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`), msg.seq);
+    }
+    if (!this.takeTokens(msg.events.length)) {
+      return this.sendError(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), msg.seq);
+    }
+    const result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events);
+    this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
+    this.deps.onIngested(this, result);
+  }
+
+  /** Token bucket on the injected clock: `maxEventsPerSecond` sustained, `eventsBurst` at once. */
+  private takeTokens(n: number): boolean {
+    const now = this.deps.clock.now();
+    const { maxEventsPerSecond, eventsBurst } = this.deps.limits;
+    this.tokens = Math.min(eventsBurst, this.tokens + ((now - this.lastRefill) / 1000) * maxEventsPerSecond);
+    this.lastRefill = now;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  private dispose(): void {
+    clearTimeout(this.handshakeTimer);
+    clearInterval(this.pingTimer);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error(`agent ${this.agentId} disconnected before answering ${id}`));
+    }
+    this.pending.clear();
+  }
+}
+
+/** Best effort: the `seq` of a refused events frame, so the agent knows which batch failed. */
+function seqOf(text: string): number | undefined {
+  const m = /"seq"\s*:\s*(\d+)/.exec(text.slice(0, 256));
+  return m ? Number(m[1]) : undefined;
+}

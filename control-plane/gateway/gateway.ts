@@ -1,0 +1,74 @@
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { protocolError, type Limits, type ProtocolErrorCode } from '../../protocol/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Store } from '../store/index.ts';
+import { authenticateAgent } from '../auth/enrollment.ts';
+import { AgentSession, type SessionDeps } from './agent-session.ts';
+
+export const AGENT_PATH = '/agent/v1';
+
+/**
+ * The WebSocket gateway. Agents are authenticated in the HTTP `upgrade` handler, before any
+ * socket exists: a missing or wrong key gets a plain HTTP 401 with a typed JSON body.
+ */
+export class Gateway {
+  readonly sessions = new Map<string, AgentSession>();
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly server: Server,
+    private readonly store: Store,
+    private readonly limits: Limits,
+    private readonly logger: Logger,
+    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger'>,
+  ) {
+    // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
+    server.on('upgrade', (req, socket, head) => {
+      this.upgrade(req, socket, head).catch((err) => {
+        logger.error('upgrade failed', { error: String(err) });
+        reject(socket, 'ARCSIM_E_INTERNAL');
+      });
+    });
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
+    const auth = await authenticateAgent(this.store, req.headers.authorization);
+    if (!auth.ok) {
+      this.logger.warn('agent upgrade refused', { code: auth.code, remote: req.socket.remoteAddress });
+      return reject(socket, auth.code);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const previous = this.sessions.get(auth.agent.agentId);
+      if (previous) previous.fail(protocolError('ARCSIM_E_REPLACED'));
+      const session = new AgentSession(ws, auth.agent, { ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger });
+      this.sessions.set(auth.agent.agentId, session);
+      ws.on('close', () => {
+        if (this.sessions.get(auth.agent.agentId) === session) this.sessions.delete(auth.agent.agentId);
+      });
+      this.logger.info('agent connected', { agentId: auth.agent.agentId });
+    });
+  }
+
+  /** Closes every agent socket with 1001 (going away). */
+  close(): void {
+    for (const s of this.sessions.values()) s.fail(protocolError('ARCSIM_E_SHUTDOWN'));
+    this.wss.close();
+  }
+}
+
+function reject(socket: Duplex, code: ProtocolErrorCode, detail?: string): void {
+  if (socket.destroyed) return;
+  const err = protocolError(code, detail);
+  const body = JSON.stringify(code === 'ARCSIM_E_NODE_INVALID' ? { ...err.toJSON(), node_invalid: true } : err.toJSON());
+  const reason = STATUS_CODES[err.status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${err.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

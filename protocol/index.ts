@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './events.ts';
+export * from './limits.ts';
+export * from './messages.ts';
+export * from './resource-ids.ts';

@@ -1,0 +1,21 @@
+/** Wire limits, one object, a unit beside each number. Both sides read these defaults. */
+export const LIMITS = {
+  /** Largest accepted WebSocket frame, bytes (ws defaults to 100 MiB; far too generous). */
+  maxFrameBytes: 1024 * 1024,
+  /** Most events in one `events` batch. */
+  maxEventsPerBatch: 1000,
+  /** Sustained events per second accepted from one agent (Wazuh's client buffer default: 500). */
+  maxEventsPerSecond: 5000,
+  /** Burst allowance on top of the rate, events. */
+  eventsBurst: 10_000,
+  /** Time allowed between the upgrade and the `register` frame, ms. */
+  handshakeTimeoutMs: 10_000,
+  /** Interval between server pings; a missing pong by the next ping ends the socket, ms. */
+  pingIntervalMs: 30_000,
+  /** Heartbeat interval asked of agents, seconds (real Arc: 300; labs want seconds). */
+  heartbeatIntervalSec: 30,
+  /** Largest REST request body, bytes. */
+  maxBodyBytes: 10 * 1024 * 1024,
+} as const;
+
+export type Limits = { -readonly [K in keyof typeof LIMITS]: number };

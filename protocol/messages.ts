@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { EventSchema } from './events.ts';
+import { protocolError, issuePath, type ArcsimError } from './errors.ts';
+
+/** Protocol v1: JSON text frames, one message each, `{v: 1, type, ...}`; unknown keys refused. */
+export const PROTOCOL_VERSION = 1;
+
+const v = z.literal(PROTOCOL_VERSION);
+const isoTime = z.iso.datetime({ offset: true });
+
+export const NetworkInterfaceSchema = z.strictObject({
+  name: z.string(),
+  macAddress: z.string().optional(),
+  ipAddresses: z.array(z.string()),
+});
+
+/** What an agent knows about its host, shaped after the Arc machine properties. */
+export const MachineFactsSchema = z.strictObject({
+  hostname: z.string().min(1).max(255),
+  machineFqdn: z.string().max(255).optional(),
+  domainName: z.string().max(255).optional(),
+  osName: z.string().max(255).optional(),
+  osType: z.string().max(32).optional(),
+  osVersion: z.string().max(255).optional(),
+  osSku: z.string().max(255).optional(),
+  osEdition: z.string().max(255).optional(),
+  vmUuid: z.string().max(64).optional(),
+  agentVersion: z.string().max(64),
+  detectedProperties: z.record(z.string(), z.string()),
+  cloudMetadata: z.strictObject({
+    provider: z.string().max(16),
+    /** Fields the real agent reports from the cloud (AWS account/instance/region, GCP project/zone, ...). */
+    details: z.record(z.string(), z.string()).optional(),
+  }),
+  networkInterfaces: z.array(NetworkInterfaceSchema).max(256).optional(),
+  /** Set when the facts were (partly) overridden by a persona file: its name. */
+  persona: z.string().max(255).optional(),
+});
+export type MachineFacts = z.infer<typeof MachineFactsSchema>;
+
+export const SqlInstanceFactsSchema = z.strictObject({
+  instanceName: z.string().min(1).max(255),
+  engine: z.enum(['sqlserver', 'postgresql', 'mysql']),
+  version: z.string().max(64).optional(),
+  edition: z.string().max(64).optional(),
+  tcpStaticPorts: z.string().max(255).optional(),
+  tcpDynamicPorts: z.string().max(255).optional(),
+  discoveredBy: z.enum(['process', 'port', 'config', 'persona']).optional(),
+});
+export type SqlInstanceFacts = z.infer<typeof SqlInstanceFactsSchema>;
+
+export const ExtensionStateSchema = z.strictObject({
+  name: z.string().max(128),
+  publisher: z.string().max(128).optional(),
+  status: z.enum(['Succeeded', 'Creating', 'Deleting', 'Failed', 'Disabled']),
+});
+
+export const RegisterSchema = z.strictObject({
+  v, type: z.literal('register'),
+  machine: MachineFactsSchema,
+  sqlInstances: z.array(SqlInstanceFactsSchema).max(64).default([]),
+  extensions: z.array(ExtensionStateSchema).max(64).optional(),
+});
+
+export const RegisteredSchema = z.strictObject({
+  v, type: z.literal('registered'),
+  machineId: z.string(),
+  sqlInstanceIds: z.array(z.string()),
+  heartbeatIntervalSec: z.number().int().positive(),
+  extensions: z.array(ExtensionStateSchema),
+});
+
+export const HeartbeatSchema = z.strictObject({
+  v, type: z.literal('heartbeat'),
+  time: isoTime,
+});
+
+export const EventsSchema = z.strictObject({
+  v, type: z.literal('events'),
+  seq: z.number().int().nonnegative(),
+  events: z.array(EventSchema),
+});
+
+export const AckSchema = z.strictObject({
+  v, type: z.literal('ack'),
+  /** Highest batch sequence number that is durably committed. */
+  seq: z.number().int().nonnegative(),
+  /** Events of the batch that were new (the rest were redeliveries). */
+  stored: z.number().int().nonnegative(),
+});
+
+export const RunScenarioCommand = z.strictObject({
+  action: z.literal('run-scenario'),
+  /** The scenario document; the agent validates it with the scenario schema before playing. */
+  scenario: z.record(z.string(), z.unknown()),
+  variant: z.enum(['attack', 'benign']).default('attack'),
+  detonationId: z.string().min(1).max(128),
+  seed: z.union([z.number().int(), z.string()]).optional(),
+  /** Time-warp factor; 0 plays instantly with original event timestamps. */
+  speed: z.number().nonnegative().optional(),
+  inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+});
+
+export const CommandSchema = z.strictObject({
+  v, type: z.literal('command'),
+  id: z.string().min(1).max(128),
+  command: z.discriminatedUnion('action', [
+    RunScenarioCommand,
+    z.strictObject({ action: z.literal('set-extension'), name: z.string(), enabled: z.boolean() }),
+    z.strictObject({ action: z.literal('update-config'), heartbeatIntervalSec: z.number().int().positive().optional() }),
+  ]),
+});
+
+export const CommandResultSchema = z.strictObject({
+  v, type: z.literal('command-result'),
+  id: z.string().min(1).max(128),
+  ok: z.boolean(),
+  detonationId: z.string().optional(),
+  events: z.number().int().nonnegative().optional(),
+  message: z.string().max(4096).optional(),
+});
+
+export const ErrorMessageSchema = z.strictObject({
+  v, type: z.literal('error'),
+  code: z.string().regex(/^ARCSIM_E_[A-Z0-9_]+$/),
+  message: z.string(),
+  path: z.string().optional(),
+  /** The batch seq or command id the error refers to, when there is one. */
+  ref: z.union([z.number(), z.string()]).optional(),
+});
+
+export const MESSAGE_SCHEMAS = {
+  register: RegisterSchema,
+  registered: RegisteredSchema,
+  heartbeat: HeartbeatSchema,
+  events: EventsSchema,
+  ack: AckSchema,
+  command: CommandSchema,
+  'command-result': CommandResultSchema,
+  error: ErrorMessageSchema,
+} as const;
+
+export type MessageType = keyof typeof MESSAGE_SCHEMAS;
+export type Message = { [K in MessageType]: z.infer<(typeof MESSAGE_SCHEMAS)[K]> }[MessageType];
+export type MessageOf<K extends MessageType> = z.infer<(typeof MESSAGE_SCHEMAS)[K]>;
+/** Message as written by a sender (fields with defaults may be left out). */
+export type MessageInput<K extends MessageType> = z.input<(typeof MESSAGE_SCHEMAS)[K]>;
+
+/** Types an agent may send, and types the control plane may send. */
+export const AGENT_TO_SERVER: ReadonlySet<MessageType> = new Set(['register', 'heartbeat', 'events', 'command-result']);
+export const SERVER_TO_AGENT: ReadonlySet<MessageType> = new Set(['registered', 'ack', 'command', 'error']);
+
+/**
+ * Decodes one text frame into a validated message of one of the `allowed` types.
+ * Pure: no socket needed, so every frame fault can be tested by feeding strings.
+ * Returns the catalogued error instead of throwing.
+ */
+export function decodeFrame(
+  text: string,
+  allowed: ReadonlySet<MessageType>,
+  limits: { maxEventsPerBatch?: number } = {},
+): { ok: true; message: Message } | { ok: false; error: ArcsimError } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: protocolError('ARCSIM_E_FRAME_JSON', (err as Error).message) };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, error: protocolError('ARCSIM_E_FRAME_SCHEMA', 'a frame is a JSON object', '') };
+  }
+  const obj = raw as Record<string, unknown>;
+  const type = obj.type;
+  if (typeof type !== 'string' || !(type in MESSAGE_SCHEMAS) || !allowed.has(type as MessageType)) {
+    return { ok: false, error: protocolError('ARCSIM_E_FRAME_TYPE', `type ${JSON.stringify(type)} is not accepted here`, 'type') };
+  }
+  if (obj.v !== PROTOCOL_VERSION) {
+    return { ok: false, error: protocolError('ARCSIM_E_VERSION', `got v=${JSON.stringify(obj.v)}, this side speaks v${PROTOCOL_VERSION}`, 'v') };
+  }
+  if (type === 'events' && limits.maxEventsPerBatch !== undefined && Array.isArray(obj.events) && obj.events.length > limits.maxEventsPerBatch) {
+    return {
+      ok: false,
+      error: protocolError('ARCSIM_E_BATCH_TOO_LARGE', `${obj.events.length} events > ${limits.maxEventsPerBatch}`, 'events'),
+    };
+  }
+  const parsed = MESSAGE_SCHEMAS[type as MessageType].safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { ok: false, error: protocolError('ARCSIM_E_FRAME_SCHEMA', issue.message, issuePath(issue.path)) };
+  }
+  return { ok: true, message: parsed.data as Message };
+}
+
+/** Encodes a message for the wire, after checking it against its own schema. */
+export function encodeFrame<K extends MessageType>(type: K, body: Omit<MessageInput<K>, 'v' | 'type'>): string {
+  const message = MESSAGE_SCHEMAS[type].parse({ v: PROTOCOL_VERSION, type, ...body });
+  return JSON.stringify(message);
+}
