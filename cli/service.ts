@@ -1,0 +1,55 @@
+import { join, resolve } from 'node:path';
+import { createControlPlane, openSqliteStore, type ControlPlane, type Store } from '../control-plane/index.ts';
+import type { Logger } from '../lib/logger.ts';
+
+export interface StartedControlPlane {
+  cp: ControlPlane;
+  store: Store;
+  url: string;
+  /** Set on first start (or reset): the admin key in clear text, to print once. */
+  adminKey: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Opens the SQLite store in `dataDir`, starts the control plane and listens. */
+export async function startControlPlane(options: {
+  dataDir: string; host: string; port: number; rulesDir?: string; resetAdminKey?: boolean; logger: Logger;
+}): Promise<StartedControlPlane> {
+  const file = join(resolve(options.dataDir), 'arcsim.db');
+  const store = openSqliteStore({ file });
+  let cp: ControlPlane;
+  try {
+    cp = createControlPlane({ store, logger: options.logger, config: { host: options.host, port: options.port, rulesDir: options.rulesDir } });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const adminKey = await cp.ensureAdminKey({ reset: options.resetAdminKey });
+  let url: string;
+  try {
+    url = await cp.listen();
+  } catch (err) {
+    await cp.close().catch(() => undefined);
+    await store.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`port ${options.port} on ${options.host} is already in use; pick another with --port (0 = any free port)`);
+    }
+    throw err;
+  }
+  return {
+    cp, store, url, adminKey,
+    async stop() {
+      await cp.close();
+      await store.close();
+    },
+  };
+}
+
+/** Resolves when the process gets SIGINT or SIGTERM. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolveSignal) => {
+    const done = (sig: string) => resolveSignal(sig);
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+  });
+}

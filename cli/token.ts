@@ -1,0 +1,73 @@
+import { Command, Option } from 'commander';
+import { formatDuration } from '../lib/duration.ts';
+import { durationOption } from './main.ts';
+import { table } from './format.ts';
+
+function adminKey(opts: { adminKey?: string }): string {
+  const key = opts.adminKey ?? process.env.ARCSIM_ADMIN_KEY;
+  if (!key) throw new Error('the admin API key is needed: pass --admin-key or set ARCSIM_ADMIN_KEY (printed once when the control plane first started)');
+  return key;
+}
+
+async function call(cp: string, key: string, method: string, path: string, body?: unknown): Promise<any> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, cp), {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    throw new Error(`cannot reach the control plane at ${cp}: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : undefined;
+  if (!res.ok) throw new Error(`${json?.code ?? res.status}: ${json?.message ?? text}`);
+  return json;
+}
+
+const cpOption = () => new Option('--control-plane <url>', 'control-plane base URL').default('http://127.0.0.1:7070');
+const keyOption = () => new Option('--admin-key <key>', 'admin API key (default: $ARCSIM_ADMIN_KEY)');
+
+export function tokenCommand(): Command {
+  const cmd = new Command('token').description('manage enrollment tokens (agents exchange one for their identity)');
+  cmd
+    .command('create')
+    .description('create an expiring enrollment token scoped to a subscription and resource group')
+    .requiredOption('--subscription <id>', 'subscription id the agents register into')
+    .requiredOption('--resource-group <name>', 'resource group the agents register into')
+    .option('--location <region>', 'Azure region recorded on the machines', 'eastus')
+    .addOption(new Option('--ttl <duration>', 'lifetime, e.g. 1h, 24h, 7d').default(86_400_000, '24h').argParser(durationOption))
+    .addOption(cpOption())
+    .addOption(keyOption())
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const t = await call(opts.controlPlane, adminKey(opts), 'POST', '/api/tokens', {
+        subscription: opts.subscription, resourceGroup: opts.resourceGroup, location: opts.location, ttl: formatDuration(opts.ttl),
+      });
+      if (opts.json) return void process.stdout.write(JSON.stringify(t, null, 2) + '\n');
+      process.stdout.write(`${t.token}\n`);
+      process.stderr.write(`token ${t.id} for /subscriptions/${t.subscription}/resourceGroups/${t.resourceGroup}, expires ${t.expiresAt}\n`);
+    });
+  cmd
+    .command('list')
+    .description('list enrollment tokens (never their secrets)')
+    .addOption(cpOption())
+    .addOption(keyOption())
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const r = await call(opts.controlPlane, adminKey(opts), 'GET', '/api/tokens');
+      if (opts.json) return void process.stdout.write(JSON.stringify(r.value, null, 2) + '\n');
+      process.stdout.write(table(r.value, ['id', 'subscription', 'resourceGroup', 'expiresAt', 'expired', 'revoked', 'uses']) + '\n');
+    });
+  cmd
+    .command('revoke <id>')
+    .description('revoke a token so it can enroll no more agents')
+    .addOption(cpOption())
+    .addOption(keyOption())
+    .action(async (id: string, opts) => {
+      await call(opts.controlPlane, adminKey(opts), 'DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+      process.stdout.write(`revoked ${id}\n`);
+    });
+  return cmd;
+}
