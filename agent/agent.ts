@@ -125,8 +125,9 @@ export class Agent extends EventEmitter {
 
   /** Collects host facts (fresh on every connect; plays reuse the last registered ones). */
   private async facts(): Promise<{ machine: MachineFacts; sqlInstances: SqlInstanceFacts[] }> {
-    this.lastFacts = await (this.options.facts ? this.options.facts() : collectHostFacts().then((machine) => ({ machine, sqlInstances: [] })));
-    return this.lastFacts;
+    const facts = await (this.options.facts ? this.options.facts() : collectHostFacts().then((machine) => ({ machine, sqlInstances: [] })));
+    this.lastFacts = facts;
+    return facts;
   }
 
   private async connect(): Promise<void> {
