@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AGENT_TO_SERVER, decodeFrame, encodeFrame, PROTOCOL_ERRORS } from '../../protocol/index.ts';
+
+const ok = (text: string) => decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: 2 });
+const codeOf = (text: string) => {
+  const r = ok(text);
+  assert.equal(r.ok, false, `expected ${text} to be refused`);
+  return r.ok ? undefined : r.error;
+};
+
+test('malformed JSON is ARCSIM_E_FRAME_JSON', () => {
+  assert.equal(codeOf('{"v":1,')!.code, 'ARCSIM_E_FRAME_JSON');
+});
+
+test('an unknown or server-only message type is ARCSIM_E_FRAME_TYPE', () => {
+  assert.equal(codeOf('{"v":1,"type":"explode"}')!.code, 'ARCSIM_E_FRAME_TYPE');
+  assert.equal(codeOf('{"v":1,"type":"ack","seq":1,"stored":1}')!.code, 'ARCSIM_E_FRAME_TYPE');
+  assert.equal(codeOf('[1,2]')!.code, 'ARCSIM_E_FRAME_SCHEMA');
+});
+
+test('another protocol version is ARCSIM_E_VERSION', () => {
+  assert.equal(codeOf('{"v":2,"type":"heartbeat","time":"2026-01-01T00:00:00Z"}')!.code, 'ARCSIM_E_VERSION');
+});
+
+test('unknown keys are refused with their path', () => {
+  const e = codeOf('{"v":1,"type":"heartbeat","time":"2026-01-01T00:00:00Z","extra":1}')!;
+  assert.equal(e.code, 'ARCSIM_E_FRAME_SCHEMA');
+  const ev = {
+    Table: 'DeviceLogonEvents', Timestamp: '2026-01-01T00:00:00Z', DeviceId: 'a', DeviceName: 'h', ActionType: 'LogonFailed',
+    ReportId: '019b76da-a9f5-7386-b7f9-d123673f277d', Bogus: 'x',
+  };
+  const e2 = codeOf(JSON.stringify({ v: 1, type: 'events', seq: 1, events: [ev] }))!;
+  assert.equal(e2.code, 'ARCSIM_E_FRAME_SCHEMA');
+  assert.equal(e2.path, 'events.0');
+});
+
+test('a wrong column type names the column', () => {
+  const ev = {
+    Table: 'DeviceNetworkEvents', Timestamp: '2026-01-01T00:00:00Z', DeviceId: 'a', DeviceName: 'h', ActionType: 'ConnectionSuccess',
+    ReportId: '019b76da-a9f5-7386-b7f9-d123673f277d', RemotePort: 'eighty',
+  };
+  const e = codeOf(JSON.stringify({ v: 1, type: 'events', seq: 1, events: [ev] }))!;
+  assert.equal(e.path, 'events.0.RemotePort');
+});
+
+test('a batch over the limit is ARCSIM_E_BATCH_TOO_LARGE', () => {
+  assert.equal(codeOf('{"v":1,"type":"events","seq":1,"events":[{},{},{}]}')!.code, 'ARCSIM_E_BATCH_TOO_LARGE');
+});
+
+test('valid frames decode, and encodeFrame checks what it sends', () => {
+  const r = ok('{"v":1,"type":"heartbeat","time":"2026-01-01T00:00:00Z"}');
+  assert.ok(r.ok);
+  assert.throws(() => encodeFrame('ack', { seq: -1, stored: 0 }));
+  assert.match(encodeFrame('ack', { seq: 3, stored: 2 }), /"type":"ack"/);
+});
+
+test('error codes are unique, well-formed and carry an HTTP status', () => {
+  for (const [code, spec] of Object.entries(PROTOCOL_ERRORS)) {
+    assert.match(code, /^ARCSIM_E_[A-Z0-9_]+$/);
+    assert.ok(spec.status >= 400 && spec.status < 600, code);
+    if (spec.closeCode !== null) assert.ok(spec.closeCode >= 1000 && spec.closeCode < 5000, code);
+  }
+});
