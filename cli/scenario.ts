@@ -32,7 +32,7 @@ export function scenarioCommand(): Command {
         } catch (err) {
           failed++;
           const e = err as ArcsimError;
-          process.stdout.write(`FAIL  ${f}: ${e.code ?? 'error'}${e.path ? ` at ${e.path}` : ''}: ${e.message}\n`);
+          process.stdout.write(`FAIL  ${e.code ?? "error"}: ${e.message}\n`);
         }
       }
       if (failed) process.exitCode = 1;

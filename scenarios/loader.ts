@@ -162,7 +162,8 @@ function schemaError(file: string, issues: z.core.$ZodIssue[]): ArcsimError {
   const issue = issues[0]!;
   const path = issuePath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return scenarioError('ARCSIM_E_SCENARIO_UNKNOWN_KEY', file, path, issue.keys.map((k) => `"${k}"`).join(', '));
+    const keyPath = issuePath([...issue.path, issue.keys[0]!]);
+    return scenarioError('ARCSIM_E_SCENARIO_UNKNOWN_KEY', file, keyPath, `${issue.keys.map((k) => `"${k}"`).join(', ')} (not part of the scenario format)`);
   }
   return scenarioError('ARCSIM_E_SCENARIO_SCHEMA', file, path, issue.message);
 }

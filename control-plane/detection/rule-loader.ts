@@ -189,7 +189,8 @@ function schemaError(where: string, issues: z.core.$ZodIssue[]): ArcsimError {
   const issue = issues[0]!;
   const path = issuePath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `unsupported key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}${path ? ` in ${path}` : ''}`, path);
+    const keyPath = issuePath([...issue.path, issue.keys[0]!]);
+    return ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `unsupported key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}${path ? ` in ${path}` : ''}`, keyPath);
   }
   return ruleError('ARCSIM_E_RULE_SCHEMA', where, `${path || '(root)'}: ${issue.message}`, path);
 }

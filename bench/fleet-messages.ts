@@ -1,0 +1,38 @@
+/**
+ * IPC between the bench (which hosts the control plane) and the agent fleet child process.
+ * The agents run in their own process so their work (masking and sending frames, reading
+ * acks) does not share the control plane's event loop and is not counted as server time.
+ */
+
+/** One agent's credentials and pre-encoded `events` frames (seq 1..n). */
+export interface FleetAgentPlan {
+  agentId: string;
+  agentKey: string;
+  hostname: string;
+  frames: string[];
+}
+
+export type ToFleet =
+  | { type: 'plan'; wsUrl: string; window: number; agents: FleetAgentPlan[] }
+  /** Start sending; the timed phase begins when the fleet receives this. */
+  | { type: 'go' };
+
+export interface FleetResult {
+  /** Wall time from `go` to the last agent's last ack (or failure), ms. */
+  elapsedMs: number;
+  /** Send -> ack time of every acked batch, ms. */
+  latenciesMs: number[];
+  batchesAcked: number;
+  /** Sum of `stored` over all acks. */
+  storedAcked: number;
+  /** Every `error` frame, socket failure or stall, as readable text. */
+  errors: string[];
+  /** CPU time the fleet process used during the timed phase, ms. */
+  cpuMs: number;
+}
+
+export type FromFleet =
+  /** Every agent is connected and has its `registered` reply. */
+  | { type: 'ready' }
+  | { type: 'done'; result: FleetResult }
+  | { type: 'failed'; message: string };

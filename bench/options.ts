@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util';
+import { LIMITS } from '../protocol/index.ts';
+
+/** What one bench run measures; every size is a count, never a duration. */
+export interface BenchOptions {
+  /** Numbers of concurrent agents to measure, one full-path + baseline pass each. */
+  agents: number[];
+  /** Events sent per pass (split evenly over the agents of that pass). */
+  events: number;
+  /** Events per `events` frame. */
+  batch: number;
+  /** Frames each agent keeps in flight (sent, not yet acked). */
+  window: number;
+  /** Events of the untimed single-agent pass run first so the JIT is warm; 0 skips it. */
+  warmup: number;
+}
+
+export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 40_000, batch: 100, window: 8, warmup: 4_000 };
+
+/**
+ * Reads options from `--flag value` arguments, then `BENCH_*` environment variables, then
+ * DEFAULTS (arguments win). Throws on unknown flags or values that are not positive integers,
+ * so a typo never silently benchmarks the defaults.
+ */
+export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      agents: { type: 'string' },
+      events: { type: 'string' },
+      batch: { type: 'string' },
+      window: { type: 'string' },
+      warmup: { type: 'string' },
+    },
+  });
+  const pick = (name: keyof BenchOptions): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+
+  const agentsText = pick('agents');
+  const options: BenchOptions = {
+    agents: agentsText === undefined ? DEFAULTS.agents : agentsText.split(',').map((s) => count('agents', s.trim(), 1)),
+    events: numberOr('events', pick('events'), DEFAULTS.events, 1),
+    batch: numberOr('batch', pick('batch'), DEFAULTS.batch, 1),
+    window: numberOr('window', pick('window'), DEFAULTS.window, 1),
+    warmup: numberOr('warmup', pick('warmup'), DEFAULTS.warmup, 0),
+  };
+  if (options.batch > LIMITS.maxEventsPerBatch) {
+    throw new Error(`--batch ${options.batch}: the protocol accepts at most ${LIMITS.maxEventsPerBatch} events per batch`);
+  }
+  for (const k of options.agents) {
+    if (k > options.events) throw new Error(`--agents ${k} is more than --events ${options.events}: some agents would send nothing`);
+  }
+  return options;
+}
+
+function numberOr(name: string, text: string | undefined, fallback: number, min: number): number {
+  return text === undefined ? fallback : count(name, text, min);
+}
+
+function count(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${text}"`);
+  return n;
+}

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadLibrary, loadScenarioFile, planEvents, SCENARIO_ERRORS } from '../../scenarios/index.ts';
+import { ArcsimError } from '../../protocol/errors.ts';
+import { EventSchema } from '../../protocol/index.ts';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'scenarios');
+
+test('the library validates, and every scenario has a benign twin and expected alerts', () => {
+  const lib = loadLibrary();
+  assert.ok(lib.size >= 2);
+  for (const s of lib.values()) {
+    assert.ok(s.benign, `${s.slug} has a benign twin`);
+    assert.ok(s.expect.alerts.length > 0, `${s.slug} expects alerts`);
+  }
+});
+
+test('one bad fixture per ARCSIM_E_SCENARIO_* code, each refused with that code and a path', () => {
+  const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml'));
+  const codes = new Set(files.map((f) => f.replace(/\.yaml$/, '')));
+  assert.deepEqual([...codes].sort(), Object.keys(SCENARIO_ERRORS).sort(), 'every scenario error code has its fixture');
+  for (const f of files) {
+    assert.throws(() => loadScenarioFile(join(FIXTURES, f)), (err: unknown) => {
+      assert.ok(err instanceof ArcsimError, f);
+      assert.equal(err.code, f.replace(/\.yaml$/, ''), `${f}: ${err.message}`);
+      if (err.code !== 'ARCSIM_E_SCENARIO_YAML') assert.ok(err.path, `${f} error has a path`);
+      return true;
+    });
+  }
+});
+
+test('playback is deterministic: same seed and start, byte-identical stream; another seed differs', () => {
+  const s = loadLibrary().get('ssh-brute-force-failed')!;
+  const opts = { detonationId: 'd', device: { id: 'agent-1', name: 'h1' }, startTime: Date.UTC(2026, 0, 1) };
+  const a = JSON.stringify(planEvents(s, { ...opts, seed: 42 }));
+  const b = JSON.stringify(planEvents(s, { ...opts, seed: 42 }));
+  const c = JSON.stringify(planEvents(s, { ...opts, seed: 43 }));
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+});
+
+test('played events are valid, carry the detonation id, keep their spacing and their order', () => {
+  const s = loadLibrary().get('ssh-brute-force-failed')!;
+  const start = Date.UTC(2026, 0, 1);
+  const planned = planEvents(s, { detonationId: 'det-1', device: { id: 'agent-1', name: 'h1' }, startTime: start, inputs: { attempts: 25, attacker_ip: '198.51.100.77' } });
+  assert.equal(planned.length, 25);
+  for (const [i, p] of planned.entries()) {
+    EventSchema.parse(p.event);
+    assert.equal(p.event.DetonationId, 'det-1');
+    assert.equal(Date.parse(p.event.Timestamp), start + p.offsetMs);
+    if (i > 0) assert.ok(p.offsetMs > planned[i - 1]!.offsetMs);
+    // every 3s with jitter < 0.8s
+    assert.ok(p.offsetMs >= i * 3000 && p.offsetMs < i * 3000 + 800);
+  }
+  assert.equal((planned[0]!.event as any).RemoteIP, '198.51.100.77');
+  assert.equal(new Set(planned.map((p) => p.event.ReportId)).size, 25);
+  assert.throws(() => planEvents(s, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: start, inputs: { attempts: 'many' } }), /ARCSIM_E_SCENARIO_ARGUMENT_TYPE|not a integer/);
+  assert.throws(() => planEvents(s, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: start, inputs: { nope: 1 } }), (e: any) => e.code === 'ARCSIM_E_SCENARIO_MISSING_ARGUMENT');
+});
