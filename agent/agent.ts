@@ -285,7 +285,7 @@ export class Agent extends EventEmitter {
    * Plays a scenario: plans its events (pure, deterministic), releases them at `speed`
    * (0 = at once, timestamps keep their original spacing), and waits for every ack.
    */
-  async play(c: Pick<RunCommand, 'scenario' | 'variant' | 'detonationId' | 'seed' | 'speed' | 'inputs'>): Promise<number> {
+  async play(c: Pick<RunCommand, 'scenario' | 'detonationId'> & Partial<Pick<RunCommand, 'variant' | 'seed' | 'speed' | 'inputs'>>): Promise<number> {
     if (!this.identity) throw new Error('agent is not enrolled');
     const scenario = validateScenario(c.scenario, 'command.scenario');
     const facts = this.lastFacts ?? (await this.facts());
