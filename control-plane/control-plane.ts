@@ -13,6 +13,7 @@ import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerRoutes } from './api/routes.ts';
+import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
@@ -26,6 +27,10 @@ export const ControlPlaneConfigSchema = z.strictObject({
   lateness: z.string().default('5m'),
   /** Directory of Sigma rule files. */
   rulesDir: z.string().optional(),
+  /** Which status change flows between MDE, M365D, MDC and Sentinel (see products/sync-matrix.ts). */
+  sync: SyncConfigSchema.default(SyncConfigSchema.parse({})),
+  /** Related alerts this far apart (alert time) still form one M365D incident. */
+  incidentWindow: z.string().default('24h'),
   limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
 export type ControlPlaneConfig = z.input<typeof ControlPlaneConfigSchema>;
@@ -44,6 +49,7 @@ export interface ControlPlane extends EventEmitter {
   readonly store: Store;
   readonly rules: RuleSet;
   readonly limits: Limits;
+  readonly sync: SyncConfig;
   /** Base URL once listening, e.g. http://127.0.0.1:7070. */
   url(): string;
   listen(): Promise<string>;
@@ -73,7 +79,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   }
   const rules = loadRulesDir(config.rulesDir);
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
-  const ingest = new Ingest(deps.store, engine, clock, newId);
+  const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes });
   const emitter = new EventEmitter();
   let baseUrl = `http://${config.host}:${config.port}`;
@@ -94,6 +100,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     version: VERSION,
     baseUrl: () => baseUrl,
     connectedAgents: () => [...gateway.sessions.keys()],
+    sync: config.sync,
   });
 
   return Object.assign(emitter, {
@@ -101,6 +108,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     store: deps.store,
     rules,
     limits,
+    sync: config.sync,
     url: () => baseUrl,
     async listen() {
       await app.listen({ host: config.host, port: config.port });

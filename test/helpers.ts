@@ -1,10 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createControlPlane, openSqliteStore, type ControlPlane, type ControlPlaneConfig, type Store } from '../control-plane/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { MachineFacts } from '../protocol/index.ts';
+
+/** Every migration version shipped, in order: what a fresh store must have applied. */
+export const MIGRATION_VERSIONS = readdirSync(join(import.meta.dirname, '..', 'control-plane', 'store', 'migrations', 'sqlite'))
+  .filter((f) => /^\d+_.+\.sql$/.test(f)).map((f) => Number(f.split('_')[0])).sort((a, b) => a - b);
 
 export interface TestControlPlane {
   cp: ControlPlane;

@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../protocol/index.ts';
-import type { AgentRow, AlertRow, MachineRow, StoreTx } from '../store/index.ts';
+import type { AgentRow, AlertRow, EntityKey, MachineRow, StoreTx } from '../store/index.ts';
 import { fieldValue, type Occurrence } from '../detection/index.ts';
 
 export interface AlertContext {
@@ -7,6 +7,8 @@ export interface AlertContext {
   agent: AgentRow;
   now: number;
   newId: () => string;
+  /** Arrival of the batch that carried the triggering event (performance.now() ms), for latency. */
+  arrivedAt?: number;
 }
 
 export interface UpsertResult {
@@ -25,26 +27,10 @@ export function dedupKey(occ: Occurrence, machine: MachineRow): string {
 
 /** Folds an occurrence into its alert (inside the ingest transaction) or creates the alert. */
 export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContext): Promise<UpsertResult> {
-  const key = dedupKey(occ, ctx.machine);
   const times = occ.events.map((e) => e.time);
-  const first = Math.min(...times);
-  const last = Math.max(...times);
-  const existing = await tx.findAlertForDedup(key, last, occ.mapping.dedup.windowMs);
-  const links = occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId }));
-  if (existing) {
-    const patch = {
-      count: existing.count + 1,
-      startTime: Math.min(existing.startTime, first),
-      endTime: Math.max(existing.endTime, last),
-      updatedAt: ctx.now,
-    };
-    await tx.updateAlertOccurrence(existing.systemAlertId, patch);
-    await tx.linkAlertEvents(existing.systemAlertId, links);
-    return { alert: { ...existing, ...patch }, created: false };
-  }
-  const alert: AlertRow = {
+  const candidate: AlertRow = {
     systemAlertId: ctx.newId(),
-    dedupKey: key,
+    dedupKey: dedupKey(occ, ctx.machine),
     alertType: occ.mapping.alertType,
     ruleId: occ.ruleId,
     agentId: ctx.machine.agentId,
@@ -52,10 +38,11 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
     severity: occ.mapping.severity,
     status: 'Active',
     count: 1,
-    startTime: first,
-    endTime: last,
+    startTime: Math.min(...times),
+    endTime: Math.max(...times),
     timeGenerated: ctx.now,
     updatedAt: ctx.now,
+    latencyMs: ctx.arrivedAt === undefined ? null : Math.round((performance.now() - ctx.arrivedAt) * 1000) / 1000,
     properties: {
       alertDisplayName: occ.mapping.alertDisplayName,
       description: occ.mapping.description,
@@ -70,9 +57,9 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
       location: { subscription: ctx.agent.subscription, resourceGroup: ctx.agent.resourceGroup, location: ctx.agent.location },
     },
   };
-  await tx.insertAlert(alert);
-  await tx.linkAlertEvents(alert.systemAlertId, links);
-  return { alert, created: true };
+  const result = await tx.upsertAlert(candidate, occ.mapping.dedup.windowMs);
+  await tx.linkAlertEvents(result.alert.systemAlertId, occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId })));
+  return result;
 }
 
 /** MDC-style entities (host, account, ip, process) read from the triggering event. */
@@ -99,4 +86,20 @@ function entitiesOf(e: SensorEvent, machine: MachineRow): Array<Record<string, u
     });
   }
   return entities;
+}
+
+/**
+ * The keys incidents correlate on: the asset, the account (a local account is scoped to its
+ * host, so `root` on two machines is two accounts; a domain account is one), the remote IP.
+ */
+export function correlationKeys(alert: AlertRow, hostname: string): EntityKey[] {
+  const keys: EntityKey[] = [{ kind: 'asset', value: alert.resourceId }];
+  for (const e of (alert.properties.entities ?? []) as Array<Record<string, any>>) {
+    if (e.type === 'account' && e.name) {
+      const domain = typeof e.ntDomain === 'string' && e.ntDomain && !/^(nt authority|\.|builtin)$/i.test(e.ntDomain) ? e.ntDomain : hostname;
+      keys.push({ kind: 'account', value: `${String(domain).toLowerCase()}\\${String(e.name).toLowerCase()}` });
+    }
+    if (e.type === 'ip' && e.address) keys.push({ kind: 'ip', value: String(e.address) });
+  }
+  return keys;
 }

@@ -1,30 +1,53 @@
 import { alertResourceId } from '../../protocol/index.ts';
-import type { AlertRow } from '../store/index.ts';
+import type { AlertCopyRow, AlertRow } from '../store/index.ts';
 
-const PRODUCT_NAMES: Record<string, string> = {
+/** productName per product view, as the real products label their alerts. */
+const VIEW_PRODUCT_NAMES: Record<string, string> = {
   MDE: 'Microsoft Defender Advanced Threat Protection',
+  M365D: 'Microsoft Defender XDR',
+  MDC: 'Microsoft Defender for Cloud',
+  Sentinel: 'Azure Sentinel',
+};
+const DETECTOR_PRODUCT_NAMES: Record<string, string> = {
+  MDE: VIEW_PRODUCT_NAMES.MDE!,
   MDC: 'Microsoft Defender for Cloud',
   DefenderForSQL: 'Microsoft Defender for Cloud',
   CSPM: 'Microsoft Defender for Cloud',
 };
 
+export interface AlertExtras {
+  detonationIds?: string[];
+  copies?: AlertCopyRow[];
+  incidentId?: string;
+  /** Render the alert as this product's copy (its own id and status). */
+  view?: AlertCopyRow;
+}
+
 /**
- * The alert as the MDC REST API (2022-01-01) returns it: `{id, name, type, properties}`.
- * `baseUrl` is the control plane's own address, so `alertUri` resolves through its API.
+ * The alert as the MDC REST API (2022-01-01) returns it: `{id, name, type, properties}`, plus an
+ * `arcsim` block (product copies, incident, detonations, latency). `baseUrl` is the control
+ * plane's own address, so `alertUri` and the portal links resolve.
  */
-export function toMdcAlert(row: AlertRow, baseUrl: string, detonationIds: string[] = []): Record<string, unknown> {
+export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras = {}): Record<string, unknown> {
   const p = row.properties as Record<string, any>;
   const loc = p.location as { subscription: string; resourceGroup: string; location: string };
   const iso = (ms: number) => new Date(ms).toISOString();
-  const alertUri = `${baseUrl}/api/alerts/${row.systemAlertId}`;
+  const view = extras.view;
+  const id = view?.copyId ?? row.systemAlertId;
+  const alertUri = `${baseUrl}/api/alerts/${id}`;
+  const links: Array<Record<string, string>> = [
+    { Category: 'Alert', Label: 'Alert page (M365D view)', Href: `${baseUrl}/portal/alerts/${id}`, Type: 'webLink' },
+  ];
+  if (extras.incidentId) links.push({ Category: 'Incident', Label: 'Incident page (M365D view)', Href: `${baseUrl}/portal/incidents/${extras.incidentId}`, Type: 'webLink' });
+  if (view && view.copyId !== row.systemAlertId) links.push({ Category: 'Source', Label: 'Source alert', Href: `${baseUrl}/api/alerts/${row.systemAlertId}`, Type: 'webLink' });
   return {
-    id: alertResourceId(loc.subscription, loc.resourceGroup, loc.location, row.systemAlertId),
-    name: row.systemAlertId,
+    id: alertResourceId(loc.subscription, loc.resourceGroup, loc.location, id),
+    name: id,
     type: 'Microsoft.Security/Locations/alerts',
     properties: {
       version: '2022-01-01.0',
       alertType: row.alertType,
-      systemAlertId: row.systemAlertId,
+      systemAlertId: id,
       productComponentName: p.detectingProduct === 'DefenderForSQL' ? 'SqlServers' : 'Servers',
       alertDisplayName: p.alertDisplayName,
       description: p.description,
@@ -35,11 +58,11 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, detonationIds: string
       resourceIdentifiers: [{ type: 'AzureResource', azureResourceId: row.resourceId }],
       remediationSteps: p.remediationSteps ?? [],
       vendorName: 'Microsoft',
-      status: row.status,
-      extendedLinks: [{ Category: 'Alert', Label: 'Alert details', Href: alertUri, Type: 'webLink' }],
+      status: view?.status ?? row.status,
+      extendedLinks: links,
       alertUri,
       timeGeneratedUtc: iso(row.timeGenerated),
-      productName: PRODUCT_NAMES[p.detectingProduct] ?? 'Microsoft Defender for Cloud',
+      productName: view ? VIEW_PRODUCT_NAMES[view.product] : DETECTOR_PRODUCT_NAMES[p.detectingProduct] ?? 'Microsoft Defender for Cloud',
       processingEndTimeUtc: iso(row.updatedAt),
       entities: p.entities ?? [],
       isIncident: false,
@@ -49,11 +72,20 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, detonationIds: string
         detectingProduct: p.detectingProduct,
         ruleId: row.ruleId,
         ruleTitle: p.ruleTitle,
-        ...(detonationIds.length ? { detonationIds: detonationIds.join(',') } : {}),
+        ...(view && view.copyId !== row.systemAlertId ? { sourceSystemAlertId: row.systemAlertId } : {}),
+        ...(extras.detonationIds?.length ? { detonationIds: extras.detonationIds.join(',') } : {}),
       },
       compromisedEntity: p.compromisedEntity,
       techniques: p.techniques ?? [],
       subTechniques: p.subTechniques ?? [],
+    },
+    arcsim: {
+      sourceSystemAlertId: row.systemAlertId,
+      view: view?.product,
+      copies: extras.copies?.map((c) => ({ product: c.product, id: c.copyId, status: c.status, updated: iso(c.updatedAt) })),
+      incidentId: extras.incidentId,
+      detonationIds: extras.detonationIds,
+      latencyMs: row.latencyMs,
     },
   };
 }

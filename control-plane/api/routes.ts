@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ArcsimError, issuePath, protocolError } from '../../protocol/index.ts';
+import { ArcsimError, protocolError } from '../../protocol/index.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../store/index.ts';
-import { isAdminKey } from '../auth/admin-key.ts';
 import { createEnrollmentToken, enrollAgent, TokenRequestSchema } from '../auth/enrollment.ts';
-import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { toArcMachine } from './arc-machine.ts';
+import { adminGuard, parse } from './http.ts';
+import { registerAlertRoutes } from './alert-routes.ts';
+import { registerPortal } from './portal.ts';
+import type { SyncConfig } from '../products/sync-matrix.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -16,34 +18,18 @@ export interface ApiDeps {
   /** The control plane's own base URL, for links inside resources. */
   baseUrl(): string;
   connectedAgents(): string[];
+  sync: SyncConfig;
 }
 
-/** Parses `data` with `schema` or throws ARCSIM_E_VALIDATION naming the first bad path. */
-function parse<T extends z.ZodType>(schema: T, data: unknown, where: string): z.infer<T> {
-  const r = schema.safeParse(data ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = [where, issuePath(issue.path)].filter(Boolean).join('.');
-  throw protocolError('ARCSIM_E_VALIDATION', `${path}: ${issue.message}`, path);
-}
 
 const EnrollBody = z.strictObject({ token: z.string().min(1).max(512), hostname: z.string().max(255).optional() });
 const TokenBody = TokenRequestSchema.omit({ ttlMs: true }).extend({ ttl: z.string().default('24h') });
-const AlertQuery = z.strictObject({
-  severity: z.enum(['Informational', 'Low', 'Medium', 'High']).optional(),
-  status: z.enum(['Active', 'InProgress', 'Resolved', 'Dismissed']).optional(),
-  alertType: z.string().optional(),
-  detonationId: z.string().optional(),
-});
 
 /** REST API under /api. State-changing calls need `Authorization: Bearer <admin key>`. */
 export function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { store, clock } = deps;
 
-  const requireAdmin = async (req: FastifyRequest) => {
-    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    if (!(await isAdminKey(store, m?.[1]))) throw protocolError('ARCSIM_E_UNAUTHORIZED');
-  };
+  const requireAdmin = adminGuard(store);
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ArcsimError) return reply.status(err.status).send(err.toJSON());
@@ -113,20 +99,6 @@ export function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return toArcMachine(m, (await store.getAgent(m.agentId))?.location ?? 'eastus');
   });
 
-  app.get('/api/alerts', async (req) => {
-    const q = parse(AlertQuery, req.query, 'query');
-    const rows = await store.listAlerts(q);
-    return { value: await Promise.all(rows.map(async (r) => toMdcAlert(r, deps.baseUrl(), await detonationsOf(store, r.systemAlertId)))) };
-  });
-
-  app.get('/api/alerts/:id', async (req) => {
-    const { id } = req.params as { id: string };
-    const row = await store.getAlert(id);
-    if (!row) throw protocolError('ARCSIM_E_NOT_FOUND', `no alert ${id}`);
-    return toMdcAlert(row, deps.baseUrl(), await detonationsOf(store, id));
-  });
-}
-
-async function detonationsOf(store: Store, id: string): Promise<string[]> {
-  return [...new Set((await store.alertEvents(id)).map((e) => e.detonationId).filter((d): d is string => d !== null))];
+  registerAlertRoutes(app, { store, clock, baseUrl: deps.baseUrl, sync: deps.sync, requireAdmin });
+  registerPortal(app, { store, baseUrl: deps.baseUrl });
 }

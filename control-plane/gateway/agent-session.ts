@@ -50,6 +50,7 @@ export class AgentSession {
     }, deps.limits.pingIntervalMs);
     ws.on('pong', () => (this.alive = true));
     ws.on('message', (data, isBinary) => {
+      const arrivedAt = performance.now();
       this.alive = true;
       const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
       // Checked here (ws's own maxPayload is a hard cap above this) so the agent gets a typed error first.
@@ -58,7 +59,7 @@ export class AgentSession {
       }
       if (isBinary) return this.sendError(protocolError('ARCSIM_E_FRAME_BINARY'));
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      this.queue = this.queue.then(() => this.handle(text)).catch((err) => {
+      this.queue = this.queue.then(() => this.handle(text, arrivedAt)).catch((err) => {
         deps.logger.error('frame handling failed', { agentId: agent.agentId, error: String(err) });
         this.sendError(protocolError('ARCSIM_E_INTERNAL'));
       });
@@ -98,7 +99,7 @@ export class AgentSession {
     this.send(encodeFrame('error', { code: error.code, message: error.message, path: error.path, ref }));
   }
 
-  private async handle(text: string): Promise<void> {
+  private async handle(text: string, arrivedAt: number): Promise<void> {
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
     if (!decoded.ok) {
       const seq = seqOf(text);
@@ -112,7 +113,7 @@ export class AgentSession {
         if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
         return this.deps.store.recordHeartbeat(this.agentId, this.deps.clock.now());
       case 'events':
-        return this.events(msg);
+        return this.events(msg, arrivedAt);
       case 'command-result': {
         const p = this.pending.get(msg.id);
         if (!p) {
@@ -158,7 +159,7 @@ export class AgentSession {
     this.deps.onRegistered(this, machine);
   }
 
-  private async events(msg: MessageOf<'events'>): Promise<void> {
+  private async events(msg: MessageOf<'events'>, arrivedAt: number): Promise<void> {
     if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'), msg.seq);
     const foreign = msg.events.findIndex((e) => e.DeviceId !== this.agentId);
     if (foreign >= 0) {
@@ -167,7 +168,7 @@ export class AgentSession {
     if (!this.takeTokens(msg.events.length)) {
       return this.sendError(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), msg.seq);
     }
-    const result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events);
+    const result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events, arrivedAt);
     this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
     this.deps.onIngested(this, result);
   }

@@ -2,7 +2,10 @@ import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
 import type { DetectionEngine } from '../detection/index.ts';
-import { upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
+import { correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
+import { copiesFor } from '../products/alert-copies.ts';
+import type { SyncConfig } from '../products/sync-matrix.ts';
+import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
 
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
@@ -10,10 +13,17 @@ export interface IngestResult {
   alerts: UpsertResult[];
 }
 
+export interface IngestOptions {
+  sync: SyncConfig;
+  /** How far apart (alert time) related alerts may be and still form one incident, ms. */
+  incidentWindowMs: number;
+}
+
 /**
  * The ingest pipeline for one batch: persist events (deduplicated by ReportId), evaluate the
- * new ones, fold the resulting occurrences into alerts, all in one transaction. The caller
- * acks only after this resolves, so an ack always means "committed".
+ * new ones, fold the resulting occurrences into alerts, give new alerts their product copies
+ * and their incident — all in one transaction. The caller acks only after this resolves, so an
+ * ack always means "committed".
  */
 export class Ingest {
   constructor(
@@ -21,16 +31,31 @@ export class Ingest {
     private readonly engine: DetectionEngine,
     private readonly clock: Clock,
     private readonly newId: () => string,
+    private readonly options: IngestOptions,
   ) {}
 
-  ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[]): Promise<IngestResult> {
+  /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
+  ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const fresh = await tx.insertEvents(agent.agentId, events, now);
       const alerts: UpsertResult[] = [];
       for (const event of fresh) {
         for (const occ of await this.engine.evaluate(tx, event)) {
-          alerts.push(await upsertAlert(tx, occ, { machine, agent, now, newId: this.newId }));
+          const result = await upsertAlert(tx, occ, { machine, agent, now, newId: this.newId, arrivedAt });
+          alerts.push(result);
+          if (result.created) {
+            const copies = copiesFor(result.alert, this.options.sync, this.newId, now);
+            await tx.insertAlertCopies(copies);
+            const keys = correlationKeys(result.alert, machine.facts.hostname);
+            await tx.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
+            if (copies.some((c) => c.product === 'M365D')) {
+              await correlateAlert(tx, result.alert, keys, { windowMs: this.options.incidentWindowMs, newId: this.newId, now });
+            }
+          } else {
+            const incident = await tx.incidentOfAlert(result.alert.systemAlertId);
+            if (incident) await refreshIncident(tx, incident, now);
+          }
         }
       }
       return { stored: fresh.length, alerts };

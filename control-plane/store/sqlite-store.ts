@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SensorEvent } from '../../protocol/index.ts';
 import type {
-  AgentRow, AlertFilter, AlertRow, ArcStatus, MachineRow, RuleHit, Store, StoreTx, TokenRow,
+  AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertStatus, ArcStatus, EntityKey, IncidentRow, MachineRow,
+  RuleHit, Store, StoreTx, SyncAuditRow, TokenRow,
 } from './store.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
@@ -34,13 +35,41 @@ class SqliteOps {
                ORDER BY event_time, report_id`),
       deleteHit: p(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND report_id = ?`),
       pruneHits: p(`DELETE FROM rule_hits WHERE rule_id = ? AND event_time < ?`),
-      findAlert: p(`SELECT * FROM alerts WHERE dedup_key = ? AND end_time >= ? AND start_time <= ?
-                    ORDER BY end_time DESC LIMIT 1`),
+      // SET expressions see the old row: join the open alert when within the window, else replace it.
+      claimDedup: p(`INSERT INTO alert_dedup (dedup_key, system_alert_id, last_time) VALUES (@key, @id, @time)
+                     ON CONFLICT(dedup_key) DO UPDATE SET
+                       system_alert_id = CASE WHEN ABS(excluded.last_time - alert_dedup.last_time) <= @window
+                                              THEN alert_dedup.system_alert_id ELSE excluded.system_alert_id END,
+                       last_time = CASE WHEN ABS(excluded.last_time - alert_dedup.last_time) <= @window
+                                        THEN MAX(alert_dedup.last_time, excluded.last_time) ELSE excluded.last_time END
+                     RETURNING system_alert_id`),
       insertAlert: p(`INSERT INTO alerts (system_alert_id, dedup_key, alert_type, rule_id, agent_id, resource_id, severity,
-                        status, count, start_time, end_time, time_generated, updated_at, properties)
+                        status, count, start_time, end_time, time_generated, updated_at, latency_ms, properties)
                       VALUES (@systemAlertId, @dedupKey, @alertType, @ruleId, @agentId, @resourceId, @severity,
-                        @status, @count, @startTime, @endTime, @timeGenerated, @updatedAt, @properties)`),
-      updateAlert: p(`UPDATE alerts SET count = ?, start_time = ?, end_time = ?, updated_at = ? WHERE system_alert_id = ?`),
+                        @status, @count, @startTime, @endTime, @timeGenerated, @updatedAt, @latencyMs, @properties)
+                      RETURNING *`),
+      addOccurrence: p(`UPDATE alerts SET count = count + 1, start_time = MIN(start_time, ?), end_time = MAX(end_time, ?), updated_at = ?
+                        WHERE system_alert_id = ? RETURNING *`),
+      insertCopy: p(`INSERT INTO alert_copies (system_alert_id, product, copy_id, status, updated_at) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT DO NOTHING`),
+      copies: p(`SELECT * FROM alert_copies WHERE system_alert_id = ? ORDER BY product`),
+      copiesById: p(`SELECT * FROM alert_copies WHERE copy_id = ? ORDER BY product`),
+      setCopyStatus: p(`UPDATE alert_copies SET status = ?, updated_at = ? WHERE system_alert_id = ? AND product = ?`),
+      setAlertStatus: p(`UPDATE alerts SET status = ?, updated_at = ? WHERE system_alert_id = ?`),
+      addAudit: p(`INSERT INTO sync_audit (at, subject, subject_id, product, from_status, to_status, origin_product, via_product, reason)
+                   VALUES (@at, @subject, @subjectId, @product, @fromStatus, @toStatus, @originProduct, @viaProduct, @reason)`),
+      addEntity: p(`INSERT INTO alert_entities (system_alert_id, kind, value, time) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      insertIncident: p(`INSERT INTO incidents (incident_id, title, severity, status, sentinel_status, created_at, updated_at, first_activity, last_activity, redirected_to)
+                         VALUES (@incidentId, @title, @severity, @status, @sentinelStatus, @createdAt, @updatedAt, @firstActivity, @lastActivity, @redirectedTo)`),
+      addIncidentAlert: p(`INSERT INTO incident_alerts (incident_id, system_alert_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
+      moveIncidentAlerts: p(`UPDATE incident_alerts SET incident_id = ? WHERE incident_id = ?`),
+      redirectIncident: p(`UPDATE incidents SET status = 'Resolved', sentinel_status = CASE WHEN sentinel_status IS NULL THEN NULL ELSE 'Resolved' END,
+                             redirected_to = ?, updated_at = ? WHERE incident_id = ?`),
+      touchIncident: p(`UPDATE incidents SET severity = ?, last_activity = ?, first_activity = ?, updated_at = ? WHERE incident_id = ?`),
+      getIncident: p(`SELECT * FROM incidents WHERE incident_id = ?`),
+      incidentOf: p(`SELECT incident_id FROM incident_alerts WHERE system_alert_id = ?`),
+      incidentAlertIds: p(`SELECT system_alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY added_at, system_alert_id`),
+      listIncidents: p(`SELECT * FROM incidents ORDER BY created_at, incident_id`),
       linkEvent: p(`INSERT INTO alert_events (system_alert_id, report_id, detonation_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
       getSetting: p(`SELECT value FROM settings WHERE key = ?`),
       setSetting: p(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
@@ -93,15 +122,83 @@ class SqliteOps {
   pruneRuleHits(ruleId: string, before: number): void {
     this.stmt.pruneHits!.run(ruleId, before);
   }
-  findAlertForDedup(dedupKey: string, eventTime: number, windowMs: number): AlertRow | undefined {
-    const r = this.stmt.findAlert!.get(dedupKey, eventTime - windowMs, eventTime + windowMs) as Row | undefined;
-    return r && toAlert(r);
+  upsertAlert(a: AlertRow, windowMs: number): { alert: AlertRow; created: boolean } {
+    const owner = (this.stmt.claimDedup!.get({ key: a.dedupKey, id: a.systemAlertId, time: a.endTime, window: windowMs }) as Row).system_alert_id;
+    if (owner === a.systemAlertId) {
+      return { alert: toAlert(this.stmt.insertAlert!.get({ ...a, properties: JSON.stringify(a.properties) }) as Row), created: true };
+    }
+    return { alert: toAlert(this.stmt.addOccurrence!.get(a.startTime, a.endTime, a.updatedAt, owner) as Row), created: false };
   }
-  insertAlert(a: AlertRow): void {
-    this.stmt.insertAlert!.run({ ...a, properties: JSON.stringify(a.properties) });
+  insertAlertCopies(copies: AlertCopyRow[]): void {
+    for (const c of copies) this.stmt.insertCopy!.run(c.systemAlertId, c.product, c.copyId, c.status, c.updatedAt);
   }
-  updateAlertOccurrence(id: string, p: { count: number; startTime: number; endTime: number; updatedAt: number }): void {
-    this.stmt.updateAlert!.run(p.count, p.startTime, p.endTime, p.updatedAt, id);
+  alertCopies(id: string): AlertCopyRow[] {
+    return (this.stmt.copies!.all(id) as Row[]).map(toCopy);
+  }
+  findAlertCopies(copyId: string): AlertCopyRow[] {
+    return (this.stmt.copiesById!.all(copyId) as Row[]).map(toCopy);
+  }
+  setCopyStatus(id: string, product: string, status: AlertStatus, at: number): void {
+    this.stmt.setCopyStatus!.run(status, at, id, product);
+  }
+  setAlertStatus(id: string, status: AlertStatus, at: number): void {
+    this.stmt.setAlertStatus!.run(status, at, id);
+  }
+  addSyncAudit(r: SyncAuditRow): void {
+    this.stmt.addAudit!.run({ ...r, viaProduct: r.viaProduct });
+  }
+  addAlertEntities(id: string, keys: EntityKey[], time: number): void {
+    for (const k of keys) this.stmt.addEntity!.run(id, k.kind, k.value, time);
+  }
+  incidentsSharing(keys: EntityKey[], since: number): IncidentRow[] {
+    if (keys.length === 0) return [];
+    const pairs = keys.map(() => '(e.kind = ? AND e.value = ?)').join(' OR ');
+    const sql = `SELECT DISTINCT i.* FROM incidents i
+                 JOIN incident_alerts ia ON ia.incident_id = i.incident_id
+                 JOIN alert_entities e ON e.system_alert_id = ia.system_alert_id
+                 WHERE (${pairs}) AND e.time >= ? AND i.redirected_to IS NULL AND i.status NOT IN ('Resolved', 'Dismissed')
+                 ORDER BY i.created_at, i.incident_id`;
+    return (this.db.prepare(sql).all(...keys.flatMap((k) => [k.kind, k.value]), since) as Row[]).map(toIncident);
+  }
+  insertIncident(r: IncidentRow): void {
+    this.stmt.insertIncident!.run(r);
+  }
+  addIncidentAlert(incidentId: string, alertId: string, at: number): void {
+    this.stmt.addIncidentAlert!.run(incidentId, alertId, at);
+  }
+  mergeIncident(into: string, from: string, at: number): void {
+    this.stmt.moveIncidentAlerts!.run(into, from);
+    this.stmt.redirectIncident!.run(into, at, from);
+  }
+  touchIncident(id: string, p: { severity: AlertSeverity; lastActivity: number; firstActivity: number; updatedAt: number }): void {
+    this.stmt.touchIncident!.run(p.severity, p.lastActivity, p.firstActivity, p.updatedAt, id);
+  }
+  setIncidentStatus(id: string, field: 'status' | 'sentinelStatus', status: AlertStatus, at: number): void {
+    const column = field === 'status' ? 'status' : 'sentinel_status';
+    this.db.prepare(`UPDATE incidents SET ${column} = ?, updated_at = ? WHERE incident_id = ?`).run(status, at, id);
+  }
+  getIncident(id: string): IncidentRow | undefined {
+    const r = this.stmt.getIncident!.get(id) as Row | undefined;
+    return r && toIncident(r);
+  }
+  incidentOfAlert(alertId: string): string | undefined {
+    return (this.stmt.incidentOf!.get(alertId) as Row | undefined)?.incident_id;
+  }
+  incidentAlertIds(id: string): string[] {
+    return (this.stmt.incidentAlertIds!.all(id) as Row[]).map((r) => r.system_alert_id);
+  }
+  listIncidents(): IncidentRow[] {
+    return (this.stmt.listIncidents!.all() as Row[]).map(toIncident);
+  }
+  listSyncAudit(f: { subject?: 'alert' | 'incident'; subjectId?: string } = {}): SyncAuditRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.subject) { where.push('subject = ?'); args.push(f.subject); }
+    if (f.subjectId) { where.push('subject_id = ?'); args.push(f.subjectId); }
+    return (this.db.prepare(`SELECT * FROM sync_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id`).all(...args) as Row[]).map((r) => ({
+      id: r.id, at: r.at, subject: r.subject, subjectId: r.subject_id, product: r.product, fromStatus: r.from_status,
+      toStatus: r.to_status, originProduct: r.origin_product, viaProduct: r.via_product, reason: r.reason,
+    }));
   }
   linkAlertEvents(id: string, links: Array<{ reportId: string; detonationId: string | null }>): void {
     for (const l of links) this.stmt.linkEvent!.run(id, l.reportId, l.detonationId);
@@ -166,6 +263,7 @@ class SqliteOps {
     if (f.status) { where.push('status = ?'); args.push(f.status); }
     if (f.alertType) { where.push('alert_type = ?'); args.push(f.alertType); }
     if (f.resourceId) { where.push('resource_id = ?'); args.push(f.resourceId); }
+    if (f.product) { where.push('system_alert_id IN (SELECT system_alert_id FROM alert_copies WHERE product = ?)'); args.push(f.product); }
     if (f.detonationId) {
       where.push('system_alert_id IN (SELECT system_alert_id FROM alert_events WHERE detonation_id = ?)');
       args.push(f.detonationId);
@@ -216,9 +314,21 @@ function toMachine(r: Row): MachineRow {
   };
 }
 
+function toCopy(r: Row): AlertCopyRow {
+  return { systemAlertId: r.system_alert_id, product: r.product, copyId: r.copy_id, status: r.status, updatedAt: r.updated_at };
+}
+
+function toIncident(r: Row): IncidentRow {
+  return {
+    incidentId: r.incident_id, title: r.title, severity: r.severity, status: r.status, sentinelStatus: r.sentinel_status,
+    createdAt: r.created_at, updatedAt: r.updated_at, firstActivity: r.first_activity, lastActivity: r.last_activity,
+    redirectedTo: r.redirected_to,
+  };
+}
+
 function toAlert(r: Row): AlertRow {
   return {
-    systemAlertId: r.system_alert_id, dedupKey: r.dedup_key, alertType: r.alert_type, ruleId: r.rule_id,
+    systemAlertId: r.system_alert_id, dedupKey: r.dedup_key, latencyMs: r.latency_ms, alertType: r.alert_type, ruleId: r.rule_id,
     agentId: r.agent_id, resourceId: r.resource_id, severity: r.severity, status: r.status, count: r.count,
     startTime: r.start_time, endTime: r.end_time, timeGenerated: r.time_generated, updatedAt: r.updated_at,
     properties: JSON.parse(r.properties),

@@ -72,8 +72,49 @@ export interface AlertRow {
   endTime: number;
   timeGenerated: number;
   updatedAt: number;
+  /** Event arrival to alert committed (readable through the API), ms; first occurrence. */
+  latencyMs: number | null;
   /** The rest of the MDC alert properties (display name, intent, entities, ...). */
   properties: Record<string, unknown>;
+}
+
+export interface AlertCopyRow {
+  systemAlertId: string;
+  product: string;
+  copyId: string;
+  status: AlertStatus;
+  updatedAt: number;
+}
+
+export interface SyncAuditRow {
+  id?: number;
+  at: number;
+  subject: 'alert' | 'incident';
+  subjectId: string;
+  product: string;
+  fromStatus: string;
+  toStatus: string;
+  originProduct: string;
+  viaProduct: string | null;
+  reason: string;
+}
+
+export interface IncidentRow {
+  incidentId: string;
+  title: string;
+  severity: AlertSeverity;
+  status: AlertStatus;
+  sentinelStatus: AlertStatus | null;
+  createdAt: number;
+  updatedAt: number;
+  firstActivity: number;
+  lastActivity: number;
+  redirectedTo: string | null;
+}
+
+export interface EntityKey {
+  kind: 'asset' | 'account' | 'ip';
+  value: string;
 }
 
 export interface AlertFilter {
@@ -82,6 +123,8 @@ export interface AlertFilter {
   alertType?: string;
   detonationId?: string;
   resourceId?: string;
+  /** Only alerts with a copy in this product view. */
+  product?: string;
 }
 
 /** The work done inside one transaction: ingest a batch, evaluate rules, upsert alerts. */
@@ -94,11 +137,36 @@ export interface StoreTx {
   deleteRuleHits(ruleId: string, groupKey: string, reportIds: string[]): Promise<void>;
   /** Drops hits older than `before` (they can no longer fall in any window). */
   pruneRuleHits(ruleId: string, before: number): Promise<void>;
-  /** The alert with this dedup key whose [start, end] lies within `windowMs` of `eventTime`. */
-  findAlertForDedup(dedupKey: string, eventTime: number, windowMs: number): Promise<AlertRow | undefined>;
-  insertAlert(alert: AlertRow): Promise<void>;
-  updateAlertOccurrence(systemAlertId: string, patch: { count: number; startTime: number; endTime: number; updatedAt: number }): Promise<void>;
+  /**
+   * Inserts the alert, or — when its dedup key has an alert whose last occurrence is within
+   * `windowMs` of this one — adds one occurrence to that alert (count + 1, first/last time
+   * widened). The choice is one upsert on the dedup key's unique row, so concurrent
+   * control-plane replicas always agree on a single alert.
+   */
+  upsertAlert(candidate: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }>;
   linkAlertEvents(systemAlertId: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void>;
+
+  insertAlertCopies(copies: AlertCopyRow[]): Promise<void>;
+  alertCopies(systemAlertId: string): Promise<AlertCopyRow[]>;
+  /** The copy with this id (a product's own alert id), in any product. */
+  findAlertCopies(copyId: string): Promise<AlertCopyRow[]>;
+  setCopyStatus(systemAlertId: string, product: string, status: AlertStatus, at: number): Promise<void>;
+  setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
+  addSyncAudit(row: SyncAuditRow): Promise<void>;
+
+  addAlertEntities(systemAlertId: string, keys: EntityKey[], time: number): Promise<void>;
+  /** Open (not resolved, not redirected) incidents holding an alert that names one of `keys` at or after `since`. */
+  incidentsSharing(keys: EntityKey[], since: number): Promise<IncidentRow[]>;
+  insertIncident(row: IncidentRow): Promise<void>;
+  addIncidentAlert(incidentId: string, systemAlertId: string, at: number): Promise<void>;
+  /** Moves every alert of `from` into `into`; `from` is closed and marked redirected. */
+  mergeIncident(into: string, from: string, at: number): Promise<void>;
+  touchIncident(incidentId: string, patch: { severity: AlertSeverity; lastActivity: number; firstActivity: number; updatedAt: number }): Promise<void>;
+  setIncidentStatus(incidentId: string, field: 'status' | 'sentinelStatus', status: AlertStatus, at: number): Promise<void>;
+  getIncident(incidentId: string): Promise<IncidentRow | undefined>;
+  incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
+  incidentAlertIds(incidentId: string): Promise<string[]>;
+  getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
 }
 
 /**
@@ -131,7 +199,8 @@ export interface Store extends StoreTx {
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<void>;
 
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
-  getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
+  listIncidents(): Promise<IncidentRow[]>;
+  listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
   alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Agent } from '../../agent/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enroll, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
 
 const library = loadLibrary();
 const ssh = library.get('ssh-brute-force-failed')!;
@@ -88,7 +88,7 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   // The store is SQLite in WAL mode, with its migrations recorded.
   const db = new Database(env.dbFile, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [1]);
+  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), MIGRATION_VERSIONS);
   db.close();
 });
 

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import WebSocket from 'ws';
 import { ManualClock } from '../../lib/clock.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enroll, RawAgent, startControlPlane, type TestControlPlane } from '../helpers.ts';
+import { cleanup, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, type TestControlPlane } from '../helpers.ts';
 
 /** Attempts a WebSocket upgrade and reports what came back: HTTP status + body, or an open socket. */
 function upgrade(url: string, authorization?: string, path = '/agent/v1'): Promise<{ status?: number; body?: any; opened: boolean }> {
@@ -181,5 +181,5 @@ test('health reports the store and its migrations', async (t) => {
   });
   assert.equal(res.status, 200);
   const h = JSON.parse(res.body);
-  assert.deepEqual([h.status, h.store, h.migrations], ['ok', 'sqlite', [1]]);
+  assert.deepEqual([h.status, h.store, h.migrations], ['ok', 'sqlite', MIGRATION_VERSIONS]);
 });

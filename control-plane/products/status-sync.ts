@@ -1,0 +1,92 @@
+import { protocolError } from '../../protocol/index.ts';
+import type { AlertCopyRow, AlertStatus, StoreTx, SyncAuditRow } from '../store/index.ts';
+import { owningView, propagation, syncEdges, type ProductView, type SyncConfig } from './sync-matrix.ts';
+
+/** Status actions, as the MDC REST API names them (`POST .../alerts/{name}/{action}`). */
+export const STATUS_ACTIONS: Record<string, AlertStatus> = {
+  activate: 'Active',
+  inProgress: 'InProgress',
+  resolve: 'Resolved',
+  dismiss: 'Dismissed',
+};
+
+export interface StatusChange {
+  product: ProductView;
+  copyId: string;
+  from: AlertStatus;
+  to: AlertStatus;
+  via: ProductView | null;
+}
+
+/**
+ * Sets an alert's status in one product view and propagates it along the sync matrix, writing
+ * an audit row for the change itself and for every propagated one. `id` is the detection's
+ * systemAlertId or a product copy's own id.
+ */
+export async function changeAlertStatus(
+  tx: StoreTx, req: { id: string; product: ProductView; status: AlertStatus; reason: string; config: SyncConfig; now: number },
+): Promise<{ systemAlertId: string; changes: StatusChange[] }> {
+  const copies = await resolveCopies(tx, req.id, req.product);
+  const own = copies.find((c) => c.product === req.product);
+  if (!own) throw protocolError('ARCSIM_E_NOT_FOUND', `alert ${req.id} is not shown in ${req.product} (it is in: ${copies.map((c) => c.product).join(', ') || 'none'})`);
+  const present = new Set(copies.map((c) => c.product as ProductView));
+  const targets = [{ product: req.product, via: null as ProductView | null }, ...propagation(req.product, syncEdges(req.config), present)];
+  const changes: StatusChange[] = [];
+  const alert = (await tx.getAlert(own.systemAlertId))!;
+  const owner = owningView(String(alert.properties.detectingProduct));
+  for (const t of targets) {
+    const copy = copies.find((c) => c.product === t.product)!;
+    if (copy.status === req.status && t.via !== null) continue; // nothing to propagate there
+    await tx.setCopyStatus(copy.systemAlertId, copy.product, req.status, req.now);
+    if (copy.product === owner) await tx.setAlertStatus(copy.systemAlertId, req.status, req.now);
+    await tx.addSyncAudit(audit('alert', copy.systemAlertId, copy.product, copy.status, req.status, req.product, t.via, req.reason, req.now));
+    changes.push({ product: t.product, copyId: copy.copyId, from: copy.status, to: req.status, via: t.via });
+  }
+  return { systemAlertId: own.systemAlertId, changes };
+}
+
+/**
+ * Sets an incident's status in M365D or Sentinel. The XDR connector syncs incident status both
+ * ways when Sentinel is enabled; resolving or dismissing an incident does the same to each of its
+ * alerts' M365D copies, which then propagate by the matrix.
+ */
+export async function changeIncidentStatus(
+  tx: StoreTx, req: { incidentId: string; product: 'M365D' | 'Sentinel'; status: AlertStatus; reason: string; config: SyncConfig; now: number },
+): Promise<{ incident: string[]; alerts: StatusChange[] }> {
+  const inc = await tx.getIncident(req.incidentId);
+  if (!inc) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${req.incidentId}`);
+  if (inc.redirectedTo) throw protocolError('ARCSIM_E_NOT_FOUND', `incident ${req.incidentId} was merged into ${inc.redirectedTo}`);
+  if (req.product === 'Sentinel' && !req.config.sentinel.enabled) throw protocolError('ARCSIM_E_NOT_FOUND', 'Sentinel is not enabled');
+  const touched: string[] = [];
+  const set = async (product: 'M365D' | 'Sentinel', via: ProductView | null) => {
+    const from = (product === 'M365D' ? inc.status : inc.sentinelStatus) ?? 'Active';
+    await tx.setIncidentStatus(inc.incidentId, product === 'M365D' ? 'status' : 'sentinelStatus', req.status, req.now);
+    await tx.addSyncAudit(audit('incident', inc.incidentId, product, from, req.status, req.product, via, req.reason, req.now));
+    touched.push(product);
+  };
+  await set(req.product, null);
+  if (req.config.sentinel.enabled) await set(req.product === 'M365D' ? 'Sentinel' : 'M365D', req.product);
+  const alerts: StatusChange[] = [];
+  if (req.status === 'Resolved' || req.status === 'Dismissed' || req.status === 'Active') {
+    for (const id of await tx.incidentAlertIds(inc.incidentId)) {
+      const r = await changeAlertStatus(tx, { id, product: 'M365D', status: req.status, reason: `incident ${inc.incidentId} ${req.status}`, config: req.config, now: req.now });
+      alerts.push(...r.changes);
+    }
+  }
+  return { incident: touched, alerts };
+}
+
+async function resolveCopies(tx: StoreTx, id: string, product: string): Promise<AlertCopyRow[]> {
+  const direct = await tx.alertCopies(id);
+  if (direct.length) return direct;
+  const byCopy = (await tx.findAlertCopies(id)).find((c) => c.product === product) ?? (await tx.findAlertCopies(id))[0];
+  return byCopy ? tx.alertCopies(byCopy.systemAlertId) : [];
+}
+
+function audit(
+  subject: 'alert' | 'incident', subjectId: string, product: string, from: string, to: string, origin: string,
+  via: string | null, reason: string, at: number,
+): SyncAuditRow {
+  return { at, subject, subjectId, product, fromStatus: from, toStatus: to, originProduct: origin, viaProduct: via, reason };
+}
+
