@@ -7,6 +7,7 @@ import { controlPlaneCommand } from './control-plane.ts';
 import { agentCommand } from './agent.ts';
 import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
+import { detectCommand } from './detect.ts';
 
 /** Commander option parsers shared by the subcommands. */
 export function portOption(value: string): number {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   program.addCommand(agentCommand());
   program.addCommand(tokenCommand());
   program.addCommand(scenarioCommand());
+  program.addCommand(detectCommand());
   return program;
 }
 

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { detectOffline, parseEventsNdjson } from '../control-plane/detection/offline-detect.ts';
+import { loadLibrary, loadScenarioFile, type Scenario } from '../scenarios/index.ts';
+import { table } from './format.ts';
+
+function scenarioFrom(ref: string): Scenario {
+  if (/\.ya?ml$/.test(ref)) return loadScenarioFile(ref);
+  const s = loadLibrary().get(ref);
+  if (!s) throw new Error(`no library scenario "${ref}" (give a slug from "arcsim scenario list" or a .yaml file)`);
+  return s;
+}
+
+export function detectCommand(): Command {
+  return new Command('detect')
+    .description('run the detection rules over recorded events (NDJSON, one event per line) and print the alerts, like wazuh-logtest')
+    .requiredOption('--events <file>', 'NDJSON file of events (e.g. written by a scenario play), - for stdin')
+    .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .option('--scenario <slug|file>', "check the scenario's expected alerts: exit 0 only if exactly they were raised")
+    .option('--benign', 'with --scenario: the events are its benign twin, so no alert may be raised')
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const text = readFileSync(opts.events === '-' ? 0 : opts.events, 'utf8');
+      const events = parseEventsNdjson(text, opts.events);
+      const alerts = await detectOffline(events, { rulesDir: opts.rules });
+      let verdict: { ok: boolean; lines: string[] } | undefined;
+      if (opts.scenario) {
+        const s = scenarioFrom(opts.scenario);
+        const expected = opts.benign ? [] : s.expect.alerts;
+        const lines: string[] = [];
+        let ok = true;
+        for (const exp of expected) {
+          const n = alerts.filter((a) => a.alertType === exp.alertType).length;
+          const pass = n === exp.count;
+          ok &&= pass;
+          lines.push(`${pass ? 'PASS' : 'FAIL'}  ${exp.alertType}: ${n} alert(s), expected ${exp.count}`);
+        }
+        for (const a of alerts.filter((x) => !expected.some((e) => e.alertType === x.alertType))) {
+          ok = false;
+          lines.push(`FAIL  unexpected ${a.alertType} (${a.properties.alertDisplayName})`);
+        }
+        verdict = { ok, lines };
+        if (!ok) process.exitCode = 1;
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ events: events.length, alerts, ...(verdict ? { ok: verdict.ok, checks: verdict.lines } : {}) }, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(`${events.length} events, ${alerts.length} alert(s)\n`);
+      if (alerts.length) {
+        process.stdout.write(table(alerts.map((a) => ({
+          alertType: a.alertType, alertDisplayName: a.properties.alertDisplayName, severity: a.severity, count: a.count,
+          machine: a.properties.compromisedEntity, start: new Date(a.startTime).toISOString(), end: new Date(a.endTime).toISOString(),
+        })), ['alertType', 'alertDisplayName', 'severity', 'count', 'machine', 'start', 'end']) + '\n');
+      }
+      if (verdict) process.stdout.write([...verdict.lines, verdict.ok ? 'PASS' : 'FAIL'].join('\n') + '\n');
+    });
+}
