@@ -145,7 +145,7 @@ describe('PostgreSQL store', { skip: postgres.skip }, () => {
     assert.deepEqual(await b.store.incidentAlertIds(incidents[0]!.incidentId), [alert.systemAlertId]);
   });
 
-  test('replicas agree under concurrency: one agent redelivering to both, two hosts attacked at once from one IP', async (t) => {
+  test('replicas agree under concurrency: one agent's events sent to both replicas in opposite orders, two hosts attacked at once from one IP', async (t) => {
     const db = await postgres.pg!.createDatabase();
     const [a, b] = await Promise.all([replica(t, db, { sync: { profile: 'xdr-unified' } }), replica(t, db, { sync: { profile: 'xdr-unified' } })]);
     const token = await a.cp.createToken({ subscription: 'sub', resourceGroup: 'rg' });
@@ -158,20 +158,21 @@ describe('PostgreSQL store', { skip: postgres.skip }, () => {
     t.after(() => { h1a.close(); h1b.close(); h2b.close(); });
     await Promise.all([h1a.register({ ...TEST_FACTS, hostname: 'host-1' }), h1b.register({ ...TEST_FACTS, hostname: 'host-1' }), h2b.register({ ...TEST_FACTS, hostname: 'host-2' })]);
 
-    // Both hosts attacked by 203.0.113.45, within one incident window; batches of two events.
+    // Both hosts attacked by 203.0.113.45, within one incident window. host-1 sends one event per
+    // batch to both replicas in opposite orders: each event is new on exactly one of them, and the
+    // two replicas count the same correlation window at the same time. host-2 sends batches of two.
     const e1 = bruteForce(host1.agentId, 'd-host-1', 21);
     const e2 = bruteForce(host2.agentId, 'd-host-2', 22);
-    const batches = (events: SensorEvent[]) => Array.from({ length: events.length / 2 }, (_, i) => events.slice(2 * i, 2 * i + 2));
-    const acks: Array<Promise<Record<string, any>>> = [];
-    batches(e1).forEach((events, i) => {
-      for (const conn of [h1a, h1b]) conn.send({ v: 1, type: 'events', seq: i + 1, events });
+    e1.forEach((event, i) => {
+      h1a.send({ v: 1, type: 'events', seq: i + 1, events: [event] });
+      h1b.send({ v: 1, type: 'events', seq: i + 1, events: [e1[e1.length - 1 - i]] });
     });
-    batches(e2).forEach((events, i) => h2b.send({ v: 1, type: 'events', seq: i + 1, events }));
-    for (let i = 0; i < 5; i++) acks.push(h1a.next('ack', 15_000), h1b.next('ack', 15_000), h2b.next('ack', 15_000));
-    const done = await Promise.all(acks);
-    const storedFor = (agentAcks: Array<Record<string, any>>) => agentAcks.reduce((n, x) => n + x.stored, 0);
-    assert.equal(storedFor(done.filter((_, i) => i % 3 !== 2)), 10, 'host-1: each event stored by exactly one replica');
-    assert.equal(storedFor(done.filter((_, i) => i % 3 === 2)), 10);
+    for (let i = 0; i < e2.length / 2; i++) h2b.send({ v: 1, type: 'events', seq: i + 1, events: e2.slice(2 * i, 2 * i + 2) });
+    const acks = (conn: RawAgent, n: number) => Promise.all(Array.from({ length: n }, () => conn.next('ack', 15_000)));
+    const [a1, b1, b2] = await Promise.all([acks(h1a, 10), acks(h1b, 10), acks(h2b, 5)]);
+    const stored = (xs: Array<Record<string, any>>) => xs.reduce((n, x) => n + x.stored, 0);
+    assert.equal(stored(a1) + stored(b1), 10, 'host-1: each event stored by exactly one replica');
+    assert.equal(stored(b2), 10);
     assert.equal(await a.store.countEvents(), 20);
 
     const alerts = await a.store.listAlerts({ alertType: 'VM_SshBruteForceFailed' });
