@@ -145,7 +145,7 @@ describe('PostgreSQL store', { skip: postgres.skip }, () => {
     assert.deepEqual(await b.store.incidentAlertIds(incidents[0]!.incidentId), [alert.systemAlertId]);
   });
 
-  test('replicas agree under concurrency: one agent's events sent to both replicas in opposite orders, two hosts attacked at once from one IP', async (t) => {
+  test('replicas agree under concurrency: one agent sends its events to both replicas in opposite orders, two hosts attacked at once from one IP', async (t) => {
     const db = await postgres.pg!.createDatabase();
     const [a, b] = await Promise.all([replica(t, db, { sync: { profile: 'xdr-unified' } }), replica(t, db, { sync: { profile: 'xdr-unified' } })]);
     const token = await a.cp.createToken({ subscription: 'sub', resourceGroup: 'rg' });
