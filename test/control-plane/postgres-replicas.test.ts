@@ -1,6 +1,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { Agent } from '../../agent/index.ts';
 import { createControlPlane, type ControlPlane, type ControlPlaneConfig, type Store } from '../../control-plane/index.ts';
@@ -38,6 +40,8 @@ async function replica(t: { after(fn: () => unknown): void }, connectionString: 
 
 const bruteForce = (agentId: string, detonationId: string, seed: number, startTime = Date.now() - 60_000, inputs = {}): SensorEvent[] =>
   planEvents(ssh, { detonationId, device: { id: agentId, name: 'lab-host-01' }, startTime, seed, inputs }).map((p) => p.event);
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
 
 const alertsOfType = async (url: string, alertType: string) => (await (await fetch(`${url}/api/alerts?alertType=${alertType}`)).json()).value;
 
@@ -181,6 +185,44 @@ describe('PostgreSQL store', { skip: postgres.skip }, () => {
     const incidents = (await b.store.listIncidents()).filter((i) => !i.redirectedTo);
     assert.equal(incidents.length, 1, 'the shared attacker IP puts both alerts in one incident');
     assert.deepEqual((await b.store.incidentAlertIds(incidents[0]!.incidentId)).sort(), alerts.map((x) => x.systemAlertId).sort());
+  });
+
+  test('arcsim control-plane --store postgres://... (and ARCSIM_STORE_URL) serves from PostgreSQL', async (t) => {
+    const db = await postgres.pg!.createDatabase();
+    const dataDir = tempDir();
+    t.after(() => cleanup(dataDir));
+    const start = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const child = spawn(process.execPath, [BIN, 'control-plane', '--port', '0', '--data-dir', dataDir, ...args], { env: { ...process.env, ...env } });
+      t.after(() => child.kill());
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      for (let i = 0; i < 200 && !/listening on (\S+)/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+      const url = /listening on (\S+)/.exec(out)?.[1];
+      assert.ok(url, `control plane did not start: ${out}`);
+      return { url, out, child };
+    };
+    // Meanwhile (in parallel, to save a CLI start-up): an unreachable store refuses to start.
+    const refusal = new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'control-plane', '--port', '0', '--store', 'postgres://arcsim:s3cret@127.0.0.1:9/arcsim']);
+      let stderr = '';
+      c.stderr.on('data', (d) => (stderr += d));
+      c.on('exit', (status) => resolve({ status, stderr }));
+    });
+    const viaFlag = await start(['--store', db]);
+    assert.match(viaFlag.out, /\(store: postgres:\/\/arcsim@127\.0\.0\.1:\d+\/arcsim_test_\d+\)/);
+    assert.match(viaFlag.out, /Admin API key/, 'first start on this database: a new admin key');
+    assert.equal((await (await fetch(`${viaFlag.url}/api/health`)).json()).store, 'postgres');
+    const viaEnv = await start([], { ARCSIM_STORE_URL: db });
+    assert.equal((await (await fetch(`${viaEnv.url}/api/health`)).json()).store, 'postgres');
+    assert.doesNotMatch(viaEnv.out, /Admin API key/, 'the second replica shares the key already in the database');
+    for (const c of [viaFlag.child, viaEnv.child]) {
+      c.kill('SIGTERM');
+      if (c.exitCode === null) await once(c, 'exit');
+    }
+    const refused = await refusal;
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /ARCSIM_E_STORE_UNAVAILABLE: .*127\.0\.0\.1:9\/arcsim/);
+    assert.doesNotMatch(refused.stderr, /s3cret/);
   });
 
   test('dedup race: concurrent upserts of one key through two pools make one alert whose count is the number of calls', async () => {
