@@ -21,7 +21,10 @@ export type PostgresOrSkip = { pg: TestPostgres; skip: undefined } | { pg: undef
 
 const BINARIES = ['initdb', 'pg_ctl'];
 
-/** The directory holding initdb and pg_ctl: PATH first, then Debian's /usr/lib/postgresql/<major>/bin (newest). */
+/**
+ * The directory holding initdb and pg_ctl: ARCSIM_PG_BIN when set (and only it), else PATH, then
+ * Debian's /usr/lib/postgresql/<major>/bin (newest major first).
+ */
 export function findPostgresBin(): string | undefined {
   const executable = (dir: string) => BINARIES.every((b) => {
     try {
@@ -31,6 +34,8 @@ export function findPostgresBin(): string | undefined {
       return false;
     }
   });
+  const chosen = process.env.ARCSIM_PG_BIN;
+  if (chosen !== undefined) return executable(chosen) ? chosen : undefined;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && executable(dir)) return dir;
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
@@ -45,7 +50,7 @@ export function findPostgresBin(): string | undefined {
 export async function startTestPostgres(): Promise<PostgresOrSkip> {
   const bin = findPostgresBin();
   if (!bin) {
-    const reason = 'PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin; install them with "apt-get install -y postgresql"';
+    const reason = 'PostgreSQL binaries (initdb, pg_ctl) not found (ARCSIM_PG_BIN, PATH, /usr/lib/postgresql/*/bin); install them with "apt-get install -y postgresql"';
     if (process.env.CI === 'true') throw new Error(`${reason} (required in CI)`);
     return { pg: undefined, skip: reason };
   }
