@@ -254,6 +254,43 @@ describe('PostgreSQL store', () => {
       await s2.close();
     }
   });
+
+  it('a deadlock between replicas is rolled back and the losing transaction runs again', async () => {
+    const db = await postgres.pg!.createDatabase();
+    const [s1, s2] = await Promise.all([openPostgresStore({ connectionString: db }), openPostgresStore({ connectionString: db })]);
+    try {
+      const T0 = Date.UTC(2026, 5, 1);
+      for (const id of ['X', 'Y']) {
+        await s1.upsertAlert({
+          systemAlertId: id, dedupKey: id, alertType: 't', ruleId: 'r', agentId: 'a', resourceId: '/m', severity: 'Low', status: 'Active',
+          count: 1, startTime: T0, endTime: T0, timeGenerated: T0, updatedAt: T0, latencyMs: null, properties: {},
+        }, 1);
+      }
+      // Each transaction locks one alert row, waits until the other has too, then wants the other's row.
+      let arrived = 0;
+      let bothLocked!: () => void;
+      const barrier = new Promise<void>((resolve) => (bothLocked = resolve));
+      const runs = { s1: 0, s2: 0 };
+      const crossed = (store: Store, name: 's1' | 's2', first: string, second: string, status: 'InProgress' | 'Resolved') =>
+        store.transaction(async (tx) => {
+          runs[name]++;
+          await tx.setAlertStatus(first, status, T0 + 1);
+          if (++arrived === 2) bothLocked();
+          await barrier;
+          await tx.setAlertStatus(second, status, T0 + 1);
+          return name;
+        });
+      assert.deepEqual(await Promise.all([crossed(s1, 's1', 'X', 'Y', 'InProgress'), crossed(s2, 's2', 'Y', 'X', 'Resolved')]), ['s1', 's2']);
+      assert.equal(runs.s1 + runs.s2, 3, 'PostgreSQL aborted one of them for the deadlock, and it ran again');
+      const winner = runs.s1 === 2 ? 'Resolved' : 'InProgress'; // the one that ran once committed first
+      const statuses = [(await s1.getAlert('X'))!.status, (await s1.getAlert('Y'))!.status];
+      assert.equal(statuses[0], statuses[1], 'the retried transaction applied both of its writes');
+      assert.notEqual(statuses[0], winner, 'and committed last');
+    } finally {
+      await s1.close();
+      await s2.close();
+    }
+  });
 });
 
 test('an unreachable PostgreSQL store fails start-up with ARCSIM_E_STORE_UNAVAILABLE and no password in the message', async () => {
