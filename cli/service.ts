@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { createControlPlane, openSqliteStore, type ControlPlane, type Store } from '../control-plane/index.ts';
+import { createControlPlane, openPostgresStore, openSqliteStore, type ControlPlane, type Store } from '../control-plane/index.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface StartedControlPlane {
@@ -11,12 +11,16 @@ export interface StartedControlPlane {
   stop(): Promise<void>;
 }
 
-/** Opens the SQLite store in `dataDir`, starts the control plane and listens. */
+/**
+ * Opens the store — PostgreSQL at `storeUrl` when given (several replicas may share it), else the
+ * SQLite file in `dataDir` — starts the control plane and listens.
+ */
 export async function startControlPlane(options: {
-  dataDir: string; host: string; port: number; rulesDir?: string; resetAdminKey?: boolean; logger: Logger;
+  dataDir: string; storeUrl?: string; host: string; port: number; rulesDir?: string; resetAdminKey?: boolean; logger: Logger;
 }): Promise<StartedControlPlane> {
-  const file = join(resolve(options.dataDir), 'arcsim.db');
-  const store = openSqliteStore({ file });
+  const store = options.storeUrl
+    ? await openPostgresStore({ connectionString: options.storeUrl, logger: options.logger })
+    : openSqliteStore({ file: join(resolve(options.dataDir), 'arcsim.db') });
   let cp: ControlPlane;
   try {
     cp = createControlPlane({ store, logger: options.logger, config: { host: options.host, port: options.port, rulesDir: options.rulesDir } });

@@ -33,6 +33,7 @@ export const PROTOCOL_ERRORS = {
   ARCSIM_E_REPLACED: { status: 409, closeCode: 4409, message: 'another connection with the same agent identity took over' },
   ARCSIM_E_SHUTDOWN: { status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { status: 500, closeCode: 1011, message: 'internal error' },
+  ARCSIM_E_STORE_UNAVAILABLE: { status: 503, closeCode: null, message: 'cannot open the store (database unreachable, refused the login or failed to migrate)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;

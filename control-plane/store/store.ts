@@ -177,6 +177,11 @@ export interface Store extends StoreTx {
   readonly kind: 'sqlite' | 'postgres';
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. On
+   * PostgreSQL, `fn` runs again (a few times at most) when the database aborts it for a deadlock
+   * between replicas, so it should only do database work through `tx`.
+   */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
 
   getSetting(key: string): Promise<string | undefined>;

@@ -1,0 +1,317 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSqliteStore, type Store } from '../../control-plane/index.ts';
+import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
+import type { AgentRow, AlertRow, IncidentRow, MachineRow, TokenRow } from '../../control-plane/store/index.ts';
+import { loadLibrary, planEvents } from '../../scenarios/index.ts';
+import { cleanup, MIGRATION_VERSIONS, tempDir, TEST_FACTS } from '../helpers.ts';
+import { startTestPostgres } from '../support/postgres.ts';
+
+/**
+ * One contract, every backend: the same calls and the same expected results (values and order)
+ * against a SQLite file and a PostgreSQL database, so the two stores cannot drift apart.
+ */
+const ssh = loadLibrary().get('ssh-brute-force-failed')!;
+const T0 = Date.UTC(2026, 5, 1);
+const MIN = 60_000;
+
+const postgres = await startTestPostgres();
+after(() => postgres.pg?.stop());
+
+const backends: Array<{ name: string; skip: string | undefined; open(): Promise<{ store: Store; done(): Promise<void> }> }> = [
+  {
+    name: 'sqlite',
+    skip: undefined,
+    async open() {
+      const dir = tempDir();
+      const store = openSqliteStore({ file: join(dir, 'arcsim.db') });
+      return { store, async done() { await store.close(); cleanup(dir); } };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: postgres.skip,
+    async open() {
+      const store = await openPostgresStore({ connectionString: await postgres.pg!.createDatabase() });
+      return { store, done: () => store.close() };
+    },
+  },
+];
+
+function token(id: string, over: Partial<TokenRow> = {}): TokenRow {
+  return { id, tokenHash: `hash-${id}`, subscription: 'sub', resourceGroup: 'rg', location: 'eastus', createdAt: T0, expiresAt: T0 + 86_400_000, revokedAt: null, uses: 0, ...over };
+}
+
+function agent(agentId: string, tokenId: string): AgentRow {
+  return { agentId, keyHash: `key-${agentId}`, tokenId, subscription: 'sub', resourceGroup: 'rg', location: 'eastus', hostname: agentId, enrolledAt: T0 };
+}
+
+function machine(agentId: string, name: string, over: Partial<MachineRow> = {}): MachineRow {
+  return {
+    agentId, name, resourceId: `/subscriptions/sub/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/${name}`,
+    facts: { ...TEST_FACTS, hostname: name }, sqlInstances: [], extensions: [{ name: 'MDE.Linux', status: 'Succeeded' }],
+    status: 'Connected', lastHeartbeat: T0, lastStatusChange: T0, registeredAt: T0, ...over,
+  };
+}
+
+function alert(id: string, over: Partial<AlertRow> = {}): AlertRow {
+  return {
+    systemAlertId: id, dedupKey: 'key-1', alertType: 'VM_SshBruteForceFailed', ruleId: 'r1', agentId: 'a1', resourceId: '/machines/m1',
+    severity: 'Medium', status: 'Active', count: 1, startTime: T0, endTime: T0 + MIN, timeGenerated: T0 + MIN, updatedAt: T0 + MIN,
+    latencyMs: 1.234, properties: { alertDisplayName: 'Failed SSH brute force attack', intent: 'Probing', entities: [{ $id: '1', type: 'host', hostName: 'h' }], z: 1, a: [2, { y: null }] },
+    ...over,
+  };
+}
+
+function incident(id: string, createdAt: number, over: Partial<IncidentRow> = {}): IncidentRow {
+  return {
+    incidentId: id, title: id, severity: 'Low', status: 'Active', sentinelStatus: null, createdAt, updatedAt: createdAt,
+    firstActivity: createdAt, lastActivity: createdAt, redirectedTo: null, ...over,
+  };
+}
+
+for (const backend of backends) {
+  describe(`store contract: ${backend.name}`, () => {
+    // Skip each test (not just the suite) so the runner's summary counts what did not run.
+    const it = (name: string, fn: () => Promise<void>) => test(name, { skip: backend.skip }, fn);
+    const withStore = (fn: (s: Store) => Promise<void>) => async () => {
+      const { store, done } = await backend.open();
+      try {
+        await fn(store);
+      } finally {
+        await done();
+      }
+    };
+
+    it('migrations: every shipped version applied, in order', withStore(async (s) => {
+      assert.equal(s.kind, backend.name);
+      assert.deepEqual(await s.migrations(), MIGRATION_VERSIONS);
+    }));
+
+    it('events are keyed by ReportId: a redelivery stores nothing and returns nothing', withStore(async (s) => {
+      const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 }).map((p) => p.event);
+      const fresh = await s.insertEvents('a1', events.slice(0, 6), T0);
+      assert.deepEqual(fresh, events.slice(0, 6));
+      // Overlapping batch, with one event repeated inside it: only the four new ones, in batch order, once.
+      const again = await s.insertEvents('a1', [...events.slice(4), events[9]!], T0);
+      assert.deepEqual(again.map((e) => e.ReportId), events.slice(6).map((e) => e.ReportId));
+      assert.deepEqual(await s.insertEvents('a1', events, T0), []);
+      assert.equal(await s.countEvents(), 10);
+      assert.equal(await s.countEvents({ detonationId: 'd1' }), 10);
+      assert.equal(await s.countEvents({ agentId: 'a2' }), 0);
+      const listed = await s.listEvents({ detonationId: 'd1' });
+      // Same objects back, keys in the order they were written.
+      assert.equal(JSON.stringify(listed), JSON.stringify([...events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp) || (a.ReportId < b.ReportId ? -1 : 1))));
+      assert.equal((await s.listEvents({ agentId: 'a1', limit: 3 })).length, 3);
+    }));
+
+    it('rule hits: keyed by (rule, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
+      const hit = (reportId: string, eventTime: number, groupKey = 'g1', ruleId = 'r1') => ({ ruleId, groupKey, eventTime, reportId, detonationId: 'd', value: `v-${reportId}` });
+      await s.addRuleHit(hit('b', T0 + 2));
+      await s.addRuleHit(hit('a', T0 + 2));
+      await s.addRuleHit(hit('c', T0 + 1));
+      await s.addRuleHit(hit('c', T0 + 9)); // same (rule, report): ignored
+      await s.addRuleHit(hit('x', T0 + 1, 'g2'));
+      await s.addRuleHit(hit('y', T0 + 1, 'g1', 'r2'));
+      assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => [h.reportId, h.eventTime, h.value]), [['c', T0 + 1, 'v-c'], ['a', T0 + 2, 'v-a'], ['b', T0 + 2, 'v-b']]);
+      assert.deepEqual((await s.ruleHits('r1', 'g1', T0 + 2, T0 + 2)).map((h) => h.reportId), ['a', 'b'], 'both bounds inclusive');
+      await s.deleteRuleHits('r1', 'g1', ['a', 'x']); // x is in another group: stays
+      assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['c', 'b']);
+      assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1);
+      await s.pruneRuleHits('r1', T0 + 2);
+      assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['b']);
+      assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 0);
+      assert.equal((await s.ruleHits('r2', 'g1', T0, T0 + 10)).length, 1, 'other rules are not pruned');
+    }));
+
+    it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
+      const w = 10 * MIN;
+      const first = await s.upsertAlert(alert('A1'), w);
+      assert.equal(first.created, true);
+      assert.deepEqual(first.alert, alert('A1'));
+      const second = await s.upsertAlert(alert('A2', { startTime: T0 - MIN, endTime: T0 + 5 * MIN, updatedAt: T0 + 9 * MIN }), w);
+      assert.equal(second.created, false);
+      assert.equal(second.alert.systemAlertId, 'A1');
+      assert.equal(second.alert.count, 2);
+      assert.equal(second.alert.startTime, T0 - MIN, 'first time widened');
+      assert.equal(second.alert.endTime, T0 + 5 * MIN, 'last time widened');
+      assert.equal(second.alert.updatedAt, T0 + 9 * MIN);
+      // 20 minutes after the last occurrence: a new alert, which becomes the open one for the key.
+      const third = await s.upsertAlert(alert('A3', { startTime: T0 + 25 * MIN, endTime: T0 + 25 * MIN }), w);
+      assert.equal(third.created, true);
+      assert.equal(third.alert.count, 1);
+      const fourth = await s.upsertAlert(alert('A4', { startTime: T0 + 30 * MIN, endTime: T0 + 30 * MIN }), w);
+      assert.deepEqual([fourth.created, fourth.alert.systemAlertId, fourth.alert.count], [false, 'A3', 2]);
+      // Another key never folds into these.
+      assert.equal((await s.upsertAlert(alert('B1', { dedupKey: 'key-2', severity: 'High', timeGenerated: T0 }), w)).created, true);
+      const all = await s.listAlerts();
+      assert.deepEqual(all.map((a) => [a.systemAlertId, a.count]), [['B1', 1], ['A1', 2], ['A3', 2]], 'ordered by timeGenerated, id');
+      assert.deepEqual(await s.getAlert('A1'), second.alert);
+      assert.equal(await s.getAlert('A2'), undefined);
+      assert.deepEqual((await s.listAlerts({ severity: 'High' })).map((a) => a.systemAlertId), ['B1']);
+      assert.deepEqual((await s.listAlerts({ alertType: 'nope' })), []);
+      // Events linked to alerts, filters by detonation and resource.
+      await s.linkAlertEvents('A1', [{ reportId: 'e2', detonationId: 'd1' }, { reportId: 'e1', detonationId: 'd1' }]);
+      await s.linkAlertEvents('A1', [{ reportId: 'e1', detonationId: 'd1' }]);
+      await s.linkAlertEvents('A3', [{ reportId: 'e3', detonationId: null }]);
+      assert.deepEqual(await s.alertEvents('A1'), [{ reportId: 'e1', detonationId: 'd1' }, { reportId: 'e2', detonationId: 'd1' }]);
+      assert.deepEqual((await s.listAlerts({ detonationId: 'd1' })).map((a) => a.systemAlertId), ['A1']);
+      assert.deepEqual((await s.listAlerts({ resourceId: '/machines/m1', severity: 'Medium', status: 'Active' })).map((a) => a.systemAlertId), ['A1', 'A3']);
+    }));
+
+    it('alert copies, statuses and the sync audit', withStore(async (s) => {
+      await s.upsertAlert(alert('A1'), MIN);
+      await s.upsertAlert(alert('A2', { dedupKey: 'k2' }), MIN);
+      const copy = (product: string, copyId: string, id = 'A1') => ({ systemAlertId: id, product, copyId, status: 'Active' as const, updatedAt: T0 });
+      await s.insertAlertCopies([copy('MDE', 'A1'), copy('MDC', 'mdc-1'), copy('M365D', 'da-1')]);
+      await s.insertAlertCopies([copy('MDE', 'other'), copy('MDC', 'mdc-2', 'A2')]); // A1/MDE exists: ignored
+      assert.deepEqual((await s.alertCopies('A1')).map((c) => [c.product, c.copyId]), [['M365D', 'da-1'], ['MDC', 'mdc-1'], ['MDE', 'A1']]);
+      assert.deepEqual((await s.findAlertCopies('mdc-1')).map((c) => [c.systemAlertId, c.product]), [['A1', 'MDC']]);
+      assert.deepEqual((await s.listAlerts({ product: 'MDC' })).map((a) => a.systemAlertId), ['A1', 'A2']);
+      assert.deepEqual((await s.listAlerts({ product: 'M365D' })).map((a) => a.systemAlertId), ['A1']);
+      await s.transaction(async (tx) => {
+        await tx.setCopyStatus('A1', 'M365D', 'Dismissed', T0 + 1);
+        await tx.setAlertStatus('A1', 'Dismissed', T0 + 1);
+        await tx.addSyncAudit({ at: T0 + 1, subject: 'alert', subjectId: 'A1', product: 'M365D', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'M365D', viaProduct: null, reason: 'r' });
+        await tx.addSyncAudit({ at: T0 + 1, subject: 'alert', subjectId: 'A1', product: 'MDE', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'M365D', viaProduct: 'M365D', reason: 'r' });
+        await tx.addSyncAudit({ at: T0 + 2, subject: 'incident', subjectId: 'I1', product: 'M365D', fromStatus: 'Active', toStatus: 'Resolved', originProduct: 'M365D', viaProduct: null, reason: 'r' });
+      });
+      const m365 = (await s.alertCopies('A1')).find((c) => c.product === 'M365D')!;
+      assert.deepEqual([m365.status, m365.updatedAt], ['Dismissed', T0 + 1]);
+      assert.equal((await s.getAlert('A1'))!.status, 'Dismissed');
+      assert.deepEqual((await s.listAlerts({ status: 'Dismissed' })).map((a) => a.systemAlertId), ['A1']);
+      const audit = await s.listSyncAudit({ subject: 'alert', subjectId: 'A1' });
+      assert.deepEqual(audit.map((a) => [a.id, a.product, a.viaProduct]), [[1, 'M365D', null], [2, 'MDE', 'M365D']]);
+      assert.equal((await s.listSyncAudit()).length, 3);
+      assert.deepEqual((await s.listSyncAudit({ subject: 'incident' }))[0], {
+        id: 3, at: T0 + 2, subject: 'incident', subjectId: 'I1', product: 'M365D', fromStatus: 'Active', toStatus: 'Resolved', originProduct: 'M365D', viaProduct: null, reason: 'r',
+      });
+    }));
+
+    it('incidents: shared entities within the window, merge with redirect, status and activity', withStore(async (s) => {
+      for (const id of ['A1', 'A2', 'A3', 'A4']) await s.upsertAlert(alert(id, { dedupKey: id }), MIN);
+      await s.insertIncident(incident('I2', T0 + 1));
+      await s.insertIncident(incident('I1', T0 + 1, { sentinelStatus: 'Active' }));
+      await s.insertIncident(incident('I3', T0 + 2, { status: 'Resolved' }));
+      await s.addIncidentAlert('I1', 'A1', T0);
+      await s.addIncidentAlert('I2', 'A2', T0);
+      await s.addIncidentAlert('I3', 'A3', T0);
+      await s.addIncidentAlert('I2', 'A1', T0); // an alert is in one incident only: ignored
+      await s.addAlertEntities('A1', [{ kind: 'asset', value: 'm1' }, { kind: 'ip', value: '203.0.113.9' }], T0 + 10);
+      await s.addAlertEntities('A1', [{ kind: 'asset', value: 'm1' }], T0 + 99);
+      await s.addAlertEntities('A2', [{ kind: 'asset', value: 'm2' }, { kind: 'account', value: 'h\\root' }], T0 + 20);
+      await s.addAlertEntities('A3', [{ kind: 'asset', value: 'm1' }], T0 + 30);
+      const sharing = (keys: Array<{ kind: 'asset' | 'account' | 'ip'; value: string }>, since: number) =>
+        s.transaction(async (tx) => (await tx.incidentsSharing(keys, since)).map((i) => i.incidentId));
+      assert.deepEqual(await sharing([{ kind: 'asset', value: 'm1' }, { kind: 'asset', value: 'm2' }, { kind: 'ip', value: '203.0.113.9' }], T0), ['I1', 'I2'], 'oldest first, resolved I3 left out, each once');
+      assert.deepEqual(await sharing([{ kind: 'asset', value: 'm1' }, { kind: 'account', value: 'h\\root' }], T0 + 15), ['I2'], 'entities older than `since` do not link');
+      assert.deepEqual(await sharing([{ kind: 'ip', value: 'm1' }], T0), [], 'kind and value must both match');
+      assert.deepEqual(await sharing([], T0), []);
+      assert.equal(await s.incidentOfAlert('A1'), 'I1');
+      assert.equal(await s.incidentOfAlert('A4'), undefined);
+
+      await s.mergeIncident('I2', 'I1', T0 + 50);
+      await s.addIncidentAlert('I2', 'A4', T0 + 60);
+      assert.deepEqual(await s.incidentAlertIds('I2'), ['A1', 'A2', 'A4'], 'by added time, then id');
+      assert.deepEqual(await s.incidentAlertIds('I1'), []);
+      assert.equal(await s.incidentOfAlert('A1'), 'I2');
+      assert.deepEqual(await s.getIncident('I1'), incident('I1', T0 + 1, { status: 'Resolved', sentinelStatus: 'Resolved', redirectedTo: 'I2', updatedAt: T0 + 50 }));
+      await s.mergeIncident('I2', 'I3', T0 + 70);
+      assert.equal((await s.getIncident('I3'))!.sentinelStatus, null, 'no Sentinel incident: stays null');
+      assert.deepEqual(await sharing([{ kind: 'asset', value: 'm1' }], T0), ['I2'], 'redirected incidents are not candidates');
+
+      await s.touchIncident('I2', { severity: 'High', firstActivity: T0 - 5, lastActivity: T0 + 500, updatedAt: T0 + 80 });
+      await s.setIncidentStatus('I2', 'sentinelStatus', 'InProgress', T0 + 90);
+      await s.setIncidentStatus('I2', 'status', 'InProgress', T0 + 91);
+      assert.deepEqual(await s.getIncident('I2'), incident('I2', T0 + 1, {
+        severity: 'High', firstActivity: T0 - 5, lastActivity: T0 + 500, updatedAt: T0 + 91, status: 'InProgress', sentinelStatus: 'InProgress',
+      }));
+      assert.equal(await s.getIncident('nope'), undefined);
+      assert.deepEqual((await s.listIncidents()).map((i) => i.incidentId), ['I1', 'I2', 'I3'], 'by created time, then id');
+    }));
+
+    it('settings, enrollment tokens and agents; token uses are counted under concurrency', withStore(async (s) => {
+      assert.equal(await s.getSetting('admin'), undefined);
+      await s.setSetting('admin', 'h1');
+      await s.setSetting('admin', 'h2');
+      assert.equal(await s.getSetting('admin'), 'h2');
+
+      await s.insertToken(token('t2', { createdAt: T0 + 1 }));
+      await s.insertToken(token('t1'));
+      await assert.rejects(s.insertToken(token('t3', { tokenHash: 'hash-t1' })), 'token hashes are unique');
+      assert.deepEqual(await s.findTokenByHash('hash-t1'), token('t1'));
+      assert.equal(await s.findTokenByHash('nope'), undefined);
+      assert.deepEqual((await s.listTokens()).map((t) => t.id), ['t1', 't2']);
+      assert.equal(await s.revokeToken('t2', T0 + 5), true);
+      assert.equal(await s.revokeToken('t2', T0 + 6), false, 'already revoked');
+      assert.equal(await s.revokeToken('nope', T0), false);
+      assert.equal((await s.findTokenByHash('hash-t2'))!.revokedAt, T0 + 5);
+
+      const n = 12;
+      await Promise.all(Array.from({ length: n }, (_, i) => s.enrollAgent(agent(`agent-${i}`, 't1'))));
+      assert.equal((await s.findTokenByHash('hash-t1'))!.uses, n);
+      assert.deepEqual(await s.getAgent('agent-3'), agent('agent-3', 't1'));
+      assert.equal(await s.getAgent('nope'), undefined);
+      await assert.rejects(s.enrollAgent(agent('agent-3', 't1')), 'an agent id enrolls once');
+      assert.equal((await s.findTokenByHash('hash-t1'))!.uses, n, 'a refused enrollment counts no use');
+    }));
+
+    it('machines: upsert keeps the first resource id and status change time, heartbeats only move forward', withStore(async (s) => {
+      await s.insertToken(token('t1'));
+      for (const id of ['a1', 'a2']) await s.enrollAgent(agent(id, 't1'));
+      const m1 = await s.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
+      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1 }));
+      await s.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
+      const again = await s.upsertMachine(machine('a1', 'renamed', {
+        facts: { ...TEST_FACTS, osVersion: '6.2' }, lastHeartbeat: T0 + 10, lastStatusChange: T0 + 10, registeredAt: T0 + 10,
+      }));
+      assert.equal(again.name, 'host-b');
+      assert.match(again.resourceId, /machines\/host-b$/);
+      assert.equal(again.facts.osVersion, '6.2');
+      assert.equal(again.lastHeartbeat, T0 + 10);
+      assert.equal(again.lastStatusChange, T0, 'same status: change time kept');
+      assert.equal(again.registeredAt, T0 + 1);
+      assert.equal(await s.isResourceIdTaken(again.resourceId, 'a2'), true);
+      assert.equal(await s.isResourceIdTaken(again.resourceId, 'a1'), false);
+      assert.deepEqual((await s.listMachines()).map((m) => m.name), ['host-a', 'host-b'], 'by registration time, then name');
+      await s.recordHeartbeat('a1', T0 + 5);
+      assert.equal((await s.getMachine('a1'))!.lastHeartbeat, T0 + 10, 'an older heartbeat does not go back');
+      await s.recordHeartbeat('a1', T0 + 20);
+      await s.setMachineStatus('a1', 'Disconnected', T0 + 30);
+      await s.setMachineStatus('a1', 'Disconnected', T0 + 40);
+      const m = (await s.getMachine('a1'))!;
+      assert.deepEqual([m.lastHeartbeat, m.status, m.lastStatusChange], [T0 + 20, 'Disconnected', T0 + 30]);
+      const back = await s.upsertMachine(machine('a1', 'host-b', { status: 'Connected', lastStatusChange: T0 + 50, lastHeartbeat: T0 + 50 }));
+      assert.deepEqual([back.status, back.lastStatusChange], ['Connected', T0 + 50]);
+      assert.deepEqual((await s.getMachine('a2'))!.sqlInstances, [{ instanceName: 'MSSQLSERVER' }]);
+      assert.equal(await s.getMachine('nope'), undefined);
+    }));
+
+    it('transaction: commits as one, rolls back everything on error', withStore(async (s) => {
+      const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 2 }).map((p) => p.event);
+      const value = await s.transaction(async (tx) => {
+        await tx.insertEvents('a1', events.slice(0, 2), T0);
+        await tx.upsertAlert(alert('A1'), MIN);
+        return 42;
+      });
+      assert.equal(value, 42);
+      await assert.rejects(s.transaction(async (tx) => {
+        assert.equal((await tx.insertEvents('a1', events, T0)).length, 8);
+        await tx.upsertAlert(alert('A2'), MIN);
+        assert.equal((await tx.getAlert('A1'))!.count, 2, 'a transaction sees its own writes');
+        throw new Error('boom');
+      }), /boom/);
+      assert.equal(await s.countEvents(), 2);
+      assert.equal((await s.getAlert('A1'))!.count, 1);
+      assert.equal((await s.insertEvents('a1', events, T0)).length, 8, 'rolled-back events are new again');
+    }));
+  });
+}
+
+test('PostgreSQL migrations mirror the SQLite ones version for version', () => {
+  const versions = (dir: string) => readdirSync(join(import.meta.dirname, '..', '..', 'control-plane', 'store', 'migrations', dir))
+    .filter((f) => /^\d+_.+\.sql$/.test(f)).map((f) => f.replace(/\.sql$/, '')).sort();
+  assert.deepEqual(versions('postgres'), versions('sqlite'), 'port each migrations/sqlite/NNN_name.sql to migrations/postgres/ under the same name');
+});
