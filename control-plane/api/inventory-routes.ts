@@ -86,9 +86,9 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
       const doc = parseSnapshotText(String(req.body ?? ''), 'body');
       let entries: SnapshotEntry[];
       if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'snapshots' in doc) {
-        entries = parse(SnapshotBatch, doc, 'body').snapshots;
+        entries = parse(SnapshotBatch, doc, 'body').snapshots.map((e, i) => ({ ...e, source: e.source ?? `body.snapshots.${i}.document` }));
       } else {
-        entries = [{ document: doc, kind: q.kind, region: q.region, provider: q.provider }];
+        entries = [{ document: doc, kind: q.kind, region: q.region, provider: q.provider, source: 'body' }];
       }
       const summaries = await inventory.importSnapshots(name, entries, 'api');
       return reply.status(201).send({ connector: name, snapshots: summaries });
