@@ -8,6 +8,7 @@ import { agentCommand } from './agent.ts';
 import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
+import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 
 /** Commander option parsers shared by the subcommands. */
 export function portOption(value: string): number {
@@ -41,6 +42,9 @@ export function buildProgram(): Command {
   program.addCommand(tokenCommand());
   program.addCommand(scenarioCommand());
   program.addCommand(detectCommand());
+  program.addCommand(cspmCommand());
+  program.addCommand(planCommand());
+  program.addCommand(inventoryCommand());
   return program;
 }
 

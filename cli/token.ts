@@ -2,32 +2,7 @@ import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
 import { durationOption } from './main.ts';
 import { table } from './format.ts';
-
-function adminKey(opts: { adminKey?: string }): string {
-  const key = opts.adminKey ?? process.env.ARCSIM_ADMIN_KEY;
-  if (!key) throw new Error('the admin API key is needed: pass --admin-key or set ARCSIM_ADMIN_KEY (printed once when the control plane first started)');
-  return key;
-}
-
-async function call(cp: string, key: string, method: string, path: string, body?: unknown): Promise<any> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, cp), {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (err) {
-    throw new Error(`cannot reach the control plane at ${cp}: ${(err as Error).message}`);
-  }
-  const text = await res.text();
-  const json = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new Error(`${json?.code ?? res.status}: ${json?.message ?? text}`);
-  return json;
-}
-
-const cpOption = () => new Option('--control-plane <url>', 'control-plane base URL').default('http://127.0.0.1:7070');
-const keyOption = () => new Option('--admin-key <key>', 'admin API key (default: $ARCSIM_ADMIN_KEY)');
+import { adminKey, call, cpOption, keyOption } from './api-client.ts';
 
 export function tokenCommand(): Command {
   const cmd = new Command('token').description('manage enrollment tokens (agents exchange one for their identity)');

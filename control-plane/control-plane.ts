@@ -13,10 +13,13 @@ import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerRoutes } from './api/routes.ts';
+import { adminGuard } from './api/http.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
+import { Inventory, InventoryConfigSchema } from './inventory/index.ts';
+import { registerInventoryRoutes } from './api/inventory-routes.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
 export const ControlPlaneConfigSchema = z.strictObject({
@@ -31,6 +34,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   sync: SyncConfigSchema.default(SyncConfigSchema.parse({})),
   /** Related alerts this far apart (alert time) still form one M365D incident. */
   incidentWindow: z.string().default('24h'),
+  /** Arc status thresholds, CSPM pulls, extension commands (see inventory/inventory.ts). */
+  inventory: InventoryConfigSchema.default(InventoryConfigSchema.parse({})),
   limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
 export type ControlPlaneConfig = z.input<typeof ControlPlaneConfigSchema>;
@@ -50,6 +55,8 @@ export interface ControlPlane extends EventEmitter {
   readonly rules: RuleSet;
   readonly limits: Limits;
   readonly sync: SyncConfig;
+  /** Connectors, Arc status sweep, assets, plans, recommendations. */
+  readonly inventory: Inventory;
   /** Base URL once listening, e.g. http://127.0.0.1:7070. */
   url(): string;
   listen(): Promise<string>;
@@ -84,12 +91,35 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const emitter = new EventEmitter();
   let baseUrl = `http://${config.host}:${config.port}`;
 
+  const durationOf = (text: string, name: string) => {
+    try {
+      return parseDuration(text);
+    } catch (err) {
+      throw new Error(`config: inventory.${name}: ${(err as Error).message}`);
+    }
+  };
+  let sessions: () => ReadonlyMap<string, AgentSession> = () => new Map();
+  const inventory = new Inventory({
+    store: deps.store, clock, logger, config: config.inventory,
+    status: {
+      heartbeatIntervalMs: limits.heartbeatIntervalSec * 1000,
+      missedHeartbeats: config.inventory.missedHeartbeats,
+      expiredAfterMs: durationOf(config.inventory.expiredAfter, 'expiredAfter'),
+    },
+    sweepIntervalMs: durationOf(config.inventory.sweepInterval, 'sweepInterval'),
+    commandTimeoutMs: durationOf(config.inventory.commandTimeout, 'commandTimeout'),
+    sessions: () => sessions(),
+  });
+
   const gateway = new Gateway(app.server, deps.store, limits, logger, {
     ingest,
     clock,
+    onRegistering: () => inventory.recompute(),
+    onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
       emitter.emit('registered', s, m);
+      inventory.provision(s.agentId, true).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
     },
     onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
   });
@@ -102,6 +132,12 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     connectedAgents: () => [...gateway.sessions.keys()],
     sync: config.sync,
   });
+  sessions = () => gateway.sessions;
+  registerInventoryRoutes(app, {
+    store: deps.store, clock, inventory, rules, newId, requireAdmin: adminGuard(deps.store),
+    ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
+    sessions: () => gateway.sessions,
+  });
 
   return Object.assign(emitter, {
     app,
@@ -109,8 +145,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     rules,
     limits,
     sync: config.sync,
+    inventory,
     url: () => baseUrl,
     async listen() {
+      await inventory.start();
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -119,6 +157,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       return baseUrl;
     },
     async close() {
+      await inventory.close();
       gateway.close();
       await app.close();
     },

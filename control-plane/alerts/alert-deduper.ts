@@ -9,6 +9,8 @@ export interface AlertContext {
   newId: () => string;
   /** Arrival of the batch that carried the triggering event (performance.now() ms), for latency. */
   arrivedAt?: number;
+  /** The asset the machine belongs to: alerts are deduplicated per asset, not per source. */
+  assetKey?: string;
 }
 
 export interface UpsertResult {
@@ -17,12 +19,18 @@ export interface UpsertResult {
 }
 
 /**
- * The dedup key: alert type + machine + the rule's dedup fields. Occurrences with one key
- * whose times lie within the rule's window update one alert (count, first/last time).
+ * The dedup key: alert type + subject + the rule's dedup fields. The subject is the asset when
+ * the machine belongs to one (so the same detection about one real machine, reaching the control
+ * plane through its Arc machine or its cloud resource, is one alert), else the machine.
+ * Occurrences with one key whose times lie within the rule's window update one alert.
  */
-export function dedupKey(occ: Occurrence, machine: MachineRow): string {
+export function dedupKey(occ: Occurrence, machine: MachineRow, assetKey?: string): string {
   const values = occ.mapping.dedup.fields.map((f) => String(fieldValue(occ.trigger, f) ?? ''));
-  return JSON.stringify([occ.mapping.alertType, machine.resourceId, ...values]);
+  return dedupKeyOf(occ.mapping.alertType, assetKey ? `asset:${assetKey}` : machine.resourceId, values);
+}
+
+export function dedupKeyOf(alertType: string, subject: string, values: string[]): string {
+  return JSON.stringify([alertType, subject, ...values]);
 }
 
 /** Folds an occurrence into its alert (inside the ingest transaction) or creates the alert. */
@@ -30,7 +38,7 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
   const times = occ.events.map((e) => e.time);
   const candidate: AlertRow = {
     systemAlertId: ctx.newId(),
-    dedupKey: dedupKey(occ, ctx.machine),
+    dedupKey: dedupKey(occ, ctx.machine, ctx.assetKey),
     alertType: occ.mapping.alertType,
     ruleId: occ.ruleId,
     agentId: ctx.machine.agentId,
@@ -58,12 +66,16 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
     },
   };
   const result = await tx.upsertAlert(candidate, occ.mapping.dedup.windowMs);
+  await tx.addAlertSource({
+    systemAlertId: result.alert.systemAlertId, kind: 'agent', resourceId: ctx.machine.resourceId, detail: occ.mapping.product,
+    firstTime: candidate.startTime, lastTime: candidate.endTime, count: 1,
+  });
   await tx.linkAlertEvents(result.alert.systemAlertId, occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId })));
   return result;
 }
 
 /** MDC-style entities (host, account, ip, process) read from the triggering event. */
-function entitiesOf(e: SensorEvent, machine: MachineRow): Array<Record<string, unknown>> {
+export function entitiesOf(e: SensorEvent, machine: MachineRow): Array<Record<string, unknown>> {
   const entities: Array<Record<string, unknown>> = [];
   let n = 1;
   const hostId = String(n++);

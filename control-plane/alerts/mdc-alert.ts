@@ -1,5 +1,5 @@
 import { alertResourceId } from '../../protocol/index.ts';
-import type { AlertCopyRow, AlertRow } from '../store/index.ts';
+import type { AlertCopyRow, AlertRow, AlertSourceRow } from '../store/index.ts';
 
 /** productName per product view, as the real products label their alerts. */
 const VIEW_PRODUCT_NAMES: Record<string, string> = {
@@ -21,6 +21,11 @@ export interface AlertExtras {
   incidentId?: string;
   /** Render the alert as this product's copy (its own id and status). */
   view?: AlertCopyRow;
+  /** Every resource id of the alert's asset (Arc machine and cloud resources); default: the alert's own. */
+  resourceIds?: string[];
+  assetId?: string;
+  /** The paths the detection reached the control plane by. */
+  detectionSources?: AlertSourceRow[];
 }
 
 /**
@@ -55,7 +60,7 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras =
       intent: p.intent,
       startTimeUtc: iso(row.startTime),
       endTimeUtc: iso(row.endTime),
-      resourceIdentifiers: [{ type: 'AzureResource', azureResourceId: row.resourceId }],
+      resourceIdentifiers: (extras.resourceIds?.length ? extras.resourceIds : [row.resourceId]).map((id) => ({ type: 'AzureResource', azureResourceId: id })),
       remediationSteps: p.remediationSteps ?? [],
       vendorName: 'Microsoft',
       status: view?.status ?? row.status,
@@ -74,6 +79,7 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras =
         ruleTitle: p.ruleTitle,
         ...(view && view.copyId !== row.systemAlertId ? { sourceSystemAlertId: row.systemAlertId } : {}),
         ...(extras.detonationIds?.length ? { detonationIds: extras.detonationIds.join(',') } : {}),
+        ...(extras.detectionSources?.length ? { detectionSources: [...new Set(extras.detectionSources.map((d) => d.kind))].join(',') } : {}),
       },
       compromisedEntity: p.compromisedEntity,
       techniques: p.techniques ?? [],
@@ -86,6 +92,11 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras =
       incidentId: extras.incidentId,
       detonationIds: extras.detonationIds,
       latencyMs: row.latencyMs,
+      assetId: extras.assetId,
+      detectionSources: extras.detectionSources?.map((d) => ({
+        kind: d.kind, resourceId: d.resourceId, ...(d.kind === 'agent' ? { product: d.detail } : { connector: d.detail }),
+        count: d.count, firstTime: iso(d.firstTime), lastTime: iso(d.lastTime),
+      })),
     },
   };
 }

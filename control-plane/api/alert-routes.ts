@@ -34,11 +34,15 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
   const { store } = deps;
 
   const render = async (row: AlertRow, view?: AlertCopyRow) => {
-    const [events, copies, incidentId] = await Promise.all([
+    const [events, copies, incidentId, detectionSources, asset] = await Promise.all([
       store.alertEvents(row.systemAlertId), store.alertCopies(row.systemAlertId), store.incidentOfAlert(row.systemAlertId),
+      store.alertSources(row.systemAlertId),
+      store.assetOfSource('arc', row.resourceId).then((a) => a ?? store.assetOfSource('cspm', row.resourceId)),
     ]);
     const detonationIds = [...new Set(events.map((e) => e.detonationId).filter((d): d is string => d !== null))];
-    return toMdcAlert(row, deps.baseUrl(), { detonationIds, copies, incidentId, view });
+    // The alert is shown once on its asset, naming every source's resource id (Arc machine first).
+    const resourceIds = asset ? [row.resourceId, ...asset.sources.map((s) => s.id).filter((id) => id !== row.resourceId)] : undefined;
+    return toMdcAlert(row, deps.baseUrl(), { detonationIds, copies, incidentId, view, resourceIds, assetId: asset?.assetId, detectionSources });
   };
 
   /** An id is a detection's systemAlertId or a product copy's own id. */

@@ -16,6 +16,10 @@ export interface SessionDeps {
   logger: Logger;
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
+  /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
+  onRegistering?(machine: MachineRow): Promise<void>;
+  /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected). */
+  onHeartbeat?(agentId: string): Promise<void>;
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
@@ -111,7 +115,8 @@ export class AgentSession {
         return this.register(msg);
       case 'heartbeat':
         if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
-        return this.deps.store.recordHeartbeat(this.agentId, this.deps.clock.now());
+        await this.deps.store.recordHeartbeat(this.agentId, this.deps.clock.now());
+        return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, arrivedAt);
       case 'command-result': {
@@ -148,6 +153,7 @@ export class AgentSession {
       extensions: existing?.extensions ?? msg.extensions ?? [], status: 'Connected',
       lastHeartbeat: now, lastStatusChange: now, registeredAt: existing?.registeredAt ?? now,
     });
+    await this.deps.onRegistering?.(machine);
     this.machine = machine;
     clearTimeout(this.handshakeTimer);
     this.send(encodeFrame('registered', {

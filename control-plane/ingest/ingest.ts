@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { AgentRow, MachineRow, Store } from '../store/index.ts';
+import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import type { DetectionEngine } from '../detection/index.ts';
 import { correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
@@ -40,25 +40,31 @@ export class Ingest {
       const now = this.clock.now();
       const fresh = await tx.insertEvents(agent.agentId, events, now);
       const alerts: UpsertResult[] = [];
+      const assetKey = fresh.length ? (await tx.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
       for (const event of fresh) {
         for (const occ of await this.engine.evaluate(tx, event)) {
-          const result = await upsertAlert(tx, occ, { machine, agent, now, newId: this.newId, arrivedAt });
+          const result = await upsertAlert(tx, occ, { machine, agent, now, newId: this.newId, arrivedAt, assetKey });
           alerts.push(result);
-          if (result.created) {
-            const copies = copiesFor(result.alert, this.options.sync, this.newId, now);
-            await tx.insertAlertCopies(copies);
-            const keys = correlationKeys(result.alert, machine.facts.hostname);
-            await tx.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
-            if (copies.some((c) => c.product === 'M365D')) {
-              await correlateAlert(tx, result.alert, keys, { windowMs: this.options.incidentWindowMs, newId: this.newId, now });
-            }
-          } else {
-            const incident = await tx.incidentOfAlert(result.alert.systemAlertId);
-            if (incident) await refreshIncident(tx, incident, now);
-          }
+          await afterUpsert(tx, result, machine.facts.hostname, this.options, this.newId, now);
         }
       }
       return { stored: fresh.length, alerts };
     });
+  }
+}
+
+/** A new alert gets its product copies, entities and incident; a folded one refreshes its incident. */
+export async function afterUpsert(tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number): Promise<void> {
+  if (result.created) {
+    const copies = copiesFor(result.alert, options.sync, newId, now);
+    await tx.insertAlertCopies(copies);
+    const keys = correlationKeys(result.alert, hostname);
+    await tx.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
+    if (copies.some((c) => c.product === 'M365D')) {
+      await correlateAlert(tx, result.alert, keys, { windowMs: options.incidentWindowMs, newId, now });
+    }
+  } else {
+    const incident = await tx.incidentOfAlert(result.alert.systemAlertId);
+    if (incident) await refreshIncident(tx, incident, now);
   }
 }

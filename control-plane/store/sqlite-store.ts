@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SensorEvent } from '../../protocol/index.ts';
 import type {
-  AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertStatus, ArcStatus, EntityKey, IncidentRow, MachineRow,
-  RuleHit, Store, StoreTx, SyncAuditRow, TokenRow,
+  AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, ArcStatus, AssessmentRow, AssetRow,
+  ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IncidentRow, MachineRow, PlanRow, RuleHit, SnapshotLogRow, Store, StoreTx,
+  SyncAuditRow, TokenRow,
 } from './store.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
@@ -94,6 +95,48 @@ class SqliteOps {
       heartbeat: p(`UPDATE machines SET last_heartbeat = MAX(last_heartbeat, ?) WHERE agent_id = ?`),
       setStatus: p(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
       getAlert: p(`SELECT * FROM alerts WHERE system_alert_id = ?`),
+      setExtensions: p(`UPDATE machines SET extensions = ? WHERE agent_id = ?`),
+      setTags: p(`UPDATE machines SET tags = ? WHERE agent_id = ?`),
+      addAlertSource: p(`INSERT INTO alert_sources (system_alert_id, kind, resource_id, detail, first_time, last_time, count)
+                         VALUES (@systemAlertId, @kind, @resourceId, @detail, @firstTime, @lastTime, @count)
+                         ON CONFLICT (system_alert_id, kind, resource_id) DO UPDATE SET count = alert_sources.count + excluded.count,
+                           first_time = CASE WHEN excluded.first_time < alert_sources.first_time THEN excluded.first_time ELSE alert_sources.first_time END,
+                           last_time = CASE WHEN excluded.last_time > alert_sources.last_time THEN excluded.last_time ELSE alert_sources.last_time END`),
+      alertSources: p(`SELECT * FROM alert_sources WHERE system_alert_id = ? ORDER BY kind, resource_id`),
+      upsertConnector: p(`INSERT INTO connectors (name, provider, account_id, subscription, resource_group, location, config, created_at, updated_at)
+                          VALUES (@name, @provider, @accountId, @subscription, @resourceGroup, @location, @config, @createdAt, @updatedAt)
+                          ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, account_id = excluded.account_id,
+                            subscription = excluded.subscription, resource_group = excluded.resource_group, location = excluded.location,
+                            config = excluded.config, updated_at = excluded.updated_at`),
+      getConnector: p(`SELECT * FROM connectors WHERE name = ?`),
+      listConnectors: p(`SELECT * FROM connectors ORDER BY name`),
+      upsertResource: p(`INSERT INTO cspm_resources (connector, kind, native_id, resource_id, name, region, state, data, first_seen, last_seen, deleted_at)
+                         VALUES (@connector, @kind, @nativeId, @resourceId, @name, @region, @state, @data, @firstSeen, @lastSeen, @deletedAt)
+                         ON CONFLICT (connector, kind, native_id) DO UPDATE SET resource_id = excluded.resource_id, name = excluded.name,
+                           region = excluded.region, state = excluded.state, data = excluded.data, last_seen = excluded.last_seen,
+                           deleted_at = excluded.deleted_at`),
+      addSnapshot: p(`INSERT INTO cspm_snapshots (connector, kind, source, taken_at, resources, added, changed, deleted)
+                      VALUES (@connector, @kind, @source, @takenAt, @resources, @added, @changed, @deleted)`),
+      snapshots: p(`SELECT * FROM cspm_snapshots WHERE connector = ? ORDER BY id`),
+      assetOf: p(`SELECT a.* FROM asset_sources s JOIN assets a ON a.asset_id = s.asset_id WHERE s.source_kind = ? AND s.source_id = ?`),
+      listAssets: p(`SELECT * FROM assets ORDER BY asset_key`),
+      allAssetSources: p(`SELECT * FROM asset_sources ORDER BY source_kind, source_id`),
+      assetSources: p(`SELECT * FROM asset_sources WHERE asset_id = ? ORDER BY source_kind, source_id`),
+      deleteAssets: p(`DELETE FROM assets`),
+      deleteAssetSources: p(`DELETE FROM asset_sources`),
+      insertAsset: p(`INSERT INTO assets (asset_id, asset_key, confidence, conflicts, reasons, updated_at)
+                      VALUES (@assetId, @assetKey, @confidence, @conflicts, @reasons, @updatedAt)`),
+      insertAssetSource: p(`INSERT INTO asset_sources (source_kind, source_id, asset_id) VALUES (?, ?, ?)`),
+      setPlan: p(`INSERT INTO plans (scope_kind, scope, plan, sub_plan, enabled, updated_at)
+                  VALUES (@scopeKind, @scope, @plan, @subPlan, @enabled, @updatedAt)
+                  ON CONFLICT (scope_kind, scope, plan) DO UPDATE SET sub_plan = excluded.sub_plan, enabled = excluded.enabled,
+                    updated_at = excluded.updated_at`),
+      listPlans: p(`SELECT * FROM plans ORDER BY scope_kind, scope, plan`),
+      listAssessments: p(`SELECT * FROM assessments ORDER BY assessment_key, resource_id`),
+      upsertAssessment: p(`INSERT INTO assessments (assessment_key, resource_id, subscription, status, details, first_seen, status_changed)
+                           VALUES (@assessmentKey, @resourceId, @subscription, @status, @details, @firstSeen, @statusChanged)
+                           ON CONFLICT (assessment_key, resource_id) DO UPDATE SET subscription = excluded.subscription,
+                             status = excluded.status, details = excluded.details, status_changed = excluded.status_changed`),
       alertEvents: p(`SELECT report_id, detonation_id FROM alert_events WHERE system_alert_id = ? ORDER BY report_id`),
     };
   }
@@ -253,8 +296,95 @@ class SqliteOps {
   recordHeartbeat(agentId: string, at: number): void {
     this.stmt.heartbeat!.run(at, agentId);
   }
-  setMachineStatus(agentId: string, status: ArcStatus, at: number): void {
-    this.stmt.setStatus!.run(status, at, agentId, status);
+  setMachineStatus(agentId: string, status: ArcStatus, at: number): boolean {
+    return this.stmt.setStatus!.run(status, at, agentId, status).changes === 1;
+  }
+  setMachineExtensions(agentId: string, extensions: ExtensionRow[]): void {
+    this.stmt.setExtensions!.run(JSON.stringify(extensions), agentId);
+  }
+  setMachineTags(agentId: string, tags: Record<string, string>): void {
+    this.stmt.setTags!.run(JSON.stringify(tags), agentId);
+  }
+  addAlertSource(r: AlertSourceRow): void {
+    this.stmt.addAlertSource!.run(r);
+  }
+  alertSources(id: string): AlertSourceRow[] {
+    return (this.stmt.alertSources!.all(id) as Row[]).map((r) => ({
+      systemAlertId: r.system_alert_id, kind: r.kind, resourceId: r.resource_id, detail: r.detail,
+      firstTime: r.first_time, lastTime: r.last_time, count: r.count,
+    }));
+  }
+  upsertConnector(c: ConnectorRow): void {
+    this.stmt.upsertConnector!.run({ ...c, config: JSON.stringify(c.config) });
+  }
+  getConnector(name: string): ConnectorRow | undefined {
+    const r = this.stmt.getConnector!.get(name) as Row | undefined;
+    return r && toConnector(r);
+  }
+  listConnectors(): ConnectorRow[] {
+    return (this.stmt.listConnectors!.all() as Row[]).map(toConnector);
+  }
+  listCspmResources(f: { connector?: string; kind?: string; includeDeleted?: boolean } = {}): CspmResourceRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.connector) { where.push('connector = ?'); args.push(f.connector); }
+    if (f.kind) { where.push('kind = ?'); args.push(f.kind); }
+    if (!f.includeDeleted) where.push('deleted_at IS NULL');
+    const sql = `SELECT * FROM cspm_resources ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY connector, kind, native_id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+      connector: r.connector, kind: r.kind, nativeId: r.native_id, resourceId: r.resource_id, name: r.name, region: r.region,
+      state: r.state, data: JSON.parse(r.data), firstSeen: r.first_seen, lastSeen: r.last_seen, deletedAt: r.deleted_at,
+    }));
+  }
+  upsertCspmResource(r: CspmResourceRow): void {
+    this.stmt.upsertResource!.run({ ...r, data: JSON.stringify(r.data) });
+  }
+  addSnapshotLog(r: SnapshotLogRow): void {
+    this.stmt.addSnapshot!.run(r);
+  }
+  listSnapshotLog(connector: string): SnapshotLogRow[] {
+    return (this.stmt.snapshots!.all(connector) as Row[]).map((r) => ({
+      connector: r.connector, kind: r.kind, source: r.source, takenAt: r.taken_at, resources: r.resources,
+      added: r.added, changed: r.changed, deleted: r.deleted,
+    }));
+  }
+  assetOfSource(kind: 'arc' | 'cspm', sourceId: string): AssetRow | undefined {
+    const r = this.stmt.assetOf!.get(kind, sourceId) as Row | undefined;
+    return r && toAsset(r, this.stmt.assetSources!.all(r.asset_id) as Row[]);
+  }
+  listAssets(): AssetRow[] {
+    const sources = new Map<string, Row[]>();
+    for (const s of this.stmt.allAssetSources!.all() as Row[]) {
+      const list = sources.get(s.asset_id) ?? [];
+      list.push(s);
+      sources.set(s.asset_id, list);
+    }
+    return (this.stmt.listAssets!.all() as Row[]).map((r) => toAsset(r, sources.get(r.asset_id) ?? []));
+  }
+  replaceAssets(assets: AssetRow[]): void {
+    this.stmt.deleteAssetSources!.run();
+    this.stmt.deleteAssets!.run();
+    for (const a of assets) {
+      this.stmt.insertAsset!.run({ ...a, conflicts: JSON.stringify(a.conflicts), reasons: JSON.stringify(a.reasons) });
+      for (const s of a.sources) this.stmt.insertAssetSource!.run(s.kind, s.id, a.assetId);
+    }
+  }
+  setPlan(p: PlanRow): void {
+    this.stmt.setPlan!.run({ ...p, enabled: p.enabled ? 1 : 0 });
+  }
+  listPlans(): PlanRow[] {
+    return (this.stmt.listPlans!.all() as Row[]).map((r) => ({
+      scopeKind: r.scope_kind, scope: r.scope, plan: r.plan, subPlan: r.sub_plan, enabled: r.enabled === 1, updatedAt: r.updated_at,
+    }));
+  }
+  listAssessments(): AssessmentRow[] {
+    return (this.stmt.listAssessments!.all() as Row[]).map((r) => ({
+      assessmentKey: r.assessment_key, resourceId: r.resource_id, subscription: r.subscription, status: r.status,
+      details: JSON.parse(r.details), firstSeen: r.first_seen, statusChanged: r.status_changed,
+    }));
+  }
+  upsertAssessment(a: AssessmentRow): void {
+    this.stmt.upsertAssessment!.run({ ...a, details: JSON.stringify(a.details) });
   }
   listAlerts(f: AlertFilter = {}): AlertRow[] {
     const where: string[] = [];
@@ -311,6 +441,22 @@ function toMachine(r: Row): MachineRow {
     agentId: r.agent_id, resourceId: r.resource_id, name: r.name, facts: JSON.parse(r.facts),
     sqlInstances: JSON.parse(r.sql_instances), extensions: JSON.parse(r.extensions), status: r.status,
     lastHeartbeat: r.last_heartbeat, lastStatusChange: r.last_status_change, registeredAt: r.registered_at,
+    tags: JSON.parse(r.tags ?? '{}'),
+  };
+}
+
+function toConnector(r: Row): ConnectorRow {
+  return {
+    name: r.name, provider: r.provider, accountId: r.account_id, subscription: r.subscription, resourceGroup: r.resource_group,
+    location: r.location, config: JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+function toAsset(r: Row, sources: Row[]): AssetRow {
+  return {
+    assetId: r.asset_id, assetKey: r.asset_key, confidence: r.confidence, conflicts: JSON.parse(r.conflicts),
+    reasons: JSON.parse(r.reasons), updatedAt: r.updated_at,
+    sources: sources.map((s) => ({ kind: s.source_kind, id: s.source_id })),
   };
 }
 

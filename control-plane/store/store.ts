@@ -43,6 +43,95 @@ export interface MachineRow {
   lastHeartbeat: number;
   lastStatusChange: number;
   registeredAt: number;
+  /** ARM tags (MDC writes AccountId/InstanceId/MDFCSecurityConnector/... on machines it onboards). */
+  tags?: Record<string, string>;
+}
+
+/** A CSPM connector: one AWS account or GCP project, living in a subscription + resource group. */
+export interface ConnectorRow {
+  name: string;
+  provider: 'AWS' | 'GCP';
+  /** AWS account id or GCP project id. */
+  accountId: string;
+  subscription: string;
+  resourceGroup: string;
+  location: string;
+  /** The full definition as given (project number, default region, pull schedule, ...). */
+  config: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface CspmResourceRow {
+  connector: string;
+  kind: string;
+  nativeId: string;
+  resourceId: string;
+  name: string;
+  region: string;
+  state: string;
+  data: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+  /** Set when a later snapshot of its kind no longer had it. */
+  deletedAt: number | null;
+}
+
+export interface SnapshotLogRow {
+  connector: string;
+  kind: string;
+  source: string;
+  takenAt: number;
+  resources: number;
+  added: number;
+  changed: number;
+  deleted: number;
+}
+
+export interface AssetConflict {
+  kind: string;
+  message: string;
+  sources: string[];
+}
+
+export interface AssetRow {
+  assetId: string;
+  assetKey: string;
+  confidence: 'single' | 'strong' | 'probable';
+  conflicts: AssetConflict[];
+  reasons: string[];
+  updatedAt: number;
+  sources: Array<{ kind: 'arc' | 'cspm'; id: string }>;
+}
+
+export interface PlanRow {
+  scopeKind: 'subscription' | 'connector';
+  scope: string;
+  plan: string;
+  subPlan: string | null;
+  enabled: boolean;
+  updatedAt: number;
+}
+
+export interface AssessmentRow {
+  assessmentKey: string;
+  resourceId: string;
+  subscription: string;
+  status: 'Healthy' | 'Unhealthy';
+  details: Record<string, unknown>;
+  firstSeen: number;
+  statusChanged: number;
+}
+
+export interface AlertSourceRow {
+  systemAlertId: string;
+  kind: 'agent' | 'cspm';
+  resourceId: string;
+  /** Detecting product (agent path) or connector name (CSPM path). */
+  detail: string;
+  firstTime: number;
+  lastTime: number;
+  count: number;
 }
 
 export interface RuleHit {
@@ -167,6 +256,28 @@ export interface StoreTx {
   incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
   incidentAlertIds(incidentId: string): Promise<string[]>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
+
+  /** Adds one arrival of an alert by a detection path (counted per path and resource). */
+  addAlertSource(row: AlertSourceRow): Promise<void>;
+  alertSources(systemAlertId: string): Promise<AlertSourceRow[]>;
+
+  getConnector(name: string): Promise<ConnectorRow | undefined>;
+  listCspmResources(filter?: { connector?: string; kind?: string; includeDeleted?: boolean }): Promise<CspmResourceRow[]>;
+  /** Inserts or replaces a resource by (connector, kind, nativeId); first_seen is kept. */
+  upsertCspmResource(row: CspmResourceRow): Promise<void>;
+  addSnapshotLog(row: SnapshotLogRow): Promise<void>;
+  /** The asset a source (Arc machine or CSPM resource, by resource id) belongs to. */
+  assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined>;
+  listAssets(): Promise<AssetRow[]>;
+  /** Replaces the merge result with `assets` (rows whose content did not change keep their updatedAt). */
+  replaceAssets(assets: AssetRow[]): Promise<void>;
+  listAssessments(): Promise<AssessmentRow[]>;
+  upsertAssessment(row: AssessmentRow): Promise<void>;
+  getMachine(agentId: string): Promise<MachineRow | undefined>;
+  listMachines(): Promise<MachineRow[]>;
+  setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
+  listConnectors(): Promise<ConnectorRow[]>;
+  listPlans(): Promise<PlanRow[]>;
 }
 
 /**
@@ -197,11 +308,15 @@ export interface Store extends StoreTx {
 
   /** Creates or replaces the agent's machine; the resource id stays what it was first given. */
   upsertMachine(machine: MachineRow): Promise<MachineRow>;
-  getMachine(agentId: string): Promise<MachineRow | undefined>;
   isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean>;
-  listMachines(): Promise<MachineRow[]>;
   recordHeartbeat(agentId: string, at: number): Promise<void>;
-  setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<void>;
+  /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
+  setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
+  setMachineTags(agentId: string, tags: Record<string, string>): Promise<void>;
+
+  upsertConnector(row: ConnectorRow): Promise<void>;
+  listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
+  setPlan(row: PlanRow): Promise<void>;
 
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
   listIncidents(): Promise<IncidentRow[]>;

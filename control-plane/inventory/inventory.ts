@@ -1,0 +1,294 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import schedule from 'node-schedule';
+import { z } from 'zod';
+import { parseResourceId } from '../../protocol/resource-ids.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AgentSession } from '../gateway/agent-session.ts';
+import type { AssetRow, ConnectorRow, MachineRow, Store, StoreTx } from '../store/index.ts';
+import { mergeAssets } from './asset-merge.ts';
+import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
+import { connectorRow, importSnapshots, parseConnectorDefinition, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
+import { inventoryError } from './errors.ts';
+import { desiredExtensions, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
+import { diffAssessments, evaluateRecommendations } from './recommendations.ts';
+import { parseSnapshotText } from './snapshot-formats.ts';
+
+const run = promisify(execFile);
+
+/** Inventory settings, one object, units in the names; durations as strings (`30s`, `45d`). */
+export const InventoryConfigSchema = z.strictObject({
+  /** Missed heartbeats before a machine shows Disconnected (real Arc: 3 × 5 min = 15 min). */
+  missedHeartbeats: z.number().int().min(1).default(3),
+  /** Silence before a machine shows Expired (real Arc: 45 days). */
+  expiredAfter: z.string().default('45d'),
+  /** How often the status sweep runs on its timer. */
+  sweepInterval: z.string().default('30s'),
+  /** How long a set-extension command waits for the agent's result before staying `Creating`. */
+  commandTimeout: z.string().default('60s'),
+  /** Run connectors' scheduled pulls (node-schedule, wall clock). */
+  schedulePulls: z.boolean().default(true),
+  /** Largest output a pull command may print, bytes. */
+  maxPullBytes: z.number().int().positive().default(64 * 1024 * 1024),
+  /** Longest a pull command may run, ms. */
+  pullTimeoutMs: z.number().int().positive().default(120_000),
+});
+export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
+
+export interface InventoryDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  status: ArcStatusConfig;
+  sweepIntervalMs: number;
+  commandTimeoutMs: number;
+  config: InventoryConfig;
+  sessions(): ReadonlyMap<string, AgentSession>;
+}
+
+/** The subscription and connectors that scope a machine's plans. */
+function scopeOf(m: MachineRow, asset: AssetRow | undefined, resourceConnector: (id: string) => string | undefined): { subscription: string; connectors: string[] } {
+  const connectors = (asset?.sources ?? []).filter((s) => s.kind === 'cspm').map((s) => resourceConnector(s.id)).filter((c): c is string => !!c);
+  return { subscription: parseResourceId(m.resourceId)?.subscription ?? '', connectors: [...new Set(connectors)] };
+}
+
+/** The connector name inside an MDC securityentitydata id. */
+export function connectorOfResourceId(id: string): string | undefined {
+  return /\/securityconnectors\/([^/]+)\//i.exec(id)?.[1];
+}
+
+/**
+ * The inventory service: connectors and their snapshots (API, CLI, scheduled pull), Arc status
+ * sweep, asset merge, plans and extension provisioning, recommendations. Every change to either
+ * side of the merge ends in `recompute()`, which is coalesced (one queued run at most) and
+ * deterministic.
+ */
+export class Inventory {
+  private chain: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | null = null;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly jobs = new Map<string, schedule.Job>();
+  private closed = false;
+
+  constructor(private readonly deps: InventoryDeps) {}
+
+  /** Starts the status sweep timer and the connectors' scheduled pulls. */
+  async start(): Promise<void> {
+    this.sweepTimer = setInterval(() => {
+      this.sweep().catch((err) => this.deps.logger.error('status sweep failed', { error: String(err) }));
+    }, this.deps.sweepIntervalMs);
+    this.sweepTimer.unref();
+    if (this.deps.config.schedulePulls) for (const c of await this.deps.store.listConnectors()) this.schedule(c);
+    await this.recompute();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    for (const j of this.jobs.values()) j.cancel();
+    this.jobs.clear();
+    await this.chain;
+  }
+
+  /** Names and next run times of the scheduled pulls. */
+  scheduledPulls(): Array<{ connector: string; next: string | null }> {
+    return [...this.jobs].map(([connector, job]) => ({ connector, next: job.nextInvocation()?.toISOString() ?? null }));
+  }
+
+  /** Resolves when every recompute asked for so far has finished. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Recomputes assets and recommendations (coalesced: calls while one is queued share it). */
+  recompute(): Promise<void> {
+    if (this.queued) return this.queued;
+    const p = this.chain.then(() => {
+      this.queued = null;
+      return this.doRecompute();
+    });
+    this.queued = p;
+    this.chain = p.catch((err) => { this.deps.logger.error('inventory recompute failed', { error: String(err) }); });
+    return p;
+  }
+
+  private async doRecompute(): Promise<void> {
+    if (this.closed) return;
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    await store.transaction(async (tx) => {
+      const [machines, resources, connectors, previous] = await Promise.all([
+        tx.listMachines(), tx.listCspmResources({ includeDeleted: true }), tx.listConnectors(), tx.listAssets(),
+      ]);
+      const next = mergeAssets({ machines, instances: resources, connectors });
+      const before = new Map(previous.map((a) => [a.assetKey, a]));
+      const sig = (a: AssetRow) => JSON.stringify([a.confidence, a.conflicts, a.reasons, [...a.sources].sort((x, y) => x.id.localeCompare(y.id))]);
+      let changed = next.length !== previous.length;
+      for (const a of next) {
+        const old = before.get(a.assetKey);
+        if (old && sig(old) === sig(a)) a.updatedAt = old.updatedAt;
+        else {
+          a.updatedAt = now;
+          changed = true;
+          if (a.confidence === 'probable' || a.conflicts.length) {
+            this.deps.logger.info('asset merge', { asset: a.assetKey, confidence: a.confidence, conflicts: a.conflicts.map((c) => c.kind), reasons: a.reasons });
+          }
+        }
+      }
+      if (changed) await tx.replaceAssets(next);
+      const assessments = evaluateRecommendations({ machines, resources, connectors, assets: next });
+      for (const row of diffAssessments(await tx.listAssessments(), assessments, now)) await tx.upsertAssessment(row);
+    });
+    // Plans may depend on the merge (connector plans follow the asset): reconcile connected machines.
+    for (const s of this.deps.sessions().values()) if (s.machine) await this.provision(s.agentId);
+  }
+
+  /** One status sweep at the injected clock's now; returns the changes it made. */
+  async sweep(): Promise<Array<{ agentId: string; from: string; to: string }>> {
+    const now = this.deps.clock.now();
+    const changes: Array<{ agentId: string; from: string; to: string }> = [];
+    for (const m of await this.deps.store.listMachines()) {
+      const to = statusAfterSilence(m, now, this.deps.status);
+      if (to && (await this.deps.store.setMachineStatus(m.agentId, to, now))) changes.push({ agentId: m.agentId, from: m.status, to });
+    }
+    if (changes.length) {
+      this.deps.logger.info('arc status changes', { changes });
+      await this.recompute();
+    }
+    return changes;
+  }
+
+  /** A heartbeat arrived: a Disconnected or Expired machine is Connected again. */
+  async heartbeat(agentId: string): Promise<void> {
+    if (await this.deps.store.setMachineStatus(agentId, 'Connected', this.deps.clock.now())) {
+      await this.recompute();
+      await this.provision(agentId, true);
+    }
+  }
+
+  /**
+   * Makes the machine's extensions match the plans in force and sends the set-extension
+   * commands to its session (no session: nothing is sent; it is reconciled when it connects).
+   * With `resend`, operations still in flight are sent again.
+   */
+  async provision(agentId: string, resend = false): Promise<void> {
+    const session = this.deps.sessions().get(agentId);
+    if (!session?.machine || this.closed) return;
+    const changes = await this.deps.store.transaction(async (tx) => {
+      const m = await tx.getMachine(agentId);
+      if (!m || m.status !== 'Connected') return [];
+      const [plans, asset] = await Promise.all([tx.listPlans(), tx.assetOfSource('arc', m.resourceId)]);
+      const desired = desiredExtensions(m, plans, scopeOf(m, asset, connectorOfResourceId));
+      const r = reconcileExtensions(m.extensions, desired, resend);
+      if (r.changes.length) await tx.setMachineExtensions(agentId, r.extensions);
+      return r.changes;
+    });
+    for (const c of changes) {
+      this.deps.logger.info('extension', { agentId, name: c.name, enabled: c.enabled });
+      session.command({ action: 'set-extension', name: c.name, enabled: c.enabled }, this.deps.commandTimeoutMs)
+        .then((result) => this.extensionResult(agentId, c.name, c.enabled, result.ok, result.message))
+        .catch((err) => this.deps.logger.warn('set-extension not confirmed', { agentId, name: c.name, error: String(err) }));
+    }
+  }
+
+  private async extensionResult(agentId: string, name: string, enabled: boolean, ok: boolean, message?: string): Promise<void> {
+    if (this.closed) return;
+    await this.deps.store.transaction(async (tx) => {
+      const m = await tx.getMachine(agentId);
+      if (!m) return;
+      const e = m.extensions.find((x) => x.name === name);
+      if (!e) return;
+      // A stale answer (the plan flipped again meanwhile) must not undo the newer operation.
+      if (enabled ? e.status !== 'Creating' : e.status !== 'Deleting') return;
+      const extensions = ok
+        ? (enabled ? m.extensions.map((x) => (x.name === name ? { ...x, status: 'Succeeded' as const } : x)) : m.extensions.filter((x) => x.name !== name))
+        : m.extensions.map((x) => (x.name === name ? { ...x, status: 'Failed' as const } : x));
+      await tx.setMachineExtensions(agentId, extensions);
+    });
+    if (!ok) this.deps.logger.warn('set-extension failed on the agent', { agentId, name, enabled, message });
+    await this.recompute();
+  }
+
+  /** Creates or replaces a connector; its scheduled pull is (re)scheduled. */
+  async putConnector(name: string, body: unknown): Promise<ConnectorRow> {
+    const def = parseConnectorDefinition(name, body);
+    const now = this.deps.clock.now();
+    const existing = await this.deps.store.getConnector(name);
+    const row = connectorRow(name, def, now, existing?.createdAt);
+    this.jobs.get(name)?.cancel();
+    this.jobs.delete(name);
+    if (def.pull) this.schedule(row, this.deps.config.schedulePulls); // throws on a bad cron before anything is stored
+    await this.deps.store.upsertConnector(row);
+    await this.recompute();
+    return row;
+  }
+
+  async connector(name: string): Promise<ConnectorRow> {
+    const c = await this.deps.store.getConnector(name);
+    if (!c) throw inventoryError('ARCSIM_E_CONNECTOR_UNKNOWN', name, 'name');
+    return c;
+  }
+
+  /** Imports cloud documents into a connector, all or nothing. */
+  async importSnapshots(name: string, entries: SnapshotEntry[], source: string): Promise<ImportSummary[]> {
+    const connector = await this.connector(name);
+    const now = this.deps.clock.now();
+    const summaries = await this.deps.store.transaction((tx: StoreTx) => importSnapshots(tx, connector, entries, now, source));
+    this.deps.logger.info('snapshot imported', { connector: name, source, summaries });
+    await this.recompute();
+    return summaries;
+  }
+
+  /** Runs a connector's pull now: each configured command or file, then one import. */
+  async pull(name: string): Promise<ImportSummary[]> {
+    const connector = await this.connector(name);
+    const def = connector.config as unknown as ConnectorDefinition;
+    if (!def.pull) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `connector ${name} has no pull configured`, 'pull');
+    const entries: SnapshotEntry[] = [];
+    for (const [i, s] of def.pull.sources.entries()) {
+      const where = s.file ?? `pull.sources.${i}.command`;
+      let text: string;
+      try {
+        text = s.file !== undefined
+          ? await readFile(s.file, 'utf8')
+          : (await run('/bin/sh', ['-c', s.command!], { timeout: this.deps.config.pullTimeoutMs, maxBuffer: this.deps.config.maxPullBytes })).stdout;
+      } catch (err) {
+        throw inventoryError('ARCSIM_E_PULL_FAILED', `${where}: ${(err as Error).message.split('\n')[0]}`, `pull.sources.${i}`);
+      }
+      entries.push({ document: parseSnapshotText(text, where), kind: s.kind, region: s.region, source: where });
+    }
+    return this.importSnapshots(name, entries, 'pull');
+  }
+
+  /** Schedules the connector's pull; with `keep` false the job is only built to validate the cron. */
+  private schedule(c: ConnectorRow, keep = true): void {
+    const def = c.config as unknown as ConnectorDefinition;
+    if (!def.pull) return;
+    this.jobs.get(c.name)?.cancel();
+    const job = schedule.scheduleJob(`cspm-pull-${c.name}`, def.pull.schedule, () => {
+      this.pull(c.name).catch((err) => this.deps.logger.error('scheduled pull failed', { connector: c.name, error: err.message ?? String(err) }));
+    });
+    if (!job) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `pull.schedule: not a cron expression: ${def.pull.schedule}`, 'body.pull.schedule');
+    if (keep) this.jobs.set(c.name, job);
+    else job.cancel();
+  }
+
+  async setPlan(p: PlanSet): Promise<void> {
+    if (p.scope === 'connector') await this.connector(p.id);
+    await this.deps.store.setPlan({
+      scopeKind: p.scope, scope: p.id, plan: p.plan, subPlan: p.plan === 'VirtualMachines' ? (p.subPlan ?? 'P2') : null,
+      enabled: p.enabled, updatedAt: this.deps.clock.now(),
+    });
+    await this.recompute();
+  }
+
+  /** Sets the ARM tags of an Arc machine (e.g. the ones MDC writes when it onboards a cloud VM). */
+  async setTags(agentId: string, tags: Record<string, string>): Promise<void> {
+    await this.deps.store.setMachineTags(agentId, tags);
+    await this.recompute();
+  }
+}
+
+export { MANAGED_EXTENSIONS };

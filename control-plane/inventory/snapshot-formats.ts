@@ -1,0 +1,304 @@
+import { z } from 'zod';
+import { issuePath } from '../../protocol/errors.ts';
+import { inventoryError } from './errors.ts';
+
+/**
+ * The cloud outputs a connector accepts, in the clouds' own formats, and their normalisation into
+ * CSPM resources. Schemas are strict about what arcsim reads (types, and enums the clouds publish
+ * as stable: EC2 State.Name, GCE status, firewall direction) and tolerant of everything else
+ * (`looseObject`): AWS and Google add output fields in new CLI/API versions (PlatformDetails,
+ * BootMode, MaintenanceOptions, ...), and a user pasting real output from a newer CLI must not be
+ * refused for a field arcsim never reads. Unknown keys are kept in nothing we store, so tolerance
+ * cannot smuggle data in.
+ */
+
+export const SNAPSHOT_KINDS = ['aws-ec2-instances', 'aws-security-groups', 'gcp-compute-instances', 'gcp-firewall-rules'] as const;
+export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
+export type CloudProvider = 'AWS' | 'GCP';
+export const PROVIDERS: readonly CloudProvider[] = ['AWS', 'GCP'];
+
+export const KIND_PROVIDER: Record<SnapshotKind, CloudProvider> = {
+  'aws-ec2-instances': 'AWS',
+  'aws-security-groups': 'AWS',
+  'gcp-compute-instances': 'GCP',
+  'gcp-firewall-rules': 'GCP',
+};
+
+/** The resource kind each snapshot kind holds. */
+export const KIND_RESOURCE = {
+  'aws-ec2-instances': 'aws-ec2-instance',
+  'aws-security-groups': 'aws-security-group',
+  'gcp-compute-instances': 'gcp-compute-instance',
+  'gcp-firewall-rules': 'gcp-firewall-rule',
+} as const satisfies Record<SnapshotKind, string>;
+export type ResourceKind = (typeof KIND_RESOURCE)[SnapshotKind];
+
+const AwsTag = z.looseObject({ Key: z.string(), Value: z.string() });
+const Ec2Instance = z.looseObject({
+  InstanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/),
+  ImageId: z.string().optional(),
+  InstanceType: z.string(),
+  State: z.looseObject({ Code: z.number().int().optional(), Name: z.enum(['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']) }),
+  PrivateDnsName: z.string().optional(),
+  PrivateIpAddress: z.string().optional(),
+  PublicIpAddress: z.string().optional(),
+  Platform: z.string().optional(),
+  PlatformDetails: z.string().optional(),
+  Placement: z.looseObject({ AvailabilityZone: z.string().min(1) }),
+  VpcId: z.string().optional(),
+  SecurityGroups: z.array(z.looseObject({ GroupId: z.string(), GroupName: z.string().optional() })).default([]),
+  NetworkInterfaces: z.array(z.looseObject({
+    PrivateIpAddress: z.string().optional(),
+    PrivateIpAddresses: z.array(z.looseObject({
+      PrivateIpAddress: z.string(),
+      Association: z.looseObject({ PublicIp: z.string().optional() }).optional(),
+    })).optional(),
+    Association: z.looseObject({ PublicIp: z.string().optional() }).optional(),
+  })).default([]),
+  Tags: z.array(AwsTag).default([]),
+});
+const DescribeInstances = z.looseObject({
+  Reservations: z.array(z.looseObject({ OwnerId: z.string().regex(/^\d{12}$/).optional(), Instances: z.array(Ec2Instance) })),
+});
+
+const IpPermission = z.looseObject({
+  IpProtocol: z.string(),
+  FromPort: z.number().int().optional(),
+  ToPort: z.number().int().optional(),
+  IpRanges: z.array(z.looseObject({ CidrIp: z.string() })).default([]),
+  Ipv6Ranges: z.array(z.looseObject({ CidrIpv6: z.string() })).default([]),
+});
+const DescribeSecurityGroups = z.looseObject({
+  SecurityGroups: z.array(z.looseObject({
+    GroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/),
+    GroupName: z.string(),
+    OwnerId: z.string().regex(/^\d{12}$/).optional(),
+    VpcId: z.string().optional(),
+    IpPermissions: z.array(IpPermission).default([]),
+  })),
+});
+
+const GceInstance = z.looseObject({
+  kind: z.literal('compute#instance').optional(),
+  // gcloud prints the uint64 id as a string; the REST API too.
+  id: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String),
+  name: z.string().min(1),
+  zone: z.string().regex(/\/projects\/[^/]+\/zones\/[^/]+$/, 'a zone URL (.../projects/P/zones/Z)'),
+  status: z.enum(['PROVISIONING', 'STAGING', 'RUNNING', 'STOPPING', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'REPAIRING', 'TERMINATED']),
+  machineType: z.string(),
+  networkInterfaces: z.array(z.looseObject({
+    network: z.string().optional(),
+    networkIP: z.string().optional(),
+    accessConfigs: z.array(z.looseObject({ natIP: z.string().optional() })).default([]),
+  })).default([]),
+  labels: z.record(z.string(), z.string()).default({}),
+  tags: z.looseObject({ items: z.array(z.string()).default([]) }).default({ items: [] }),
+});
+const GceFirewall = z.looseObject({
+  kind: z.literal('compute#firewall').optional(),
+  id: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String),
+  name: z.string().min(1),
+  network: z.string(),
+  selfLink: z.string().optional(),
+  direction: z.enum(['INGRESS', 'EGRESS']).default('INGRESS'),
+  priority: z.number().int().default(1000),
+  disabled: z.boolean().default(false),
+  sourceRanges: z.array(z.string()).default([]),
+  allowed: z.array(z.looseObject({ IPProtocol: z.string(), ports: z.array(z.string()).optional() })).default([]),
+  targetTags: z.array(z.string()).default([]),
+});
+
+const SCHEMAS = {
+  'aws-ec2-instances': DescribeInstances,
+  'aws-security-groups': DescribeSecurityGroups,
+  'gcp-compute-instances': z.array(GceInstance),
+  'gcp-firewall-rules': z.array(GceFirewall),
+} as const;
+
+/** One resource as a connector stores it. */
+export interface CspmResourceInput {
+  kind: ResourceKind;
+  nativeId: string;
+  name: string;
+  region: string;
+  state: string;
+  data: Record<string, unknown>;
+}
+
+export interface ParsedSnapshot {
+  kind: SnapshotKind;
+  provider: CloudProvider;
+  /** AWS account ids / GCP project ids the document names (to check against the connector). */
+  accounts: string[];
+  resources: CspmResourceInput[];
+}
+
+/** Parses JSON text, or throws ARCSIM_E_SNAPSHOT_JSON (a truncated file ends up here). */
+export function parseSnapshotText(text: string, where = 'snapshot'): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw inventoryError('ARCSIM_E_SNAPSHOT_JSON', `${where}: ${(err as Error).message}`, where);
+  }
+}
+
+/** Recognises which cloud output a document is, from its shape; undefined when it is none. */
+export function detectKind(doc: unknown): SnapshotKind | undefined {
+  if (Array.isArray(doc)) {
+    const first = doc[0] as Record<string, unknown> | undefined;
+    if (!first || typeof first !== 'object') return undefined;
+    if (first.kind === 'compute#instance' || ('machineType' in first && 'zone' in first)) return 'gcp-compute-instances';
+    if (first.kind === 'compute#firewall' || ('sourceRanges' in first || 'allowed' in first || 'direction' in first)) return 'gcp-firewall-rules';
+    return undefined;
+  }
+  if (doc && typeof doc === 'object') {
+    if ('Reservations' in doc) return 'aws-ec2-instances';
+    if ('SecurityGroups' in doc) return 'aws-security-groups';
+  }
+  return undefined;
+}
+
+export interface ParseOptions {
+  /** Explicit kind (needed for an empty gcloud list `[]`); otherwise detected from the shape. */
+  kind?: SnapshotKind;
+  /** AWS region of security groups (describe-security-groups does not name it). */
+  region: string;
+  where?: string;
+}
+
+/**
+ * Validates one cloud document and normalises it into resources. Throws a catalogued error
+ * (FORMAT, SCHEMA with the path of the first bad field); never returns a partial result.
+ */
+export function parseSnapshot(doc: unknown, options: ParseOptions): ParsedSnapshot {
+  const where = options.where ?? 'snapshot';
+  const kind = options.kind ?? detectKind(doc);
+  if (!kind) {
+    const hint = Array.isArray(doc) && doc.length === 0 ? ' (an empty list needs an explicit kind)' : '';
+    throw inventoryError('ARCSIM_E_SNAPSHOT_FORMAT', `${where}: expected the JSON of aws ec2 describe-instances / describe-security-groups or gcloud compute instances / firewall-rules list${hint}`, where);
+  }
+  const parsed = SCHEMAS[kind].safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = [where, issuePath(issue.path)].filter(Boolean).join('.');
+    throw inventoryError('ARCSIM_E_SNAPSHOT_SCHEMA', `${path} (${kind}): ${issue.message}`, path);
+  }
+  const provider = KIND_PROVIDER[kind];
+  switch (kind) {
+    case 'aws-ec2-instances': return { kind, provider, ...ec2Resources(parsed.data as z.infer<typeof DescribeInstances>) };
+    case 'aws-security-groups': return { kind, provider, ...sgResources(parsed.data as z.infer<typeof DescribeSecurityGroups>, options.region) };
+    case 'gcp-compute-instances': return { kind, provider, ...gceResources(parsed.data as Array<z.infer<typeof GceInstance>>) };
+    case 'gcp-firewall-rules': return { kind, provider, ...firewallResources(parsed.data as Array<z.infer<typeof GceFirewall>>) };
+  }
+}
+
+/** `us-east-1a` -> `us-east-1`; local/wavelength zones (`us-west-2-lax-1a`) keep their region prefix. */
+export function awsRegionOf(zone: string): string {
+  const m = /^([a-z]{2}(?:-gov)?-[a-z]+-\d+)/.exec(zone);
+  return m ? m[1]! : zone.replace(/[a-z]$/, '');
+}
+
+const last = (url: string) => url.split('/').filter(Boolean).pop() ?? url;
+const shortHost = (name: string) => name.split('.')[0]!.toLowerCase();
+
+function ec2Resources(doc: z.infer<typeof DescribeInstances>): Omit<ParsedSnapshot, 'kind' | 'provider'> {
+  const accounts = new Set<string>();
+  const resources: CspmResourceInput[] = [];
+  for (const r of doc.Reservations) {
+    if (r.OwnerId) accounts.add(r.OwnerId);
+    for (const i of r.Instances) {
+      const tags = Object.fromEntries(i.Tags.map((t) => [t.Key, t.Value]));
+      const privateIps = new Set<string>(i.PrivateIpAddress ? [i.PrivateIpAddress] : []);
+      const publicIps = new Set<string>(i.PublicIpAddress ? [i.PublicIpAddress] : []);
+      for (const n of i.NetworkInterfaces) {
+        if (n.PrivateIpAddress) privateIps.add(n.PrivateIpAddress);
+        for (const p of n.PrivateIpAddresses ?? []) {
+          privateIps.add(p.PrivateIpAddress);
+          if (p.Association?.PublicIp) publicIps.add(p.Association.PublicIp);
+        }
+        if (n.Association?.PublicIp) publicIps.add(n.Association.PublicIp);
+      }
+      const hostnames = new Set<string>();
+      if (i.PrivateDnsName) hostnames.add(shortHost(i.PrivateDnsName));
+      if (tags.Name) hostnames.add(shortHost(tags.Name));
+      const region = awsRegionOf(i.Placement.AvailabilityZone);
+      resources.push({
+        kind: 'aws-ec2-instance', nativeId: i.InstanceId, name: tags.Name ?? i.InstanceId, region, state: i.State.Name,
+        data: {
+          instanceId: i.InstanceId, accountId: r.OwnerId, region, availabilityZone: i.Placement.AvailabilityZone,
+          instanceType: i.InstanceType, imageId: i.ImageId, vpcId: i.VpcId,
+          osType: /windows/i.test(i.Platform ?? i.PlatformDetails ?? '') ? 'windows' : 'linux',
+          privateDnsName: i.PrivateDnsName, privateIps: [...privateIps].sort(), publicIps: [...publicIps].sort(),
+          hostnames: [...hostnames].sort(), tags, securityGroupIds: i.SecurityGroups.map((g) => g.GroupId).sort(),
+        },
+      });
+    }
+  }
+  return { accounts: [...accounts], resources };
+}
+
+function sgResources(doc: z.infer<typeof DescribeSecurityGroups>, region: string): Omit<ParsedSnapshot, 'kind' | 'provider'> {
+  const accounts = new Set<string>();
+  const resources = doc.SecurityGroups.map((g): CspmResourceInput => {
+    if (g.OwnerId) accounts.add(g.OwnerId);
+    return {
+      kind: 'aws-security-group', nativeId: g.GroupId, name: g.GroupName, region, state: 'active',
+      data: {
+        groupId: g.GroupId, groupName: g.GroupName, vpcId: g.VpcId, accountId: g.OwnerId, region,
+        ingress: g.IpPermissions.map((p) => ({
+          protocol: p.IpProtocol, fromPort: p.FromPort ?? null, toPort: p.ToPort ?? null,
+          sources: [...p.IpRanges.map((x) => x.CidrIp), ...p.Ipv6Ranges.map((x) => x.CidrIpv6)],
+        })),
+      },
+    };
+  });
+  return { accounts: [...accounts], resources };
+}
+
+function gceResources(doc: Array<z.infer<typeof GceInstance>>): Omit<ParsedSnapshot, 'kind' | 'provider'> {
+  const accounts = new Set<string>();
+  const resources = doc.map((i): CspmResourceInput => {
+    const project = /\/projects\/([^/]+)\//.exec(i.zone)![1]!;
+    accounts.add(project);
+    const zone = last(i.zone);
+    return {
+      kind: 'gcp-compute-instance', nativeId: i.id, name: i.name, region: zone, state: i.status,
+      data: {
+        instanceId: i.id, instanceName: i.name, projectId: project, zone, machineType: last(i.machineType),
+        privateIps: i.networkInterfaces.map((n) => n.networkIP).filter((x): x is string => !!x).sort(),
+        publicIps: i.networkInterfaces.flatMap((n) => n.accessConfigs.map((a) => a.natIP)).filter((x): x is string => !!x).sort(),
+        hostnames: [shortHost(i.name)], labels: i.labels, networkTags: [...i.tags.items].sort(),
+        networks: i.networkInterfaces.map((n) => (n.network ? last(n.network) : 'default')),
+      },
+    };
+  });
+  return { accounts: [...accounts], resources };
+}
+
+function firewallResources(doc: Array<z.infer<typeof GceFirewall>>): Omit<ParsedSnapshot, 'kind' | 'provider'> {
+  const accounts = new Set<string>();
+  const resources = doc.map((f): CspmResourceInput => {
+    const m = /\/projects\/([^/]+)\//.exec(f.selfLink ?? f.network);
+    if (m) accounts.add(m[1]!);
+    return {
+      kind: 'gcp-firewall-rule', nativeId: f.id, name: f.name, region: 'global', state: f.disabled ? 'disabled' : 'enabled',
+      data: {
+        id: f.id, name: f.name, network: last(f.network), direction: f.direction, priority: f.priority, disabled: f.disabled,
+        sourceRanges: f.sourceRanges, targetTags: f.targetTags,
+        allowed: f.allowed.map((a) => ({ protocol: a.IPProtocol, ports: a.ports ?? [] })),
+      },
+    };
+  });
+  return { accounts: [...accounts], resources };
+}
+
+/** The MDC-style id of a connector's resource (see docs/inventory.md, "Resource ids"). */
+export function cspmResourceId(c: { subscription: string; resourceGroup: string; name: string }, r: Pick<CspmResourceInput, 'kind' | 'nativeId' | 'region'>): string {
+  const base = `/subscriptions/${c.subscription}/resourcegroups/${c.resourceGroup}/providers/microsoft.security/securityconnectors/${c.name}/securityentitydata`;
+  switch (r.kind) {
+    case 'aws-ec2-instance': return `${base}/aws-ec2-instance-${r.nativeId}-${r.region}`;
+    case 'aws-security-group': return `${base}/aws-ec2-securitygroup-${r.nativeId}-${r.region}`;
+    case 'gcp-compute-instance': return `${base}/gcp-compute-instance-${r.nativeId}-${r.region}`;
+    case 'gcp-firewall-rule': return `${base}/gcp-compute-firewall-${r.nativeId}`;
+  }
+}
