@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { LIMITS, type Limits } from '../protocol/index.ts';
+import { LIMITS, protocolError, type Limits } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -128,7 +128,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     session: (agentId: string) => gateway.sessions.get(agentId),
     async command(agentId: string, body: CommandBody, timeoutMs?: number) {
       const s = gateway.sessions.get(agentId);
-      if (!s) throw new Error(`agent ${agentId} is not connected`);
+      if (!s) throw protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${agentId} is not connected`);
       return s.command(body, timeoutMs);
     },
   }) as ControlPlane;
