@@ -4,3 +4,4 @@ export * from './limits.ts';
 export * from './messages.ts';
 export * from './resource-ids.ts';
 export * from './faults.ts';
+export * from './test-run.ts';

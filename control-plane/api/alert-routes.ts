@@ -29,17 +29,20 @@ export interface AlertRouteDeps {
   requireAdmin(req: FastifyRequest): Promise<void>;
 }
 
+/** An alert as the REST API shows it: MDC shape plus its copies, incident and detonation ids. */
+export async function renderAlert(store: Store, baseUrl: string, row: AlertRow, view?: AlertCopyRow): Promise<Record<string, unknown>> {
+  const [events, copies, incidentId] = await Promise.all([
+    store.alertEvents(row.systemAlertId), store.alertCopies(row.systemAlertId), store.incidentOfAlert(row.systemAlertId),
+  ]);
+  const detonationIds = [...new Set(events.map((e) => e.detonationId).filter((d): d is string => d !== null))];
+  return toMdcAlert(row, baseUrl, { detonationIds, copies, incidentId, view });
+}
+
 /** Alerts (per product view), their status actions and audit trail, incidents, the sync matrix. */
 export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps): void {
   const { store } = deps;
 
-  const render = async (row: AlertRow, view?: AlertCopyRow) => {
-    const [events, copies, incidentId] = await Promise.all([
-      store.alertEvents(row.systemAlertId), store.alertCopies(row.systemAlertId), store.incidentOfAlert(row.systemAlertId),
-    ]);
-    const detonationIds = [...new Set(events.map((e) => e.detonationId).filter((d): d is string => d !== null))];
-    return toMdcAlert(row, deps.baseUrl(), { detonationIds, copies, incidentId, view });
-  };
+  const render = (row: AlertRow, view?: AlertCopyRow) => renderAlert(store, deps.baseUrl(), row, view);
 
   /** An id is a detection's systemAlertId or a product copy's own id. */
   const lookup = async (id: string, product?: ProductView): Promise<{ row: AlertRow; view?: AlertCopyRow }> => {
