@@ -8,6 +8,7 @@ import { agentCommand } from './agent.ts';
 import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
+import { runCommand } from './run.ts';
 
 /** Commander option parsers shared by the subcommands. */
 export function portOption(value: string): number {
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   program.addCommand(tokenCommand());
   program.addCommand(scenarioCommand());
   program.addCommand(detectCommand());
+  program.addCommand(runCommand());
   return program;
 }
 

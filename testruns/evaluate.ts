@@ -79,7 +79,9 @@ export function groupingCheck(mode: 'same' | 'separate', members: Array<{ label:
   if (missing.length) return fail('incident grouping', 'alert missing', `no alert for ${missing.map((m) => m.label).join(', ')}`);
   const ids = members.map((m) => incidentOf.get(m.alert!.systemAlertId) ?? null);
   const described = members.map((m, i) => `${m.label} -> ${ids[i] ?? 'no incident'}`).join('; ');
-  const ok = mode === 'same' ? ids.every((i) => i !== null && i === ids[0]) : ids.every((i) => i !== null) && new Set(ids).size === ids.length;
+  // `separate`: no two alerts share an incident (an alert in none is apart from every other).
+  const grouped = ids.filter((i): i is string => i !== null);
+  const ok = mode === 'same' ? ids.every((i) => i !== null && i === ids[0]) : new Set(grouped).size === grouped.length;
   return ok ? pass('incident grouping', described) : fail('incident grouping', 'wrong incident grouping', `expected ${mode === 'same' ? 'one incident' : 'separate incidents'}: ${described}`);
 }
 
