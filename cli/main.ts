@@ -35,7 +35,8 @@ export function buildProgram(): Command {
   const program = new Command('arcsim')
     .description('Lab simulator of a hybrid-cloud security stack (Defender for Cloud / Endpoint, M365 Defender, Sentinel, Azure Arc).\nScenarios emit synthetic telemetry only: nothing is ever executed on a host.')
     .version(VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .enablePositionalOptions();
   program.addCommand(labCommand());
   program.addCommand(controlPlaneCommand());
   program.addCommand(agentCommand());

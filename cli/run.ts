@@ -47,6 +47,8 @@ export function runCommand(): Command {
     .option('--json <file>', 'write the JSON result (- for stdout, which then carries only the JSON)')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--validate', 'only validate the suite file, run nothing')
+    // Options after a subcommand name belong to the subcommand (`run show ID --control-plane URL`).
+    .enablePositionalOptions()
     .action(async (suiteFile: string | undefined, opts) => {
       if (!suiteFile) return void cmd.help({ error: true });
       let suite;

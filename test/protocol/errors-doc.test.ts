@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PROTOCOL_ERRORS, type ErrorSpec } from '../../protocol/errors.ts';
 import { RULE_ERRORS } from '../../control-plane/detection/errors.ts';
 import { SCENARIO_ERRORS } from '../../scenarios/errors.ts';
+import { SUITE_ERRORS } from '../../testruns/errors.ts';
 
 test('docs/errors.md lists exactly the catalogued codes, with their HTTP status and close code', () => {
   const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'errors.md'), 'utf8');
@@ -13,8 +14,9 @@ test('docs/errors.md lists exactly the catalogued codes, with their HTTP status 
     assert.ok(!rows.has(m[1]!), `${m[1]} is documented twice`);
     rows.set(m[1]!, { status: Number(m[2]), close: m[3] === '—' ? null : Number(m[3]) });
   }
-  const catalogue: Record<string, ErrorSpec> = { ...PROTOCOL_ERRORS, ...RULE_ERRORS, ...SCENARIO_ERRORS };
-  const total = Object.keys(PROTOCOL_ERRORS).length + Object.keys(RULE_ERRORS).length + Object.keys(SCENARIO_ERRORS).length;
+  const catalogue: Record<string, ErrorSpec> = { ...PROTOCOL_ERRORS, ...RULE_ERRORS, ...SCENARIO_ERRORS, ...SUITE_ERRORS };
+  const total = Object.keys(PROTOCOL_ERRORS).length + Object.keys(RULE_ERRORS).length + Object.keys(SCENARIO_ERRORS).length
+    + Object.keys(SUITE_ERRORS).length;
   assert.equal(Object.keys(catalogue).length, total, 'no code is defined in two catalogues');
   assert.deepEqual([...rows.keys()].sort(), Object.keys(catalogue).sort());
   for (const [code, spec] of Object.entries(catalogue)) {
