@@ -5,10 +5,11 @@ import {
 } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { planEvents, validateScenario } from '../scenarios/index.ts';
+import { planEvents, validateScenario, type PlannedEvent } from '../scenarios/index.ts';
 import { forgetIdentity, loadIdentity, saveIdentity, type Identity } from './identity.ts';
 import { collectHostFacts } from './host-facts.ts';
 import { MemoryOutbox } from './outbox.ts';
+import { FaultInjector } from './fault-injector.ts';
 
 export interface AgentOptions {
   /** Control-plane base URL, e.g. http://127.0.0.1:7070. */
@@ -52,6 +53,8 @@ export class Agent extends EventEmitter {
   /** Set while a refused identity is being replaced; the next connect waits for it. */
   private reenrolling: Promise<void> | undefined;
   private lastFacts: { machine: MachineFacts; sqlInstances: SqlInstanceFacts[] } | undefined;
+  /** Delivery faults of the playback in progress (issue #7 test runs); undefined in normal operation. */
+  private faults: FaultInjector | undefined;
 
   constructor(private readonly options: AgentOptions) {
     super();
@@ -248,14 +251,19 @@ export class Agent extends EventEmitter {
   private sendBatch(b: { seq: number; events: unknown[] }): void {
     if (!this.registered || this.ws?.readyState !== WebSocket.OPEN) return;
     // Events were schema-checked by the player; build the frame directly (hot path).
-    this.ws.send(JSON.stringify({ v: 1, type: 'events', seq: b.seq, events: b.events }));
+    const frame = JSON.stringify({ v: 1, type: 'events', seq: b.seq, events: b.events });
+    const ws = this.ws;
+    // FAULT SEAM (issue #7): during a fault-injected playback the frame goes through the injector
+    // (delay / send twice / drop the socket after it); otherwise this is a plain send.
+    if (this.faults) return this.faults.send(frame, { send: (f) => ws.readyState === WebSocket.OPEN && ws.send(f), drop: () => ws.terminate() });
+    ws.send(frame);
   }
 
   /** Sends queued events while the in-flight window allows. */
   private flush(): void {
     const window = this.options.maxInflightBatches ?? 8;
     while (this.registered && this.outbox.inflightCount() < window) {
-      const b = this.outbox.take(LIMITS.maxEventsPerBatch);
+      const b = this.outbox.take(this.faults?.batchSize ?? LIMITS.maxEventsPerBatch);
       if (!b) return;
       this.sendBatch(b);
     }
@@ -285,7 +293,7 @@ export class Agent extends EventEmitter {
    * Plays a scenario: plans its events (pure, deterministic), releases them at `speed`
    * (0 = at once, timestamps keep their original spacing), and waits for every ack.
    */
-  async play(c: Pick<RunCommand, 'scenario' | 'detonationId'> & Partial<Pick<RunCommand, 'variant' | 'seed' | 'speed' | 'inputs'>>): Promise<number> {
+  async play(c: Pick<RunCommand, 'scenario' | 'detonationId'> & Partial<Pick<RunCommand, 'variant' | 'seed' | 'speed' | 'inputs' | 'faults'>>): Promise<number> {
     if (!this.identity) throw new Error('agent is not enrolled');
     const scenario = validateScenario(c.scenario, 'command.scenario');
     const facts = this.lastFacts ?? (await this.facts());
@@ -299,6 +307,18 @@ export class Agent extends EventEmitter {
       // Instant playback: place the scenario so it ends now, never in the future.
       planned = planEvents(scenario, { ...options, startTime: this.clock.now() - planned[planned.length - 1]!.offsetMs });
     }
+    // FAULT SEAM (issue #7): a run-scenario command may carry delivery faults for this playback only.
+    this.faults = c.faults ? new FaultInjector(c.faults, c.seed ?? c.detonationId) : undefined;
+    if (this.faults) planned = this.faults.arrange(planned);
+    try {
+      return await this.release(planned, speed);
+    } finally {
+      this.faults = undefined;
+    }
+  }
+
+  /** Queues planned events at `speed` and resolves once every one is acked. */
+  private async release(planned: PlannedEvent[], speed: number): Promise<number> {
     const started = Date.now();
     for (const p of planned) {
       if (speed > 0) {

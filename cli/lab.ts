@@ -9,6 +9,7 @@ import { toMdcAlert } from '../control-plane/index.ts';
 import { portOption, positiveIntOption } from './main.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
 import { table } from './format.ts';
+import { runSuiteLab } from './lab-suite.ts';
 
 export const LAB_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a5c1';
 export const LAB_RESOURCE_GROUP = 'arcsim-lab';
@@ -155,7 +156,18 @@ export function labCommand(): Command {
     .addOption(new Option('--rounds <n>', 'times to play each scenario; repeats fold into one alert with a higher count').default(2).argParser(positiveIntOption))
     .option('--exit', 'exit after the report: 0 when every expected alert was raised exactly once, 1 otherwise')
     .option('--verbose', 'log control-plane and agent activity')
+    .option('--suite <file>', 'instead of the classic demo, run a test-run suite (e.g. examples/onprem.yaml) with an agent on this host and print its matrix')
     .action(async (opts) => {
+      if (opts.suite) {
+        // Issue #7 preview: once personas (#3) and CSPM (#6) land, this becomes the default with examples/multi-cloud.yaml.
+        const logger = createLogger({ format: 'pretty', level: opts.verbose ? 'info' : 'warn', component: 'lab' });
+        const { code } = await runSuiteLab({
+          dataDir: opts.dataDir, host: opts.host, port: opts.port, suiteFile: opts.suite, hosts: [{ name: 'this-host' }], keepData: !!opts.keepData,
+          exit: !!opts.exit, logger, out: (t) => process.stdout.write(t), progressStream: process.stderr,
+        });
+        process.exitCode = code;
+        return;
+      }
       process.exitCode = await runLab({
         dataDir: opts.dataDir, host: opts.host, port: opts.port, rounds: opts.rounds, keepData: !!opts.keepData,
         exit: !!opts.exit, verbose: !!opts.verbose, out: (t) => process.stdout.write(t),

@@ -9,6 +9,7 @@ import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
+import { runCommand } from './run.ts';
 
 /** Commander option parsers shared by the subcommands. */
 export function portOption(value: string): number {
@@ -35,7 +36,8 @@ export function buildProgram(): Command {
   const program = new Command('arcsim')
     .description('Lab simulator of a hybrid-cloud security stack (Defender for Cloud / Endpoint, M365 Defender, Sentinel, Azure Arc).\nScenarios emit synthetic telemetry only: nothing is ever executed on a host.')
     .version(VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .enablePositionalOptions();
   program.addCommand(labCommand());
   program.addCommand(controlPlaneCommand());
   program.addCommand(agentCommand());
@@ -45,6 +47,7 @@ export function buildProgram(): Command {
   program.addCommand(cspmCommand());
   program.addCommand(planCommand());
   program.addCommand(inventoryCommand());
+  program.addCommand(runCommand());
   return program;
 }
 

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { LIMITS, type Limits } from '../protocol/index.ts';
+import { LIMITS, protocolError, type Limits } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -68,6 +68,11 @@ export interface ControlPlane extends EventEmitter {
   session(agentId: string): AgentSession | undefined;
   /** Sends a command to a connected agent and waits for its result. */
   command(agentId: string, body: CommandBody, timeoutMs?: number): Promise<CommandResult>;
+  /**
+   * Calls the REST API in process (no socket) with admin rights, through the same routes,
+   * schemas and errors as a remote caller. For the lab and tests; the key never leaves memory.
+   */
+  adminRequest(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
 /**
@@ -124,7 +129,16 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
   });
 
+  const processAdminKey = randomBytes(32).toString('base64url');
+  const command = async (agentId: string, body: CommandBody, timeoutMs?: number) => {
+    const s = gateway.sessions.get(agentId);
+    if (!s) throw protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${agentId} is not connected`);
+    return s.command(body, timeoutMs);
+  };
+
   registerRoutes(app, {
+    processAdminKey,
+    command,
     store: deps.store,
     clock,
     version: VERSION,
@@ -165,10 +179,13 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     createToken: (request: TokenRequest) => createEnrollmentToken(deps.store, request, clock),
     connectedAgents: () => [...gateway.sessions.keys()],
     session: (agentId: string) => gateway.sessions.get(agentId),
-    async command(agentId: string, body: CommandBody, timeoutMs?: number) {
-      const s = gateway.sessions.get(agentId);
-      if (!s) throw new Error(`agent ${agentId} is not connected`);
-      return s.command(body, timeoutMs);
+    command,
+    async adminRequest(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) {
+      const res = await app.inject({
+        method, url: path, headers: { authorization: `Bearer ${processAdminKey}` },
+        ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+      });
+      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
     },
   }) as ControlPlane;
 }

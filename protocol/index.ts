@@ -3,3 +3,5 @@ export * from './events.ts';
 export * from './limits.ts';
 export * from './messages.ts';
 export * from './resource-ids.ts';
+export * from './faults.ts';
+export * from './test-run.ts';

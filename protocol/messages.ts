@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EventSchema } from './events.ts';
+import { FaultsSchema } from './faults.ts';
 import { protocolError, issuePath, type ArcsimError } from './errors.ts';
 
 /** Protocol v1: JSON text frames, one message each, `{v: 1, type, ...}`; unknown keys refused. */
@@ -99,6 +100,8 @@ export const RunScenarioCommand = z.strictObject({
   /** Time-warp factor; 0 plays instantly with original event timestamps. */
   speed: z.number().nonnegative().optional(),
   inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /** Delivery faults to inject while playing (test runs only; see protocol/faults.ts). */
+  faults: FaultsSchema.optional(),
 });
 
 export const CommandSchema = z.strictObject({

@@ -29,21 +29,24 @@ export interface AlertRouteDeps {
   requireAdmin(req: FastifyRequest): Promise<void>;
 }
 
+/** An alert as the REST API shows it: MDC shape plus its copies, incident and detonation ids. */
+export async function renderAlert(store: Store, baseUrl: string, row: AlertRow, view?: AlertCopyRow): Promise<Record<string, unknown>> {
+  const [events, copies, incidentId, detectionSources, asset] = await Promise.all([
+    store.alertEvents(row.systemAlertId), store.alertCopies(row.systemAlertId), store.incidentOfAlert(row.systemAlertId),
+    store.alertSources(row.systemAlertId),
+    store.assetOfSource('arc', row.resourceId).then((a) => a ?? store.assetOfSource('cspm', row.resourceId)),
+  ]);
+  const detonationIds = [...new Set(events.map((e) => e.detonationId).filter((d): d is string => d !== null))];
+  // The alert is shown once on its asset, naming every source's resource id (Arc machine first).
+  const resourceIds = asset ? [row.resourceId, ...asset.sources.map((s) => s.id).filter((id) => id !== row.resourceId)] : undefined;
+  return toMdcAlert(row, baseUrl, { detonationIds, copies, incidentId, view, resourceIds, assetId: asset?.assetId, detectionSources });
+}
+
 /** Alerts (per product view), their status actions and audit trail, incidents, the sync matrix. */
 export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps): void {
   const { store } = deps;
 
-  const render = async (row: AlertRow, view?: AlertCopyRow) => {
-    const [events, copies, incidentId, detectionSources, asset] = await Promise.all([
-      store.alertEvents(row.systemAlertId), store.alertCopies(row.systemAlertId), store.incidentOfAlert(row.systemAlertId),
-      store.alertSources(row.systemAlertId),
-      store.assetOfSource('arc', row.resourceId).then((a) => a ?? store.assetOfSource('cspm', row.resourceId)),
-    ]);
-    const detonationIds = [...new Set(events.map((e) => e.detonationId).filter((d): d is string => d !== null))];
-    // The alert is shown once on its asset, naming every source's resource id (Arc machine first).
-    const resourceIds = asset ? [row.resourceId, ...asset.sources.map((s) => s.id).filter((id) => id !== row.resourceId)] : undefined;
-    return toMdcAlert(row, deps.baseUrl(), { detonationIds, copies, incidentId, view, resourceIds, assetId: asset?.assetId, detectionSources });
-  };
+  const render = (row: AlertRow, view?: AlertCopyRow) => renderAlert(store, deps.baseUrl(), row, view);
 
   /** An id is a detection's systemAlertId or a product copy's own id. */
   const lookup = async (id: string, product?: ProductView): Promise<{ row: AlertRow; view?: AlertCopyRow }> => {

@@ -10,6 +10,9 @@ import { adminGuard, parse } from './http.ts';
 import { registerAlertRoutes } from './alert-routes.ts';
 import { registerPortal } from './portal.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
+import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
+import { registerAgentRoutes } from './agent-routes.ts';
+import { registerRunRoutes } from './run-routes.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -18,7 +21,10 @@ export interface ApiDeps {
   /** The control plane's own base URL, for links inside resources. */
   baseUrl(): string;
   connectedAgents(): string[];
+  command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
   sync: SyncConfig;
+  /** A per-process admin key for in-process callers (see adminGuard). */
+  processAdminKey?: string;
 }
 
 
@@ -29,7 +35,7 @@ const TokenBody = TokenRequestSchema.omit({ ttlMs: true }).extend({ ttl: z.strin
 export function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { store, clock } = deps;
 
-  const requireAdmin = adminGuard(store);
+  const requireAdmin = adminGuard(store, deps.processAdminKey);
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ArcsimError) return reply.status(err.status).send(err.toJSON());
@@ -101,4 +107,6 @@ export function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   registerAlertRoutes(app, { store, clock, baseUrl: deps.baseUrl, sync: deps.sync, requireAdmin });
   registerPortal(app, { store, baseUrl: deps.baseUrl });
+  registerAgentRoutes(app, { store, connectedAgents: deps.connectedAgents, command: deps.command, requireAdmin });
+  registerRunRoutes(app, { store, baseUrl: deps.baseUrl, requireAdmin });
 }

@@ -7,6 +7,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
 import type { Ingest, IngestResult } from '../ingest/ingest.ts';
+import type { CommandRegistry } from './command-registry.ts';
 
 export interface SessionDeps {
   store: Store;
@@ -14,6 +15,8 @@ export interface SessionDeps {
   clock: Clock;
   limits: Limits;
   logger: Logger;
+  /** Pending commands, shared by every session so an answer may arrive on a later connection. */
+  commands: CommandRegistry;
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
   /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
@@ -33,13 +36,11 @@ export type CommandResult = MessageOf<'command-result'>;
 export class AgentSession {
   machine: MachineRow | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private readonly pending = new Map<string, { resolve(r: CommandResult): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   private tokens: number;
   private lastRefill: number;
   private alive = true;
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly pingTimer: NodeJS.Timeout;
-  private nextCommand = 1;
 
   constructor(readonly ws: WebSocket, readonly agent: AgentRow, private readonly deps: SessionDeps) {
     this.tokens = deps.limits.eventsBurst;
@@ -76,17 +77,15 @@ export class AgentSession {
     return this.agent.agentId;
   }
 
-  /** Sends a command and resolves with the agent's `command-result`. */
+  /** Sends a command and resolves with the agent's `command-result` (possibly sent on a later connection). */
   command(body: CommandBody, timeoutMs = 120_000): Promise<CommandResult> {
-    const id = `cmd-${this.nextCommand++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`command ${id} (${body.action}) timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+    const { id, result } = this.deps.commands.create(this.agentId, body.action, timeoutMs);
+    try {
       this.send(encodeFrame('command', { id, command: body }));
-    });
+    } catch (err) {
+      this.deps.commands.fail(id, err as Error); // a body that fails its own schema is never sent
+    }
+    return result;
   }
 
   /** Ends the session with a catalogued error: an `error` frame, then the close code. */
@@ -120,14 +119,10 @@ export class AgentSession {
       case 'events':
         return this.events(msg, arrivedAt);
       case 'command-result': {
-        const p = this.pending.get(msg.id);
-        if (!p) {
+        if (!this.deps.commands.resolve(this.agentId, msg)) {
           this.deps.logger.warn('result for unknown command', { agentId: this.agentId, id: msg.id });
-          return;
         }
-        clearTimeout(p.timer);
-        this.pending.delete(msg.id);
-        return p.resolve(msg);
+        return;
       }
     }
   }
@@ -193,11 +188,7 @@ export class AgentSession {
   private dispose(): void {
     clearTimeout(this.handshakeTimer);
     clearInterval(this.pingTimer);
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new Error(`agent ${this.agentId} disconnected before answering ${id}`));
-    }
-    this.pending.clear();
+    this.deps.commands.disconnected(this.agentId);
   }
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/index.ts';
 import { authenticateAgent } from '../auth/enrollment.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
+import { CommandRegistry } from './command-registry.ts';
 
 export const AGENT_PATH = '/agent/v1';
 
@@ -15,6 +16,7 @@ export const AGENT_PATH = '/agent/v1';
  */
 export class Gateway {
   readonly sessions = new Map<string, AgentSession>();
+  readonly commands = new CommandRegistry();
   private readonly wss: WebSocketServer;
 
   constructor(
@@ -22,7 +24,7 @@ export class Gateway {
     private readonly store: Store,
     private readonly limits: Limits,
     private readonly logger: Logger,
-    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger'>,
+    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands'>,
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
@@ -46,7 +48,7 @@ export class Gateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const previous = this.sessions.get(auth.agent.agentId);
       if (previous) previous.fail(protocolError('ARCSIM_E_REPLACED'));
-      const session = new AgentSession(ws, auth.agent, { ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger });
+      const session = new AgentSession(ws, auth.agent, { ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands });
       this.sessions.set(auth.agent.agentId, session);
       ws.on('close', () => {
         if (this.sessions.get(auth.agent.agentId) === session) this.sessions.delete(auth.agent.agentId);
@@ -58,6 +60,7 @@ export class Gateway {
   /** Closes every agent socket with 1001 (going away). */
   close(): void {
     for (const s of this.sessions.values()) s.fail(protocolError('ARCSIM_E_SHUTDOWN'));
+    this.commands.close();
     this.wss.close();
   }
 }

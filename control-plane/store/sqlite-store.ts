@@ -6,7 +6,7 @@ import type { SensorEvent } from '../../protocol/index.ts';
 import type {
   AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, ArcStatus, AssessmentRow, AssetRow,
   ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IncidentRow, MachineRow, PlanRow, RuleHit, SnapshotLogRow, Store, StoreTx,
-  SyncAuditRow, TokenRow,
+  SyncAuditRow, TestRunRow, TokenRow,
 } from './store.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
@@ -137,6 +137,14 @@ class SqliteOps {
                            VALUES (@assessmentKey, @resourceId, @subscription, @status, @details, @firstSeen, @statusChanged)
                            ON CONFLICT (assessment_key, resource_id) DO UPDATE SET subscription = excluded.subscription,
                              status = excluded.status, details = excluded.details, status_changed = excluded.status_changed`),
+      deleteRunCells: p(`DELETE FROM test_run_cells WHERE run_id = ?`),
+      deleteRun: p(`DELETE FROM test_runs WHERE run_id = ?`),
+      insertRun: p(`INSERT INTO test_runs (run_id, suite_name, started_at, finished_at, ok, summary, suite, result)
+                    VALUES (@runId, @suiteName, @startedAt, @finishedAt, @ok, @summary, @suite, @result)`),
+      insertRunCell: p(`INSERT INTO test_run_cells (run_id, cell_id, row_id, host, status, reasons) VALUES (?, ?, ?, ?, ?, ?)`),
+      listRuns: p(`SELECT run_id, suite_name, started_at, finished_at, ok, summary FROM test_runs ORDER BY started_at DESC, run_id LIMIT ?`),
+      getRun: p(`SELECT * FROM test_runs WHERE run_id = ?`),
+      runCells: p(`SELECT * FROM test_run_cells WHERE run_id = ? ORDER BY cell_id`),
       alertEvents: p(`SELECT report_id, detonation_id FROM alert_events WHERE system_alert_id = ? ORDER BY report_id`),
     };
   }
@@ -407,6 +415,34 @@ class SqliteOps {
   }
   alertEvents(id: string): Array<{ reportId: string; detonationId: string | null }> {
     return (this.stmt.alertEvents!.all(id) as Row[]).map((r) => ({ reportId: r.report_id, detonationId: r.detonation_id }));
+  }
+  insertTestRun(r: TestRunRow): void {
+    // Replace as a whole (delete + insert) so a re-saved run never keeps stale cells; portable SQL.
+    this.db.transaction(() => {
+      this.stmt.deleteRunCells!.run(r.runId);
+      this.stmt.deleteRun!.run(r.runId);
+      this.stmt.insertRun!.run({
+        runId: r.runId, suiteName: r.suiteName, startedAt: r.startedAt, finishedAt: r.finishedAt, ok: r.ok ? 1 : 0,
+        summary: JSON.stringify(r.summary), suite: JSON.stringify(r.suite), result: JSON.stringify(r.result),
+      });
+      for (const c of r.cells) this.stmt.insertRunCell!.run(r.runId, c.cellId, c.rowId, c.host, c.status, JSON.stringify(c.reasons));
+    })();
+  }
+  listTestRuns(limit = 100): Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>> {
+    return (this.stmt.listRuns!.all(limit) as Row[]).map((r) => ({
+      runId: r.run_id, suiteName: r.suite_name, startedAt: r.started_at, finishedAt: r.finished_at, ok: r.ok === 1, summary: JSON.parse(r.summary),
+    }));
+  }
+  getTestRun(runId: string): TestRunRow | undefined {
+    const r = this.stmt.getRun!.get(runId) as Row | undefined;
+    if (!r) return undefined;
+    const cells = (this.stmt.runCells!.all(runId) as Row[]).map((c) => ({
+      cellId: c.cell_id, rowId: c.row_id, host: c.host, status: c.status, reasons: JSON.parse(c.reasons),
+    }));
+    return {
+      runId: r.run_id, suiteName: r.suite_name, startedAt: r.started_at, finishedAt: r.finished_at, ok: r.ok === 1,
+      summary: JSON.parse(r.summary), suite: JSON.parse(r.suite), result: JSON.parse(r.result), cells,
+    };
   }
   countEvents(f: { agentId?: string; detonationId?: string } = {}): number {
     const { sql, args } = eventWhere(f);

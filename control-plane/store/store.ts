@@ -216,6 +216,19 @@ export interface AlertFilter {
   product?: string;
 }
 
+/** A stored multi-cloud test run (issue #7); the JSON columns are opaque to the store. */
+export interface TestRunRow {
+  runId: string;
+  suiteName: string;
+  startedAt: number;
+  finishedAt: number;
+  ok: boolean;
+  summary: Record<string, unknown>;
+  suite: Record<string, unknown>;
+  result: Record<string, unknown>;
+  cells: Array<{ cellId: string; rowId: string; host: string; status: string; reasons: string[] }>;
+}
+
 /** The work done inside one transaction: ingest a batch, evaluate rules, upsert alerts. */
 export interface StoreTx {
   /** Stores events keyed by ReportId; returns only those not stored before (redeliveries dropped). */
@@ -324,6 +337,12 @@ export interface Store extends StoreTx {
   alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
+
+  /** Stores a test run and its cells (a run id is stored once; storing it again replaces it). */
+  insertTestRun(run: TestRunRow): Promise<void>;
+  /** Newest first, without suite and result bodies. */
+  listTestRuns(limit?: number): Promise<Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>>;
+  getTestRun(runId: string): Promise<TestRunRow | undefined>;
 
   close(): Promise<void>;
 }
