@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { isNode, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { columnSchema, columnsOf, TABLE_NAMES, type TableName } from '../protocol/index.ts';
 import { issuePath, type ArcsimError } from '../protocol/errors.ts';
@@ -45,6 +45,21 @@ function templatesIn(value: unknown, out: Array<{ name: string }>): void {
 export function parseScenario(text: string, file = 'scenario'): Scenario {
   const doc = parseDocument(text);
   if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message);
+  // In YAML, " #" starts a comment: an unquoted `-u #{wallet}` silently loses its tail.
+  visit(doc, (_key, node, path) => {
+    if (!isNode(node)) return;
+    for (const c of [node.comment, node.commentBefore]) {
+      if (c && /^\{[a-z][a-z0-9_]*\}/.test(c.trimStart())) {
+        const chain = [...path, node];
+        const at = chain.flatMap((p, i) => {
+          if (isPair(p)) return [String(isScalar(p.key) ? p.key.value : p.key)];
+          if (isSeq(p)) return [String(p.items.indexOf(chain[i + 1] as never))];
+          return [];
+        }).join('.');
+        throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, at, `a template after a space ("#${c.trimStart().split(' ')[0]}") starts a YAML comment and is cut off: quote the value`);
+      }
+    }
+  });
   return validateScenario(doc.toJS(), file);
 }
 
