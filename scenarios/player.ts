@@ -76,6 +76,9 @@ export function planRun(s: Scenario, options: PlayOptions): PlayPlan {
   const args = resolveInputs(s, options.inputs);
   const startTime = v.startTimeOfDay ? alignToTimeOfDay(options.startTime, v.startTimeOfDay) : options.startTime;
   const rng = seededRandom(options.seed ?? 1);
+  // ReportIds also depend on the detonation: two runs are different events even when a pinned
+  // start time (startTimeOfDay) and one seed give them the same timestamps.
+  const ids = seededRandom(`${options.seed ?? 1}/${options.detonationId}`);
   const out: PlannedEvent[] = [];
   let cursor = 0;
   let failure: PlanFailure | undefined;
@@ -98,7 +101,7 @@ export function planRun(s: Scenario, options: PlayOptions): PlayPlan {
             const { Table, ActionType, ...rest } = rendered;
             const candidate = {
               Table, Timestamp: new Date(time).toISOString(), DeviceId: options.device.id, DeviceName: options.device.name,
-              ActionType, ReportId: uuidv7({ msecs: time, random: rng.bytes(16) }), DetonationId: options.detonationId, ...rest,
+              ActionType, ReportId: uuidv7({ msecs: time, random: ids.bytes(16) }), DetonationId: options.detonationId, ...rest,
             };
             const parsed = EventSchema.safeParse(candidate);
             if (!parsed.success) {
