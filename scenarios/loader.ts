@@ -44,7 +44,7 @@ function templatesIn(value: unknown, out: Array<{ name: string }>): void {
 /** Parses and fully validates a scenario; throws an ArcsimError with its ARCSIM_E_SCENARIO_* code and path. */
 export function parseScenario(text: string, file = 'scenario'): Scenario {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message);
+  if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
   // In YAML, " #" starts a comment: an unquoted `-u #{wallet}` silently loses its tail.
   visit(doc, (_key, node, path) => {
     if (!isNode(node)) return;
