@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadLibrary, SCENARIO_ERRORS } from '../../scenarios/index.ts';
+import { validateFiles } from '../../cli/scenario.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'scenarios');
@@ -26,7 +27,7 @@ test('arcsim scenario validate fails each bad fixture with its code and path (te
     assert.equal(res.code, res.file.split('/').at(-1)!.replace('.yaml', ''));
     if (res.code !== 'ARCSIM_E_SCENARIO_YAML') assert.ok(res.path, `${res.file} names a path`);
   }
-  const text = arcsim('validate', join(FIXTURES, 'ARCSIM_E_SCENARIO_TIMING.yaml'));
-  assert.equal(text.status, 1);
-  assert.match(text.stdout, /^FAIL {2}.*ARCSIM_E_SCENARIO_TIMING.yaml\n {6}ARCSIM_E_SCENARIO_TIMING at detonate\.0\.jitter: /m);
+  let text = '';
+  assert.equal(validateFiles([join(FIXTURES, 'ARCSIM_E_SCENARIO_TIMING.yaml')], {}, (t) => (text += t)), 1);
+  assert.match(text, /^FAIL {2}.*ARCSIM_E_SCENARIO_TIMING.yaml\n {6}ARCSIM_E_SCENARIO_TIMING at detonate\.0\.jitter: /m);
 });
