@@ -5,7 +5,10 @@ import {
 } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { planEvents, validateScenario, type PlannedEvent } from '../scenarios/index.ts';
+import { planRun, validateScenario } from '../scenarios/index.ts';
+import { releasePlan, warpedStart, type ReleaseResult } from '../scenarios/playback.ts';
+import type { SensorEvent } from '../protocol/index.ts';
+import { ScenarioRunner, type RunRequest, type ScheduleEntry, type ScheduleJobFn } from './scheduler.ts';
 import { forgetIdentity, loadIdentity, saveIdentity, type Identity } from './identity.ts';
 import { collectHostFacts } from './host-facts.ts';
 import { MemoryOutbox } from './outbox.ts';
@@ -28,6 +31,10 @@ export interface AgentOptions {
   maxInflightBatches?: number;
   /** Random source for backoff jitter. */
   random?: () => number;
+  /** Cron schedules of scenario runs (agent/scheduler.ts). */
+  schedules?: ScheduleEntry[];
+  /** Starts cron jobs; defaults to node-schedule (tests fire jobs by hand). */
+  scheduleJob?: ScheduleJobFn;
 }
 
 type RunCommand = Extract<MessageOf<'command'>['command'], { action: 'run-scenario' }>;
@@ -49,7 +56,8 @@ export class Agent extends EventEmitter {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly random: () => number;
-  private playing: Promise<void> = Promise.resolve();
+  /** Plays scenarios on this host, never overlapping unless allowed (commands and cron). */
+  readonly runner: ScenarioRunner;
   /** Set while a refused identity is being replaced; the next connect waits for it. */
   private reenrolling: Promise<void> | undefined;
   private lastFacts: { machine: MachineFacts; sqlInstances: SqlInstanceFacts[] } | undefined;
@@ -61,6 +69,7 @@ export class Agent extends EventEmitter {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger();
     this.random = options.random ?? Math.random;
+    this.runner = new ScenarioRunner({ play: (req, signal) => this.playRun(req, signal), logger: this.logger, scheduleJob: options.scheduleJob });
   }
 
   get agentId(): string | undefined {
@@ -76,6 +85,7 @@ export class Agent extends EventEmitter {
     this.identity = loadIdentity(this.options.stateDir);
     if (!this.identity) await this.enroll();
     void this.connect();
+    if (this.options.schedules?.length) this.runner.schedule(this.options.schedules);
   }
 
   /** Resolves on the next `registered` from the control plane. */
@@ -85,6 +95,7 @@ export class Agent extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.runner.stop();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
     const ws = this.ws;
@@ -274,62 +285,81 @@ export class Agent extends EventEmitter {
     const reply = (body: Omit<MessageOf<'command-result'>, 'v' | 'type' | 'id'>) => {
       if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame('command-result', { id: msg.id, ...body }));
     };
+    if (c.action === 'cancel-scenario') {
+      const found = this.runner.cancel(c.detonationId);
+      reply({ ok: found, detonationId: c.detonationId, message: found ? 'cancelled; its cleanup phase plays' : 'no such run is playing' });
+      return;
+    }
     if (c.action !== 'run-scenario') {
       reply({ ok: false, message: `action ${c.action} is not supported by this agent yet` });
       return;
     }
-    // Plays run one after another on a host; a new command waits for the current one.
-    this.playing = this.playing.then(async () => {
-      try {
-        const n = await this.play(c);
-        reply({ ok: true, detonationId: c.detonationId, events: n });
-      } catch (err) {
-        reply({ ok: false, detonationId: c.detonationId, message: (err as Error).message });
-      }
-    });
+    try {
+      const scenario = validateScenario(c.scenario, 'command.scenario');
+      const r = (await this.runner.run({ ...c, scenario, source: 'command' }, 'wait'))!;
+      reply({ ok: !r.failure && !r.cancelled, detonationId: c.detonationId, events: r.released, message: r.failure || r.cancelled ? describeRun(r) : undefined });
+    } catch (err) {
+      reply({ ok: false, detonationId: c.detonationId, message: (err as Error).message });
+    }
+  }
+
+  // ---- scenario playback (issue #4) ----
+
+  /** Queues events for delivery and sends what the in-flight window allows. */
+  enqueue(events: SensorEvent[]): void {
+    this.outbox.push(events);
+    this.flush();
+  }
+
+  /** Resolves once every queued event has been acked. */
+  drained(): Promise<void> {
+    return this.outbox.drained();
   }
 
   /**
-   * Plays a scenario: plans its events (pure, deterministic), releases them at `speed`
-   * (0 = at once, timestamps keep their original spacing), and waits for every ack.
+   * Plays a scenario now (waiting for the host's current run) and returns the events sent.
+   * Throws, after its cleanup has played, when the warmup or detonation failed or was cancelled.
    */
-  async play(c: Pick<RunCommand, 'scenario' | 'detonationId'> & Partial<Pick<RunCommand, 'variant' | 'seed' | 'speed' | 'inputs' | 'faults'>>): Promise<number> {
-    if (!this.identity) throw new Error('agent is not enrolled');
+  async play(
+    c: Pick<RunCommand, 'scenario' | 'detonationId'> & Partial<Pick<RunCommand, 'variant' | 'seed' | 'speed' | 'inputs' | 'allowOverlap' | 'faults'>>,
+  ): Promise<number> {
     const scenario = validateScenario(c.scenario, 'command.scenario');
+    const r = (await this.runner.run({ ...c, variant: c.variant ?? 'attack', scenario, source: 'api' }, 'wait'))!;
+    if (r.failure || r.cancelled) throw new Error(describeRun(r));
+    return r.released;
+  }
+
+  /**
+   * One run: plans every phase (pure, deterministic), releases the events at `speed` (0 = at
+   * once; timestamps keep their original spacing and are placed so none lies in the future),
+   * and waits for every ack. The cleanup phase is released even when the run fails or is aborted.
+   */
+  async playRun(req: RunRequest, signal?: AbortSignal): Promise<ReleaseResult> {
+    if (!this.identity) throw new Error('agent is not enrolled');
     const facts = this.lastFacts ?? (await this.facts());
-    const speed = c.speed ?? 0;
+    const speed = req.speed ?? 0;
     const options = {
-      variant: c.variant ?? 'attack', seed: c.seed, detonationId: c.detonationId, inputs: c.inputs,
+      variant: req.variant, seed: req.seed, detonationId: req.detonationId, inputs: req.inputs,
       device: { id: this.identity.agentId, name: facts.machine.hostname },
-    } as const;
-    let planned = planEvents(scenario, { ...options, startTime: this.clock.now() });
-    if (speed === 0 && planned.length > 0) {
-      // Instant playback: place the scenario so it ends now, never in the future.
-      planned = planEvents(scenario, { ...options, startTime: this.clock.now() - planned[planned.length - 1]!.offsetMs });
-    }
+    };
+    const now = this.clock.now();
+    const span = planRun(req.scenario, { ...options, startTime: now }).spanMs;
+    const plan = planRun(req.scenario, { ...options, startTime: warpedStart(now, span, speed) });
     // FAULT SEAM (issue #7): a run-scenario command may carry delivery faults for this playback only.
-    this.faults = c.faults ? new FaultInjector(c.faults, c.seed ?? c.detonationId) : undefined;
-    if (this.faults) planned = this.faults.arrange(planned);
+    this.faults = req.faults ? new FaultInjector(req.faults, req.seed ?? req.detonationId) : undefined;
+    if (this.faults) plan.events = this.faults.arrange(plan.events);
     try {
-      return await this.release(planned, speed);
+      const result = await releasePlan(plan, { speed, signal, sink: (events) => this.enqueue(events) });
+      await this.drained();
+      return result;
     } finally {
       this.faults = undefined;
     }
   }
+}
 
-  /** Queues planned events at `speed` and resolves once every one is acked. */
-  private async release(planned: PlannedEvent[], speed: number): Promise<number> {
-    const started = Date.now();
-    for (const p of planned) {
-      if (speed > 0) {
-        const due = started + p.offsetMs / speed - Date.now();
-        if (due > 0) await new Promise((r) => setTimeout(r, due));
-      }
-      this.outbox.push([p.event]);
-      if (speed > 0) this.flush();
-    }
-    this.flush();
-    await this.outbox.drained();
-    return planned.length;
-  }
+/** One line on how a failed or cancelled run ended. */
+function describeRun(r: ReleaseResult): string {
+  const what = r.failure ? `${r.failure.phase} failed: ${r.failure.code}: ${r.failure.message}` : 'cancelled';
+  return `${what}; ${r.byPhase.warmup + r.byPhase.detonate} events played before, cleanup played ${r.byPhase.cleanup}`;
 }

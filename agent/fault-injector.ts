@@ -32,7 +32,7 @@ export class FaultInjector {
    * [0, window), so no event moves by more than the window in event time. Timestamps are kept:
    * only the delivery order changes.
    */
-  arrange(planned: PlannedEvent[]): PlannedEvent[] {
+  arrange<T extends Pick<PlannedEvent, 'offsetMs'>>(planned: T[]): T[] {
     if (!this.faults.reorder) return planned;
     const window = parseDuration(this.faults.reorder.window);
     const rng = seededRandom(`${this.seed}:reorder`);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createLogger } from '../lib/logger.ts';
 import { Agent } from '../agent/index.ts';
+import { loadScheduleFile } from '../agent/scheduler.ts';
 import { untilSignal } from './service.ts';
 
 export function agentCommand(): Command {
@@ -14,9 +15,11 @@ export function agentCommand(): Command {
     .option('--token <token>', 'enrollment token (first start, and to re-enroll if the control plane forgets the agent)')
     .option('--state-dir <dir>', 'where the agent keeps its identity (mode 0600)', join(homedir(), '.arcsim', 'agent'))
     .option('--log-format <fmt>', 'json | pretty', 'pretty')
+    .option('--schedule <file>', 'YAML file of cron-scheduled scenario runs (see docs/scenarios.md)')
     .action(async (opts) => {
       const logger = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'pretty', component: 'agent' });
-      const agent = new Agent({ controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger });
+      const schedules = opts.schedule ? loadScheduleFile(opts.schedule) : undefined;
+      const agent = new Agent({ controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger, schedules });
       agent.on('registered', (m) => logger.info('registered', { machineId: m.machineId, heartbeatIntervalSec: m.heartbeatIntervalSec }));
       agent.on('disconnected', (code) => logger.warn('disconnected; reconnecting with backoff', { code }));
       const fatal = new Promise<Error>((resolve) => agent.once('fatal', resolve));

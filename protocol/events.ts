@@ -24,12 +24,14 @@ export const TABLE_COLUMNS = {
     ProcessCommandLine: str, AccountDomain: str, AccountName: str,
     InitiatingProcessFileName: str, InitiatingProcessFolderPath: str, InitiatingProcessCommandLine: str,
     InitiatingProcessId: z.number().int().nonnegative(), InitiatingProcessParentFileName: str,
-    InitiatingProcessAccountName: str,
+    InitiatingProcessAccountName: str, InitiatingProcessParentId: z.number().int().nonnegative(),
   },
   DeviceNetworkEvents: {
     LocalIP: str, LocalPort: port, RemoteIP: str, RemotePort: port, RemoteUrl: str, Protocol: str,
     InitiatingProcessFileName: str, InitiatingProcessFolderPath: str, InitiatingProcessCommandLine: str,
     InitiatingProcessId: z.number().int().nonnegative(), InitiatingProcessAccountName: str,
+    // Real MDE columns, so a connection can be tied to the process that started its process.
+    InitiatingProcessParentFileName: str, InitiatingProcessParentId: z.number().int().nonnegative(),
   },
   DeviceLogonEvents: {
     LogonType: str, AccountDomain: str, AccountName: str, RemoteIP: str, RemotePort: port,

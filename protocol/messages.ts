@@ -102,6 +102,14 @@ export const RunScenarioCommand = z.strictObject({
   inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   /** Delivery faults to inject while playing (test runs only; see protocol/faults.ts). */
   faults: FaultsSchema.optional(),
+  /** Runs never overlap on one host unless this is set: without it a run waits for the current one. */
+  allowOverlap: z.boolean().optional(),
+});
+
+/** Stops a running scenario's warmup/detonation; its cleanup phase still runs. */
+export const CancelScenarioCommand = z.strictObject({
+  action: z.literal('cancel-scenario'),
+  detonationId: z.string().min(1).max(128),
 });
 
 export const CommandSchema = z.strictObject({
@@ -109,6 +117,7 @@ export const CommandSchema = z.strictObject({
   id: z.string().min(1).max(128),
   command: z.discriminatedUnion('action', [
     RunScenarioCommand,
+    CancelScenarioCommand,
     z.strictObject({ action: z.literal('set-extension'), name: z.string(), enabled: z.boolean() }),
     z.strictObject({ action: z.literal('update-config'), heartbeatIntervalSec: z.number().int().positive().optional() }),
   ]),

@@ -9,6 +9,8 @@ export const SCENARIO_ERRORS = {
   ARCSIM_E_SCENARIO_UNUSED_ARGUMENT: { status: 422, closeCode: null, message: 'scenario declares an input argument it never uses' },
   ARCSIM_E_SCENARIO_ARGUMENT_TYPE: { status: 422, closeCode: null, message: 'input argument value does not match its declared type' },
   ARCSIM_E_SCENARIO_TECHNIQUE: { status: 422, closeCode: null, message: 'not an ATT&CK technique id (T1234 or T1234.001)' },
+  ARCSIM_E_SCENARIO_TACTIC: { status: 422, closeCode: null, message: 'not an ATT&CK tactic name (e.g. CredentialAccess)' },
+  ARCSIM_E_SCENARIO_PLATFORM: { status: 422, closeCode: null, message: 'scenario events need a platform it does not declare (SqlEvents need sql)' },
   ARCSIM_E_SCENARIO_TABLE: { status: 422, closeCode: null, message: 'unknown event table' },
   ARCSIM_E_SCENARIO_COLUMN: { status: 422, closeCode: null, message: 'event column does not exist in its table, or its value has the wrong type' },
   ARCSIM_E_SCENARIO_TIMING: { status: 422, closeCode: null, message: 'impossible timing' },

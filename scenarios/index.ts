@@ -1,4 +1,7 @@
-export { ScenarioSchema, type Scenario, type InputValue } from './schema.ts';
+export {
+  ScenarioSchema, TACTICS, PLATFORMS, PHASES, INPUT_TYPES, variantPhases,
+  type Scenario, type ScenarioInput, type ScenarioStep, type InputValue, type Phase, type Variant,
+} from './schema.ts';
 export { parseScenario, validateScenario, loadScenarioFile, loadLibrary, resolveInputs, LIBRARY_DIR } from './loader.ts';
-export { planEvents, type PlayOptions, type PlannedEvent } from './player.ts';
+export { planEvents, planRun, alignToTimeOfDay, type PlayOptions, type PlannedEvent, type PlayPlan, type PlanFailure } from './player.ts';
 export { SCENARIO_ERRORS } from './errors.ts';

@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { isNode, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { columnSchema, columnsOf, TABLE_NAMES, type TableName } from '../protocol/index.ts';
 import { issuePath, type ArcsimError } from '../protocol/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
-import { ScenarioSchema, type InputValue, type Scenario, type ScenarioStep } from './schema.ts';
+import { PHASES, ScenarioSchema, TACTICS, variantPhases, type InputValue, type Scenario, type ScenarioStep } from './schema.ts';
 import { scenarioError } from './errors.ts';
 
 export const LIBRARY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'library');
@@ -15,7 +15,7 @@ export const LIBRARY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'librar
 export const PLAYER_COLUMNS = ['Timestamp', 'DeviceId', 'DeviceName', 'ReportId', 'DetonationId'];
 /** Template names every step has without declaring them. */
 export const BUILTIN_ARGUMENTS = ['index'];
-/** Longest a scenario may run in event time. */
+/** Longest one phase may run in event time. */
 const MAX_SPAN_MS = 30 * 86_400_000;
 
 const TEMPLATE = /#\{([a-zA-Z_][a-zA-Z0-9_.]*)\}/g;
@@ -44,8 +44,34 @@ function templatesIn(value: unknown, out: Array<{ name: string }>): void {
 /** Parses and fully validates a scenario; throws an ArcsimError with its ARCSIM_E_SCENARIO_* code and path. */
 export function parseScenario(text: string, file = 'scenario'): Scenario {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message);
+  if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
+  // In YAML, " #" starts a comment: an unquoted `-u #{wallet}` silently loses its tail.
+  visit(doc, (_key, node, path) => {
+    if (!isNode(node)) return;
+    for (const c of [node.comment, node.commentBefore]) {
+      if (c && /^\{[a-z][a-z0-9_]*\}/.test(c.trimStart())) {
+        const chain = [...path, node];
+        const at = chain.flatMap((p, i) => {
+          if (isPair(p)) return [String(isScalar(p.key) ? p.key.value : p.key)];
+          if (isSeq(p)) return [String(p.items.indexOf(chain[i + 1] as never))];
+          return [];
+        }).join('.');
+        throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, at, `a template after a space ("#${c.trimStart().split(' ')[0]}") starts a YAML comment and is cut off: quote the value`);
+      }
+    }
+  });
   return validateScenario(doc.toJS(), file);
+}
+
+/** Every phase's steps of both variants, with the path prefix of each (`detonate`, `benign.cleanup`, ...). */
+function allStepLists(s: Scenario): Array<[string, ScenarioStep[]]> {
+  const out: Array<[string, ScenarioStep[]]> = [];
+  for (const variant of ['attack', 'benign'] as const) {
+    const v = variantPhases(s, variant);
+    if (!v) continue;
+    for (const phase of PHASES) out.push([`${v.prefix}${phase}`, v.phases[phase]]);
+  }
+  return out;
 }
 
 /** Validates an already-parsed scenario object (e.g. one received in a command). */
@@ -57,11 +83,21 @@ export function validateScenario(raw: unknown, file = 'scenario'): Scenario {
   s.techniques.forEach((t, i) => {
     if (!/^T\d{4}(\.\d{3})?$/.test(t)) throw scenarioError('ARCSIM_E_SCENARIO_TECHNIQUE', file, `techniques.${i}`, `"${t}"`);
   });
+  s.tactics.forEach((t, i) => {
+    if (!(TACTICS as readonly string[]).includes(t)) {
+      throw scenarioError('ARCSIM_E_SCENARIO_TACTIC', file, `tactics.${i}`, `"${t}" (tactics: ${TACTICS.join(', ')})`);
+    }
+  });
+  const alertTypes = new Set<string>();
+  s.expect.alerts.forEach((a, i) => {
+    if (alertTypes.has(a.alertType)) throw scenarioError('ARCSIM_E_SCENARIO_SCHEMA', file, `expect.alerts.${i}.alertType`, `${a.alertType} is listed twice`);
+    alertTypes.add(a.alertType);
+  });
 
   // Arguments: every template names a declared input (or a built-in), every input is used.
   const used = new Set<string>();
-  const variants: Array<[string, ScenarioStep[]]> = [['steps', s.steps], ...(s.benign ? [['benign.steps', s.benign.steps] as [string, ScenarioStep[]]] : [])];
-  for (const [prefix, steps] of variants) {
+  const lists = allStepLists(s);
+  for (const [prefix, steps] of lists) {
     steps.forEach((step, i) => {
       const found: Array<{ name: string }> = [];
       templatesIn(step, found);
@@ -79,7 +115,14 @@ export function validateScenario(raw: unknown, file = 'scenario'): Scenario {
   }
 
   const defaults = Object.fromEntries(Object.entries(s.inputs).map(([k, v]) => [k, v.default]));
-  for (const [prefix, steps] of variants) checkSteps(steps, defaults, file, prefix);
+  let usesSql = '';
+  for (const [prefix, steps] of lists) {
+    const sqlAt = checkSteps(steps, defaults, file, prefix);
+    usesSql ||= sqlAt;
+  }
+  if (usesSql && !s.platforms.includes('sql')) {
+    throw scenarioError('ARCSIM_E_SCENARIO_PLATFORM', file, usesSql, 'this event is a SqlEvents row, so platforms must include sql (the host needs a SQL instance)');
+  }
   return s;
 }
 
@@ -97,21 +140,33 @@ export function resolveInputs(s: Scenario, given: Record<string, InputValue> = {
 
 function coerceArgument(name: string, type: string, value: InputValue, file: string): InputValue {
   if (type === 'string') return String(value);
-  if (type === 'boolean') {
+  if (type === 'duration') {
+    if (typeof value === 'string' && isDuration(value)) return value;
+  } else if (type === 'boolean') {
     if (typeof value === 'boolean') return value;
     if (value === 'true' || value === 'false') return value === 'true';
   } else {
-    const n = typeof value === 'number' ? value : Number(value);
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
     if (Number.isFinite(n) && (type === 'number' || Number.isInteger(n))) return n;
   }
-  throw scenarioError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, `inputs.${name}`, `${JSON.stringify(value)} is not a ${type}`);
+  throw scenarioError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, `inputs.${name}`, `${JSON.stringify(value)} is not a${type === 'integer' ? 'n' : ''} ${type}`);
+}
+
+function isDuration(v: string): boolean {
+  try {
+    parseDuration(v);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkArgumentType(name: string, type: string, value: InputValue, file: string, path: string): void {
   const ok = type === 'string' ? typeof value === 'string'
+    : type === 'duration' ? typeof value === 'string' && isDuration(value)
     : type === 'boolean' ? typeof value === 'boolean'
     : type === 'integer' ? Number.isInteger(value) : typeof value === 'number';
-  if (!ok) throw scenarioError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, path, `default ${JSON.stringify(value)} of "${name}" is not a ${type}`);
+  if (!ok) throw scenarioError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, path, `default ${JSON.stringify(value)} of "${name}" is not a${type === 'integer' ? 'n' : ''} ${type}`);
 }
 
 /** Resolves a step's `repeat` (a number or a template of an integer input). */
@@ -124,20 +179,47 @@ export function repeatCount(step: ScenarioStep, args: Record<string, InputValue>
   return n;
 }
 
-function checkSteps(steps: ScenarioStep[], args: Record<string, InputValue>, file: string, prefix: string): void {
+/** A step's resolved timing, ms; throws ARCSIM_E_SCENARIO_TIMING when it is impossible. */
+export interface StepTiming {
+  after: number;
+  every: number;
+  jitter: number;
+  repeat: number;
+}
+
+export function stepTiming(step: ScenarioStep, args: Record<string, InputValue>, file: string, path: string): StepTiming {
+  const ms = (key: 'after' | 'every' | 'jitter'): number => {
+    const text = String(renderTemplate(step[key], args));
+    try {
+      return parseDuration(text);
+    } catch {
+      throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.${key}`, `"${text}" is not a duration (e.g. 500ms, 3s, 10m, 24h)`);
+    }
+  };
+  const t = { after: ms('after'), every: ms('every'), jitter: ms('jitter'), repeat: repeatCount(step, args, file, path) };
+  if (t.repeat > 1 && t.every <= 0) throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.every`, 'a repeated step needs every > 0');
+  if (t.jitter > 0 && t.repeat > 1 && t.jitter >= t.every) {
+    throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.jitter`, `jitter (${step.jitter}) must be shorter than every (${step.every}) so repetitions keep their order`);
+  }
+  return t;
+}
+
+/** Checks one phase's steps with the default inputs; returns the path of a SqlEvents event, if any. */
+function checkSteps(steps: ScenarioStep[], args: Record<string, InputValue>, file: string, prefix: string): string {
   let span = 0;
+  let sqlAt = '';
   steps.forEach((step, i) => {
     const path = `${prefix}.${i}`;
-    const [after, every, jitter] = (['after', 'every', 'jitter'] as const).map((k) => parseDuration(step[k]));
-    const repeat = repeatCount(step, args, file, path);
-    if (repeat > 1 && every! <= 0) throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.every`, 'a repeated step needs every > 0');
-    if (repeat > 1 && jitter! >= every!) {
-      throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.jitter`, `jitter (${step.jitter}) must be shorter than every (${step.every}) so repetitions keep their order`);
-    }
-    span += after! + every! * (repeat - 1) + jitter!;
-    if (span > MAX_SPAN_MS) throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, path, 'the scenario would run longer than 30 days of event time');
-    step.events.forEach((ev, j) => checkEvent(renderDeep(ev, { ...args, index: 0 }) as Record<string, unknown>, file, `${path}.events.${j}`));
+    const t = stepTiming(step, args, file, path);
+    span += t.after + t.every * (t.repeat - 1) + t.jitter;
+    if (span > MAX_SPAN_MS) throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, path, 'the phase would run longer than 30 days of event time');
+    step.events.forEach((ev, j) => {
+      const rendered = renderDeep(ev, { ...args, index: 0 }) as Record<string, unknown>;
+      checkEvent(rendered, file, `${path}.events.${j}`);
+      if (rendered.Table === 'SqlEvents' && !sqlAt) sqlAt = `${path}.events.${j}.Table`;
+    });
   });
+  return sqlAt;
 }
 
 function checkEvent(ev: Record<string, unknown>, file: string, path: string): void {

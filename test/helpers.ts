@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,9 @@ import WebSocket from 'ws';
 import { createControlPlane, openSqliteStore, type ControlPlane, type ControlPlaneConfig, type Store } from '../control-plane/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { MachineFacts } from '../protocol/index.ts';
+import { Agent } from '../agent/index.ts';
+import type { Scenario } from '../scenarios/index.ts';
+import type { CommandBody, CommandResult } from '../control-plane/gateway/agent-session.ts';
 
 /** Every migration version shipped, in order: what a fresh store must have applied. */
 export const MIGRATION_VERSIONS = readdirSync(join(import.meta.dirname, '..', 'control-plane', 'store', 'migrations', 'sqlite'))
@@ -109,4 +113,43 @@ export class RawAgent {
 
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+export interface AgentLab {
+  env: TestControlPlane;
+  agent: Agent;
+  machineId: string;
+  /** Plays a scenario on the agent through a control-plane command; returns its detonation id and result. */
+  play(scenario: Scenario, options?: Partial<Omit<Extract<CommandBody, { action: 'run-scenario' }>, 'action' | 'scenario'>>): Promise<{ detonationId: string; result: CommandResult }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A control plane (real SQLite file, loopback port) and an enrolled, registered agent ready to
+ * play scenarios. `agentClock` fixes the agent's "now" (event time), for scenarios whose outcome
+ * depends on the hour.
+ */
+export async function startAgentLab(options: { agentClock?: Clock; facts?: MachineFacts; config?: ControlPlaneConfig } = {}): Promise<AgentLab> {
+  const env = await startControlPlane({ config: options.config });
+  const token = await env.cp.createToken({ subscription: 'sub-lab', resourceGroup: 'rg-lab' });
+  const agent = new Agent({
+    controlPlane: env.url, token: token.token, stateDir: join(env.dir, 'agent'), clock: options.agentClock,
+    facts: async () => ({ machine: options.facts ?? TEST_FACTS, sqlInstances: [] }),
+  });
+  const registered = agent.waitRegistered();
+  await agent.start();
+  const reg = await registered;
+  return {
+    env, agent, machineId: reg.machineId,
+    async play(scenario, opts = {}) {
+      const detonationId = opts.detonationId ?? randomUUID();
+      const result = await env.cp.command(agent.agentId!, { action: 'run-scenario', scenario: scenario as unknown as Record<string, unknown>, ...opts, detonationId });
+      return { detonationId, result };
+    },
+    async close() {
+      await agent.stop();
+      await env.close();
+      cleanup(env.dir);
+    },
+  };
 }

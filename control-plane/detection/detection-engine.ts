@@ -1,7 +1,9 @@
 import type { SensorEvent } from '../../protocol/index.ts';
-import type { StoreTx } from '../store/index.ts';
+import type { RuleHit, StoreTx } from '../store/index.ts';
 import { resolveField } from './field-mapping.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
+
+type EventRef = { reportId: string; detonationId: string | null; time: number };
 
 /** One firing of a rule: the alert it maps to and the events that caused it. */
 export interface Occurrence {
@@ -13,7 +15,7 @@ export interface Occurrence {
   /** The event that completed the detection; entities and dedup fields are read from it. */
   trigger: SensorEvent;
   /** Every contributing event (the trigger included). */
-  events: Array<{ reportId: string; detonationId: string | null; time: number }>;
+  events: EventRef[];
 }
 
 export interface DetectionOptions {
@@ -25,6 +27,20 @@ export interface DetectionOptions {
 export function fieldValue(event: SensorEvent, field: string): unknown {
   const column = resolveField(event.Table, field);
   return column === undefined ? undefined : (event as Record<string, unknown>)[column];
+}
+
+/**
+ * What feeds a correlation: one matching event, or the firing of a correlation it refers to
+ * (temporal chains). A firing carries its group's values, keyed by its group-by names.
+ */
+type Input =
+  | { kind: 'event'; ruleId: string; event: SensorEvent; time: number }
+  | { kind: 'firing'; ruleId: string; event: SensorEvent; time: number; group: Record<string, unknown>; events: EventRef[] };
+
+/** A temporal hit's payload in rule_hits.value: which referenced rule it stands for and its events. */
+interface TemporalPayload {
+  i: number;
+  events: EventRef[];
 }
 
 /**
@@ -44,22 +60,52 @@ export class DetectionEngine {
     for (const rule of this.rules.byTable.get(event.Table) ?? []) {
       if (!rule.match(event as Record<string, unknown>)) continue;
       if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
-      for (const corr of this.rules.correlationsOf.get(rule.id) ?? []) {
-        const occ = await this.correlate(tx, corr, event, time);
-        if (occ) out.push(occ);
-      }
+      await this.feed(tx, { kind: 'event', ruleId: rule.id, event, time }, out);
     }
     return out;
   }
 
-  private async correlate(tx: StoreTx, corr: CorrelationRule, event: SensorEvent, time: number): Promise<Occurrence | undefined> {
-    const groupKey = JSON.stringify(corr.groupBy.map((f) => fieldValue(event, f) ?? null));
-    const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
-    await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
+  /** Passes a match (or a correlation's firing) to every correlation that refers to its rule. */
+  private async feed(tx: StoreTx, input: Input, out: Occurrence[]): Promise<void> {
+    for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
+      const fired = corr.type === 'temporal' || corr.type === 'temporal_ordered'
+        ? await this.temporal(tx, corr, input)
+        : await this.count(tx, corr, input);
+      if (!fired) continue;
+      if (corr.mapping) {
+        out.push({
+          ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping,
+          trigger: input.event, events: fired.events,
+        });
+      }
+      await this.feed(tx, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
+    }
+  }
 
+  /** The input's values for `corr`'s group-by fields (through Sigma aliases), by group-by name. */
+  private groupOf(corr: CorrelationRule, input: Input): Record<string, unknown> {
+    const group: Record<string, unknown> = {};
+    for (const g of corr.groupBy) {
+      const field = corr.aliases[g]?.[input.ruleId] ?? g;
+      group[g] = (input.kind === 'event' ? fieldValue(input.event, field) : input.group[field]) ?? null;
+    }
+    return group;
+  }
+
+  private async prune(tx: StoreTx, corr: CorrelationRule, time: number): Promise<void> {
     const newest = Math.max(this.newest.get(corr.id) ?? time, time);
     this.newest.set(corr.id, newest);
     await tx.pruneRuleHits(corr.id, newest - corr.timespanMs - this.options.latenessMs);
+  }
+
+  /** event_count / value_count over one detection rule's matches. */
+  private async count(tx: StoreTx, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
+    const { event, time } = input;
+    const group = this.groupOf(corr, input);
+    const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
+    const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
+    await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
+    await this.prune(tx, corr, time);
 
     const hits = await tx.ruleHits(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
     // Slide a window of `timespan` over the hits (sorted by event time) and fire on the first
@@ -73,15 +119,84 @@ export class DetectionEngine {
       const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
       if (corr.op === 'gt' ? measure > corr.threshold : measure >= corr.threshold) {
         await tx.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
-        return {
-          ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping,
-          trigger: event,
-          events: window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime })),
-        };
+        const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
+        return { events, group, time: Math.max(...events.map((e) => e.time)) };
       }
     }
     return undefined;
   }
+
+  /**
+   * temporal / temporal_ordered: fires when every referenced rule matched for one group within
+   * `timespan` (in the listed order, for temporal_ordered). Each match is one rule_hits row whose
+   * key is `<rule index>:<ReportId of the completing event>` and whose value holds the rule index
+   * and the contributing events, so a chained correlation's evidence survives a restart.
+   */
+  private async temporal(tx: StoreTx, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
+    const index = corr.rules.indexOf(input.ruleId);
+    const group = this.groupOf(corr, input);
+    const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
+    const events: EventRef[] = input.kind === 'event'
+      ? [{ reportId: input.event.ReportId, detonationId: input.event.DetonationId ?? null, time: input.time }]
+      : input.events;
+    const key = `${index}:${input.event.ReportId}`;
+    const payload: TemporalPayload = { i: index, events };
+    await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
+    await this.prune(tx, corr, input.time);
+
+    const hits = (await tx.ruleHits(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
+      .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));
+    const self = hits.find((h) => h.hit.reportId === key);
+    if (!self) return undefined; // already consumed (a redelivery cannot reach here, but be safe)
+    const n = corr.rules.length;
+    // Try each window [start, start + timespan] that contains this hit.
+    for (const first of hits) {
+      const lo = first.hit.eventTime;
+      if (lo > input.time || input.time - lo > corr.timespanMs) continue;
+      const inWindow = hits.filter((h) => h.hit.eventTime >= lo && h.hit.eventTime <= lo + corr.timespanMs);
+      const chosen = corr.type === 'temporal' ? pickAny(inWindow, self, n) : pickOrdered(inWindow, self, n);
+      if (!chosen) continue;
+      await tx.deleteRuleHits(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
+      const all = chosen.flatMap((c) => c.p.events);
+      return { events: all, group, time: Math.max(...chosen.map((c) => c.hit.eventTime)) };
+    }
+    return undefined;
+  }
+}
+
+type TemporalHit = { hit: RuleHit; p: TemporalPayload };
+
+/** One hit per referenced rule, `self` for its own rule (the earliest of each other rule). */
+function pickAny(window: TemporalHit[], self: TemporalHit, n: number): TemporalHit[] | undefined {
+  const out: TemporalHit[] = [];
+  for (let i = 0; i < n; i++) {
+    const h = i === self.p.i ? self : window.find((w) => w.p.i === i);
+    if (!h) return undefined;
+    out.push(h);
+  }
+  return out;
+}
+
+/** Hits for rules 0..n-1 in non-decreasing event time, with `self` in its own place. */
+function pickOrdered(window: TemporalHit[], self: TemporalHit, n: number): TemporalHit[] | undefined {
+  const out: TemporalHit[] = [];
+  // Before self: the latest possible chain ending at or before self's time, built backwards.
+  let bound = self.hit.eventTime;
+  for (let i = self.p.i - 1; i >= 0; i--) {
+    const h = [...window].reverse().find((w) => w.p.i === i && w.hit.eventTime <= bound && w !== self);
+    if (!h) return undefined;
+    out.unshift(h);
+    bound = h.hit.eventTime;
+  }
+  out.push(self);
+  bound = self.hit.eventTime;
+  for (let i = self.p.i + 1; i < n; i++) {
+    const h = window.find((w) => w.p.i === i && w.hit.eventTime >= bound && w !== self);
+    if (!h) return undefined;
+    out.push(h);
+    bound = h.hit.eventTime;
+  }
+  return out;
 }
 
 function single(rule: DetectionRule, mapping: AlertMapping, event: SensorEvent, time: number): Occurrence {

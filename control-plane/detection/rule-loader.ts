@@ -84,7 +84,8 @@ const CorrelationDoc = z.strictObject({
     timespan: z.string(),
     condition: CMP.optional(),
     generate: z.boolean().optional(),
-    aliases: z.unknown().optional(),
+    /** Sigma aliases: a group-by name standing for a differently named field in each referenced rule. */
+    aliases: z.record(z.string(), z.record(z.string(), z.string())).optional(),
   }),
 });
 
@@ -101,24 +102,35 @@ export interface DetectionRule {
   mapping: AlertMapping | undefined;
 }
 
+export const CORRELATION_TYPES = ['event_count', 'value_count', 'temporal', 'temporal_ordered'] as const;
+
 export interface CorrelationRule {
   kind: 'correlation';
   id: string;
   name: string | undefined;
   title: string;
   file: string;
-  type: 'event_count' | 'value_count';
-  /** Ids of the detection rules whose matches are counted. */
+  type: (typeof CORRELATION_TYPES)[number];
+  /**
+   * Ids of the rules whose matches are correlated, in order (the order matters for
+   * temporal_ordered). Temporal correlations may refer to other correlations.
+   */
   rules: string[];
   groupBy: string[];
+  /** For each group-by name, the field read from each referenced rule (by id); Sigma `aliases`. */
+  aliases: Record<string, Record<string, string>>;
+  /** Event tables the correlated events come from. */
+  tables: TableName[];
   timespanMs: number;
+  /** Count condition (event_count, value_count); temporal types fire when every rule matched. */
   op: 'gt' | 'gte';
   threshold: number;
   /** The column counted distinctly by value_count. */
   valueField: string | undefined;
   techniques: string[];
   tactics: string[];
-  mapping: AlertMapping;
+  /** Undefined for a correlation that only feeds another correlation (it raises no alert itself). */
+  mapping: AlertMapping | undefined;
 }
 
 export interface RuleSet {
@@ -126,7 +138,7 @@ export interface RuleSet {
   correlations: CorrelationRule[];
   /** Detection rules per event table, for streaming evaluation. */
   byTable: Map<TableName, DetectionRule[]>;
-  /** Correlations fed by each detection rule id. */
+  /** Correlations fed by each rule id (detections, and correlations feeding temporal ones). */
   correlationsOf: Map<string, CorrelationRule[]>;
 }
 
@@ -171,12 +183,34 @@ export function loadRules(sources: Array<{ file: string; text: string }>): RuleS
     }
   }
 
-  const byRef = new Map<string, DetectionRule>();
+  const byRef = new Map<string, DetectionRule | CorrelationRule>();
   for (const d of detections) {
     byRef.set(d.id, d);
     if (d.name) byRef.set(d.name, d);
   }
-  const correlations = pendingCorrelations.map(({ doc, where, file }) => compileCorrelation(doc, where, file, byRef));
+  // Correlations may refer to correlations (temporal chains): compile referenced ones first.
+  const pendingByRef = new Map<string, (typeof pendingCorrelations)[number]>();
+  for (const p of pendingCorrelations) {
+    pendingByRef.set(p.doc.id, p);
+    if (p.doc.name) pendingByRef.set(p.doc.name, p);
+  }
+  const referenced = new Set(pendingCorrelations.flatMap((p) => p.doc.correlation.rules.map((r) => pendingByRef.get(r)?.doc.id).filter(Boolean)));
+  const visiting = new Set<string>();
+  const compile = (p: (typeof pendingCorrelations)[number]): CorrelationRule => {
+    const done = byRef.get(p.doc.id);
+    if (done) return done as CorrelationRule;
+    if (visiting.has(p.doc.id)) throw ruleError('ARCSIM_E_RULE_REFERENCE', p.where, 'correlations refer to each other in a cycle', 'correlation.rules');
+    visiting.add(p.doc.id);
+    for (const ref of p.doc.correlation.rules) {
+      const inner = pendingByRef.get(ref);
+      if (inner) compile(inner);
+    }
+    const c = compileCorrelation(p.doc, p.where, p.file, byRef, referenced.has(p.doc.id));
+    byRef.set(c.id, c);
+    if (c.name) byRef.set(c.name, c);
+    return c;
+  };
+  const correlations = pendingCorrelations.map(compile);
 
   const byTable = new Map<TableName, DetectionRule[]>();
   for (const d of detections) byTable.set(d.table, [...(byTable.get(d.table) ?? []), d]);
@@ -267,41 +301,84 @@ function checkDedupFields(mapping: AlertMapping, tables: TableName[], where: str
 }
 
 function compileCorrelation(
-  doc: z.infer<typeof CorrelationDoc>, where: string, file: string, byRef: Map<string, DetectionRule>,
+  doc: z.infer<typeof CorrelationDoc>, where: string, file: string, byRef: Map<string, DetectionRule | CorrelationRule>, feedsAnother: boolean,
 ): CorrelationRule {
   const c = doc.correlation;
-  if (c.type !== 'event_count' && c.type !== 'value_count') {
-    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `correlation type "${c.type}" is not supported yet (supported: event_count, value_count)`, 'correlation.type');
+  if (!(CORRELATION_TYPES as readonly string[]).includes(c.type)) {
+    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `correlation type "${c.type}" is not supported yet (supported: ${CORRELATION_TYPES.join(', ')})`, 'correlation.type');
   }
-  if (c.aliases !== undefined) throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, 'correlation aliases are not supported', 'correlation.aliases');
+  const type = c.type as CorrelationRule['type'];
+  const temporal = type === 'temporal' || type === 'temporal_ordered';
   if (c.generate) throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, 'generate: true is not supported; give the base rule its own arcsim mapping', 'correlation.generate');
-  if (!doc.arcsim) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'a correlation rule needs an arcsim alert mapping', 'arcsim');
+  if (!doc.arcsim && !feedsAnother) {
+    throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'a correlation rule needs an arcsim alert mapping (unless another correlation refers to it)', 'arcsim');
+  }
   const rules = c.rules.map((ref, i) => {
     const r = byRef.get(ref);
     if (!r) throw ruleError('ARCSIM_E_RULE_REFERENCE', where, `"${ref}" is not the id or name of a loaded rule`, `correlation.rules.${i}`);
+    if (r.kind === 'correlation' && !temporal) {
+      throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `${type} over another correlation ("${ref}") is not supported; only temporal correlations may refer to correlations`, `correlation.rules.${i}`);
+    }
     return r;
   });
-  const tables = [...new Set(rules.map((r) => r.table))];
+  if (temporal && rules.length < 2) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, `${type} needs at least two rules`, 'correlation.rules');
+  if (new Set(rules.map((r) => r.id)).size !== rules.length) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'a rule is listed twice', 'correlation.rules');
+  const tables = [...new Set(rules.flatMap((r) => (r.kind === 'detection' ? [r.table] : r.tables)))];
+
+  // Aliases: keyed by the referenced rules' names or ids, stored by id.
+  const aliases: Record<string, Record<string, string>> = {};
+  for (const [alias, perRule] of Object.entries(c.aliases ?? {})) {
+    if (!c['group-by'].includes(alias)) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, `alias "${alias}" is not a group-by field`, `correlation.aliases.${alias}`);
+    aliases[alias] = {};
+    for (const [ref, field] of Object.entries(perRule)) {
+      const r = rules.find((x) => x.id === ref || x.name === ref);
+      if (!r) throw ruleError('ARCSIM_E_RULE_REFERENCE', where, `"${ref}" is not one of this correlation's rules`, `correlation.aliases.${alias}.${ref}`);
+      aliases[alias]![r.id] = field;
+    }
+    for (const r of rules) {
+      if (!(r.id in aliases[alias]!)) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, `alias "${alias}" names no field for rule "${r.name ?? r.id}"`, `correlation.aliases.${alias}`);
+    }
+  }
+  // Every group-by field must exist where it is read: an event column, or the group of a chained correlation.
+  c['group-by'].forEach((g, i) => {
+    for (const r of rules) {
+      const field = aliases[g]?.[r.id] ?? g;
+      const path = aliases[g] ? `correlation.aliases.${g}` : `correlation.group-by.${i}`;
+      if (r.kind === 'correlation') {
+        if (!r.groupBy.includes(field)) throw ruleError('ARCSIM_E_RULE_FIELD', where, `"${field}" is not a group-by field of correlation "${r.name ?? r.id}"`, path);
+      } else if (!resolveField(r.table, field)) {
+        throw ruleError('ARCSIM_E_RULE_FIELD', where, `field "${field}" does not exist in ${r.table}`, path);
+      }
+    }
+  });
+
   const cond = c.condition ?? {};
   const ops = (['gt', 'gte', 'lt', 'lte', 'eq'] as const).filter((k) => cond[k] !== undefined);
-  if (ops.length !== 1) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'condition needs exactly one of gt, gte, lt, lte, eq', 'correlation.condition');
-  const op = ops[0]!;
-  if (op !== 'gt' && op !== 'gte') {
-    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `condition "${op}" is not supported yet by streaming evaluation (supported: gt, gte)`, 'correlation.condition');
-  }
-  const checkColumn = (field: string, path: string) => {
-    for (const t of tables) {
-      if (!resolveField(t, field)) throw ruleError('ARCSIM_E_RULE_FIELD', where, `field "${field}" does not exist in ${t}`, path);
-    }
-  };
-  c['group-by'].forEach((g, i) => checkColumn(g, `correlation.group-by.${i}`));
+  let op: 'gt' | 'gte' = 'gte';
+  let threshold = rules.length;
   let valueField: string | undefined;
-  if (c.type === 'value_count') {
-    if (!cond.field) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'value_count needs condition.field', 'correlation.condition.field');
-    checkColumn(cond.field, 'correlation.condition.field');
-    valueField = cond.field;
-  } else if (cond.field) {
-    throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'condition.field only applies to value_count', 'correlation.condition.field');
+  if (temporal) {
+    if (c.condition !== undefined) throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `${type} fires when every rule matched; a condition is not supported`, 'correlation.condition');
+  } else {
+    if (ops.length !== 1) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'condition needs exactly one of gt, gte, lt, lte, eq', 'correlation.condition');
+    const o = ops[0]!;
+    if (o !== 'gt' && o !== 'gte') {
+      throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `condition "${o}" is not supported yet by streaming evaluation (supported: gt, gte)`, 'correlation.condition');
+    }
+    op = o;
+    threshold = cond[o]!;
+    const checkColumn = (field: string, path: string) => {
+      for (const t of tables) {
+        if (!resolveField(t, field)) throw ruleError('ARCSIM_E_RULE_FIELD', where, `field "${field}" does not exist in ${t}`, path);
+      }
+    };
+    if (type === 'value_count') {
+      if (!cond.field) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'value_count needs condition.field', 'correlation.condition.field');
+      checkColumn(cond.field, 'correlation.condition.field');
+      valueField = cond.field;
+    } else if (cond.field) {
+      throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'condition.field only applies to value_count', 'correlation.condition.field');
+    }
   }
   let timespanMs: number;
   try {
@@ -309,11 +386,11 @@ function compileCorrelation(
   } catch (err) {
     throw ruleError('ARCSIM_E_RULE_SCHEMA', where, (err as Error).message, 'correlation.timespan');
   }
-  const mapping = toMapping(doc.arcsim, where);
-  checkDedupFields(mapping, tables, where);
+  const mapping = doc.arcsim && toMapping(doc.arcsim, where);
+  if (mapping) checkDedupFields(mapping, tables, where);
   const { techniques, tactics } = attackTags(doc.tags);
   return {
-    kind: 'correlation', id: doc.id, name: doc.name, title: doc.title, file, type: c.type, rules: rules.map((r) => r.id),
-    groupBy: c['group-by'], timespanMs, op, threshold: cond[op]!, valueField, techniques, tactics, mapping,
+    kind: 'correlation', id: doc.id, name: doc.name, title: doc.title, file, type, rules: rules.map((r) => r.id),
+    groupBy: c['group-by'], aliases, tables, timespanMs, op, threshold, valueField, techniques, tactics, mapping,
   };
 }

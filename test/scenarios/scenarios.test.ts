@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadLibrary, loadScenarioFile, planEvents, SCENARIO_ERRORS } from '../../scenarios/index.ts';
+import { loadLibrary, loadScenarioFile, parseScenario, planEvents, SCENARIO_ERRORS } from '../../scenarios/index.ts';
 import { ArcsimError } from '../../protocol/errors.ts';
 import { EventSchema } from '../../protocol/index.ts';
 
@@ -56,6 +56,36 @@ test('played events are valid, carry the detonation id, keep their spacing and t
   }
   assert.equal((planned[0]!.event as any).RemoteIP, '198.51.100.77');
   assert.equal(new Set(planned.map((p) => p.event.ReportId)).size, 25);
-  assert.throws(() => planEvents(s, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: start, inputs: { attempts: 'many' } }), /ARCSIM_E_SCENARIO_ARGUMENT_TYPE|not a integer/);
+  assert.throws(() => planEvents(s, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: start, inputs: { attempts: 'many' } }), (e: any) => e.code === 'ARCSIM_E_SCENARIO_ARGUMENT_TYPE');
   assert.throws(() => planEvents(s, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: start, inputs: { nope: 1 } }), (e: any) => e.code === 'ARCSIM_E_SCENARIO_MISSING_ARGUMENT');
+});
+
+test('a template cut off by a YAML comment (unquoted " #{x}") is refused with its path', () => {
+  const text = `id: 0d4b2c1e-6f1a-4b7e-9c3d-2a1b0c9d8e7f
+slug: fixture
+name: Fixture
+description: x
+techniques: [T1059.004]
+platforms: [linux]
+inputs:
+  user: {type: string, default: root}
+expect: {alerts: []}
+detonate:
+  - name: one
+    events:
+      - Table: DeviceProcessEvents
+        ActionType: ProcessCreated
+        AccountName: "#{user}"
+        ProcessCommandLine: su #{user} -c id
+`;
+  assert.throws(() => parseScenario(text, 'cut.yaml'), (e: any) => e.code === 'ARCSIM_E_SCENARIO_YAML' && e.path === 'detonate.0.events.0.ProcessCommandLine');
+});
+
+test('startTimeOfDay pins the event time to the latest such UTC time at or before the start', () => {
+  const s = loadLibrary().get('admin-login-foreign-off-hours')!;
+  const device = { id: 'a', name: 'h' };
+  const at = (start: number, variant: 'attack' | 'benign' = 'attack') => planEvents(s, { variant, detonationId: 'd', device, startTime: start })[0]!.event.Timestamp;
+  assert.equal(at(Date.UTC(2026, 2, 4, 10, 0)), '2026-03-04T02:47:00.000Z');
+  assert.equal(at(Date.UTC(2026, 2, 4, 1, 0)), '2026-03-03T02:47:00.000Z');
+  assert.equal(at(Date.UTC(2026, 2, 4, 10, 0), 'benign'), '2026-03-03T10:15:00.000Z');
 });
