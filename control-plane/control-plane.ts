@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { LIMITS, type Limits } from '../protocol/index.ts';
+import { EXTENSIONS, isExtensionName, LIMITS, protocolError, type Limits } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -53,13 +53,18 @@ export interface ControlPlane extends EventEmitter {
   createToken(request: TokenRequest): ReturnType<typeof createEnrollmentToken>;
   connectedAgents(): string[];
   session(agentId: string): AgentSession | undefined;
+  /**
+   * Installs (`enabled`) or removes an extension on a machine: stored, pushed to the agent when
+   * it is connected (`delivered`), and re-sent in `registered` on every reconnect.
+   */
+  setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
   /** Sends a command to a connected agent and waits for its result. */
   command(agentId: string, body: CommandBody, timeoutMs?: number): Promise<CommandResult>;
 }
 
 /**
  * Builds the control plane: REST API and WebSocket gateway on one Fastify server.
- * Emits `registered` (session, machine), `ingested` (session, result).
+ * Emits `registered` (session, machine), `ingested` (session, result), `clone-suspected` (agentId, differences).
  */
 export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const config = ControlPlaneConfigSchema.parse(deps.config ?? {});
@@ -86,7 +91,28 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       emitter.emit('registered', s, m);
     },
     onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
+    onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
   });
+
+  async function setExtension(machineName: string, name: string, enabled: boolean) {
+    if (!isExtensionName(name)) {
+      throw protocolError('ARCSIM_E_VALIDATION', `unknown extension ${name}; known: ${Object.keys(EXTENSIONS).join(', ')}`, 'params.ext');
+    }
+    const machine = (await deps.store.listMachines()).find((m) => m.name === machineName);
+    if (!machine) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${machineName}`);
+    const extensions = machine.extensions.filter((e) => e.name !== name);
+    if (enabled) extensions.push({ name, publisher: EXTENSIONS[name].publisher, status: 'Succeeded' });
+    await deps.store.setMachineExtensions(machine.agentId, extensions);
+    const updated = (await deps.store.getMachine(machine.agentId))!;
+    const session = gateway.sessions.get(machine.agentId);
+    if (!session) return { machine: updated, delivered: false, message: 'agent not connected: it gets the extension state when it reconnects' };
+    try {
+      const r = await session.command({ action: 'set-extension', name, enabled }, 10_000);
+      return { machine: updated, delivered: r.ok, message: r.message };
+    } catch (err) {
+      return { machine: updated, delivered: false, message: (err as Error).message };
+    }
+  }
 
   registerRoutes(app, {
     store: deps.store,
@@ -94,6 +120,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     version: VERSION,
     baseUrl: () => baseUrl,
     connectedAgents: () => [...gateway.sessions.keys()],
+    setExtension,
   });
 
   return Object.assign(emitter, {
@@ -117,6 +144,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ensureAdminKey: (options?: { reset?: boolean }) => ensureAdminKey(deps.store, options),
     createToken: (request: TokenRequest) => createEnrollmentToken(deps.store, request, clock),
     connectedAgents: () => [...gateway.sessions.keys()],
+    setExtension,
     session: (agentId: string) => gateway.sessions.get(agentId),
     async command(agentId: string, body: CommandBody, timeoutMs?: number) {
       const s = gateway.sessions.get(agentId);

@@ -31,6 +31,7 @@ export const PROTOCOL_ERRORS = {
   ARCSIM_E_HANDSHAKE_TIMEOUT: { status: 408, closeCode: 4408, message: 'no register message within the handshake timeout' },
   ARCSIM_E_LIVENESS: { status: 408, closeCode: 4408, message: 'no pong within the ping interval' },
   ARCSIM_E_REPLACED: { status: 409, closeCode: 4409, message: 'another connection with the same agent identity took over' },
+  ARCSIM_E_IDENTITY_CLONED: { status: 409, closeCode: 4410, message: 'another live agent on a different host uses this identity (cloned state dir?)' },
   ARCSIM_E_SHUTDOWN: { status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { status: 500, closeCode: 1011, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;

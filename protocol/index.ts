@@ -3,3 +3,4 @@ export * from './events.ts';
 export * from './limits.ts';
 export * from './messages.ts';
 export * from './resource-ids.ts';
+export * from './extensions.ts';

@@ -14,6 +14,11 @@ export interface SessionDeps {
   clock: Clock;
   limits: Limits;
   logger: Logger;
+  /**
+   * Called with the facts of a `register` before anything is stored: `ok` makes this session the
+   * identity's live one; `clone` means the identity is live on another host, so this one is refused.
+   */
+  claim(session: AgentSession, facts: MessageOf<'register'>['machine']): Promise<'ok' | 'clone'>;
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
 }
@@ -28,6 +33,8 @@ export type CommandResult = MessageOf<'command-result'>;
  */
 export class AgentSession {
   machine: MachineRow | undefined;
+  /** Facts sent with `register` (set before the claim, so a later newcomer can be compared). */
+  facts: MessageOf<'register'>['machine'] | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly pending = new Map<string, { resolve(r: CommandResult): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   private tokens: number;
@@ -121,6 +128,9 @@ export class AgentSession {
         }
         clearTimeout(p.timer);
         this.pending.delete(msg.id);
+        if (msg.notCollected && Object.keys(msg.notCollected).length > 0) {
+          await this.deps.store.addNotCollected(this.agentId, msg.notCollected);
+        }
         return p.resolve(msg);
       }
     }
@@ -130,6 +140,12 @@ export class AgentSession {
     const { store, clock } = this.deps;
     const now = clock.now();
     const a = this.agent;
+    if (this.machine) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'already registered on this connection', 'type'));
+    if ((await this.deps.claim(this, msg.machine)) === 'clone') {
+      clearTimeout(this.handshakeTimer);
+      return this.fail(protocolError('ARCSIM_E_IDENTITY_CLONED', `agent ${a.agentId} is connected from another host; this connection is refused`));
+    }
+    this.facts = msg.machine;
     const existing = await store.getMachine(a.agentId);
     let resourceId = existing?.resourceId;
     let name = existing?.name;

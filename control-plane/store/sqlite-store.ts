@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SensorEvent } from '../../protocol/index.ts';
 import type {
-  AgentRow, AlertFilter, AlertRow, ArcStatus, MachineRow, RuleHit, Store, StoreTx, TokenRow,
+  AgentRow, AlertFilter, AlertRow, ArcStatus, ExtensionRow, IdentityConflictRow, MachineRow, RuleHit, Store, StoreTx, TokenRow,
 } from './store.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
@@ -64,6 +64,12 @@ class SqliteOps {
       listMachines: p(`SELECT * FROM machines ORDER BY registered_at, name`),
       heartbeat: p(`UPDATE machines SET last_heartbeat = MAX(last_heartbeat, ?) WHERE agent_id = ?`),
       setStatus: p(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
+      setExtensions: p(`UPDATE machines SET extensions = ? WHERE agent_id = ?`),
+      getNotCollected: p(`SELECT not_collected FROM machines WHERE agent_id = ?`),
+      setNotCollected: p(`UPDATE machines SET not_collected = ? WHERE agent_id = ?`),
+      insertConflict: p(`INSERT INTO identity_conflicts (agent_id, detected_at, existing_facts, newcomer_facts, remote_address, differences)
+                         VALUES (?, ?, ?, ?, ?, ?)`),
+      conflicts: p(`SELECT * FROM identity_conflicts WHERE (? IS NULL OR agent_id = ?) ORDER BY detected_at, id`),
       getAlert: p(`SELECT * FROM alerts WHERE system_alert_id = ?`),
       alertEvents: p(`SELECT report_id, detonation_id FROM alert_events WHERE system_alert_id = ? ORDER BY report_id`),
     };
@@ -138,8 +144,9 @@ class SqliteOps {
     };
   }
   upsertMachine(m: MachineRow): MachineRow {
+    const { notCollected: _kept, ...row } = m; // counted separately (addNotCollected), never overwritten here
     this.stmt.upsertMachine!.run({
-      ...m, facts: JSON.stringify(m.facts), sqlInstances: JSON.stringify(m.sqlInstances), extensions: JSON.stringify(m.extensions),
+      ...row, facts: JSON.stringify(m.facts), sqlInstances: JSON.stringify(m.sqlInstances), extensions: JSON.stringify(m.extensions),
     });
     return this.getMachine(m.agentId)!;
   }
@@ -158,6 +165,28 @@ class SqliteOps {
   }
   setMachineStatus(agentId: string, status: ArcStatus, at: number): void {
     this.stmt.setStatus!.run(status, at, agentId, status);
+  }
+  setMachineExtensions(agentId: string, extensions: ExtensionRow[]): void {
+    this.stmt.setExtensions!.run(JSON.stringify(extensions), agentId);
+  }
+  addNotCollected(agentId: string, counts: Record<string, number>): void {
+    const r = this.stmt.getNotCollected!.get(agentId) as Row | undefined;
+    if (!r) return;
+    const total: Record<string, number> = JSON.parse(r.not_collected);
+    for (const [table, n] of Object.entries(counts)) total[table] = (total[table] ?? 0) + n;
+    this.stmt.setNotCollected!.run(JSON.stringify(total), agentId);
+  }
+  recordIdentityConflict(c: Omit<IdentityConflictRow, 'id'>): IdentityConflictRow {
+    const r = this.stmt.insertConflict!.run(
+      c.agentId, c.detectedAt, JSON.stringify(c.existingFacts), JSON.stringify(c.newcomerFacts), c.remoteAddress, c.differences.join(','),
+    );
+    return { ...c, id: Number(r.lastInsertRowid) };
+  }
+  listIdentityConflicts(agentId?: string): IdentityConflictRow[] {
+    return (this.stmt.conflicts!.all(agentId ?? null, agentId ?? null) as Row[]).map((r) => ({
+      id: r.id, agentId: r.agent_id, detectedAt: r.detected_at, existingFacts: JSON.parse(r.existing_facts),
+      newcomerFacts: JSON.parse(r.newcomer_facts), remoteAddress: r.remote_address, differences: r.differences ? r.differences.split(',') : [],
+    }));
   }
   listAlerts(f: AlertFilter = {}): AlertRow[] {
     const where: string[] = [];
@@ -213,6 +242,7 @@ function toMachine(r: Row): MachineRow {
     agentId: r.agent_id, resourceId: r.resource_id, name: r.name, facts: JSON.parse(r.facts),
     sqlInstances: JSON.parse(r.sql_instances), extensions: JSON.parse(r.extensions), status: r.status,
     lastHeartbeat: r.last_heartbeat, lastStatusChange: r.last_status_change, registeredAt: r.registered_at,
+    notCollected: JSON.parse(r.not_collected ?? '{}'),
   };
 }
 

@@ -32,6 +32,17 @@ export interface ExtensionRow {
   status: 'Succeeded' | 'Creating' | 'Deleting' | 'Failed' | 'Disabled';
 }
 
+export interface IdentityConflictRow {
+  id: number;
+  agentId: string;
+  detectedAt: number;
+  existingFacts: MachineFacts;
+  newcomerFacts: MachineFacts;
+  remoteAddress: string | null;
+  /** Facts that told the two hosts apart: `hostname`, `vmUuid`, `macAddresses`. */
+  differences: string[];
+}
+
 export interface MachineRow {
   agentId: string;
   resourceId: string;
@@ -43,6 +54,8 @@ export interface MachineRow {
   lastHeartbeat: number;
   lastStatusChange: number;
   registeredAt: number;
+  /** Per table, events produced on this machine that no installed extension collected. */
+  notCollected?: Record<string, number>;
 }
 
 export interface RuleHit {
@@ -129,6 +142,12 @@ export interface Store extends StoreTx {
   listMachines(): Promise<MachineRow[]>;
   recordHeartbeat(agentId: string, at: number): Promise<void>;
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<void>;
+  /** Replaces the machine's extension list (the control plane is authoritative for it). */
+  setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
+  /** Adds per-table counts of events that were not collected. */
+  addNotCollected(agentId: string, counts: Record<string, number>): Promise<void>;
+  recordIdentityConflict(conflict: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow>;
+  listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]>;
 
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;

@@ -181,5 +181,5 @@ test('health reports the store and its migrations', async (t) => {
   });
   assert.equal(res.status, 200);
   const h = JSON.parse(res.body);
-  assert.deepEqual([h.status, h.store, h.migrations], ['ok', 'sqlite', [1]]);
+  assert.deepEqual([h.status, h.store, h.migrations], ['ok', 'sqlite', [1, 2]]);
 });
