@@ -11,7 +11,8 @@ import { silentLogger, type Logger } from '../lib/logger.ts';
 import { planEvents, validateScenario } from '../scenarios/index.ts';
 import { AGENT_DEFAULTS } from './agent-config.ts';
 import { Extensions } from './extension-state.ts';
-import { forgetIdentity, loadIdentity, saveIdentity, type Identity } from './identity.ts';
+import { forgetIdentity, loadIdentity, type Identity } from './identity.ts';
+import { enrollWithToken } from './enroll.ts';
 import { collectInventory, type InventoryOptions } from './inventory.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { Spool, type Batch } from './spool.ts';
@@ -183,18 +184,9 @@ export class Agent extends EventEmitter {
       );
     }
     const facts = await this.facts();
-    const res = await fetch(new URL('/api/enroll', this.options.controlPlane), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token, hostname: facts.machine.hostname }),
+    this.identity = await enrollWithToken({
+      controlPlane: this.options.controlPlane, token, stateDir: this.options.stateDir, hostname: facts.machine.hostname, clock: this.clock,
     });
-    const body = (await res.json().catch(() => ({}))) as Record<string, string>;
-    if (res.status !== 201) throw new Error(`enrollment refused: ${body.code ?? res.status} ${body.message ?? ''}`.trim());
-    this.identity = {
-      agentId: body.agentId!, agentKey: body.agentKey!, controlPlane: this.options.controlPlane,
-      subscription: body.subscription, resourceGroup: body.resourceGroup, enrolledAt: new Date(this.clock.now()).toISOString(),
-    };
-    saveIdentity(this.options.stateDir, this.identity);
     this.logger.info('enrolled', { agentId: this.identity.agentId });
   }
 

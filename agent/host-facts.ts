@@ -1,4 +1,4 @@
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, networkInterfaces as osNetworkInterfaces } from 'node:os';
 import si from 'systeminformation';
 import type { MachineFacts, NetworkInterfaceSchema } from '../protocol/index.ts';
 import type { z } from 'zod';
@@ -13,6 +13,25 @@ export async function probe<T>(fn: () => Promise<T>): Promise<T | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * OS, CPU, memory and SMBIOS facts change only with a reboot, and systeminformation reads them
+ * by running several commands (about a second here): read once per process, on first use.
+ */
+let staticFacts: Promise<[si.Systeminformation.OsData | undefined, si.Systeminformation.CpuData | undefined, si.Systeminformation.MemData | undefined]> | undefined;
+let systemFacts: Promise<si.Systeminformation.SystemData | undefined> | undefined;
+
+/** Network interfaces from Node itself: no child processes (systeminformation's take ~1.5 s). */
+function readInterfaces(): Array<z.infer<typeof NetworkInterfaceSchema>> {
+  const out: Array<z.infer<typeof NetworkInterfaceSchema>> = [];
+  for (const [name, addrs] of Object.entries(osNetworkInterfaces())) {
+    const external = (addrs ?? []).filter((a) => !a.internal);
+    if (external.length === 0) continue;
+    const mac = meaningful(external[0]!.mac.replace(/^00(:00){5}$/, ''));
+    out.push({ name, ...(mac ? { macAddress: mac } : {}), ipAddresses: external.map((a) => a.address) });
+  }
+  return out;
 }
 
 export interface HostFactsOptions {
@@ -35,15 +54,11 @@ export interface HostFacts {
 export async function collectHostFacts(options: HostFactsOptions = {}): Promise<HostFacts> {
   const sysRoot = options.sysRoot ?? '/';
   const realRoot = sysRoot === '/';
-  const [os, system, cpu, mem, nics] = await Promise.all([
-    probe(() => si.osInfo()),
-    realRoot ? probe(() => si.system()) : Promise.resolve(undefined),
-    probe(() => si.cpu()),
-    probe(() => si.mem()),
-    probe(() => si.networkInterfaces()),
-  ]);
+  staticFacts ??= Promise.all([probe(() => si.osInfo()), probe(() => si.cpu()), probe(() => si.mem())]);
+  if (realRoot) systemFacts ??= probe(() => si.system());
+  const [[os, cpu, mem], system] = await Promise.all([staticFacts, realRoot ? systemFacts : undefined]);
   const dmi = readDmi(sysRoot);
-  const hostname = meaningful(os?.hostname) ?? osHostname();
+  const hostname = meaningful(osHostname()) ?? meaningful(os?.hostname) ?? 'localhost';
   const fqdn = meaningful(os?.fqdn);
   const vmUuid = (dmi.productUuid ?? meaningful(system?.uuid))?.toUpperCase();
   const manufacturer = dmi.sysVendor ?? meaningful(system?.manufacturer);
@@ -60,12 +75,7 @@ export async function collectHostFacts(options: HostFactsOptions = {}): Promise<
   detected.cloudprovider = local.provider;
   detected.mssqldiscovered = 'false';
 
-  const interfaces: Array<z.infer<typeof NetworkInterfaceSchema>> = (Array.isArray(nics) ? nics : nics ? [nics] : [])
-    .filter((n) => !n.internal && (n.ip4 || n.ip6))
-    .map((n) => {
-      const mac = meaningful(n.mac);
-      return { name: n.iface, ...(mac ? { macAddress: mac } : {}), ipAddresses: [n.ip4, n.ip6].filter((ip): ip is string => !!ip) };
-    });
+  const interfaces = readInterfaces();
 
   const machine: MachineFacts = {
     hostname,

@@ -75,13 +75,20 @@ export async function fetchGcpMetadata(o: MetadataOptions): Promise<MetadataResu
     if (!res.ok || res.headers.get('metadata-flavor') !== 'Google') throw new Error(`${path} answered ${res.status} without Metadata-Flavor: Google`);
     return (await res.json()) as Record<string, unknown>;
   };
+  const text = async (path: string): Promise<string> => {
+    const res = await request(new URL(path, o.baseUrl).href, { headers: { 'Metadata-Flavor': 'Google' } }, o.timeoutMs);
+    if (!res.ok || res.headers.get('metadata-flavor') !== 'Google') throw new Error(`${path} answered ${res.status} without Metadata-Flavor: Google`);
+    return (await res.text()).trim();
+  };
   try {
-    const [instance, project] = await Promise.all([
+    // The instance id is a 19-digit number: in the recursive JSON it loses precision, so read it as text.
+    const [instance, project, id] = await Promise.all([
       get('/computeMetadata/v1/instance/?recursive=true'),
       get('/computeMetadata/v1/project/?recursive=true'),
+      text('/computeMetadata/v1/instance/id'),
     ]);
     const details: Record<string, string> = {};
-    put(details, 'instanceId', instance.id);
+    put(details, 'instanceId', /^\d+$/.test(id) ? id : undefined);
     put(details, 'instanceName', instance.name);
     put(details, 'projectId', project.projectId);
     put(details, 'projectNumber', project.numericProjectId);

@@ -13,6 +13,7 @@ import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerRoutes } from './api/routes.ts';
+import { registerInstallRoutes } from './api/install-routes.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
@@ -122,6 +123,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     connectedAgents: () => [...gateway.sessions.keys()],
     setExtension,
   });
+  registerInstallRoutes(app, () => baseUrl);
 
   return Object.assign(emitter, {
     app,
