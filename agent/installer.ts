@@ -30,7 +30,6 @@ export function installPaths(root = '/') {
 export function renderUnit(v: { node: string; entry: string; stateDir: string; envFile: string; workDir: string }): string {
   return `[Unit]
 Description=arcsim agent (Arc-style lab agent: registers this host, plays synthetic scenarios)
-Documentation=https://github.com/arcsim/arcsim#install-on-a-lab-vm
 After=network-online.target
 Wants=network-online.target
 
@@ -38,7 +37,7 @@ Wants=network-online.target
 Type=simple
 # ARCSIM_CONTROL_PLANE and ARCSIM_TOKEN (kept to re-enroll after node_invalid; remove it if you prefer).
 EnvironmentFile=${v.envFile}
-ExecStart=${v.node} ${v.entry} agent run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
+ExecStart=${v.node} ${v.entry} run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
 WorkingDirectory=${v.workDir}
 Restart=on-failure
 RestartSec=10
@@ -77,7 +76,7 @@ export async function installLocal(o: { root?: string; controlPlane: string; tok
   log.push(enrolled.already ? `already enrolled as ${enrolled.agentId}` : `enrolled as ${enrolled.agentId}`);
   mkdirSync(join(p.unitFile, '..'), { recursive: true });
   writeFileSync(p.unitFile, renderUnit({
-    node: process.execPath, entry: join(o.checkout, 'bin', 'arcsim.js'), stateDir: p.stateDir, envFile: p.envFile, workDir: o.checkout,
+    node: process.execPath, entry: join(o.checkout, 'bin', 'arcsim-agent.js'), stateDir: p.stateDir, envFile: p.envFile, workDir: o.checkout,
   }));
   log.push(`wrote ${p.unitFile}`);
   if (o.start !== false) {

@@ -5,8 +5,8 @@ import { createLogger } from '../lib/logger.ts';
 import {
   Agent, collectInventory, loadAgentConfig, loadPersona, type AgentConfig, type InventoryOptions,
 } from '../agent/index.ts';
-import { positiveIntOption } from './main.ts';
-import { untilSignal } from './service.ts';
+import { positiveIntOption } from './options.ts';
+import { untilSignal } from './signals.ts';
 import { table } from './format.ts';
 import { agentInstallCommands } from './agent-install.ts';
 

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
-import { portOption } from './main.ts';
+import { portOption } from './options.ts';
 import { startControlPlane, untilSignal } from './service.ts';
 
 export function controlPlaneCommand(): Command {

@@ -7,7 +7,7 @@ import { Agent } from '../agent/index.ts';
 import { loadLibrary, type Scenario } from '../scenarios/index.ts';
 import { toMdcAlert } from '../control-plane/index.ts';
 import { mdeExtensionFor } from '../protocol/index.ts';
-import { portOption, positiveIntOption } from './main.ts';
+import { portOption, positiveIntOption } from './options.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
 import { table } from './format.ts';
 

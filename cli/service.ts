@@ -45,11 +45,4 @@ export async function startControlPlane(options: {
   };
 }
 
-/** Resolves when the process gets SIGINT or SIGTERM. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolveSignal) => {
-    const done = (sig: string) => resolveSignal(sig);
-    process.once('SIGINT', () => done('SIGINT'));
-    process.once('SIGTERM', () => done('SIGTERM'));
-  });
-}
+export { untilSignal } from './signals.ts';

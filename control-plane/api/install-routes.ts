@@ -34,7 +34,7 @@ function agentTarball(): Promise<Buffer> {
  */
 export function renderInstallScript(baseUrl: string): string {
   const unit = renderUnit({
-    node: '${NODE_BIN}', entry: '${INSTALL_DIR}/bin/arcsim.js', stateDir: '${STATE_DIR}', envFile: '${ENV_FILE}', workDir: '${INSTALL_DIR}',
+    node: '${NODE_BIN}', entry: '${INSTALL_DIR}/bin/arcsim-agent.js', stateDir: '${STATE_DIR}', envFile: '${ENV_FILE}', workDir: '${INSTALL_DIR}',
     // systemd expands this one from the EnvironmentFile; escaped so the install script's shell leaves it alone.
   }).replace('${ARCSIM_CONTROL_PLANE}', '\\${ARCSIM_CONTROL_PLANE}');
   return `#!/usr/bin/env bash
