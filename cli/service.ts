@@ -14,12 +14,17 @@ export interface StartedControlPlane {
 /** Opens the SQLite store in `dataDir`, starts the control plane and listens. */
 export async function startControlPlane(options: {
   dataDir: string; host: string; port: number; rulesDir?: string; resetAdminKey?: boolean; logger: Logger;
+  /** Heartbeat interval asked of agents, s (default: LIMITS.heartbeatIntervalSec). */
+  heartbeatIntervalSec?: number;
 }): Promise<StartedControlPlane> {
   const file = join(resolve(options.dataDir), 'arcsim.db');
   const store = openSqliteStore({ file });
   let cp: ControlPlane;
   try {
-    cp = createControlPlane({ store, logger: options.logger, config: { host: options.host, port: options.port, rulesDir: options.rulesDir } });
+    cp = createControlPlane({ store, logger: options.logger, config: {
+      host: options.host, port: options.port, rulesDir: options.rulesDir,
+      limits: options.heartbeatIntervalSec ? { heartbeatIntervalSec: options.heartbeatIntervalSec } : {},
+    } });
   } catch (err) {
     await store.close();
     throw err;
