@@ -1,10 +1,13 @@
+import { hostname as osHostname, networkInterfaces as osNetworkInterfaces } from 'node:os';
 import si from 'systeminformation';
 import type { MachineFacts, NetworkInterfaceSchema } from '../protocol/index.ts';
 import type { z } from 'zod';
 import { VERSION } from '../lib/version.ts';
+import { meaningful, readDmi, type DmiFacts } from './dmi.ts';
+import { localCloudEvidence, type LocalEvidence } from './cloud-detector.ts';
 
-/** Runs one systeminformation probe; a fact that cannot be read is absent, never a crash. */
-async function probe<T>(fn: () => Promise<T>): Promise<T | undefined> {
+/** Runs one probe; a fact that cannot be read is absent, never a crash. */
+export async function probe<T>(fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch {
@@ -12,37 +15,54 @@ async function probe<T>(fn: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-const nonEmpty = (s: string | undefined | null): string | undefined => {
-  const t = (s ?? '').trim();
-  return t && !/^(default string|to be filled by o\.e\.m\.|none|not specified|-)$/i.test(t) ? t : undefined;
-};
+/**
+ * OS, CPU, memory and SMBIOS facts change only with a reboot, and systeminformation reads them
+ * by running several commands (about a second here): read once per process, on first use.
+ */
+let staticFacts: Promise<[si.Systeminformation.OsData | undefined, si.Systeminformation.CpuData | undefined, si.Systeminformation.MemData | undefined]> | undefined;
+let systemFacts: Promise<si.Systeminformation.SystemData | undefined> | undefined;
 
-/** Local (DMI) evidence of the cloud a host runs in: AWS, GCP, Azure, or N/A (on-prem). */
-export function cloudFromDmi(manufacturer?: string, model?: string, vmUuid?: string): string {
-  const m = `${manufacturer ?? ''} ${model ?? ''}`.toLowerCase();
-  if (m.includes('amazon') || /^ec2/i.test(vmUuid ?? '')) return 'AWS';
-  if (m.includes('google')) return 'GCP';
-  if (m.includes('microsoft corporation') && m.includes('virtual machine')) return 'Azure';
-  return 'N/A';
+/** Network interfaces from Node itself: no child processes (systeminformation's take ~1.5 s). */
+function readInterfaces(): Array<z.infer<typeof NetworkInterfaceSchema>> {
+  const out: Array<z.infer<typeof NetworkInterfaceSchema>> = [];
+  for (const [name, addrs] of Object.entries(osNetworkInterfaces())) {
+    const external = (addrs ?? []).filter((a) => !a.internal);
+    if (external.length === 0) continue;
+    const mac = meaningful(external[0]!.mac.replace(/^00(:00){5}$/, ''));
+    out.push({ name, ...(mac ? { macAddress: mac } : {}), ipAddresses: external.map((a) => a.address) });
+  }
+  return out;
+}
+
+export interface HostFactsOptions {
+  /** Root of the DMI tree (`<root>/sys/class/dmi/id`); `/` reads the real one. */
+  sysRoot?: string;
+}
+
+export interface HostFacts {
+  machine: MachineFacts;
+  dmi: DmiFacts;
+  local: LocalEvidence;
 }
 
 /**
  * Collects the real host's facts, shaped like the Arc machine properties: hostname, FQDN,
- * OS, SMBIOS UUID, cores, memory, network interfaces. Only reads; never changes the host.
+ * OS, SMBIOS UUID, cores, memory, network interfaces, and the cloud local evidence points to
+ * (no network request here). Only reads; never changes the host. With a `sysRoot` other than
+ * `/`, hardware identity comes only from that tree (so tests are hermetic on any machine).
  */
-export async function collectHostFacts(): Promise<MachineFacts> {
-  const [os, system, cpu, mem, nics] = await Promise.all([
-    probe(() => si.osInfo()),
-    probe(() => si.system()),
-    probe(() => si.cpu()),
-    probe(() => si.mem()),
-    probe(() => si.networkInterfaces()),
-  ]);
-  const hostname = nonEmpty(os?.hostname) ?? (await import('node:os')).hostname();
-  const fqdn = nonEmpty(os?.fqdn);
-  const vmUuid = nonEmpty(system?.uuid)?.toUpperCase();
-  const manufacturer = nonEmpty(system?.manufacturer);
-  const model = nonEmpty(system?.model);
+export async function collectHostFacts(options: HostFactsOptions = {}): Promise<HostFacts> {
+  const sysRoot = options.sysRoot ?? '/';
+  const realRoot = sysRoot === '/';
+  staticFacts ??= Promise.all([probe(() => si.osInfo()), probe(() => si.cpu()), probe(() => si.mem())]);
+  if (realRoot) systemFacts ??= probe(() => si.system());
+  const [[os, cpu, mem], system] = await Promise.all([staticFacts, realRoot ? systemFacts : undefined]);
+  const dmi = readDmi(sysRoot);
+  const hostname = meaningful(osHostname()) ?? meaningful(os?.hostname) ?? 'localhost';
+  const fqdn = meaningful(os?.fqdn);
+  const vmUuid = (dmi.productUuid ?? meaningful(system?.uuid))?.toUpperCase();
+  const manufacturer = dmi.sysVendor ?? meaningful(system?.manufacturer);
+  const model = dmi.productName ?? meaningful(system?.model);
   const osType = os?.platform === 'win32' || os?.platform === 'Windows' ? 'windows' : os?.platform === 'darwin' ? 'darwin' : 'linux';
   const detected: Record<string, string> = {};
   if (manufacturer) detected.manufacturer = manufacturer;
@@ -51,27 +71,28 @@ export async function collectHostFacts(): Promise<MachineFacts> {
   if (cpu?.cores) detected.logicalCoreCount = String(cpu.cores);
   if (cpu?.processors) detected.processorCount = String(cpu.processors);
   if (mem?.total) detected.totalPhysicalMemoryInGigabytes = String(Math.max(1, Math.round(mem.total / 1024 ** 3)));
-  const provider = cloudFromDmi(manufacturer, model, vmUuid);
-  detected.cloudprovider = provider;
+  const local = localCloudEvidence(dmi, { manufacturer, model, vmUuid });
+  detected.cloudprovider = local.provider;
   detected.mssqldiscovered = 'false';
 
-  const interfaces: Array<z.infer<typeof NetworkInterfaceSchema>> = (Array.isArray(nics) ? nics : nics ? [nics] : [])
-    .filter((n) => !n.internal && (n.ip4 || n.ip6))
-    .map((n) => ({ name: n.iface, macAddress: nonEmpty(n.mac), ipAddresses: [n.ip4, n.ip6].filter((ip): ip is string => !!ip) }));
+  const interfaces = readInterfaces();
 
-  return {
+  const machine: MachineFacts = {
     hostname,
     machineFqdn: fqdn ?? hostname,
-    domainName: fqdn && fqdn.includes('.') ? fqdn.slice(fqdn.indexOf('.') + 1) : undefined,
     // Arc reports osName as the family (`linux` / `windows`), the distribution in osSku, the kernel/build in osVersion.
     osName: osType,
     osType,
-    osVersion: nonEmpty(osType === 'linux' ? os?.kernel : os?.release) ?? undefined,
-    osSku: osType === 'windows' ? nonEmpty(os?.distro) : nonEmpty([os?.distro, os?.release].filter(Boolean).join(' ')),
-    vmUuid,
     agentVersion: VERSION,
     detectedProperties: detected,
-    cloudMetadata: { provider },
+    cloudMetadata: { provider: local.provider },
     networkInterfaces: interfaces,
   };
+  if (fqdn && fqdn.includes('.')) machine.domainName = fqdn.slice(fqdn.indexOf('.') + 1);
+  const osVersion = meaningful(osType === 'linux' ? os?.kernel : os?.release);
+  if (osVersion) machine.osVersion = osVersion;
+  const osSku = osType === 'windows' ? meaningful(os?.distro) : meaningful([os?.distro, os?.release].filter(Boolean).join(' '));
+  if (osSku) machine.osSku = osSku;
+  if (vmUuid) machine.vmUuid = vmUuid;
+  return { machine, dmi, local };
 }

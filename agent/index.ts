@@ -1,3 +1,10 @@
-export { Agent, type AgentOptions } from './agent.ts';
-export { collectHostFacts, cloudFromDmi } from './host-facts.ts';
+export { Agent, type AgentOptions, type PlayRequest, type PlayResult } from './agent.ts';
+export { AGENT_DEFAULTS, AgentConfigSchema, loadAgentConfig, type AgentConfig } from './agent-config.ts';
+export { collectHostFacts } from './host-facts.ts';
+export { collectInventory, type Inventory, type InventoryOptions } from './inventory.ts';
+export { detectCloud, localCloudEvidence, type CloudDetection, type CloudProvider } from './cloud-detector.ts';
+export { readDmi, type DmiFacts } from './dmi.ts';
+export { loadPersona, applyPersona, PersonaSchema, type Persona } from './persona.ts';
+export { discoverSqlInstances } from './sql-discovery.ts';
+export { Spool } from './spool.ts';
 export { loadIdentity, saveIdentity, type Identity } from './identity.ts';

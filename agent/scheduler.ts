@@ -104,6 +104,11 @@ export class ScenarioRunner {
     return [...this.running.keys()];
   }
 
+  /** Resolves once every run playing now has ended. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
   /** True while a run plays or waits. */
   busy(): boolean {
     return this.running.size > 0 || this.waiting > 0;

@@ -1,32 +1,115 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
-import { Agent } from '../agent/index.ts';
+import {
+  Agent, collectInventory, loadAgentConfig, loadPersona, type AgentConfig, type InventoryOptions,
+} from '../agent/index.ts';
+import { positiveIntOption } from './options.ts';
+import { untilSignal } from './signals.ts';
 import { loadScheduleFile } from '../agent/scheduler.ts';
-import { untilSignal } from './service.ts';
+import { table } from './format.ts';
+import { agentInstallCommands } from './agent-install.ts';
+
+const DEFAULT_STATE_DIR = join(homedir(), '.arcsim', 'agent');
+
+/** Options every command that takes an inventory shares. */
+function addInventoryOptions(cmd: Command): Command {
+  return cmd
+    .option('--persona <file>', 'YAML persona overriding chosen facts (cloud, instance, hostname, IPs, SQL instances); see examples/personas/')
+    .option('--config <file>', 'agent config YAML (spool size, events/s, metadata URLs, declared SQL instances)');
+}
+
+function readConfig(opts: { config?: string }): AgentConfig {
+  return opts.config ? loadAgentConfig(opts.config) : {};
+}
+
+function inventoryOptions(opts: { persona?: string }, config: AgentConfig): InventoryOptions {
+  return {
+    sysRoot: config.sysRoot, awsImdsUrl: config.awsImdsUrl, gcpMetadataUrl: config.gcpMetadataUrl,
+    metadataTimeoutMs: config.metadataTimeoutMs, sqlInstances: config.sqlInstances,
+    persona: opts.persona ? loadPersona(opts.persona) : undefined,
+  };
+}
 
 export function agentCommand(): Command {
   const cmd = new Command('agent').description('the host agent: registers this machine and plays scenarios as synthetic events');
-  cmd
-    .command('run', { isDefault: true })
-    .description('enroll (once), connect, register this host and heartbeat until stopped (the default)')
-    .requiredOption('--control-plane <url>', 'control-plane base URL, e.g. http://127.0.0.1:7070')
-    .option('--token <token>', 'enrollment token (first start, and to re-enroll if the control plane forgets the agent)')
-    .option('--state-dir <dir>', 'where the agent keeps its identity (mode 0600)', join(homedir(), '.arcsim', 'agent'))
-    .option('--log-format <fmt>', 'json | pretty', 'pretty')
-    .option('--schedule <file>', 'YAML file of cron-scheduled scenario runs (see docs/scenarios.md)')
-    .action(async (opts) => {
-      const logger = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'pretty', component: 'agent' });
-      const schedules = opts.schedule ? loadScheduleFile(opts.schedule) : undefined;
-      const agent = new Agent({ controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger, schedules });
-      agent.on('registered', (m) => logger.info('registered', { machineId: m.machineId, heartbeatIntervalSec: m.heartbeatIntervalSec }));
-      agent.on('disconnected', (code) => logger.warn('disconnected; reconnecting with backoff', { code }));
-      const fatal = new Promise<Error>((resolve) => agent.once('fatal', resolve));
-      await agent.start();
-      const outcome = await Promise.race([untilSignal(), fatal]);
-      await agent.stop();
-      if (outcome instanceof Error) throw outcome;
+  addInventoryOptions(
+    cmd
+      .command('run', { isDefault: true })
+      .description('enroll (once), connect, register this host and heartbeat until stopped (the default)')
+      .requiredOption('--control-plane <url>', 'control-plane base URL, e.g. http://127.0.0.1:7070')
+      .option('--token <token>', 'enrollment token (first start, and to re-enroll if the control plane forgets the agent)')
+      .option('--state-dir <dir>', 'identity (0600), spool and extension state; the dir is 0700', DEFAULT_STATE_DIR)
+      .addOption(new Option('--spool-max-events <n>', 'on-disk spool bound; when full the oldest events are dropped').argParser(positiveIntOption))
+      .addOption(new Option('--eps <n>', 'events sent per second at most').argParser(positiveIntOption))
+      .option('--log-format <fmt>', 'json | pretty', 'pretty')
+      .option('--schedule <file>', 'YAML file of cron-scheduled scenario runs (see docs/scenarios.md)'),
+  ).action(async (opts) => {
+    const logger = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'pretty', component: 'agent' });
+    const config = readConfig(opts);
+    const agent = new Agent({
+      controlPlane: opts.controlPlane, token: opts.token ?? process.env.ARCSIM_TOKEN, stateDir: opts.stateDir, logger,
+      inventory: inventoryOptions(opts, config),
+      spoolMaxEvents: opts.spoolMaxEvents ?? config.spoolMaxEvents,
+      eventsPerSecond: opts.eps ?? config.eventsPerSecond,
+      eventsBurst: config.eventsBurst,
+      pingIntervalMs: config.pingIntervalMs,
+      schedules: opts.schedule ? loadScheduleFile(opts.schedule) : undefined,
     });
+    agent.on('registered', (m) => logger.info('registered', { machineId: m.machineId, heartbeatIntervalSec: m.heartbeatIntervalSec, extensions: m.extensions.map((e: { name: string }) => e.name) }));
+    agent.on('disconnected', (code) => logger.warn('disconnected', { code }));
+    const fatal = new Promise<Error>((resolve) => agent.once('fatal', resolve));
+    await agent.start();
+    const outcome = await Promise.race([untilSignal(), fatal]);
+    await agent.stop();
+    if (outcome instanceof Error) throw outcome;
+  });
+
+  addInventoryOptions(
+    cmd
+      .command('inventory')
+      .description('print exactly what this agent would register (machine facts, cloud, SQL instances), without connecting')
+      .option('--json', 'print the register payload as JSON'),
+  ).action(async (opts) => {
+    const inv = await collectInventory(inventoryOptions(opts, readConfig(opts)));
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({ machine: inv.machine, sqlInstances: inv.sqlInstances }, null, 2) + '\n');
+      for (const n of inv.notes) process.stderr.write(`note: ${n}\n`);
+      return;
+    }
+    const m = inv.machine;
+    const rows: Array<Record<string, unknown>> = [
+      { property: 'hostname', value: m.hostname }, { property: 'machineFqdn', value: m.machineFqdn },
+      { property: 'osName', value: m.osName }, { property: 'osType', value: m.osType }, { property: 'osVersion', value: m.osVersion },
+      { property: 'osSku', value: m.osSku }, { property: 'vmUuid', value: m.vmUuid ?? '(not readable)' }, { property: 'agentVersion', value: m.agentVersion },
+      ...Object.entries(m.detectedProperties).map(([k, v]) => ({ property: `detectedProperties.${k}`, value: v })),
+      { property: 'cloudMetadata.provider', value: m.cloudMetadata.provider },
+      ...Object.entries(m.cloudMetadata.details ?? {}).map(([k, v]) => ({ property: `cloudMetadata.details.${k}`, value: v })),
+      ...(m.networkInterfaces ?? []).map((n) => ({ property: `nic ${n.name}`, value: `${n.ipAddresses.join(', ')}${n.macAddress ? ` (${n.macAddress})` : ''}` })),
+      ...(m.persona ? [{ property: 'persona', value: m.persona }] : []),
+    ];
+    process.stdout.write('Machine (Microsoft.HybridCompute/machines)\n' + table(rows, ['property', 'value']) + '\n');
+    process.stdout.write('\nSQL instances (Microsoft.AzureArcData/sqlServerInstances)\n');
+    process.stdout.write(inv.sqlInstances.length
+      ? table(inv.sqlInstances.map((s) => ({ ...s })), ['instanceName', 'engine', 'version', 'edition', 'tcpStaticPorts', 'discoveredBy']) + '\n'
+      : '(none found)\n');
+    if (inv.notes.length) process.stdout.write('\n' + inv.notes.map((n) => `note: ${n}`).join('\n') + '\n');
+  });
+
+  cmd
+    .command('enroll')
+    .description('exchange an enrollment token for this agent\'s identity (written to STATE_DIR/identity.json, 0600) without connecting')
+    .requiredOption('--control-plane <url>', 'control-plane base URL')
+    .requiredOption('--token <token>', 'enrollment token')
+    .option('--state-dir <dir>', 'where the identity is written', DEFAULT_STATE_DIR)
+    .option('--force', 'enroll again even when an identity exists (the old one is forgotten)')
+    .action(async (opts) => {
+      const { enrollOnly } = await import('../agent/enroll.ts');
+      const r = await enrollOnly({ controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, force: !!opts.force });
+      process.stdout.write(r.already ? `already enrolled as ${r.agentId} (use --force to enroll again)\n` : `enrolled as ${r.agentId}\n`);
+    });
+
+  for (const c of agentInstallCommands()) cmd.addCommand(c);
   return cmd;
 }

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
 import { redactUrl } from '../control-plane/store/index.ts';
-import { portOption } from './main.ts';
+import { durationOption, portOption } from './options.ts';
 import { startControlPlane, untilSignal } from './service.ts';
 
 export function controlPlaneCommand(): Command {
@@ -15,12 +15,14 @@ export function controlPlaneCommand(): Command {
         .env('ARCSIM_STORE_URL').argParser(storeUrlOption),
     )
     .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval asked of agents (real Arc: 5m)').default(30_000, '30s').argParser(durationOption))
     .option('--reset-admin-key', 'generate a new admin API key (the old one stops working)')
     .option('--log-format <fmt>', 'json | pretty', 'json')
     .action(async (opts) => {
       const logger = createLogger({ format: opts.logFormat === 'pretty' ? 'pretty' : 'json', component: 'control-plane' });
       const svc = await startControlPlane({
         dataDir: opts.dataDir, storeUrl: opts.store, host: opts.host, port: opts.port, rulesDir: opts.rules, resetAdminKey: opts.resetAdminKey, logger,
+        heartbeatIntervalSec: Math.max(1, Math.round(opts.heartbeatInterval / 1000)),
       });
       const where = opts.store ? `store: ${redactUrl(opts.store)}` : `data: ${opts.dataDir}`;
       process.stdout.write(`arcsim control plane listening on ${svc.url} (${where})\n`);

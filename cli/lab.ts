@@ -6,7 +6,8 @@ import { createLogger } from '../lib/logger.ts';
 import { Agent } from '../agent/index.ts';
 import { loadLibrary, type Scenario } from '../scenarios/index.ts';
 import { toMdcAlert } from '../control-plane/index.ts';
-import { portOption, positiveIntOption } from './main.ts';
+import { mdeExtensionFor } from '../protocol/index.ts';
+import { portOption, positiveIntOption } from './options.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
 import { table } from './format.ts';
 import { runSuiteLab } from './lab-suite.ts';
@@ -57,7 +58,13 @@ export async function runLab(o: LabOptions): Promise<number> {
     const registered = agent.waitRegistered();
     await agent.start();
     const reg = await withTimeout(registered, 15_000, 'the agent did not register within 15 s');
-    o.out(`agent ${agent.agentId} registered this host as ${reg.machineId}\n\n`);
+    o.out(`agent ${agent.agentId} registered this host as ${reg.machineId}\n`);
+    // The endpoint sensor runs only where the MDE extension is installed (issue #6 will do this through Defender plans).
+    const machine = (await store.getMachine(agent.agentId!))!;
+    const mde = mdeExtensionFor(machine.facts.osType);
+    const ext = await cp.setExtension(machine.name, mde, true);
+    if (!ext.delivered) throw new Error(`could not install ${mde} on ${machine.name}: ${ext.message}`);
+    o.out(`installed extension ${mde} (endpoint sensor) on ${machine.name}\n\n`);
 
     // Play every scenario (attack, then benign twin) `rounds` times; remember which detonation was which.
     const attacks = new Map<string, string[]>();

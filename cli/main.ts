@@ -1,6 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { VERSION } from '../lib/version.ts';
-import { parseDuration } from '../lib/duration.ts';
 import { ArcsimError } from '../protocol/errors.ts';
 import { labCommand } from './lab.ts';
 import { controlPlaneCommand } from './control-plane.ts';
@@ -11,26 +10,7 @@ import { detectCommand } from './detect.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
 
-/** Commander option parsers shared by the subcommands. */
-export function portOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('a TCP port from 0 to 65535');
-  return n;
-}
-
-export function durationOption(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
-export function positiveIntOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of at least 1');
-  return n;
-}
+export { portOption, durationOption, positiveIntOption } from './options.ts';
 
 export function buildProgram(): Command {
   const program = new Command('arcsim')

@@ -223,7 +223,7 @@ export function scenarioCommand(): Command {
     .action(async (file: string, opts) => {
       const recorded = parseRecording(readFileSync(file, 'utf8'), file);
       const logger = createLogger({ format: 'pretty', level: 'warn', component: 'replay' });
-      const real = await collectHostFacts();
+      const real = (await collectHostFacts()).machine;
       const hostName = opts.host ?? real.hostname;
       const agent = new Agent({
         controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger,

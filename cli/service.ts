@@ -17,13 +17,18 @@ export interface StartedControlPlane {
  */
 export async function startControlPlane(options: {
   dataDir: string; storeUrl?: string; host: string; port: number; rulesDir?: string; resetAdminKey?: boolean; logger: Logger;
+  /** Heartbeat interval asked of agents, s (default: LIMITS.heartbeatIntervalSec). */
+  heartbeatIntervalSec?: number;
 }): Promise<StartedControlPlane> {
   const store = options.storeUrl
     ? await openPostgresStore({ connectionString: options.storeUrl, logger: options.logger })
     : openSqliteStore({ file: join(resolve(options.dataDir), 'arcsim.db') });
   let cp: ControlPlane;
   try {
-    cp = createControlPlane({ store, logger: options.logger, config: { host: options.host, port: options.port, rulesDir: options.rulesDir } });
+    cp = createControlPlane({ store, logger: options.logger, config: {
+      host: options.host, port: options.port, rulesDir: options.rulesDir,
+      limits: options.heartbeatIntervalSec ? { heartbeatIntervalSec: options.heartbeatIntervalSec } : {},
+    } });
   } catch (err) {
     await store.close();
     throw err;
@@ -49,11 +54,4 @@ export async function startControlPlane(options: {
   };
 }
 
-/** Resolves when the process gets SIGINT or SIGTERM. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolveSignal) => {
-    const done = (sig: string) => resolveSignal(sig);
-    process.once('SIGINT', () => done('SIGINT'));
-    process.once('SIGTERM', () => done('SIGTERM'));
-  });
-}
+export { untilSignal } from './signals.ts';

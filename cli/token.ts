@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
-import { durationOption } from './main.ts';
+import { durationOption } from './options.ts';
 import { table } from './format.ts';
 import { adminKey, call, cpOption, keyOption } from './api-client.ts';
 

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { LIMITS, protocolError, type Limits } from '../protocol/index.ts';
+import { EXTENSIONS, isExtensionName, LIMITS, protocolError, type Limits } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -15,6 +15,7 @@ import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-s
 import { registerRoutes } from './api/routes.ts';
 import { adminGuard } from './api/http.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
+import { registerInstallRoutes } from './api/install-routes.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
@@ -66,6 +67,11 @@ export interface ControlPlane extends EventEmitter {
   createToken(request: TokenRequest): ReturnType<typeof createEnrollmentToken>;
   connectedAgents(): string[];
   session(agentId: string): AgentSession | undefined;
+  /**
+   * Installs (`enabled`) or removes an extension on a machine: stored, pushed to the agent when
+   * it is connected (`delivered`), and re-sent in `registered` on every reconnect.
+   */
+  setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
   /** Sends a command to a connected agent and waits for its result. */
   command(agentId: string, body: CommandBody, timeoutMs?: number): Promise<CommandResult>;
   /**
@@ -77,7 +83,7 @@ export interface ControlPlane extends EventEmitter {
 
 /**
  * Builds the control plane: REST API and WebSocket gateway on one Fastify server.
- * Emits `registered` (session, machine), `ingested` (session, result).
+ * Emits `registered` (session, machine), `ingested` (session, result), `clone-suspected` (agentId, differences).
  */
 export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const config = ControlPlaneConfigSchema.parse(deps.config ?? {});
@@ -127,6 +133,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       inventory.provision(s.agentId, true).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
     },
     onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
+    onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
   });
 
   const processAdminKey = randomBytes(32).toString('base64url');
@@ -135,6 +142,26 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     if (!s) throw protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${agentId} is not connected`);
     return s.command(body, timeoutMs);
   };
+
+  async function setExtension(machineName: string, name: string, enabled: boolean) {
+    if (!isExtensionName(name)) {
+      throw protocolError('ARCSIM_E_VALIDATION', `unknown extension ${name}; known: ${Object.keys(EXTENSIONS).join(', ')}`, 'params.ext');
+    }
+    const machine = (await deps.store.listMachines()).find((m) => m.name === machineName);
+    if (!machine) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${machineName}`);
+    const extensions = machine.extensions.filter((e) => e.name !== name);
+    if (enabled) extensions.push({ name, publisher: EXTENSIONS[name].publisher, status: 'Succeeded' });
+    await deps.store.setMachineExtensions(machine.agentId, extensions);
+    const updated = (await deps.store.getMachine(machine.agentId))!;
+    const session = gateway.sessions.get(machine.agentId);
+    if (!session) return { machine: updated, delivered: false, message: 'agent not connected: it gets the extension state when it reconnects' };
+    try {
+      const r = await session.command({ action: 'set-extension', name, enabled }, 10_000);
+      return { machine: updated, delivered: r.ok, message: r.message };
+    } catch (err) {
+      return { machine: updated, delivered: false, message: (err as Error).message };
+    }
+  }
 
   registerRoutes(app, {
     processAdminKey,
@@ -145,6 +172,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     baseUrl: () => baseUrl,
     connectedAgents: () => [...gateway.sessions.keys()],
     sync: config.sync,
+    setExtension,
   });
   sessions = () => gateway.sessions;
   registerInventoryRoutes(app, {
@@ -152,6 +180,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     sessions: () => gateway.sessions,
   });
+  registerInstallRoutes(app, () => baseUrl);
 
   return Object.assign(emitter, {
     app,
@@ -178,6 +207,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ensureAdminKey: (options?: { reset?: boolean }) => ensureAdminKey(deps.store, options),
     createToken: (request: TokenRequest) => createEnrollmentToken(deps.store, request, clock),
     connectedAgents: () => [...gateway.sessions.keys()],
+    setExtension,
     session: (agentId: string) => gateway.sessions.get(agentId),
     command,
     async adminRequest(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) {

@@ -33,6 +33,7 @@ export const PROTOCOL_ERRORS = {
   ARCSIM_E_REPLACED: { status: 409, closeCode: 4409, message: 'another connection with the same agent identity took over' },
   ARCSIM_E_AGENT_OFFLINE: { status: 409, closeCode: null, message: 'the agent is not connected' },
   ARCSIM_E_COMMAND_TIMEOUT: { status: 504, closeCode: null, message: 'the agent did not answer the command in time' },
+  ARCSIM_E_IDENTITY_CLONED: { status: 409, closeCode: 4410, message: 'another live agent on a different host uses this identity (cloned state dir?)' },
   ARCSIM_E_SHUTDOWN: { status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { status: 500, closeCode: 1011, message: 'internal error' },
   ARCSIM_E_STORE_UNAVAILABLE: { status: 503, closeCode: null, message: 'cannot open the store (database unreachable, refused the login or failed to migrate)' },

@@ -5,3 +5,4 @@ export * from './messages.ts';
 export * from './resource-ids.ts';
 export * from './faults.ts';
 export * from './test-run.ts';
+export * from './extensions.ts';

@@ -129,6 +129,8 @@ export const CommandResultSchema = z.strictObject({
   ok: z.boolean(),
   detonationId: z.string().optional(),
   events: z.number().int().nonnegative().optional(),
+  /** Events a scenario produced that no installed extension's sensor collects, per table. */
+  notCollected: z.record(z.string(), z.number().int().nonnegative()).optional(),
   message: z.string().max(4096).optional(),
 });
 

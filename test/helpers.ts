@@ -56,6 +56,21 @@ export const TEST_FACTS: MachineFacts = {
   cloudMetadata: { provider: 'N/A' },
 };
 
+/**
+ * Installs extensions on an agent's machine through the control plane (stored, pushed to the
+ * agent, re-sent on reconnect). Agents collect nothing without them: MDE.Linux enables the
+ * endpoint sensor (Device* tables), WindowsAgent.SqlServer / AdvancedThreatProtection.Windows
+ * the SQL one (SqlEvents). Resolves once the agent has applied them (when it is connected).
+ */
+export async function enableExtensions(cp: ControlPlane, agentId: string, names: string[] = ['MDE.Linux']): Promise<void> {
+  const machine = await cp.store.getMachine(agentId);
+  if (!machine) throw new Error(`agent ${agentId} has no registered machine yet`);
+  for (const name of names) {
+    const r = await cp.setExtension(machine.name, name, true);
+    if (cp.session(agentId) && !r.delivered) throw new Error(`extension ${name} not applied by the agent: ${r.message}`);
+  }
+}
+
 export async function enroll(url: string, token: string, hostname = 'lab-host-01'): Promise<{ agentId: string; agentKey: string }> {
   const res = await fetch(`${url}/api/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, hostname }) });
   if (res.status !== 201) throw new Error(`enroll failed: ${res.status} ${await res.text()}`);

@@ -5,7 +5,8 @@ import { parseDuration } from '../../lib/duration.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../store/index.ts';
 import { createEnrollmentToken, enrollAgent, TokenRequestSchema } from '../auth/enrollment.ts';
-import { toArcMachine } from './arc-machine.ts';
+import { toArcMachine, toArcSqlInstance } from './arc-machine.ts';
+import type { MachineRow } from '../store/index.ts';
 import { adminGuard, parse } from './http.ts';
 import { registerAlertRoutes } from './alert-routes.ts';
 import { registerPortal } from './portal.ts';
@@ -25,11 +26,13 @@ export interface ApiDeps {
   sync: SyncConfig;
   /** A per-process admin key for in-process callers (see adminGuard). */
   processAdminKey?: string;
+  setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
 }
 
 
 const EnrollBody = z.strictObject({ token: z.string().min(1).max(512), hostname: z.string().max(255).optional() });
 const TokenBody = TokenRequestSchema.omit({ ttlMs: true }).extend({ ttl: z.string().default('24h') });
+const ExtensionBody = z.strictObject({ enabled: z.boolean() });
 
 /** REST API under /api. State-changing calls need `Authorization: Bearer <admin key>`. */
 export function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -93,20 +96,53 @@ export function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.status(204).send();
   });
 
-  app.get('/api/machines', async () => {
-    const machines = await store.listMachines();
-    return { value: await Promise.all(machines.map(async (m) => toArcMachine(m, (await store.getAgent(m.agentId))?.location ?? 'eastus'))) };
-  });
-
-  app.get('/api/machines/:name', async (req) => {
-    const { name } = req.params as { name: string };
+  const locationOf = async (m: MachineRow) => (await store.getAgent(m.agentId))?.location ?? 'eastus';
+  const arcMachine = async (m: MachineRow) =>
+    toArcMachine(m, await locationOf(m), { identityConflicts: (await store.listIdentityConflicts(m.agentId)).length });
+  const machineNamed = async (name: string) => {
     const m = (await store.listMachines()).find((x) => x.name === name);
     if (!m) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${name}`);
-    return toArcMachine(m, (await store.getAgent(m.agentId))?.location ?? 'eastus');
+    return m;
+  };
+
+  app.get('/api/machines', async () => ({ value: await Promise.all((await store.listMachines()).map(arcMachine)) }));
+
+  app.get('/api/machines/:name', async (req) => arcMachine(await machineNamed((req.params as { name: string }).name)));
+
+  app.get('/api/machines/:name/extensions', async (req) => {
+    const arc = await arcMachine(await machineNamed((req.params as { name: string }).name));
+    return { value: (arc.properties as { extensions: unknown[] }).extensions };
   });
 
   registerAlertRoutes(app, { store, clock, baseUrl: deps.baseUrl, sync: deps.sync, requireAdmin });
   registerPortal(app, { store, baseUrl: deps.baseUrl });
   registerAgentRoutes(app, { store, connectedAgents: deps.connectedAgents, command: deps.command, requireAdmin });
   registerRunRoutes(app, { store, baseUrl: deps.baseUrl, requireAdmin });
+
+  // Installs (enabled: true) or removes an extension; pushed at once to the agent if it is connected,
+  // and sent again in `registered` on every reconnect.
+  app.put('/api/machines/:name/extensions/:ext', { preHandler: requireAdmin }, async (req) => {
+    const { name, ext } = req.params as { name: string; ext: string };
+    const body = parse(ExtensionBody, req.body, 'body');
+    const r = await deps.setExtension(name, ext, body.enabled);
+    return { name: ext, enabled: body.enabled, delivered: r.delivered, message: r.message, machine: await arcMachine(r.machine) };
+  });
+
+  app.get('/api/sql-instances', async () => {
+    const out: unknown[] = [];
+    for (const m of await store.listMachines()) {
+      const location = await locationOf(m);
+      for (const s of m.sqlInstances) out.push(toArcSqlInstance(m, s, location));
+    }
+    return { value: out };
+  });
+
+  app.get('/api/identity-conflicts', async () => ({
+    value: (await store.listIdentityConflicts()).map((c) => ({
+      id: c.id, agentId: c.agentId, detectedAt: new Date(c.detectedAt).toISOString(), differences: c.differences,
+      remoteAddress: c.remoteAddress,
+      live: { hostname: c.existingFacts.hostname, vmUuid: c.existingFacts.vmUuid },
+      refused: { hostname: c.newcomerFacts.hostname, vmUuid: c.newcomerFacts.vmUuid },
+    })),
+  }));
 }

@@ -17,6 +17,11 @@ export interface SessionDeps {
   logger: Logger;
   /** Pending commands, shared by every session so an answer may arrive on a later connection. */
   commands: CommandRegistry;
+  /**
+   * Called with the facts of a `register` before anything is stored: `ok` makes this session the
+   * identity's live one; `clone` means the identity is live on another host, so this one is refused.
+   */
+  claim(session: AgentSession, facts: MessageOf<'register'>['machine']): Promise<'ok' | 'clone'>;
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
   /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
@@ -35,6 +40,8 @@ export type CommandResult = MessageOf<'command-result'>;
  */
 export class AgentSession {
   machine: MachineRow | undefined;
+  /** Facts sent with `register` (set before the claim, so a later newcomer can be compared). */
+  facts: MessageOf<'register'>['machine'] | undefined;
   private queue: Promise<void> = Promise.resolve();
   private tokens: number;
   private lastRefill: number;
@@ -119,6 +126,9 @@ export class AgentSession {
       case 'events':
         return this.events(msg, arrivedAt);
       case 'command-result': {
+        if (msg.notCollected && Object.keys(msg.notCollected).length > 0) {
+          await this.deps.store.addNotCollected(this.agentId, msg.notCollected);
+        }
         if (!this.deps.commands.resolve(this.agentId, msg)) {
           this.deps.logger.warn('result for unknown command', { agentId: this.agentId, id: msg.id });
         }
@@ -131,6 +141,12 @@ export class AgentSession {
     const { store, clock } = this.deps;
     const now = clock.now();
     const a = this.agent;
+    if (this.machine) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'already registered on this connection', 'type'));
+    if ((await this.deps.claim(this, msg.machine)) === 'clone') {
+      clearTimeout(this.handshakeTimer);
+      return this.fail(protocolError('ARCSIM_E_IDENTITY_CLONED', `agent ${a.agentId} is connected from another host; this connection is refused`));
+    }
+    this.facts = msg.machine;
     const existing = await store.getMachine(a.agentId);
     let resourceId = existing?.resourceId;
     let name = existing?.name;

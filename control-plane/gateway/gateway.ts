@@ -7,6 +7,7 @@ import type { Store } from '../store/index.ts';
 import { authenticateAgent } from '../auth/enrollment.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
 import { CommandRegistry } from './command-registry.ts';
+import { hostDifferences } from './host-fingerprint.ts';
 
 export const AGENT_PATH = '/agent/v1';
 
@@ -15,8 +16,11 @@ export const AGENT_PATH = '/agent/v1';
  * socket exists: a missing or wrong key gets a plain HTTP 401 with a typed JSON body.
  */
 export class Gateway {
+  /** The live (registered and claimed) session of each agent identity. */
   readonly sessions = new Map<string, AgentSession>();
   readonly commands = new CommandRegistry();
+  /** Every open session, claimed or not, so shutdown closes them all. */
+  private readonly open = new Set<AgentSession>();
   private readonly wss: WebSocketServer;
 
   constructor(
@@ -24,7 +28,9 @@ export class Gateway {
     private readonly store: Store,
     private readonly limits: Limits,
     private readonly logger: Logger,
-    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands'>,
+    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim'> & {
+      onCloneSuspected?(agentId: string, differences: string[]): void;
+    },
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
@@ -45,21 +51,53 @@ export class Gateway {
       this.logger.warn('agent upgrade refused', { code: auth.code, remote: req.socket.remoteAddress });
       return reject(socket, auth.code);
     }
+    const remote = req.socket.remoteAddress ?? null;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const previous = this.sessions.get(auth.agent.agentId);
-      if (previous) previous.fail(protocolError('ARCSIM_E_REPLACED'));
-      const session = new AgentSession(ws, auth.agent, { ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands });
-      this.sessions.set(auth.agent.agentId, session);
+      // The session becomes the identity's live one only when its `register` is claimed (below).
+      const session = new AgentSession(ws, auth.agent, {
+        ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands,
+        claim: (s, facts) => this.claim(s, facts, remote),
+      });
+      this.open.add(session);
       ws.on('close', () => {
+        this.open.delete(session);
         if (this.sessions.get(auth.agent.agentId) === session) this.sessions.delete(auth.agent.agentId);
       });
       this.logger.info('agent connected', { agentId: auth.agent.agentId });
     });
   }
 
+  /**
+   * One live connection per identity. A newcomer from the same host (same hostname, SMBIOS UUID
+   * and MACs as far as both know them) replaces the old connection: a reconnect after a
+   * half-open socket. A newcomer from a different host while the first is live is a cloned
+   * identity: it is refused, recorded and logged, and the live host keeps its machine.
+   */
+  private async claim(session: AgentSession, facts: NonNullable<AgentSession['facts']>, remote: string | null): Promise<'ok' | 'clone'> {
+    const agentId = session.agentId;
+    const live = this.sessions.get(agentId);
+    if (live && live !== session && live.facts && live.ws.readyState === live.ws.OPEN) {
+      const differences = hostDifferences(live.facts, facts);
+      if (differences.length > 0) {
+        await this.store.recordIdentityConflict({
+          agentId, detectedAt: this.sessionDeps.clock.now(), existingFacts: live.facts, newcomerFacts: facts,
+          remoteAddress: remote, differences,
+        });
+        this.logger.warn('cloned agent identity: refused a second live host', {
+          agentId, liveHost: live.facts.hostname, newcomerHost: facts.hostname, differences, remote,
+        });
+        this.sessionDeps.onCloneSuspected?.(agentId, differences);
+        return 'clone';
+      }
+    }
+    if (live && live !== session) live.fail(protocolError('ARCSIM_E_REPLACED'));
+    this.sessions.set(agentId, session);
+    return 'ok';
+  }
+
   /** Closes every agent socket with 1001 (going away). */
   close(): void {
-    for (const s of this.sessions.values()) s.fail(protocolError('ARCSIM_E_SHUTDOWN'));
+    for (const s of this.open) s.fail(protocolError('ARCSIM_E_SHUTDOWN'));
     this.commands.close();
     this.wss.close();
   }

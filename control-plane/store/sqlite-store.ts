@@ -6,7 +6,7 @@ import type { SensorEvent } from '../../protocol/index.ts';
 import type {
   AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, ArcStatus, AssessmentRow, AssetRow,
   ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IncidentRow, MachineRow, PlanRow, RuleHit, SnapshotLogRow, Store, StoreTx,
-  SyncAuditRow, TestRunRow, TokenRow,
+  SyncAuditRow, TestRunRow, TokenRow, IdentityConflictRow,
 } from './store.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
@@ -94,8 +94,13 @@ class SqliteOps {
       listMachines: p(`SELECT * FROM machines ORDER BY registered_at, name`),
       heartbeat: p(`UPDATE machines SET last_heartbeat = MAX(last_heartbeat, ?) WHERE agent_id = ?`),
       setStatus: p(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
-      getAlert: p(`SELECT * FROM alerts WHERE system_alert_id = ?`),
       setExtensions: p(`UPDATE machines SET extensions = ? WHERE agent_id = ?`),
+      getNotCollected: p(`SELECT not_collected FROM machines WHERE agent_id = ?`),
+      setNotCollected: p(`UPDATE machines SET not_collected = ? WHERE agent_id = ?`),
+      insertConflict: p(`INSERT INTO identity_conflicts (agent_id, detected_at, existing_facts, newcomer_facts, remote_address, differences)
+                         VALUES (?, ?, ?, ?, ?, ?)`),
+      conflicts: p(`SELECT * FROM identity_conflicts WHERE (? IS NULL OR agent_id = ?) ORDER BY detected_at, id`),
+      getAlert: p(`SELECT * FROM alerts WHERE system_alert_id = ?`),
       setTags: p(`UPDATE machines SET tags = ? WHERE agent_id = ?`),
       addAlertSource: p(`INSERT INTO alert_sources (system_alert_id, kind, resource_id, detail, first_time, last_time, count)
                          VALUES (@systemAlertId, @kind, @resourceId, @detail, @firstTime, @lastTime, @count)
@@ -286,8 +291,9 @@ class SqliteOps {
     };
   }
   upsertMachine(m: MachineRow): MachineRow {
+    const { notCollected: _kept, ...row } = m; // counted separately (addNotCollected), never overwritten here
     this.stmt.upsertMachine!.run({
-      ...m, facts: JSON.stringify(m.facts), sqlInstances: JSON.stringify(m.sqlInstances), extensions: JSON.stringify(m.extensions),
+      ...row, facts: JSON.stringify(m.facts), sqlInstances: JSON.stringify(m.sqlInstances), extensions: JSON.stringify(m.extensions),
     });
     return this.getMachine(m.agentId)!;
   }
@@ -394,6 +400,25 @@ class SqliteOps {
   upsertAssessment(a: AssessmentRow): void {
     this.stmt.upsertAssessment!.run({ ...a, details: JSON.stringify(a.details) });
   }
+  addNotCollected(agentId: string, counts: Record<string, number>): void {
+    const r = this.stmt.getNotCollected!.get(agentId) as Row | undefined;
+    if (!r) return;
+    const total: Record<string, number> = JSON.parse(r.not_collected);
+    for (const [table, n] of Object.entries(counts)) total[table] = (total[table] ?? 0) + n;
+    this.stmt.setNotCollected!.run(JSON.stringify(total), agentId);
+  }
+  recordIdentityConflict(c: Omit<IdentityConflictRow, 'id'>): IdentityConflictRow {
+    const r = this.stmt.insertConflict!.run(
+      c.agentId, c.detectedAt, JSON.stringify(c.existingFacts), JSON.stringify(c.newcomerFacts), c.remoteAddress, c.differences.join(','),
+    );
+    return { ...c, id: Number(r.lastInsertRowid) };
+  }
+  listIdentityConflicts(agentId?: string): IdentityConflictRow[] {
+    return (this.stmt.conflicts!.all(agentId ?? null, agentId ?? null) as Row[]).map((r) => ({
+      id: r.id, agentId: r.agent_id, detectedAt: r.detected_at, existingFacts: JSON.parse(r.existing_facts),
+      newcomerFacts: JSON.parse(r.newcomer_facts), remoteAddress: r.remote_address, differences: r.differences ? r.differences.split(',') : [],
+    }));
+  }
   listAlerts(f: AlertFilter = {}): AlertRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -478,6 +503,7 @@ function toMachine(r: Row): MachineRow {
     sqlInstances: JSON.parse(r.sql_instances), extensions: JSON.parse(r.extensions), status: r.status,
     lastHeartbeat: r.last_heartbeat, lastStatusChange: r.last_status_change, registeredAt: r.registered_at,
     tags: JSON.parse(r.tags ?? '{}'),
+    notCollected: JSON.parse(r.not_collected ?? '{}'),
   };
 }
 

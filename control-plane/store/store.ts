@@ -32,6 +32,17 @@ export interface ExtensionRow {
   status: 'Succeeded' | 'Creating' | 'Deleting' | 'Failed' | 'Disabled';
 }
 
+export interface IdentityConflictRow {
+  id: number;
+  agentId: string;
+  detectedAt: number;
+  existingFacts: MachineFacts;
+  newcomerFacts: MachineFacts;
+  remoteAddress: string | null;
+  /** Facts that told the two hosts apart: `hostname`, `vmUuid`, `macAddresses`. */
+  differences: string[];
+}
+
 export interface MachineRow {
   agentId: string;
   resourceId: string;
@@ -45,6 +56,8 @@ export interface MachineRow {
   registeredAt: number;
   /** ARM tags (MDC writes AccountId/InstanceId/MDFCSecurityConnector/... on machines it onboards). */
   tags?: Record<string, string>;
+  /** Per table, events produced on this machine that no installed extension collected. */
+  notCollected?: Record<string, number>;
 }
 
 /** A CSPM connector: one AWS account or GCP project, living in a subscription + resource group. */
@@ -330,6 +343,10 @@ export interface Store extends StoreTx {
   upsertConnector(row: ConnectorRow): Promise<void>;
   listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
   setPlan(row: PlanRow): Promise<void>;
+  /** Adds per-table counts of events that were not collected. */
+  addNotCollected(agentId: string, counts: Record<string, number>): Promise<void>;
+  recordIdentityConflict(conflict: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow>;
+  listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]>;
 
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
   listIncidents(): Promise<IncidentRow[]>;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent } from '../../agent/index.ts';
 import { loadIdentity } from '../../agent/identity.ts';
 import { loadLibrary } from '../../scenarios/index.ts';
-import { cleanup, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
 
 const facts = async () => ({ machine: TEST_FACTS, sqlInstances: [] });
 const ssh = loadLibrary().get('ssh-brute-force-failed')!;
@@ -21,6 +21,7 @@ test('the agent reconnects after the control plane restarts and delivers what it
   const first = agent.waitRegistered();
   await agent.start();
   const machineId = (await first).machineId;
+  await enableExtensions(env.cp, agent.agentId!);
 
   await env.close(); // the control plane goes away
   await new Promise<void>((resolve) => agent.once('disconnected', () => resolve()));
@@ -33,7 +34,7 @@ test('the agent reconnects after the control plane restarts and delivers what it
   env = await startControlPlane({ dir, config: { port } }); // same store file, same port
   t.after(async () => { await env.close(); });
   assert.equal((await again).machineId, machineId, 'same identity, same machine');
-  assert.equal(await played, 10);
+  assert.equal((await played).events, 10);
   assert.equal(agent.pendingEvents(), 0);
   assert.equal(await env.store.countEvents({ detonationId: 'offline-play' }), 10);
   assert.equal((await env.store.listAlerts({ detonationId: 'offline-play' })).length, 1);

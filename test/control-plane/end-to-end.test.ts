@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Agent } from '../../agent/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enableExtensions, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
 
 const library = loadLibrary();
 const ssh = library.get('ssh-brute-force-failed')!;
@@ -22,6 +22,7 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   const registered = agent.waitRegistered();
   await agent.start();
   const reg = await registered;
+  await enableExtensions(env.cp, agent.agentId!);
   assert.equal(reg.machineId, '/subscriptions/sub-e2e/resourceGroups/rg-e2e/providers/Microsoft.HybridCompute/machines/lab-host-01');
   // Identity kept with owner-only permissions.
   assert.equal(statSync(join(stateDir, 'identity.json')).mode & 0o777, 0o600);

@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from '../../agent/index.ts';
+import { Spool } from '../../agent/spool.ts';
+import { loadLibrary, planEvents } from '../../scenarios/index.ts';
+import type { SensorEvent } from '../../protocol/index.ts';
+import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
+
+const facts = async () => ({ machine: TEST_FACTS, sqlInstances: [] });
+const ssh = loadLibrary().get('ssh-brute-force-failed')!;
+
+function events(n: number, from = 0): SensorEvent[] {
+  return planEvents(ssh, { detonationId: `d-${from}`, device: { id: 'a', name: 'h' }, startTime: Date.UTC(2026, 0, 1) + from * 60_000, inputs: { attempts: n } })
+    .map((p) => p.event);
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a full spool drops the oldest events first, counts them, warns, and keeps all that on disk', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const file = join(dir, 'spool.db');
+  const spool = new Spool({ file, maxEvents: 5, warnRatio: 0.8 });
+  const seen: string[] = [];
+  spool.on('dropped', (d) => seen.push(`dropped ${d.dropped} total ${d.total}`));
+  spool.on('flood', (f) => seen.push(`flood ${f.pending}/${f.maxEvents}`));
+  const first = events(3, 0);
+  spool.push(first);
+  const batch = spool.take(10)!;
+  assert.deepEqual(batch.events.map((e) => e.ReportId), first.map((e) => e.ReportId));
+  const second = events(4, 1);
+  assert.equal(spool.push(second), 2, 'two oldest dropped to keep 5');
+  assert.equal(spool.pending(), 5);
+  assert.equal(spool.dropped(), 2);
+  assert.deepEqual(seen, ['dropped 2 total 2', 'flood 5/5']);
+  // What is left is the newest five, in order; the in-flight batch lost its dropped events.
+  assert.deepEqual(spool.unacked()[0]!.events.map((e) => e.ReportId), [first[2]!.ReportId]);
+  const rest = spool.take(10)!;
+  assert.deepEqual(rest.events.map((e) => e.ReportId), second.map((e) => e.ReportId));
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  spool.close();
+
+  // Reopened (an agent restart): the same batches, seqs and drop count.
+  const again = new Spool({ file, maxEvents: 5, warnRatio: 0.8 });
+  t.after(() => again.close());
+  assert.equal(again.pending(), 5);
+  assert.equal(again.dropped(), 2);
+  assert.deepEqual(again.unacked().map((b) => b.seq), [batch.seq, rest.seq]);
+  assert.equal(again.ack(batch.seq), true);
+  assert.equal(again.pending(), 4);
+  assert.equal(again.take(10), undefined, 'nothing unsent left');
+  // A push larger than the bound keeps only its newest events.
+  assert.equal(again.push(events(7, 2)), 6);
+  assert.equal(again.pending(), 5);
+});
+
+test('the control plane dies mid-scenario and comes back: every produced event is stored exactly once', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  let env = await startControlPlane({ dir });
+  const port = Number(new URL(env.url).port);
+  const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
+  const agent = new Agent({ controlPlane: env.url, token: token.token, stateDir: join(dir, 'agent'), facts, backoffMinMs: 20, backoffMaxMs: 100 });
+  t.after(() => agent.stop());
+  const first = agent.waitRegistered();
+  await agent.start();
+  await first;
+  await enableExtensions(env.cp, agent.agentId!);
+  const produced: string[] = [];
+  agent.on('spooled', (e: SensorEvent) => produced.push(e.ReportId));
+
+  const firstAck = new Promise((resolve) => agent.once('ack', resolve));
+  // ~30 s of scenario time at 25x: about 1.2 s of playback.
+  const played = agent.play({ scenario: ssh as any, detonationId: 'outage', speed: 25 });
+  await firstAck;
+  await env.close(); // mid-scenario
+  const producedAtOutage = produced.length;
+  await new Promise((r) => setTimeout(r, 400)); // the player keeps producing into the spool
+  assert.ok(agent.pendingEvents() > 0, 'events wait in the spool while the control plane is away');
+  env = await startControlPlane({ dir, config: { port } });
+  t.after(() => env.close());
+  const result = await played;
+  assert.ok(producedAtOutage < 10, `the outage was mid-scenario (${producedAtOutage} produced)`);
+  assert.equal(result.events, 10);
+  assert.equal(produced.length, 10);
+  const stored = (await env.store.listEvents({ detonationId: 'outage' })).map((e) => e.ReportId);
+  assert.equal(stored.length, 10, 'exactly once: no event lost, none stored twice');
+  assert.deepEqual(new Set(stored), new Set(produced));
+  assert.equal(agent.pendingEvents(), 0);
+  const alerts = await env.store.listAlerts({ detonationId: 'outage' });
+  assert.deepEqual(alerts.map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 1]]);
+});
+
+test('the agent restarts mid-stream: the new process resends what was not acked, exactly once', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
+  const stateDir = join(env.dir, 'agent');
+  // 2 events/s: the spool drains slowly, so the restart lands mid-stream.
+  const a1 = new Agent({ controlPlane: env.url, token: token.token, stateDir, facts, eventsPerSecond: 2, eventsBurst: 2 });
+  const r1 = a1.waitRegistered();
+  await a1.start();
+  await r1;
+  await enableExtensions(env.cp, a1.agentId!);
+  const produced: string[] = [];
+  a1.on('spooled', (e: SensorEvent) => produced.push(e.ReportId));
+  const detonationId = randomUUID();
+  const firstAck = new Promise((resolve) => a1.once('ack', resolve));
+  const played = a1.play({ scenario: ssh as any, detonationId }).then(() => 'finished', (err: Error) => err.message);
+  await firstAck;
+  const stored1 = await env.store.countEvents({ detonationId });
+  const left = a1.pendingEvents();
+  await a1.stop();
+  assert.match(await played, /stopped/);
+  assert.equal(produced.length, 10);
+  assert.ok(stored1 >= 1 && left > 0 && stored1 + left >= 10, `mid-stream: ${stored1} stored, ${left} spooled`);
+
+  const a2 = new Agent({ controlPlane: env.url, stateDir, facts }); // same state dir, no token needed
+  t.after(() => a2.stop());
+  await a2.start();
+  await until(() => a2.connected && a2.pendingEvents() === 0, 'the restarted agent to drain its spool');
+  const stored = (await env.store.listEvents({ detonationId })).map((e) => e.ReportId);
+  assert.equal(stored.length, 10);
+  assert.deepEqual(new Set(stored), new Set(produced));
+  assert.equal(a2.agentId, a1.agentId);
+});
+
+test('the agent caps its send rate (events per second) and never blocks the player', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
+  const agent = new Agent({ controlPlane: env.url, token: token.token, stateDir: join(env.dir, 'agent'), facts, eventsPerSecond: 10, eventsBurst: 10, spoolMaxEvents: 15 });
+  t.after(() => agent.stop());
+  const r = agent.waitRegistered();
+  await agent.start();
+  await r;
+  await enableExtensions(env.cp, agent.agentId!);
+  const warnings: string[] = [];
+  agent.on('flood', () => warnings.push('flood'));
+  agent.on('dropped', (d) => warnings.push(`dropped ${d.dropped}`));
+  const started = Date.now();
+  const played = agent.play({ scenario: ssh as any, detonationId: 'capped', inputs: { attempts: 20 } });
+  // 20 events into a 15-event spool at once: the 5 oldest are dropped; the burst of 10 goes out, the rest waits for tokens.
+  const result = await played;
+  const took = Date.now() - started;
+  assert.equal(result.events, 20);
+  assert.ok(warnings.includes('flood'), warnings.join());
+  assert.ok(took >= 400, `rate-capped: ${took} ms for 20 events at 10/s with a burst of 10`);
+  const stored = await env.store.countEvents({ detonationId: 'capped' });
+  assert.equal(stored + agent.droppedEvents(), 20, 'every event is either stored or counted as dropped');
+});
