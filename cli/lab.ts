@@ -59,12 +59,14 @@ export async function runLab(o: LabOptions): Promise<number> {
     await agent.start();
     const reg = await withTimeout(registered, 15_000, 'the agent did not register within 15 s');
     o.out(`agent ${agent.agentId} registered this host as ${reg.machineId}\n`);
-    // The endpoint sensor runs only where the MDE extension is installed (issue #6 will do this through Defender plans).
+    // Sensors run only where their extension is installed: MDE for endpoint events, the Defender for SQL
+    // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host).
     const machine = (await store.getMachine(agent.agentId!))!;
-    const mde = mdeExtensionFor(machine.facts.osType);
-    const ext = await cp.setExtension(machine.name, mde, true);
-    if (!ext.delivered) throw new Error(`could not install ${mde} on ${machine.name}: ${ext.message}`);
-    o.out(`installed extension ${mde} (endpoint sensor) on ${machine.name}\n\n`);
+    for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows']) {
+      const r = await cp.setExtension(machine.name, ext, true);
+      if (!r.delivered) throw new Error(`could not install ${ext} on ${machine.name}: ${r.message}`);
+    }
+    o.out(`installed extensions ${mdeExtensionFor(machine.facts.osType)} (endpoint sensor) and AdvancedThreatProtection.Windows (SQL sensor) on ${machine.name}\n\n`);
 
     // Play every scenario (attack, then benign twin) `rounds` times; remember which detonation was which.
     const attacks = new Map<string, string[]>();

@@ -7,7 +7,7 @@ import { renderUnit, SERVICE_NAME } from '../../agent/installer.ts';
 /** The source tree the control plane runs from: what it packs for agents to install. */
 const SOURCE_ROOT = join(import.meta.dirname, '..', '..');
 /** What an agent install needs (the CLI imports the control plane too, so it comes along). */
-const PACKED = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'bin', 'cli', 'lib', 'protocol', 'agent', 'scenarios', 'control-plane', 'examples'];
+const PACKED = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'bin', 'cli', 'lib', 'protocol', 'agent', 'scenarios', 'control-plane', 'testruns', 'examples'];
 
 /** Packs the agent sources as a gzipped tar (with the system `tar`), once per process. */
 let tarball: Promise<Buffer> | undefined;

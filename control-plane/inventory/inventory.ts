@@ -12,7 +12,7 @@ import { mergeAssets } from './asset-merge.ts';
 import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
 import { connectorRow, importSnapshots, parseConnectorDefinition, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
 import { inventoryError } from './errors.ts';
-import { desiredExtensions, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
+import { desiredExtensions, governedPlans, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
 import { diffAssessments, evaluateRecommendations } from './recommendations.ts';
 import { parseSnapshotText } from './snapshot-formats.ts';
 
@@ -180,8 +180,9 @@ export class Inventory {
       const m = await tx.getMachine(agentId);
       if (!m || m.status !== 'Connected') return [];
       const [plans, asset] = await Promise.all([tx.listPlans(), tx.assetOfSource('arc', m.resourceId)]);
-      const desired = desiredExtensions(m, plans, scopeOf(m, asset, connectorOfResourceId));
-      const r = reconcileExtensions(m.extensions, desired, resend);
+      const scope = scopeOf(m, asset, connectorOfResourceId);
+      const desired = desiredExtensions(m, plans, scope);
+      const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
       if (r.changes.length) await tx.setMachineExtensions(agentId, r.extensions);
       return r.changes;
     });

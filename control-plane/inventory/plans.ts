@@ -46,6 +46,20 @@ export function effectivePlan(plans: PlanRow[], scope: PlanScope, plan: PlanName
   return row?.enabled ? row : undefined;
 }
 
+/**
+ * Plans with an explicit setting (on or off) for the scope. Only these govern their extensions:
+ * where no plan was ever set, extensions installed by hand (PUT /api/machines/{name}/extensions)
+ * are left alone.
+ */
+export function governedPlans(plans: PlanRow[], scope: PlanScope): Set<PlanName> {
+  const out = new Set<PlanName>();
+  for (const p of plans) {
+    const inScope = (p.scopeKind === 'connector' && scope.connectors.includes(p.scope)) || (p.scopeKind === 'subscription' && p.scope === scope.subscription);
+    if (inScope) out.add(p.plan as PlanName);
+  }
+  return out;
+}
+
 /** The managed extensions a machine should have under the plans in force. */
 export function desiredExtensions(m: MachineRow, plans: PlanRow[], scope: PlanScope): string[] {
   const out: string[] = [];
@@ -66,7 +80,9 @@ export interface ExtensionChange {
  * `Creating`, removed ones `Deleting` until the agent confirms) and the set-extension commands to
  * send. With `resend`, operations still in flight are sent again (after a reconnect).
  */
-export function reconcileExtensions(current: ExtensionRow[], desired: string[], resend = false): { extensions: ExtensionRow[]; changes: ExtensionChange[] } {
+export function reconcileExtensions(
+  current: ExtensionRow[], desired: string[], resend = false, governed?: ReadonlySet<PlanName>,
+): { extensions: ExtensionRow[]; changes: ExtensionChange[] } {
   const extensions = current.map((e) => ({ ...e }));
   const changes: ExtensionChange[] = [];
   for (const name of desired) {
@@ -81,6 +97,7 @@ export function reconcileExtensions(current: ExtensionRow[], desired: string[], 
   }
   for (const e of extensions) {
     if (!(e.name in MANAGED_EXTENSIONS) || desired.includes(e.name)) continue;
+    if (governed && !governed.has(MANAGED_EXTENSIONS[e.name]!.plan)) continue; // no plan decides it: installed by hand
     if (e.status !== 'Deleting' || resend) {
       e.status = 'Deleting';
       changes.push({ name: e.name, enabled: false });

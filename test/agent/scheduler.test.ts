@@ -6,7 +6,7 @@ import { loadLibrary } from '../../scenarios/index.ts';
 import type { ReleaseResult } from '../../scenarios/playback.ts';
 import { loadScheduleFile, ScenarioRunner, type RunRequest, type ScheduleJobFn } from '../../agent/scheduler.ts';
 import { Agent } from '../../agent/index.ts';
-import { cleanup, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
 
 const ssh = loadLibrary().get('ssh-brute-force-failed')!;
 const done: ReleaseResult = { released: 1, byPhase: { warmup: 0, detonate: 1, cleanup: 0 }, cancelled: false, failure: undefined };
@@ -88,6 +88,7 @@ test('an agent with a schedule plays the scenario when its cron job fires, with 
   const registered = agent.waitRegistered();
   await agent.start();
   await registered;
+  await enableExtensions(env.cp, agent.agentId!);
   assert.equal(fired.length, 1);
   fired[0]!();
   await new Promise((r) => setTimeout(r, 20));

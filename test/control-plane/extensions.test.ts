@@ -10,7 +10,7 @@ import { cleanup, enableExtensions, startControlPlane, TEST_FACTS } from '../hel
 const mixed = {
   id: randomUUID(), slug: 'sql-and-endpoint', name: 'SQL login failure seen by both sensors', description: 'test fixture',
   techniques: ['T1110'], platforms: ['sql'], expect: { alerts: [] },
-  steps: [{
+  detonate: [{
     name: 'one of each', repeat: 3, every: '1s',
     events: [
       { Table: 'SqlEvents', ActionType: 'LoginFailed', InstanceName: 'MSSQLSERVER', ServerPrincipalName: 'sa', ClientIP: '203.0.113.9', Succeeded: false },
