@@ -51,12 +51,22 @@ interface TemporalPayload {
 export class DetectionEngine {
   /** Newest event time seen per correlation rule, to prune hits that no window can reach. */
   private readonly newest = new Map<string, number>();
+  /** Newest event time seen at all: windows that ended (plus the lateness) before it are closed. */
+  private watermark = Number.NEGATIVE_INFINITY;
+  /** Correlations decided only when a window closes (lt, lte, eq). */
+  private readonly closing: CorrelationRule[];
 
-  constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {}
+  constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {
+    this.closing = rules.correlations.filter((c) => c.op === 'lt' || c.op === 'lte' || c.op === 'eq');
+  }
 
   async evaluate(tx: StoreTx, event: SensorEvent): Promise<Occurrence[]> {
     const out: Occurrence[] = [];
     const time = Date.parse(event.Timestamp);
+    if (time > this.watermark) {
+      this.watermark = time;
+      for (const corr of this.closing) await this.closeWindows(tx, corr, out);
+    }
     for (const rule of this.rules.byTable.get(event.Table) ?? []) {
       if (!rule.match(event as Record<string, unknown>)) continue;
       if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
@@ -117,6 +127,7 @@ export class DetectionEngine {
       const window = hits.slice(start, end + 1);
       if (!window.some((h) => h.reportId === event.ReportId)) continue;
       const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
+      if (corr.op !== 'gt' && corr.op !== 'gte') return undefined; // decided when the window closes
       if (corr.op === 'gt' ? measure > corr.threshold : measure >= corr.threshold) {
         await tx.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
         const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
@@ -124,6 +135,36 @@ export class DetectionEngine {
       }
     }
     return undefined;
+  }
+
+  /**
+   * lt / lte / eq: a group's window opens at its earliest hit and is decided once the watermark
+   * has passed its end plus the lateness (no event that could still belong to it is expected).
+   * Its hits are consumed either way; a firing takes the window's last event as its trigger.
+   */
+  /** Decides every open lt/lte/eq window now (the end of a recorded stream). */
+  async closeAll(tx: StoreTx): Promise<Occurrence[]> {
+    const out: Occurrence[] = [];
+    for (const corr of this.closing) await this.closeWindows(tx, corr, out, Number.POSITIVE_INFINITY);
+    return out;
+  }
+
+  private async closeWindows(tx: StoreTx, corr: CorrelationRule, out: Occurrence[], before = this.watermark - corr.timespanMs - this.options.latenessMs): Promise<void> {
+    for (const { groupKey, first } of await tx.ruleGroupStarts(corr.id, before)) {
+      const window = await tx.ruleHits(corr.id, groupKey, first, first + corr.timespanMs);
+      await tx.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
+      const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
+      const holds = corr.op === 'lt' ? measure < corr.threshold : corr.op === 'lte' ? measure <= corr.threshold : measure === corr.threshold;
+      if (!holds || window.length === 0) continue;
+      const [trigger] = await tx.getEvents([window[window.length - 1]!.reportId]);
+      if (!trigger) continue;
+      const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
+      if (corr.mapping) {
+        out.push({ ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping, trigger, events });
+      }
+      const group = Object.fromEntries(corr.groupBy.map((g, i) => [g, (JSON.parse(groupKey) as unknown[])[i]]));
+      await this.feed(tx, { kind: 'firing', ruleId: corr.id, event: trigger, time: Math.max(...events.map((e) => e.time)), group, events }, out);
+    }
   }
 
   /**

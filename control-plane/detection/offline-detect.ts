@@ -2,7 +2,7 @@ import { EventSchema, machineResourceId, protocolError, toMachineName, type Sens
 import { issuePath } from '../../protocol/errors.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { VERSION } from '../../lib/version.ts';
-import { openSqliteStore, type AlertRow, type MachineRow } from '../store/index.ts';
+import { openSqliteStore, type AgentRow, type AlertRow, type MachineRow } from '../store/index.ts';
 import { Ingest } from '../ingest/ingest.ts';
 import { SyncConfigSchema } from '../products/sync-matrix.ts';
 import { DetectionEngine } from './detection-engine.ts';
@@ -31,30 +31,44 @@ export function parseEventsNdjson(text: string, file = 'events'): SensorEvent[] 
 
 /**
  * Runs the rules over recorded events, like wazuh-logtest: the same streaming engine and dedup
- * as the control plane, on a throwaway in-memory store, with unbounded lateness so file order
- * does not matter. Returns the alerts, oldest first.
+ * as the control plane, on a throwaway in-memory store. Events are replayed in event-time order
+ * (so file order does not matter), and at the end of the stream every window still open is
+ * decided. Returns the alerts, oldest first.
  */
 export async function detectOffline(events: SensorEvent[], options: { rulesDir?: string } = {}): Promise<AlertRow[]> {
   const store = openSqliteStore({ file: ':memory:' });
   try {
     const rules = loadRulesDir(options.rulesDir);
-    const engine = new DetectionEngine(rules, { latenessMs: Number.MAX_SAFE_INTEGER / 4 });
+    const engine = new DetectionEngine(rules, { latenessMs: 0 });
     let n = 0;
     const ingest = new Ingest(store, engine, systemClock, () => `offline-${String(++n).padStart(6, '0')}`, {
       sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
     });
-    const byDevice = new Map<string, SensorEvent[]>();
-    for (const e of events) byDevice.set(e.DeviceId, [...(byDevice.get(e.DeviceId) ?? []), e]);
-    for (const [deviceId, list] of byDevice) {
-      const name = toMachineName(list[0]!.DeviceName);
-      const resourceId = machineResourceId('offline', 'offline', name);
-      const agent = { agentId: deviceId, keyHash: '', tokenId: '', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', hostname: name, enrolledAt: 0 };
-      const machine: MachineRow = {
-        agentId: deviceId, resourceId, name, sqlInstances: [], extensions: [], status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,
-        facts: { hostname: list[0]!.DeviceName, agentVersion: VERSION, detectedProperties: {}, cloudMetadata: { provider: 'N/A' } },
-      };
-      await ingest.ingestBatch(agent, machine, list);
+    // Each device the events name is registered as an Arc machine, as an agent would be.
+    await store.insertToken({ id: 'offline', tokenHash: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', createdAt: 0, expiresAt: 0, revokedAt: null, uses: 0 });
+    const hosts = new Map<string, { agent: AgentRow; machine: MachineRow }>();
+    for (const e of events) {
+      if (hosts.has(e.DeviceId)) continue;
+      const name = toMachineName(e.DeviceName);
+      const agent: AgentRow = { agentId: e.DeviceId, keyHash: '', tokenId: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', hostname: name, enrolledAt: 0 };
+      await store.enrollAgent(agent);
+      const machine = await store.upsertMachine({
+        agentId: e.DeviceId, resourceId: machineResourceId('offline', 'offline', name), name, sqlInstances: [], extensions: [],
+        status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,
+        facts: { hostname: e.DeviceName, agentVersion: VERSION, detectedProperties: {}, cloudMetadata: { provider: 'N/A' } },
+      });
+      hosts.set(e.DeviceId, { agent, machine });
     }
+    const ordered = [...events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp));
+    for (let i = 0; i < ordered.length;) {
+      // Consecutive events of one device form one batch, as an agent would send them.
+      const device = ordered[i]!.DeviceId;
+      const batch: SensorEvent[] = [];
+      while (i < ordered.length && ordered[i]!.DeviceId === device) batch.push(ordered[i++]!);
+      const host = hosts.get(device)!;
+      await ingest.ingestBatch(host.agent, host.machine, batch);
+    }
+    await ingest.closeAll();
     return await store.listAlerts();
   } finally {
     await store.close();

@@ -122,8 +122,12 @@ export interface CorrelationRule {
   /** Event tables the correlated events come from. */
   tables: TableName[];
   timespanMs: number;
-  /** Count condition (event_count, value_count); temporal types fire when every rule matched. */
-  op: 'gt' | 'gte';
+  /**
+   * Count condition (event_count, value_count); temporal types fire when every rule matched.
+   * `gt`/`gte` fire as soon as a window reaches the count; `lt`/`lte`/`eq` can only be decided
+   * once a window has closed (its timespan plus the lateness has passed in event time).
+   */
+  op: 'gt' | 'gte' | 'lt' | 'lte' | 'eq';
   threshold: number;
   /** The column counted distinctly by value_count. */
   valueField: string | undefined;
@@ -354,7 +358,7 @@ function compileCorrelation(
 
   const cond = c.condition ?? {};
   const ops = (['gt', 'gte', 'lt', 'lte', 'eq'] as const).filter((k) => cond[k] !== undefined);
-  let op: 'gt' | 'gte' = 'gte';
+  let op: CorrelationRule['op'] = 'gte';
   let threshold = rules.length;
   let valueField: string | undefined;
   if (temporal) {
@@ -362,9 +366,6 @@ function compileCorrelation(
   } else {
     if (ops.length !== 1) throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'condition needs exactly one of gt, gte, lt, lte, eq', 'correlation.condition');
     const o = ops[0]!;
-    if (o !== 'gt' && o !== 'gte') {
-      throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `condition "${o}" is not supported yet by streaming evaluation (supported: gt, gte)`, 'correlation.condition');
-    }
     op = o;
     threshold = cond[o]!;
     const checkColumn = (field: string, path: string) => {

@@ -43,14 +43,40 @@ export class Ingest {
       const assetKey = fresh.length ? (await tx.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
       for (const event of fresh) {
         for (const occ of await this.engine.evaluate(tx, event)) {
-          const result = await upsertAlert(tx, occ, { machine, agent, now, newId: this.newId, arrivedAt, assetKey });
+          // A window closed by this event (lt/lte/eq rules) may belong to another machine.
+          const own = occ.trigger.DeviceId === agent.agentId;
+          const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
+          if (!host) continue;
+          const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey });
           alerts.push(result);
-          await afterUpsert(tx, result, machine.facts.hostname, this.options, this.newId, now);
+          await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
         }
       }
       return { stored: fresh.length, alerts };
     });
   }
+
+  /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */
+  closeAll(): Promise<UpsertResult[]> {
+    return this.store.transaction(async (tx) => {
+      const now = this.clock.now();
+      const alerts: UpsertResult[] = [];
+      for (const occ of await this.engine.closeAll(tx)) {
+        const host = await machineOf(tx, occ.trigger.DeviceId);
+        if (!host) continue;
+        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey });
+        alerts.push(result);
+        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+      }
+      return alerts;
+    });
+  }
+}
+
+async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRow; machine: MachineRow; assetKey: string | undefined } | undefined> {
+  const [agent, machine] = await Promise.all([tx.getAgent(agentId), tx.getMachine(agentId)]);
+  if (!agent || !machine) return undefined;
+  return { agent, machine, assetKey: (await tx.assetOfSource('arc', machine.resourceId))?.assetKey };
 }
 
 /** A new alert gets its product copies, entities and incident; a folded one refreshes its incident. */

@@ -35,6 +35,9 @@ class SqliteOps {
       hits: p(`SELECT * FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time BETWEEN ? AND ?
                ORDER BY event_time, report_id`),
       deleteHit: p(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND report_id = ?`),
+      groupStarts: p(`SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = ?
+                      GROUP BY group_key HAVING MIN(event_time) <= ? ORDER BY first, group_key`),
+      getEvent: p(`SELECT data FROM events WHERE report_id = ?`),
       pruneHits: p(`DELETE FROM rule_hits WHERE rule_id = ? AND event_time < ?`),
       // SET expressions see the old row: join the open alert when within the window, else replace it.
       claimDedup: p(`INSERT INTO alert_dedup (dedup_key, system_alert_id, last_time) VALUES (@key, @id, @time)
@@ -174,6 +177,15 @@ class SqliteOps {
   }
   deleteRuleHits(ruleId: string, groupKey: string, reportIds: string[]): void {
     for (const id of reportIds) this.stmt.deleteHit!.run(ruleId, groupKey, id);
+  }
+  ruleGroupStarts(ruleId: string, before: number): Array<{ groupKey: string; first: number }> {
+    return (this.stmt.groupStarts!.all(ruleId, before) as Row[]).map((r) => ({ groupKey: r.group_key, first: r.first }));
+  }
+  getEvents(reportIds: string[]): SensorEvent[] {
+    return reportIds.flatMap((id) => {
+      const r = this.stmt.getEvent!.get(id) as Row | undefined;
+      return r ? [JSON.parse(r.data) as SensorEvent] : [];
+    });
   }
   pruneRuleHits(ruleId: string, before: number): void {
     this.stmt.pruneHits!.run(ruleId, before);

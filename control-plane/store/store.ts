@@ -250,6 +250,11 @@ export interface StoreTx {
   /** Hits of `ruleId` for `groupKey` with `from <= eventTime <= to`, oldest first. */
   ruleHits(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]>;
   deleteRuleHits(ruleId: string, groupKey: string, reportIds: string[]): Promise<void>;
+  /** Groups of `ruleId` whose earliest hit is at or before `before`, with that time, oldest first. */
+  ruleGroupStarts(ruleId: string, before: number): Promise<Array<{ groupKey: string; first: number }>>;
+  getAgent(agentId: string): Promise<AgentRow | undefined>;
+  /** Stored events by ReportId (those that exist), in the order asked. */
+  getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   /** Drops hits older than `before` (they can no longer fall in any window). */
   pruneRuleHits(ruleId: string, before: number): Promise<void>;
   /**
@@ -330,7 +335,6 @@ export interface Store extends StoreTx {
   revokeToken(id: string, at: number): Promise<boolean>;
   /** Creates the agent and counts one use of its token, atomically. */
   enrollAgent(agent: AgentRow): Promise<void>;
-  getAgent(agentId: string): Promise<AgentRow | undefined>;
 
   /** Creates or replaces the agent's machine; the resource id stays what it was first given. */
   upsertMachine(machine: MachineRow): Promise<MachineRow>;
