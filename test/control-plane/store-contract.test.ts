@@ -262,7 +262,7 @@ for (const backend of backends) {
       await s.insertToken(token('t1'));
       for (const id of ['a1', 'a2']) await s.enrollAgent(agent(id, 't1'));
       const m1 = await s.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
-      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1 }));
+      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1, tags: {}, notCollected: {} }), 'tags and not-collected counts start empty');
       await s.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
       const again = await s.upsertMachine(machine('a1', 'renamed', {
         facts: { ...TEST_FACTS, osVersion: '6.2' }, lastHeartbeat: T0 + 10, lastStatusChange: T0 + 10, registeredAt: T0 + 10,
