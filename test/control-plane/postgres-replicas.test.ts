@@ -10,7 +10,7 @@ import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
 import type { AlertRow } from '../../control-plane/store/index.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enroll, MIGRATION_VERSIONS, RawAgent, tempDir, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enableExtensions, enroll, MIGRATION_VERSIONS, RawAgent, tempDir, TEST_FACTS } from '../helpers.ts';
 import { startTestPostgres } from '../support/postgres.ts';
 
 const library = loadLibrary();
@@ -61,6 +61,8 @@ describe('PostgreSQL store', () => {
     const registered = agent.waitRegistered();
     await agent.start();
     await registered;
+    // Agents collect nothing without a sensor extension (MDE for the Device* tables).
+    await enableExtensions(r.cp, agent.agentId!);
     const play = async (scenario: typeof ssh, variant: 'attack' | 'benign') => {
       const detonationId = randomUUID();
       const res = await r.cp.command(agent.agentId!, { action: 'run-scenario', scenario: scenario as any, variant, detonationId });
