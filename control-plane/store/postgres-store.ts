@@ -7,8 +7,9 @@ import { protocolError } from '../../protocol/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { readMigrations } from './sqlite-store.ts';
 import type {
-  AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertStatus, ArcStatus, EntityKey, IncidentRow, MachineRow,
-  RuleHit, Store, StoreTx, SyncAuditRow, TokenRow,
+  AgentRow, AlertCopyRow, AlertFilter, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, ArcStatus, AssessmentRow, AssetRow,
+  ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IdentityConflictRow, IncidentRow, MachineRow, PlanRow, RuleHit,
+  SnapshotLogRow, Store, StoreTx, SyncAuditRow, TestRunRow, TokenRow,
 } from './store.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'postgres');
@@ -22,6 +23,8 @@ const LOCK_SQL = {
   migrations: `SELECT pg_advisory_xact_lock(hashtextextended('arcsim:migrations', 0))`,
   /** Incident correlation and refresh: read-decide-write over several rows (see incidentsSharing). */
   incidents: `SELECT pg_advisory_xact_lock(hashtextextended('arcsim:incidents', 0))`,
+  /** Asset merge: read the previous merge, recompute, replace it (see listAssets / replaceAssets). */
+  assets: `SELECT pg_advisory_xact_lock(hashtextextended('arcsim:assets', 0))`,
 };
 
 /** SQLSTATEs after which PostgreSQL has rolled the transaction back and running it again is safe. */
@@ -45,7 +48,8 @@ interface Runner {
  * which is what the upserts below rely on after they wait for a concurrent writer.
  */
 class PgOps implements StoreTx {
-  constructor(protected readonly run: Runner) {}
+  /** Public so a store-level method can run statements on the transaction `atomic` hands it. */
+  constructor(readonly run: Runner) {}
 
   private async rows(sql: string, params: unknown[] = []): Promise<Row[]> {
     return (await this.run.query(sql, params)).rows;
@@ -260,6 +264,135 @@ class PgOps implements StoreTx {
     return r && toAlert(r);
   }
 
+  async addAlertSource(r: AlertSourceRow): Promise<void> {
+    await this.run.query(
+      `INSERT INTO alert_sources (system_alert_id, kind, resource_id, detail, first_time, last_time, count)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (system_alert_id, kind, resource_id) DO UPDATE SET count = alert_sources.count + EXCLUDED.count,
+         first_time = LEAST(alert_sources.first_time, EXCLUDED.first_time),
+         last_time = GREATEST(alert_sources.last_time, EXCLUDED.last_time)`,
+      [r.systemAlertId, r.kind, r.resourceId, r.detail, r.firstTime, r.lastTime, r.count],
+    );
+  }
+
+  async alertSources(id: string): Promise<AlertSourceRow[]> {
+    return (await this.rows(`SELECT * FROM alert_sources WHERE system_alert_id = $1 ORDER BY kind, resource_id`, [id])).map((r) => ({
+      systemAlertId: r.system_alert_id, kind: r.kind, resourceId: r.resource_id, detail: r.detail,
+      firstTime: r.first_time, lastTime: r.last_time, count: r.count,
+    }));
+  }
+
+  async getConnector(name: string): Promise<ConnectorRow | undefined> {
+    const [r] = await this.rows(`SELECT * FROM connectors WHERE name = $1`, [name]);
+    return r && toConnector(r);
+  }
+
+  async listConnectors(): Promise<ConnectorRow[]> {
+    return (await this.rows(`SELECT * FROM connectors ORDER BY name`)).map(toConnector);
+  }
+
+  async listCspmResources(f: { connector?: string; kind?: string; includeDeleted?: boolean } = {}): Promise<CspmResourceRow[]> {
+    const w = new Where();
+    if (f.connector) w.add('connector = ?', f.connector);
+    if (f.kind) w.add('kind = ?', f.kind);
+    if (!f.includeDeleted) w.raw('deleted_at IS NULL');
+    return (await this.rows(`SELECT * FROM cspm_resources ${w.sql()} ORDER BY connector, kind, native_id`, w.args)).map((r) => ({
+      connector: r.connector, kind: r.kind, nativeId: r.native_id, resourceId: r.resource_id, name: r.name, region: r.region,
+      state: r.state, data: r.data, firstSeen: r.first_seen, lastSeen: r.last_seen, deletedAt: r.deleted_at,
+    }));
+  }
+
+  async upsertCspmResource(r: CspmResourceRow): Promise<void> {
+    await this.run.query(
+      `INSERT INTO cspm_resources (connector, kind, native_id, resource_id, name, region, state, data, first_seen, last_seen, deleted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $10, $11)
+       ON CONFLICT (connector, kind, native_id) DO UPDATE SET resource_id = EXCLUDED.resource_id, name = EXCLUDED.name,
+         region = EXCLUDED.region, state = EXCLUDED.state, data = EXCLUDED.data, last_seen = EXCLUDED.last_seen,
+         deleted_at = EXCLUDED.deleted_at`,
+      [r.connector, r.kind, r.nativeId, r.resourceId, r.name, r.region, r.state, JSON.stringify(r.data), r.firstSeen, r.lastSeen, r.deletedAt],
+    );
+  }
+
+  async addSnapshotLog(r: SnapshotLogRow): Promise<void> {
+    await this.run.query(
+      `INSERT INTO cspm_snapshots (connector, kind, source, taken_at, resources, added, changed, deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [r.connector, r.kind, r.source, r.takenAt, r.resources, r.added, r.changed, r.deleted],
+    );
+  }
+
+  async assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined> {
+    const [r] = await this.rows(
+      `SELECT a.*, ${ASSET_SOURCES} FROM asset_sources s JOIN assets a ON a.asset_id = s.asset_id WHERE s.source_kind = $1 AND s.source_id = $2`,
+      [kind, sourceId],
+    );
+    return r && toAsset(r);
+  }
+
+  async listAssets(): Promise<AssetRow[]> {
+    // Inside a transaction this starts the merge's read-compute-replace: take the assets lock so
+    // two replicas recomputing at once take turns (the second then replaces what the first wrote).
+    if (this.run.inTransaction) await this.run.query(LOCK_SQL.assets);
+    return (await this.rows(`SELECT a.*, ${ASSET_SOURCES} FROM assets a ORDER BY a.asset_key`)).map(toAsset);
+  }
+
+  async replaceAssets(assets: AssetRow[]): Promise<void> {
+    // Several statements (a delete and an insert of the same key must not share one), made atomic.
+    await this.run.atomic(async (ops) => {
+      await ops.run.query(LOCK_SQL.assets);
+      await ops.run.query(`DELETE FROM asset_sources`);
+      await ops.run.query(`DELETE FROM assets`);
+      if (assets.length === 0) return;
+      await ops.run.query(
+        `INSERT INTO assets (asset_id, asset_key, confidence, conflicts, reasons, updated_at)
+         SELECT i, k, c, f::json, r::json, u FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS x(i, k, c, f, r, u)`,
+        [assets.map((a) => a.assetId), assets.map((a) => a.assetKey), assets.map((a) => a.confidence), assets.map((a) => JSON.stringify(a.conflicts)),
+          assets.map((a) => JSON.stringify(a.reasons)), assets.map((a) => a.updatedAt)],
+      );
+      const sources = assets.flatMap((a) => a.sources.map((s) => [s.kind, s.id, a.assetId] as const));
+      if (sources.length === 0) return;
+      await ops.run.query(
+        `INSERT INTO asset_sources (source_kind, source_id, asset_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
+        [sources.map((s) => s[0]), sources.map((s) => s[1]), sources.map((s) => s[2])],
+      );
+    });
+  }
+
+  async listAssessments(): Promise<AssessmentRow[]> {
+    return (await this.rows(`SELECT * FROM assessments ORDER BY assessment_key, resource_id`)).map((r) => ({
+      assessmentKey: r.assessment_key, resourceId: r.resource_id, subscription: r.subscription, status: r.status,
+      details: r.details, firstSeen: r.first_seen, statusChanged: r.status_changed,
+    }));
+  }
+
+  async upsertAssessment(a: AssessmentRow): Promise<void> {
+    await this.run.query(
+      `INSERT INTO assessments (assessment_key, resource_id, subscription, status, details, first_seen, status_changed)
+       VALUES ($1, $2, $3, $4, $5::json, $6, $7)
+       ON CONFLICT (assessment_key, resource_id) DO UPDATE SET subscription = EXCLUDED.subscription,
+         status = EXCLUDED.status, details = EXCLUDED.details, status_changed = EXCLUDED.status_changed`,
+      [a.assessmentKey, a.resourceId, a.subscription, a.status, JSON.stringify(a.details), a.firstSeen, a.statusChanged],
+    );
+  }
+
+  async getMachine(agentId: string): Promise<MachineRow | undefined> {
+    const [r] = await this.rows(`SELECT * FROM machines WHERE agent_id = $1`, [agentId]);
+    return r && toMachine(r);
+  }
+
+  async listMachines(): Promise<MachineRow[]> {
+    return (await this.rows(`SELECT * FROM machines ORDER BY registered_at, name`)).map(toMachine);
+  }
+
+  async setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void> {
+    await this.run.query(`UPDATE machines SET extensions = $1::json WHERE agent_id = $2`, [JSON.stringify(extensions), agentId]);
+  }
+
+  async listPlans(): Promise<PlanRow[]> {
+    return (await this.rows(`SELECT * FROM plans ORDER BY scope_kind, scope, plan`)).map((r) => ({
+      scopeKind: r.scope_kind, scope: r.scope, plan: r.plan, subPlan: r.sub_plan, enabled: r.enabled, updatedAt: r.updated_at,
+    }));
+  }
+
   /** Reads outside a transaction need no lock: a lone statement already sees one consistent snapshot. */
   private async lockIncidents(): Promise<void> {
     if (this.run.inTransaction) await this.run.query(LOCK_SQL.incidents);
@@ -332,25 +465,130 @@ class PgStoreOps extends PgOps {
     return toMachine(r);
   }
 
-  async getMachine(agentId: string): Promise<MachineRow | undefined> {
-    const r = (await this.run.query(`SELECT * FROM machines WHERE agent_id = $1`, [agentId])).rows[0];
-    return r && toMachine(r);
-  }
-
   async isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean> {
     return (await this.run.query(`SELECT 1 FROM machines WHERE resource_id = $1 AND agent_id <> $2`, [resourceId, exceptAgentId])).rows.length > 0;
-  }
-
-  async listMachines(): Promise<MachineRow[]> {
-    return (await this.run.query(`SELECT * FROM machines ORDER BY registered_at, name`)).rows.map(toMachine);
   }
 
   async recordHeartbeat(agentId: string, at: number): Promise<void> {
     await this.run.query(`UPDATE machines SET last_heartbeat = GREATEST(last_heartbeat, $1) WHERE agent_id = $2`, [at, agentId]);
   }
 
-  async setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<void> {
-    await this.run.query(`UPDATE machines SET status = $1, last_status_change = $2 WHERE agent_id = $3 AND status <> $1`, [status, at, agentId]);
+  async setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean> {
+    return (await this.run.query(
+      `UPDATE machines SET status = $1, last_status_change = $2 WHERE agent_id = $3 AND status <> $1`, [status, at, agentId],
+    )).rowCount === 1;
+  }
+
+  async setMachineTags(agentId: string, tags: Record<string, string>): Promise<void> {
+    await this.run.query(`UPDATE machines SET tags = $1::json WHERE agent_id = $2`, [JSON.stringify(tags), agentId]);
+  }
+
+  async addNotCollected(agentId: string, counts: Record<string, number>): Promise<void> {
+    const entries = Object.entries(counts);
+    if (entries.length === 0) return;
+    // One UPDATE computing the new map from the row it locked: a concurrent addNotCollected waits
+    // for the row, and PostgreSQL then re-evaluates this SET on the committed version (no lost adds).
+    // Keys keep their order: the existing ones first, then new tables in the order given.
+    await this.run.query(
+      `UPDATE machines SET not_collected = (
+         SELECT COALESCE(json_object_agg(key, n ORDER BY pos), '{}'::json) FROM (
+           SELECT key, SUM(n) AS n, MIN(pos) AS pos FROM (
+             SELECT e.key, e.value::text::numeric AS n, e.pos FROM json_each(machines.not_collected) WITH ORDINALITY AS e(key, value, pos)
+             UNION ALL
+             SELECT u.key, u.n, 1e18 + u.pos FROM unnest($2::text[], $3::numeric[]) WITH ORDINALITY AS u(key, n, pos)
+           ) AS parts GROUP BY key
+         ) AS merged)
+       WHERE agent_id = $1`,
+      [agentId, entries.map(([k]) => k), entries.map(([, n]) => n)],
+    );
+  }
+
+  async recordIdentityConflict(c: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow> {
+    const [r] = (await this.run.query(
+      `INSERT INTO identity_conflicts (agent_id, detected_at, existing_facts, newcomer_facts, remote_address, differences)
+       VALUES ($1, $2, $3::json, $4::json, $5, $6) RETURNING id`,
+      [c.agentId, c.detectedAt, JSON.stringify(c.existingFacts), JSON.stringify(c.newcomerFacts), c.remoteAddress, c.differences.join(',')],
+    )).rows;
+    return { ...c, id: r!.id };
+  }
+
+  async listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]> {
+    return (await this.run.query(
+      `SELECT * FROM identity_conflicts WHERE ($1::text IS NULL OR agent_id = $1) ORDER BY detected_at, id`, [agentId ?? null],
+    )).rows.map((r) => ({
+      id: r.id, agentId: r.agent_id, detectedAt: r.detected_at, existingFacts: r.existing_facts, newcomerFacts: r.newcomer_facts,
+      remoteAddress: r.remote_address, differences: r.differences ? r.differences.split(',') : [],
+    }));
+  }
+
+  async upsertConnector(c: ConnectorRow): Promise<void> {
+    await this.run.query(
+      `INSERT INTO connectors (name, provider, account_id, subscription, resource_group, location, config, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9)
+       ON CONFLICT (name) DO UPDATE SET provider = EXCLUDED.provider, account_id = EXCLUDED.account_id,
+         subscription = EXCLUDED.subscription, resource_group = EXCLUDED.resource_group, location = EXCLUDED.location,
+         config = EXCLUDED.config, updated_at = EXCLUDED.updated_at`,
+      [c.name, c.provider, c.accountId, c.subscription, c.resourceGroup, c.location, JSON.stringify(c.config), c.createdAt, c.updatedAt],
+    );
+  }
+
+  async listSnapshotLog(connector: string): Promise<SnapshotLogRow[]> {
+    return (await this.run.query(`SELECT * FROM cspm_snapshots WHERE connector = $1 ORDER BY id`, [connector])).rows.map((r) => ({
+      connector: r.connector, kind: r.kind, source: r.source, takenAt: r.taken_at, resources: r.resources,
+      added: r.added, changed: r.changed, deleted: r.deleted,
+    }));
+  }
+
+  async setPlan(p: PlanRow): Promise<void> {
+    await this.run.query(
+      `INSERT INTO plans (scope_kind, scope, plan, sub_plan, enabled, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (scope_kind, scope, plan) DO UPDATE SET sub_plan = EXCLUDED.sub_plan, enabled = EXCLUDED.enabled,
+         updated_at = EXCLUDED.updated_at`,
+      [p.scopeKind, p.scope, p.plan, p.subPlan, p.enabled, p.updatedAt],
+    );
+  }
+
+  async insertTestRun(r: TestRunRow): Promise<void> {
+    // Replaced as a whole so a re-saved run never keeps stale cells. The run row is an upsert: it
+    // takes the row lock, so two saves of one run id take turns and the cells deleted next are
+    // the committed ones.
+    await this.run.atomic(async (ops) => {
+      await ops.run.query(
+        `INSERT INTO test_runs (run_id, suite_name, started_at, finished_at, ok, summary, suite, result)
+         VALUES ($1, $2, $3, $4, $5, $6::json, $7::json, $8::json)
+         ON CONFLICT (run_id) DO UPDATE SET suite_name = EXCLUDED.suite_name, started_at = EXCLUDED.started_at,
+           finished_at = EXCLUDED.finished_at, ok = EXCLUDED.ok, summary = EXCLUDED.summary, suite = EXCLUDED.suite, result = EXCLUDED.result`,
+        [r.runId, r.suiteName, r.startedAt, r.finishedAt, r.ok, JSON.stringify(r.summary), JSON.stringify(r.suite), JSON.stringify(r.result)],
+      );
+      await ops.run.query(`DELETE FROM test_run_cells WHERE run_id = $1`, [r.runId]);
+      if (r.cells.length === 0) return;
+      await ops.run.query(
+        `INSERT INTO test_run_cells (run_id, cell_id, row_id, host, status, reasons)
+         SELECT $1, c, w, h, s, j::json FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(c, w, h, s, j)`,
+        [r.runId, r.cells.map((c) => c.cellId), r.cells.map((c) => c.rowId), r.cells.map((c) => c.host), r.cells.map((c) => c.status),
+          r.cells.map((c) => JSON.stringify(c.reasons))],
+      );
+    });
+  }
+
+  async listTestRuns(limit = 100): Promise<Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>> {
+    return (await this.run.query(
+      `SELECT run_id, suite_name, started_at, finished_at, ok, summary FROM test_runs ORDER BY started_at DESC, run_id LIMIT $1`, [limit],
+    )).rows.map((r) => ({ runId: r.run_id, suiteName: r.suite_name, startedAt: r.started_at, finishedAt: r.finished_at, ok: r.ok, summary: r.summary }));
+  }
+
+  async getTestRun(runId: string): Promise<TestRunRow | undefined> {
+    // One statement (cells aggregated in), so the run and its cells come from one snapshot.
+    const [r] = (await this.run.query(
+      `SELECT r.*, COALESCE((SELECT json_agg(json_build_object('cellId', c.cell_id, 'rowId', c.row_id, 'host', c.host, 'status', c.status,
+                'reasons', c.reasons) ORDER BY c.cell_id) FROM test_run_cells c WHERE c.run_id = r.run_id), '[]'::json) AS cells
+       FROM test_runs r WHERE r.run_id = $1`,
+      [runId],
+    )).rows;
+    return r && {
+      runId: r.run_id, suiteName: r.suite_name, startedAt: r.started_at, finishedAt: r.finished_at, ok: r.ok,
+      summary: r.summary, suite: r.suite, result: r.result, cells: r.cells,
+    };
   }
 
   async listAlerts(f: AlertFilter = {}): Promise<AlertRow[]> {
@@ -403,6 +641,9 @@ class Where {
   add(condition: string, value: unknown): void {
     this.parts.push(condition.replace('?', () => this.param(value)));
   }
+  raw(condition: string): void {
+    this.parts.push(condition);
+  }
   param(value: unknown): string {
     this.args.push(value);
     return `$${this.args.length}`;
@@ -430,6 +671,25 @@ function toMachine(r: Row): MachineRow {
   return {
     agentId: r.agent_id, resourceId: r.resource_id, name: r.name, facts: r.facts, sqlInstances: r.sql_instances, extensions: r.extensions,
     status: r.status, lastHeartbeat: r.last_heartbeat, lastStatusChange: r.last_status_change, registeredAt: r.registered_at,
+    tags: r.tags ?? {}, notCollected: r.not_collected ?? {},
+  };
+}
+
+function toConnector(r: Row): ConnectorRow {
+  return {
+    name: r.name, provider: r.provider, accountId: r.account_id, subscription: r.subscription, resourceGroup: r.resource_group,
+    location: r.location, config: r.config, createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+/** An asset's sources as one json column (`sources`), in the same order as SQLite reads them. */
+const ASSET_SOURCES = `COALESCE((SELECT json_agg(json_build_object('kind', x.source_kind, 'id', x.source_id) ORDER BY x.source_kind, x.source_id)
+  FROM asset_sources x WHERE x.asset_id = a.asset_id), '[]'::json) AS sources`;
+
+function toAsset(r: Row): AssetRow {
+  return {
+    assetId: r.asset_id, assetKey: r.asset_key, confidence: r.confidence, conflicts: r.conflicts, reasons: r.reasons,
+    updatedAt: r.updated_at, sources: r.sources,
   };
 }
 

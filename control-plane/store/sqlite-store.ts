@@ -388,12 +388,15 @@ class SqliteOps {
     return (this.stmt.listAssets!.all() as Row[]).map((r) => toAsset(r, sources.get(r.asset_id) ?? []));
   }
   replaceAssets(assets: AssetRow[]): void {
-    this.stmt.deleteAssetSources!.run();
-    this.stmt.deleteAssets!.run();
-    for (const a of assets) {
-      this.stmt.insertAsset!.run({ ...a, conflicts: JSON.stringify(a.conflicts), reasons: JSON.stringify(a.reasons) });
-      for (const s of a.sources) this.stmt.insertAssetSource!.run(s.kind, s.id, a.assetId);
-    }
+    // Atomic when called on the store directly too (a savepoint inside a caller's transaction).
+    this.db.transaction(() => {
+      this.stmt.deleteAssetSources!.run();
+      this.stmt.deleteAssets!.run();
+      for (const a of assets) {
+        this.stmt.insertAsset!.run({ ...a, conflicts: JSON.stringify(a.conflicts), reasons: JSON.stringify(a.reasons) });
+        for (const s of a.sources) this.stmt.insertAssetSource!.run(s.kind, s.id, a.assetId);
+      }
+    })();
   }
   setPlan(p: PlanRow): void {
     this.stmt.setPlan!.run({ ...p, enabled: p.enabled ? 1 : 0 });

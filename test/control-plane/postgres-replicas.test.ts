@@ -3,14 +3,16 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { Agent } from '../../agent/index.ts';
 import { createControlPlane, type ControlPlane, type ControlPlaneConfig, type Store } from '../../control-plane/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
 import type { AlertRow } from '../../control-plane/store/index.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enroll, MIGRATION_VERSIONS, RawAgent, tempDir, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enableExtensions, enroll, MIGRATION_VERSIONS, RawAgent, tempDir, TEST_FACTS } from '../helpers.ts';
 import { startTestPostgres } from '../support/postgres.ts';
 
 const library = loadLibrary();
@@ -61,6 +63,8 @@ describe('PostgreSQL store', () => {
     const registered = agent.waitRegistered();
     await agent.start();
     await registered;
+    // Agents collect nothing without a sensor extension (MDE for the Device* tables).
+    await enableExtensions(r.cp, agent.agentId!);
     const play = async (scenario: typeof ssh, variant: 'attack' | 'benign') => {
       const detonationId = randomUUID();
       const res = await r.cp.command(agent.agentId!, { action: 'run-scenario', scenario: scenario as any, variant, detonationId });
@@ -289,6 +293,37 @@ describe('PostgreSQL store', () => {
     } finally {
       await s1.close();
       await s2.close();
+    }
+  });
+
+  it('upgrade: a database at versions 1 and 4 (the first PostgreSQL port) gets 2, 5 and 6; its machines gain empty tags and counts', async () => {
+    const db = await postgres.pg!.createDatabase();
+    const dir = join(import.meta.dirname, '..', '..', 'control-plane', 'store', 'migrations', 'postgres');
+    const client = new pg.Client({ connectionString: db });
+    await client.connect();
+    try {
+      // The schema as the first port left it, with one machine on it.
+      await client.query(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+      for (const [version, name] of [[1, '001_init.sql'], [4, '004_products_incidents.sql']] as const) {
+        await client.query(readFileSync(join(dir, name), 'utf8'));
+        await client.query(`INSERT INTO schema_migrations VALUES ($1, $2, 0)`, [version, name]);
+      }
+      await client.query(`INSERT INTO enrollment_tokens (id, token_hash, subscription, resource_group, location, created_at, expires_at) VALUES ('t1', 'h1', 's', 'rg', 'l', 0, 1)`);
+      await client.query(`INSERT INTO agents (agent_id, key_hash, token_id, subscription, resource_group, location, enrolled_at) VALUES ('a1', 'k', 't1', 's', 'rg', 'l', 0)`);
+      await client.query(`INSERT INTO machines (agent_id, resource_id, name, facts, status, last_heartbeat, last_status_change, registered_at)
+                          VALUES ('a1', '/machines/m1', 'm1', $1, 'Connected', 0, 0, 0)`, [JSON.stringify(TEST_FACTS)]);
+    } finally {
+      await client.end();
+    }
+    const store = await openPostgresStore({ connectionString: db });
+    try {
+      assert.deepEqual(await store.migrations(), MIGRATION_VERSIONS);
+      const m = (await store.getMachine('a1'))!;
+      assert.deepEqual([m.tags, m.notCollected, m.extensions], [{}, {}, []]);
+      await store.addNotCollected('a1', { SqlEvents: 3 });
+      assert.deepEqual((await store.getMachine('a1'))!.notCollected, { SqlEvents: 3 });
+    } finally {
+      await store.close();
     }
   });
 });

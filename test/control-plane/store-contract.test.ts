@@ -4,7 +4,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStore, type Store } from '../../control-plane/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
-import type { AgentRow, AlertRow, IncidentRow, MachineRow, TokenRow } from '../../control-plane/store/index.ts';
+import type {
+  AgentRow, AlertRow, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IncidentRow, MachineRow, TestRunRow, TokenRow,
+} from '../../control-plane/store/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
 import { cleanup, MIGRATION_VERSIONS, tempDir, TEST_FACTS } from '../helpers.ts';
 import { startTestPostgres } from '../support/postgres.ts';
@@ -69,6 +71,33 @@ function incident(id: string, createdAt: number, over: Partial<IncidentRow> = {}
   return {
     incidentId: id, title: id, severity: 'Low', status: 'Active', sentinelStatus: null, createdAt, updatedAt: createdAt,
     firstActivity: createdAt, lastActivity: createdAt, redirectedTo: null, ...over,
+  };
+}
+
+function connector(name: string, over: Partial<ConnectorRow> = {}): ConnectorRow {
+  return {
+    name, provider: 'AWS', accountId: '123456789012', subscription: 'sub', resourceGroup: 'rg', location: 'eastus',
+    config: { z: 1, regions: ['us-east-1'], a: { b: null } }, createdAt: T0, updatedAt: T0, ...over,
+  };
+}
+
+function resource(connectorName: string, kind: string, nativeId: string, over: Partial<CspmResourceRow> = {}): CspmResourceRow {
+  return {
+    connector: connectorName, kind, nativeId, resourceId: `/cspm/${connectorName}/${kind}/${nativeId}`, name: `name-${nativeId}`, region: 'us-east-1',
+    state: 'running', data: { privateIp: '10.0.0.4', tags: { Name: nativeId }, z: [1, 2] }, firstSeen: T0, lastSeen: T0, deletedAt: null, ...over,
+  };
+}
+
+function asset(key: string, sources: AssetRow['sources'], over: Partial<AssetRow> = {}): AssetRow {
+  return { assetId: `asset-${key}`, assetKey: key, confidence: 'single', conflicts: [], reasons: [], updatedAt: T0, sources, ...over };
+}
+
+function testRun(runId: string, startedAt: number, cells: TestRunRow['cells'], over: Partial<TestRunRow> = {}): TestRunRow {
+  return {
+    runId, suiteName: 'multi-cloud', startedAt, finishedAt: startedAt + MIN, ok: cells.every((c) => c.status === 'pass'),
+    summary: { passed: cells.filter((c) => c.status === 'pass').length, failed: cells.filter((c) => c.status === 'fail').length },
+    suite: { name: 'multi-cloud', rows: [{ id: 'ssh', scenario: { z: 1, a: null } }] }, result: { cells: cells.map((c) => c.cellId), notes: [] },
+    cells, ...over,
   };
 }
 
@@ -262,7 +291,7 @@ for (const backend of backends) {
       await s.insertToken(token('t1'));
       for (const id of ['a1', 'a2']) await s.enrollAgent(agent(id, 't1'));
       const m1 = await s.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
-      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1 }));
+      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1, tags: {}, notCollected: {} }), 'tags and not-collected counts start empty');
       await s.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
       const again = await s.upsertMachine(machine('a1', 'renamed', {
         facts: { ...TEST_FACTS, osVersion: '6.2' }, lastHeartbeat: T0 + 10, lastStatusChange: T0 + 10, registeredAt: T0 + 10,
@@ -287,6 +316,198 @@ for (const backend of backends) {
       assert.deepEqual([back.status, back.lastStatusChange], ['Connected', T0 + 50]);
       assert.deepEqual((await s.getMachine('a2'))!.sqlInstances, [{ instanceName: 'MSSQLSERVER' }]);
       assert.equal(await s.getMachine('nope'), undefined);
+    }));
+
+    it('machines: status changes reported, tags and extensions set, not-collected counts add up under concurrency', withStore(async (s) => {
+      await s.insertToken(token('t1'));
+      await s.enrollAgent(agent('a1', 't1'));
+      await s.upsertMachine(machine('a1', 'host-a'));
+      assert.equal(await s.setMachineStatus('a1', 'Disconnected', T0 + 1), true, 'changed');
+      assert.equal(await s.setMachineStatus('a1', 'Disconnected', T0 + 2), false, 'already so');
+      assert.equal(await s.setMachineStatus('nope', 'Disconnected', T0 + 2), false, 'no such machine');
+      assert.equal((await s.getMachine('a1'))!.lastStatusChange, T0 + 1);
+
+      await s.setMachineTags('a1', { MDFCSecurityConnector: 'aws-1', AccountId: '123456789012', InstanceId: 'i-1' });
+      const extensions = [
+        { name: 'MDE.Linux', publisher: 'Microsoft.Azure.AzureDefenderForServers', status: 'Succeeded' as const },
+        { name: 'AzureMonitorLinuxAgent', status: 'Creating' as const },
+      ];
+      await s.transaction((tx) => tx.setMachineExtensions('a1', extensions));
+      await s.addNotCollected('a1', { DeviceProcessEvents: 2, Syslog: 1 });
+      await s.addNotCollected('a1', { Syslog: 4 });
+      await s.addNotCollected('a1', {});
+      // Concurrent adds on one machine are all counted (no lost read-modify-write).
+      await Promise.all(Array.from({ length: 12 }, () => s.addNotCollected('a1', { DeviceNetworkEvents: 1, Syslog: 1 })));
+      await s.addNotCollected('nope', { Syslog: 1 }); // no machine: nothing to count on, no error
+      const m = (await s.transaction((tx) => tx.getMachine('a1')))!;
+      assert.deepEqual(m.tags, { MDFCSecurityConnector: 'aws-1', AccountId: '123456789012', InstanceId: 'i-1' });
+      assert.deepEqual(m.extensions, extensions);
+      assert.deepEqual(m.notCollected, { DeviceProcessEvents: 2, Syslog: 17, DeviceNetworkEvents: 12 });
+      assert.deepEqual((await s.listMachines())[0], m);
+
+      // Re-registering replaces facts and extensions, never the tags or the counts.
+      const again = await s.upsertMachine(machine('a1', 'host-a', { lastHeartbeat: T0 + 5, tags: { other: 'x' }, notCollected: { Syslog: 999 } }));
+      assert.deepEqual(again.tags, m.tags);
+      assert.deepEqual(again.notCollected, m.notCollected);
+      assert.deepEqual(again.extensions, machine('a1', 'host-a').extensions);
+      await s.setMachineTags('a1', {});
+      assert.deepEqual((await s.getMachine('a1'))!.tags, {});
+    }));
+
+    it('identity conflicts: recorded with increasing ids, listed by detection time then id, per agent', withStore(async (s) => {
+      await s.insertToken(token('t1'));
+      for (const id of ['a1', 'a2']) await s.enrollAgent(agent(id, 't1'));
+      const clone = { ...TEST_FACTS, hostname: 'clone-01', vmUuid: '00000000-0000-0000-0000-000000000001' };
+      const c1 = await s.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: TEST_FACTS, newcomerFacts: clone, remoteAddress: '10.0.0.9', differences: ['hostname', 'vmUuid'] });
+      const c2 = await s.recordIdentityConflict({ agentId: 'a2', detectedAt: T0 + 10, existingFacts: TEST_FACTS, newcomerFacts: TEST_FACTS, remoteAddress: null, differences: [] });
+      const c3 = await s.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: clone, newcomerFacts: TEST_FACTS, remoteAddress: '::1', differences: ['macAddresses'] });
+      assert.deepEqual([c1.id, c2.id, c3.id], [1, 2, 3]);
+      assert.deepEqual(c1, { id: 1, agentId: 'a1', detectedAt: T0 + 20, existingFacts: TEST_FACTS, newcomerFacts: clone, remoteAddress: '10.0.0.9', differences: ['hostname', 'vmUuid'] });
+      assert.deepEqual(await s.listIdentityConflicts(), [c2, c1, c3]);
+      assert.deepEqual(await s.listIdentityConflicts('a1'), [c1, c3]);
+      assert.deepEqual(await s.listIdentityConflicts('nope'), []);
+      await assert.rejects(s.recordIdentityConflict({ ...c1, agentId: 'unknown-agent' }), 'conflicts name an enrolled agent');
+    }));
+
+    it('connectors, CSPM resources (first seen kept, deletions kept) and the snapshot log', withStore(async (s) => {
+      await s.upsertConnector(connector('gcp-1', { provider: 'GCP', accountId: 'proj-1' }));
+      await s.upsertConnector(connector('aws-1'));
+      await s.upsertConnector(connector('aws-1', { accountId: '999', config: { v: 2 }, createdAt: T0 + 5, updatedAt: T0 + 5 }));
+      assert.deepEqual(await s.getConnector('aws-1'), connector('aws-1', { accountId: '999', config: { v: 2 }, updatedAt: T0 + 5 }), 'creation time kept');
+      assert.deepEqual((await s.listConnectors()).map((c) => c.name), ['aws-1', 'gcp-1']);
+      assert.equal(await s.getConnector('nope'), undefined);
+
+      await s.transaction(async (tx) => {
+        await tx.upsertCspmResource(resource('gcp-1', 'gcp-compute-instance', '42'));
+        await tx.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-b'));
+        await tx.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B'));
+        await tx.upsertCspmResource(resource('aws-1', 'aws-security-group', 'sg-1'));
+        assert.equal((await tx.listCspmResources()).length, 4, 'a transaction sees its own writes');
+      });
+      const renamed = resource('aws-1', 'aws-ec2-instance', 'i-b', { name: 'web', state: 'stopped', data: { previousNames: ['name-i-b'] }, lastSeen: T0 + 9 });
+      await s.upsertCspmResource({ ...renamed, firstSeen: T0 + 9 });
+      await s.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B', { deletedAt: T0 + 9, lastSeen: T0 + 9 }));
+      await assert.rejects(s.upsertCspmResource(resource('no-connector', 'aws-ec2-instance', 'i-9')), 'resources belong to a known connector');
+      const key = (r: CspmResourceRow) => `${r.connector}/${r.kind}/${r.nativeId}`;
+      assert.deepEqual((await s.listCspmResources()).map(key), ['aws-1/aws-ec2-instance/i-b', 'aws-1/aws-security-group/sg-1', 'gcp-1/gcp-compute-instance/42'], 'deleted left out; bytewise order');
+      assert.deepEqual((await s.listCspmResources({ includeDeleted: true })).map(key),
+        ['aws-1/aws-ec2-instance/i-B', 'aws-1/aws-ec2-instance/i-b', 'aws-1/aws-security-group/sg-1', 'gcp-1/gcp-compute-instance/42']);
+      assert.deepEqual(await s.listCspmResources({ connector: 'aws-1', kind: 'aws-ec2-instance', includeDeleted: true }), [
+        resource('aws-1', 'aws-ec2-instance', 'i-B', { deletedAt: T0 + 9, lastSeen: T0 + 9 }), renamed,
+      ]);
+      assert.deepEqual((await s.listCspmResources({ connector: 'gcp-1' })).map(key), ['gcp-1/gcp-compute-instance/42']);
+      assert.deepEqual(await s.listCspmResources({ kind: 'nope' }), []);
+      // Undeleting: a later snapshot has it again.
+      await s.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B', { lastSeen: T0 + 20 }));
+      assert.equal((await s.listCspmResources({ kind: 'aws-ec2-instance' })).length, 2);
+
+      const snap = (kind: string, takenAt: number, added: number) => ({ connector: 'aws-1', kind, source: 'api', takenAt, resources: 3, added, changed: 1, deleted: 0 });
+      await s.addSnapshotLog(snap('ec2', T0 + 9, 2));
+      await s.transaction((tx) => tx.addSnapshotLog({ ...snap('gce', T0, 1), connector: 'gcp-1', source: 'cli' }));
+      await s.addSnapshotLog(snap('sg', T0 + 1, 0));
+      assert.deepEqual(await s.listSnapshotLog('aws-1'), [snap('ec2', T0 + 9, 2), snap('sg', T0 + 1, 0)], 'in the order taken');
+      assert.equal((await s.listSnapshotLog('gcp-1'))[0]!.source, 'cli');
+      assert.deepEqual(await s.listSnapshotLog('nope'), []);
+    }));
+
+    it('assets: replaced as a whole, listed by key, looked up by source', withStore(async (s) => {
+      const b = asset('b', [{ kind: 'arc', id: '/m/h1' }, { kind: 'cspm', id: '/c/i-1' }], {
+        confidence: 'strong', reasons: ['vmUuid matches', 'private ip'], conflicts: [{ kind: 'name', message: 'names differ', sources: ['/m/h1', '/c/i-1'] }], updatedAt: T0 + 3,
+      });
+      const a = asset('a', [{ kind: 'arc', id: '/m/h2' }]);
+      const lonely = asset('c', []);
+      // Sources are read back by kind then id, whatever order they were given in.
+      await s.transaction((tx) => tx.replaceAssets([{ ...b, sources: [...b.sources].reverse() }, a, lonely]));
+      assert.deepEqual(await s.listAssets(), [a, b, lonely]);
+      assert.deepEqual(await s.transaction((tx) => tx.listAssets()), [a, b, lonely]);
+      assert.deepEqual(await s.assetOfSource('cspm', '/c/i-1'), b);
+      assert.deepEqual(await s.transaction((tx) => tx.assetOfSource('arc', '/m/h1')), b);
+      assert.equal(await s.assetOfSource('cspm', '/m/h1'), undefined, 'kind and id must both match');
+
+      // The next merge moves /m/h1 to a new asset and drops the rest.
+      const d = asset('d', [{ kind: 'arc', id: '/m/h1' }], { confidence: 'probable' });
+      await s.replaceAssets([d]);
+      assert.deepEqual(await s.listAssets(), [d]);
+      assert.equal(await s.assetOfSource('cspm', '/c/i-1'), undefined);
+      assert.deepEqual(await s.assetOfSource('arc', '/m/h1'), d);
+      // Replacing with the same keys again (delete and insert of one key in one transaction).
+      await s.transaction((tx) => tx.replaceAssets([d, a]));
+      assert.deepEqual((await s.listAssets()).map((x) => x.assetKey), ['a', 'd']);
+      await s.replaceAssets([]);
+      assert.deepEqual(await s.listAssets(), []);
+      await assert.rejects(s.replaceAssets([a, { ...b, sources: a.sources }]), 'a source belongs to one asset');
+      assert.deepEqual(await s.listAssets(), [], 'a failed replace changes nothing');
+    }));
+
+    it('plans and assessments: upserts on their keys, listed in key order', withStore(async (s) => {
+      await s.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P2', enabled: true, updatedAt: T0 });
+      await s.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'SqlServerVirtualMachines', subPlan: null, enabled: false, updatedAt: T0 });
+      await s.setPlan({ scopeKind: 'connector', scope: 'aws-1', plan: 'VirtualMachines', subPlan: 'P1', enabled: true, updatedAt: T0 });
+      await s.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P1', enabled: false, updatedAt: T0 + 1 });
+      assert.deepEqual(await s.transaction((tx) => tx.listPlans()), [
+        { scopeKind: 'connector', scope: 'aws-1', plan: 'VirtualMachines', subPlan: 'P1', enabled: true, updatedAt: T0 },
+        { scopeKind: 'subscription', scope: 'sub', plan: 'SqlServerVirtualMachines', subPlan: null, enabled: false, updatedAt: T0 },
+        { scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P1', enabled: false, updatedAt: T0 + 1 },
+      ]);
+      assert.deepEqual(await s.listPlans(), await s.transaction((tx) => tx.listPlans()));
+
+      const assessment = (assessmentKey: string, resourceId: string, over: Partial<AssessmentRow> = {}): AssessmentRow => ({
+        assessmentKey, resourceId, subscription: 'sub', status: 'Unhealthy', details: { reason: 'no EDR', z: [1] }, firstSeen: T0, statusChanged: T0, ...over,
+      });
+      await s.transaction(async (tx) => {
+        await tx.upsertAssessment(assessment('k2', '/m/b'));
+        await tx.upsertAssessment(assessment('k1', '/m/b'));
+        await tx.upsertAssessment(assessment('k1', '/m/a'));
+      });
+      await s.upsertAssessment(assessment('k1', '/m/b', { status: 'Healthy', details: {}, firstSeen: T0 + 7, statusChanged: T0 + 7, subscription: 'sub2' }));
+      assert.deepEqual(await s.listAssessments(), [
+        assessment('k1', '/m/a'), assessment('k1', '/m/b', { status: 'Healthy', details: {}, statusChanged: T0 + 7, subscription: 'sub2' }), assessment('k2', '/m/b'),
+      ], 'first seen kept');
+    }));
+
+    it('alert sources: one row per (alert, path, resource), arrivals counted (also concurrently), times widened', withStore(async (s) => {
+      const src = (kind: 'agent' | 'cspm', resourceId: string, t: number, over: Partial<AlertSourceRow> = {}): AlertSourceRow =>
+        ({ systemAlertId: 'A1', kind, resourceId, detail: kind === 'agent' ? 'MDE' : 'aws-1', firstTime: t, lastTime: t, count: 1, ...over });
+      await s.transaction(async (tx) => {
+        await tx.addAlertSource(src('cspm', '/c/i-1', T0 + 5));
+        await tx.addAlertSource(src('agent', '/m/h1', T0 + 5));
+      });
+      await s.addAlertSource(src('agent', '/m/h1', T0 + 1, { detail: 'other' }));
+      await s.addAlertSource(src('agent', '/m/h1', T0 + 9, { count: 3 }));
+      await Promise.all(Array.from({ length: 10 }, (_, i) => s.addAlertSource(src('cspm', '/c/i-1', T0 + i))));
+      await s.addAlertSource(src('agent', '/m/h1', T0, { systemAlertId: 'A2' }));
+      assert.deepEqual(await s.transaction((tx) => tx.alertSources('A1')), [
+        src('agent', '/m/h1', T0 + 1, { lastTime: T0 + 9, count: 5 }),
+        src('cspm', '/c/i-1', T0, { lastTime: T0 + 9, count: 11 }),
+      ], 'by path then resource; the first detail is kept');
+      assert.equal((await s.alertSources('A2')).length, 1);
+      assert.deepEqual(await s.alertSources('nope'), []);
+    }));
+
+    it('test runs: stored with their cells, replaced as a whole, listed newest first', withStore(async (s) => {
+      const cell = (cellId: string, status: string, reasons: string[] = []) => ({ cellId, rowId: cellId.split('@')[0]!, host: cellId.split('@')[1]!, status, reasons });
+      const r1 = testRun('run-1', T0, [cell('ssh@h2', 'pass'), cell('ssh@h1', 'fail', ['no alert', 'timeout'])]);
+      const r2 = testRun('run-b', T0 + 10, [cell('ps@h1', 'not-run', ['host offline'])]);
+      const r3 = testRun('run-a', T0 + 10, []);
+      for (const r of [r1, r2, r3]) await s.insertTestRun(r);
+      const head = ({ suite: _s, result: _r, cells: _c, ...rest }: TestRunRow) => rest;
+      assert.deepEqual(await s.listTestRuns(), [head(r3), head(r2), head(r1)], 'newest first, then id');
+      assert.deepEqual(await s.listTestRuns(2), [head(r3), head(r2)]);
+      assert.deepEqual(await s.getTestRun('run-1'), { ...r1, cells: [r1.cells[1], r1.cells[0]] }, 'cells by id');
+      assert.deepEqual(await s.getTestRun('run-a'), r3);
+      assert.equal(await s.getTestRun('nope'), undefined);
+
+      // Saving a run id again replaces it, cells included.
+      const again = testRun('run-1', T0 + 20, [cell('ssh@h3', 'pass')], { suiteName: 'renamed' });
+      await s.insertTestRun(again);
+      assert.deepEqual(await s.getTestRun('run-1'), again);
+      assert.deepEqual((await s.listTestRuns()).map((r) => r.runId), ['run-1', 'run-a', 'run-b']);
+      // Two saves of one run at once: one of them wins whole, never a mix of both.
+      const x = testRun('run-x', T0, [cell('a@h1', 'pass'), cell('b@h1', 'pass')]);
+      const y = testRun('run-x', T0 + 1, [cell('c@h1', 'fail', ['y'])], { ok: false });
+      await Promise.all([s.insertTestRun(x), s.insertTestRun(y)]);
+      const stored = (await s.getTestRun('run-x'))!;
+      assert.ok([JSON.stringify(x), JSON.stringify(y)].includes(JSON.stringify(stored)), JSON.stringify(stored));
     }));
 
     it('transaction: commits as one, rolls back everything on error', withStore(async (s) => {

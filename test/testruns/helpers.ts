@@ -4,7 +4,7 @@ import { Agent } from '../../agent/index.ts';
 import type { ControlPlaneConfig } from '../../control-plane/index.ts';
 import { DEFAULT_RULES_DIR } from '../../control-plane/detection/index.ts';
 import type { MachineFacts } from '../../protocol/index.ts';
-import { cleanup, startControlPlane, tempDir, TEST_FACTS, type TestControlPlane } from '../helpers.ts';
+import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS, type TestControlPlane } from '../helpers.ts';
 
 export const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');
 
@@ -39,6 +39,8 @@ export async function runLab(t: { after(fn: () => unknown): void }, config: Cont
       const registered = agent.waitRegistered();
       await agent.start();
       await registered;
+      // Every sensor on (as with Defender for Servers and Defender for SQL enabled), so each table is collected.
+      await enableExtensions(env.cp, agent.agentId!, ['MDE.Linux', 'AdvancedThreatProtection.Windows']);
       return agent;
     },
   };

@@ -186,7 +186,7 @@ test('admin endpoints: agents with facts, a command dispatched and awaited, type
   assert.equal(ok.status, 200);
   const body = await ok.json();
   assert.match(body.id, /^cmd-/);
-  assert.deepEqual({ ...body, id: undefined }, { id: undefined, ok: true, detonationId: 'dt-api', events: 10 });
+  assert.deepEqual({ ...body, id: undefined }, { id: undefined, ok: true, detonationId: 'dt-api', events: 10, notCollected: {} }, 'every event collected (MDE installed)');
   const events = await (await call('GET', '/api/events?detonationId=dt-api')).json();
   assert.equal(events.count, 10);
   assert.ok(events.value.every((e: any) => e.DetonationId === 'dt-api'));
