@@ -99,6 +99,30 @@ class PgOps implements StoreTx {
     await this.run.query(`DELETE FROM rule_hits WHERE rule_id = $1 AND group_key = $2 AND report_id = ANY($3::text[])`, [ruleId, groupKey, reportIds]);
   }
 
+  async getAgent(agentId: string): Promise<AgentRow | undefined> {
+    const r = (await this.run.query(`SELECT * FROM agents WHERE agent_id = $1`, [agentId])).rows[0];
+    return r && {
+      agentId: r.agent_id, keyHash: r.key_hash, tokenId: r.token_id, subscription: r.subscription,
+      resourceGroup: r.resource_group, location: r.location, hostname: r.hostname, enrolledAt: r.enrolled_at,
+    };
+  }
+
+  async ruleGroupStarts(ruleId: string, before: number): Promise<Array<{ groupKey: string; first: number }>> {
+    const r = await this.run.query(
+      `SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = $1
+       GROUP BY group_key HAVING MIN(event_time) <= $2 ORDER BY first, group_key`,
+      [ruleId, Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER],
+    );
+    return r.rows.map((x) => ({ groupKey: x.group_key, first: Number(x.first) }));
+  }
+
+  async getEvents(reportIds: string[]): Promise<SensorEvent[]> {
+    if (reportIds.length === 0) return [];
+    const r = await this.run.query(`SELECT report_id, data FROM events WHERE report_id = ANY($1::text[])`, [reportIds]);
+    const byId = new Map(r.rows.map((x) => [x.report_id as string, x.data as SensorEvent]));
+    return reportIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+  }
+
   async pruneRuleHits(ruleId: string, before: number): Promise<void> {
     await this.run.query(`DELETE FROM rule_hits WHERE rule_id = $1 AND event_time < $2`, [ruleId, before]);
   }
@@ -440,14 +464,6 @@ class PgStoreOps extends PgOps {
        UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = $3`,
       [a.agentId, a.keyHash, a.tokenId, a.subscription, a.resourceGroup, a.location, a.hostname, a.enrolledAt],
     );
-  }
-
-  async getAgent(agentId: string): Promise<AgentRow | undefined> {
-    const r = (await this.run.query(`SELECT * FROM agents WHERE agent_id = $1`, [agentId])).rows[0];
-    return r && {
-      agentId: r.agent_id, keyHash: r.key_hash, tokenId: r.token_id, subscription: r.subscription,
-      resourceGroup: r.resource_group, location: r.location, hostname: r.hostname, enrolledAt: r.enrolled_at,
-    };
   }
 
   async upsertMachine(m: MachineRow): Promise<MachineRow> {

@@ -134,6 +134,9 @@ for (const backend of backends) {
       // Same objects back, keys in the order they were written.
       assert.equal(JSON.stringify(listed), JSON.stringify([...events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp) || (a.ReportId < b.ReportId ? -1 : 1))));
       assert.equal((await s.listEvents({ agentId: 'a1', limit: 3 })).length, 3);
+      // By ReportId, in the order asked, unknown ids left out.
+      const picked = await s.getEvents([events[3]!.ReportId, 'no-such-id', events[1]!.ReportId]);
+      assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
     }));
 
     it('rule hits: keyed by (rule, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
@@ -153,6 +156,11 @@ for (const backend of backends) {
       assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['b']);
       assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 0);
       assert.equal((await s.ruleHits('r2', 'g1', T0, T0 + 10)).length, 1, 'other rules are not pruned');
+      // Window starts per group (lt/lte/eq correlations close windows by them).
+      await s.addRuleHit(hit('d', T0 + 5, 'g3'));
+      await s.addRuleHit(hit('e', T0 + 7, 'g3'));
+      assert.deepEqual(await s.ruleGroupStarts('r1', T0 + 4), [{ groupKey: 'g1', first: T0 + 2 }]);
+      assert.deepEqual(await s.ruleGroupStarts('r1', Number.POSITIVE_INFINITY), [{ groupKey: 'g1', first: T0 + 2 }, { groupKey: 'g3', first: T0 + 5 }]);
     }));
 
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
