@@ -114,9 +114,8 @@ async function printInventory(cp: ControlPlane, out: (text: string) => void, res
   out('\nInventory (GET /api/assets): assets and their sources\n' + table(assets.map((a) => ({
     asset: a.name, confidence: a.confidence, clouds: a.clouds.join(',') || 'onprem',
     sources: a.sources.map((s: any) => `${s.kind}:${s.name}`).join(' + '),
-    arc: a.arcStatus ?? '-', extensions: a.extensions.map((e: any) => e.name).join(', ') || '-',
-    alerts: a.openAlerts.length, conflicts: a.conflicts.map((c: any) => c.kind).join(', ') || '-',
-  })), ['asset', 'confidence', 'clouds', 'sources', 'arc', 'extensions', 'alerts', 'conflicts']) + '\n');
+    arc: a.arcStatus ?? '-', 'open alerts': a.openAlerts.length, conflicts: a.conflicts.map((c: any) => c.kind).join(', ') || '-',
+  })), ['asset', 'confidence', 'clouds', 'sources', 'arc', 'open alerts', 'conflicts']) + '\n');
 
   const alerts = (await cp.adminRequest('GET', '/api/alerts')).body.value as Array<Record<string, any>>;
   for (const a of assets.filter((x) => x.sources.length > 1 && x.sources.some((s: any) => s.kind === 'arc'))) {
