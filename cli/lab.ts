@@ -11,9 +11,9 @@ import { portOption, positiveIntOption } from './options.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
 import { table } from './format.ts';
 import { runSuiteLab } from './lab-suite.ts';
+import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, MULTI_CLOUD_SUITE, multiCloudHosts, prepareMultiCloud } from './lab-multicloud.ts';
 
-export const LAB_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a5c1';
-export const LAB_RESOURCE_GROUP = 'arcsim-lab';
+export { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION };
 
 export interface LabOptions {
   dataDir: string;
@@ -36,9 +36,10 @@ interface Check {
 }
 
 /**
- * The lab demo: control plane on SQLite, one agent on this host (its real facts), every library
- * scenario and its benign twin played `rounds` times, then the machines and alerts. Returns the
- * exit code: 0 when each expected alert exists exactly once and the benign twins raised nothing.
+ * The library lab (`arcsim lab --library`): control plane on SQLite, one agent on this host (its
+ * real facts), every library scenario and its benign twin played `rounds` times, then the machines
+ * and alerts. Returns the exit code: 0 when each expected alert exists exactly once and the benign
+ * twins raised nothing.
  */
 export async function runLab(o: LabOptions): Promise<number> {
   const dataDir = resolve(o.dataDir);
@@ -157,29 +158,39 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 
 export function labCommand(): Command {
   return new Command('lab')
-    .description('the lab demo (what "npm start" runs): control plane + an agent on this host, every library scenario and its benign twin, then machines and alerts')
+    .description('the full lab (what "npm start" runs): control plane on SQLite, three agents on this machine (the real host on-prem, ' +
+      'an EC2 persona with SQL Server, a GCP persona), the AWS and GCP CSPM snapshots merged with them, Defender plans, ' +
+      'the examples/multi-cloud.yaml suite, its matrix and the merged inventory; --library instead plays every library scenario on this host')
     .option('--data-dir <dir>', 'lab data directory (cleared at start unless --keep-data)', '.arcsim/lab')
     .option('--keep-data', 'do not clear the data directory first')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').default(7070).argParser(portOption))
-    .addOption(new Option('--rounds <n>', 'times to play each scenario; repeats fold into one alert with a higher count').default(2).argParser(positiveIntOption))
-    .option('--exit', 'exit after the report: 0 when every expected alert was raised exactly once, 1 otherwise')
+    .option('--exit', 'exit after the report with the suite\'s exit code (0 only when every cell passed; with --library: every expected alert exactly once)')
     .option('--verbose', 'log control-plane and agent activity')
-    .option('--suite <file>', 'instead of the classic demo, run a test-run suite (e.g. examples/onprem.yaml) with an agent on this host and print its matrix')
-    .action(async (opts) => {
-      if (opts.suite) {
-        // Issue #7 preview: once personas (#3) and CSPM (#6) land, this becomes the default with examples/multi-cloud.yaml.
-        const logger = createLogger({ format: 'pretty', level: opts.verbose ? 'info' : 'warn', component: 'lab' });
-        const { code } = await runSuiteLab({
-          dataDir: opts.dataDir, host: opts.host, port: opts.port, suiteFile: opts.suite, hosts: [{ name: 'this-host' }], keepData: !!opts.keepData,
-          exit: !!opts.exit, logger, out: (t) => process.stdout.write(t), progressStream: process.stderr,
+    .option('--suite <file>', 'the suite to run on the three agents', 'examples/multi-cloud.yaml')
+    .option('--junit <file>', 'also write the run as JUnit XML')
+    .option('--report <file>', 'also write the Markdown report')
+    .option('--navigator <file>', 'also write the ATT&CK Navigator layer')
+    .option('--json <file>', 'also write the run result as JSON')
+    .option('--library', 'instead: one agent on this host plays every library scenario and its benign twin (--rounds times) and checks that each expected alert is raised exactly once')
+    .addOption(new Option('--rounds <n>', 'with --library: times to play each scenario; repeats fold into one alert with a higher count').default(2).argParser(positiveIntOption))
+    .action(async (opts, cmd: Command) => {
+      if (opts.library) {
+        if (cmd.getOptionValueSource('suite') === 'cli') throw new Error('--library and --suite are alternatives: give one');
+        process.exitCode = await runLab({
+          dataDir: opts.dataDir, host: opts.host, port: opts.port, rounds: opts.rounds, keepData: !!opts.keepData,
+          exit: !!opts.exit, verbose: !!opts.verbose, out: (t) => process.stdout.write(t),
         });
-        process.exitCode = code;
         return;
       }
-      process.exitCode = await runLab({
-        dataDir: opts.dataDir, host: opts.host, port: opts.port, rounds: opts.rounds, keepData: !!opts.keepData,
-        exit: !!opts.exit, verbose: !!opts.verbose, out: (t) => process.stdout.write(t),
+      const logger = createLogger({ format: 'pretty', level: opts.verbose ? 'info' : 'warn', component: 'lab' });
+      // The default suite is the shipped one, found from the package (npm start may run from anywhere).
+      const suiteFile = cmd.getOptionValueSource('suite') === 'cli' ? opts.suite : MULTI_CLOUD_SUITE;
+      const { code } = await runSuiteLab({
+        dataDir: opts.dataDir, host: opts.host, port: opts.port, suiteFile, hosts: multiCloudHosts(), prepare: prepareMultiCloud,
+        keepData: !!opts.keepData, exit: !!opts.exit, logger, out: (t) => process.stdout.write(t), progressStream: process.stderr,
+        reports: { junit: opts.junit, report: opts.report, navigator: opts.navigator, json: opts.json },
       });
+      process.exitCode = code;
     });
 }

@@ -78,7 +78,7 @@ export interface ControlPlane extends EventEmitter {
    * Calls the REST API in process (no socket) with admin rights, through the same routes,
    * schemas and errors as a remote caller. For the lab and tests; the key never leaves memory.
    */
-  adminRequest(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  adminRequest(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
 /**
@@ -176,7 +176,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   });
   sessions = () => gateway.sessions;
   registerInventoryRoutes(app, {
-    store: deps.store, clock, inventory, rules, newId, requireAdmin: adminGuard(deps.store),
+    store: deps.store, clock, inventory, rules, newId, requireAdmin: adminGuard(deps.store, processAdminKey),
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     sessions: () => gateway.sessions,
   });
@@ -210,7 +210,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     setExtension,
     session: (agentId: string) => gateway.sessions.get(agentId),
     command,
-    async adminRequest(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) {
+    async adminRequest(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) {
       const res = await app.inject({
         method, url: path, headers: { authorization: `Bearer ${processAdminKey}` },
         ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),

@@ -58,7 +58,12 @@ export const CellSchema = z.strictObject({
   reasons: z.array(Reason),
   checks: z.array(CheckSchema),
   detonationIds: z.array(z.string()),
-  events: z.strictObject({ played: z.number().int(), stored: z.number().int() }),
+  events: z.strictObject({
+    played: z.number().int(),
+    stored: z.number().int(),
+    /** Events the scenario produced that no installed sensor collects (no MDE / SQL extension), per table. */
+    notCollected: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  }),
   alerts: z.array(RunAlertSchema),
   durationMs: z.number(),
   faults: FaultsSchema.optional(),

@@ -60,7 +60,7 @@ export class ControlPlaneApi {
   }
 
   /** Sends a command and waits for the agent's answer. */
-  async command(agentId: string, command: Record<string, unknown>, timeoutMs: number): Promise<{ ok: boolean; events?: number; message?: string }> {
+  async command(agentId: string, command: Record<string, unknown>, timeoutMs: number): Promise<{ ok: boolean; events?: number; notCollected?: Record<string, number>; message?: string }> {
     return this.ok('POST', `/api/agents/${encodeURIComponent(agentId)}/commands`, { command, timeout: `${Math.ceil(timeoutMs)}ms` });
   }
 

@@ -60,7 +60,7 @@ export async function replayBundle(bundle: Bundle, options: { rulesDir?: string 
     const alerts = (await detectOffline(events, options)).map(offlineAlert);
     const replayable = (c: Check) => c.name === 'telemetry' || c.name.startsWith('alert ') || c.name === 'no other alert';
     const beforeChecks = cell.checks.filter(replayable);
-    const afterChecks = [telemetryCheck(cell.events.played, events.length), ...alertChecks(expect, alerts)];
+    const afterChecks = [telemetryCheck(cell.events.played, events.length, cell.events.notCollected), ...alertChecks(expect, alerts)];
     const before = { ...verdict(beforeChecks), checks: beforeChecks };
     const after = { ...verdict(afterChecks), checks: afterChecks };
     const sig = (cs: Check[]) => JSON.stringify(cs.map((c) => [c.name, c.status, c.reason ?? null]).sort());

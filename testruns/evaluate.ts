@@ -10,8 +10,20 @@ import type { AssetsAnswer } from './api-client.ts';
 const pass = (name: string, detail: string): Check => ({ name, status: 'pass', detail });
 const fail = (name: string, reason: CellReason, detail: string): Check => ({ name, status: 'fail', reason, detail });
 
-/** Every played event must be stored once: fewer is lost telemetry, more would be a redelivery stored twice. */
-export function telemetryCheck(played: number, stored: number): Check {
+/**
+ * Every played event must be stored once: fewer is lost telemetry, more would be a redelivery
+ * stored twice. Events the scenario produced but no installed sensor collected (the host has no
+ * MDE extension, or no SQL extension for SqlEvents) are telemetry missing too: without them a
+ * benign twin "raises nothing" only because nothing was looked at.
+ */
+export function telemetryCheck(played: number, stored: number, notCollected: Partial<Record<string, number>> = {}): Check {
+  const uncollected = Object.entries(notCollected).filter(([, n]) => (n ?? 0) > 0);
+  if (uncollected.length) {
+    const total = uncollected.reduce((n, [, c]) => n + c!, 0);
+    return fail('telemetry', 'telemetry missing',
+      `${total} event(s) not collected by any sensor on the host (${uncollected.map(([t, c]) => `${t} ${c}`).join(', ')}): ` +
+      'no MDE extension (Defender for Servers) or, for SqlEvents, no SQL extension (Defender for SQL)');
+  }
   if (stored === played) return pass('telemetry', `${stored}/${played} events stored`);
   if (stored < played) return fail('telemetry', 'telemetry missing', `${stored} of ${played} played events stored`);
   return fail('telemetry', 'wrong count after dedup', `${stored} events stored for ${played} played (redelivery stored twice)`);
@@ -95,18 +107,23 @@ export function statusCheck(label: string, expected: Partial<Record<string, stri
 }
 
 /**
- * Inventory merge: the assets that carry this machine's Arc resource id, and their source records.
- * The asset shape is issue #6's; this reads `sources` (or `properties.sources`) and matches the
- * resource id anywhere in the asset, so small shape differences do not matter.
+ * Inventory merge: the assets (`GET /api/assets`, docs/inventory.md) that have this machine's Arc
+ * resource id among their `sources`, and how many source records each has. The detail names the
+ * sources (kind and name), the merge confidence and any conflict, so a failure says what merged
+ * with what.
  */
 export function assetCheck(answer: AssetsAnswer, resourceId: string, expected: { count: number; sources: number }): Check {
   if (!answer.available) return { name: 'asset merge', status: 'not-checked', reason: 'not checked: inventory API missing', detail: 'GET /api/assets answered 404' };
   const id = resourceId.toLowerCase();
-  const mine = answer.value.filter((a) => JSON.stringify(a).toLowerCase().includes(id));
-  const sourcesOf = (a: Record<string, any>) => (Array.isArray(a.sources) ? a.sources : Array.isArray(a.properties?.sources) ? a.properties.sources : []).length;
-  const counts = mine.map(sourcesOf);
+  const sourcesOf = (a: Record<string, any>): Array<Record<string, any>> => (Array.isArray(a.sources) ? a.sources : []);
+  const mine = answer.value.filter((a) => sourcesOf(a).some((s) => s.kind === 'arc' && String(s.resourceId ?? '').toLowerCase() === id));
+  const counts = mine.map((a) => sourcesOf(a).length);
   const ok = mine.length === expected.count && counts.every((n) => n === expected.sources);
-  const detail = `${mine.length} asset(s) with ${counts.join('/') || 0} source(s); expected ${expected.count} with ${expected.sources}`;
+  const described = mine.map((a: Record<string, any>) =>
+    `${a.name ?? a.id} [${a.confidence ?? '?'}] ${sourcesOf(a).map((s) => `${s.kind}:${s.name ?? s.resourceId}`).join(' + ')}` +
+    (Array.isArray(a.conflicts) && a.conflicts.length ? ` (conflicts: ${a.conflicts.map((c: any) => c.kind).join(', ')})` : ''));
+  const detail = `${mine.length} asset(s) with ${counts.join('/') || 0} source(s); expected ${expected.count} with ${expected.sources}` +
+    (described.length ? `: ${described.join('; ')}` : '');
   return ok ? pass('asset merge', detail) : fail('asset merge', 'asset merge wrong', detail);
 }
 

@@ -235,6 +235,9 @@ async function play(p: Planned, suite: ResolvedSuite, api: ControlPlaneApi, newI
         return;
       }
       p.cell.events.played += r.events ?? 0;
+      for (const [table, n] of Object.entries(r.notCollected ?? {})) {
+        p.cell.events.notCollected = { ...p.cell.events.notCollected, [table]: (p.cell.events.notCollected?.[table] ?? 0) + n };
+      }
       progress.tick(label);
     } catch (err) {
       if (isOffline(err)) notRun(p, `${agent!.machine.name} disconnected: ${(err as Error).message}`);
@@ -260,5 +263,5 @@ async function observe(p: Planned, api: ControlPlaneApi): Promise<void> {
 }
 
 function baseChecks(p: Planned): Check[] {
-  return [telemetryCheck(p.cell.events.played, p.cell.events.stored), ...alertChecks(p.run.expect, p.cell.alerts)];
+  return [telemetryCheck(p.cell.events.played, p.cell.events.stored, p.cell.events.notCollected), ...alertChecks(p.run.expect, p.cell.alerts)];
 }

@@ -1,17 +1,76 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadLibrary } from '../../scenarios/index.ts';
 import { cleanup, tempDir } from '../helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
 
-test('arcsim lab --exit: real host, every library scenario, each expected alert exactly once, exit 0', (t) => {
+/** Runs the CLI in a child process without blocking this one. */
+function cli(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill(), timeoutMs);
+  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
+}
+
+test('arcsim lab --exit (npm start): three agents, CSPM merge, plans, every multi-cloud cell passes, EC2 persona one asset with two sources and its alerts once', async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
   const started = Date.now();
-  const r = spawnSync(process.execPath, [BIN, 'lab', '--exit', '--port', '0', '--data-dir', dir, '--rounds', '2'], { encoding: 'utf8', timeout: 60_000 });
+  const { code, stdout: out, stderr } = await cli(['lab', '--exit', '--port', '0', '--data-dir', dir], 90_000);
+  assert.equal(code, 0, out + stderr);
+  assert.ok(Date.now() - started < 60_000, 'the suite finishes in under a minute');
+
+  // Three agents on this machine: the real host and the two personas.
+  const agents = out.split('Agents on this machine')[1]!.split('CSPM connectors')[0]!;
+  assert.match(agents, /^this-host\s+\S+\s+\(real host\)/m);
+  assert.match(agents, /^ec2-sql-server\s+EC2AMAZ-SQL01\s+ec2-sql-server\s+Windows Server 2022 Datacenter\s+AWS\s+i-0b2c3d4e5f6071829\s+MSSQLSERVER \(sqlserver\)/m);
+  assert.match(agents, /^gcp-web\s+gcp-web-01\s+gcp-web\s+Debian GNU\/Linux 12\s+GCP\s+4567890123456789012\s+-/m);
+  // Extensions come from the plans.
+  assert.match(out, /^EC2AMAZ-SQL01\s+windows\s+MSSQLSERVER \(sqlserver\)\s+MDE\.Windows Succeeded, WindowsAgent\.SqlServer Succeeded, AdvancedThreatProtection\.Windows Succeeded$/m);
+
+  // The matrix: three host columns, every cell PASS.
+  const matrix = out.split(/^Test run /m)[1]!.split(/^Inventory /m)[0]!;
+  const header = matrix.split('\n').find((l) => l.startsWith('row '))!;
+  assert.match(header, /\(onprem\)\s+EC2AMAZ-SQL01 \(aws\)\s+gcp-web-01 \(gcp\)/);
+  const rows = matrix.split('\n').filter((l) => /^(ssh|powershell|fileless|sql|ec2|asset|incident)/.test(l));
+  assert.equal(rows.length, 11);
+  for (const r of rows) assert.doesNotMatch(r, /FAIL|NOT RUN|NOT CHECKED/, r);
+  assert.match(matrix, /^asset-merge\s+—\s+PASS\s+PASS$/m);
+  assert.match(matrix, /^ec2-faults\s+—\s+PASS\s+—$/m);
+  assert.match(matrix, /^PASS: 26\/26 cells passed, 0 failed, 0 not run, 0 not checked/m);
+
+  // The merged inventory: the EC2 persona is one asset with two sources ...
+  assert.match(out, /^lab-ec2-sql\s+strong\s+AWS\s+arc:EC2AMAZ-SQL01 \+ cspm:lab-ec2-sql\s+Connected/m);
+  assert.equal(out.match(/EC2AMAZ-SQL01 \+ cspm/g)?.length, 1);
+  // ... and its alerts are raised once, each listing both resource ids.
+  const ec2 = out.split('Alerts on lab-ec2-sql: one asset, 2 sources, strong merge')[1]!.split('Alerts on gcp-web-01')[0]!;
+  assert.match(ec2, /\[1\] arc {3}\/subscriptions\/.*\/providers\/Microsoft\.HybridCompute\/machines\/EC2AMAZ-SQL01\n/);
+  assert.match(ec2, /\[2\] cspm {2}\/subscriptions\/.*\/securityconnectors\/aws-lab\/securityentitydata\/aws-ec2-instance-i-0b2c3d4e5f6071829-us-east-1\n/);
+  const alertLines = ec2.split('\n').filter((l) => /^(VM_|MDE_|SQL\.)/.test(l));
+  assert.deepEqual(alertLines.map((l) => l.split(/\s+/)[0]).sort(), [
+    'MDE_SuspiciousPowerShellCommandLine', 'SQL.VM_PotentialSqlInjection', 'VM_FilelessAttackTechnique.Windows',
+    'VM_SshBruteForceFailed', 'VM_SshBruteForceFailed', 'VM_SshKeyAddition',
+  ]);
+  for (const l of alertLines) assert.match(l, /\[1\] \[2\]$/, l);
+  // The brute force played twice by one row is one alert of count 2; the faulted run (its own attacker) is its own alert of count 1.
+  assert.match(ec2, /^VM_SshBruteForceFailed\s+2\s+MDC Active\s+ssh-brute-force\s/m);
+  assert.match(ec2, /^VM_SshBruteForceFailed\s+1\s+MDC Active\s+ec2-faults\s/m);
+  // blog-2022: dismissed in M365D reached MDE, not MDC.
+  assert.match(ec2, /^MDE_SuspiciousPowerShellCommandLine\s+1\s+M365D Dismissed, MDC Active, MDE Dismissed\s/m);
+  assert.match(out, /every cell passed/);
+});
+
+test('arcsim lab --library --exit: real host, every library scenario, each expected alert exactly once, exit 0', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [BIN, 'lab', '--library', '--exit', '--port', '0', '--data-dir', dir, '--rounds', '2'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(Date.now() - started < 30_000, 'the lab stays quick');
   const out = r.stdout;
@@ -36,6 +95,9 @@ test('CLI usage errors are clear and exit non-zero', () => {
   const r = spawnSync(process.execPath, [BIN, 'lab', '--port', 'seventy'], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /TCP port/);
+  const both = spawnSync(process.execPath, [BIN, 'lab', '--library', '--suite', 'examples/onprem.yaml', '--exit', '--port', '0'], { encoding: 'utf8' });
+  assert.notEqual(both.status, 0);
+  assert.match(both.stderr, /--library and --suite are alternatives/);
   const help = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   for (const cmd of ['lab', 'control-plane', 'agent', 'token', 'scenario']) assert.match(help.stdout, new RegExp(`\\b${cmd}\\b`));

@@ -4,6 +4,7 @@ import { Agent } from '../../agent/index.ts';
 import type { ControlPlaneConfig } from '../../control-plane/index.ts';
 import { DEFAULT_RULES_DIR } from '../../control-plane/detection/index.ts';
 import type { MachineFacts } from '../../protocol/index.ts';
+import { mdeExtensionFor } from '../../protocol/index.ts';
 import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS, type TestControlPlane } from '../helpers.ts';
 
 export const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');
@@ -12,6 +13,10 @@ export interface RunLab {
   env: TestControlPlane;
   agents: Agent[];
   adminKey: string;
+  /**
+   * Starts an agent with these facts. Its sensors are switched on as plans would do it: the MDE
+   * extension for its OS and, with `sql`, the SQL extension (without them nothing is collected).
+   */
   addAgent(name: string, facts?: Partial<MachineFacts>, sql?: boolean): Promise<Agent>;
 }
 
@@ -39,8 +44,7 @@ export async function runLab(t: { after(fn: () => unknown): void }, config: Cont
       const registered = agent.waitRegistered();
       await agent.start();
       await registered;
-      // Every sensor on (as with Defender for Servers and Defender for SQL enabled), so each table is collected.
-      await enableExtensions(env.cp, agent.agentId!, ['MDE.Linux', 'AdvancedThreatProtection.Windows']);
+      await enableExtensions(env.cp, agent.agentId!, [mdeExtensionFor(machine.osType), ...(sql ? ['AdvancedThreatProtection.Windows'] : [])]);
       return agent;
     },
   };

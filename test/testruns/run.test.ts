@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  controlPlaneApi, loadSuiteFile, parseBundle, parseSuite, renderMatrix, replayBundle, runSuite, toJUnit, toMarkdown, toNavigatorLayer,
+  ControlPlaneApi, controlPlaneApi, inProcessTransport, loadSuiteFile, parseBundle, parseSuite, renderMatrix, replayBundle, runSuite, toJUnit, toMarkdown, toNavigatorLayer,
 } from '../../testruns/index.ts';
 import { RunResultSchema, type RunResult } from '../../protocol/index.ts';
 import { cleanup } from '../helpers.ts';
@@ -154,7 +154,8 @@ scenarios:
   assert.match(notRun.checks[0]!.detail, /not connected/);
   assert.equal(r.ok, false, 'not run is not a pass');
   assert.match(renderMatrix(r), /gcp-gone \(gcp\)[\s\S]*NOT RUN/);
-  // The asset expectation is never a pass while there is no inventory API.
+  // The asset expectation is checked against GET /api/assets. No AWS connector has imported this
+  // instance, so the EC2 machine is an asset with one source (its Arc record): the merge fails.
   const withAsset = parseSuite(`
 name: assets
 hosts: { aws: { cloud: aws } }
@@ -166,9 +167,26 @@ scenarios:
     expect: { alerts: [], asset: { count: 1, sources: 2 } }
 `);
   const a = await runSuite(withAsset, { api: controlPlaneApi(lab.env.cp), save: false });
-  assert.equal(a.cells[0]!.status, 'not-checked');
-  assert.deepEqual(a.cells[0]!.reasons, ['not checked: inventory API missing']);
+  assert.equal(a.cells[0]!.status, 'fail');
+  assert.deepEqual(a.cells[0]!.reasons, ['asset merge wrong']);
+  assert.match(a.cells[0]!.checks.find((c) => c.name === 'asset merge')!.detail, /^1 asset\(s\) with 1 source\(s\); expected 1 with 2: ec2-web \[single\] arc:ec2-web \(conflicts: duplicate-vm-uuid\)$/,
+    "the test agents share TEST_FACTS' SMBIOS UUID, which the merge flags");
   assert.equal(a.ok, false);
+  // The same expectation written for what is there (one asset, one source) passes.
+  const single = await runSuite(parseSuite(`
+name: assets
+hosts: { aws: { cloud: aws } }
+scenarios:
+  - { id: merge, scenario: ssh-brute-force-failed, variant: benign, hosts: [aws], expect: { alerts: [], asset: { count: 1, sources: 1 } } }
+`), { api: controlPlaneApi(lab.env.cp), save: false });
+  assert.equal(single.cells[0]!.status, 'pass', renderMatrix(single));
+  // A control plane without the inventory API: "not checked", never a pass.
+  const base = inProcessTransport(lab.env.cp);
+  const noInventory = new ControlPlaneApi((method, path, body) => (path.startsWith('/api/assets') ? Promise.resolve({ status: 404, body: {} }) : base(method, path, body)), 'old');
+  const old = await runSuite(withAsset, { api: noInventory, save: false });
+  assert.equal(old.cells[0]!.status, 'not-checked');
+  assert.deepEqual(old.cells[0]!.reasons, ['not checked: inventory API missing']);
+  assert.equal(old.ok, false);
 });
 
 test('admin endpoints: agents with facts, a command dispatched and awaited, typed errors', async (t) => {

@@ -30,7 +30,14 @@ test('the shipped example suites validate', () => {
   assert.deepEqual(onprem.scenarios.find((s) => s.id === 'ssh-brute-force-benign')!.expect.alerts, []);
   assert.equal(onprem.scenarios.find((s) => s.id === 'ssh-brute-force-faults')!.inputs.attacker_ip, '203.0.113.77');
   const multi = loadSuiteFile(join(EXAMPLES, 'multi-cloud.yaml'));
-  assert.deepEqual(Object.keys(multi.hosts), ['onprem', 'ec2', 'gcp', 'gcp-sql']);
+  assert.deepEqual(Object.keys(multi.hosts), ['onprem', 'ec2', 'gcp', 'cloud-sql']);
+  assert.deepEqual(multi.hosts.ec2, { description: multi.hosts.ec2!.description, cloud: 'aws', persona: 'ec2-sql-server' });
+  // Every run with an expectation beyond alerts: dedup (occurrences), sync, incidents, faults, the asset merge.
+  assert.equal(multi.scenarios.find((s) => s.id === 'ssh-brute-force')!.expect.alerts[0]!.occurrences, 2);
+  assert.ok(multi.scenarios.find((s) => s.id === 'powershell-encoded')!.expect.statusChanges?.length);
+  assert.ok(multi.scenarios.find((s) => s.id === 'ec2-faults')!.faults?.dropConnection);
+  assert.deepEqual(multi.scenarios.find((s) => s.id === 'asset-merge')!.expect.asset, { count: 1, sources: 2 });
+  assert.deepEqual(multi.incidents.map((i) => i.expect), ['separate', 'same']);
 });
 
 test('a bad suite is refused before anything runs: one case per ARCSIM_E_SUITE_* code, each with its path', () => {
