@@ -24,6 +24,12 @@ export function installPaths(root = '/') {
 }
 
 /**
+ * Node options the service runs with (issue #3: idle footprint). Empty until measured to help;
+ * see docs/performance.md.
+ */
+export const UNIT_NODE_ARGS: string[] = [];
+
+/**
  * The systemd unit. Values are inserted as given, so install.sh can render it with shell
  * variables (`${INSTALL_DIR}`) and `arcsim agent install` with real paths: one text for both.
  */
@@ -37,7 +43,7 @@ Wants=network-online.target
 Type=simple
 # ARCSIM_CONTROL_PLANE and ARCSIM_TOKEN (kept to re-enroll after node_invalid; remove it if you prefer).
 EnvironmentFile=${v.envFile}
-ExecStart=${v.node} ${v.entry} run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
+ExecStart=${[v.node, ...UNIT_NODE_ARGS, v.entry].join(' ')} run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
 WorkingDirectory=${v.workDir}
 Restart=on-failure
 RestartSec=10

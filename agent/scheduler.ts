@@ -1,7 +1,7 @@
 import type { Faults } from '../protocol/index.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import schedule from 'node-schedule';
+import { createRequire } from 'node:module';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { issuePath } from '../protocol/errors.ts';
@@ -58,8 +58,14 @@ export type PlayFn = (req: RunRequest, signal: AbortSignal) => Promise<ReleaseRe
 /** Starts a cron job; returns something to cancel it. Injectable so tests can fire jobs by hand. */
 export type ScheduleJobFn = (cron: string, fire: () => void) => { cancel(): void };
 
+/**
+ * node-schedule (with luxon, ~2.5 MB of RSS) is loaded on the first cron job, not at start: most
+ * agents have no schedule file. Required at run time from node_modules (the agent bundle keeps it out).
+ */
+let nodeSchedule: typeof import('node-schedule') | undefined;
 const nodeScheduleJob: ScheduleJobFn = (cron, fire) => {
-  const job = schedule.scheduleJob(cron, fire);
+  nodeSchedule ??= createRequire(import.meta.url)('node-schedule') as typeof import('node-schedule');
+  const job = nodeSchedule.scheduleJob(cron, fire);
   if (!job) throw new Error(`"${cron}" is not a valid cron expression`);
   return job;
 };

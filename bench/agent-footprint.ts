@@ -1,12 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlPlane, openSqliteStore } from '../control-plane/index.ts';
+import { UNIT_NODE_ARGS } from '../agent/installer.ts';
 
 /**
- * Agent idle footprint: one real agent process (`bin/arcsim-agent.js`, as the service runs it: tsx, real
- * host inventory) connected to a control plane in this process, heartbeating at
+ * Agent idle footprint: one real agent process started exactly as the systemd unit starts it
+ * (`node [UNIT_NODE_ARGS] bin/arcsim-agent.js run ...`: the prebuilt bundle dist/arcsim-agent.mjs,
+ * no tsx, the real host inventory) connected to a control plane in this process, heartbeating at
  * `heartbeatIntervalSec`, measured for `durationMs` after it registered: RSS (sampled from
  * /proc every second: median and max) and CPU time used over the window.
  */
@@ -17,6 +19,10 @@ export interface AgentFootprintOptions {
   heartbeatIntervalSec?: number;
   /** Progress lines go here (default: stderr). */
   log?: (line: string) => void;
+  /** Entry script to run (default: bin/arcsim-agent.js, the service entry). */
+  entry?: string;
+  /** Node options before the entry (default: the unit's, `UNIT_NODE_ARGS`). */
+  nodeArgs?: string[];
 }
 
 export interface AgentFootprint {
@@ -30,6 +36,9 @@ export interface AgentFootprint {
   cpuPercent: number;
   targetRssMB: number;
   withinTarget: boolean;
+  /** What ran: `bundle` (dist/arcsim-agent.mjs) or `tsx` (the sources through the tsx loader). */
+  mode: 'bundle' | 'tsx' | 'other entry';
+  nodeArgs: string[];
 }
 
 const TARGET_RSS_MB = 80;
@@ -45,6 +54,21 @@ async function procStat(pid: number): Promise<{ rssBytes: number; cpuTicks: numb
   return { rssBytes: rssKb * 1024, cpuTicks: Number(stat[11]) + Number(stat[12]) };
 }
 
+/**
+ * What bin/arcsim-agent.js will run: the bundle when dist/arcsim-agent.mjs exists and is newer than
+ * every source it was built from (the bin's own rule), else the sources through tsx.
+ */
+export function agentEntryMode(root = join(import.meta.dirname, '..')): 'bundle' | 'tsx' {
+  if (process.env.ARCSIM_AGENT_FROM_SOURCE === '1') return 'tsx';
+  try {
+    const built = statSync(join(root, 'dist', 'arcsim-agent.mjs')).mtimeMs;
+    const sources = JSON.parse(readFileSync(join(root, 'dist', 'arcsim-agent.sources.json'), 'utf8')) as string[];
+    return sources.every((f) => statSync(join(root, f)).mtimeMs <= built) ? 'bundle' : 'tsx';
+  } catch {
+    return 'tsx';
+  }
+}
+
 export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Promise<AgentFootprint> {
   const durationMs = o.durationMs ?? 60_000;
   const heartbeatIntervalSec = o.heartbeatIntervalSec ?? 5;
@@ -58,14 +82,19 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
     const token = await cp.createToken({ subscription: 'bench', resourceGroup: 'footprint' });
     let heartbeats = 0;
     const registered = new Promise<void>((resolve) => cp.once('registered', () => resolve()));
-    child = fork(BIN, ['run', '--control-plane', url, '--token', token.token, '--state-dir', join(dir, 'agent'), '--log-format', 'json'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, ARCSIM_LOG_LEVEL: 'warn' },
+    const entry = o.entry ?? BIN;
+    const nodeArgs = o.nodeArgs ?? UNIT_NODE_ARGS;
+    // execArgv given explicitly: fork() would otherwise pass on this process's `--import tsx`.
+    child = fork(entry, ['run', '--control-plane', url, '--token', token.token, '--state-dir', join(dir, 'agent'), '--log-format', 'json'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, ARCSIM_LOG_LEVEL: 'warn' }, execArgv: nodeArgs,
     });
     const pid = child.pid!;
     await registered;
     const origRecord = store.recordHeartbeat.bind(store);
     store.recordHeartbeat = async (agentId: string, at: number) => { heartbeats++; return origRecord(agentId, at); };
-    log(`agent footprint: agent pid ${pid} registered; measuring ${Math.round(durationMs / 1000)} s of ${heartbeatIntervalSec} s heartbeats`);
+    const mode = o.entry ? 'other entry' : agentEntryMode();
+    if (mode === 'tsx') log('agent footprint: WARNING the agent runs through tsx, not the bundle (npm run build:agent)');
+    log(`agent footprint: agent pid ${pid} (${mode}, node ${nodeArgs.join(' ') || '(no options)'}) registered; measuring ${Math.round(durationMs / 1000)} s of ${heartbeatIntervalSec} s heartbeats`);
     const start = await procStat(pid);
     const samples: number[] = [];
     const t0 = Date.now();
@@ -84,8 +113,9 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
       rssMedianMB: mb(sorted[Math.floor(sorted.length / 2)]!), rssMaxMB: mb(sorted[sorted.length - 1]!),
       cpuMs, cpuPercent: Math.round((cpuMs / elapsed) * 1000) / 10,
       targetRssMB: TARGET_RSS_MB, withinTarget: sorted[sorted.length - 1]! / 1024 ** 2 < TARGET_RSS_MB,
+      mode, nodeArgs,
     };
-    log(`agent footprint: RSS median ${result.rssMedianMB} MB, max ${result.rssMaxMB} MB (target < ${TARGET_RSS_MB} MB); CPU ${cpuMs} ms over ${Math.round(elapsed / 1000)} s (${result.cpuPercent} % of a core); ${heartbeats} heartbeats`);
+    log(`agent footprint: RSS median ${result.rssMedianMB} MB, max ${result.rssMaxMB} MB (target < ${TARGET_RSS_MB} MB: ${result.withinTarget ? 'met' : 'NOT met'}); CPU ${cpuMs} ms over ${Math.round(elapsed / 1000)} s (${result.cpuPercent} % of a core); ${heartbeats} heartbeats`);
     return result;
   } finally {
     child?.kill('SIGTERM');
@@ -99,6 +129,11 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
 // `node --import tsx bench/agent-footprint.ts [seconds]` runs it alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.argv[2] ?? process.env.BENCH_AGENT_SECONDS ?? 60);
-  const r = await measureAgentFootprint({ durationMs: seconds * 1000 });
+  // For comparisons: BENCH_AGENT_ENTRY=<script> and BENCH_AGENT_NODE_ARGS="<node options>" (space-separated).
+  const nodeArgs = process.env.BENCH_AGENT_NODE_ARGS;
+  const r = await measureAgentFootprint({
+    durationMs: seconds * 1000, entry: process.env.BENCH_AGENT_ENTRY || undefined,
+    nodeArgs: nodeArgs === undefined ? undefined : nodeArgs.split(/\s+/).filter(Boolean),
+  });
   process.stdout.write(JSON.stringify(r, null, 2) + '\n');
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { renderUnit, SERVICE_NAME } from '../../agent/installer.ts';
@@ -7,21 +8,38 @@ import { renderUnit, SERVICE_NAME } from '../../agent/installer.ts';
 /** The source tree the control plane runs from: what it packs for agents to install. */
 const SOURCE_ROOT = join(import.meta.dirname, '..', '..');
 /** What an agent install needs (the CLI imports the control plane too, so it comes along). */
-const PACKED = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'bin', 'cli', 'lib', 'protocol', 'agent', 'scenarios', 'control-plane', 'testruns', 'examples'];
+const PACKED = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'bin', 'cli', 'lib', 'protocol', 'agent', 'scenarios', 'control-plane', 'testruns', 'examples', 'scripts'];
 
-/** Packs the agent sources as a gzipped tar (with the system `tar`), once per process. */
-let tarball: Promise<Buffer> | undefined;
-function agentTarball(): Promise<Buffer> {
-  tarball ??= new Promise<Buffer>((resolve, reject) => {
-    const entries = PACKED.filter((e) => existsSync(join(SOURCE_ROOT, e)));
-    const tar = spawn('tar', ['-czf', '-', '--exclude=node_modules', '--exclude=.arcsim', '-C', SOURCE_ROOT, ...entries]);
+/** Runs a command; resolves with its stdout, rejects with its stderr when it fails. */
+function runTool(cmd: string, args: string[]): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const p = spawn(cmd, args);
     const chunks: Buffer[] = [];
     let err = '';
-    tar.stdout.on('data', (c: Buffer) => chunks.push(c));
-    tar.stderr.on('data', (c: Buffer) => (err += c));
-    tar.on('error', reject);
-    tar.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar exited ${code}: ${err}`))));
+    p.stdout.on('data', (c: Buffer) => chunks.push(c));
+    p.stderr.on('data', (c: Buffer) => (err += c));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
   });
+}
+
+/**
+ * Packs the agent sources as a gzipped tar (with the system `tar`), once per process, with the
+ * agent service bundle (`dist/arcsim-agent.mjs`, what the unit runs without tsx) built now from
+ * the same sources, so the tarball never carries a stale bundle from this checkout's dist/.
+ */
+let tarball: Promise<Buffer> | undefined;
+function agentTarball(): Promise<Buffer> {
+  tarball ??= (async () => {
+    const entries = PACKED.filter((e) => existsSync(join(SOURCE_ROOT, e)));
+    const build = mkdtempSync(join(tmpdir(), 'arcsim-agent-build-'));
+    try {
+      await runTool(process.execPath, [join(SOURCE_ROOT, 'scripts', 'build-agent.mjs'), '--quiet', '--out-dir', join(build, 'dist')]);
+      return await runTool('tar', ['-czf', '-', '--exclude=node_modules', '--exclude=.arcsim', '-C', SOURCE_ROOT, ...entries, '-C', build, 'dist']);
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
+  })();
   tarball.catch(() => (tarball = undefined));
   return tarball;
 }
@@ -41,9 +59,9 @@ export function renderInstallScript(baseUrl: string): string {
 # arcsim agent onboarding script, served by the control plane at ${baseUrl}/install.sh
 #   curl -fsSL ${baseUrl}/install.sh | sudo bash -s -- TOKEN
 #   (or: sudo bash install.sh --token TOKEN)
-# Installs the agent from the control plane (${baseUrl}/install/arcsim-agent.tgz), runs npm ci for
-# its dependencies (needs Node.js >= 20 and access to the npm registry), enrolls with TOKEN, writes
-# ${SERVICE_NAME} and starts it. ARCSIM_ROOT puts every path under another root (default: /).
+# Installs the agent from the control plane (${baseUrl}/install/arcsim-agent.tgz: the sources and
+# the prebuilt service bundle), runs npm ci for its dependencies (needs Node.js >= 20 and access to
+# the npm registry), enrolls with TOKEN, writes ${SERVICE_NAME} and starts it. ARCSIM_ROOT puts every path under another root (default: /).
 set -euo pipefail
 
 CONTROL_PLANE="\${ARCSIM_CONTROL_PLANE:-${baseUrl}}"
@@ -90,8 +108,10 @@ printf 'ARCSIM_CONTROL_PLANE=%s\\nARCSIM_TOKEN=%s\\n' "$CONTROL_PLANE" "$TOKEN" 
 chmod 0600 "$ENV_FILE"
 umask 022
 
+# Enrolled by the service entry itself (the prebuilt bundle dist/arcsim-agent.mjs, no tsx), so a
+# broken install fails here rather than when systemd starts it.
 echo "arcsim install: enrolling"
-"$NODE_BIN" "$INSTALL_DIR/bin/arcsim.js" agent enroll --control-plane "$CONTROL_PLANE" --token "$TOKEN" --state-dir "$STATE_DIR"
+"$NODE_BIN" "$INSTALL_DIR/bin/arcsim-agent.js" enroll --control-plane "$CONTROL_PLANE" --token "$TOKEN" --state-dir "$STATE_DIR"
 
 cat > "$UNIT_DIR/${SERVICE_NAME}" <<UNIT
 ${unit.trimEnd()}

@@ -50,6 +50,15 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   assert.ok(existsSync(join(installDir, 'bin', 'arcsim.js')), 'sources unpacked from the control plane');
   assert.ok(existsSync(join(installDir, 'agent', 'agent.ts')));
   assert.equal(existsSync(join(installDir, 'test')), false, 'tests are not shipped');
+  // The service bundle (no tsx at run time) is built by the control plane and shipped, fresh.
+  const bundle = join(installDir, 'dist', 'arcsim-agent.mjs');
+  assert.ok(existsSync(bundle), 'prebuilt service bundle shipped');
+  assert.ok(existsSync(join(installDir, 'scripts', 'build-agent.mjs')), 'and its build script (npm ci runs it through prepare)');
+  const sources = JSON.parse(readFileSync(join(installDir, 'dist', 'arcsim-agent.sources.json'), 'utf8')) as string[];
+  assert.ok(sources.includes('cli/agent-main.ts'));
+  for (const f of sources) assert.ok(statSync(join(installDir, f)).mtimeMs <= statSync(bundle).mtimeMs, `${f} is not newer than the bundle`);
+  assert.match(r.out, /arcsim install: enrolling\n/);
+  assert.doesNotMatch(r.out, /running from source/, 'enrolled through the bundle');
   const stateDir = join(root, 'var', 'lib', 'arcsim-agent');
   assert.equal(statSync(stateDir).mode & 0o777, 0o700);
   assert.equal(statSync(join(stateDir, 'identity.json')).mode & 0o777, 0o600);
