@@ -27,6 +27,8 @@ export interface FleetResult {
   storedAcked: number;
   /** Every `error` frame, socket failure or stall, as readable text. */
   errors: string[];
+  /** When each agent got its last ack, ms after `go`; the spread shows how fairly agents were served. */
+  agentFinishMs: number[];
   /** CPU time the fleet process used during the timed phase, ms. */
   cpuMs: number;
 }

@@ -15,7 +15,7 @@ export interface BenchOptions {
   warmup: number;
 }
 
-export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 40_000, batch: 100, window: 8, warmup: 4_000 };
+export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000 };
 
 /**
  * Reads options from `--flag value` arguments, then `BENCH_*` environment variables, then

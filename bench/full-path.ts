@@ -1,0 +1,131 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { AGENT_PATH, createControlPlane, openSqliteStore } from '../control-plane/index.ts';
+import { buildWorkload, type AgentWorkload } from './workload.ts';
+import type { FleetAgentPlan, FleetResult, FromFleet, ToFleet } from './fleet-messages.ts';
+import { machineCpu } from './machine-cpu.ts';
+
+const FLEET_ENTRY = fileURLToPath(new URL('./agent-fleet.ts', import.meta.url));
+
+export interface FullPathResult {
+  agents: number;
+  eventsSent: number;
+  fleet: FleetResult;
+  /** `store.countEvents()` after the run. */
+  eventsStored: number;
+  /** Alert rows (after dedup) and the occurrences folded into them (sum of `count`). */
+  alertRows: number;
+  alertOccurrences: number;
+  expectedDetections: number;
+  /** CPU time of the control-plane process during the timed phase, ms (all its threads). */
+  serverCpuMs: number;
+  /** Share of the timed phase the control plane's event loop was busy, 0..1. */
+  serverLoopBusy: number;
+  /** CPU time other processes on the machine used during the timed phase, ms (machine total minus ours). */
+  otherCpuMs: number;
+  /** The frames that were sent, for the raw baseline. */
+  workload: AgentWorkload[];
+}
+
+/**
+ * One full-path pass: a fresh SQLite store and control plane on 127.0.0.1, `agents` enrolled
+ * over REST, `events` pre-encoded, then streamed over WebSocket by a separate fleet process.
+ * Only the streaming is timed. Everything opened here is closed before it returns.
+ */
+export async function runFullPath(options: { dbFile: string; agents: number; events: number; batch: number; window: number; runId: string }): Promise<FullPathResult> {
+  const store = openSqliteStore({ file: options.dbFile });
+  // Rate limits raised so the bench measures the pipeline, not the token bucket.
+  const cp = createControlPlane({ store, config: { port: 0, limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 } } });
+  try {
+    const url = await cp.listen();
+    const token = await cp.createToken({ subscription: 'bench', resourceGroup: 'bench' });
+    const identities = await Promise.all(
+      Array.from({ length: options.agents }, (_, i) => enroll(url, token.token, `bench-${options.runId}-${String(i).padStart(2, '0')}`)),
+    );
+    const workload = buildWorkload(identities, options.events, options.batch, options.runId);
+    const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey }));
+
+    const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window);
+    const alerts = await store.listAlerts();
+    return {
+      agents: options.agents,
+      eventsSent: workload.reduce((n, w) => n + w.events, 0),
+      fleet: fleet.result,
+      eventsStored: await store.countEvents(),
+      alertRows: alerts.length,
+      alertOccurrences: alerts.reduce((n, a) => n + a.count, 0),
+      expectedDetections: workload.reduce((n, w) => n + w.expectedDetections, 0),
+      serverCpuMs: fleet.serverCpuMs,
+      serverLoopBusy: fleet.serverLoopBusy,
+      otherCpuMs: fleet.otherCpuMs,
+      workload,
+    };
+  } finally {
+    await cp.close();
+    await store.close();
+  }
+}
+
+async function enroll(url: string, token: string, hostname: string): Promise<{ agentId: string; agentKey: string; hostname: string }> {
+  const res = await fetch(`${url}/api/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, hostname }),
+  });
+  if (res.status !== 201) throw new Error(`enroll ${hostname}: HTTP ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { agentId: string; agentKey: string };
+  return { agentId: body.agentId, agentKey: body.agentKey, hostname };
+}
+
+/**
+ * Runs the fleet process: hands it the plan, waits until every agent is registered, then
+ * starts it and samples this process's CPU and event-loop use over the same span.
+ */
+async function streamFromFleet(
+  wsUrl: string, agents: FleetAgentPlan[], window: number,
+): Promise<{ result: FleetResult; serverCpuMs: number; serverLoopBusy: number; otherCpuMs: number }> {
+  // 'advanced' serialization: the plan holds megabytes of frames; structured clone is cheaper than JSON.
+  const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const ready = nextMessage(child);
+    child.send({ type: 'plan', wsUrl, window, agents } satisfies ToFleet);
+    expectType(await ready, 'ready');
+
+    const done = nextMessage(child);
+    const cpuStart = process.cpuUsage();
+    const loopStart = performance.eventLoopUtilization();
+    const machineStart = machineCpu();
+    child.send({ type: 'go' } satisfies ToFleet);
+    const finished = expectType(await done, 'done');
+    const cpu = process.cpuUsage(cpuStart);
+    const loop = performance.eventLoopUtilization(loopStart);
+    const machineBusyMs = machineCpu().busyMs - machineStart.busyMs;
+    await exited;
+    const serverCpuMs = (cpu.user + cpu.system) / 1000;
+    const otherCpuMs = Math.max(0, machineBusyMs - serverCpuMs - finished.result.cpuMs);
+    return { result: finished.result, serverCpuMs, serverLoopBusy: loop.utilization, otherCpuMs };
+  } catch (err) {
+    child.kill();
+    await exited;
+    throw err;
+  }
+}
+
+function nextMessage(child: ChildProcess): Promise<FromFleet> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`agent fleet exited (code ${code}) before answering`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m as FromFleet);
+    });
+  });
+}
+
+function expectType<T extends FromFleet['type']>(message: FromFleet, type: T): Extract<FromFleet, { type: T }> {
+  if (message.type === 'failed') throw new Error(`agent fleet failed: ${message.message}`);
+  if (message.type !== type) throw new Error(`agent fleet: expected ${type}, got ${message.type}`);
+  return message as Extract<FromFleet, { type: T }>;
+}

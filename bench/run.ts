@@ -1,0 +1,110 @@
+/**
+ * Ingest benchmark: `npm run bench [-- options]`. Loopback only (127.0.0.1).
+ *
+ * For each agent count K it measures, over the same pre-encoded frames:
+ *   - full path: K agents (a separate process, raw `ws` clients) stream `events` frames over
+ *     WebSocket through the real control plane (validate -> persist -> detect -> ack) backed by
+ *     a fresh SQLite store; events/s and per-batch ack latency p50/p99;
+ *   - raw baseline: the same frames JSON.parse'd and inserted into the same `events` table,
+ *     one transaction per frame, no network, no validation, no detection.
+ * Then it checks that every event sent is stored, and counts the alerts raised.
+ *
+ * Options (flag, or environment variable; flags win):
+ *   --agents 1,4,16   BENCH_AGENTS   agent counts to measure, one pass each
+ *   --events 50000    BENCH_EVENTS   events per pass, split evenly over its agents
+ *   --batch 100       BENCH_BATCH    events per frame (at most 1000, the protocol limit)
+ *   --window 8        BENCH_WINDOW   frames each agent keeps in flight
+ *   --warmup 4000     BENCH_WARMUP   events of an untimed 1-agent pass run first; 0 skips it
+ * e.g. `npm run bench -- --agents 4 --events 100000`.
+ *
+ * Exits 1 if an event is lost (stored != sent) or any frame gets an `error` reply; 2 on bad options.
+ * Everything lives in a temp dir under os.tmpdir(), removed at the end.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readOptions, type BenchOptions } from './options.ts';
+import { runFullPath } from './full-path.ts';
+import { runRawBaseline } from './raw-baseline.ts';
+import { idleShare } from './machine-cpu.ts';
+import { costTable, machineLines, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
+
+/** One agent count: full path, then the raw baseline over the frames the agents sent. */
+async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
+  const full = await runFullPath({ dbFile: join(dir, `full-${runId}.db`), agents, events, batch: options.batch, window: options.window, runId });
+  const raw = runRawBaseline(join(dir, `raw-${runId}.db`), full.workload);
+  return { full, raw };
+}
+
+/** Problems that make the run fail: lost events and error replies. */
+function failures(r: PassResult): string[] {
+  const out: string[] = [];
+  const { agents, eventsSent, eventsStored, fleet } = r.full;
+  if (eventsStored !== eventsSent) out.push(`${agents} agent(s): ${eventsSent} events sent, ${eventsStored} in the store`);
+  if (fleet.storedAcked !== eventsSent) out.push(`${agents} agent(s): acks report ${fleet.storedAcked} stored of ${eventsSent} sent`);
+  if (r.raw.eventsInserted !== eventsSent) out.push(`${agents} agent(s): raw baseline inserted ${r.raw.eventsInserted} of ${eventsSent}`);
+  for (const e of fleet.errors) out.push(`${agents} agent(s): ${e}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = readOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    // A usage mistake: the message says what to fix; a stack trace would only hide it.
+    console.error(`bench: ${(err as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
+  console.log('arcsim ingest benchmark (loopback, SQLite store)');
+  for (const line of machineLines()) console.log(`  ${line}`);
+  const idle = await idleShare(1000);
+  console.log(`  Idle:     ${(idle * 100).toFixed(0)} % of all CPUs over the second before start`);
+  if (idle < 0.8) console.log('  warning: the machine is busy; events/s will be low and noisy (CPU us/event is steadier)');
+  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}`);
+  console.log('');
+
+  const dir = mkdtempSync(join(tmpdir(), 'arcsim-bench-'));
+  try {
+    if (options.warmup > 0) {
+      const warm = await runPass(dir, options, 1, options.warmup, 'warmup');
+      console.log(`warm-up: ${warm.full.eventsSent} events, 1 agent (not reported)`);
+    }
+    const results: PassResult[] = [];
+    for (const k of options.agents) {
+      const r = await runPass(dir, options, k, options.events, `k${k}`);
+      const { full, raw } = rates(r);
+      console.log(`${String(k).padStart(3)} agent(s): full path ${Math.round(full)} ev/s, raw baseline ${Math.round(raw)} ev/s`);
+      results.push(r);
+    }
+
+    console.log('\nThroughput (events/s) and batch ack latency (send -> ack)');
+    console.log(throughputTable(results));
+    console.log('\nCost per event (CPU time of the control-plane process, and of the raw baseline)');
+    console.log(costTable(results));
+    console.log('\nVerification');
+    console.log(verificationTable(results));
+
+    const notes = results
+      .filter((r) => r.full.alertOccurrences !== r.full.expectedDetections)
+      .map((r) => `note: ${r.full.agents} agent(s): ${r.full.alertOccurrences} detections, ${r.full.expectedDetections} expected (see docs/performance.md)`);
+    if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+
+    const problems = results.flatMap(failures);
+    if (problems.length > 0) {
+      console.error(`\nFAILED: ${problems.length} problem(s)`);
+      for (const p of problems.slice(0, 20)) console.error(`  ${p}`);
+      process.exitCode = 1;
+    } else {
+      console.log('\nOK: every event sent was acked and stored; no error replies.');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});
