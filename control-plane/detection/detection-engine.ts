@@ -49,8 +49,6 @@ interface TemporalPayload {
  * ingest transaction, so they survive restarts and are driven by event time, not arrival.
  */
 export class DetectionEngine {
-  /** Newest event time seen per correlation rule, to prune hits that no window can reach. */
-  private readonly newest = new Map<string, number>();
   /** Newest event time seen at all: windows that ended (plus the lateness) before it are closed. */
   private watermark = Number.NEGATIVE_INFINITY;
   /** Correlations decided only when a window closes (lt, lte, eq). */
@@ -102,10 +100,14 @@ export class DetectionEngine {
     return group;
   }
 
-  private async prune(tx: StoreTx, corr: CorrelationRule, time: number): Promise<void> {
-    const newest = Math.max(this.newest.get(corr.id) ?? time, time);
-    this.newest.set(corr.id, newest);
-    await tx.pruneRuleHits(corr.id, newest - corr.timespanMs - this.options.latenessMs);
+  /**
+   * Drops a group's hits that no window can reach any more: an event at `time` can only be joined
+   * by events no later than `time - lateness` (the lateness bound), whose windows start at most
+   * `timespan` earlier. Per group, from the event itself: agents far apart in event time (one
+   * flushing a spool after an outage, a skewed clock) never prune each other's windows.
+   */
+  private async prune(tx: StoreTx, corr: CorrelationRule, groupKey: string, time: number): Promise<void> {
+    await tx.pruneRuleHits(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
   }
 
   /** event_count / value_count over one detection rule's matches. */
@@ -115,7 +117,7 @@ export class DetectionEngine {
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
     const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
     await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
-    await this.prune(tx, corr, time);
+    await this.prune(tx, corr, groupKey, time);
 
     const hits = await tx.ruleHits(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
     // Slide a window of `timespan` over the hits (sorted by event time) and fire on the first
@@ -183,7 +185,7 @@ export class DetectionEngine {
     const key = `${index}:${input.event.ReportId}`;
     const payload: TemporalPayload = { i: index, events };
     await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
-    await this.prune(tx, corr, input.time);
+    await this.prune(tx, corr, groupKey, input.time);
 
     const hits = (await tx.ruleHits(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
       .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));

@@ -123,9 +123,10 @@ class PgOps implements StoreTx {
     return reportIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
   }
 
-  async pruneRuleHits(ruleId: string, before: number): Promise<void> {
-    await this.run.query(`DELETE FROM rule_hits WHERE rule_id = $1 AND event_time < $2`, [ruleId, before]);
+  async pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void> {
+    await this.run.query(`DELETE FROM rule_hits WHERE rule_id = $1 AND group_key = $2 AND event_time < $3`, [ruleId, groupKey, before]);
   }
+
 
   upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }> {
     // Two statements, not one with CTEs: after the claim waited for a concurrent replica's claim

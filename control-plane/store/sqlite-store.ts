@@ -38,7 +38,7 @@ class SqliteOps {
       groupStarts: p(`SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = ?
                       GROUP BY group_key HAVING MIN(event_time) <= ? ORDER BY first, group_key`),
       getEvent: p(`SELECT data FROM events WHERE report_id = ?`),
-      pruneHits: p(`DELETE FROM rule_hits WHERE rule_id = ? AND event_time < ?`),
+      pruneHits: p(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
       // SET expressions see the old row: join the open alert when within the window, else replace it.
       claimDedup: p(`INSERT INTO alert_dedup (dedup_key, system_alert_id, last_time) VALUES (@key, @id, @time)
                      ON CONFLICT(dedup_key) DO UPDATE SET
@@ -187,8 +187,8 @@ class SqliteOps {
       return r ? [JSON.parse(r.data) as SensorEvent] : [];
     });
   }
-  pruneRuleHits(ruleId: string, before: number): void {
-    this.stmt.pruneHits!.run(ruleId, before);
+  pruneRuleHits(ruleId: string, groupKey: string, before: number): void {
+    this.stmt.pruneHits!.run(ruleId, groupKey, before);
   }
   upsertAlert(a: AlertRow, windowMs: number): { alert: AlertRow; created: boolean } {
     const owner = (this.stmt.claimDedup!.get({ key: a.dedupKey, id: a.systemAlertId, time: a.endTime, window: windowMs }) as Row).system_alert_id;

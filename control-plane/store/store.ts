@@ -255,8 +255,8 @@ export interface StoreTx {
   getAgent(agentId: string): Promise<AgentRow | undefined>;
   /** Stored events by ReportId (those that exist), in the order asked. */
   getEvents(reportIds: string[]): Promise<SensorEvent[]>;
-  /** Drops hits older than `before` (they can no longer fall in any window). */
-  pruneRuleHits(ruleId: string, before: number): Promise<void>;
+  /** Drops a group's hits older than `before` (they can no longer fall in any window). */
+  pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void>;
   /**
    * Inserts the alert, or — when its dedup key has an alert whose last occurrence is within
    * `windowMs` of this one — adds one occurrence to that alert (count + 1, first/last time

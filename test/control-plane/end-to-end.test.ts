@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { v7 as uuidv7 } from 'uuid';
 import { Agent } from '../../agent/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
 import { cleanup, enableExtensions, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
@@ -143,4 +144,34 @@ test('count rule: nine failed logons raise nothing, the tenth raises the alert; 
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.alertType, 'VM_SshBruteForceFailed');
   assert.equal((await env.store.alertEvents(alerts[0]!.systemAlertId)).length, 10);
+});
+
+test('agents far apart in event time do not prune each other\'s correlation windows', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
+  const hosts = [];
+  for (const name of ['ahead', 'behind']) {
+    const creds = await enroll(env.url, token.token, name);
+    const a = await RawAgent.connect(env.url, creds);
+    t.after(() => a.close());
+    await a.register({ ...TEST_FACTS, hostname: name });
+    hosts.push({ creds, a, name });
+  }
+  const base = Date.UTC(2026, 5, 1);
+  const burst = (h: (typeof hosts)[number], startTime: number) =>
+    planEvents(ssh, { detonationId: `d-${h.name}`, device: { id: h.creds.agentId, name: h.name }, startTime, seed: 11 }).map((p) => p.event);
+  // "ahead" reports two hours later in event time (e.g. the other one flushes an old spool).
+  const [ahead, behind] = hosts as [(typeof hosts)[number], (typeof hosts)[number]];
+  ahead.a.send({ v: 1, type: 'events', seq: 1, events: burst(ahead, base + 2 * 3_600_000) });
+  await ahead.a.next('ack');
+  const late = burst(behind, base);
+  behind.a.send({ v: 1, type: 'events', seq: 1, events: late.slice(0, 5) });
+  await behind.a.next('ack');
+  ahead.a.send({ v: 1, type: 'events', seq: 2, events: burst(ahead, base + 3 * 3_600_000).map((e) => ({ ...e, ReportId: uuidv7() })) });
+  await ahead.a.next('ack');
+  behind.a.send({ v: 1, type: 'events', seq: 2, events: late.slice(5) });
+  await behind.a.next('ack');
+  const alerts = await env.store.listAlerts({ alertType: 'VM_SshBruteForceFailed' });
+  assert.deepEqual(alerts.map((a) => a.resourceId.split('/').pop()).sort(), ['ahead', 'behind']);
 });

@@ -152,8 +152,10 @@ for (const backend of backends) {
       await s.deleteRuleHits('r1', 'g1', ['a', 'x']); // x is in another group: stays
       assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['c', 'b']);
       assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1);
-      await s.pruneRuleHits('r1', T0 + 2);
+      await s.pruneRuleHits('r1', 'g1', T0 + 2);
       assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['b']);
+      assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1, 'other groups are not pruned');
+      await s.pruneRuleHits('r1', 'g2', T0 + 2);
       assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 0);
       assert.equal((await s.ruleHits('r2', 'g1', T0, T0 + 10)).length, 1, 'other rules are not pruned');
       // Window starts per group (lt/lte/eq correlations close windows by them).
