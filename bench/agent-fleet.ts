@@ -28,6 +28,9 @@ class BenchAgent {
   private finished = false;
   private readonly sentAt: number[];
   private window = 1;
+  /** Frames per millisecond when paced; 0 = unpaced. */
+  private framesPerMs = 0;
+  private paceTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private onFinish: () => void = () => {};
   /** Time of this agent's latest ack, for the stall watchdog. */
@@ -61,10 +64,12 @@ class BenchAgent {
   }
 
   /** Sends every frame; resolves once each is acked or refused. */
-  run(window: number): Promise<void> {
+  run(window: number, eventsPerSecond = 0): Promise<void> {
     return new Promise((resolve) => {
       this.onFinish = resolve;
       this.window = window;
+      const perFrame = this.plan.frames.length ? this.plan.events / this.plan.frames.length : 1;
+      this.framesPerMs = eventsPerSecond > 0 ? eventsPerSecond / perFrame / 1000 : 0;
       this.startedAt = performance.now();
       this.lastProgress = this.startedAt;
       this.pump();
@@ -72,7 +77,13 @@ class BenchAgent {
   }
 
   private pump(): void {
-    while (this.inFlight < this.window && this.next < this.plan.frames.length) {
+    // Paced: a frame is due at its place on the rate's timeline; the window still caps what is in flight.
+    const due = this.framesPerMs > 0 ? Math.floor((performance.now() - this.startedAt) * this.framesPerMs) + 1 : Number.POSITIVE_INFINITY;
+    if (this.framesPerMs > 0 && this.next < this.plan.frames.length && this.next >= due && !this.paceTimer) {
+      const wait = Math.max(0, (this.next / this.framesPerMs) - (performance.now() - this.startedAt));
+      this.paceTimer = setTimeout(() => { this.paceTimer = undefined; this.pump(); }, wait);
+    }
+    while (this.inFlight < this.window && this.next < this.plan.frames.length && this.next < due) {
       this.sentAt[this.next] = performance.now();
       this.ws!.send(this.plan.frames[this.next]!);
       this.next++;
@@ -152,7 +163,7 @@ async function main(plan: Extract<ToFleet, { type: 'plan' }>): Promise<void> {
   const watchdog = setInterval(() => {
     for (const a of agents) if (!a.done && performance.now() - a.lastProgress > STALL_MS) a.fail(`no ack for ${STALL_MS / 1000} s`);
   }, 1000);
-  await Promise.all(agents.map((a) => a.run(plan.window)));
+  await Promise.all(agents.map((a) => a.run(plan.window, plan.rate)));
   const elapsedMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
   clearInterval(watchdog);

@@ -10,10 +10,13 @@ export interface FleetAgentPlan {
   agentKey: string;
   hostname: string;
   frames: string[];
+  /** Events in all of `frames`. */
+  events: number;
 }
 
 export type ToFleet =
-  | { type: 'plan'; wsUrl: string; window: number; agents: FleetAgentPlan[] }
+  /** `rate`: events per second per agent, paced by frame (0 = as fast as the window allows). */
+  | { type: 'plan'; wsUrl: string; window: number; rate: number; agents: FleetAgentPlan[] }
   /** Start sending; the timed phase begins when the fleet receives this. */
   | { type: 'go' };
 

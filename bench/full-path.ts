@@ -33,7 +33,7 @@ export interface FullPathResult {
  * over REST, `events` pre-encoded, then streamed over WebSocket by a separate fleet process.
  * Only the streaming is timed. Everything opened here is closed before it returns.
  */
-export async function runFullPath(options: { dbFile: string; agents: number; events: number; batch: number; window: number; runId: string }): Promise<FullPathResult> {
+export async function runFullPath(options: { dbFile: string; agents: number; events: number; batch: number; window: number; runId: string; rate?: number }): Promise<FullPathResult> {
   const store = openSqliteStore({ file: options.dbFile });
   // Rate limits raised so the bench measures the pipeline, not the token bucket.
   const cp = createControlPlane({ store, config: { port: 0, limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 } } });
@@ -46,7 +46,7 @@ export async function runFullPath(options: { dbFile: string; agents: number; eve
     const workload = buildWorkload(identities, options.events, options.batch, options.runId);
     const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey }));
 
-    const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window);
+    const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window, (options.rate ?? 0) / options.agents);
     const alerts = await store.listAlerts();
     return {
       agents: options.agents,
@@ -83,14 +83,14 @@ async function enroll(url: string, token: string, hostname: string): Promise<{ a
  * starts it and samples this process's CPU and event-loop use over the same span.
  */
 async function streamFromFleet(
-  wsUrl: string, agents: FleetAgentPlan[], window: number,
+  wsUrl: string, agents: FleetAgentPlan[], window: number, rate = 0,
 ): Promise<{ result: FleetResult; serverCpuMs: number; serverLoopBusy: number; otherCpuMs: number }> {
   // 'advanced' serialization: the plan holds megabytes of frames; structured clone is cheaper than JSON.
   const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     const ready = nextMessage(child);
-    child.send({ type: 'plan', wsUrl, window, agents } satisfies ToFleet);
+    child.send({ type: 'plan', wsUrl, window, rate, agents } satisfies ToFleet);
     expectType(await ready, 'ready');
 
     const done = nextMessage(child);

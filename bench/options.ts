@@ -13,9 +13,13 @@ export interface BenchOptions {
   window: number;
   /** Events of the untimed single-agent pass run first so the JIT is warm; 0 skips it. */
   warmup: number;
+  /** Events per second of the paced detection-latency pass (one agent); 0 skips it. */
+  rate: number;
+  /** Seconds of the agent idle-footprint measurement (heartbeats every 5 s); 0 skips it. */
+  footprint: number;
 }
 
-export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000 };
+export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60 };
 
 /**
  * Reads options from `--flag value` arguments, then `BENCH_*` environment variables, then
@@ -32,6 +36,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       batch: { type: 'string' },
       window: { type: 'string' },
       warmup: { type: 'string' },
+      rate: { type: 'string' },
+      footprint: { type: 'string' },
     },
   });
   const pick = (name: keyof BenchOptions): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
@@ -43,6 +49,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     batch: numberOr('batch', pick('batch'), DEFAULTS.batch, 1),
     window: numberOr('window', pick('window'), DEFAULTS.window, 1),
     warmup: numberOr('warmup', pick('warmup'), DEFAULTS.warmup, 0),
+    rate: numberOr('rate', pick('rate'), DEFAULTS.rate, 0),
+    footprint: numberOr('footprint', pick('footprint'), DEFAULTS.footprint, 0),
   };
   if (options.batch > LIMITS.maxEventsPerBatch) {
     throw new Error(`--batch ${options.batch}: the protocol accepts at most ${LIMITS.maxEventsPerBatch} events per batch`);

@@ -15,6 +15,8 @@
  *   --batch 100       BENCH_BATCH    events per frame (at most 1000, the protocol limit)
  *   --window 8        BENCH_WINDOW   frames each agent keeps in flight
  *   --warmup 4000     BENCH_WARMUP   events of an untimed 1-agent pass run first; 0 skips it
+ *   --rate 10000      BENCH_RATE     events/s of the paced detection-latency pass (1 agent); 0 skips it
+ *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
  * e.g. `npm run bench -- --agents 4 --events 100000`.
  *
  * Exits 1 if an event is lost (stored != sent) or any frame gets an `error` reply; 2 on bad options.
@@ -27,7 +29,8 @@ import { readOptions, type BenchOptions } from './options.ts';
 import { runFullPath } from './full-path.ts';
 import { runRawBaseline } from './raw-baseline.ts';
 import { idleShare } from './machine-cpu.ts';
-import { costTable, machineLines, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
+import { costTable, machineLines, percentile, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
+import { measureAgentFootprint } from './agent-footprint.ts';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
   const idle = await idleShare(1000);
   console.log(`  Idle:     ${(idle * 100).toFixed(0)} % of all CPUs over the second before start`);
   if (idle < 0.8) console.log('  warning: the machine is busy; events/s will be low and noisy (CPU us/event is steadier)');
-  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}`);
+  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}, rate ${options.rate}, footprint ${options.footprint} s`);
   console.log('');
 
   const dir = mkdtempSync(join(tmpdir(), 'arcsim-bench-'));
@@ -91,7 +94,29 @@ async function main(): Promise<void> {
       .map((r) => `note: ${r.full.agents} agent(s): ${r.full.alertOccurrences} detections, ${r.full.expectedDetections} expected (see docs/performance.md)`);
     if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
 
-    const problems = results.flatMap(failures);
+    const extra: string[] = [];
+    if (options.rate > 0) {
+      // Paced below saturation: how long until an event's alert is readable. The control plane
+      // acks a batch only after the transaction that stored it, ran detection and upserted its
+      // alerts has committed, so send -> ack bounds "event sent -> alert readable through the API".
+      const events = Math.max(options.batch, Math.min(options.events, options.rate * 5));
+      const paced = await runFullPath({ dbFile: join(dir, 'paced.db'), agents: 1, events, batch: options.batch, window: options.window, runId: 'paced', rate: options.rate });
+      const lat = paced.fleet.latenciesMs;
+      const achieved = paced.eventsSent / (paced.fleet.elapsedMs / 1000);
+      const p99 = percentile(lat, 99);
+      console.log(`\nDetection latency at ${options.rate.toLocaleString('en-US')} events/s (1 agent, paced; achieved ${Math.round(achieved).toLocaleString('en-US')} ev/s, ${paced.eventsSent} events, ${paced.alertOccurrences} detections)`);
+      console.log(`  event sent -> alert committed and acked: p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (target: p99 < 50 ms) ${p99 < 50 ? 'met' : 'NOT met'}`);
+      if (paced.eventsStored !== paced.eventsSent) extra.push(`paced pass: ${paced.eventsSent} events sent, ${paced.eventsStored} in the store`);
+      for (const e of paced.fleet.errors) extra.push(`paced pass: ${e}`);
+    }
+
+    if (options.footprint > 0) {
+      console.log(`\nAgent idle footprint (${options.footprint} s of heartbeats every 5 s; the service entry as systemd runs it)`);
+      const fp = await measureAgentFootprint({ durationMs: options.footprint * 1000, heartbeatIntervalSec: 5, log: () => {} });
+      console.log(`  RSS median ${fp.rssMedianMB.toFixed(1)} MB, max ${fp.rssMaxMB.toFixed(1)} MB; CPU ${fp.cpuMs.toFixed(0)} ms (${fp.cpuPercent.toFixed(2)} % of a core); ${fp.heartbeats} heartbeats; target < ${fp.targetRssMB} MB: ${fp.withinTarget ? 'met' : 'NOT met'}`);
+    }
+
+    const problems = [...results.flatMap(failures), ...extra];
     if (problems.length > 0) {
       console.error(`\nFAILED: ${problems.length} problem(s)`);
       for (const p of problems.slice(0, 20)) console.error(`  ${p}`);

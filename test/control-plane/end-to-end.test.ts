@@ -150,7 +150,7 @@ test('agents far apart in event time do not prune each other\'s correlation wind
   const env = await startControlPlane();
   t.after(async () => { await env.close(); cleanup(env.dir); });
   const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
-  const hosts = [];
+  const hosts: Array<{ creds: { agentId: string; agentKey: string }; a: RawAgent; name: string }> = [];
   for (const name of ['ahead', 'behind']) {
     const creds = await enroll(env.url, token.token, name);
     const a = await RawAgent.connect(env.url, creds);
