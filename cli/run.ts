@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { RunResult } from '../protocol/index.ts';
@@ -112,10 +114,15 @@ export function runCommand(): Command {
     });
 
   cmd.command('replay <bundle>')
-    .description('replay a bundle\'s events through a rule set offline and print what changed (exit 1 if any cell changed or fails)')
-    .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .description('replay a bundle\'s events through a rule set offline, or through the agent path to another control plane, and print what changed (exit 1 if any cell changed or fails)')
+    .option('--rules <dir>', 'offline: directory of Sigma rule files (default: the shipped rules)')
+    .option('--to <url>', 'live: the control plane to replay against (with --token)')
+    .option('--token <token>', 'live: an enrollment token of that control plane')
+    .option('--state-dir <dir>', 'live: where the replay agents keep identity and spool', join(tmpdir(), 'arcsim-replay'))
     .option('--json', 'print JSON')
     .action(async (file: string, opts) => {
+      if (opts.to && !opts.token) throw new Error('--to needs --token (an enrollment token of that control plane)');
+      if (opts.to && opts.rules) throw new Error('--rules is for offline replay; the control plane given with --to uses its own rules');
       let bundle;
       try {
         bundle = parseBundle(JSON.parse(readFileSync(file, 'utf8')), file);
@@ -123,9 +130,11 @@ export function runCommand(): Command {
         if (printSuiteErrors(err)) return void (process.exitCode = 1);
         throw err;
       }
-      const cells = await replayBundle(bundle, { rulesDir: opts.rules });
+      const target = opts.to ? { url: opts.to, token: opts.token, stateDir: opts.stateDir } : undefined;
+      const cells = await replayBundle(bundle, { rulesDir: opts.rules, target });
+      const against = target ? `control plane ${target.url}` : opts.rules ?? 'the shipped rules';
       if (opts.json) process.stdout.write(JSON.stringify(cells, null, 2) + '\n');
-      else process.stdout.write(`Replay of ${bundle.result.runId} (${bundle.result.suite.name}) with ${opts.rules ?? 'the shipped rules'}\n${renderReplay(cells)}`);
+      else process.stdout.write(`Replay of ${bundle.result.runId} (${bundle.result.suite.name}) against ${against}\n${renderReplay(cells)}`);
       process.exitCode = cells.some((c) => c.changed || c.after.status !== 'pass') ? 1 : 0;
     });
   return cmd;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { EventSchema, RunResultSchema, type Check, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
 import { detectOffline } from '../control-plane/detection/offline-detect.ts';
@@ -45,7 +46,72 @@ export interface ReplayedCell {
  * dedup, extra alerts. Incidents, product sync, latency and inventory need a live control plane
  * and are left out of the comparison. Each cell is replayed on its own, so cells cannot mask each other.
  */
-export async function replayBundle(bundle: Bundle, options: { rulesDir?: string } = {}): Promise<ReplayedCell[]> {
+export interface LiveTarget {
+  /** Base URL of the control plane to replay against. */
+  url: string;
+  /** Enrollment token of that control plane: one replay agent is enrolled per host of the bundle. */
+  token: string;
+  /** Where the replay agents keep their identity and spool. */
+  stateDir: string;
+  /** How long to wait for a cell's alerts to appear after its events are acked, ms. */
+  settleMs?: number;
+}
+
+/**
+ * Replays a bundle. Offline (default): each cell's events go through the rules in `rulesDir` on a
+ * throwaway store. Live (`target`): each cell's events are sent through the real agent path to
+ * another control plane (a replay agent per host: new ids, a new DetonationId, timestamps moved to
+ * now with their spacing kept) and that control plane's alerts for the new detonation are checked.
+ */
+export async function replayBundle(bundle: Bundle, options: { rulesDir?: string; target?: LiveTarget } = {}): Promise<ReplayedCell[]> {
+  return options.target ? replayLive(bundle, options.target) : replayOffline(bundle, options);
+}
+
+async function replayOffline(bundle: Bundle, options: { rulesDir?: string }): Promise<ReplayedCell[]> {
+  return compareCells(bundle, async (_cell, events) => (await detectOffline(events, options)).map(offlineAlert));
+}
+
+async function replayLive(bundle: Bundle, target: LiveTarget): Promise<ReplayedCell[]> {
+  const { Agent } = await import('../agent/agent.ts');
+  const { replayThroughAgent } = await import('../agent/replay.ts');
+  const agents = new Map<string, InstanceType<typeof Agent>>();
+  try {
+    return await compareCells(bundle, async (cell, events) => {
+      let agent = agents.get(cell.host);
+      if (!agent) {
+        const host = cell.host.replace(/[^A-Za-z0-9._-]/g, '-');
+        const facts = { hostname: host, agentVersion: 'replay', detectedProperties: {}, cloudMetadata: { provider: 'N/A' } };
+        agent = new Agent({ controlPlane: target.url, token: target.token, stateDir: join(target.stateDir, host), facts: async () => ({ machine: facts, sqlInstances: [] }) });
+        const registered = agent.waitRegistered();
+        await agent.start();
+        await registered;
+        agents.set(cell.host, agent);
+      }
+      const sent = await replayThroughAgent(agent, events, { hostName: cell.host.replace(/[^A-Za-z0-9._-]/g, '-') });
+      // Alerts are committed before the acks that replayThroughAgent waited for; poll briefly for safety.
+      const deadline = Date.now() + (target.settleMs ?? 2000);
+      let value: Array<Record<string, any>> = [];
+      do {
+        const res = await fetch(`${target.url}/api/alerts?detonationId=${encodeURIComponent(sent.detonationId)}`);
+        value = ((await res.json()) as { value: Array<Record<string, any>> }).value;
+        if (value.length > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      } while (Date.now() < deadline);
+      return value.map((a) => ({
+        systemAlertId: String(a.name), alertType: String(a.properties.alertType), displayName: String(a.properties.alertDisplayName ?? ''),
+        count: Number(a.properties.extendedProperties?.count ?? 1), latencyMs: null, products: {}, incidentId: null,
+        techniques: [...(a.properties.techniques ?? []), ...(a.properties.subTechniques ?? [])].sort(), detonationIds: [sent.detonationId],
+      }));
+    });
+  } finally {
+    for (const a of agents.values()) await a.stop();
+  }
+}
+
+/** Re-checks each scenario cell against the alerts `detect` finds for its events. */
+async function compareCells(
+  bundle: Bundle, detect: (cell: RunResult['cells'][number], events: SensorEvent[]) => Promise<RunAlert[]>,
+): Promise<ReplayedCell[]> {
   const suite = bundle.suite as unknown as ResolvedSuite;
   const result: RunResult = bundle.result;
   const byDetonation = new Map<string, SensorEvent[]>();
@@ -57,7 +123,7 @@ export async function replayBundle(bundle: Bundle, options: { rulesDir?: string 
     if (!run) continue;
     const expect = { ...run.expect, alerts: run.expect.alerts.map((a) => ({ ...a, maxLatency: undefined, products: undefined })) };
     const events = cell.detonationIds.flatMap((d) => byDetonation.get(d) ?? []);
-    const alerts = (await detectOffline(events, options)).map(offlineAlert);
+    const alerts = await detect(cell, events);
     const replayable = (c: Check) => c.name === 'telemetry' || c.name.startsWith('alert ') || c.name === 'no other alert';
     const beforeChecks = cell.checks.filter(replayable);
     const afterChecks = [telemetryCheck(cell.events.played, events.length, cell.events.notCollected), ...alertChecks(expect, alerts)];

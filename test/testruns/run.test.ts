@@ -7,7 +7,7 @@ import {
   ControlPlaneApi, controlPlaneApi, inProcessTransport, loadSuiteFile, parseBundle, parseSuite, renderMatrix, replayBundle, runSuite, toJUnit, toMarkdown, toNavigatorLayer,
 } from '../../testruns/index.ts';
 import { RunResultSchema, type RunResult } from '../../protocol/index.ts';
-import { cleanup } from '../helpers.ts';
+import { cleanup, startControlPlane } from '../helpers.ts';
 import { brokenRulesDir, EXAMPLES, runLab } from './helpers.ts';
 import { parseXml } from './mini-xml.ts';
 
@@ -88,6 +88,14 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   const broken = await replayBundle(bundle, { rulesDir: rules });
   const changed = broken.filter((c) => c.changed).map((c) => [c.rowId, c.after.status, c.after.reasons]);
   assert.deepEqual(changed, [['ssh-brute-force', 'fail', ['alert missing']], ['ssh-brute-force-faults', 'fail', ['alert missing']]]);
+
+  // Live: the same bundle through the real agent path to another control plane, running the broken rules.
+  const other = await startControlPlane({ config: { rulesDir: rules } });
+  t.after(async () => { await other.close(); cleanup(other.dir); });
+  const token = await other.cp.createToken({ subscription: 'replay', resourceGroup: 'replay' });
+  const live = await replayBundle(bundle, { target: { url: other.url, token: token.token, stateDir: join(other.dir, 'replay-agents') } });
+  assert.deepEqual(live.filter((c) => c.changed).map((c) => [c.rowId, c.after.status, c.after.reasons]), changed);
+  assert.ok(await other.store.countEvents() >= bundle.events.length, 'every bundled event went through the other control plane');
 });
 
 test('a rule that no longer fires: its cells fail with "alert missing" and arcsim run exits non-zero', async (t) => {
