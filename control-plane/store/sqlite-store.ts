@@ -8,6 +8,7 @@ import type {
   ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IncidentRow, MachineRow, PlanRow, RuleHit, SnapshotLogRow, Store, StoreTx,
   SyncAuditRow, TestRunRow, TokenRow, IdentityConflictRow,
 } from './store.ts';
+import { toCopy, toIncident } from './row-mappers.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
 
@@ -534,18 +535,6 @@ function toAsset(r: Row, sources: Row[]): AssetRow {
     assetId: r.asset_id, assetKey: r.asset_key, confidence: r.confidence, conflicts: JSON.parse(r.conflicts),
     reasons: JSON.parse(r.reasons), updatedAt: r.updated_at,
     sources: sources.map((s) => ({ kind: s.source_kind, id: s.source_id })),
-  };
-}
-
-function toCopy(r: Row): AlertCopyRow {
-  return { systemAlertId: r.system_alert_id, product: r.product, copyId: r.copy_id, status: r.status, updatedAt: r.updated_at };
-}
-
-function toIncident(r: Row): IncidentRow {
-  return {
-    incidentId: r.incident_id, title: r.title, severity: r.severity, status: r.status, sentinelStatus: r.sentinel_status,
-    createdAt: r.created_at, updatedAt: r.updated_at, firstActivity: r.first_activity, lastActivity: r.last_activity,
-    redirectedTo: r.redirected_to,
   };
 }
 
