@@ -16,7 +16,7 @@ import { AGENT_DEFAULTS } from './agent-config.ts';
 import { Extensions } from './extension-state.ts';
 import { forgetIdentity, loadIdentity, type Identity } from './identity.ts';
 import { enrollWithToken } from './enroll.ts';
-import { collectInventory, type InventoryOptions } from './inventory.ts';
+import type { Inventory, InventoryOptions } from './inventory.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { Spool, type Batch } from './spool.ts';
 
@@ -32,6 +32,12 @@ export interface AgentOptions {
   facts?: () => Promise<{ machine: MachineFacts; sqlInstances: SqlInstanceFacts[] }>;
   /** How the real host's inventory is taken (persona, metadata URLs, DMI root, declared SQL). */
   inventory?: InventoryOptions;
+  /**
+   * Takes the inventory somewhere else than in this process: the agent service runs it in a
+   * short-lived child (agent/inventory-child.ts) so it never loads systeminformation. When it
+   * fails, the error is logged and the inventory is taken in this process. Default: in-process.
+   */
+  inventoryRunner?: (options: InventoryOptions) => Promise<Inventory>;
   /** Reconnect backoff bounds, ms. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -211,12 +217,27 @@ export class Agent extends EventEmitter {
     if (this.options.facts) {
       facts = await this.options.facts();
     } else {
-      const inv = await collectInventory(this.options.inventory);
+      const inv = await this.inventory();
       for (const note of inv.notes) this.logger.info(note);
       facts = { machine: inv.machine, sqlInstances: inv.sqlInstances };
     }
     this.lastFacts = facts;
     return facts;
+  }
+
+  /** The host inventory: from `inventoryRunner` when given (falling back to in-process when it fails), else in-process. */
+  private async inventory(): Promise<Inventory> {
+    const options = this.options.inventory ?? {};
+    if (this.options.inventoryRunner) {
+      try {
+        return await this.options.inventoryRunner(options);
+      } catch (err) {
+        this.logger.error('inventory child process failed; taking the inventory in this process instead (the agent stays larger until V8 collects)', { error: (err as Error).message });
+      }
+    }
+    // Loaded on first use: the agent service normally never needs it (see inventoryRunner).
+    const { collectInventory } = await import('./inventory.ts');
+    return collectInventory(options);
   }
 
   private async connect(): Promise<void> {

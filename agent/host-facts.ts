@@ -1,5 +1,5 @@
 import { hostname as osHostname, networkInterfaces as osNetworkInterfaces } from 'node:os';
-import si from 'systeminformation';
+import type { Systeminformation } from 'systeminformation';
 import type { MachineFacts, NetworkInterfaceSchema } from '../protocol/index.ts';
 import type { z } from 'zod';
 import { VERSION } from '../lib/version.ts';
@@ -19,8 +19,17 @@ export async function probe<T>(fn: () => Promise<T>): Promise<T | undefined> {
  * OS, CPU, memory and SMBIOS facts change only with a reboot, and systeminformation reads them
  * by running several commands (about a second here): read once per process, on first use.
  */
-let staticFacts: Promise<[si.Systeminformation.OsData | undefined, si.Systeminformation.CpuData | undefined, si.Systeminformation.MemData | undefined]> | undefined;
-let systemFacts: Promise<si.Systeminformation.SystemData | undefined> | undefined;
+let staticFacts: Promise<[Systeminformation.OsData | undefined, Systeminformation.CpuData | undefined, Systeminformation.MemData | undefined]> | undefined;
+let systemFacts: Promise<Systeminformation.SystemData | undefined> | undefined;
+
+/**
+ * systeminformation, loaded on the first inventory (not at module load): the agent service takes
+ * its inventory in a child process and must never load it (docs/performance.md).
+ */
+export async function loadSysteminformation(): Promise<typeof import('systeminformation')> {
+  const m = await import('systeminformation');
+  return (m as { default?: typeof import('systeminformation') }).default ?? m;
+}
 
 /** Network interfaces from Node itself: no child processes (systeminformation's take ~1.5 s). */
 function readInterfaces(): Array<z.infer<typeof NetworkInterfaceSchema>> {
@@ -54,6 +63,7 @@ export interface HostFacts {
 export async function collectHostFacts(options: HostFactsOptions = {}): Promise<HostFacts> {
   const sysRoot = options.sysRoot ?? '/';
   const realRoot = sysRoot === '/';
+  const si = await loadSysteminformation();
   staticFacts ??= Promise.all([probe(() => si.osInfo()), probe(() => si.cpu()), probe(() => si.mem())]);
   if (realRoot) systemFacts ??= probe(() => si.system());
   const [[os, cpu, mem], system] = await Promise.all([staticFacts, realRoot ? systemFacts : undefined]);

@@ -2,6 +2,7 @@ export { Agent, type AgentOptions, type PlayRequest, type PlayResult } from './a
 export { AGENT_DEFAULTS, AgentConfigSchema, loadAgentConfig, type AgentConfig } from './agent-config.ts';
 export { collectHostFacts } from './host-facts.ts';
 export { collectInventory, type Inventory, type InventoryOptions } from './inventory.ts';
+export { childInventoryRunner, runInventoryChild, InventorySchema, type ChildInventoryOptions } from './inventory-child.ts';
 export { detectCloud, localCloudEvidence, type CloudDetection, type CloudProvider } from './cloud-detector.ts';
 export { readDmi, type DmiFacts } from './dmi.ts';
 export { loadPersona, applyPersona, PersonaSchema, type Persona } from './persona.ts';

@@ -1,8 +1,7 @@
-import si from 'systeminformation';
 import type { MachineFacts, SqlInstanceFacts } from '../protocol/index.ts';
 import { AGENT_DEFAULTS, type AgentConfig } from './agent-config.ts';
 import { detectCloud } from './cloud-detector.ts';
-import { collectHostFacts, probe } from './host-facts.ts';
+import { collectHostFacts, loadSysteminformation, probe } from './host-facts.ts';
 import { applyPersona, type Persona } from './persona.ts';
 import { discoverSqlInstances, type ListenerInfo, type ProcessInfo } from './sql-discovery.ts';
 
@@ -25,12 +24,12 @@ export interface InventoryOptions extends Pick<AgentConfig, 'sqlInstances'> {
 }
 
 async function siProcesses(): Promise<ProcessInfo[]> {
-  const r = await si.processes();
+  const r = await (await loadSysteminformation()).processes();
   return r.list.map((p) => ({ pid: p.pid, parentPid: p.parentPid, name: p.name, command: p.command, path: p.path, params: p.params }));
 }
 
 async function siListeners(): Promise<ListenerInfo[]> {
-  const conns = await si.networkConnections();
+  const conns = await (await loadSysteminformation()).networkConnections();
   return conns
     .filter((c) => c.state === 'LISTEN' && /^tcp/.test(c.protocol))
     .map((c) => ({ port: Number(c.localPort), pid: c.pid ?? null, process: c.process }))

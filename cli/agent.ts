@@ -2,9 +2,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
-import {
-  Agent, collectInventory, loadAgentConfig, loadPersona, type AgentConfig, type InventoryOptions,
-} from '../agent/index.ts';
+// Not agent/index.ts: that would load the inventory code (and systeminformation) with the service.
+import { Agent } from '../agent/agent.ts';
+import { loadAgentConfig, type AgentConfig } from '../agent/agent-config.ts';
+import { childInventoryRunner } from '../agent/inventory-child.ts';
+import type { Inventory, InventoryOptions } from '../agent/inventory.ts';
+import { loadPersona } from '../agent/persona.ts';
 import { positiveIntOption } from './options.ts';
 import { untilSignal } from './signals.ts';
 import { loadScheduleFile } from '../agent/scheduler.ts';
@@ -32,7 +35,25 @@ function inventoryOptions(opts: { persona?: string }, config: AgentConfig): Inve
   };
 }
 
-export function agentCommand(): Command {
+/** The inventory of this host, taken in this process (systeminformation is loaded here on first use). */
+async function collectHere(opts: { persona?: string; config?: string }): Promise<Inventory> {
+  const { collectInventory } = await import('../agent/inventory.ts');
+  return collectInventory(inventoryOptions(opts, readConfig(opts)));
+}
+
+export interface AgentCommandOptions {
+  /**
+   * Script whose `collect-inventory` subcommand prints the inventory (bin/arcsim-agent.js): when
+   * set, `run` takes every inventory in a short-lived child process running it with the same
+   * `--config` / `--persona`, so the long-running agent never loads systeminformation. The agent
+   * service sets it; `arcsim agent run` (the full CLI) takes it in-process.
+   */
+  inventoryEntry?: string;
+  /** Child inventory timeout, ms (default 60 s). */
+  inventoryTimeoutMs?: number;
+}
+
+export function agentCommand(o: AgentCommandOptions = {}): Command {
   const cmd = new Command('agent').description('the host agent: registers this machine and plays scenarios as synthetic events');
   addInventoryOptions(
     cmd
@@ -51,6 +72,12 @@ export function agentCommand(): Command {
     const agent = new Agent({
       controlPlane: opts.controlPlane, token: opts.token ?? process.env.ARCSIM_TOKEN, stateDir: opts.stateDir, logger,
       inventory: inventoryOptions(opts, config),
+      inventoryRunner: o.inventoryEntry
+        ? childInventoryRunner({
+          entry: o.inventoryEntry, timeoutMs: o.inventoryTimeoutMs,
+          args: ['collect-inventory', ...(opts.config ? ['--config', opts.config] : []), ...(opts.persona ? ['--persona', opts.persona] : [])],
+        })
+        : undefined,
       spoolMaxEvents: opts.spoolMaxEvents ?? config.spoolMaxEvents,
       eventsPerSecond: opts.eps ?? config.eventsPerSecond,
       eventsBurst: config.eventsBurst,
@@ -72,7 +99,7 @@ export function agentCommand(): Command {
       .description('print exactly what this agent would register (machine facts, cloud, SQL instances), without connecting')
       .option('--json', 'print the register payload as JSON'),
   ).action(async (opts) => {
-    const inv = await collectInventory(inventoryOptions(opts, readConfig(opts)));
+    const inv = await collectHere(opts);
     if (opts.json) {
       process.stdout.write(JSON.stringify({ machine: inv.machine, sqlInstances: inv.sqlInstances }, null, 2) + '\n');
       for (const n of inv.notes) process.stderr.write(`note: ${n}\n`);
@@ -95,6 +122,16 @@ export function agentCommand(): Command {
       ? table(inv.sqlInstances.map((s) => ({ ...s })), ['instanceName', 'engine', 'version', 'edition', 'tcpStaticPorts', 'discoveredBy']) + '\n'
       : '(none found)\n');
     if (inv.notes.length) process.stdout.write('\n' + inv.notes.map((n) => `note: ${n}`).join('\n') + '\n');
+  });
+
+  // What the agent service runs in a child process for each inventory (agent/inventory-child.ts).
+  addInventoryOptions(
+    cmd
+      .command('collect-inventory', { hidden: true })
+      .description('internal: print the inventory (machine, sqlInstances, notes) as one JSON document; the agent service runs it in a child process'),
+  ).action(async (opts) => {
+    const inv = await collectHere(opts);
+    process.stdout.write(JSON.stringify({ machine: inv.machine, sqlInstances: inv.sqlInstances, notes: inv.notes }) + '\n');
   });
 
   cmd

@@ -5,7 +5,9 @@
 // in a checkout). bin/arcsim-agent.js loads the bundle when it exists and falls back to tsx.
 //
 // - Packages with native code or optional native deps stay external (resolved from node_modules at
-//   run time): better-sqlite3 (a .node addon), ws's bufferutil / utf-8-validate.
+//   run time): better-sqlite3 (a .node addon), ws's bufferutil / utf-8-validate. systeminformation
+//   stays external too: the sources import it dynamically, only when an inventory is taken, and the
+//   service takes it in a child process (agent/inventory-child.ts), so the service never loads it.
 // - The sources' import.meta.url / import.meta.dirname are rewritten to the source file's own
 //   location (relative to the bundle), so code that finds files next to itself (scenarios/library,
 //   package.json, the checkout root) behaves exactly as when run from source. The source tree must
@@ -50,7 +52,7 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate'],
+    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'systeminformation'],
     plugins: [sourceLocation],
     // CommonJS dependencies (winston, commander, systeminformation...) call require() for Node
     // built-ins: give the ESM bundle a real require, and the helper the plugin above uses.

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { z } from 'zod';
+import { MachineFactsSchema, SqlInstanceFactsSchema } from '../protocol/index.ts';
+import type { Inventory } from './inventory.ts';
+
+/**
+ * What `arcsim-agent collect-inventory` prints on stdout: exactly the `Inventory` object, one JSON
+ * document. Checked with the protocol's own schemas before the agent registers it.
+ */
+export const InventorySchema = z.strictObject({
+  machine: MachineFactsSchema,
+  sqlInstances: z.array(SqlInstanceFactsSchema).max(64),
+  notes: z.array(z.string().max(4096)).max(256),
+});
+
+export interface ChildInventoryOptions {
+  /** Script that takes the inventory subcommand, e.g. bin/arcsim-agent.js. */
+  entry: string;
+  /** Arguments after the script: the subcommand and its options (`collect-inventory --config F ...`). */
+  args: string[];
+  /** Node binary (default: this process's). */
+  execPath?: string;
+  /** Node options before the script (default: none, as the service unit). */
+  execArgv?: string[];
+  /** Child killed (SIGKILL) and the inventory failed after this long, ms (default 60 s). */
+  timeoutMs?: number;
+  /** Most stdout kept; more fails the inventory, bytes (default 4 MiB). */
+  maxOutputBytes?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const CHILD_INVENTORY_DEFAULTS = { timeoutMs: 60_000, maxOutputBytes: 4 * 1024 * 1024 } as const;
+
+/** What a failed child said: its error line(s) (`arcsim-agent: ...`, `Error: ...`) or else its last stderr lines. */
+function tail(text: string, lines = 3): string {
+  const all = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = all.filter((l) => /^arcsim-agent: |^(\w*Error|Error \[\w+\]):? /.test(l));
+  const kept = (errors.length ? errors : all).slice(-lines).join(' | ');
+  return kept.length > 1000 ? kept.slice(-1000) : kept;
+}
+
+/**
+ * Takes the host inventory in a short-lived child process (`node <entry> <args>`) and returns it
+ * validated, so the long-running process never loads systeminformation nor keeps the garbage of
+ * parsing `ps`/`ss`/`lscpu` output. Rejects with a message naming the command and why it failed:
+ * did not start, timed out, exited non-zero (with the end of its stderr), printed no JSON, or
+ * printed facts the protocol refuses.
+ */
+export function runInventoryChild(o: ChildInventoryOptions): Promise<Inventory> {
+  const timeoutMs = o.timeoutMs ?? CHILD_INVENTORY_DEFAULTS.timeoutMs;
+  const maxOutput = o.maxOutputBytes ?? CHILD_INVENTORY_DEFAULTS.maxOutputBytes;
+  const what = `inventory child process (${[o.entry, ...o.args].join(' ')})`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.execPath ?? process.execPath, [...(o.execArgv ?? []), o.entry, ...o.args], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env,
+    });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let err = '';
+    let failure: string | undefined;
+    const fail = (why: string) => {
+      failure ??= why;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
+    child.stdout.on('data', (c: Buffer) => {
+      outBytes += c.length;
+      if (outBytes > maxOutput) return fail(`printed more than ${maxOutput} bytes`);
+      out.push(c);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c: string) => {
+      err += c;
+      if (err.length > 64 * 1024) err = err.slice(-16 * 1024);
+    });
+    child.on('error', (e) => {
+      failure ??= `could not start: ${e.message}`;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (failure) return reject(new Error(`${what} ${failure}`));
+      if (code !== 0) {
+        const stderr = tail(err);
+        return reject(new Error(`${what} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr ? `: ${stderr}` : ''}`));
+      }
+      let doc: unknown;
+      try {
+        doc = JSON.parse(Buffer.concat(out).toString('utf8'));
+      } catch (e) {
+        return reject(new Error(`${what} printed no valid JSON: ${(e as Error).message}`));
+      }
+      const r = InventorySchema.safeParse(doc);
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        return reject(new Error(`${what} printed an invalid inventory: ${issue.path.join('.') || '(root)'}: ${issue.message}`));
+      }
+      resolve(r.data);
+    });
+  });
+}
+
+/** An `AgentOptions.inventoryRunner` that takes every inventory in a fresh child (see `runInventoryChild`). */
+export function childInventoryRunner(o: ChildInventoryOptions): () => Promise<Inventory> {
+  return () => runInventoryChild(o);
+}
