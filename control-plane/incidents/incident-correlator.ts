@@ -40,7 +40,12 @@ export async function correlateAlert(tx: StoreTx, alert: AlertRow, keys: EntityK
 
 /** Recomputes an incident's severity and activity span from its alerts. */
 export async function refreshIncident(tx: StoreTx, incidentId: string, now: number): Promise<void> {
-  const alerts = (await Promise.all((await tx.incidentAlertIds(incidentId)).map((id) => tx.getAlert(id)))).filter((a): a is AlertRow => !!a);
+  // One query at a time: a transaction runs on one connection (pg refuses overlapping queries on it).
+  const alerts: AlertRow[] = [];
+  for (const id of await tx.incidentAlertIds(incidentId)) {
+    const a = await tx.getAlert(id);
+    if (a) alerts.push(a);
+  }
   if (alerts.length === 0) return;
   await tx.touchIncident(incidentId, {
     severity: maxSeverity(alerts.map((a) => a.severity)),

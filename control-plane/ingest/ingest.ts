@@ -74,7 +74,9 @@ export class Ingest {
 }
 
 async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRow; machine: MachineRow; assetKey: string | undefined } | undefined> {
-  const [agent, machine] = await Promise.all([tx.getAgent(agentId), tx.getMachine(agentId)]);
+  // Sequential: a transaction runs on one connection.
+  const agent = await tx.getAgent(agentId);
+  const machine = await tx.getMachine(agentId);
   if (!agent || !machine) return undefined;
   return { agent, machine, assetKey: (await tx.assetOfSource('arc', machine.resourceId))?.assetKey };
 }

@@ -119,9 +119,11 @@ export class Inventory {
     const { store, clock } = this.deps;
     const now = clock.now();
     await store.transaction(async (tx) => {
-      const [machines, resources, connectors, previous] = await Promise.all([
-        tx.listMachines(), tx.listCspmResources({ includeDeleted: true }), tx.listConnectors(), tx.listAssets(),
-      ]);
+      // Sequential: a transaction runs on one connection (pg refuses overlapping queries on it).
+      const machines = await tx.listMachines();
+      const resources = await tx.listCspmResources({ includeDeleted: true });
+      const connectors = await tx.listConnectors();
+      const previous = await tx.listAssets();
       const next = mergeAssets({ machines, instances: resources, connectors });
       const before = new Map(previous.map((a) => [a.assetKey, a]));
       const sig = (a: AssetRow) => JSON.stringify([a.confidence, a.conflicts, a.reasons, [...a.sources].sort((x, y) => x.id.localeCompare(y.id))]);
@@ -179,7 +181,8 @@ export class Inventory {
     const changes = await this.deps.store.transaction(async (tx) => {
       const m = await tx.getMachine(agentId);
       if (!m || m.status !== 'Connected') return [];
-      const [plans, asset] = await Promise.all([tx.listPlans(), tx.assetOfSource('arc', m.resourceId)]);
+      const plans = await tx.listPlans(); // sequential: one connection per transaction
+      const asset = await tx.assetOfSource('arc', m.resourceId);
       const scope = scopeOf(m, asset, connectorOfResourceId);
       const desired = desiredExtensions(m, plans, scope);
       const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
