@@ -11,7 +11,7 @@ import type {
   ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IdentityConflictRow, IncidentRow, MachineRow, PlanRow, RuleHit,
   SnapshotLogRow, Store, StoreTx, SyncAuditRow, TestRunRow, TokenRow,
 } from './store.ts';
-import { toCopy, toIncident } from './row-mappers.ts';
+import { toCopy, toIncident, toToken } from './row-mappers.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'postgres');
 
@@ -676,13 +676,6 @@ function eventWhere(f: { agentId?: string; detonationId?: string }): Where {
   if (f.agentId) w.add('agent_id = ?', f.agentId);
   if (f.detonationId) w.add('detonation_id = ?', f.detonationId);
   return w;
-}
-
-function toToken(r: Row): TokenRow {
-  return {
-    id: r.id, tokenHash: r.token_hash, subscription: r.subscription, resourceGroup: r.resource_group, location: r.location,
-    createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, uses: r.uses,
-  };
 }
 
 function toMachine(r: Row): MachineRow {

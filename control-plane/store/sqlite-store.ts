@@ -8,7 +8,7 @@ import type {
   ConnectorRow, CspmResourceRow, EntityKey, ExtensionRow, IncidentRow, MachineRow, PlanRow, RuleHit, SnapshotLogRow, Store, StoreTx,
   SyncAuditRow, TestRunRow, TokenRow, IdentityConflictRow,
 } from './store.ts';
-import { toCopy, toIncident } from './row-mappers.ts';
+import { toCopy, toIncident, toToken } from './row-mappers.ts';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations', 'sqlite');
 
@@ -504,13 +504,6 @@ function eventWhere(f: { agentId?: string; detonationId?: string }): { sql: stri
   if (f.agentId) { where.push('agent_id = ?'); args.push(f.agentId); }
   if (f.detonationId) { where.push('detonation_id = ?'); args.push(f.detonationId); }
   return { sql: where.length ? 'WHERE ' + where.join(' AND ') : '', args };
-}
-
-function toToken(r: Row): TokenRow {
-  return {
-    id: r.id, tokenHash: r.token_hash, subscription: r.subscription, resourceGroup: r.resource_group, location: r.location,
-    createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, uses: r.uses,
-  };
 }
 
 function toMachine(r: Row): MachineRow {
