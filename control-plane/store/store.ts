@@ -242,21 +242,60 @@ export interface TestRunRow {
   cells: Array<{ cellId: string; rowId: string; host: string; status: string; reasons: string[] }>;
 }
 
-/** The work done inside one transaction: ingest a batch, evaluate rules, upsert alerts. */
-export interface StoreTx {
+/*
+ * The store's surface, one repository interface per domain. Each is implemented once
+ * (repositories/), over an executor that runs it on SQLite or PostgreSQL.
+ */
+
+/** Enrollment tokens and the agents enrolled with them. */
+export interface AgentsRepository {
+  insertToken(token: TokenRow): Promise<void>;
+  findTokenByHash(tokenHash: string): Promise<TokenRow | undefined>;
+  listTokens(): Promise<TokenRow[]>;
+  revokeToken(id: string, at: number): Promise<boolean>;
+  /** Creates the agent and counts one use of its token, atomically. */
+  enrollAgent(agent: AgentRow): Promise<void>;
+  getAgent(agentId: string): Promise<AgentRow | undefined>;
+}
+
+/** Arc machines: registration, heartbeats, status, extensions, identity conflicts. */
+export interface MachinesRepository {
+  /** Creates or replaces the agent's machine; the resource id stays what it was first given. */
+  upsertMachine(machine: MachineRow): Promise<MachineRow>;
+  getMachine(agentId: string): Promise<MachineRow | undefined>;
+  listMachines(): Promise<MachineRow[]>;
+  isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean>;
+  recordHeartbeat(agentId: string, at: number): Promise<void>;
+  /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
+  setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
+  setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
+  setMachineTags(agentId: string, tags: Record<string, string>): Promise<void>;
+  /** Adds per-table counts of events that were not collected. */
+  addNotCollected(agentId: string, counts: Record<string, number>): Promise<void>;
+  recordIdentityConflict(conflict: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow>;
+  listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]>;
+}
+
+/** Sensor events and the detection state over them (correlation rule hits). */
+export interface EventsRepository {
   /** Stores events keyed by ReportId; returns only those not stored before (redeliveries dropped). */
   insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]>;
+  /** Stored events by ReportId (those that exist), in the order asked. */
+  getEvents(reportIds: string[]): Promise<SensorEvent[]>;
+  countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
+  listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
   /** Hits of `ruleId` for `groupKey` with `from <= eventTime <= to`, oldest first. */
   ruleHits(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]>;
   deleteRuleHits(ruleId: string, groupKey: string, reportIds: string[]): Promise<void>;
   /** Groups of `ruleId` whose earliest hit is at or before `before`, with that time, oldest first. */
   ruleGroupStarts(ruleId: string, before: number): Promise<Array<{ groupKey: string; first: number }>>;
-  getAgent(agentId: string): Promise<AgentRow | undefined>;
-  /** Stored events by ReportId (those that exist), in the order asked. */
-  getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   /** Drops a group's hits older than `before` (they can no longer fall in any window). */
   pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void>;
+}
+
+/** Alerts, their product copies, sources, entities and linked events. */
+export interface AlertsRepository {
   /**
    * Inserts the alert, or — when its dedup key has an alert whose last occurrence is within
    * `windowMs` of this one — adds one occurrence to that alert (count + 1, first/last time
@@ -264,17 +303,24 @@ export interface StoreTx {
    * control-plane replicas always agree on a single alert.
    */
   upsertAlert(candidate: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }>;
+  getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
+  listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
+  setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
   linkAlertEvents(systemAlertId: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void>;
-
+  alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
   insertAlertCopies(copies: AlertCopyRow[]): Promise<void>;
   alertCopies(systemAlertId: string): Promise<AlertCopyRow[]>;
   /** The copy with this id (a product's own alert id), in any product. */
   findAlertCopies(copyId: string): Promise<AlertCopyRow[]>;
   setCopyStatus(systemAlertId: string, product: string, status: AlertStatus, at: number): Promise<void>;
-  setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
-  addSyncAudit(row: SyncAuditRow): Promise<void>;
-
+  /** Adds one arrival of an alert by a detection path (counted per path and resource). */
+  addAlertSource(row: AlertSourceRow): Promise<void>;
+  alertSources(systemAlertId: string): Promise<AlertSourceRow[]>;
   addAlertEntities(systemAlertId: string, keys: EntityKey[], time: number): Promise<void>;
+}
+
+/** Incidents: alerts correlated by shared entities. */
+export interface IncidentsRepository {
   /** Open (not resolved, not redirected) incidents holding an alert that names one of `keys` at or after `since`. */
   incidentsSharing(keys: EntityKey[], since: number): Promise<IncidentRow[]>;
   insertIncident(row: IncidentRow): Promise<void>;
@@ -286,36 +332,66 @@ export interface StoreTx {
   getIncident(incidentId: string): Promise<IncidentRow | undefined>;
   incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
   incidentAlertIds(incidentId: string): Promise<string[]>;
-  getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
+  listIncidents(): Promise<IncidentRow[]>;
+}
 
-  /** Adds one arrival of an alert by a detection path (counted per path and resource). */
-  addAlertSource(row: AlertSourceRow): Promise<void>;
-  alertSources(systemAlertId: string): Promise<AlertSourceRow[]>;
-
+/** CSPM connectors and resources, the merged asset inventory, plans and assessments. */
+export interface InventoryRepository {
+  upsertConnector(row: ConnectorRow): Promise<void>;
   getConnector(name: string): Promise<ConnectorRow | undefined>;
+  listConnectors(): Promise<ConnectorRow[]>;
   listCspmResources(filter?: { connector?: string; kind?: string; includeDeleted?: boolean }): Promise<CspmResourceRow[]>;
   /** Inserts or replaces a resource by (connector, kind, nativeId); first_seen is kept. */
   upsertCspmResource(row: CspmResourceRow): Promise<void>;
   addSnapshotLog(row: SnapshotLogRow): Promise<void>;
+  listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
   /** The asset a source (Arc machine or CSPM resource, by resource id) belongs to. */
   assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined>;
   listAssets(): Promise<AssetRow[]>;
   /** Replaces the merge result with `assets` (rows whose content did not change keep their updatedAt). */
   replaceAssets(assets: AssetRow[]): Promise<void>;
+  setPlan(row: PlanRow): Promise<void>;
+  listPlans(): Promise<PlanRow[]>;
   listAssessments(): Promise<AssessmentRow[]>;
   upsertAssessment(row: AssessmentRow): Promise<void>;
-  getMachine(agentId: string): Promise<MachineRow | undefined>;
-  listMachines(): Promise<MachineRow[]>;
-  setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
-  listConnectors(): Promise<ConnectorRow[]>;
-  listPlans(): Promise<PlanRow[]>;
 }
+
+/** Stored multi-cloud test runs. */
+export interface RunsRepository {
+  /** Stores a test run and its cells (a run id is stored once; storing it again replaces it). */
+  insertTestRun(run: TestRunRow): Promise<void>;
+  /** Newest first, without suite and result bodies. */
+  listTestRuns(limit?: number): Promise<Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>>;
+  getTestRun(runId: string): Promise<TestRunRow | undefined>;
+}
+
+/** Key-value settings and the status-sync audit trail. */
+export interface SettingsRepository {
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+  addSyncAudit(row: SyncAuditRow): Promise<void>;
+  listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
+}
+
+/** Every repository together: what both backends implement, in and out of a transaction. */
+export interface Repositories extends AgentsRepository, MachinesRepository, EventsRepository, AlertsRepository,
+  IncidentsRepository, InventoryRepository, RunsRepository, SettingsRepository {}
+
+/** The work done inside one transaction: ingest a batch, evaluate rules, upsert alerts. */
+export interface StoreTx extends
+  Omit<EventsRepository, 'countEvents' | 'listEvents'>,
+  Omit<IncidentsRepository, 'listIncidents'>,
+  Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>,
+  Pick<AgentsRepository, 'getAgent'>,
+  Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'setMachineExtensions'>,
+  Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>,
+  Pick<SettingsRepository, 'addSyncAudit'> {}
 
 /**
  * Everything the control plane keeps. Async so SQLite and PostgreSQL share it; idempotency
  * and dedup live in the database (unique keys), never only in process memory.
  */
-export interface Store extends StoreTx {
+export interface Store extends Repositories {
   readonly kind: 'sqlite' | 'postgres';
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
@@ -325,45 +401,5 @@ export interface Store extends StoreTx {
    * between replicas, so it should only do database work through `tx`.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
-
-  getSetting(key: string): Promise<string | undefined>;
-  setSetting(key: string, value: string): Promise<void>;
-
-  insertToken(token: TokenRow): Promise<void>;
-  findTokenByHash(tokenHash: string): Promise<TokenRow | undefined>;
-  listTokens(): Promise<TokenRow[]>;
-  revokeToken(id: string, at: number): Promise<boolean>;
-  /** Creates the agent and counts one use of its token, atomically. */
-  enrollAgent(agent: AgentRow): Promise<void>;
-
-  /** Creates or replaces the agent's machine; the resource id stays what it was first given. */
-  upsertMachine(machine: MachineRow): Promise<MachineRow>;
-  isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean>;
-  recordHeartbeat(agentId: string, at: number): Promise<void>;
-  /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
-  setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
-  setMachineTags(agentId: string, tags: Record<string, string>): Promise<void>;
-
-  upsertConnector(row: ConnectorRow): Promise<void>;
-  listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
-  setPlan(row: PlanRow): Promise<void>;
-  /** Adds per-table counts of events that were not collected. */
-  addNotCollected(agentId: string, counts: Record<string, number>): Promise<void>;
-  recordIdentityConflict(conflict: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow>;
-  listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]>;
-
-  listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
-  listIncidents(): Promise<IncidentRow[]>;
-  listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
-  alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
-  countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
-  listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
-
-  /** Stores a test run and its cells (a run id is stored once; storing it again replaces it). */
-  insertTestRun(run: TestRunRow): Promise<void>;
-  /** Newest first, without suite and result bodies. */
-  listTestRuns(limit?: number): Promise<Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>>;
-  getTestRun(runId: string): Promise<TestRunRow | undefined>;
-
   close(): Promise<void>;
 }

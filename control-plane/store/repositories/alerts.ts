@@ -1,0 +1,126 @@
+import { sql, Where } from '../sql.ts';
+import {
+  toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
+} from '../row-decoding.ts';
+import type { AlertCopyRow, AlertFilter, AlertRow, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey } from '../store.ts';
+import { EventsRepo } from './events.ts';
+
+const Q = {
+  // SET expressions see the old row: join the open alert when within the window, else replace it.
+  claimDedup: sql((d) => `INSERT INTO alert_dedup (dedup_key, system_alert_id, last_time) VALUES (?, ?, ?)
+                 ON CONFLICT (dedup_key) DO UPDATE SET
+                   system_alert_id = CASE WHEN ABS(excluded.last_time - alert_dedup.last_time) <= ${d.float('?')}
+                                          THEN alert_dedup.system_alert_id ELSE excluded.system_alert_id END,
+                   last_time = CASE WHEN ABS(excluded.last_time - alert_dedup.last_time) <= ${d.float('?')}
+                                    THEN ${d.greatest('alert_dedup.last_time', 'excluded.last_time')} ELSE excluded.last_time END
+                 RETURNING system_alert_id`),
+  insertAlert: sql(`INSERT INTO alerts (system_alert_id, dedup_key, alert_type, rule_id, agent_id, resource_id, severity, status, count,
+                      start_time, end_time, time_generated, updated_at, latency_ms, properties)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`),
+  addOccurrence: sql((d) => `UPDATE alerts SET count = count + 1, start_time = ${d.least('start_time', '?')},
+                    end_time = ${d.greatest('end_time', '?')}, updated_at = ? WHERE system_alert_id = ? RETURNING *`),
+  getAlert: sql(`SELECT * FROM alerts WHERE system_alert_id = ?`),
+  setAlertStatus: sql(`UPDATE alerts SET status = ?, updated_at = ? WHERE system_alert_id = ?`),
+  linkEvents: sql((d) => `INSERT INTO alert_events (system_alert_id, report_id, detonation_id)
+                 SELECT ?, report_id, detonation_id FROM ${d.jsonRows('x', { report_id: 'text', detonation_id: 'text' })}
+                 WHERE true ON CONFLICT DO NOTHING`),
+  alertEvents: sql(`SELECT report_id, detonation_id FROM alert_events WHERE system_alert_id = ? ORDER BY report_id`),
+  insertCopies: sql((d) => `INSERT INTO alert_copies (system_alert_id, product, copy_id, status, updated_at)
+                   SELECT system_alert_id, product, copy_id, status, updated_at
+                   FROM ${d.jsonRows('x', { system_alert_id: 'text', product: 'text', copy_id: 'text', status: 'text', updated_at: 'bigint' })}
+                   WHERE true ON CONFLICT DO NOTHING`),
+  copies: sql(`SELECT * FROM alert_copies WHERE system_alert_id = ? ORDER BY product`),
+  copiesById: sql(`SELECT * FROM alert_copies WHERE copy_id = ? ORDER BY product`),
+  setCopyStatus: sql(`UPDATE alert_copies SET status = ?, updated_at = ? WHERE system_alert_id = ? AND product = ?`),
+  addSource: sql((d) => `INSERT INTO alert_sources (system_alert_id, kind, resource_id, detail, first_time, last_time, count)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (system_alert_id, kind, resource_id) DO UPDATE SET count = alert_sources.count + excluded.count,
+                  first_time = ${d.least('alert_sources.first_time', 'excluded.first_time')},
+                  last_time = ${d.greatest('alert_sources.last_time', 'excluded.last_time')}`),
+  sources: sql(`SELECT * FROM alert_sources WHERE system_alert_id = ? ORDER BY kind, resource_id`),
+  addEntities: sql((d) => `INSERT INTO alert_entities (system_alert_id, kind, value, time)
+                  SELECT ?, kind, value, ? FROM ${d.jsonRows('x', { kind: 'text', value: 'text' })}
+                  WHERE true ON CONFLICT DO NOTHING`),
+};
+
+export class AlertsRepo extends EventsRepo implements AlertsRepository {
+  upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }> {
+    // Two statements, not one: on PostgreSQL, after the claim waited for a concurrent replica's
+    // claim to commit, the alert row that replica inserted is visible only to a *later* statement.
+    return this.ex.atomic(async (ex) => {
+      const claim = await ex.get<{ system_alert_id: string }>(Q.claimDedup, [a.dedupKey, a.systemAlertId, a.endTime, windowMs, windowMs]);
+      const owner = claim!.system_alert_id;
+      if (owner === a.systemAlertId) {
+        const row = await ex.get<AlertCols>(Q.insertAlert, [
+          a.systemAlertId, a.dedupKey, a.alertType, a.ruleId, a.agentId, a.resourceId, a.severity, a.status, a.count,
+          a.startTime, a.endTime, a.timeGenerated, a.updatedAt, a.latencyMs, JSON.stringify(a.properties),
+        ]);
+        return { alert: toAlert(row!), created: true };
+      }
+      const row = await ex.get<AlertCols>(Q.addOccurrence, [a.startTime, a.endTime, a.updatedAt, owner]);
+      if (!row) throw new Error(`alert_dedup names alert ${owner} for ${a.dedupKey}, but no such alert exists`);
+      return { alert: toAlert(row), created: false };
+    });
+  }
+
+  async getAlert(id: string): Promise<AlertRow | undefined> {
+    const r = await this.ex.get<AlertCols>(Q.getAlert, [id]);
+    return r && toAlert(r);
+  }
+
+  async listAlerts(f: AlertFilter = {}): Promise<AlertRow[]> {
+    const w = new Where()
+      .when(f.severity, 'severity = ?')
+      .when(f.status, 'status = ?')
+      .when(f.alertType, 'alert_type = ?')
+      .when(f.resourceId, 'resource_id = ?')
+      .when(f.product, 'system_alert_id IN (SELECT system_alert_id FROM alert_copies WHERE product = ?)')
+      .when(f.detonationId, 'system_alert_id IN (SELECT system_alert_id FROM alert_events WHERE detonation_id = ?)');
+    return (await this.ex.all<AlertCols>(sql(`SELECT * FROM alerts ${w} ORDER BY time_generated, system_alert_id`), w.args)).map(toAlert);
+  }
+
+  async setAlertStatus(id: string, status: AlertStatus, at: number): Promise<void> {
+    await this.ex.run(Q.setAlertStatus, [status, at, id]);
+  }
+
+  async linkAlertEvents(id: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void> {
+    if (links.length === 0) return;
+    await this.ex.run(Q.linkEvents, [id, JSON.stringify(links.map((l) => ({ report_id: l.reportId, detonation_id: l.detonationId })))]);
+  }
+
+  async alertEvents(id: string): Promise<Array<{ reportId: string; detonationId: string | null }>> {
+    return (await this.ex.all<AlertEventCols>(Q.alertEvents, [id])).map(toAlertEvent);
+  }
+
+  async insertAlertCopies(copies: AlertCopyRow[]): Promise<void> {
+    if (copies.length === 0) return;
+    await this.ex.run(Q.insertCopies, [JSON.stringify(copies.map((c) => ({
+      system_alert_id: c.systemAlertId, product: c.product, copy_id: c.copyId, status: c.status, updated_at: c.updatedAt,
+    })))]);
+  }
+
+  async alertCopies(id: string): Promise<AlertCopyRow[]> {
+    return (await this.ex.all<CopyCols>(Q.copies, [id])).map(toCopy);
+  }
+
+  async findAlertCopies(copyId: string): Promise<AlertCopyRow[]> {
+    return (await this.ex.all<CopyCols>(Q.copiesById, [copyId])).map(toCopy);
+  }
+
+  async setCopyStatus(id: string, product: string, status: AlertStatus, at: number): Promise<void> {
+    await this.ex.run(Q.setCopyStatus, [status, at, id, product]);
+  }
+
+  async addAlertSource(r: AlertSourceRow): Promise<void> {
+    await this.ex.run(Q.addSource, [r.systemAlertId, r.kind, r.resourceId, r.detail, r.firstTime, r.lastTime, r.count]);
+  }
+
+  async alertSources(id: string): Promise<AlertSourceRow[]> {
+    return (await this.ex.all<AlertSourceCols>(Q.sources, [id])).map(toAlertSource);
+  }
+
+  async addAlertEntities(id: string, keys: EntityKey[], time: number): Promise<void> {
+    if (keys.length === 0) return;
+    await this.ex.run(Q.addEntities, [id, time, JSON.stringify(keys)]);
+  }
+}

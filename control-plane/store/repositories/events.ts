@@ -1,0 +1,103 @@
+import type { SensorEvent } from '../../../protocol/index.ts';
+import { sql, sqlPer, Where } from '../sql.ts';
+import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
+import type { EventsRepository, RuleHit } from '../store.ts';
+import { MachinesRepo } from './machines.ts';
+
+const Q = {
+  // The ingest hot path. SQLite: one prepared insert per event (fastest there, and its change
+  // count says whether the event is new). PostgreSQL: one round trip for the whole batch; ON
+  // CONFLICT DO NOTHING waits for a concurrent insert of the same ReportId to commit or roll
+  // back, so across replicas each event is "new" in exactly one transaction.
+  insertEvent: sql(`INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING`),
+  insertEvents: sql(`INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
+                     SELECT r, ?, t, ts, d, j::json, ? FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[]) AS u(r, t, ts, d, j)
+                     ON CONFLICT (report_id) DO NOTHING RETURNING report_id`),
+  getEvents: sql((d) => `SELECT report_id, data FROM events WHERE ${d.inList('report_id')}`),
+  // Correlation is read-count-consume over a group's hits. On PostgreSQL the insert first takes
+  // a lock on (rule, group), so two replicas never both count the same hits, nor miss each
+  // other's; SQLite's single connection already runs one transaction at a time.
+  addHit: sqlPer({
+    sqlite: `INSERT INTO rule_hits (rule_id, group_key, event_time, report_id, detonation_id, value)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    postgres: `INSERT INTO rule_hits (rule_id, group_key, event_time, report_id, detonation_id, value)
+               SELECT ?, ?, ?, ?, ?, ? FROM (SELECT pg_advisory_xact_lock(hashtextextended(?::text || chr(31) || ?::text, 0))) AS lock
+               ON CONFLICT DO NOTHING`,
+  }),
+  // No lock here: the caller's addRuleHit took the group's lock in an earlier statement, and at
+  // READ COMMITTED this later statement sees everything committed before that lock was granted.
+  hits: sql(`SELECT * FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time BETWEEN ? AND ? ORDER BY event_time, report_id`),
+  deleteHits: sql((d) => `DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND ${d.inList('report_id')}`),
+  groupStarts: sql(`SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = ?
+                    GROUP BY group_key HAVING MIN(event_time) <= ? ORDER BY first, group_key`),
+  pruneHits: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
+};
+
+export class EventsRepo extends MachinesRepo implements EventsRepository {
+  async insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]> {
+    if (events.length === 0) return [];
+    if (this.ex.dialect === 'sqlite') {
+      const changes = await this.ex.runEach(Q.insertEvent, events.map((e) => [
+        e.ReportId, agentId, e.Table, Date.parse(e.Timestamp), e.DetonationId ?? null, JSON.stringify(e), receivedAt,
+      ]));
+      return events.filter((_, i) => changes[i] === 1);
+    }
+    const inserted = await this.ex.all<{ report_id: string }>(Q.insertEvents, [
+      agentId, receivedAt, events.map((e) => e.ReportId), events.map((e) => e.Table), events.map((e) => Date.parse(e.Timestamp)),
+      events.map((e) => e.DetonationId ?? null), events.map((e) => JSON.stringify(e)),
+    ]);
+    const fresh = new Set(inserted.map((r) => r.report_id));
+    // In batch order, and a ReportId repeated within the batch counts once (as in SQLite).
+    return events.filter((e) => fresh.delete(e.ReportId));
+  }
+
+  async getEvents(reportIds: string[]): Promise<SensorEvent[]> {
+    if (reportIds.length === 0) return [];
+    const rows = await this.ex.all<EventDataCols>(Q.getEvents, [JSON.stringify(reportIds)]);
+    const byId = new Map(rows.map((r) => [r.report_id, r]));
+    return reportIds.flatMap((id) => {
+      const r = byId.get(id);
+      return r ? [toEvent(r)] : [];
+    });
+  }
+
+  async countEvents(f: { agentId?: string; detonationId?: string } = {}): Promise<number> {
+    const w = eventWhere(f);
+    return (await this.ex.get<{ n: number }>(sql(`SELECT COUNT(*) AS n FROM events ${w}`), w.args))!.n;
+  }
+
+  async listEvents(f: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]> {
+    const w = eventWhere(f);
+    const q = sql(`SELECT data FROM events ${w} ORDER BY ts, report_id LIMIT ?`);
+    return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...w.args, f.limit ?? 10_000])).map(toEvent);
+  }
+
+  async addRuleHit(h: RuleHit): Promise<void> {
+    const params = [h.ruleId, h.groupKey, h.eventTime, h.reportId, h.detonationId, h.value];
+    await this.ex.run(Q.addHit, this.ex.dialect === 'postgres' ? [...params, h.ruleId, h.groupKey] : params);
+  }
+
+  async ruleHits(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]> {
+    return (await this.ex.all<RuleHitCols>(Q.hits, [ruleId, groupKey, from, to])).map(toRuleHit);
+  }
+
+  async deleteRuleHits(ruleId: string, groupKey: string, reportIds: string[]): Promise<void> {
+    if (reportIds.length === 0) return;
+    await this.ex.run(Q.deleteHits, [ruleId, groupKey, JSON.stringify(reportIds)]);
+  }
+
+  async ruleGroupStarts(ruleId: string, before: number): Promise<Array<{ groupKey: string; first: number }>> {
+    // A BIGINT column compares with no infinity: "no bound" is the largest safe time.
+    const rows = await this.ex.all<{ group_key: string; first: number }>(Q.groupStarts, [ruleId, Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER]);
+    return rows.map((r) => ({ groupKey: r.group_key, first: r.first }));
+  }
+
+  async pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void> {
+    await this.ex.run(Q.pruneHits, [ruleId, groupKey, before]);
+  }
+}
+
+function eventWhere(f: { agentId?: string; detonationId?: string }): Where {
+  return new Where().when(f.agentId, 'agent_id = ?').when(f.detonationId, 'detonation_id = ?');
+}

@@ -1,0 +1,87 @@
+import { sql } from '../sql.ts';
+import { toIncident, type IncidentCols } from '../row-decoding.ts';
+import type { AlertSeverity, AlertStatus, EntityKey, IncidentRow, IncidentsRepository } from '../store.ts';
+import { AlertsRepo } from './alerts.ts';
+
+const Q = {
+  sharing: sql((d) => `SELECT DISTINCT i.* FROM incidents i
+            JOIN incident_alerts ia ON ia.incident_id = i.incident_id
+            JOIN alert_entities e ON e.system_alert_id = ia.system_alert_id
+            JOIN ${d.jsonRows('k', { kind: 'text', value: 'text' })} ON e.kind = k.kind AND e.value = k.value
+            WHERE e.time >= ? AND i.redirected_to IS NULL AND i.status NOT IN ('Resolved', 'Dismissed')
+            ORDER BY i.created_at, i.incident_id`),
+  insert: sql(`INSERT INTO incidents (incident_id, title, severity, status, sentinel_status, created_at, updated_at, first_activity, last_activity, redirected_to)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  addAlert: sql(`INSERT INTO incident_alerts (incident_id, system_alert_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
+  moveAlerts: sql(`UPDATE incident_alerts SET incident_id = ? WHERE incident_id = ?`),
+  redirect: sql(`UPDATE incidents SET status = 'Resolved', sentinel_status = CASE WHEN sentinel_status IS NULL THEN NULL ELSE 'Resolved' END,
+                   redirected_to = ?, updated_at = ? WHERE incident_id = ?`),
+  touch: sql(`UPDATE incidents SET severity = ?, last_activity = ?, first_activity = ?, updated_at = ? WHERE incident_id = ?`),
+  setStatus: {
+    status: sql(`UPDATE incidents SET status = ?, updated_at = ? WHERE incident_id = ?`),
+    sentinelStatus: sql(`UPDATE incidents SET sentinel_status = ?, updated_at = ? WHERE incident_id = ?`),
+  },
+  get: sql(`SELECT * FROM incidents WHERE incident_id = ?`),
+  ofAlert: sql(`SELECT incident_id FROM incident_alerts WHERE system_alert_id = ?`),
+  alertIds: sql(`SELECT system_alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY added_at, system_alert_id`),
+  list: sql(`SELECT * FROM incidents ORDER BY created_at, incident_id`),
+};
+
+/** Incident correlation and refresh read several rows, decide, then write (see incidentsSharing). */
+const INCIDENTS_LOCK = 'arcsim:incidents';
+
+export class IncidentsRepo extends AlertsRepo implements IncidentsRepository {
+  async incidentsSharing(keys: EntityKey[], since: number): Promise<IncidentRow[]> {
+    // Correlation reads the open incidents, then creates, merges or joins one. Two replicas doing
+    // that at once for related alerts would each open an incident; one lock per database makes
+    // them take turns (only transactions that create an alert get here, so contention is low).
+    await this.ex.lock(INCIDENTS_LOCK);
+    if (keys.length === 0) return [];
+    return (await this.ex.all<IncidentCols>(Q.sharing, [JSON.stringify(keys), since])).map(toIncident);
+  }
+
+  async insertIncident(r: IncidentRow): Promise<void> {
+    await this.ex.run(Q.insert, [
+      r.incidentId, r.title, r.severity, r.status, r.sentinelStatus, r.createdAt, r.updatedAt, r.firstActivity, r.lastActivity, r.redirectedTo,
+    ]);
+  }
+
+  async addIncidentAlert(incidentId: string, alertId: string, at: number): Promise<void> {
+    await this.ex.run(Q.addAlert, [incidentId, alertId, at]);
+  }
+
+  async mergeIncident(into: string, from: string, at: number): Promise<void> {
+    await this.ex.atomic(async (ex) => {
+      await ex.run(Q.moveAlerts, [into, from]);
+      await ex.run(Q.redirect, [into, at, from]);
+    });
+  }
+
+  async touchIncident(id: string, p: { severity: AlertSeverity; lastActivity: number; firstActivity: number; updatedAt: number }): Promise<void> {
+    await this.ex.run(Q.touch, [p.severity, p.lastActivity, p.firstActivity, p.updatedAt, id]);
+  }
+
+  async setIncidentStatus(id: string, field: 'status' | 'sentinelStatus', status: AlertStatus, at: number): Promise<void> {
+    await this.ex.run(Q.setStatus[field], [status, at, id]);
+  }
+
+  async getIncident(id: string): Promise<IncidentRow | undefined> {
+    const r = await this.ex.get<IncidentCols>(Q.get, [id]);
+    return r && toIncident(r);
+  }
+
+  async incidentOfAlert(alertId: string): Promise<string | undefined> {
+    return (await this.ex.get<{ incident_id: string }>(Q.ofAlert, [alertId]))?.incident_id;
+  }
+
+  async incidentAlertIds(id: string): Promise<string[]> {
+    // Inside a transaction this starts a read-compute-write (refreshIncident, status changes):
+    // take the incidents lock so the write is computed from every committed alert.
+    await this.ex.lock(INCIDENTS_LOCK);
+    return (await this.ex.all<{ system_alert_id: string }>(Q.alertIds, [id])).map((r) => r.system_alert_id);
+  }
+
+  async listIncidents(): Promise<IncidentRow[]> {
+    return (await this.ex.all<IncidentCols>(Q.list)).map(toIncident);
+  }
+}

@@ -1,0 +1,135 @@
+import { sql, Where, type DialectSql } from '../sql.ts';
+import {
+  bit, toAssessment, toAsset, toConnector, toCspmResource, toPlan, toSnapshot,
+  type AssessmentCols, type AssetCols, type ConnectorCols, type CspmResourceCols, type PlanCols, type SnapshotCols,
+} from '../row-decoding.ts';
+import type {
+  AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
+} from '../store.ts';
+import { IncidentsRepo } from './incidents.ts';
+
+/** An asset's sources as one JSON column, so an asset and its sources come from one statement (one snapshot). */
+const assetSources = (d: DialectSql): string =>
+  `${d.jsonArray({ kind: 'x.source_kind', id: 'x.source_id' }, 'asset_sources x WHERE x.asset_id = a.asset_id', 'x.source_kind, x.source_id')} AS sources`;
+
+const Q = {
+  upsertConnector: sql(`INSERT INTO connectors (name, provider, account_id, subscription, resource_group, location, config, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, account_id = excluded.account_id,
+                          subscription = excluded.subscription, resource_group = excluded.resource_group, location = excluded.location,
+                          config = excluded.config, updated_at = excluded.updated_at`),
+  getConnector: sql(`SELECT * FROM connectors WHERE name = ?`),
+  listConnectors: sql(`SELECT * FROM connectors ORDER BY name`),
+  upsertResource: sql(`INSERT INTO cspm_resources (connector, kind, native_id, resource_id, name, region, state, data, first_seen, last_seen, deleted_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (connector, kind, native_id) DO UPDATE SET resource_id = excluded.resource_id, name = excluded.name,
+                         region = excluded.region, state = excluded.state, data = excluded.data, last_seen = excluded.last_seen,
+                         deleted_at = excluded.deleted_at`),
+  addSnapshot: sql(`INSERT INTO cspm_snapshots (connector, kind, source, taken_at, resources, added, changed, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+  snapshots: sql(`SELECT * FROM cspm_snapshots WHERE connector = ? ORDER BY id`),
+  assetOf: sql((d) => `SELECT a.*, ${assetSources(d)} FROM asset_sources s JOIN assets a ON a.asset_id = s.asset_id
+                       WHERE s.source_kind = ? AND s.source_id = ?`),
+  listAssets: sql((d) => `SELECT a.*, ${assetSources(d)} FROM assets a ORDER BY a.asset_key`),
+  deleteAssetSources: sql(`DELETE FROM asset_sources`),
+  deleteAssets: sql(`DELETE FROM assets`),
+  insertAssets: sql((d) => `INSERT INTO assets (asset_id, asset_key, confidence, conflicts, reasons, updated_at)
+                   SELECT asset_id, asset_key, confidence, conflicts, reasons, updated_at
+                   FROM ${d.jsonRows('x', { asset_id: 'text', asset_key: 'text', confidence: 'text', conflicts: 'json', reasons: 'json', updated_at: 'bigint' })}`),
+  insertAssetSources: sql((d) => `INSERT INTO asset_sources (source_kind, source_id, asset_id)
+                   SELECT source_kind, source_id, asset_id FROM ${d.jsonRows('x', { source_kind: 'text', source_id: 'text', asset_id: 'text' })}`),
+  setPlan: sql(`INSERT INTO plans (scope_kind, scope, plan, sub_plan, enabled, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (scope_kind, scope, plan) DO UPDATE SET sub_plan = excluded.sub_plan, enabled = excluded.enabled,
+                  updated_at = excluded.updated_at`),
+  listPlans: sql(`SELECT * FROM plans ORDER BY scope_kind, scope, plan`),
+  listAssessments: sql(`SELECT * FROM assessments ORDER BY assessment_key, resource_id`),
+  upsertAssessment: sql(`INSERT INTO assessments (assessment_key, resource_id, subscription, status, details, first_seen, status_changed)
+                         VALUES (?, ?, ?, ?, ?, ?, ?)
+                         ON CONFLICT (assessment_key, resource_id) DO UPDATE SET subscription = excluded.subscription,
+                           status = excluded.status, details = excluded.details, status_changed = excluded.status_changed`),
+};
+
+/** Asset merge: read the previous merge, recompute, replace it (see listAssets / replaceAssets). */
+const ASSETS_LOCK = 'arcsim:assets';
+
+export class InventoryRepo extends IncidentsRepo implements InventoryRepository {
+  async upsertConnector(c: ConnectorRow): Promise<void> {
+    await this.ex.run(Q.upsertConnector, [
+      c.name, c.provider, c.accountId, c.subscription, c.resourceGroup, c.location, JSON.stringify(c.config), c.createdAt, c.updatedAt,
+    ]);
+  }
+
+  async getConnector(name: string): Promise<ConnectorRow | undefined> {
+    const r = await this.ex.get<ConnectorCols>(Q.getConnector, [name]);
+    return r && toConnector(r);
+  }
+
+  async listConnectors(): Promise<ConnectorRow[]> {
+    return (await this.ex.all<ConnectorCols>(Q.listConnectors)).map(toConnector);
+  }
+
+  async listCspmResources(f: { connector?: string; kind?: string; includeDeleted?: boolean } = {}): Promise<CspmResourceRow[]> {
+    const w = new Where().when(f.connector, 'connector = ?').when(f.kind, 'kind = ?');
+    if (!f.includeDeleted) w.raw('deleted_at IS NULL');
+    const q = sql(`SELECT * FROM cspm_resources ${w} ORDER BY connector, kind, native_id`);
+    return (await this.ex.all<CspmResourceCols>(q, w.args)).map(toCspmResource);
+  }
+
+  async upsertCspmResource(r: CspmResourceRow): Promise<void> {
+    await this.ex.run(Q.upsertResource, [
+      r.connector, r.kind, r.nativeId, r.resourceId, r.name, r.region, r.state, JSON.stringify(r.data), r.firstSeen, r.lastSeen, r.deletedAt,
+    ]);
+  }
+
+  async addSnapshotLog(r: SnapshotLogRow): Promise<void> {
+    await this.ex.run(Q.addSnapshot, [r.connector, r.kind, r.source, r.takenAt, r.resources, r.added, r.changed, r.deleted]);
+  }
+
+  async listSnapshotLog(connector: string): Promise<SnapshotLogRow[]> {
+    return (await this.ex.all<SnapshotCols>(Q.snapshots, [connector])).map(toSnapshot);
+  }
+
+  async assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined> {
+    const r = await this.ex.get<AssetCols>(Q.assetOf, [kind, sourceId]);
+    return r && toAsset(r);
+  }
+
+  async listAssets(): Promise<AssetRow[]> {
+    // Inside a transaction this starts the merge's read-compute-replace: take the assets lock so
+    // two replicas recomputing at once take turns (the second then replaces what the first wrote).
+    await this.ex.lock(ASSETS_LOCK);
+    return (await this.ex.all<AssetCols>(Q.listAssets)).map(toAsset);
+  }
+
+  async replaceAssets(assets: AssetRow[]): Promise<void> {
+    // Several statements (a delete and an insert of the same key must not share one), made atomic.
+    await this.ex.atomic(async (ex) => {
+      await ex.lock(ASSETS_LOCK);
+      await ex.run(Q.deleteAssetSources);
+      await ex.run(Q.deleteAssets);
+      if (assets.length === 0) return;
+      await ex.run(Q.insertAssets, [JSON.stringify(assets.map((a) => ({
+        asset_id: a.assetId, asset_key: a.assetKey, confidence: a.confidence, conflicts: a.conflicts, reasons: a.reasons, updated_at: a.updatedAt,
+      })))]);
+      const sources = assets.flatMap((a) => a.sources.map((s) => ({ source_kind: s.kind, source_id: s.id, asset_id: a.assetId })));
+      if (sources.length > 0) await ex.run(Q.insertAssetSources, [JSON.stringify(sources)]);
+    });
+  }
+
+  async setPlan(p: PlanRow): Promise<void> {
+    await this.ex.run(Q.setPlan, [p.scopeKind, p.scope, p.plan, p.subPlan, bit(p.enabled), p.updatedAt]);
+  }
+
+  async listPlans(): Promise<PlanRow[]> {
+    return (await this.ex.all<PlanCols>(Q.listPlans)).map(toPlan);
+  }
+
+  async listAssessments(): Promise<AssessmentRow[]> {
+    return (await this.ex.all<AssessmentCols>(Q.listAssessments)).map(toAssessment);
+  }
+
+  async upsertAssessment(a: AssessmentRow): Promise<void> {
+    await this.ex.run(Q.upsertAssessment, [
+      a.assessmentKey, a.resourceId, a.subscription, a.status, JSON.stringify(a.details), a.firstSeen, a.statusChanged,
+    ]);
+  }
+}

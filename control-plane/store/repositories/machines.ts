@@ -1,0 +1,90 @@
+import { sql, Where } from '../sql.ts';
+import { toConflict, toMachine, type ConflictCols, type MachineCols } from '../row-decoding.ts';
+import type { ArcStatus, ExtensionRow, IdentityConflictRow, MachineRow, MachinesRepository } from '../store.ts';
+import { AgentsRepo } from './agents.ts';
+
+const Q = {
+  upsertMachine: sql(`INSERT INTO machines (agent_id, resource_id, name, facts, sql_instances, extensions, status, last_heartbeat, last_status_change, registered_at)
+                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      ON CONFLICT (agent_id) DO UPDATE SET facts = excluded.facts, sql_instances = excluded.sql_instances,
+                        extensions = excluded.extensions, last_heartbeat = excluded.last_heartbeat,
+                        last_status_change = CASE WHEN machines.status = excluded.status THEN machines.last_status_change ELSE excluded.last_status_change END,
+                        status = excluded.status
+                      RETURNING *`),
+  getMachine: sql(`SELECT * FROM machines WHERE agent_id = ?`),
+  listMachines: sql(`SELECT * FROM machines ORDER BY registered_at, name`),
+  resourceTaken: sql(`SELECT 1 AS taken FROM machines WHERE resource_id = ? AND agent_id <> ?`),
+  heartbeat: sql((d) => `UPDATE machines SET last_heartbeat = ${d.greatest('last_heartbeat', '?')} WHERE agent_id = ?`),
+  setStatus: sql(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
+  setExtensions: sql(`UPDATE machines SET extensions = ? WHERE agent_id = ?`),
+  setTags: sql(`UPDATE machines SET tags = ? WHERE agent_id = ?`),
+  // Locked on PostgreSQL: a concurrent addNotCollected waits for the row, then reads the committed sum.
+  getNotCollected: sql((d) => `SELECT not_collected FROM machines WHERE agent_id = ? ${d.forUpdate}`),
+  setNotCollected: sql(`UPDATE machines SET not_collected = ? WHERE agent_id = ?`),
+  insertConflict: sql(`INSERT INTO identity_conflicts (agent_id, detected_at, existing_facts, newcomer_facts, remote_address, differences)
+                       VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+};
+
+export class MachinesRepo extends AgentsRepo implements MachinesRepository {
+  async upsertMachine(m: MachineRow): Promise<MachineRow> {
+    // notCollected is counted separately (addNotCollected), never overwritten here.
+    const r = await this.ex.get<MachineCols>(Q.upsertMachine, [
+      m.agentId, m.resourceId, m.name, JSON.stringify(m.facts), JSON.stringify(m.sqlInstances), JSON.stringify(m.extensions),
+      m.status, m.lastHeartbeat, m.lastStatusChange, m.registeredAt,
+    ]);
+    return toMachine(r!);
+  }
+
+  async getMachine(agentId: string): Promise<MachineRow | undefined> {
+    const r = await this.ex.get<MachineCols>(Q.getMachine, [agentId]);
+    return r && toMachine(r);
+  }
+
+  async listMachines(): Promise<MachineRow[]> {
+    return (await this.ex.all<MachineCols>(Q.listMachines)).map(toMachine);
+  }
+
+  async isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean> {
+    return (await this.ex.get(Q.resourceTaken, [resourceId, exceptAgentId])) !== undefined;
+  }
+
+  async recordHeartbeat(agentId: string, at: number): Promise<void> {
+    await this.ex.run(Q.heartbeat, [at, agentId]);
+  }
+
+  async setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean> {
+    return (await this.ex.run(Q.setStatus, [status, at, agentId, status])) === 1;
+  }
+
+  async setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void> {
+    await this.ex.run(Q.setExtensions, [JSON.stringify(extensions), agentId]);
+  }
+
+  async setMachineTags(agentId: string, tags: Record<string, string>): Promise<void> {
+    await this.ex.run(Q.setTags, [JSON.stringify(tags), agentId]);
+  }
+
+  async addNotCollected(agentId: string, counts: Record<string, number>): Promise<void> {
+    if (Object.keys(counts).length === 0) return;
+    await this.ex.atomic(async (ex) => {
+      const r = await ex.get<{ not_collected: string }>(Q.getNotCollected, [agentId]);
+      if (!r) return;
+      // Existing tables keep their place; new ones follow in the order given.
+      const total: Record<string, number> = JSON.parse(r.not_collected);
+      for (const [table, n] of Object.entries(counts)) total[table] = (total[table] ?? 0) + n;
+      await ex.run(Q.setNotCollected, [JSON.stringify(total), agentId]);
+    });
+  }
+
+  async recordIdentityConflict(c: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow> {
+    const r = await this.ex.get<{ id: number }>(Q.insertConflict, [
+      c.agentId, c.detectedAt, JSON.stringify(c.existingFacts), JSON.stringify(c.newcomerFacts), c.remoteAddress, c.differences.join(','),
+    ]);
+    return { ...c, id: r!.id };
+  }
+
+  async listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]> {
+    const w = new Where().when(agentId, 'agent_id = ?');
+    return (await this.ex.all<ConflictCols>(sql(`SELECT * FROM identity_conflicts ${w} ORDER BY detected_at, id`), w.args)).map(toConflict);
+  }
+}
