@@ -46,8 +46,6 @@ class StatementCache {
  */
 class SqliteExecutor implements Executor {
   readonly dialect = 'sqlite' as const;
-  private savepoints = 0;
-
   constructor(private readonly cache: StatementCache, private readonly queue?: Lock) {}
 
   /** Inside a transaction: statements run at once (the caller holds the connection). */
@@ -102,21 +100,8 @@ class SqliteExecutor implements Executor {
         }
       });
     }
-    // Nested: a savepoint, so the unit is atomic within the caller's transaction too.
-    return (async () => {
-      const name = `atomic_${++this.savepoints}`;
-      db.exec(`SAVEPOINT ${name}`);
-      try {
-        const result = await fn(this);
-        db.exec(`RELEASE ${name}`);
-        return result;
-      } catch (err) {
-        if (db.inTransaction) db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
-        throw err;
-      } finally {
-        this.savepoints--;
-      }
-    })();
+    // Already inside the caller's transaction (which holds the lock): atomic with everything else it does.
+    return fn(this);
   }
 
   private turn<T>(fn: () => T): Promise<T> {
@@ -146,10 +131,10 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   const cache = new StatementCache(db);
-  // Migrations start now, on the connection itself (a savepoint is their transaction); every
-  // store call waits for them, and fails with their error if they failed. The no-op handler only
-  // keeps a failure from being an unhandled rejection before the first call reports it.
-  const ready = migrate(SqliteExecutor.inside(cache));
+  // Migrations start now, in their own transaction; every store call waits for them, and fails
+  // with their error if they failed. The no-op handler only keeps a failure from being an
+  // unhandled rejection before the first call reports it.
+  const ready = migrate(new SqliteExecutor(cache, new Lock(Promise.resolve())));
   ready.catch(() => undefined);
   const lock = new Lock(ready);
   return new SqlStore(new SqliteExecutor(cache, lock), async () => {
