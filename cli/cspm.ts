@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { inventoryError } from '../control-plane/inventory/errors.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
 import type { ControlPlaneApi } from '../testruns/api-client.ts';
@@ -70,18 +70,18 @@ const PLAN_ALIASES: Record<string, string> = { servers: 'VirtualMachines', sql: 
 export function planCommand(): Command {
   const cmd = new Command('plan').description('Defender plans per subscription or connector (Defender for Servers P1/P2, Defender for SQL servers on machines)');
   cmd
-    .command('set <plan> <on|off>')
+    .command('set')
     .description('turn a plan on or off: servers (VirtualMachines) or sql (SqlServerVirtualMachines); turning servers on deploys MDE to connected machines')
+    .addArgument(new Argument('<plan>').choices(Object.keys(PLAN_ALIASES)))
+    .addArgument(new Argument('<state>').choices(['on', 'off']))
     .option('--subscription <id>', 'subscription scope')
     .option('--connector <name>', 'connector scope')
     .addOption(new Option('--sub-plan <p>', 'Defender for Servers sub-plan').choices(['P1', 'P2']))
     .addOption(controlPlaneOption())
     .addOption(adminKeyOption())
-    .action(async (plan: string, state: string, opts) => {
-      const name = PLAN_ALIASES[plan];
-      if (!name) throw new Error(`unknown plan ${plan}: servers, sql, VirtualMachines or SqlServerVirtualMachines`);
-      if (state !== 'on' && state !== 'off') throw new Error('the plan state is on or off');
-      if (!!opts.subscription === !!opts.connector) throw new Error('give exactly one of --subscription or --connector');
+    .action(async (plan: string, state: string, opts, command: Command) => {
+      const name = PLAN_ALIASES[plan]!;
+      if (!!opts.subscription === !!opts.connector) command.error('error: give exactly one of --subscription or --connector');
       const r = await apiOf(opts).setPlan({
         scope: opts.subscription ? 'subscription' : 'connector', id: opts.subscription ?? opts.connector, plan: name, enabled: state === 'on', subPlan: opts.subPlan,
       });

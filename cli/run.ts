@@ -112,9 +112,9 @@ export function runCommand(): Command {
     .option('--token <token>', 'live: an enrollment token of that control plane')
     .option('--state-dir <dir>', 'live: where the replay agents keep identity and spool', join(tmpdir(), 'arcsim-replay'))
     .option('--json', 'print JSON')
-    .action(async (file: string, opts) => {
-      if (opts.to && !opts.token) throw new Error('--to needs --token (an enrollment token of that control plane)');
-      if (opts.to && opts.rules) throw new Error('--rules is for offline replay; the control plane given with --to uses its own rules');
+    .action(async (file: string, opts, command: Command) => {
+      if (opts.to && !opts.token) command.error('error: --to needs --token (an enrollment token of that control plane)');
+      if (opts.to && opts.rules) command.error('error: --rules is for offline replay; the control plane given with --to uses its own rules');
       let bundle;
       try {
         bundle = parseBundle(JSON.parse(readFileSync(file, 'utf8')), file);
