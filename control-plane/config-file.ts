@@ -62,8 +62,10 @@ export function loadConfigFile(file: string): ConfigFile {
   const parsed = ConfigFileSchema.safeParse(doc ?? {});
   if (parsed.success) {
     // Relative directories are relative to the file, so a config works from any working directory.
-    const at = (dir: string | undefined) => (dir === undefined ? undefined : resolve(dirname(file), dir));
-    return { ...parsed.data, dataDir: at(parsed.data.dataDir), rulesDir: at(parsed.data.rulesDir) };
+    const config = { ...parsed.data };
+    if (config.dataDir !== undefined) config.dataDir = resolve(dirname(file), config.dataDir);
+    if (config.rulesDir !== undefined) config.rulesDir = resolve(dirname(file), config.rulesDir);
+    return config;
   }
   const problems = parsed.error.issues.map((issue) => {
     // Unknown keys are reported on their parent; point at the key itself.
