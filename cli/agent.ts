@@ -8,7 +8,7 @@ import { loadAgentConfig, type AgentConfig } from '../agent/agent-config.ts';
 import { childInventoryRunner } from '../agent/inventory-child.ts';
 import type { Inventory, InventoryOptions } from '../agent/inventory.ts';
 import { loadPersona } from '../agent/persona.ts';
-import { positiveIntOption } from './options.ts';
+import { controlPlaneOption, positiveIntOption } from './options.ts';
 import { untilSignal } from './signals.ts';
 import { loadScheduleFile } from '../agent/scheduler.ts';
 import { table } from './format.ts';
@@ -59,8 +59,8 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
     cmd
       .command('run', { isDefault: true })
       .description('enroll (once), connect, register this host and heartbeat until stopped (the default)')
-      .requiredOption('--control-plane <url>', 'control-plane base URL, e.g. http://127.0.0.1:7070')
-      .option('--token <token>', 'enrollment token (first start, and to re-enroll if the control plane forgets the agent)')
+      .addOption(controlPlaneOption({ required: true }))
+      .addOption(new Option('--token <token>', 'enrollment token (first start, and to re-enroll if the control plane forgets the agent)').env('ARCSIM_TOKEN'))
       .option('--state-dir <dir>', 'identity (0600), spool and extension state; the dir is 0700', DEFAULT_STATE_DIR)
       .addOption(new Option('--spool-max-events <n>', 'on-disk spool bound; when full the oldest events are dropped').argParser(positiveIntOption))
       .addOption(new Option('--eps <n>', 'events sent per second at most').argParser(positiveIntOption))
@@ -70,7 +70,7 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
     const logger = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'pretty', component: 'agent' });
     const config = readConfig(opts);
     const agent = new Agent({
-      controlPlane: opts.controlPlane, token: opts.token ?? process.env.ARCSIM_TOKEN, stateDir: opts.stateDir, logger,
+      controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger,
       inventory: inventoryOptions(opts, config),
       inventoryRunner: o.inventoryEntry
         ? childInventoryRunner({
@@ -137,8 +137,8 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
   cmd
     .command('enroll')
     .description('exchange an enrollment token for this agent\'s identity (written to STATE_DIR/identity.json, 0600) without connecting')
-    .requiredOption('--control-plane <url>', 'control-plane base URL')
-    .requiredOption('--token <token>', 'enrollment token')
+    .addOption(controlPlaneOption({ required: true }))
+    .addOption(new Option('--token <token>', 'enrollment token').env('ARCSIM_TOKEN').makeOptionMandatory())
     .option('--state-dir <dir>', 'where the identity is written', DEFAULT_STATE_DIR)
     .option('--force', 'enroll again even when an identity exists (the old one is forgotten)')
     .action(async (opts) => {

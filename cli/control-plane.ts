@@ -1,14 +1,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
 import { redactUrl } from '../control-plane/store/index.ts';
-import { durationOption, portOption } from './options.ts';
+import { loadConfigFile } from '../control-plane/config-file.ts';
+import { durationOption, portOption, urlOption } from './options.ts';
 import { startControlPlane, untilSignal } from './service.ts';
 
 export function controlPlaneCommand(): Command {
   return new Command('control-plane')
-    .description('run the control plane (REST API + agent WebSocket gateway) on an embedded SQLite store, or on PostgreSQL (--store) so several replicas share one database')
+    .description('run the control plane (REST API + agent WebSocket gateway) on an embedded SQLite store, or on PostgreSQL (--store) so several replicas share one database;\n' +
+      'settings come from --config FILE (YAML, see docs/configuration.md), and a flag given here overrides the same setting in the file')
+    .option('--config <file>', 'YAML config file (every key optional; unknown keys refused)')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').default(7070).argParser(portOption))
+    .addOption(new Option('--public-url <url>', 'URL agents and links use to reach this control plane (default: the listen address)').argParser(urlOption))
     .option('--data-dir <dir>', 'where the SQLite store (arcsim.db) lives', '.arcsim/control-plane')
     .addOption(
       new Option('--store <url>', 'PostgreSQL store instead of SQLite, e.g. postgres://arcsim@127.0.0.1:5432/arcsim; every replica given the same URL shares alerts, dedup and incidents')
@@ -17,15 +21,32 @@ export function controlPlaneCommand(): Command {
     .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
     .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval asked of agents (real Arc: 5m)').default(30_000, '30s').argParser(durationOption))
     .option('--reset-admin-key', 'generate a new admin API key (the old one stops working)')
-    .option('--log-format <fmt>', 'json | pretty', 'json')
-    .action(async (opts) => {
-      const logger = createLogger({ format: opts.logFormat === 'pretty' ? 'pretty' : 'json', component: 'control-plane' });
+    .addOption(new Option('--log-format <fmt>', 'log format').choices(['json', 'pretty']).default('json'))
+    .action(async (opts, cmd: Command) => {
+      const file = opts.config ? loadConfigFile(opts.config) : {};
+      // A flag on the command line (or its environment variable) beats the file; the file beats the flag's default.
+      const given = (name: string) => ['cli', 'env'].includes(cmd.getOptionValueSource(name) ?? '');
+      const pick = <T>(name: string, fromFile: T | undefined): T => (given(name) || fromFile === undefined ? opts[name] : fromFile);
+      const host: string = pick('host', file.host);
+      const port: number = pick('port', file.port);
+      const dataDir: string = pick('dataDir', file.dataDir);
+      // --data-dir on the command line means SQLite even when the file names a PostgreSQL store.
+      const storeUrl: string | undefined = given('store') ? opts.store : given('dataDir') ? undefined : file.storeUrl;
+      const heartbeatIntervalSec = given('heartbeatInterval') || file.limits?.heartbeatIntervalSec === undefined
+        ? Math.max(1, Math.round(opts.heartbeatInterval / 1000))
+        : file.limits.heartbeatIntervalSec;
+      const logger = createLogger({ format: pick('logFormat', file.logFormat), component: 'control-plane' });
       const svc = await startControlPlane({
-        dataDir: opts.dataDir, storeUrl: opts.store, host: opts.host, port: opts.port, rulesDir: opts.rules, resetAdminKey: opts.resetAdminKey, logger,
-        heartbeatIntervalSec: Math.max(1, Math.round(opts.heartbeatInterval / 1000)),
+        dataDir, storeUrl, host, port, resetAdminKey: opts.resetAdminKey, logger,
+        config: {
+          publicUrl: pick('publicUrl', file.publicUrl), rulesDir: pick('rules', file.rulesDir),
+          lateness: file.lateness, incidentWindow: file.incidentWindow, sync: file.sync, inventory: file.inventory,
+          limits: { ...file.limits, heartbeatIntervalSec },
+        },
       });
-      const where = opts.store ? `store: ${redactUrl(opts.store)}` : `data: ${opts.dataDir}`;
-      process.stdout.write(`arcsim control plane listening on ${svc.url} (${where})\n`);
+      const where = storeUrl ? `store: ${redactUrl(storeUrl)}` : `data: ${dataDir}`;
+      const publicUrl = svc.cp.url() === svc.url ? '' : `, public URL ${svc.cp.url()}`;
+      process.stdout.write(`arcsim control plane listening on ${svc.url} (${where}${publicUrl})\n`);
       if (svc.adminKey) {
         process.stdout.write(
           `\nAdmin API key (shown once, only its hash is stored):\n  ${svc.adminKey}\n` +

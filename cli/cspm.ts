@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { inventoryError } from '../control-plane/inventory/errors.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
-import { adminKey, call, cpOption, keyOption } from './api-client.ts';
+import type { ControlPlaneApi } from '../testruns/api-client.ts';
+import { adminKeyOption, apiOf, controlPlaneOption } from './options.ts';
 import { table } from './format.ts';
 
 function readJson(file: string): unknown {
@@ -20,20 +21,20 @@ export function cspmCommand(): Command {
   connector
     .command('set <name> <definition.json>')
     .description('create or replace a connector from a JSON definition (see examples/cspm/connector-*.json)')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .action(async (name: string, file: string, opts) => {
-      const c = await call(opts.controlPlane, adminKey(opts), 'PUT', `/api/connectors/${encodeURIComponent(name)}`, readJson(file));
+      const c = await apiOf(opts).setConnector(name, readJson(file));
       process.stdout.write(`connector ${c.name}: ${c.provider} ${c.accountId} in /subscriptions/${c.subscription}/resourceGroups/${c.resourceGroup}\n`);
     });
   connector
     .command('list')
     .description('list connectors')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const r = await call(opts.controlPlane, adminKey(opts), 'GET', '/api/connectors');
+      const r = await apiOf(opts).connectors();
       if (opts.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       process.stdout.write(table(r.value, ['name', 'provider', 'accountId', 'subscription', 'resourceGroup']) + '\n');
     });
@@ -43,22 +44,22 @@ export function cspmCommand(): Command {
     .requiredOption('--connector <name>', 'connector to import into')
     .addOption(new Option('--kind <kind>', 'snapshot kind (default: recognised from the shape; needed for an empty gcloud list)').choices([...SNAPSHOT_KINDS]))
     .option('--region <region>', 'AWS region the files cover (scopes "missing means deleted"; region of security groups)')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (files: string[], opts) => {
       const snapshots = files.map((f) => ({ document: readJson(f), source: f, kind: opts.kind, region: opts.region }));
-      const r = await call(opts.controlPlane, adminKey(opts), 'POST', `/api/connectors/${encodeURIComponent(opts.connector)}/snapshots`, { snapshots });
+      const r = await apiOf(opts).importSnapshots(opts.connector, snapshots);
       if (opts.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       process.stdout.write(table(r.snapshots, ['kind', 'resources', 'added', 'changed', 'deleted']) + '\n');
     });
   cmd
     .command('pull <connector>')
     .description("run a connector's configured pull (commands / files) now")
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .action(async (name: string, opts) => {
-      const r = await call(opts.controlPlane, adminKey(opts), 'POST', `/api/connectors/${encodeURIComponent(name)}/pull`);
+      const r = await apiOf(opts).pull(name);
       process.stdout.write(table(r.snapshots, ['kind', 'resources', 'added', 'changed', 'deleted']) + '\n');
     });
   return cmd;
@@ -69,50 +70,57 @@ const PLAN_ALIASES: Record<string, string> = { servers: 'VirtualMachines', sql: 
 export function planCommand(): Command {
   const cmd = new Command('plan').description('Defender plans per subscription or connector (Defender for Servers P1/P2, Defender for SQL servers on machines)');
   cmd
-    .command('set <plan> <on|off>')
+    .command('set')
     .description('turn a plan on or off: servers (VirtualMachines) or sql (SqlServerVirtualMachines); turning servers on deploys MDE to connected machines')
+    .addArgument(new Argument('<plan>').choices(Object.keys(PLAN_ALIASES)))
+    .addArgument(new Argument('<state>').choices(['on', 'off']))
     .option('--subscription <id>', 'subscription scope')
     .option('--connector <name>', 'connector scope')
     .addOption(new Option('--sub-plan <p>', 'Defender for Servers sub-plan').choices(['P1', 'P2']))
-    .addOption(cpOption())
-    .addOption(keyOption())
-    .action(async (plan: string, state: string, opts) => {
-      const name = PLAN_ALIASES[plan];
-      if (!name) throw new Error(`unknown plan ${plan}: servers, sql, VirtualMachines or SqlServerVirtualMachines`);
-      if (state !== 'on' && state !== 'off') throw new Error('the plan state is on or off');
-      if (!!opts.subscription === !!opts.connector) throw new Error('give exactly one of --subscription or --connector');
-      const body = { scope: opts.subscription ? 'subscription' : 'connector', id: opts.subscription ?? opts.connector, plan: name, enabled: state === 'on', subPlan: opts.subPlan };
-      const r = await call(opts.controlPlane, adminKey(opts), 'PUT', '/api/plans', body);
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
+    .action(async (plan: string, state: string, opts, command: Command) => {
+      const name = PLAN_ALIASES[plan]!;
+      if (!!opts.subscription === !!opts.connector) command.error('error: give exactly one of --subscription or --connector');
+      const r = await apiOf(opts).setPlan({
+        scope: opts.subscription ? 'subscription' : 'connector', id: opts.subscription ?? opts.connector, plan: name, enabled: state === 'on', subPlan: opts.subPlan,
+      });
       process.stdout.write(`${r.plan}${r.subPlan ? ` (${r.subPlan})` : ''} ${r.enabled ? 'on' : 'off'} for ${r.scope} ${r.id}\n`);
     });
   cmd
     .command('list')
     .description('list plan settings')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const r = await call(opts.controlPlane, adminKey(opts), 'GET', '/api/plans');
-      if (opts.json) return void process.stdout.write(JSON.stringify(r.value, null, 2) + '\n');
-      process.stdout.write(table(r.value, ['scope', 'id', 'plan', 'subPlan', 'enabled', 'updatedAt']) + '\n');
+      const plans = await apiOf(opts).plans();
+      if (opts.json) return void process.stdout.write(JSON.stringify(plans, null, 2) + '\n');
+      process.stdout.write(table(plans, ['scope', 'id', 'plan', 'subPlan', 'enabled', 'updatedAt']) + '\n');
     });
   return cmd;
 }
 
+/** The `kind` of each entry of an asset's list (sources, conflicts), joined for a table cell. */
+const kinds = (list: unknown, sep: string) => (Array.isArray(list) ? list.map((x: { kind?: unknown }) => String(x.kind)).join(sep) : '');
+
 export function inventoryCommand(): Command {
   const cmd = new Command('inventory').description('read the merged inventory: assets, recommendations, secure score, billing');
-  const get = (path: string, columns: string[], map: (r: any) => Array<Record<string, unknown>>) => async (opts: any) => {
-    const r = await call(opts.controlPlane, opts.adminKey ?? process.env.ARCSIM_ADMIN_KEY ?? '', 'GET', path);
-    if (opts.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-    process.stdout.write(table(map(r), columns) + '\n');
-  };
-  const sub = (name: string, desc: string, path: string, columns: string[], map: (r: any) => Array<Record<string, unknown>>) =>
-    cmd.command(name).description(desc).addOption(cpOption()).option('--json', 'print JSON').action(get(path, columns, map));
-  sub('assets', 'assets with their sources, merge confidence and conflicts', '/api/assets', ['name', 'confidence', 'sources', 'arcStatus', 'alerts', 'conflicts'],
-    (r) => r.value.map((a: any) => ({ ...a, sources: a.sources.map((s: any) => s.kind).join('+'), alerts: a.openAlerts.length, conflicts: a.conflicts.map((c: any) => c.kind).join(',') })));
-  sub('recommendations', 'unhealthy recommendations', '/api/recommendations', ['severity', 'displayName', 'resource', 'firstSeen'],
-    (r) => r.value.map((x: any) => ({ ...x, resource: x.details.name ?? x.resourceId })));
-  sub('score', 'secure score per subscription', '/api/secure-score', ['subscription', 'score', 'current', 'max', 'unhealthy'], (r) => r.value);
-  sub('billing', 'billed sources per plan, and machines billed twice', '/api/billing', ['assetKey', 'plan', 'sourceKind', 'billed', 'reason'], (r) => r.value);
+  // Read-only endpoints: no admin key is needed, and none is sent.
+  const sub = <T>(name: string, desc: string, read: (api: ControlPlaneApi) => Promise<T>, columns: string[], rows: (r: T) => Array<Record<string, unknown>>) =>
+    cmd.command(name).description(desc).addOption(controlPlaneOption()).option('--json', 'print JSON').action(async (opts) => {
+      const r = await read(apiOf(opts));
+      if (opts.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      process.stdout.write(table(rows(r), columns) + '\n');
+    });
+  sub('assets', 'assets with their sources, merge confidence and conflicts', async (api) => {
+    const r = await api.assets();
+    return r.available ? r.value : [];
+  }, ['name', 'confidence', 'sources', 'arcStatus', 'alerts', 'conflicts'],
+  (assets) => assets.map((a) => ({ ...a, sources: kinds(a.sources, '+'), alerts: Array.isArray(a.openAlerts) ? a.openAlerts.length : 0, conflicts: kinds(a.conflicts, ',') })));
+  sub('recommendations', 'unhealthy recommendations', (api) => api.recommendations(), ['severity', 'displayName', 'resource', 'firstSeen'],
+    (recs) => recs.map((x) => ({ ...x, resource: x.details.name ?? x.resourceId })));
+  sub('score', 'secure score per subscription', (api) => api.secureScore(), ['subscription', 'score', 'current', 'max', 'unhealthy'], (r) => r);
+  sub('billing', 'billed sources per plan, and machines billed twice', (api) => api.billing(), ['assetKey', 'plan', 'sourceKind', 'billed', 'reason'], (r) => r);
   return cmd;
 }

@@ -176,7 +176,7 @@ export function labCommand(): Command {
     .addOption(new Option('--rounds <n>', 'with --library: times to play each scenario; repeats fold into one alert with a higher count').default(2).argParser(positiveIntOption))
     .action(async (opts, cmd: Command) => {
       if (opts.library) {
-        if (cmd.getOptionValueSource('suite') === 'cli') throw new Error('--library and --suite are alternatives: give one');
+        if (cmd.getOptionValueSource('suite') === 'cli') cmd.error('error: --library and --suite are alternatives: give one');
         process.exitCode = await runLab({
           dataDir: opts.dataDir, host: opts.host, port: opts.port, rounds: opts.rounds, keepData: !!opts.keepData,
           exit: !!opts.exit, verbose: !!opts.verbose, out: (t) => process.stdout.write(t),

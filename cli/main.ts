@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { VERSION } from '../lib/version.ts';
 import { ArcsimError } from '../protocol/errors.ts';
 import { labCommand } from './lab.ts';
@@ -31,11 +31,29 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; typed errors print as `code: message` and exit 1 (2 for usage errors). */
+/** Makes every command throw its usage errors instead of exiting, so `main` picks the exit code. */
+function throwUsageErrors(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) throwUsageErrors(sub);
+}
+
+/** Exit code of a usage error (unknown option or command, missing or bad argument or option value). */
+export const USAGE_EXIT_CODE = 2;
+
+/**
+ * Runs the CLI. Usage errors exit 2 (commander has already printed them); typed errors print as
+ * `arcsim: CODE: message` and exit 1; `--help` and `--version` exit 0.
+ */
 export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  throwUsageErrors(program);
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
+      return;
+    }
     if (err instanceof ArcsimError) {
       process.stderr.write(`arcsim: ${err.code}: ${err.message}\n`);
     } else {

@@ -1,5 +1,6 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../lib/duration.ts';
+import { controlPlaneApi, type ControlPlaneApi } from '../testruns/api-client.ts';
 
 /** Commander option parsers shared by the subcommands. */
 export function portOption(value: string): number {
@@ -20,4 +21,29 @@ export function positiveIntOption(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of at least 1');
   return n;
+}
+
+export function urlOption(value: string): string {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new InvalidArgumentError('an http:// or https:// URL, e.g. http://127.0.0.1:7070');
+  return value;
+}
+
+export const DEFAULT_CONTROL_PLANE = 'http://127.0.0.1:7070';
+
+/**
+ * `--control-plane`, also read from $ARCSIM_CONTROL_PLANE so one export serves a shell session.
+ * Admin commands default to the local control plane; an agent (`required`) must be told where it is.
+ */
+export function controlPlaneOption(options: { required?: boolean } = {}): Option {
+  const option = new Option('--control-plane <url>', 'control-plane base URL').env('ARCSIM_CONTROL_PLANE').argParser(urlOption);
+  return options.required ? option.makeOptionMandatory() : option.default(DEFAULT_CONTROL_PLANE);
+}
+
+/** `--admin-key`, also read from $ARCSIM_ADMIN_KEY; never defaulted to an empty key. */
+export const adminKeyOption = () =>
+  new Option('--admin-key <key>', 'admin API key (printed once when the control plane first started)').env('ARCSIM_ADMIN_KEY');
+
+/** The API client for a command's `--control-plane` and `--admin-key`. */
+export function apiOf(opts: { controlPlane: string; adminKey?: string }): ControlPlaneApi {
+  return controlPlaneApi(opts.controlPlane, opts.adminKey);
 }

@@ -1,22 +1,14 @@
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { RunResult } from '../protocol/index.ts';
 import {
-  controlPlaneApi, createProgress, loadSuiteFile, parseBundle, renderMatrix, renderReplay, replayBundle, runSuite, silentProgress,
+  createProgress, loadSuiteFile, parseBundle, renderMatrix, renderReplay, replayBundle, runSuite, silentProgress,
   SuiteErrors, toJUnit, toMarkdown, toNavigatorLayer,
 } from '../testruns/index.ts';
 import { table } from './format.ts';
-
-const cpOption = () => new Option('--control-plane <url>', 'control-plane base URL').default('http://127.0.0.1:7070');
-const keyOption = () => new Option('--admin-key <key>', 'admin API key (default: $ARCSIM_ADMIN_KEY)');
-
-function adminKey(opts: { adminKey?: string }): string {
-  const key = opts.adminKey ?? process.env.ARCSIM_ADMIN_KEY;
-  if (!key) throw new Error('the admin API key is needed: pass --admin-key or set ARCSIM_ADMIN_KEY (printed once when the control plane first started)');
-  return key;
-}
+import { adminKeyOption, apiOf, controlPlaneOption } from './options.ts';
 
 const write = (file: string, text: string) => (file === '-' ? process.stdout.write(text) : writeFileSync(file, text));
 
@@ -41,8 +33,8 @@ export function runCommand(): Command {
     .description('multi-cloud test runs: play a suite of scenarios on the matching connected agents and check the expected outcomes\n' +
       '(exit 0 only if every expectation held); also show, export and replay stored runs')
     .argument('[suite]', 'suite file (YAML); see docs/test-runs.md')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .option('--junit <file>', 'write JUnit XML (one testcase per matrix cell)')
     .option('--report <file>', 'write a Markdown report (matrix, per-alert latencies, ATT&CK coverage)')
     .option('--navigator <file>', 'write an ATT&CK Navigator layer (v4.5) of the techniques exercised and detected')
@@ -64,7 +56,7 @@ export function runCommand(): Command {
         process.stdout.write(`ok  ${suiteFile}: ${suite.scenarios.length} scenario runs, ${Object.keys(suite.hosts).length} host selectors, ${suite.incidents.length} incident checks\n`);
         return;
       }
-      const api = controlPlaneApi(opts.controlPlane, adminKey(opts));
+      const api = apiOf(opts);
       const progress = opts.progress ? createProgress(process.stderr) : silentProgress;
       const result = await runSuite(suite, { api, progress });
       if (opts.json !== '-') process.stdout.write(renderMatrix(result));
@@ -75,10 +67,10 @@ export function runCommand(): Command {
 
   cmd.command('list')
     .description('list stored test runs, newest first')
-    .addOption(cpOption())
+    .addOption(controlPlaneOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const runs = await controlPlaneApi(opts.controlPlane).runs();
+      const runs = await apiOf(opts).runs();
       if (opts.json) return void process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
       process.stdout.write(table(runs.map((r) => ({
         runId: r.runId, suite: r.suite, startedAt: r.startedAt, result: r.ok ? 'PASS' : 'FAIL',
@@ -88,13 +80,13 @@ export function runCommand(): Command {
 
   cmd.command('show <id>')
     .description('show a stored test run: its matrix (or JSON), and write its reports again')
-    .addOption(cpOption())
+    .addOption(controlPlaneOption())
     .option('--json', 'print the JSON result')
     .option('--junit <file>', 'write JUnit XML')
     .option('--report <file>', 'write the Markdown report')
     .option('--navigator <file>', 'write the ATT&CK Navigator layer')
     .action(async (id: string, opts) => {
-      const result = await controlPlaneApi(opts.controlPlane).run(id);
+      const result = await apiOf(opts).run(id);
       if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       else process.stdout.write(renderMatrix(result));
       writeReports(result, { junit: opts.junit, report: opts.report, navigator: opts.navigator });
@@ -104,10 +96,10 @@ export function runCommand(): Command {
   cmd.command('export <id>')
     .description('export a stored run as a bundle (suite, result, events, alerts) for replay elsewhere')
     .requiredOption('--out <file>', 'bundle file to write (JSON)')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .action(async (id: string, opts) => {
-      const bundle = await controlPlaneApi(opts.controlPlane, adminKey(opts)).bundle(id);
+      const bundle = await apiOf(opts).bundle(id);
       writeFileSync(opts.out, JSON.stringify(bundle) + '\n');
       const b = bundle as { events: unknown[]; alerts: unknown[] };
       process.stdout.write(`wrote ${opts.out}: ${b.events.length} events, ${b.alerts.length} alerts\n`);
@@ -120,9 +112,9 @@ export function runCommand(): Command {
     .option('--token <token>', 'live: an enrollment token of that control plane')
     .option('--state-dir <dir>', 'live: where the replay agents keep identity and spool', join(tmpdir(), 'arcsim-replay'))
     .option('--json', 'print JSON')
-    .action(async (file: string, opts) => {
-      if (opts.to && !opts.token) throw new Error('--to needs --token (an enrollment token of that control plane)');
-      if (opts.to && opts.rules) throw new Error('--rules is for offline replay; the control plane given with --to uses its own rules');
+    .action(async (file: string, opts, command: Command) => {
+      if (opts.to && !opts.token) command.error('error: --to needs --token (an enrollment token of that control plane)');
+      if (opts.to && opts.rules) command.error('error: --rules is for offline replay; the control plane given with --to uses its own rules');
       let bundle;
       try {
         bundle = parseBundle(JSON.parse(readFileSync(file, 'utf8')), file);

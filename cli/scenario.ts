@@ -13,6 +13,7 @@ import { createLogger } from '../lib/logger.ts';
 import { Agent, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
 import { table } from './format.ts';
+import { apiOf, controlPlaneOption } from './options.ts';
 
 /** Where `play` starts when no --start is given: fixed, so two plays with one seed are identical. */
 export const DEFAULT_RECORDING_START = '2026-01-01T00:00:00.000Z';
@@ -211,8 +212,8 @@ export function scenarioCommand(): Command {
   cmd
     .command('replay <file>')
     .description('send a recorded NDJSON stream through the real agent path (enroll, socket, acks) as a new run, with host, ids and addresses rewritten')
-    .requiredOption('--control-plane <url>', 'control-plane base URL, e.g. http://127.0.0.1:7070')
-    .option('--token <token>', 'enrollment token (first use of --state-dir)')
+    .addOption(controlPlaneOption({ required: true }))
+    .addOption(new Option('--token <token>', 'enrollment token (first use of --state-dir)').env('ARCSIM_TOKEN'))
     .option('--state-dir <dir>', 'identity of the replaying agent (keep it apart from a running agent\'s, or one replaces the other)', join(homedir(), '.arcsim', 'replay-agent'))
     .option('--host <name>', 'host name to register and stamp on the events (default: this host\'s)')
     .option('--map-ip <old=new>', 'rewrite an address everywhere it appears (repeatable)', collect, {})
@@ -234,8 +235,8 @@ export function scenarioCommand(): Command {
       try {
         const reg = await registered;
         const r = await replayThroughAgent(agent, recorded, { hostName, ipMap: opts.mapIp, speed: opts.speed, keepTime: !!opts.keepTime, detonationId: opts.detonationId });
-        const alerts = (await (await fetch(new URL(`/api/alerts?detonationId=${encodeURIComponent(r.detonationId)}`, opts.controlPlane))).json()) as { value: Array<{ properties: Record<string, string> }> };
-        const result = { ...r, machineId: reg.machineId, alerts: alerts.value.map((a) => a.properties.alertType) };
+        const alerts = await apiOf(opts).alertsOf(r.detonationId);
+        const result = { ...r, machineId: reg.machineId, alerts: alerts.map((a) => a.alertType) };
         if (opts.json) return void stdout(JSON.stringify(result, null, 2) + '\n');
         stdout(`replayed ${r.events} events as ${hostName} (${reg.machineId})\ndetonation ${r.detonationId}, ${r.first} .. ${r.last}\nalerts: ${result.alerts.join(', ') || 'none'}\n`);
       } finally {

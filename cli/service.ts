@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { createControlPlane, openPostgresStore, openSqliteStore, type ControlPlane, type Store } from '../control-plane/index.ts';
+import { createControlPlane, openPostgresStore, openSqliteStore, type ControlPlane, type ControlPlaneConfig, type Store } from '../control-plane/index.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface StartedControlPlane {
@@ -16,19 +16,16 @@ export interface StartedControlPlane {
  * SQLite file in `dataDir` — starts the control plane and listens.
  */
 export async function startControlPlane(options: {
-  dataDir: string; storeUrl?: string; host: string; port: number; rulesDir?: string; resetAdminKey?: boolean; logger: Logger;
-  /** Heartbeat interval asked of agents, s (default: LIMITS.heartbeatIntervalSec). */
-  heartbeatIntervalSec?: number;
+  dataDir: string; storeUrl?: string; host: string; port: number; resetAdminKey?: boolean; logger: Logger;
+  /** The rest of the control-plane settings (rules, sync, limits, lateness, inventory, public URL). */
+  config?: Omit<ControlPlaneConfig, 'host' | 'port'>;
 }): Promise<StartedControlPlane> {
   const store = options.storeUrl
     ? await openPostgresStore({ connectionString: options.storeUrl, logger: options.logger })
     : openSqliteStore({ file: join(resolve(options.dataDir), 'arcsim.db') });
   let cp: ControlPlane;
   try {
-    cp = createControlPlane({ store, logger: options.logger, config: {
-      host: options.host, port: options.port, rulesDir: options.rulesDir,
-      limits: options.heartbeatIntervalSec ? { heartbeatIntervalSec: options.heartbeatIntervalSec } : {},
-    } });
+    cp = createControlPlane({ store, logger: options.logger, config: { ...options.config, host: options.host, port: options.port } });
   } catch (err) {
     await store.close();
     throw err;

@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
-import { durationOption } from './options.ts';
+import { adminKeyOption, apiOf, controlPlaneOption, durationOption } from './options.ts';
 import { table } from './format.ts';
-import { adminKey, call, cpOption, keyOption } from './api-client.ts';
 
 export function tokenCommand(): Command {
   const cmd = new Command('token').description('manage enrollment tokens (agents exchange one for their identity)');
@@ -13,11 +12,11 @@ export function tokenCommand(): Command {
     .requiredOption('--resource-group <name>', 'resource group the agents register into')
     .option('--location <region>', 'Azure region recorded on the machines', 'eastus')
     .addOption(new Option('--ttl <duration>', 'lifetime, e.g. 1h, 24h, 7d').default(86_400_000, '24h').argParser(durationOption))
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const t = await call(opts.controlPlane, adminKey(opts), 'POST', '/api/tokens', {
+      const t = await apiOf(opts).createToken({
         subscription: opts.subscription, resourceGroup: opts.resourceGroup, location: opts.location, ttl: formatDuration(opts.ttl),
       });
       if (opts.json) return void process.stdout.write(JSON.stringify(t, null, 2) + '\n');
@@ -27,21 +26,21 @@ export function tokenCommand(): Command {
   cmd
     .command('list')
     .description('list enrollment tokens (never their secrets)')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
-      const r = await call(opts.controlPlane, adminKey(opts), 'GET', '/api/tokens');
-      if (opts.json) return void process.stdout.write(JSON.stringify(r.value, null, 2) + '\n');
-      process.stdout.write(table(r.value, ['id', 'subscription', 'resourceGroup', 'expiresAt', 'expired', 'revoked', 'uses']) + '\n');
+      const tokens = await apiOf(opts).tokens();
+      if (opts.json) return void process.stdout.write(JSON.stringify(tokens, null, 2) + '\n');
+      process.stdout.write(table(tokens, ['id', 'subscription', 'resourceGroup', 'expiresAt', 'expired', 'revoked', 'uses']) + '\n');
     });
   cmd
     .command('revoke <id>')
     .description('revoke a token so it can enroll no more agents')
-    .addOption(cpOption())
-    .addOption(keyOption())
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
     .action(async (id: string, opts) => {
-      await call(opts.controlPlane, adminKey(opts), 'DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+      await apiOf(opts).revokeToken(id);
       process.stdout.write(`revoked ${id}\n`);
     });
   return cmd;

@@ -27,6 +27,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   /** TCP port; 0 picks a free one. */
   port: z.number().int().min(0).max(65_535).default(7070),
+  /** URL agents and links use to reach this control plane (behind NAT or a proxy); default: the listen address. */
+  publicUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')).optional(),
   /** How late an event (by event time) may arrive and still count in correlation windows. */
   lateness: z.string().default('5m'),
   /** Directory of Sigma rule files. */
@@ -58,8 +60,9 @@ export interface ControlPlane extends EventEmitter {
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
-  /** Base URL once listening, e.g. http://127.0.0.1:7070. */
+  /** Public base URL: `publicUrl` when configured, else the listen address once listening, e.g. http://127.0.0.1:7070. */
   url(): string;
+  /** Starts listening; resolves to the listen address (not `publicUrl`). */
   listen(): Promise<string>;
   close(): Promise<void>;
   /** First start: a new admin key in clear text (shown once); later starts: undefined. */
@@ -100,7 +103,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes });
   const emitter = new EventEmitter();
-  let baseUrl = `http://${config.host}:${config.port}`;
+  let baseUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
 
   const durationOf = (text: string, name: string) => {
     try {
@@ -195,9 +198,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      baseUrl = `http://${host}:${addr.port}`;
-      logger.info('control plane listening', { url: baseUrl, rules: rules.detections.length + rules.correlations.length });
-      return baseUrl;
+      const listening = `http://${host}:${addr.port}`;
+      baseUrl = config.publicUrl ?? listening;
+      logger.info('control plane listening', { url: listening, publicUrl: baseUrl, rules: rules.detections.length + rules.correlations.length });
+      return listening;
     },
     async close() {
       await inventory.close();

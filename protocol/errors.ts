@@ -37,6 +37,12 @@ export const PROTOCOL_ERRORS = {
   ARCSIM_E_SHUTDOWN: { status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { status: 500, closeCode: 1011, message: 'internal error' },
   ARCSIM_E_STORE_UNAVAILABLE: { status: 503, closeCode: null, message: 'cannot open the store (database unreachable, refused the login or failed to migrate)' },
+  // Raised on the caller's side, by the API client and the control-plane config loader.
+  ARCSIM_E_ADMIN_KEY_REQUIRED: { status: 401, closeCode: null, message: 'this call needs the admin API key: pass --admin-key or set ARCSIM_ADMIN_KEY' },
+  ARCSIM_E_UNREACHABLE: { status: 503, closeCode: null, message: 'cannot reach the control plane' },
+  ARCSIM_E_API_REPLY: { status: 502, closeCode: null, message: 'the control plane answered with an error that has no ARCSIM_E_ code' },
+  ARCSIM_E_CONFIG_YAML: { status: 422, closeCode: null, message: 'config file cannot be read or is not valid YAML' },
+  ARCSIM_E_CONFIG_SCHEMA: { status: 422, closeCode: null, message: 'config file does not match the config schema' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;

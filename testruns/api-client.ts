@@ -1,11 +1,19 @@
-import { ArcsimError, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
+import { ArcsimError, protocolError, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
 import type { ControlPlane } from '../control-plane/index.ts';
 import type { AgentInfo } from './host-selector.ts';
 
-/** One REST call: method, path (with query), optional JSON body -> status and parsed body. */
-export type Transport = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+/**
+ * The one client of the control-plane REST API, used by the CLI and the test runner.
+ * Every method is one endpoint; error replies become `ArcsimError`s with the reply's code, and a
+ * call to an admin endpoint without an admin key fails before anything is sent.
+ */
 
-/** Talks to a control plane over HTTP; `adminKey` authorises the admin endpoints. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** One REST call: method, path (with query), optional JSON body -> status and parsed body. */
+export type Transport = (method: HttpMethod, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+/** Talks to a control plane over HTTP; the `authorization` header is sent only when `adminKey` is non-empty. */
 export function httpTransport(baseUrl: string, adminKey?: string): Transport {
   return async (method, path, body) => {
     let res: Response;
@@ -16,7 +24,8 @@ export function httpTransport(baseUrl: string, adminKey?: string): Transport {
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
     } catch (err) {
-      throw new Error(`cannot reach the control plane at ${baseUrl}: ${(err as Error).message}`);
+      const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+      throw protocolError('ARCSIM_E_UNREACHABLE', `${baseUrl}: ${cause} (set --control-plane or ARCSIM_CONTROL_PLANE)`);
     }
     const text = await res.text();
     let json: unknown;
@@ -34,10 +43,10 @@ export function inProcessTransport(cp: ControlPlane): Transport {
   return (method, path, body) => cp.adminRequest(method, path, body);
 }
 
-/** A failed API call, keeping the control plane's `{code, message}`. */
-export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string | undefined, message: string) {
-    super(message);
+/** A failed API call, keeping the control plane's `{code, path, message}` and HTTP status. */
+export class ApiError extends ArcsimError {
+  constructor(status: number, code: string, message: string, path?: string) {
+    super(code, { status, closeCode: null, message }, undefined, path);
     this.name = 'ApiError';
   }
 }
@@ -45,23 +54,45 @@ export class ApiError extends Error {
 /** Inventory answer: the assets, or `undefined` when the control plane has no inventory API yet. */
 export type AssetsAnswer = { available: true; value: Array<Record<string, unknown>> } | { available: false };
 
-/** The control-plane REST calls a test run makes. Everything goes through the public API. */
-export class ControlPlaneApi {
-  constructor(private readonly call: Transport, readonly label: string) {}
+/** `POST /api/tokens`: the token in clear text, shown once. */
+export type CreatedToken = { id: string; token: string; subscription: string; resourceGroup: string; location: string; expiresAt: string };
+export type TokenInfo = { id: string; subscription: string; resourceGroup: string; location: string; createdAt: string; expiresAt: string; revoked: boolean; expired: boolean; uses: number };
+export type Connector = { name: string; provider: string; accountId: string; subscription: string; resourceGroup: string; location: string; id: string; definition: unknown; createdAt: string; updatedAt: string };
+export type SnapshotSummary = { kind: string; resources: number; added: number; changed: number; deleted: number };
+export type PlanSetting = { scope: 'subscription' | 'connector'; id: string; plan: string; subPlan?: string | null; enabled: boolean; displayName?: string; updatedAt?: string };
+export type Recommendation = { assessmentKey: string; displayName?: string; severity?: string; status: string; resourceId: string; details: Record<string, unknown>; [field: string]: unknown };
+export type Row = Record<string, unknown>;
 
-  private async ok(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<any> {
+/** The control-plane REST calls of the CLI and the test runner. Everything goes through the public API. */
+export class ControlPlaneApi {
+  /** `admin`: the transport carries the admin key (or in-process admin rights). */
+  constructor(private readonly call: Transport, readonly label: string, private readonly options: { admin: boolean }) {}
+
+  private async ok(method: HttpMethod, path: string, body?: unknown): Promise<any> {
     const r = await this.call(method, path, body);
-    if (r.status >= 400) throw new ApiError(r.status, r.body?.code, `${method} ${path}: ${r.body?.code ?? r.status} ${r.body?.message ?? ''}`.trim());
+    if (r.status >= 400) throw replyError(method, path, r.status, r.body);
     return r.body;
   }
 
+  /** An admin endpoint: refused here, before any request, when there is no key to send. */
+  private admin(method: HttpMethod, path: string, body?: unknown): Promise<any> {
+    if (!this.options.admin) {
+      return Promise.reject(protocolError('ARCSIM_E_ADMIN_KEY_REQUIRED', `${method} ${path} (printed once when the control plane first started)`));
+    }
+    return this.ok(method, path, body);
+  }
+
   async agents(): Promise<AgentInfo[]> {
-    return (await this.ok('GET', '/api/agents')).value;
+    return (await this.admin('GET', '/api/agents')).value;
   }
 
   /** Sends a command and waits for the agent's answer. */
   async command(agentId: string, command: Record<string, unknown>, timeoutMs: number): Promise<{ ok: boolean; events?: number; notCollected?: Record<string, number>; message?: string }> {
-    return this.ok('POST', `/api/agents/${encodeURIComponent(agentId)}/commands`, { command, timeout: `${Math.ceil(timeoutMs)}ms` });
+    return this.admin('POST', `/api/agents/${encodeURIComponent(agentId)}/commands`, { command, timeout: `${Math.ceil(timeoutMs)}ms` });
+  }
+
+  async events(detonationId: string): Promise<SensorEvent[]> {
+    return (await this.admin('GET', `/api/events?detonationId=${encodeURIComponent(detonationId)}&limit=100000`)).value;
   }
 
   async alertsOf(detonationId: string): Promise<RunAlert[]> {
@@ -73,17 +104,13 @@ export class ControlPlaneApi {
   }
 
   async changeStatus(systemAlertId: string, action: string, product: string): Promise<void> {
-    await this.ok('POST', `/api/alerts/${encodeURIComponent(systemAlertId)}/${action}?product=${product}`);
+    await this.admin('POST', `/api/alerts/${encodeURIComponent(systemAlertId)}/${action}?product=${product}`);
   }
 
   /** Open incidents with their alert ids (merged-away ones left out). */
   async incidents(): Promise<Array<{ incidentId: string; alertIds: string[] }>> {
     const value = (await this.ok('GET', '/api/incidents')).value as Array<Record<string, any>>;
     return value.filter((i) => !i.redirectIncidentId).map((i) => ({ incidentId: i.incidentId, alertIds: i.alerts.map((a: any) => a.systemAlertId) }));
-  }
-
-  async events(detonationId: string): Promise<SensorEvent[]> {
-    return (await this.ok('GET', `/api/events?detonationId=${encodeURIComponent(detonationId)}&limit=100000`)).value;
   }
 
   async syncProfile(): Promise<string | null> {
@@ -95,12 +122,60 @@ export class ControlPlaneApi {
   async assets(): Promise<AssetsAnswer> {
     const r = await this.call('GET', '/api/assets');
     if (r.status === 404) return { available: false };
-    if (r.status >= 400) throw new ApiError(r.status, r.body?.code, `GET /api/assets: ${r.body?.message ?? r.status}`);
+    if (r.status >= 400) throw replyError('GET', '/api/assets', r.status, r.body);
     return { available: true, value: Array.isArray(r.body?.value) ? r.body.value : Array.isArray(r.body) ? r.body : [] };
   }
 
+  async recommendations(): Promise<Recommendation[]> {
+    return (await this.ok('GET', '/api/recommendations')).value;
+  }
+
+  async secureScore(): Promise<Row[]> {
+    return (await this.ok('GET', '/api/secure-score')).value;
+  }
+
+  async billing(): Promise<Row[]> {
+    return (await this.ok('GET', '/api/billing')).value;
+  }
+
+  async createToken(request: { subscription: string; resourceGroup: string; location: string; ttl: string }): Promise<CreatedToken> {
+    return this.admin('POST', '/api/tokens', request);
+  }
+
+  async tokens(): Promise<TokenInfo[]> {
+    return (await this.admin('GET', '/api/tokens')).value;
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.admin('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+  }
+
+  async setConnector(name: string, definition: unknown): Promise<Connector> {
+    return this.admin('PUT', `/api/connectors/${encodeURIComponent(name)}`, definition);
+  }
+
+  async connectors(): Promise<{ value: Connector[]; scheduledPulls: unknown }> {
+    return this.ok('GET', '/api/connectors');
+  }
+
+  async importSnapshots(connector: string, snapshots: Array<{ document: unknown; source: string; kind?: string; region?: string }>): Promise<{ connector: string; snapshots: SnapshotSummary[] }> {
+    return this.admin('POST', `/api/connectors/${encodeURIComponent(connector)}/snapshots`, { snapshots });
+  }
+
+  async pull(connector: string): Promise<{ snapshots: SnapshotSummary[] }> {
+    return this.admin('POST', `/api/connectors/${encodeURIComponent(connector)}/pull`);
+  }
+
+  async setPlan(setting: { scope: 'subscription' | 'connector'; id: string; plan: string; enabled: boolean; subPlan?: string }): Promise<PlanSetting> {
+    return this.admin('PUT', '/api/plans', setting);
+  }
+
+  async plans(): Promise<PlanSetting[]> {
+    return (await this.ok('GET', '/api/plans')).value;
+  }
+
   async saveRun(result: RunResult, suite: unknown): Promise<void> {
-    await this.ok('POST', '/api/runs', { result, suite });
+    await this.admin('POST', '/api/runs', { result, suite });
   }
 
   async run(runId: string): Promise<RunResult> {
@@ -112,8 +187,14 @@ export class ControlPlaneApi {
   }
 
   async bundle(runId: string): Promise<Record<string, unknown>> {
-    return this.ok('GET', `/api/runs/${encodeURIComponent(runId)}/bundle`);
+    return this.admin('GET', `/api/runs/${encodeURIComponent(runId)}/bundle`);
   }
+}
+
+/** The reply's own `ARCSIM_E_*` code when it has one; otherwise (a proxy, a route that is not there) ARCSIM_E_API_REPLY. */
+function replyError(method: HttpMethod, path: string, status: number, body: any): ArcsimError {
+  const code = typeof body?.code === 'string' && body.code.startsWith('ARCSIM_E_') ? body.code : 'ARCSIM_E_API_REPLY';
+  return new ApiError(status, code, `${method} ${path}: HTTP ${status}: ${body?.message ?? ''}`.trim(), typeof body?.path === 'string' ? body.path : undefined);
 }
 
 /** The fields of a REST alert (MDC shape + arcsim block) a test run looks at. */
@@ -134,10 +215,15 @@ export function toRunAlert(a: Record<string, any>): RunAlert {
 }
 
 export function isOffline(err: unknown): boolean {
-  return (err instanceof ApiError || err instanceof ArcsimError) && (err as { code?: string }).code === 'ARCSIM_E_AGENT_OFFLINE';
+  return err instanceof ArcsimError && err.code === 'ARCSIM_E_AGENT_OFFLINE';
 }
 
-/** The API of a control plane given in process (a `ControlPlane`) or by base URL (then `adminKey` is needed). */
+/**
+ * The API of a control plane given in process (a `ControlPlane`, with admin rights) or by base URL;
+ * over HTTP the admin endpoints need `adminKey` (an empty string counts as none).
+ */
 export function controlPlaneApi(target: ControlPlane | string, adminKey?: string): ControlPlaneApi {
-  return typeof target === 'string' ? new ControlPlaneApi(httpTransport(target, adminKey), target) : new ControlPlaneApi(inProcessTransport(target), target.url());
+  return typeof target === 'string'
+    ? new ControlPlaneApi(httpTransport(target, adminKey), target, { admin: !!adminKey })
+    : new ControlPlaneApi(inProcessTransport(target), target.url(), { admin: true });
 }

@@ -91,12 +91,12 @@ test('arcsim lab --library --exit: real host, every library scenario, each expec
   for (const l of checks) assert.match(l, /\s1 \(1\)\s+([2-9]|\d\d)$/);
 });
 
-test('CLI usage errors are clear and exit non-zero', () => {
+test('CLI usage errors are clear and exit 2', () => {
   const r = spawnSync(process.execPath, [BIN, 'lab', '--port', 'seventy'], { encoding: 'utf8' });
-  assert.notEqual(r.status, 0);
+  assert.equal(r.status, 2);
   assert.match(r.stderr, /TCP port/);
   const both = spawnSync(process.execPath, [BIN, 'lab', '--library', '--suite', 'examples/onprem.yaml', '--exit', '--port', '0'], { encoding: 'utf8' });
-  assert.notEqual(both.status, 0);
+  assert.equal(both.status, 2);
   assert.match(both.stderr, /--library and --suite are alternatives/);
   const help = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);

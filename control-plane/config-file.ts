@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { issuePath, protocolError } from '../protocol/errors.ts';
+import { parseDuration } from '../lib/duration.ts';
+import { ControlPlaneConfigSchema } from './control-plane.ts';
+
+const shape = ControlPlaneConfigSchema.shape;
+
+/** A duration string (`30s`, `5m`, `24h`, `45d`), checked here so a typo names its key at start-up. */
+const duration = z.string().refine((text) => {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a duration: use a number and a unit, e.g. 500ms, 30s, 5m, 24h, 7d');
+
+/**
+ * `arcsim control-plane --config FILE`: every key optional (a missing key keeps its default, a
+ * command-line flag overrides the key), unknown keys refused. Keys are the `createControlPlane`
+ * config plus where the store lives and how the process logs; docs/configuration.md lists them.
+ */
+export const ConfigFileSchema = z.strictObject({
+  host: shape.host.unwrap().min(1).optional(),
+  port: shape.port.unwrap().optional(),
+  publicUrl: shape.publicUrl,
+  /** SQLite store: the directory holding arcsim.db. */
+  dataDir: z.string().min(1).optional(),
+  /** PostgreSQL store instead of SQLite. */
+  storeUrl: z.string().regex(/^postgres(ql)?:\/\/./, 'a PostgreSQL URL, postgres://user[:password]@host[:port]/database').optional(),
+  rulesDir: shape.rulesDir,
+  lateness: duration.optional(),
+  incidentWindow: duration.optional(),
+  sync: shape.sync.unwrap().optional(),
+  inventory: shape.inventory.unwrap().extend({
+    expiredAfter: duration.optional(),
+    sweepInterval: duration.optional(),
+    commandTimeout: duration.optional(),
+  }).optional(),
+  limits: shape.limits.unwrap().optional(),
+  logFormat: z.enum(['json', 'pretty']).optional(),
+}).refine((c) => !(c.dataDir && c.storeUrl), { message: 'give dataDir (SQLite) or storeUrl (PostgreSQL), not both', path: ['storeUrl'] });
+
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+/**
+ * Reads and validates a control-plane config file; `dataDir` and `rulesDir` come back absolute. Throws ARCSIM_E_CONFIG_YAML (unreadable, not
+ * YAML) or ARCSIM_E_CONFIG_SCHEMA (with the path of the first wrong key, and every problem in the message).
+ */
+export function loadConfigFile(file: string): ConfigFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? `:${err.linePos[0].line}` : '';
+    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}${where}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  // An empty file (or only comments) is a valid file that sets nothing.
+  const parsed = ConfigFileSchema.safeParse(doc ?? {});
+  if (parsed.success) {
+    // Relative directories are relative to the file, so a config works from any working directory.
+    const config = { ...parsed.data };
+    if (config.dataDir !== undefined) config.dataDir = resolve(dirname(file), config.dataDir);
+    if (config.rulesDir !== undefined) config.rulesDir = resolve(dirname(file), config.rulesDir);
+    return config;
+  }
+  const problems = parsed.error.issues.map((issue) => {
+    // Unknown keys are reported on their parent; point at the key itself.
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+    return { path: issuePath(path), message: issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issue.message };
+  });
+  const first = problems[0]!;
+  throw protocolError('ARCSIM_E_CONFIG_SCHEMA', `${file}: ${problems.map((p) => `${p.path || '(top level)'}: ${p.message}`).join('; ')}`, first.path);
+}
