@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { inventoryError } from '../control-plane/inventory/errors.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
 import { adminKey, call, cpOption, keyOption } from './api-client.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 
 function readJson(file: string): unknown {
   const text = readFileSync(file, 'utf8');

@@ -7,7 +7,7 @@ import {
   controlPlaneApi, createProgress, loadSuiteFile, parseBundle, renderMatrix, renderReplay, replayBundle, runSuite, silentProgress,
   SuiteErrors, toJUnit, toMarkdown, toNavigatorLayer,
 } from '../testruns/index.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 
 const cpOption = () => new Option('--control-plane <url>', 'control-plane base URL').default('http://127.0.0.1:7070');
 const keyOption = () => new Option('--admin-key <key>', 'admin API key (default: $ARCSIM_ADMIN_KEY)');

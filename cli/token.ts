@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
 import { durationOption } from './options.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 import { adminKey, call, cpOption, keyOption } from './api-client.ts';
 
 export function tokenCommand(): Command {
