@@ -1,4 +1,4 @@
-export { Inventory, InventoryConfigSchema, type InventoryConfig } from './inventory.ts';
+export { Inventory, InventoryConfigSchema, type ConnectedAgents, type InventoryConfig } from './inventory.ts';
 export { INVENTORY_ERRORS, inventoryError } from './errors.ts';
 export { mergeAssets, isEc2VmUuid, assetIdOf } from './asset-merge.ts';
 export { RECOMMENDATIONS } from './recommendations.ts';
