@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { inventoryError } from '../control-plane/inventory/errors.ts';
+import { protocolError } from '../protocol/index.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
 import { adminKey, call, cpOption, keyOption } from './api-client.ts';
 import { table } from '../lib/text-table.ts';
@@ -10,7 +10,7 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw inventoryError('ARCSIM_E_SNAPSHOT_JSON', `${file}: ${(err as Error).message}`, file);
+    throw protocolError('ARCSIM_E_SNAPSHOT_JSON', `${file}: ${(err as Error).message}`, file);
   }
 }
 

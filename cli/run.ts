@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import type { RunResult } from '../protocol/index.ts';
+import { ArcsimErrors, type RunResult } from '../protocol/index.ts';
 import {
   controlPlaneApi, createProgress, loadSuiteFile, parseBundle, renderMatrix, renderReplay, replayBundle, runSuite, silentProgress,
-  SuiteErrors, toJUnit, toMarkdown, toNavigatorLayer,
+  toJUnit, toMarkdown, toNavigatorLayer,
 } from '../testruns/index.ts';
 import { table } from '../lib/text-table.ts';
 
@@ -30,7 +30,7 @@ export function writeReports(result: RunResult, opts: { junit?: string; report?:
 
 /** Prints every suite error (code, path, message), one per line. */
 export function printSuiteErrors(err: unknown): boolean {
-  if (!(err instanceof SuiteErrors)) return false;
+  if (!(err instanceof ArcsimErrors)) return false;
   for (const e of err.errors) process.stderr.write(`arcsim: ${e.code}${e.path ? ` at ${e.path}` : ''}: ${e.message}\n`);
   process.stderr.write(`arcsim: the suite was refused (${err.errors.length} error${err.errors.length > 1 ? 's' : ''}); nothing was run\n`);
   return true;

@@ -10,7 +10,7 @@ import type { AssetRow, ConnectorRow, MachineRow, Store, StoreTx } from '../stor
 import { mergeAssets } from './asset-merge.ts';
 import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
 import { connectorRow, importSnapshots, parseConnectorDefinition, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
-import { inventoryError } from './errors.ts';
+import { protocolError } from '../../protocol/errors.ts';
 import { desiredExtensions, governedPlans, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
 import { diffAssessments, evaluateRecommendations } from './recommendations.ts';
 import { parseSnapshotText } from './snapshot-formats.ts';
@@ -242,7 +242,7 @@ export class Inventory {
 
   async connector(name: string): Promise<ConnectorRow> {
     const c = await this.deps.store.getConnector(name);
-    if (!c) throw inventoryError('ARCSIM_E_CONNECTOR_UNKNOWN', name, 'name');
+    if (!c) throw protocolError('ARCSIM_E_CONNECTOR_UNKNOWN', name, 'name');
     return c;
   }
 
@@ -260,7 +260,7 @@ export class Inventory {
   async pull(name: string): Promise<ImportSummary[]> {
     const connector = await this.connector(name);
     const def = connector.config as unknown as ConnectorDefinition;
-    if (!def.pull) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `connector ${name} has no pull configured`, 'pull');
+    if (!def.pull) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `connector ${name} has no pull configured`, 'pull');
     const entries: SnapshotEntry[] = [];
     for (const [i, s] of def.pull.sources.entries()) {
       const where = s.file ?? `pull.sources.${i}.command`;
@@ -270,7 +270,7 @@ export class Inventory {
           ? await readFile(s.file, 'utf8')
           : (await run('/bin/sh', ['-c', s.command!], { timeout: this.deps.config.pullTimeoutMs, maxBuffer: this.deps.config.maxPullBytes })).stdout;
       } catch (err) {
-        throw inventoryError('ARCSIM_E_PULL_FAILED', `${where}: ${(err as Error).message.split('\n')[0]}`, `pull.sources.${i}`);
+        throw protocolError('ARCSIM_E_PULL_FAILED', `${where}: ${(err as Error).message.split('\n')[0]}`, `pull.sources.${i}`);
       }
       entries.push({ document: parseSnapshotText(text, where), kind: s.kind, region: s.region, source: where });
     }
@@ -285,7 +285,7 @@ export class Inventory {
     const job = schedule.scheduleJob(`cspm-pull-${c.name}`, def.pull.schedule, () => {
       this.pull(c.name).catch((err) => this.deps.logger.error('scheduled pull failed', { connector: c.name, error: err.message ?? String(err) }));
     });
-    if (!job) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `pull.schedule: not a cron expression: ${def.pull.schedule}`, 'body.pull.schedule');
+    if (!job) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `pull.schedule: not a cron expression: ${def.pull.schedule}`, 'body.pull.schedule');
     if (keep) this.jobs.set(c.name, job);
     else job.cancel();
   }
