@@ -13,8 +13,6 @@ import { table } from '../lib/text-table.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, runSuiteLab } from './lab-suite.ts';
 import { MULTI_CLOUD_SUITE, multiCloudHosts, prepareMultiCloud } from './lab-multicloud.ts';
 
-export { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION };
-
 export interface LabOptions {
   dataDir: string;
   host: string;

@@ -39,7 +39,6 @@ export const ConnectorDefinitionSchema = z.discriminatedUnion('provider', [
   }),
 ]);
 export type ConnectorDefinition = z.infer<typeof ConnectorDefinitionSchema>;
-export type ConnectorDefinitionInput = z.input<typeof ConnectorDefinitionSchema>;
 
 /** Validates a connector definition; an unknown provider gets its own code. */
 export function parseConnectorDefinition(name: string, body: unknown): ConnectorDefinition {
