@@ -3,7 +3,7 @@
  * (docs/architecture.md). Kept apart from the test so a synthetic graph can prove the
  * checker finds what it should.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
@@ -11,14 +11,14 @@ import ts from 'typescript';
 export type ImportGraph = Map<string, Set<string>>;
 
 const SOURCE_RE = /\.(ts|js|mjs)$/;
-const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.git', 'test/fixtures']);
+const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'test/fixtures']);
 
-/** Every .ts/.js/.mjs file under `root`, except dependencies, build output and test data. */
+/** Every .ts/.js/.mjs file under `root`, except dependencies, build output, test data and dot folders (.git, data dirs). */
 export function sourceFiles(root: string, dir = ''): string[] {
   const out: string[] = [];
   for (const name of readdirSync(join(root, dir)).sort()) {
     const rel = dir ? `${dir}/${name}` : name;
-    if (SKIPPED_DIRS.has(rel) || SKIPPED_DIRS.has(name)) continue;
+    if (SKIPPED_DIRS.has(rel) || SKIPPED_DIRS.has(name) || name.startsWith('.')) continue;
     if (statSync(join(root, rel)).isDirectory()) out.push(...sourceFiles(root, rel));
     else if (SOURCE_RE.test(name) && !name.endsWith('.d.ts')) out.push(rel);
   }
@@ -31,7 +31,7 @@ export function specifiersOf(text: string): string[] {
   return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
 }
 
-/** The project file a relative specifier names, or undefined for a package or a missing file. */
+/** The project source a relative specifier names, or undefined for a package (no edge between layers). */
 export function resolveSpecifier(root: string, from: string, spec: string, exists: (rel: string) => boolean): string | undefined {
   if (!spec.startsWith('.')) return undefined;
   const base = relative(root, resolve(root, dirname(from), spec)).split(sep).join('/');
@@ -49,8 +49,12 @@ export function buildGraph(root: string): ImportGraph {
     const targets = new Set<string>();
     for (const spec of specifiersOf(readFileSync(join(root, file), 'utf8'))) {
       const target = resolveSpecifier(root, file, spec, (rel) => known.has(rel));
-      if (target !== undefined && target !== file) targets.add(target);
-      else if (target === undefined && spec.startsWith('.')) throw new Error(`${file}: cannot resolve import '${spec}'`);
+      if (target !== undefined) {
+        if (target !== file) targets.add(target);
+      } else if (spec.startsWith('.') && !existsSync(resolve(root, dirname(file), spec))) {
+        // A relative import of data (JSON) is no edge; one that names nothing is a broken import.
+        throw new Error(`${file}: cannot resolve import '${spec}'`);
+      }
     }
     graph.set(file, targets);
   }
