@@ -11,7 +11,7 @@ import { loadPersona } from '../agent/persona.ts';
 import { controlPlaneOption, positiveIntOption } from './options.ts';
 import { untilSignal } from './signals.ts';
 import { loadScheduleFile } from '../agent/scheduler.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 import { agentInstallCommands } from './agent-install.ts';
 
 const DEFAULT_STATE_DIR = join(homedir(), '.arcsim', 'agent');

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
-import { inventoryError } from '../control-plane/inventory/errors.ts';
+import { protocolError } from '../protocol/index.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
 import type { ControlPlaneApi } from '../testruns/api-client.ts';
 import { adminKeyOption, apiOf, controlPlaneOption } from './options.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 
 function readJson(file: string): unknown {
   const text = readFileSync(file, 'utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw inventoryError('ARCSIM_E_SNAPSHOT_JSON', `${file}: ${(err as Error).message}`, file);
+    throw protocolError('ARCSIM_E_SNAPSHOT_JSON', `${file}: ${(err as Error).message}`, file);
   }
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { detectOffline, parseEventsNdjson } from '../control-plane/detection/offline-detect.ts';
 import { loadLibrary, loadScenarioFile, type Scenario } from '../scenarios/index.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 
 function scenarioFrom(ref: string): Scenario {
   if (/\.ya?ml$/.test(ref)) return loadScenarioFile(ref);

@@ -3,15 +3,12 @@ import { join } from 'node:path';
 import type { ControlPlane } from '../control-plane/index.ts';
 import type { MachineRow } from '../control-plane/store/index.ts';
 import { mdeExtensionFor } from '../protocol/index.ts';
-import { table } from './format.ts';
-import type { LabHost } from './lab-suite.ts';
+import { table } from '../lib/text-table.ts';
+import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, type LabHost } from './lab-suite.ts';
 
 /** The repository's examples: personas, CSPM snapshots, suites. */
 export const EXAMPLES_DIR = join(import.meta.dirname, '..', 'examples');
 export const MULTI_CLOUD_SUITE = join(EXAMPLES_DIR, 'multi-cloud.yaml');
-/** Where the lab's agents enroll; the connectors of examples/cspm/ live in the same subscription and resource group. */
-export const LAB_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a5c1';
-export const LAB_RESOURCE_GROUP = 'arcsim-lab';
 
 /**
  * The three agents of the full lab, all on this machine: the real host with its own facts

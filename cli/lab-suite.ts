@@ -6,11 +6,14 @@ import type { ControlPlane } from '../control-plane/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { controlPlaneApi, createProgress, loadSuiteFile, renderMatrix, runSuite, silentProgress } from '../testruns/index.ts';
 import { startControlPlane, untilSignal } from './service.ts';
-import { table } from './format.ts';
-import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION } from './lab-multicloud.ts';
+import { table } from '../lib/text-table.ts';
 import { writeReports } from './run.ts';
 
 /** One agent the lab starts on this machine: the real host (no `facts`, no `persona`) or a persona. */
+/** Where the lab's agents enroll; the connectors of examples/cspm/ live in the same subscription and resource group. */
+export const LAB_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a5c1';
+export const LAB_RESOURCE_GROUP = 'arcsim-lab';
+
 export interface LabHost {
   /** State directory name under the lab's data dir. */
   name: string;

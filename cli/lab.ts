@@ -9,11 +9,9 @@ import { toMdcAlert } from '../control-plane/index.ts';
 import { mdeExtensionFor } from '../protocol/index.ts';
 import { portOption, positiveIntOption } from './options.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
-import { table } from './format.ts';
-import { runSuiteLab } from './lab-suite.ts';
-import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, MULTI_CLOUD_SUITE, multiCloudHosts, prepareMultiCloud } from './lab-multicloud.ts';
-
-export { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION };
+import { table } from '../lib/text-table.ts';
+import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, runSuiteLab } from './lab-suite.ts';
+import { MULTI_CLOUD_SUITE, multiCloudHosts, prepareMultiCloud } from './lab-multicloud.ts';
 
 export interface LabOptions {
   dataDir: string;

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import type { RunResult } from '../protocol/index.ts';
+import { ArcsimErrors, type RunResult } from '../protocol/index.ts';
 import {
   createProgress, loadSuiteFile, parseBundle, renderMatrix, renderReplay, replayBundle, runSuite, silentProgress,
-  SuiteErrors, toJUnit, toMarkdown, toNavigatorLayer,
+  toJUnit, toMarkdown, toNavigatorLayer,
 } from '../testruns/index.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 import { adminKeyOption, apiOf, controlPlaneOption } from './options.ts';
 
 const write = (file: string, text: string) => (file === '-' ? process.stdout.write(text) : writeFileSync(file, text));
@@ -22,7 +22,7 @@ export function writeReports(result: RunResult, opts: { junit?: string; report?:
 
 /** Prints every suite error (code, path, message), one per line. */
 export function printSuiteErrors(err: unknown): boolean {
-  if (!(err instanceof SuiteErrors)) return false;
+  if (!(err instanceof ArcsimErrors)) return false;
   for (const e of err.errors) process.stderr.write(`arcsim: ${e.code}${e.path ? ` at ${e.path}` : ''}: ${e.message}\n`);
   process.stderr.write(`arcsim: the suite was refused (${err.errors.length} error${err.errors.length > 1 ? 's' : ''}); nothing was run\n`);
   return true;

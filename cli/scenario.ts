@@ -12,7 +12,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { createLogger } from '../lib/logger.ts';
 import { Agent, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 import { apiOf, controlPlaneOption } from './options.ts';
 
 /** Where `play` starts when no --start is given: fixed, so two plays with one seed are identical. */

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
 import { adminKeyOption, apiOf, controlPlaneOption, durationOption } from './options.ts';
-import { table } from './format.ts';
+import { table } from '../lib/text-table.ts';
 
 export function tokenCommand(): Command {
   const cmd = new Command('token').description('manage enrollment tokens (agents exchange one for their identity)');

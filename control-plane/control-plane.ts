@@ -19,7 +19,7 @@ import { registerInstallRoutes } from './api/install-routes.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
-import { Inventory, InventoryConfigSchema } from './inventory/index.ts';
+import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './inventory/index.ts';
 import { registerInventoryRoutes } from './api/inventory-routes.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
@@ -112,7 +112,12 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       throw new Error(`config: inventory.${name}: ${(err as Error).message}`);
     }
   };
-  let sessions: () => ReadonlyMap<string, AgentSession> = () => new Map();
+  // The inventory and the gateway call each other; these closures reach the gateway built below.
+  const agents: ConnectedAgents = {
+    registered: () => [...gateway.sessions.values()].filter((s) => s.machine).map((s) => s.agentId),
+    isRegistered: (agentId) => !!gateway.sessions.get(agentId)?.machine,
+    setExtension: (agentId, name, enabled, timeoutMs) => command(agentId, { action: 'set-extension', name, enabled }, timeoutMs),
+  };
   const inventory = new Inventory({
     store: deps.store, clock, logger, config: config.inventory,
     status: {
@@ -122,7 +127,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     },
     sweepIntervalMs: durationOf(config.inventory.sweepInterval, 'sweepInterval'),
     commandTimeoutMs: durationOf(config.inventory.commandTimeout, 'commandTimeout'),
-    sessions: () => sessions(),
+    agents,
   });
 
   const gateway = new Gateway(app.server, deps.store, limits, logger, {
@@ -177,7 +182,6 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     sync: config.sync,
     setExtension,
   });
-  sessions = () => gateway.sessions;
   registerInventoryRoutes(app, {
     store: deps.store, clock, inventory, rules, newId, requireAdmin: adminGuard(deps.store, processAdminKey),
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },

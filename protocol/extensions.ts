@@ -15,7 +15,6 @@ export const EXTENSIONS = {
 } as const satisfies Record<string, { publisher: string; sensor: Sensor }>;
 
 export type ExtensionName = keyof typeof EXTENSIONS;
-export const EXTENSION_NAMES = Object.keys(EXTENSIONS) as ExtensionName[];
 
 export function isExtensionName(name: string): name is ExtensionName {
   return Object.hasOwn(EXTENSIONS, name);

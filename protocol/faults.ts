@@ -25,4 +25,3 @@ export const FaultsSchema = z.strictObject({
   batchSize: z.number().int().min(1).max(1000).optional(),
 });
 export type Faults = z.infer<typeof FaultsSchema>;
-export type FaultsInput = z.input<typeof FaultsSchema>;

@@ -4,7 +4,10 @@ export const LIMITS = {
   maxFrameBytes: 1024 * 1024,
   /** Most events in one `events` batch. */
   maxEventsPerBatch: 1000,
-  /** Sustained events per second accepted from one agent (Wazuh's client buffer default: 500). */
+  /**
+   * Sustained events per second accepted from one agent. Ten times what a Wazuh agent sends by
+   * default (client_buffer events_per_second: 500), so a scenario's burst is not throttled.
+   */
   maxEventsPerSecond: 5000,
   /** Burst allowance on top of the rate, events. */
   eventsBurst: 10_000,

@@ -1,9 +1,9 @@
 /** ARM-shaped resource ids, as the real products spell them. */
 
-/** Arc machine names follow `^[a-zA-Z0-9-_.]{1,54}$` (HybridCompute REST reference). */
-export const MACHINE_NAME_RE = /^[a-zA-Z0-9-_.]{1,54}$/;
-
-/** Turns a hostname into a valid Arc machine name (invalid characters become `-`, cut to 54). */
+/**
+ * Turns a hostname into a valid Arc machine name, `^[a-zA-Z0-9-_.]{1,54}$` in the HybridCompute
+ * REST reference: invalid characters become `-`, cut to 54.
+ */
 export function toMachineName(hostname: string): string {
   const cleaned = hostname.replace(/[^a-zA-Z0-9-_.]/g, '-').slice(0, 54);
   return cleaned.length > 0 ? cleaned : 'machine';

@@ -3,9 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
-import { issuePath } from '../protocol/errors.ts';
-import { ArcsimError } from '../protocol/errors.ts';
-import { scenarioError } from './errors.ts';
+import { ArcsimError, fileError, issuePath } from '../protocol/errors.ts';
 import { validateScenario } from './loader.ts';
 import type { Scenario, ScenarioInput } from './schema.ts';
 
@@ -110,14 +108,14 @@ function inputType(t: string): 'string' | 'integer' | 'number' {
  */
 export function importAtomic(text: string, file = 'atomic.yaml'): AtomicImport {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
+  if (doc.errors.length) throw fileError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
   const parsed = AtomicFileSchema.safeParse(doc.toJS());
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') {
-      throw scenarioError('ARCSIM_E_SCENARIO_UNKNOWN_KEY', file, issuePath([...issue.path, issue.keys[0]!]), `${issue.keys.map((k) => `"${k}"`).join(', ')} is not part of the Atomic Red Team format`);
+      throw fileError('ARCSIM_E_SCENARIO_UNKNOWN_KEY', file, issuePath([...issue.path, issue.keys[0]!]), `${issue.keys.map((k) => `"${k}"`).join(', ')} is not part of the Atomic Red Team format`);
     }
-    throw scenarioError('ARCSIM_E_SCENARIO_SCHEMA', file, issuePath(issue.path), issue.message);
+    throw fileError('ARCSIM_E_SCENARIO_SCHEMA', file, issuePath(issue.path), issue.message);
   }
   const art = parsed.data;
   const out: AtomicImport = { scenarios: [], skipped: [], notes: [] };

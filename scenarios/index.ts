@@ -4,4 +4,3 @@ export {
 } from './schema.ts';
 export { parseScenario, validateScenario, loadScenarioFile, loadLibrary, resolveInputs, LIBRARY_DIR } from './loader.ts';
 export { planEvents, planRun, alignToTimeOfDay, type PlayOptions, type PlannedEvent, type PlayPlan, type PlanFailure } from './player.ts';
-export { SCENARIO_ERRORS } from './errors.ts';

@@ -4,10 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { isNode, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { columnSchema, columnsOf, TABLE_NAMES, type TableName } from '../protocol/index.ts';
-import { issuePath, type ArcsimError } from '../protocol/errors.ts';
+import { fileError, issuePath, type ArcsimError } from '../protocol/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { PHASES, ScenarioSchema, TACTICS, variantPhases, type InputValue, type Scenario, type ScenarioStep } from './schema.ts';
-import { scenarioError } from './errors.ts';
 
 export const LIBRARY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'library');
 
@@ -44,7 +43,7 @@ function templatesIn(value: unknown, out: Array<{ name: string }>): void {
 /** Parses and fully validates a scenario; throws an ArcsimError with its ARCSIM_E_SCENARIO_* code and path. */
 export function parseScenario(text: string, file = 'scenario'): Scenario {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
+  if (doc.errors.length) throw fileError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
   // In YAML, " #" starts a comment: an unquoted `-u #{wallet}` silently loses its tail.
   visit(doc, (_key, node, path) => {
     if (!isNode(node)) return;
@@ -56,7 +55,7 @@ export function parseScenario(text: string, file = 'scenario'): Scenario {
           if (isSeq(p)) return [String(p.items.indexOf(chain[i + 1] as never))];
           return [];
         }).join('.');
-        throw scenarioError('ARCSIM_E_SCENARIO_YAML', file, at, `a template after a space ("#${c.trimStart().split(' ')[0]}") starts a YAML comment and is cut off: quote the value`);
+        throw fileError('ARCSIM_E_SCENARIO_YAML', file, at, `a template after a space ("#${c.trimStart().split(' ')[0]}") starts a YAML comment and is cut off: quote the value`);
       }
     }
   });
@@ -81,16 +80,16 @@ export function validateScenario(raw: unknown, file = 'scenario'): Scenario {
   const s = parsed.data;
 
   s.techniques.forEach((t, i) => {
-    if (!/^T\d{4}(\.\d{3})?$/.test(t)) throw scenarioError('ARCSIM_E_SCENARIO_TECHNIQUE', file, `techniques.${i}`, `"${t}"`);
+    if (!/^T\d{4}(\.\d{3})?$/.test(t)) throw fileError('ARCSIM_E_SCENARIO_TECHNIQUE', file, `techniques.${i}`, `"${t}"`);
   });
   s.tactics.forEach((t, i) => {
     if (!(TACTICS as readonly string[]).includes(t)) {
-      throw scenarioError('ARCSIM_E_SCENARIO_TACTIC', file, `tactics.${i}`, `"${t}" (tactics: ${TACTICS.join(', ')})`);
+      throw fileError('ARCSIM_E_SCENARIO_TACTIC', file, `tactics.${i}`, `"${t}" (tactics: ${TACTICS.join(', ')})`);
     }
   });
   const alertTypes = new Set<string>();
   s.expect.alerts.forEach((a, i) => {
-    if (alertTypes.has(a.alertType)) throw scenarioError('ARCSIM_E_SCENARIO_SCHEMA', file, `expect.alerts.${i}.alertType`, `${a.alertType} is listed twice`);
+    if (alertTypes.has(a.alertType)) throw fileError('ARCSIM_E_SCENARIO_SCHEMA', file, `expect.alerts.${i}.alertType`, `${a.alertType} is listed twice`);
     alertTypes.add(a.alertType);
   });
 
@@ -103,14 +102,14 @@ export function validateScenario(raw: unknown, file = 'scenario'): Scenario {
       templatesIn(step, found);
       for (const { name } of found) {
         if (!(name in s.inputs) && !BUILTIN_ARGUMENTS.includes(name)) {
-          throw scenarioError('ARCSIM_E_SCENARIO_MISSING_ARGUMENT', file, `${prefix}.${i}`, `#{${name}} is not declared under inputs`);
+          throw fileError('ARCSIM_E_SCENARIO_MISSING_ARGUMENT', file, `${prefix}.${i}`, `#{${name}} is not declared under inputs`);
         }
         used.add(name);
       }
     });
   }
   for (const [name, arg] of Object.entries(s.inputs)) {
-    if (!used.has(name)) throw scenarioError('ARCSIM_E_SCENARIO_UNUSED_ARGUMENT', file, `inputs.${name}`, `"${name}" is never used`);
+    if (!used.has(name)) throw fileError('ARCSIM_E_SCENARIO_UNUSED_ARGUMENT', file, `inputs.${name}`, `"${name}" is never used`);
     checkArgumentType(name, arg.type, arg.default, file, `inputs.${name}.default`);
   }
 
@@ -121,7 +120,7 @@ export function validateScenario(raw: unknown, file = 'scenario'): Scenario {
     usesSql ||= sqlAt;
   }
   if (usesSql && !s.platforms.includes('sql')) {
-    throw scenarioError('ARCSIM_E_SCENARIO_PLATFORM', file, usesSql, 'this event is a SqlEvents row, so platforms must include sql (the host needs a SQL instance)');
+    throw fileError('ARCSIM_E_SCENARIO_PLATFORM', file, usesSql, 'this event is a SqlEvents row, so platforms must include sql (the host needs a SQL instance)');
   }
   return s;
 }
@@ -132,7 +131,7 @@ export function resolveInputs(s: Scenario, given: Record<string, InputValue> = {
   for (const [name, arg] of Object.entries(s.inputs)) out[name] = arg.default;
   for (const [name, value] of Object.entries(given)) {
     const arg = s.inputs[name];
-    if (!arg) throw scenarioError('ARCSIM_E_SCENARIO_MISSING_ARGUMENT', file, `inputs.${name}`, `scenario has no input "${name}"`);
+    if (!arg) throw fileError('ARCSIM_E_SCENARIO_MISSING_ARGUMENT', file, `inputs.${name}`, `scenario has no input "${name}"`);
     out[name] = coerceArgument(name, arg.type, value, file);
   }
   return out;
@@ -149,7 +148,7 @@ function coerceArgument(name: string, type: string, value: InputValue, file: str
     const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
     if (Number.isFinite(n) && (type === 'number' || Number.isInteger(n))) return n;
   }
-  throw scenarioError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, `inputs.${name}`, `${JSON.stringify(value)} is not a${type === 'integer' ? 'n' : ''} ${type}`);
+  throw fileError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, `inputs.${name}`, `${JSON.stringify(value)} is not a${type === 'integer' ? 'n' : ''} ${type}`);
 }
 
 function isDuration(v: string): boolean {
@@ -166,7 +165,7 @@ function checkArgumentType(name: string, type: string, value: InputValue, file: 
     : type === 'duration' ? typeof value === 'string' && isDuration(value)
     : type === 'boolean' ? typeof value === 'boolean'
     : type === 'integer' ? Number.isInteger(value) : typeof value === 'number';
-  if (!ok) throw scenarioError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, path, `default ${JSON.stringify(value)} of "${name}" is not a${type === 'integer' ? 'n' : ''} ${type}`);
+  if (!ok) throw fileError('ARCSIM_E_SCENARIO_ARGUMENT_TYPE', file, path, `default ${JSON.stringify(value)} of "${name}" is not a${type === 'integer' ? 'n' : ''} ${type}`);
 }
 
 /** Resolves a step's `repeat` (a number or a template of an integer input). */
@@ -174,7 +173,7 @@ export function repeatCount(step: ScenarioStep, args: Record<string, InputValue>
   const value = typeof step.repeat === 'string' ? renderTemplate(step.repeat, args) : step.repeat;
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 100_000) {
-    throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.repeat`, `repeat must be an integer from 1 to 100000, got ${JSON.stringify(value)}`);
+    throw fileError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.repeat`, `repeat must be an integer from 1 to 100000, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -193,13 +192,13 @@ export function stepTiming(step: ScenarioStep, args: Record<string, InputValue>,
     try {
       return parseDuration(text);
     } catch {
-      throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.${key}`, `"${text}" is not a duration (e.g. 500ms, 3s, 10m, 24h)`);
+      throw fileError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.${key}`, `"${text}" is not a duration (e.g. 500ms, 3s, 10m, 24h)`);
     }
   };
   const t = { after: ms('after'), every: ms('every'), jitter: ms('jitter'), repeat: repeatCount(step, args, file, path) };
-  if (t.repeat > 1 && t.every <= 0) throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.every`, 'a repeated step needs every > 0');
+  if (t.repeat > 1 && t.every <= 0) throw fileError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.every`, 'a repeated step needs every > 0');
   if (t.jitter > 0 && t.repeat > 1 && t.jitter >= t.every) {
-    throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.jitter`, `jitter (${step.jitter}) must be shorter than every (${step.every}) so repetitions keep their order`);
+    throw fileError('ARCSIM_E_SCENARIO_TIMING', file, `${path}.jitter`, `jitter (${step.jitter}) must be shorter than every (${step.every}) so repetitions keep their order`);
   }
   return t;
 }
@@ -212,7 +211,7 @@ function checkSteps(steps: ScenarioStep[], args: Record<string, InputValue>, fil
     const path = `${prefix}.${i}`;
     const t = stepTiming(step, args, file, path);
     span += t.after + t.every * (t.repeat - 1) + t.jitter;
-    if (span > MAX_SPAN_MS) throw scenarioError('ARCSIM_E_SCENARIO_TIMING', file, path, 'the phase would run longer than 30 days of event time');
+    if (span > MAX_SPAN_MS) throw fileError('ARCSIM_E_SCENARIO_TIMING', file, path, 'the phase would run longer than 30 days of event time');
     step.events.forEach((ev, j) => {
       const rendered = renderDeep(ev, { ...args, index: 0 }) as Record<string, unknown>;
       checkEvent(rendered, file, `${path}.events.${j}`);
@@ -225,19 +224,19 @@ function checkSteps(steps: ScenarioStep[], args: Record<string, InputValue>, fil
 function checkEvent(ev: Record<string, unknown>, file: string, path: string): void {
   const table = ev.Table;
   if (typeof table !== 'string' || !TABLE_NAMES.includes(table as TableName)) {
-    throw scenarioError('ARCSIM_E_SCENARIO_TABLE', file, `${path}.Table`, `${JSON.stringify(table)} (tables: ${TABLE_NAMES.join(', ')})`);
+    throw fileError('ARCSIM_E_SCENARIO_TABLE', file, `${path}.Table`, `${JSON.stringify(table)} (tables: ${TABLE_NAMES.join(', ')})`);
   }
   const allowed = columnsOf(table as TableName);
   for (const [column, value] of Object.entries(ev)) {
     if (column === 'Table') continue;
-    if (PLAYER_COLUMNS.includes(column)) throw scenarioError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${column} is set by the player`);
-    if (!allowed.includes(column)) throw scenarioError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${table} has no column ${column}`);
+    if (PLAYER_COLUMNS.includes(column)) throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${column} is set by the player`);
+    if (!allowed.includes(column)) throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${table} has no column ${column}`);
     const schema = columnSchema(table as TableName, column)!;
     if (!schema.safeParse(value).success) {
-      throw scenarioError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${JSON.stringify(value)} is not a valid ${column}`);
+      throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${JSON.stringify(value)} is not a valid ${column}`);
     }
   }
-  if (typeof ev.ActionType !== 'string') throw scenarioError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.ActionType`, 'every event needs an ActionType');
+  if (typeof ev.ActionType !== 'string') throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.ActionType`, 'every event needs an ActionType');
 }
 
 function schemaError(file: string, issues: z.core.$ZodIssue[]): ArcsimError {
@@ -245,9 +244,9 @@ function schemaError(file: string, issues: z.core.$ZodIssue[]): ArcsimError {
   const path = issuePath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const keyPath = issuePath([...issue.path, issue.keys[0]!]);
-    return scenarioError('ARCSIM_E_SCENARIO_UNKNOWN_KEY', file, keyPath, `${issue.keys.map((k) => `"${k}"`).join(', ')} (not part of the scenario format)`);
+    return fileError('ARCSIM_E_SCENARIO_UNKNOWN_KEY', file, keyPath, `${issue.keys.map((k) => `"${k}"`).join(', ')} (not part of the scenario format)`);
   }
-  return scenarioError('ARCSIM_E_SCENARIO_SCHEMA', file, path, issue.message);
+  return fileError('ARCSIM_E_SCENARIO_SCHEMA', file, path, issue.message);
 }
 
 /** Reads one scenario file. */
@@ -261,7 +260,7 @@ export function loadLibrary(dir: string = LIBRARY_DIR): Map<string, Scenario> {
   const ids = new Set<string>();
   for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
     const s = loadScenarioFile(join(dir, f));
-    if (out.has(s.slug) || ids.has(s.id)) throw scenarioError('ARCSIM_E_SCENARIO_SCHEMA', f, 'slug', `slug "${s.slug}" or id ${s.id} is used twice in ${dir}`);
+    if (out.has(s.slug) || ids.has(s.id)) throw fileError('ARCSIM_E_SCENARIO_SCHEMA', f, 'slug', `slug "${s.slug}" or id ${s.id} is used twice in ${dir}`);
     out.set(s.slug, s);
     ids.add(s.id);
   }

@@ -1,10 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import { EventSchema, type SensorEvent } from '../protocol/index.ts';
-import { ArcsimError } from '../protocol/errors.ts';
+import { ArcsimError, fileError } from '../protocol/errors.ts';
 import { seededRandom } from '../lib/random.ts';
 import { PHASES, variantPhases, type InputValue, type Phase, type Scenario, type Variant } from './schema.ts';
 import { renderDeep, resolveInputs, stepTiming } from './loader.ts';
-import { scenarioError } from './errors.ts';
 
 export interface PlayOptions {
   variant?: Variant;
@@ -72,7 +71,7 @@ export function alignToTimeOfDay(t: number, hhmmss: string): number {
 export function planRun(s: Scenario, options: PlayOptions): PlayPlan {
   const variant = options.variant ?? 'attack';
   const v = variantPhases(s, variant);
-  if (!v) throw scenarioError('ARCSIM_E_SCENARIO_SCHEMA', s.slug, 'benign', 'this scenario has no benign twin');
+  if (!v) throw fileError('ARCSIM_E_SCENARIO_SCHEMA', s.slug, 'benign', 'this scenario has no benign twin');
   const args = resolveInputs(s, options.inputs);
   const startTime = v.startTimeOfDay ? alignToTimeOfDay(options.startTime, v.startTimeOfDay) : options.startTime;
   const rng = seededRandom(options.seed ?? 1);
@@ -106,7 +105,7 @@ export function planRun(s: Scenario, options: PlayOptions): PlayPlan {
             const parsed = EventSchema.safeParse(candidate);
             if (!parsed.success) {
               const issue = parsed.error.issues[0]!;
-              throw scenarioError('ARCSIM_E_SCENARIO_COLUMN', s.slug, `${path}.events.${j}.${issue.path.join('.')}`, issue.message);
+              throw fileError('ARCSIM_E_SCENARIO_COLUMN', s.slug, `${path}.events.${j}.${issue.path.join('.')}`, issue.message);
             }
             out.push({ offsetMs: offset, phase, event: parsed.data });
           });

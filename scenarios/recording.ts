@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { EventSchema, type SensorEvent } from '../protocol/index.ts';
-import { scenarioError } from './errors.ts';
+import { fileError } from '../protocol/errors.ts';
 import type { PlannedEvent, PlayPlan } from './player.ts';
 
 /**
@@ -22,13 +22,13 @@ export function parseRecording(text: string, file = 'recording'): SensorEvent[] 
     try {
       raw = JSON.parse(line);
     } catch (err) {
-      throw scenarioError('ARCSIM_E_SCENARIO_SCHEMA', file, `line ${i + 1}`, `not a JSON event: ${(err as Error).message}`);
+      throw fileError('ARCSIM_E_SCENARIO_SCHEMA', file, `line ${i + 1}`, `not a JSON event: ${(err as Error).message}`);
     }
     const parsed = EventSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const code = issue.path[0] === 'Table' ? 'ARCSIM_E_SCENARIO_TABLE' : 'ARCSIM_E_SCENARIO_COLUMN';
-      throw scenarioError(code, file, `line ${i + 1}${issue.path.length ? `.${issue.path.join('.')}` : ''}`, issue.message);
+      throw fileError(code, file, `line ${i + 1}${issue.path.length ? `.${issue.path.join('.')}` : ''}`, issue.message);
     }
     out.push(parsed.data);
   });

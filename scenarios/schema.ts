@@ -89,7 +89,6 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 /** A scenario as written in a file (defaults may be left out). */
 export type ScenarioInput = z.input<typeof ScenarioSchema>;
 export type ScenarioStep = z.infer<typeof Step>;
-export type ScenarioVariant = z.infer<typeof Variant>;
 export type InputValue = string | number | boolean;
 export type Variant = 'attack' | 'benign';
 

@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { EventSchema, RunResultSchema, type Check, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
+import { ArcsimErrors, EventSchema, fileError, RunResultSchema, type Check, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
 import { detectOffline } from '../control-plane/detection/offline-detect.ts';
 import type { AlertRow } from '../control-plane/store/index.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from '../control-plane/api/run-routes.ts';
 import type { ResolvedSuite } from './suite-loader.ts';
 import { alertChecks, telemetryCheck, verdict } from './evaluate.ts';
-import { suiteError, SuiteErrors } from './errors.ts';
 
 /** An exported run: what was asked (suite), what happened (result), and the evidence (events, alerts). */
 export const BundleSchema = z.strictObject({
@@ -23,7 +22,7 @@ export type Bundle = z.infer<typeof BundleSchema>;
 /** Validates a parsed bundle file; a bad one is refused with the first problem's path. */
 export function parseBundle(raw: unknown, file = 'bundle'): Bundle {
   const r = BundleSchema.safeParse(raw);
-  if (!r.success) throw new SuiteErrors(r.error.issues.slice(0, 5).map((i) => suiteError('ARCSIM_E_SUITE_SCHEMA', file, i.path.map(String).join('.'), `not an arcsim run bundle: ${i.message}`)));
+  if (!r.success) throw new ArcsimErrors(r.error.issues.slice(0, 5).map((i) => fileError('ARCSIM_E_SUITE_SCHEMA', file, i.path.map(String).join('.'), `not an arcsim run bundle: ${i.message}`)));
   return r.data;
 }
 

@@ -1,6 +1,5 @@
 export { parseSuite, loadSuiteFile, type ResolvedSuite, type ResolvedRun } from './suite-loader.ts';
 export { SuiteSchema, HostSelectorSchema, CLOUDS, type SuiteInput, type HostSelector } from './suite-schema.ts';
-export { SUITE_ERRORS, SuiteErrors, suiteError } from './errors.ts';
 export { runSuite, type RunOptions } from './runner.ts';
 export { ControlPlaneApi, controlPlaneApi, httpTransport, inProcessTransport, toRunAlert, type Transport } from './api-client.ts';
 export { matchesSelector, cloudOf, hostColumn, type AgentInfo } from './host-selector.ts';

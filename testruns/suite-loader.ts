@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ArcsimError, issuePath, type Faults } from '../protocol/index.ts';
+import { ArcsimError, ArcsimErrors, fileError, issuePath, type ErrorCode, type Faults } from '../protocol/index.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { loadLibrary, loadScenarioFile, resolveInputs, type InputValue, type Scenario } from '../scenarios/index.ts';
 import { SuiteSchema, type Expect, type HostSelector, type IncidentCheck } from './suite-schema.ts';
-import { suiteError, SuiteErrors } from './errors.ts';
 
 /** One scenario run of a suite with everything resolved: the scenario document, inputs, expectations. */
 export interface ResolvedRun {
@@ -42,7 +41,7 @@ export interface LoadSuiteOptions {
   baseDir?: string;
 }
 
-/** Reads and validates a suite file; throws SuiteErrors listing every problem, each with code and path. */
+/** Reads and validates a suite file; throws ArcsimErrors listing every problem, each with code and path. */
 export function loadSuiteFile(path: string, options: LoadSuiteOptions = {}): ResolvedSuite {
   const text = readFileSync(path, 'utf8');
   return parseSuite(text, { ...options, file: basename(path), baseDir: options.baseDir ?? dirname(resolve(path)) });
@@ -56,12 +55,12 @@ export function loadSuiteFile(path: string, options: LoadSuiteOptions = {}): Res
 export function parseSuite(text: string, options: LoadSuiteOptions & { file?: string } = {}): ResolvedSuite {
   const file = options.file ?? 'suite';
   const doc = parseDocument(text);
-  if (doc.errors.length) throw new SuiteErrors(doc.errors.map((e) => suiteError('ARCSIM_E_SUITE_YAML', file, '', e.message)));
+  if (doc.errors.length) throw new ArcsimErrors(doc.errors.map((e) => fileError('ARCSIM_E_SUITE_YAML', file, '', e.message)));
   const parsed = SuiteSchema.safeParse(doc.toJS());
-  if (!parsed.success) throw new SuiteErrors(parsed.error.issues.map((i) => schemaError(file, i)));
+  if (!parsed.success) throw new ArcsimErrors(parsed.error.issues.map((i) => schemaError(file, i)));
   const s = parsed.data;
   const errors: ArcsimError[] = [];
-  const err = (code: Parameters<typeof suiteError>[0], path: string, detail: string) => errors.push(suiteError(code, file, path, detail));
+  const err = (code: ErrorCode, path: string, detail: string) => errors.push(fileError(code, file, path, detail));
   const library = options.library ?? loadLibrary();
   const baseDir = options.baseDir ?? process.cwd();
 
@@ -142,7 +141,7 @@ export function parseSuite(text: string, options: LoadSuiteOptions & { file?: st
     });
   });
 
-  if (errors.length) throw new SuiteErrors(errors);
+  if (errors.length) throw new ArcsimErrors(errors);
   return {
     name: s.name, description: s.description, file: options.file, sync: s.sync, settings, hosts: s.hosts, scenarios: runs, incidents: s.incidents,
   };
@@ -150,7 +149,7 @@ export function parseSuite(text: string, options: LoadSuiteOptions & { file?: st
 
 function schemaError(file: string, issue: z.core.$ZodIssue): ArcsimError {
   if (issue.code === 'unrecognized_keys') {
-    return suiteError('ARCSIM_E_SUITE_UNKNOWN_KEY', file, issuePath([...issue.path, issue.keys[0]!]), `${issue.keys.map((k) => `"${k}"`).join(', ')} (not part of the suite format)`);
+    return fileError('ARCSIM_E_SUITE_UNKNOWN_KEY', file, issuePath([...issue.path, issue.keys[0]!]), `${issue.keys.map((k) => `"${k}"`).join(', ')} (not part of the suite format)`);
   }
-  return suiteError('ARCSIM_E_SUITE_SCHEMA', file, issuePath(issue.path), issue.message);
+  return fileError('ARCSIM_E_SUITE_SCHEMA', file, issuePath(issue.path), issue.message);
 }

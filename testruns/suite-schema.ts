@@ -105,8 +105,6 @@ export const SuiteSchema = z.strictObject({
   incidents: z.array(IncidentCheckSchema).default([]),
 });
 export type SuiteInput = z.input<typeof SuiteSchema>;
-export type SuiteDoc = z.infer<typeof SuiteSchema>;
-export type ScenarioRunDoc = z.infer<typeof ScenarioRunSchema>;
 export type Expect = z.infer<typeof ExpectSchema>;
 export type ExpectedAlert = z.infer<typeof ExpectedAlertSchema>;
 export type IncidentCheck = z.infer<typeof IncidentCheckSchema>;

@@ -3,13 +3,17 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { issuePath, type ArcsimError } from '../../protocol/errors.ts';
+import { issuePath, protocolError, type ArcsimError, type ErrorCode } from '../../protocol/errors.ts';
 import type { TableName } from '../../protocol/index.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { LOGSOURCE_TABLES, resolveField } from './field-mapping.ts';
 import { compileSelection, SelectionError, type Predicate } from './sigma-selection.ts';
 import { parseCondition } from './sigma-condition.ts';
-import { ruleError } from './errors.ts';
+
+/** A rule error names the file and rule, and the path inside the rule. */
+function ruleError(code: ErrorCode, where: string, detail: string, path?: string): ArcsimError {
+  return protocolError(code, `${where}: ${detail}`, path);
+}
 
 /** The rules shipped with arcsim. */
 export const DEFAULT_RULES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'rules');

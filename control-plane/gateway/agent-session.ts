@@ -7,7 +7,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
 import type { Ingest, IngestResult } from '../ingest/ingest.ts';
-import type { CommandRegistry } from './command-registry.ts';
+import type { CommandRegistry, CommandResult } from './command-registry.ts';
 
 export interface SessionDeps {
   store: Store;
@@ -31,7 +31,7 @@ export interface SessionDeps {
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
-export type CommandResult = MessageOf<'command-result'>;
+export type { CommandResult };
 
 /**
  * One connected agent. Frames are handled strictly in arrival order (a batch is committed

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { protocolError } from '../../protocol/index.ts';
-import type { CommandResult } from './agent-session.ts';
+import { protocolError, type MessageOf } from '../../protocol/index.ts';
+
+export type CommandResult = MessageOf<'command-result'>;
 
 interface Pending {
   agentId: string;

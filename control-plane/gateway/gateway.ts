@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { protocolError, type Limits, type ProtocolErrorCode } from '../../protocol/index.ts';
+import { protocolError, type Limits, type ErrorCode } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/index.ts';
 import { authenticateAgent } from '../auth/enrollment.ts';
@@ -103,7 +103,7 @@ export class Gateway {
   }
 }
 
-function reject(socket: Duplex, code: ProtocolErrorCode, detail?: string): void {
+function reject(socket: Duplex, code: ErrorCode, detail?: string): void {
   if (socket.destroyed) return;
   const err = protocolError(code, detail);
   const body = JSON.stringify(code === 'ARCSIM_E_NODE_INVALID' ? { ...err.toJSON(), node_invalid: true } : err.toJSON());

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { issuePath } from '../../protocol/errors.ts';
+import { issuePath, protocolError } from '../../protocol/errors.ts';
 import type { ConnectorRow, CspmResourceRow, StoreTx } from '../store/index.ts';
-import { inventoryError } from './errors.ts';
 import {
   cspmResourceId, KIND_PROVIDER, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
 } from './snapshot-formats.ts';
@@ -40,21 +39,20 @@ export const ConnectorDefinitionSchema = z.discriminatedUnion('provider', [
   }),
 ]);
 export type ConnectorDefinition = z.infer<typeof ConnectorDefinitionSchema>;
-export type ConnectorDefinitionInput = z.input<typeof ConnectorDefinitionSchema>;
 
 /** Validates a connector definition; an unknown provider gets its own code. */
 export function parseConnectorDefinition(name: string, body: unknown): ConnectorDefinition {
   const n = Name.safeParse(name);
-  if (!n.success) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `name: ${n.error.issues[0]!.message}`, 'name');
+  if (!n.success) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `name: ${n.error.issues[0]!.message}`, 'name');
   const provider = (body as { provider?: unknown } | null)?.provider;
   if (!PROVIDERS.includes(provider as CloudProvider)) {
-    throw inventoryError('ARCSIM_E_CONNECTOR_PROVIDER', `got ${JSON.stringify(provider)}`, 'body.provider');
+    throw protocolError('ARCSIM_E_CONNECTOR_PROVIDER', `got ${JSON.stringify(provider)}`, 'body.provider');
   }
   const r = ConnectorDefinitionSchema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const path = ['body', issuePath(issue.path)].filter(Boolean).join('.');
-    throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `${path}: ${issue.message}`, path);
+    throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `${path}: ${issue.message}`, path);
   }
   return r.data;
 }
@@ -100,18 +98,18 @@ export async function importSnapshots(
   const parsed: Array<{ snap: ParsedSnapshot; region?: string }> = entries.map((e, i) => {
     const where = e.source ?? (entries.length > 1 ? `snapshots.${i}` : 'snapshot');
     if (e.provider !== undefined && !PROVIDERS.includes(e.provider as CloudProvider)) {
-      throw inventoryError('ARCSIM_E_SNAPSHOT_PROVIDER', `${where}: unknown provider ${JSON.stringify(e.provider)} (supported: AWS, GCP)`, `${where}.provider`);
+      throw protocolError('ARCSIM_E_SNAPSHOT_PROVIDER', `${where}: unknown provider ${JSON.stringify(e.provider)} (supported: AWS, GCP)`, `${where}.provider`);
     }
     if (e.kind && e.provider && KIND_PROVIDER[e.kind] !== e.provider) {
-      throw inventoryError('ARCSIM_E_SNAPSHOT_PROVIDER', `${where}: kind ${e.kind} is not a ${e.provider} output`, `${where}.kind`);
+      throw protocolError('ARCSIM_E_SNAPSHOT_PROVIDER', `${where}: kind ${e.kind} is not a ${e.provider} output`, `${where}.kind`);
     }
     const snap = parseSnapshot(e.document, { kind: e.kind, region: e.region ?? (def.provider === 'AWS' ? def.defaultRegion : 'global'), where });
     if (snap.provider !== connector.provider || (e.provider && e.provider !== connector.provider)) {
-      throw inventoryError('ARCSIM_E_SNAPSHOT_PROVIDER', `${where}: a ${snap.provider} output (${snap.kind}) for ${connector.provider} connector ${connector.name}`, where);
+      throw protocolError('ARCSIM_E_SNAPSHOT_PROVIDER', `${where}: a ${snap.provider} output (${snap.kind}) for ${connector.provider} connector ${connector.name}`, where);
     }
     const foreign = snap.accounts.filter((a) => a !== connector.accountId);
     if (foreign.length) {
-      throw inventoryError('ARCSIM_E_SNAPSHOT_ACCOUNT', `${where}: names ${foreign.join(', ')}, connector ${connector.name} is ${connector.accountId}`, where);
+      throw protocolError('ARCSIM_E_SNAPSHOT_ACCOUNT', `${where}: names ${foreign.join(', ')}, connector ${connector.name} is ${connector.accountId}`, where);
     }
     return { snap, region: e.region };
   });

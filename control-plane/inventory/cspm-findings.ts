@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AlertRow, AgentRow, ConnectorRow, MachineRow, StoreTx } from '../store/index.ts';
 import type { AlertMapping, RuleSet } from '../detection/rule-loader.ts';
 import { dedupKeyOf, type UpsertResult } from '../alerts/alert-deduper.ts';
-import { inventoryError } from './errors.ts';
+import { protocolError } from '../../protocol/errors.ts';
 import { INSTANCE_KINDS } from './asset-merge.ts';
 
 /**
@@ -47,12 +47,12 @@ export async function applyFindings(tx: StoreTx, body: FindingsBody, ctx: Findin
   const out: Array<UpsertResult & { hostname: string }> = [];
   for (const [i, f] of body.findings.entries()) {
     const resource = instances.find((r) => r.nativeId === f.resource) ?? instances.find((r) => r.name === f.resource);
-    if (!resource) throw inventoryError('ARCSIM_E_FINDING_RESOURCE', `${f.resource} is not an instance of connector ${ctx.connector.name}`, `findings.${i}.resource`);
+    if (!resource) throw protocolError('ARCSIM_E_FINDING_RESOURCE', `${f.resource} is not an instance of connector ${ctx.connector.name}`, `findings.${i}.resource`);
     const mapping: AlertMapping | undefined = mappingOf(ctx.rules, f.alertType) ?? (f.alertDisplayName && f.severity ? {
       alertType: f.alertType, alertDisplayName: f.alertDisplayName, severity: f.severity, intent: ['Unknown'], product: 'CSPM',
       description: f.description ?? f.alertDisplayName, remediationSteps: [], dedup: { fields: Object.keys(f.fields).sort(), windowMs: 86_400_000 },
     } : undefined);
-    if (!mapping) throw inventoryError('ARCSIM_E_FINDING_ALERT_TYPE', f.alertType, `findings.${i}.alertType`);
+    if (!mapping) throw protocolError('ARCSIM_E_FINDING_ALERT_TYPE', f.alertType, `findings.${i}.alertType`);
     const asset = await tx.assetOfSource('cspm', resource.resourceId);
     const arcId = asset?.sources.find((s) => s.kind === 'arc')?.id;
     const host = arcId ? ctx.machineOf(arcId) : undefined;

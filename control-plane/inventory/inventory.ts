@@ -6,12 +6,11 @@ import { z } from 'zod';
 import { parseResourceId } from '../../protocol/resource-ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { AgentSession } from '../gateway/agent-session.ts';
 import type { AssetRow, ConnectorRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import { mergeAssets } from './asset-merge.ts';
 import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
 import { connectorRow, importSnapshots, parseConnectorDefinition, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
-import { inventoryError } from './errors.ts';
+import { protocolError } from '../../protocol/errors.ts';
 import { desiredExtensions, governedPlans, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
 import { diffAssessments, evaluateRecommendations } from './recommendations.ts';
 import { parseSnapshotText } from './snapshot-formats.ts';
@@ -45,7 +44,20 @@ export interface InventoryDeps {
   sweepIntervalMs: number;
   commandTimeoutMs: number;
   config: InventoryConfig;
-  sessions(): ReadonlyMap<string, AgentSession>;
+  agents: ConnectedAgents;
+}
+
+/**
+ * What the inventory needs of the connected agents, given by the composition root so the
+ * inventory does not depend on the gateway: which agents are connected and registered, and a
+ * way to tell one of them to turn an extension on or off.
+ */
+export interface ConnectedAgents {
+  /** Agent ids with an open, registered connection. */
+  registered(): Iterable<string>;
+  isRegistered(agentId: string): boolean;
+  /** Resolves with the agent's answer; rejects when it does not answer in `timeoutMs`. */
+  setExtension(agentId: string, name: string, enabled: boolean, timeoutMs: number): Promise<{ ok: boolean; message?: string }>;
 }
 
 /** The subscription and connectors that scope a machine's plans. */
@@ -144,7 +156,7 @@ export class Inventory {
       for (const row of diffAssessments(await tx.listAssessments(), assessments, now)) await tx.upsertAssessment(row);
     });
     // Plans may depend on the merge (connector plans follow the asset): reconcile connected machines.
-    for (const s of this.deps.sessions().values()) if (s.machine) await this.provision(s.agentId);
+    for (const agentId of [...this.deps.agents.registered()]) await this.provision(agentId);
   }
 
   /** One status sweep at the injected clock's now; returns the changes it made. */
@@ -176,8 +188,7 @@ export class Inventory {
    * With `resend`, operations still in flight are sent again.
    */
   async provision(agentId: string, resend = false): Promise<void> {
-    const session = this.deps.sessions().get(agentId);
-    if (!session?.machine || this.closed) return;
+    if (!this.deps.agents.isRegistered(agentId) || this.closed) return;
     const changes = await this.deps.store.transaction(async (tx) => {
       const m = await tx.getMachine(agentId);
       if (!m || m.status !== 'Connected') return [];
@@ -191,7 +202,7 @@ export class Inventory {
     });
     for (const c of changes) {
       this.deps.logger.info('extension', { agentId, name: c.name, enabled: c.enabled });
-      session.command({ action: 'set-extension', name: c.name, enabled: c.enabled }, this.deps.commandTimeoutMs)
+      this.deps.agents.setExtension(agentId, c.name, c.enabled, this.deps.commandTimeoutMs)
         .then((result) => this.extensionResult(agentId, c.name, c.enabled, result.ok, result.message))
         .catch((err) => this.deps.logger.warn('set-extension not confirmed', { agentId, name: c.name, error: String(err) }));
     }
@@ -231,7 +242,7 @@ export class Inventory {
 
   async connector(name: string): Promise<ConnectorRow> {
     const c = await this.deps.store.getConnector(name);
-    if (!c) throw inventoryError('ARCSIM_E_CONNECTOR_UNKNOWN', name, 'name');
+    if (!c) throw protocolError('ARCSIM_E_CONNECTOR_UNKNOWN', name, 'name');
     return c;
   }
 
@@ -249,7 +260,7 @@ export class Inventory {
   async pull(name: string): Promise<ImportSummary[]> {
     const connector = await this.connector(name);
     const def = connector.config as unknown as ConnectorDefinition;
-    if (!def.pull) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `connector ${name} has no pull configured`, 'pull');
+    if (!def.pull) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `connector ${name} has no pull configured`, 'pull');
     const entries: SnapshotEntry[] = [];
     for (const [i, s] of def.pull.sources.entries()) {
       const where = s.file ?? `pull.sources.${i}.command`;
@@ -259,7 +270,7 @@ export class Inventory {
           ? await readFile(s.file, 'utf8')
           : (await run('/bin/sh', ['-c', s.command!], { timeout: this.deps.config.pullTimeoutMs, maxBuffer: this.deps.config.maxPullBytes })).stdout;
       } catch (err) {
-        throw inventoryError('ARCSIM_E_PULL_FAILED', `${where}: ${(err as Error).message.split('\n')[0]}`, `pull.sources.${i}`);
+        throw protocolError('ARCSIM_E_PULL_FAILED', `${where}: ${(err as Error).message.split('\n')[0]}`, `pull.sources.${i}`);
       }
       entries.push({ document: parseSnapshotText(text, where), kind: s.kind, region: s.region, source: where });
     }
@@ -274,7 +285,7 @@ export class Inventory {
     const job = schedule.scheduleJob(`cspm-pull-${c.name}`, def.pull.schedule, () => {
       this.pull(c.name).catch((err) => this.deps.logger.error('scheduled pull failed', { connector: c.name, error: err.message ?? String(err) }));
     });
-    if (!job) throw inventoryError('ARCSIM_E_CONNECTOR_CONFIG', `pull.schedule: not a cron expression: ${def.pull.schedule}`, 'body.pull.schedule');
+    if (!job) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `pull.schedule: not a cron expression: ${def.pull.schedule}`, 'body.pull.schedule');
     if (keep) this.jobs.set(c.name, job);
     else job.cancel();
   }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { issuePath } from '../../protocol/errors.ts';
-import { inventoryError } from './errors.ts';
+import { issuePath, protocolError } from '../../protocol/errors.ts';
 
 /**
  * The cloud outputs a connector accepts, in the clouds' own formats, and their normalisation into
@@ -138,7 +137,7 @@ export function parseSnapshotText(text: string, where = 'snapshot'): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw inventoryError('ARCSIM_E_SNAPSHOT_JSON', `${where}: ${(err as Error).message}`, where);
+    throw protocolError('ARCSIM_E_SNAPSHOT_JSON', `${where}: ${(err as Error).message}`, where);
   }
 }
 
@@ -175,13 +174,13 @@ export function parseSnapshot(doc: unknown, options: ParseOptions): ParsedSnapsh
   const kind = options.kind ?? detectKind(doc);
   if (!kind) {
     const hint = Array.isArray(doc) && doc.length === 0 ? ' (an empty list needs an explicit kind)' : '';
-    throw inventoryError('ARCSIM_E_SNAPSHOT_FORMAT', `${where}: expected the JSON of aws ec2 describe-instances / describe-security-groups or gcloud compute instances / firewall-rules list${hint}`, where);
+    throw protocolError('ARCSIM_E_SNAPSHOT_FORMAT', `${where}: expected the JSON of aws ec2 describe-instances / describe-security-groups or gcloud compute instances / firewall-rules list${hint}`, where);
   }
   const parsed = SCHEMAS[kind].safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = [where, issuePath(issue.path)].filter(Boolean).join('.');
-    throw inventoryError('ARCSIM_E_SNAPSHOT_SCHEMA', `${path} (${kind}): ${issue.message}`, path);
+    throw protocolError('ARCSIM_E_SNAPSHOT_SCHEMA', `${path} (${kind}): ${issue.message}`, path);
   }
   const provider = KIND_PROVIDER[kind];
   switch (kind) {

@@ -31,7 +31,6 @@ export const SyncConfigSchema = z.strictObject({
   mdcAlertsInM365d: z.boolean().optional(),
 });
 export type SyncConfig = z.infer<typeof SyncConfigSchema>;
-export type SyncConfigInput = z.input<typeof SyncConfigSchema>;
 
 /** The directed sync edges a configuration yields. */
 export function syncEdges(config: SyncConfig): SyncEdge[] {

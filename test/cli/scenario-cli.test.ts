@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadLibrary, SCENARIO_ERRORS } from '../../scenarios/index.ts';
+import { loadLibrary } from '../../scenarios/index.ts';
+import { codesOf } from '../../protocol/index.ts';
 import { validateFiles } from '../../cli/scenario.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
@@ -21,7 +22,7 @@ test('arcsim scenario validate fails each bad fixture with its code and path (te
   const r = arcsim('validate', FIXTURES, '--json');
   assert.equal(r.status, 1);
   const results = JSON.parse(r.stdout) as Array<{ file: string; ok: boolean; code: string; path: string }>;
-  assert.equal(results.length, Object.keys(SCENARIO_ERRORS).length);
+  assert.equal(results.length, codesOf('scenario').length);
   for (const res of results) {
     assert.equal(res.ok, false);
     assert.equal(res.code, res.file.split('/').at(-1)!.replace('.yaml', ''));

@@ -4,7 +4,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadRulesDir } from '../../control-plane/detection/index.ts';
 import { detectOffline, parseEventsNdjson } from '../../control-plane/detection/offline-detect.ts';
+import { toMdcAlert } from '../../control-plane/alerts/mdc-alert.ts';
 import { loadLibrary } from '../../scenarios/index.ts';
+import { ALERT_REFERENCE } from '../support/alert-reference.ts';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'rule-samples');
 const read = (f: string) => readFileSync(join(DIR, f), 'utf8');
@@ -22,9 +24,14 @@ for (const file of expectedFiles) {
     const alerts = await detectOffline(parseEventsNdjson(read(`${expected.rule}.attack.ndjson`), `${expected.rule}.attack.ndjson`));
     const mine = alerts.filter((a) => a.alertType === expected.alertType);
     assert.equal(mine.length, expected.count, `alerts of type ${expected.alertType}`);
-    assert.equal(mine[0]!.severity, expected.severity);
-    assert.equal(mine[0]!.properties.detectingProduct, expected.product);
-    assert.equal(mine[0]!.properties.alertDisplayName, expected.alertDisplayName);
+    const reference = ALERT_REFERENCE[expected.alertType];
+    assert.ok(reference, `${expected.alertType} has an entry in test/support/alert-reference.ts`);
+    const mdc = toMdcAlert(mine[0]!, 'http://127.0.0.1').properties as Record<string, unknown>;
+    assert.equal(mdc.alertDisplayName, reference.alertDisplayName);
+    assert.equal(mdc.severity, reference.severity);
+    assert.equal(mdc.productName, reference.productName);
+    assert.equal(mine[0]!.properties.detectingProduct, reference.detectingProduct);
+    if (reference.intent) assert.deepEqual(String(mdc.intent).split(/,\s*/).sort(), [...reference.intent].sort());
     // Nothing the scenario does not expect.
     const allowed = new Set(loadLibrary().get(expected.scenario)!.expect.alerts.map((a) => a.alertType));
     assert.deepEqual(alerts.filter((a) => !allowed.has(a.alertType)).map((a) => a.alertType), []);

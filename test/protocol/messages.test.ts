@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_TO_SERVER, decodeFrame, encodeFrame, PROTOCOL_ERRORS } from '../../protocol/index.ts';
+import { AGENT_TO_SERVER, decodeFrame, encodeFrame, ERRORS } from '../../protocol/index.ts';
 
 const ok = (text: string) => decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: 2 });
 const codeOf = (text: string) => {
@@ -56,7 +56,7 @@ test('valid frames decode, and encodeFrame checks what it sends', () => {
 });
 
 test('error codes are unique, well-formed and carry an HTTP status', () => {
-  for (const [code, spec] of Object.entries(PROTOCOL_ERRORS)) {
+  for (const [code, spec] of Object.entries(ERRORS)) {
     assert.match(code, /^ARCSIM_E_[A-Z0-9_]+$/);
     assert.ok(spec.status >= 400 && spec.status < 600, code);
     if (spec.closeCode !== null) assert.ok(spec.closeCode >= 1000 && spec.closeCode < 5000, code);

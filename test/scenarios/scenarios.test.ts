@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadLibrary, loadScenarioFile, parseScenario, planEvents, SCENARIO_ERRORS } from '../../scenarios/index.ts';
-import { ArcsimError } from '../../protocol/errors.ts';
-import { EventSchema } from '../../protocol/index.ts';
+import { loadLibrary, loadScenarioFile, parseScenario, planEvents } from '../../scenarios/index.ts';
+import { ArcsimError, codesOf, EventSchema } from '../../protocol/index.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'scenarios');
 
@@ -20,7 +19,7 @@ test('the library validates, and every scenario has a benign twin and expected a
 test('one bad fixture per ARCSIM_E_SCENARIO_* code, each refused with that code and a path', () => {
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml'));
   const codes = new Set(files.map((f) => f.replace(/\.yaml$/, '')));
-  assert.deepEqual([...codes].sort(), Object.keys(SCENARIO_ERRORS).sort(), 'every scenario error code has its fixture');
+  assert.deepEqual([...codes].sort(), codesOf('scenario').sort(), 'every scenario error code has its fixture');
   for (const f of files) {
     assert.throws(() => loadScenarioFile(join(FIXTURES, f)), (err: unknown) => {
       assert.ok(err instanceof ArcsimError, f);

@@ -1,9 +1,11 @@
 /**
  * Writes the regression sample of every alerting rule to test/fixtures/rule-samples/:
  * `<rule>.attack.ndjson` (events that must raise the alert), `<rule>.benign.ndjson` (the benign
- * twin's events, which must raise nothing) and `<rule>.expected.json` (the alert). Samples are
- * played from the library scenario that expects the rule's alert, with a fixed seed and start,
- * so they only change when a scenario does. Run: node --import tsx test/support/gen-rule-samples.ts
+ * twin's events, which must raise nothing) and `<rule>.expected.json` (which alert type the sample
+ * is for and how many alerts the scenario expects). What that alert must look like is not copied
+ * from the rule: test/support/alert-reference.ts holds it, written from the MDC alert reference.
+ * Samples are played from the library scenario that expects the rule's alert, with a fixed seed
+ * and start, so they only change when a scenario does. Run: node --import tsx test/support/gen-rule-samples.ts
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,8 +31,7 @@ for (const rule of [...rules.detections, ...rules.correlations]) {
   writeFileSync(join(SAMPLES_DIR, `${rule.name}.attack.ndjson`), ndjson('attack'));
   writeFileSync(join(SAMPLES_DIR, `${rule.name}.benign.ndjson`), ndjson('benign'));
   writeFileSync(join(SAMPLES_DIR, `${rule.name}.expected.json`), JSON.stringify({
-    rule: rule.name, ruleId: rule.id, scenario: scenario.slug, alertType: rule.mapping.alertType,
-    alertDisplayName: rule.mapping.alertDisplayName, severity: rule.mapping.severity, product: rule.mapping.product, count: expected.count,
+    rule: rule.name, ruleId: rule.id, scenario: scenario.slug, alertType: rule.mapping.alertType, count: expected.count,
   }, null, 2) + '\n');
   process.stdout.write(`${rule.name}: ${scenario.slug}\n`);
 }

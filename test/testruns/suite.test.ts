@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadSuiteFile, parseSuite, SuiteErrors, SUITE_ERRORS } from '../../testruns/index.ts';
+import { loadSuiteFile, parseSuite } from '../../testruns/index.ts';
+import { ArcsimErrors, codesOf, type ErrorCode } from '../../protocol/index.ts';
 import { EXAMPLES } from './helpers.ts';
 
 const refused = (text: string): Array<{ code: string; path: string | undefined }> => {
   try {
     parseSuite(text, { file: 'bad.yaml', baseDir: EXAMPLES });
   } catch (err) {
-    assert.ok(err instanceof SuiteErrors, String(err));
+    assert.ok(err instanceof ArcsimErrors, String(err));
     return err.errors.map((e) => ({ code: e.code, path: e.path }));
   }
   assert.fail('the suite was accepted');
@@ -41,7 +42,7 @@ test('the shipped example suites validate', () => {
 });
 
 test('a bad suite is refused before anything runs: one case per ARCSIM_E_SUITE_* code, each with its path', () => {
-  const cases: Array<[keyof typeof SUITE_ERRORS, string, string]> = [
+  const cases: Array<[ErrorCode, string, string]> = [
     ['ARCSIM_E_SUITE_YAML', 'name: [unclosed', ''],
     ['ARCSIM_E_SUITE_SCHEMA', base('  - { id: a, scenario: ssh-brute-force-failed, hosts: [h], rounds: 0 }'), 'scenarios.0.rounds'],
     ['ARCSIM_E_SUITE_UNKNOWN_KEY', base('  - { id: a, scenario: ssh-brute-force-failed, hosts: [h], expect: { alerts: [], colour: red } }'), 'scenarios.0.expect.colour'],
@@ -56,7 +57,7 @@ test('a bad suite is refused before anything runs: one case per ARCSIM_E_SUITE_*
       alerts: [{ alertType: MDE_SuspiciousPowerShellCommandLine }]
       statusChanges: [{ alertType: MDE_SuspiciousPowerShellCommandLine, action: dismiss, in: M365D, expect: { MDC: Active } }]`), 'scenarios.0.expect.statusChanges.0'],
   ];
-  assert.deepEqual(cases.map((c) => c[0]).sort(), Object.keys(SUITE_ERRORS).sort(), 'every code has a case');
+  assert.deepEqual(cases.map((c) => c[0]).sort(), codesOf('suite').sort(), 'every code has a case');
   for (const [code, text, path] of cases) {
     const errors = refused(text);
     assert.equal(errors[0]!.code, code, `${code}: got ${JSON.stringify(errors)}`);

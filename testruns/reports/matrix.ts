@@ -1,5 +1,5 @@
 import type { Cell, RunResult } from '../../protocol/index.ts';
-import { table } from '../../cli/format.ts';
+import { table } from '../../lib/text-table.ts';
 
 /** The text a matrix cell shows: PASS, or the status and its reasons. */
 export function cellText(c: Cell): string {
