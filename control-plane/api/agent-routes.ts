@@ -29,7 +29,8 @@ const EventsQuery = z.strictObject({
 const Agent = z.looseObject({
   agentId: z.string(), connected: z.boolean().describe('has a WebSocket open to this replica now'),
   machine: z.object({ name: z.string(), resourceId: z.string(), status: z.string() }),
-  facts: z.looseObject({}), sqlInstances: z.array(z.looseObject({})), extensions: z.array(z.looseObject({})),
+  facts: z.looseObject({}), sqlInstances: z.array(z.looseObject({})),
+  extensions: z.array(z.object({ name: z.string(), publisher: z.string().optional(), status: z.string() })),
 });
 const CommandAnswer = z.looseObject({ id: z.string(), ok: z.boolean(), message: z.string().optional() }).describe("the agent's command-result");
 const Events = z.looseObject({ count: z.number().int(), value: z.array(z.looseObject({})).describe('events in MDE advanced hunting columns') });

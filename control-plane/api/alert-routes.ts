@@ -37,7 +37,7 @@ const Incident = z.looseObject({
   createdTime: z.string(), lastUpdateTime: z.string(), firstActivity: z.string(), lastActivity: z.string(),
   redirectIncidentId: z.string().optional(), tags: z.array(z.string()), incidentUri: z.string(), alerts: z.array(IncidentAlert),
 }).meta({ id: 'Incident', description: 'An M365D incident' });
-const StatusChanges = z.array(z.looseObject({
+const StatusChanges = z.array(z.object({
   product: Product, copyId: z.string(), from: z.string(), to: z.string(), via: Product.nullable().describe('the product it was synced from; null where it was changed'),
 })).describe('every copy whose status changed, by the sync matrix');
 
