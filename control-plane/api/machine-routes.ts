@@ -6,7 +6,7 @@ import { toArcMachine, toArcSqlInstance } from './arc-machine.ts';
 import { ADMIN_KEY, ERROR_RESPONSES, listOf } from './http.ts';
 
 /** An ARM resource as Azure returns it; `properties` follow the resource type. */
-export const ArmResource = z.looseObject({
+const ArmResource = z.looseObject({
   id: z.string().optional(), name: z.string(), type: z.string(), location: z.string(), properties: z.looseObject({}),
 });
 const ArcMachine = ArmResource.meta({ id: 'ArcMachine', description: 'Microsoft.HybridCompute/machines, plus `arcsim` (agent id, heartbeat, SQL instances)' });
