@@ -5,22 +5,19 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { EXTENSIONS, isExtensionName, LIMITS, protocolError, type Limits } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
-import { silentLogger, type Logger } from '../lib/logger.ts';
+import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
 import { DetectionEngine, loadRulesDir, type RuleSet } from './detection/index.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
-import { registerRoutes } from './api/routes.ts';
-import { adminGuard } from './api/http.ts';
+import { registerApi } from './api/routes.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
-import { registerInstallRoutes } from './api/install-routes.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
 import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './inventory/index.ts';
-import { registerInventoryRoutes } from './api/inventory-routes.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
 export const ControlPlaneConfigSchema = z.strictObject({
@@ -101,7 +98,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const rules = loadRulesDir(config.rulesDir);
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
-  const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes });
+  // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
+  const app = Fastify({ loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes });
   const emitter = new EventEmitter();
   let baseUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
 
@@ -171,7 +169,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     }
   }
 
-  registerRoutes(app, {
+  registerApi(app, {
     processAdminKey,
     command,
     store: deps.store,
@@ -181,13 +179,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     connectedAgents: () => [...gateway.sessions.keys()],
     sync: config.sync,
     setExtension,
-  });
-  registerInventoryRoutes(app, {
-    store: deps.store, clock, inventory, rules, newId, requireAdmin: adminGuard(deps.store, processAdminKey),
+    inventory, rules, newId,
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     sessions: () => gateway.sessions,
   });
-  registerInstallRoutes(app, () => baseUrl);
 
   return Object.assign(emitter, {
     app,

@@ -1,17 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CommandSchema, protocolError } from '../../protocol/index.ts';
-import { parseDuration } from '../../lib/duration.ts';
 import type { Store } from '../store/index.ts';
 import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
-import { parse } from './http.ts';
+import { ADMIN_KEY, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
 
 export interface AgentRouteDeps {
   store: Store;
   connectedAgents(): string[];
   /** Sends a command to a connected agent and waits for its result. */
   command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
-  requireAdmin(req: FastifyRequest): Promise<void>;
 }
 
 /** Longest a REST caller may wait for one command, ms (a long playback at speed 1 runs minutes). */
@@ -20,23 +18,32 @@ const MAX_COMMAND_WAIT_MS = 10 * 60_000;
 const CommandRequest = z.strictObject({
   command: CommandSchema.shape.command,
   /** How long to wait for the agent's answer, e.g. `30s` (default 2m, at most 10m). */
-  timeout: z.string().default('2m'),
+  timeout: durationMs('2m').pipe(z.number().max(MAX_COMMAND_WAIT_MS, `at most ${MAX_COMMAND_WAIT_MS / 60_000}m`)),
 });
+const AgentParams = z.object({ agentId: z.string() });
 const EventsQuery = z.strictObject({
   detonationId: z.string().min(1).optional(),
   agentId: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
 });
+const Agent = z.looseObject({
+  agentId: z.string(), connected: z.boolean().describe('has a WebSocket open to this replica now'),
+  machine: z.object({ name: z.string(), resourceId: z.string(), status: z.string() }),
+  facts: z.looseObject({}), sqlInstances: z.array(z.looseObject({})),
+  extensions: z.array(z.object({ name: z.string(), publisher: z.string().optional(), status: z.string() })),
+});
+const CommandAnswer = z.looseObject({ id: z.string(), ok: z.boolean(), message: z.string().optional() }).describe("the agent's command-result");
+const Events = z.looseObject({ count: z.number().int(), value: z.array(z.looseObject({})).describe('events in MDE advanced hunting columns') });
 
 /**
  * Admin endpoints a test-run orchestrator needs: the agents with their facts and whether they are
  * connected now, a command sent to one and its answer awaited, and the stored events of a run.
  */
-export function registerAgentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
+export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, deps) => {
   const { store } = deps;
-  const guard = { preHandler: deps.requireAdmin };
+  const tags = ['agents'];
 
-  app.get('/api/agents', guard, async () => {
+  app.get('/api/agents', { schema: { tags, summary: 'Agents, their facts and whether they are connected', security: ADMIN_KEY, response: { 200: listOf(Agent), ...ERROR_RESPONSES } } }, async () => {
     const connected = new Set(deps.connectedAgents());
     const machines = await store.listMachines();
     return {
@@ -51,27 +58,26 @@ export function registerAgentRoutes(app: FastifyInstance, deps: AgentRouteDeps):
     };
   });
 
-  app.post('/api/agents/:agentId/commands', guard, async (req) => {
-    const { agentId } = req.params as { agentId: string };
-    const body = parse(CommandRequest, req.body, 'body');
-    let timeoutMs: number;
-    try {
-      timeoutMs = parseDuration(body.timeout);
-    } catch (err) {
-      throw protocolError('ARCSIM_E_VALIDATION', (err as Error).message, 'body.timeout');
-    }
-    if (timeoutMs > MAX_COMMAND_WAIT_MS) throw protocolError('ARCSIM_E_VALIDATION', `at most ${MAX_COMMAND_WAIT_MS / 60_000}m`, 'body.timeout');
+  app.post('/api/agents/:agentId/commands', {
+    schema: {
+      tags, summary: "Send a command to a connected agent and wait for its answer", security: ADMIN_KEY,
+      params: AgentParams, body: CommandRequest, response: { 200: CommandAnswer, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const { agentId } = req.params;
+    const { command, timeout: timeoutMs } = req.body;
     if (!deps.connectedAgents().includes(agentId)) {
       const known = await store.getMachine(agentId);
       throw known ? protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${agentId} is not connected`) : protocolError('ARCSIM_E_NOT_FOUND', `no agent ${agentId}`);
     }
-    const { v: _v, type: _t, ...result } = await deps.command(agentId, body.command as CommandBody, timeoutMs);
+    const { v: _v, type: _t, ...result } = await deps.command(agentId, command, timeoutMs);
     return result;
   });
 
-  app.get('/api/events', guard, async (req) => {
-    const q = parse(EventsQuery, req.query, 'query');
-    const value = await store.listEvents(q);
+  app.get('/api/events', {
+    schema: { tags, summary: 'Stored events of a detonation or an agent', security: ADMIN_KEY, querystring: EventsQuery, response: { 200: Events, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const value = await store.listEvents(req.query);
     return { count: value.length, value };
   });
-}
+};

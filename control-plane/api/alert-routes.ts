@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { protocolError } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -6,7 +6,7 @@ import type { AlertCopyRow, AlertRow, IncidentRow, Store, SyncAuditRow } from '.
 import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { PRODUCT_VIEWS, syncEdges, type ProductView, type SyncConfig } from '../products/sync-matrix.ts';
 import { changeAlertStatus, changeIncidentStatus, STATUS_ACTIONS } from '../products/status-sync.ts';
-import { parse } from './http.ts';
+import { ADMIN_KEY, ERROR_RESPONSES, listOf } from './http.ts';
 
 const Product = z.enum(PRODUCT_VIEWS);
 const AlertQuery = z.strictObject({
@@ -16,17 +16,36 @@ const AlertQuery = z.strictObject({
   detonationId: z.string().optional(),
   product: Product.optional(),
 });
-const ActionParams = z.strictObject({ id: z.string().min(1), action: z.enum(Object.keys(STATUS_ACTIONS) as [string, ...string[]]) });
+const AlertView = z.strictObject({ product: Product.optional() });
+const IdParams = z.object({ id: z.string().min(1) });
+const ActionParams = IdParams.extend({ action: z.enum(Object.keys(STATUS_ACTIONS) as [keyof typeof STATUS_ACTIONS, ...Array<keyof typeof STATUS_ACTIONS>]) });
 const ActionQuery = z.strictObject({ product: Product });
 const IncidentActionQuery = z.strictObject({ product: z.enum(['M365D', 'Sentinel']).default('M365D') });
-const ActionBody = z.strictObject({ reason: z.string().max(1024).optional() }).optional();
+// A POST without a body reaches the validator as null.
+const ActionBody = z.strictObject({ reason: z.string().max(1024).optional() }).nullish();
+
+// Shaped by alerts/mdc-alert.ts, which builds it as an open record.
+const Alert = z.looseObject({}).meta({
+  id: 'Alert', description: 'An MDC alert (`Microsoft.Security/locations/alerts`: id, name, type, properties) with its product copies, incident and detonation ids',
+});
+const AuditEntry = z.looseObject({ time: z.string() });
+const IncidentAlert = z.object({
+  systemAlertId: z.string(), alertType: z.string(), title: z.unknown().describe('the alertDisplayName'), severity: z.string(), status: z.string(), resourceId: z.string(), count: z.number().int(),
+});
+const Incident = z.looseObject({
+  incidentId: z.string(), incidentName: z.string(), severity: z.string(), status: z.string(), sentinelStatus: z.string().optional(),
+  createdTime: z.string(), lastUpdateTime: z.string(), firstActivity: z.string(), lastActivity: z.string(),
+  redirectIncidentId: z.string().optional(), tags: z.array(z.string()), incidentUri: z.string(), alerts: z.array(IncidentAlert),
+}).meta({ id: 'Incident', description: 'An M365D incident' });
+const StatusChanges = z.array(z.object({
+  product: Product, copyId: z.string(), from: z.string(), to: z.string(), via: Product.nullable().describe('the product it was synced from; null where it was changed'),
+})).describe('every copy whose status changed, by the sync matrix');
 
 export interface AlertRouteDeps {
   store: Store;
   clock: Clock;
   baseUrl(): string;
   sync: SyncConfig;
-  requireAdmin(req: FastifyRequest): Promise<void>;
 }
 
 /** An alert as the REST API shows it: MDC shape plus its copies, incident and detonation ids. */
@@ -43,8 +62,9 @@ export async function renderAlert(store: Store, baseUrl: string, row: AlertRow, 
 }
 
 /** Alerts (per product view), their status actions and audit trail, incidents, the sync matrix. */
-export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps): void {
+export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, deps) => {
   const { store } = deps;
+  const tags = ['alerts'];
 
   const render = (row: AlertRow, view?: AlertCopyRow) => renderAlert(store, deps.baseUrl(), row, view);
 
@@ -63,8 +83,8 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     return { row: source, view };
   };
 
-  app.get('/api/alerts', async (req) => {
-    const q = parse(AlertQuery, req.query, 'query');
+  app.get('/api/alerts', { schema: { tags, summary: 'Alerts, as one product shows them', querystring: AlertQuery, response: { 200: listOf(Alert), ...ERROR_RESPONSES } } }, async (req) => {
+    const q = req.query;
     const rows = await store.listAlerts(q);
     const value = [];
     for (const r of rows) {
@@ -75,23 +95,30 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     return { value };
   });
 
-  app.get('/api/alerts/:id', async (req) => {
-    const { id } = req.params as { id: string };
-    const { product } = parse(z.strictObject({ product: Product.optional() }), req.query, 'query');
-    const { row, view } = await lookup(id, product);
+  app.get('/api/alerts/:id', {
+    schema: { tags, summary: "An alert by its systemAlertId or a product copy's id", params: IdParams, querystring: AlertView, response: { 200: Alert, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const { row, view } = await lookup(req.params.id, req.query.product);
     return render(row, view);
   });
 
-  app.get('/api/alerts/:id/audit', async (req) => {
-    const { id } = req.params as { id: string };
-    const { row } = await lookup(id);
+  app.get('/api/alerts/:id/audit', {
+    schema: { tags, summary: "An alert's status changes across products", params: IdParams, response: { 200: listOf(AuditEntry), ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const { row } = await lookup(req.params.id);
     return { value: (await store.listSyncAudit({ subject: 'alert', subjectId: row.systemAlertId })).map(auditJson) };
   });
 
-  app.post('/api/alerts/:id/:action', { preHandler: deps.requireAdmin }, async (req) => {
-    const { id, action } = parse(ActionParams, req.params, 'params');
-    const { product } = parse(ActionQuery, req.query, 'query');
-    const body = parse(ActionBody, req.body ?? undefined, 'body');
+  app.post('/api/alerts/:id/:action', {
+    schema: {
+      tags, summary: 'Change an alert status in one product; the sync matrix carries it on', security: ADMIN_KEY,
+      params: ActionParams, querystring: ActionQuery, body: ActionBody,
+      response: { 200: z.looseObject({ changes: StatusChanges, alert: Alert }), ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const { id, action } = req.params;
+    const { product } = req.query;
+    const body = req.body;
     const result = await store.transaction((tx) => changeAlertStatus(tx, {
       id, product, status: STATUS_ACTIONS[action]!, reason: body?.reason ?? `${action} in ${product}`, config: deps.sync, now: deps.clock.now(),
     }));
@@ -99,31 +126,39 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     return { changes: result.changes, alert: await render(row) };
   });
 
-  app.get('/api/incidents', async () => {
+  app.get('/api/incidents', { schema: { tags, summary: 'M365D incidents', response: { 200: listOf(Incident), ...ERROR_RESPONSES } } }, async () => {
     const rows = await store.listIncidents();
     return { value: await Promise.all(rows.map((r) => incidentJson(r))) };
   });
 
-  app.get('/api/incidents/:id', async (req) => {
-    const { id } = req.params as { id: string };
+  app.get('/api/incidents/:id', { schema: { tags, summary: 'One incident', params: IdParams, response: { 200: Incident, ...ERROR_RESPONSES } } }, async (req) => {
+    const { id } = req.params;
     const row = await store.getIncident(id);
     if (!row) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${id}`);
     return incidentJson(row);
   });
 
-  app.post('/api/incidents/:id/:action', { preHandler: deps.requireAdmin }, async (req) => {
-    const { id, action } = parse(ActionParams, req.params, 'params');
-    const { product } = parse(IncidentActionQuery, req.query, 'query');
-    const body = parse(ActionBody, req.body ?? undefined, 'body');
+  app.post('/api/incidents/:id/:action', {
+    schema: {
+      tags, summary: 'Change an incident status in M365D or Sentinel, and its alerts by the sync matrix', security: ADMIN_KEY,
+      params: ActionParams, querystring: IncidentActionQuery, body: ActionBody,
+      response: { 200: z.looseObject({ alerts: StatusChanges, incident: Incident }), ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const { id, action } = req.params;
+    const { product } = req.query;
+    const body = req.body;
     const result = await store.transaction((tx) => changeIncidentStatus(tx, {
       incidentId: id, product, status: STATUS_ACTIONS[action]!, reason: body?.reason ?? `${action} in ${product}`, config: deps.sync, now: deps.clock.now(),
     }));
     return { ...result, incident: await incidentJson((await store.getIncident(id))!) };
   });
 
-  app.get('/api/sync', async () => ({ config: deps.sync, edges: syncEdges(deps.sync) }));
+  app.get('/api/sync', {
+    schema: { tags, summary: 'The sync matrix: which status change flows where', response: { 200: z.looseObject({ config: z.looseObject({}), edges: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
+  }, async () => ({ config: deps.sync, edges: syncEdges(deps.sync) }));
 
-  async function incidentJson(r: IncidentRow): Promise<Record<string, unknown>> {
+  async function incidentJson(r: IncidentRow) {
     const ids = await store.incidentAlertIds(r.incidentId);
     const iso = (ms: number) => new Date(ms).toISOString();
     const alerts = (await Promise.all(ids.map((id) => store.getAlert(id)))).filter((a): a is AlertRow => !!a);
@@ -146,9 +181,9 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
       })),
     };
   }
-}
+};
 
-function auditJson(a: SyncAuditRow): Record<string, unknown> {
+function auditJson(a: SyncAuditRow) {
   const { at, ...rest } = a;
   return { time: new Date(at).toISOString(), ...rest };
 }

@@ -20,7 +20,7 @@ function defenderStatus(row: MachineRow): string {
 }
 
 /** One SQL instance as `Microsoft.AzureArcData/sqlServerInstances` GET returns it. */
-export function toArcSqlInstance(row: MachineRow, s: SqlInstanceFacts, location: string): Record<string, unknown> {
+export function toArcSqlInstance(row: MachineRow, s: SqlInstanceFacts, location: string) {
   const ids = parseResourceId(row.resourceId);
   const name = `${row.name}_${s.instanceName}`;
   return {
@@ -46,7 +46,7 @@ export function toArcSqlInstance(row: MachineRow, s: SqlInstanceFacts, location:
 }
 
 /** The machine as `Microsoft.HybridCompute/machines` GET returns it (plus arcsim's agent id). */
-export function toArcMachine(row: MachineRow, location: string, extra: { identityConflicts?: number } = {}): Record<string, unknown> {
+export function toArcMachine(row: MachineRow, location: string, extra: { identityConflicts?: number } = {}) {
   const f = row.facts;
   const iso = (ms: number) => new Date(ms).toISOString();
   return {

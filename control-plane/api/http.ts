@@ -1,34 +1,74 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
-import type { z } from 'zod';
-import { issuePath, protocolError } from '../../protocol/index.ts';
-import type { Store } from '../store/index.ts';
-import { isAdminKey } from '../auth/admin-key.ts';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import { z } from 'zod';
+import { ArcsimError, issuePath, protocolError } from '../../protocol/index.ts';
+import { parseDuration } from '../../lib/duration.ts';
 
-/** Parses `data` with `schema` or throws ARCSIM_E_VALIDATION naming the first bad path. */
+/** Parses `data` with `schema` or throws ARCSIM_E_VALIDATION naming the first bad path (for bodies read by hand, like raw snapshots). */
 export function parse<T extends z.ZodType>(schema: T, data: unknown, where: string): z.infer<T> {
   const r = schema.safeParse(data ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  const path = [where, issuePath(issue.path)].filter(Boolean).join('.');
-  throw protocolError('ARCSIM_E_VALIDATION', `${path}: ${issue.message}`, path);
+  throw validationError(where, issuePath(issue.path), issue.message);
 }
+
+function validationError(where: string, inner: string, message: string): ArcsimError {
+  const path = [where, inner].filter(Boolean).join('.');
+  return protocolError('ARCSIM_E_VALIDATION', `${path}: ${message}`, path);
+}
+
+/** The body of every error reply. */
+export const ErrorBody = z.object({
+  code: z.string().describe('stable ARCSIM_E_* code (docs/errors.md)'),
+  path: z.string().optional().describe('where in the request the fault is, e.g. body.ttl'),
+  message: z.string(),
+}).meta({ id: 'Error' });
+
+/** Error replies every route may give; documented once, sent by the error handler below. */
+export const ERROR_RESPONSES = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
+
+/** `{value: [...]}`, the list envelope of every collection. */
+export const listOf = <T extends z.ZodType>(item: T) => z.looseObject({ value: z.array(item) });
+
+/** What a route declares to need the admin key; the guard enforces exactly this (see auth/admin-guard.ts). */
+export const ADMIN_KEY: ReadonlyArray<Record<string, string[]>> = [{ adminKey: [] }];
+
+/** Names the request part the way error paths always have (`query`, not Fastify's `querystring`). */
+const PART: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
 
 /**
- * A preHandler that refuses the request unless it carries `Authorization: Bearer <admin key>`.
- * `processKey` is a random key that only exists in this process's memory: in-process callers (the
- * lab, tests) use it with `app.inject`, so they need not know, print or rotate the stored admin key.
+ * Installs the API's error behaviour once, on the root scope every route plugin inherits: schema
+ * failures become ARCSIM_E_VALIDATION with the first bad path, typed errors keep their status, and
+ * anything else is a 500 ARCSIM_E_INTERNAL whose body says nothing more, logged with its stack.
  */
-export function adminGuard(store: Store, processKey?: string): (req: FastifyRequest) => Promise<void> {
-  return async (req) => {
-    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    if (processKey !== undefined && m?.[1] !== undefined && safeEqual(m[1], processKey)) return;
-    if (!(await isAdminKey(store, m?.[1]))) throw protocolError('ARCSIM_E_UNAUTHORIZED');
-  };
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setSchemaErrorFormatter((errors: FastifySchemaValidationError[], dataVar: string) => {
+    const first = errors[0];
+    return validationError(PART[dataVar] ?? dataVar, (first?.instancePath ?? '').split('/').filter(Boolean).join('.'), first?.message ?? 'invalid');
+  });
+  app.setErrorHandler((err: FastifyError | ArcsimError, req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ArcsimError) {
+      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      return reply.status(err.status).send(err.toJSON());
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      // Fastify's own client errors (bad JSON body, body too large, wrong content type).
+      const code = err.statusCode === 413 ? 'ARCSIM_E_FRAME_TOO_LARGE' : 'ARCSIM_E_VALIDATION';
+      return reply.status(err.statusCode).send({ code, message: err.message });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.status(500).send(protocolError('ARCSIM_E_INTERNAL').toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(protocolError('ARCSIM_E_NOT_FOUND', `${req.method} ${req.url}`).toJSON());
+  });
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** A duration such as `30s`, `2m`, `24h` in, milliseconds out; a bad one fails validation at its own path. */
+export const durationMs = (defaultText: string) => z.string().default(defaultText).describe('a duration: 500ms, 30s, 2m, 24h, 7d').transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { renderUnit, SERVICE_NAME } from '../../agent/installer.ts';
 
 /** The source tree the control plane runs from: what it packs for agents to install. */
@@ -125,11 +125,12 @@ echo "arcsim install: done. Status: systemctl status ${SERVICE_NAME}; logs: jour
 }
 
 /** GET /install.sh and GET /install/arcsim-agent.tgz (no auth: the token given to the script is the secret). */
-export function registerInstallRoutes(app: FastifyInstance, baseUrl: () => string): void {
-  app.get('/install.sh', async (_req, reply) => {
+export const installRoutes: FastifyPluginAsync<{ baseUrl(): string }> = async (app, { baseUrl }) => {
+  const tags = ['install'];
+  app.get('/install.sh', { schema: { tags, summary: 'The agent onboarding script', produces: ['text/x-shellscript'] } }, async (_req, reply) => {
     reply.type('text/x-shellscript; charset=utf-8').send(renderInstallScript(baseUrl()));
   });
-  app.get('/install/arcsim-agent.tgz', async (_req, reply) => {
+  app.get('/install/arcsim-agent.tgz', { schema: { tags, summary: 'The agent package install.sh downloads', produces: ['application/gzip'] } }, async (_req, reply) => {
     reply.type('application/gzip').header('content-disposition', 'attachment; filename="arcsim-agent.tgz"').send(await agentTarball());
   });
-}
+};

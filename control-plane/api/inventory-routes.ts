@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseResourceId, protocolError } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -14,7 +14,7 @@ import { effectivePlan, PLAN_NAMES, PLANS, PlanSetSchema } from '../inventory/pl
 import { billingView } from '../inventory/billing.ts';
 import { RECOMMENDATION_BY_KEY, secureScores } from '../inventory/recommendations.ts';
 import { connectorOfResourceId } from '../inventory/inventory.ts';
-import { parse } from './http.ts';
+import { ADMIN_KEY, ERROR_RESPONSES, listOf, parse } from './http.ts';
 
 export interface InventoryRouteDeps {
   store: Store;
@@ -23,7 +23,6 @@ export interface InventoryRouteDeps {
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;
-  requireAdmin(req: FastifyRequest): Promise<void>;
   sessions(): ReadonlyMap<string, AgentSession>;
 }
 
@@ -34,13 +33,26 @@ const RecommendationQuery = z.strictObject({ status: z.enum(['Unhealthy', 'Healt
 const TagsBody = z.record(z.string().min(1).max(512), z.string().max(256));
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+const NameParams = z.object({ name: z.string() });
+const Connector = z.looseObject({
+  name: z.string(), provider: z.string(), accountId: z.string(), subscription: z.string(), resourceGroup: z.string(), location: z.string(),
+  id: z.string().describe('the Microsoft.Security/securityConnectors resource id'), definition: z.unknown(), createdAt: z.string().nullable(), updatedAt: z.string().nullable(),
+}).meta({ id: 'Connector' });
+const CspmResource = z.looseObject({
+  id: z.string(), kind: z.string(), nativeId: z.string(), name: z.string().nullable(), region: z.string().nullable(), state: z.string().nullable(), connector: z.string(),
+  firstSeen: z.string().nullable(), lastSeen: z.string().nullable(), deletedAt: z.string().nullable(), properties: z.unknown(),
+});
+const SnapshotSummaries = z.looseObject({ snapshots: z.array(z.unknown()).describe('one import summary per snapshot') });
+const Asset = z.looseObject({ id: z.string(), key: z.string() }).meta({ id: 'Asset', description: 'One real machine merged from its Arc and CSPM records' });
+const Open = z.looseObject({}).describe('shaped by the inventory module');
+
 /**
  * Inventory API: connectors and their snapshots, findings and pulls; assets; plans; billing;
  * recommendations and secure score. Changes need the admin key; reads are open like the rest.
  */
-export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
+export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async (app, deps) => {
   const { store, inventory } = deps;
-  const admin = { preHandler: deps.requireAdmin };
+  const tags = ['inventory'];
 
   const connectorJson = (c: ConnectorRow) => ({
     name: c.name, provider: c.provider, accountId: c.accountId, subscription: c.subscription, resourceGroup: c.resourceGroup,
@@ -52,26 +64,42 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
     firstSeen: iso(r.firstSeen), lastSeen: iso(r.lastSeen), deletedAt: iso(r.deletedAt), properties: r.data,
   });
 
-  app.get('/api/connectors', async () => ({
+  app.get('/api/connectors', {
+    schema: {
+      tags, summary: 'Cloud connectors and their scheduled pulls',
+      response: { 200: listOf(Connector).extend({ scheduledPulls: z.array(z.object({ connector: z.string(), next: z.string().nullable() })) }), ...ERROR_RESPONSES },
+    },
+  }, async () => ({
     value: (await store.listConnectors()).map(connectorJson),
     scheduledPulls: inventory.scheduledPulls(),
   }));
 
-  app.put('/api/connectors/:name', admin, async (req, reply) => {
-    const { name } = req.params as { name: string };
+  // The definition is checked by the inventory module, which gives connector-specific codes (ARCSIM_E_CONNECTOR_*).
+  app.put('/api/connectors/:name', {
+    schema: {
+      tags, summary: 'Create or replace a connector', security: ADMIN_KEY, params: NameParams,
+      body: z.unknown().describe('a connector definition: provider, accountId, subscription, resourceGroup, pull (docs/connectors.md)'),
+      response: { 200: Connector, 201: Connector, ...ERROR_RESPONSES },
+    },
+  }, async (req, reply) => {
+    const { name } = req.params;
     const existed = !!(await store.getConnector(name));
     const row = await inventory.putConnector(name, req.body);
     return reply.status(existed ? 200 : 201).send(connectorJson(row));
   });
 
-  app.get('/api/connectors/:name', async (req) => {
-    const c = await inventory.connector((req.params as { name: string }).name);
+  app.get('/api/connectors/:name', {
+    schema: { tags, summary: 'A connector and its snapshot log', params: NameParams, response: { 200: Connector.extend({ snapshots: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const c = await inventory.connector(req.params.name);
     return { ...connectorJson(c), snapshots: (await store.listSnapshotLog(c.name)).map((s) => ({ ...s, takenAt: iso(s.takenAt) })) };
   });
 
-  app.get('/api/connectors/:name/resources', async (req) => {
-    const c = await inventory.connector((req.params as { name: string }).name);
-    const q = parse(ResourceQuery, req.query, 'query');
+  app.get('/api/connectors/:name/resources', {
+    schema: { tags, summary: 'What a connector discovered', params: NameParams, querystring: ResourceQuery, response: { 200: listOf(CspmResource), ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const c = await inventory.connector(req.params.name);
+    const q = req.query;
     return { value: (await store.listCspmResources({ connector: c.name, includeDeleted: q.includeDeleted === 'true' })).map(resourceJson) };
   });
 
@@ -79,10 +107,16 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    scope.post('/api/connectors/:name/snapshots', admin, async (req, reply) => {
-      const { name } = req.params as { name: string };
+    scope.withTypeProvider<ZodTypeProvider>().post('/api/connectors/:name/snapshots', {
+      schema: {
+        tags, summary: 'Import a snapshot (EC2 DescribeInstances, GCE instances list, ...) or a {snapshots: [...]} batch', security: ADMIN_KEY,
+        params: NameParams, querystring: SnapshotQuery, consumes: ['application/json'],
+        body: z.string().nullable().describe('the document as JSON text'), response: { 201: SnapshotSummaries.extend({ connector: z.string() }), ...ERROR_RESPONSES },
+      },
+    }, async (req, reply) => {
+      const { name } = req.params;
       await inventory.connector(name);
-      const q = parse(SnapshotQuery, req.query, 'query');
+      const q = req.query;
       const doc = parseSnapshotText(String(req.body ?? ''), 'body');
       let entries: SnapshotEntry[];
       if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'snapshots' in doc) {
@@ -95,14 +129,21 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
     });
   });
 
-  app.post('/api/connectors/:name/pull', admin, async (req, reply) => {
-    const summaries = await inventory.pull((req.params as { name: string }).name);
+  app.post('/api/connectors/:name/pull', {
+    schema: { tags, summary: "Pull now from the connector's configured source", security: ADMIN_KEY, params: NameParams, response: { 201: SnapshotSummaries, ...ERROR_RESPONSES } },
+  }, async (req, reply) => {
+    const summaries = await inventory.pull(req.params.name);
     return reply.status(201).send({ snapshots: summaries });
   });
 
-  app.post('/api/connectors/:name/findings', admin, async (req, reply) => {
-    const connector = await inventory.connector((req.params as { name: string }).name);
-    const body = parse(FindingsBodySchema, req.body, 'body');
+  app.post('/api/connectors/:name/findings', {
+    schema: {
+      tags, summary: 'Raise CSPM findings (alerts) on discovered resources', security: ADMIN_KEY, params: NameParams, body: FindingsBodySchema,
+      response: { 201: listOf(z.object({ systemAlertId: z.string(), created: z.boolean(), count: z.number().int() })), ...ERROR_RESPONSES },
+    },
+  }, async (req, reply) => {
+    const connector = await inventory.connector(req.params.name);
+    const body = req.body;
     await inventory.idle();
     const machines = await store.listMachines();
     const agents = new Map(await Promise.all(machines.map(async (m) => [m.resourceId, { machine: m, agent: (await store.getAgent(m.agentId))! }] as const)));
@@ -115,16 +156,20 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
     return reply.status(201).send({ value: results.map((r) => ({ systemAlertId: r.alert.systemAlertId, created: r.created, count: r.alert.count })) });
   });
 
-  app.put('/api/machines/:name/tags', admin, async (req) => {
-    const { name } = req.params as { name: string };
+  app.put('/api/machines/:name/tags', {
+    schema: {
+      tags, summary: "Replace a machine's tags", security: ADMIN_KEY, params: NameParams, body: TagsBody,
+      response: { 200: z.object({ name: z.string(), tags: TagsBody }), ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const { name } = req.params;
     const m = (await store.listMachines()).find((x) => x.name === name);
     if (!m) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${name}`);
-    const tags = parse(TagsBody, req.body, 'body');
-    await inventory.setTags(m.agentId, tags);
-    return { name, tags };
+    await inventory.setTags(m.agentId, req.body);
+    return { name, tags: req.body };
   });
 
-  async function assetsJson(): Promise<Array<Record<string, unknown>>> {
+  async function assetsJson() {
     await inventory.idle();
     const [assets, machines, resources, plans, alerts] = await Promise.all([
       store.listAssets(), store.listMachines(), store.listCspmResources({ includeDeleted: true }), store.listPlans(), store.listAlerts(),
@@ -139,7 +184,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
   async function assetJson(
     a: AssetRow, machines: Map<string, MachineRow>, resources: Map<string, CspmResourceRow>, connectors: Map<string, ConnectorRow>,
     plans: Awaited<ReturnType<Store['listPlans']>>, openAlerts: AlertRow[],
-  ): Promise<Record<string, unknown>> {
+  ) {
     const arc = a.sources.filter((s) => s.kind === 'arc').map((s) => machines.get(s.id)).filter((m): m is MachineRow => !!m);
     const cspm = a.sources.filter((s) => s.kind === 'cspm').map((s) => resources.get(s.id)).filter((r): r is CspmResourceRow => !!r);
     const clouds = new Set<string>();
@@ -188,29 +233,34 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
     };
   }
 
-  app.get('/api/assets', async () => ({ value: await assetsJson() }));
+  app.get('/api/assets', { schema: { tags, summary: 'Assets: each real machine once, with every source record', response: { 200: listOf(Asset), ...ERROR_RESPONSES } } },
+    async () => ({ value: await assetsJson() }));
 
-  app.get('/api/assets/:id', async (req) => {
-    const { id } = req.params as { id: string };
+  app.get('/api/assets/:id', {
+    schema: { tags, summary: 'One asset by id or merge key', params: z.object({ id: z.string() }), response: { 200: Asset, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const { id } = req.params;
     const found = (await assetsJson()).find((a) => a.id === id || a.key === id);
     if (!found) throw protocolError('ARCSIM_E_NOT_FOUND', `no asset ${id}`);
     return found;
   });
 
-  app.get('/api/plans', async () => ({
+  app.get('/api/plans', { schema: { tags, summary: 'Defender plans by scope', response: { 200: listOf(Open), ...ERROR_RESPONSES } } }, async () => ({
     value: (await store.listPlans()).map((p) => ({
       scope: p.scopeKind, id: p.scope, plan: p.plan, displayName: PLANS[p.plan as keyof typeof PLANS]?.displayName, subPlan: p.subPlan,
       enabled: p.enabled, updatedAt: iso(p.updatedAt),
     })),
   }));
 
-  app.put('/api/plans', admin, async (req) => {
-    const body = parse(PlanSetSchema, req.body, 'body');
+  app.put('/api/plans', {
+    schema: { tags, summary: 'Enable or disable a Defender plan on a subscription or connector', security: ADMIN_KEY, body: PlanSetSchema, response: { 200: Open, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const body = req.body;
     await inventory.setPlan(body);
     return { ...body, subPlan: body.plan === 'VirtualMachines' ? (body.subPlan ?? 'P2') : null };
   });
 
-  app.get('/api/billing', async () => {
+  app.get('/api/billing', { schema: { tags, summary: 'Billable resources per plan, with duplicates named', response: { 200: Open, ...ERROR_RESPONSES } } }, async () => {
     await inventory.idle();
     const [assets, machines, resources, connectors, plans] = await Promise.all([
       store.listAssets(), store.listMachines(), store.listCspmResources({ includeDeleted: true }), store.listConnectors(), store.listPlans(),
@@ -218,8 +268,10 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
     return billingView({ assets, machines, resources, connectors, plans });
   });
 
-  app.get('/api/recommendations', async (req) => {
-    const q = parse(RecommendationQuery, req.query, 'query');
+  app.get('/api/recommendations', {
+    schema: { tags, summary: 'Security recommendations (assessments)', querystring: RecommendationQuery, response: { 200: listOf(Open), ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const q = req.query;
     await inventory.idle();
     const rows = (await store.listAssessments()).filter((r) =>
       (q.status === 'all' || r.status === q.status) && (!q.subscription || r.subscription === q.subscription) &&
@@ -237,8 +289,13 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: InventoryRou
     };
   });
 
-  app.get('/api/secure-score', async () => {
+  app.get('/api/secure-score', {
+    schema: {
+      tags, summary: 'Secure score per subscription',
+      response: { 200: listOf(z.object({ subscription: z.string(), score: z.number(), current: z.number(), max: z.number(), recommendations: z.number(), unhealthy: z.number() })), ...ERROR_RESPONSES },
+    },
+  }, async () => {
     await inventory.idle();
     return { value: secureScores(await store.listAssessments()) };
   });
-}
+};

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { AlertRow, Store } from '../store/index.ts';
 
 const esc = (v: unknown) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -18,27 +20,29 @@ function table(rows: string[][], head: string[]): string {
  * A small read-only web portal: the M365D-style alert and incident pages the alerts'
  * `extendedLinks` point to. Server-rendered HTML, no scripts.
  */
-export function registerPortal(app: FastifyInstance, deps: { store: Store; baseUrl(): string }): void {
+export const portal: FastifyPluginAsyncZod<{ store: Store }> = async (app, deps) => {
   const { store } = deps;
-  const html = (reply: any, title: string, body: string, status = 200) => reply.status(status).type('text/html; charset=utf-8').send(page(title, body));
+  const doc = (summary: string) => ({ tags: ['portal'], summary, produces: ['text/html'] });
+  const IdParams = z.object({ id: z.string() });
+  const html = (reply: FastifyReply, title: string, body: string, status = 200) => reply.status(status).type('text/html; charset=utf-8').send(page(title, body));
   const alertRow = (a: AlertRow) => [
     `<a href="/portal/alerts/${esc(a.systemAlertId)}">${esc(a.properties.alertDisplayName)}</a>`,
     `<span class="sev-${esc(a.severity)}">${esc(a.severity)}</span>`, esc(a.status), esc(a.count), esc(a.properties.compromisedEntity),
     esc(new Date(a.endTime).toISOString()),
   ];
 
-  app.get('/portal', async (_req, reply) => {
+  app.get('/portal', { schema: doc('Portal overview') }, async (_req, reply) => {
     const [alerts, incidents, machines] = await Promise.all([store.listAlerts(), store.listIncidents(), store.listMachines()]);
     return html(reply, 'Overview', `<p>${machines.length} machines, ${alerts.length} alerts, ${incidents.filter((i) => !i.redirectedTo).length} incidents.</p>`);
   });
 
-  app.get('/portal/alerts', async (_req, reply) => {
+  app.get('/portal/alerts', { schema: doc('Alerts page') }, async (_req, reply) => {
     const alerts = await store.listAlerts();
     return html(reply, 'Alerts', table(alerts.map(alertRow), ['Alert', 'Severity', 'Status', 'Count', 'Entity', 'Last activity']));
   });
 
-  app.get('/portal/alerts/:id', async (req, reply) => {
-    const { id } = req.params as { id: string };
+  app.get('/portal/alerts/:id', { schema: { ...doc('One alert, its status per product'), params: IdParams } }, async (req, reply) => {
+    const { id } = req.params;
     const alert = (await store.getAlert(id)) ?? (await store.findAlertCopies(id).then((c) => (c[0] ? store.getAlert(c[0].systemAlertId) : undefined)));
     if (!alert) return html(reply, 'Alert not found', `<p>No alert ${esc(id)}.</p>`, 404);
     const [copies, incident] = await Promise.all([store.alertCopies(alert.systemAlertId), store.incidentOfAlert(alert.systemAlertId)]);
@@ -53,7 +57,7 @@ ${table(copies.map((c) => [esc(c.product), `<code>${esc(c.copyId)}</code>`, `<sp
 <p><a href="/api/alerts/${esc(alert.systemAlertId)}">JSON</a> · <a href="/api/alerts/${esc(alert.systemAlertId)}/audit">status audit trail</a></p>`);
   });
 
-  app.get('/portal/incidents', async (_req, reply) => {
+  app.get('/portal/incidents', { schema: doc('Incidents page') }, async (_req, reply) => {
     const incidents = await store.listIncidents();
     return html(reply, 'Incidents', table(incidents.map((i) => [
       `<a href="/portal/incidents/${esc(i.incidentId)}">${esc(i.title)}</a>`, `<span class="sev-${esc(i.severity)}">${esc(i.severity)}</span>`,
@@ -61,8 +65,8 @@ ${table(copies.map((c) => [esc(c.product), `<code>${esc(c.copyId)}</code>`, `<sp
     ]), ['Incident', 'Severity', 'Status', '']));
   });
 
-  app.get('/portal/incidents/:id', async (req, reply) => {
-    const { id } = req.params as { id: string };
+  app.get('/portal/incidents/:id', { schema: { ...doc('One incident and its alerts'), params: IdParams } }, async (req, reply) => {
+    const { id } = req.params;
     const inc = await store.getIncident(id);
     if (!inc) return html(reply, 'Incident not found', `<p>No incident ${esc(id)}.</p>`, 404);
     const alerts = (await Promise.all((await store.incidentAlertIds(id)).map((a) => store.getAlert(a)))).filter((a): a is AlertRow => !!a);
@@ -70,4 +74,4 @@ ${table(copies.map((c) => [esc(c.product), `<code>${esc(c.copyId)}</code>`, `<sp
 <p><span class="sev-${esc(inc.severity)}">${esc(inc.severity)}</span> · <span id="status">${esc(inc.status)}</span>${inc.redirectedTo ? ` · redirected to <a href="/portal/incidents/${esc(inc.redirectedTo)}">${esc(inc.redirectedTo)}</a>` : ''}</p>
 ${table(alerts.map(alertRow), ['Alert', 'Severity', 'Status', 'Count', 'Entity', 'Last activity'])}`);
   });
-}
+};

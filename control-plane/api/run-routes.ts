@@ -1,25 +1,38 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { protocolError, StoreRunBodySchema, type RunResult } from '../../protocol/index.ts';
 import type { Store } from '../store/index.ts';
 import { renderAlert } from './alert-routes.ts';
-import { parse } from './http.ts';
+import { ADMIN_KEY, ERROR_RESPONSES, listOf } from './http.ts';
 
 /** Format name and version of an exported run bundle. */
-export const BUNDLE_FORMAT = 'arcsim-run-bundle';
-export const BUNDLE_VERSION = 1;
+export const BUNDLE_FORMAT = 'arcsim-run-bundle' as const;
+export const BUNDLE_VERSION = 1 as const;
 
 export interface RunRouteDeps {
   store: Store;
   baseUrl(): string;
-  requireAdmin(req: FastifyRequest): Promise<void>;
 }
 
-/** Stored multi-cloud test runs: save (admin), list, show, export as a bundle (admin). */
-export function registerRunRoutes(app: FastifyInstance, deps: RunRouteDeps): void {
-  const { store } = deps;
+const RunParams = z.object({ id: z.string() });
+const Stored = z.object({ runId: z.string(), url: z.string() });
+const RunSummary = z.looseObject({ runId: z.string(), suite: z.string(), startedAt: z.string(), finishedAt: z.string(), ok: z.boolean(), summary: z.looseObject({}) });
+const RunDoc = z.looseObject({}).describe('the run result as `arcsim run` wrote it');
+const Bundle = z.looseObject({
+  format: z.literal(BUNDLE_FORMAT), version: z.literal(BUNDLE_VERSION), exportedAt: z.string(),
+  suite: z.unknown(), result: z.unknown(), events: z.array(z.looseObject({})), alerts: z.array(z.looseObject({})),
+});
 
-  app.post('/api/runs', { preHandler: deps.requireAdmin, bodyLimit: 64 * 1024 * 1024 }, async (req, reply) => {
-    const { result, suite } = parse(StoreRunBodySchema, req.body, 'body');
+/** Stored multi-cloud test runs: save (admin), list, show, export as a bundle (admin). */
+export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) => {
+  const { store } = deps;
+  const tags = ['runs'];
+
+  app.post('/api/runs', {
+    bodyLimit: 64 * 1024 * 1024,
+    schema: { tags, summary: 'Store a test run result', security: ADMIN_KEY, body: StoreRunBodySchema, response: { 201: Stored, ...ERROR_RESPONSES } },
+  }, async (req, reply) => {
+    const { result, suite } = req.body;
     await store.insertTestRun({
       runId: result.runId, suiteName: result.suite.name, startedAt: Date.parse(result.startedAt), finishedAt: Date.parse(result.finishedAt),
       ok: result.ok, summary: result.summary, suite, result: result as unknown as Record<string, unknown>,
@@ -28,23 +41,25 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRouteDeps): voi
     return reply.status(201).send({ runId: result.runId, url: `${deps.baseUrl()}/api/runs/${result.runId}` });
   });
 
-  app.get('/api/runs', async () => ({
+  app.get('/api/runs', { schema: { tags, summary: 'Stored test runs', response: { 200: listOf(RunSummary), ...ERROR_RESPONSES } } }, async () => ({
     value: (await store.listTestRuns()).map((r) => ({
       runId: r.runId, suite: r.suiteName, startedAt: new Date(r.startedAt).toISOString(), finishedAt: new Date(r.finishedAt).toISOString(),
       ok: r.ok, summary: r.summary,
     })),
   }));
 
-  app.get('/api/runs/:id', async (req) => {
-    const { id } = req.params as { id: string };
+  app.get('/api/runs/:id', { schema: { tags, summary: 'One test run result', params: RunParams, response: { 200: RunDoc, ...ERROR_RESPONSES } } }, async (req) => {
+    const { id } = req.params;
     const run = await store.getTestRun(id);
     if (!run) throw protocolError('ARCSIM_E_NOT_FOUND', `no test run ${id}`);
     return run.result;
   });
 
   /** Everything needed to replay the run elsewhere: suite, result, the run's events and alerts. */
-  app.get('/api/runs/:id/bundle', { preHandler: deps.requireAdmin }, async (req) => {
-    const { id } = req.params as { id: string };
+  app.get('/api/runs/:id/bundle', {
+    schema: { tags, summary: 'Export a run with its suite, events and alerts', security: ADMIN_KEY, params: RunParams, response: { 200: Bundle, ...ERROR_RESPONSES } },
+  }, async (req) => {
+    const { id } = req.params;
     const run = await store.getTestRun(id);
     if (!run) throw protocolError('ARCSIM_E_NOT_FOUND', `no test run ${id}`);
     const result = run.result as unknown as RunResult;
@@ -59,4 +74,4 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRouteDeps): voi
     }
     return { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, exportedAt: new Date().toISOString(), suite: run.suite, result, events, alerts: [...alerts.values()] };
   });
-}
+};

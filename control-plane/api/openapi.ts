@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+
+/**
+ * The OpenAPI 3 document, generated from the route schemas (served by meta-routes.ts at `GET /openapi.json`), and Swagger UI at
+ * `/docs`, served from the package's own files (no CDN). Registered on the root scope before the
+ * route plugins, so its onRoute hook sees every route.
+ */
+export function registerOpenApi(app: FastifyInstance, version: string): void {
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'arcsim control plane',
+        version,
+        description: 'REST API of the arcsim control plane. Errors are `{code, path, message}` with a stable `ARCSIM_E_*` code. '
+          + 'Agents connect over a WebSocket at `/agent/v1` (not an HTTP route, so not listed here) with the `agentBearer` scheme.',
+      },
+      components: {
+        securitySchemes: {
+          adminKey: {
+            type: 'http', scheme: 'bearer',
+            description: 'The admin API key `arcsim control-plane` prints on first start (`--reset-admin-key` makes a new one).',
+          },
+          agentBearer: {
+            type: 'http', scheme: 'bearer',
+            description: '`<agentId>.<agentKey>` from `POST /api/enroll`; checked at the WebSocket upgrade of `/agent/v1`.',
+          },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  app.register(swaggerUi, { routePrefix: '/docs' });
+}

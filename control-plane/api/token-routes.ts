@@ -1,0 +1,61 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { protocolError } from '../../protocol/index.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Store } from '../store/index.ts';
+import { createEnrollmentToken, enrollAgent, TokenRequestSchema } from '../auth/enrollment.ts';
+import { ADMIN_KEY, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
+
+const EnrollBody = z.strictObject({ token: z.string().min(1).max(512), hostname: z.string().max(255).optional() });
+const Enrolled = z.object({
+  agentId: z.string(), agentKey: z.string().describe('shown once; the control plane keeps only its hash'),
+  subscription: z.string(), resourceGroup: z.string(), location: z.string(),
+});
+const TokenBody = TokenRequestSchema.omit({ ttlMs: true }).extend({ ttl: durationMs('24h') });
+const NewToken = z.object({
+  id: z.string(), token: z.string().describe('shown once'), expiresAt: z.string(), subscription: z.string(), resourceGroup: z.string(), location: z.string(),
+});
+const Token = z.object({
+  id: z.string(), subscription: z.string(), resourceGroup: z.string(), location: z.string(), createdAt: z.string(), expiresAt: z.string(),
+  revoked: z.boolean(), expired: z.boolean(), uses: z.number().int(),
+});
+
+/** Enrollment: an agent trades a token for its identity; admins create, list and revoke tokens. */
+export const tokenRoutes: FastifyPluginAsyncZod<{ store: Store; clock: Clock }> = async (app, { store, clock }) => {
+  const tags = ['enrollment'];
+
+  app.post('/api/enroll', {
+    schema: { tags, summary: 'Enroll an agent with a token', body: EnrollBody, response: { 201: Enrolled, ...ERROR_RESPONSES } },
+  }, async (req, reply) => {
+    const { agentId, agentKey, row } = await enrollAgent(store, req.body.token, req.body.hostname, clock);
+    return reply.status(201).send({ agentId, agentKey, subscription: row.subscription, resourceGroup: row.resourceGroup, location: row.location });
+  });
+
+  app.post('/api/tokens', {
+    schema: { tags, summary: 'Create an enrollment token', security: ADMIN_KEY, body: TokenBody, response: { 201: NewToken, ...ERROR_RESPONSES } },
+  }, async (req, reply) => {
+    const { ttl, ...scope } = req.body;
+    const t = await createEnrollmentToken(store, { ...scope, ttlMs: ttl }, clock);
+    return reply.status(201).send({ ...t, expiresAt: new Date(t.expiresAt).toISOString() });
+  });
+
+  app.get('/api/tokens', {
+    schema: { tags, summary: 'List enrollment tokens (never their secret)', security: ADMIN_KEY, response: { 200: listOf(Token), ...ERROR_RESPONSES } },
+  }, async () => ({
+    value: (await store.listTokens()).map((t) => ({
+      id: t.id, subscription: t.subscription, resourceGroup: t.resourceGroup, location: t.location,
+      createdAt: new Date(t.createdAt).toISOString(), expiresAt: new Date(t.expiresAt).toISOString(),
+      revoked: t.revokedAt !== null, expired: clock.now() >= t.expiresAt, uses: t.uses,
+    })),
+  }));
+
+  app.delete('/api/tokens/:id', {
+    schema: {
+      tags, summary: 'Revoke an enrollment token', security: ADMIN_KEY, params: z.object({ id: z.string() }),
+      response: { 204: z.null().describe('revoked'), ...ERROR_RESPONSES },
+    },
+  }, async (req, reply) => {
+    if (!(await store.revokeToken(req.params.id, clock.now()))) throw protocolError('ARCSIM_E_NOT_FOUND', `no active token ${req.params.id}`);
+    return reply.status(204).send(null);
+  });
+};
