@@ -181,7 +181,6 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     setExtension,
     inventory, rules, newId,
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
-    sessions: () => gateway.sessions,
   });
 
   return Object.assign(emitter, {

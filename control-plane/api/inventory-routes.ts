@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import { parseResourceId, protocolError } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { AgentSession } from '../gateway/agent-session.ts';
 import type { AlertRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow, Store } from '../store/index.ts';
 import type { RuleSet } from '../detection/rule-loader.ts';
 import { afterUpsert, type IngestOptions } from '../ingest/ingest.ts';
@@ -23,7 +22,6 @@ export interface InventoryRouteDeps {
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;
-  sessions(): ReadonlyMap<string, AgentSession>;
 }
 
 const SnapshotQuery = z.strictObject({ kind: z.enum(SNAPSHOT_KINDS).optional(), region: z.string().optional(), provider: z.string().optional() });

@@ -3,7 +3,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Clock } from '../../lib/clock.ts';
 import type { MachineRow, Store } from '../store/index.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
-import type { AgentSession, CommandBody, CommandResult } from '../gateway/agent-session.ts';
+import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
 import type { RuleSet } from '../detection/index.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/index.ts';
@@ -36,7 +36,6 @@ export interface ApiDeps {
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;
-  sessions(): ReadonlyMap<string, AgentSession>;
 }
 
 /**
