@@ -90,8 +90,8 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
     });
     const pid = child.pid!;
     await registered;
-    const origRecord = store.recordHeartbeat.bind(store);
-    store.recordHeartbeat = async (agentId: string, at: number) => { heartbeats++; return origRecord(agentId, at); };
+    const origRecord = store.machines.recordHeartbeat.bind(store);
+    store.machines.recordHeartbeat = async (agentId: string, at: number) => { heartbeats++; return origRecord(agentId, at); };
     const mode = o.entry ? 'other entry' : agentEntryMode();
     if (mode === 'tsx') log('agent footprint: WARNING the agent runs through tsx, not the bundle (npm run build:agent)');
     log(`agent footprint: agent pid ${pid} (${mode}, node ${nodeArgs.join(' ') || '(no options)'}) registered; measuring ${Math.round(durationMs / 1000)} s of ${heartbeatIntervalSec} s heartbeats`);

@@ -47,12 +47,12 @@ export async function runFullPath(options: { dbFile: string; agents: number; eve
     const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey }));
 
     const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window, (options.rate ?? 0) / options.agents);
-    const alerts = await store.listAlerts();
+    const alerts = await store.alerts.listAlerts();
     return {
       agents: options.agents,
       eventsSent: workload.reduce((n, w) => n + w.events, 0),
       fleet: fleet.result,
-      eventsStored: await store.countEvents(),
+      eventsStored: await store.events.countEvents(),
       alertRows: alerts.length,
       alertOccurrences: alerts.reduce((n, a) => n + a.count, 0),
       expectedDetections: workload.reduce((n, w) => n + w.expectedDetections, 0),

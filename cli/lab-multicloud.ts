@@ -73,7 +73,7 @@ export async function prepareMultiCloud(cp: ControlPlane, out: (text: string) =>
   const deadline = Date.now() + timeoutMs;
   let machines: MachineRow[] = [];
   for (;;) {
-    machines = await cp.store.listMachines();
+    machines = await cp.store.machines.listMachines();
     if (machines.every(provisioned)) break;
     if (Date.now() > deadline) {
       throw new Error(`the plans' extensions were not confirmed by every agent within ${timeoutMs / 1000} s: ` +

@@ -70,7 +70,7 @@ export async function runSuiteLab(o: SuiteLabOptions): Promise<{ code: number; r
       const reg = agent.waitRegistered();
       await agent.start();
       await withTimeout(reg, 15_000, `agent ${h.name} did not register within 15 s`);
-      const m = (await svc.store.getMachine(agent.agentId!))!;
+      const m = (await svc.store.machines.getMachine(agent.agentId!))!;
       registered.push({
         agent: h.name, machine: m.name, persona: m.facts.persona ?? '(real host)', os: m.facts.osSku ?? m.facts.osName ?? '',
         cloud: m.facts.cloudMetadata.provider, instance: m.facts.cloudMetadata.details?.instanceId ?? '-',

@@ -60,7 +60,7 @@ export async function runLab(o: LabOptions): Promise<number> {
     o.out(`agent ${agent.agentId} registered this host as ${reg.machineId}\n`);
     // Sensors run only where their extension is installed: MDE for endpoint events, the Defender for SQL
     // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host).
-    const machine = (await store.getMachine(agent.agentId!))!;
+    const machine = (await store.machines.getMachine(agent.agentId!))!;
     for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows']) {
       const r = await cp.setExtension(machine.name, ext, true);
       if (!r.delivered) throw new Error(`could not install ${ext} on ${machine.name}: ${r.message}`);
@@ -85,9 +85,9 @@ export async function runLab(o: LabOptions): Promise<number> {
     }
 
     const checks = await checkExpectations(store, library, attacks);
-    const benignAlerts = (await Promise.all([...benign.values()].flat().map((d) => store.listAlerts({ detonationId: d })))).flat();
-    const machines = await store.listMachines();
-    const alerts = await store.listAlerts();
+    const benignAlerts = (await Promise.all([...benign.values()].flat().map((d) => store.alerts.listAlerts({ detonationId: d })))).flat();
+    const machines = await store.machines.listMachines();
+    const alerts = await store.alerts.listAlerts();
 
     o.out('\nMachines (Microsoft.HybridCompute/machines)\n');
     o.out(table(machines.map((m) => ({
@@ -111,7 +111,7 @@ export async function runLab(o: LabOptions): Promise<number> {
     })), ['result', 'scenario', 'alertType', 'alerts (expected)', 'count']) + '\n');
 
     const ok = checks.every((c) => c.ok) && benignAlerts.length === 0;
-    const events = await store.countEvents();
+    const events = await store.events.countEvents();
     o.out(
       `\n${ok ? 'PASS' : 'FAIL'}: ${checks.filter((c) => c.ok).length}/${checks.length} expected alerts raised exactly once` +
         ` (${o.rounds} round${o.rounds > 1 ? 's' : ''}, repeats folded into the count); benign twins raised ${benignAlerts.length};` +
@@ -135,7 +135,7 @@ async function checkExpectations(
   for (const s of library) {
     const detonations = attacks.get(s.slug) ?? [];
     const linked = new Map<string, { alertType: string; count: number }>();
-    for (const d of detonations) for (const a of await store.listAlerts({ detonationId: d })) linked.set(a.systemAlertId, a);
+    for (const d of detonations) for (const a of await store.alerts.listAlerts({ detonationId: d })) linked.set(a.systemAlertId, a);
     for (const exp of s.expect.alerts) {
       const matching = [...linked.values()].filter((a) => a.alertType === exp.alertType);
       checks.push({

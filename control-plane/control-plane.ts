@@ -153,12 +153,12 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     if (!isExtensionName(name)) {
       throw protocolError('ARCSIM_E_VALIDATION', `unknown extension ${name}; known: ${Object.keys(EXTENSIONS).join(', ')}`, 'params.ext');
     }
-    const machine = (await deps.store.listMachines()).find((m) => m.name === machineName);
+    const machine = (await deps.store.machines.listMachines()).find((m) => m.name === machineName);
     if (!machine) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${machineName}`);
     const extensions = machine.extensions.filter((e) => e.name !== name);
     if (enabled) extensions.push({ name, publisher: EXTENSIONS[name].publisher, status: 'Succeeded' });
-    await deps.store.setMachineExtensions(machine.agentId, extensions);
-    const updated = (await deps.store.getMachine(machine.agentId))!;
+    await deps.store.machines.setMachineExtensions(machine.agentId, extensions);
+    const updated = (await deps.store.machines.getMachine(machine.agentId))!;
     const session = gateway.sessions.get(machine.agentId);
     if (!session) return { machine: updated, delivered: false, message: 'agent not connected: it gets the extension state when it reconnects' };
     try {

@@ -63,7 +63,7 @@ export const TEST_FACTS: MachineFacts = {
  * the SQL one (SqlEvents). Resolves once the agent has applied them (when it is connected).
  */
 export async function enableExtensions(cp: ControlPlane, agentId: string, names: string[] = ['MDE.Linux']): Promise<void> {
-  const machine = await cp.store.getMachine(agentId);
+  const machine = await cp.store.machines.getMachine(agentId);
   if (!machine) throw new Error(`agent ${agentId} has no registered machine yet`);
   for (const name of names) {
     const r = await cp.setExtension(machine.name, name, true);

@@ -65,12 +65,12 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
       location: { subscription: ctx.agent.subscription, resourceGroup: ctx.agent.resourceGroup, location: ctx.agent.location },
     },
   };
-  const result = await tx.upsertAlert(candidate, occ.mapping.dedup.windowMs);
-  await tx.addAlertSource({
+  const result = await tx.alerts.upsertAlert(candidate, occ.mapping.dedup.windowMs);
+  await tx.alerts.addAlertSource({
     systemAlertId: result.alert.systemAlertId, kind: 'agent', resourceId: ctx.machine.resourceId, detail: occ.mapping.product,
     firstTime: candidate.startTime, lastTime: candidate.endTime, count: 1,
   });
-  await tx.linkAlertEvents(result.alert.systemAlertId, occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId })));
+  await tx.alerts.linkAlertEvents(result.alert.systemAlertId, occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId })));
   return result;
 }
 

@@ -45,7 +45,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
 
   app.get('/api/agents', { schema: { tags, summary: 'Agents, their facts and whether they are connected', security: ADMIN_KEY, response: { 200: listOf(Agent), ...ERROR_RESPONSES } } }, async () => {
     const connected = new Set(deps.connectedAgents());
-    const machines = await store.listMachines();
+    const machines = await store.machines.listMachines();
     return {
       value: machines.map((m) => ({
         agentId: m.agentId,
@@ -67,7 +67,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
     const { agentId } = req.params;
     const { command, timeout: timeoutMs } = req.body;
     if (!deps.connectedAgents().includes(agentId)) {
-      const known = await store.getMachine(agentId);
+      const known = await store.machines.getMachine(agentId);
       throw known ? protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${agentId} is not connected`) : protocolError('ARCSIM_E_NOT_FOUND', `no agent ${agentId}`);
     }
     const { v: _v, type: _t, ...result } = await deps.command(agentId, command, timeoutMs);
@@ -77,7 +77,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
   app.get('/api/events', {
     schema: { tags, summary: 'Stored events of a detonation or an agent', security: ADMIN_KEY, querystring: EventsQuery, response: { 200: Events, ...ERROR_RESPONSES } },
   }, async (req) => {
-    const value = await store.listEvents(req.query);
+    const value = await store.events.listEvents(req.query);
     return { count: value.length, value };
   });
 };

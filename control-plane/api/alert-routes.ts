@@ -51,9 +51,9 @@ export interface AlertRouteDeps {
 /** An alert as the REST API shows it: MDC shape plus its copies, incident and detonation ids. */
 export async function renderAlert(store: Store, baseUrl: string, row: AlertRow, view?: AlertCopyRow): Promise<Record<string, unknown>> {
   const [events, copies, incidentId, detectionSources, asset] = await Promise.all([
-    store.alertEvents(row.systemAlertId), store.alertCopies(row.systemAlertId), store.incidentOfAlert(row.systemAlertId),
-    store.alertSources(row.systemAlertId),
-    store.assetOfSource('arc', row.resourceId).then((a) => a ?? store.assetOfSource('cspm', row.resourceId)),
+    store.alerts.alertEvents(row.systemAlertId), store.alerts.alertCopies(row.systemAlertId), store.incidents.incidentOfAlert(row.systemAlertId),
+    store.alerts.alertSources(row.systemAlertId),
+    store.inventory.assetOfSource('arc', row.resourceId).then((a) => a ?? store.inventory.assetOfSource('cspm', row.resourceId)),
   ]);
   const detonationIds = [...new Set(events.map((e) => e.detonationId).filter((d): d is string => d !== null))];
   // The alert is shown once on its asset, naming every source's resource id (Arc machine first).
@@ -70,25 +70,25 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
 
   /** An id is a detection's systemAlertId or a product copy's own id. */
   const lookup = async (id: string, product?: ProductView): Promise<{ row: AlertRow; view?: AlertCopyRow }> => {
-    const row = await store.getAlert(id);
+    const row = await store.alerts.getAlert(id);
     if (row) {
-      const view = product ? (await store.alertCopies(id)).find((c) => c.product === product) : undefined;
+      const view = product ? (await store.alerts.alertCopies(id)).find((c) => c.product === product) : undefined;
       if (product && !view) throw protocolError('ARCSIM_E_NOT_FOUND', `alert ${id} is not shown in ${product}`);
       return { row, view };
     }
-    const copies = await store.findAlertCopies(id);
+    const copies = await store.alerts.findAlertCopies(id);
     const view = product ? copies.find((c) => c.product === product) : copies[0];
-    const source = view && (await store.getAlert(view.systemAlertId));
+    const source = view && (await store.alerts.getAlert(view.systemAlertId));
     if (!view || !source) throw protocolError('ARCSIM_E_NOT_FOUND', `no alert ${id}${product ? ` in ${product}` : ''}`);
     return { row: source, view };
   };
 
   app.get('/api/alerts', { schema: { tags, summary: 'Alerts, as one product shows them', querystring: AlertQuery, response: { 200: listOf(Alert), ...ERROR_RESPONSES } } }, async (req) => {
     const q = req.query;
-    const rows = await store.listAlerts(q);
+    const rows = await store.alerts.listAlerts(q);
     const value = [];
     for (const r of rows) {
-      const view = q.product ? (await store.alertCopies(r.systemAlertId)).find((c) => c.product === q.product) : undefined;
+      const view = q.product ? (await store.alerts.alertCopies(r.systemAlertId)).find((c) => c.product === q.product) : undefined;
       if (q.status && view && view.status !== q.status) continue;
       value.push(await render(r, view));
     }
@@ -106,7 +106,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
     schema: { tags, summary: "An alert's status changes across products", params: IdParams, response: { 200: listOf(AuditEntry), ...ERROR_RESPONSES } },
   }, async (req) => {
     const { row } = await lookup(req.params.id);
-    return { value: (await store.listSyncAudit({ subject: 'alert', subjectId: row.systemAlertId })).map(auditJson) };
+    return { value: (await store.settings.listSyncAudit({ subject: 'alert', subjectId: row.systemAlertId })).map(auditJson) };
   });
 
   app.post('/api/alerts/:id/:action', {
@@ -122,18 +122,18 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
     const result = await store.transaction((tx) => changeAlertStatus(tx, {
       id, product, status: STATUS_ACTIONS[action]!, reason: body?.reason ?? `${action} in ${product}`, config: deps.sync, now: deps.clock.now(),
     }));
-    const row = (await store.getAlert(result.systemAlertId))!;
+    const row = (await store.alerts.getAlert(result.systemAlertId))!;
     return { changes: result.changes, alert: await render(row) };
   });
 
   app.get('/api/incidents', { schema: { tags, summary: 'M365D incidents', response: { 200: listOf(Incident), ...ERROR_RESPONSES } } }, async () => {
-    const rows = await store.listIncidents();
+    const rows = await store.incidents.listIncidents();
     return { value: await Promise.all(rows.map((r) => incidentJson(r))) };
   });
 
   app.get('/api/incidents/:id', { schema: { tags, summary: 'One incident', params: IdParams, response: { 200: Incident, ...ERROR_RESPONSES } } }, async (req) => {
     const { id } = req.params;
-    const row = await store.getIncident(id);
+    const row = await store.incidents.getIncident(id);
     if (!row) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${id}`);
     return incidentJson(row);
   });
@@ -151,7 +151,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
     const result = await store.transaction((tx) => changeIncidentStatus(tx, {
       incidentId: id, product, status: STATUS_ACTIONS[action]!, reason: body?.reason ?? `${action} in ${product}`, config: deps.sync, now: deps.clock.now(),
     }));
-    return { ...result, incident: await incidentJson((await store.getIncident(id))!) };
+    return { ...result, incident: await incidentJson((await store.incidents.getIncident(id))!) };
   });
 
   app.get('/api/sync', {
@@ -159,9 +159,9 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
   }, async () => ({ config: deps.sync, edges: syncEdges(deps.sync) }));
 
   async function incidentJson(r: IncidentRow) {
-    const ids = await store.incidentAlertIds(r.incidentId);
+    const ids = await store.incidents.incidentAlertIds(r.incidentId);
     const iso = (ms: number) => new Date(ms).toISOString();
-    const alerts = (await Promise.all(ids.map((id) => store.getAlert(id)))).filter((a): a is AlertRow => !!a);
+    const alerts = (await Promise.all(ids.map((id) => store.alerts.getAlert(id)))).filter((a): a is AlertRow => !!a);
     return {
       incidentId: r.incidentId,
       incidentName: r.title,

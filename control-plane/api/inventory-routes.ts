@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import { parseResourceId, protocolError } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { AlertRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow, Store } from '../store/index.ts';
+import type { AlertRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow, PlanRow, Store } from '../store/index.ts';
 import type { RuleSet } from '../detection/rule-loader.ts';
 import { afterUpsert, type IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/inventory.ts';
@@ -68,7 +68,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
       response: { 200: listOf(Connector).extend({ scheduledPulls: z.array(z.object({ connector: z.string(), next: z.string().nullable() })) }), ...ERROR_RESPONSES },
     },
   }, async () => ({
-    value: (await store.listConnectors()).map(connectorJson),
+    value: (await store.inventory.listConnectors()).map(connectorJson),
     scheduledPulls: inventory.scheduledPulls(),
   }));
 
@@ -81,7 +81,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     },
   }, async (req, reply) => {
     const { name } = req.params;
-    const existed = !!(await store.getConnector(name));
+    const existed = !!(await store.inventory.getConnector(name));
     const row = await inventory.putConnector(name, req.body);
     return reply.status(existed ? 200 : 201).send(connectorJson(row));
   });
@@ -90,7 +90,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     schema: { tags, summary: 'A connector and its snapshot log', params: NameParams, response: { 200: Connector.extend({ snapshots: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
   }, async (req) => {
     const c = await inventory.connector(req.params.name);
-    return { ...connectorJson(c), snapshots: (await store.listSnapshotLog(c.name)).map((s) => ({ ...s, takenAt: iso(s.takenAt) })) };
+    return { ...connectorJson(c), snapshots: (await store.inventory.listSnapshotLog(c.name)).map((s) => ({ ...s, takenAt: iso(s.takenAt) })) };
   });
 
   app.get('/api/connectors/:name/resources', {
@@ -98,7 +98,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   }, async (req) => {
     const c = await inventory.connector(req.params.name);
     const q = req.query;
-    return { value: (await store.listCspmResources({ connector: c.name, includeDeleted: q.includeDeleted === 'true' })).map(resourceJson) };
+    return { value: (await store.inventory.listCspmResources({ connector: c.name, includeDeleted: q.includeDeleted === 'true' })).map(resourceJson) };
   });
 
   // Snapshots are taken as raw text so a truncated document gets ARCSIM_E_SNAPSHOT_JSON, not a generic 400.
@@ -143,8 +143,8 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     const connector = await inventory.connector(req.params.name);
     const body = req.body;
     await inventory.idle();
-    const machines = await store.listMachines();
-    const agents = new Map(await Promise.all(machines.map(async (m) => [m.resourceId, { machine: m, agent: (await store.getAgent(m.agentId))! }] as const)));
+    const machines = await store.machines.listMachines();
+    const agents = new Map(await Promise.all(machines.map(async (m) => [m.resourceId, { machine: m, agent: (await store.agents.getAgent(m.agentId))! }] as const)));
     const now = deps.clock.now();
     const results = await store.transaction(async (tx) => {
       const rs = await applyFindings(tx, body, { connector, rules: deps.rules, now, newId: deps.newId, machineOf: (id) => agents.get(id) });
@@ -161,7 +161,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     },
   }, async (req) => {
     const { name } = req.params;
-    const m = (await store.listMachines()).find((x) => x.name === name);
+    const m = (await store.machines.listMachines()).find((x) => x.name === name);
     if (!m) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${name}`);
     await inventory.setTags(m.agentId, req.body);
     return { name, tags: req.body };
@@ -170,18 +170,18 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   async function assetsJson() {
     await inventory.idle();
     const [assets, machines, resources, plans, alerts] = await Promise.all([
-      store.listAssets(), store.listMachines(), store.listCspmResources({ includeDeleted: true }), store.listPlans(), store.listAlerts(),
+      store.inventory.listAssets(), store.machines.listMachines(), store.inventory.listCspmResources({ includeDeleted: true }), store.inventory.listPlans(), store.alerts.listAlerts(),
     ]);
     const byMachine = new Map(machines.map((m) => [m.resourceId, m]));
     const byResource = new Map(resources.map((r) => [r.resourceId, r]));
-    const connectors = new Map((await store.listConnectors()).map((c) => [c.name, c]));
+    const connectors = new Map((await store.inventory.listConnectors()).map((c) => [c.name, c]));
     const open = alerts.filter((a) => a.status === 'Active' || a.status === 'InProgress');
     return Promise.all(assets.map((a) => assetJson(a, byMachine, byResource, connectors, plans, open)));
   }
 
   async function assetJson(
     a: AssetRow, machines: Map<string, MachineRow>, resources: Map<string, CspmResourceRow>, connectors: Map<string, ConnectorRow>,
-    plans: Awaited<ReturnType<Store['listPlans']>>, openAlerts: AlertRow[],
+    plans: PlanRow[], openAlerts: AlertRow[],
   ) {
     const arc = a.sources.filter((s) => s.kind === 'arc').map((s) => machines.get(s.id)).filter((m): m is MachineRow => !!m);
     const cspm = a.sources.filter((s) => s.kind === 'cspm').map((s) => resources.get(s.id)).filter((r): r is CspmResourceRow => !!r);
@@ -194,7 +194,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     const alerts = await Promise.all(openAlerts.filter((x) => ids.has(x.resourceId)).map(async (x) => ({
       systemAlertId: x.systemAlertId, alertType: x.alertType, alertDisplayName: x.properties.alertDisplayName, severity: x.severity,
       status: x.status, count: x.count, resourceId: x.resourceId,
-      detectionSources: (await store.alertSources(x.systemAlertId)).map((d) => ({ kind: d.kind, resourceId: d.resourceId, detail: d.detail, count: d.count })),
+      detectionSources: (await store.alerts.alertSources(x.systemAlertId)).map((d) => ({ kind: d.kind, resourceId: d.resourceId, detail: d.detail, count: d.count })),
     })));
     return {
       id: a.assetId,
@@ -244,7 +244,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   });
 
   app.get('/api/plans', { schema: { tags, summary: 'Defender plans by scope', response: { 200: listOf(Open), ...ERROR_RESPONSES } } }, async () => ({
-    value: (await store.listPlans()).map((p) => ({
+    value: (await store.inventory.listPlans()).map((p) => ({
       scope: p.scopeKind, id: p.scope, plan: p.plan, displayName: PLANS[p.plan as keyof typeof PLANS]?.displayName, subPlan: p.subPlan,
       enabled: p.enabled, updatedAt: iso(p.updatedAt),
     })),
@@ -261,7 +261,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   app.get('/api/billing', { schema: { tags, summary: 'Billable resources per plan, with duplicates named', response: { 200: Open, ...ERROR_RESPONSES } } }, async () => {
     await inventory.idle();
     const [assets, machines, resources, connectors, plans] = await Promise.all([
-      store.listAssets(), store.listMachines(), store.listCspmResources({ includeDeleted: true }), store.listConnectors(), store.listPlans(),
+      store.inventory.listAssets(), store.machines.listMachines(), store.inventory.listCspmResources({ includeDeleted: true }), store.inventory.listConnectors(), store.inventory.listPlans(),
     ]);
     return billingView({ assets, machines, resources, connectors, plans });
   });
@@ -271,7 +271,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   }, async (req) => {
     const q = req.query;
     await inventory.idle();
-    const rows = (await store.listAssessments()).filter((r) =>
+    const rows = (await store.inventory.listAssessments()).filter((r) =>
       (q.status === 'all' || r.status === q.status) && (!q.subscription || r.subscription === q.subscription) &&
       (q.status !== 'Healthy' || !r.details.notApplicable));
     return {
@@ -294,6 +294,6 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     },
   }, async () => {
     await inventory.idle();
-    return { value: secureScores(await store.listAssessments()) };
+    return { value: secureScores(await store.inventory.listAssessments()) };
   });
 };

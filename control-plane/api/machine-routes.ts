@@ -33,17 +33,17 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
   const { store } = deps;
   const tags = ['machines'];
 
-  const locationOf = async (m: MachineRow) => (await store.getAgent(m.agentId))?.location ?? 'eastus';
+  const locationOf = async (m: MachineRow) => (await store.agents.getAgent(m.agentId))?.location ?? 'eastus';
   const arcMachine = async (m: MachineRow) =>
-    toArcMachine(m, await locationOf(m), { identityConflicts: (await store.listIdentityConflicts(m.agentId)).length });
+    toArcMachine(m, await locationOf(m), { identityConflicts: (await store.machines.listIdentityConflicts(m.agentId)).length });
   const machineNamed = async (name: string) => {
-    const m = (await store.listMachines()).find((x) => x.name === name);
+    const m = (await store.machines.listMachines()).find((x) => x.name === name);
     if (!m) throw protocolError('ARCSIM_E_NOT_FOUND', `no machine named ${name}`);
     return m;
   };
 
   app.get('/api/machines', { schema: { tags, summary: 'Arc machines', response: { 200: listOf(ArcMachine), ...ERROR_RESPONSES } } },
-    async () => ({ value: await Promise.all((await store.listMachines()).map(arcMachine)) }));
+    async () => ({ value: await Promise.all((await store.machines.listMachines()).map(arcMachine)) }));
 
   app.get('/api/machines/:name', { schema: { tags, summary: 'One Arc machine', params: MachineName, response: { 200: ArcMachine, ...ERROR_RESPONSES } } },
     async (req) => arcMachine(await machineNamed(req.params.name)));
@@ -70,7 +70,7 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
 
   app.get('/api/sql-instances', { schema: { tags, summary: 'SQL Server instances on Arc machines', response: { 200: listOf(ArcSqlInstance), ...ERROR_RESPONSES } } }, async () => {
     const value = [];
-    for (const m of await store.listMachines()) {
+    for (const m of await store.machines.listMachines()) {
       const location = await locationOf(m);
       for (const s of m.sqlInstances) value.push(toArcSqlInstance(m, s, location));
     }
@@ -80,7 +80,7 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
   app.get('/api/identity-conflicts', {
     schema: { tags, summary: 'Agents refused because another host presented the same identity', response: { 200: listOf(IdentityConflict), ...ERROR_RESPONSES } },
   }, async () => ({
-    value: (await store.listIdentityConflicts()).map((c) => ({
+    value: (await store.machines.listIdentityConflicts()).map((c) => ({
       id: c.id, agentId: c.agentId, detectedAt: new Date(c.detectedAt).toISOString(), differences: c.differences,
       remoteAddress: c.remoteAddress,
       live: { hostname: c.existingFacts.hostname, vmUuid: c.existingFacts.vmUuid },

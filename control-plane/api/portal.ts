@@ -32,20 +32,20 @@ export const portal: FastifyPluginAsyncZod<{ store: Store }> = async (app, deps)
   ];
 
   app.get('/portal', { schema: doc('Portal overview') }, async (_req, reply) => {
-    const [alerts, incidents, machines] = await Promise.all([store.listAlerts(), store.listIncidents(), store.listMachines()]);
+    const [alerts, incidents, machines] = await Promise.all([store.alerts.listAlerts(), store.incidents.listIncidents(), store.machines.listMachines()]);
     return html(reply, 'Overview', `<p>${machines.length} machines, ${alerts.length} alerts, ${incidents.filter((i) => !i.redirectedTo).length} incidents.</p>`);
   });
 
   app.get('/portal/alerts', { schema: doc('Alerts page') }, async (_req, reply) => {
-    const alerts = await store.listAlerts();
+    const alerts = await store.alerts.listAlerts();
     return html(reply, 'Alerts', table(alerts.map(alertRow), ['Alert', 'Severity', 'Status', 'Count', 'Entity', 'Last activity']));
   });
 
   app.get('/portal/alerts/:id', { schema: { ...doc('One alert, its status per product'), params: IdParams } }, async (req, reply) => {
     const { id } = req.params;
-    const alert = (await store.getAlert(id)) ?? (await store.findAlertCopies(id).then((c) => (c[0] ? store.getAlert(c[0].systemAlertId) : undefined)));
+    const alert = (await store.alerts.getAlert(id)) ?? (await store.alerts.findAlertCopies(id).then((c) => (c[0] ? store.alerts.getAlert(c[0].systemAlertId) : undefined)));
     if (!alert) return html(reply, 'Alert not found', `<p>No alert ${esc(id)}.</p>`, 404);
-    const [copies, incident] = await Promise.all([store.alertCopies(alert.systemAlertId), store.incidentOfAlert(alert.systemAlertId)]);
+    const [copies, incident] = await Promise.all([store.alerts.alertCopies(alert.systemAlertId), store.incidents.incidentOfAlert(alert.systemAlertId)]);
     const p = alert.properties as Record<string, any>;
     return html(reply, String(p.alertDisplayName), `
 <p id="alert-type">${esc(alert.alertType)} · <span class="sev-${esc(alert.severity)}">${esc(alert.severity)}</span> · ${esc(p.intent)} · detected by ${esc(p.detectingProduct)}</p>
@@ -58,7 +58,7 @@ ${table(copies.map((c) => [esc(c.product), `<code>${esc(c.copyId)}</code>`, `<sp
   });
 
   app.get('/portal/incidents', { schema: doc('Incidents page') }, async (_req, reply) => {
-    const incidents = await store.listIncidents();
+    const incidents = await store.incidents.listIncidents();
     return html(reply, 'Incidents', table(incidents.map((i) => [
       `<a href="/portal/incidents/${esc(i.incidentId)}">${esc(i.title)}</a>`, `<span class="sev-${esc(i.severity)}">${esc(i.severity)}</span>`,
       esc(i.status), i.redirectedTo ? `redirected to ${esc(i.redirectedTo)}` : '',
@@ -67,9 +67,9 @@ ${table(copies.map((c) => [esc(c.product), `<code>${esc(c.copyId)}</code>`, `<sp
 
   app.get('/portal/incidents/:id', { schema: { ...doc('One incident and its alerts'), params: IdParams } }, async (req, reply) => {
     const { id } = req.params;
-    const inc = await store.getIncident(id);
+    const inc = await store.incidents.getIncident(id);
     if (!inc) return html(reply, 'Incident not found', `<p>No incident ${esc(id)}.</p>`, 404);
-    const alerts = (await Promise.all((await store.incidentAlertIds(id)).map((a) => store.getAlert(a)))).filter((a): a is AlertRow => !!a);
+    const alerts = (await Promise.all((await store.incidents.incidentAlertIds(id)).map((a) => store.alerts.getAlert(a)))).filter((a): a is AlertRow => !!a);
     return html(reply, inc.title, `
 <p><span class="sev-${esc(inc.severity)}">${esc(inc.severity)}</span> · <span id="status">${esc(inc.status)}</span>${inc.redirectedTo ? ` · redirected to <a href="/portal/incidents/${esc(inc.redirectedTo)}">${esc(inc.redirectedTo)}</a>` : ''}</p>
 ${table(alerts.map(alertRow), ['Alert', 'Severity', 'Status', 'Count', 'Entity', 'Last activity'])}`);

@@ -33,7 +33,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
     schema: { tags, summary: 'Store a test run result', security: ADMIN_KEY, body: StoreRunBodySchema, response: { 201: Stored, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const { result, suite } = req.body;
-    await store.insertTestRun({
+    await store.runs.insertTestRun({
       runId: result.runId, suiteName: result.suite.name, startedAt: Date.parse(result.startedAt), finishedAt: Date.parse(result.finishedAt),
       ok: result.ok, summary: result.summary, suite, result: result as unknown as Record<string, unknown>,
       cells: result.cells.map((c) => ({ cellId: c.cellId, rowId: c.rowId, host: c.host, status: c.status, reasons: c.reasons })),
@@ -42,7 +42,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
   });
 
   app.get('/api/runs', { schema: { tags, summary: 'Stored test runs', response: { 200: listOf(RunSummary), ...ERROR_RESPONSES } } }, async () => ({
-    value: (await store.listTestRuns()).map((r) => ({
+    value: (await store.runs.listTestRuns()).map((r) => ({
       runId: r.runId, suite: r.suiteName, startedAt: new Date(r.startedAt).toISOString(), finishedAt: new Date(r.finishedAt).toISOString(),
       ok: r.ok, summary: r.summary,
     })),
@@ -50,7 +50,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
 
   app.get('/api/runs/:id', { schema: { tags, summary: 'One test run result', params: RunParams, response: { 200: RunDoc, ...ERROR_RESPONSES } } }, async (req) => {
     const { id } = req.params;
-    const run = await store.getTestRun(id);
+    const run = await store.runs.getTestRun(id);
     if (!run) throw protocolError('ARCSIM_E_NOT_FOUND', `no test run ${id}`);
     return run.result;
   });
@@ -60,15 +60,15 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
     schema: { tags, summary: 'Export a run with its suite, events and alerts', security: ADMIN_KEY, params: RunParams, response: { 200: Bundle, ...ERROR_RESPONSES } },
   }, async (req) => {
     const { id } = req.params;
-    const run = await store.getTestRun(id);
+    const run = await store.runs.getTestRun(id);
     if (!run) throw protocolError('ARCSIM_E_NOT_FOUND', `no test run ${id}`);
     const result = run.result as unknown as RunResult;
     const detonations = [...new Set(result.cells.flatMap((c) => c.detonationIds))];
     const events = [];
     const alerts = new Map<string, Record<string, unknown>>();
     for (const d of detonations) {
-      events.push(...(await store.listEvents({ detonationId: d, limit: 100_000 })));
-      for (const a of await store.listAlerts({ detonationId: d })) {
+      events.push(...(await store.events.listEvents({ detonationId: d, limit: 100_000 })));
+      for (const a of await store.alerts.listAlerts({ detonationId: d })) {
         if (!alerts.has(a.systemAlertId)) alerts.set(a.systemAlertId, await renderAlert(store, deps.baseUrl(), a));
       }
     }

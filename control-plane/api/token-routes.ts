@@ -42,7 +42,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ store: Store; clock: Clock }> 
   app.get('/api/tokens', {
     schema: { tags, summary: 'List enrollment tokens (never their secret)', security: ADMIN_KEY, response: { 200: listOf(Token), ...ERROR_RESPONSES } },
   }, async () => ({
-    value: (await store.listTokens()).map((t) => ({
+    value: (await store.agents.listTokens()).map((t) => ({
       id: t.id, subscription: t.subscription, resourceGroup: t.resourceGroup, location: t.location,
       createdAt: new Date(t.createdAt).toISOString(), expiresAt: new Date(t.expiresAt).toISOString(),
       revoked: t.revokedAt !== null, expired: clock.now() >= t.expiresAt, uses: t.uses,
@@ -55,7 +55,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ store: Store; clock: Clock }> 
       response: { 204: z.null().describe('revoked'), ...ERROR_RESPONSES },
     },
   }, async (req, reply) => {
-    if (!(await store.revokeToken(req.params.id, clock.now()))) throw protocolError('ARCSIM_E_NOT_FOUND', `no active token ${req.params.id}`);
+    if (!(await store.agents.revokeToken(req.params.id, clock.now()))) throw protocolError('ARCSIM_E_NOT_FOUND', `no active token ${req.params.id}`);
     return reply.status(204).send(null);
   });
 };

@@ -8,15 +8,15 @@ const SETTING = 'admin_key_hash';
  * generated (the only time it is ever available), or undefined when one was already set.
  */
 export async function ensureAdminKey(store: Store, options: { reset?: boolean } = {}): Promise<string | undefined> {
-  if (!options.reset && (await store.getSetting(SETTING))) return undefined;
+  if (!options.reset && (await store.settings.getSetting(SETTING))) return undefined;
   const key = newSecret('arcsim_admin');
-  await store.setSetting(SETTING, hashSecret(key));
+  await store.settings.setSetting(SETTING, hashSecret(key));
   return key;
 }
 
 /** True when `presented` is the admin key. */
 export async function isAdminKey(store: Store, presented: string | undefined): Promise<boolean> {
   if (!presented) return false;
-  const hash = await store.getSetting(SETTING);
+  const hash = await store.settings.getSetting(SETTING);
   return hash !== undefined && secretMatches(presented, hash);
 }

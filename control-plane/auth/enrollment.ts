@@ -24,7 +24,7 @@ export async function createEnrollmentToken(
     id: randomUUID(), tokenHash: hashSecret(token), subscription: r.subscription, resourceGroup: r.resourceGroup,
     location: r.location, createdAt: clock.now(), expiresAt: clock.now() + r.ttlMs, revokedAt: null, uses: 0,
   };
-  await store.insertToken(row);
+  await store.agents.insertToken(row);
   return { id: row.id, token, expiresAt: row.expiresAt, subscription: r.subscription, resourceGroup: r.resourceGroup, location: r.location };
 }
 
@@ -35,7 +35,7 @@ export async function createEnrollmentToken(
 export async function enrollAgent(
   store: Store, token: string, hostname: string | undefined, clock: Clock,
 ): Promise<{ agentId: string; agentKey: string; row: AgentRow }> {
-  const row = await store.findTokenByHash(hashSecret(token));
+  const row = await store.agents.findTokenByHash(hashSecret(token));
   if (!row || row.revokedAt !== null) throw protocolError('ARCSIM_E_TOKEN_INVALID');
   if (clock.now() >= row.expiresAt) {
     throw protocolError('ARCSIM_E_TOKEN_EXPIRED', `expired at ${new Date(row.expiresAt).toISOString()}; create a new one with "arcsim token create"`);
@@ -46,7 +46,7 @@ export async function enrollAgent(
     agentId, keyHash: hashSecret(agentKey), tokenId: row.id, subscription: row.subscription,
     resourceGroup: row.resourceGroup, location: row.location, hostname: hostname ?? null, enrolledAt: clock.now(),
   };
-  await store.enrollAgent(agent);
+  await store.agents.enrollAgent(agent);
   return { agentId, agentKey, row: agent };
 }
 
@@ -56,7 +56,7 @@ export async function authenticateAgent(
 ): Promise<{ ok: true; agent: AgentRow } | { ok: false; code: 'ARCSIM_E_AGENT_AUTH' | 'ARCSIM_E_NODE_INVALID' }> {
   const m = /^Bearer ([^.\s]+)\.(\S+)$/.exec(authorization ?? '');
   if (!m) return { ok: false, code: 'ARCSIM_E_AGENT_AUTH' };
-  const agent = await store.getAgent(m[1]!);
+  const agent = await store.agents.getAgent(m[1]!);
   if (!agent) return { ok: false, code: 'ARCSIM_E_NODE_INVALID' };
   if (!secretMatches(m[2]!, agent.keyHash)) return { ok: false, code: 'ARCSIM_E_AGENT_AUTH' };
   return { ok: true, agent };

@@ -107,7 +107,7 @@ export class DetectionEngine {
    * flushing a spool after an outage, a skewed clock) never prune each other's windows.
    */
   private async prune(tx: StoreTx, corr: CorrelationRule, groupKey: string, time: number): Promise<void> {
-    await tx.pruneRuleHits(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
+    await tx.events.pruneRuleHits(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
   }
 
   /** event_count / value_count over one detection rule's matches. */
@@ -116,10 +116,10 @@ export class DetectionEngine {
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
     const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
-    await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
+    await tx.events.addRuleHit({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
     await this.prune(tx, corr, groupKey, time);
 
-    const hits = await tx.ruleHits(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
+    const hits = await tx.events.ruleHits(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
     // Slide a window of `timespan` over the hits (sorted by event time) and fire on the first
     // window that meets the condition. Fired hits are consumed so the next window starts fresh.
     let end = 0;
@@ -131,7 +131,7 @@ export class DetectionEngine {
       const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
       if (corr.op !== 'gt' && corr.op !== 'gte') return undefined; // decided when the window closes
       if (corr.op === 'gt' ? measure > corr.threshold : measure >= corr.threshold) {
-        await tx.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
+        await tx.events.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
         const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
         return { events, group, time: Math.max(...events.map((e) => e.time)) };
       }
@@ -152,13 +152,13 @@ export class DetectionEngine {
   }
 
   private async closeWindows(tx: StoreTx, corr: CorrelationRule, out: Occurrence[], before = this.watermark - corr.timespanMs - this.options.latenessMs): Promise<void> {
-    for (const { groupKey, first } of await tx.ruleGroupStarts(corr.id, before)) {
-      const window = await tx.ruleHits(corr.id, groupKey, first, first + corr.timespanMs);
-      await tx.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
+    for (const { groupKey, first } of await tx.events.ruleGroupStarts(corr.id, before)) {
+      const window = await tx.events.ruleHits(corr.id, groupKey, first, first + corr.timespanMs);
+      await tx.events.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
       const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
       const holds = corr.op === 'lt' ? measure < corr.threshold : corr.op === 'lte' ? measure <= corr.threshold : measure === corr.threshold;
       if (!holds || window.length === 0) continue;
-      const [trigger] = await tx.getEvents([window[window.length - 1]!.reportId]);
+      const [trigger] = await tx.events.getEvents([window[window.length - 1]!.reportId]);
       if (!trigger) continue;
       const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
       if (corr.mapping) {
@@ -184,10 +184,10 @@ export class DetectionEngine {
       : input.events;
     const key = `${index}:${input.event.ReportId}`;
     const payload: TemporalPayload = { i: index, events };
-    await tx.addRuleHit({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
+    await tx.events.addRuleHit({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
     await this.prune(tx, corr, groupKey, input.time);
 
-    const hits = (await tx.ruleHits(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
+    const hits = (await tx.events.ruleHits(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
       .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));
     const self = hits.find((h) => h.hit.reportId === key);
     if (!self) return undefined; // already consumed (a redelivery cannot reach here, but be safe)
@@ -199,7 +199,7 @@ export class DetectionEngine {
       const inWindow = hits.filter((h) => h.hit.eventTime >= lo && h.hit.eventTime <= lo + corr.timespanMs);
       const chosen = corr.type === 'temporal' ? pickAny(inWindow, self, n) : pickOrdered(inWindow, self, n);
       if (!chosen) continue;
-      await tx.deleteRuleHits(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
+      await tx.events.deleteRuleHits(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
       const all = chosen.flatMap((c) => c.p.events);
       return { events: all, group, time: Math.max(...chosen.map((c) => c.hit.eventTime)) };
     }

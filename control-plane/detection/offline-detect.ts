@@ -45,14 +45,14 @@ export async function detectOffline(events: SensorEvent[], options: { rulesDir?:
       sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
     });
     // Each device the events name is registered as an Arc machine, as an agent would be.
-    await store.insertToken({ id: 'offline', tokenHash: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', createdAt: 0, expiresAt: 0, revokedAt: null, uses: 0 });
+    await store.agents.insertToken({ id: 'offline', tokenHash: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', createdAt: 0, expiresAt: 0, revokedAt: null, uses: 0 });
     const hosts = new Map<string, { agent: AgentRow; machine: MachineRow }>();
     for (const e of events) {
       if (hosts.has(e.DeviceId)) continue;
       const name = toMachineName(e.DeviceName);
       const agent: AgentRow = { agentId: e.DeviceId, keyHash: '', tokenId: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', hostname: name, enrolledAt: 0 };
-      await store.enrollAgent(agent);
-      const machine = await store.upsertMachine({
+      await store.agents.enrollAgent(agent);
+      const machine = await store.machines.upsertMachine({
         agentId: e.DeviceId, resourceId: machineResourceId('offline', 'offline', name), name, sqlInstances: [], extensions: [],
         status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,
         facts: { hostname: e.DeviceName, agentVersion: VERSION, detectedProperties: {}, cloudMetadata: { provider: 'N/A' } },
@@ -69,7 +69,7 @@ export async function detectOffline(events: SensorEvent[], options: { rulesDir?:
       await ingest.ingestBatch(host.agent, host.machine, batch);
     }
     await ingest.closeAll();
-    return await store.listAlerts();
+    return await store.alerts.listAlerts();
   } finally {
     await store.close();
   }

@@ -121,13 +121,13 @@ export class AgentSession {
         return this.register(msg);
       case 'heartbeat':
         if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
-        await this.deps.store.recordHeartbeat(this.agentId, this.deps.clock.now());
+        await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now());
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, arrivedAt);
       case 'command-result': {
         if (msg.notCollected && Object.keys(msg.notCollected).length > 0) {
-          await this.deps.store.addNotCollected(this.agentId, msg.notCollected);
+          await this.deps.store.machines.addNotCollected(this.agentId, msg.notCollected);
         }
         if (!this.deps.commands.resolve(this.agentId, msg)) {
           this.deps.logger.warn('result for unknown command', { agentId: this.agentId, id: msg.id });
@@ -147,19 +147,19 @@ export class AgentSession {
       return this.fail(protocolError('ARCSIM_E_IDENTITY_CLONED', `agent ${a.agentId} is connected from another host; this connection is refused`));
     }
     this.facts = msg.machine;
-    const existing = await store.getMachine(a.agentId);
+    const existing = await store.machines.getMachine(a.agentId);
     let resourceId = existing?.resourceId;
     let name = existing?.name;
     if (!resourceId || !name) {
       name = toMachineName(msg.machine.hostname);
       resourceId = machineResourceId(a.subscription, a.resourceGroup, name);
-      if (await store.isResourceIdTaken(resourceId, a.agentId)) {
+      if (await store.machines.isResourceIdTaken(resourceId, a.agentId)) {
         // Another agent already holds this name in the resource group: keep both, visibly.
         name = `${name.slice(0, 45)}-${a.agentId.slice(0, 8)}`;
         resourceId = machineResourceId(a.subscription, a.resourceGroup, name);
       }
     }
-    const machine = await store.upsertMachine({
+    const machine = await store.machines.upsertMachine({
       agentId: a.agentId, resourceId, name, facts: msg.machine, sqlInstances: msg.sqlInstances,
       extensions: existing?.extensions ?? msg.extensions ?? [], status: 'Connected',
       lastHeartbeat: now, lastStatusChange: now, registeredAt: existing?.registeredAt ?? now,

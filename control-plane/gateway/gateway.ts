@@ -79,7 +79,7 @@ export class Gateway {
     if (live && live !== session && live.facts && live.ws.readyState === live.ws.OPEN) {
       const differences = hostDifferences(live.facts, facts);
       if (differences.length > 0) {
-        await this.store.recordIdentityConflict({
+        await this.store.machines.recordIdentityConflict({
           agentId, detectedAt: this.sessionDeps.clock.now(), existingFacts: live.facts, newcomerFacts: facts,
           remoteAddress: remote, differences,
         });

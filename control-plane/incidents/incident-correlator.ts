@@ -20,20 +20,20 @@ export interface CorrelationOptions {
  * a new incident. Severity is the highest of the incident's alerts.
  */
 export async function correlateAlert(tx: StoreTx, alert: AlertRow, keys: EntityKey[], o: CorrelationOptions): Promise<string> {
-  const related = await tx.incidentsSharing(keys, alert.startTime - o.windowMs);
+  const related = await tx.incidents.incidentsSharing(keys, alert.startTime - o.windowMs);
   let incidentId: string;
   if (related.length === 0) {
     const row: IncidentRow = {
       incidentId: o.newId(), title: String(alert.properties.alertDisplayName), severity: alert.severity, status: 'Active',
       sentinelStatus: null, createdAt: o.now, updatedAt: o.now, firstActivity: alert.startTime, lastActivity: alert.endTime, redirectedTo: null,
     };
-    await tx.insertIncident(row);
+    await tx.incidents.insertIncident(row);
     incidentId = row.incidentId;
   } else {
     incidentId = related[0]!.incidentId;
-    for (const other of related.slice(1)) await tx.mergeIncident(incidentId, other.incidentId, o.now);
+    for (const other of related.slice(1)) await tx.incidents.mergeIncident(incidentId, other.incidentId, o.now);
   }
-  await tx.addIncidentAlert(incidentId, alert.systemAlertId, o.now);
+  await tx.incidents.addIncidentAlert(incidentId, alert.systemAlertId, o.now);
   await refreshIncident(tx, incidentId, o.now);
   return incidentId;
 }
@@ -42,12 +42,12 @@ export async function correlateAlert(tx: StoreTx, alert: AlertRow, keys: EntityK
 export async function refreshIncident(tx: StoreTx, incidentId: string, now: number): Promise<void> {
   // One query at a time: a transaction runs on one connection (pg refuses overlapping queries on it).
   const alerts: AlertRow[] = [];
-  for (const id of await tx.incidentAlertIds(incidentId)) {
-    const a = await tx.getAlert(id);
+  for (const id of await tx.incidents.incidentAlertIds(incidentId)) {
+    const a = await tx.alerts.getAlert(id);
     if (a) alerts.push(a);
   }
   if (alerts.length === 0) return;
-  await tx.touchIncident(incidentId, {
+  await tx.incidents.touchIncident(incidentId, {
     severity: maxSeverity(alerts.map((a) => a.severity)),
     firstActivity: Math.min(...alerts.map((a) => a.startTime)),
     lastActivity: Math.max(...alerts.map((a) => a.endTime)),

@@ -38,9 +38,9 @@ export class Ingest {
   ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
-      const fresh = await tx.insertEvents(agent.agentId, events, now);
+      const fresh = await tx.events.insertEvents(agent.agentId, events, now);
       const alerts: UpsertResult[] = [];
-      const assetKey = fresh.length ? (await tx.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
       for (const event of fresh) {
         for (const occ of await this.engine.evaluate(tx, event)) {
           // A window closed by this event (lt/lte/eq rules) may belong to another machine.
@@ -75,24 +75,24 @@ export class Ingest {
 
 async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRow; machine: MachineRow; assetKey: string | undefined } | undefined> {
   // Sequential: a transaction runs on one connection.
-  const agent = await tx.getAgent(agentId);
-  const machine = await tx.getMachine(agentId);
+  const agent = await tx.agents.getAgent(agentId);
+  const machine = await tx.machines.getMachine(agentId);
   if (!agent || !machine) return undefined;
-  return { agent, machine, assetKey: (await tx.assetOfSource('arc', machine.resourceId))?.assetKey };
+  return { agent, machine, assetKey: (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey };
 }
 
 /** A new alert gets its product copies, entities and incident; a folded one refreshes its incident. */
 export async function afterUpsert(tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number): Promise<void> {
   if (result.created) {
     const copies = copiesFor(result.alert, options.sync, newId, now);
-    await tx.insertAlertCopies(copies);
+    await tx.alerts.insertAlertCopies(copies);
     const keys = correlationKeys(result.alert, hostname);
-    await tx.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
+    await tx.alerts.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
     if (copies.some((c) => c.product === 'M365D')) {
       await correlateAlert(tx, result.alert, keys, { windowMs: options.incidentWindowMs, newId, now });
     }
   } else {
-    const incident = await tx.incidentOfAlert(result.alert.systemAlertId);
+    const incident = await tx.incidents.incidentOfAlert(result.alert.systemAlertId);
     if (incident) await refreshIncident(tx, incident, now);
   }
 }

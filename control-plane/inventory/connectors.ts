@@ -127,7 +127,7 @@ export async function importSnapshots(
   const summaries: ImportSummary[] = [];
   for (const [kind, { resources, regions }] of byKind) {
     const resourceKind = KIND_RESOURCE[kind];
-    const existing = new Map((await tx.listCspmResources({ connector: connector.name, kind: resourceKind, includeDeleted: true })).map((r) => [r.nativeId, r]));
+    const existing = new Map((await tx.inventory.listCspmResources({ connector: connector.name, kind: resourceKind, includeDeleted: true })).map((r) => [r.nativeId, r]));
     const seen = new Set<string>();
     let added = 0, changed = 0, deleted = 0;
     for (const r of resources) {
@@ -143,15 +143,15 @@ export async function importSnapshots(
       };
       if (!old) added++;
       else if (old.deletedAt !== null || old.name !== row.name || old.state !== row.state || JSON.stringify(old.data) !== JSON.stringify(row.data)) changed++;
-      await tx.upsertCspmResource(row);
+      await tx.inventory.upsertCspmResource(row);
     }
     for (const old of existing.values()) {
       if (seen.has(old.nativeId) || old.deletedAt !== null) continue;
       if (regions !== null && !regions.has(old.region)) continue;
       deleted++;
-      await tx.upsertCspmResource({ ...old, deletedAt: now });
+      await tx.inventory.upsertCspmResource({ ...old, deletedAt: now });
     }
-    await tx.addSnapshotLog({ connector: connector.name, kind, source, takenAt: now, resources: seen.size, added, changed, deleted });
+    await tx.inventory.addSnapshotLog({ connector: connector.name, kind, source, takenAt: now, resources: seen.size, added, changed, deleted });
     summaries.push({ kind, resources: seen.size, added, changed, deleted });
   }
   return summaries;

@@ -43,7 +43,7 @@ export interface FindingContext {
 
 /** Applies the findings inside one transaction; the first unknown resource or type refuses all. */
 export async function applyFindings(tx: StoreTx, body: FindingsBody, ctx: FindingContext): Promise<Array<UpsertResult & { hostname: string }>> {
-  const instances = (await tx.listCspmResources({ connector: ctx.connector.name, includeDeleted: true })).filter((r) => INSTANCE_KINDS.has(r.kind));
+  const instances = (await tx.inventory.listCspmResources({ connector: ctx.connector.name, includeDeleted: true })).filter((r) => INSTANCE_KINDS.has(r.kind));
   const out: Array<UpsertResult & { hostname: string }> = [];
   for (const [i, f] of body.findings.entries()) {
     const resource = instances.find((r) => r.nativeId === f.resource) ?? instances.find((r) => r.name === f.resource);
@@ -53,7 +53,7 @@ export async function applyFindings(tx: StoreTx, body: FindingsBody, ctx: Findin
       description: f.description ?? f.alertDisplayName, remediationSteps: [], dedup: { fields: Object.keys(f.fields).sort(), windowMs: 86_400_000 },
     } : undefined);
     if (!mapping) throw protocolError('ARCSIM_E_FINDING_ALERT_TYPE', f.alertType, `findings.${i}.alertType`);
-    const asset = await tx.assetOfSource('cspm', resource.resourceId);
+    const asset = await tx.inventory.assetOfSource('cspm', resource.resourceId);
     const arcId = asset?.sources.find((s) => s.kind === 'arc')?.id;
     const host = arcId ? ctx.machineOf(arcId) : undefined;
     const time = Date.parse(f.time);
@@ -79,8 +79,8 @@ export async function applyFindings(tx: StoreTx, body: FindingsBody, ctx: Findin
         location,
       },
     };
-    const result = await tx.upsertAlert(candidate, mapping.dedup.windowMs);
-    await tx.addAlertSource({
+    const result = await tx.alerts.upsertAlert(candidate, mapping.dedup.windowMs);
+    await tx.alerts.addAlertSource({
       systemAlertId: result.alert.systemAlertId, kind: 'cspm', resourceId: resource.resourceId, detail: ctx.connector.name,
       firstTime: time, lastTime: time, count: 1,
     });

@@ -92,7 +92,7 @@ export class Inventory {
       this.sweep().catch((err) => this.deps.logger.error('status sweep failed', { error: String(err) }));
     }, this.deps.sweepIntervalMs);
     this.sweepTimer.unref();
-    if (this.deps.config.schedulePulls) for (const c of await this.deps.store.listConnectors()) this.schedule(c);
+    if (this.deps.config.schedulePulls) for (const c of await this.deps.store.inventory.listConnectors()) this.schedule(c);
     await this.recompute();
   }
 
@@ -132,10 +132,10 @@ export class Inventory {
     const now = clock.now();
     await store.transaction(async (tx) => {
       // Sequential: a transaction runs on one connection (pg refuses overlapping queries on it).
-      const machines = await tx.listMachines();
-      const resources = await tx.listCspmResources({ includeDeleted: true });
-      const connectors = await tx.listConnectors();
-      const previous = await tx.listAssets();
+      const machines = await tx.machines.listMachines();
+      const resources = await tx.inventory.listCspmResources({ includeDeleted: true });
+      const connectors = await tx.inventory.listConnectors();
+      const previous = await tx.inventory.listAssets();
       const next = mergeAssets({ machines, instances: resources, connectors });
       const before = new Map(previous.map((a) => [a.assetKey, a]));
       const sig = (a: AssetRow) => JSON.stringify([a.confidence, a.conflicts, a.reasons, [...a.sources].sort((x, y) => x.id.localeCompare(y.id))]);
@@ -151,9 +151,9 @@ export class Inventory {
           }
         }
       }
-      if (changed) await tx.replaceAssets(next);
+      if (changed) await tx.inventory.replaceAssets(next);
       const assessments = evaluateRecommendations({ machines, resources, connectors, assets: next });
-      for (const row of diffAssessments(await tx.listAssessments(), assessments, now)) await tx.upsertAssessment(row);
+      for (const row of diffAssessments(await tx.inventory.listAssessments(), assessments, now)) await tx.inventory.upsertAssessment(row);
     });
     // Plans may depend on the merge (connector plans follow the asset): reconcile connected machines.
     for (const agentId of [...this.deps.agents.registered()]) await this.provision(agentId);
@@ -163,9 +163,9 @@ export class Inventory {
   async sweep(): Promise<Array<{ agentId: string; from: string; to: string }>> {
     const now = this.deps.clock.now();
     const changes: Array<{ agentId: string; from: string; to: string }> = [];
-    for (const m of await this.deps.store.listMachines()) {
+    for (const m of await this.deps.store.machines.listMachines()) {
       const to = statusAfterSilence(m, now, this.deps.status);
-      if (to && (await this.deps.store.setMachineStatus(m.agentId, to, now))) changes.push({ agentId: m.agentId, from: m.status, to });
+      if (to && (await this.deps.store.machines.setMachineStatus(m.agentId, to, now))) changes.push({ agentId: m.agentId, from: m.status, to });
     }
     if (changes.length) {
       this.deps.logger.info('arc status changes', { changes });
@@ -176,7 +176,7 @@ export class Inventory {
 
   /** A heartbeat arrived: a Disconnected or Expired machine is Connected again. */
   async heartbeat(agentId: string): Promise<void> {
-    if (await this.deps.store.setMachineStatus(agentId, 'Connected', this.deps.clock.now())) {
+    if (await this.deps.store.machines.setMachineStatus(agentId, 'Connected', this.deps.clock.now())) {
       await this.recompute();
       await this.provision(agentId, true);
     }
@@ -190,14 +190,14 @@ export class Inventory {
   async provision(agentId: string, resend = false): Promise<void> {
     if (!this.deps.agents.isRegistered(agentId) || this.closed) return;
     const changes = await this.deps.store.transaction(async (tx) => {
-      const m = await tx.getMachine(agentId);
+      const m = await tx.machines.getMachine(agentId);
       if (!m || m.status !== 'Connected') return [];
-      const plans = await tx.listPlans(); // sequential: one connection per transaction
-      const asset = await tx.assetOfSource('arc', m.resourceId);
+      const plans = await tx.inventory.listPlans(); // sequential: one connection per transaction
+      const asset = await tx.inventory.assetOfSource('arc', m.resourceId);
       const scope = scopeOf(m, asset, connectorOfResourceId);
       const desired = desiredExtensions(m, plans, scope);
       const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
-      if (r.changes.length) await tx.setMachineExtensions(agentId, r.extensions);
+      if (r.changes.length) await tx.machines.setMachineExtensions(agentId, r.extensions);
       return r.changes;
     });
     for (const c of changes) {
@@ -211,7 +211,7 @@ export class Inventory {
   private async extensionResult(agentId: string, name: string, enabled: boolean, ok: boolean, message?: string): Promise<void> {
     if (this.closed) return;
     await this.deps.store.transaction(async (tx) => {
-      const m = await tx.getMachine(agentId);
+      const m = await tx.machines.getMachine(agentId);
       if (!m) return;
       const e = m.extensions.find((x) => x.name === name);
       if (!e) return;
@@ -220,7 +220,7 @@ export class Inventory {
       const extensions = ok
         ? (enabled ? m.extensions.map((x) => (x.name === name ? { ...x, status: 'Succeeded' as const } : x)) : m.extensions.filter((x) => x.name !== name))
         : m.extensions.map((x) => (x.name === name ? { ...x, status: 'Failed' as const } : x));
-      await tx.setMachineExtensions(agentId, extensions);
+      await tx.machines.setMachineExtensions(agentId, extensions);
     });
     if (!ok) this.deps.logger.warn('set-extension failed on the agent', { agentId, name, enabled, message });
     await this.recompute();
@@ -230,18 +230,18 @@ export class Inventory {
   async putConnector(name: string, body: unknown): Promise<ConnectorRow> {
     const def = parseConnectorDefinition(name, body);
     const now = this.deps.clock.now();
-    const existing = await this.deps.store.getConnector(name);
+    const existing = await this.deps.store.inventory.getConnector(name);
     const row = connectorRow(name, def, now, existing?.createdAt);
     this.jobs.get(name)?.cancel();
     this.jobs.delete(name);
     if (def.pull) this.schedule(row, this.deps.config.schedulePulls); // throws on a bad cron before anything is stored
-    await this.deps.store.upsertConnector(row);
+    await this.deps.store.inventory.upsertConnector(row);
     await this.recompute();
     return row;
   }
 
   async connector(name: string): Promise<ConnectorRow> {
-    const c = await this.deps.store.getConnector(name);
+    const c = await this.deps.store.inventory.getConnector(name);
     if (!c) throw protocolError('ARCSIM_E_CONNECTOR_UNKNOWN', name, 'name');
     return c;
   }
@@ -292,7 +292,7 @@ export class Inventory {
 
   async setPlan(p: PlanSet): Promise<void> {
     if (p.scope === 'connector') await this.connector(p.id);
-    await this.deps.store.setPlan({
+    await this.deps.store.inventory.setPlan({
       scopeKind: p.scope, scope: p.id, plan: p.plan, subPlan: p.plan === 'VirtualMachines' ? (p.subPlan ?? 'P2') : null,
       enabled: p.enabled, updatedAt: this.deps.clock.now(),
     });
@@ -301,7 +301,7 @@ export class Inventory {
 
   /** Sets the ARM tags of an Arc machine (e.g. the ones MDC writes when it onboards a cloud VM). */
   async setTags(agentId: string, tags: Record<string, string>): Promise<void> {
-    await this.deps.store.setMachineTags(agentId, tags);
+    await this.deps.store.machines.setMachineTags(agentId, tags);
     await this.recompute();
   }
 }

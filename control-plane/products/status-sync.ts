@@ -32,14 +32,14 @@ export async function changeAlertStatus(
   const present = new Set(copies.map((c) => c.product as ProductView));
   const targets = [{ product: req.product, via: null as ProductView | null }, ...propagation(req.product, syncEdges(req.config), present)];
   const changes: StatusChange[] = [];
-  const alert = (await tx.getAlert(own.systemAlertId))!;
+  const alert = (await tx.alerts.getAlert(own.systemAlertId))!;
   const owner = owningView(String(alert.properties.detectingProduct));
   for (const t of targets) {
     const copy = copies.find((c) => c.product === t.product)!;
     if (copy.status === req.status && t.via !== null) continue; // nothing to propagate there
-    await tx.setCopyStatus(copy.systemAlertId, copy.product, req.status, req.now);
-    if (copy.product === owner) await tx.setAlertStatus(copy.systemAlertId, req.status, req.now);
-    await tx.addSyncAudit(audit('alert', copy.systemAlertId, copy.product, copy.status, req.status, req.product, t.via, req.reason, req.now));
+    await tx.alerts.setCopyStatus(copy.systemAlertId, copy.product, req.status, req.now);
+    if (copy.product === owner) await tx.alerts.setAlertStatus(copy.systemAlertId, req.status, req.now);
+    await tx.settings.addSyncAudit(audit('alert', copy.systemAlertId, copy.product, copy.status, req.status, req.product, t.via, req.reason, req.now));
     changes.push({ product: t.product, copyId: copy.copyId, from: copy.status, to: req.status, via: t.via });
   }
   return { systemAlertId: own.systemAlertId, changes };
@@ -53,22 +53,22 @@ export async function changeAlertStatus(
 export async function changeIncidentStatus(
   tx: StoreTx, req: { incidentId: string; product: 'M365D' | 'Sentinel'; status: AlertStatus; reason: string; config: SyncConfig; now: number },
 ): Promise<{ incident: string[]; alerts: StatusChange[] }> {
-  const inc = await tx.getIncident(req.incidentId);
+  const inc = await tx.incidents.getIncident(req.incidentId);
   if (!inc) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${req.incidentId}`);
   if (inc.redirectedTo) throw protocolError('ARCSIM_E_NOT_FOUND', `incident ${req.incidentId} was merged into ${inc.redirectedTo}`);
   if (req.product === 'Sentinel' && !req.config.sentinel.enabled) throw protocolError('ARCSIM_E_NOT_FOUND', 'Sentinel is not enabled');
   const touched: string[] = [];
   const set = async (product: 'M365D' | 'Sentinel', via: ProductView | null) => {
     const from = (product === 'M365D' ? inc.status : inc.sentinelStatus) ?? 'Active';
-    await tx.setIncidentStatus(inc.incidentId, product === 'M365D' ? 'status' : 'sentinelStatus', req.status, req.now);
-    await tx.addSyncAudit(audit('incident', inc.incidentId, product, from, req.status, req.product, via, req.reason, req.now));
+    await tx.incidents.setIncidentStatus(inc.incidentId, product === 'M365D' ? 'status' : 'sentinelStatus', req.status, req.now);
+    await tx.settings.addSyncAudit(audit('incident', inc.incidentId, product, from, req.status, req.product, via, req.reason, req.now));
     touched.push(product);
   };
   await set(req.product, null);
   if (req.config.sentinel.enabled) await set(req.product === 'M365D' ? 'Sentinel' : 'M365D', req.product);
   const alerts: StatusChange[] = [];
   if (req.status === 'Resolved' || req.status === 'Dismissed' || req.status === 'Active') {
-    for (const id of await tx.incidentAlertIds(inc.incidentId)) {
+    for (const id of await tx.incidents.incidentAlertIds(inc.incidentId)) {
       const r = await changeAlertStatus(tx, { id, product: 'M365D', status: req.status, reason: `incident ${inc.incidentId} ${req.status}`, config: req.config, now: req.now });
       alerts.push(...r.changes);
     }
@@ -77,10 +77,10 @@ export async function changeIncidentStatus(
 }
 
 async function resolveCopies(tx: StoreTx, id: string, product: string): Promise<AlertCopyRow[]> {
-  const direct = await tx.alertCopies(id);
+  const direct = await tx.alerts.alertCopies(id);
   if (direct.length) return direct;
-  const byCopy = (await tx.findAlertCopies(id)).find((c) => c.product === product) ?? (await tx.findAlertCopies(id))[0];
-  return byCopy ? tx.alertCopies(byCopy.systemAlertId) : [];
+  const byCopy = (await tx.alerts.findAlertCopies(id)).find((c) => c.product === product) ?? (await tx.alerts.findAlertCopies(id))[0];
+  return byCopy ? tx.alerts.alertCopies(byCopy.systemAlertId) : [];
 }
 
 function audit(

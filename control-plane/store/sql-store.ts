@@ -1,7 +1,37 @@
 import type { Executor } from './executor.ts';
 import { appliedMigrations } from './migrate.ts';
-import { SqlRepositories } from './repositories/runs.ts';
+import { AgentsRepo } from './repositories/agents.ts';
+import { AlertsRepo } from './repositories/alerts.ts';
+import { EventsRepo } from './repositories/events.ts';
+import { IncidentsRepo } from './repositories/incidents.ts';
+import { InventoryRepo } from './repositories/inventory.ts';
+import { MachinesRepo } from './repositories/machines.ts';
+import { RunsRepo } from './repositories/runs.ts';
+import { SettingsRepo } from './repositories/settings.ts';
 import type { Store, StoreTx } from './store.ts';
+
+/** One repository per domain, all over the same executor. */
+class SqlRepositories {
+  readonly agents: AgentsRepo;
+  readonly machines: MachinesRepo;
+  readonly events: EventsRepo;
+  readonly alerts: AlertsRepo;
+  readonly incidents: IncidentsRepo;
+  readonly inventory: InventoryRepo;
+  readonly runs: RunsRepo;
+  readonly settings: SettingsRepo;
+
+  constructor(ex: Executor) {
+    this.agents = new AgentsRepo(ex);
+    this.machines = new MachinesRepo(ex);
+    this.events = new EventsRepo(ex);
+    this.alerts = new AlertsRepo(ex);
+    this.incidents = new IncidentsRepo(ex);
+    this.inventory = new InventoryRepo(ex);
+    this.runs = new RunsRepo(ex);
+    this.settings = new SettingsRepo(ex);
+  }
+}
 
 /**
  * The store over a backend's executor: the repositories for calls on the store directly, and a
@@ -10,7 +40,7 @@ import type { Store, StoreTx } from './store.ts';
 export class SqlStore extends SqlRepositories implements Store {
   readonly kind: Store['kind'];
 
-  constructor(ex: Executor, private readonly closeBackend: () => Promise<void>) {
+  constructor(private readonly ex: Executor, private readonly closeBackend: () => Promise<void>) {
     super(ex);
     this.kind = ex.dialect;
   }

@@ -373,26 +373,35 @@ export interface SettingsRepository {
   listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
 }
 
-/** Every repository together: what both backends implement, in and out of a transaction. */
-export interface Repositories extends AgentsRepository, MachinesRepository, EventsRepository, AlertsRepository,
-  IncidentsRepository, InventoryRepository, RunsRepository, SettingsRepository {}
-
-/** The work done inside one transaction: ingest a batch, evaluate rules, upsert alerts. */
-export interface StoreTx extends
-  Omit<EventsRepository, 'countEvents' | 'listEvents'>,
-  Omit<IncidentsRepository, 'listIncidents'>,
-  Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>,
-  Pick<AgentsRepository, 'getAgent'>,
-  Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'setMachineExtensions'>,
-  Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>,
-  Pick<SettingsRepository, 'addSyncAudit'> {}
+/**
+ * The repositories inside one transaction: ingest a batch, evaluate rules, upsert alerts. Each
+ * offers only what that work needs (no listings for the portal, no test runs).
+ */
+export interface StoreTx {
+  readonly agents: Pick<AgentsRepository, 'getAgent'>;
+  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'setMachineExtensions'>;
+  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents'>;
+  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
+  readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;
+  readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;
+  readonly settings: Pick<SettingsRepository, 'addSyncAudit'>;
+}
 
 /**
- * Everything the control plane keeps. Async so SQLite and PostgreSQL share it; idempotency
- * and dedup live in the database (unique keys), never only in process memory.
+ * Everything the control plane keeps, one repository per domain (`store.alerts.upsertAlert`).
+ * Async so SQLite and PostgreSQL share it; idempotency and dedup live in the database (unique
+ * keys), never only in process memory.
  */
-export interface Store extends Repositories {
+export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  readonly agents: AgentsRepository;
+  readonly machines: MachinesRepository;
+  readonly events: EventsRepository;
+  readonly alerts: AlertsRepository;
+  readonly incidents: IncidentsRepository;
+  readonly inventory: InventoryRepository;
+  readonly runs: RunsRepository;
+  readonly settings: SettingsRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

@@ -36,8 +36,8 @@ test('the agent reconnects after the control plane restarts and delivers what it
   assert.equal((await again).machineId, machineId, 'same identity, same machine');
   assert.equal((await played).events, 10);
   assert.equal(agent.pendingEvents(), 0);
-  assert.equal(await env.store.countEvents({ detonationId: 'offline-play' }), 10);
-  assert.equal((await env.store.listAlerts({ detonationId: 'offline-play' })).length, 1);
+  assert.equal(await env.store.events.countEvents({ detonationId: 'offline-play' }), 10);
+  assert.equal((await env.store.alerts.listAlerts({ detonationId: 'offline-play' })).length, 1);
 });
 
 test('node_invalid: an agent the control plane does not know re-enrolls with its token', async (t) => {

@@ -63,7 +63,7 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   assert.equal(statSync(stateDir).mode & 0o777, 0o700);
   assert.equal(statSync(join(stateDir, 'identity.json')).mode & 0o777, 0o600);
   const identity = JSON.parse(readFileSync(join(stateDir, 'identity.json'), 'utf8'));
-  assert.equal((await env.store.getAgent(identity.agentId))?.resourceGroup, 'rg-vm', 'enrolled with the token');
+  assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-vm', 'enrolled with the token');
   const envFile = join(root, 'etc', 'arcsim-agent', 'agent.env');
   assert.equal(statSync(envFile).mode & 0o777, 0o600);
   assert.equal(readFileSync(envFile, 'utf8'), `ARCSIM_CONTROL_PLANE=${env.url}\nARCSIM_TOKEN=${token.token}\n`);

@@ -83,7 +83,7 @@ test('Agent.inventoryRunner: the child inventory is registered; a failing child 
   const r1 = good.waitRegistered();
   await good.start();
   await r1;
-  const m1 = await env.store.getMachine(good.agentId!);
+  const m1 = await env.store.machines.getMachine(good.agentId!);
   assert.equal(m1!.facts.hostname, TEST_FACTS.hostname, 'the child\'s facts were registered');
   assert.equal(m1!.sqlInstances[0]!.instanceName, 'MSSQLSERVER');
   assert.ok(ok.lines.some((l) => l.level === 'info' && l.message === 'cloud Azure: test'), 'the child\'s notes are logged');
@@ -98,7 +98,7 @@ test('Agent.inventoryRunner: the child inventory is registered; a failing child 
   const r2 = failing.waitRegistered();
   await failing.start();
   await r2;
-  const m2 = await env.store.getMachine(failing.agentId!);
+  const m2 = await env.store.machines.getMachine(failing.agentId!);
   assert.equal(m2!.facts.hostname, hostname(), 'the in-process inventory of this host was registered');
   const err = bad.lines.find((l) => l.level === 'error');
   assert.ok(err, 'the failure is logged as an error');
@@ -155,7 +155,7 @@ test('the agent service (bundle) takes its inventory in a child and never loads 
   let timer: NodeJS.Timeout | undefined;
   const session = await Promise.race([registered, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not registered in 30 s: ${stderr}`)), 30_000)))]);
   clearTimeout(timer);
-  const machine = await env.store.getMachine(session.agentId);
+  const machine = await env.store.machines.getMachine(session.agentId);
   assert.equal(machine!.facts.hostname, hostname(), 'the real host inventory was registered');
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(existsSync(siLog) ? readFileSync(siLog, 'utf8') : '', '', 'the service process never imported systeminformation');

@@ -94,8 +94,8 @@ test('an agent with a schedule plays the scenario when its cron job fires, with 
   await new Promise((r) => setTimeout(r, 20));
   while (agent.runner.busy()) await new Promise((r) => setTimeout(r, 10));
   await agent.drained();
-  const alerts = await env.store.listAlerts();
+  const alerts = await env.store.alerts.listAlerts();
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.alertType, 'VM_SshBruteForceFailed');
-  assert.equal(await env.store.countEvents(), 10);
+  assert.equal(await env.store.events.countEvents(), 10);
 });

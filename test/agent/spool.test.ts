@@ -92,11 +92,11 @@ test('the control plane dies mid-scenario and comes back: every produced event i
   assert.ok(producedAtOutage < 10, `the outage was mid-scenario (${producedAtOutage} produced)`);
   assert.equal(result.events, 10);
   assert.equal(produced.length, 10);
-  const stored = (await env.store.listEvents({ detonationId: 'outage' })).map((e) => e.ReportId);
+  const stored = (await env.store.events.listEvents({ detonationId: 'outage' })).map((e) => e.ReportId);
   assert.equal(stored.length, 10, 'exactly once: no event lost, none stored twice');
   assert.deepEqual(new Set(stored), new Set(produced));
   assert.equal(agent.pendingEvents(), 0);
-  const alerts = await env.store.listAlerts({ detonationId: 'outage' });
+  const alerts = await env.store.alerts.listAlerts({ detonationId: 'outage' });
   assert.deepEqual(alerts.map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 1]]);
 });
 
@@ -117,7 +117,7 @@ test('the agent restarts mid-stream: the new process resends what was not acked,
   const firstAck = new Promise((resolve) => a1.once('ack', resolve));
   const played = a1.play({ scenario: ssh as any, detonationId }).then(() => 'finished', (err: Error) => err.message);
   await firstAck;
-  const stored1 = await env.store.countEvents({ detonationId });
+  const stored1 = await env.store.events.countEvents({ detonationId });
   const left = a1.pendingEvents();
   await a1.stop();
   assert.match(await played, /stopped/);
@@ -128,7 +128,7 @@ test('the agent restarts mid-stream: the new process resends what was not acked,
   t.after(() => a2.stop());
   await a2.start();
   await until(() => a2.connected && a2.pendingEvents() === 0, 'the restarted agent to drain its spool');
-  const stored = (await env.store.listEvents({ detonationId })).map((e) => e.ReportId);
+  const stored = (await env.store.events.listEvents({ detonationId })).map((e) => e.ReportId);
   assert.equal(stored.length, 10);
   assert.deepEqual(new Set(stored), new Set(produced));
   assert.equal(a2.agentId, a1.agentId);
@@ -155,6 +155,6 @@ test('the agent caps its send rate (events per second) and never blocks the play
   assert.equal(result.events, 20);
   assert.ok(warnings.includes('flood'), warnings.join());
   assert.ok(took >= 400, `rate-capped: ${took} ms for 20 events at 10/s with a burst of 10`);
-  const stored = await env.store.countEvents({ detonationId: 'capped' });
+  const stored = await env.store.events.countEvents({ detonationId: 'capped' });
   assert.equal(stored + agent.droppedEvents(), 20, 'every event is either stored or counted as dropped');
 });

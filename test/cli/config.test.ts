@@ -159,7 +159,7 @@ test('ARCSIM_CONTROL_PLANE and ARCSIM_ADMIN_KEY alone are enough for an admin co
   assert.equal(created.status, 0, created.stderr);
   const token = JSON.parse(created.stdout) as { id: string; resourceGroup: string };
   assert.equal(token.resourceGroup, 'rg-env');
-  assert.deepEqual((await env.store.listTokens()).map((x) => x.id), [token.id]);
+  assert.deepEqual((await env.store.agents.listTokens()).map((x) => x.id), [token.id]);
   // A reply's own code comes through as a typed error.
   const missing = await arcsim(['token', 'revoke', 'no-such-token'], vars);
   assert.equal(missing.status, 1);

@@ -34,11 +34,11 @@ test('arcsim cspm connector set / import (all or nothing) and plan set, through 
   const bad = await arcsim(['cspm', 'import', '--connector', 'aws-lab', join(EX, 'aws-describe-instances.json'), truncated, ...cp], vars);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /ARCSIM_E_SNAPSHOT_JSON: .*truncated\.json/);
-  assert.equal((await env.store.listCspmResources()).length, 0, 'the good file was not imported either');
+  assert.equal((await env.store.inventory.listCspmResources()).length, 0, 'the good file was not imported either');
   const ok = await arcsim(['cspm', 'import', '--connector', 'aws-lab', join(EX, 'aws-describe-instances.json'), join(EX, 'aws-describe-security-groups.json'), ...cp], vars);
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /aws-ec2-instances\s+3\s+3/);
   const plan = await arcsim(['plan', 'set', 'servers', 'on', '--connector', 'aws-lab', '--sub-plan', 'P1', ...cp], vars);
   assert.equal(plan.status, 0, plan.stderr);
-  assert.deepEqual((await env.store.listPlans()).map((p) => [p.scopeKind, p.scope, p.plan, p.subPlan, p.enabled]), [['connector', 'aws-lab', 'VirtualMachines', 'P1', true]]);
+  assert.deepEqual((await env.store.inventory.listPlans()).map((p) => [p.scopeKind, p.scope, p.plan, p.subPlan, p.enabled]), [['connector', 'aws-lab', 'VirtualMachines', 'P1', true]]);
 });

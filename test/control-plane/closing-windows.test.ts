@@ -90,7 +90,7 @@ test('lt/lte/eq correlations load; lt fires only when its window has closed, thr
   };
   // Two failures from .7 (fewer than 3), three from .8 (not fewer than 3).
   await send([logon(id, 0, '198.51.100.7'), logon(id, 1, '198.51.100.7'), logon(id, 0, '198.51.100.8'), logon(id, 2, '198.51.100.8'), logon(id, 3, '198.51.100.8')]);
-  assert.equal((await env.store.listAlerts({ alertType: 'ARCSIM_TEST_LowAndSlowProbe' })).length, 0, 'undecided while the window is open');
+  assert.equal((await env.store.alerts.listAlerts({ alertType: 'ARCSIM_TEST_LowAndSlowProbe' })).length, 0, 'undecided while the window is open');
 
   // The control plane restarts; the open windows live in the store.
   a.close();
@@ -102,13 +102,13 @@ test('lt/lte/eq correlations load; lt fires only when its window has closed, thr
   await a.register({ ...(await import('../helpers.ts')).TEST_FACTS, hostname: 'probe-target' });
   // 9 minutes in: window end (10m) plus lateness (1m) not reached yet.
   await send([logon(id, 9, '192.0.2.50', 'alice')]);
-  assert.equal((await env.store.listAlerts({ alertType: 'ARCSIM_TEST_LowAndSlowProbe' })).length, 0);
+  assert.equal((await env.store.alerts.listAlerts({ alertType: 'ARCSIM_TEST_LowAndSlowProbe' })).length, 0);
   // 12 minutes in: both windows are closed and decided.
   await send([logon(id, 12, '192.0.2.50', 'alice')]);
-  const fired = await env.store.listAlerts({ alertType: 'ARCSIM_TEST_LowAndSlowProbe' });
+  const fired = await env.store.alerts.listAlerts({ alertType: 'ARCSIM_TEST_LowAndSlowProbe' });
   assert.equal(fired.length, 1, 'only the source with fewer than three failures');
   assert.equal(fired[0]!.properties.entities && (fired[0]!.properties.entities as any[]).find((e) => e.type === 'ip').address, '198.51.100.7');
-  assert.equal((await env.store.alertEvents(fired[0]!.systemAlertId)).length, 2);
+  assert.equal((await env.store.alerts.alertEvents(fired[0]!.systemAlertId)).length, 2);
 });
 
 test('offline detection decides the windows still open at the end of the stream (eq on a distinct count)', async (t) => {

@@ -32,7 +32,7 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
     const detonationId = randomUUID();
     const r = await env.cp.command(agent.agentId!, { action: 'run-scenario', scenario: scenario as any, variant, detonationId });
     assert.ok(r.ok, r.message);
-    assert.equal(await env.store.countEvents({ detonationId }), r.events, 'every played event is stored');
+    assert.equal(await env.store.events.countEvents({ detonationId }), r.events, 'every played event is stored');
     return detonationId;
   };
 
@@ -60,7 +60,7 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   assert.equal(psAlert.properties.extendedProperties.detonationIds, d2);
   assert.equal(psAlert.properties.alertDisplayName, 'Suspicious PowerShell CommandLine');
 
-  for (const b of [b1, b2]) assert.equal((await env.store.listAlerts({ detonationId: b })).length, 0, 'benign twins raise nothing');
+  for (const b of [b1, b2]) assert.equal((await env.store.alerts.listAlerts({ detonationId: b })).length, 0, 'benign twins raise nothing');
 
   // Filters.
   const medium = (await (await fetch(`${env.url}/api/alerts?severity=Medium&status=Active`)).json()).value;
@@ -106,12 +106,12 @@ test('a redelivered batch stores nothing twice and raises nothing twice', async 
   const frame = JSON.stringify({ v: 1, type: 'events', seq: 1, events });
   a.send(frame);
   assert.deepEqual(await a.next('ack'), { v: 1, type: 'ack', seq: 1, stored: 10 });
-  const before = await env.store.listAlerts();
+  const before = await env.store.alerts.listAlerts();
   assert.equal(before.length, 1);
   a.send(frame); // the same batch again, as after a lost ack
   assert.deepEqual(await a.next('ack'), { v: 1, type: 'ack', seq: 1, stored: 0 });
-  assert.equal(await env.store.countEvents(), 10);
-  const after = await env.store.listAlerts();
+  assert.equal(await env.store.events.countEvents(), 10);
+  const after = await env.store.alerts.listAlerts();
   assert.equal(after.length, 1);
   assert.equal(after[0]!.count, 1, 'a redelivery is not a new occurrence');
 });
@@ -130,20 +130,20 @@ test('count rule: nine failed logons raise nothing, the tenth raises the alert; 
   const nine = planEvents(ssh, { detonationId: 'd9', device, startTime: base, inputs: { attempts: 9 } }).map((p) => p.event);
   a.send({ v: 1, type: 'events', seq: 1, events: nine });
   await a.next('ack');
-  assert.equal((await env.store.listAlerts()).length, 0);
+  assert.equal((await env.store.alerts.listAlerts()).length, 0);
   // One more, but 20 minutes later in event time: outside the 10-minute window, still nothing.
   const late = planEvents(ssh, { detonationId: 'd-late', device, startTime: base + 20 * 60_000, inputs: { attempts: 1 }, seed: 2 }).map((p) => p.event);
   a.send({ v: 1, type: 'events', seq: 2, events: late });
   await a.next('ack');
-  assert.equal((await env.store.listAlerts()).length, 0);
+  assert.equal((await env.store.alerts.listAlerts()).length, 0);
   // One more inside the first window (delivered out of order): the tenth, so the alert fires.
   const tenth = planEvents(ssh, { detonationId: 'd-10', device, startTime: base + 60_000, inputs: { attempts: 1 }, seed: 3 }).map((p) => p.event);
   a.send({ v: 1, type: 'events', seq: 3, events: tenth });
   await a.next('ack');
-  const alerts = await env.store.listAlerts();
+  const alerts = await env.store.alerts.listAlerts();
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.alertType, 'VM_SshBruteForceFailed');
-  assert.equal((await env.store.alertEvents(alerts[0]!.systemAlertId)).length, 10);
+  assert.equal((await env.store.alerts.alertEvents(alerts[0]!.systemAlertId)).length, 10);
 });
 
 test('agents far apart in event time do not prune each other\'s correlation windows', async (t) => {
@@ -172,6 +172,6 @@ test('agents far apart in event time do not prune each other\'s correlation wind
   await ahead.a.next('ack');
   behind.a.send({ v: 1, type: 'events', seq: 2, events: late.slice(5) });
   await behind.a.next('ack');
-  const alerts = await env.store.listAlerts({ alertType: 'VM_SshBruteForceFailed' });
+  const alerts = await env.store.alerts.listAlerts({ alertType: 'VM_SshBruteForceFailed' });
   assert.deepEqual(alerts.map((a) => a.resourceId.split('/').pop()).sort(), ['ahead', 'behind']);
 });

@@ -42,7 +42,7 @@ test('extensions gate sensors: without MDE or a SQL extension nothing is sent an
     const detonationId = randomUUID();
     const res = await env.cp.command(agent.agentId!, { action: 'run-scenario', scenario: mixed, detonationId });
     assert.ok(res.ok, res.message);
-    return { res, stored: await env.store.listEvents({ detonationId }) };
+    return { res, stored: await env.store.events.listEvents({ detonationId }) };
   };
 
   const none = await play();
@@ -114,5 +114,5 @@ test('test helper: enableExtensions installs MDE.Linux by default', async (t) =>
   await r;
   await enableExtensions(env.cp, agent.agentId!);
   assert.deepEqual(agent.installedExtensions().map((e) => e.name), ['MDE.Linux']);
-  assert.deepEqual((await env.store.getMachine(agent.agentId!))!.extensions.map((e) => e.name), ['MDE.Linux']);
+  assert.deepEqual((await env.store.machines.getMachine(agent.agentId!))!.extensions.map((e) => e.name), ['MDE.Linux']);
 });

@@ -69,7 +69,7 @@ test('a malformed frame gets a typed error; the socket and the other agents keep
   a.send({ v: 1, type: 'events', seq: 9, events: foreign });
   const e4 = await a.next('error');
   assert.deepEqual([e4.code, e4.ref, e4.path], ['ARCSIM_E_EVENT_FOREIGN', 9, 'events.0.DeviceId']);
-  assert.equal(await env.store.countEvents(), 0);
+  assert.equal(await env.store.events.countEvents(), 0);
 
   // Both sockets still work: b ingests, a heartbeats.
   const ok = planEvents(ssh, { detonationId: 'y', device: { id: bCreds.agentId, name: 'host-b' }, startTime: Date.now() }).map((p) => p.event);
@@ -117,7 +117,7 @@ test('the events-per-second cap refuses a batch with ARCSIM_E_RATE_LIMITED and a
   a.send({ v: 1, type: 'events', seq: 2, events: batch(2) });
   const e = await a.next('error');
   assert.deepEqual([e.code, e.ref], ['ARCSIM_E_RATE_LIMITED', 2]);
-  assert.equal(await env.store.countEvents(), 10, 'the refused batch stored nothing');
+  assert.equal(await env.store.events.countEvents(), 10, 'the refused batch stored nothing');
   clock.advance(1000);
   a.send({ v: 1, type: 'events', seq: 2, events: batch(2) });
   assert.equal((await a.next('ack')).stored, 10);
@@ -128,7 +128,7 @@ test('enrollment: expired, revoked and unknown tokens are refused with their cod
   const env = await setup(t, { clock });
   const post = (token: string) => fetch(`${env.url}/api/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
   const creds = await enroll(env.url, env.token);
-  const agent = await env.store.getAgent(creds.agentId);
+  const agent = await env.store.agents.getAgent(creds.agentId);
   assert.ok(agent && agent.keyHash !== creds.agentKey && !agent.keyHash.includes(creds.agentKey));
 
   clock.advance(2 * 3_600_000); // the token lived for one hour

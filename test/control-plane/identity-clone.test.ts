@@ -55,7 +55,7 @@ test('two live agents with one cloned identity: the control plane flags it and r
 
   // No reconnect ping-pong: the refused copy stays down, nothing more is recorded.
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal((await env.store.listIdentityConflicts()).length, 1);
+  assert.equal((await env.store.machines.listIdentityConflicts()).length, 1);
   assert.ok(a.connected);
 });
 
@@ -79,7 +79,7 @@ test('a cloned agent that has its token enrolls again as its own machine', async
   const reg = await rb;
   assert.notEqual(b.agentId, a.agentId);
   assert.match(reg.machineId, /\/machines\/lab-b$/);
-  assert.equal((await env.store.listIdentityConflicts(a.agentId)).length, 1);
+  assert.equal((await env.store.machines.listIdentityConflicts(a.agentId)).length, 1);
   assert.deepEqual(env.cp.connectedAgents().sort(), [a.agentId, b.agentId].sort());
 });
 
@@ -96,6 +96,6 @@ test('the same host reconnecting (half-open old socket) replaces its old connect
   await fresh.register({ ...HOST_A, vmUuid: undefined });
   assert.equal((await old.next('error')).code, 'ARCSIM_E_REPLACED');
   assert.equal((await old.closed).code, 4409);
-  assert.equal((await env.store.listIdentityConflicts()).length, 0);
+  assert.equal((await env.store.machines.listIdentityConflicts()).length, 0);
   assert.deepEqual(env.cp.connectedAgents(), [creds.agentId]);
 });

@@ -21,7 +21,7 @@ test('Defender for Servers on: MDE is provisioned and endpoint events flow; off:
   const play = async () => {
     const detonationId = randomUUID();
     const r = await env.cp.command(agent.agentId!, { action: 'run-scenario', scenario: ssh as any, detonationId });
-    return { r, stored: await env.store.countEvents({ detonationId }) };
+    return { r, stored: await env.store.events.countEvents({ detonationId }) };
   };
 
   // No plan yet: no sensor, nothing collected.
@@ -34,7 +34,7 @@ test('Defender for Servers on: MDE is provisioned and endpoint events flow; off:
   assert.deepEqual(await installed, ['MDE.Linux'], 'the plan sent MDE.Linux to the agent');
   const during = await play();
   assert.deepEqual([during.r.events, during.stored], [10, 10], 'endpoint events flow');
-  assert.equal((await env.store.listAlerts({ alertType: 'VM_SshBruteForceFailed' })).length, 1);
+  assert.equal((await env.store.alerts.listAlerts({ alertType: 'VM_SshBruteForceFailed' })).length, 1);
 
   const removed = extensionsNow();
   const off = await env.cp.adminRequest('PUT', '/api/plans', { scope: 'subscription', id: 'sub-plans', plan: 'VirtualMachines', enabled: false });

@@ -69,17 +69,17 @@ describe('PostgreSQL store', () => {
       const detonationId = randomUUID();
       const res = await r.cp.command(agent.agentId!, { action: 'run-scenario', scenario: scenario as any, variant, detonationId });
       assert.ok(res.ok, res.message);
-      assert.equal(await r.store.countEvents({ detonationId }), res.events, 'every played event is stored');
+      assert.equal(await r.store.events.countEvents({ detonationId }), res.events, 'every played event is stored');
       return detonationId;
     };
     const d1 = await play(ssh, 'attack');
     const d2 = await play(ps, 'attack');
     const b1 = await play(ssh, 'benign');
-    const alerts = await r.store.listAlerts();
+    const alerts = await r.store.alerts.listAlerts();
     assert.deepEqual(alerts.map((a) => a.alertType).sort(), ['MDE_SuspiciousPowerShellCommandLine', 'VM_SshBruteForceFailed']);
-    assert.deepEqual((await r.store.listAlerts({ detonationId: d1 })).map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 1]]);
-    assert.deepEqual((await r.store.listAlerts({ detonationId: d2 })).map((a) => [a.alertType, a.count]), [['MDE_SuspiciousPowerShellCommandLine', 1]]);
-    assert.equal((await r.store.listAlerts({ detonationId: b1 })).length, 0, 'the benign twin raises nothing');
+    assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d1 })).map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 1]]);
+    assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d2 })).map((a) => [a.alertType, a.count]), [['MDE_SuspiciousPowerShellCommandLine', 1]]);
+    assert.equal((await r.store.alerts.listAlerts({ detonationId: b1 })).length, 0, 'the benign twin raises nothing');
     const api = (await (await fetch(`${r.url}/api/alerts`)).json()).value;
     assert.equal(api.length, 2);
     const bf = api.find((a: any) => a.properties.alertType === 'VM_SshBruteForceFailed');
@@ -96,10 +96,10 @@ describe('PostgreSQL store', () => {
     assert.deepEqual(await raw.next('ack'), { v: 1, type: 'ack', seq: 1, stored: 10 });
     raw.send(frame);
     assert.deepEqual(await raw.next('ack'), { v: 1, type: 'ack', seq: 1, stored: 0 });
-    assert.equal(await r.store.countEvents({ agentId: creds.agentId }), 10);
-    const replayed = await r.store.listAlerts({ detonationId: 'd-replay' });
+    assert.equal(await r.store.events.countEvents({ agentId: creds.agentId }), 10);
+    const replayed = await r.store.alerts.listAlerts({ detonationId: 'd-replay' });
     assert.deepEqual(replayed.map((a) => a.count), [1]);
-    assert.equal((await r.store.alertEvents(replayed[0]!.systemAlertId)).length, 10);
+    assert.equal((await r.store.alerts.alertEvents(replayed[0]!.systemAlertId)).length, 10);
   });
 
   it('replicas agree: failover mid-attack from replica A to B, with a redelivered batch, gives one alert and one incident', async (t) => {
@@ -116,7 +116,7 @@ describe('PostgreSQL store', () => {
     await onA.register();
     onA.send({ v: 1, type: 'events', seq: 1, events: round1.slice(0, 6) });
     assert.equal((await onA.next('ack')).stored, 6);
-    assert.equal((await a.store.listAlerts()).length, 0, 'six failed logons: below the threshold');
+    assert.equal((await a.store.alerts.listAlerts()).length, 0, 'six failed logons: below the threshold');
     onA.close(); // replica A goes away; the agent fails over to B
     await onA.closed;
 
@@ -130,12 +130,12 @@ describe('PostgreSQL store', () => {
     assert.equal((await onB.next('ack')).stored, 4);
 
     // B counted A's six hits: the correlation window lives in the database.
-    const [alert] = await b.store.listAlerts();
+    const [alert] = await b.store.alerts.listAlerts();
     assert.ok(alert, 'the tenth failed logon raises the alert on B');
-    assert.deepEqual(await a.store.listAlerts(), await b.store.listAlerts(), 'both replicas read the same alerts');
+    assert.deepEqual(await a.store.alerts.listAlerts(), await b.store.alerts.listAlerts(), 'both replicas read the same alerts');
     assert.equal(alert.count, 1);
-    assert.equal((await a.store.alertEvents(alert.systemAlertId)).length, 10);
-    assert.equal(await a.store.countEvents(), 10);
+    assert.equal((await a.store.alerts.alertEvents(alert.systemAlertId)).length, 10);
+    assert.equal(await a.store.events.countEvents(), 10);
 
     // A second round within the dedup window, this time on B then A: folded into the same alert.
     const round2 = bruteForce(creds.agentId, 'd-round-2', 12);
@@ -150,10 +150,10 @@ describe('PostgreSQL store', () => {
     assert.equal(alerts.length, 1);
     assert.equal(alerts[0].properties.extendedProperties.count, '2');
     assert.deepEqual(alerts[0].properties.extendedProperties.detonationIds.split(',').sort(), ['d-round-1', 'd-round-2']);
-    assert.equal(await b.store.countEvents(), 20);
-    const incidents = await b.store.listIncidents();
+    assert.equal(await b.store.events.countEvents(), 20);
+    const incidents = await b.store.incidents.listIncidents();
     assert.equal(incidents.length, 1);
-    assert.deepEqual(await b.store.incidentAlertIds(incidents[0]!.incidentId), [alert.systemAlertId]);
+    assert.deepEqual(await b.store.incidents.incidentAlertIds(incidents[0]!.incidentId), [alert.systemAlertId]);
   });
 
   it('replicas agree under concurrency: one agent sends its events to both replicas in opposite orders, two hosts attacked at once from one IP', async (t) => {
@@ -184,14 +184,14 @@ describe('PostgreSQL store', () => {
     const stored = (xs: Array<Record<string, any>>) => xs.reduce((n, x) => n + x.stored, 0);
     assert.equal(stored(a1) + stored(b1), 10, 'host-1: each event stored by exactly one replica');
     assert.equal(stored(b2), 10);
-    assert.equal(await a.store.countEvents(), 20);
+    assert.equal(await a.store.events.countEvents(), 20);
 
-    const alerts = await a.store.listAlerts({ alertType: 'VM_SshBruteForceFailed' });
+    const alerts = await a.store.alerts.listAlerts({ alertType: 'VM_SshBruteForceFailed' });
     assert.deepEqual(alerts.map((x) => [x.resourceId.split('/').pop(), x.count]).sort(), [['host-1', 1], ['host-2', 1]], 'one alert per host, counted once');
-    for (const x of alerts) assert.equal((await a.store.alertEvents(x.systemAlertId)).length, 10);
-    const incidents = (await b.store.listIncidents()).filter((i) => !i.redirectedTo);
+    for (const x of alerts) assert.equal((await a.store.alerts.alertEvents(x.systemAlertId)).length, 10);
+    const incidents = (await b.store.incidents.listIncidents()).filter((i) => !i.redirectedTo);
     assert.equal(incidents.length, 1, 'the shared attacker IP puts both alerts in one incident');
-    assert.deepEqual((await b.store.incidentAlertIds(incidents[0]!.incidentId)).sort(), alerts.map((x) => x.systemAlertId).sort());
+    assert.deepEqual((await b.store.incidents.incidentAlertIds(incidents[0]!.incidentId)).sort(), alerts.map((x) => x.systemAlertId).sort());
   });
 
   it('arcsim control-plane --store postgres://... (and ARCSIM_STORE_URL) serves from PostgreSQL', async (t) => {
@@ -242,17 +242,17 @@ describe('PostgreSQL store', () => {
         severity: 'Medium', status: 'Active', count: 1, startTime: T0 + i, endTime: T0 + i, timeGenerated: T0, updatedAt: T0, latencyMs: null, properties: {},
       });
       const n = 40;
-      const results = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? s1 : s2).upsertAlert(candidate(i), 60_000)));
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? s1 : s2).alerts.upsertAlert(candidate(i), 60_000)));
       assert.equal(results.filter((r) => r.created).length, 1, 'exactly one call created the alert');
-      const alerts = await s1.listAlerts();
+      const alerts = await s1.alerts.listAlerts();
       assert.equal(alerts.length, 1);
       assert.equal(alerts[0]!.count, n);
       assert.deepEqual([alerts[0]!.startTime, alerts[0]!.endTime], [T0, T0 + n - 1]);
       assert.ok(results.every((r) => r.alert.systemAlertId === alerts[0]!.systemAlertId));
       // The same inside caller transactions on both pools.
-      const more = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? s1 : s2).transaction((tx) => tx.upsertAlert(candidate(n + i), 60_000))));
+      const more = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? s1 : s2).transaction((tx) => tx.alerts.upsertAlert(candidate(n + i), 60_000))));
       assert.equal(more.filter((r) => r.created).length, 0);
-      assert.equal((await s2.getAlert(alerts[0]!.systemAlertId))!.count, 2 * n);
+      assert.equal((await s2.alerts.getAlert(alerts[0]!.systemAlertId))!.count, 2 * n);
     } finally {
       await s1.close();
       await s2.close();
@@ -265,7 +265,7 @@ describe('PostgreSQL store', () => {
     try {
       const T0 = Date.UTC(2026, 5, 1);
       for (const id of ['X', 'Y']) {
-        await s1.upsertAlert({
+        await s1.alerts.upsertAlert({
           systemAlertId: id, dedupKey: id, alertType: 't', ruleId: 'r', agentId: 'a', resourceId: '/m', severity: 'Low', status: 'Active',
           count: 1, startTime: T0, endTime: T0, timeGenerated: T0, updatedAt: T0, latencyMs: null, properties: {},
         }, 1);
@@ -278,16 +278,16 @@ describe('PostgreSQL store', () => {
       const crossed = (store: Store, name: 's1' | 's2', first: string, second: string, status: 'InProgress' | 'Resolved') =>
         store.transaction(async (tx) => {
           runs[name]++;
-          await tx.setAlertStatus(first, status, T0 + 1);
+          await tx.alerts.setAlertStatus(first, status, T0 + 1);
           if (++arrived === 2) bothLocked();
           await barrier;
-          await tx.setAlertStatus(second, status, T0 + 1);
+          await tx.alerts.setAlertStatus(second, status, T0 + 1);
           return name;
         });
       assert.deepEqual(await Promise.all([crossed(s1, 's1', 'X', 'Y', 'InProgress'), crossed(s2, 's2', 'Y', 'X', 'Resolved')]), ['s1', 's2']);
       assert.equal(runs.s1 + runs.s2, 3, 'PostgreSQL aborted one of them for the deadlock, and it ran again');
       const winner = runs.s1 === 2 ? 'Resolved' : 'InProgress'; // the one that ran once committed first
-      const statuses = [(await s1.getAlert('X'))!.status, (await s1.getAlert('Y'))!.status];
+      const statuses = [(await s1.alerts.getAlert('X'))!.status, (await s1.alerts.getAlert('Y'))!.status];
       assert.equal(statuses[0], statuses[1], 'the retried transaction applied both of its writes');
       assert.notEqual(statuses[0], winner, 'and committed last');
     } finally {
@@ -318,10 +318,10 @@ describe('PostgreSQL store', () => {
     const store = await openPostgresStore({ connectionString: db });
     try {
       assert.deepEqual(await store.migrations(), MIGRATION_VERSIONS);
-      const m = (await store.getMachine('a1'))!;
+      const m = (await store.machines.getMachine('a1'))!;
       assert.deepEqual([m.tags, m.notCollected, m.extensions], [{}, {}, []]);
-      await store.addNotCollected('a1', { SqlEvents: 3 });
-      assert.deepEqual((await store.getMachine('a1'))!.notCollected, { SqlEvents: 3 });
+      await store.machines.addNotCollected('a1', { SqlEvents: 3 });
+      assert.deepEqual((await store.machines.getMachine('a1'))!.notCollected, { SqlEvents: 3 });
     } finally {
       await store.close();
     }

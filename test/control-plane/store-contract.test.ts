@@ -121,56 +121,56 @@ for (const backend of backends) {
 
     it('events are keyed by ReportId: a redelivery stores nothing and returns nothing', withStore(async (s) => {
       const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 }).map((p) => p.event);
-      const fresh = await s.insertEvents('a1', events.slice(0, 6), T0);
+      const fresh = await s.events.insertEvents('a1', events.slice(0, 6), T0);
       assert.deepEqual(fresh, events.slice(0, 6));
       // Overlapping batch, with one event repeated inside it: only the four new ones, in batch order, once.
-      const again = await s.insertEvents('a1', [...events.slice(4), events[9]!], T0);
+      const again = await s.events.insertEvents('a1', [...events.slice(4), events[9]!], T0);
       assert.deepEqual(again.map((e) => e.ReportId), events.slice(6).map((e) => e.ReportId));
-      assert.deepEqual(await s.insertEvents('a1', events, T0), []);
-      assert.equal(await s.countEvents(), 10);
-      assert.equal(await s.countEvents({ detonationId: 'd1' }), 10);
-      assert.equal(await s.countEvents({ agentId: 'a2' }), 0);
-      const listed = await s.listEvents({ detonationId: 'd1' });
+      assert.deepEqual(await s.events.insertEvents('a1', events, T0), []);
+      assert.equal(await s.events.countEvents(), 10);
+      assert.equal(await s.events.countEvents({ detonationId: 'd1' }), 10);
+      assert.equal(await s.events.countEvents({ agentId: 'a2' }), 0);
+      const listed = await s.events.listEvents({ detonationId: 'd1' });
       // Same objects back, keys in the order they were written.
       assert.equal(JSON.stringify(listed), JSON.stringify([...events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp) || (a.ReportId < b.ReportId ? -1 : 1))));
-      assert.equal((await s.listEvents({ agentId: 'a1', limit: 3 })).length, 3);
+      assert.equal((await s.events.listEvents({ agentId: 'a1', limit: 3 })).length, 3);
       // By ReportId, in the order asked, unknown ids left out.
-      const picked = await s.getEvents([events[3]!.ReportId, 'no-such-id', events[1]!.ReportId]);
+      const picked = await s.events.getEvents([events[3]!.ReportId, 'no-such-id', events[1]!.ReportId]);
       assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
     }));
 
     it('rule hits: keyed by (rule, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
       const hit = (reportId: string, eventTime: number, groupKey = 'g1', ruleId = 'r1') => ({ ruleId, groupKey, eventTime, reportId, detonationId: 'd', value: `v-${reportId}` });
-      await s.addRuleHit(hit('b', T0 + 2));
-      await s.addRuleHit(hit('a', T0 + 2));
-      await s.addRuleHit(hit('c', T0 + 1));
-      await s.addRuleHit(hit('c', T0 + 9)); // same (rule, report): ignored
-      await s.addRuleHit(hit('x', T0 + 1, 'g2'));
-      await s.addRuleHit(hit('y', T0 + 1, 'g1', 'r2'));
-      assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => [h.reportId, h.eventTime, h.value]), [['c', T0 + 1, 'v-c'], ['a', T0 + 2, 'v-a'], ['b', T0 + 2, 'v-b']]);
-      assert.deepEqual((await s.ruleHits('r1', 'g1', T0 + 2, T0 + 2)).map((h) => h.reportId), ['a', 'b'], 'both bounds inclusive');
-      await s.deleteRuleHits('r1', 'g1', ['a', 'x']); // x is in another group: stays
-      assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['c', 'b']);
-      assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1);
-      await s.pruneRuleHits('r1', 'g1', T0 + 2);
-      assert.deepEqual((await s.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['b']);
-      assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1, 'other groups are not pruned');
-      await s.pruneRuleHits('r1', 'g2', T0 + 2);
-      assert.equal((await s.ruleHits('r1', 'g2', T0, T0 + 10)).length, 0);
-      assert.equal((await s.ruleHits('r2', 'g1', T0, T0 + 10)).length, 1, 'other rules are not pruned');
+      await s.events.addRuleHit(hit('b', T0 + 2));
+      await s.events.addRuleHit(hit('a', T0 + 2));
+      await s.events.addRuleHit(hit('c', T0 + 1));
+      await s.events.addRuleHit(hit('c', T0 + 9)); // same (rule, report): ignored
+      await s.events.addRuleHit(hit('x', T0 + 1, 'g2'));
+      await s.events.addRuleHit(hit('y', T0 + 1, 'g1', 'r2'));
+      assert.deepEqual((await s.events.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => [h.reportId, h.eventTime, h.value]), [['c', T0 + 1, 'v-c'], ['a', T0 + 2, 'v-a'], ['b', T0 + 2, 'v-b']]);
+      assert.deepEqual((await s.events.ruleHits('r1', 'g1', T0 + 2, T0 + 2)).map((h) => h.reportId), ['a', 'b'], 'both bounds inclusive');
+      await s.events.deleteRuleHits('r1', 'g1', ['a', 'x']); // x is in another group: stays
+      assert.deepEqual((await s.events.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['c', 'b']);
+      assert.equal((await s.events.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1);
+      await s.events.pruneRuleHits('r1', 'g1', T0 + 2);
+      assert.deepEqual((await s.events.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => h.reportId), ['b']);
+      assert.equal((await s.events.ruleHits('r1', 'g2', T0, T0 + 10)).length, 1, 'other groups are not pruned');
+      await s.events.pruneRuleHits('r1', 'g2', T0 + 2);
+      assert.equal((await s.events.ruleHits('r1', 'g2', T0, T0 + 10)).length, 0);
+      assert.equal((await s.events.ruleHits('r2', 'g1', T0, T0 + 10)).length, 1, 'other rules are not pruned');
       // Window starts per group (lt/lte/eq correlations close windows by them).
-      await s.addRuleHit(hit('d', T0 + 5, 'g3'));
-      await s.addRuleHit(hit('e', T0 + 7, 'g3'));
-      assert.deepEqual(await s.ruleGroupStarts('r1', T0 + 4), [{ groupKey: 'g1', first: T0 + 2 }]);
-      assert.deepEqual(await s.ruleGroupStarts('r1', Number.POSITIVE_INFINITY), [{ groupKey: 'g1', first: T0 + 2 }, { groupKey: 'g3', first: T0 + 5 }]);
+      await s.events.addRuleHit(hit('d', T0 + 5, 'g3'));
+      await s.events.addRuleHit(hit('e', T0 + 7, 'g3'));
+      assert.deepEqual(await s.events.ruleGroupStarts('r1', T0 + 4), [{ groupKey: 'g1', first: T0 + 2 }]);
+      assert.deepEqual(await s.events.ruleGroupStarts('r1', Number.POSITIVE_INFINITY), [{ groupKey: 'g1', first: T0 + 2 }, { groupKey: 'g3', first: T0 + 5 }]);
     }));
 
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
       const w = 10 * MIN;
-      const first = await s.upsertAlert(alert('A1'), w);
+      const first = await s.alerts.upsertAlert(alert('A1'), w);
       assert.equal(first.created, true);
       assert.deepEqual(first.alert, alert('A1'));
-      const second = await s.upsertAlert(alert('A2', { startTime: T0 - MIN, endTime: T0 + 5 * MIN, updatedAt: T0 + 9 * MIN }), w);
+      const second = await s.alerts.upsertAlert(alert('A2', { startTime: T0 - MIN, endTime: T0 + 5 * MIN, updatedAt: T0 + 9 * MIN }), w);
       assert.equal(second.created, false);
       assert.equal(second.alert.systemAlertId, 'A1');
       assert.equal(second.alert.count, 2);
@@ -178,132 +178,132 @@ for (const backend of backends) {
       assert.equal(second.alert.endTime, T0 + 5 * MIN, 'last time widened');
       assert.equal(second.alert.updatedAt, T0 + 9 * MIN);
       // 20 minutes after the last occurrence: a new alert, which becomes the open one for the key.
-      const third = await s.upsertAlert(alert('A3', { startTime: T0 + 25 * MIN, endTime: T0 + 25 * MIN }), w);
+      const third = await s.alerts.upsertAlert(alert('A3', { startTime: T0 + 25 * MIN, endTime: T0 + 25 * MIN }), w);
       assert.equal(third.created, true);
       assert.equal(third.alert.count, 1);
-      const fourth = await s.upsertAlert(alert('A4', { startTime: T0 + 30 * MIN, endTime: T0 + 30 * MIN }), w);
+      const fourth = await s.alerts.upsertAlert(alert('A4', { startTime: T0 + 30 * MIN, endTime: T0 + 30 * MIN }), w);
       assert.deepEqual([fourth.created, fourth.alert.systemAlertId, fourth.alert.count], [false, 'A3', 2]);
       // Another key never folds into these.
-      assert.equal((await s.upsertAlert(alert('B1', { dedupKey: 'key-2', severity: 'High', timeGenerated: T0 }), w)).created, true);
-      const all = await s.listAlerts();
+      assert.equal((await s.alerts.upsertAlert(alert('B1', { dedupKey: 'key-2', severity: 'High', timeGenerated: T0 }), w)).created, true);
+      const all = await s.alerts.listAlerts();
       assert.deepEqual(all.map((a) => [a.systemAlertId, a.count]), [['B1', 1], ['A1', 2], ['A3', 2]], 'ordered by timeGenerated, id');
-      assert.deepEqual(await s.getAlert('A1'), second.alert);
-      assert.equal(await s.getAlert('A2'), undefined);
-      assert.deepEqual((await s.listAlerts({ severity: 'High' })).map((a) => a.systemAlertId), ['B1']);
-      assert.deepEqual((await s.listAlerts({ alertType: 'nope' })), []);
+      assert.deepEqual(await s.alerts.getAlert('A1'), second.alert);
+      assert.equal(await s.alerts.getAlert('A2'), undefined);
+      assert.deepEqual((await s.alerts.listAlerts({ severity: 'High' })).map((a) => a.systemAlertId), ['B1']);
+      assert.deepEqual((await s.alerts.listAlerts({ alertType: 'nope' })), []);
       // Events linked to alerts, filters by detonation and resource.
-      await s.linkAlertEvents('A1', [{ reportId: 'e2', detonationId: 'd1' }, { reportId: 'e1', detonationId: 'd1' }]);
-      await s.linkAlertEvents('A1', [{ reportId: 'e1', detonationId: 'd1' }]);
-      await s.linkAlertEvents('A3', [{ reportId: 'e3', detonationId: null }]);
-      assert.deepEqual(await s.alertEvents('A1'), [{ reportId: 'e1', detonationId: 'd1' }, { reportId: 'e2', detonationId: 'd1' }]);
-      assert.deepEqual((await s.listAlerts({ detonationId: 'd1' })).map((a) => a.systemAlertId), ['A1']);
-      assert.deepEqual((await s.listAlerts({ resourceId: '/machines/m1', severity: 'Medium', status: 'Active' })).map((a) => a.systemAlertId), ['A1', 'A3']);
+      await s.alerts.linkAlertEvents('A1', [{ reportId: 'e2', detonationId: 'd1' }, { reportId: 'e1', detonationId: 'd1' }]);
+      await s.alerts.linkAlertEvents('A1', [{ reportId: 'e1', detonationId: 'd1' }]);
+      await s.alerts.linkAlertEvents('A3', [{ reportId: 'e3', detonationId: null }]);
+      assert.deepEqual(await s.alerts.alertEvents('A1'), [{ reportId: 'e1', detonationId: 'd1' }, { reportId: 'e2', detonationId: 'd1' }]);
+      assert.deepEqual((await s.alerts.listAlerts({ detonationId: 'd1' })).map((a) => a.systemAlertId), ['A1']);
+      assert.deepEqual((await s.alerts.listAlerts({ resourceId: '/machines/m1', severity: 'Medium', status: 'Active' })).map((a) => a.systemAlertId), ['A1', 'A3']);
     }));
 
     it('alert copies, statuses and the sync audit', withStore(async (s) => {
-      await s.upsertAlert(alert('A1'), MIN);
-      await s.upsertAlert(alert('A2', { dedupKey: 'k2' }), MIN);
+      await s.alerts.upsertAlert(alert('A1'), MIN);
+      await s.alerts.upsertAlert(alert('A2', { dedupKey: 'k2' }), MIN);
       const copy = (product: string, copyId: string, id = 'A1') => ({ systemAlertId: id, product, copyId, status: 'Active' as const, updatedAt: T0 });
-      await s.insertAlertCopies([copy('MDE', 'A1'), copy('MDC', 'mdc-1'), copy('M365D', 'da-1')]);
-      await s.insertAlertCopies([copy('MDE', 'other'), copy('MDC', 'mdc-2', 'A2')]); // A1/MDE exists: ignored
-      assert.deepEqual((await s.alertCopies('A1')).map((c) => [c.product, c.copyId]), [['M365D', 'da-1'], ['MDC', 'mdc-1'], ['MDE', 'A1']]);
-      assert.deepEqual((await s.findAlertCopies('mdc-1')).map((c) => [c.systemAlertId, c.product]), [['A1', 'MDC']]);
-      assert.deepEqual((await s.listAlerts({ product: 'MDC' })).map((a) => a.systemAlertId), ['A1', 'A2']);
-      assert.deepEqual((await s.listAlerts({ product: 'M365D' })).map((a) => a.systemAlertId), ['A1']);
+      await s.alerts.insertAlertCopies([copy('MDE', 'A1'), copy('MDC', 'mdc-1'), copy('M365D', 'da-1')]);
+      await s.alerts.insertAlertCopies([copy('MDE', 'other'), copy('MDC', 'mdc-2', 'A2')]); // A1/MDE exists: ignored
+      assert.deepEqual((await s.alerts.alertCopies('A1')).map((c) => [c.product, c.copyId]), [['M365D', 'da-1'], ['MDC', 'mdc-1'], ['MDE', 'A1']]);
+      assert.deepEqual((await s.alerts.findAlertCopies('mdc-1')).map((c) => [c.systemAlertId, c.product]), [['A1', 'MDC']]);
+      assert.deepEqual((await s.alerts.listAlerts({ product: 'MDC' })).map((a) => a.systemAlertId), ['A1', 'A2']);
+      assert.deepEqual((await s.alerts.listAlerts({ product: 'M365D' })).map((a) => a.systemAlertId), ['A1']);
       await s.transaction(async (tx) => {
-        await tx.setCopyStatus('A1', 'M365D', 'Dismissed', T0 + 1);
-        await tx.setAlertStatus('A1', 'Dismissed', T0 + 1);
-        await tx.addSyncAudit({ at: T0 + 1, subject: 'alert', subjectId: 'A1', product: 'M365D', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'M365D', viaProduct: null, reason: 'r' });
-        await tx.addSyncAudit({ at: T0 + 1, subject: 'alert', subjectId: 'A1', product: 'MDE', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'M365D', viaProduct: 'M365D', reason: 'r' });
-        await tx.addSyncAudit({ at: T0 + 2, subject: 'incident', subjectId: 'I1', product: 'M365D', fromStatus: 'Active', toStatus: 'Resolved', originProduct: 'M365D', viaProduct: null, reason: 'r' });
+        await tx.alerts.setCopyStatus('A1', 'M365D', 'Dismissed', T0 + 1);
+        await tx.alerts.setAlertStatus('A1', 'Dismissed', T0 + 1);
+        await tx.settings.addSyncAudit({ at: T0 + 1, subject: 'alert', subjectId: 'A1', product: 'M365D', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'M365D', viaProduct: null, reason: 'r' });
+        await tx.settings.addSyncAudit({ at: T0 + 1, subject: 'alert', subjectId: 'A1', product: 'MDE', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'M365D', viaProduct: 'M365D', reason: 'r' });
+        await tx.settings.addSyncAudit({ at: T0 + 2, subject: 'incident', subjectId: 'I1', product: 'M365D', fromStatus: 'Active', toStatus: 'Resolved', originProduct: 'M365D', viaProduct: null, reason: 'r' });
       });
-      const m365 = (await s.alertCopies('A1')).find((c) => c.product === 'M365D')!;
+      const m365 = (await s.alerts.alertCopies('A1')).find((c) => c.product === 'M365D')!;
       assert.deepEqual([m365.status, m365.updatedAt], ['Dismissed', T0 + 1]);
-      assert.equal((await s.getAlert('A1'))!.status, 'Dismissed');
-      assert.deepEqual((await s.listAlerts({ status: 'Dismissed' })).map((a) => a.systemAlertId), ['A1']);
-      const audit = await s.listSyncAudit({ subject: 'alert', subjectId: 'A1' });
+      assert.equal((await s.alerts.getAlert('A1'))!.status, 'Dismissed');
+      assert.deepEqual((await s.alerts.listAlerts({ status: 'Dismissed' })).map((a) => a.systemAlertId), ['A1']);
+      const audit = await s.settings.listSyncAudit({ subject: 'alert', subjectId: 'A1' });
       assert.deepEqual(audit.map((a) => [a.id, a.product, a.viaProduct]), [[1, 'M365D', null], [2, 'MDE', 'M365D']]);
-      assert.equal((await s.listSyncAudit()).length, 3);
-      assert.deepEqual((await s.listSyncAudit({ subject: 'incident' }))[0], {
+      assert.equal((await s.settings.listSyncAudit()).length, 3);
+      assert.deepEqual((await s.settings.listSyncAudit({ subject: 'incident' }))[0], {
         id: 3, at: T0 + 2, subject: 'incident', subjectId: 'I1', product: 'M365D', fromStatus: 'Active', toStatus: 'Resolved', originProduct: 'M365D', viaProduct: null, reason: 'r',
       });
     }));
 
     it('incidents: shared entities within the window, merge with redirect, status and activity', withStore(async (s) => {
-      for (const id of ['A1', 'A2', 'A3', 'A4']) await s.upsertAlert(alert(id, { dedupKey: id }), MIN);
-      await s.insertIncident(incident('I2', T0 + 1));
-      await s.insertIncident(incident('I1', T0 + 1, { sentinelStatus: 'Active' }));
-      await s.insertIncident(incident('I3', T0 + 2, { status: 'Resolved' }));
-      await s.addIncidentAlert('I1', 'A1', T0);
-      await s.addIncidentAlert('I2', 'A2', T0);
-      await s.addIncidentAlert('I3', 'A3', T0);
-      await s.addIncidentAlert('I2', 'A1', T0); // an alert is in one incident only: ignored
-      await s.addAlertEntities('A1', [{ kind: 'asset', value: 'm1' }, { kind: 'ip', value: '203.0.113.9' }], T0 + 10);
-      await s.addAlertEntities('A1', [{ kind: 'asset', value: 'm1' }], T0 + 99);
-      await s.addAlertEntities('A2', [{ kind: 'asset', value: 'm2' }, { kind: 'account', value: 'h\\root' }], T0 + 20);
-      await s.addAlertEntities('A3', [{ kind: 'asset', value: 'm1' }], T0 + 30);
+      for (const id of ['A1', 'A2', 'A3', 'A4']) await s.alerts.upsertAlert(alert(id, { dedupKey: id }), MIN);
+      await s.incidents.insertIncident(incident('I2', T0 + 1));
+      await s.incidents.insertIncident(incident('I1', T0 + 1, { sentinelStatus: 'Active' }));
+      await s.incidents.insertIncident(incident('I3', T0 + 2, { status: 'Resolved' }));
+      await s.incidents.addIncidentAlert('I1', 'A1', T0);
+      await s.incidents.addIncidentAlert('I2', 'A2', T0);
+      await s.incidents.addIncidentAlert('I3', 'A3', T0);
+      await s.incidents.addIncidentAlert('I2', 'A1', T0); // an alert is in one incident only: ignored
+      await s.alerts.addAlertEntities('A1', [{ kind: 'asset', value: 'm1' }, { kind: 'ip', value: '203.0.113.9' }], T0 + 10);
+      await s.alerts.addAlertEntities('A1', [{ kind: 'asset', value: 'm1' }], T0 + 99);
+      await s.alerts.addAlertEntities('A2', [{ kind: 'asset', value: 'm2' }, { kind: 'account', value: 'h\\root' }], T0 + 20);
+      await s.alerts.addAlertEntities('A3', [{ kind: 'asset', value: 'm1' }], T0 + 30);
       const sharing = (keys: Array<{ kind: 'asset' | 'account' | 'ip'; value: string }>, since: number) =>
-        s.transaction(async (tx) => (await tx.incidentsSharing(keys, since)).map((i) => i.incidentId));
+        s.transaction(async (tx) => (await tx.incidents.incidentsSharing(keys, since)).map((i) => i.incidentId));
       assert.deepEqual(await sharing([{ kind: 'asset', value: 'm1' }, { kind: 'asset', value: 'm2' }, { kind: 'ip', value: '203.0.113.9' }], T0), ['I1', 'I2'], 'oldest first, resolved I3 left out, each once');
       assert.deepEqual(await sharing([{ kind: 'asset', value: 'm1' }, { kind: 'account', value: 'h\\root' }], T0 + 15), ['I2'], 'entities older than `since` do not link');
       assert.deepEqual(await sharing([{ kind: 'ip', value: 'm1' }], T0), [], 'kind and value must both match');
       assert.deepEqual(await sharing([], T0), []);
-      assert.equal(await s.incidentOfAlert('A1'), 'I1');
-      assert.equal(await s.incidentOfAlert('A4'), undefined);
+      assert.equal(await s.incidents.incidentOfAlert('A1'), 'I1');
+      assert.equal(await s.incidents.incidentOfAlert('A4'), undefined);
 
-      await s.mergeIncident('I2', 'I1', T0 + 50);
-      await s.addIncidentAlert('I2', 'A4', T0 + 60);
-      assert.deepEqual(await s.incidentAlertIds('I2'), ['A1', 'A2', 'A4'], 'by added time, then id');
-      assert.deepEqual(await s.incidentAlertIds('I1'), []);
-      assert.equal(await s.incidentOfAlert('A1'), 'I2');
-      assert.deepEqual(await s.getIncident('I1'), incident('I1', T0 + 1, { status: 'Resolved', sentinelStatus: 'Resolved', redirectedTo: 'I2', updatedAt: T0 + 50 }));
-      await s.mergeIncident('I2', 'I3', T0 + 70);
-      assert.equal((await s.getIncident('I3'))!.sentinelStatus, null, 'no Sentinel incident: stays null');
+      await s.incidents.mergeIncident('I2', 'I1', T0 + 50);
+      await s.incidents.addIncidentAlert('I2', 'A4', T0 + 60);
+      assert.deepEqual(await s.incidents.incidentAlertIds('I2'), ['A1', 'A2', 'A4'], 'by added time, then id');
+      assert.deepEqual(await s.incidents.incidentAlertIds('I1'), []);
+      assert.equal(await s.incidents.incidentOfAlert('A1'), 'I2');
+      assert.deepEqual(await s.incidents.getIncident('I1'), incident('I1', T0 + 1, { status: 'Resolved', sentinelStatus: 'Resolved', redirectedTo: 'I2', updatedAt: T0 + 50 }));
+      await s.incidents.mergeIncident('I2', 'I3', T0 + 70);
+      assert.equal((await s.incidents.getIncident('I3'))!.sentinelStatus, null, 'no Sentinel incident: stays null');
       assert.deepEqual(await sharing([{ kind: 'asset', value: 'm1' }], T0), ['I2'], 'redirected incidents are not candidates');
 
-      await s.touchIncident('I2', { severity: 'High', firstActivity: T0 - 5, lastActivity: T0 + 500, updatedAt: T0 + 80 });
-      await s.setIncidentStatus('I2', 'sentinelStatus', 'InProgress', T0 + 90);
-      await s.setIncidentStatus('I2', 'status', 'InProgress', T0 + 91);
-      assert.deepEqual(await s.getIncident('I2'), incident('I2', T0 + 1, {
+      await s.incidents.touchIncident('I2', { severity: 'High', firstActivity: T0 - 5, lastActivity: T0 + 500, updatedAt: T0 + 80 });
+      await s.incidents.setIncidentStatus('I2', 'sentinelStatus', 'InProgress', T0 + 90);
+      await s.incidents.setIncidentStatus('I2', 'status', 'InProgress', T0 + 91);
+      assert.deepEqual(await s.incidents.getIncident('I2'), incident('I2', T0 + 1, {
         severity: 'High', firstActivity: T0 - 5, lastActivity: T0 + 500, updatedAt: T0 + 91, status: 'InProgress', sentinelStatus: 'InProgress',
       }));
-      assert.equal(await s.getIncident('nope'), undefined);
-      assert.deepEqual((await s.listIncidents()).map((i) => i.incidentId), ['I1', 'I2', 'I3'], 'by created time, then id');
+      assert.equal(await s.incidents.getIncident('nope'), undefined);
+      assert.deepEqual((await s.incidents.listIncidents()).map((i) => i.incidentId), ['I1', 'I2', 'I3'], 'by created time, then id');
     }));
 
     it('settings, enrollment tokens and agents; token uses are counted under concurrency', withStore(async (s) => {
-      assert.equal(await s.getSetting('admin'), undefined);
-      await s.setSetting('admin', 'h1');
-      await s.setSetting('admin', 'h2');
-      assert.equal(await s.getSetting('admin'), 'h2');
+      assert.equal(await s.settings.getSetting('admin'), undefined);
+      await s.settings.setSetting('admin', 'h1');
+      await s.settings.setSetting('admin', 'h2');
+      assert.equal(await s.settings.getSetting('admin'), 'h2');
 
-      await s.insertToken(token('t2', { createdAt: T0 + 1 }));
-      await s.insertToken(token('t1'));
-      await assert.rejects(s.insertToken(token('t3', { tokenHash: 'hash-t1' })), 'token hashes are unique');
-      assert.deepEqual(await s.findTokenByHash('hash-t1'), token('t1'));
-      assert.equal(await s.findTokenByHash('nope'), undefined);
-      assert.deepEqual((await s.listTokens()).map((t) => t.id), ['t1', 't2']);
-      assert.equal(await s.revokeToken('t2', T0 + 5), true);
-      assert.equal(await s.revokeToken('t2', T0 + 6), false, 'already revoked');
-      assert.equal(await s.revokeToken('nope', T0), false);
-      assert.equal((await s.findTokenByHash('hash-t2'))!.revokedAt, T0 + 5);
+      await s.agents.insertToken(token('t2', { createdAt: T0 + 1 }));
+      await s.agents.insertToken(token('t1'));
+      await assert.rejects(s.agents.insertToken(token('t3', { tokenHash: 'hash-t1' })), 'token hashes are unique');
+      assert.deepEqual(await s.agents.findTokenByHash('hash-t1'), token('t1'));
+      assert.equal(await s.agents.findTokenByHash('nope'), undefined);
+      assert.deepEqual((await s.agents.listTokens()).map((t) => t.id), ['t1', 't2']);
+      assert.equal(await s.agents.revokeToken('t2', T0 + 5), true);
+      assert.equal(await s.agents.revokeToken('t2', T0 + 6), false, 'already revoked');
+      assert.equal(await s.agents.revokeToken('nope', T0), false);
+      assert.equal((await s.agents.findTokenByHash('hash-t2'))!.revokedAt, T0 + 5);
 
       const n = 12;
-      await Promise.all(Array.from({ length: n }, (_, i) => s.enrollAgent(agent(`agent-${i}`, 't1'))));
-      assert.equal((await s.findTokenByHash('hash-t1'))!.uses, n);
-      assert.deepEqual(await s.getAgent('agent-3'), agent('agent-3', 't1'));
-      assert.equal(await s.getAgent('nope'), undefined);
-      await assert.rejects(s.enrollAgent(agent('agent-3', 't1')), 'an agent id enrolls once');
-      assert.equal((await s.findTokenByHash('hash-t1'))!.uses, n, 'a refused enrollment counts no use');
+      await Promise.all(Array.from({ length: n }, (_, i) => s.agents.enrollAgent(agent(`agent-${i}`, 't1'))));
+      assert.equal((await s.agents.findTokenByHash('hash-t1'))!.uses, n);
+      assert.deepEqual(await s.agents.getAgent('agent-3'), agent('agent-3', 't1'));
+      assert.equal(await s.agents.getAgent('nope'), undefined);
+      await assert.rejects(s.agents.enrollAgent(agent('agent-3', 't1')), 'an agent id enrolls once');
+      assert.equal((await s.agents.findTokenByHash('hash-t1'))!.uses, n, 'a refused enrollment counts no use');
     }));
 
     it('machines: upsert keeps the first resource id and status change time, heartbeats only move forward', withStore(async (s) => {
-      await s.insertToken(token('t1'));
-      for (const id of ['a1', 'a2']) await s.enrollAgent(agent(id, 't1'));
-      const m1 = await s.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
+      await s.agents.insertToken(token('t1'));
+      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'));
+      const m1 = await s.machines.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
       assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1, tags: {}, notCollected: {} }), 'tags and not-collected counts start empty');
-      await s.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
-      const again = await s.upsertMachine(machine('a1', 'renamed', {
+      await s.machines.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
+      const again = await s.machines.upsertMachine(machine('a1', 'renamed', {
         facts: { ...TEST_FACTS, osVersion: '6.2' }, lastHeartbeat: T0 + 10, lastStatusChange: T0 + 10, registeredAt: T0 + 10,
       }));
       assert.equal(again.name, 'host-b');
@@ -312,112 +312,112 @@ for (const backend of backends) {
       assert.equal(again.lastHeartbeat, T0 + 10);
       assert.equal(again.lastStatusChange, T0, 'same status: change time kept');
       assert.equal(again.registeredAt, T0 + 1);
-      assert.equal(await s.isResourceIdTaken(again.resourceId, 'a2'), true);
-      assert.equal(await s.isResourceIdTaken(again.resourceId, 'a1'), false);
-      assert.deepEqual((await s.listMachines()).map((m) => m.name), ['host-a', 'host-b'], 'by registration time, then name');
-      await s.recordHeartbeat('a1', T0 + 5);
-      assert.equal((await s.getMachine('a1'))!.lastHeartbeat, T0 + 10, 'an older heartbeat does not go back');
-      await s.recordHeartbeat('a1', T0 + 20);
-      await s.setMachineStatus('a1', 'Disconnected', T0 + 30);
-      await s.setMachineStatus('a1', 'Disconnected', T0 + 40);
-      const m = (await s.getMachine('a1'))!;
+      assert.equal(await s.machines.isResourceIdTaken(again.resourceId, 'a2'), true);
+      assert.equal(await s.machines.isResourceIdTaken(again.resourceId, 'a1'), false);
+      assert.deepEqual((await s.machines.listMachines()).map((m) => m.name), ['host-a', 'host-b'], 'by registration time, then name');
+      await s.machines.recordHeartbeat('a1', T0 + 5);
+      assert.equal((await s.machines.getMachine('a1'))!.lastHeartbeat, T0 + 10, 'an older heartbeat does not go back');
+      await s.machines.recordHeartbeat('a1', T0 + 20);
+      await s.machines.setMachineStatus('a1', 'Disconnected', T0 + 30);
+      await s.machines.setMachineStatus('a1', 'Disconnected', T0 + 40);
+      const m = (await s.machines.getMachine('a1'))!;
       assert.deepEqual([m.lastHeartbeat, m.status, m.lastStatusChange], [T0 + 20, 'Disconnected', T0 + 30]);
-      const back = await s.upsertMachine(machine('a1', 'host-b', { status: 'Connected', lastStatusChange: T0 + 50, lastHeartbeat: T0 + 50 }));
+      const back = await s.machines.upsertMachine(machine('a1', 'host-b', { status: 'Connected', lastStatusChange: T0 + 50, lastHeartbeat: T0 + 50 }));
       assert.deepEqual([back.status, back.lastStatusChange], ['Connected', T0 + 50]);
-      assert.deepEqual((await s.getMachine('a2'))!.sqlInstances, [{ instanceName: 'MSSQLSERVER' }]);
-      assert.equal(await s.getMachine('nope'), undefined);
+      assert.deepEqual((await s.machines.getMachine('a2'))!.sqlInstances, [{ instanceName: 'MSSQLSERVER' }]);
+      assert.equal(await s.machines.getMachine('nope'), undefined);
     }));
 
     it('machines: status changes reported, tags and extensions set, not-collected counts add up under concurrency', withStore(async (s) => {
-      await s.insertToken(token('t1'));
-      await s.enrollAgent(agent('a1', 't1'));
-      await s.upsertMachine(machine('a1', 'host-a'));
-      assert.equal(await s.setMachineStatus('a1', 'Disconnected', T0 + 1), true, 'changed');
-      assert.equal(await s.setMachineStatus('a1', 'Disconnected', T0 + 2), false, 'already so');
-      assert.equal(await s.setMachineStatus('nope', 'Disconnected', T0 + 2), false, 'no such machine');
-      assert.equal((await s.getMachine('a1'))!.lastStatusChange, T0 + 1);
+      await s.agents.insertToken(token('t1'));
+      await s.agents.enrollAgent(agent('a1', 't1'));
+      await s.machines.upsertMachine(machine('a1', 'host-a'));
+      assert.equal(await s.machines.setMachineStatus('a1', 'Disconnected', T0 + 1), true, 'changed');
+      assert.equal(await s.machines.setMachineStatus('a1', 'Disconnected', T0 + 2), false, 'already so');
+      assert.equal(await s.machines.setMachineStatus('nope', 'Disconnected', T0 + 2), false, 'no such machine');
+      assert.equal((await s.machines.getMachine('a1'))!.lastStatusChange, T0 + 1);
 
-      await s.setMachineTags('a1', { MDFCSecurityConnector: 'aws-1', AccountId: '123456789012', InstanceId: 'i-1' });
+      await s.machines.setMachineTags('a1', { MDFCSecurityConnector: 'aws-1', AccountId: '123456789012', InstanceId: 'i-1' });
       const extensions = [
         { name: 'MDE.Linux', publisher: 'Microsoft.Azure.AzureDefenderForServers', status: 'Succeeded' as const },
         { name: 'AzureMonitorLinuxAgent', status: 'Creating' as const },
       ];
-      await s.transaction((tx) => tx.setMachineExtensions('a1', extensions));
-      await s.addNotCollected('a1', { DeviceProcessEvents: 2, Syslog: 1 });
-      await s.addNotCollected('a1', { Syslog: 4 });
-      await s.addNotCollected('a1', {});
+      await s.transaction((tx) => tx.machines.setMachineExtensions('a1', extensions));
+      await s.machines.addNotCollected('a1', { DeviceProcessEvents: 2, Syslog: 1 });
+      await s.machines.addNotCollected('a1', { Syslog: 4 });
+      await s.machines.addNotCollected('a1', {});
       // Concurrent adds on one machine are all counted (no lost read-modify-write).
-      await Promise.all(Array.from({ length: 12 }, () => s.addNotCollected('a1', { DeviceNetworkEvents: 1, Syslog: 1 })));
-      await s.addNotCollected('nope', { Syslog: 1 }); // no machine: nothing to count on, no error
-      const m = (await s.transaction((tx) => tx.getMachine('a1')))!;
+      await Promise.all(Array.from({ length: 12 }, () => s.machines.addNotCollected('a1', { DeviceNetworkEvents: 1, Syslog: 1 })));
+      await s.machines.addNotCollected('nope', { Syslog: 1 }); // no machine: nothing to count on, no error
+      const m = (await s.transaction((tx) => tx.machines.getMachine('a1')))!;
       assert.deepEqual(m.tags, { MDFCSecurityConnector: 'aws-1', AccountId: '123456789012', InstanceId: 'i-1' });
       assert.deepEqual(m.extensions, extensions);
       assert.deepEqual(m.notCollected, { DeviceProcessEvents: 2, Syslog: 17, DeviceNetworkEvents: 12 });
-      assert.deepEqual((await s.listMachines())[0], m);
+      assert.deepEqual((await s.machines.listMachines())[0], m);
 
       // Re-registering replaces facts and extensions, never the tags or the counts.
-      const again = await s.upsertMachine(machine('a1', 'host-a', { lastHeartbeat: T0 + 5, tags: { other: 'x' }, notCollected: { Syslog: 999 } }));
+      const again = await s.machines.upsertMachine(machine('a1', 'host-a', { lastHeartbeat: T0 + 5, tags: { other: 'x' }, notCollected: { Syslog: 999 } }));
       assert.deepEqual(again.tags, m.tags);
       assert.deepEqual(again.notCollected, m.notCollected);
       assert.deepEqual(again.extensions, machine('a1', 'host-a').extensions);
-      await s.setMachineTags('a1', {});
-      assert.deepEqual((await s.getMachine('a1'))!.tags, {});
+      await s.machines.setMachineTags('a1', {});
+      assert.deepEqual((await s.machines.getMachine('a1'))!.tags, {});
     }));
 
     it('identity conflicts: recorded with increasing ids, listed by detection time then id, per agent', withStore(async (s) => {
-      await s.insertToken(token('t1'));
-      for (const id of ['a1', 'a2']) await s.enrollAgent(agent(id, 't1'));
+      await s.agents.insertToken(token('t1'));
+      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'));
       const clone = { ...TEST_FACTS, hostname: 'clone-01', vmUuid: '00000000-0000-0000-0000-000000000001' };
-      const c1 = await s.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: TEST_FACTS, newcomerFacts: clone, remoteAddress: '10.0.0.9', differences: ['hostname', 'vmUuid'] });
-      const c2 = await s.recordIdentityConflict({ agentId: 'a2', detectedAt: T0 + 10, existingFacts: TEST_FACTS, newcomerFacts: TEST_FACTS, remoteAddress: null, differences: [] });
-      const c3 = await s.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: clone, newcomerFacts: TEST_FACTS, remoteAddress: '::1', differences: ['macAddresses'] });
+      const c1 = await s.machines.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: TEST_FACTS, newcomerFacts: clone, remoteAddress: '10.0.0.9', differences: ['hostname', 'vmUuid'] });
+      const c2 = await s.machines.recordIdentityConflict({ agentId: 'a2', detectedAt: T0 + 10, existingFacts: TEST_FACTS, newcomerFacts: TEST_FACTS, remoteAddress: null, differences: [] });
+      const c3 = await s.machines.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: clone, newcomerFacts: TEST_FACTS, remoteAddress: '::1', differences: ['macAddresses'] });
       assert.deepEqual([c1.id, c2.id, c3.id], [1, 2, 3]);
       assert.deepEqual(c1, { id: 1, agentId: 'a1', detectedAt: T0 + 20, existingFacts: TEST_FACTS, newcomerFacts: clone, remoteAddress: '10.0.0.9', differences: ['hostname', 'vmUuid'] });
-      assert.deepEqual(await s.listIdentityConflicts(), [c2, c1, c3]);
-      assert.deepEqual(await s.listIdentityConflicts('a1'), [c1, c3]);
-      assert.deepEqual(await s.listIdentityConflicts('nope'), []);
-      await assert.rejects(s.recordIdentityConflict({ ...c1, agentId: 'unknown-agent' }), 'conflicts name an enrolled agent');
+      assert.deepEqual(await s.machines.listIdentityConflicts(), [c2, c1, c3]);
+      assert.deepEqual(await s.machines.listIdentityConflicts('a1'), [c1, c3]);
+      assert.deepEqual(await s.machines.listIdentityConflicts('nope'), []);
+      await assert.rejects(s.machines.recordIdentityConflict({ ...c1, agentId: 'unknown-agent' }), 'conflicts name an enrolled agent');
     }));
 
     it('connectors, CSPM resources (first seen kept, deletions kept) and the snapshot log', withStore(async (s) => {
-      await s.upsertConnector(connector('gcp-1', { provider: 'GCP', accountId: 'proj-1' }));
-      await s.upsertConnector(connector('aws-1'));
-      await s.upsertConnector(connector('aws-1', { accountId: '999', config: { v: 2 }, createdAt: T0 + 5, updatedAt: T0 + 5 }));
-      assert.deepEqual(await s.getConnector('aws-1'), connector('aws-1', { accountId: '999', config: { v: 2 }, updatedAt: T0 + 5 }), 'creation time kept');
-      assert.deepEqual((await s.listConnectors()).map((c) => c.name), ['aws-1', 'gcp-1']);
-      assert.equal(await s.getConnector('nope'), undefined);
+      await s.inventory.upsertConnector(connector('gcp-1', { provider: 'GCP', accountId: 'proj-1' }));
+      await s.inventory.upsertConnector(connector('aws-1'));
+      await s.inventory.upsertConnector(connector('aws-1', { accountId: '999', config: { v: 2 }, createdAt: T0 + 5, updatedAt: T0 + 5 }));
+      assert.deepEqual(await s.inventory.getConnector('aws-1'), connector('aws-1', { accountId: '999', config: { v: 2 }, updatedAt: T0 + 5 }), 'creation time kept');
+      assert.deepEqual((await s.inventory.listConnectors()).map((c) => c.name), ['aws-1', 'gcp-1']);
+      assert.equal(await s.inventory.getConnector('nope'), undefined);
 
       await s.transaction(async (tx) => {
-        await tx.upsertCspmResource(resource('gcp-1', 'gcp-compute-instance', '42'));
-        await tx.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-b'));
-        await tx.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B'));
-        await tx.upsertCspmResource(resource('aws-1', 'aws-security-group', 'sg-1'));
-        assert.equal((await tx.listCspmResources()).length, 4, 'a transaction sees its own writes');
+        await tx.inventory.upsertCspmResource(resource('gcp-1', 'gcp-compute-instance', '42'));
+        await tx.inventory.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-b'));
+        await tx.inventory.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B'));
+        await tx.inventory.upsertCspmResource(resource('aws-1', 'aws-security-group', 'sg-1'));
+        assert.equal((await tx.inventory.listCspmResources()).length, 4, 'a transaction sees its own writes');
       });
       const renamed = resource('aws-1', 'aws-ec2-instance', 'i-b', { name: 'web', state: 'stopped', data: { previousNames: ['name-i-b'] }, lastSeen: T0 + 9 });
-      await s.upsertCspmResource({ ...renamed, firstSeen: T0 + 9 });
-      await s.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B', { deletedAt: T0 + 9, lastSeen: T0 + 9 }));
-      await assert.rejects(s.upsertCspmResource(resource('no-connector', 'aws-ec2-instance', 'i-9')), 'resources belong to a known connector');
+      await s.inventory.upsertCspmResource({ ...renamed, firstSeen: T0 + 9 });
+      await s.inventory.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B', { deletedAt: T0 + 9, lastSeen: T0 + 9 }));
+      await assert.rejects(s.inventory.upsertCspmResource(resource('no-connector', 'aws-ec2-instance', 'i-9')), 'resources belong to a known connector');
       const key = (r: CspmResourceRow) => `${r.connector}/${r.kind}/${r.nativeId}`;
-      assert.deepEqual((await s.listCspmResources()).map(key), ['aws-1/aws-ec2-instance/i-b', 'aws-1/aws-security-group/sg-1', 'gcp-1/gcp-compute-instance/42'], 'deleted left out; bytewise order');
-      assert.deepEqual((await s.listCspmResources({ includeDeleted: true })).map(key),
+      assert.deepEqual((await s.inventory.listCspmResources()).map(key), ['aws-1/aws-ec2-instance/i-b', 'aws-1/aws-security-group/sg-1', 'gcp-1/gcp-compute-instance/42'], 'deleted left out; bytewise order');
+      assert.deepEqual((await s.inventory.listCspmResources({ includeDeleted: true })).map(key),
         ['aws-1/aws-ec2-instance/i-B', 'aws-1/aws-ec2-instance/i-b', 'aws-1/aws-security-group/sg-1', 'gcp-1/gcp-compute-instance/42']);
-      assert.deepEqual(await s.listCspmResources({ connector: 'aws-1', kind: 'aws-ec2-instance', includeDeleted: true }), [
+      assert.deepEqual(await s.inventory.listCspmResources({ connector: 'aws-1', kind: 'aws-ec2-instance', includeDeleted: true }), [
         resource('aws-1', 'aws-ec2-instance', 'i-B', { deletedAt: T0 + 9, lastSeen: T0 + 9 }), renamed,
       ]);
-      assert.deepEqual((await s.listCspmResources({ connector: 'gcp-1' })).map(key), ['gcp-1/gcp-compute-instance/42']);
-      assert.deepEqual(await s.listCspmResources({ kind: 'nope' }), []);
+      assert.deepEqual((await s.inventory.listCspmResources({ connector: 'gcp-1' })).map(key), ['gcp-1/gcp-compute-instance/42']);
+      assert.deepEqual(await s.inventory.listCspmResources({ kind: 'nope' }), []);
       // Undeleting: a later snapshot has it again.
-      await s.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B', { lastSeen: T0 + 20 }));
-      assert.equal((await s.listCspmResources({ kind: 'aws-ec2-instance' })).length, 2);
+      await s.inventory.upsertCspmResource(resource('aws-1', 'aws-ec2-instance', 'i-B', { lastSeen: T0 + 20 }));
+      assert.equal((await s.inventory.listCspmResources({ kind: 'aws-ec2-instance' })).length, 2);
 
       const snap = (kind: string, takenAt: number, added: number) => ({ connector: 'aws-1', kind, source: 'api', takenAt, resources: 3, added, changed: 1, deleted: 0 });
-      await s.addSnapshotLog(snap('ec2', T0 + 9, 2));
-      await s.transaction((tx) => tx.addSnapshotLog({ ...snap('gce', T0, 1), connector: 'gcp-1', source: 'cli' }));
-      await s.addSnapshotLog(snap('sg', T0 + 1, 0));
-      assert.deepEqual(await s.listSnapshotLog('aws-1'), [snap('ec2', T0 + 9, 2), snap('sg', T0 + 1, 0)], 'in the order taken');
-      assert.equal((await s.listSnapshotLog('gcp-1'))[0]!.source, 'cli');
-      assert.deepEqual(await s.listSnapshotLog('nope'), []);
+      await s.inventory.addSnapshotLog(snap('ec2', T0 + 9, 2));
+      await s.transaction((tx) => tx.inventory.addSnapshotLog({ ...snap('gce', T0, 1), connector: 'gcp-1', source: 'cli' }));
+      await s.inventory.addSnapshotLog(snap('sg', T0 + 1, 0));
+      assert.deepEqual(await s.inventory.listSnapshotLog('aws-1'), [snap('ec2', T0 + 9, 2), snap('sg', T0 + 1, 0)], 'in the order taken');
+      assert.equal((await s.inventory.listSnapshotLog('gcp-1'))[0]!.source, 'cli');
+      assert.deepEqual(await s.inventory.listSnapshotLog('nope'), []);
     }));
 
     it('assets: replaced as a whole, listed by key, looked up by source', withStore(async (s) => {
@@ -427,50 +427,50 @@ for (const backend of backends) {
       const a = asset('a', [{ kind: 'arc', id: '/m/h2' }]);
       const lonely = asset('c', []);
       // Sources are read back by kind then id, whatever order they were given in.
-      await s.transaction((tx) => tx.replaceAssets([{ ...b, sources: [...b.sources].reverse() }, a, lonely]));
-      assert.deepEqual(await s.listAssets(), [a, b, lonely]);
-      assert.deepEqual(await s.transaction((tx) => tx.listAssets()), [a, b, lonely]);
-      assert.deepEqual(await s.assetOfSource('cspm', '/c/i-1'), b);
-      assert.deepEqual(await s.transaction((tx) => tx.assetOfSource('arc', '/m/h1')), b);
-      assert.equal(await s.assetOfSource('cspm', '/m/h1'), undefined, 'kind and id must both match');
+      await s.transaction((tx) => tx.inventory.replaceAssets([{ ...b, sources: [...b.sources].reverse() }, a, lonely]));
+      assert.deepEqual(await s.inventory.listAssets(), [a, b, lonely]);
+      assert.deepEqual(await s.transaction((tx) => tx.inventory.listAssets()), [a, b, lonely]);
+      assert.deepEqual(await s.inventory.assetOfSource('cspm', '/c/i-1'), b);
+      assert.deepEqual(await s.transaction((tx) => tx.inventory.assetOfSource('arc', '/m/h1')), b);
+      assert.equal(await s.inventory.assetOfSource('cspm', '/m/h1'), undefined, 'kind and id must both match');
 
       // The next merge moves /m/h1 to a new asset and drops the rest.
       const d = asset('d', [{ kind: 'arc', id: '/m/h1' }], { confidence: 'probable' });
-      await s.replaceAssets([d]);
-      assert.deepEqual(await s.listAssets(), [d]);
-      assert.equal(await s.assetOfSource('cspm', '/c/i-1'), undefined);
-      assert.deepEqual(await s.assetOfSource('arc', '/m/h1'), d);
+      await s.inventory.replaceAssets([d]);
+      assert.deepEqual(await s.inventory.listAssets(), [d]);
+      assert.equal(await s.inventory.assetOfSource('cspm', '/c/i-1'), undefined);
+      assert.deepEqual(await s.inventory.assetOfSource('arc', '/m/h1'), d);
       // Replacing with the same keys again (delete and insert of one key in one transaction).
-      await s.transaction((tx) => tx.replaceAssets([d, a]));
-      assert.deepEqual((await s.listAssets()).map((x) => x.assetKey), ['a', 'd']);
-      await s.replaceAssets([]);
-      assert.deepEqual(await s.listAssets(), []);
-      await assert.rejects(s.replaceAssets([a, { ...b, sources: a.sources }]), 'a source belongs to one asset');
-      assert.deepEqual(await s.listAssets(), [], 'a failed replace changes nothing');
+      await s.transaction((tx) => tx.inventory.replaceAssets([d, a]));
+      assert.deepEqual((await s.inventory.listAssets()).map((x) => x.assetKey), ['a', 'd']);
+      await s.inventory.replaceAssets([]);
+      assert.deepEqual(await s.inventory.listAssets(), []);
+      await assert.rejects(s.inventory.replaceAssets([a, { ...b, sources: a.sources }]), 'a source belongs to one asset');
+      assert.deepEqual(await s.inventory.listAssets(), [], 'a failed replace changes nothing');
     }));
 
     it('plans and assessments: upserts on their keys, listed in key order', withStore(async (s) => {
-      await s.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P2', enabled: true, updatedAt: T0 });
-      await s.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'SqlServerVirtualMachines', subPlan: null, enabled: false, updatedAt: T0 });
-      await s.setPlan({ scopeKind: 'connector', scope: 'aws-1', plan: 'VirtualMachines', subPlan: 'P1', enabled: true, updatedAt: T0 });
-      await s.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P1', enabled: false, updatedAt: T0 + 1 });
-      assert.deepEqual(await s.transaction((tx) => tx.listPlans()), [
+      await s.inventory.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P2', enabled: true, updatedAt: T0 });
+      await s.inventory.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'SqlServerVirtualMachines', subPlan: null, enabled: false, updatedAt: T0 });
+      await s.inventory.setPlan({ scopeKind: 'connector', scope: 'aws-1', plan: 'VirtualMachines', subPlan: 'P1', enabled: true, updatedAt: T0 });
+      await s.inventory.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P1', enabled: false, updatedAt: T0 + 1 });
+      assert.deepEqual(await s.transaction((tx) => tx.inventory.listPlans()), [
         { scopeKind: 'connector', scope: 'aws-1', plan: 'VirtualMachines', subPlan: 'P1', enabled: true, updatedAt: T0 },
         { scopeKind: 'subscription', scope: 'sub', plan: 'SqlServerVirtualMachines', subPlan: null, enabled: false, updatedAt: T0 },
         { scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P1', enabled: false, updatedAt: T0 + 1 },
       ]);
-      assert.deepEqual(await s.listPlans(), await s.transaction((tx) => tx.listPlans()));
+      assert.deepEqual(await s.inventory.listPlans(), await s.transaction((tx) => tx.inventory.listPlans()));
 
       const assessment = (assessmentKey: string, resourceId: string, over: Partial<AssessmentRow> = {}): AssessmentRow => ({
         assessmentKey, resourceId, subscription: 'sub', status: 'Unhealthy', details: { reason: 'no EDR', z: [1] }, firstSeen: T0, statusChanged: T0, ...over,
       });
       await s.transaction(async (tx) => {
-        await tx.upsertAssessment(assessment('k2', '/m/b'));
-        await tx.upsertAssessment(assessment('k1', '/m/b'));
-        await tx.upsertAssessment(assessment('k1', '/m/a'));
+        await tx.inventory.upsertAssessment(assessment('k2', '/m/b'));
+        await tx.inventory.upsertAssessment(assessment('k1', '/m/b'));
+        await tx.inventory.upsertAssessment(assessment('k1', '/m/a'));
       });
-      await s.upsertAssessment(assessment('k1', '/m/b', { status: 'Healthy', details: {}, firstSeen: T0 + 7, statusChanged: T0 + 7, subscription: 'sub2' }));
-      assert.deepEqual(await s.listAssessments(), [
+      await s.inventory.upsertAssessment(assessment('k1', '/m/b', { status: 'Healthy', details: {}, firstSeen: T0 + 7, statusChanged: T0 + 7, subscription: 'sub2' }));
+      assert.deepEqual(await s.inventory.listAssessments(), [
         assessment('k1', '/m/a'), assessment('k1', '/m/b', { status: 'Healthy', details: {}, statusChanged: T0 + 7, subscription: 'sub2' }), assessment('k2', '/m/b'),
       ], 'first seen kept');
     }));
@@ -479,19 +479,19 @@ for (const backend of backends) {
       const src = (kind: 'agent' | 'cspm', resourceId: string, t: number, over: Partial<AlertSourceRow> = {}): AlertSourceRow =>
         ({ systemAlertId: 'A1', kind, resourceId, detail: kind === 'agent' ? 'MDE' : 'aws-1', firstTime: t, lastTime: t, count: 1, ...over });
       await s.transaction(async (tx) => {
-        await tx.addAlertSource(src('cspm', '/c/i-1', T0 + 5));
-        await tx.addAlertSource(src('agent', '/m/h1', T0 + 5));
+        await tx.alerts.addAlertSource(src('cspm', '/c/i-1', T0 + 5));
+        await tx.alerts.addAlertSource(src('agent', '/m/h1', T0 + 5));
       });
-      await s.addAlertSource(src('agent', '/m/h1', T0 + 1, { detail: 'other' }));
-      await s.addAlertSource(src('agent', '/m/h1', T0 + 9, { count: 3 }));
-      await Promise.all(Array.from({ length: 10 }, (_, i) => s.addAlertSource(src('cspm', '/c/i-1', T0 + i))));
-      await s.addAlertSource(src('agent', '/m/h1', T0, { systemAlertId: 'A2' }));
-      assert.deepEqual(await s.transaction((tx) => tx.alertSources('A1')), [
+      await s.alerts.addAlertSource(src('agent', '/m/h1', T0 + 1, { detail: 'other' }));
+      await s.alerts.addAlertSource(src('agent', '/m/h1', T0 + 9, { count: 3 }));
+      await Promise.all(Array.from({ length: 10 }, (_, i) => s.alerts.addAlertSource(src('cspm', '/c/i-1', T0 + i))));
+      await s.alerts.addAlertSource(src('agent', '/m/h1', T0, { systemAlertId: 'A2' }));
+      assert.deepEqual(await s.transaction((tx) => tx.alerts.alertSources('A1')), [
         src('agent', '/m/h1', T0 + 1, { lastTime: T0 + 9, count: 5 }),
         src('cspm', '/c/i-1', T0, { lastTime: T0 + 9, count: 11 }),
       ], 'by path then resource; the first detail is kept');
-      assert.equal((await s.alertSources('A2')).length, 1);
-      assert.deepEqual(await s.alertSources('nope'), []);
+      assert.equal((await s.alerts.alertSources('A2')).length, 1);
+      assert.deepEqual(await s.alerts.alertSources('nope'), []);
     }));
 
     it('test runs: stored with their cells, replaced as a whole, listed newest first', withStore(async (s) => {
@@ -499,44 +499,44 @@ for (const backend of backends) {
       const r1 = testRun('run-1', T0, [cell('ssh@h2', 'pass'), cell('ssh@h1', 'fail', ['no alert', 'timeout'])]);
       const r2 = testRun('run-b', T0 + 10, [cell('ps@h1', 'not-run', ['host offline'])]);
       const r3 = testRun('run-a', T0 + 10, []);
-      for (const r of [r1, r2, r3]) await s.insertTestRun(r);
+      for (const r of [r1, r2, r3]) await s.runs.insertTestRun(r);
       const head = ({ suite: _s, result: _r, cells: _c, ...rest }: TestRunRow) => rest;
-      assert.deepEqual(await s.listTestRuns(), [head(r3), head(r2), head(r1)], 'newest first, then id');
-      assert.deepEqual(await s.listTestRuns(2), [head(r3), head(r2)]);
-      assert.deepEqual(await s.getTestRun('run-1'), { ...r1, cells: [r1.cells[1], r1.cells[0]] }, 'cells by id');
-      assert.deepEqual(await s.getTestRun('run-a'), r3);
-      assert.equal(await s.getTestRun('nope'), undefined);
+      assert.deepEqual(await s.runs.listTestRuns(), [head(r3), head(r2), head(r1)], 'newest first, then id');
+      assert.deepEqual(await s.runs.listTestRuns(2), [head(r3), head(r2)]);
+      assert.deepEqual(await s.runs.getTestRun('run-1'), { ...r1, cells: [r1.cells[1], r1.cells[0]] }, 'cells by id');
+      assert.deepEqual(await s.runs.getTestRun('run-a'), r3);
+      assert.equal(await s.runs.getTestRun('nope'), undefined);
 
       // Saving a run id again replaces it, cells included.
       const again = testRun('run-1', T0 + 20, [cell('ssh@h3', 'pass')], { suiteName: 'renamed' });
-      await s.insertTestRun(again);
-      assert.deepEqual(await s.getTestRun('run-1'), again);
-      assert.deepEqual((await s.listTestRuns()).map((r) => r.runId), ['run-1', 'run-a', 'run-b']);
+      await s.runs.insertTestRun(again);
+      assert.deepEqual(await s.runs.getTestRun('run-1'), again);
+      assert.deepEqual((await s.runs.listTestRuns()).map((r) => r.runId), ['run-1', 'run-a', 'run-b']);
       // Two saves of one run at once: one of them wins whole, never a mix of both.
       const x = testRun('run-x', T0, [cell('a@h1', 'pass'), cell('b@h1', 'pass')]);
       const y = testRun('run-x', T0 + 1, [cell('c@h1', 'fail', ['y'])], { ok: false });
-      await Promise.all([s.insertTestRun(x), s.insertTestRun(y)]);
-      const stored = (await s.getTestRun('run-x'))!;
+      await Promise.all([s.runs.insertTestRun(x), s.runs.insertTestRun(y)]);
+      const stored = (await s.runs.getTestRun('run-x'))!;
       assert.ok([JSON.stringify(x), JSON.stringify(y)].includes(JSON.stringify(stored)), JSON.stringify(stored));
     }));
 
     it('transaction: commits as one, rolls back everything on error', withStore(async (s) => {
       const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 2 }).map((p) => p.event);
       const value = await s.transaction(async (tx) => {
-        await tx.insertEvents('a1', events.slice(0, 2), T0);
-        await tx.upsertAlert(alert('A1'), MIN);
+        await tx.events.insertEvents('a1', events.slice(0, 2), T0);
+        await tx.alerts.upsertAlert(alert('A1'), MIN);
         return 42;
       });
       assert.equal(value, 42);
       await assert.rejects(s.transaction(async (tx) => {
-        assert.equal((await tx.insertEvents('a1', events, T0)).length, 8);
-        await tx.upsertAlert(alert('A2'), MIN);
-        assert.equal((await tx.getAlert('A1'))!.count, 2, 'a transaction sees its own writes');
+        assert.equal((await tx.events.insertEvents('a1', events, T0)).length, 8);
+        await tx.alerts.upsertAlert(alert('A2'), MIN);
+        assert.equal((await tx.alerts.getAlert('A1'))!.count, 2, 'a transaction sees its own writes');
         throw new Error('boom');
       }), /boom/);
-      assert.equal(await s.countEvents(), 2);
-      assert.equal((await s.getAlert('A1'))!.count, 1);
-      assert.equal((await s.insertEvents('a1', events, T0)).length, 8, 'rolled-back events are new again');
+      assert.equal(await s.events.countEvents(), 2);
+      assert.equal((await s.alerts.getAlert('A1'))!.count, 1);
+      assert.equal((await s.events.insertEvents('a1', events, T0)).length, 8, 'rolled-back events are new again');
     }));
   });
 }

@@ -23,7 +23,7 @@ for (const s of library) {
     t.after(() => lab.close());
     const attack = await lab.play(s, { seed: 1 });
     assert.ok(attack.result.ok, attack.result.message);
-    const raised = await lab.env.store.listAlerts({ detonationId: attack.detonationId });
+    const raised = await lab.env.store.alerts.listAlerts({ detonationId: attack.detonationId });
     const byType = new Map<string, typeof raised>();
     for (const a of raised) byType.set(a.alertType, [...(byType.get(a.alertType) ?? []), a]);
     assert.deepEqual([...byType.keys()].sort(), s.expect.alerts.map((a) => a.alertType).sort(), 'exactly the expected alert types');
@@ -33,11 +33,11 @@ for (const s of library) {
       assert.equal(alerts[0]!.properties.detectingProduct, exp.product);
       assert.equal(alerts[0]!.resourceId, lab.machineId);
     }
-    const before = (await lab.env.store.listAlerts()).length;
+    const before = (await lab.env.store.alerts.listAlerts()).length;
     const benign = await lab.play(s, { variant: 'benign', seed: 1 });
     assert.ok(benign.result.ok, benign.result.message);
     assert.ok(benign.result.events! > 0);
-    assert.equal((await lab.env.store.listAlerts({ detonationId: benign.detonationId })).length, 0, 'the benign twin raises nothing');
-    assert.equal((await lab.env.store.listAlerts()).length, before, 'and adds to no alert');
+    assert.equal((await lab.env.store.alerts.listAlerts({ detonationId: benign.detonationId })).length, 0, 'the benign twin raises nothing');
+    assert.equal((await lab.env.store.alerts.listAlerts()).length, before, 'and adds to no alert');
   });
 }

@@ -62,7 +62,7 @@ test('through the agent: a failed detonation reports its code, and the cleanup e
   assert.equal(result.ok, false);
   assert.match(result.message!, /detonate failed: ARCSIM_E_SCENARIO_COLUMN/);
   assert.match(result.message!, /cleanup played 1/);
-  const events = await lab.env.store.listEvents({ detonationId });
+  const events = await lab.env.store.events.listEvents({ detonationId });
   assert.deepEqual(events.map((e) => e.ActionType).sort(), ['FileCreated', 'FileDeleted']);
 });
 
@@ -79,7 +79,7 @@ test('through the agent: cancel-scenario stops a slow run; cleanup is delivered;
   const { result } = await slow;
   assert.equal(result.ok, false);
   assert.match(result.message!, /^cancelled; \d+ events played before, cleanup played 1$/);
-  const events = await lab.env.store.listEvents({ detonationId: 'slow-run' });
+  const events = await lab.env.store.events.listEvents({ detonationId: 'slow-run' });
   assert.ok(events.length < 10, `${events.length} events: stopped early`);
   assert.equal(events.filter((e) => e.ActionType === 'FileDeleted').length, 1);
   assert.equal((await queued).result.ok, true);

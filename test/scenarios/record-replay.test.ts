@@ -57,7 +57,7 @@ test('a recording replays through the real agent path with host, ids, addresses 
   assert.match((await reg).machineId, /machines\/replay-host$/);
   const now = Date.UTC(2026, 5, 1, 12, 0, 0);
   const r = await replayThroughAgent(agent, parsed, { hostName: 'replay-host', ipMap: { '203.0.113.45': '192.0.2.200' }, now: () => now });
-  const stored = await env.store.listEvents({ detonationId: r.detonationId });
+  const stored = await env.store.events.listEvents({ detonationId: r.detonationId });
   assert.equal(stored.length, 10);
   assert.notEqual(r.detonationId, 'recorded-run');
   for (const [i, e] of stored.entries()) {
@@ -69,12 +69,12 @@ test('a recording replays through the real agent path with host, ids, addresses 
     assert.equal(Date.parse(e.Timestamp) - Date.parse(stored[0]!.Timestamp), Date.parse(recorded[i]!.Timestamp) - Date.parse(recorded[0]!.Timestamp));
   }
   assert.equal(Date.parse(stored.at(-1)!.Timestamp), now);
-  const alerts = await env.store.listAlerts({ detonationId: r.detonationId });
+  const alerts = await env.store.alerts.listAlerts({ detonationId: r.detonationId });
   assert.equal(alerts.length, 1);
   assert.ok((alerts[0]!.properties.entities as any[]).some((x) => x.type === 'ip' && x.address === '192.0.2.200'));
   // Replaying the same recording again is a new run, not a redelivery.
   const again = await replayThroughAgent(agent, parsed, { hostName: 'replay-host', now: () => now + 3_600_000 });
-  assert.equal(await env.store.countEvents({ detonationId: again.detonationId }), 10);
+  assert.equal(await env.store.events.countEvents({ detonationId: again.detonationId }), 10);
 });
 
 test('address rewriting does not touch longer addresses that merely start the same', () => {
@@ -93,7 +93,7 @@ test('time-warp: a three-hour slow brute force plays in about a second, keeps it
   assert.ok(result.ok, result.message);
   assert.ok(wall < 5000, `played in ${wall} ms`);
   assert.ok(wall >= 1000, `paced by the warp, not dumped at once (${wall} ms)`);
-  const events = await lab.env.store.listEvents({ detonationId });
+  const events = await lab.env.store.events.listEvents({ detonationId });
   assert.equal(events.length, 200);
   const times = events.map((e) => Date.parse(e.Timestamp)).sort((a, b) => a - b);
   const span = times.at(-1)! - times[0]!;
@@ -103,7 +103,7 @@ test('time-warp: a three-hour slow brute force plays in about a second, keeps it
     assert.ok(gap > 55_000 - 800 && gap < 55_000 + 800, `gap ${gap}`);
   }
   assert.ok(times.at(-1)! <= Date.now(), 'no event is stamped in the future');
-  const alerts = await lab.env.store.listAlerts({ detonationId });
+  const alerts = await lab.env.store.alerts.listAlerts({ detonationId });
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.alertType, 'VM_SshBruteForceFailed');
   assert.ok(alerts[0]!.count >= 15, `every ten guesses in ten minutes fold into one alert (count ${alerts[0]!.count})`);

@@ -95,7 +95,7 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   const token = await other.cp.createToken({ subscription: 'replay', resourceGroup: 'replay' });
   const live = await replayBundle(bundle, { target: { url: other.url, token: token.token, stateDir: join(other.dir, 'replay-agents') } });
   assert.deepEqual(live.filter((c) => c.changed).map((c) => [c.rowId, c.after.status, c.after.reasons]), changed);
-  assert.ok(await other.store.countEvents() >= bundle.events.length, 'every bundled event went through the other control plane');
+  assert.ok(await other.store.events.countEvents() >= bundle.events.length, 'every bundled event went through the other control plane');
 });
 
 test('a rule that no longer fires: its cells fail with "alert missing" and arcsim run exits non-zero', async (t) => {

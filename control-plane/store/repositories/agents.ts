@@ -1,7 +1,7 @@
 import { sql } from '../sql.ts';
 import { toAgent, toToken, type AgentCols, type TokenCols } from '../row-decoding.ts';
 import type { AgentRow, AgentsRepository, TokenRow } from '../store.ts';
-import { SettingsRepo } from './settings.ts';
+import { RepositoryBase } from './base.ts';
 
 const Q = {
   insertToken: sql(`INSERT INTO enrollment_tokens (id, token_hash, subscription, resource_group, location, created_at, expires_at, revoked_at, uses)
@@ -16,7 +16,7 @@ const Q = {
   getAgent: sql(`SELECT * FROM agents WHERE agent_id = ?`),
 };
 
-export class AgentsRepo extends SettingsRepo implements AgentsRepository {
+export class AgentsRepo extends RepositoryBase implements AgentsRepository {
   async insertToken(t: TokenRow): Promise<void> {
     await this.ex.run(Q.insertToken, [t.id, t.tokenHash, t.subscription, t.resourceGroup, t.location, t.createdAt, t.expiresAt, t.revokedAt, t.uses]);
   }

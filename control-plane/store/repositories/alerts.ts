@@ -3,7 +3,7 @@ import {
   toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
 } from '../row-decoding.ts';
 import type { AlertCopyRow, AlertFilter, AlertRow, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey } from '../store.ts';
-import { EventsRepo } from './events.ts';
+import { RepositoryBase } from './base.ts';
 
 const Q = {
   // SET expressions see the old row: join the open alert when within the window, else replace it.
@@ -43,7 +43,7 @@ const Q = {
                   WHERE true ON CONFLICT DO NOTHING`),
 };
 
-export class AlertsRepo extends EventsRepo implements AlertsRepository {
+export class AlertsRepo extends RepositoryBase implements AlertsRepository {
   upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }> {
     // Two statements, not one: on PostgreSQL, after the claim waited for a concurrent replica's
     // claim to commit, the alert row that replica inserted is visible only to a *later* statement.

@@ -1,10 +1,8 @@
 import type { Executor } from '../executor.ts';
 
 /**
- * The repositories form one chain of classes (settings -> agents -> machines -> events -> alerts
- * -> incidents -> inventory -> runs), each file holding one domain's SQL, so that one object
- * carries the whole store surface and the compiler checks it against the interfaces, with no
- * Proxy and no delegation boilerplate. The order of the chain has no meaning.
+ * A repository holds one domain's SQL and runs it on an executor: the store's own, or a
+ * transaction's (so the same class serves `store.alerts` and `tx.alerts`).
  */
 export abstract class RepositoryBase {
   constructor(protected readonly ex: Executor) {}

@@ -2,7 +2,7 @@ import type { SensorEvent } from '../../../protocol/index.ts';
 import { sql, sqlPer, Where } from '../sql.ts';
 import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
 import type { EventsRepository, RuleHit } from '../store.ts';
-import { MachinesRepo } from './machines.ts';
+import { RepositoryBase } from './base.ts';
 
 const Q = {
   // The ingest hot path. SQLite: one prepared insert per event (fastest there, and its change
@@ -34,7 +34,7 @@ const Q = {
   pruneHits: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
 };
 
-export class EventsRepo extends MachinesRepo implements EventsRepository {
+export class EventsRepo extends RepositoryBase implements EventsRepository {
   async insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]> {
     if (events.length === 0) return [];
     if (this.ex.dialect === 'sqlite') {

@@ -1,7 +1,7 @@
 import { sql } from '../sql.ts';
 import { toIncident, type IncidentCols } from '../row-decoding.ts';
 import type { AlertSeverity, AlertStatus, EntityKey, IncidentRow, IncidentsRepository } from '../store.ts';
-import { AlertsRepo } from './alerts.ts';
+import { RepositoryBase } from './base.ts';
 
 const Q = {
   sharing: sql((d) => `SELECT DISTINCT i.* FROM incidents i
@@ -30,7 +30,7 @@ const Q = {
 /** Incident correlation and refresh read several rows, decide, then write (see incidentsSharing). */
 const INCIDENTS_LOCK = 'arcsim:incidents';
 
-export class IncidentsRepo extends AlertsRepo implements IncidentsRepository {
+export class IncidentsRepo extends RepositoryBase implements IncidentsRepository {
   async incidentsSharing(keys: EntityKey[], since: number): Promise<IncidentRow[]> {
     // Correlation reads the open incidents, then creates, merges or joins one. Two replicas doing
     // that at once for related alerts would each open an incident; one lock per database makes

@@ -6,7 +6,7 @@ import {
 import type {
   AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
 } from '../store.ts';
-import { IncidentsRepo } from './incidents.ts';
+import { RepositoryBase } from './base.ts';
 
 /** An asset's sources as one JSON column, so an asset and its sources come from one statement (one snapshot). */
 const assetSources = (d: DialectSql): string =>
@@ -51,7 +51,7 @@ const Q = {
 /** Asset merge: read the previous merge, recompute, replace it (see listAssets / replaceAssets). */
 const ASSETS_LOCK = 'arcsim:assets';
 
-export class InventoryRepo extends IncidentsRepo implements InventoryRepository {
+export class InventoryRepo extends RepositoryBase implements InventoryRepository {
   async upsertConnector(c: ConnectorRow): Promise<void> {
     await this.ex.run(Q.upsertConnector, [
       c.name, c.provider, c.accountId, c.subscription, c.resourceGroup, c.location, JSON.stringify(c.config), c.createdAt, c.updatedAt,

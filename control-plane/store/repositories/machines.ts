@@ -1,7 +1,7 @@
 import { sql, Where } from '../sql.ts';
 import { toConflict, toMachine, type ConflictCols, type MachineCols } from '../row-decoding.ts';
 import type { ArcStatus, ExtensionRow, IdentityConflictRow, MachineRow, MachinesRepository } from '../store.ts';
-import { AgentsRepo } from './agents.ts';
+import { RepositoryBase } from './base.ts';
 
 const Q = {
   upsertMachine: sql(`INSERT INTO machines (agent_id, resource_id, name, facts, sql_instances, extensions, status, last_heartbeat, last_status_change, registered_at)
@@ -25,7 +25,7 @@ const Q = {
                        VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 };
 
-export class MachinesRepo extends AgentsRepo implements MachinesRepository {
+export class MachinesRepo extends RepositoryBase implements MachinesRepository {
   async upsertMachine(m: MachineRow): Promise<MachineRow> {
     // notCollected is counted separately (addNotCollected), never overwritten here.
     const r = await this.ex.get<MachineCols>(Q.upsertMachine, [

@@ -1,7 +1,7 @@
 import { sql } from '../sql.ts';
 import { bit, toTestRun, toTestRunSummary, type TestRunCols, type TestRunSummaryCols } from '../row-decoding.ts';
-import type { Repositories, RunsRepository, TestRunRow } from '../store.ts';
-import { InventoryRepo } from './inventory.ts';
+import type { RunsRepository, TestRunRow } from '../store.ts';
+import { RepositoryBase } from './base.ts';
 
 const Q = {
   // An upsert takes the run's row lock, so two saves of one run id take turns and the cells
@@ -22,7 +22,7 @@ const Q = {
   )} AS cells FROM test_runs r WHERE r.run_id = ?`),
 };
 
-export class RunsRepo extends InventoryRepo implements RunsRepository {
+export class RunsRepo extends RepositoryBase implements RunsRepository {
   async insertTestRun(r: TestRunRow): Promise<void> {
     // Replaced as a whole so a re-saved run never keeps stale cells.
     await this.ex.atomic(async (ex) => {
@@ -46,6 +46,3 @@ export class RunsRepo extends InventoryRepo implements RunsRepository {
     return r && toTestRun(r);
   }
 }
-
-/** Every repository, implemented once; each backend runs it over its own executor. */
-export class SqlRepositories extends RunsRepo implements Repositories {}
