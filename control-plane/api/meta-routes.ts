@@ -14,7 +14,7 @@ const Health = z.looseObject({
 });
 
 /** `GET /api/health` and the OpenAPI document itself. */
-export const metaRoutes: FastifyPluginAsyncZod<{ store: Store; clock: Clock; version: string; connectedAgents(): string[] }> = async (app, deps) => {
+export const metaRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'kind' | 'migrations'>; clock: Clock; version: string; connectedAgents(): string[] }> = async (app, deps) => {
   const { store, clock } = deps;
   const tags = ['meta'];
 

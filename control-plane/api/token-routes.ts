@@ -21,7 +21,7 @@ const Token = z.object({
 });
 
 /** Enrollment: an agent trades a token for its identity; admins create, list and revoke tokens. */
-export const tokenRoutes: FastifyPluginAsyncZod<{ store: Store; clock: Clock }> = async (app, { store, clock }) => {
+export const tokenRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'agents'>; clock: Clock }> = async (app, { store, clock }) => {
   const tags = ['enrollment'];
 
   app.post('/api/enroll', {

@@ -12,7 +12,7 @@ import { isAdminKey } from './admin-key.ts';
  * `processKey` is a random key that only exists in this process's memory: in-process callers (the
  * lab, tests) use it with `app.inject`, so they need not know, print or rotate the stored admin key.
  */
-export function adminGuard(store: Store, processKey?: string): (req: FastifyRequest) => Promise<void> {
+export function adminGuard(store: Pick<Store, 'settings'>, processKey?: string): (req: FastifyRequest) => Promise<void> {
   return async (req) => {
     if (!req.routeOptions.schema?.security?.some((s) => 'adminKey' in s)) return;
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');

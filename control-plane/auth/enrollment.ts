@@ -16,7 +16,7 @@ export type TokenRequest = z.input<typeof TokenRequestSchema>;
 
 /** Creates an enrollment token; the clear-text token is returned once, only its hash is kept. */
 export async function createEnrollmentToken(
-  store: Store, request: TokenRequest, clock: Clock,
+  store: Pick<Store, 'agents'>, request: TokenRequest, clock: Clock,
 ): Promise<{ id: string; token: string; expiresAt: number; subscription: string; resourceGroup: string; location: string }> {
   const r = TokenRequestSchema.parse(request);
   const token = newSecret('arcsim_enroll');
@@ -33,7 +33,7 @@ export async function createEnrollmentToken(
  * refused with their own codes; the agent key is returned once and stored hashed.
  */
 export async function enrollAgent(
-  store: Store, token: string, hostname: string | undefined, clock: Clock,
+  store: Pick<Store, 'agents'>, token: string, hostname: string | undefined, clock: Clock,
 ): Promise<{ agentId: string; agentKey: string; row: AgentRow }> {
   const row = await store.agents.findTokenByHash(hashSecret(token));
   if (!row || row.revokedAt !== null) throw protocolError('ARCSIM_E_TOKEN_INVALID');
@@ -52,7 +52,7 @@ export async function enrollAgent(
 
 /** Checks `Authorization: Bearer <agentId>.<agentKey>`; returns the agent or the catalogued error code. */
 export async function authenticateAgent(
-  store: Store, authorization: string | undefined,
+  store: Pick<Store, 'agents'>, authorization: string | undefined,
 ): Promise<{ ok: true; agent: AgentRow } | { ok: false; code: 'ARCSIM_E_AGENT_AUTH' | 'ARCSIM_E_NODE_INVALID' }> {
   const m = /^Bearer ([^.\s]+)\.(\S+)$/.exec(authorization ?? '');
   if (!m) return { ok: false, code: 'ARCSIM_E_AGENT_AUTH' };

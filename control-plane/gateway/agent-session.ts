@@ -10,7 +10,7 @@ import type { Ingest, IngestResult } from '../ingest/ingest.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 
 export interface SessionDeps {
-  store: Store;
+  store: Pick<Store, 'machines'>;
   ingest: Ingest;
   clock: Clock;
   limits: Limits;

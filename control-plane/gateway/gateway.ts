@@ -25,7 +25,7 @@ export class Gateway {
 
   constructor(
     private readonly server: Server,
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'agents' | 'machines'>,
     private readonly limits: Limits,
     private readonly logger: Logger,
     private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim'> & {
