@@ -203,7 +203,8 @@ describe('PostgreSQL store', () => {
       t.after(() => child.kill());
       let out = '';
       child.stdout.on('data', (d) => (out += d));
-      for (let i = 0; i < 200 && !/listening on (\S+)/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+      // Up to 30 s: a CLI start (tsx transpiling the sources) took over 10 s on a loaded 2-core machine.
+      for (let i = 0; i < 600 && !/listening on (\S+)/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
       const url = /listening on (\S+)/.exec(out)?.[1];
       assert.ok(url, `control plane did not start: ${out}`);
       return { url, out, child };
