@@ -18,7 +18,7 @@ export function controlPlaneCommand(): Command {
       new Option('--store <url>', 'PostgreSQL store instead of SQLite, e.g. postgres://arcsim@127.0.0.1:5432/arcsim; every replica given the same URL shares alerts, dedup and incidents')
         .env('ARCSIM_STORE_URL').argParser(storeUrlOption),
     )
-    .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .option('--rules <dir...>', 'directories of Sigma rule files, loaded as one rule set (default: the shipped rules)')
     .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval asked of agents (real Arc: 5m)').default(30_000, '30s').argParser(durationOption))
     .option('--reset-admin-key', 'generate a new admin API key (the old one stops working)')
     .addOption(new Option('--log-format <fmt>', 'log format').choices(['json', 'pretty']).default('json'))
@@ -39,7 +39,7 @@ export function controlPlaneCommand(): Command {
       const svc = await startControlPlane({
         dataDir, storeUrl, host, port, resetAdminKey: opts.resetAdminKey, logger,
         config: {
-          publicUrl: pick('publicUrl', file.publicUrl), rulesDir: pick('rules', file.rulesDir),
+          publicUrl: pick('publicUrl', file.publicUrl), rulesDirs: pick('rules', file.rulesDirs),
           lateness: file.lateness, incidentWindow: file.incidentWindow, sync: file.sync, inventory: file.inventory,
           limits: { ...file.limits, heartbeatIntervalSec },
         },

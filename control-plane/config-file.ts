@@ -31,7 +31,7 @@ export const ConfigFileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   /** PostgreSQL store instead of SQLite. */
   storeUrl: z.string().regex(/^postgres(ql)?:\/\/./, 'a PostgreSQL URL, postgres://user[:password]@host[:port]/database').optional(),
-  rulesDir: shape.rulesDir,
+  rulesDirs: shape.rulesDirs,
   lateness: duration.optional(),
   incidentWindow: duration.optional(),
   sync: shape.sync.unwrap().optional(),
@@ -47,7 +47,7 @@ export const ConfigFileSchema = z.strictObject({
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 
 /**
- * Reads and validates a control-plane config file; `dataDir` and `rulesDir` come back absolute. Throws ARCSIM_E_CONFIG_YAML (unreadable, not
+ * Reads and validates a control-plane config file; `dataDir` and `rulesDirs` come back absolute. Throws ARCSIM_E_CONFIG_YAML (unreadable, not
  * YAML) or ARCSIM_E_CONFIG_SCHEMA (with the path of the first wrong key, and every problem in the message).
  */
 export function loadConfigFile(file: string): ConfigFile {
@@ -64,7 +64,7 @@ export function loadConfigFile(file: string): ConfigFile {
     // Relative directories are relative to the file, so a config works from any working directory.
     const config = { ...parsed.data };
     if (config.dataDir !== undefined) config.dataDir = resolve(dirname(file), config.dataDir);
-    if (config.rulesDir !== undefined) config.rulesDir = resolve(dirname(file), config.rulesDir);
+    if (config.rulesDirs !== undefined) config.rulesDirs = config.rulesDirs.map((dir) => resolve(dirname(file), dir));
     return config;
   }
   const problems = parsed.error.issues.map((issue) => {

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
-import { DetectionEngine, loadRulesDir, type RuleSet } from './detection/index.ts';
+import { DetectionEngine, loadRulesDir, loadRulesDirs, type RuleSet } from './detection/index.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
@@ -28,8 +28,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   publicUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')).optional(),
   /** How late an event (by event time) may arrive and still count in correlation windows. */
   lateness: z.string().default('5m'),
-  /** Directory of Sigma rule files. */
-  rulesDir: z.string().optional(),
+  /** Directories of Sigma rule files, loaded as one rule set; default: the shipped rules. */
+  rulesDirs: z.array(z.string().min(1)).min(1).optional(),
   /** Which status change flows between MDE, M365D, MDC and Sentinel (see products/sync-matrix.ts). */
   sync: SyncConfigSchema.default(SyncConfigSchema.parse({})),
   /** Related alerts this far apart (alert time) still form one M365D incident. */
@@ -95,7 +95,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   if (limits.eventsBurst < limits.maxEventsPerBatch) {
     throw new Error(`config: limits.eventsBurst (${limits.eventsBurst}) must be at least limits.maxEventsPerBatch (${limits.maxEventsPerBatch})`);
   }
-  const rules = loadRulesDir(config.rulesDir);
+  const rules = config.rulesDirs ? loadRulesDirs(config.rulesDirs) : loadRulesDir();
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.

@@ -152,8 +152,17 @@ export interface RuleSet {
 
 /** Loads every `*.yml`/`*.yaml` rule file in `dir`; throws the first rule error found. */
 export function loadRulesDir(dir: string = DEFAULT_RULES_DIR): RuleSet {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  return loadRules(files.map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') })));
+  return loadRulesDirs([dir]);
+}
+
+/**
+ * Compiles the rule files of several directories as one rule set (in the order given, files sorted
+ * by name within each), so a correlation may refer to a rule of another directory and an id used
+ * twice anywhere is refused.
+ */
+export function loadRulesDirs(dirs: readonly string[]): RuleSet {
+  return loadRules(dirs.flatMap((dir) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()
+    .map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }))));
 }
 
 /** Compiles rule sources (each may hold several YAML documents) into a RuleSet. */

@@ -76,7 +76,7 @@ test('lt/lte/eq correlations load; lt fires only when its window has closed, thr
 
   const dir = tempDir();
   t.after(() => cleanup(dir));
-  let env = await startControlPlane({ dir, config: { rulesDir, lateness: '1m' } });
+  let env = await startControlPlane({ dir, config: { rulesDirs: [rulesDir], lateness: '1m' } });
   const port = Number(new URL(env.url).port);
   const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
   const creds = await enroll(env.url, token.token, 'probe-target');
@@ -95,7 +95,7 @@ test('lt/lte/eq correlations load; lt fires only when its window has closed, thr
   // The control plane restarts; the open windows live in the store.
   a.close();
   await env.close();
-  env = await startControlPlane({ dir, config: { rulesDir, lateness: '1m', port } });
+  env = await startControlPlane({ dir, config: { rulesDirs: [rulesDir], lateness: '1m', port } });
   t.after(() => env.close());
   a = await RawAgent.connect(env.url, creds);
   t.after(() => a.close());

@@ -90,7 +90,7 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   assert.deepEqual(changed, [['ssh-brute-force', 'fail', ['alert missing']], ['ssh-brute-force-faults', 'fail', ['alert missing']]]);
 
   // Live: the same bundle through the real agent path to another control plane, running the broken rules.
-  const other = await startControlPlane({ config: { rulesDir: rules } });
+  const other = await startControlPlane({ config: { rulesDirs: [rules] } });
   t.after(async () => { await other.close(); cleanup(other.dir); });
   const token = await other.cp.createToken({ subscription: 'replay', resourceGroup: 'replay' });
   const live = await replayBundle(bundle, { target: { url: other.url, token: token.token, stateDir: join(other.dir, 'replay-agents') } });
@@ -101,7 +101,7 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
 test('a rule that no longer fires: its cells fail with "alert missing" and arcsim run exits non-zero', async (t) => {
   const rules = brokenRulesDir();
   t.after(() => cleanup(rules));
-  const lab = await runLab(t, { rulesDir: rules });
+  const lab = await runLab(t, { rulesDirs: [rules] });
   await lab.addAgent('lab-host-01');
   const dir = lab.env.dir;
   // The CLI runs in a child process; this process keeps serving the control plane and the agent.

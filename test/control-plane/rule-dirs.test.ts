@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadRulesDirs } from '../../control-plane/detection/index.ts';
+import { loadConfigFile } from '../../control-plane/config-file.ts';
+import { ArcsimError } from '../../protocol/errors.ts';
+import { cleanup, tempDir } from '../helpers.ts';
+
+const BASE = `title: Failed logon
+id: 5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b10
+name: failed_logon
+status: test
+level: informational
+logsource: { category: authentication }
+detection:
+  selection: { ActionType: LogonFailed }
+  condition: selection
+`;
+
+/** Lives in another directory and refers to the rule above by name. */
+const CORRELATION = `title: Many failed logons from one source
+id: 5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b11
+status: test
+level: medium
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [RemoteIP]
+  timespan: 5m
+  condition: { gte: 10 }
+arcsim:
+  alertType: ARCSIM_TEST_ManyFailedLogons
+  alertDisplayName: Many failed logons
+  severity: Medium
+  intent: Probing
+  product: MDC
+  description: Ten failed logons from one source in five minutes.
+`;
+
+function dirs(t: { after(fn: () => void): void }) {
+  const root = tempDir();
+  t.after(() => cleanup(root));
+  const a = join(root, 'base');
+  const b = join(root, 'local');
+  mkdirSync(a, { recursive: true });
+  mkdirSync(b, { recursive: true });
+  return { root, a, b };
+}
+
+test('rule directories load as one rule set: a correlation may use a rule of another directory', (t) => {
+  const { a, b } = dirs(t);
+  writeFileSync(join(a, 'failed_logon.yml'), BASE);
+  writeFileSync(join(b, 'many_failed_logons.yml'), CORRELATION);
+  const rules = loadRulesDirs([a, b]);
+  assert.deepEqual(rules.detections.map((r) => r.id), ['5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b10']);
+  assert.deepEqual(rules.correlations.map((r) => r.id), ['5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b11']);
+  // Alone, the second directory refers to a rule that does not exist.
+  assert.throws(() => loadRulesDirs([b]), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_REFERENCE');
+});
+
+test('an id used in two rule directories is refused', (t) => {
+  const { a, b } = dirs(t);
+  writeFileSync(join(a, 'failed_logon.yml'), BASE);
+  writeFileSync(join(b, 'copy.yml'), BASE);
+  assert.throws(() => loadRulesDirs([a, b]), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_DUPLICATE');
+});
+
+test('rulesDirs in a config file are read relative to the file', (t) => {
+  const { root, a, b } = dirs(t);
+  const file = join(root, 'control-plane.yaml');
+  writeFileSync(file, 'rulesDirs: [base, ./local]\n');
+  assert.deepEqual(loadConfigFile(file).rulesDirs, [a, b]);
+  writeFileSync(file, 'rulesDirs: []\n');
+  assert.throws(() => loadConfigFile(file), (err: ArcsimError) => err.code === 'ARCSIM_E_CONFIG_SCHEMA' && err.path === 'rulesDirs');
+});
