@@ -181,7 +181,7 @@ export class Agent extends EventEmitter {
     mkdirSync(this.options.stateDir, { recursive: true, mode: 0o700 });
     chmodSync(this.options.stateDir, 0o700);
     this.spool = new Spool({
-      file: join(this.options.stateDir, 'spool.db'),
+      file: join(this.options.stateDir, 'spool.log'),
       maxEvents: this.options.spoolMaxEvents ?? AGENT_DEFAULTS.spoolMaxEvents,
       warnRatio: AGENT_DEFAULTS.spoolWarnRatio,
     });

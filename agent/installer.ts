@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { loadIdentity } from './identity.ts';
 import { enrollOnly } from './enroll.ts';
+import { spooledEvents } from './spool.ts';
 
 export const SERVICE_NAME = 'arcsim-agent.service';
 
@@ -128,16 +128,7 @@ export function status(o: { root?: string; stateDir?: string }): InstallStatus {
   const p = installPaths(o.root);
   const stateDir = o.stateDir ?? p.stateDir;
   const id = existsSync(join(stateDir, 'identity.json')) ? loadIdentity(stateDir) : undefined;
-  let spooled: number | null = null;
-  const spoolFile = join(stateDir, 'spool.db');
-  if (existsSync(spoolFile)) {
-    const db = new Database(spoolFile, { readonly: true, fileMustExist: true });
-    try {
-      spooled = (db.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  }
+  const spooled = spooledEvents(join(stateDir, 'spool.log'));
   let extensions: string[] = [];
   try {
     extensions = (JSON.parse(readFileSync(join(stateDir, 'extensions.json'), 'utf8')) as Array<{ name: string }>).map((e) => e.name);
