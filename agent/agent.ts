@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { planRun, validateScenario } from '../scenarios/index.ts';
 import { releasePlan, warpedStart, type ReleaseResult } from '../scenarios/playback.ts';
-import { ScenarioRunner, type RunRequest, type ScheduleEntry, type ScheduleJobFn } from './scheduler.ts';
+import { loadNodeSchedule, ScenarioRunner, type RunRequest, type ScheduleEntry, type ScheduleJobFn } from './scheduler.ts';
 import { FaultInjector } from './fault-injector.ts';
 import { AGENT_DEFAULTS } from './agent-config.ts';
 import { Extensions } from './extension-state.ts';
@@ -133,7 +133,10 @@ export class Agent extends EventEmitter {
     if (!this.identity) await this.enroll();
     this.openState();
     void this.connect();
-    if (this.options.schedules?.length) this.runner.schedule(this.options.schedules);
+    if (this.options.schedules?.length) {
+      if (!this.options.scheduleJob) await loadNodeSchedule();
+      this.runner.schedule(this.options.schedules);
+    }
   }
 
   /** Resolves on the next `registered` from the control plane. */
