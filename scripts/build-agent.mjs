@@ -10,6 +10,7 @@
 //   plane or a server-side package (fastify, pg, better-sqlite3, esbuild, tsx) gets in.
 // - What the sources read next to themselves is embedded at build time: the version from
 //   package.json (lib/version.ts) and the scenario library's files (agent/scenario-library.ts).
+// - zod keeps only its English messages (its default).
 // - systeminformation and node-schedule are imported dynamically by the sources, so the bundle
 //   carries them without running them until an inventory is taken or a cron job is scheduled.
 import { createHash } from 'node:crypto';
@@ -49,6 +50,21 @@ const embedded = {
 };
 
 /**
+ * zod re-exports its ~50 message locales (~300 KB, half of zod in the bundle) as `z.locales`; the
+ * agent uses none but English, zod's default, so only that one is kept.
+ */
+const englishOnlyZod = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-english-only', pluginData: args.resolveDir } : undefined);
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: "export { default as en } from '../locales/en.js';", resolveDir: args.pluginData, loader: 'js',
+    }));
+  },
+};
+
+/**
  * Builds `<outDir>/arcsim-agent.mjs` (default dist/) and `arcsim-agent.sources.json` (the project
  * sources it was built from, which bin/arcsim-agent.js checks to never run a stale bundle).
  * Returns the file, its size and SHA-256. Throws when a forbidden module got into the bundle.
@@ -64,7 +80,7 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
     format: 'esm',
     target: 'node20',
     external: ['bufferutil', 'utf-8-validate'],
-    plugins: [embedded],
+    plugins: [embedded, englishOnlyZod],
     // CommonJS dependencies (winston, commander, systeminformation...) call require() for Node
     // built-ins (and ws for its optional helpers): give the ESM bundle a real require.
     banner: {
