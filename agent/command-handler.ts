@@ -5,7 +5,7 @@ import type { Extensions } from './extension-state.ts';
 import { describeRun, type Playback } from './playback.ts';
 import type { ScenarioRunner } from './scheduler.ts';
 
-export type CommandReply = Omit<MessageOf<'command-result'>, 'v' | 'type' | 'id'>;
+type CommandReply = Omit<MessageOf<'command-result'>, 'v' | 'type' | 'id'>;
 
 /**
  * Carries out one `command` from the control plane and returns its result: install or remove an

@@ -3,7 +3,7 @@ import { LIMITS } from '../protocol/index.ts';
 import type { Identity } from './identity.ts';
 import { watchLiveness } from './keepalive.ts';
 
-export interface ConnectionHandlers {
+interface ConnectionHandlers {
   /** The socket opened (send `register` now). */
   open(): void;
   /** One text frame; returns the code of an `error` frame, which the close that may follow depends on. */

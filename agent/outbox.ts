@@ -9,7 +9,7 @@ import { TokenBucket } from './rate-limiter.ts';
 import { Spool, type Batch } from './spool.ts';
 
 /** Where batches go: the current connection, while the agent is registered. */
-export interface BatchSink {
+interface BatchSink {
   send(frame: string): boolean;
   /** Drops the socket (a fault-injected playback asks for it). */
   drop(): void;

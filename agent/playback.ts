@@ -9,7 +9,7 @@ import type { Outbox } from './outbox.ts';
 import type { RunRequest } from './scheduler.ts';
 
 /** What a playback needs from the running agent. */
-export interface PlaybackDeps {
+interface PlaybackDeps {
   clock: Clock;
   logger: Logger;
   /** The agent id and the host's last registered facts (the events' DeviceId and DeviceName). */

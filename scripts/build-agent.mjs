@@ -21,7 +21,7 @@ import * as esbuild from 'esbuild';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
-export const ARTIFACT_NAME = 'arcsim-agent.mjs';
+const ARTIFACT_NAME = 'arcsim-agent.mjs';
 
 /** Packages and folders that must never be in the agent (issue 11: the agent needs only Node). */
 const FORBIDDEN = [/^node_modules\/(fastify|@fastify|pg|pg-[a-z]+|better-sqlite3|esbuild|@esbuild|tsx)\//, /^control-plane\//, /^testruns\//];

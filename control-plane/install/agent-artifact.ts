@@ -8,7 +8,7 @@ import { AGENT_ARTIFACT } from '../../lib/agent-service.ts';
 /** The source tree the control plane runs from: what the agent bundle is built from. */
 const SOURCE_ROOT = join(import.meta.dirname, '..', '..');
 
-export interface AgentArtifact {
+interface AgentArtifact {
   /** The bundle: one JavaScript file that needs only Node.js >= 20. */
   bytes: Buffer;
   /** Its SHA-256, lower-case hex (what install.sh checks with sha256sum). */
