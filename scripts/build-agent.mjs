@@ -102,7 +102,8 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
   const inputs = Object.keys(result.metafile.inputs);
   const bad = inputs.filter((f) => FORBIDDEN.some((re) => re.test(f)));
   if (bad.length) throw new Error(`the agent bundle must not contain ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}`);
-  const sources = inputs.filter((f) => !f.startsWith('node_modules/')).sort();
+  // Project files only: not packages, nor the plugins' virtual modules (`namespace:path`).
+  const sources = inputs.filter((f) => !f.startsWith('node_modules/') && !f.includes(':')).sort();
   await writeFile(join(outDir, 'arcsim-agent.sources.json'), JSON.stringify(sources, null, 1) + '\n');
   const bytes = await readFile(outfile);
   return { file: outfile, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), metafile: result.metafile };

@@ -117,3 +117,24 @@ test('install.sh refuses to run without a token', async (t) => {
   assert.match(r.out, /enrollment token is required/);
   assert.equal(existsSync(join(dir, 'root')), false, 'nothing written');
 });
+
+test('arcsim agent install --no-start: the bundle built from the checkout, one file, enrolled; status reads the file spool', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 's-local', resourceGroup: 'rg-local' });
+  const root = join(env.dir, 'root');
+  const cli = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
+  const r = await run(process.execPath, [cli, 'agent', 'install', '--control-plane', env.url, '--token', token.token, '--root', root, '--no-start'], process.env);
+  assert.equal(r.code, 0, r.out);
+  const installDir = join(root, 'opt', 'arcsim-agent');
+  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.mjs']);
+  assert.match(readFileSync(join(installDir, 'arcsim-agent.mjs'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+  const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service'), 'utf8');
+  assert.ok(unit.includes(`${installDir}/arcsim-agent.mjs run --control-plane`), unit);
+  const stateDir = join(root, 'var', 'lib', 'arcsim-agent');
+  const identity = JSON.parse(readFileSync(join(stateDir, 'identity.json'), 'utf8'));
+  assert.equal((await env.store.getAgent(identity.agentId))?.resourceGroup, 'rg-local');
+  // A spool log as the agent leaves it: 3 events pushed, a batch of 2 taken, then acked.
+  writeFileSync(join(stateDir, 'spool.log'), '{"p":[{"ReportId":"a"},{"ReportId":"b"},{"ReportId":"c"}]}\n{"t":1,"n":2}\n{"a":1}\n', { mode: 0o600 });
+  assert.equal(status({ root }).spooledEvents, 1);
+});
