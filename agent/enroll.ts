@@ -1,23 +1,20 @@
 import { hostname as osHostname } from 'node:os';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { forgetIdentity, loadIdentity, saveIdentity, type Identity } from './identity.ts';
+import { postJson } from './post-json.ts';
 
 /**
  * Exchanges an enrollment token for an agent identity (`POST /api/enroll`) and writes it to the
  * state dir (0700; identity.json 0600). Throws with the control plane's code when refused.
  */
 export async function enrollWithToken(o: { controlPlane: string; token: string; stateDir: string; hostname: string; clock?: Clock }): Promise<Identity> {
-  let res: Response;
+  let res: Awaited<ReturnType<typeof postJson>>;
   try {
-    res = await fetch(new URL('/api/enroll', o.controlPlane), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: o.token, hostname: o.hostname }),
-    });
+    res = await postJson(new URL('/api/enroll', o.controlPlane), { token: o.token, hostname: o.hostname });
   } catch (err) {
     throw new Error(`cannot reach the control plane at ${o.controlPlane}: ${(err as Error).message}`);
   }
-  const body = (await res.json().catch(() => ({}))) as Record<string, string>;
+  const body = res.body;
   if (res.status !== 201) throw new Error(`enrollment refused: ${body.code ?? res.status} ${body.message ?? ''}`.trim());
   const identity: Identity = {
     agentId: body.agentId!, agentKey: body.agentKey!, controlPlane: o.controlPlane,

@@ -1,61 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { installPaths, renderUnit, SERVICE_NAME } from '../lib/agent-service.ts';
 import { loadIdentity } from './identity.ts';
 import { enrollOnly } from './enroll.ts';
-
-export const SERVICE_NAME = 'arcsim-agent.service';
-
-/**
- * Where an install puts things, relative to `root` (default `/`; tests pass a temp dir, so no
- * real system path is touched). The unit's paths include the root, so a root install is
- * self-consistent.
- */
-export function installPaths(root = '/') {
-  const at = (p: string) => join(root, p);
-  return {
-    installDir: at('opt/arcsim-agent'),
-    stateDir: at('var/lib/arcsim-agent'),
-    confDir: at('etc/arcsim-agent'),
-    envFile: at('etc/arcsim-agent/agent.env'),
-    unitFile: at(`etc/systemd/system/${SERVICE_NAME}`),
-  };
-}
-
-/**
- * Node options the service runs with (issue #3: idle footprint). `--optimize-for-size` keeps V8's
- * heap smaller at a small CPU cost the idle agent does not notice: max RSS 77 MB instead of
- * 80.5 MB over three 40 s runs (docs/performance.md).
- */
-export const UNIT_NODE_ARGS: string[] = ['--optimize-for-size'];
-
-/**
- * The systemd unit. Values are inserted as given, so install.sh can render it with shell
- * variables (`${INSTALL_DIR}`) and `arcsim agent install` with real paths: one text for both.
- */
-export function renderUnit(v: { node: string; entry: string; stateDir: string; envFile: string; workDir: string }): string {
-  return `[Unit]
-Description=arcsim agent (Arc-style lab agent: registers this host, plays synthetic scenarios)
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=simple
-# ARCSIM_CONTROL_PLANE and ARCSIM_TOKEN (kept to re-enroll after node_invalid; remove it if you prefer).
-EnvironmentFile=${v.envFile}
-ExecStart=${[v.node, ...UNIT_NODE_ARGS, v.entry].join(' ')} run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
-WorkingDirectory=${v.workDir}
-Restart=on-failure
-RestartSec=10
-NoNewPrivileges=true
-ProtectSystem=full
-ReadWritePaths=${v.stateDir}
-
-[Install]
-WantedBy=multi-user.target
-`;
-}
+import { spooledEvents } from './spool.ts';
 
 function envText(controlPlane: string, token: string): string {
   return `ARCSIM_CONTROL_PLANE=${controlPlane}\nARCSIM_TOKEN=${token}\n`;
@@ -68,12 +17,19 @@ function systemctl(args: string[]): { ok: boolean; output: string } {
 }
 
 /**
- * `arcsim agent install`: the same result as install.sh, from this checkout (nothing copied or
- * downloaded): state dir 0700, env file 0600, enrollment, unit file, `systemctl enable --now`.
+ * `arcsim agent install`: the same result as install.sh, with a local agent bundle (`artifact`):
+ * the bundle copied to the install dir, state dir 0700, env file 0600, enrollment, unit file,
+ * `systemctl enable --now` (unless `start` is false).
  */
-export async function installLocal(o: { root?: string; controlPlane: string; token: string; checkout: string; start?: boolean }): Promise<string[]> {
+export async function installLocal(o: { root?: string; controlPlane: string; token: string; artifact: string; start?: boolean }): Promise<string[]> {
   const p = installPaths(o.root);
   const log: string[] = [];
+  mkdirSync(p.installDir, { recursive: true, mode: 0o755 });
+  // Copied then renamed: a running agent keeps its file, and a failed copy leaves the old one.
+  copyFileSync(o.artifact, `${p.artifact}.new`);
+  chmodSync(`${p.artifact}.new`, 0o755);
+  renameSync(`${p.artifact}.new`, p.artifact);
+  log.push(`installed ${p.artifact}`);
   mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(p.stateDir, 0o700);
   mkdirSync(p.confDir, { recursive: true, mode: 0o755 });
@@ -81,10 +37,8 @@ export async function installLocal(o: { root?: string; controlPlane: string; tok
   chmodSync(p.envFile, 0o600);
   const enrolled = await enrollOnly({ controlPlane: o.controlPlane, token: o.token, stateDir: p.stateDir });
   log.push(enrolled.already ? `already enrolled as ${enrolled.agentId}` : `enrolled as ${enrolled.agentId}`);
-  mkdirSync(join(p.unitFile, '..'), { recursive: true });
-  writeFileSync(p.unitFile, renderUnit({
-    node: process.execPath, entry: join(o.checkout, 'bin', 'arcsim-agent.js'), stateDir: p.stateDir, envFile: p.envFile, workDir: o.checkout,
-  }));
+  mkdirSync(dirname(p.unitFile), { recursive: true });
+  writeFileSync(p.unitFile, renderUnit({ node: process.execPath, entry: p.artifact, stateDir: p.stateDir, envFile: p.envFile }));
   log.push(`wrote ${p.unitFile}`);
   if (o.start !== false) {
     for (const args of [['daemon-reload'], ['enable', '--now', SERVICE_NAME]]) {
@@ -95,7 +49,7 @@ export async function installLocal(o: { root?: string; controlPlane: string; tok
   return log;
 }
 
-/** `arcsim agent uninstall`: stops and disables the service, removes unit, env file and (install.sh's) copy; `purge` also removes the state dir. */
+/** `arcsim agent uninstall`: stops and disables the service, removes unit, env file and the installed bundle; `purge` also removes the state dir. */
 export function uninstall(o: { root?: string; purge?: boolean }): string[] {
   const p = installPaths(o.root);
   const log: string[] = [];
@@ -128,16 +82,7 @@ export function status(o: { root?: string; stateDir?: string }): InstallStatus {
   const p = installPaths(o.root);
   const stateDir = o.stateDir ?? p.stateDir;
   const id = existsSync(join(stateDir, 'identity.json')) ? loadIdentity(stateDir) : undefined;
-  let spooled: number | null = null;
-  const spoolFile = join(stateDir, 'spool.db');
-  if (existsSync(spoolFile)) {
-    const db = new Database(spoolFile, { readonly: true, fileMustExist: true });
-    try {
-      spooled = (db.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  }
+  const spooled = spooledEvents(join(stateDir, 'spool.log'));
   let extensions: string[] = [];
   try {
     extensions = (JSON.parse(readFileSync(join(stateDir, 'extensions.json'), 'utf8')) as Array<{ name: string }>).map((e) => e.name);

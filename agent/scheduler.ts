@@ -1,13 +1,13 @@
 import type { Faults } from '../protocol/index.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { issuePath } from '../protocol/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { loadLibrary, loadScenarioFile, type InputValue, type Scenario, type Variant } from '../scenarios/index.ts';
+import { loadScenarioFile, type InputValue, type Scenario, type Variant } from '../scenarios/index.ts';
 import type { ReleaseResult } from '../scenarios/playback.ts';
+import { shippedLibrary } from './scenario-library.ts';
 
 /** One cron entry of the agent's schedule file. */
 export const ScheduleEntrySchema = z.strictObject({
@@ -58,20 +58,25 @@ export type PlayFn = (req: RunRequest, signal: AbortSignal) => Promise<ReleaseRe
 /** Starts a cron job; returns something to cancel it. Injectable so tests can fire jobs by hand. */
 export type ScheduleJobFn = (cron: string, fire: () => void) => { cancel(): void };
 
+let nodeSchedule: Pick<typeof import('node-schedule'), 'scheduleJob'> | undefined;
+
 /**
- * node-schedule (with luxon, ~2.5 MB of RSS) is loaded on the first cron job, not at start: most
- * agents have no schedule file. Required at run time from node_modules (the agent bundle keeps it out).
+ * Loads node-schedule (with luxon, ~2.5 MB of RSS) before the first cron job, not at start: most
+ * agents have no schedule file. A dynamic import, so the agent bundle carries it without running it.
  */
-let nodeSchedule: typeof import('node-schedule') | undefined;
+export async function loadNodeSchedule(): Promise<void> {
+  nodeSchedule ??= await import('node-schedule');
+}
+
 const nodeScheduleJob: ScheduleJobFn = (cron, fire) => {
-  nodeSchedule ??= createRequire(import.meta.url)('node-schedule') as typeof import('node-schedule');
+  if (!nodeSchedule) throw new Error('node-schedule is not loaded: await loadNodeSchedule() before scheduling');
   const job = nodeSchedule.scheduleJob(cron, fire);
   if (!job) throw new Error(`"${cron}" is not a valid cron expression`);
   return job;
 };
 
 /** Finds a schedule's scenario: a library slug, or a file path. */
-export function resolveScenarioRef(ref: string, library: () => Map<string, Scenario> = () => loadLibrary()): Scenario {
+export function resolveScenarioRef(ref: string, library: () => Map<string, Scenario> = shippedLibrary): Scenario {
   const bySlug = library().get(ref);
   if (bySlug) return bySlug;
   if (existsSync(ref)) return loadScenarioFile(ref);

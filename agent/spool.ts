@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { chmodSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync, closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import type { SensorEvent } from '../protocol/index.ts';
 
 export interface Batch {
@@ -10,7 +11,7 @@ export interface Batch {
 }
 
 export interface SpoolOptions {
-  /** SQLite file, normally `<state dir>/spool.db`. */
+  /** Spool log file, normally `<state dir>/spool.log`. */
   file: string;
   /** Most events kept; beyond it the oldest are dropped, events. */
   maxEvents: number;
@@ -20,19 +21,113 @@ export interface SpoolOptions {
 
 /** Below this fraction of maxEvents a flood is over (Wazuh's "normal" level: 70 %). */
 const NORMAL_RATIO = 0.7;
+/** The log is rewritten to its live content once it holds this many records beyond it, records. */
+const COMPACT_AFTER_RECORDS = 1000;
 
 /**
- * The agent's durable outbox: an SQLite file (WAL) between the scenario player and the socket.
+ * One line of the spool log. `p`: events appended (with `s`, already stamped with that batch:
+ * only written by a compaction); `t`: the oldest `n` unsent events became batch `t`; `a`: batch
+ * acked; `d`: the oldest `d` events removed to make room, `c` events counted as dropped (more than
+ * `d` when a push alone exceeds the bound); `m`: counters at the start of a compacted log.
+ */
+type SpoolRecord =
+  | { p: unknown[]; s?: number }
+  | { t: number; n: number }
+  | { a: number }
+  | { d: number; c: number }
+  | { m: { next: number; dropped: number } };
+
+interface Entry {
+  seq: number | null;
+  /** The event as JSON: kept as text, parsed only when a batch is sent. */
+  json: string;
+}
+
+interface SpoolState {
+  entries: Entry[];
+  nextSeq: number;
+  dropped: number;
+  /** Records in the log, and bytes of its complete lines (a torn last line is cut off at open). */
+  records: number;
+  goodBytes: number;
+}
+
+/**
+ * Replays a spool log. Only the last line can be torn (the process died inside a write), and it
+ * is ignored; a bad line before it means the file was damaged by something else, and throws.
+ */
+function replay(file: string): SpoolState {
+  const state: SpoolState = { entries: [], nextSeq: 1, dropped: 0, records: 0, goodBytes: 0 };
+  if (!existsSync(file)) return state;
+  const text = readFileSync(file, 'utf8');
+  let at = 0;
+  let line = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    if (end < 0) break; // torn last line: its write never completed, so nothing it said happened
+    line++;
+    let r: SpoolRecord;
+    try {
+      r = JSON.parse(text.slice(at, end)) as SpoolRecord;
+    } catch {
+      throw new Error(`spool ${file} is damaged at line ${line}; move it away to start with an empty spool`);
+    }
+    apply(state, r);
+    state.records++;
+    at = end + 1;
+    state.goodBytes = Buffer.byteLength(text.slice(0, at));
+  }
+  return state;
+}
+
+function apply(s: SpoolState, r: SpoolRecord): void {
+  if ('p' in r) for (const e of r.p) s.entries.push({ seq: r.s ?? null, json: JSON.stringify(e) });
+  else if ('t' in r) {
+    stampOldest(s.entries, r.t, r.n);
+    s.nextSeq = r.t + 1;
+  } else if ('a' in r) s.entries = s.entries.filter((e) => e.seq !== r.a);
+  else if ('d' in r) {
+    s.entries.splice(0, r.d);
+    s.dropped += r.c;
+  } else {
+    s.nextSeq = r.m.next;
+    s.dropped = r.m.dropped;
+  }
+}
+
+/** Unsent entries always follow sent ones (batches are cut from the oldest unsent), so stamping walks from the first unsent. */
+function stampOldest(entries: Entry[], seq: number, n: number): void {
+  let i = entries.findIndex((e) => e.seq === null);
+  if (i < 0) return;
+  const end = Math.min(entries.length, i + n);
+  for (; i < end; i++) entries[i]!.seq = seq;
+}
+
+/** Events waiting in a spool log (for `arcsim agent status`), without opening it for writing. */
+export function spooledEvents(file: string): number | null {
+  return existsSync(file) ? replay(file).entries.length : null;
+}
+
+/**
+ * The agent's durable outbox: an append-only log file between the scenario player and the socket.
  * Events are kept in push order; `take` stamps the oldest unsent ones with a batch sequence
  * number, and only `ack` of that number removes them. A batch keeps its number across agent
  * restarts, so what was in flight is resent as is and the store deduplicates it by ReportId.
  * Bounded: a push beyond `maxEvents` drops the oldest events (sent or not), counts them and
  * emits `dropped`; it never blocks. Emits `flood` when the fill level crosses `warnRatio`.
+ *
+ * Durability is that of the SQLite spool it replaced (WAL, synchronous=NORMAL): every change is
+ * one write(2) before the call returns, so it survives the agent being killed (kill -9); only a
+ * power cut may lose the last ones. A compaction (the log rewritten to what is still pending) is
+ * fsynced before it replaces the log, so even a power cut never loses what was already durable.
  */
 export class Spool extends EventEmitter {
-  private readonly db: Database.Database;
-  private readonly stmt: Record<string, Database.Statement>;
-  private count: number;
+  private fd: number;
+  private entries: Entry[];
+  private nextSeq: number;
+  private droppedTotal: number;
+  /** Records in the log since it was last compacted. */
+  private records: number;
   private inflight: Set<number>;
   private flooded = false;
   private waiters: Array<() => void> = [];
@@ -40,63 +135,44 @@ export class Spool extends EventEmitter {
   constructor(private readonly options: SpoolOptions) {
     super();
     mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
-    this.db = new Database(options.file);
+    const state = replay(options.file);
+    this.entries = state.entries;
+    this.nextSeq = state.nextSeq;
+    this.droppedTotal = state.dropped;
+    this.records = state.records;
+    this.fd = openSync(options.file, 'a', 0o600);
+    // A torn last line is cut off, so the next record starts on a line of its own.
+    ftruncateSync(this.fd, state.goodBytes);
     chmodSync(options.file, 0o600);
-    // WAL + NORMAL: a commit survives the agent process dying; only a power cut may lose the last ones.
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER, event TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS spool_seq ON spool(seq) WHERE seq IS NOT NULL;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-      INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1), ('dropped', 0);
-    `);
-    const p = (sql: string) => this.db.prepare(sql);
-    this.stmt = {
-      insert: p('INSERT INTO spool (event) VALUES (?)'),
-      dropOldest: p('DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?)'),
-      unsent: p('SELECT id FROM spool WHERE seq IS NULL ORDER BY id LIMIT ?'),
-      stamp: p('UPDATE spool SET seq = ? WHERE seq IS NULL AND id <= ?'),
-      ack: p('DELETE FROM spool WHERE seq = ?'),
-      inflight: p('SELECT seq, event FROM spool WHERE seq IS NOT NULL ORDER BY id'),
-      batch: p('SELECT event FROM spool WHERE seq = ? ORDER BY id'),
-      seqs: p('SELECT DISTINCT seq FROM spool WHERE seq IS NOT NULL'),
-      count: p('SELECT COUNT(*) AS n FROM spool'),
-      getMeta: p('SELECT value FROM meta WHERE key = ?'),
-      setMeta: p('UPDATE meta SET value = ? WHERE key = ?'),
-      addMeta: p('UPDATE meta SET value = value + ? WHERE key = ?'),
-    };
-    this.count = (this.stmt.count!.get() as { n: number }).n;
-    this.inflight = new Set((this.stmt.seqs!.all() as Array<{ seq: number }>).map((r) => r.seq));
+    this.inflight = this.seqs();
+    if (this.records > COMPACT_AFTER_RECORDS) this.compact();
   }
 
-  /** Appends events (one transaction); returns how many old events were dropped to make room. */
+  /** Appends events (one write); returns how many old events were dropped to make room. */
   push(events: SensorEvent[]): number {
     if (events.length === 0) return 0;
     const max = this.options.maxEvents;
-    let dropped = 0;
-    this.db.transaction(() => {
-      // Events beyond the bound within this push itself: only the newest `max` can be kept.
-      const keep = events.length > max ? events.slice(events.length - max) : events;
-      dropped = events.length - keep.length;
-      const over = this.count + keep.length - max;
-      if (over > 0) {
-        this.stmt.dropOldest!.run(over);
-        dropped += over;
-        this.count -= over;
-      }
-      for (const e of keep) this.stmt.insert!.run(JSON.stringify(e));
-      this.count += keep.length;
-      if (dropped > 0) this.stmt.addMeta!.run(dropped, 'dropped');
-    })();
+    // Events beyond the bound within this push itself: only the newest `max` can be kept.
+    const keep = events.length > max ? events.slice(events.length - max) : events;
+    let dropped = events.length - keep.length;
+    const over = this.entries.length + keep.length - max;
+    if (over > 0) dropped += over;
+    const lines = keep.map((e) => JSON.stringify(e));
+    // One write for the drop and the append: a kill between them cannot lose the drop count.
+    const drop = dropped > 0 ? JSON.stringify({ d: Math.max(0, over), c: dropped }) + '\n' : '';
+    this.write(`${drop}{"p":[${lines.join(',')}]}\n`, drop ? 2 : 1);
+    if (over > 0) this.entries.splice(0, over);
+    for (const json of lines) this.entries.push({ seq: null, json });
+    this.droppedTotal += dropped;
     if (dropped > 0) {
-      this.refreshInflight();
-      this.emit('dropped', { dropped, total: this.dropped(), maxEvents: max });
+      this.inflight = this.seqs();
+      if (this.entries.length === 0) this.wake();
+      this.emit('dropped', { dropped, total: this.droppedTotal, maxEvents: max });
     }
-    const level = this.count / max;
+    const level = this.entries.length / max;
     if (!this.flooded && level >= this.options.warnRatio) {
       this.flooded = true;
-      this.emit('flood', { pending: this.count, maxEvents: max });
+      this.emit('flood', { pending: this.entries.length, maxEvents: max });
     } else if (this.flooded && level < NORMAL_RATIO) {
       this.flooded = false;
     }
@@ -105,40 +181,44 @@ export class Spool extends EventEmitter {
 
   /** Stamps up to `max` of the oldest unsent events as the next batch; undefined when none wait. */
   take(max: number): Batch | undefined {
-    const ids = this.stmt.unsent!.all(max) as Array<{ id: number }>;
-    if (ids.length === 0) return undefined;
-    const seq = (this.stmt.getMeta!.get('next_seq') as { value: number }).value;
-    this.db.transaction(() => {
-      this.stmt.stamp!.run(seq, ids[ids.length - 1]!.id);
-      this.stmt.setMeta!.run(seq + 1, 'next_seq');
-    })();
+    const first = this.entries.findIndex((e) => e.seq === null);
+    if (first < 0 || max < 1) return undefined;
+    const seq = this.nextSeq;
+    const n = Math.min(max, this.entries.length - first);
+    this.write(JSON.stringify({ t: seq, n }) + '\n', 1);
+    stampOldest(this.entries, seq, n);
+    this.nextSeq = seq + 1;
     this.inflight.add(seq);
-    return { seq, events: (this.stmt.batch!.all(seq) as Array<{ event: string }>).map((r) => JSON.parse(r.event)) };
+    return { seq, events: this.entries.slice(first, first + n).map((e) => JSON.parse(e.json) as SensorEvent) };
   }
 
   /** Batches sent but not acked, oldest first (to resend after a reconnect or a restart). */
   unacked(): Batch[] {
     const out = new Map<number, SensorEvent[]>();
-    for (const r of this.stmt.inflight!.all() as Array<{ seq: number; event: string }>) {
-      const list = out.get(r.seq) ?? [];
-      list.push(JSON.parse(r.event));
-      out.set(r.seq, list);
+    for (const e of this.entries) {
+      if (e.seq === null) continue;
+      const list = out.get(e.seq) ?? [];
+      list.push(JSON.parse(e.json) as SensorEvent);
+      out.set(e.seq, list);
     }
     return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([seq, events]) => ({ seq, events }));
   }
 
   /** Removes a committed batch. */
   ack(seq: number): boolean {
-    const removed = this.stmt.ack!.run(seq).changes;
-    this.count -= removed;
     const had = this.inflight.delete(seq);
-    if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+    if (had) {
+      this.write(JSON.stringify({ a: seq }) + '\n', 1);
+      this.entries = this.entries.filter((e) => e.seq !== seq);
+    }
+    if (this.entries.length === 0) this.wake();
+    if (this.records > COMPACT_AFTER_RECORDS + 2 * this.entries.length) this.compact();
     return had;
   }
 
   /** Events not yet acked (queued or in flight). */
   pending(): number {
-    return this.count;
+    return this.entries.length;
   }
 
   inflightCount(): number {
@@ -147,20 +227,66 @@ export class Spool extends EventEmitter {
 
   /** Events dropped because the spool was full, since the spool file was created. */
   dropped(): number {
-    return (this.stmt.getMeta!.get('dropped') as { value: number }).value;
+    return this.droppedTotal;
   }
 
   /** Resolves once every pushed event has been acked (or dropped). */
   drained(): Promise<void> {
-    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+    return this.entries.length === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
   }
 
-  private refreshInflight(): void {
-    this.inflight = new Set((this.stmt.seqs!.all() as Array<{ seq: number }>).map((r) => r.seq));
-    if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+  private write(text: string, records: number): void {
+    if (this.fd < 0) throw new Error('spool is closed');
+    writeSync(this.fd, text);
+    this.records += records;
+  }
+
+  private seqs(): Set<number> {
+    return new Set(this.entries.flatMap((e) => (e.seq === null ? [] : [e.seq])));
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Rewrites the log as its live content (counters, then each batch and the unsent events), fsynced, then renamed over it. */
+  private compact(): void {
+    const lines = [JSON.stringify({ m: { next: this.nextSeq, dropped: this.droppedTotal } })];
+    let group: Entry[] = [];
+    const flushGroup = () => {
+      if (group.length === 0) return;
+      const s = group[0]!.seq;
+      lines.push(`{${s === null ? '' : `"s":${s},`}"p":[${group.map((e) => e.json).join(',')}]}`);
+      group = [];
+    };
+    for (const e of this.entries) {
+      if (group.length > 0 && group[0]!.seq !== e.seq) flushGroup();
+      group.push(e);
+    }
+    flushGroup();
+    const tmp = `${this.options.file}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, lines.join('\n') + '\n');
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.options.file);
+    const dirFd = openSync(dirname(this.options.file), 'r');
+    try {
+      fdatasyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+    closeSync(this.fd);
+    this.fd = openSync(this.options.file, 'a', 0o600);
+    this.records = lines.length;
   }
 }

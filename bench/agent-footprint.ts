@@ -1,14 +1,14 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlPlane, openSqliteStore } from '../control-plane/index.ts';
-import { UNIT_NODE_ARGS } from '../agent/installer.ts';
+import { AGENT_ARTIFACT, UNIT_NODE_ARGS } from '../lib/agent-service.ts';
 
 /**
  * Agent idle footprint: one real agent process started exactly as the systemd unit starts it
- * (`node [UNIT_NODE_ARGS] bin/arcsim-agent.js run ...`: the prebuilt bundle dist/arcsim-agent.mjs,
- * no tsx, the real host inventory) connected to a control plane in this process, heartbeating at
+ * (`node [UNIT_NODE_ARGS] arcsim-agent.mjs run ...`: the one-file bundle install.sh installs, built
+ * now from the sources into a temp dir, no node_modules next to it, the real host inventory) connected to a control plane in this process, heartbeating at
  * `heartbeatIntervalSec`, measured for `durationMs` after it registered: RSS (sampled from
  * /proc every second: median and max) and CPU time used over the window.
  */
@@ -19,7 +19,7 @@ export interface AgentFootprintOptions {
   heartbeatIntervalSec?: number;
   /** Progress lines go here (default: stderr). */
   log?: (line: string) => void;
-  /** Entry script to run (default: bin/arcsim-agent.js, the service entry). */
+  /** Entry script to run (default: the agent bundle, built now from the sources). */
   entry?: string;
   /** Node options before the entry (default: the unit's, `UNIT_NODE_ARGS`). */
   nodeArgs?: string[];
@@ -36,13 +36,13 @@ export interface AgentFootprint {
   cpuPercent: number;
   targetRssMB: number;
   withinTarget: boolean;
-  /** What ran: `bundle` (dist/arcsim-agent.mjs) or `tsx` (the sources through the tsx loader). */
-  mode: 'bundle' | 'tsx' | 'other entry';
+  /** What ran: `bundle` (arcsim-agent.mjs, as installed) or another entry given by the caller. */
+  mode: 'bundle' | 'other entry';
   nodeArgs: string[];
 }
 
-const TARGET_RSS_MB = 80;
-const BIN = join(import.meta.dirname, '..', 'bin', 'arcsim-agent.js');
+const TARGET_RSS_MB = 50;
+const BUILD_SCRIPT = join(import.meta.dirname, '..', 'scripts', 'build-agent.mjs');
 
 /** Resident set size and CPU ticks of a Linux process, from /proc. */
 async function procStat(pid: number): Promise<{ rssBytes: number; cpuTicks: number }> {
@@ -82,7 +82,12 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
     const token = await cp.createToken({ subscription: 'bench', resourceGroup: 'footprint' });
     let heartbeats = 0;
     const registered = new Promise<void>((resolve) => cp.once('registered', () => resolve()));
-    const entry = o.entry ?? BIN;
+    let entry = o.entry;
+    if (!entry) {
+      const built = spawnSync(process.execPath, [BUILD_SCRIPT, '--quiet', '--out-dir', join(dir, 'bundle')], { encoding: 'utf8' });
+      if (built.status !== 0) throw new Error(`could not build the agent bundle: ${built.stderr}`);
+      entry = join(dir, 'bundle', AGENT_ARTIFACT);
+    }
     const nodeArgs = o.nodeArgs ?? UNIT_NODE_ARGS;
     // execArgv given explicitly: fork() would otherwise pass on this process's `--import tsx`.
     child = fork(entry, ['run', '--control-plane', url, '--token', token.token, '--state-dir', join(dir, 'agent'), '--log-format', 'json'], {
@@ -90,10 +95,9 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
     });
     const pid = child.pid!;
     await registered;
-    const origRecord = store.machines.recordHeartbeat.bind(store);
+    const origRecord = store.machines.recordHeartbeat.bind(store.machines);
     store.machines.recordHeartbeat = async (agentId: string, at: number) => { heartbeats++; return origRecord(agentId, at); };
-    const mode = o.entry ? 'other entry' : agentEntryMode();
-    if (mode === 'tsx') log('agent footprint: WARNING the agent runs through tsx, not the bundle (npm run build:agent)');
+    const mode = o.entry ? 'other entry' : 'bundle';
     log(`agent footprint: agent pid ${pid} (${mode}, node ${nodeArgs.join(' ') || '(no options)'}) registered; measuring ${Math.round(durationMs / 1000)} s of ${heartbeatIntervalSec} s heartbeats`);
     const start = await procStat(pid);
     const samples: number[] = [];

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Entry point for the agent service (`arcsim-agent run ...` = `arcsim agent run ...`): loads only
-// the agent, not the control plane, to keep an idle agent's memory small (issue #3).
+// The agent from a checkout (`arcsim-agent run ...` = `arcsim agent run ...`): loads only the agent,
+// not the control plane, to keep an idle agent's memory small (issue #3). Installed hosts run the
+// one-file bundle itself (/opt/arcsim-agent/arcsim-agent.mjs); this is for a checkout.
 //
-// It runs the prebuilt plain-JavaScript bundle dist/arcsim-agent.mjs (scripts/build-agent.mjs; built
-// by `npm ci` / `npm install` through the `prepare` script, and shipped in the install tarball): no
-// tsx loader in the process, which alone costs ~37 MB. It falls back to running the TypeScript
+// It runs the bundle dist/arcsim-agent.mjs (scripts/build-agent.mjs; built by `npm ci` /
+// `npm install` through the `prepare` script): no tsx loader in the process, which alone costs
+// ~37 MB. It falls back to running the TypeScript
 // sources through tsx when the bundle is missing (scripts were skipped: `npm ci --ignore-scripts`)
 // or older than one of its sources (edited since the last build), so it never runs stale code.
 // ARCSIM_AGENT_FROM_SOURCE=1 forces the fallback.

@@ -1,24 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { installLocal, status, uninstall } from '../agent/installer.ts';
+import { AGENT_ARTIFACT } from '../lib/agent-service.ts';
 
-const CHECKOUT = join(import.meta.dirname, '..');
 const rootOption = 'install under this root instead of / (default: $ARCSIM_ROOT or /); for tests and staging';
 
-/** `arcsim agent install | uninstall | status`: the local equivalent of the control plane's install.sh. */
-export function agentInstallCommands(): Command[] {
+/** Builds the agent bundle from this checkout's sources into a temp dir; returns the dir (the caller removes it). */
+function buildFromSources(): string {
+  const out = mkdtempSync(join(tmpdir(), 'arcsim-agent-build-'));
+  const script = join(import.meta.dirname, '..', 'scripts', 'build-agent.mjs');
+  const r = spawnSync(process.execPath, [script, '--quiet', '--out-dir', out], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(out, { recursive: true, force: true });
+    throw new Error(`could not build the agent bundle: ${r.stderr || r.error?.message}`);
+  }
+  return out;
+}
+
+/**
+ * `arcsim agent install | uninstall | status`: the local equivalent of the control plane's
+ * install.sh. `install` installs `artifact` (the running agent bundle) or, from the sources,
+ * a bundle built now.
+ */
+export function agentInstallCommands(artifact?: string): Command[] {
   const install = new Command('install')
-    .description('install this checkout as a systemd service: state dir, enrollment, unit file, systemctl enable --now')
+    .description('install the agent bundle as a systemd service: the one file, state dir, enrollment, unit file, systemctl enable --now')
     .requiredOption('--control-plane <url>', 'control-plane base URL')
     .requiredOption('--token <token>', 'enrollment token')
     .option('--root <dir>', rootOption)
     .option('--no-start', 'write everything but do not call systemctl')
     .action(async (opts) => {
-      const log = await installLocal({ root: opts.root ?? process.env.ARCSIM_ROOT, controlPlane: opts.controlPlane, token: opts.token, checkout: CHECKOUT, start: opts.start });
-      process.stdout.write(log.join('\n') + '\n');
+      const built = artifact ? undefined : buildFromSources();
+      try {
+        const log = await installLocal({
+          root: opts.root ?? process.env.ARCSIM_ROOT, controlPlane: opts.controlPlane, token: opts.token,
+          artifact: artifact ?? join(built!, AGENT_ARTIFACT), start: opts.start,
+        });
+        process.stdout.write(log.join('\n') + '\n');
+      } finally {
+        if (built) rmSync(built, { recursive: true, force: true });
+      }
     });
   const remove = new Command('uninstall')
-    .description('stop and disable the service, remove the unit and config (the state dir stays unless --purge)')
+    .description('stop and disable the service, remove the unit, config and installed bundle (the state dir stays unless --purge)')
     .option('--root <dir>', rootOption)
     .option('--purge', 'also remove the state dir (identity, spool)')
     .action((opts) => {

@@ -1,20 +1,28 @@
 import { ArcsimError } from '../protocol/errors.ts';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { agentCommand } from './agent.ts';
 
-/** The service entry; its `collect-inventory` runs in a child for every inventory (agent/inventory-child.ts). */
-const ENTRY = fileURLToPath(new URL('../bin/arcsim-agent.js', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+/** True in the agent bundle (arcsim-agent.mjs, scripts/build-agent.mjs), false when run from the sources. */
+const BUNDLED = SELF.endsWith('.mjs');
 
 /**
- * The agent alone (`bin/arcsim-agent.js`, what the systemd unit runs): the same commands as
- * `arcsim agent`, without loading the control plane, so an idle agent stays small; `run` takes the
- * host inventory in a short-lived child process, so it never loads systeminformation either.
+ * The agent alone (the bundle arcsim-agent.mjs, what the systemd unit runs; bin/arcsim-agent.js in
+ * a checkout): the same commands as `arcsim agent`, without the control plane, so an idle agent
+ * stays small; `run` takes the host inventory in a short-lived child process running this same
+ * entry, so it never loads systeminformation either. From the bundle, `install` installs the
+ * bundle itself.
  */
 export async function agentMain(argv: string[]): Promise<void> {
+  const entry = BUNDLED ? SELF : fileURLToPath(new URL('../bin/arcsim-agent.js', import.meta.url));
   try {
-    await agentCommand({ inventoryEntry: ENTRY }).name('arcsim-agent').showHelpAfterError().parseAsync(argv);
+    await agentCommand({ inventoryEntry: entry, artifact: BUNDLED ? SELF : undefined }).name('arcsim-agent').showHelpAfterError().parseAsync(argv);
   } catch (err) {
     process.stderr.write(`arcsim-agent: ${err instanceof ArcsimError ? `${err.code}: ` : ''}${(err as Error).message}\n`);
     process.exitCode = 1;
   }
 }
+
+// Run directly as the bundle (`node arcsim-agent.mjs ...`); bin/arcsim-agent.js calls agentMain itself.
+if (BUNDLED && process.argv[1] && realpathSync(process.argv[1]) === SELF) await agentMain(process.argv);

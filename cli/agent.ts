@@ -51,6 +51,8 @@ export interface AgentCommandOptions {
   inventoryEntry?: string;
   /** Child inventory timeout, ms (default 60 s). */
   inventoryTimeoutMs?: number;
+  /** The agent bundle `install` installs; default: built now from the sources (scripts/build-agent.mjs). */
+  artifact?: string;
 }
 
 export function agentCommand(o: AgentCommandOptions = {}): Command {
@@ -147,6 +149,6 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
       process.stdout.write(r.already ? `already enrolled as ${r.agentId} (use --force to enroll again)\n` : `enrolled as ${r.agentId}\n`);
     });
 
-  for (const c of agentInstallCommands()) cmd.addCommand(c);
+  for (const c of agentInstallCommands(o.artifact)) cmd.addCommand(c);
   return cmd;
 }

@@ -256,11 +256,17 @@ export function loadScenarioFile(path: string): Scenario {
 
 /** Every scenario in a directory (default: the shipped library), by slug; slugs and ids must be unique. */
 export function loadLibrary(dir: string = LIBRARY_DIR): Map<string, Scenario> {
+  const files = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
+  return libraryFromTexts(files, dir);
+}
+
+/** A library from file texts (the agent bundle embeds the shipped library's files), by slug; slugs and ids must be unique. */
+export function libraryFromTexts(files: Array<{ name: string; text: string }>, where: string): Map<string, Scenario> {
   const out = new Map<string, Scenario>();
   const ids = new Set<string>();
-  for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
-    const s = loadScenarioFile(join(dir, f));
-    if (out.has(s.slug) || ids.has(s.id)) throw fileError('ARCSIM_E_SCENARIO_SCHEMA', f, 'slug', `slug "${s.slug}" or id ${s.id} is used twice in ${dir}`);
+  for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const s = parseScenario(f.text, f.name);
+    if (out.has(s.slug) || ids.has(s.id)) throw fileError('ARCSIM_E_SCENARIO_SCHEMA', f.name, 'slug', `slug "${s.slug}" or id ${s.id} is used twice in ${where}`);
     out.set(s.slug, s);
     ids.add(s.id);
   }

@@ -1,69 +1,94 @@
 #!/usr/bin/env node
-// Bundles the agent service (cli/agent-main.ts and what it imports) into one plain JavaScript file,
-// dist/arcsim-agent.mjs, so the service runs without the tsx loader (issue #3: the loader alone costs
-// ~37 MB of RSS). Run by `npm run build:agent` and by npm's `prepare` (after `npm ci` / `npm install`
-// in a checkout). bin/arcsim-agent.js loads the bundle when it exists and falls back to tsx.
+// Bundles the agent (cli/agent-main.ts and everything it imports, JavaScript dependencies included)
+// into ONE file, arcsim-agent.mjs, whose only run-time need is Node.js >= 20: no node_modules, no
+// source tree, no tsx. It is what the control plane serves to install.sh (GET /agent/arcsim-agent.mjs,
+// control-plane/install/agent-artifact.ts), what `arcsim agent install` installs, and what
+// bin/arcsim-agent.js runs in a checkout (built by `npm run build:agent` and npm's `prepare`).
 //
-// - Packages with native code or optional native deps stay external (resolved from node_modules at
-//   run time): better-sqlite3 (a .node addon), ws's bufferutil / utf-8-validate. systeminformation
-//   stays external too: the sources import it dynamically, only when an inventory is taken, and the
-//   service takes it in a child process (agent/inventory-child.ts), so the service never loads it.
-// - The sources' import.meta.url / import.meta.dirname are rewritten to the source file's own
-//   location (relative to the bundle), so code that finds files next to itself (scenarios/library,
-//   package.json, the checkout root) behaves exactly as when run from source. The source tree must
-//   therefore ship next to dist/ (the install tarball does).
-import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+// - Left out: ws's optional native helpers bufferutil / utf-8-validate (ws falls back to plain
+//   JavaScript when require() fails). Nothing else is external; the build fails if the control
+//   plane or a server-side package (fastify, pg, better-sqlite3, esbuild, tsx) gets in.
+// - What the sources read next to themselves is embedded at build time: the version from
+//   package.json (lib/version.ts) and the scenario library's files (agent/scenario-library.ts).
+// - zod keeps only its English messages (its default).
+// - systeminformation and node-schedule are imported dynamically by the sources, so the bundle
+//   carries them without running them until an inventory is taken or a cron job is scheduled.
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
+const ARTIFACT_NAME = 'arcsim-agent.mjs';
 
-/** Per source file, `import.meta.url` becomes that file's URL as seen from the bundle. */
-const sourceLocation = {
-  name: 'source-import-meta',
+/** Packages and folders that must never be in the agent (issue 11: the agent needs only Node). */
+const FORBIDDEN = [/^node_modules\/(fastify|@fastify|pg|pg-[a-z]+|better-sqlite3|esbuild|@esbuild|tsx)\//, /^control-plane\//, /^testruns\//];
+
+/** Modules whose run-time file reads are replaced by what they read, taken now. */
+const embedded = {
+  name: 'embed-files',
   setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      let text = await readFile(args.path, 'utf8');
-      if (text.includes('import.meta.')) {
-        const rel = relative(DIST, args.path).split('\\').join('/');
-        const url = `new URL(${JSON.stringify(rel)}, import.meta.url).href`;
-        text = text
-          .replaceAll('import.meta.url', `(${url})`)
-          .replaceAll('import.meta.dirname', `__arcsimDirname(${url})`);
-      }
-      return { contents: text, loader: 'ts' };
+    build.onLoad({ filter: /[\\/]lib[\\/]version\.ts$/ }, async () => {
+      const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
+      return { contents: `export const VERSION = ${JSON.stringify(version)};`, loader: 'ts' };
+    });
+    build.onLoad({ filter: /[\\/]agent[\\/]scenario-library\.ts$/ }, async () => {
+      const dir = join(ROOT, 'scenarios', 'library');
+      const names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+      const files = await Promise.all(names.map(async (name) => ({ name, text: await readFile(join(dir, name), 'utf8') })));
+      return {
+        contents: `import { libraryFromTexts } from '../scenarios/index.ts';\n` +
+          `const FILES = ${JSON.stringify(files)};\n` +
+          `export function shippedLibrary() { return libraryFromTexts(FILES, 'the library embedded in the agent'); }\n`,
+        loader: 'ts',
+        resolveDir: join(ROOT, 'agent'),
+      };
     });
   },
 };
 
 /**
+ * zod re-exports its ~50 message locales (~300 KB, half of zod in the bundle) as `z.locales`; the
+ * agent uses none but English, zod's default, so only that one is kept.
+ */
+const englishOnlyZod = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-english-only', pluginData: args.resolveDir } : undefined);
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: "export { default as en } from '../locales/en.js';", resolveDir: args.pluginData, loader: 'js',
+    }));
+  },
+};
+
+/**
  * Builds `<outDir>/arcsim-agent.mjs` (default dist/) and `arcsim-agent.sources.json` (the project
- * sources it was built from, which bin/arcsim-agent.js checks to never run a stale bundle). The
- * bundle must end up in `<install root>/dist/`: it refers to the sources' locations relative to it.
+ * sources it was built from, which bin/arcsim-agent.js checks to never run a stale bundle).
+ * Returns the file, its size and SHA-256. Throws when a forbidden module got into the bundle.
  */
 export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
+  const outfile = join(outDir, ARTIFACT_NAME);
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: [join(ROOT, 'cli', 'agent-main.ts')],
-    outfile: join(outDir, 'arcsim-agent.mjs'),
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'systeminformation'],
-    plugins: [sourceLocation],
+    external: ['bufferutil', 'utf-8-validate'],
+    plugins: [embedded, englishOnlyZod],
     // CommonJS dependencies (winston, commander, systeminformation...) call require() for Node
-    // built-ins: give the ESM bundle a real require, and the helper the plugin above uses.
+    // built-ins (and ws for its optional helpers): give the ESM bundle a real require.
     banner: {
       js: [
-        '// Generated by scripts/build-agent.mjs from cli/agent-main.ts: do not edit.',
+        '#!/usr/bin/env node',
+        '// arcsim agent, built by scripts/build-agent.mjs from cli/agent-main.ts: do not edit. Needs only Node.js >= 20.',
         "import { createRequire as __arcsimCreateRequire } from 'node:module';",
-        "import { fileURLToPath as __arcsimFileURLToPath } from 'node:url';",
-        "import { dirname as __arcsimPathDirname } from 'node:path';",
         'const require = __arcsimCreateRequire(import.meta.url);',
-        'const __arcsimDirname = (u) => __arcsimPathDirname(__arcsimFileURLToPath(u));',
       ].join('\n'),
     },
     // Whitespace and syntax only: the source text V8 keeps is ~40 % smaller (about 4 MB less RSS),
@@ -74,15 +99,21 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
     logLevel: quiet ? 'error' : 'warning',
     metafile: true,
   });
-  const sources = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith('node_modules/')).sort();
+  const inputs = Object.keys(result.metafile.inputs);
+  const bad = inputs.filter((f) => FORBIDDEN.some((re) => re.test(f)));
+  if (bad.length) throw new Error(`the agent bundle must not contain ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}`);
+  // Project files only: not packages, nor the plugins' virtual modules (`namespace:path`).
+  const sources = inputs.filter((f) => !f.startsWith('node_modules/') && !f.includes(':')).sort();
   await writeFile(join(outDir, 'arcsim-agent.sources.json'), JSON.stringify(sources, null, 1) + '\n');
-  return result;
+  const bytes = await readFile(outfile);
+  return { file: outfile, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), metafile: result.metafile };
 }
 
-// `node scripts/build-agent.mjs [--quiet] [--out-dir DIR] [--analyze]`
+// `node scripts/build-agent.mjs [--quiet] [--out-dir DIR] [--analyze]`: prints `<sha256>  <file>` (sha256sum's format).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const at = args.indexOf('--out-dir');
   const r = await buildAgent({ quiet: args.includes('--quiet'), outDir: at >= 0 ? args[at + 1] : undefined });
-  if (args.includes('--analyze')) process.stdout.write(await esbuild.analyzeMetafile(r.metafile));
+  if (args.includes('--analyze')) process.stderr.write(await esbuild.analyzeMetafile(r.metafile));
+  process.stdout.write(`${r.sha256}  ${r.file}\n`);
 }

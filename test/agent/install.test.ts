@@ -1,22 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status, uninstall } from '../../agent/installer.ts';
 import { cleanup, startControlPlane, tempDir } from '../helpers.ts';
 
-const REPO = join(import.meta.dirname, '..', '..');
-
-/** Stub `systemctl` and `npm` on PATH: they log their arguments; npm links the repo's node_modules instead of downloading. */
+/** Stub `systemctl` on PATH: it logs its arguments. No npm stub: an install must not need npm. */
 function stubs(dir: string): { path: string; log: string } {
   const bin = join(dir, 'stub-bin');
   const log = join(dir, 'calls.log');
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "systemctl $*" >> "${log}"\n[ "$1" = is-active ] && echo inactive && exit 3\nexit 0\n`);
-  writeFileSync(join(bin, 'npm'), `#!/bin/sh\necho "npm $* (in $(pwd))" >> "${log}"\nln -s "${join(REPO, 'node_modules')}" node_modules\n`);
   chmodSync(join(bin, 'systemctl'), 0o755);
-  chmodSync(join(bin, 'npm'), 0o755);
   return { path: `${bin}:${process.env.PATH}`, log };
 }
 
@@ -46,19 +43,23 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   const r = await run('bash', [file, '--token', token.token], { ...process.env, PATH: s.path, ARCSIM_ROOT: root });
   assert.equal(r.code, 0, r.out);
 
+  // One file, the bundle the control plane serves, with the digest install.sh carries.
   const installDir = join(root, 'opt', 'arcsim-agent');
-  assert.ok(existsSync(join(installDir, 'bin', 'arcsim.js')), 'sources unpacked from the control plane');
-  assert.ok(existsSync(join(installDir, 'agent', 'agent.ts')));
-  assert.equal(existsSync(join(installDir, 'test')), false, 'tests are not shipped');
-  // The service bundle (no tsx at run time) is built by the control plane and shipped, fresh.
-  const bundle = join(installDir, 'dist', 'arcsim-agent.mjs');
-  assert.ok(existsSync(bundle), 'prebuilt service bundle shipped');
-  assert.ok(existsSync(join(installDir, 'scripts', 'build-agent.mjs')), 'and its build script (npm ci runs it through prepare)');
-  const sources = JSON.parse(readFileSync(join(installDir, 'dist', 'arcsim-agent.sources.json'), 'utf8')) as string[];
-  assert.ok(sources.includes('cli/agent-main.ts'));
-  for (const f of sources) assert.ok(statSync(join(installDir, f)).mtimeMs <= statSync(bundle).mtimeMs, `${f} is not newer than the bundle`);
+  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.mjs']);
+  const served = Buffer.from(await (await fetch(`${env.url}/agent/arcsim-agent.mjs`)).arrayBuffer());
+  const digest = createHash('sha256').update(served).digest('hex');
+  assert.equal(await (await fetch(`${env.url}/agent/arcsim-agent.mjs.sha256`)).text(), `${digest}  arcsim-agent.mjs\n`);
+  assert.ok(script.includes(`EXPECTED_SHA256="${digest}"`), 'the digest is baked into install.sh');
+  const installed = readFileSync(join(installDir, 'arcsim-agent.mjs'));
+  assert.ok(installed.equals(served));
+  assert.equal(statSync(join(installDir, 'arcsim-agent.mjs')).mode & 0o777, 0o755);
+  const text = installed.toString('utf8');
+  // Package names as their own code spells them, not as this test or the bundle's guard would.
+  for (const marker of ['fastify-plugin', 'FST_ERR_', 'pg-protocol', 'better_sqlite3.node', 'createControlPlane', 'esbuild']) {
+    assert.equal(text.includes(marker), false, `the agent bundle carries ${marker}`);
+  }
+  assert.match(r.out, new RegExp(`SHA-256 ${digest} checked`));
   assert.match(r.out, /arcsim install: enrolling\n/);
-  assert.doesNotMatch(r.out, /running from source/, 'enrolled through the bundle');
   const stateDir = join(root, 'var', 'lib', 'arcsim-agent');
   assert.equal(statSync(stateDir).mode & 0o777, 0o700);
   assert.equal(statSync(join(stateDir, 'identity.json')).mode & 0o777, 0o600);
@@ -71,11 +72,10 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service'), 'utf8');
   assert.match(unit, new RegExp(`^EnvironmentFile=${envFile}$`, 'm'));
   const exec = unit.split('\n').find((l) => l.startsWith('ExecStart='))!;
-  assert.ok(exec.includes(`${installDir}/bin/arcsim-agent.js run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${stateDir}`), exec);
+  assert.ok(exec.includes(` --optimize-for-size ${installDir}/arcsim-agent.mjs run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${stateDir}`), exec);
   assert.match(unit, /^WantedBy=multi-user.target$/m);
 
   const calls = readFileSync(s.log, 'utf8').trim().split('\n');
-  assert.ok(calls.some((c) => c.startsWith('npm ci --omit=dev') && c.includes(installDir)), calls.join('\n'));
   assert.deepEqual(calls.filter((c) => c.startsWith('systemctl')), ['systemctl daemon-reload', 'systemctl enable --now arcsim-agent.service']);
 
   // status and uninstall (what `arcsim agent status|uninstall --root` run), with the same stubs.
@@ -92,6 +92,20 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   assert.ok(existsSync(join(stateDir, 'identity.json')), 'the identity stays unless --purge');
 });
 
+test('install.sh installs nothing when the download does not match the digest it carries', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
+  const script = (await (await fetch(`${env.url}/install.sh`)).text()).replace(/EXPECTED_SHA256="[0-9a-f]{64}"/, `EXPECTED_SHA256="${'0'.repeat(64)}"`);
+  const file = join(env.dir, 'install.sh');
+  writeFileSync(file, script);
+  const root = join(env.dir, 'root');
+  const r = await run('bash', [file, '--token', token.token, '--no-service'], { ...process.env, ARCSIM_ROOT: root });
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /SHA-256 of the download is not 0{64}; nothing installed/);
+  assert.equal(existsSync(root), false, 'nothing written');
+});
+
 test('install.sh refuses to run without a token', async (t) => {
   const env = await startControlPlane();
   t.after(async () => { await env.close(); cleanup(env.dir); });
@@ -102,4 +116,25 @@ test('install.sh refuses to run without a token', async (t) => {
   assert.equal(r.code, 2);
   assert.match(r.out, /enrollment token is required/);
   assert.equal(existsSync(join(dir, 'root')), false, 'nothing written');
+});
+
+test('arcsim agent install --no-start: the bundle built from the checkout, one file, enrolled; status reads the file spool', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 's-local', resourceGroup: 'rg-local' });
+  const root = join(env.dir, 'root');
+  const cli = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
+  const r = await run(process.execPath, [cli, 'agent', 'install', '--control-plane', env.url, '--token', token.token, '--root', root, '--no-start'], process.env);
+  assert.equal(r.code, 0, r.out);
+  const installDir = join(root, 'opt', 'arcsim-agent');
+  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.mjs']);
+  assert.match(readFileSync(join(installDir, 'arcsim-agent.mjs'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+  const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service'), 'utf8');
+  assert.ok(unit.includes(`${installDir}/arcsim-agent.mjs run --control-plane`), unit);
+  const stateDir = join(root, 'var', 'lib', 'arcsim-agent');
+  const identity = JSON.parse(readFileSync(join(stateDir, 'identity.json'), 'utf8'));
+  assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-local');
+  // A spool log as the agent leaves it: 3 events pushed, a batch of 2 taken, then acked.
+  writeFileSync(join(stateDir, 'spool.log'), '{"p":[{"ReportId":"a"},{"ReportId":"b"},{"ReportId":"c"}]}\n{"t":1,"n":2}\n{"a":1}\n', { mode: 0o600 });
+  assert.equal(status({ root }).spooledEvents, 1);
 });

@@ -1,0 +1,51 @@
+import { isExtensionName, type MessageOf } from '../protocol/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import { validateScenario } from '../scenarios/index.ts';
+import type { Extensions } from './extension-state.ts';
+import { describeRun, type Playback } from './playback.ts';
+import type { ScenarioRunner } from './scheduler.ts';
+
+type CommandReply = Omit<MessageOf<'command-result'>, 'v' | 'type' | 'id'>;
+
+/**
+ * Carries out one `command` from the control plane and returns its result: install or remove an
+ * extension, change the heartbeat, cancel a run, or play a scenario (waiting for the host's
+ * current run). Never throws: a failure is a result with `ok: false`.
+ */
+export async function handleCommand(msg: MessageOf<'command'>, d: {
+  logger: Logger;
+  extensions: Extensions;
+  runner: ScenarioRunner;
+  playback: Playback;
+  /** Sets the heartbeat interval (s) and returns the one in force. */
+  heartbeat: (sec?: number) => number;
+  /** The installed extensions changed. */
+  extensionsChanged: () => void;
+}): Promise<CommandReply> {
+  const c = msg.command;
+  if (c.action === 'set-extension') {
+    if (!isExtensionName(c.name)) return { ok: false, message: `unknown extension ${c.name}` };
+    d.extensions.set(c.name, c.enabled);
+    d.logger.info(`extension ${c.name} ${c.enabled ? 'installed' : 'removed'}`);
+    d.extensionsChanged();
+    return { ok: true, message: `${c.name} ${c.enabled ? 'enabled' : 'disabled'}` };
+  }
+  if (c.action === 'update-config') {
+    return { ok: true, message: `heartbeat every ${d.heartbeat(c.heartbeatIntervalSec || undefined)} s` };
+  }
+  if (c.action === 'cancel-scenario') {
+    const found = d.runner.cancel(c.detonationId);
+    return { ok: found, detonationId: c.detonationId, message: found ? 'cancelled; its cleanup phase plays' : 'no such run is playing' };
+  }
+  try {
+    const scenario = validateScenario(c.scenario, 'command.scenario');
+    const r = (await d.runner.run({ ...c, scenario, source: 'command' }, 'wait'))!;
+    const notCollected = d.playback.takeNotCollected(c.detonationId);
+    return {
+      ok: !r.failure && !r.cancelled, detonationId: c.detonationId, events: r.released, notCollected,
+      message: r.failure || r.cancelled ? describeRun(r) : undefined,
+    };
+  } catch (err) {
+    return { ok: false, detonationId: c.detonationId, message: (err as Error).message };
+  }
+}

@@ -1,0 +1,40 @@
+import type WebSocket from 'ws';
+
+/**
+ * Reconnect delays: full jitter (a random delay up to an exponential bound), so many agents that
+ * lost the same control plane do not reconnect in step. `reset` after a connection opened.
+ */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(private readonly o: { minMs: number; maxMs: number; random: () => number }) {}
+
+  /** The delay before the next attempt, ms (at least half the minimum). */
+  next(): number {
+    const bound = Math.min(this.o.maxMs, this.o.minMs * 2 ** this.attempt++);
+    return Math.max(this.o.minMs / 2, Math.floor(this.o.random() * bound));
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+}
+
+/**
+ * The agent's own liveness check on one socket: a ping every `intervalMs`; when neither a pong nor
+ * any frame came back since the previous ping, the server is gone and `onDead` runs (the server
+ * answers pings even when idle, so silence means it is gone).
+ */
+export function watchLiveness(ws: WebSocket, intervalMs: number, onDead: () => void): { markAlive(): void; stop(): void } {
+  let alive = true;
+  const markAlive = () => (alive = true);
+  ws.on('pong', markAlive);
+  ws.on('ping', markAlive);
+  const timer = setInterval(() => {
+    if (!alive) return onDead();
+    alive = false;
+    ws.ping();
+  }, intervalMs);
+  timer.unref();
+  return { markAlive, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+
+/**
+ * How the agent is installed as a service, shared by `arcsim agent install` (agent/installer.ts) and
+ * the control plane's install.sh (control-plane/install/), which must agree and must not import
+ * each other.
+ */
+export const SERVICE_NAME = 'arcsim-agent.service';
+
+/** The one file an install puts on a host: the agent bundle (scripts/build-agent.mjs). */
+export const AGENT_ARTIFACT = 'arcsim-agent.mjs';
+
+/** Install locations, relative to the root (`/` on a real host). */
+export const AGENT_PATHS = {
+  installDir: 'opt/arcsim-agent',
+  stateDir: 'var/lib/arcsim-agent',
+  confDir: 'etc/arcsim-agent',
+  envFile: 'etc/arcsim-agent/agent.env',
+  unitDir: 'etc/systemd/system',
+} as const;
+
+/**
+ * Where an install puts things under `root` (default `/`; tests pass a temp dir, so no real system
+ * path is touched). The unit's paths include the root, so a root install is self-consistent.
+ */
+export function installPaths(root = '/') {
+  const at = (p: string) => join(root, p);
+  return {
+    installDir: at(AGENT_PATHS.installDir),
+    artifact: at(join(AGENT_PATHS.installDir, AGENT_ARTIFACT)),
+    stateDir: at(AGENT_PATHS.stateDir),
+    confDir: at(AGENT_PATHS.confDir),
+    envFile: at(AGENT_PATHS.envFile),
+    unitFile: at(join(AGENT_PATHS.unitDir, SERVICE_NAME)),
+  };
+}
+
+/**
+ * Node options the service runs with (issue #3: idle footprint). `--optimize-for-size` keeps V8's
+ * heap smaller at a small CPU cost the idle agent does not notice (docs/performance.md).
+ */
+export const UNIT_NODE_ARGS: string[] = ['--optimize-for-size'];
+
+/**
+ * The systemd unit. Values are inserted as given, so install.sh can render it with shell
+ * variables (`${STATE_DIR}`) and `arcsim agent install` with real paths: one text for both.
+ */
+export function renderUnit(v: { node: string; entry: string; stateDir: string; envFile: string }): string {
+  return `[Unit]
+Description=arcsim agent (Arc-style lab agent: registers this host, plays synthetic scenarios)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+# ARCSIM_CONTROL_PLANE and ARCSIM_TOKEN (kept to re-enroll after node_invalid; remove it if you prefer).
+EnvironmentFile=${v.envFile}
+ExecStart=${[v.node, ...UNIT_NODE_ARGS, v.entry].join(' ')} run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
+WorkingDirectory=${v.stateDir}
+Restart=on-failure
+RestartSec=10
+NoNewPrivileges=true
+ProtectSystem=full
+ReadWritePaths=${v.stateDir}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
