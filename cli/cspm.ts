@@ -3,7 +3,8 @@ import { Argument, Command, Option } from 'commander';
 import { protocolError } from '../protocol/index.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
 import type { ControlPlaneApi } from '../testruns/api-client.ts';
-import { adminKeyOption, apiOf, controlPlaneOption } from './options.ts';
+import { adminKeyOption, controlPlaneOption } from './options.ts';
+import { apiOf } from './api.ts';
 import { table } from '../lib/text-table.ts';
 
 function readJson(file: string): unknown {

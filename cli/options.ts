@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../lib/duration.ts';
-import { controlPlaneApi, type ControlPlaneApi } from '../testruns/api-client.ts';
 
 /** Commander option parsers shared by the subcommands. */
 export function portOption(value: string): number {
@@ -42,8 +41,3 @@ export function controlPlaneOption(options: { required?: boolean } = {}): Option
 /** `--admin-key`, also read from $ARCSIM_ADMIN_KEY; never defaulted to an empty key. */
 export const adminKeyOption = () =>
   new Option('--admin-key <key>', 'admin API key (printed once when the control plane first started)').env('ARCSIM_ADMIN_KEY');
-
-/** The API client for a command's `--control-plane` and `--admin-key`. */
-export function apiOf(opts: { controlPlane: string; adminKey?: string }): ControlPlaneApi {
-  return controlPlaneApi(opts.controlPlane, opts.adminKey);
-}

@@ -8,7 +8,8 @@ import {
   toJUnit, toMarkdown, toNavigatorLayer,
 } from '../testruns/index.ts';
 import { table } from '../lib/text-table.ts';
-import { adminKeyOption, apiOf, controlPlaneOption } from './options.ts';
+import { adminKeyOption, controlPlaneOption } from './options.ts';
+import { apiOf } from './api.ts';
 
 const write = (file: string, text: string) => (file === '-' ? process.stdout.write(text) : writeFileSync(file, text));
 

@@ -13,7 +13,8 @@ import { createLogger } from '../lib/logger.ts';
 import { Agent, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
 import { table } from '../lib/text-table.ts';
-import { apiOf, controlPlaneOption } from './options.ts';
+import { controlPlaneOption } from './options.ts';
+import { apiOf } from './api.ts';
 
 /** Where `play` starts when no --start is given: fixed, so two plays with one seed are identical. */
 export const DEFAULT_RECORDING_START = '2026-01-01T00:00:00.000Z';

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
-import { adminKeyOption, apiOf, controlPlaneOption, durationOption } from './options.ts';
+import { adminKeyOption, controlPlaneOption, durationOption } from './options.ts';
+import { apiOf } from './api.ts';
 import { table } from '../lib/text-table.ts';
 
 export function tokenCommand(): Command {
