@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { installLocal, status, uninstall } from '../agent/installer.ts';
 import { AGENT_ARTIFACT } from '../lib/agent-service.ts';
+import { controlPlaneOption } from './options.ts';
 
 const rootOption = 'install under this root instead of / (default: $ARCSIM_ROOT or /); for tests and staging';
 
@@ -28,8 +29,8 @@ function buildFromSources(): string {
 export function agentInstallCommands(artifact?: string): Command[] {
   const install = new Command('install')
     .description('install the agent bundle as a systemd service: the one file, state dir, enrollment, unit file, systemctl enable --now')
-    .requiredOption('--control-plane <url>', 'control-plane base URL')
-    .requiredOption('--token <token>', 'enrollment token')
+    .addOption(controlPlaneOption({ required: true }))
+    .addOption(new Option('--token <token>', 'enrollment token').env('ARCSIM_TOKEN').makeOptionMandatory())
     .option('--root <dir>', rootOption)
     .option('--no-start', 'write everything but do not call systemctl')
     .action(async (opts) => {
