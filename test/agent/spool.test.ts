@@ -115,14 +115,20 @@ test('the log is compacted once acked records pile up, and keeps batches, seqs a
   assert.equal(again.take(5)!.seq, inflight.seq + 1, 'sequence numbers go on where they stopped');
 });
 
-/** A child that pushes batches of 2 events and takes batches of 3, printing what each call returned, until killed. */
+/**
+ * A child that pushes batches of 2 events and takes batches of 3, printing what each call returned,
+ * until killed. Each line is handed to the OS before the next push (a stdout pipe write may be
+ * queued, and a loop that never yields would never flush it), so after the last line we read the
+ * child did at most one more push.
+ */
 const WRITER = `
 import { Spool } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'agent', 'spool.ts'))};
 const spool = new Spool({ file: process.argv[1], maxEvents: 1000000, warnRatio: 1 });
 for (let i = 0; ; i++) {
   spool.push([{ ReportId: 'e' + (2 * i) }, { ReportId: 'e' + (2 * i + 1) }]);
   const b = i % 2 ? spool.take(3) : undefined;
-  process.stdout.write(JSON.stringify({ pushed: 2 * i + 2, seq: b?.seq, ids: b?.events.map((e) => e.ReportId) }) + '\\n');
+  const line = JSON.stringify({ pushed: 2 * i + 2, seq: b?.seq, ids: b?.events.map((e) => e.ReportId) }) + '\\n';
+  await new Promise((written) => process.stdout.write(line, written));
 }
 `;
 
@@ -136,7 +142,8 @@ test('kill -9 mid-stream: every push and batch that returned is in the spool aft
     out += c;
     if (out.split('\n').length > 3000) child.kill('SIGKILL');
   });
-  const [, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (code, sig) => resolve([code, sig])));
+  // 'close', not 'exit': the lines still in the pipe when the child died are read first.
+  const [, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
   assert.equal(signal, 'SIGKILL');
   const reported = out.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as { pushed: number; seq?: number; ids?: string[] });
   const last = reported[reported.length - 1]!;
