@@ -19,6 +19,17 @@ export interface BenchOptions {
   footprint: number;
 }
 
+/** What `npm run bench -- --help` prints. */
+export const USAGE = `usage: npm run bench [-- options]   (loopback only; options also from BENCH_* variables)
+  --agents 1,4,16   BENCH_AGENTS     agent counts to measure, one pass each
+  --events 50000    BENCH_EVENTS     events per pass, split evenly over its agents
+  --batch 100       BENCH_BATCH      events per frame (at most 1000, the protocol limit)
+  --window 8        BENCH_WINDOW     frames each agent keeps in flight
+  --warmup 4000     BENCH_WARMUP     events of an untimed 1-agent pass run first; 0 skips it
+  --rate 10000      BENCH_RATE       events/s of the paced detection-latency pass; 0 skips it
+  --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
+Figures, the machine and what they mean: docs/performance.md.`;
+
 export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60 };
 
 /**

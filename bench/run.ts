@@ -25,7 +25,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readOptions, type BenchOptions } from './options.ts';
+import { readOptions, USAGE, type BenchOptions } from './options.ts';
 import { runFullPath } from './full-path.ts';
 import { runRawBaseline } from './raw-baseline.ts';
 import { idleShare } from './machine-cpu.ts';
@@ -51,6 +51,10 @@ function failures(r: PassResult): string[] {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   let options: BenchOptions;
   try {
     options = readOptions(process.argv.slice(2), process.env);
