@@ -47,7 +47,17 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
-  app.addHook('preHandler', adminGuard(deps.store, deps.processAdminKey));
+  // onRequest: the key is checked before the body is read or validated, so a caller without it
+  // learns nothing from schema errors and cannot make the server parse a large body.
+  app.addHook('onRequest', adminGuard(deps.store, deps.processAdminKey));
+  app.addHook('onRoute', (route) => {
+    const methods = ([] as string[]).concat(route.method);
+    const changesState = methods.some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m));
+    const declared = route.schema?.security !== undefined || (route.config as { public?: boolean } | undefined)?.public === true;
+    if (changesState && !declared) {
+      throw new Error(`route ${methods.join(',')} ${route.url} changes state but declares neither the adminKey security nor config.public`);
+    }
+  });
   registerOpenApi(app, deps.version);
 
   app.register(metaRoutes, deps);

@@ -25,6 +25,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'agents'>; 
   const tags = ['enrollment'];
 
   app.post('/api/enroll', {
+    // The enrollment token in the body is the credential; the route checks it itself.
+    config: { public: true },
     schema: { tags, summary: 'Enroll an agent with a token', body: EnrollBody, response: { 201: Enrolled, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const { agentId, agentKey, row } = await enrollAgent(store, req.body.token, req.body.hostname, clock);

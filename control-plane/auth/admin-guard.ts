@@ -6,7 +6,7 @@ import type { Store } from '../store/index.ts';
 import { isAdminKey } from './admin-key.ts';
 
 /**
- * The one admin guard, a preHandler for the whole API: a route whose schema declares the
+ * The one admin guard, an onRequest hook for the whole API: a route whose schema declares the
  * `adminKey` security requirement (what the OpenAPI document shows) is refused unless the request
  * carries `Authorization: Bearer <admin key>`, so the document and the check cannot disagree.
  * `processKey` is a random key that only exists in this process's memory: in-process callers (the

@@ -48,12 +48,23 @@ test('GET /openapi.json on a running control plane is valid OpenAPI 3 and lists 
   assert.equal(doc.components.securitySchemes.agentBearer?.type, 'http');
   assert.deepEqual(doc.paths['/api/tokens']!.post!.security, [{ adminKey: [] }]);
   assert.equal(doc.paths['/api/enroll']!.post!.security, undefined, 'enrollment is authenticated by its token, not the admin key');
-  // The guard enforces what the document declares: a route documented as admin-only refuses a caller without the key.
-  for (const [path, method] of [['/api/tokens', 'GET'], ['/api/agents', 'GET'], ['/api/plans', 'PUT']] as const) {
-    assert.equal(doc.paths[path]![method.toLowerCase()]!.security?.[0]?.adminKey !== undefined, true, `${method} ${path} declares adminKey`);
-    const r = await fetch(`${url}${path}`, { method, ...(method === 'PUT' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'subscription', id: 's', plan: 'VirtualMachines', enabled: true }) } : {}) });
+  // The guard enforces what the document declares, before anything else: every route documented
+  // as admin-only refuses a caller without the key with 401, even with a body that would not pass
+  // its schema (so a caller without the key learns nothing from validation errors).
+  const adminOps = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).filter(([, op]) => op.security?.some((s) => 'adminKey' in s)).map(([method]) => ({ path, method: method.toUpperCase() })));
+  assert.ok(adminOps.length >= 15, `only ${adminOps.length} admin operations documented`);
+  for (const { path, method } of adminOps) {
+    const concrete = path.replace(/\{(\w+)\}/g, 'x');
+    const body = method === 'GET' || method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: '{"not":"valid"}' };
+    const r = await fetch(`${url}${concrete}`, { method, ...body });
     assert.equal(r.status, 401, `${method} ${path} without the admin key`);
+    assert.equal(((await r.json()) as { code: string }).code, 'ARCSIM_E_UNAUTHORIZED');
   }
+  // And every route that changes state declares the admin key, but for enrollment (its token is the credential).
+  const open = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops)
+    .filter(([method, op]) => !['get', 'head'].includes(method) && !op.security?.length).map(([method]) => `${method.toUpperCase()} ${path}`));
+  assert.deepEqual(open, ['POST /api/enroll']);
 });
 
 test('/docs serves Swagger UI from the control plane itself', async (t) => {
