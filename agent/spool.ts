@@ -53,29 +53,41 @@ interface SpoolState {
 }
 
 /**
- * Replays a spool log. Only the last line can be torn (the process died inside a write), and it
- * is ignored; a bad line before it means the file was damaged by something else, and throws.
+ * Replays a spool log. Only its tail can be torn (the process died inside a write, or a power cut
+ * left a partly written block): from the first unreadable line on, if no later line reads, the
+ * tail is ignored, since nothing it said completed. An unreadable line followed by a good one
+ * means the file was damaged by something else, and throws.
  */
 function replay(file: string): SpoolState {
   const state: SpoolState = { entries: [], nextSeq: 1, dropped: 0, records: 0, goodBytes: 0 };
   if (!existsSync(file)) return state;
-  const text = readFileSync(file, 'utf8');
+  const bytes = readFileSync(file);
+  const parse = (from: number, to: number): SpoolRecord | undefined => {
+    try {
+      return JSON.parse(bytes.toString('utf8', from, to)) as SpoolRecord;
+    } catch {
+      return undefined;
+    }
+  };
   let at = 0;
   let line = 0;
-  while (at < text.length) {
-    const end = text.indexOf('\n', at);
+  while (at < bytes.length) {
+    const end = bytes.indexOf(0x0a, at);
     if (end < 0) break; // torn last line: its write never completed, so nothing it said happened
     line++;
-    let r: SpoolRecord;
-    try {
-      r = JSON.parse(text.slice(at, end)) as SpoolRecord;
-    } catch {
-      throw new Error(`spool ${file} is damaged at line ${line}; move it away to start with an empty spool`);
+    const r = parse(at, end);
+    if (r === undefined) {
+      for (let next = end + 1, nextEnd; (nextEnd = bytes.indexOf(0x0a, next)) >= 0; next = nextEnd + 1) {
+        if (parse(next, nextEnd) !== undefined) {
+          throw new Error(`spool ${file} is damaged at line ${line}; move it away to start with an empty spool`);
+        }
+      }
+      break;
     }
     apply(state, r);
     state.records++;
     at = end + 1;
-    state.goodBytes = Buffer.byteLength(text.slice(0, at));
+    state.goodBytes = at;
   }
   return state;
 }
@@ -116,13 +128,18 @@ export function spooledEvents(file: string): number | null {
  * Bounded: a push beyond `maxEvents` drops the oldest events (sent or not), counts them and
  * emits `dropped`; it never blocks. Emits `flood` when the fill level crosses `warnRatio`.
  *
- * Durability is that of the SQLite spool it replaced (WAL, synchronous=NORMAL): every change is
- * one write(2) before the call returns, so it survives the agent being killed (kill -9); only a
- * power cut may lose the last ones. A compaction (the log rewritten to what is still pending) is
- * fsynced before it replaces the log, so even a power cut never loses what was already durable.
+ * Durability: every change is written (write(2), whole) before the call returns, so it survives
+ * the agent being killed (kill -9); a failed write (a full disk) is cut back off the log before the
+ * error is thrown, so the log never holds half a record followed by more. Records are not fsynced
+ * one by one: a power cut may lose the last ones (their torn tail is ignored at the next start).
+ * A compaction (the log rewritten to what is still pending) is fsynced before it replaces the
+ * log, so a power cut never loses what an earlier compaction made durable. The log is compacted
+ * on push as well as on ack, so it stays bounded while the control plane is unreachable.
  */
 export class Spool extends EventEmitter {
   private fd: number;
+  /** Bytes in the log: where a failed write is cut back to. */
+  private size: number;
   private entries: Entry[];
   private nextSeq: number;
   private droppedTotal: number;
@@ -143,6 +160,7 @@ export class Spool extends EventEmitter {
     this.fd = openSync(options.file, 'a', 0o600);
     // A torn last line is cut off, so the next record starts on a line of its own.
     ftruncateSync(this.fd, state.goodBytes);
+    this.size = state.goodBytes;
     chmodSync(options.file, 0o600);
     this.inflight = this.seqs();
     if (this.records > COMPACT_AFTER_RECORDS) this.compact();
@@ -164,6 +182,7 @@ export class Spool extends EventEmitter {
     if (over > 0) this.entries.splice(0, over);
     for (const json of lines) this.entries.push({ seq: null, json });
     this.droppedTotal += dropped;
+    this.compactIfDue();
     if (dropped > 0) {
       this.inflight = this.seqs();
       if (this.entries.length === 0) this.wake();
@@ -212,7 +231,7 @@ export class Spool extends EventEmitter {
       this.entries = this.entries.filter((e) => e.seq !== seq);
     }
     if (this.entries.length === 0) this.wake();
-    if (this.records > COMPACT_AFTER_RECORDS + 2 * this.entries.length) this.compact();
+    this.compactIfDue();
     return had;
   }
 
@@ -243,8 +262,25 @@ export class Spool extends EventEmitter {
 
   private write(text: string, records: number): void {
     if (this.fd < 0) throw new Error('spool is closed');
-    writeSync(this.fd, text);
+    const buf = Buffer.from(text);
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
+    } catch (err) {
+      // Never leave half a record for the next one to follow: the log stays readable.
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // The write's own error is the one to report.
+      }
+      throw err;
+    }
+    this.size += buf.length;
     this.records += records;
+  }
+
+  /** Compacts once the log holds many records beyond its live content (acked batches, dropped events). */
+  private compactIfDue(): void {
+    if (this.records > COMPACT_AFTER_RECORDS + 2 * this.entries.length) this.compact();
   }
 
   private seqs(): Set<number> {
@@ -272,8 +308,9 @@ export class Spool extends EventEmitter {
     flushGroup();
     const tmp = `${this.options.file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
+    const content = Buffer.from(lines.join('\n') + '\n');
     try {
-      writeSync(fd, lines.join('\n') + '\n');
+      for (let off = 0; off < content.length; ) off += writeSync(fd, content, off);
       fdatasyncSync(fd);
     } finally {
       closeSync(fd);
@@ -287,6 +324,7 @@ export class Spool extends EventEmitter {
     }
     closeSync(this.fd);
     this.fd = openSync(this.options.file, 'a', 0o600);
+    this.size = content.length;
     this.records = lines.length;
   }
 }

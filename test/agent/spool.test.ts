@@ -89,6 +89,37 @@ test('a torn last line (the agent died inside a write) is ignored and cut off; a
   assert.throws(() => new Spool({ file, maxEvents: 100, warnRatio: 0.9 }), new RegExp(`damaged at line ${lines.length}`));
 });
 
+test('a power cut\'s garbage tail (a partly written block: NUL bytes, half lines) is ignored, not taken for damage', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const file = join(dir, 'spool.log');
+  const spool = new Spool({ file, maxEvents: 100, warnRatio: 0.9 });
+  const first = events(3);
+  spool.push(first);
+  spool.close();
+  appendFileSync(file, Buffer.concat([Buffer.alloc(512), Buffer.from('\n{"p":[{"Tab\n'), Buffer.alloc(64)]));
+  const again = new Spool({ file, maxEvents: 100, warnRatio: 0.9 });
+  t.after(() => again.close());
+  assert.deepEqual(again.take(10)!.events.map((e) => e.ReportId), first.map((e) => e.ReportId));
+});
+
+test('offline, a full spool that keeps dropping stays a bounded file (compacted on push too)', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const file = join(dir, 'spool.log');
+  const spool = new Spool({ file, maxEvents: 10, warnRatio: 0.9 });
+  t.after(() => spool.close());
+  for (let i = 0; i < 5000; i++) spool.push(events(1, i)); // never taken, never acked: the control plane is away
+  assert.equal(spool.pending(), 10);
+  assert.equal(spool.dropped(), 4990);
+  const lines = readFileSync(file, 'utf8').split('\n').length - 1;
+  assert.ok(lines < 1100, `${lines} lines for 10 live events after 5000 pushes`);
+  const again = new Spool({ file: file, maxEvents: 10, warnRatio: 0.9 });
+  assert.equal(again.dropped(), 4990);
+  assert.equal(again.pending(), 10);
+  again.close();
+});
+
 test('the log is compacted once acked records pile up, and keeps batches, seqs and the drop count', (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
