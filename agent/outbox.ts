@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIMITS, type SensorEvent } from '../protocol/index.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -36,6 +37,13 @@ export class Outbox extends EventEmitter {
     super();
     const eps = o.eventsPerSecond ?? AGENT_DEFAULTS.eventsPerSecond;
     this.bucket = new TokenBucket(eps, Math.max(eps, o.eventsBurst ?? AGENT_DEFAULTS.eventsBurst), o.clock);
+    // Agents before the one-file bundle spooled into SQLite (spool.db), which this agent cannot
+    // read (no native addon). Say so once and set the file aside rather than ignore it silently.
+    const legacy = join(o.stateDir, 'spool.db');
+    if (existsSync(legacy)) {
+      renameSync(legacy, `${legacy}.unsent`);
+      o.logger.warn('found a spool.db from an older agent: its unsent events (if any) are not sent; kept as spool.db.unsent', { file: `${legacy}.unsent` });
+    }
     this.spool = new Spool({
       file: join(o.stateDir, 'spool.log'),
       maxEvents: o.spoolMaxEvents ?? AGENT_DEFAULTS.spoolMaxEvents,

@@ -2,6 +2,7 @@ import { ArcsimError } from '../protocol/errors.ts';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { agentCommand } from './agent.ts';
+import { throwUsageErrors, usageExitCode } from './usage.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 /** True in the agent bundle (arcsim-agent.mjs, scripts/build-agent.mjs), false when run from the sources. */
@@ -12,13 +13,19 @@ const BUNDLED = SELF.endsWith('.mjs');
  * a checkout): the same commands as `arcsim agent`, without the control plane, so an idle agent
  * stays small; `run` takes the host inventory in a short-lived child process running this same
  * entry, so it never loads systeminformation either. From the bundle, `install` installs the
- * bundle itself.
+ * bundle itself. Exit codes as `arcsim`'s: 2 for a usage error, 1 for any other error.
  */
 export async function agentMain(argv: string[]): Promise<void> {
   const entry = BUNDLED ? SELF : fileURLToPath(new URL('../bin/arcsim-agent.js', import.meta.url));
   try {
-    await agentCommand({ inventoryEntry: entry, artifact: BUNDLED ? SELF : undefined }).name('arcsim-agent').showHelpAfterError().parseAsync(argv);
+    const program = agentCommand({ inventoryEntry: entry, artifact: BUNDLED ? SELF : undefined }).name('arcsim-agent').showHelpAfterError();
+    await throwUsageErrors(program).parseAsync(argv);
   } catch (err) {
+    const usage = usageExitCode(err);
+    if (usage !== undefined) {
+      process.exitCode = usage;
+      return;
+    }
     process.stderr.write(`arcsim-agent: ${err instanceof ArcsimError ? `${err.code}: ` : ''}${(err as Error).message}\n`);
     process.exitCode = 1;
   }

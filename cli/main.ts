@@ -1,6 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { VERSION } from '../lib/version.ts';
 import { ArcsimError } from '../protocol/errors.ts';
+import { throwUsageErrors, usageExitCode } from './usage.ts';
 import { labCommand } from './lab.ts';
 import { controlPlaneCommand } from './control-plane.ts';
 import { agentCommand } from './agent.ts';
@@ -31,27 +32,18 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Makes every command throw its usage errors instead of exiting, so `main` picks the exit code. */
-function throwUsageErrors(cmd: Command): void {
-  cmd.exitOverride();
-  for (const sub of cmd.commands) throwUsageErrors(sub);
-}
-
-/** Exit code of a usage error (unknown option or command, missing or bad argument or option value). */
-export const USAGE_EXIT_CODE = 2;
-
 /**
  * Runs the CLI. Usage errors exit 2 (commander has already printed them); typed errors print as
  * `arcsim: CODE: message` and exit 1; `--help` and `--version` exit 0.
  */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  throwUsageErrors(program);
+  const program = throwUsageErrors(buildProgram());
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
+    const usage = usageExitCode(err);
+    if (usage !== undefined) {
+      process.exitCode = usage;
       return;
     }
     if (err instanceof ArcsimError) {
