@@ -111,12 +111,14 @@ export function inventoryCommand(): Command {
   const sub = <T>(name: string, desc: string, read: (api: ControlPlaneApi) => Promise<T>, columns: string[], rows: (r: T) => Array<Record<string, unknown>>) =>
     cmd.command(name).description(desc).addOption(controlPlaneOption()).option('--json', 'print JSON').action(async (opts) => {
       const r = await read(apiOf(opts));
-      if (opts.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      // --json prints the API's answer as it is: `{"value": [...]}`.
+      if (opts.json) return void process.stdout.write(JSON.stringify({ value: r }, null, 2) + '\n');
       process.stdout.write(table(rows(r), columns) + '\n');
     });
   sub('assets', 'assets with their sources, merge confidence and conflicts', async (api) => {
     const r = await api.assets();
-    return r.available ? r.value : [];
+    if (!r.available) throw protocolError('ARCSIM_E_NOT_FOUND', 'this control plane serves no assets (GET /api/assets is 404)');
+    return r.value;
   }, ['name', 'confidence', 'sources', 'arcStatus', 'alerts', 'conflicts'],
   (assets) => assets.map((a) => ({ ...a, sources: kinds(a.sources, '+'), alerts: Array.isArray(a.openAlerts) ? a.openAlerts.length : 0, conflicts: kinds(a.conflicts, ',') })));
   sub('recommendations', 'unhealthy recommendations', (api) => api.recommendations(), ['severity', 'displayName', 'resource', 'firstSeen'],

@@ -183,6 +183,7 @@ test('no admin key: admin commands fail before any request; read-only commands s
 
   const assets = await arcsim(['inventory', 'assets', '--json'], { ARCSIM_CONTROL_PLANE: cp.url });
   assert.equal(assets.status, 0, assets.stderr);
+  assert.deepEqual(JSON.parse(assets.stdout), { value: [] }, '--json prints the API answer, {value: [...]}');
   assert.deepEqual(cp.seen.map((r) => `${r.method} ${r.url}`), ['GET /api/assets']);
   assert.equal(cp.seen[0]!.headers.authorization, undefined);
 });
