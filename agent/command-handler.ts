@@ -25,7 +25,11 @@ export async function handleCommand(msg: MessageOf<'command'>, d: {
   const c = msg.command;
   if (c.action === 'set-extension') {
     if (!isExtensionName(c.name)) return { ok: false, message: `unknown extension ${c.name}` };
-    d.extensions.set(c.name, c.enabled);
+    try {
+      d.extensions.set(c.name, c.enabled); // writes extensions.json: a full disk must not escape
+    } catch (err) {
+      return { ok: false, message: `could not record extension ${c.name}: ${(err as Error).message}` };
+    }
     d.logger.info(`extension ${c.name} ${c.enabled ? 'installed' : 'removed'}`);
     d.extensionsChanged();
     return { ok: true, message: `${c.name} ${c.enabled ? 'enabled' : 'disabled'}` };
