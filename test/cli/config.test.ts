@@ -220,3 +220,19 @@ test('exit codes: usage errors 2, typed errors 1, help 0; --help names the envir
   assert.match(agentHelp.stdout, /env: ARCSIM_CONTROL_PLANE/);
   assert.equal((await arcsim(['--version'])).status, 0);
 });
+
+test('config limits are whole numbers, and the frame and batch sizes can only be raised', () => {
+  const dir = tempDir();
+  const file = join(dir, 'control-plane.yaml');
+  const refused = (yaml: string, path: string) => {
+    writeFileSync(file, yaml);
+    assert.throws(() => loadConfigFile(file), (err: ArcsimError) => err.code === 'ARCSIM_E_CONFIG_SCHEMA' && err.path === path, yaml);
+  };
+  refused('limits: { heartbeatIntervalSec: 0.5 }\n', 'limits.heartbeatIntervalSec');
+  refused('limits: { maxEventsPerSecond: 0 }\n', 'limits.maxEventsPerSecond');
+  // Agents cut batches of up to 1000 events (the protocol's limit): a lower limit would refuse them.
+  refused('limits: { maxEventsPerBatch: 100 }\n', 'limits.maxEventsPerBatch');
+  writeFileSync(file, 'limits: { maxEventsPerBatch: 2000, heartbeatIntervalSec: 5 }\n');
+  assert.deepEqual(loadConfigFile(file).limits, { maxEventsPerBatch: 2000, heartbeatIntervalSec: 5 });
+  cleanup(dir);
+});
