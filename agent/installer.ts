@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { installPaths, renderUnit, SERVICE_NAME } from '../lib/agent-service.ts';
+import { installPaths, renderUnit, SERVICE_NAME } from '../protocol/agent-service.ts';
 import { loadIdentity } from './identity.ts';
 import { enrollOnly } from './enroll.ts';
 import { spooledEvents } from './spool.ts';

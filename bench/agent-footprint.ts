@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlPlane, openSqliteStore } from '../control-plane/index.ts';
-import { AGENT_ARTIFACT, UNIT_NODE_ARGS } from '../lib/agent-service.ts';
+import { AGENT_ARTIFACT, UNIT_NODE_ARGS } from '../protocol/agent-service.ts';
 
 /**
  * Agent idle footprint: one real agent process started exactly as the systemd unit starts it

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { installLocal, status, uninstall } from '../agent/installer.ts';
-import { AGENT_ARTIFACT } from '../lib/agent-service.ts';
+import { AGENT_ARTIFACT } from '../protocol/agent-service.ts';
 import { controlPlaneOption } from './options.ts';
 
 const rootOption = 'install under this root instead of / (default: $ARCSIM_ROOT or /); for tests and staging';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_ARTIFACT } from '../../lib/agent-service.ts';
+import { AGENT_ARTIFACT } from '../../protocol/agent-service.ts';
 
 /** The source tree the control plane runs from: what the agent bundle is built from. */
 const SOURCE_ROOT = join(import.meta.dirname, '..', '..');

@@ -1,4 +1,4 @@
-import { AGENT_ARTIFACT, AGENT_PATHS, renderUnit, SERVICE_NAME } from '../../lib/agent-service.ts';
+import { AGENT_ARTIFACT, AGENT_PATHS, renderUnit, SERVICE_NAME } from '../../protocol/agent-service.ts';
 
 /** Where install.sh downloads the agent bundle, and its digest, on the control plane. */
 export const ARTIFACT_PATH = `/agent/${AGENT_ARTIFACT}`;
