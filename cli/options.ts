@@ -27,7 +27,7 @@ export function urlOption(value: string): string {
   return value;
 }
 
-export const DEFAULT_CONTROL_PLANE = 'http://127.0.0.1:7070';
+const DEFAULT_CONTROL_PLANE = 'http://127.0.0.1:7070';
 
 /**
  * `--control-plane`, also read from $ARCSIM_CONTROL_PLANE so one export serves a shell session.

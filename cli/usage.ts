@@ -1,7 +1,7 @@
 import { CommanderError, type Command } from 'commander';
 
 /** Exit code of a usage error (unknown option or command, missing or bad argument or option value). */
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
 /** Makes `cmd` and its subcommands throw their usage errors instead of exiting, so the caller picks the exit code. */
 export function throwUsageErrors(cmd: Command): Command {

@@ -8,7 +8,6 @@ import type { Dialect, Param, Sql } from './sql.ts';
  */
 export interface Executor {
   readonly dialect: Dialect;
-  readonly inTransaction: boolean;
   /** All result rows; `R` is the row shape the statement's columns decode from (see row-decoding). */
   all<R>(q: Sql, params?: readonly Param[]): Promise<R[]>;
   get<R>(q: Sql, params?: readonly Param[]): Promise<R | undefined>;

@@ -29,10 +29,6 @@ class PgExecutor implements Executor {
 
   constructor(private readonly pool: pg.Pool, private readonly client?: pg.PoolClient) {}
 
-  get inTransaction(): boolean {
-    return this.client !== undefined;
-  }
-
   private query<R extends pg.QueryResultRow>(q: Sql, params: readonly Param[]): Promise<pg.QueryResult<R>> {
     return (this.client ?? this.pool).query<R>(q.postgres, params as Param[]);
   }

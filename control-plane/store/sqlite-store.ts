@@ -53,10 +53,6 @@ class SqliteExecutor implements Executor {
     return new SqliteExecutor(cache);
   }
 
-  get inTransaction(): boolean {
-    return this.queue === undefined;
-  }
-
   all<R>(q: Sql, params: readonly Param[] = []): Promise<R[]> {
     return this.turn(() => this.cache.get(q).all(...params) as R[]);
   }
