@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { createControlPlane, openPostgresStore, openSqliteStore, type ControlPlane, type ControlPlaneConfig, type Store } from '../control-plane/index.ts';
 import type { Logger } from '../lib/logger.ts';
+import { protocolError } from '../protocol/errors.ts';
 
 export interface StartedControlPlane {
   cp: ControlPlane;
@@ -20,9 +21,20 @@ export async function startControlPlane(options: {
   /** The rest of the control-plane settings (rules, sync, limits, lateness, inventory, public URL). */
   config?: Omit<ControlPlaneConfig, 'host' | 'port'>;
 }): Promise<StartedControlPlane> {
+  const sqliteFile = join(resolve(options.dataDir), 'arcsim.db');
   const store = options.storeUrl
     ? await openPostgresStore({ connectionString: options.storeUrl, logger: options.logger })
-    : openSqliteStore({ file: join(resolve(options.dataDir), 'arcsim.db') });
+    : openSqliteStore({ file: sqliteFile });
+  if (!options.storeUrl) {
+    // SQLite migrates in the background of its first calls: wait for it here, so a store that
+    // cannot be migrated stops the start-up with its own error (PostgreSQL's open already waited).
+    try {
+      await store.migrations();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw protocolError('ARCSIM_E_STORE_UNAVAILABLE', `${sqliteFile}: ${(err as Error).message}`);
+    }
+  }
   let cp: ControlPlane;
   try {
     cp = createControlPlane({ store, logger: options.logger, config: { ...options.config, host: options.host, port: options.port } });
