@@ -236,3 +236,16 @@ test('config limits are whole numbers, and the frame and batch sizes can only be
   assert.deepEqual(loadConfigFile(file).limits, { maxEventsPerBatch: 2000, heartbeatIntervalSec: 5 });
   cleanup(dir);
 });
+
+test('a SQLite store that cannot be migrated stops the control plane at start-up, naming the file and the migration', async () => {
+  const dir = tempDir();
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dir, 'arcsim.db'));
+  db.exec('CREATE TABLE agents (x INTEGER)'); // not arcsim's: the first migration cannot create its own
+  db.close();
+  const r = await arcsim(['control-plane', '--port', '0', '--data-dir', dir]);
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stderr, /ARCSIM_E_STORE_UNAVAILABLE: .*arcsim\.db: migration 001_init\.sql failed/);
+  assert.doesNotMatch(r.stdout, /listening/);
+  cleanup(dir);
+});
