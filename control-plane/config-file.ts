@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { issuePath, protocolError } from '../protocol/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
+import { LIMITS } from '../protocol/limits.ts';
 import { ControlPlaneConfigSchema } from './control-plane.ts';
 
 const shape = ControlPlaneConfigSchema.shape;
@@ -40,7 +41,13 @@ export const ConfigFileSchema = z.strictObject({
     sweepInterval: duration.optional(),
     commandTimeout: duration.optional(),
   }).optional(),
-  limits: shape.limits.unwrap().optional(),
+  // Agents cut their frames and batches by the protocol's own limits: a lower limit here would
+  // refuse every full batch they send, so these two can only be raised. (Tests of the gateway's
+  // own checks lower them through createControlPlane.)
+  limits: shape.limits.unwrap().extend({
+    maxEventsPerBatch: z.number().int().min(LIMITS.maxEventsPerBatch, `at least ${LIMITS.maxEventsPerBatch}: agents send batches of up to the protocol's limit`).optional(),
+    maxFrameBytes: z.number().int().min(LIMITS.maxFrameBytes, `at least ${LIMITS.maxFrameBytes}: agents send frames of up to the protocol's limit`).optional(),
+  }).optional(),
   logFormat: z.enum(['json', 'pretty']).optional(),
 }).refine((c) => !(c.dataDir && c.storeUrl), { message: 'give dataDir (SQLite) or storeUrl (PostgreSQL), not both', path: ['storeUrl'] });
 

@@ -36,16 +36,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   incidentWindow: z.string().default('24h'),
   /** Arc status thresholds, CSPM pulls, extension commands (see inventory/inventory.ts). */
   inventory: InventoryConfigSchema.default(InventoryConfigSchema.parse({})),
-  /**
-   * Whole positive numbers. The frame and batch sizes can only be raised: agents cut their batches
-   * by the protocol's own limits, so a lower one would refuse every full batch they send.
-   */
-  limits: z.strictObject(Object.fromEntries((Object.keys(LIMITS) as Array<keyof Limits>).map((k) => [
-    k,
-    (k === 'maxEventsPerBatch' || k === 'maxFrameBytes'
-      ? z.number().int().min(LIMITS[k], `at least ${LIMITS[k]}: agents send batches up to the protocol's own limit`)
-      : z.number().int().positive()).optional(),
-  ])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
+  /** Whole positive numbers (the config file also keeps the frame and batch sizes from going below the protocol's). */
+  limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().int().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
 export type ControlPlaneConfig = z.input<typeof ControlPlaneConfigSchema>;
 
