@@ -9,7 +9,7 @@ import { shippedLibrary } from './scenario-library.ts';
 // without schedules never loads YAML, the scenario loader or the embedded library.
 
 /** One cron entry of the agent's schedule file. */
-export const ScheduleEntrySchema = z.strictObject({
+const ScheduleEntrySchema = z.strictObject({
   name: z.string().min(1).max(128),
   /** node-schedule cron: `m h dom mon dow`, or with a leading seconds field. */
   cron: z.string().min(1),
@@ -23,7 +23,7 @@ export const ScheduleEntrySchema = z.strictObject({
   /** Let this run overlap another run on the host; otherwise a run due while another plays is skipped. */
   allowOverlap: z.boolean().default(false),
 });
-export const ScheduleFileSchema = z.strictObject({ schedules: z.array(ScheduleEntrySchema) });
+const ScheduleFileSchema = z.strictObject({ schedules: z.array(ScheduleEntrySchema) });
 export type ScheduleEntry = z.infer<typeof ScheduleEntrySchema>;
 
 /** Reads and checks a schedule file (YAML `schedules: [...]`); errors name the file and path. */
