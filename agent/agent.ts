@@ -6,9 +6,8 @@ import {
 } from '../protocol/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { validateScenario } from '../scenarios/index.ts';
 import type { ReleaseResult } from '../scenarios/playback.ts';
-import { AGENT_DEFAULTS } from './agent-config.ts';
+import { AGENT_DEFAULTS } from './agent-defaults.ts';
 import { handleCommand } from './command-handler.ts';
 import { Connection } from './connection.ts';
 import { Enrollment } from './enrollment.ts';
@@ -18,7 +17,8 @@ import type { Inventory, InventoryOptions } from './inventory.ts';
 import { Backoff } from './keepalive.ts';
 import { Outbox } from './outbox.ts';
 import { describeRun, Playback } from './playback.ts';
-import { loadNodeSchedule, ScenarioRunner, type RunRequest, type ScheduleEntry, type ScheduleJobFn } from './scheduler.ts';
+import type { ScheduleEntry } from './schedule-file.ts';
+import { loadScheduling, ScenarioRunner, type RunRequest, type ScheduleJobFn } from './scheduler.ts';
 
 export interface AgentOptions {
   /** Control-plane base URL, e.g. http://127.0.0.1:7070. */
@@ -149,7 +149,7 @@ export class Agent extends EventEmitter {
     this.openState();
     void this.connect();
     if (this.options.schedules?.length) {
-      if (!this.options.scheduleJob) await loadNodeSchedule();
+      await loadScheduling({ nodeSchedule: !this.options.scheduleJob });
       this.runner.schedule(this.options.schedules);
     }
   }
@@ -207,6 +207,7 @@ export class Agent extends EventEmitter {
    * when the warmup or detonation failed or was cancelled.
    */
   async play(c: PlayRequest): Promise<PlayResult> {
+    const { validateScenario } = await import('../scenarios/index.ts'); // not evaluated until a scenario comes
     const scenario = validateScenario(c.scenario, 'command.scenario');
     const r = (await this.runner.run({ ...c, variant: c.variant ?? 'attack', scenario, source: 'api' }, 'wait'))!;
     const notCollected = this.playback.takeNotCollected(c.detonationId);

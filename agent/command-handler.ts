@@ -1,6 +1,5 @@
 import { isExtensionName, type MessageOf } from '../protocol/index.ts';
 import type { Logger } from '../lib/logger.ts';
-import { validateScenario } from '../scenarios/index.ts';
 import type { Extensions } from './extension-state.ts';
 import { describeRun, type Playback } from './playback.ts';
 import type { ScenarioRunner } from './scheduler.ts';
@@ -42,6 +41,7 @@ export async function handleCommand(msg: MessageOf<'command'>, d: {
     return { ok: found, detonationId: c.detonationId, message: found ? 'cancelled; its cleanup phase plays' : 'no such run is playing' };
   }
   try {
+    const { validateScenario } = await import('../scenarios/index.ts'); // not evaluated until a scenario comes
     const scenario = validateScenario(c.scenario, 'command.scenario');
     const r = (await d.runner.run({ ...c, scenario, source: 'command' }, 'wait'))!;
     const notCollected = d.playback.takeNotCollected(c.detonationId);

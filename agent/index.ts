@@ -1,5 +1,6 @@
 export { Agent, type AgentOptions, type PlayRequest, type PlayResult } from './agent.ts';
-export { AGENT_DEFAULTS, AgentConfigSchema, loadAgentConfig, type AgentConfig } from './agent-config.ts';
+export { AgentConfigSchema, loadAgentConfig, type AgentConfig } from './agent-config.ts';
+export { AGENT_DEFAULTS } from './agent-defaults.ts';
 export { collectHostFacts } from './host-facts.ts';
 export { collectInventory, type Inventory, type InventoryOptions } from './inventory.ts';
 export { childInventoryRunner, runInventoryChild, InventorySchema, type ChildInventoryOptions } from './inventory-child.ts';

@@ -1,5 +1,6 @@
 import type { MachineFacts, SqlInstanceFacts } from '../protocol/index.ts';
-import { AGENT_DEFAULTS, type AgentConfig } from './agent-config.ts';
+import type { AgentConfig } from './agent-config.ts';
+import { AGENT_DEFAULTS } from './agent-defaults.ts';
 import { detectCloud } from './cloud-detector.ts';
 import { collectHostFacts, loadSysteminformation, probe } from './host-facts.ts';
 import { applyPersona, type Persona } from './persona.ts';

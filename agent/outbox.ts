@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LIMITS, type SensorEvent } from '../protocol/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { AGENT_DEFAULTS } from './agent-config.ts';
+import { AGENT_DEFAULTS } from './agent-defaults.ts';
 import type { FaultInjector } from './fault-injector.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { Spool, type Batch } from './spool.ts';

@@ -1,7 +1,6 @@
 import type { MachineFacts, SensorEvent, TableName } from '../protocol/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { planRun } from '../scenarios/index.ts';
 import { releasePlan, warpedStart, type ReleaseResult } from '../scenarios/playback.ts';
 import type { Extensions } from './extension-state.ts';
 import { FaultInjector } from './fault-injector.ts';
@@ -57,6 +56,8 @@ export class Playback {
     const extensions = this.d.extensions();
     const device = await this.d.device();
     const speed = req.speed ?? 0;
+    // Loaded on the first run: an idle agent never evaluates the scenario code.
+    const { planRun } = await import('../scenarios/index.ts');
     const options = {
       variant: req.variant, seed: req.seed, detonationId: req.detonationId, inputs: req.inputs,
       device: { id: device.id, name: device.machine.hostname },

@@ -1,43 +1,9 @@
 import type { Faults } from '../protocol/index.ts';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { z } from 'zod';
-import { issuePath } from '../protocol/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { loadScenarioFile, type InputValue, type Scenario, type Variant } from '../scenarios/index.ts';
+import type { InputValue, Scenario, Variant } from '../scenarios/index.ts';
 import type { ReleaseResult } from '../scenarios/playback.ts';
-import { shippedLibrary } from './scenario-library.ts';
-
-/** One cron entry of the agent's schedule file. */
-export const ScheduleEntrySchema = z.strictObject({
-  name: z.string().min(1).max(128),
-  /** node-schedule cron: `m h dom mon dow`, or with a leading seconds field. */
-  cron: z.string().min(1),
-  /** A library slug, or a path to a scenario file. */
-  scenario: z.string().min(1),
-  variant: z.enum(['attack', 'benign']).default('attack'),
-  inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-  seed: z.union([z.number().int(), z.string()]).optional(),
-  /** Time-warp factor (0 = all at once). */
-  speed: z.number().nonnegative().default(0),
-  /** Let this run overlap another run on the host; otherwise a run due while another plays is skipped. */
-  allowOverlap: z.boolean().default(false),
-});
-export const ScheduleFileSchema = z.strictObject({ schedules: z.array(ScheduleEntrySchema) });
-export type ScheduleEntry = z.infer<typeof ScheduleEntrySchema>;
-
-/** Reads and checks a schedule file (YAML `schedules: [...]`); errors name the file and path. */
-export function loadScheduleFile(file: string): ScheduleEntry[] {
-  const doc = parseDocument(readFileSync(file, 'utf8'));
-  if (doc.errors.length) throw new Error(`${file}: not valid YAML: ${doc.errors[0]!.message}`);
-  const parsed = ScheduleFileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`${file} at ${issuePath(issue.path) || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data.schedules;
-}
+import type { ScheduleEntry } from './schedule-file.ts';
 
 /** What to play, once resolved. */
 export interface RunRequest {
@@ -59,29 +25,25 @@ export type PlayFn = (req: RunRequest, signal: AbortSignal) => Promise<ReleaseRe
 export type ScheduleJobFn = (cron: string, fire: () => void) => { cancel(): void };
 
 let nodeSchedule: Pick<typeof import('node-schedule'), 'scheduleJob'> | undefined;
+let scheduleFile: Pick<typeof import('./schedule-file.ts'), 'resolveScenarioRef'> | undefined;
 
 /**
- * Loads node-schedule (with luxon, ~2.5 MB of RSS) before the first cron job, not at start: most
- * agents have no schedule file. A dynamic import, so the agent bundle carries it without running it.
+ * Loads what schedules need before the first one, not at start (most agents have no schedule
+ * file): the scenario resolver (YAML, scenario loader, embedded library) and, unless cron jobs are
+ * started another way, node-schedule (with luxon, ~2.5 MB of RSS). Dynamic imports, so the agent
+ * bundle carries them without running them.
  */
-export async function loadNodeSchedule(): Promise<void> {
-  nodeSchedule ??= await import('node-schedule');
+export async function loadScheduling(o: { nodeSchedule: boolean } = { nodeSchedule: true }): Promise<void> {
+  scheduleFile ??= await import('./schedule-file.ts');
+  if (o.nodeSchedule) nodeSchedule ??= await import('node-schedule');
 }
 
 const nodeScheduleJob: ScheduleJobFn = (cron, fire) => {
-  if (!nodeSchedule) throw new Error('node-schedule is not loaded: await loadNodeSchedule() before scheduling');
+  if (!nodeSchedule) throw new Error('node-schedule is not loaded: await loadScheduling() before scheduling');
   const job = nodeSchedule.scheduleJob(cron, fire);
   if (!job) throw new Error(`"${cron}" is not a valid cron expression`);
   return job;
 };
-
-/** Finds a schedule's scenario: a library slug, or a file path. */
-export function resolveScenarioRef(ref: string, library: () => Map<string, Scenario> = shippedLibrary): Scenario {
-  const bySlug = library().get(ref);
-  if (bySlug) return bySlug;
-  if (existsSync(ref)) return loadScenarioFile(ref);
-  throw new Error(`scenario "${ref}" is neither a library slug nor a scenario file`);
-}
 
 /**
  * Runs scenarios on one host: now (a control-plane command) or on cron schedules. Runs never
@@ -169,7 +131,10 @@ export class ScenarioRunner {
 
   /** Starts cron jobs for `entries`; every scenario and cron expression is checked first. */
   schedule(entries: ScheduleEntry[]): void {
-    const resolve = this.deps.resolveScenario ?? ((ref: string) => resolveScenarioRef(ref));
+    const resolve = this.deps.resolveScenario ?? ((ref: string) => {
+      if (!scheduleFile) throw new Error('the scenario resolver is not loaded: await loadScheduling() before scheduling');
+      return scheduleFile.resolveScenarioRef(ref);
+    });
     const resolved = entries.map((e, i) => {
       try {
         return { entry: e, scenario: resolve(e.scenario) };

@@ -4,13 +4,11 @@ import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
 // Not agent/index.ts: that would load the inventory code (and systeminformation) with the service.
 import { Agent } from '../agent/agent.ts';
-import { loadAgentConfig, type AgentConfig } from '../agent/agent-config.ts';
+import type { AgentConfig } from '../agent/agent-config.ts';
 import { childInventoryRunner } from '../agent/inventory-child.ts';
 import type { Inventory, InventoryOptions } from '../agent/inventory.ts';
-import { loadPersona } from '../agent/persona.ts';
 import { controlPlaneOption, positiveIntOption } from './options.ts';
 import { untilSignal } from './signals.ts';
-import { loadScheduleFile } from '../agent/scheduler.ts';
 import { table } from '../lib/text-table.ts';
 import { agentInstallCommands } from './agent-install.ts';
 
@@ -23,22 +21,24 @@ function addInventoryOptions(cmd: Command): Command {
     .option('--config <file>', 'agent config YAML (spool size, events/s, metadata URLs, declared SQL instances)');
 }
 
-function readConfig(opts: { config?: string }): AgentConfig {
-  return opts.config ? loadAgentConfig(opts.config) : {};
+// The config and persona loaders (YAML, their schemas) are imported only when a file is given,
+// so the agent service without --config / --persona never evaluates them.
+async function readConfig(opts: { config?: string }): Promise<AgentConfig> {
+  return opts.config ? (await import('../agent/agent-config.ts')).loadAgentConfig(opts.config) : {};
 }
 
-function inventoryOptions(opts: { persona?: string }, config: AgentConfig): InventoryOptions {
+async function inventoryOptions(opts: { persona?: string }, config: AgentConfig): Promise<InventoryOptions> {
   return {
     sysRoot: config.sysRoot, awsImdsUrl: config.awsImdsUrl, gcpMetadataUrl: config.gcpMetadataUrl,
     metadataTimeoutMs: config.metadataTimeoutMs, sqlInstances: config.sqlInstances,
-    persona: opts.persona ? loadPersona(opts.persona) : undefined,
+    persona: opts.persona ? (await import('../agent/persona.ts')).loadPersona(opts.persona) : undefined,
   };
 }
 
 /** The inventory of this host, taken in this process (systeminformation is loaded here on first use). */
 async function collectHere(opts: { persona?: string; config?: string }): Promise<Inventory> {
   const { collectInventory } = await import('../agent/inventory.ts');
-  return collectInventory(inventoryOptions(opts, readConfig(opts)));
+  return collectInventory(await inventoryOptions(opts, await readConfig(opts)));
 }
 
 export interface AgentCommandOptions {
@@ -70,10 +70,10 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
       .option('--schedule <file>', 'YAML file of cron-scheduled scenario runs (see docs/scenarios.md)'),
   ).action(async (opts) => {
     const logger = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'pretty', component: 'agent' });
-    const config = readConfig(opts);
+    const config = await readConfig(opts);
     const agent = new Agent({
       controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger,
-      inventory: inventoryOptions(opts, config),
+      inventory: await inventoryOptions(opts, config),
       inventoryRunner: o.inventoryEntry
         ? childInventoryRunner({
           entry: o.inventoryEntry, timeoutMs: o.inventoryTimeoutMs,
@@ -84,7 +84,7 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
       eventsPerSecond: opts.eps ?? config.eventsPerSecond,
       eventsBurst: config.eventsBurst,
       pingIntervalMs: config.pingIntervalMs,
-      schedules: opts.schedule ? loadScheduleFile(opts.schedule) : undefined,
+      schedules: opts.schedule ? (await import('../agent/schedule-file.ts')).loadScheduleFile(opts.schedule) : undefined,
     });
     agent.on('registered', (m) => logger.info('registered', { machineId: m.machineId, heartbeatIntervalSec: m.heartbeatIntervalSec, extensions: m.extensions.map((e: { name: string }) => e.name) }));
     agent.on('disconnected', (code) => logger.warn('disconnected', { code }));

@@ -37,9 +37,12 @@ export function installPaths(root = '/') {
 
 /**
  * Node options the service runs with (issue #3: idle footprint). `--optimize-for-size` keeps V8's
- * heap smaller at a small CPU cost the idle agent does not notice (docs/performance.md).
+ * heap smaller at a small CPU cost the idle agent does not notice. V8 hands freed heap back to the
+ * OS (its memory reducer) only 8 s after start-up's last big GC; the agent is idle once registered,
+ * so 0.2 s: otherwise it stays ~4 MB above its idle size for those seconds (docs/performance.md).
+ * A command-line flag: V8 reads it when the heap is set up, so setting it from the code is too late.
  */
-export const UNIT_NODE_ARGS: string[] = ['--optimize-for-size'];
+export const UNIT_NODE_ARGS: string[] = ['--gc-memory-reducer-start-delay-ms=200', '--optimize-for-size'];
 
 /**
  * The systemd unit. Values are inserted as given, so install.sh can render it with shell

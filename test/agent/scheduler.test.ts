@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadLibrary } from '../../scenarios/index.ts';
 import type { ReleaseResult } from '../../scenarios/playback.ts';
-import { loadNodeSchedule, loadScheduleFile, ScenarioRunner, type RunRequest, type ScheduleJobFn } from '../../agent/scheduler.ts';
+import { loadScheduleFile } from '../../agent/schedule-file.ts';
+import { loadScheduling, ScenarioRunner, type RunRequest, type ScheduleJobFn } from '../../agent/scheduler.ts';
 import { Agent } from '../../agent/index.ts';
 import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
 
@@ -62,7 +63,7 @@ test('runs never overlap on a host: commands wait their turn, a busy cron run is
 });
 
 test('schedules are checked at start-up: cron syntax (node-schedule) and the scenario reference', async () => {
-  await loadNodeSchedule(); // what Agent.start does before scheduling
+  await loadScheduling(); // what Agent.start does before scheduling
   const runner = new ScenarioRunner({ play: async () => done });
   assert.throws(() => runner.schedule([{ name: 'x', cron: 'every night', scenario: 'ssh-brute-force-failed', variant: 'attack', speed: 0, allowOverlap: false }]), /schedules\.0\.cron \(x\): "every night" is not a valid cron expression/);
   assert.throws(() => runner.schedule([{ name: 'y', cron: '0 2 * * *', scenario: 'no-such-scenario', variant: 'attack', speed: 0, allowOverlap: false }]), /schedules\.0 \(y\): scenario "no-such-scenario"/);
