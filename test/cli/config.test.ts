@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigFile } from '../../control-plane/config-file.ts';
+import { ControlPlaneConfigSchema } from '../../control-plane/control-plane.ts';
+import { LIMITS } from '../../protocol/limits.ts';
 import { ArcsimError } from '../../protocol/errors.ts';
 import { cleanup, startControlPlane, tempDir } from '../helpers.ts';
 
@@ -74,18 +76,26 @@ function configError(fn: () => unknown): ArcsimError {
   assert.fail('no error');
 }
 
+/** The defaults as docs/configuration.md states them (and, for limits, the units there), not read back from the code. */
+const DOCUMENTED = {
+  host: '127.0.0.1', port: 7070, lateness: '5m', incidentWindow: '24h',
+  sync: { profile: 'blog-2022', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
+  inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
+  limits: {
+    maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,
+    handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, maxBodyBytes: 10 * 1024 * 1024,
+  },
+};
+
 test('examples/control-plane.yaml loads and states the documented defaults', () => {
-  // Values from docs/configuration.md (and, for limits, the units there), not read back from the schema.
-  assert.deepEqual(loadConfigFile(join(ROOT, 'examples', 'control-plane.yaml')), {
-    host: '127.0.0.1', port: 7070, lateness: '5m', incidentWindow: '24h',
-    sync: { profile: 'blog-2022', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
-    inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
-    limits: {
-      maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,
-      handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, maxBodyBytes: 10 * 1024 * 1024,
-    },
-    logFormat: 'json',
-  });
+  assert.deepEqual(loadConfigFile(join(ROOT, 'examples', 'control-plane.yaml')), { ...DOCUMENTED, logFormat: 'json' });
+});
+
+test('the defaults the control plane applies are the documented ones', () => {
+  const applied = ControlPlaneConfigSchema.parse({});
+  const { limits, ...rest } = DOCUMENTED;
+  assert.deepEqual({ ...LIMITS }, limits);
+  for (const [key, value] of Object.entries(rest)) assert.deepEqual(applied[key as keyof typeof applied], value, key);
 });
 
 test('a bad config file is refused with a typed error and the path of the key', (t) => {
