@@ -17,7 +17,8 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   // Wire and API: agent connections, REST requests, the store.
-  ARCSIM_E_UNAUTHORIZED: { area: 'wire', status: 401, closeCode: null, message: 'missing or wrong admin API key' },
+  ARCSIM_E_UNAUTHORIZED: { area: 'wire', status: 401, closeCode: null, message: 'missing or wrong API key' },
+  ARCSIM_E_FORBIDDEN: { area: 'wire', status: 403, closeCode: null, message: 'the API key\'s role may not make this call' },
   ARCSIM_E_AGENT_AUTH: { area: 'wire', status: 401, closeCode: null, message: 'missing or wrong agent credentials' },
   ARCSIM_E_NODE_INVALID: { area: 'wire', status: 401, closeCode: null, message: 'unknown agent (node_invalid): enroll again' },
   ARCSIM_E_TOKEN_INVALID: { area: 'wire', status: 401, closeCode: null, message: 'unknown or revoked enrollment token' },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CommandSchema, protocolError } from '../../protocol/index.ts';
 import type { Store } from '../store/index.ts';
 import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
-import { ADMIN_KEY, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
+import { ROLE, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
 
 export interface AgentRouteDeps {
   store: Store;
@@ -43,7 +43,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
   const { store } = deps;
   const tags = ['agents'];
 
-  app.get('/api/agents', { schema: { tags, summary: 'Agents, their facts and whether they are connected', security: ADMIN_KEY, response: { 200: listOf(Agent), ...ERROR_RESPONSES } } }, async () => {
+  app.get('/api/agents', { schema: { tags, summary: 'Agents, their facts and whether they are connected', security: ROLE.reader, response: { 200: listOf(Agent), ...ERROR_RESPONSES } } }, async () => {
     const connected = new Set(deps.connectedAgents());
     const machines = await store.machines.listMachines();
     return {
@@ -60,7 +60,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
 
   app.post('/api/agents/:agentId/commands', {
     schema: {
-      tags, summary: "Send a command to a connected agent and wait for its answer", security: ADMIN_KEY,
+      tags, summary: "Send a command to a connected agent and wait for its answer", security: ROLE.contributor,
       params: AgentParams, body: CommandRequest, response: { 200: CommandAnswer, ...ERROR_RESPONSES },
     },
   }, async (req) => {
@@ -75,7 +75,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
   });
 
   app.get('/api/events', {
-    schema: { tags, summary: 'Stored events of a detonation or an agent', security: ADMIN_KEY, querystring: EventsQuery, response: { 200: Events, ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Stored events of a detonation or an agent', security: ROLE.reader, querystring: EventsQuery, response: { 200: Events, ...ERROR_RESPONSES } },
   }, async (req) => {
     const value = await store.events.listEvents(req.query);
     return { count: value.length, value };

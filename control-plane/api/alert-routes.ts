@@ -6,7 +6,7 @@ import type { AlertCopyRow, AlertRow, IncidentRow, Store, SyncAuditRow } from '.
 import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { PRODUCT_VIEWS, syncEdges, type ProductView, type SyncConfig } from '../products/sync-matrix.ts';
 import { changeAlertStatus, changeIncidentStatus, STATUS_ACTIONS } from '../products/status-sync.ts';
-import { ADMIN_KEY, ERROR_RESPONSES, listOf } from './http.ts';
+import { ROLE, ERROR_RESPONSES, listOf } from './http.ts';
 
 const Product = z.enum(PRODUCT_VIEWS);
 const AlertQuery = z.strictObject({
@@ -111,7 +111,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
 
   app.post('/api/alerts/:id/:action', {
     schema: {
-      tags, summary: 'Change an alert status in one product; the sync matrix carries it on', security: ADMIN_KEY,
+      tags, summary: 'Change an alert status in one product; the sync matrix carries it on', security: ROLE.responder,
       params: ActionParams, querystring: ActionQuery, body: ActionBody,
       response: { 200: z.looseObject({ changes: StatusChanges, alert: Alert }), ...ERROR_RESPONSES },
     },
@@ -140,7 +140,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
 
   app.post('/api/incidents/:id/:action', {
     schema: {
-      tags, summary: 'Change an incident status in M365D or Sentinel, and its alerts by the sync matrix', security: ADMIN_KEY,
+      tags, summary: 'Change an incident status in M365D or Sentinel, and its alerts by the sync matrix', security: ROLE.responder,
       params: ActionParams, querystring: IncidentActionQuery, body: ActionBody,
       response: { 200: z.looseObject({ alerts: StatusChanges, incident: Incident }), ...ERROR_RESPONSES },
     },

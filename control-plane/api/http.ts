@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import { z } from 'zod';
 import { ArcsimError, issuePath, protocolError } from '../../protocol/index.ts';
 import { parseDuration } from '../../lib/duration.ts';
+import type { Role } from '../auth/roles.ts';
 
 /** Parses `data` with `schema` or throws ARCSIM_E_VALIDATION naming the first bad path (for bodies read by hand, like raw snapshots). */
 export function parse<T extends z.ZodType>(schema: T, data: unknown, where: string): z.infer<T> {
@@ -29,8 +30,18 @@ export const ERROR_RESPONSES = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 /** `{value: [...]}`, the list envelope of every collection. */
 export const listOf = <T extends z.ZodType>(item: T) => z.looseObject({ value: z.array(item) });
 
-/** What a route declares to need the admin key; the guard enforces exactly this (see auth/admin-guard.ts). */
-export const ADMIN_KEY: ReadonlyArray<Record<string, string[]>> = [{ adminKey: [] }];
+/**
+ * What a route declares to need: the `apiKey` security scheme with the least role that may call it
+ * (OpenAPI 3.1 lets a bearer scheme list role names). The guard enforces exactly this (see
+ * auth/api-guard.ts), so the document and the check cannot disagree. Roles are ordered
+ * reader < responder < contributor < admin (auth/roles.ts).
+ */
+export const ROLE = {
+  reader: [{ apiKey: ['reader'] }],
+  responder: [{ apiKey: ['responder'] }],
+  contributor: [{ apiKey: ['contributor'] }],
+  admin: [{ apiKey: ['admin'] }],
+} as const satisfies Record<Role, ReadonlyArray<Record<string, string[]>>>;
 
 /** Names the request part the way error paths always have (`query`, not Fastify's `querystring`). */
 const PART: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };

@@ -13,7 +13,7 @@ import { effectivePlan, PLAN_NAMES, PLANS, PlanSetSchema } from '../inventory/pl
 import { billingView } from '../inventory/billing.ts';
 import { RECOMMENDATION_BY_KEY, secureScores } from '../inventory/recommendations.ts';
 import { connectorOfResourceId } from '../inventory/inventory.ts';
-import { ADMIN_KEY, ERROR_RESPONSES, listOf, parse } from './http.ts';
+import { ROLE, ERROR_RESPONSES, listOf, parse } from './http.ts';
 
 export interface InventoryRouteDeps {
   store: Store;
@@ -75,7 +75,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   // The definition is checked by the inventory module, which gives connector-specific codes (ARCSIM_E_CONNECTOR_*).
   app.put('/api/connectors/:name', {
     schema: {
-      tags, summary: 'Create or replace a connector', security: ADMIN_KEY, params: NameParams,
+      tags, summary: 'Create or replace a connector', security: ROLE.contributor, params: NameParams,
       body: z.unknown().describe('a connector definition: provider, accountId, subscription, resourceGroup, pull (docs/connectors.md)'),
       response: { 200: Connector, 201: Connector, ...ERROR_RESPONSES },
     },
@@ -107,7 +107,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     scope.withTypeProvider<ZodTypeProvider>().post('/api/connectors/:name/snapshots', {
       schema: {
-        tags, summary: 'Import a snapshot (EC2 DescribeInstances, GCE instances list, ...) or a {snapshots: [...]} batch', security: ADMIN_KEY,
+        tags, summary: 'Import a snapshot (EC2 DescribeInstances, GCE instances list, ...) or a {snapshots: [...]} batch', security: ROLE.contributor,
         params: NameParams, querystring: SnapshotQuery, consumes: ['application/json'],
         body: z.string().nullable().describe('the document as JSON text'), response: { 201: SnapshotSummaries.extend({ connector: z.string() }), ...ERROR_RESPONSES },
       },
@@ -128,7 +128,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   });
 
   app.post('/api/connectors/:name/pull', {
-    schema: { tags, summary: "Pull now from the connector's configured source", security: ADMIN_KEY, params: NameParams, response: { 201: SnapshotSummaries, ...ERROR_RESPONSES } },
+    schema: { tags, summary: "Pull now from the connector's configured source", security: ROLE.contributor, params: NameParams, response: { 201: SnapshotSummaries, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const summaries = await inventory.pull(req.params.name);
     return reply.status(201).send({ snapshots: summaries });
@@ -136,7 +136,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
 
   app.post('/api/connectors/:name/findings', {
     schema: {
-      tags, summary: 'Raise CSPM findings (alerts) on discovered resources', security: ADMIN_KEY, params: NameParams, body: FindingsBodySchema,
+      tags, summary: 'Raise CSPM findings (alerts) on discovered resources', security: ROLE.contributor, params: NameParams, body: FindingsBodySchema,
       response: { 201: listOf(z.object({ systemAlertId: z.string(), created: z.boolean(), count: z.number().int() })), ...ERROR_RESPONSES },
     },
   }, async (req, reply) => {
@@ -156,7 +156,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
 
   app.put('/api/machines/:name/tags', {
     schema: {
-      tags, summary: "Replace a machine's tags", security: ADMIN_KEY, params: NameParams, body: TagsBody,
+      tags, summary: "Replace a machine's tags", security: ROLE.contributor, params: NameParams, body: TagsBody,
       response: { 200: z.object({ name: z.string(), tags: TagsBody }), ...ERROR_RESPONSES },
     },
   }, async (req) => {
@@ -251,7 +251,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   }));
 
   app.put('/api/plans', {
-    schema: { tags, summary: 'Enable or disable a Defender plan on a subscription or connector', security: ADMIN_KEY, body: PlanSetSchema, response: { 200: Open, ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Enable or disable a Defender plan on a subscription or connector', security: ROLE.contributor, body: PlanSetSchema, response: { 200: Open, ...ERROR_RESPONSES } },
   }, async (req) => {
     const body = req.body;
     await inventory.setPlan(body);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { protocolError } from '../../protocol/index.ts';
 import type { MachineRow, Store } from '../store/index.ts';
 import { toArcMachine, toArcSqlInstance } from './arc-machine.ts';
-import { ADMIN_KEY, ERROR_RESPONSES, listOf } from './http.ts';
+import { ROLE, ERROR_RESPONSES, listOf } from './http.ts';
 
 /** An ARM resource as Azure returns it; `properties` follow the resource type. */
 const ArmResource = z.looseObject({
@@ -59,7 +59,7 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
   // and sent again in `registered` on every reconnect.
   app.put('/api/machines/:name/extensions/:ext', {
     schema: {
-      tags, summary: 'Install or remove an extension', security: ADMIN_KEY, params: ExtensionParams, body: ExtensionBody,
+      tags, summary: 'Install or remove an extension', security: ROLE.contributor, params: ExtensionParams, body: ExtensionBody,
       response: { 200: ExtensionChange, ...ERROR_RESPONSES },
     },
   }, async (req) => {

@@ -20,9 +20,11 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
       },
       components: {
         securitySchemes: {
-          adminKey: {
+          apiKey: {
             type: 'http', scheme: 'bearer',
-            description: 'The admin API key `arcsim control-plane` prints on first start (`--reset-admin-key` makes a new one).',
+            description: 'An API key. Each operation lists the least role it needs (reader < responder < contributor < admin); '
+              + 'a missing or unknown key gets 401 ARCSIM_E_UNAUTHORIZED, a weaker role 403 ARCSIM_E_FORBIDDEN. '
+              + 'The admin key is printed by `arcsim control-plane` on first start (`--reset-admin-key` makes a new one).',
           },
           agentBearer: {
             type: 'http', scheme: 'bearer',

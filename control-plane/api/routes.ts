@@ -7,7 +7,7 @@ import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
 import type { RuleSet } from '../detection/index.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/index.ts';
-import { adminGuard } from '../auth/admin-guard.ts';
+import { apiGuard } from '../auth/api-guard.ts';
 import { installErrorHandling } from './http.ts';
 import { registerOpenApi } from './openapi.ts';
 import { metaRoutes } from './meta-routes.ts';
@@ -29,7 +29,7 @@ export interface ApiDeps {
   connectedAgents(): string[];
   command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
   sync: SyncConfig;
-  /** A per-process admin key for in-process callers (see adminGuard). */
+  /** A per-process admin key for in-process callers (see apiGuard). */
   processAdminKey?: string;
   setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
   inventory: Inventory;
@@ -41,7 +41,7 @@ export interface ApiDeps {
 /**
  * The HTTP API: each route group a plugin whose zod schemas validate requests, serialise replies
  * and make the OpenAPI document. Validation, errors and the admin guard are set here once, on the
- * root scope the plugins inherit. Routes that change state declare the `adminKey` security.
+ * root scope the plugins inherit. Routes that change state declare the role they need (`ROLE.x`, api/http.ts).
  */
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.setValidatorCompiler(validatorCompiler);
@@ -49,13 +49,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   installErrorHandling(app);
   // onRequest: the key is checked before the body is read or validated, so a caller without it
   // learns nothing from schema errors and cannot make the server parse a large body.
-  app.addHook('onRequest', adminGuard(deps.store, deps.processAdminKey));
+  app.addHook('onRequest', apiGuard(deps.store, deps.processAdminKey));
   app.addHook('onRoute', (route) => {
     const methods = ([] as string[]).concat(route.method);
     const changesState = methods.some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m));
     const declared = route.schema?.security !== undefined || (route.config as { public?: boolean } | undefined)?.public === true;
     if (changesState && !declared) {
-      throw new Error(`route ${methods.join(',')} ${route.url} changes state but declares neither the adminKey security nor config.public`);
+      throw new Error(`route ${methods.join(',')} ${route.url} changes state but declares neither a role (security: ROLE.x) nor config.public`);
     }
   });
   registerOpenApi(app, deps.version);

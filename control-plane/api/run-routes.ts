@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { protocolError, StoreRunBodySchema, type RunResult } from '../../protocol/index.ts';
 import type { Store } from '../store/index.ts';
 import { renderAlert } from './alert-routes.ts';
-import { ADMIN_KEY, ERROR_RESPONSES, listOf } from './http.ts';
+import { ROLE, ERROR_RESPONSES, listOf } from './http.ts';
 
 /** Format name and version of an exported run bundle. */
 export const BUNDLE_FORMAT = 'arcsim-run-bundle' as const;
@@ -30,7 +30,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
 
   app.post('/api/runs', {
     bodyLimit: 64 * 1024 * 1024,
-    schema: { tags, summary: 'Store a test run result', security: ADMIN_KEY, body: StoreRunBodySchema, response: { 201: Stored, ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Store a test run result', security: ROLE.contributor, body: StoreRunBodySchema, response: { 201: Stored, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const { result, suite } = req.body;
     await store.runs.insertTestRun({
@@ -57,7 +57,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
 
   /** Everything needed to replay the run elsewhere: suite, result, the run's events and alerts. */
   app.get('/api/runs/:id/bundle', {
-    schema: { tags, summary: 'Export a run with its suite, events and alerts', security: ADMIN_KEY, params: RunParams, response: { 200: Bundle, ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Export a run with its suite, events and alerts', security: ROLE.reader, params: RunParams, response: { 200: Bundle, ...ERROR_RESPONSES } },
   }, async (req) => {
     const { id } = req.params;
     const run = await store.runs.getTestRun(id);

@@ -4,7 +4,7 @@ import { protocolError } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../store/index.ts';
 import { createEnrollmentToken, enrollAgent, TokenRequestSchema } from '../auth/enrollment.ts';
-import { ADMIN_KEY, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
+import { ROLE, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
 
 const EnrollBody = z.strictObject({ token: z.string().min(1).max(512), hostname: z.string().max(255).optional() });
 const Enrolled = z.object({
@@ -34,7 +34,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'agents'>; 
   });
 
   app.post('/api/tokens', {
-    schema: { tags, summary: 'Create an enrollment token', security: ADMIN_KEY, body: TokenBody, response: { 201: NewToken, ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Create an enrollment token', security: ROLE.admin, body: TokenBody, response: { 201: NewToken, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const { ttl, ...scope } = req.body;
     const t = await createEnrollmentToken(store, { ...scope, ttlMs: ttl }, clock);
@@ -42,7 +42,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'agents'>; 
   });
 
   app.get('/api/tokens', {
-    schema: { tags, summary: 'List enrollment tokens (never their secret)', security: ADMIN_KEY, response: { 200: listOf(Token), ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'List enrollment tokens (never their secret)', security: ROLE.admin, response: { 200: listOf(Token), ...ERROR_RESPONSES } },
   }, async () => ({
     value: (await store.agents.listTokens()).map((t) => ({
       id: t.id, subscription: t.subscription, resourceGroup: t.resourceGroup, location: t.location,
@@ -53,7 +53,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'agents'>; 
 
   app.delete('/api/tokens/:id', {
     schema: {
-      tags, summary: 'Revoke an enrollment token', security: ADMIN_KEY, params: z.object({ id: z.string() }),
+      tags, summary: 'Revoke an enrollment token', security: ROLE.admin, params: z.object({ id: z.string() }),
       response: { 204: z.null().describe('revoked'), ...ERROR_RESPONSES },
     },
   }, async (req, reply) => {

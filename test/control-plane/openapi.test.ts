@@ -44,24 +44,25 @@ test('GET /openapi.json on a running control plane is valid OpenAPI 3 and lists 
     assert.ok(doc.paths[known], `${known} documented`);
   }
 
-  assert.deepEqual(doc.components.securitySchemes.adminKey, { ...doc.components.securitySchemes.adminKey, type: 'http', scheme: 'bearer' });
+  assert.deepEqual(doc.components.securitySchemes.apiKey, { ...doc.components.securitySchemes.apiKey, type: 'http', scheme: 'bearer' });
   assert.equal(doc.components.securitySchemes.agentBearer?.type, 'http');
-  assert.deepEqual(doc.paths['/api/tokens']!.post!.security, [{ adminKey: [] }]);
+  assert.deepEqual(doc.paths['/api/tokens']!.post!.security, [{ apiKey: ['admin'] }]);
+  assert.deepEqual(doc.paths['/api/alerts/{id}/{action}']!.post!.security, [{ apiKey: ['responder'] }]);
   assert.equal(doc.paths['/api/enroll']!.post!.security, undefined, 'enrollment is authenticated by its token, not the admin key');
   // The guard enforces what the document declares, before anything else: every route documented
   // as admin-only refuses a caller without the key with 401, even with a body that would not pass
   // its schema (so a caller without the key learns nothing from validation errors).
   const adminOps = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.entries(ops).filter(([, op]) => op.security?.some((s) => 'adminKey' in s)).map(([method]) => ({ path, method: method.toUpperCase() })));
+    Object.entries(ops).filter(([, op]) => op.security?.some((s) => 'apiKey' in s)).map(([method]) => ({ path, method: method.toUpperCase() })));
   assert.ok(adminOps.length >= 15, `only ${adminOps.length} admin operations documented`);
   for (const { path, method } of adminOps) {
     const concrete = path.replace(/\{(\w+)\}/g, 'x');
     const body = method === 'GET' || method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: '{"not":"valid"}' };
     const r = await fetch(`${url}${concrete}`, { method, ...body });
-    assert.equal(r.status, 401, `${method} ${path} without the admin key`);
+    assert.equal(r.status, 401, `${method} ${path} without a key`);
     assert.equal(((await r.json()) as { code: string }).code, 'ARCSIM_E_UNAUTHORIZED');
   }
-  // And every route that changes state declares the admin key, but for enrollment (its token is the credential).
+  // And every route that changes state declares a role, but for enrollment (its token is the credential).
   const open = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops)
     .filter(([method, op]) => !['get', 'head'].includes(method) && !op.security?.length).map(([method]) => `${method.toUpperCase()} ${path}`));
   assert.deepEqual(open, ['POST /api/enroll']);
