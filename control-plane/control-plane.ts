@@ -182,6 +182,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     setExtension,
     inventory, rules, newId,
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
+    logger, limits,
   });
 
   return Object.assign(emitter, {

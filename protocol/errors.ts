@@ -43,9 +43,11 @@ export const ERRORS = {
   ARCSIM_E_IDENTITY_CLONED: { area: 'wire', status: 409, closeCode: 4410, message: 'another live agent on a different host uses this identity (cloned state dir?)' },
   ARCSIM_E_SHUTDOWN: { area: 'wire', status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { area: 'wire', status: 500, closeCode: 1011, message: 'internal error' },
+  ARCSIM_E_BODY_TOO_LARGE: { area: 'wire', status: 413, closeCode: null, message: 'request body exceeds the limit of its route' },
+  ARCSIM_E_CSRF: { area: 'wire', status: 403, closeCode: null, message: 'portal form without this session\'s CSRF token' },
   ARCSIM_E_STORE_UNAVAILABLE: { area: 'wire', status: 503, closeCode: null, message: 'cannot open the store (database unreachable, refused the login or failed to migrate)' },
   // Raised on the caller's side, by the API client and the control-plane config loader.
-  ARCSIM_E_ADMIN_KEY_REQUIRED: { area: 'client', status: 401, closeCode: null, message: 'this call needs the admin API key: pass --admin-key or set ARCSIM_ADMIN_KEY' },
+  ARCSIM_E_ADMIN_KEY_REQUIRED: { area: 'client', status: 401, closeCode: null, message: 'this call needs an API key: pass --api-key or set ARCSIM_API_KEY (--admin-key / ARCSIM_ADMIN_KEY also work)' },
   ARCSIM_E_UNREACHABLE: { area: 'client', status: 503, closeCode: null, message: 'cannot reach the control plane' },
   ARCSIM_E_API_REPLY: { area: 'client', status: 502, closeCode: null, message: 'the control plane answered with an error that has no ARCSIM_E_ code' },
   ARCSIM_E_CONFIG_YAML: { area: 'client', status: 422, closeCode: null, message: 'config file cannot be read or is not valid YAML' },

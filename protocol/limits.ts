@@ -17,8 +17,10 @@ export const LIMITS = {
   pingIntervalMs: 30_000,
   /** Heartbeat interval asked of agents, seconds (real Arc: 300; labs want seconds). */
   heartbeatIntervalSec: 30,
-  /** Largest REST request body, bytes. */
-  maxBodyBytes: 10 * 1024 * 1024,
+  /** Largest REST request body, bytes (1 MiB), except the routes below. */
+  maxBodyBytes: 1024 * 1024,
+  /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */
+  maxImportBodyBytes: 64 * 1024 * 1024,
 } as const;
 
 export type Limits = { -readonly [K in keyof typeof LIMITS]: number };

@@ -83,7 +83,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
     return { row: source, view };
   };
 
-  app.get('/api/alerts', { schema: { tags, summary: 'Alerts, as one product shows them', querystring: AlertQuery, response: { 200: listOf(Alert), ...ERROR_RESPONSES } } }, async (req) => {
+  app.get('/api/alerts', { schema: { tags, summary: 'Alerts, as one product shows them', security: ROLE.reader, querystring: AlertQuery, response: { 200: listOf(Alert), ...ERROR_RESPONSES } } }, async (req) => {
     const q = req.query;
     const rows = await store.alerts.listAlerts(q);
     const value = [];
@@ -96,14 +96,14 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
   });
 
   app.get('/api/alerts/:id', {
-    schema: { tags, summary: "An alert by its systemAlertId or a product copy's id", params: IdParams, querystring: AlertView, response: { 200: Alert, ...ERROR_RESPONSES } },
+    schema: { tags, summary: "An alert by its systemAlertId or a product copy's id", security: ROLE.reader, params: IdParams, querystring: AlertView, response: { 200: Alert, ...ERROR_RESPONSES } },
   }, async (req) => {
     const { row, view } = await lookup(req.params.id, req.query.product);
     return render(row, view);
   });
 
   app.get('/api/alerts/:id/audit', {
-    schema: { tags, summary: "An alert's status changes across products", params: IdParams, response: { 200: listOf(AuditEntry), ...ERROR_RESPONSES } },
+    schema: { tags, summary: "An alert's status changes across products", security: ROLE.reader, params: IdParams, response: { 200: listOf(AuditEntry), ...ERROR_RESPONSES } },
   }, async (req) => {
     const { row } = await lookup(req.params.id);
     return { value: (await store.settings.listSyncAudit({ subject: 'alert', subjectId: row.systemAlertId })).map(auditJson) };
@@ -126,12 +126,12 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
     return { changes: result.changes, alert: await render(row) };
   });
 
-  app.get('/api/incidents', { schema: { tags, summary: 'M365D incidents', response: { 200: listOf(Incident), ...ERROR_RESPONSES } } }, async () => {
+  app.get('/api/incidents', { schema: { tags, summary: 'M365D incidents', security: ROLE.reader, response: { 200: listOf(Incident), ...ERROR_RESPONSES } } }, async () => {
     const rows = await store.incidents.listIncidents();
     return { value: await Promise.all(rows.map((r) => incidentJson(r))) };
   });
 
-  app.get('/api/incidents/:id', { schema: { tags, summary: 'One incident', params: IdParams, response: { 200: Incident, ...ERROR_RESPONSES } } }, async (req) => {
+  app.get('/api/incidents/:id', { schema: { tags, summary: 'One incident', security: ROLE.reader, params: IdParams, response: { 200: Incident, ...ERROR_RESPONSES } } }, async (req) => {
     const { id } = req.params;
     const row = await store.incidents.getIncident(id);
     if (!row) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${id}`);
@@ -155,7 +155,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
   });
 
   app.get('/api/sync', {
-    schema: { tags, summary: 'The sync matrix: which status change flows where', response: { 200: z.looseObject({ config: z.looseObject({}), edges: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'The sync matrix: which status change flows where', security: ROLE.reader, response: { 200: z.looseObject({ config: z.looseObject({}), edges: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
   }, async () => ({ config: deps.sync, edges: syncEdges(deps.sync) }));
 
   async function incidentJson(r: IncidentRow) {

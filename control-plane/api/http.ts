@@ -63,7 +63,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       // Fastify's own client errors (bad JSON body, body too large, wrong content type).
-      const code = err.statusCode === 413 ? 'ARCSIM_E_FRAME_TOO_LARGE' : 'ARCSIM_E_VALIDATION';
+      const code = err.statusCode === 413 ? 'ARCSIM_E_BODY_TOO_LARGE' : 'ARCSIM_E_VALIDATION';
       return reply.status(err.statusCode).send({ code, message: err.message });
     }
     req.log.error({ err }, 'request failed');

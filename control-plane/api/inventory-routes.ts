@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { parseResourceId, protocolError } from '../../protocol/index.ts';
+import { parseResourceId, protocolError, type Limits } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AlertRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow, PlanRow, Store } from '../store/index.ts';
 import type { RuleSet } from '../detection/rule-loader.ts';
@@ -22,6 +22,7 @@ export interface InventoryRouteDeps {
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;
+  limits: Pick<Limits, 'maxImportBodyBytes'>;
 }
 
 const SnapshotQuery = z.strictObject({ kind: z.enum(SNAPSHOT_KINDS).optional(), region: z.string().optional(), provider: z.string().optional() });
@@ -64,7 +65,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
 
   app.get('/api/connectors', {
     schema: {
-      tags, summary: 'Cloud connectors and their scheduled pulls',
+      tags, summary: 'Cloud connectors and their scheduled pulls', security: ROLE.reader,
       response: { 200: listOf(Connector).extend({ scheduledPulls: z.array(z.object({ connector: z.string(), next: z.string().nullable() })) }), ...ERROR_RESPONSES },
     },
   }, async () => ({
@@ -87,14 +88,14 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   });
 
   app.get('/api/connectors/:name', {
-    schema: { tags, summary: 'A connector and its snapshot log', params: NameParams, response: { 200: Connector.extend({ snapshots: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'A connector and its snapshot log', security: ROLE.reader, params: NameParams, response: { 200: Connector.extend({ snapshots: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
   }, async (req) => {
     const c = await inventory.connector(req.params.name);
     return { ...connectorJson(c), snapshots: (await store.inventory.listSnapshotLog(c.name)).map((s) => ({ ...s, takenAt: iso(s.takenAt) })) };
   });
 
   app.get('/api/connectors/:name/resources', {
-    schema: { tags, summary: 'What a connector discovered', params: NameParams, querystring: ResourceQuery, response: { 200: listOf(CspmResource), ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'What a connector discovered', security: ROLE.reader, params: NameParams, querystring: ResourceQuery, response: { 200: listOf(CspmResource), ...ERROR_RESPONSES } },
   }, async (req) => {
     const c = await inventory.connector(req.params.name);
     const q = req.query;
@@ -106,6 +107,8 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     scope.withTypeProvider<ZodTypeProvider>().post('/api/connectors/:name/snapshots', {
+      // Cloud CLI answers for a whole account are larger than the 1 MiB default.
+      bodyLimit: deps.limits.maxImportBodyBytes,
       schema: {
         tags, summary: 'Import a snapshot (EC2 DescribeInstances, GCE instances list, ...) or a {snapshots: [...]} batch', security: ROLE.contributor,
         params: NameParams, querystring: SnapshotQuery, consumes: ['application/json'],
@@ -231,11 +234,11 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     };
   }
 
-  app.get('/api/assets', { schema: { tags, summary: 'Assets: each real machine once, with every source record', response: { 200: listOf(Asset), ...ERROR_RESPONSES } } },
+  app.get('/api/assets', { schema: { tags, summary: 'Assets: each real machine once, with every source record', security: ROLE.reader, response: { 200: listOf(Asset), ...ERROR_RESPONSES } } },
     async () => ({ value: await assetsJson() }));
 
   app.get('/api/assets/:id', {
-    schema: { tags, summary: 'One asset by id or merge key', params: z.object({ id: z.string() }), response: { 200: Asset, ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'One asset by id or merge key', security: ROLE.reader, params: z.object({ id: z.string() }), response: { 200: Asset, ...ERROR_RESPONSES } },
   }, async (req) => {
     const { id } = req.params;
     const found = (await assetsJson()).find((a) => a.id === id || a.key === id);
@@ -243,7 +246,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     return found;
   });
 
-  app.get('/api/plans', { schema: { tags, summary: 'Defender plans by scope', response: { 200: listOf(Open), ...ERROR_RESPONSES } } }, async () => ({
+  app.get('/api/plans', { schema: { tags, summary: 'Defender plans by scope', security: ROLE.reader, response: { 200: listOf(Open), ...ERROR_RESPONSES } } }, async () => ({
     value: (await store.inventory.listPlans()).map((p) => ({
       scope: p.scopeKind, id: p.scope, plan: p.plan, displayName: PLANS[p.plan as keyof typeof PLANS]?.displayName, subPlan: p.subPlan,
       enabled: p.enabled, updatedAt: iso(p.updatedAt),
@@ -258,7 +261,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
     return { ...body, subPlan: body.plan === 'VirtualMachines' ? (body.subPlan ?? 'P2') : null };
   });
 
-  app.get('/api/billing', { schema: { tags, summary: 'Billable resources per plan, with duplicates named', response: { 200: Open, ...ERROR_RESPONSES } } }, async () => {
+  app.get('/api/billing', { schema: { tags, summary: 'Billable resources per plan, with duplicates named', security: ROLE.reader, response: { 200: Open, ...ERROR_RESPONSES } } }, async () => {
     await inventory.idle();
     const [assets, machines, resources, connectors, plans] = await Promise.all([
       store.inventory.listAssets(), store.machines.listMachines(), store.inventory.listCspmResources({ includeDeleted: true }), store.inventory.listConnectors(), store.inventory.listPlans(),
@@ -267,7 +270,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   });
 
   app.get('/api/recommendations', {
-    schema: { tags, summary: 'Security recommendations (assessments)', querystring: RecommendationQuery, response: { 200: listOf(Open), ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Security recommendations (assessments)', security: ROLE.reader, querystring: RecommendationQuery, response: { 200: listOf(Open), ...ERROR_RESPONSES } },
   }, async (req) => {
     const q = req.query;
     await inventory.idle();
@@ -289,7 +292,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
 
   app.get('/api/secure-score', {
     schema: {
-      tags, summary: 'Secure score per subscription',
+      tags, summary: 'Secure score per subscription', security: ROLE.reader,
       response: { 200: listOf(z.object({ subscription: z.string(), score: z.number(), current: z.number(), max: z.number(), recommendations: z.number(), unhealthy: z.number() })), ...ERROR_RESPONSES },
     },
   }, async () => {

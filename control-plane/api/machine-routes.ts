@@ -42,14 +42,14 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
     return m;
   };
 
-  app.get('/api/machines', { schema: { tags, summary: 'Arc machines', response: { 200: listOf(ArcMachine), ...ERROR_RESPONSES } } },
+  app.get('/api/machines', { schema: { tags, summary: 'Arc machines', security: ROLE.reader, response: { 200: listOf(ArcMachine), ...ERROR_RESPONSES } } },
     async () => ({ value: await Promise.all((await store.machines.listMachines()).map(arcMachine)) }));
 
-  app.get('/api/machines/:name', { schema: { tags, summary: 'One Arc machine', params: MachineName, response: { 200: ArcMachine, ...ERROR_RESPONSES } } },
+  app.get('/api/machines/:name', { schema: { tags, summary: 'One Arc machine', security: ROLE.reader, params: MachineName, response: { 200: ArcMachine, ...ERROR_RESPONSES } } },
     async (req) => arcMachine(await machineNamed(req.params.name)));
 
   app.get('/api/machines/:name/extensions', {
-    schema: { tags, summary: "A machine's extensions", params: MachineName, response: { 200: listOf(Extension), ...ERROR_RESPONSES } },
+    schema: { tags, summary: "A machine's extensions", security: ROLE.reader, params: MachineName, response: { 200: listOf(Extension), ...ERROR_RESPONSES } },
   }, async (req) => {
     const m = await machineNamed(req.params.name);
     return { value: toArcMachine(m, await locationOf(m)).properties.extensions };
@@ -68,7 +68,7 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
     return { name: ext, enabled: req.body.enabled, delivered: r.delivered, message: r.message, machine: await arcMachine(r.machine) };
   });
 
-  app.get('/api/sql-instances', { schema: { tags, summary: 'SQL Server instances on Arc machines', response: { 200: listOf(ArcSqlInstance), ...ERROR_RESPONSES } } }, async () => {
+  app.get('/api/sql-instances', { schema: { tags, summary: 'SQL Server instances on Arc machines', security: ROLE.reader, response: { 200: listOf(ArcSqlInstance), ...ERROR_RESPONSES } } }, async () => {
     const value = [];
     for (const m of await store.machines.listMachines()) {
       const location = await locationOf(m);
@@ -78,7 +78,7 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
   });
 
   app.get('/api/identity-conflicts', {
-    schema: { tags, summary: 'Agents refused because another host presented the same identity', response: { 200: listOf(IdentityConflict), ...ERROR_RESPONSES } },
+    schema: { tags, summary: 'Agents refused because another host presented the same identity', security: ROLE.reader, response: { 200: listOf(IdentityConflict), ...ERROR_RESPONSES } },
   }, async () => ({
     value: (await store.machines.listIdentityConflicts()).map((c) => ({
       id: c.id, agentId: c.agentId, detectedAt: new Date(c.detectedAt).toISOString(), differences: c.differences,

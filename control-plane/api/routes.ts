@@ -7,7 +7,12 @@ import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
 import type { RuleSet } from '../detection/index.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Limits } from '../../protocol/index.ts';
 import { apiGuard } from '../auth/api-guard.ts';
+import { PortalSessions } from '../auth/portal-sessions.ts';
+import { auditHook } from './audit-hook.ts';
+import { keyRoutes } from './key-routes.ts';
 import { installErrorHandling } from './http.ts';
 import { registerOpenApi } from './openapi.ts';
 import { metaRoutes } from './meta-routes.ts';
@@ -36,37 +41,45 @@ export interface ApiDeps {
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;
+  logger: Logger;
+  /** `maxBodyBytes` (every route) and `maxImportBodyBytes` (snapshot imports, run results). */
+  limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
 }
 
 /**
  * The HTTP API: each route group a plugin whose zod schemas validate requests, serialise replies
  * and make the OpenAPI document. Validation, errors and the admin guard are set here once, on the
- * root scope the plugins inherit. Routes that change state declare the role they need (`ROLE.x`, api/http.ts).
+ * root scope the plugins inherit. Every /api route and portal page declares the least role it needs
+ * (`ROLE.x`, api/http.ts) or `config.public`; start-up fails for one that declares neither.
  */
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   // onRequest: the key is checked before the body is read or validated, so a caller without it
-  // learns nothing from schema errors and cannot make the server parse a large body.
-  app.addHook('onRequest', apiGuard(deps.store, deps.processAdminKey));
+  // learns nothing from schema errors and cannot make the server read a large body.
+  const sessions = new PortalSessions(deps.clock);
+  const auth = apiGuard({ store: deps.store, clock: deps.clock, processKey: deps.processAdminKey, sessions });
+  app.addHook('onRequest', auth.onRequest);
+  app.addHook('onResponse', auditHook(deps.store, deps.clock, deps.logger));
   app.addHook('onRoute', (route) => {
-    const methods = ([] as string[]).concat(route.method);
-    const changesState = methods.some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m));
+    // Every API route and portal page says who may call it: a role, or `config.public` on purpose.
+    const guarded = /^\/(api|portal)(\/|$)/.test(route.url);
     const declared = route.schema?.security !== undefined || (route.config as { public?: boolean } | undefined)?.public === true;
-    if (changesState && !declared) {
-      throw new Error(`route ${methods.join(',')} ${route.url} changes state but declares neither a role (security: ROLE.x) nor config.public`);
+    if (guarded && !declared) {
+      throw new Error(`route ${([] as string[]).concat(route.method).join(',')} ${route.url} declares neither a role (security: ROLE.x) nor config.public`);
     }
   });
   registerOpenApi(app, deps.version);
 
-  app.register(metaRoutes, deps);
+  app.register(metaRoutes, { ...deps, identify: auth.identify });
   app.register(tokenRoutes, deps);
   app.register(machineRoutes, deps);
   app.register(alertRoutes, deps);
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
-  app.register(portal, deps);
+  app.register(keyRoutes, deps);
+  app.register(portal, { ...deps, sessions });
   app.register(installRoutes, deps);
 }

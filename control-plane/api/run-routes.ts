@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { protocolError, StoreRunBodySchema, type RunResult } from '../../protocol/index.ts';
+import { protocolError, StoreRunBodySchema, type Limits, type RunResult } from '../../protocol/index.ts';
 import type { Store } from '../store/index.ts';
 import { renderAlert } from './alert-routes.ts';
 import { ROLE, ERROR_RESPONSES, listOf } from './http.ts';
@@ -12,6 +12,7 @@ export const BUNDLE_VERSION = 1 as const;
 export interface RunRouteDeps {
   store: Store;
   baseUrl(): string;
+  limits: Pick<Limits, 'maxImportBodyBytes'>;
 }
 
 const RunParams = z.object({ id: z.string() });
@@ -23,13 +24,14 @@ const Bundle = z.looseObject({
   suite: z.unknown(), result: z.unknown(), events: z.array(z.looseObject({})), alerts: z.array(z.looseObject({})),
 });
 
-/** Stored multi-cloud test runs: save (admin), list, show, export as a bundle (admin). */
+/** Stored multi-cloud test runs: save (contributor), list, show, export as a bundle (reader). */
 export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) => {
   const { store } = deps;
   const tags = ['runs'];
 
   app.post('/api/runs', {
-    bodyLimit: 64 * 1024 * 1024,
+    // A run result with many cells is larger than the 1 MiB default.
+    bodyLimit: deps.limits.maxImportBodyBytes,
     schema: { tags, summary: 'Store a test run result', security: ROLE.contributor, body: StoreRunBodySchema, response: { 201: Stored, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const { result, suite } = req.body;
@@ -41,14 +43,14 @@ export const runRoutes: FastifyPluginAsyncZod<RunRouteDeps> = async (app, deps) 
     return reply.status(201).send({ runId: result.runId, url: `${deps.baseUrl()}/api/runs/${result.runId}` });
   });
 
-  app.get('/api/runs', { schema: { tags, summary: 'Stored test runs', response: { 200: listOf(RunSummary), ...ERROR_RESPONSES } } }, async () => ({
+  app.get('/api/runs', { schema: { tags, summary: 'Stored test runs', security: ROLE.reader, response: { 200: listOf(RunSummary), ...ERROR_RESPONSES } } }, async () => ({
     value: (await store.runs.listTestRuns()).map((r) => ({
       runId: r.runId, suite: r.suiteName, startedAt: new Date(r.startedAt).toISOString(), finishedAt: new Date(r.finishedAt).toISOString(),
       ok: r.ok, summary: r.summary,
     })),
   }));
 
-  app.get('/api/runs/:id', { schema: { tags, summary: 'One test run result', params: RunParams, response: { 200: RunDoc, ...ERROR_RESPONSES } } }, async (req) => {
+  app.get('/api/runs/:id', { schema: { tags, summary: 'One test run result', security: ROLE.reader, params: RunParams, response: { 200: RunDoc, ...ERROR_RESPONSES } } }, async (req) => {
     const { id } = req.params;
     const run = await store.runs.getTestRun(id);
     if (!run) throw protocolError('ARCSIM_E_NOT_FOUND', `no test run ${id}`);

@@ -1,7 +1,9 @@
 import type { Store } from '../store/index.ts';
-import { hashSecret, newSecret, secretMatches } from './secrets.ts';
+import { hashSecret, newSecret } from './secrets.ts';
 
-const SETTING = 'admin_key_hash';
+/** The settings key holding the admin key's hash. */
+export const ADMIN_KEY_SETTING = 'admin_key_hash';
+const SETTING = ADMIN_KEY_SETTING;
 
 /**
  * Makes sure an admin API key exists. Returns the new key in clear text when one was just
@@ -12,11 +14,4 @@ export async function ensureAdminKey(store: Pick<Store, 'settings'>, options: { 
   const key = newSecret('arcsim_admin');
   await store.settings.setSetting(SETTING, hashSecret(key));
   return key;
-}
-
-/** True when `presented` is the admin key. */
-export async function isAdminKey(store: Pick<Store, 'settings'>, presented: string | undefined): Promise<boolean> {
-  if (!presented) return false;
-  const hash = await store.settings.getSetting(SETTING);
-  return hash !== undefined && secretMatches(presented, hash);
 }

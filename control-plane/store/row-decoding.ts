@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type {
   AgentRow, AlertCopyRow, AlertRow, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IdentityConflictRow,
-  IncidentRow, MachineRow, PlanRow, RuleHit, SnapshotLogRow, SyncAuditRow, TestRunRow, TokenRow,
+  IncidentRow, MachineRow, ApiKeyRow, AuditRow, PlanRow, RuleHit, SnapshotLogRow, SyncAuditRow, TestRunRow, TokenRow,
 } from './store.ts';
 
 /**
@@ -180,3 +180,17 @@ export const toTestRun = (r: TestRunCols): TestRunRow => ({
 
 /** `true`/`false` as both backends bind it (better-sqlite3 binds no booleans; PostgreSQL reads '1'/'0' as boolean). */
 export const bit = (b: boolean): number => (b ? 1 : 0);
+
+export interface ApiKeyCols {
+  id: string; name: string; role: ApiKeyRow['role']; key_hash: string; created_at: number; created_by: string; revoked_at: number | null; last_used_at: number | null;
+}
+export const toApiKey = (r: ApiKeyCols): ApiKeyRow => ({
+  id: r.id, name: r.name, role: r.role, keyHash: r.key_hash, createdAt: r.created_at, createdBy: r.created_by, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
+});
+
+export interface AuditCols {
+  id: number; at: number; who: string; key_id: string | null; role: string | null; method: string; route: string; target: string; status: number; remote: string | null;
+}
+export const toAudit = (r: AuditCols): AuditRow => ({
+  id: r.id, at: r.at, who: r.who, keyId: r.key_id, role: r.role, method: r.method, route: r.route, target: r.target, status: r.status, remote: r.remote,
+});

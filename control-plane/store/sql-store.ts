@@ -4,6 +4,7 @@ import { AgentsRepo } from './repositories/agents.ts';
 import { AlertsRepo } from './repositories/alerts.ts';
 import { EventsRepo } from './repositories/events.ts';
 import { IncidentsRepo } from './repositories/incidents.ts';
+import { KeysRepo } from './repositories/keys.ts';
 import { InventoryRepo } from './repositories/inventory.ts';
 import { MachinesRepo } from './repositories/machines.ts';
 import { RunsRepo } from './repositories/runs.ts';
@@ -20,6 +21,7 @@ class SqlRepositories {
   readonly inventory: InventoryRepo;
   readonly runs: RunsRepo;
   readonly settings: SettingsRepo;
+  readonly keys: KeysRepo;
 
   constructor(ex: Executor) {
     this.agents = new AgentsRepo(ex);
@@ -30,6 +32,7 @@ class SqlRepositories {
     this.inventory = new InventoryRepo(ex);
     this.runs = new RunsRepo(ex);
     this.settings = new SettingsRepo(ex);
+    this.keys = new KeysRepo(ex);
   }
 }
 

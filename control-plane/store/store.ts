@@ -24,6 +24,36 @@ export interface AgentRow {
   enrolledAt: number;
 }
 
+/** A stored API key (only its hash); `role` is one of auth/roles.ts ROLES. */
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: 'reader' | 'responder' | 'contributor' | 'admin';
+  keyHash: string;
+  createdAt: number;
+  /** Who created it (the caller's name). */
+  createdBy: string;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** One API request that changes state, allowed or refused. */
+export interface AuditRow {
+  id: number;
+  at: number;
+  /** The key's name, `admin`, `process`, or `unknown` when no valid key was shown. */
+  who: string;
+  keyId: string | null;
+  role: string | null;
+  method: string;
+  /** The route pattern (`/api/keys/:id`), or the path when no route matched. */
+  route: string;
+  /** The request path. */
+  target: string;
+  status: number;
+  remote: string | null;
+}
+
 export type ArcStatus = 'Connected' | 'Disconnected' | 'Expired' | 'Error';
 
 export interface ExtensionRow {
@@ -373,6 +403,20 @@ export interface SettingsRepository {
   listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
 }
 
+/** API keys with roles, and the audit log of every write. */
+export interface KeysRepository {
+  insertKey(key: ApiKeyRow): Promise<void>;
+  /** The key with this hash, revoked or not. */
+  findKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined>;
+  listKeys(): Promise<ApiKeyRow[]>;
+  /** Marks the key revoked; false when there is no such key or it was revoked already. */
+  revokeKey(id: string, at: number): Promise<boolean>;
+  touchKey(id: string, at: number): Promise<void>;
+  addAudit(row: Omit<AuditRow, 'id'>): Promise<void>;
+  /** Newest first: at most `limit` rows with an id below `before` (when given). */
+  listAudit(page: { limit: number; before?: number }): Promise<AuditRow[]>;
+}
+
 /**
  * The repositories inside one transaction: ingest a batch, evaluate rules, upsert alerts. Each
  * offers only what that work needs (no listings for the portal, no test runs).
@@ -402,6 +446,7 @@ export interface Store {
   readonly inventory: InventoryRepository;
   readonly runs: RunsRepository;
   readonly settings: SettingsRepository;
+  readonly keys: KeysRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**
