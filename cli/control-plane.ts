@@ -50,7 +50,8 @@ export function controlPlaneCommand(): Command {
       if (svc.adminKey) {
         process.stdout.write(
           `\nAdmin API key (shown once, only its hash is stored):\n  ${svc.adminKey}\n` +
-            'Use it as "Authorization: Bearer <key>" or export ARCSIM_ADMIN_KEY for "arcsim token create".\n\n',
+            'Use it as "Authorization: Bearer <key>", or export ARCSIM_API_KEY for the arcsim commands.\n' +
+            'Give others keys with only the role they need: arcsim key create --role reader|responder|contributor|admin\n\n',
         );
       }
       const sig = await untilSignal();

@@ -3,7 +3,7 @@ import { Argument, Command, Option } from 'commander';
 import { protocolError } from '../protocol/index.ts';
 import { SNAPSHOT_KINDS } from '../control-plane/inventory/snapshot-formats.ts';
 import type { ControlPlaneApi } from '../testruns/api-client.ts';
-import { adminKeyOption, controlPlaneOption } from './options.ts';
+import { adminKeyOption, apiKeyOption, controlPlaneOption } from './options.ts';
 import { apiOf } from './api.ts';
 import { table } from '../lib/text-table.ts';
 
@@ -23,6 +23,7 @@ export function cspmCommand(): Command {
     .command('set <name> <definition.json>')
     .description('create or replace a connector from a JSON definition (see examples/cspm/connector-*.json)')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .action(async (name: string, file: string, opts) => {
       const c = await apiOf(opts).setConnector(name, readJson(file));
@@ -32,6 +33,7 @@ export function cspmCommand(): Command {
     .command('list')
     .description('list connectors')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
@@ -46,6 +48,7 @@ export function cspmCommand(): Command {
     .addOption(new Option('--kind <kind>', 'snapshot kind (default: recognised from the shape; needed for an empty gcloud list)').choices([...SNAPSHOT_KINDS]))
     .option('--region <region>', 'AWS region the files cover (scopes "missing means deleted"; region of security groups)')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (files: string[], opts) => {
@@ -58,6 +61,7 @@ export function cspmCommand(): Command {
     .command('pull <connector>')
     .description("run a connector's configured pull (commands / files) now")
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .action(async (name: string, opts) => {
       const r = await apiOf(opts).pull(name);
@@ -79,6 +83,7 @@ export function planCommand(): Command {
     .option('--connector <name>', 'connector scope')
     .addOption(new Option('--sub-plan <p>', 'Defender for Servers sub-plan').choices(['P1', 'P2']))
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .action(async (plan: string, state: string, opts, command: Command) => {
       const name = PLAN_ALIASES[plan]!;
@@ -92,6 +97,7 @@ export function planCommand(): Command {
     .command('list')
     .description('list plan settings')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
@@ -107,9 +113,9 @@ const kinds = (list: unknown, sep: string) => (Array.isArray(list) ? list.map((x
 
 export function inventoryCommand(): Command {
   const cmd = new Command('inventory').description('read the merged inventory: assets, recommendations, secure score, billing');
-  // Read-only endpoints: no admin key is needed, and none is sent.
+  // Read-only endpoints: any API key does (a reader key is enough).
   const sub = <T>(name: string, desc: string, read: (api: ControlPlaneApi) => Promise<T>, columns: string[], rows: (r: T) => Array<Record<string, unknown>>) =>
-    cmd.command(name).description(desc).addOption(controlPlaneOption()).option('--json', 'print JSON').action(async (opts) => {
+    cmd.command(name).description(desc).addOption(controlPlaneOption()).addOption(apiKeyOption()).addOption(adminKeyOption()).option('--json', 'print JSON').action(async (opts) => {
       const r = await read(apiOf(opts));
       // --json prints the API's answer as it is: `{"value": [...]}`.
       if (opts.json) return void process.stdout.write(JSON.stringify({ value: r }, null, 2) + '\n');

@@ -10,6 +10,7 @@ import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
+import { auditCommand, keyCommand } from './key.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
 
@@ -23,6 +24,8 @@ export function buildProgram(): Command {
   program.addCommand(controlPlaneCommand());
   program.addCommand(agentCommand());
   program.addCommand(tokenCommand());
+  program.addCommand(keyCommand());
+  program.addCommand(auditCommand());
   program.addCommand(scenarioCommand());
   program.addCommand(detectCommand());
   program.addCommand(cspmCommand());

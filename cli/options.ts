@@ -38,6 +38,13 @@ export function controlPlaneOption(options: { required?: boolean } = {}): Option
   return options.required ? option.makeOptionMandatory() : option.default(DEFAULT_CONTROL_PLANE);
 }
 
-/** `--admin-key`, also read from $ARCSIM_ADMIN_KEY; never defaulted to an empty key. */
+/**
+ * `--api-key`, also read from $ARCSIM_API_KEY: the key every API command sends (reads need a
+ * reader key, changes a stronger role; `arcsim key create` makes one). Never defaulted to an empty key.
+ */
+export const apiKeyOption = () =>
+  new Option('--api-key <key>', 'API key (arcsim key create --role R makes one; the admin key also works)').env('ARCSIM_API_KEY');
+
+/** `--admin-key`, also read from $ARCSIM_ADMIN_KEY: the older name, used when no --api-key is given. */
 export const adminKeyOption = () =>
-  new Option('--admin-key <key>', 'admin API key (printed once when the control plane first started)').env('ARCSIM_ADMIN_KEY');
+  new Option('--admin-key <key>', 'admin API key (printed once when the control plane first started); --api-key wins when both are set').env('ARCSIM_ADMIN_KEY');

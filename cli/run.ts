@@ -8,7 +8,7 @@ import {
   toJUnit, toMarkdown, toNavigatorLayer,
 } from '../testruns/index.ts';
 import { table } from '../lib/text-table.ts';
-import { adminKeyOption, controlPlaneOption } from './options.ts';
+import { adminKeyOption, apiKeyOption, controlPlaneOption } from './options.ts';
 import { apiOf } from './api.ts';
 
 const write = (file: string, text: string) => (file === '-' ? process.stdout.write(text) : writeFileSync(file, text));
@@ -35,6 +35,7 @@ export function runCommand(): Command {
       '(exit 0 only if every expectation held); also show, export and replay stored runs')
     .argument('[suite]', 'suite file (YAML); see docs/test-runs.md')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .option('--junit <file>', 'write JUnit XML (one testcase per matrix cell)')
     .option('--report <file>', 'write a Markdown report (matrix, per-alert latencies, ATT&CK coverage)')
@@ -69,6 +70,8 @@ export function runCommand(): Command {
   cmd.command('list')
     .description('list stored test runs, newest first')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const runs = await apiOf(opts).runs();
@@ -82,6 +85,8 @@ export function runCommand(): Command {
   cmd.command('show <id>')
     .description('show a stored test run: its matrix (or JSON), and write its reports again')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
+    .addOption(adminKeyOption())
     .option('--json', 'print the JSON result')
     .option('--junit <file>', 'write JUnit XML')
     .option('--report <file>', 'write the Markdown report')
@@ -98,6 +103,7 @@ export function runCommand(): Command {
     .description('export a stored run as a bundle (suite, result, events, alerts) for replay elsewhere')
     .requiredOption('--out <file>', 'bundle file to write (JSON)')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .action(async (id: string, opts) => {
       const bundle = await apiOf(opts).bundle(id);

@@ -13,8 +13,8 @@ import { createLogger } from '../lib/logger.ts';
 import { Agent, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
 import { table } from '../lib/text-table.ts';
-import { controlPlaneOption } from './options.ts';
-import { apiOf } from './api.ts';
+import { adminKeyOption, apiKeyOption, controlPlaneOption } from './options.ts';
+import { apiOf, keyOf } from './api.ts';
 
 /** Where `play` starts when no --start is given: fixed, so two plays with one seed are identical. */
 export const DEFAULT_RECORDING_START = '2026-01-01T00:00:00.000Z';
@@ -215,6 +215,8 @@ export function scenarioCommand(): Command {
     .description('send a recorded NDJSON stream through the real agent path (enroll, socket, acks) as a new run, with host, ids and addresses rewritten')
     .addOption(controlPlaneOption({ required: true }))
     .addOption(new Option('--token <token>', 'enrollment token (first use of --state-dir)').env('ARCSIM_TOKEN'))
+    .addOption(apiKeyOption())
+    .addOption(adminKeyOption())
     .option('--state-dir <dir>', 'identity of the replaying agent (keep it apart from a running agent\'s, or one replaces the other)', join(homedir(), '.arcsim', 'replay-agent'))
     .option('--host <name>', 'host name to register and stamp on the events (default: this host\'s)')
     .option('--map-ip <old=new>', 'rewrite an address everywhere it appears (repeatable)', collect, {})
@@ -236,10 +238,12 @@ export function scenarioCommand(): Command {
       try {
         const reg = await registered;
         const r = await replayThroughAgent(agent, recorded, { hostName, ipMap: opts.mapIp, speed: opts.speed, keepTime: !!opts.keepTime, detonationId: opts.detonationId });
-        const alerts = await apiOf(opts).alertsOf(r.detonationId);
-        const result = { ...r, machineId: reg.machineId, alerts: alerts.map((a) => a.alertType) };
+        // Reading alerts needs an API key (reader or stronger); without one the replay itself still counts.
+        const alerts = keyOf(opts) ? (await apiOf(opts).alertsOf(r.detonationId)).map((a) => a.alertType) : null;
+        const result = { ...r, machineId: reg.machineId, alerts };
         if (opts.json) return void stdout(JSON.stringify(result, null, 2) + '\n');
-        stdout(`replayed ${r.events} events as ${hostName} (${reg.machineId})\ndetonation ${r.detonationId}, ${r.first} .. ${r.last}\nalerts: ${result.alerts.join(', ') || 'none'}\n`);
+        const alertLine = alerts ? alerts.join(', ') || 'none' : 'not read (pass --api-key or set ARCSIM_API_KEY to list them)';
+        stdout(`replayed ${r.events} events as ${hostName} (${reg.machineId})\ndetonation ${r.detonationId}, ${r.first} .. ${r.last}\nalerts: ${alertLine}\n`);
       } finally {
         await agent.stop();
       }

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../lib/duration.ts';
-import { adminKeyOption, controlPlaneOption, durationOption } from './options.ts';
+import { adminKeyOption, apiKeyOption, controlPlaneOption, durationOption } from './options.ts';
 import { apiOf } from './api.ts';
 import { table } from '../lib/text-table.ts';
 
@@ -14,6 +14,7 @@ export function tokenCommand(): Command {
     .option('--location <region>', 'Azure region recorded on the machines', 'eastus')
     .addOption(new Option('--ttl <duration>', 'lifetime, e.g. 1h, 24h, 7d').default(86_400_000, '24h').argParser(durationOption))
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
@@ -28,6 +29,7 @@ export function tokenCommand(): Command {
     .command('list')
     .description('list enrollment tokens (never their secrets)')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .option('--json', 'print JSON')
     .action(async (opts) => {
@@ -39,6 +41,7 @@ export function tokenCommand(): Command {
     .command('revoke <id>')
     .description('revoke a token so it can enroll no more agents')
     .addOption(controlPlaneOption())
+    .addOption(apiKeyOption())
     .addOption(adminKeyOption())
     .action(async (id: string, opts) => {
       await apiOf(opts).revokeToken(id);

@@ -4,8 +4,9 @@ import type { AgentInfo } from './host-selector.ts';
 
 /**
  * The one client of the control-plane REST API, used by the CLI and the test runner.
- * Every method is one endpoint; error replies become `ArcsimError`s with the reply's code, and a
- * call to an admin endpoint without an admin key fails before anything is sent.
+ * Every method is one endpoint; error replies become `ArcsimError`s with the reply's code. Every
+ * endpoint needs an API key (reads need the reader role); a call without a key fails before
+ * anything is sent, and a key too weak for a call gets the server's 403 ARCSIM_E_FORBIDDEN.
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -13,14 +14,14 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 /** One REST call: method, path (with query), optional JSON body -> status and parsed body. */
 export type Transport = (method: HttpMethod, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
-/** Talks to a control plane over HTTP; the `authorization` header is sent only when `adminKey` is non-empty. */
-export function httpTransport(baseUrl: string, adminKey?: string): Transport {
+/** Talks to a control plane over HTTP; the `authorization` header is sent only when `apiKey` is non-empty. */
+export function httpTransport(baseUrl: string, apiKey?: string): Transport {
   return async (method, path, body) => {
     let res: Response;
     try {
       res = await fetch(new URL(path, baseUrl), {
         method,
-        headers: { ...(adminKey ? { authorization: `Bearer ${adminKey}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
     } catch (err) {
@@ -57,6 +58,9 @@ export type AssetsAnswer = { available: true; value: Array<Record<string, unknow
 /** `POST /api/tokens`: the token in clear text, shown once. */
 export type CreatedToken = { id: string; token: string; subscription: string; resourceGroup: string; location: string; expiresAt: string };
 export type TokenInfo = { id: string; subscription: string; resourceGroup: string; location: string; createdAt: string; expiresAt: string; revoked: boolean; expired: boolean; uses: number };
+export type CreatedKey = KeyInfo & { key: string };
+export type KeyInfo = { id: string; name: string; role: string; createdAt: string; createdBy: string; revoked: boolean; revokedAt: string | null; lastUsedAt: string | null };
+export type AuditEntry = { id: number; at: string; who: string; keyId: string | null; role: string | null; method: string; route: string; target: string; status: number; remote: string | null };
 export type Connector = { name: string; provider: string; accountId: string; subscription: string; resourceGroup: string; location: string; id: string; definition: unknown; createdAt: string; updatedAt: string };
 export type SnapshotSummary = { kind: string; resources: number; added: number; changed: number; deleted: number };
 export type PlanSetting = { scope: 'subscription' | 'connector'; id: string; plan: string; subPlan?: string | null; enabled: boolean; displayName?: string; updatedAt?: string };
@@ -65,8 +69,16 @@ export type Row = Record<string, unknown>;
 
 /** The control-plane REST calls of the CLI and the test runner. Everything goes through the public API. */
 export class ControlPlaneApi {
-  /** `admin`: the transport carries the admin key (or in-process admin rights). */
-  constructor(private readonly call: Transport, readonly label: string, private readonly options: { admin: boolean }) {}
+  /** `keyed`: the transport carries an API key (or in-process admin rights). */
+  constructor(private readonly transport: Transport, readonly label: string, private readonly options: { keyed: boolean }) {}
+
+  /** Every call: refused here, before any request, when there is no key to send. */
+  private call(method: HttpMethod, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    if (!this.options.keyed) {
+      return Promise.reject(protocolError('ARCSIM_E_ADMIN_KEY_REQUIRED', `${method} ${path} (arcsim key create --role reader makes one; the admin key is printed once when the control plane first starts)`));
+    }
+    return this.transport(method, path, body);
+  }
 
   private async ok(method: HttpMethod, path: string, body?: unknown): Promise<any> {
     const r = await this.call(method, path, body);
@@ -74,25 +86,17 @@ export class ControlPlaneApi {
     return r.body;
   }
 
-  /** An admin endpoint: refused here, before any request, when there is no key to send. */
-  private admin(method: HttpMethod, path: string, body?: unknown): Promise<any> {
-    if (!this.options.admin) {
-      return Promise.reject(protocolError('ARCSIM_E_ADMIN_KEY_REQUIRED', `${method} ${path} (printed once when the control plane first started)`));
-    }
-    return this.ok(method, path, body);
-  }
-
   async agents(): Promise<AgentInfo[]> {
-    return (await this.admin('GET', '/api/agents')).value;
+    return (await this.ok('GET', '/api/agents')).value;
   }
 
   /** Sends a command and waits for the agent's answer. */
   async command(agentId: string, command: Record<string, unknown>, timeoutMs: number): Promise<{ ok: boolean; events?: number; notCollected?: Record<string, number>; message?: string }> {
-    return this.admin('POST', `/api/agents/${encodeURIComponent(agentId)}/commands`, { command, timeout: `${Math.ceil(timeoutMs)}ms` });
+    return this.ok('POST', `/api/agents/${encodeURIComponent(agentId)}/commands`, { command, timeout: `${Math.ceil(timeoutMs)}ms` });
   }
 
   async events(detonationId: string): Promise<SensorEvent[]> {
-    return (await this.admin('GET', `/api/events?detonationId=${encodeURIComponent(detonationId)}&limit=100000`)).value;
+    return (await this.ok('GET', `/api/events?detonationId=${encodeURIComponent(detonationId)}&limit=100000`)).value;
   }
 
   async alertsOf(detonationId: string): Promise<RunAlert[]> {
@@ -104,7 +108,7 @@ export class ControlPlaneApi {
   }
 
   async changeStatus(systemAlertId: string, action: string, product: string): Promise<void> {
-    await this.admin('POST', `/api/alerts/${encodeURIComponent(systemAlertId)}/${action}?product=${product}`);
+    await this.ok('POST', `/api/alerts/${encodeURIComponent(systemAlertId)}/${action}?product=${product}`);
   }
 
   /** Open incidents with their alert ids (merged-away ones left out). */
@@ -139,19 +143,40 @@ export class ControlPlaneApi {
   }
 
   async createToken(request: { subscription: string; resourceGroup: string; location: string; ttl: string }): Promise<CreatedToken> {
-    return this.admin('POST', '/api/tokens', request);
+    return this.ok('POST', '/api/tokens', request);
   }
 
   async tokens(): Promise<TokenInfo[]> {
-    return (await this.admin('GET', '/api/tokens')).value;
+    return (await this.ok('GET', '/api/tokens')).value;
   }
 
   async revokeToken(id: string): Promise<void> {
-    await this.admin('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+    await this.ok('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** `POST /api/keys` (admin): the key in clear text, shown once. */
+  async createKey(request: { role: string; name?: string }): Promise<CreatedKey> {
+    return this.ok('POST', '/api/keys', request);
+  }
+
+  async keys(): Promise<KeyInfo[]> {
+    return (await this.ok('GET', '/api/keys')).value;
+  }
+
+  async revokeKey(id: string): Promise<void> {
+    await this.ok('DELETE', `/api/keys/${encodeURIComponent(id)}`);
+  }
+
+  /** `GET /api/audit` (admin): newest first; `nextBefore` pages on. */
+  async audit(page: { limit?: number; before?: number } = {}): Promise<{ value: AuditEntry[]; nextBefore: number | null }> {
+    const q = new URLSearchParams();
+    if (page.limit !== undefined) q.set('limit', String(page.limit));
+    if (page.before !== undefined) q.set('before', String(page.before));
+    return this.ok('GET', `/api/audit${q.size ? `?${q}` : ''}`);
   }
 
   async setConnector(name: string, definition: unknown): Promise<Connector> {
-    return this.admin('PUT', `/api/connectors/${encodeURIComponent(name)}`, definition);
+    return this.ok('PUT', `/api/connectors/${encodeURIComponent(name)}`, definition);
   }
 
   async connectors(): Promise<{ value: Connector[]; scheduledPulls: unknown }> {
@@ -159,15 +184,15 @@ export class ControlPlaneApi {
   }
 
   async importSnapshots(connector: string, snapshots: Array<{ document: unknown; source: string; kind?: string; region?: string }>): Promise<{ connector: string; snapshots: SnapshotSummary[] }> {
-    return this.admin('POST', `/api/connectors/${encodeURIComponent(connector)}/snapshots`, { snapshots });
+    return this.ok('POST', `/api/connectors/${encodeURIComponent(connector)}/snapshots`, { snapshots });
   }
 
   async pull(connector: string): Promise<{ snapshots: SnapshotSummary[] }> {
-    return this.admin('POST', `/api/connectors/${encodeURIComponent(connector)}/pull`);
+    return this.ok('POST', `/api/connectors/${encodeURIComponent(connector)}/pull`);
   }
 
   async setPlan(setting: { scope: 'subscription' | 'connector'; id: string; plan: string; enabled: boolean; subPlan?: string }): Promise<PlanSetting> {
-    return this.admin('PUT', '/api/plans', setting);
+    return this.ok('PUT', '/api/plans', setting);
   }
 
   async plans(): Promise<PlanSetting[]> {
@@ -175,7 +200,7 @@ export class ControlPlaneApi {
   }
 
   async saveRun(result: RunResult, suite: unknown): Promise<void> {
-    await this.admin('POST', '/api/runs', { result, suite });
+    await this.ok('POST', '/api/runs', { result, suite });
   }
 
   async run(runId: string): Promise<RunResult> {
@@ -187,7 +212,7 @@ export class ControlPlaneApi {
   }
 
   async bundle(runId: string): Promise<Record<string, unknown>> {
-    return this.admin('GET', `/api/runs/${encodeURIComponent(runId)}/bundle`);
+    return this.ok('GET', `/api/runs/${encodeURIComponent(runId)}/bundle`);
   }
 }
 
@@ -220,10 +245,10 @@ export function isOffline(err: unknown): boolean {
 
 /**
  * The API of a control plane given in process (a `ControlPlane`, with admin rights) or by base URL;
- * over HTTP the admin endpoints need `adminKey` (an empty string counts as none).
+ * over HTTP every call needs `apiKey` (an empty string counts as none), of a role strong enough for it.
  */
-export function controlPlaneApi(target: ControlPlane | string, adminKey?: string): ControlPlaneApi {
+export function controlPlaneApi(target: ControlPlane | string, apiKey?: string): ControlPlaneApi {
   return typeof target === 'string'
-    ? new ControlPlaneApi(httpTransport(target, adminKey), target, { admin: !!adminKey })
-    : new ControlPlaneApi(inProcessTransport(target), target.url(), { admin: true });
+    ? new ControlPlaneApi(httpTransport(target, apiKey), target, { keyed: !!apiKey })
+    : new ControlPlaneApi(inProcessTransport(target), target.url(), { keyed: true });
 }

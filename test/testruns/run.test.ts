@@ -190,7 +190,7 @@ scenarios:
   assert.equal(single.cells[0]!.status, 'pass', renderMatrix(single));
   // A control plane without the inventory API: "not checked", never a pass.
   const base = inProcessTransport(lab.env.cp);
-  const noInventory = new ControlPlaneApi((method, path, body) => (path.startsWith('/api/assets') ? Promise.resolve({ status: 404, body: {} }) : base(method, path, body)), 'old', { admin: true });
+  const noInventory = new ControlPlaneApi((method, path, body) => (path.startsWith('/api/assets') ? Promise.resolve({ status: 404, body: {} }) : base(method, path, body)), 'old', { keyed: true });
   const old = await runSuite(withAsset, { api: noInventory, save: false });
   assert.equal(old.cells[0]!.status, 'not-checked');
   assert.deepEqual(old.cells[0]!.reasons, ['not checked: inventory API missing']);
