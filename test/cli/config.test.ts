@@ -32,8 +32,8 @@ function arcsim(args: string[], env: Record<string, string> = {}): Promise<{ sta
   });
 }
 
-/** Starts `arcsim control-plane` and resolves once it prints its listening line. */
-function startCli(args: string[]): Promise<{ child: ChildProcess; line: string; url: string; stop(): Promise<void> }> {
+/** Starts `arcsim control-plane` on a new data dir and resolves once it prints its listening line and its new admin key. */
+function startCli(args: string[]): Promise<{ child: ChildProcess; line: string; url: string; adminKey: string; stop(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'control-plane', ...args], { env: cleanEnv({}) });
     let out = '';
@@ -42,9 +42,10 @@ function startCli(args: string[]): Promise<{ child: ChildProcess; line: string; 
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /^arcsim control plane listening on (\S+) .*$/m.exec(out);
-      if (m) {
+      const key = /^ {2}(arcsim_admin_\S+)$/m.exec(out);
+      if (m && key) {
         resolve({
-          child, line: m[0], url: m[1]!,
+          child, line: m[0], url: m[1]!, adminKey: key[1]!,
           stop: () => new Promise((done) => { child.once('close', () => done()); child.kill('SIGTERM'); }),
         });
       }
@@ -83,7 +84,7 @@ const DOCUMENTED = {
   inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
   limits: {
     maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,
-    handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, maxBodyBytes: 10 * 1024 * 1024,
+    handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
   },
 };
 
@@ -135,7 +136,7 @@ test('arcsim control-plane --config: file values are used, a flag overrides the 
   try {
     assert.match(fromFile.line, new RegExp(`data: ${join(dir, 'from-file')}, public URL http://file.example:7443`));
     assert.ok(existsSync(join(dir, 'from-file', 'arcsim.db')));
-    const sync = (await (await fetch(`${fromFile.url}/api/sync`)).json()) as { config: { profile: string } };
+    const sync = (await (await fetch(`${fromFile.url}/api/sync`, { headers: { authorization: `Bearer ${fromFile.adminKey}` } })).json()) as { config: { profile: string } };
     assert.equal(sync.config.profile, 'xdr-unified');
     assert.match(await (await fetch(`${fromFile.url}/install.sh`)).text(), /http:\/\/file\.example:7443/);
   } finally {
@@ -148,7 +149,7 @@ test('arcsim control-plane --config: file values are used, a flag overrides the 
     assert.match(flags.line, new RegExp(`data: ${flagDir}, public URL http://flag.example:8443`));
     assert.ok(existsSync(join(flagDir, 'arcsim.db')));
     // Keys without a flag still come from the file.
-    const sync = (await (await fetch(`${flags.url}/api/sync`)).json()) as { config: { profile: string } };
+    const sync = (await (await fetch(`${flags.url}/api/sync`, { headers: { authorization: `Bearer ${flags.adminKey}` } })).json()) as { config: { profile: string } };
     assert.equal(sync.config.profile, 'xdr-unified');
   } finally {
     await flags.stop();
@@ -180,22 +181,35 @@ test('ARCSIM_CONTROL_PLANE and ARCSIM_ADMIN_KEY alone are enough for an admin co
   assert.match(wrong.stderr, /ARCSIM_E_UNAUTHORIZED/);
 });
 
-test('no admin key: admin commands fail before any request; read-only commands send no authorization header', async (t) => {
+test('no key: every API command, reads too, fails before any request; --api-key / ARCSIM_API_KEY is sent, before ARCSIM_ADMIN_KEY', async (t) => {
   const cp = await recorder(t);
-  for (const vars of [{ ARCSIM_CONTROL_PLANE: cp.url }, { ARCSIM_CONTROL_PLANE: cp.url, ARCSIM_ADMIN_KEY: '' }] as Array<Record<string, string>>) {
+  for (const vars of [{ ARCSIM_CONTROL_PLANE: cp.url }, { ARCSIM_CONTROL_PLANE: cp.url, ARCSIM_ADMIN_KEY: '' }, { ARCSIM_CONTROL_PLANE: cp.url, ARCSIM_API_KEY: '' }] as Array<Record<string, string>>) {
     const r = await arcsim(['token', 'list'], vars);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^arcsim: ARCSIM_E_ADMIN_KEY_REQUIRED: .*--admin-key or set ARCSIM_ADMIN_KEY/m);
+    assert.match(r.stderr, /^arcsim: ARCSIM_E_ADMIN_KEY_REQUIRED: .*pass --api-key or set ARCSIM_API_KEY/m);
   }
   const run = await arcsim(['run', 'export', 'some-run', '--out', join(tempDir(), 'b.json')], { ARCSIM_CONTROL_PLANE: cp.url });
   assert.match(run.stderr, /ARCSIM_E_ADMIN_KEY_REQUIRED/);
+  // Reads need a key now (issue 12: everything was readable without one).
+  for (const args of [['inventory', 'assets'], ['run', 'list'], ['cspm', 'connector', 'list'], ['plan', 'list']]) {
+    const read = await arcsim(args, { ARCSIM_CONTROL_PLANE: cp.url });
+    assert.equal(read.status, 1, args.join(' '));
+    assert.match(read.stderr, /ARCSIM_E_ADMIN_KEY_REQUIRED/, args.join(' '));
+  }
   assert.equal(cp.seen.length, 0, 'nothing reached the control plane');
 
-  const assets = await arcsim(['inventory', 'assets', '--json'], { ARCSIM_CONTROL_PLANE: cp.url });
+  const assets = await arcsim(['inventory', 'assets', '--json'], { ARCSIM_CONTROL_PLANE: cp.url, ARCSIM_API_KEY: 'arcsim_reader_from_env', ARCSIM_ADMIN_KEY: 'arcsim_admin_older' });
   assert.equal(assets.status, 0, assets.stderr);
   assert.deepEqual(JSON.parse(assets.stdout), { value: [] }, '--json prints the API answer, {value: [...]}');
-  assert.deepEqual(cp.seen.map((r) => `${r.method} ${r.url}`), ['GET /api/assets']);
-  assert.equal(cp.seen[0]!.headers.authorization, undefined);
+  const viaAdmin = await arcsim(['inventory', 'assets'], { ARCSIM_CONTROL_PLANE: cp.url, ARCSIM_ADMIN_KEY: 'arcsim_admin_older' });
+  assert.equal(viaAdmin.status, 0, viaAdmin.stderr);
+  const viaFlag = await arcsim(['inventory', 'assets', '--api-key', 'arcsim_reader_flag'], { ARCSIM_CONTROL_PLANE: cp.url, ARCSIM_API_KEY: 'arcsim_reader_from_env' });
+  assert.equal(viaFlag.status, 0, viaFlag.stderr);
+  assert.deepEqual(cp.seen.map((r) => `${r.method} ${r.url} ${r.headers.authorization}`), [
+    'GET /api/assets Bearer arcsim_reader_from_env',
+    'GET /api/assets Bearer arcsim_admin_older',
+    'GET /api/assets Bearer arcsim_reader_flag',
+  ]);
 });
 
 test('exit codes: usage errors 2, typed errors 1, help 0; --help names the environment variables', async () => {
@@ -218,14 +232,17 @@ test('exit codes: usage errors 2, typed errors 1, help 0; --help names the envir
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
   const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
   await new Promise<void>((r) => dead.close(() => r()));
-  const unreachable = await arcsim(['inventory', 'score', '--control-plane', deadUrl]);
+  const unreachable = await arcsim(['inventory', 'score', '--control-plane', deadUrl, '--api-key', 'arcsim_reader_x']);
   assert.equal(unreachable.status, 1);
   assert.match(unreachable.stderr, /^arcsim: ARCSIM_E_UNREACHABLE: /m);
 
   const help = await arcsim(['token', 'create', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--control-plane <url>[\s\S]*env: ARCSIM_CONTROL_PLANE/);
+  assert.match(help.stdout, /--api-key <key>[\s\S]*env: ARCSIM_API_KEY/);
   assert.match(help.stdout, /--admin-key <key>[\s\S]*env: ARCSIM_ADMIN_KEY/);
+  const keyHelp = await arcsim(['key', 'create', '--help']);
+  assert.match(keyHelp.stdout.replace(/\s+/g, " "), /--role <role> .*choices: "reader", "responder", "contributor", "admin"/);
   const agentHelp = await arcsim(['agent', 'run', '--help']);
   assert.match(agentHelp.stdout, /env: ARCSIM_CONTROL_PLANE/);
   assert.equal((await arcsim(['--version'])).status, 0);
