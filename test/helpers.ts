@@ -9,6 +9,9 @@ import type { MachineFacts } from '../protocol/index.ts';
 import { Agent } from '../agent/index.ts';
 import type { Scenario } from '../scenarios/index.ts';
 import type { CommandBody, CommandResult } from '../control-plane/gateway/agent-session.ts';
+import { createApiKey } from '../control-plane/auth/api-keys.ts';
+import type { Role } from '../control-plane/auth/roles.ts';
+import { systemClock } from '../lib/clock.ts';
 
 /** Every migration version shipped, in order: what a fresh store must have applied. */
 export const MIGRATION_VERSIONS = readdirSync(join(import.meta.dirname, '..', 'control-plane', 'store', 'migrations', 'sqlite'))
@@ -21,6 +24,16 @@ export interface TestControlPlane {
   dir: string;
   dbFile: string;
   close(): Promise<void>;
+}
+
+/** A new stored API key of `role` (as `arcsim key create --role` makes one), in clear text. */
+export async function apiKeyFor(env: { store: Store }, role: Role = 'reader'): Promise<string> {
+  return (await createApiKey(env.store, { role, name: `test-${role}` }, 'test', systemClock)).key;
+}
+
+/** `fetch` that sends `Authorization: Bearer <key>` (every /api read needs a key). */
+export function keyedFetch(key: string): typeof fetch {
+  return (input, init = {}) => fetch(input, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${key}` } });
 }
 
 export function tempDir(prefix = 'arcsim-test-'): string {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
 import { Agent } from '../../agent/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enableExtensions, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
+import { apiKeyFor, cleanup, enableExtensions, enroll, keyedFetch, MIGRATION_VERSIONS, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
 
 const library = loadLibrary();
 const ssh = library.get('ssh-brute-force-failed')!;
@@ -41,7 +41,8 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   const b1 = await play(ssh, 'benign');
   const b2 = await play(ps, 'benign');
 
-  const alerts = (await (await fetch(`${env.url}/api/alerts`)).json()).value;
+  const authed = keyedFetch(await apiKeyFor(env));
+  const alerts = (await (await authed(`${env.url}/api/alerts`)).json()).value;
   assert.deepEqual(alerts.map((a: any) => a.properties.alertType).sort(), ['MDE_SuspiciousPowerShellCommandLine', 'VM_SshBruteForceFailed']);
   const bf = alerts.find((a: any) => a.properties.alertType === 'VM_SshBruteForceFailed');
   assert.equal(bf.properties.alertDisplayName, 'Failed SSH brute force attack');
@@ -54,7 +55,7 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   assert.match(bf.id, /^\/subscriptions\/sub-e2e\/resourceGroups\/rg-e2e\/providers\/Microsoft\.Security\/locations\/eastus\/alerts\//);
   assert.ok(bf.properties.entities.some((e: any) => e.type === 'ip' && e.address === '203.0.113.45'));
   // alertUri resolves through the REST API.
-  const self = await (await fetch(bf.properties.alertUri)).json();
+  const self = await (await authed(bf.properties.alertUri)).json();
   assert.equal(self.properties.systemAlertId, bf.properties.systemAlertId);
   const psAlert = alerts.find((a: any) => a.properties.alertType === 'MDE_SuspiciousPowerShellCommandLine');
   assert.equal(psAlert.properties.extendedProperties.detonationIds, d2);
@@ -63,24 +64,24 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   for (const b of [b1, b2]) assert.equal((await env.store.alerts.listAlerts({ detonationId: b })).length, 0, 'benign twins raise nothing');
 
   // Filters.
-  const medium = (await (await fetch(`${env.url}/api/alerts?severity=Medium&status=Active`)).json()).value;
+  const medium = (await (await authed(`${env.url}/api/alerts?severity=Medium&status=Active`)).json()).value;
   assert.equal(medium.length, 2);
-  assert.equal((await (await fetch(`${env.url}/api/alerts?severity=High`)).json()).value.length, 0);
-  const bad = await fetch(`${env.url}/api/alerts?severity=Severe`);
+  assert.equal((await (await authed(`${env.url}/api/alerts?severity=High`)).json()).value.length, 0);
+  const bad = await authed(`${env.url}/api/alerts?severity=Severe`);
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).code, 'ARCSIM_E_VALIDATION');
 
   // A second play folds into the same alerts: counts go up, no new alert.
   const d3 = await play(ssh, 'attack');
   await play(ps, 'attack');
-  const again = (await (await fetch(`${env.url}/api/alerts`)).json()).value;
+  const again = (await (await authed(`${env.url}/api/alerts`)).json()).value;
   assert.equal(again.length, 2);
   for (const a of again) assert.equal(a.properties.extendedProperties.count, '2');
   const bf2 = again.find((a: any) => a.properties.alertType === 'VM_SshBruteForceFailed');
   assert.deepEqual(bf2.properties.extendedProperties.detonationIds.split(',').sort(), [d1, d3].sort());
 
   // Machines are ARM-shaped and Connected.
-  const machines = (await (await fetch(`${env.url}/api/machines`)).json()).value;
+  const machines = (await (await authed(`${env.url}/api/machines`)).json()).value;
   assert.equal(machines.length, 1);
   assert.equal(machines[0].type, 'Microsoft.HybridCompute/machines');
   assert.equal(machines[0].properties.status, 'Connected');

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../../agent/index.ts';
 import type { MachineFacts, SqlInstanceFacts } from '../../protocol/index.ts';
-import { cleanup, enableExtensions, startControlPlane, TEST_FACTS } from '../helpers.ts';
+import { cleanup, enableExtensions, keyedFetch, startControlPlane, TEST_FACTS } from '../helpers.ts';
 
 /** One SQL audit event and one endpoint event: each needs its own sensor. */
 const mixed = {
@@ -78,9 +78,9 @@ test('extensions gate sensors: without MDE or a SQL extension nothing is sent an
   assert.deepEqual(both.res.notCollected, {});
 
   // Not-collected counts are kept on the machine; Defender for SQL now protects its SQL instance.
-  const machine = await (await fetch(`${env.url}/api/machines/ec2-sql-01`)).json();
+  const machine = await (await keyedFetch(admin)(`${env.url}/api/machines/ec2-sql-01`)).json();
   assert.deepEqual(machine.arcsim.notCollected, { SqlEvents: 6, DeviceNetworkEvents: 3 });
-  const sql = (await (await fetch(`${env.url}/api/sql-instances`)).json()).value;
+  const sql = (await (await keyedFetch(admin)(`${env.url}/api/sql-instances`)).json()).value;
   assert.equal(sql.length, 1);
   assert.equal(sql[0].type, 'Microsoft.AzureArcData/sqlServerInstances');
   assert.equal(sql[0].id, '/subscriptions/s/resourceGroups/rg/providers/Microsoft.AzureArcData/sqlServerInstances/ec2-sql-01_MSSQLSERVER');

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import WebSocket from 'ws';
 import { ManualClock } from '../../lib/clock.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, type TestControlPlane } from '../helpers.ts';
+import { apiKeyFor, cleanup, enroll, MIGRATION_VERSIONS, RawAgent, startControlPlane, type TestControlPlane } from '../helpers.ts';
 
 /** Attempts a WebSocket upgrade and reports what came back: HTTP status + body, or an open socket. */
 function upgrade(url: string, authorization?: string, path = '/agent/v1'): Promise<{ status?: number; body?: any; opened: boolean }> {
@@ -170,10 +170,11 @@ test('state-changing REST calls need the admin key', async (t) => {
   assert.equal(await env.cp.ensureAdminKey(), undefined);
 });
 
-test('health reports the store and its migrations', async (t) => {
+test('health reports the store and, to a caller with a key, its migrations', async (t) => {
   const env = await setup(t);
+  const key = await apiKeyFor(env);
   const res = await new Promise<{ status: number; body: string }>((resolve) => {
-    request(`${env.url}/api/health`, (r) => {
+    request(`${env.url}/api/health`, { headers: { authorization: `Bearer ${key}` } }, (r) => {
       let body = '';
       r.on('data', (c) => (body += c));
       r.on('end', () => resolve({ status: r.statusCode!, body }));

@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../agent/index.ts';
 import type { MachineFacts } from '../../protocol/index.ts';
-import { cleanup, enroll, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
+import { apiKeyFor, cleanup, enroll, keyedFetch, RawAgent, startControlPlane, TEST_FACTS } from '../helpers.ts';
 
 const host = (hostname: string, vmUuid: string, mac: string): MachineFacts => ({
   ...TEST_FACTS, hostname, machineFqdn: `${hostname}.contoso.test`, vmUuid,
@@ -42,11 +42,12 @@ test('two live agents with one cloned identity: the control plane flags it and r
   assert.match((await fatal).message, /ARCSIM_E_IDENTITY_CLONED/);
 
   // Visible in the API: the conflict, and the flag on the machine, which still shows host A.
-  const conflicts = (await (await fetch(`${env.url}/api/identity-conflicts`)).json()).value;
+  const authed = keyedFetch(await apiKeyFor(env));
+  const conflicts = (await (await authed(`${env.url}/api/identity-conflicts`)).json()).value;
   assert.equal(conflicts.length, 1);
   assert.equal(conflicts[0].agentId, a.agentId);
   assert.deepEqual([conflicts[0].live.hostname, conflicts[0].refused.hostname], ['lab-a', 'lab-b']);
-  const machine = await (await fetch(`${env.url}/api/machines/lab-a`)).json();
+  const machine = await (await authed(`${env.url}/api/machines/lab-a`)).json();
   assert.equal(machine.arcsim.cloneSuspected, true);
   assert.equal(machine.properties.vmUuid, HOST_A.vmUuid, 'not merged: the live host keeps its machine');
   assert.deepEqual(env.cp.connectedAgents(), [a.agentId]);

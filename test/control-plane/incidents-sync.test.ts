@@ -2,13 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadLibrary, planEvents, type InputValue } from '../../scenarios/index.ts';
 import type { ControlPlaneConfig } from '../../control-plane/index.ts';
-import { cleanup, enroll, RawAgent, startControlPlane, TEST_FACTS, type TestControlPlane } from '../helpers.ts';
+import { apiKeyFor, cleanup, enroll, keyedFetch, RawAgent, startControlPlane, TEST_FACTS, type TestControlPlane } from '../helpers.ts';
 
 const library = loadLibrary();
 
 interface Lab {
   env: TestControlPlane;
   adminKey: string;
+  /** A reader key, for the reads. */
+  reader: string;
   host(name: string): Promise<{ play(slug: string, inputs?: Record<string, InputValue>): Promise<void> }>;
   api(path: string, init?: RequestInit): Promise<any>;
   act(path: string): Promise<any>;
@@ -21,14 +23,16 @@ async function lab(t: { after(fn: () => unknown): void }, config: ControlPlaneCo
   const token = await env.cp.createToken({ subscription: 'sub', resourceGroup: 'rg' });
   let seq = 0;
   let seed = 0;
-  const api = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`${env.url}${path}`, init);
+  // Reads with a reader key; status actions (act) with the admin key.
+  const reader = await apiKeyFor(env);
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${env.url}${path}`, { ...init, headers: { authorization: `Bearer ${reader}`, ...(init.headers as Record<string, string> | undefined) } });
     const body = await res.json();
     if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
     return body;
   };
   return {
-    env, adminKey, api,
+    env, adminKey, reader, api,
     act: (path) => api(path, { method: 'POST', headers: { authorization: `Bearer ${adminKey}` } }),
     async host(name) {
       const creds = await enroll(env.url, token.token, name);
@@ -69,10 +73,13 @@ test('incidents: the alerts of one attack on one host form one incident; an unre
   const alert = (await alertOf(l, 'MDE_SuspiciousPowerShellCommandLine'))[0];
   const incidentLink = alert.properties.extendedLinks.find((x: any) => x.Category === 'Incident');
   assert.equal(incidentLink.Href, `${l.env.url}/portal/incidents/${onA.incidentId}`);
-  const page = await fetch(incidentLink.Href);
+  const page = await keyedFetch(l.reader)(incidentLink.Href);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Suspicious PowerShell CommandLine/);
-  assert.equal((await fetch(alert.properties.extendedLinks[0].Href)).status, 200);
+  assert.equal((await keyedFetch(l.reader)(alert.properties.extendedLinks[0].Href)).status, 200);
+  // Without a key the links lead a browser to the sign-in form.
+  const anonymous = await fetch(incidentLink.Href, { redirect: 'manual' });
+  assert.deepEqual([anonymous.status, anonymous.headers.get('location')], [303, '/portal/login']);
 });
 
 test('incidents merge when a new alert links two of them; the emptied one is closed and redirected', async (t) => {

@@ -12,7 +12,7 @@ import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
 import type { AlertRow } from '../../control-plane/store/index.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
-import { cleanup, enableExtensions, enroll, MIGRATION_VERSIONS, RawAgent, tempDir, TEST_FACTS } from '../helpers.ts';
+import { apiKeyFor, cleanup, enableExtensions, enroll, keyedFetch, MIGRATION_VERSIONS, RawAgent, tempDir, TEST_FACTS } from '../helpers.ts';
 import { startTestPostgres } from '../support/postgres.ts';
 
 const library = loadLibrary();
@@ -45,7 +45,9 @@ const bruteForce = (agentId: string, detonationId: string, seed: number, startTi
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
 
-const alertsOfType = async (url: string, alertType: string) => (await (await fetch(`${url}/api/alerts?alertType=${alertType}`)).json()).value;
+/** Alerts of a type through a replica's REST API, with a reader key made in the shared database. */
+const alertsOfType = async (r: Replica, alertType: string) =>
+  (await (await keyedFetch(await apiKeyFor(r))(`${r.url}/api/alerts?alertType=${alertType}`)).json()).value;
 
 describe('PostgreSQL store', () => {
   // Skip each test (not just the suite) so the runner's summary counts what did not run.
@@ -80,7 +82,7 @@ describe('PostgreSQL store', () => {
     assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d1 })).map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 1]]);
     assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d2 })).map((a) => [a.alertType, a.count]), [['MDE_SuspiciousPowerShellCommandLine', 1]]);
     assert.equal((await r.store.alerts.listAlerts({ detonationId: b1 })).length, 0, 'the benign twin raises nothing');
-    const api = (await (await fetch(`${r.url}/api/alerts`)).json()).value;
+    const api = (await (await keyedFetch(await apiKeyFor(r))(`${r.url}/api/alerts`)).json()).value;
     assert.equal(api.length, 2);
     const bf = api.find((a: any) => a.properties.alertType === 'VM_SshBruteForceFailed');
     assert.equal(bf.properties.extendedProperties.detonationIds, d1);
@@ -146,7 +148,7 @@ describe('PostgreSQL store', () => {
     await backOnA.register();
     backOnA.send({ v: 1, type: 'events', seq: 4, events: round2.slice(3) });
     assert.equal((await backOnA.next('ack')).stored, 7);
-    const alerts = await alertsOfType(a.url, 'VM_SshBruteForceFailed');
+    const alerts = await alertsOfType(a, 'VM_SshBruteForceFailed');
     assert.equal(alerts.length, 1);
     assert.equal(alerts[0].properties.extendedProperties.count, '2');
     assert.deepEqual(alerts[0].properties.extendedProperties.detonationIds.split(',').sort(), ['d-round-1', 'd-round-2']);

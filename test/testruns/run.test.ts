@@ -7,7 +7,7 @@ import {
   ControlPlaneApi, controlPlaneApi, inProcessTransport, loadSuiteFile, parseBundle, parseSuite, renderMatrix, replayBundle, runSuite, toJUnit, toMarkdown, toNavigatorLayer,
 } from '../../testruns/index.ts';
 import { RunResultSchema, type RunResult } from '../../protocol/index.ts';
-import { cleanup, startControlPlane } from '../helpers.ts';
+import { apiKeyFor, cleanup, keyedFetch, startControlPlane } from '../helpers.ts';
 import { brokenRulesDir, EXAMPLES, runLab } from './helpers.ts';
 import { parseXml } from './mini-xml.ts';
 
@@ -55,9 +55,10 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   assert.notEqual(faulted.alerts[0]!.systemAlertId, ssh.alerts[0]!.systemAlertId);
 
   // Stored in the control plane: GET /api/runs and /api/runs/{id}.
-  const runs = await (await fetch(`${lab.env.url}/api/runs`)).json();
+  const reader = keyedFetch(await apiKeyFor(lab.env));
+  const runs = await (await reader(`${lab.env.url}/api/runs`)).json();
   assert.equal(runs.value[0].runId, r.runId);
-  const stored = RunResultSchema.parse(await (await fetch(`${lab.env.url}/api/runs/${r.runId}`)).json());
+  const stored = RunResultSchema.parse(await (await reader(`${lab.env.url}/api/runs/${r.runId}`)).json());
   assert.deepEqual(stored, r);
 
   // JUnit: well-formed, one testcase per cell, counts consistent.
