@@ -125,8 +125,8 @@ test('a rule that no longer fires: its cells fail with "alert missing" and arcsi
   assert.equal(failures[0]!.children[0]!.attrs.type, 'alert missing');
   assert.match(readFileSync(join(dir, 'report.md'), 'utf8'), /\| ssh-brute-force \| FAIL: alert missing \|/);
   assert.equal(JSON.parse(readFileSync(join(dir, 'layer.json'), 'utf8')).techniques.find((x: any) => x.techniqueID === 'T1110.001').score, 0);
-  // arcsim run show ID returns it later.
-  const show = await cli(['run', 'show', result.runId, '--control-plane', lab.env.url]);
+  // arcsim run show ID returns it later (a reader key is enough).
+  const show = await cli(['run', 'show', result.runId, '--control-plane', lab.env.url, '--api-key', await apiKeyFor(lab.env)]);
   assert.equal(show.code, 1);
   assert.match(show.stdout, new RegExp(`Test run ${result.runId}`));
   assert.match(show.stdout, /FAIL: 3\/6 cells passed, 3 failed/);
