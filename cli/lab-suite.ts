@@ -92,7 +92,7 @@ export async function runSuiteLab(o: SuiteLabOptions): Promise<{ code: number; r
     const code = result.ok ? 0 : 1;
     o.out(`\nLab done in ${((Date.now() - started) / 1000).toFixed(1)} s (suite ${(result.durationMs / 1000).toFixed(1)} s): ${result.ok ? 'every cell passed' : 'NOT every cell passed'}; run ${result.runId}.\n`);
     if (!o.exit) {
-      o.out(`\nServing the API on ${svc.url} (try ${svc.url}/api/assets, ${svc.url}/api/runs, ${svc.url}/portal); Ctrl-C to stop.\n`);
+      o.out(`\nServing the API on ${svc.url} (try ${svc.url}/api/assets, ${svc.url}/api/runs with "Authorization: Bearer <the admin key>", or sign in at ${svc.url}/portal); Ctrl-C to stop.\n`);
       await untilSignal();
     }
     return { code, result };

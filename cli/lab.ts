@@ -119,7 +119,7 @@ export async function runLab(o: LabOptions): Promise<number> {
     );
 
     if (o.exit) return ok ? 0 : 1;
-    o.out(`\nServing the API on ${svc.url} (try ${svc.url}/api/alerts); Ctrl-C to stop.\n`);
+    o.out(`\nServing the API on ${svc.url} (try ${svc.url}/api/alerts with "Authorization: Bearer <the admin key>", or sign in at ${svc.url}/portal); Ctrl-C to stop.\n`);
     await untilSignal();
     return ok ? 0 : 1;
   } finally {

@@ -23,8 +23,10 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
           apiKey: {
             type: 'http', scheme: 'bearer',
             description: 'An API key. Each operation lists the least role it needs (reader < responder < contributor < admin); '
-              + 'a missing or unknown key gets 401 ARCSIM_E_UNAUTHORIZED, a weaker role 403 ARCSIM_E_FORBIDDEN. '
-              + 'The admin key is printed by `arcsim control-plane` on first start (`--reset-admin-key` makes a new one).',
+              + 'a missing, unknown or revoked key gets 401 ARCSIM_E_UNAUTHORIZED, a weaker role 403 ARCSIM_E_FORBIDDEN, '
+              + 'checked before the body is read. The admin key is printed by `arcsim control-plane` on first start '
+              + '(`--reset-admin-key` makes a new one); `POST /api/keys` (`arcsim key create --role R`) makes keys with a role. '
+              + 'Agent keys and enrollment tokens are not API keys. Portal pages also take the sign-in cookie of `/portal/login`.',
           },
           agentBearer: {
             type: 'http', scheme: 'bearer',

@@ -520,6 +520,36 @@ for (const backend of backends) {
       assert.ok([JSON.stringify(x), JSON.stringify(y)].includes(JSON.stringify(stored)), JSON.stringify(stored));
     }));
 
+    it('API keys: found by hash (revoked too), listed in creation order, revoked once, last use kept', withStore(async (s) => {
+      const key = (id: string, at: number, role: 'reader' | 'admin' = 'reader') => ({
+        id, name: `n-${id}`, role, keyHash: `hash-${id}`, createdAt: at, createdBy: 'admin', revokedAt: null, lastUsedAt: null,
+      });
+      await s.keys.insertKey(key('k2', T0 + 1, 'admin'));
+      await s.keys.insertKey(key('k1', T0));
+      await assert.rejects(s.keys.insertKey({ ...key('k3', T0), keyHash: 'hash-k1' }), 'a hash is unique');
+      assert.deepEqual(await s.keys.findKeyByHash('hash-k2'), key('k2', T0 + 1, 'admin'));
+      assert.equal(await s.keys.findKeyByHash('hash-none'), undefined);
+      assert.deepEqual((await s.keys.listKeys()).map((k) => k.id), ['k1', 'k2']);
+      await s.keys.touchKey('k1', T0 + MIN);
+      assert.equal((await s.keys.findKeyByHash('hash-k1'))!.lastUsedAt, T0 + MIN);
+      assert.equal(await s.keys.revokeKey('k1', T0 + 2 * MIN), true);
+      assert.equal(await s.keys.revokeKey('k1', T0 + 3 * MIN), false, 'revoked once');
+      assert.equal(await s.keys.revokeKey('nope', T0), false);
+      assert.equal((await s.keys.findKeyByHash('hash-k1'))!.revokedAt, T0 + 2 * MIN);
+    }));
+
+    it('audit log: newest first, paged by id', withStore(async (s) => {
+      for (let i = 0; i < 5; i++) {
+        await s.keys.addAudit({ at: T0 + i, who: i % 2 ? 'unknown' : 'ops', keyId: i % 2 ? null : 'k1', role: i % 2 ? null : 'admin', method: 'POST', route: '/api/tokens', target: `/api/tokens?i=${i}`, status: i % 2 ? 401 : 201, remote: '127.0.0.1' });
+      }
+      const first = await s.keys.listAudit({ limit: 2 });
+      assert.deepEqual(first.map((r) => r.at), [T0 + 4, T0 + 3]);
+      assert.deepEqual({ ...first[1]!, id: 0 }, { id: 0, at: T0 + 3, who: 'unknown', keyId: null, role: null, method: 'POST', route: '/api/tokens', target: '/api/tokens?i=3', status: 401, remote: '127.0.0.1' });
+      const next = await s.keys.listAudit({ limit: 10, before: first[1]!.id });
+      assert.deepEqual(next.map((r) => r.at), [T0 + 2, T0 + 1, T0]);
+      assert.equal(next[0]!.keyId, 'k1');
+    }));
+
     it('transaction: commits as one, rolls back everything on error', withStore(async (s) => {
       const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 2 }).map((p) => p.event);
       const value = await s.transaction(async (tx) => {
