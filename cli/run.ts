@@ -9,7 +9,7 @@ import {
 } from '../testruns/index.ts';
 import { table } from '../lib/text-table.ts';
 import { adminKeyOption, apiKeyOption, controlPlaneOption } from './options.ts';
-import { apiOf } from './api.ts';
+import { apiOf, keyOf } from './api.ts';
 
 const write = (file: string, text: string) => (file === '-' ? process.stdout.write(text) : writeFileSync(file, text));
 
@@ -117,10 +117,13 @@ export function runCommand(): Command {
     .option('--rules <dir>', 'offline: directory of Sigma rule files (default: the shipped rules)')
     .option('--to <url>', 'live: the control plane to replay against (with --token)')
     .option('--token <token>', 'live: an enrollment token of that control plane')
+    .addOption(apiKeyOption())
+    .addOption(adminKeyOption())
     .option('--state-dir <dir>', 'live: where the replay agents keep identity and spool', join(tmpdir(), 'arcsim-replay'))
     .option('--json', 'print JSON')
     .action(async (file: string, opts, command: Command) => {
       if (opts.to && !opts.token) command.error('error: --to needs --token (an enrollment token of that control plane)');
+      if (opts.to && !keyOf(opts)) command.error('error: --to needs --api-key (a reader key of that control plane, to read the alerts the replay raised)');
       if (opts.to && opts.rules) command.error('error: --rules is for offline replay; the control plane given with --to uses its own rules');
       let bundle;
       try {
@@ -129,7 +132,7 @@ export function runCommand(): Command {
         if (printSuiteErrors(err)) return void (process.exitCode = 1);
         throw err;
       }
-      const target = opts.to ? { url: opts.to, token: opts.token, stateDir: opts.stateDir } : undefined;
+      const target = opts.to ? { url: opts.to, token: opts.token, apiKey: keyOf(opts)!, stateDir: opts.stateDir } : undefined;
       const cells = await replayBundle(bundle, { rulesDir: opts.rules, target });
       const against = target ? `control plane ${target.url}` : opts.rules ?? 'the shipped rules';
       if (opts.json) process.stdout.write(JSON.stringify(cells, null, 2) + '\n');

@@ -6,6 +6,7 @@ import type { AlertRow } from '../control-plane/store/index.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from '../control-plane/api/run-routes.ts';
 import type { ResolvedSuite } from './suite-loader.ts';
 import { alertChecks, telemetryCheck, verdict } from './evaluate.ts';
+import { controlPlaneApi } from './api-client.ts';
 
 /** An exported run: what was asked (suite), what happened (result), and the evidence (events, alerts). */
 export const BundleSchema = z.strictObject({
@@ -50,6 +51,8 @@ export interface LiveTarget {
   url: string;
   /** Enrollment token of that control plane: one replay agent is enrolled per host of the bundle. */
   token: string;
+  /** An API key of that control plane (a reader key is enough) to read the alerts the replay raised. */
+  apiKey: string;
   /** Where the replay agents keep their identity and spool. */
   stateDir: string;
   /** How long to wait for a cell's alerts to appear after its events are acked, ms. */
@@ -74,6 +77,7 @@ async function replayLive(bundle: Bundle, target: LiveTarget): Promise<ReplayedC
   const { Agent } = await import('../agent/agent.ts');
   const { replayThroughAgent } = await import('../agent/replay.ts');
   const agents = new Map<string, InstanceType<typeof Agent>>();
+  const api = controlPlaneApi(target.url, target.apiKey);
   try {
     return await compareCells(bundle, async (cell, events) => {
       let agent = agents.get(cell.host);
@@ -89,18 +93,14 @@ async function replayLive(bundle: Bundle, target: LiveTarget): Promise<ReplayedC
       const sent = await replayThroughAgent(agent, events, { hostName: cell.host.replace(/[^A-Za-z0-9._-]/g, '-') });
       // Alerts are committed before the acks that replayThroughAgent waited for; poll briefly for safety.
       const deadline = Date.now() + (target.settleMs ?? 2000);
-      let value: Array<Record<string, any>> = [];
+      let value: RunAlert[] = [];
       do {
-        const res = await fetch(`${target.url}/api/alerts?detonationId=${encodeURIComponent(sent.detonationId)}`);
-        value = ((await res.json()) as { value: Array<Record<string, any>> }).value;
+        value = await api.alertsOf(sent.detonationId);
         if (value.length > 0) break;
         await new Promise((r) => setTimeout(r, 100));
       } while (Date.now() < deadline);
-      return value.map((a) => ({
-        systemAlertId: String(a.name), alertType: String(a.properties.alertType), displayName: String(a.properties.alertDisplayName ?? ''),
-        count: Number(a.properties.extendedProperties?.count ?? 1), latencyMs: null, products: {}, incidentId: null,
-        techniques: [...(a.properties.techniques ?? []), ...(a.properties.subTechniques ?? [])].sort(), detonationIds: [sent.detonationId],
-      }));
+      // Latency and product views are the other control plane's; only types and counts are compared.
+      return value.map((a) => ({ ...a, latencyMs: null, products: {}, incidentId: null, detonationIds: [sent.detonationId] }));
     });
   } finally {
     for (const a of agents.values()) await a.stop();

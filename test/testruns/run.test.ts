@@ -94,7 +94,7 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   const other = await startControlPlane({ config: { rulesDirs: [rules] } });
   t.after(async () => { await other.close(); cleanup(other.dir); });
   const token = await other.cp.createToken({ subscription: 'replay', resourceGroup: 'replay' });
-  const live = await replayBundle(bundle, { target: { url: other.url, token: token.token, stateDir: join(other.dir, 'replay-agents') } });
+  const live = await replayBundle(bundle, { target: { url: other.url, token: token.token, apiKey: await apiKeyFor(other), stateDir: join(other.dir, 'replay-agents') } });
   assert.deepEqual(live.filter((c) => c.changed).map((c) => [c.rowId, c.after.status, c.after.reasons]), changed);
   assert.ok(await other.store.events.countEvents() >= bundle.events.length, 'every bundled event went through the other control plane');
 });
