@@ -96,6 +96,9 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   if (limits.eventsBurst < limits.maxEventsPerBatch) {
     throw new Error(`config: limits.eventsBurst (${limits.eventsBurst}) must be at least limits.maxEventsPerBatch (${limits.maxEventsPerBatch})`);
   }
+  if (limits.maxImportBodyBytes < limits.maxBodyBytes) {
+    throw new Error(`config: limits.maxImportBodyBytes (${limits.maxImportBodyBytes}) must be at least limits.maxBodyBytes (${limits.maxBodyBytes})`);
+  }
   const rules = config.rulesDirs ? loadRulesDirs(config.rulesDirs) : loadRulesDir();
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });

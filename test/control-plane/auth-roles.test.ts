@@ -330,3 +330,14 @@ test('start-up fails for an /api or /portal route that declares neither a role n
     await cp.app.ready();
   }, /GET \/api\/secret-read declares neither a role/);
 });
+
+test('limits: the import body limit cannot be below the default one', async () => {
+  const dir = tempDir();
+  const store = openSqliteStore({ file: join(dir, 'arcsim.db') });
+  try {
+    assert.throws(() => createControlPlane({ store, config: { limits: { maxBodyBytes: 2048, maxImportBodyBytes: 1024 } } }), /limits\.maxImportBodyBytes \(1024\) must be at least limits\.maxBodyBytes \(2048\)/);
+  } finally {
+    await store.close();
+    cleanup(dir);
+  }
+});
