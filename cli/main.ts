@@ -10,6 +10,7 @@ import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
+import { tlsCommand } from './tls.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   program.addCommand(planCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(runCommand());
+  program.addCommand(tlsCommand());
   return program;
 }
 

@@ -38,6 +38,13 @@ export function controlPlaneOption(options: { required?: boolean } = {}): Option
   return options.required ? option.makeOptionMandatory() : option.default(DEFAULT_CONTROL_PLANE);
 }
 
+/**
+ * `--ca-file`, also read from $ARCSIM_CA_FILE (install.sh writes it to the service's env file): the
+ * CA an agent pins for an https control plane.
+ */
+export const caFileOption = () =>
+  new Option('--ca-file <file>', 'PEM CA the agent trusts, alone, for an https control plane (pinned; install.sh puts the lab CA in /etc/arcsim-agent/ca.pem); default: the system CAs').env('ARCSIM_CA_FILE');
+
 /** `--admin-key`, also read from $ARCSIM_ADMIN_KEY; never defaulted to an empty key. */
 export const adminKeyOption = () =>
   new Option('--admin-key <key>', 'admin API key (printed once when the control plane first started)').env('ARCSIM_ADMIN_KEY');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../store/index.ts';
 import { ERROR_RESPONSES } from './http.ts';
+import type { Transport } from '../tls/transport.ts';
 
 const Health = z.looseObject({
   status: z.literal('ok'),
@@ -11,10 +12,12 @@ const Health = z.looseObject({
   migrations: z.unknown().describe('applied store migrations'),
   connectedAgents: z.number().int().describe('agents with an open WebSocket to this replica'),
   time: z.string().describe('the control plane clock, ISO 8601'),
+  transport: z.enum(['https', 'http-loopback', 'http-insecure'])
+    .describe('https; http-loopback: plain http that only this host can reach; http-insecure: plain http on the network (--insecure-http), keys travel in clear'),
 });
 
 /** `GET /api/health` and the OpenAPI document itself. */
-export const metaRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'kind' | 'migrations'>; clock: Clock; version: string; connectedAgents(): string[] }> = async (app, deps) => {
+export const metaRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'kind' | 'migrations'>; clock: Clock; version: string; connectedAgents(): string[]; transport: Transport }> = async (app, deps) => {
   const { store, clock } = deps;
   const tags = ['meta'];
 
@@ -25,6 +28,7 @@ export const metaRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'kind' | 'mi
     migrations: await store.migrations(),
     connectedAgents: deps.connectedAgents().length,
     time: new Date(clock.now()).toISOString(),
+    transport: deps.transport,
   }));
 
   app.get('/openapi.json', {
