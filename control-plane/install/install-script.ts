@@ -77,7 +77,7 @@ if [ -n "$CA_SHA256" ]; then
   printf '%s\n' "$CA_PEM" > "$TMP/ca.pem"
   # The fingerprint is the SHA-256 of the certificate's DER bytes: the PEM body, base64-decoded.
   CA_BODY=""
-  while IFS= read -r line; do case "$line" in -----*) ;; *) CA_BODY="$CA_BODY$line" ;; esac; done < "$TMP/ca.pem"
+  while IFS= read -r line; do line="\${line%$'\\r'}"; case "$line" in -----*) ;; *) CA_BODY="$CA_BODY$line" ;; esac; done < "$TMP/ca.pem"
   echo "$CA_SHA256  -" > "$TMP/ca.sha256"
   printf '%s' "$CA_BODY" | base64 -d | sha256sum -c --quiet "$TMP/ca.sha256" >/dev/null 2>&1 || {
     echo "arcsim install: the CA in this script does not have SHA-256 $CA_SHA256; nothing installed" >&2

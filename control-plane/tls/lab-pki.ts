@@ -96,11 +96,13 @@ export function createLabPki(o: { hosts: string[]; now?: Date }): LabPki {
   ]);
   server.sign(caKeys.privateKey, sha256());
 
-  const caPem = forge.pki.certificateToPem(ca);
+  // forge writes CRLF line ends; PEM tools and install.sh's shell read LF.
+  const pem = (c: forge.pki.Certificate) => forge.pki.certificateToPem(c).replaceAll('\r\n', '\n');
+  const caPem = pem(ca);
   return {
     caPem,
     caKeyPem: caKeys.pem,
-    serverPem: forge.pki.certificateToPem(server) + caPem,
+    serverPem: pem(server) + caPem,
     serverKeyPem: serverKeys.pem,
     caSha256: certificateSha256(caPem),
   };
