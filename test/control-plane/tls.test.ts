@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { Agent } from '../../agent/index.ts';
 import { enrollOnly } from '../../agent/enroll.ts';
+import { loadPinnedCa } from '../../agent/pinned-ca.ts';
 import { createControlPlane, openSqliteStore, type ControlPlaneConfig } from '../../control-plane/index.ts';
 import { writeLabPki } from '../../control-plane/tls/lab-pki.ts';
 import { ArcsimError } from '../../protocol/errors.ts';
@@ -224,4 +225,25 @@ test('install.sh of a TLS control plane on a wildcard address: the public https 
 
   // Alert links and the portal use the public URL too.
   assert.equal(cp.url(), 'https://lab-cp.example:7443');
+});
+
+test('arcsim control-plane --host 0.0.0.0 as the old README had it: refused before listening, naming the options', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const plain = await run(['control-plane', '--host', '0.0.0.0', '--port', '0', '--data-dir', join(dir, 'data')]);
+  assert.equal(plain.code, 1);
+  assert.match(plain.err, /ARCSIM_E_TLS_REQUIRED: .*--tls-cert FILE --tls-key FILE.*--insecure-http/);
+  assert.equal(plain.out, '', 'never listened, no admin key printed');
+});
+
+test('the agent\'s --ca-file must hold a CA certificate: a server certificate or a key is refused at start', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const pki = writeTestPki(join(dir, 'tls'));
+  assert.equal(loadPinnedCa(pki.files.ca).trim(), pki.caPem.trim());
+  assert.throws(() => loadPinnedCa(pki.files.key), /no PEM certificate/);
+  const leaf = join(dir, 'leaf.pem');
+  writeFileSync(leaf, pki.serverPem.replace(pki.caPem, ''));
+  assert.throws(() => loadPinnedCa(leaf), /is not a CA certificate/);
+  assert.throws(() => loadPinnedCa(join(dir, 'missing.pem')), /ENOENT/);
 });
