@@ -23,7 +23,8 @@ export function renderInstallScript(baseUrl: string, sha256: string, ca?: { pem:
     .replace('${ARCSIM_CONTROL_PLANE}', '\\${ARCSIM_CONTROL_PLANE}');
   return `#!/usr/bin/env bash
 # arcsim agent onboarding script, served by the control plane at ${baseUrl}/install.sh
-#   curl -fsSL ${baseUrl}/install.sh | sudo bash -s -- TOKEN
+#   curl -fsSL ${ca ? `--cacert ca.pem ${baseUrl}/install.sh | sudo bash -s -- TOKEN
+#   (ca.pem: ${baseUrl}${CA_PATH}, once its SHA-256 is checked against the one "arcsim tls init" printed)` : `${baseUrl}/install.sh | sudo bash -s -- TOKEN`}
 #   (or: sudo bash install.sh --token TOKEN [--no-service])
 # Downloads the agent (${baseUrl}${ARTIFACT_PATH}: one file, needs only Node.js >= 20), checks
 # its SHA-256, installs it, enrolls with TOKEN, writes ${SERVICE_NAME} and starts it (not with
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
     --token) TOKEN="\${2:-}"; shift 2 ;;
     --control-plane) CONTROL_PLANE="\${2:-}"; shift 2 ;;
     --no-service) SERVICE=0; shift ;;
-    -h|--help) sed -n '2,7p' "$0" 2>/dev/null || true; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0" 2>/dev/null || true; exit 0 ;;
     *) TOKEN="$1"; shift ;;
   esac
 done

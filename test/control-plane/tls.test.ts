@@ -122,6 +122,11 @@ test('over https and wss: an agent pinning the lab CA enrolls, registers and str
   assert.ok(r.ok, r.message);
   assert.ok((r.events ?? 0) > 0);
   assert.equal(await env.store.events.countEvents({ detonationId }), r.events, 'every event streamed over wss is stored');
+  // The alert it raised links back over https (its deep links are built on the control plane's URL).
+  const alerts = (await env.cp.adminRequest('GET', '/api/alerts')).body.value as Array<{ properties: { alertType: string; alertUri: string; extendedLinks: Array<{ Href: string }> } }>;
+  const bf = alerts.find((a) => a.properties.alertType === 'VM_SshBruteForceFailed')!;
+  assert.ok(bf.properties.alertUri.startsWith(`${env.url}/api/alerts/`), bf.properties.alertUri);
+  assert.ok(bf.properties.extendedLinks.every((l) => l.Href.startsWith('https://')), JSON.stringify(bf.properties.extendedLinks));
 });
 
 test('an agent pinning another CA is refused in the TLS handshake: no enrollment, no socket', async (t) => {
@@ -215,7 +220,7 @@ test('install.sh of a TLS control plane on a wildcard address: the public https 
   t.after(() => cp.close());
   const script = (await cp.app.inject({ method: 'GET', url: '/install.sh' })).body;
   assert.ok(script.includes('CONTROL_PLANE="${ARCSIM_CONTROL_PLANE:-https://lab-cp.example:7443}"'), script.slice(0, 800));
-  assert.ok(script.includes('curl -fsSL https://lab-cp.example:7443/install.sh'));
+  assert.ok(script.includes('curl -fsSL --cacert ca.pem https://lab-cp.example:7443/install.sh'));
   assert.equal(script.includes('0.0.0.0'), false, 'the listen address is no URL for a VM');
   assert.ok(script.includes(`CA_SHA256="${derSha256(pki.caPem)}"`), 'carries the CA fingerprint');
   const ca = await cp.app.inject({ method: 'GET', url: '/install/ca.pem' });
