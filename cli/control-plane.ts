@@ -11,7 +11,7 @@ export function controlPlaneCommand(): Command {
     .description('run the control plane (REST API + agent WebSocket gateway) on an embedded SQLite store, or on PostgreSQL (--store) so several replicas share one database;\n' +
       'settings come from --config FILE (YAML, see docs/configuration.md), and a flag given here overrides the same setting in the file')
     .option('--config <file>', 'YAML config file (every key optional; unknown keys refused)')
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--host <addr>', 'address to listen on; anything but loopback needs --tls-cert/--tls-key or --insecure-http, a wildcard (0.0.0.0, ::) also --public-url', '127.0.0.1')
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').default(7070).argParser(portOption))
     .addOption(new Option('--public-url <url>', 'URL agents, install.sh, alert links and the portal use to reach this control plane (default: the listen address; required with a wildcard --host such as 0.0.0.0; https with TLS)').argParser(urlOption))
     .option('--tls-cert <file>', 'serve https and wss with this PEM certificate (chain: server, then CA), e.g. server.pem of "arcsim tls init"')
