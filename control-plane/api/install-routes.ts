@@ -23,7 +23,8 @@ export const installRoutes: FastifyPluginAsync<{ baseUrl(): string; ca?: { pem: 
     const { sha256 } = await agentArtifact();
     reply.type('text/plain; charset=utf-8').send(`${sha256}  ${ARTIFACT_PATH.slice(ARTIFACT_PATH.lastIndexOf('/') + 1)}\n`);
   });
-  app.get(CA_PATH, { schema: { tags, summary: 'The lab CA agents pin (PEM; its SHA-256 of the DER in x-checksum-sha256); 404 without TLS', produces: ['application/x-pem-file'] } }, async (_req, reply) => {
+  // Public on purpose: a VM fetches it before it has any key, and checks its fingerprint itself.
+  app.get(CA_PATH, { config: { public: true }, schema: { tags, summary: 'The lab CA agents pin (PEM; its SHA-256 of the DER in x-checksum-sha256); 404 without TLS', produces: ['application/x-pem-file'] } }, async (_req, reply) => {
     if (!ca) throw protocolError('ARCSIM_E_NOT_FOUND', 'this control plane serves no TLS of its own, so it has no CA to pin');
     reply.type('application/x-pem-file').header('x-checksum-sha256', ca.sha256).send(ca.pem);
   });
