@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { status, uninstall } from '../../agent/installer.ts';
+import { installLocal, status, uninstall } from '../../agent/installer.ts';
 import { cleanup, startControlPlane, tempDir } from '../helpers.ts';
 import { httpsGet, writeTestPki } from '../support/https.ts';
 
@@ -172,4 +172,25 @@ test('install.sh of an https control plane: checks the CA it carries, downloads 
   assert.equal(refused.code, 1, refused.out);
   assert.match(refused.out, new RegExp(`the CA in this script does not have SHA-256 ${fingerprint}; nothing installed`));
   assert.equal(existsSync(bad), false, 'nothing written');
+});
+
+test('arcsim agent install --ca-file (installLocal): installs the pinned CA, names it in the env file and enrolls over https trusting only it', async (t) => {
+  const dir = tempDir();
+  const pki = writeTestPki(join(dir, 'tls'));
+  const env = await startControlPlane({ dir, config: { tls: { cert: pki.files.cert, key: pki.files.key } } });
+  t.after(async () => { await env.close(); cleanup(dir); });
+  const token = await env.cp.createToken({ subscription: 's-ca', resourceGroup: 'rg-ca' });
+  const artifact = join(dir, 'arcsim-agent.mjs');
+  writeFileSync(artifact, '// stands in for the bundle: installLocal only copies it\n');
+  const root = join(dir, 'root');
+  const log = await installLocal({ root, controlPlane: env.url, token: token.token, artifact, start: false, ca: pki.caPem });
+  const caFile = join(root, 'etc', 'arcsim-agent', 'ca.pem');
+  assert.ok(log.includes(`installed the pinned CA ${caFile}`), log.join('\n'));
+  assert.equal(readFileSync(caFile, 'utf8'), pki.caPem);
+  assert.equal(readFileSync(join(root, 'etc', 'arcsim-agent', 'agent.env'), 'utf8'), `ARCSIM_CONTROL_PLANE=${env.url}\nARCSIM_TOKEN=${token.token}\nARCSIM_CA_FILE=${caFile}\n`);
+  const identity = JSON.parse(readFileSync(join(root, 'var', 'lib', 'arcsim-agent', 'identity.json'), 'utf8'));
+  assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-ca');
+  // With another CA pinned, the install stops at enrollment: the token never reaches this server.
+  const other = writeTestPki(join(dir, 'other'));
+  await assert.rejects(installLocal({ root: join(dir, 'root2'), controlPlane: env.url, token: token.token, artifact, start: false, ca: other.caPem }), /certificate/);
 });
