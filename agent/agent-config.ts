@@ -15,6 +15,8 @@ export const AgentConfigSchema = z.strictObject({
   awsImdsUrl: z.url().optional(),
   gcpMetadataUrl: z.url().optional(),
   sysRoot: z.string().min(1).optional(),
+  /** PEM CA pinned for an https control plane (as --ca-file, which wins). */
+  caFile: z.string().min(1).optional(),
   /** SQL instances declared by hand (found neither by process nor by port). */
   sqlInstances: z.array(SqlInstanceFactsSchema.omit({ discoveredBy: true })).max(64).optional(),
 });

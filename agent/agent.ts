@@ -23,6 +23,12 @@ import { loadScheduling, ScenarioRunner, type RunRequest, type ScheduleJobFn } f
 export interface AgentOptions {
   /** Control-plane base URL, e.g. http://127.0.0.1:7070. */
   controlPlane: string;
+  /**
+   * PEM of the one CA trusted for an https control plane (pinned, e.g. the lab CA install.sh puts
+   * in /etc/arcsim-agent/ca.pem): enrollment and the socket refuse a certificate it did not sign.
+   * Default: Node's CA store.
+   */
+  ca?: string;
   /** Enrollment token; needed for the first start and to re-enroll after `node_invalid`. */
   token?: string;
   stateDir: string;
@@ -107,7 +113,7 @@ export class Agent extends EventEmitter {
       minMs: options.backoffMinMs ?? AGENT_DEFAULTS.backoffMinMs, maxMs: options.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, random: options.random ?? Math.random,
     });
     this.enrollment = new Enrollment({
-      controlPlane: options.controlPlane, token: options.token, stateDir: options.stateDir, clock: this.clock, logger: this.logger,
+      controlPlane: options.controlPlane, ca: options.ca, token: options.token, stateDir: options.stateDir, clock: this.clock, logger: this.logger,
       hostname: async () => (await this.facts()).machine.hostname,
       fatal: (err) => {
         this.stopped = true;
@@ -272,7 +278,7 @@ export class Agent extends EventEmitter {
     if (this.stopped || !identity) return;
     // Only the current connection drives the agent: a stale one closing must not start a second one.
     const conn: Connection = new Connection({
-      controlPlane: this.options.controlPlane, identity, pingIntervalMs: this.options.pingIntervalMs ?? AGENT_DEFAULTS.pingIntervalMs,
+      controlPlane: this.options.controlPlane, ca: this.options.ca, identity, pingIntervalMs: this.options.pingIntervalMs ?? AGENT_DEFAULTS.pingIntervalMs,
     }, {
       refused: (status, body) => this.enrollment.refused(status, body),
       open: () => {

@@ -21,17 +21,20 @@ interface ConnectionHandlers {
 /**
  * One WebSocket connection to the control plane: `/agent/v1`, authenticated at the upgrade with
  * the agent's identity, frames capped at the protocol's size, and its own ping liveness check.
+ * With `ca` (PEM) and an https control plane, that CA is the only one trusted (pinned): a server
+ * certificate it did not sign fails the TLS handshake, before the key is sent.
  */
 export class Connection {
   private readonly ws: WebSocket;
 
-  constructor(o: { controlPlane: string; identity: Identity; pingIntervalMs: number }, h: ConnectionHandlers) {
+  constructor(o: { controlPlane: string; identity: Identity; pingIntervalMs: number; ca?: string }, h: ConnectionHandlers) {
     const url = new URL('/agent/v1', o.controlPlane);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${o.identity.agentId}.${o.identity.agentKey}` },
       maxPayload: LIMITS.maxFrameBytes,
       handshakeTimeout: LIMITS.handshakeTimeoutMs,
+      ...(o.ca ? { ca: o.ca } : {}),
     });
     this.ws = ws;
     let liveness: ReturnType<typeof watchLiveness> | undefined;

@@ -5,12 +5,13 @@ import { postJson } from './post-json.ts';
 
 /**
  * Exchanges an enrollment token for an agent identity (`POST /api/enroll`) and writes it to the
- * state dir (0700; identity.json 0600). Throws with the control plane's code when refused.
+ * state dir (0700; identity.json 0600). Throws with the control plane's code when refused. With
+ * `ca` (PEM), only that CA is trusted for an https control plane (the token is never sent to another).
  */
-export async function enrollWithToken(o: { controlPlane: string; token: string; stateDir: string; hostname: string; clock?: Clock }): Promise<Identity> {
+export async function enrollWithToken(o: { controlPlane: string; token: string; stateDir: string; hostname: string; clock?: Clock; ca?: string }): Promise<Identity> {
   let res: Awaited<ReturnType<typeof postJson>>;
   try {
-    res = await postJson(new URL('/api/enroll', o.controlPlane), { token: o.token, hostname: o.hostname });
+    res = await postJson(new URL('/api/enroll', o.controlPlane), { token: o.token, hostname: o.hostname }, { ca: o.ca });
   } catch (err) {
     throw new Error(`cannot reach the control plane at ${o.controlPlane}: ${(err as Error).message}`);
   }
@@ -26,7 +27,7 @@ export async function enrollWithToken(o: { controlPlane: string; token: string; 
 }
 
 /** `arcsim agent enroll`: enroll unless an identity exists (or `force`), without connecting. */
-export async function enrollOnly(o: { controlPlane: string; token: string; stateDir: string; force?: boolean; hostname?: string }): Promise<{ agentId: string; already: boolean }> {
+export async function enrollOnly(o: { controlPlane: string; token: string; stateDir: string; force?: boolean; hostname?: string; ca?: string }): Promise<{ agentId: string; already: boolean }> {
   const existing = loadIdentity(o.stateDir);
   if (existing && !o.force) return { agentId: existing.agentId, already: true };
   if (existing) forgetIdentity(o.stateDir);

@@ -16,6 +16,8 @@ export class Enrollment {
 
   constructor(private readonly o: {
     controlPlane: string;
+    /** PEM of the one CA trusted for an https control plane (pinned); default: Node's CA store. */
+    ca?: string;
     token: string | undefined;
     stateDir: string;
     clock: Clock;
@@ -85,7 +87,7 @@ export class Enrollment {
       );
     }
     this.identity = await enrollWithToken({
-      controlPlane: this.o.controlPlane, token, stateDir: this.o.stateDir, hostname: await this.o.hostname(), clock: this.o.clock,
+      controlPlane: this.o.controlPlane, ca: this.o.ca, token, stateDir: this.o.stateDir, hostname: await this.o.hostname(), clock: this.o.clock,
     });
     this.o.logger.info('enrolled', { agentId: this.identity.agentId });
   }

@@ -6,8 +6,8 @@ import { loadIdentity } from './identity.ts';
 import { enrollOnly } from './enroll.ts';
 import { spooledEvents } from './spool.ts';
 
-function envText(controlPlane: string, token: string): string {
-  return `ARCSIM_CONTROL_PLANE=${controlPlane}\nARCSIM_TOKEN=${token}\n`;
+function envText(controlPlane: string, token: string, caFile?: string): string {
+  return `ARCSIM_CONTROL_PLANE=${controlPlane}\nARCSIM_TOKEN=${token}\n${caFile ? `ARCSIM_CA_FILE=${caFile}\n` : ''}`;
 }
 
 function systemctl(args: string[]): { ok: boolean; output: string } {
@@ -21,7 +21,11 @@ function systemctl(args: string[]): { ok: boolean; output: string } {
  * the bundle copied to the install dir, state dir 0700, env file 0600, enrollment, unit file,
  * `systemctl enable --now` (unless `start` is false).
  */
-export async function installLocal(o: { root?: string; controlPlane: string; token: string; artifact: string; start?: boolean }): Promise<string[]> {
+export async function installLocal(o: {
+  root?: string; controlPlane: string; token: string; artifact: string; start?: boolean;
+  /** PEM of the CA to pin (installed as etc/arcsim-agent/ca.pem, named by ARCSIM_CA_FILE in the env file). */
+  ca?: string;
+}): Promise<string[]> {
   const p = installPaths(o.root);
   const log: string[] = [];
   mkdirSync(p.installDir, { recursive: true, mode: 0o755 });
@@ -33,9 +37,13 @@ export async function installLocal(o: { root?: string; controlPlane: string; tok
   mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(p.stateDir, 0o700);
   mkdirSync(p.confDir, { recursive: true, mode: 0o755 });
-  writeFileSync(p.envFile, envText(o.controlPlane, o.token), { mode: 0o600 });
+  if (o.ca) {
+    writeFileSync(p.caFile, o.ca, { mode: 0o644 });
+    log.push(`installed the pinned CA ${p.caFile}`);
+  }
+  writeFileSync(p.envFile, envText(o.controlPlane, o.token, o.ca ? p.caFile : undefined), { mode: 0o600 });
   chmodSync(p.envFile, 0o600);
-  const enrolled = await enrollOnly({ controlPlane: o.controlPlane, token: o.token, stateDir: p.stateDir });
+  const enrolled = await enrollOnly({ controlPlane: o.controlPlane, ca: o.ca, token: o.token, stateDir: p.stateDir });
   log.push(enrolled.already ? `already enrolled as ${enrolled.agentId}` : `enrolled as ${enrolled.agentId}`);
   mkdirSync(dirname(p.unitFile), { recursive: true });
   writeFileSync(p.unitFile, renderUnit({ node: process.execPath, entry: p.artifact, stateDir: p.stateDir, envFile: p.envFile }));

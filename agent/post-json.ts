@@ -3,15 +3,17 @@ import { request as httpsRequest } from 'node:https';
 
 /**
  * POSTs a JSON body and resolves with the status and the parsed JSON reply ({} when the reply is
- * not JSON). Uses node:http, which the WebSocket client loads anyway, rather than `fetch`: fetch
+ * not JSON). `ca` (PEM) is then the only CA trusted for an https URL: a server certificate it did
+ * not sign is refused in the handshake, before the body is sent. Uses node:http, which the WebSocket client loads anyway, rather than `fetch`: fetch
  * loads undici and compiles its WebAssembly parser, ~10 MB of RSS a long-running agent would keep
  * (docs/performance.md).
  */
-export function postJson(url: URL, body: unknown, timeoutMs = 30_000): Promise<{ status: number; body: Record<string, string> }> {
+export function postJson(url: URL, body: unknown, o: { timeoutMs?: number; ca?: string } = {}): Promise<{ status: number; body: Record<string, string> }> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
   const data = Buffer.from(JSON.stringify(body));
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': data.length }, timeout: timeoutMs }, (res) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': data.length }, timeout: timeoutMs, ...(o.ca ? { ca: o.ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { installLocal, status, uninstall } from '../agent/installer.ts';
 import { AGENT_ARTIFACT } from '../protocol/agent-service.ts';
-import { controlPlaneOption } from './options.ts';
+import { caFileOption, controlPlaneOption } from './options.ts';
+import { loadPinnedCa } from '../agent/pinned-ca.ts';
 
 const rootOption = 'install under this root instead of / (default: $ARCSIM_ROOT or /); for tests and staging';
 
@@ -30,15 +31,17 @@ export function agentInstallCommands(artifact?: string): Command[] {
   const install = new Command('install')
     .description('install the agent bundle as a systemd service: the one file, state dir, enrollment, unit file, systemctl enable --now')
     .addOption(controlPlaneOption({ required: true }))
+    .addOption(caFileOption())
     .addOption(new Option('--token <token>', 'enrollment token').env('ARCSIM_TOKEN').makeOptionMandatory())
     .option('--root <dir>', rootOption)
     .option('--no-start', 'write everything but do not call systemctl')
     .action(async (opts) => {
+      const ca = opts.caFile ? loadPinnedCa(opts.caFile) : undefined;
       const built = artifact ? undefined : buildFromSources();
       try {
         const log = await installLocal({
           root: opts.root ?? process.env.ARCSIM_ROOT, controlPlane: opts.controlPlane, token: opts.token,
-          artifact: artifact ?? join(built!, AGENT_ARTIFACT), start: opts.start,
+          artifact: artifact ?? join(built!, AGENT_ARTIFACT), start: opts.start, ca,
         });
         process.stdout.write(log.join('\n') + '\n');
       } finally {

@@ -7,7 +7,8 @@ import { Agent } from '../agent/agent.ts';
 import type { AgentConfig } from '../agent/agent-config.ts';
 import { childInventoryRunner } from '../agent/inventory-child.ts';
 import type { Inventory, InventoryOptions } from '../agent/inventory.ts';
-import { controlPlaneOption, positiveIntOption } from './options.ts';
+import { caFileOption, controlPlaneOption, positiveIntOption } from './options.ts';
+import { loadPinnedCa } from '../agent/pinned-ca.ts';
 import { untilSignal } from './signals.ts';
 import { table } from '../lib/text-table.ts';
 import { agentInstallCommands } from './agent-install.ts';
@@ -62,6 +63,7 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
       .command('run', { isDefault: true })
       .description('enroll (once), connect, register this host and heartbeat until stopped (the default)')
       .addOption(controlPlaneOption({ required: true }))
+      .addOption(caFileOption())
       .addOption(new Option('--token <token>', 'enrollment token (first start, and to re-enroll if the control plane forgets the agent)').env('ARCSIM_TOKEN'))
       .option('--state-dir <dir>', 'identity (0600), spool and extension state; the dir is 0700', DEFAULT_STATE_DIR)
       .addOption(new Option('--spool-max-events <n>', 'on-disk spool bound; when full the oldest events are dropped').argParser(positiveIntOption))
@@ -71,8 +73,9 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
   ).action(async (opts) => {
     const logger = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'pretty', component: 'agent' });
     const config = await readConfig(opts);
+    const caFile: string | undefined = opts.caFile ?? config.caFile;
     const agent = new Agent({
-      controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger,
+      controlPlane: opts.controlPlane, ca: caFile ? loadPinnedCa(caFile) : undefined, token: opts.token, stateDir: opts.stateDir, logger,
       inventory: await inventoryOptions(opts, config),
       inventoryRunner: o.inventoryEntry
         ? childInventoryRunner({
@@ -140,12 +143,15 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
     .command('enroll')
     .description('exchange an enrollment token for this agent\'s identity (written to STATE_DIR/identity.json, 0600) without connecting')
     .addOption(controlPlaneOption({ required: true }))
+    .addOption(caFileOption())
     .addOption(new Option('--token <token>', 'enrollment token').env('ARCSIM_TOKEN').makeOptionMandatory())
     .option('--state-dir <dir>', 'where the identity is written', DEFAULT_STATE_DIR)
     .option('--force', 'enroll again even when an identity exists (the old one is forgotten)')
     .action(async (opts) => {
       const { enrollOnly } = await import('../agent/enroll.ts');
-      const r = await enrollOnly({ controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, force: !!opts.force });
+      const r = await enrollOnly({
+        controlPlane: opts.controlPlane, ca: opts.caFile ? loadPinnedCa(opts.caFile) : undefined, token: opts.token, stateDir: opts.stateDir, force: !!opts.force,
+      });
       process.stdout.write(r.already ? `already enrolled as ${r.agentId} (use --force to enroll again)\n` : `enrolled as ${r.agentId}\n`);
     });
 

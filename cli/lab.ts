@@ -161,7 +161,7 @@ export function labCommand(): Command {
       'the examples/multi-cloud.yaml suite, its matrix and the merged inventory; --library instead plays every library scenario on this host')
     .option('--data-dir <dir>', 'lab data directory (cleared at start unless --keep-data)', '.arcsim/lab')
     .option('--keep-data', 'do not clear the data directory first')
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--host <addr>', 'address to listen on (loopback: the lab serves plain http; use "arcsim control-plane" with TLS for a network)', '127.0.0.1')
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').default(7070).argParser(portOption))
     .option('--exit', 'exit after the report with the suite\'s exit code (0 only when every cell passed; with --library: every expected alert exactly once)')
     .option('--verbose', 'log control-plane and agent activity')

@@ -11,6 +11,7 @@ import { detectCommand } from './detect.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
 import { auditCommand, keyCommand } from './key.ts';
+import { tlsCommand } from './tls.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   program.addCommand(planCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(runCommand());
+  program.addCommand(tlsCommand());
   return program;
 }
 

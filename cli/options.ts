@@ -45,6 +45,13 @@ export function controlPlaneOption(options: { required?: boolean } = {}): Option
 export const apiKeyOption = () =>
   new Option('--api-key <key>', 'API key (arcsim key create --role R makes one; the admin key also works)').env('ARCSIM_API_KEY');
 
+/**
+ * `--ca-file`, also read from $ARCSIM_CA_FILE (install.sh writes it to the service's env file): the
+ * CA an agent pins for an https control plane.
+ */
+export const caFileOption = () =>
+  new Option('--ca-file <file>', 'PEM CA the agent trusts, alone, for an https control plane (pinned; install.sh puts the lab CA in /etc/arcsim-agent/ca.pem); default: the system CAs').env('ARCSIM_CA_FILE');
+
 /** `--admin-key`, also read from $ARCSIM_ADMIN_KEY: the older name, used when no --api-key is given. */
 export const adminKeyOption = () =>
   new Option('--admin-key <key>', 'admin API key (printed once when the control plane first started); --api-key wins when both are set').env('ARCSIM_ADMIN_KEY');

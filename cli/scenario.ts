@@ -13,7 +13,8 @@ import { createLogger } from '../lib/logger.ts';
 import { Agent, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
 import { table } from '../lib/text-table.ts';
-import { adminKeyOption, apiKeyOption, controlPlaneOption } from './options.ts';
+import { adminKeyOption, apiKeyOption, caFileOption, controlPlaneOption } from './options.ts';
+import { loadPinnedCa } from '../agent/pinned-ca.ts';
 import { apiOf, keyOf } from './api.ts';
 
 /** Where `play` starts when no --start is given: fixed, so two plays with one seed are identical. */
@@ -214,6 +215,7 @@ export function scenarioCommand(): Command {
     .command('replay <file>')
     .description('send a recorded NDJSON stream through the real agent path (enroll, socket, acks) as a new run, with host, ids and addresses rewritten')
     .addOption(controlPlaneOption({ required: true }))
+    .addOption(caFileOption())
     .addOption(new Option('--token <token>', 'enrollment token (first use of --state-dir)').env('ARCSIM_TOKEN'))
     .addOption(apiKeyOption())
     .addOption(adminKeyOption())
@@ -230,7 +232,7 @@ export function scenarioCommand(): Command {
       const real = (await collectHostFacts()).machine;
       const hostName = opts.host ?? real.hostname;
       const agent = new Agent({
-        controlPlane: opts.controlPlane, token: opts.token, stateDir: opts.stateDir, logger,
+        controlPlane: opts.controlPlane, ca: opts.caFile ? loadPinnedCa(opts.caFile) : undefined, token: opts.token, stateDir: opts.stateDir, logger,
         facts: async () => ({ machine: { ...real, hostname: hostName }, sqlInstances: [] }),
       });
       const registered = agent.waitRegistered();

@@ -28,6 +28,9 @@ export const ConfigFileSchema = z.strictObject({
   host: shape.host.unwrap().min(1).optional(),
   port: shape.port.unwrap().optional(),
   publicUrl: shape.publicUrl,
+  /** Serve https and wss: PEM paths, relative to the file. */
+  tls: shape.tls,
+  insecureHttp: shape.insecureHttp.unwrap().optional(),
   /** SQLite store: the directory holding arcsim.db. */
   dataDir: z.string().min(1).optional(),
   /** PostgreSQL store instead of SQLite. */
@@ -72,6 +75,10 @@ export function loadConfigFile(file: string): ConfigFile {
     const config = { ...parsed.data };
     if (config.dataDir !== undefined) config.dataDir = resolve(dirname(file), config.dataDir);
     if (config.rulesDirs !== undefined) config.rulesDirs = config.rulesDirs.map((dir) => resolve(dirname(file), dir));
+    if (config.tls !== undefined) {
+      const at = (p: string) => resolve(dirname(file), p);
+      config.tls = { cert: at(config.tls.cert), key: at(config.tls.key), ...(config.tls.ca !== undefined ? { ca: at(config.tls.ca) } : {}) };
+    }
     return config;
   }
   const problems = parsed.error.issues.map((issue) => {

@@ -18,14 +18,23 @@ import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { VERSION } from '../lib/version.ts';
 import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './inventory/index.ts';
+import { loadServerTls } from './tls/server-tls.ts';
+import { decideTransport, type Transport } from './tls/transport.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
 export const ControlPlaneConfigSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   /** TCP port; 0 picks a free one. */
   port: z.number().int().min(0).max(65_535).default(7070),
-  /** URL agents and links use to reach this control plane (behind NAT or a proxy); default: the listen address. */
+  /**
+   * URL agents, install.sh, alert links and the portal use to reach this control plane; default:
+   * the listen address. Required on a wildcard host (0.0.0.0, ::); https when `tls` is set.
+   */
   publicUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')).optional(),
+  /** Serve https and wss with these PEM files (paths); `ca`: the CA agents pin, default the self-signed CA ending `cert`. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() }).optional(),
+  /** Plain http on a non-loopback host (keys travel in clear); flagged in the log and /api/health. */
+  insecureHttp: z.boolean().default(false),
   /** How late an event (by event time) may arrive and still count in correlation windows. */
   lateness: z.string().default('5m'),
   /** Directories of Sigma rule files, loaded as one rule set; default: the shipped rules. */
@@ -58,6 +67,10 @@ export interface ControlPlane extends EventEmitter {
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
+  /** https, http-loopback (plain http, only this host can connect) or http-insecure (plain http on the network, asked for). */
+  readonly transport: Transport;
+  /** With TLS: SHA-256 (DER, lower-case hex) of the CA agents pin, carried by install.sh. */
+  readonly caSha256: string | undefined;
   /** Public base URL: `publicUrl` when configured, else the listen address once listening, e.g. http://127.0.0.1:7070. */
   url(): string;
   /** Starts listening; resolves to the listen address (not `publicUrl`). */
@@ -99,13 +112,21 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   if (limits.maxImportBodyBytes < limits.maxBodyBytes) {
     throw new Error(`config: limits.maxImportBodyBytes (${limits.maxImportBodyBytes}) must be at least limits.maxBodyBytes (${limits.maxBodyBytes})`);
   }
+  // Transport first: a refused address or a wrong certificate stops the start before anything loads.
+  const transport = decideTransport({ host: config.host, publicUrl: config.publicUrl, tls: !!config.tls, insecureHttp: config.insecureHttp });
+  const tls = config.tls ? loadServerTls(config.tls, clock.now()) : undefined;
+  const scheme = tls ? 'https' : 'http';
   const rules = config.rulesDirs ? loadRulesDirs(config.rulesDirs) : loadRulesDir();
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
-  const app = Fastify({ loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes });
+  // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
+  const app = Fastify({
+    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes,
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
+  }) as unknown as FastifyInstance;
   const emitter = new EventEmitter();
-  let baseUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
+  let baseUrl = config.publicUrl ?? `${scheme}://${config.host}:${config.port}`;
 
   const durationOf = (text: string, name: string) => {
     try {
@@ -180,6 +201,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     clock,
     version: VERSION,
     baseUrl: () => baseUrl,
+    transport,
+    ca: tls ? { pem: tls.caPem, sha256: tls.caSha256 } : undefined,
     connectedAgents: () => [...gateway.sessions.keys()],
     sync: config.sync,
     setExtension,
@@ -195,15 +218,18 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     limits,
     sync: config.sync,
     inventory,
+    transport,
+    caSha256: tls?.caSha256,
     url: () => baseUrl,
     async listen() {
       await inventory.start();
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      const listening = `http://${host}:${addr.port}`;
+      const listening = `${scheme}://${host}:${addr.port}`;
       baseUrl = config.publicUrl ?? listening;
-      logger.info('control plane listening', { url: listening, publicUrl: baseUrl, rules: rules.detections.length + rules.correlations.length });
+      logger.info('control plane listening', { url: listening, publicUrl: baseUrl, transport, rules: rules.detections.length + rules.correlations.length });
+      if (transport === 'http-insecure') logger.warn('plain http on a non-loopback address (--insecure-http): admin and agent keys travel in clear', { url: listening });
       return listening;
     },
     async close() {

@@ -16,6 +16,8 @@ export const AGENT_PATHS = {
   stateDir: 'var/lib/arcsim-agent',
   confDir: 'etc/arcsim-agent',
   envFile: 'etc/arcsim-agent/agent.env',
+  /** The CA the agent pins for an https control plane (named by ARCSIM_CA_FILE in the env file). */
+  caFile: 'etc/arcsim-agent/ca.pem',
   unitDir: 'etc/systemd/system',
 } as const;
 
@@ -31,6 +33,7 @@ export function installPaths(root = '/') {
     stateDir: at(AGENT_PATHS.stateDir),
     confDir: at(AGENT_PATHS.confDir),
     envFile: at(AGENT_PATHS.envFile),
+    caFile: at(AGENT_PATHS.caFile),
     unitFile: at(join(AGENT_PATHS.unitDir, SERVICE_NAME)),
   };
 }
@@ -56,7 +59,8 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-# ARCSIM_CONTROL_PLANE and ARCSIM_TOKEN (kept to re-enroll after node_invalid; remove it if you prefer).
+# ARCSIM_CONTROL_PLANE, ARCSIM_TOKEN (kept to re-enroll after node_invalid; remove it if you prefer)
+# and, for an https control plane with a lab CA, ARCSIM_CA_FILE (the CA the agent pins).
 EnvironmentFile=${v.envFile}
 ExecStart=${[v.node, ...UNIT_NODE_ARGS, v.entry].join(' ')} run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${v.stateDir} --log-format json
 WorkingDirectory=${v.stateDir}

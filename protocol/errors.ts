@@ -52,6 +52,10 @@ export const ERRORS = {
   ARCSIM_E_API_REPLY: { area: 'client', status: 502, closeCode: null, message: 'the control plane answered with an error that has no ARCSIM_E_ code' },
   ARCSIM_E_CONFIG_YAML: { area: 'client', status: 422, closeCode: null, message: 'config file cannot be read or is not valid YAML' },
   ARCSIM_E_CONFIG_SCHEMA: { area: 'client', status: 422, closeCode: null, message: 'config file does not match the config schema' },
+  ARCSIM_E_TLS_REQUIRED: { area: 'client', status: 422, closeCode: null, message: 'a non-loopback listen address needs TLS (--tls-cert and --tls-key) or --insecure-http' },
+  ARCSIM_E_PUBLIC_URL_REQUIRED: { area: 'client', status: 422, closeCode: null, message: 'a wildcard listen address (0.0.0.0, ::) needs --public-url, the URL agents and links use' },
+  ARCSIM_E_TLS_CONFIG: { area: 'client', status: 422, closeCode: null, message: 'TLS certificate, key or CA cannot be used, or conflicts with another setting' },
+  ARCSIM_E_TLS_FILES_EXIST: { area: 'client', status: 409, closeCode: null, message: 'arcsim tls init: the directory already holds CA or server files; --force replaces them' },
   // Detection rules: a rule that cannot be honoured exactly is refused, never weakened.
   ARCSIM_E_RULE_YAML: { area: 'rule', status: 422, closeCode: null, message: 'rule file is not valid YAML' },
   ARCSIM_E_RULE_SCHEMA: { area: 'rule', status: 422, closeCode: null, message: 'rule does not match the Sigma rule schema' },

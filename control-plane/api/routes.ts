@@ -24,6 +24,7 @@ import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { portal } from './portal.ts';
 import { installRoutes } from './install-routes.ts';
+import type { Transport } from '../tls/transport.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -31,6 +32,10 @@ export interface ApiDeps {
   version: string;
   /** The control plane's own base URL, for links inside resources. */
   baseUrl(): string;
+  /** How this control plane serves (reported by /api/health). */
+  transport: Transport;
+  /** With TLS: the CA agents pin (served at /install/ca.pem, its SHA-256 carried by install.sh). */
+  ca?: { pem: string; sha256: string };
   connectedAgents(): string[];
   command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
   sync: SyncConfig;

@@ -1,4 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { protocolError, type Limits, type ErrorCode } from '../../protocol/index.ts';
@@ -24,7 +25,8 @@ export class Gateway {
   private readonly wss: WebSocketServer;
 
   constructor(
-    private readonly server: Server,
+    /** The API's own server: plain http, or https so agents connect with wss on the same port. */
+    private readonly server: Server | HttpsServer,
     private readonly store: Pick<Store, 'agents' | 'machines'>,
     private readonly limits: Limits,
     private readonly logger: Logger,

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cleanup, startControlPlane } from '../helpers.ts';
+import { cleanup, startControlPlane, tempDir } from '../helpers.ts';
+import { httpsGet, writeTestPki } from '../support/https.ts';
 
 /**
  * What install.sh runs on the host: bash and the coreutils it calls, besides node. Nothing else
  * goes into the clean root: no npm, no compiler, no curl, no systemd.
  */
-const CLEAN_ROOT_TOOLS = ['bash', 'sha256sum', 'mktemp', 'rm', 'mkdir', 'cp', 'chmod', 'mv', 'cat'];
+const CLEAN_ROOT_TOOLS = ['bash', 'sha256sum', 'base64', 'mktemp', 'rm', 'mkdir', 'cp', 'chmod', 'mv', 'cat'];
 
 function which(tool: string): string | undefined {
   const r = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
@@ -62,21 +63,25 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 
 const skip = unavailable();
 
-test('install.sh on a clean root (only node + coreutils, no npm, no compiler): installs in under 10 s and the agent registers', { skip }, async (t) => {
-  const env = await startControlPlane();
+test('install.sh of an https control plane on a clean root (only node + coreutils, no npm, no compiler, no curl, no CA store): installs in under 10 s and the agent, pinning the lab CA, registers', { skip }, async (t) => {
+  const dir = tempDir();
+  const pki = writeTestPki(join(dir, 'tls'));
+  const env = await startControlPlane({ dir, config: { tls: { cert: pki.files.cert, key: pki.files.key } } });
   t.after(async () => { await env.close(); cleanup(env.dir); });
   const root = join(env.dir, 'clean-root');
   buildCleanRoot(root);
   for (const absent of ['usr/bin/npm', 'usr/bin/npx', 'usr/bin/cc', 'usr/bin/gcc', 'usr/bin/g++', 'usr/bin/make', 'usr/bin/python3', 'usr/bin/systemctl', 'usr/bin/curl']) {
     assert.equal(existsSync(join(root, absent)), false, `${absent} is not in the clean root`);
   }
-  writeFileSync(join(root, 'install.sh'), await (await fetch(`${env.url}/install.sh`)).text());
+  assert.equal(existsSync(join(root, 'etc/ssl')), false, 'no system CA store: only the pinned CA can be trusted');
+  writeFileSync(join(root, 'install.sh'), (await httpsGet(`${env.url}/install.sh`, pki.caPem)).body);
   const token = await env.cp.createToken({ subscription: 'sub-clean', resourceGroup: 'rg-clean' });
   const cleanEnv = { PATH: '/usr/bin:/bin', HOME: '/tmp' };
 
   const install = await run([root, '/usr/bin/bash', '/install.sh', '--token', token.token, '--no-service'], cleanEnv);
   assert.equal(install.code, 0, install.out);
-  assert.match(install.out, /SHA-256 [0-9a-f]{64} checked/);
+  assert.match(install.out, /CA SHA-256 [0-9a-f]{64} checked/);
+  assert.match(install.out, /arcsim install: SHA-256 [0-9a-f]{64} checked/);
   assert.match(install.out, /service not started \(--no-service\)/);
   t.diagnostic(`install.sh on a clean root: ${Math.round(install.ms)} ms (download from loopback included)`);
   assert.ok(install.ms < 10_000, `installed in ${Math.round(install.ms)} ms`);
@@ -84,11 +89,14 @@ test('install.sh on a clean root (only node + coreutils, no npm, no compiler): i
   assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-clean');
   assert.ok(existsSync(join(root, 'etc/systemd/system/arcsim-agent.service')));
 
-  // The installed agent runs in the clean root and registers (metadata services on a closed port: no cloud is asked).
+  // The installed agent runs in the clean root as the unit would, with the env file's variables
+  // (ARCSIM_CA_FILE among them), and registers (metadata services on a closed port: no cloud is asked).
+  const unitEnv = Object.fromEntries(readFileSync(join(root, 'etc/arcsim-agent/agent.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  assert.equal(unitEnv.ARCSIM_CA_FILE, '/etc/arcsim-agent/ca.pem');
   writeFileSync(join(root, 'tmp/agent.yaml'), 'awsImdsUrl: http://127.0.0.1:9\ngcpMetadataUrl: http://127.0.0.1:9\n');
   const registered = new Promise<{ agentId: string }>((resolve) => env.cp.once('registered', (s: { agentId: string }) => resolve(s)));
   const agent = spawn(which('chroot')!, [root, '/usr/bin/node', '/opt/arcsim-agent/arcsim-agent.mjs', 'run', '--control-plane', env.url,
-    '--state-dir', '/var/lib/arcsim-agent', '--config', '/tmp/agent.yaml', '--log-format', 'json'], { env: cleanEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    '--state-dir', '/var/lib/arcsim-agent', '--config', '/tmp/agent.yaml', '--log-format', 'json'], { env: { ...cleanEnv, ...unitEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   agent.stderr.on('data', (c) => (stderr += c));
   t.after(async () => {

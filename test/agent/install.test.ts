@@ -4,8 +4,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { status, uninstall } from '../../agent/installer.ts';
+import { installLocal, status, uninstall } from '../../agent/installer.ts';
 import { cleanup, startControlPlane, tempDir } from '../helpers.ts';
+import { httpsGet, writeTestPki } from '../support/https.ts';
 
 /** Stub `systemctl` on PATH: it logs its arguments. No npm stub: an install must not need npm. */
 function stubs(dir: string): { path: string; log: string } {
@@ -137,4 +138,59 @@ test('arcsim agent install --no-start: the bundle built from the checkout, one f
   // A spool log as the agent leaves it: 3 events pushed, a batch of 2 taken, then acked.
   writeFileSync(join(stateDir, 'spool.log'), '{"p":[{"ReportId":"a"},{"ReportId":"b"},{"ReportId":"c"}]}\n{"t":1,"n":2}\n{"a":1}\n', { mode: 0o600 });
   assert.equal(status({ root }).spooledEvents, 1);
+});
+
+test('install.sh of an https control plane: checks the CA it carries, downloads trusting only it, installs it and the agent pins it', async (t) => {
+  const dir = tempDir();
+  const pki = writeTestPki(join(dir, 'tls'));
+  const env = await startControlPlane({ dir, config: { tls: { cert: pki.files.cert, key: pki.files.key } } });
+  t.after(async () => { await env.close(); cleanup(dir); });
+  const token = await env.cp.createToken({ subscription: 'sub-tls', resourceGroup: 'rg-tls' });
+  const script = (await httpsGet(`${env.url}/install.sh`, pki.caPem)).body;
+  const fingerprint = createHash('sha256').update(Buffer.from(pki.caPem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).digest('hex');
+  assert.ok(script.includes(`CA_SHA256="${fingerprint}"`));
+  const file = join(dir, 'install.sh');
+  writeFileSync(file, script);
+  const root = join(dir, 'root');
+  const r = await run('bash', [file, '--token', token.token, '--no-service'], { ...process.env, ARCSIM_ROOT: root });
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, new RegExp(`CA SHA-256 ${fingerprint} checked`));
+  assert.match(r.out, new RegExp(`downloading the agent from ${env.url}`));
+  const caFile = join(root, 'etc', 'arcsim-agent', 'ca.pem');
+  assert.equal(readFileSync(caFile, 'utf8').trim(), pki.caPem.trim(), 'the CA the agent pins is installed');
+  assert.equal(readFileSync(join(root, 'etc', 'arcsim-agent', 'agent.env'), 'utf8'),
+    `ARCSIM_CONTROL_PLANE=${env.url}\nARCSIM_TOKEN=${token.token}\nARCSIM_CA_FILE=${caFile}\n`, 'the service reads the pinned CA from its env file');
+  const identity = JSON.parse(readFileSync(join(root, 'var', 'lib', 'arcsim-agent', 'identity.json'), 'utf8'));
+  assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-tls', 'enrolled over https');
+  assert.match(r.out, new RegExp(`run --control-plane ${env.url} --ca-file ${caFile} --state-dir`));
+
+  // A CA that does not match the fingerprint the script carries is never trusted, and nothing is installed.
+  const other = writeTestPki(join(dir, 'other'));
+  writeFileSync(file, script.replace(/CA_PEM='[^']+'/, `CA_PEM='${other.caPem.trim()}'`));
+  const bad = join(dir, 'bad-root');
+  const refused = await run('bash', [file, '--token', token.token, '--no-service'], { ...process.env, ARCSIM_ROOT: bad });
+  assert.equal(refused.code, 1, refused.out);
+  assert.match(refused.out, new RegExp(`the CA in this script does not have SHA-256 ${fingerprint}; nothing installed`));
+  assert.equal(existsSync(bad), false, 'nothing written');
+});
+
+test('arcsim agent install --ca-file (installLocal): installs the pinned CA, names it in the env file and enrolls over https trusting only it', async (t) => {
+  const dir = tempDir();
+  const pki = writeTestPki(join(dir, 'tls'));
+  const env = await startControlPlane({ dir, config: { tls: { cert: pki.files.cert, key: pki.files.key } } });
+  t.after(async () => { await env.close(); cleanup(dir); });
+  const token = await env.cp.createToken({ subscription: 's-ca', resourceGroup: 'rg-ca' });
+  const artifact = join(dir, 'arcsim-agent.mjs');
+  writeFileSync(artifact, '// stands in for the bundle: installLocal only copies it\n');
+  const root = join(dir, 'root');
+  const log = await installLocal({ root, controlPlane: env.url, token: token.token, artifact, start: false, ca: pki.caPem });
+  const caFile = join(root, 'etc', 'arcsim-agent', 'ca.pem');
+  assert.ok(log.includes(`installed the pinned CA ${caFile}`), log.join('\n'));
+  assert.equal(readFileSync(caFile, 'utf8'), pki.caPem);
+  assert.equal(readFileSync(join(root, 'etc', 'arcsim-agent', 'agent.env'), 'utf8'), `ARCSIM_CONTROL_PLANE=${env.url}\nARCSIM_TOKEN=${token.token}\nARCSIM_CA_FILE=${caFile}\n`);
+  const identity = JSON.parse(readFileSync(join(root, 'var', 'lib', 'arcsim-agent', 'identity.json'), 'utf8'));
+  assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-ca');
+  // With another CA pinned, the install stops at enrollment: the token never reaches this server.
+  const other = writeTestPki(join(dir, 'other'));
+  await assert.rejects(installLocal({ root: join(dir, 'root2'), controlPlane: env.url, token: token.token, artifact, start: false, ca: other.caPem }), /certificate/);
 });

@@ -79,7 +79,7 @@ function configError(fn: () => unknown): ArcsimError {
 
 /** The defaults as docs/configuration.md states them (and, for limits, the units there), not read back from the code. */
 const DOCUMENTED = {
-  host: '127.0.0.1', port: 7070, lateness: '5m', incidentWindow: '24h',
+  host: '127.0.0.1', port: 7070, insecureHttp: false, lateness: '5m', incidentWindow: '24h',
   sync: { profile: 'blog-2022', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
   inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
   limits: {
@@ -275,4 +275,15 @@ test('a SQLite store that cannot be migrated stops the control plane at start-up
   assert.match(r.stderr, /ARCSIM_E_STORE_UNAVAILABLE: .*arcsim\.db: migration 001_init\.sql failed/);
   assert.doesNotMatch(r.stdout, /listening/);
   cleanup(dir);
+});
+
+test('config file tls paths are relative to the file; insecureHttp is a boolean', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  writeFileSync(join(dir, 'tls.yaml'), 'tls: { cert: tls/server.pem, key: tls/server-key.pem }\ninsecureHttp: false\n');
+  assert.deepEqual(loadConfigFile(join(dir, 'tls.yaml')), { tls: { cert: join(dir, 'tls', 'server.pem'), key: join(dir, 'tls', 'server-key.pem') }, insecureHttp: false });
+  writeFileSync(join(dir, 'bad.yaml'), 'insecureHttp: yes please\n');
+  assert.equal(configError(() => loadConfigFile(join(dir, 'bad.yaml'))).path, 'insecureHttp');
+  writeFileSync(join(dir, 'nokey.yaml'), 'tls: { cert: a.pem }\n');
+  assert.equal(configError(() => loadConfigFile(join(dir, 'nokey.yaml'))).path, 'tls.key');
 });
