@@ -23,6 +23,8 @@ export const ERRORS = {
   ARCSIM_E_NODE_INVALID: { area: 'wire', status: 401, closeCode: null, message: 'unknown agent (node_invalid): enroll again' },
   ARCSIM_E_TOKEN_INVALID: { area: 'wire', status: 401, closeCode: null, message: 'unknown or revoked enrollment token' },
   ARCSIM_E_TOKEN_EXPIRED: { area: 'wire', status: 401, closeCode: null, message: 'enrollment token has expired' },
+  ARCSIM_E_TOKEN_EXHAUSTED: { area: 'wire', status: 401, closeCode: null, message: 'enrollment token has enrolled as many agents as its max uses allow' },
+  ARCSIM_E_AGENT_REVOKED: { area: 'wire', status: 401, closeCode: 4401, message: "the agent's key was revoked (or its machine deleted): it may not connect; install it again with a new token" },
   ARCSIM_E_VALIDATION: { area: 'wire', status: 400, closeCode: null, message: 'request does not match its schema' },
   ARCSIM_E_NOT_FOUND: { area: 'wire', status: 404, closeCode: null, message: 'no such resource' },
   ARCSIM_E_FRAME_JSON: { area: 'wire', status: 400, closeCode: null, message: 'frame is not valid JSON' },
@@ -71,6 +73,7 @@ export const ERRORS = {
   ARCSIM_E_SCENARIO_TABLE: { area: 'scenario', status: 422, closeCode: null, message: 'unknown event table' },
   ARCSIM_E_SCENARIO_COLUMN: { area: 'scenario', status: 422, closeCode: null, message: 'event column does not exist in its table, or its value has the wrong type' },
   ARCSIM_E_SCENARIO_TIMING: { area: 'scenario', status: 422, closeCode: null, message: 'impossible timing' },
+  ARCSIM_E_SCENARIO_UNKNOWN: { area: 'scenario', status: 404, closeCode: null, message: 'no scenario with this slug or id in the library' },
   // Inventory: connector definitions, cloud snapshots, findings and pulls. A refused snapshot changes
   // nothing (the import is one transaction and validation runs before it).
   ARCSIM_E_SNAPSHOT_JSON: { area: 'inventory', status: 400, closeCode: null, message: 'snapshot is not valid JSON (truncated?)' },

@@ -8,6 +8,7 @@ import type { RuleSet } from '../detection/index.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/index.ts';
 import { apiGuard } from '../auth/api-guard.ts';
+import type { AgentLifecycle } from '../auth/agent-lifecycle.ts';
 import { installErrorHandling } from './http.ts';
 import { registerOpenApi } from './openapi.ts';
 import { metaRoutes } from './meta-routes.ts';
@@ -33,6 +34,10 @@ export interface ApiDeps {
   processAdminKey?: string;
   setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
   inventory: Inventory;
+  /** Agent key revocation and rotation, machine deletion. */
+  lifecycle: AgentLifecycle;
+  /** Closes the sockets of agents whose keys were just revoked. */
+  disconnectRevoked(agentIds: string[]): void;
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;
