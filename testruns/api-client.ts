@@ -55,8 +55,9 @@ export class ApiError extends ArcsimError {
 export type AssetsAnswer = { available: true; value: Array<Record<string, unknown>> } | { available: false };
 
 /** `POST /api/tokens`: the token in clear text, shown once. */
-export type CreatedToken = { id: string; token: string; subscription: string; resourceGroup: string; location: string; expiresAt: string };
-export type TokenInfo = { id: string; subscription: string; resourceGroup: string; location: string; createdAt: string; expiresAt: string; revoked: boolean; expired: boolean; uses: number };
+export type CreatedToken = { id: string; token: string; subscription: string; resourceGroup: string; location: string; expiresAt: string; maxUses: number | null };
+export type TokenInfo = { id: string; subscription: string; resourceGroup: string; location: string; createdAt: string; expiresAt: string; revoked: boolean; expired: boolean; uses: number; maxUses: number | null };
+export type ScenarioRunAnswer = { detonationId: string; scenario: string; machine: string; agentId: string; ok?: boolean; events?: number; message?: string };
 export type Connector = { name: string; provider: string; accountId: string; subscription: string; resourceGroup: string; location: string; id: string; definition: unknown; createdAt: string; updatedAt: string };
 export type SnapshotSummary = { kind: string; resources: number; added: number; changed: number; deleted: number };
 export type PlanSetting = { scope: 'subscription' | 'connector'; id: string; plan: string; subPlan?: string | null; enabled: boolean; displayName?: string; updatedAt?: string };
@@ -138,7 +139,7 @@ export class ControlPlaneApi {
     return (await this.ok('GET', '/api/billing')).value;
   }
 
-  async createToken(request: { subscription: string; resourceGroup: string; location: string; ttl: string }): Promise<CreatedToken> {
+  async createToken(request: { subscription: string; resourceGroup: string; location: string; ttl: string; maxUses?: number }): Promise<CreatedToken> {
     return this.admin('POST', '/api/tokens', request);
   }
 
@@ -146,8 +147,33 @@ export class ControlPlaneApi {
     return (await this.admin('GET', '/api/tokens')).value;
   }
 
-  async revokeToken(id: string): Promise<void> {
-    await this.admin('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+  /** Revokes a token; with `cascade` also the agents it enrolled (returned), disconnected at once. */
+  async revokeToken(id: string, options: { cascade?: boolean } = {}): Promise<{ revokedAgents: string[] }> {
+    if (!options.cascade) {
+      await this.admin('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+      return { revokedAgents: [] };
+    }
+    return this.admin('DELETE', `/api/tokens/${encodeURIComponent(id)}?cascade=true`);
+  }
+
+  /** Revokes an agent's key (by agent id or machine name); it is disconnected and refused from now on. */
+  async revokeAgent(ref: string): Promise<{ agentId: string; machine: string | null; revokedAt: string }> {
+    return this.admin('POST', `/api/agents/${encodeURIComponent(ref)}/revoke`);
+  }
+
+  /** Gives a connected agent a new key (by agent id or machine name). */
+  async rotateAgent(ref: string): Promise<{ agentId: string; machine: string | null; rotatedAt: string }> {
+    return this.admin('POST', `/api/agents/${encodeURIComponent(ref)}/rotate`);
+  }
+
+  /** Deletes a machine (its agent's key is revoked); alerts and events stay. */
+  async deleteMachine(name: string): Promise<{ name: string; agentId: string; resourceId: string }> {
+    return this.admin('DELETE', `/api/machines/${encodeURIComponent(name)}`);
+  }
+
+  /** Plays a library scenario on a machine's connected agent; with `wait`, answers once it has played. */
+  async runScenario(machine: string, request: { scenario: string; variant?: string; seed?: string | number; wait?: boolean; timeout?: string; inputs?: Record<string, string | number | boolean> }): Promise<ScenarioRunAnswer> {
+    return this.admin('POST', `/api/machines/${encodeURIComponent(machine)}/scenarios`, request);
   }
 
   async setConnector(name: string, definition: unknown): Promise<Connector> {
