@@ -73,7 +73,6 @@ export const ERRORS = {
   ARCSIM_E_SCENARIO_TABLE: { area: 'scenario', status: 422, closeCode: null, message: 'unknown event table' },
   ARCSIM_E_SCENARIO_COLUMN: { area: 'scenario', status: 422, closeCode: null, message: 'event column does not exist in its table, or its value has the wrong type' },
   ARCSIM_E_SCENARIO_TIMING: { area: 'scenario', status: 422, closeCode: null, message: 'impossible timing' },
-  ARCSIM_E_SCENARIO_UNKNOWN: { area: 'scenario', status: 404, closeCode: null, message: 'no scenario with this slug or id in the library' },
   // Inventory: connector definitions, cloud snapshots, findings and pulls. A refused snapshot changes
   // nothing (the import is one transaction and validation runs before it).
   ARCSIM_E_SNAPSHOT_JSON: { area: 'inventory', status: 400, closeCode: null, message: 'snapshot is not valid JSON (truncated?)' },

@@ -62,7 +62,7 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
   const scenarioNamed = (ref: string): Scenario => {
     library ??= loadLibrary();
     const found = library.get(ref) ?? [...library.values()].find((s) => s.id === ref);
-    if (!found) throw protocolError('ARCSIM_E_SCENARIO_UNKNOWN', `"${ref}"; the library has: ${[...library.keys()].join(', ')}`, 'body.scenario');
+    if (!found) throw protocolError('ARCSIM_E_NOT_FOUND', `no scenario "${ref}" in the library; it has: ${[...library.keys()].join(', ')}`, 'body.scenario');
     return found;
   };
 

@@ -238,7 +238,7 @@ test('POST /api/machines/NAME/scenarios plays a library scenario by slug on the 
   assert.match((await sent.json()).detonationId, /^[0-9a-f-]{36}$/);
 
   const unknown = await run({ scenario: 'no-such-scenario' });
-  assert.deepEqual([unknown.status, ...Object.values((({ code, path }) => ({ code, path }))(await unknown.json()))], [404, 'ARCSIM_E_SCENARIO_UNKNOWN', 'body.scenario']);
+  assert.deepEqual([unknown.status, ...Object.values((({ code, path }) => ({ code, path }))(await unknown.json()))], [404, 'ARCSIM_E_NOT_FOUND', 'body.scenario']);
   const noMachine = await run({ scenario: 'ssh-brute-force-failed' }, 'no-such-host');
   assert.equal((await noMachine.json()).code, 'ARCSIM_E_NOT_FOUND');
   await a.agent.stop();
