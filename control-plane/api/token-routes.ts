@@ -12,7 +12,7 @@ const Enrolled = z.object({
   subscription: z.string(), resourceGroup: z.string(), location: z.string(),
 });
 const TokenBody = TokenRequestSchema.omit({ ttlMs: true, maxUses: true }).extend({
-  ttl: durationMs('24h').pipe(z.number().positive('a token must live longer than 0').max(MAX_TOKEN_TTL_MS, 'at most 365d')),
+  ttl: durationMs('24h').pipe(z.number().int('whole milliseconds').positive('a token must live longer than 0').max(MAX_TOKEN_TTL_MS, 'at most 365d')),
   maxUses: z.number().int().min(1).max(MAX_TOKEN_USES).default(1).describe('how many agents the token may enroll (default 1)'),
 });
 const NewToken = z.object({
@@ -52,7 +52,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, { 
     schema: { tags, summary: 'Create an enrollment token', security: ROLE.admin, body: TokenBody, response: { 201: NewToken, ...ERROR_RESPONSES } },
   }, async (req, reply) => {
     const { ttl, ...scope } = req.body;
-    const t = await createEnrollmentToken(store, { ...scope, ttlMs: Math.round(ttl) }, clock);
+    const t = await createEnrollmentToken(store, { ...scope, ttlMs: ttl }, clock);
     return reply.status(201).send({ ...t, expiresAt: new Date(t.expiresAt).toISOString() });
   });
 
