@@ -72,7 +72,7 @@ export interface PlayResult {
  * The arcsim agent: enrolls once, connects, registers the host, heartbeats, and plays the
  * scenarios it is told to play as synthetic events. It never executes scenario content.
  * Events go through an on-disk spool (at least once, in order, removed on ack) and a send-rate
- * cap. Emits `registered`, `ack`, `error-frame`, `disconnected`, `spooled` (event),
+ * cap. Emits `registered`, `ack`, `error-frame`, `disconnected`, `spooled` (event), `key-rotated`,
  * `extensions` (list), `dropped`, `flood`, `fatal` (error: the agent stopped for good).
  *
  * It composes one part per duty: Enrollment (identity), Connection (socket and ping liveness),
