@@ -11,7 +11,7 @@ import type { Ingest, IngestResult } from '../ingest/ingest.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 
 export interface SessionDeps {
-  store: Pick<Store, 'machines'>;
+  store: Pick<Store, 'machines' | 'agents'>;
   ingest: Ingest;
   clock: Clock;
   limits: Limits;
@@ -150,6 +150,10 @@ export class AgentSession {
         return this.register(msg);
       case 'heartbeat':
         if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
+        // Revoked on another replica (which cannot reach this socket): found here, within one heartbeat.
+        if ((await this.deps.store.agents.getAgent(this.agentId))?.revokedAt != null) {
+          return this.fail(protocolError('ARCSIM_E_AGENT_REVOKED', `agent ${this.agentId}`));
+        }
         await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now());
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
