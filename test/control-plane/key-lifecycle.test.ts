@@ -198,6 +198,8 @@ test('DELETE /api/machines/NAME: the machine leaves the inventory, its agent is 
   await env.cp.command(a.creds.agentId, { action: 'run-scenario', scenario: ssh as any, detonationId: 'before-delete' });
   const alertsBefore = (await env.cp.adminRequest('GET', '/api/alerts?detonationId=before-delete')).body.value;
   assert.equal(alertsBefore.length, 1);
+  const resourceId = (await env.store.machines.getMachine(a.creds.agentId))!.resourceId;
+  assert.ok(JSON.stringify((await env.cp.adminRequest('GET', '/api/assets')).body).includes(resourceId), 'the machine is an asset before');
 
   const del = await fetch(`${env.url}/api/machines/host-delete`, { method: 'DELETE', headers: key(env) });
   assert.equal(del.status, 200);
@@ -207,6 +209,7 @@ test('DELETE /api/machines/NAME: the machine leaves the inventory, its agent is 
   const machines = (await env.cp.adminRequest('GET', '/api/machines')).body.value;
   assert.deepEqual(machines.map((m: { name: string }) => m.name), []);
   assert.equal((await env.cp.adminRequest('GET', '/api/machines/host-delete')).status, 404);
+  assert.equal(JSON.stringify((await env.cp.adminRequest('GET', '/api/assets')).body).includes(resourceId), false, 'nor an asset after');
   assert.equal((await upgrade(env.url, a.creds)).code, 'ARCSIM_E_AGENT_REVOKED', 'it cannot register the machine again');
   const alertsAfter = (await env.cp.adminRequest('GET', '/api/alerts?detonationId=before-delete')).body.value;
   assert.deepEqual(alertsAfter.map((x: { name: string }) => x.name), alertsBefore.map((x: { name: string }) => x.name), 'alerts stay as history');
