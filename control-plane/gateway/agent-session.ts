@@ -51,8 +51,11 @@ export class AgentSession {
   private alive = true;
   /** Set while this socket deregisters its agent: it answers `deregistered` and closes itself. */
   deregistering = false;
-  /** Set once the session is failed or closed: frames still queued are dropped. */
-  private ended = false;
+  /**
+   * Set once the agent is revoked or deregistered on this socket: frames still queued are dropped
+   * (other failures keep handling what arrived before the close, e.g. a last command-result).
+   */
+  private revoked = false;
   /** Key rotations sent and not yet acknowledged, by id. */
   private readonly rotations = new Map<string, { resolve(): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   private readonly handshakeTimer: NodeJS.Timeout;
@@ -110,7 +113,7 @@ export class AgentSession {
    * socket closes first.
    */
   rotateKey(agentKey: string, timeoutMs: number): Promise<void> {
-    if (this.ended || this.ws.readyState !== this.ws.OPEN) return Promise.reject(protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${this.agentId} is not connected`));
+    if (this.revoked || this.ws.readyState !== this.ws.OPEN) return Promise.reject(protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${this.agentId} is not connected`));
     const id = `rot-${randomUUID()}`;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -124,7 +127,7 @@ export class AgentSession {
 
   /** Ends the session with a catalogued error: an `error` frame, then the close code. */
   fail(error: ArcsimError): void {
-    this.ended = true;
+    if (error.code === 'ARCSIM_E_AGENT_REVOKED') this.revoked = true;
     this.sendError(error);
     this.ws.close(error.closeCode ?? 1008, error.code);
   }
@@ -138,7 +141,7 @@ export class AgentSession {
   }
 
   private async handle(text: string, arrivedAt: number): Promise<void> {
-    if (this.ended) return;
+    if (this.revoked) return;
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
     if (!decoded.ok) {
       const seq = seqOf(text);
@@ -172,7 +175,7 @@ export class AgentSession {
         if (!this.deps.onDeregister) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'deregistration is not offered here', 'type'));
         this.deregistering = true;
         const machineId = await this.deps.onDeregister(this.agentId);
-        this.ended = true;
+        this.revoked = true;
         this.send(encodeFrame('deregistered', { machineId }));
         this.ws.close(1000, 'deregistered');
         return;
@@ -200,7 +203,7 @@ export class AgentSession {
     }
     this.facts = msg.machine;
     const existing = await store.machines.getMachine(a.agentId);
-    if (this.ended) return; // revoked or deleted meanwhile: do not bring the machine back
+    if (this.revoked) return; // revoked or deleted meanwhile: do not bring the machine back
     let resourceId = existing?.resourceId;
     let name = existing?.name;
     if (!resourceId || !name) {
@@ -255,7 +258,6 @@ export class AgentSession {
   }
 
   private dispose(): void {
-    this.ended = true;
     for (const r of this.rotations.values()) {
       clearTimeout(r.timer);
       r.reject(protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${this.agentId} disconnected before acknowledging its new key; its old key still works`));
