@@ -78,7 +78,7 @@ export interface PlayResult {
  * The arcsim agent: enrolls once, connects, registers the host, heartbeats, and plays the
  * scenarios it is told to play as synthetic events. It never executes scenario content.
  * Events go through an on-disk spool (at least once, in order, removed on ack) and a send-rate
- * cap. Emits `registered`, `ack`, `error-frame`, `disconnected`, `spooled` (event),
+ * cap. Emits `registered`, `ack`, `error-frame`, `disconnected`, `spooled` (event), `key-rotated`,
  * `extensions` (list), `dropped`, `flood`, `fatal` (error: the agent stopped for good).
  *
  * It composes one part per duty: Enrollment (identity), Connection (socket and ping liveness),
@@ -310,6 +310,10 @@ export class Agent extends EventEmitter {
       void this.enrollment.cloned().then(() => this.scheduleReconnect());
       return;
     }
+    if (code === 4401 || lastError === 'ARCSIM_E_AGENT_REVOKED') {
+      this.enrollment.revoked(); // fatal: stops, no reconnect, no re-enrollment
+      return;
+    }
     if (code === 4409 || lastError === 'ARCSIM_E_REPLACED') {
       // Our own reconnects never reach here (a stale socket is ignored): another process took over.
       this.logger.error('another agent process on this host connected with the same identity and took over; stopping (run one agent per state dir)');
@@ -357,8 +361,26 @@ export class Agent extends EventEmitter {
       case 'command':
         void this.onCommand(msg);
         return undefined;
+      case 'rotate-key':
+        this.onRotateKey(msg);
+        return undefined;
+      case 'deregistered':
+        return undefined; // only `arcsim agent uninstall` deregisters (agent/deregister.ts)
     }
     return undefined;
+  }
+
+  /** Stores the new key durably, then acknowledges: only then does the control plane drop the old one. */
+  private onRotateKey(msg: MessageOf<'rotate-key'>): void {
+    try {
+      this.enrollment.rotated(msg.agentKey);
+    } catch (err) {
+      // Not acknowledged: the control plane keeps the old key, which this agent still has.
+      this.logger.error('could not store the rotated agent key; keeping the old one', { error: (err as Error).message });
+      return;
+    }
+    this.connection?.send(encodeFrame('key-rotated', { id: msg.id }));
+    this.emit('key-rotated');
   }
 
   private setHeartbeat(sec: number): void {

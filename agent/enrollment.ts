@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { enrollWithToken } from './enroll.ts';
-import { forgetIdentity, loadIdentity, type Identity } from './identity.ts';
+import { protocolError } from '../protocol/index.ts';
+import { forgetIdentity, loadIdentity, saveIdentity, type Identity } from './identity.ts';
 
 /**
  * The agent's identity over its life: loaded from the state dir or enrolled with the token, and
@@ -47,9 +48,32 @@ export class Enrollment {
       code = (JSON.parse(body) as { code?: string }).code ?? '';
     } catch { /* not JSON */ }
     this.o.logger.warn('connection refused', { status, code });
+    if (code === 'ARCSIM_E_AGENT_REVOKED') return this.revoked();
     if (status === 401 && (code === 'ARCSIM_E_NODE_INVALID' || code === 'ARCSIM_E_AGENT_AUTH')) {
       this.replace(`the control plane does not accept this agent's identity (${code})`, code);
     }
+  }
+
+  /**
+   * The control plane revoked this agent (by hand, with its token, or by deleting its machine): it
+   * must not connect again nor enroll itself back with the token it may still have, so it stops
+   * for good and says why.
+   */
+  revoked(): void {
+    this.o.logger.error(
+      `this agent's key was revoked by the control plane (ARCSIM_E_AGENT_REVOKED); stopping and not reconnecting. ` +
+        `To bring this host back, install the agent again with a new token (or delete ${join(this.o.stateDir, 'identity.json')} and run with --token)`,
+    );
+    this.o.fatal(protocolError('ARCSIM_E_AGENT_REVOKED', `agent ${this.identity?.agentId ?? ''}`.trim()));
+  }
+
+  /** Stores the key the control plane rotated in, durably, before the agent acknowledges it. Throws when it cannot be written. */
+  rotated(agentKey: string): void {
+    if (!this.identity) throw new Error('no identity to rotate');
+    const next = { ...this.identity, agentKey };
+    saveIdentity(this.o.stateDir, next);
+    this.identity = next;
+    this.o.logger.info('agent key rotated; the new key is stored', { agentId: next.agentId });
   }
 
   /** The control plane saw this identity live on another host: this copy must get its own. Resolves when replaced (or given up). */

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { installPaths, renderUnit, SERVICE_NAME } from '../protocol/agent-service.ts';
 import { loadIdentity } from './identity.ts';
 import { enrollOnly } from './enroll.ts';
+import { deregister } from './deregister.ts';
 import { spooledEvents } from './spool.ts';
 
 function envText(controlPlane: string, token: string, caFile?: string): string {
@@ -57,13 +58,35 @@ export async function installLocal(o: {
   return log;
 }
 
-/** `arcsim agent uninstall`: stops and disables the service, removes unit, env file and the installed bundle; `purge` also removes the state dir. */
-export function uninstall(o: { root?: string; purge?: boolean }): string[] {
+/**
+ * `arcsim agent uninstall`: stops and disables the service, deregisters the agent (the control
+ * plane deletes its machine and revokes its key), then removes unit, env file and the installed
+ * bundle; `purge` also removes the state dir. When the control plane cannot be reached the files
+ * are removed all the same and the log says the machine stays registered.
+ */
+export async function uninstall(o: { root?: string; purge?: boolean; timeoutMs?: number }): Promise<string[]> {
   const p = installPaths(o.root);
   const log: string[] = [];
   if (existsSync(p.unitFile)) {
     const r = systemctl(['disable', '--now', SERVICE_NAME]);
     log.push(`systemctl disable --now ${SERVICE_NAME}: ${r.ok ? 'ok' : `failed (${r.output})`}`);
+  }
+  let identity;
+  try {
+    identity = loadIdentity(p.stateDir);
+  } catch (err) {
+    log.push(`cannot read the identity (${(err as Error).message}): not deregistered; delete the machine on the control plane (DELETE /api/machines/NAME)`);
+  }
+  if (identity) {
+    const d = await deregister(identity, { timeoutMs: o.timeoutMs });
+    if (d.ok) {
+      log.push(d.already
+        ? `agent ${identity.agentId} was already revoked on ${identity.controlPlane}: nothing to deregister`
+        : `deregistered agent ${identity.agentId} from ${identity.controlPlane}${d.machineId ? ` (deleted ${d.machineId})` : ''}; its key is revoked`);
+    } else {
+      log.push(`could not deregister from ${identity.controlPlane} (${d.reason}): the machine stays registered there; ` +
+        `delete it with "arcsim agent delete NAME" or DELETE /api/machines/NAME`);
+    }
   }
   for (const f of [p.unitFile, p.confDir, p.installDir, ...(o.purge ? [p.stateDir] : [])]) {
     if (existsSync(f)) {

@@ -49,11 +49,11 @@ export function agentInstallCommands(artifact?: string): Command[] {
       }
     });
   const remove = new Command('uninstall')
-    .description('stop and disable the service, remove the unit, config and installed bundle (the state dir stays unless --purge)')
+    .description('stop and disable the service, deregister from the control plane (its machine is deleted, its key revoked), remove the unit, config and installed bundle (the state dir stays unless --purge); without a reachable control plane the files are removed and the machine stays registered')
     .option('--root <dir>', rootOption)
     .option('--purge', 'also remove the state dir (identity, spool)')
-    .action((opts) => {
-      process.stdout.write(uninstall({ root: opts.root ?? process.env.ARCSIM_ROOT, purge: !!opts.purge }).join('\n') + '\n');
+    .action(async (opts) => {
+      process.stdout.write((await uninstall({ root: opts.root ?? process.env.ARCSIM_ROOT, purge: !!opts.purge })).join('\n') + '\n');
     });
   const show = new Command('status')
     .description('show the installed unit, service state, identity, spooled events and installed extensions')

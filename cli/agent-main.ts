@@ -1,4 +1,5 @@
 import { ArcsimError } from '../protocol/errors.ts';
+import { EXIT_REVOKED } from '../protocol/agent-service.ts';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { agentCommand } from './agent.ts';
@@ -13,7 +14,8 @@ const BUNDLED = SELF.endsWith('.mjs');
  * a checkout): the same commands as `arcsim agent`, without the control plane, so an idle agent
  * stays small; `run` takes the host inventory in a short-lived child process running this same
  * entry, so it never loads systeminformation either. From the bundle, `install` installs the
- * bundle itself. Exit codes as `arcsim`'s: 2 for a usage error, 1 for any other error.
+ * bundle itself. Exit codes as `arcsim`'s: 2 for a usage error, 1 for any other error, and
+ * EXIT_REVOKED (78) when the control plane revoked the agent, which systemd does not restart.
  */
 export async function agentMain(argv: string[]): Promise<void> {
   const entry = BUNDLED ? SELF : fileURLToPath(new URL('../bin/arcsim-agent.js', import.meta.url));
@@ -27,7 +29,8 @@ export async function agentMain(argv: string[]): Promise<void> {
       return;
     }
     process.stderr.write(`arcsim-agent: ${err instanceof ArcsimError ? `${err.code}: ` : ''}${(err as Error).message}\n`);
-    process.exitCode = 1;
+    // A revoked agent must stay down: the unit does not restart on this status (RestartPreventExitStatus).
+    process.exitCode = err instanceof ArcsimError && err.code === 'ARCSIM_E_AGENT_REVOKED' ? EXIT_REVOKED : 1;
   }
 }
 

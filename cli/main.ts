@@ -5,6 +5,7 @@ import { throwUsageErrors, usageExitCode } from './usage.ts';
 import { labCommand } from './lab.ts';
 import { controlPlaneCommand } from './control-plane.ts';
 import { agentCommand } from './agent.ts';
+import { agentAdminCommands } from './agent-admin.ts';
 import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
@@ -23,7 +24,9 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   program.addCommand(labCommand());
   program.addCommand(controlPlaneCommand());
-  program.addCommand(agentCommand());
+  const agent = agentCommand();
+  for (const c of agentAdminCommands()) agent.addCommand(c);
+  program.addCommand(agent);
   program.addCommand(tokenCommand());
   program.addCommand(keyCommand());
   program.addCommand(auditCommand());

@@ -13,7 +13,7 @@ import { createLogger } from '../lib/logger.ts';
 import { Agent, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
 import { table } from '../lib/text-table.ts';
-import { adminKeyOption, apiKeyOption, caFileOption, controlPlaneOption } from './options.ts';
+import { adminKeyOption, apiKeyOption, caFileOption, controlPlaneOption, durationOption } from './options.ts';
 import { loadPinnedCa } from '../agent/pinned-ca.ts';
 import { apiOf, keyOf } from './api.ts';
 
@@ -104,7 +104,7 @@ function clip(text: string, width: number): string {
 }
 
 export function scenarioCommand(): Command {
-  const cmd = new Command('scenario').description('scenario files: list, show, validate, play (record), import from Atomic Red Team, replay a recording');
+  const cmd = new Command('scenario').description('scenario files: list, show, validate, play (record), run on a connected agent, import from Atomic Red Team, replay a recording');
 
   cmd
     .command('list')
@@ -186,6 +186,39 @@ export function scenarioCommand(): Command {
       stdout(table(plan.events.map((p) => ({
         time: p.event.Timestamp, phase: p.phase, table: p.event.Table, action: p.event.ActionType, what: clip(summarize(p.event), 90),
       })), ['time', 'phase', 'table', 'action', 'what']) + `\n${events.length} events, detonation ${plan.detonationId}\n`);
+    });
+
+  cmd
+    .command('run <scenario>')
+    .description("play a library scenario (slug or id) on a machine's connected agent through the control plane; prints the detonation id, and with --wait the alerts it raised")
+    .requiredOption('--machine <name>', 'Arc machine name (see GET /api/machines)')
+    .addOption(new Option('--variant <variant>', 'attack or its benign twin').choices(['attack', 'benign']).default('attack'))
+    .option('--seed <seed>', 'random seed (jitter and ids)')
+    .option('--input <name=value>', 'override an input (repeatable)', collect, {})
+    .option('--wait', 'wait until the agent has played it, then print the alerts raised')
+    .addOption(new Option('--timeout <duration>', 'with --wait: how long to wait (at most 10m)').default(120_000, '2m').argParser(durationOption))
+    .addOption(controlPlaneOption())
+    .addOption(adminKeyOption())
+    .option('--json', 'print JSON')
+    .action(async (ref: string, opts) => {
+      const api = apiOf(opts);
+      const seed = opts.seed === undefined ? undefined : /^-?\d+$/.test(opts.seed) ? Number(opts.seed) : opts.seed;
+      const inputs = Object.keys(opts.input).length ? opts.input as Record<string, string> : undefined;
+      const r = await api.runScenario(opts.machine, {
+        scenario: ref, variant: opts.variant, seed, inputs, wait: !!opts.wait, ...(opts.wait ? { timeout: formatDuration(opts.timeout) } : {}),
+      });
+      const alerts = opts.wait ? await api.alertsOf(r.detonationId) : undefined;
+      if (opts.json) return void stdout(JSON.stringify({ ...r, alerts }, null, 2) + '\n');
+      stdout(`detonation ${r.detonationId}: ${r.scenario} (${opts.variant}) on ${r.machine}${opts.wait ? '' : ' sent'}\n`);
+      if (!opts.wait || !alerts) return;
+      if (r.ok === false) {
+        process.exitCode = 1;
+        stdout(`the agent reported a failure: ${r.message ?? ''}\n`);
+      }
+      stdout(`${r.events ?? 0} events collected\n`);
+      stdout(alerts.length
+        ? table(alerts.map((a) => ({ alertType: a.alertType, displayName: a.displayName, count: a.count, systemAlertId: a.systemAlertId })), ['alertType', 'displayName', 'count', 'systemAlertId']) + '\n'
+        : 'no alerts raised\n');
     });
 
   cmd

@@ -16,6 +16,7 @@ import { registerApi } from './api/routes.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
+import { AgentLifecycle } from './auth/agent-lifecycle.ts';
 import { VERSION } from '../lib/version.ts';
 import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './inventory/index.ts';
 import { loadServerTls } from './tls/server-tls.ts';
@@ -165,6 +166,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     },
     onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
     onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
+    onDeregister: (agentId: string): Promise<string | null> => lifecycle.deregister(agentId),
+  });
+  const lifecycle: AgentLifecycle = new AgentLifecycle({
+    store: deps.store, clock, logger, live: gateway, inventoryChanged: () => inventory.recompute(),
   });
 
   const processAdminKey = randomBytes(32).toString('base64url');
@@ -206,6 +211,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     connectedAgents: () => [...gateway.sessions.keys()],
     sync: config.sync,
     setExtension,
+    lifecycle,
+    disconnectRevoked: (agentIds: string[]) => lifecycle.disconnectRevoked(agentIds),
     inventory, rules, newId,
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     logger, limits,

@@ -10,6 +10,12 @@ export const SERVICE_NAME = 'arcsim-agent.service';
 /** The one file an install puts on a host: the agent bundle (scripts/build-agent.mjs). */
 export const AGENT_ARTIFACT = 'arcsim-agent.mjs';
 
+/**
+ * Exit status of an agent whose key was revoked (ARCSIM_E_AGENT_REVOKED; 78 is EX_CONFIG): the unit
+ * lists it in RestartPreventExitStatus, so systemd does not restart it into the same refusal.
+ */
+export const EXIT_REVOKED = 78;
+
 /** Install locations, relative to the root (`/` on a real host). */
 export const AGENT_PATHS = {
   installDir: 'opt/arcsim-agent',
@@ -66,6 +72,8 @@ ExecStart=${[v.node, ...UNIT_NODE_ARGS, v.entry].join(' ')} run --control-plane 
 WorkingDirectory=${v.stateDir}
 Restart=on-failure
 RestartSec=10
+# Revoked by the control plane (ARCSIM_E_AGENT_REVOKED): stay down.
+RestartPreventExitStatus=${EXIT_REVOKED}
 NoNewPrivileges=true
 ProtectSystem=full
 ReadWritePaths=${v.stateDir}

@@ -23,6 +23,8 @@ export const ERRORS = {
   ARCSIM_E_NODE_INVALID: { area: 'wire', status: 401, closeCode: null, message: 'unknown agent (node_invalid): enroll again' },
   ARCSIM_E_TOKEN_INVALID: { area: 'wire', status: 401, closeCode: null, message: 'unknown or revoked enrollment token' },
   ARCSIM_E_TOKEN_EXPIRED: { area: 'wire', status: 401, closeCode: null, message: 'enrollment token has expired' },
+  ARCSIM_E_TOKEN_EXHAUSTED: { area: 'wire', status: 401, closeCode: null, message: 'enrollment token has enrolled as many agents as its max uses allow' },
+  ARCSIM_E_AGENT_REVOKED: { area: 'wire', status: 401, closeCode: 4401, message: "the agent's key was revoked (or its machine deleted): it may not connect; install it again with a new token" },
   ARCSIM_E_VALIDATION: { area: 'wire', status: 400, closeCode: null, message: 'request does not match its schema' },
   ARCSIM_E_NOT_FOUND: { area: 'wire', status: 404, closeCode: null, message: 'no such resource' },
   ARCSIM_E_FRAME_JSON: { area: 'wire', status: 400, closeCode: null, message: 'frame is not valid JSON' },

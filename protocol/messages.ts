@@ -143,6 +143,36 @@ export const ErrorMessageSchema = z.strictObject({
   ref: z.union([z.number(), z.string()]).optional(),
 });
 
+/**
+ * Key rotation: the control plane hands the connected agent its next key. The agent writes it to
+ * its identity file durably (fsync, rename) and answers `key-rotated` with the same id; only then
+ * does the old key stop working. Never sent as a `command`, so no command API can forge one.
+ */
+export const RotateKeySchema = z.strictObject({
+  v, type: z.literal('rotate-key'),
+  id: z.string().min(1).max(128),
+  agentKey: z.string().min(16).max(256),
+});
+
+export const KeyRotatedSchema = z.strictObject({
+  v, type: z.literal('key-rotated'),
+  id: z.string().min(1).max(128),
+});
+
+/**
+ * Sent by `arcsim agent uninstall` on a socket opened with the agent's own key (no `register`
+ * needed): the control plane deletes the machine, revokes the key, answers `deregistered` and closes.
+ */
+export const DeregisterSchema = z.strictObject({
+  v, type: z.literal('deregister'),
+});
+
+export const DeregisteredSchema = z.strictObject({
+  v, type: z.literal('deregistered'),
+  /** The deleted machine's resource id; null when the agent had never registered one. */
+  machineId: z.string().nullable(),
+});
+
 export const MESSAGE_SCHEMAS = {
   register: RegisterSchema,
   registered: RegisteredSchema,
@@ -152,6 +182,10 @@ export const MESSAGE_SCHEMAS = {
   command: CommandSchema,
   'command-result': CommandResultSchema,
   error: ErrorMessageSchema,
+  'rotate-key': RotateKeySchema,
+  'key-rotated': KeyRotatedSchema,
+  deregister: DeregisterSchema,
+  deregistered: DeregisteredSchema,
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_SCHEMAS;
@@ -161,8 +195,8 @@ export type MessageOf<K extends MessageType> = z.infer<(typeof MESSAGE_SCHEMAS)[
 export type MessageInput<K extends MessageType> = z.input<(typeof MESSAGE_SCHEMAS)[K]>;
 
 /** Types an agent may send, and types the control plane may send. */
-export const AGENT_TO_SERVER: ReadonlySet<MessageType> = new Set(['register', 'heartbeat', 'events', 'command-result']);
-export const SERVER_TO_AGENT: ReadonlySet<MessageType> = new Set(['registered', 'ack', 'command', 'error']);
+export const AGENT_TO_SERVER: ReadonlySet<MessageType> = new Set(['register', 'heartbeat', 'events', 'command-result', 'key-rotated', 'deregister']);
+export const SERVER_TO_AGENT: ReadonlySet<MessageType> = new Set(['registered', 'ack', 'command', 'error', 'rotate-key', 'deregistered']);
 
 /**
  * Decodes one text frame into a validated message of one of the `allowed` types.

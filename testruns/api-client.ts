@@ -56,11 +56,12 @@ export class ApiError extends ArcsimError {
 export type AssetsAnswer = { available: true; value: Array<Record<string, unknown>> } | { available: false };
 
 /** `POST /api/tokens`: the token in clear text, shown once. */
-export type CreatedToken = { id: string; token: string; subscription: string; resourceGroup: string; location: string; expiresAt: string };
-export type TokenInfo = { id: string; subscription: string; resourceGroup: string; location: string; createdAt: string; expiresAt: string; revoked: boolean; expired: boolean; uses: number };
+export type CreatedToken = { id: string; token: string; subscription: string; resourceGroup: string; location: string; expiresAt: string; maxUses: number | null };
+export type TokenInfo = { id: string; subscription: string; resourceGroup: string; location: string; createdAt: string; expiresAt: string; revoked: boolean; expired: boolean; uses: number; maxUses: number | null };
 export type CreatedKey = KeyInfo & { key: string };
 export type KeyInfo = { id: string; name: string; role: string; createdAt: string; createdBy: string; revoked: boolean; revokedAt: string | null; lastUsedAt: string | null };
 export type AuditEntry = { id: number; at: string; who: string; keyId: string | null; role: string | null; method: string; route: string; target: string; status: number; remote: string | null };
+export type ScenarioRunAnswer = { detonationId: string; scenario: string; machine: string; agentId: string; ok?: boolean; events?: number; message?: string };
 export type Connector = { name: string; provider: string; accountId: string; subscription: string; resourceGroup: string; location: string; id: string; definition: unknown; createdAt: string; updatedAt: string };
 export type SnapshotSummary = { kind: string; resources: number; added: number; changed: number; deleted: number };
 export type PlanSetting = { scope: 'subscription' | 'connector'; id: string; plan: string; subPlan?: string | null; enabled: boolean; displayName?: string; updatedAt?: string };
@@ -142,7 +143,7 @@ export class ControlPlaneApi {
     return (await this.ok('GET', '/api/billing')).value;
   }
 
-  async createToken(request: { subscription: string; resourceGroup: string; location: string; ttl: string }): Promise<CreatedToken> {
+  async createToken(request: { subscription: string; resourceGroup: string; location: string; ttl: string; maxUses?: number }): Promise<CreatedToken> {
     return this.ok('POST', '/api/tokens', request);
   }
 
@@ -150,8 +151,33 @@ export class ControlPlaneApi {
     return (await this.ok('GET', '/api/tokens')).value;
   }
 
-  async revokeToken(id: string): Promise<void> {
-    await this.ok('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+  /** Revokes a token; with `cascade` also the agents it enrolled (returned), disconnected at once. */
+  async revokeToken(id: string, options: { cascade?: boolean } = {}): Promise<{ revokedAgents: string[] }> {
+    if (!options.cascade) {
+      await this.ok('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+      return { revokedAgents: [] };
+    }
+    return this.ok('DELETE', `/api/tokens/${encodeURIComponent(id)}?cascade=true`);
+  }
+
+  /** Revokes an agent's key (by agent id or machine name); it is disconnected and refused from now on. */
+  async revokeAgent(ref: string): Promise<{ agentId: string; machine: string | null; revokedAt: string }> {
+    return this.ok('POST', `/api/agents/${encodeURIComponent(ref)}/revoke`);
+  }
+
+  /** Gives a connected agent a new key (by agent id or machine name). */
+  async rotateAgent(ref: string): Promise<{ agentId: string; machine: string | null; rotatedAt: string }> {
+    return this.ok('POST', `/api/agents/${encodeURIComponent(ref)}/rotate`);
+  }
+
+  /** Deletes a machine (its agent's key is revoked); alerts and events stay. */
+  async deleteMachine(name: string): Promise<{ name: string; agentId: string; resourceId: string }> {
+    return this.ok('DELETE', `/api/machines/${encodeURIComponent(name)}`);
+  }
+
+  /** Plays a library scenario on a machine's connected agent; with `wait`, answers once it has played. */
+  async runScenario(machine: string, request: { scenario: string; variant?: string; seed?: string | number; wait?: boolean; timeout?: string; inputs?: Record<string, string | number | boolean> }): Promise<ScenarioRunAnswer> {
+    return this.ok('POST', `/api/machines/${encodeURIComponent(machine)}/scenarios`, request);
   }
 
   /** `POST /api/keys` (admin): the key in clear text, shown once. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CommandSchema, protocolError } from '../../protocol/index.ts';
 import type { Store } from '../store/index.ts';
 import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
+import type { AgentLifecycle } from '../auth/agent-lifecycle.ts';
 import { ROLE, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
 
 export interface AgentRouteDeps {
@@ -10,6 +11,7 @@ export interface AgentRouteDeps {
   connectedAgents(): string[];
   /** Sends a command to a connected agent and waits for its result. */
   command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
+  lifecycle: Pick<AgentLifecycle, 'revoke' | 'rotate'>;
 }
 
 /** Longest a REST caller may wait for one command, ms (a long playback at speed 1 runs minutes). */
@@ -32,6 +34,9 @@ const Agent = z.looseObject({
   facts: z.looseObject({}), sqlInstances: z.array(z.looseObject({})),
   extensions: z.array(z.object({ name: z.string(), publisher: z.string().optional(), status: z.string() })),
 });
+const AgentRef = z.object({ agent: z.string().min(1).max(255).describe('agent id or machine name') });
+const RevokedAgent = z.object({ agentId: z.string(), machine: z.string().nullable(), revokedAt: z.string() });
+const RotatedAgent = z.object({ agentId: z.string(), machine: z.string().nullable(), rotatedAt: z.string() });
 const CommandAnswer = z.looseObject({ id: z.string(), ok: z.boolean(), message: z.string().optional() }).describe("the agent's command-result");
 const Events = z.looseObject({ count: z.number().int(), value: z.array(z.looseObject({})).describe('events in MDE advanced hunting columns') });
 
@@ -46,10 +51,13 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
   app.get('/api/agents', { schema: { tags, summary: 'Agents, their facts and whether they are connected', security: ROLE.reader, response: { 200: listOf(Agent), ...ERROR_RESPONSES } } }, async () => {
     const connected = new Set(deps.connectedAgents());
     const machines = await store.machines.listMachines();
+    const revoked = new Set<string>();
+    for (const m of machines) if ((await store.agents.getAgent(m.agentId))?.revokedAt != null) revoked.add(m.agentId);
     return {
       value: machines.map((m) => ({
         agentId: m.agentId,
         connected: connected.has(m.agentId),
+        revoked: revoked.has(m.agentId),
         machine: { name: m.name, resourceId: m.resourceId, status: m.status },
         facts: m.facts,
         sqlInstances: m.sqlInstances,
@@ -72,6 +80,26 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
     }
     const { v: _v, type: _t, ...result } = await deps.command(agentId, command, timeoutMs);
     return result;
+  });
+
+  app.post('/api/agents/:agent/revoke', {
+    schema: {
+      tags, summary: "Revoke an agent's key: it is disconnected now (close 4401, ARCSIM_E_AGENT_REVOKED) and refused at every later upgrade",
+      security: ROLE.admin, params: AgentRef, response: { 200: RevokedAgent, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const r = await deps.lifecycle.revoke(req.params.agent);
+    return { ...r, revokedAt: new Date(r.revokedAt).toISOString() };
+  });
+
+  app.post('/api/agents/:agent/rotate', {
+    schema: {
+      tags, summary: "Give a connected agent a new key over its socket; the old key stops working once the agent has stored the new one (offline: 409 ARCSIM_E_AGENT_OFFLINE)",
+      security: ROLE.admin, params: AgentRef, response: { 200: RotatedAgent, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const r = await deps.lifecycle.rotate(req.params.agent);
+    return { ...r, rotatedAt: new Date(r.rotatedAt).toISOString() };
   });
 
   app.get('/api/events', {

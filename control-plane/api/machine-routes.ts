@@ -1,9 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
 import { protocolError } from '../../protocol/index.ts';
+import { loadLibrary, type Scenario } from '../../scenarios/index.ts';
 import type { MachineRow, Store } from '../store/index.ts';
+import type { AgentLifecycle } from '../auth/agent-lifecycle.ts';
+import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
 import { toArcMachine, toArcSqlInstance } from './arc-machine.ts';
-import { ROLE, ERROR_RESPONSES, listOf } from './http.ts';
+import { ROLE, durationMs, ERROR_RESPONSES, listOf } from './http.ts';
 
 /** An ARM resource as Azure returns it; `properties` follow the resource type. */
 const ArmResource = z.looseObject({
@@ -23,8 +27,30 @@ const IdentityConflict = z.looseObject({
   live: z.looseObject({}), refused: z.looseObject({}),
 });
 
+/** Longest a caller may wait for a library scenario to finish playing, ms. */
+const MAX_SCENARIO_WAIT_MS = 10 * 60_000;
+
+const DeletedMachine = z.object({ name: z.string(), agentId: z.string(), resourceId: z.string(), agentRevoked: z.literal(true) });
+const ScenarioRun = z.strictObject({
+  scenario: z.string().min(1).max(128).describe('slug or id of a scenario in the library (scenarios/library)'),
+  variant: z.enum(['attack', 'benign']).default('attack'),
+  seed: z.union([z.number().int(), z.string().max(128)]).optional(),
+  /** Time-warp factor; 0 (default) plays at once with the original spacing in event time. */
+  speed: z.number().nonnegative().max(1_000_000).default(0),
+  inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  wait: z.boolean().default(false).describe("answer 200 once the agent has played it (and every event is stored); otherwise 202 once it is sent"),
+  timeout: durationMs('2m').pipe(z.number().positive().max(MAX_SCENARIO_WAIT_MS, `at most ${MAX_SCENARIO_WAIT_MS / 60_000}m`)).describe('with wait: how long to wait (default 2m, at most 10m)'),
+});
+const ScenarioStarted = z.looseObject({
+  detonationId: z.string(), scenario: z.string(), machine: z.string(), agentId: z.string(),
+  ok: z.boolean().optional(), events: z.number().int().optional(), message: z.string().optional(),
+});
+
 export interface MachineRouteDeps {
   store: Store;
+  lifecycle: Pick<AgentLifecycle, 'deleteMachine'>;
+  connectedAgents(): string[];
+  command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
   setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
 }
 
@@ -32,6 +58,13 @@ export interface MachineRouteDeps {
 export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app, deps) => {
   const { store } = deps;
   const tags = ['machines'];
+  let library: Map<string, Scenario> | undefined; // loaded on first use, once
+  const scenarioNamed = (ref: string): Scenario => {
+    library ??= loadLibrary();
+    const found = library.get(ref) ?? [...library.values()].find((s) => s.id === ref);
+    if (!found) throw protocolError('ARCSIM_E_NOT_FOUND', `no scenario "${ref}" in the library; it has: ${[...library.keys()].join(', ')}`, 'body.scenario');
+    return found;
+  };
 
   const locationOf = async (m: MachineRow) => (await store.agents.getAgent(m.agentId))?.location ?? 'eastus';
   const arcMachine = async (m: MachineRow) =>
@@ -47,6 +80,40 @@ export const machineRoutes: FastifyPluginAsyncZod<MachineRouteDeps> = async (app
 
   app.get('/api/machines/:name', { schema: { tags, summary: 'One Arc machine', security: ROLE.reader, params: MachineName, response: { 200: ArcMachine, ...ERROR_RESPONSES } } },
     async (req) => arcMachine(await machineNamed(req.params.name)));
+
+  // Deletes the machine from the inventory (with its SQL instances and extensions) and revokes its
+  // agent's key, disconnecting it; alerts and events naming it stay as history.
+  app.delete('/api/machines/:name', {
+    schema: {
+      tags, summary: "Delete a machine: its inventory record goes and its agent's key is revoked (alerts and events stay)", security: ROLE.admin,
+      params: MachineName, response: { 200: DeletedMachine, ...ERROR_RESPONSES },
+    },
+  }, async (req) => ({ ...(await deps.lifecycle.deleteMachine(req.params.name)), agentRevoked: true as const }));
+
+  // Plays a library scenario on the machine's connected agent (the run-scenario command, built here
+  // from the library so callers name it instead of sending the whole document).
+  app.post('/api/machines/:name/scenarios', {
+    schema: {
+      tags, summary: "Play a library scenario (by slug or id) on the machine's connected agent", security: ROLE.contributor,
+      params: MachineName, body: ScenarioRun, response: { 200: ScenarioStarted, 202: ScenarioStarted, ...ERROR_RESPONSES },
+    },
+  }, async (req, reply) => {
+    const m = await machineNamed(req.params.name);
+    const scenario = scenarioNamed(req.body.scenario);
+    if (!deps.connectedAgents().includes(m.agentId)) throw protocolError('ARCSIM_E_AGENT_OFFLINE', `the agent of ${m.name} is not connected`);
+    const { variant, seed, speed, inputs, wait, timeout } = req.body;
+    const detonationId = randomUUID();
+    const started = { detonationId, scenario: scenario.slug, machine: m.name, agentId: m.agentId };
+    const result = deps.command(m.agentId, {
+      action: 'run-scenario', scenario: scenario as unknown as Record<string, unknown>, variant, detonationId, seed, speed, inputs,
+    }, wait ? timeout : MAX_SCENARIO_WAIT_MS);
+    if (!wait) {
+      result.catch((err) => req.log.warn({ err, detonationId }, 'scenario run failed'));
+      return reply.status(202).send(started);
+    }
+    const r = await result;
+    return reply.status(200).send({ ...started, ok: r.ok, events: r.events, message: r.message });
+  });
 
   app.get('/api/machines/:name/extensions', {
     schema: { tags, summary: "A machine's extensions", security: ROLE.reader, params: MachineName, response: { 200: listOf(Extension), ...ERROR_RESPONSES } },

@@ -13,6 +13,7 @@ import { apiGuard } from '../auth/api-guard.ts';
 import { PortalSessions } from '../auth/portal-sessions.ts';
 import { auditHook } from './audit-hook.ts';
 import { keyRoutes } from './key-routes.ts';
+import type { AgentLifecycle } from '../auth/agent-lifecycle.ts';
 import { installErrorHandling } from './http.ts';
 import { registerOpenApi } from './openapi.ts';
 import { metaRoutes } from './meta-routes.ts';
@@ -43,6 +44,10 @@ export interface ApiDeps {
   processAdminKey?: string;
   setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;
   inventory: Inventory;
+  /** Agent key revocation and rotation, machine deletion. */
+  lifecycle: AgentLifecycle;
+  /** Closes the sockets of agents whose keys were just revoked. */
+  disconnectRevoked(agentIds: string[]): void;
   rules: RuleSet;
   newId: () => string;
   ingest: IngestOptions;

@@ -45,13 +45,13 @@ export async function detectOffline(events: SensorEvent[], options: { rulesDir?:
       sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
     });
     // Each device the events name is registered as an Arc machine, as an agent would be.
-    await store.agents.insertToken({ id: 'offline', tokenHash: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', createdAt: 0, expiresAt: 0, revokedAt: null, uses: 0 });
+    await store.agents.insertToken({ id: 'offline', tokenHash: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, revokedAt: null, uses: 0, maxUses: null });
     const hosts = new Map<string, { agent: AgentRow; machine: MachineRow }>();
     for (const e of events) {
       if (hosts.has(e.DeviceId)) continue;
       const name = toMachineName(e.DeviceName);
       const agent: AgentRow = { agentId: e.DeviceId, keyHash: '', tokenId: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', hostname: name, enrolledAt: 0 };
-      await store.agents.enrollAgent(agent);
+      await store.agents.enrollAgent(agent, 0);
       const machine = await store.machines.upsertMachine({
         agentId: e.DeviceId, resourceId: machineResourceId('offline', 'offline', name), name, sqlInstances: [], extensions: [],
         status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,

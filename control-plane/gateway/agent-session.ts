@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
   AGENT_TO_SERVER, decodeFrame, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
@@ -10,7 +11,7 @@ import type { Ingest, IngestResult } from '../ingest/ingest.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 
 export interface SessionDeps {
-  store: Pick<Store, 'machines'>;
+  store: Pick<Store, 'machines' | 'agents'>;
   ingest: Ingest;
   clock: Clock;
   limits: Limits;
@@ -28,6 +29,8 @@ export interface SessionDeps {
   onRegistering?(machine: MachineRow): Promise<void>;
   /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected). */
   onHeartbeat?(agentId: string): Promise<void>;
+  /** The agent asked to be deregistered (uninstall): delete its machine and revoke its key; resolves to the deleted machine's resource id. */
+  onDeregister?(agentId: string): Promise<string | null>;
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
@@ -46,6 +49,15 @@ export class AgentSession {
   private tokens: number;
   private lastRefill: number;
   private alive = true;
+  /** Set while this socket deregisters its agent: it answers `deregistered` and closes itself. */
+  deregistering = false;
+  /**
+   * Set once the agent is revoked or deregistered on this socket: frames still queued are dropped
+   * (other failures keep handling what arrived before the close, e.g. a last command-result).
+   */
+  private revoked = false;
+  /** Key rotations sent and not yet acknowledged, by id. */
+  private readonly rotations = new Map<string, { resolve(): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly pingTimer: NodeJS.Timeout;
 
@@ -95,8 +107,27 @@ export class AgentSession {
     return result;
   }
 
+  /**
+   * Hands the agent its next key (`rotate-key`) and resolves once it acknowledges having stored it
+   * (`key-rotated`). Rejects with ARCSIM_E_COMMAND_TIMEOUT, or ARCSIM_E_AGENT_OFFLINE when the
+   * socket closes first.
+   */
+  rotateKey(agentKey: string, timeoutMs: number): Promise<void> {
+    if (this.revoked || this.ws.readyState !== this.ws.OPEN) return Promise.reject(protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${this.agentId} is not connected`));
+    const id = `rot-${randomUUID()}`;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.rotations.delete(id);
+        reject(protocolError('ARCSIM_E_COMMAND_TIMEOUT', `agent ${this.agentId} did not acknowledge the new key within ${timeoutMs} ms; its old key still works`));
+      }, timeoutMs);
+      this.rotations.set(id, { resolve, reject, timer });
+      this.send(encodeFrame('rotate-key', { id, agentKey }));
+    });
+  }
+
   /** Ends the session with a catalogued error: an `error` frame, then the close code. */
   fail(error: ArcsimError): void {
+    if (error.code === 'ARCSIM_E_AGENT_REVOKED') this.revoked = true;
     this.sendError(error);
     this.ws.close(error.closeCode ?? 1008, error.code);
   }
@@ -110,6 +141,7 @@ export class AgentSession {
   }
 
   private async handle(text: string, arrivedAt: number): Promise<void> {
+    if (this.revoked) return;
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
     if (!decoded.ok) {
       const seq = seqOf(text);
@@ -121,10 +153,33 @@ export class AgentSession {
         return this.register(msg);
       case 'heartbeat':
         if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
+        // Revoked on another replica (which cannot reach this socket): found here, within one heartbeat.
+        if ((await this.deps.store.agents.getAgent(this.agentId))?.revokedAt != null) {
+          return this.fail(protocolError('ARCSIM_E_AGENT_REVOKED', `agent ${this.agentId}`));
+        }
         await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now());
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, arrivedAt);
+      case 'key-rotated': {
+        const r = this.rotations.get(msg.id);
+        if (!r) {
+          this.deps.logger.warn('acknowledgement of an unknown key rotation', { agentId: this.agentId, id: msg.id });
+          return;
+        }
+        clearTimeout(r.timer);
+        this.rotations.delete(msg.id);
+        return r.resolve();
+      }
+      case 'deregister': {
+        if (!this.deps.onDeregister) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'deregistration is not offered here', 'type'));
+        this.deregistering = true;
+        const machineId = await this.deps.onDeregister(this.agentId);
+        this.revoked = true;
+        this.send(encodeFrame('deregistered', { machineId }));
+        this.ws.close(1000, 'deregistered');
+        return;
+      }
       case 'command-result': {
         if (msg.notCollected && Object.keys(msg.notCollected).length > 0) {
           await this.deps.store.machines.addNotCollected(this.agentId, msg.notCollected);
@@ -148,6 +203,7 @@ export class AgentSession {
     }
     this.facts = msg.machine;
     const existing = await store.machines.getMachine(a.agentId);
+    if (this.revoked) return; // revoked or deleted meanwhile: do not bring the machine back
     let resourceId = existing?.resourceId;
     let name = existing?.name;
     if (!resourceId || !name) {
@@ -202,6 +258,11 @@ export class AgentSession {
   }
 
   private dispose(): void {
+    for (const r of this.rotations.values()) {
+      clearTimeout(r.timer);
+      r.reject(protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${this.agentId} disconnected before acknowledging its new key; its old key still works`));
+    }
+    this.rotations.clear();
     clearTimeout(this.handshakeTimer);
     clearInterval(this.pingTimer);
     this.deps.commands.disconnected(this.agentId);

@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { protocolError, type Limits, type ErrorCode } from '../../protocol/index.ts';
+import { protocolError, type ArcsimError, type Limits, type ErrorCode } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/index.ts';
 import { authenticateAgent } from '../auth/enrollment.ts';
@@ -95,6 +95,24 @@ export class Gateway {
     if (live && live !== session) live.fail(protocolError('ARCSIM_E_REPLACED'));
     this.sessions.set(agentId, session);
     return 'ok';
+  }
+
+  /** Ends every open session of `agentId` (claimed or not; not one deregistering itself) with `error`'s close code; the number ended. */
+  disconnect(agentId: string, error: ArcsimError): number {
+    let n = 0;
+    for (const s of this.open) {
+      if (s.agentId !== agentId || s.deregistering) continue;
+      s.fail(error);
+      n++;
+    }
+    return n;
+  }
+
+  /** Sends the agent its next key on its live socket (see AgentSession.rotateKey). */
+  rotateKey(agentId: string, agentKey: string, timeoutMs: number): Promise<void> {
+    const s = this.sessions.get(agentId);
+    if (!s) return Promise.reject(protocolError('ARCSIM_E_AGENT_OFFLINE', `agent ${agentId} is not connected; rotate its key when it is`));
+    return s.rotateKey(agentKey, timeoutMs);
   }
 
   /** Closes every agent socket with 1001 (going away). */

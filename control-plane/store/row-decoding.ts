@@ -18,20 +18,21 @@ const bool = (v: Bool): boolean => v === true || v === 1;
 
 export interface TokenCols {
   id: string; token_hash: string; subscription: string; resource_group: string; location: string;
-  created_at: number; expires_at: number; revoked_at: number | null; uses: number;
+  created_at: number; expires_at: number; revoked_at: number | null; uses: number; max_uses: number | null;
 }
 export const toToken = (r: TokenCols): TokenRow => ({
   id: r.id, tokenHash: r.token_hash, subscription: r.subscription, resourceGroup: r.resource_group, location: r.location,
-  createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, uses: r.uses,
+  createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, uses: r.uses, maxUses: r.max_uses ?? null,
 });
 
 export interface AgentCols {
   agent_id: string; key_hash: string; token_id: string; subscription: string; resource_group: string; location: string;
-  hostname: string | null; enrolled_at: number;
+  hostname: string | null; enrolled_at: number; revoked_at: number | null; revoked_reason: string | null; pending_key_hash: string | null;
 }
 export const toAgent = (r: AgentCols): AgentRow => ({
   agentId: r.agent_id, keyHash: r.key_hash, tokenId: r.token_id, subscription: r.subscription,
   resourceGroup: r.resource_group, location: r.location, hostname: r.hostname, enrolledAt: r.enrolled_at,
+  revokedAt: r.revoked_at ?? null, revokedReason: r.revoked_reason ?? null, pendingKeyHash: r.pending_key_hash ?? null,
 });
 
 export interface MachineCols {

@@ -11,6 +11,8 @@ export interface TokenRow {
   expiresAt: number;
   revokedAt: number | null;
   uses: number;
+  /** Most enrollments the token allows; null = no limit. */
+  maxUses: number | null;
 }
 
 export interface AgentRow {
@@ -22,6 +24,12 @@ export interface AgentRow {
   location: string;
   hostname: string | null;
   enrolledAt: number;
+  /** When the agent's key was revoked (the agent is refused at the upgrade); null while it is valid. */
+  revokedAt?: number | null;
+  /** Why: `revoked`, `token revoked`, `machine deleted`, `deregistered`. */
+  revokedReason?: string | null;
+  /** Hash of a key being rotated in (sent, not yet acknowledged by the agent). */
+  pendingKeyHash?: string | null;
 }
 
 /** A stored API key (only its hash); `role` is one of auth/roles.ts ROLES. */
@@ -282,10 +290,24 @@ export interface AgentsRepository {
   insertToken(token: TokenRow): Promise<void>;
   findTokenByHash(tokenHash: string): Promise<TokenRow | undefined>;
   listTokens(): Promise<TokenRow[]>;
-  revokeToken(id: string, at: number): Promise<boolean>;
-  /** Creates the agent and counts one use of its token, atomically. */
-  enrollAgent(agent: AgentRow): Promise<void>;
+  /**
+   * Revokes a token; with `cascade` also revokes every agent enrolled with it (even when the token
+   * was revoked before). `missing`: no such token; `already`: it was revoked before (agents as cascaded).
+   */
+  revokeToken(id: string, at: number, options?: { cascade?: boolean }): Promise<{ outcome: 'revoked' | 'already' | 'missing'; agentIds: string[] }>;
+  /**
+   * Counts one use of the agent's token and creates the agent, atomically; false (nothing created)
+   * when the token is revoked, expired at `now` or has no use left. The count is one conditional
+   * UPDATE on the token's row, so concurrent enrollments never exceed the limit, on either backend.
+   */
+  enrollAgent(agent: AgentRow, now: number): Promise<boolean>;
   getAgent(agentId: string): Promise<AgentRow | undefined>;
+  /** Revokes an agent's key (and any key being rotated in); false when there is no such valid agent. */
+  revokeAgent(agentId: string, at: number, reason: string): Promise<boolean>;
+  /** Records the hash of a key being rotated in (replacing an earlier unacknowledged one). */
+  setPendingKey(agentId: string, keyHash: string): Promise<void>;
+  /** The pending key becomes the agent's only key (the old one stops working); false when `keyHash` is not pending. */
+  promoteKey(agentId: string, keyHash: string): Promise<boolean>;
 }
 
 /** Arc machines: registration, heartbeats, status, extensions, identity conflicts. */
@@ -295,6 +317,8 @@ export interface MachinesRepository {
   getMachine(agentId: string): Promise<MachineRow | undefined>;
   listMachines(): Promise<MachineRow[]>;
   isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean>;
+  /** Deletes the agent's machine (with its SQL instances and extensions); alerts and events stay. False when there was none. */
+  deleteMachine(agentId: string): Promise<boolean>;
   recordHeartbeat(agentId: string, at: number): Promise<void>;
   /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;

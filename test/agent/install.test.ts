@@ -85,8 +85,11 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   t.after(() => { process.env.PATH = saved; });
   const st = status({ root });
   assert.deepEqual([st.agentId, st.active, st.unitFile !== null], [identity.agentId, 'inactive', true]);
-  const log = uninstall({ root });
+  const log = await uninstall({ root });
   assert.ok(log.some((l) => l.includes('disable --now')), log.join('\n'));
+  // Issue 12: uninstall left the machine registered. It deregisters first: the agent's key is revoked.
+  assert.ok(log.some((l) => l.startsWith(`deregistered agent ${identity.agentId}`)), log.join('\n'));
+  assert.equal((await env.store.agents.getAgent(identity.agentId))?.revokedReason, 'deregistered');
   assert.equal(existsSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service')), false);
   assert.equal(existsSync(installDir), false);
   assert.equal(existsSync(envFile), false);

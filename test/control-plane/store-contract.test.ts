@@ -43,11 +43,11 @@ const backends: Array<{ name: string; skip: string | undefined; open(): Promise<
 ];
 
 function token(id: string, over: Partial<TokenRow> = {}): TokenRow {
-  return { id, tokenHash: `hash-${id}`, subscription: 'sub', resourceGroup: 'rg', location: 'eastus', createdAt: T0, expiresAt: T0 + 86_400_000, revokedAt: null, uses: 0, ...over };
+  return { id, tokenHash: `hash-${id}`, subscription: 'sub', resourceGroup: 'rg', location: 'eastus', createdAt: T0, expiresAt: T0 + 86_400_000, revokedAt: null, uses: 0, maxUses: null, ...over };
 }
 
 function agent(agentId: string, tokenId: string): AgentRow {
-  return { agentId, keyHash: `key-${agentId}`, tokenId, subscription: 'sub', resourceGroup: 'rg', location: 'eastus', hostname: agentId, enrolledAt: T0 };
+  return { agentId, keyHash: `key-${agentId}`, tokenId, subscription: 'sub', resourceGroup: 'rg', location: 'eastus', hostname: agentId, enrolledAt: T0, revokedAt: null, revokedReason: null, pendingKeyHash: null };
 }
 
 function machine(agentId: string, name: string, over: Partial<MachineRow> = {}): MachineRow {
@@ -283,23 +283,67 @@ for (const backend of backends) {
       assert.deepEqual(await s.agents.findTokenByHash('hash-t1'), token('t1'));
       assert.equal(await s.agents.findTokenByHash('nope'), undefined);
       assert.deepEqual((await s.agents.listTokens()).map((t) => t.id), ['t1', 't2']);
-      assert.equal(await s.agents.revokeToken('t2', T0 + 5), true);
-      assert.equal(await s.agents.revokeToken('t2', T0 + 6), false, 'already revoked');
-      assert.equal(await s.agents.revokeToken('nope', T0), false);
+      assert.deepEqual(await s.agents.revokeToken('t2', T0 + 5), { outcome: 'revoked', agentIds: [] });
+      assert.deepEqual(await s.agents.revokeToken('t2', T0 + 6), { outcome: 'already', agentIds: [] }, 'already revoked');
+      assert.deepEqual(await s.agents.revokeToken('nope', T0), { outcome: 'missing', agentIds: [] });
       assert.equal((await s.agents.findTokenByHash('hash-t2'))!.revokedAt, T0 + 5);
 
       const n = 12;
-      await Promise.all(Array.from({ length: n }, (_, i) => s.agents.enrollAgent(agent(`agent-${i}`, 't1'))));
+      await Promise.all(Array.from({ length: n }, (_, i) => s.agents.enrollAgent(agent(`agent-${i}`, 't1'), T0)));
       assert.equal((await s.agents.findTokenByHash('hash-t1'))!.uses, n);
       assert.deepEqual(await s.agents.getAgent('agent-3'), agent('agent-3', 't1'));
       assert.equal(await s.agents.getAgent('nope'), undefined);
-      await assert.rejects(s.agents.enrollAgent(agent('agent-3', 't1')), 'an agent id enrolls once');
+      await assert.rejects(s.agents.enrollAgent(agent('agent-3', 't1'), T0), 'an agent id enrolls once');
       assert.equal((await s.agents.findTokenByHash('hash-t1'))!.uses, n, 'a refused enrollment counts no use');
+    }));
+
+    it('key lifecycle: max uses hold under concurrent enrollments, revocation cascades, rotation promotes the pending key, machines delete', withStore(async (s) => {
+      // Issue 12: a token had unlimited uses. With max uses 1, of two concurrent enrollments exactly one succeeds.
+      await s.agents.insertToken(token('once', { maxUses: 1 }));
+      const race = await Promise.all([s.agents.enrollAgent(agent('r1', 'once'), T0), s.agents.enrollAgent(agent('r2', 'once'), T0)]);
+      assert.deepEqual(race.filter(Boolean).length, 1, 'exactly one enrollment took the single use');
+      assert.equal((await s.agents.findTokenByHash('hash-once'))!.uses, 1);
+      assert.equal([await s.agents.getAgent('r1'), await s.agents.getAgent('r2')].filter(Boolean).length, 1, 'the loser created no agent');
+      await s.agents.insertToken(token('five', { maxUses: 5 }));
+      const many = await Promise.all(Array.from({ length: 12 }, (_, i) => s.agents.enrollAgent(agent(`m${i}`, 'five'), T0)));
+      assert.equal(many.filter(Boolean).length, 5);
+      assert.equal((await s.agents.findTokenByHash('hash-five'))!.uses, 5);
+      await s.agents.insertToken(token('old', { expiresAt: T0 + 10 }));
+      assert.equal(await s.agents.enrollAgent(agent('late', 'old'), T0 + 10), false, 'expired at now');
+
+      // Cascade: the token's agents are revoked with it; agents of other tokens are not.
+      await s.agents.insertToken(token('t1'));
+      for (const id of ['c1', 'c2']) await s.agents.enrollAgent(agent(id, 't1'), T0);
+      const cascaded = await s.agents.revokeToken('t1', T0 + 1, { cascade: true });
+      assert.deepEqual([cascaded.outcome, [...cascaded.agentIds].sort()], ['revoked', ['c1', 'c2']]);
+      assert.deepEqual([(await s.agents.getAgent('c1'))!.revokedAt, (await s.agents.getAgent('c1'))!.revokedReason], [T0 + 1, 'token revoked']);
+      assert.equal(await s.agents.enrollAgent(agent('c3', 't1'), T0 + 2), false, 'a revoked token enrolls no more');
+      assert.equal((await s.agents.getAgent('m0') ?? await s.agents.getAgent('m1'))!.revokedAt, null);
+
+      // Rotation: the pending key becomes the key only when promoted with the same hash.
+      const [live] = many.map((ok, i) => (ok ? `m${i}` : undefined)).filter(Boolean) as string[];
+      await s.agents.setPendingKey(live!, 'next-hash');
+      assert.equal((await s.agents.getAgent(live!))!.pendingKeyHash, 'next-hash');
+      assert.equal(await s.agents.promoteKey(live!, 'other-hash'), false);
+      assert.equal(await s.agents.promoteKey(live!, 'next-hash'), true);
+      assert.deepEqual([(await s.agents.getAgent(live!))!.keyHash, (await s.agents.getAgent(live!))!.pendingKeyHash], ['next-hash', null]);
+      assert.equal(await s.agents.promoteKey(live!, 'next-hash'), false, 'promoted once');
+      assert.equal(await s.agents.revokeAgent(live!, T0 + 3, 'revoked'), true);
+      assert.equal(await s.agents.revokeAgent(live!, T0 + 4, 'revoked'), false, 'already revoked');
+      await s.agents.setPendingKey(live!, 'after-revoke');
+      assert.equal((await s.agents.getAgent(live!))!.pendingKeyHash, null, 'a revoked agent gets no new key');
+
+      // Deleting a machine removes it from the inventory; the agent row stays (revoked) for history.
+      await s.machines.upsertMachine(machine(live!, 'host-del'));
+      assert.equal(await s.machines.deleteMachine(live!), true);
+      assert.equal(await s.machines.deleteMachine(live!), false);
+      assert.equal(await s.machines.getMachine(live!), undefined);
+      assert.ok(await s.agents.getAgent(live!));
     }));
 
     it('machines: upsert keeps the first resource id and status change time, heartbeats only move forward', withStore(async (s) => {
       await s.agents.insertToken(token('t1'));
-      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'));
+      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'), T0);
       const m1 = await s.machines.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
       assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1, tags: {}, notCollected: {} }), 'tags and not-collected counts start empty');
       await s.machines.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
@@ -330,7 +374,7 @@ for (const backend of backends) {
 
     it('machines: status changes reported, tags and extensions set, not-collected counts add up under concurrency', withStore(async (s) => {
       await s.agents.insertToken(token('t1'));
-      await s.agents.enrollAgent(agent('a1', 't1'));
+      await s.agents.enrollAgent(agent('a1', 't1'), T0);
       await s.machines.upsertMachine(machine('a1', 'host-a'));
       assert.equal(await s.machines.setMachineStatus('a1', 'Disconnected', T0 + 1), true, 'changed');
       assert.equal(await s.machines.setMachineStatus('a1', 'Disconnected', T0 + 2), false, 'already so');
@@ -366,7 +410,7 @@ for (const backend of backends) {
 
     it('identity conflicts: recorded with increasing ids, listed by detection time then id, per agent', withStore(async (s) => {
       await s.agents.insertToken(token('t1'));
-      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'));
+      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'), T0);
       const clone = { ...TEST_FACTS, hostname: 'clone-01', vmUuid: '00000000-0000-0000-0000-000000000001' };
       const c1 = await s.machines.recordIdentityConflict({ agentId: 'a1', detectedAt: T0 + 20, existingFacts: TEST_FACTS, newcomerFacts: clone, remoteAddress: '10.0.0.9', differences: ['hostname', 'vmUuid'] });
       const c2 = await s.machines.recordIdentityConflict({ agentId: 'a2', detectedAt: T0 + 10, existingFacts: TEST_FACTS, newcomerFacts: TEST_FACTS, remoteAddress: null, differences: [] });

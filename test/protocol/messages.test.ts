@@ -62,3 +62,17 @@ test('error codes are unique, well-formed and carry an HTTP status', () => {
     if (spec.closeCode !== null) assert.ok(spec.closeCode >= 1000 && spec.closeCode < 5000, code);
   }
 });
+
+test('key lifecycle frames: rotate-key and deregistered go to the agent only, key-rotated and deregister come from it', async () => {
+  const { SERVER_TO_AGENT } = await import('../../protocol/index.ts');
+  // An agent cannot send itself a key, nor a control plane's answer.
+  assert.equal(codeOf('{"v":1,"type":"rotate-key","id":"r1","agentKey":"arcsim_agent_0123456789abcdef"}')!.code, 'ARCSIM_E_FRAME_TYPE');
+  assert.equal(codeOf('{"v":1,"type":"deregistered","machineId":null}')!.code, 'ARCSIM_E_FRAME_TYPE');
+  assert.deepEqual(ok('{"v":1,"type":"key-rotated","id":"r1"}'), { ok: true, message: { v: 1, type: 'key-rotated', id: 'r1' } });
+  assert.deepEqual(ok('{"v":1,"type":"deregister"}'), { ok: true, message: { v: 1, type: 'deregister' } });
+  assert.equal(codeOf('{"v":1,"type":"deregister","agentId":"someone-else"}')!.code, 'ARCSIM_E_FRAME_SCHEMA');
+  const rotate = decodeFrame(encodeFrame('rotate-key', { id: 'r1', agentKey: 'arcsim_agent_0123456789abcdef' }), SERVER_TO_AGENT);
+  assert.equal(rotate.ok && rotate.message.type, 'rotate-key');
+  const short = decodeFrame('{"v":1,"type":"rotate-key","id":"r1","agentKey":"short"}', SERVER_TO_AGENT);
+  assert.equal(!short.ok && short.error.path, 'agentKey', 'a key too short to be one is refused');
+});

@@ -12,6 +12,7 @@ const Q = {
                         status = excluded.status
                       RETURNING *`),
   getMachine: sql(`SELECT * FROM machines WHERE agent_id = ?`),
+  deleteMachine: sql(`DELETE FROM machines WHERE agent_id = ?`),
   listMachines: sql(`SELECT * FROM machines ORDER BY registered_at, name`),
   resourceTaken: sql(`SELECT 1 AS taken FROM machines WHERE resource_id = ? AND agent_id <> ?`),
   heartbeat: sql((d) => `UPDATE machines SET last_heartbeat = ${d.greatest('last_heartbeat', '?')} WHERE agent_id = ?`),
@@ -46,6 +47,10 @@ export class MachinesRepo extends RepositoryBase implements MachinesRepository {
 
   async isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean> {
     return (await this.ex.get(Q.resourceTaken, [resourceId, exceptAgentId])) !== undefined;
+  }
+
+  async deleteMachine(agentId: string): Promise<boolean> {
+    return (await this.ex.run(Q.deleteMachine, [agentId])) === 1;
   }
 
   async recordHeartbeat(agentId: string, at: number): Promise<void> {
