@@ -20,7 +20,8 @@ const PUBLIC = new Set(['GET /api/health', 'GET /openapi.json', 'POST /api/enrol
 
 /** What each write needs, by the issue's table. */
 function roleByIssue(method: string, path: string): string {
-  if (/^\/api\/(keys|tokens|audit)/.test(path) || method === 'DELETE') return 'admin';
+  // Agent keys are keys: revoking and rotating them is the admin's, like API keys and tokens.
+  if (/^\/api\/(keys|tokens|audit)/.test(path) || /^\/api\/agents\/\{\w+\}\/(revoke|rotate)$/.test(path) || method === 'DELETE') return 'admin';
   if (/^\/api\/(alerts|incidents)\/\{id\}\/\{action\}$/.test(path)) return 'responder';
   return 'contributor';
 }
