@@ -43,8 +43,11 @@ export interface AgentOptions {
   backoffMaxMs?: number;
   /** Most batches sent and not yet acked. */
   maxInflightBatches?: number;
-  /** Random source for backoff jitter. */
+  /** Random source for backoff jitter (reconnects and batch resends). */
   random?: () => number;
+  /** Resend delay bounds of a batch the control plane could not commit (exponential, full jitter), ms. */
+  batchRetryMinMs?: number;
+  batchRetryMaxMs?: number;
   /** Spool bound, events (default 5000, Wazuh's client buffer). */
   spoolMaxEvents?: number;
   /** Send rate cap, events per second (default 500, Wazuh's EPS) and burst, events. */
@@ -73,7 +76,8 @@ export interface PlayResult {
  * scenarios it is told to play as synthetic events. It never executes scenario content.
  * Events go through an on-disk spool (at least once, in order, removed on ack) and a send-rate
  * cap. Emits `registered`, `ack`, `error-frame`, `disconnected`, `spooled` (event),
- * `extensions` (list), `dropped`, `flood`, `fatal` (error: the agent stopped for good).
+ * `extensions` (list), `dropped`, `flood`, `retry` (a refused batch is resent later),
+ * `fatal` (error: the agent stopped for good).
  *
  * It composes one part per duty: Enrollment (identity), Connection (socket and ping liveness),
  * Backoff (reconnect delays), Outbox (spool pump), handleCommand (commands), Playback (scenarios).
@@ -234,6 +238,7 @@ export class Agent extends EventEmitter {
     this.outbox = new Outbox({ ...this.options, clock: this.clock, logger: this.logger });
     this.outbox.on('dropped', (d) => this.emit('dropped', d));
     this.outbox.on('flood', (f) => this.emit('flood', f));
+    this.outbox.on('retry', (r) => this.emit('retry', r));
     this.extensions = new Extensions(this.options.stateDir);
   }
 
@@ -346,7 +351,7 @@ export class Agent extends EventEmitter {
       case 'error':
         this.logger.warn('control plane reported an error', { code: msg.code, message: msg.message, ref: msg.ref });
         this.emit('error-frame', msg);
-        if (typeof msg.ref === 'number') this.outbox?.refused(msg.ref, msg.code);
+        if (typeof msg.ref === 'number') this.outbox?.refused(msg.ref, { code: msg.code, retryable: msg.retryable, retryAfterMs: msg.retryAfterMs });
         return msg.code;
       case 'command':
         void this.onCommand(msg);
@@ -359,7 +364,9 @@ export class Agent extends EventEmitter {
     this.heartbeatSec = sec;
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
-      if (this.registered) this.connection?.send(encodeFrame('heartbeat', { time: new Date(this.clock.now()).toISOString() }));
+      if (this.registered) {
+        this.connection?.send(encodeFrame('heartbeat', { time: new Date(this.clock.now()).toISOString(), droppedEvents: this.droppedEvents() }));
+      }
     }, sec * 1000);
     this.heartbeatTimer.unref();
   }

@@ -43,6 +43,7 @@ export const ERRORS = {
   ARCSIM_E_IDENTITY_CLONED: { area: 'wire', status: 409, closeCode: 4410, message: 'another live agent on a different host uses this identity (cloned state dir?)' },
   ARCSIM_E_SHUTDOWN: { area: 'wire', status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { area: 'wire', status: 500, closeCode: 1011, message: 'internal error' },
+  ARCSIM_E_STORE_WRITE: { area: 'wire', status: 503, closeCode: null, message: 'the store could not commit the write (disk full, database locked or unreachable); nothing was stored, retry later' },
   ARCSIM_E_STORE_UNAVAILABLE: { area: 'wire', status: 503, closeCode: null, message: 'cannot open the store (database unreachable, refused the login or failed to migrate)' },
   // Raised on the caller's side, by the API client and the control-plane config loader.
   ARCSIM_E_ADMIN_KEY_REQUIRED: { area: 'client', status: 401, closeCode: null, message: 'this call needs the admin API key: pass --admin-key or set ARCSIM_ADMIN_KEY' },

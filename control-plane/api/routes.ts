@@ -7,6 +7,7 @@ import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
 import type { RuleSet } from '../detection/index.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/index.ts';
+import type { StoreHealth } from '../health/store-health.ts';
 import { apiGuard } from '../auth/api-guard.ts';
 import { installErrorHandling } from './http.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -22,6 +23,10 @@ import { installRoutes } from './install-routes.ts';
 
 export interface ApiDeps {
   store: Store;
+  /** Whether store writes currently succeed (`/api/health`). */
+  health: StoreHealth;
+  /** True while listening and accepting agents (`/api/ready`). */
+  acceptingAgents(): boolean;
   clock: Clock;
   version: string;
   /** The control plane's own base URL, for links inside resources. */
