@@ -138,6 +138,11 @@ export class Agent extends EventEmitter {
     return this.identity?.agentId;
   }
 
+  /** True once `stop` was called or the agent stopped for good (`fatal`). */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   get connected(): boolean {
     return this.registered;
   }
@@ -179,6 +184,11 @@ export class Agent extends EventEmitter {
   /** Events not yet acked by the control plane (in the on-disk spool). */
   pendingEvents(): number {
     return this.outbox?.spool.pending() ?? 0;
+  }
+
+  /** Most events the spool holds; pushing more before acks arrive drops the oldest. */
+  spoolCapacity(): number {
+    return this.options.spoolMaxEvents ?? AGENT_DEFAULTS.spoolMaxEvents;
   }
 
   /** Events dropped because the spool was full (counted since the spool file was created). */

@@ -50,6 +50,7 @@ export const ERRORS = {
   ARCSIM_E_UNREACHABLE: { area: 'client', status: 503, closeCode: null, message: 'cannot reach the control plane' },
   ARCSIM_E_API_REPLY: { area: 'client', status: 502, closeCode: null, message: 'the control plane answered with an error that has no ARCSIM_E_ code' },
   ARCSIM_E_CONFIG_YAML: { area: 'client', status: 422, closeCode: null, message: 'config file cannot be read or is not valid YAML' },
+  ARCSIM_E_EVENTS_DROPPED: { area: 'client', status: 507, closeCode: null, message: "events were dropped before delivery: the agent's spool overflowed" },
   ARCSIM_E_CONFIG_SCHEMA: { area: 'client', status: 422, closeCode: null, message: 'config file does not match the config schema' },
   // Detection rules: a rule that cannot be honoured exactly is refused, never weakened.
   ARCSIM_E_RULE_YAML: { area: 'rule', status: 422, closeCode: null, message: 'rule file is not valid YAML' },
