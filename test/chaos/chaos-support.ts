@@ -25,7 +25,7 @@ export async function startStreamingAgent(controlPlane: string, token: string, d
   const agent = new Agent({
     controlPlane, token, stateDir: join(dir, 'agent'), facts: async () => ({ machine: { ...TEST_FACTS, hostname: 'chaos-host' }, sqlInstances: [] }),
     backoffMinMs: 20, backoffMaxMs: 200, batchRetryMinMs: 20, batchRetryMaxMs: 200, random,
-    spoolMaxEvents: 1_000_000, eventsPerSecond: 4000, eventsBurst: 4000, pingIntervalMs: 1000,
+    spoolMaxEvents: 1_000_000, eventsPerSecond: 4000, eventsBurst: 4000,
   });
   const registered = agent.waitRegistered();
   await agent.start();
