@@ -27,6 +27,8 @@ test('chaos ENOSPC: store writes fail for a while, then recover; health is 503 d
   let registrations = 0;
   let disconnects = 0;
   let nacks = 0;
+  const delays: number[] = [];
+  agent.on('retry', (r: { delayMs: number }) => delays.push(r.delayMs));
   agent.on('spooled', () => spooled++);
   agent.on('registered', () => registrations++);
   agent.on('disconnected', () => disconnects++);
@@ -58,6 +60,7 @@ test('chaos ENOSPC: store writes fail for a while, then recover; health is 503 d
   assert.equal(during.body.status, 'degraded');
   assert.match(during.body.reasons![0]!, /^store: disk full \(ENOSPC\) since \d{4}-\d\d-\d\dT/);
   assert.deepEqual([after.status, after.body.status], [200, 'ok']);
+  assert.ok(delays.length >= 3 && delays.every((d) => d >= cp.limits.storeRetryAfterMs), `resent no sooner than advised: ${delays.join(', ')} ms`);
   assert.deepEqual([registrations, disconnects], [0, 0], 'no reconnect and no restart: the same connection carried on');
   assert.deepEqual([r.acked, r.stored, r.lost, r.duplicates], [12_000, 12_000, 0, 0]);
 });
