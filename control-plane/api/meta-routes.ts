@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../store/index.ts';
-import type { StoreHealth } from '../health/store-health.ts';
+import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import { ERROR_RESPONSES } from './http.ts';
 
 const Health = z.looseObject({
@@ -44,23 +44,27 @@ export const metaRoutes: FastifyPluginAsyncZod<MetaRouteDeps> = async (app, deps
     config: { public: true },
     schema: { tags, summary: 'Liveness, write health, version, store and connected agents (503 while store writes fail)', response: { 200: Health, 503: Health, ...ERROR_RESPONSES } },
   }, async (_req, reply) => {
-    const h = deps.health.state();
-    let migrations: unknown;
+    const reasons = deps.health.state().reasons ?? [];
+    let migrations: unknown = null;
     try {
       migrations = await store.migrations();
-    } catch {
-      migrations = null; // the readiness probe says why; health is about writes
+    } catch (err) {
+      // A store that is down or full is a reason; anything else is a fault of ours (a typed 500).
+      const cause = storeFault(err);
+      if (!cause) throw err;
+      reasons.push(`store: ${cause}`);
     }
+    const healthy = reasons.length === 0;
     const body = {
-      status: h.healthy ? 'ok' as const : 'degraded' as const,
-      ...(h.healthy ? {} : { reasons: h.reasons }),
+      status: healthy ? 'ok' as const : 'degraded' as const,
+      ...(healthy ? {} : { reasons }),
       version: deps.version,
       store: store.kind,
       migrations,
       connectedAgents: deps.connectedAgents().length,
       time: new Date(clock.now()).toISOString(),
     };
-    return reply.status(h.healthy ? 200 : 503).send(body);
+    return reply.status(healthy ? 200 : 503).send(body);
   });
 
   app.get('/api/ready', {

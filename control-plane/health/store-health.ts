@@ -30,7 +30,7 @@ export function storeFault(err: unknown): string | undefined {
 }
 
 export type StoreHealthState =
-  | { healthy: true }
+  | { healthy: true; reasons?: undefined }
   | { healthy: false; reasons: string[]; since: number };
 
 /**

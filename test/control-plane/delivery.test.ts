@@ -106,3 +106,20 @@ test("an agent's spool drop total, sent in heartbeats, is shown on its machine a
   const agents = await env.cp.adminRequest('GET', '/api/agents');
   assert.equal(agents.body.value.find((x: { agentId: string }) => x.agentId === creds.agentId).droppedEvents, 2000);
 });
+
+test('store faults are told from bugs: a full disk, a locked database or a PostgreSQL that went away are retryable causes; anything else is not', async () => {
+  const { storeFault } = await import('../../control-plane/health/store-health.ts');
+  const err = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+  // Codes as better-sqlite3, node:fs and node-postgres report them.
+  assert.equal(storeFault(err('SQLITE_FULL', 'database or disk is full')), 'disk full (SQLITE_FULL)');
+  assert.equal(storeFault(err('ENOSPC')), 'disk full (ENOSPC)');
+  assert.equal(storeFault(err('SQLITE_BUSY', 'database is locked')), 'database locked (SQLITE_BUSY)');
+  assert.equal(storeFault(err('SQLITE_IOERR_WRITE')), 'disk I/O error (SQLITE_IOERR_WRITE)');
+  assert.equal(storeFault(err('53100', 'could not extend file')), 'disk full (PostgreSQL 53100)');
+  assert.equal(storeFault(err('57P01', 'terminating connection due to administrator command')), 'database unavailable (PostgreSQL 57P01)');
+  assert.equal(storeFault(err('ECONNREFUSED', 'connect ECONNREFUSED 10.1.2.3:5432')), 'database unreachable (ECONNREFUSED)');
+  assert.equal(storeFault(new Error('Connection terminated unexpectedly')), 'database unreachable (connection lost)');
+  assert.equal(storeFault(err('SQLITE_CONSTRAINT_PRIMARYKEY')), undefined);
+  assert.equal(storeFault(new TypeError("Cannot read properties of undefined (reading 'x')")), undefined);
+  assert.equal(storeFault('boom'), undefined);
+});
