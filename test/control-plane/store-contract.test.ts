@@ -187,7 +187,7 @@ for (const backend of backends) {
       assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
     }));
 
-    it('rule hits: keyed by (rule, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
+    it('rule hits: keyed by (rule, group, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
       const hit = (reportId: string, eventTime: number, groupKey = 'g1', ruleId = 'r1') => ({ ruleId, groupKey, eventTime, reportId, detonationId: 'd', value: `v-${reportId}` });
       await s.events.addRuleHit(hit('b', T0 + 2));
       await s.events.addRuleHit(hit('a', T0 + 2));
@@ -211,6 +211,10 @@ for (const backend of backends) {
       await s.events.addRuleHit(hit('e', T0 + 7, 'g3'));
       assert.deepEqual(await s.events.ruleGroupStarts('r1', T0 + 4), [{ groupKey: 'g1', first: T0 + 2 }]);
       assert.deepEqual(await s.events.ruleGroupStarts('r1', Number.POSITIVE_INFINITY), [{ groupKey: 'g1', first: T0 + 2 }, { groupKey: 'g3', first: T0 + 5 }]);
+      // Another group (another host's events) reusing a ReportId is a hit of its own (migration 009).
+      await s.events.addRuleHit(hit('e', T0 + 8, 'g5'));
+      assert.deepEqual((await s.events.ruleHits('r1', 'g5', T0, T0 + 10)).map((h) => h.reportId), ['e']);
+      assert.deepEqual((await s.events.ruleHits('r1', 'g3', T0, T0 + 10)).map((h) => h.reportId), ['d', 'e']);
     }));
 
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {

@@ -9,3 +9,8 @@ CREATE INDEX events_report ON events(report_id);
 
 -- Total events the agent's spool dropped because it was full, as its last heartbeat reported.
 ALTER TABLE machines ADD COLUMN dropped_events BIGINT NOT NULL DEFAULT 0;
+
+-- Correlation hits follow: a hit is keyed within its group too, so another host's event that
+-- reuses a ReportId still counts in its own group (a redelivery lands in the same group, once).
+ALTER TABLE rule_hits DROP CONSTRAINT rule_hits_pkey;
+ALTER TABLE rule_hits ADD CONSTRAINT rule_hits_pkey PRIMARY KEY (rule_id, group_key, report_id);
