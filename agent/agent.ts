@@ -99,6 +99,7 @@ export class Agent extends EventEmitter {
   readonly runner: ScenarioRunner;
   private lastFacts: { machine: MachineFacts; sqlInstances: SqlInstanceFacts[] } | undefined;
   private heartbeatSec = 0;
+  private lastHeartbeatAt = 0;
   private readonly stoppedSignal: Promise<void>;
   private signalStopped!: () => void;
 
@@ -246,7 +247,11 @@ export class Agent extends EventEmitter {
     mkdirSync(this.options.stateDir, { recursive: true, mode: 0o700 });
     chmodSync(this.options.stateDir, 0o700);
     this.outbox = new Outbox({ ...this.options, clock: this.clock, logger: this.logger });
-    this.outbox.on('dropped', (d) => this.emit('dropped', d));
+    this.outbox.on('dropped', (d) => {
+      this.emit('dropped', d);
+      // Loss is news: tell the control plane now (at most once a second) rather than at the next heartbeat.
+      if (this.clock.now() - this.lastHeartbeatAt >= 1000) this.heartbeat();
+    });
     this.outbox.on('flood', (f) => this.emit('flood', f));
     this.outbox.on('retry', (r) => this.emit('retry', r));
     this.extensions = new Extensions(this.options.stateDir);
@@ -373,12 +378,15 @@ export class Agent extends EventEmitter {
   private setHeartbeat(sec: number): void {
     this.heartbeatSec = sec;
     clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      if (this.registered) {
-        this.connection?.send(encodeFrame('heartbeat', { time: new Date(this.clock.now()).toISOString(), droppedEvents: this.droppedEvents() }));
-      }
-    }, sec * 1000);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), sec * 1000);
     this.heartbeatTimer.unref();
+  }
+
+  /** Sends a heartbeat, carrying the spool's drop total, when registered. */
+  private heartbeat(): void {
+    if (!this.registered) return;
+    this.lastHeartbeatAt = this.clock.now();
+    this.connection?.send(encodeFrame('heartbeat', { time: new Date(this.lastHeartbeatAt).toISOString(), droppedEvents: this.droppedEvents() }));
   }
 
   private async onCommand(msg: MessageOf<'command'>): Promise<void> {

@@ -53,4 +53,7 @@ test('scenario replay waits for acks: a 7,000-event recording through a 5,000-ev
   const l = JSON.parse(lossy.stdout);
   assert.deepEqual([l.events, l.delivered, l.dropped], [7000, 5000, 2000]);
   assert.equal(await env.store.events.countEvents({ detonationId: l.detonationId }), 5000);
+  // The loss was reported by a heartbeat at once, so it shows on the machine.
+  const machine = await env.cp.adminRequest('GET', '/api/machines/replay-b');
+  assert.equal(machine.body.arcsim.droppedEvents, 2000);
 });
