@@ -18,6 +18,13 @@ export const AGENT_DEFAULTS = {
   /** Reconnect backoff bounds (full jitter), ms. */
   backoffMinMs: 500,
   backoffMaxMs: 30_000,
+  /**
+   * Resend delays of a batch the control plane could not commit (ARCSIM_E_STORE_WRITE, a full disk
+   * or a locked database): exponential with full jitter between these bounds, and never sooner
+   * than the delay the control plane advised, ms.
+   */
+  batchRetryMinMs: 500,
+  batchRetryMaxMs: 30_000,
   /** Client-side ping interval; a missing pong (or any frame) by the next ping means the server is dead, ms. */
   pingIntervalMs: 30_000,
   /** One instance-metadata request, ms (IMDS answers in a few ms when it is there at all). */

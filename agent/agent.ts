@@ -49,8 +49,11 @@ export interface AgentOptions {
   backoffMaxMs?: number;
   /** Most batches sent and not yet acked. */
   maxInflightBatches?: number;
-  /** Random source for backoff jitter. */
+  /** Random source for backoff jitter (reconnects and batch resends). */
   random?: () => number;
+  /** Resend delay bounds of a batch the control plane could not commit (exponential, full jitter), ms. */
+  batchRetryMinMs?: number;
+  batchRetryMaxMs?: number;
   /** Spool bound, events (default 5000, Wazuh's client buffer). */
   spoolMaxEvents?: number;
   /** Send rate cap, events per second (default 500, Wazuh's EPS) and burst, events. */
@@ -79,7 +82,8 @@ export interface PlayResult {
  * scenarios it is told to play as synthetic events. It never executes scenario content.
  * Events go through an on-disk spool (at least once, in order, removed on ack) and a send-rate
  * cap. Emits `registered`, `ack`, `error-frame`, `disconnected`, `spooled` (event), `key-rotated`,
- * `extensions` (list), `dropped`, `flood`, `fatal` (error: the agent stopped for good).
+ * `extensions` (list), `dropped`, `flood`, `retry` (a refused batch is resent later),
+ * `fatal` (error: the agent stopped for good).
  *
  * It composes one part per duty: Enrollment (identity), Connection (socket and ping liveness),
  * Backoff (reconnect delays), Outbox (spool pump), handleCommand (commands), Playback (scenarios).
@@ -101,6 +105,7 @@ export class Agent extends EventEmitter {
   readonly runner: ScenarioRunner;
   private lastFacts: { machine: MachineFacts; sqlInstances: SqlInstanceFacts[] } | undefined;
   private heartbeatSec = 0;
+  private lastHeartbeatAt = 0;
   private readonly stoppedSignal: Promise<void>;
   private signalStopped!: () => void;
 
@@ -138,6 +143,11 @@ export class Agent extends EventEmitter {
 
   get agentId(): string | undefined {
     return this.identity?.agentId;
+  }
+
+  /** True once `stop` was called or the agent stopped for good (`fatal`). */
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   get connected(): boolean {
@@ -181,6 +191,11 @@ export class Agent extends EventEmitter {
   /** Events not yet acked by the control plane (in the on-disk spool). */
   pendingEvents(): number {
     return this.outbox?.spool.pending() ?? 0;
+  }
+
+  /** Most events the spool holds; pushing more before acks arrive drops the oldest. */
+  spoolCapacity(): number {
+    return this.options.spoolMaxEvents ?? AGENT_DEFAULTS.spoolMaxEvents;
   }
 
   /** Events dropped because the spool was full (counted since the spool file was created). */
@@ -238,8 +253,13 @@ export class Agent extends EventEmitter {
     mkdirSync(this.options.stateDir, { recursive: true, mode: 0o700 });
     chmodSync(this.options.stateDir, 0o700);
     this.outbox = new Outbox({ ...this.options, clock: this.clock, logger: this.logger });
-    this.outbox.on('dropped', (d) => this.emit('dropped', d));
+    this.outbox.on('dropped', (d) => {
+      this.emit('dropped', d);
+      // Loss is news: tell the control plane now (at most once a second) rather than at the next heartbeat.
+      if (this.clock.now() - this.lastHeartbeatAt >= 1000) this.heartbeat();
+    });
     this.outbox.on('flood', (f) => this.emit('flood', f));
+    this.outbox.on('retry', (r) => this.emit('retry', r));
     this.extensions = new Extensions(this.options.stateDir);
   }
 
@@ -356,7 +376,7 @@ export class Agent extends EventEmitter {
       case 'error':
         this.logger.warn('control plane reported an error', { code: msg.code, message: msg.message, ref: msg.ref });
         this.emit('error-frame', msg);
-        if (typeof msg.ref === 'number') this.outbox?.refused(msg.ref, msg.code);
+        if (typeof msg.ref === 'number') this.outbox?.refused(msg.ref, { code: msg.code, retryable: msg.retryable, retryAfterMs: msg.retryAfterMs });
         return msg.code;
       case 'command':
         void this.onCommand(msg);
@@ -386,10 +406,15 @@ export class Agent extends EventEmitter {
   private setHeartbeat(sec: number): void {
     this.heartbeatSec = sec;
     clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      if (this.registered) this.connection?.send(encodeFrame('heartbeat', { time: new Date(this.clock.now()).toISOString() }));
-    }, sec * 1000);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), sec * 1000);
     this.heartbeatTimer.unref();
+  }
+
+  /** Sends a heartbeat, carrying the spool's drop total, when registered. */
+  private heartbeat(): void {
+    if (!this.registered) return;
+    this.lastHeartbeatAt = this.clock.now();
+    this.connection?.send(encodeFrame('heartbeat', { time: new Date(this.lastHeartbeatAt).toISOString(), droppedEvents: this.droppedEvents() }));
   }
 
   private async onCommand(msg: MessageOf<'command'>): Promise<void> {

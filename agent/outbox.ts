@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { AGENT_DEFAULTS } from './agent-defaults.ts';
 import type { FaultInjector } from './fault-injector.ts';
+import { Backoff } from './keepalive.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { Spool, type Batch } from './spool.ts';
 
@@ -16,25 +17,47 @@ interface BatchSink {
   drop(): void;
 }
 
+/** What the control plane said about a batch it did not ack (an `error` frame whose `ref` is the batch's seq). */
+export interface Refusal {
+  code: string;
+  /** The batch may be accepted if sent again (nothing of it was stored). */
+  retryable?: boolean;
+  /** Advised least delay before resending, ms. */
+  retryAfterMs?: number;
+}
+
+/** Codes that always mean "resend later", also from a control plane that sends no `retryable` flag. */
+const RETRYABLE = new Set(['ARCSIM_E_RATE_LIMITED', 'ARCSIM_E_STORE_WRITE']);
+
 /**
  * The spool pump: events go into the on-disk spool, and out as `events` batches while the
  * in-flight window and the events-per-second cap allow; an `ack` removes a batch and sends more.
- * What was not acked is resent, in order, on the next registration. Emits `dropped` and `flood`
- * (from the spool).
+ * A batch refused as retryable (the store could not commit it, or it was over the rate) stays in
+ * the spool and is resent on the same connection after an exponential, jittered delay (never
+ * sooner than advised); an ack resets the delay. What was not acked is resent, in order, on the
+ * next registration. Emits `dropped` and `flood` (from the spool) and `retry` ({seq, code, delayMs}).
  */
 export class Outbox extends EventEmitter {
   readonly spool: Spool;
   private readonly bucket: TokenBucket;
   private sink: BatchSink | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private readonly retryBackoff: Backoff;
+  /** Resend timers of refused batches, by seq. */
+  private readonly retries = new Map<number, NodeJS.Timeout>();
   /** Delivery faults of the playback in progress (issue #7 test runs); undefined in normal operation. */
   faults: FaultInjector | undefined;
 
   constructor(private readonly o: {
     stateDir: string; clock: Clock; logger: Logger;
     maxInflightBatches?: number; spoolMaxEvents?: number; eventsPerSecond?: number; eventsBurst?: number;
+    /** Resend delay bounds of a refused batch, ms, and the jitter's random source. */
+    batchRetryMinMs?: number; batchRetryMaxMs?: number; random?: () => number;
   }) {
     super();
+    this.retryBackoff = new Backoff({
+      minMs: o.batchRetryMinMs ?? AGENT_DEFAULTS.batchRetryMinMs, maxMs: o.batchRetryMaxMs ?? AGENT_DEFAULTS.batchRetryMaxMs, random: o.random ?? Math.random,
+    });
     const eps = o.eventsPerSecond ?? AGENT_DEFAULTS.eventsPerSecond;
     this.bucket = new TokenBucket(eps, Math.max(eps, o.eventsBurst ?? AGENT_DEFAULTS.eventsBurst), o.clock);
     // Agents before the one-file bundle spooled into SQLite (spool.db), which this agent cannot
@@ -71,6 +94,9 @@ export class Outbox extends EventEmitter {
     this.sink = undefined;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    // The next registration resends every unacked batch anyway.
+    for (const t of this.retries.values()) clearTimeout(t);
+    this.retries.clear();
   }
 
   push(events: SensorEvent[]): void {
@@ -79,17 +105,34 @@ export class Outbox extends EventEmitter {
   }
 
   ack(seq: number): void {
+    clearTimeout(this.retries.get(seq));
+    this.retries.delete(seq);
+    // A commit: the store takes writes again, so the next refusal starts from the shortest delay.
+    this.retryBackoff.reset();
     this.spool.ack(seq);
     this.flush();
   }
 
-  /** The control plane refused batch `seq` with `code`: rate-limited batches are resent, foreign ones dropped. */
-  refused(seq: number, code: string): void {
-    if (code === 'ARCSIM_E_RATE_LIMITED') {
-      const batch = this.spool.unacked().find((b) => b.seq === seq);
-      if (batch) setTimeout(() => this.sendBatch(batch), 1000).unref();
+  /**
+   * The control plane did not ack batch `seq`. A retryable refusal keeps the batch and resends
+   * it (same seq, same events) after a backoff delay; a batch of a former identity is dropped;
+   * anything else waits for the next registration, which resends every unacked batch.
+   */
+  refused(seq: number, r: Refusal): void {
+    if (r.retryable || RETRYABLE.has(r.code)) {
+      if (this.retries.has(seq)) return;
+      const delayMs = Math.max(r.retryAfterMs ?? 0, this.retryBackoff.next());
+      const timer = setTimeout(() => {
+        this.retries.delete(seq);
+        const batch = this.spool.unacked().find((b) => b.seq === seq);
+        if (batch) this.sendBatch(batch);
+      }, delayMs);
+      timer.unref();
+      this.retries.set(seq, timer);
+      this.emit('retry', { seq, code: r.code, delayMs });
+      return;
     }
-    if (code === 'ARCSIM_E_EVENT_FOREIGN') {
+    if (r.code === 'ARCSIM_E_EVENT_FOREIGN') {
       // Produced under an identity this agent no longer has (it re-enrolled): they can never be accepted.
       this.o.logger.warn('dropping a spooled batch produced under a previous agent identity', { seq });
       this.ack(seq);

@@ -6,14 +6,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadLibrary, loadScenarioFile, planRun, LIBRARY_DIR, type InputValue, type Scenario } from '../scenarios/index.ts';
 import { importAtomicFile, scenarioToYaml } from '../scenarios/atomic-import.ts';
 import { parseRecording, toNdjson } from '../scenarios/recording.ts';
-import { ArcsimError } from '../protocol/errors.ts';
+import { ArcsimError, protocolError } from '../protocol/errors.ts';
 import type { SensorEvent } from '../protocol/index.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { createLogger } from '../lib/logger.ts';
-import { Agent, collectHostFacts } from '../agent/index.ts';
+import { Agent, AGENT_DEFAULTS, collectHostFacts } from '../agent/index.ts';
 import { replayThroughAgent } from '../agent/replay.ts';
 import { table } from '../lib/text-table.ts';
-import { adminKeyOption, apiKeyOption, caFileOption, controlPlaneOption, durationOption } from './options.ts';
+import { adminKeyOption, apiKeyOption, caFileOption, controlPlaneOption, durationOption, positiveIntOption } from './options.ts';
 import { loadPinnedCa } from '../agent/pinned-ca.ts';
 import { apiOf, keyOf } from './api.ts';
 
@@ -258,6 +258,9 @@ export function scenarioCommand(): Command {
     .addOption(new Option('--speed <n>', 'time-warp factor (0 = at once)').default(0).argParser(speedOption))
     .option('--keep-time', 'keep the recorded timestamps (default: move the stream to end now, spacing kept)')
     .option('--detonation-id <id>', 'DetonationId of the replay (default: a new UUID)')
+    .addOption(new Option('--spool-max-events <n>', "the replaying agent's spool capacity, events").default(AGENT_DEFAULTS.spoolMaxEvents).argParser(positiveIntOption))
+    .addOption(new Option('--eps <n>', 'events sent per second at most').default(AGENT_DEFAULTS.eventsPerSecond).argParser(positiveIntOption))
+    .option('--no-back-pressure', 'push the whole recording into the spool at once instead of waiting for acks (it overflows when larger than the spool; the replay then exits 1)')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts) => {
       const recorded = parseRecording(readFileSync(file, 'utf8'), file);
@@ -265,20 +268,27 @@ export function scenarioCommand(): Command {
       const real = (await collectHostFacts()).machine;
       const hostName = opts.host ?? real.hostname;
       const agent = new Agent({
-        controlPlane: opts.controlPlane, ca: opts.caFile ? loadPinnedCa(opts.caFile) : undefined, token: opts.token, stateDir: opts.stateDir, logger,
+        controlPlane: opts.controlPlane, ca: opts.caFile ? loadPinnedCa(opts.caFile) : undefined, token: opts.token, stateDir: opts.stateDir, logger, spoolMaxEvents: opts.spoolMaxEvents, eventsPerSecond: opts.eps,
         facts: async () => ({ machine: { ...real, hostname: hostName }, sqlInstances: [] }),
       });
       const registered = agent.waitRegistered();
       await agent.start();
       try {
         const reg = await registered;
-        const r = await replayThroughAgent(agent, recorded, { hostName, ipMap: opts.mapIp, speed: opts.speed, keepTime: !!opts.keepTime, detonationId: opts.detonationId });
+        const r = await replayThroughAgent(agent, recorded, {
+          hostName, ipMap: opts.mapIp, speed: opts.speed, keepTime: !!opts.keepTime, detonationId: opts.detonationId, backPressure: opts.backPressure,
+        });
         // Reading alerts needs an API key (reader or stronger); without one the replay itself still counts.
         const alerts = keyOf(opts) ? (await apiOf(opts).alertsOf(r.detonationId)).map((a) => a.alertType) : null;
-        const result = { ...r, machineId: reg.machineId, alerts };
-        if (opts.json) return void stdout(JSON.stringify(result, null, 2) + '\n');
-        const alertLine = alerts ? alerts.join(', ') || 'none' : 'not read (pass --api-key or set ARCSIM_API_KEY to list them)';
-        stdout(`replayed ${r.events} events as ${hostName} (${reg.machineId})\ndetonation ${r.detonationId}, ${r.first} .. ${r.last}\nalerts: ${alertLine}\n`);
+        const result = { ...r, delivered: r.events - r.dropped, machineId: reg.machineId, alerts };
+        if (opts.json) stdout(JSON.stringify(result, null, 2) + '\n');
+        else {
+          const alertLine = alerts ? alerts.join(', ') || 'none' : 'not read (pass --api-key or set ARCSIM_API_KEY to list them)';
+          stdout(`replayed ${result.delivered} of ${r.events} events as ${hostName} (${reg.machineId})\ndetonation ${r.detonationId}, ${r.first} .. ${r.last}\nalerts: ${alertLine}\n`);
+        }
+        if (r.dropped > 0) {
+          throw protocolError('ARCSIM_E_EVENTS_DROPPED', `${r.dropped} of ${r.events} events were dropped (spool capacity ${agent.spoolCapacity()} events) and not stored`);
+        }
       } finally {
         await agent.stop();
       }

@@ -11,6 +11,7 @@ import type { MachineRow, Store } from './store/index.ts';
 import { DetectionEngine, loadRulesDir, loadRulesDirs, type RuleSet } from './detection/index.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { StoreHealth } from './health/store-health.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerApi } from './api/routes.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
@@ -154,9 +155,12 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     agents,
   });
 
+  const health = new StoreHealth(clock);
+  let accepting = false;
   const gateway = new Gateway(app.server, deps.store, limits, logger, {
     ingest,
     clock,
+    health,
     onRegistering: () => inventory.recompute(),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
     onRegistered: (s: AgentSession, m: MachineRow) => {
@@ -200,6 +204,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   }
 
   registerApi(app, {
+    health,
+    acceptingAgents: () => accepting,
     processAdminKey,
     command,
     store: deps.store,
@@ -235,11 +241,13 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       const listening = `${scheme}://${host}:${addr.port}`;
       baseUrl = config.publicUrl ?? listening;
+      accepting = true;
       logger.info('control plane listening', { url: listening, publicUrl: baseUrl, transport, rules: rules.detections.length + rules.correlations.length });
       if (transport === 'http-insecure') logger.warn('plain http on a non-loopback address (--insecure-http): admin and agent keys travel in clear', { url: listening });
       return listening;
     },
     async close() {
+      accepting = false;
       await inventory.close();
       gateway.close();
       await app.close();

@@ -17,6 +17,10 @@ export const LIMITS = {
   pingIntervalMs: 30_000,
   /** Heartbeat interval asked of agents, seconds (real Arc: 300; labs want seconds). */
   heartbeatIntervalSec: 30,
+  /** Least delay advised to an agent whose batch the store could not commit, before it resends, ms. */
+  storeRetryAfterMs: 1000,
+  /** Least delay advised to an agent whose batch was over its events-per-second budget, ms. */
+  rateLimitRetryAfterMs: 1000,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

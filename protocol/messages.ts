@@ -74,6 +74,8 @@ export const RegisteredSchema = z.strictObject({
 export const HeartbeatSchema = z.strictObject({
   v, type: z.literal('heartbeat'),
   time: isoTime,
+  /** Events the agent's spool dropped because it was full, since its spool was created (a total, not a delta). */
+  droppedEvents: z.number().int().nonnegative().optional(),
 });
 
 export const EventsSchema = z.strictObject({
@@ -141,6 +143,10 @@ export const ErrorMessageSchema = z.strictObject({
   path: z.string().optional(),
   /** The batch seq or command id the error refers to, when there is one. */
   ref: z.union([z.number(), z.string()]).optional(),
+  /** True when the same frame may succeed if sent again (the batch was not stored and should be kept). */
+  retryable: z.boolean().optional(),
+  /** Advised least delay before resending, ms (the agent adds backoff and jitter on top). */
+  retryAfterMs: z.number().int().nonnegative().optional(),
 });
 
 /**

@@ -31,6 +31,7 @@ const EventsQuery = z.strictObject({
 const Agent = z.looseObject({
   agentId: z.string(), connected: z.boolean().describe('has a WebSocket open to this replica now'),
   machine: z.object({ name: z.string(), resourceId: z.string(), status: z.string() }),
+  droppedEvents: z.number().int().describe("events the agent's spool dropped because it was full (its total, from its last heartbeat)"),
   facts: z.looseObject({}), sqlInstances: z.array(z.looseObject({})),
   extensions: z.array(z.object({ name: z.string(), publisher: z.string().optional(), status: z.string() })),
 });
@@ -59,6 +60,7 @@ export const agentRoutes: FastifyPluginAsyncZod<AgentRouteDeps> = async (app, de
         connected: connected.has(m.agentId),
         revoked: revoked.has(m.agentId),
         machine: { name: m.name, resourceId: m.resourceId, status: m.status },
+        droppedEvents: m.droppedEvents ?? 0,
         facts: m.facts,
         sqlInstances: m.sqlInstances,
         extensions: m.extensions,

@@ -86,6 +86,7 @@ export function toArcMachine(row: MachineRow, location: string, extra: { identit
       cloneSuspected: (extra.identityConflicts ?? 0) > 0,
       identityConflicts: extra.identityConflicts ?? 0,
       notCollected: row.notCollected ?? {},
+      droppedEvents: row.droppedEvents ?? 0,
       sqlInstances: row.sqlInstances.map((s) => toArcSqlInstance(row, s, location)),
     },
   };

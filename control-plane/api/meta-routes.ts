@@ -4,11 +4,13 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { Caller } from '../auth/api-keys.ts';
 import type { FastifyRequest } from 'fastify';
+import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import { ERROR_RESPONSES } from './http.ts';
 import type { Transport } from '../tls/transport.ts';
 
 const Health = z.looseObject({
-  status: z.literal('ok'),
+  status: z.enum(['ok', 'degraded']).describe('degraded while store writes fail (503)'),
+  reasons: z.array(z.string()).optional().describe('why it is degraded, e.g. "store: disk full (SQLITE_FULL) since 2026-06-01T10:00:00.000Z"'),
   store: z.string().describe('sqlite or postgres'),
   time: z.string().describe('the control plane clock, ISO 8601'),
   version: z.string().optional().describe('only with a valid API key'),
@@ -18,20 +20,76 @@ const Health = z.looseObject({
     .describe('https; http-loopback: plain http that only this host can reach; http-insecure: plain http on the network (--insecure-http), keys travel in clear'),
 });
 
-/** `GET /api/health` and the OpenAPI document itself. */
-export const metaRoutes: FastifyPluginAsyncZod<{ store: Pick<Store, 'kind' | 'migrations'>; clock: Clock; version: string; connectedAgents(): string[]; identify(req: FastifyRequest): Promise<Caller | undefined>; transport: Transport }> = async (app, deps) => {
+const Ready = z.looseObject({
+  status: z.enum(['ready', 'not-ready']),
+  reasons: z.array(z.string()).optional().describe('what is not ready (store not answering, no migrations, not accepting agents)'),
+});
+
+export interface MetaRouteDeps {
+  store: Pick<Store, 'kind' | 'migrations'>;
+  clock: Clock;
+  version: string;
+  connectedAgents(): string[];
+  /** Whether store writes currently succeed (told by every batch commit and write fault). */
+  health: StoreHealth;
+  /** True while the server is listening and accepts agent connections (false before listen and once closing). */
+  acceptingAgents(): boolean;
+  /** The caller when the request carries a valid API key (any role), else undefined. */
+  identify(req: FastifyRequest): Promise<Caller | undefined>;
+  transport: Transport;
+}
+
+/**
+ * `GET /api/health` (liveness and write health), `GET /api/ready` (readiness) and the OpenAPI
+ * document. Both probes are public (monitors, load balancers and `install.sh` call them without a
+ * key) and say nothing secret: causes and driver codes, never paths, hosts or credentials; version,
+ * migrations and the agent count need any valid key.
+ */
+export const metaRoutes: FastifyPluginAsyncZod<MetaRouteDeps> = async (app, deps) => {
   const { store, clock } = deps;
   const tags = ['meta'];
 
-  // Public (load balancers and `install.sh` probe it before any key exists), so without a key it
-  // says only that the server is up; version, migrations and agent count need any valid key.
   app.get('/api/health', {
     config: { public: true },
-    schema: { tags, summary: 'Liveness; with any API key also version, migrations and connected agents', response: { 200: Health, ...ERROR_RESPONSES } },
-  }, async (req) => {
-    const live = { status: 'ok' as const, store: store.kind, time: new Date(clock.now()).toISOString(), transport: deps.transport };
-    if (!(await deps.identify(req))) return live;
-    return { ...live, version: deps.version, migrations: await store.migrations(), connectedAgents: deps.connectedAgents().length };
+    schema: { tags, summary: 'Liveness, write health and transport (503 while store writes fail); with any API key also version, migrations and connected agents', response: { 200: Health, 503: Health, ...ERROR_RESPONSES } },
+  }, async (req, reply) => {
+    const reasons = deps.health.state().reasons ?? [];
+    let migrations: unknown = null;
+    try {
+      migrations = await store.migrations();
+    } catch (err) {
+      // A store that is down or full is a reason; anything else is a fault of ours (a typed 500).
+      const cause = storeFault(err);
+      if (!cause) throw err;
+      reasons.push(`store: ${cause}`);
+    }
+    const healthy = reasons.length === 0;
+    const known = (await deps.identify(req)) !== undefined;
+    const body = {
+      status: healthy ? 'ok' as const : 'degraded' as const,
+      ...(healthy ? {} : { reasons }),
+      store: store.kind,
+      time: new Date(clock.now()).toISOString(),
+      transport: deps.transport,
+      ...(known ? { version: deps.version, migrations, connectedAgents: deps.connectedAgents().length } : {}),
+    };
+    return reply.status(healthy ? 200 : 503).send(body);
+  });
+
+  app.get('/api/ready', {
+    config: { public: true },
+    schema: { tags, summary: 'Readiness: 200 only when the store answers, its migrations are applied and agents are accepted', response: { 200: Ready, 503: Ready, ...ERROR_RESPONSES } },
+  }, async (_req, reply) => {
+    const reasons: string[] = [];
+    try {
+      const applied = await store.migrations();
+      if (applied.length === 0) reasons.push('store: no migrations applied');
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      reasons.push(`store: not answering${typeof code === 'string' ? ` (${code})` : ''}`);
+    }
+    if (!deps.acceptingAgents()) reasons.push('gateway: not accepting agent connections');
+    return reasons.length === 0 ? reply.status(200).send({ status: 'ready' as const }) : reply.status(503).send({ status: 'not-ready' as const, reasons });
   });
 
   app.get('/openapi.json', {

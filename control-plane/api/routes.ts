@@ -9,6 +9,7 @@ import type { IngestOptions } from '../ingest/ingest.ts';
 import type { Inventory } from '../inventory/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Limits } from '../../protocol/index.ts';
+import type { StoreHealth } from '../health/store-health.ts';
 import { apiGuard } from '../auth/api-guard.ts';
 import { PortalSessions } from '../auth/portal-sessions.ts';
 import { auditHook } from './audit-hook.ts';
@@ -29,6 +30,10 @@ import type { Transport } from '../tls/transport.ts';
 
 export interface ApiDeps {
   store: Store;
+  /** Whether store writes currently succeed (`/api/health`). */
+  health: StoreHealth;
+  /** True while listening and accepting agents (`/api/ready`). */
+  acceptingAgents(): boolean;
   clock: Clock;
   version: string;
   /** The control plane's own base URL, for links inside resources. */

@@ -8,6 +8,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
 import type { Ingest, IngestResult } from '../ingest/ingest.ts';
+import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 
 export interface SessionDeps {
@@ -31,6 +32,8 @@ export interface SessionDeps {
   onHeartbeat?(agentId: string): Promise<void>;
   /** The agent asked to be deregistered (uninstall): delete its machine and revoke its key; resolves to the deleted machine's resource id. */
   onDeregister?(agentId: string): Promise<string | null>;
+  /** Told of every batch commit and every store write fault, for `/api/health`. */
+  health?: StoreHealth;
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
@@ -83,10 +86,7 @@ export class AgentSession {
       }
       if (isBinary) return this.sendError(protocolError('ARCSIM_E_FRAME_BINARY'));
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      this.queue = this.queue.then(() => this.handle(text, arrivedAt)).catch((err) => {
-        deps.logger.error('frame handling failed', { agentId: agent.agentId, error: String(err) });
-        this.sendError(protocolError('ARCSIM_E_INTERNAL'));
-      });
+      this.queue = this.queue.then(() => this.handle(text, arrivedAt)).catch((err) => this.failed(text, err));
     });
     ws.on('close', () => this.dispose());
     ws.on('error', (err) => deps.logger.warn('agent socket error', { agentId: agent.agentId, error: err.message }));
@@ -132,12 +132,31 @@ export class AgentSession {
     this.ws.close(error.closeCode ?? 1008, error.code);
   }
 
+  /**
+   * A frame's handling threw. A store fault (disk full, database locked or down) is answered with
+   * a retryable ARCSIM_E_STORE_WRITE naming the batch (nothing of it was committed: the agent keeps
+   * it and resends it later) and marks the store degraded; anything else is ARCSIM_E_INTERNAL,
+   * still naming the batch, so the agent never waits on a batch that will not be acked.
+   */
+  private failed(text: string, err: unknown): void {
+    const seq = seqOf(text);
+    const cause = storeFault(err);
+    if (cause) {
+      this.deps.health?.failed(cause);
+      this.deps.logger.error('store write failed', { agentId: this.agentId, seq, cause, error: String(err) });
+      const retryAfterMs = this.deps.limits.storeRetryAfterMs;
+      return this.sendError(protocolError('ARCSIM_E_STORE_WRITE', cause), seq, { retryable: true, retryAfterMs });
+    }
+    this.deps.logger.error('frame handling failed', { agentId: this.agentId, seq, error: String(err) });
+    this.sendError(protocolError('ARCSIM_E_INTERNAL'), seq, { retryable: seq !== undefined, retryAfterMs: this.deps.limits.storeRetryAfterMs });
+  }
+
   private send(frame: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
   }
 
-  private sendError(error: ArcsimError, ref?: number | string): void {
-    this.send(encodeFrame('error', { code: error.code, message: error.message, path: error.path, ref }));
+  private sendError(error: ArcsimError, ref?: number | string, retry?: { retryable: boolean; retryAfterMs?: number }): void {
+    this.send(encodeFrame('error', { code: error.code, message: error.message, path: error.path, ref, ...retry }));
   }
 
   private async handle(text: string, arrivedAt: number): Promise<void> {
@@ -157,7 +176,8 @@ export class AgentSession {
         if ((await this.deps.store.agents.getAgent(this.agentId))?.revokedAt != null) {
           return this.fail(protocolError('ARCSIM_E_AGENT_REVOKED', `agent ${this.agentId}`));
         }
-        await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now());
+        await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now(), msg.droppedEvents);
+        this.deps.health?.succeeded();
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, arrivedAt);
@@ -239,9 +259,12 @@ export class AgentSession {
       return this.sendError(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`), msg.seq);
     }
     if (!this.takeTokens(msg.events.length)) {
-      return this.sendError(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), msg.seq);
+      return this.sendError(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), msg.seq, {
+        retryable: true, retryAfterMs: this.deps.limits.rateLimitRetryAfterMs,
+      });
     }
     const result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events, arrivedAt);
+    this.deps.health?.succeeded();
     this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
     this.deps.onIngested(this, result);
   }
@@ -269,8 +292,9 @@ export class AgentSession {
   }
 }
 
-/** Best effort: the `seq` of a refused events frame, so the agent knows which batch failed. */
+/** Best effort: the `seq` of a refused or failed events frame, so the agent knows which batch failed. */
 function seqOf(text: string): number | undefined {
+  if (!/"type"\s*:\s*"events"/.test(text.slice(0, 256))) return undefined;
   const m = /"seq"\s*:\s*(\d+)/.exec(text.slice(0, 256));
   return m ? Number(m[1]) : undefined;
 }

@@ -20,7 +20,7 @@ export interface IngestOptions {
 }
 
 /**
- * The ingest pipeline for one batch: persist events (deduplicated by ReportId), evaluate the
+ * The ingest pipeline for one batch: persist events (deduplicated by agent and ReportId), evaluate the
  * new ones, fold the resulting occurrences into alerts, give new alerts their product copies
  * and their incident — all in one transaction. The caller acks only after this resolves, so an
  * ack always means "committed".

@@ -38,12 +38,13 @@ export const toAgent = (r: AgentCols): AgentRow => ({
 export interface MachineCols {
   agent_id: string; resource_id: string; name: string; facts: Json; sql_instances: Json; extensions: Json;
   status: MachineRow['status']; last_heartbeat: number; last_status_change: number; registered_at: number;
-  tags: Json | null; not_collected: Json | null;
+  tags: Json | null; not_collected: Json | null; dropped_events?: number | string | null;
 }
 export const toMachine = (r: MachineCols): MachineRow => ({
   agentId: r.agent_id, resourceId: r.resource_id, name: r.name, facts: json(r.facts), sqlInstances: json(r.sql_instances),
   extensions: json(r.extensions), status: r.status, lastHeartbeat: r.last_heartbeat, lastStatusChange: r.last_status_change,
   registeredAt: r.registered_at, tags: json(r.tags ?? '{}'), notCollected: json(r.not_collected ?? '{}'),
+  droppedEvents: Number(r.dropped_events ?? 0),
 });
 
 export interface ConflictCols {

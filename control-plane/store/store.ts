@@ -96,6 +96,8 @@ export interface MachineRow {
   tags?: Record<string, string>;
   /** Per table, events produced on this machine that no installed extension collected. */
   notCollected?: Record<string, number>;
+  /** Events the agent's spool dropped because it was full (its total, as the last heartbeat said). */
+  droppedEvents?: number;
 }
 
 /** A CSPM connector: one AWS account or GCP project, living in a subscription + resource group. */
@@ -319,7 +321,8 @@ export interface MachinesRepository {
   isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean>;
   /** Deletes the agent's machine (with its SQL instances and extensions); alerts and events stay. False when there was none. */
   deleteMachine(agentId: string): Promise<boolean>;
-  recordHeartbeat(agentId: string, at: number): Promise<void>;
+  /** Records a heartbeat at `at` (never moving it back) and, when given, the agent's spool drop total. */
+  recordHeartbeat(agentId: string, at: number, droppedEvents?: number): Promise<void>;
   /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
   setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;

@@ -1,6 +1,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { join } from 'node:path';
 import { openSqliteStore, type Store } from '../../control-plane/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
@@ -22,7 +24,22 @@ const MIN = 60_000;
 const postgres = await startTestPostgres();
 after(() => postgres.pg?.stop());
 
-const backends: Array<{ name: string; skip: string | undefined; open(): Promise<{ store: Store; done(): Promise<void> }> }> = [
+/** The shipped migrations of a dialect below `version`, as the runner would apply them. */
+function migrationsBefore(dialect: 'sqlite' | 'postgres', version: number): Array<{ version: number; name: string; sql: string }> {
+  const dir = join(import.meta.dirname, '..', '..', 'control-plane', 'store', 'migrations', dialect);
+  return readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()
+    .map((f) => ({ version: Number(f.split('_')[0]), name: f, sql: readFileSync(join(dir, f), 'utf8') }))
+    .filter((m) => m.version < version);
+}
+
+type Backend = {
+  name: string; skip: string | undefined;
+  open(): Promise<{ store: Store; done(): Promise<void> }>;
+  /** A database migrated only below `version`, with `setup` run on it as raw SQL statements; then opened (migrating the rest) as a store. */
+  openFrom(version: number, setup: string[]): Promise<{ store: Store; done(): Promise<void> }>;
+};
+
+const backends: Backend[] = [
   {
     name: 'sqlite',
     skip: undefined,
@@ -31,12 +48,43 @@ const backends: Array<{ name: string; skip: string | undefined; open(): Promise<
       const store = openSqliteStore({ file: join(dir, 'arcsim.db') });
       return { store, async done() { await store.close(); cleanup(dir); } };
     },
+    async openFrom(version, setup) {
+      const dir = tempDir();
+      const file = join(dir, 'arcsim.db');
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      for (const m of migrationsBefore('sqlite', version)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, T0);
+      }
+      for (const statement of setup) db.exec(statement);
+      db.close();
+      const store = openSqliteStore({ file });
+      return { store, async done() { await store.close(); cleanup(dir); } };
+    },
   },
   {
     name: 'postgres',
     skip: postgres.skip,
     async open() {
       const store = await openPostgresStore({ connectionString: await postgres.pg!.createDatabase() });
+      return { store, done: () => store.close() };
+    },
+    async openFrom(version, setup) {
+      const connectionString = await postgres.pg!.createDatabase();
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      try {
+        await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+        for (const m of migrationsBefore('postgres', version)) {
+          await client.query(m.sql);
+          await client.query('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [m.version, m.name, T0]);
+        }
+        for (const statement of setup) await client.query(statement);
+      } finally {
+        await client.end();
+      }
+      const store = await openPostgresStore({ connectionString });
       return { store, done: () => store.close() };
     },
   },
@@ -139,7 +187,7 @@ for (const backend of backends) {
       assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
     }));
 
-    it('rule hits: keyed by (rule, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
+    it('rule hits: keyed by (rule, group, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
       const hit = (reportId: string, eventTime: number, groupKey = 'g1', ruleId = 'r1') => ({ ruleId, groupKey, eventTime, reportId, detonationId: 'd', value: `v-${reportId}` });
       await s.events.addRuleHit(hit('b', T0 + 2));
       await s.events.addRuleHit(hit('a', T0 + 2));
@@ -163,6 +211,10 @@ for (const backend of backends) {
       await s.events.addRuleHit(hit('e', T0 + 7, 'g3'));
       assert.deepEqual(await s.events.ruleGroupStarts('r1', T0 + 4), [{ groupKey: 'g1', first: T0 + 2 }]);
       assert.deepEqual(await s.events.ruleGroupStarts('r1', Number.POSITIVE_INFINITY), [{ groupKey: 'g1', first: T0 + 2 }, { groupKey: 'g3', first: T0 + 5 }]);
+      // Another group (another host's events) reusing a ReportId is a hit of its own (migration 009).
+      await s.events.addRuleHit(hit('e', T0 + 8, 'g5'));
+      assert.deepEqual((await s.events.ruleHits('r1', 'g5', T0, T0 + 10)).map((h) => h.reportId), ['e']);
+      assert.deepEqual((await s.events.ruleHits('r1', 'g3', T0, T0 + 10)).map((h) => h.reportId), ['d', 'e']);
     }));
 
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
@@ -341,11 +393,55 @@ for (const backend of backends) {
       assert.ok(await s.agents.getAgent(live!));
     }));
 
+    it('events are keyed by (agent, ReportId): another agent may reuse a ReportId, each agent\'s redelivery is still deduplicated', withStore(async (s) => {
+      const a = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 }).map((p) => p.event);
+      // Agent B's events carry its own DeviceId but ReportIds agent A already used (issue 12, "ReportId squatting").
+      const b = a.map((e) => ({ ...e, DeviceId: 'a2', DeviceName: 'h2', DetonationId: 'd2' }));
+      assert.equal((await s.events.insertEvents('a1', a, T0)).length, 10);
+      assert.deepEqual((await s.events.insertEvents('a2', b.slice(0, 1), T0)).map((e) => e.DeviceId), ['a2'], 'stored: 1');
+      assert.deepEqual(await s.events.insertEvents('a1', a.slice(0, 1), T0), [], "A's redelivery: stored: 0");
+      assert.deepEqual(await s.events.insertEvents('a2', b.slice(0, 1), T0), [], "B's redelivery: stored: 0");
+      assert.equal((await s.events.insertEvents('a2', b, T0)).length, 9);
+      assert.equal(await s.events.countEvents({ agentId: 'a1' }), 10);
+      assert.equal(await s.events.countEvents({ agentId: 'a2' }), 10);
+      assert.deepEqual((await s.events.listEvents({ detonationId: 'd2', limit: 100 })).map((e) => e.DeviceId), b.map(() => 'a2'));
+    }));
+
+    it('migration 009 keeps the events stored under the ReportId key and rekeys them by (agent, ReportId)', async () => {
+      const e = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 })[0]!.event;
+      const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
+      const { store, done } = await backend.openFrom(9, [
+        `INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
+         VALUES (${q(e.ReportId)}, 'a1', ${q(e.Table)}, ${Date.parse(e.Timestamp)}, 'd1', ${q(JSON.stringify(e))}, ${T0})`,
+      ]);
+      try {
+        assert.deepEqual(await store.migrations(), MIGRATION_VERSIONS);
+        assert.equal(JSON.stringify(await store.events.listEvents({ agentId: 'a1' })), JSON.stringify([e]), 'the old row is kept as it was');
+        assert.deepEqual(await store.events.insertEvents('a1', [e], T0), [], 'and still deduplicates its agent\'s redelivery');
+        assert.equal((await store.events.insertEvents('a2', [{ ...e, DeviceId: 'a2' }], T0)).length, 1, 'another agent may use the ReportId');
+      } finally {
+        await done();
+      }
+    });
+
+    it('machines: the spool drop total of the last heartbeat is kept; a heartbeat without it changes nothing', withStore(async (s) => {
+      await s.agents.insertToken(token('t1'));
+      await s.agents.enrollAgent(agent('a1', 't1'), T0);
+      await s.machines.upsertMachine(machine('a1', 'host-a'));
+      assert.equal((await s.machines.getMachine('a1'))!.droppedEvents, 0);
+      await s.machines.recordHeartbeat('a1', T0 + 1, 2000);
+      assert.equal((await s.machines.getMachine('a1'))!.droppedEvents, 2000);
+      await s.machines.recordHeartbeat('a1', T0 + 2);
+      assert.equal((await s.machines.getMachine('a1'))!.droppedEvents, 2000);
+      await s.machines.upsertMachine(machine('a1', 'host-a', { lastHeartbeat: T0 + 3 }));
+      assert.equal((await s.machines.getMachine('a1'))!.droppedEvents, 2000, 'a re-registration keeps it');
+    }));
+
     it('machines: upsert keeps the first resource id and status change time, heartbeats only move forward', withStore(async (s) => {
       await s.agents.insertToken(token('t1'));
       for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'), T0);
       const m1 = await s.machines.upsertMachine(machine('a1', 'host-b', { registeredAt: T0 + 1 }));
-      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1, tags: {}, notCollected: {} }), 'tags and not-collected counts start empty');
+      assert.deepEqual(m1, machine('a1', 'host-b', { registeredAt: T0 + 1, tags: {}, notCollected: {}, droppedEvents: 0 }), 'tags, not-collected and dropped counts start empty');
       await s.machines.upsertMachine(machine('a2', 'host-a', { registeredAt: T0 + 1, sqlInstances: [{ instanceName: 'MSSQLSERVER' } as never] }));
       const again = await s.machines.upsertMachine(machine('a1', 'renamed', {
         facts: { ...TEST_FACTS, osVersion: '6.2' }, lastHeartbeat: T0 + 10, lastStatusChange: T0 + 10, registeredAt: T0 + 10,

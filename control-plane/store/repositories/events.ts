@@ -7,13 +7,14 @@ import { RepositoryBase } from './base.ts';
 const Q = {
   // The ingest hot path. SQLite: one prepared insert per event (fastest there, and its change
   // count says whether the event is new). PostgreSQL: one round trip for the whole batch; ON
-  // CONFLICT DO NOTHING waits for a concurrent insert of the same ReportId to commit or roll
-  // back, so across replicas each event is "new" in exactly one transaction.
+  // CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit or roll back, so
+  // across replicas each event is "new" in exactly one transaction. The key is (agent, ReportId):
+  // an agent's redelivery is deduplicated, another agent reusing the ReportId is not (issue 12).
   insertEvent: sql(`INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING`),
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, report_id) DO NOTHING`),
   insertEvents: sql(`INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
                      SELECT r, ?, t, ts, d, j::json, ? FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[]) AS u(r, t, ts, d, j)
-                     ON CONFLICT (report_id) DO NOTHING RETURNING report_id`),
+                     ON CONFLICT (agent_id, report_id) DO NOTHING RETURNING report_id`),
   getEvents: sql((d) => `SELECT report_id, data FROM events WHERE ${d.inList('report_id')}`),
   // Correlation is read-count-consume over a group's hits. On PostgreSQL the insert first takes
   // a lock on (rule, group), so two replicas never both count the same hits, nor miss each

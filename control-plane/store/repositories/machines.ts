@@ -15,7 +15,7 @@ const Q = {
   deleteMachine: sql(`DELETE FROM machines WHERE agent_id = ?`),
   listMachines: sql(`SELECT * FROM machines ORDER BY registered_at, name`),
   resourceTaken: sql(`SELECT 1 AS taken FROM machines WHERE resource_id = ? AND agent_id <> ?`),
-  heartbeat: sql((d) => `UPDATE machines SET last_heartbeat = ${d.greatest('last_heartbeat', '?')} WHERE agent_id = ?`),
+  heartbeat: sql((d) => `UPDATE machines SET last_heartbeat = ${d.greatest('last_heartbeat', '?')}, dropped_events = COALESCE(?, dropped_events) WHERE agent_id = ?`),
   setStatus: sql(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
   setExtensions: sql(`UPDATE machines SET extensions = ? WHERE agent_id = ?`),
   setTags: sql(`UPDATE machines SET tags = ? WHERE agent_id = ?`),
@@ -53,8 +53,8 @@ export class MachinesRepo extends RepositoryBase implements MachinesRepository {
     return (await this.ex.run(Q.deleteMachine, [agentId])) === 1;
   }
 
-  async recordHeartbeat(agentId: string, at: number): Promise<void> {
-    await this.ex.run(Q.heartbeat, [at, agentId]);
+  async recordHeartbeat(agentId: string, at: number, droppedEvents?: number): Promise<void> {
+    await this.ex.run(Q.heartbeat, [at, droppedEvents ?? null, agentId]);
   }
 
   async setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean> {
