@@ -15,8 +15,8 @@ import { join } from 'node:path';
 
 type Op = { method: string; path: string; security?: Array<Record<string, string[]>> };
 
-/** Public on purpose: liveness, the OpenAPI document, enrollment (its token is the credential), the portal sign-in form. */
-const PUBLIC = new Set(['GET /api/health', 'GET /openapi.json', 'POST /api/enroll', 'GET /portal/login', 'POST /portal/login']);
+/** Public on purpose: liveness and readiness (issue 12 asks for both, for load balancers), the OpenAPI document, enrollment (its token is the credential), the portal sign-in form. */
+const PUBLIC = new Set(['GET /api/health', 'GET /api/ready', 'GET /openapi.json', 'POST /api/enroll', 'GET /portal/login', 'POST /portal/login']);
 
 /** What each write needs, by the issue's table. */
 function roleByIssue(method: string, path: string): string {
