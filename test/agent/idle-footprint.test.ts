@@ -50,6 +50,6 @@ process.on('exit', report);
   const service = probes.find((p) => p.argv[0] === 'run');
   assert.ok(service, `the service process reported (${JSON.stringify(probes)})`);
   assert.ok(service.execArgv.includes('--lite-mode'), `the unit runs node with --lite-mode (${service.execArgv.join(' ')})`);
-  assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent');
   assert.equal(service.compiled, 0, 'no code compiled at run time while registering and heartbeating');
+  assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent');
 });
