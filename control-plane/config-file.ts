@@ -36,6 +36,10 @@ export const ConfigFileSchema = z.strictObject({
   /** PostgreSQL store instead of SQLite. */
   storeUrl: z.string().regex(/^postgres(ql)?:\/\/./, 'a PostgreSQL URL, postgres://user[:password]@host[:port]/database').optional(),
   rulesDirs: shape.rulesDirs,
+  /** Start even with no rule loaded (an empty rules directory is refused otherwise). */
+  allowNoRules: shape.allowNoRules.unwrap().optional(),
+  /** The only directory a connector pull's `file` source may read; relative to the file. Default `<dataDir>/import`. */
+  importDir: z.string().min(1).optional(),
   lateness: duration.optional(),
   incidentWindow: duration.optional(),
   sync: shape.sync.unwrap().optional(),
@@ -43,7 +47,7 @@ export const ConfigFileSchema = z.strictObject({
     expiredAfter: duration.optional(),
     sweepInterval: duration.optional(),
     commandTimeout: duration.optional(),
-  }).optional(),
+  }).omit({ importDir: true }).optional(),
   // Agents cut their frames and batches by the protocol's own limits: a lower limit here would
   // refuse every full batch they send, so these two can only be raised. (Tests of the gateway's
   // own checks lower them through createControlPlane.)
@@ -74,6 +78,7 @@ export function loadConfigFile(file: string): ConfigFile {
     // Relative directories are relative to the file, so a config works from any working directory.
     const config = { ...parsed.data };
     if (config.dataDir !== undefined) config.dataDir = resolve(dirname(file), config.dataDir);
+    if (config.importDir !== undefined) config.importDir = resolve(dirname(file), config.importDir);
     if (config.rulesDirs !== undefined) config.rulesDirs = config.rulesDirs.map((dir) => resolve(dirname(file), dir));
     if (config.tls !== undefined) {
       const at = (p: string) => resolve(dirname(file), p);

@@ -161,8 +161,16 @@ export function loadRulesDir(dir: string = DEFAULT_RULES_DIR): RuleSet {
  * twice anywhere is refused.
  */
 export function loadRulesDirs(dirs: readonly string[]): RuleSet {
-  return loadRules(dirs.flatMap((dir) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()
-    .map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }))));
+  return loadRules(dirs.flatMap((dir) => {
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch (err) {
+      // A missing or unreadable directory names itself, not a raw ENOENT.
+      throw protocolError('ARCSIM_E_RULE_DIR', `${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as NodeJS.ErrnoException).code ?? 'unreadable'}`, dir);
+    }
+    return files.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }));
+  }));
 }
 
 /** Compiles rule sources (each may hold several YAML documents) into a RuleSet. */
