@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { issuePath, protocolError } from '../../protocol/errors.ts';
 import type { ConnectorRow, CspmResourceRow, StoreTx } from '../store/index.ts';
 import {
-  cspmResourceId, KIND_PROVIDER, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
+  cspmResourceId, KIND_PROVIDER, SNAPSHOT_LIMITS, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
 } from './snapshot-formats.ts';
 
 const Name = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/, 'letters, digits, _ . - (at most 64)');
@@ -163,6 +163,10 @@ export async function importSnapshots(
     return { snap, region: e.region };
   });
 
+  const total = parsed.reduce((n, p) => n + p.snap.resources.length, 0);
+  if (total > SNAPSHOT_LIMITS.resourcesPerImport) {
+    throw protocolError('ARCSIM_E_SNAPSHOT_LIMIT', `${source}: ${total} resources in one import, at most ${SNAPSHOT_LIMITS.resourcesPerImport}`, source);
+  }
   const byKind = new Map<SnapshotKind, { resources: ParsedSnapshot['resources']; regions: Set<string> | null }>();
   for (const { snap, region } of parsed) {
     const slot = byKind.get(snap.kind) ?? { resources: [], regions: new Set<string>() };
