@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
 import { issuePath, protocolError } from '../protocol/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -65,12 +65,17 @@ export type ConfigFile = z.infer<typeof ConfigFileSchema>;
  * YAML) or ARCSIM_E_CONFIG_SCHEMA (with the path of the first wrong key, and every problem in the message).
  */
 export function loadConfigFile(file: string): ConfigFile {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? `:${err.linePos[0].line}` : '';
-    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}${where}: ${(err as Error).message.split('\n')[0]}`);
+    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  const { errors, value: doc } = readYaml(text);
+  if (errors.length) {
+    const err = errors[0]!;
+    const where = err.linePos ? `:${err.linePos[0].line}` : '';
+    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}${where}: ${err.message.split('\n')[0]}`);
   }
   // An empty file (or only comments) is a valid file that sets nothing.
   const parsed = ConfigFileSchema.safeParse(doc ?? {});
