@@ -3,7 +3,8 @@ import { parseAllDocuments, parseDocument, YAMLParseError, type Document } from 
 /** Limits on YAML input, one object with units. */
 export const YAML_LIMITS = {
   /**
-   * Aliases one document may expand (count). A "billion laughs" file nests aliases so a few lines
+   * Alias expansions one document may make (count, as the yaml package weighs them: an alias of a
+   * collection counts its nodes; `toJS({maxAliasCount})`). A "billion laughs" file nests aliases so a few lines
    * expand to gigabytes; none of arcsim's data files (rules, scenarios, suites, configs) needs many.
    */
   maxAliasCount: 100,
