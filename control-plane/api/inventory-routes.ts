@@ -90,7 +90,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   app.put('/api/connectors/:name', {
     schema: {
       tags, summary: 'Create or replace a connector', security: ROLE.contributor, params: NameParams,
-      body: z.unknown().describe('a connector definition: provider, accountId, subscription, resourceGroup, pull (docs/connectors.md)'),
+      body: z.unknown().describe('a connector definition: provider, accountId, subscription, resourceGroup, pull (docs/inventory.md)'),
       response: { 200: Connector, 201: Connector, ...ERROR_RESPONSES },
     },
   }, async (req, reply) => {
