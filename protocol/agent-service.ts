@@ -50,11 +50,10 @@ export function installPaths(root = '/') {
  * OS (its memory reducer) only 8 s after start-up's last big GC; the agent is idle once registered,
  * so 0.2 s: otherwise it stays ~4 MB above its idle size for those seconds (docs/performance.md).
  * A command-line flag: V8 reads it when the heap is set up, so setting it from the code is too late.
- * `--lite-mode` (V8: "trade-off of performance for memory savings": no optimizing compilers, lazy
- * feedback vectors) saves ~1.5 MB at idle; the agent sends a heartbeat a minute and plays small
- * scenarios, so the slower code does not show (issue 11: idle RSS <= 50 MB).
+ * Not `--lite-mode` (~1.5 MB less): it turns WebAssembly off, and Node's fetch (undici, used for
+ * the cloud metadata probes) needs it.
  */
-export const UNIT_NODE_ARGS: string[] = ['--lite-mode', '--gc-memory-reducer-start-delay-ms=200', '--optimize-for-size'];
+export const UNIT_NODE_ARGS: string[] = ['--gc-memory-reducer-start-delay-ms=200', '--optimize-for-size'];
 
 /**
  * The systemd unit. Values are inserted as given, so install.sh can render it with shell

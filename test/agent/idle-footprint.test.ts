@@ -25,7 +25,7 @@ test('the agent bundle leaves out winston\'s debug module (@dabh/diagnostics and
   assert.deepEqual(debugModules, []);
 });
 
-test('an idle agent, run as the systemd unit runs it, has lite mode on and never compiles code with new Function (zod without its JIT)', async (t) => {
+test('an idle agent, run as the systemd unit runs it, keeps WebAssembly (for fetch) and never compiles code with new Function (zod without its JIT)', async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
   // Loaded before the agent in each of its processes: counts `new Function` / `Function()` (what
@@ -37,7 +37,7 @@ let compiled = 0;
 const Real = globalThis.Function;
 globalThis.Function = new Proxy(Real, { construct(t, a, n) { compiled++; return Reflect.construct(t, a, n); }, apply(t, s, a) { compiled++; return Reflect.apply(t, s, a); } });
 const report = () => fs.writeFileSync(${JSON.stringify(dir)} + '/probe-' + process.pid + '.json', JSON.stringify({
-  argv: process.argv.slice(2), execArgv: process.execArgv, compiled, jitless: globalThis.__zod_globalConfig?.jitless ?? null,
+  argv: process.argv.slice(2), execArgv: process.execArgv, wasm: typeof WebAssembly, compiled, jitless: globalThis.__zod_globalConfig?.jitless ?? null,
 }));
 setInterval(report, 200).unref();
 process.on('exit', report);
@@ -45,11 +45,13 @@ process.on('exit', report);
   const r = await measureAgentFootprint({ durationMs: 3_000, heartbeatIntervalSec: 1, nodeArgs: [...UNIT_NODE_ARGS, '--require', preload], log: () => undefined });
   assert.ok(r.heartbeats >= 1, `the agent heartbeated (${r.heartbeats})`);
   const probes = readdirSync(dir).filter((f) => f.startsWith('probe-')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-    argv: string[]; execArgv: string[]; compiled: number; jitless: boolean | null;
+    argv: string[]; execArgv: string[]; wasm: string; compiled: number; jitless: boolean | null;
   });
   const service = probes.find((p) => p.argv[0] === 'run');
   assert.ok(service, `the service process reported (${JSON.stringify(probes)})`);
-  assert.ok(service.execArgv.includes('--lite-mode'), `the unit runs node with --lite-mode (${service.execArgv.join(' ')})`);
+  // Node's fetch (undici: the cloud metadata probes) needs WebAssembly, which V8's --lite-mode and
+  // --jitless turn off: memory flags in UNIT_NODE_ARGS must leave it on.
+  assert.equal(service.wasm, 'object', `WebAssembly is there for fetch (node ${service.execArgv.join(' ')})`);
   assert.equal(service.compiled, 0, 'no code compiled at run time while registering and heartbeating');
   assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent');
 });
