@@ -5,7 +5,8 @@
  * a valid probe (an empty `events` batch). The property: the server answers the fuzzed frame with
  * nothing, a valid reply, or `error` frames with catalogued codes; when it closes the socket it uses
  * the close code its error names; it never answers ARCSIM_E_INTERNAL (1011), and the probe is still
- * acknowledged afterwards (on a new connection when the old one was closed).
+ * answered afterwards (on a new connection when the old one was closed). Three quarters of the
+ * cases run on a registered connection, a quarter on one that has not registered yet.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,17 +35,16 @@ type Fuzzed = { kind: 'text'; data: string } | { kind: 'binary'; data: Uint8Arra
 
 const PROBE_SEQ_BASE = 1_000_000_000;
 const RUNS = runsFor(2000);
+/** A quarter of the cases go to a connection that has not registered (the handshake state). */
+const UNREGISTERED_RUNS = Math.max(1, Math.round(RUNS / 4));
 
-test(`fuzz frames: ${RUNS} fuzzed agent frames over a real socket; each answered with typed errors or typed close codes, and a valid frame is still served afterwards`, { timeout: 180_000 }, async (t) => {
+test(`fuzz frames: ${RUNS} fuzzed agent frames over a real socket (registered and not yet registered); each answered with typed errors or typed close codes, and a valid frame is still served afterwards`, { timeout: 180_000 }, async (t) => {
   const env = await startControlPlane();
   t.after(async () => { await env.close(); cleanup(env.dir); });
   const token = await env.cp.createToken({ subscription: 'sub-fuzz', resourceGroup: 'rg-fuzz' });
   const creds = await enroll(env.url, token.token, 'fuzz-host');
   const frames = validFrames(creds.agentId);
   const maxFrameBytes = env.cp.limits.maxFrameBytes;
-
-  let agent = await RawAgent.connect(env.url, creds);
-  await agent.register();
 
   const tally = new Tally();
   const closeCodes = new Map<number, number>();
@@ -59,53 +59,79 @@ test(`fuzz frames: ${RUNS} fuzzed agent frames over a real socket; each answered
     { weight: 1, arbitrary: fc.constant<Fuzzed>({ kind: 'text', data: JSON.stringify({ v: 1, type: 'heartbeat', time: 'x'.repeat(maxFrameBytes) }) }) },
   );
 
-  await fc.assert(fc.asyncProperty(fuzzed, async (f) => {
-    const seq = ++probeSeq;
-    if (f.kind === 'binary') agent.ws.send(f.data, { binary: true });
-    else agent.send(f.data);
-    agent.send({ v: 1, type: 'events', seq, events: [] });
-    const replies: Array<Record<string, any>> = [];
-    const current = agent;
-    // Read every frame up to the probe's ack, or until the socket closes.
-    const ack = await new Promise<Record<string, any> | undefined>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ack for probe ${seq} after ${JSON.stringify(f).slice(0, 300)}`)), 5000);
-      const take = () => {
-        while (current.frames.length) {
-          const fr = current.frames.shift()!;
-          if (fr.type === 'ack' && fr.seq === seq) { clearTimeout(timer); current.ws.off('message', onMessage); return resolve(fr); }
-          replies.push(fr);
-        }
-      };
-      const onMessage = () => setImmediate(take);
-      current.ws.on('message', onMessage);
-      current.closed.then(() => { clearTimeout(timer); setImmediate(() => { take(); resolve(undefined); }); });
-      take();
-    });
-    for (const r of replies) {
-      if (r.type === 'error') {
-        assert.ok(isCatalogued(r.code), `uncatalogued error code ${r.code} for ${JSON.stringify(f).slice(0, 300)}`);
-        assert.notEqual(r.code, 'ARCSIM_E_INTERNAL', `internal error for ${JSON.stringify(f).slice(0, 500)}`);
-        tally.code(r.code);
-      } else {
-        assert.ok(['ack', 'registered'].includes(r.type), `unexpected reply ${JSON.stringify(r)} to ${JSON.stringify(f).slice(0, 300)}`);
-      }
-    }
-    if (!replies.some((r) => r.type === 'error')) tally.ok();
-    if (ack === undefined) {
-      const { code } = await current.closed;
-      const error = replies.find((r) => r.type === 'error');
-      assert.ok(error, `socket closed (${code}) without an error frame after ${JSON.stringify(f).slice(0, 300)}`);
-      assert.equal(code, (ERRORS as Record<string, { closeCode: number | null }>)[error.code]!.closeCode ?? 1008, `close code of ${error.code}`);
-      closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1);
-      // A valid frame is still served: a new connection registers and its probe is acknowledged.
-      agent = await RawAgent.connect(env.url, creds);
-      await agent.register();
+  /**
+   * One phase: on a registered connection the probe is answered with its `ack`; on one that has not
+   * registered, with ARCSIM_E_NOT_REGISTERED for its seq (or its `ack`, when the fuzzed frame was a
+   * valid `register`; the next case then starts on a fresh unregistered connection).
+   */
+  async function phase(registered: boolean, runs: number, offset: number): Promise<void> {
+    const open = async () => {
+      const a = await RawAgent.connect(env.url, creds);
+      if (registered) await a.register();
+      return a;
+    };
+    let agent = await open();
+    await fc.assert(fc.asyncProperty(fuzzed, async (f) => {
+      const seq = ++probeSeq;
+      if (f.kind === 'binary') agent.ws.send(f.data, { binary: true });
+      else agent.send(f.data);
       agent.send({ v: 1, type: 'events', seq, events: [] });
-      assert.equal((await agent.next('ack')).seq, seq);
-    }
-  }), fcParams(RUNS, 100));
+      const replies: Array<Record<string, any>> = [];
+      const current = agent;
+      const isProbeAnswer = (fr: Record<string, any>) => (fr.type === 'ack' && fr.seq === seq)
+        || (!registered && fr.type === 'error' && fr.code === 'ARCSIM_E_NOT_REGISTERED' && fr.ref === seq);
+      // Read every frame up to the probe's answer, or until the socket closes.
+      const answer = await new Promise<Record<string, any> | undefined>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer to probe ${seq} after ${JSON.stringify(f).slice(0, 300)}`)), 5000);
+        const take = () => {
+          while (current.frames.length) {
+            const fr = current.frames.shift()!;
+            if (isProbeAnswer(fr)) { clearTimeout(timer); current.ws.off('message', onMessage); return resolve(fr); }
+            replies.push(fr);
+          }
+        };
+        const onMessage = () => setImmediate(take);
+        current.ws.on('message', onMessage);
+        current.closed.then(() => { clearTimeout(timer); setImmediate(() => { take(); resolve(undefined); }); });
+        take();
+      });
+      for (const r of replies) {
+        if (r.type === 'error') {
+          assert.ok(isCatalogued(r.code), `uncatalogued error code ${r.code} for ${JSON.stringify(f).slice(0, 300)}`);
+          assert.notEqual(r.code, 'ARCSIM_E_INTERNAL', `internal error for ${JSON.stringify(f).slice(0, 500)}`);
+          tally.code(r.code);
+        } else {
+          assert.ok(['ack', 'registered'].includes(r.type), `unexpected reply ${JSON.stringify(r)} to ${JSON.stringify(f).slice(0, 300)}`);
+        }
+      }
+      if (!replies.some((r) => r.type === 'error')) tally.ok();
+      if (answer === undefined) {
+        const { code } = await current.closed;
+        const error = replies.find((r) => r.type === 'error');
+        assert.ok(error, `socket closed (${code}) without an error frame after ${JSON.stringify(f).slice(0, 300)}`);
+        assert.equal(code, (ERRORS as Record<string, { closeCode: number | null }>)[error.code]!.closeCode ?? 1008, `close code of ${error.code}`);
+        closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1);
+        // A valid frame is still served: a new connection registers and its probe is acknowledged.
+        const check = await RawAgent.connect(env.url, creds);
+        await check.register();
+        check.send({ v: 1, type: 'events', seq, events: [] });
+        assert.equal((await check.next('ack')).seq, seq);
+        if (registered) agent = check;
+        else { check.close(); await check.closed; agent = await open(); }
+      } else if (!registered && answer.type === 'ack') {
+        // The fuzzed frame was a valid register: go on from a fresh, unregistered connection.
+        current.close();
+        await current.closed;
+        agent = await open();
+      }
+    }), fcParams(runs, offset));
+    agent.close();
+    await agent.closed;
+  }
 
-  agent.close();
+  await phase(true, RUNS - UNREGISTERED_RUNS, 100);
+  await phase(false, UNREGISTERED_RUNS, 101);
+
   const line = printTally('frames', tally);
   process.stdout.write(`fuzz frames: close codes ${[...closeCodes.entries()].map(([c, n]) => `${c} x${n}`).join(', ') || 'none'}\n`);
   assert.equal(tally.cases, RUNS, line);
