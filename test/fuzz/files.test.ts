@@ -52,8 +52,8 @@ const TARGETS: Target[] = [
   { name: 'connectors', samples: CONNECTORS, yaml: false, load: (text, name) => parseConnectorDefinition(name.replace(/\W/g, '-'), parseSnapshotText(text, name)) },
 ];
 
-/** Cases per target and mutation kind (text edits, structural edits): 5 targets x 2 x 600 = 6,000. */
-const RUNS = runsFor(600);
+/** Cases per target and mutation kind (text edits, structural edits): 5 targets x 2 x 500 = 5,000. */
+const RUNS = runsFor(500);
 
 for (const [ti, target] of TARGETS.entries()) {
   test(`fuzz files: ${target.name} (${target.samples.length} valid samples mutated, ${RUNS} text + ${RUNS} structural cases); every refusal is a typed ARCSIM_E_* error`, { timeout: 120_000 }, () => {

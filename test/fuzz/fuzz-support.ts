@@ -32,7 +32,7 @@ export function runsFor(base: number): number {
 
 /** fast-check parameters for one property: the seed (plus a per-target offset so targets differ), the runs. */
 export function fcParams(runs: number, offset = 0): fc.Parameters<unknown> {
-  return { seed: (FUZZ_SEED + offset) | 0, numRuns: runs, endOnFailure: false, verbose: 0 };
+  return { seed: (FUZZ_SEED + offset) | 0, numRuns: runs, endOnFailure: false, verbose: 0, includeErrorInReport: true };
 }
 
 /** Counts cases and the typed codes they ended in. */

@@ -18,7 +18,7 @@ import { fcParams, isCatalogued, jsonOps, mutateJson, mutateText, nastyValue, pr
 type Schema = Record<string, any>;
 interface Route { method: string; path: string; params: string[]; query: string[]; body?: Schema; bodyType?: string }
 
-const RUNS = runsFor(2500);
+const RUNS = runsFor(3000);
 const FORBIDDEN = (r: Route) => r.method === 'POST' && /^\/api\/connectors\/\{[^}]+\}\/pull$/.test(r.path);
 
 /** A plausible value for a JSON schema (the valid starting point the mutations work on). */
