@@ -14,6 +14,7 @@ import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerApi } from './api/routes.ts';
+import { frameworkErrors } from './api/http.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
@@ -130,7 +131,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
   // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
   const app = Fastify({
-    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes,
+    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes, frameworkErrors,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   }) as unknown as FastifyInstance;
   const emitter = new EventEmitter();
