@@ -8,7 +8,7 @@ import type { MachineFacts, Message, MessageInput, SqlInstanceFacts } from '../p
  * protocol/messages.ts (erased at build time).
  *
  * The checks mirror the zod schemas of protocol/messages.ts field for field (strict objects,
- * string lengths in UTF-16 units as zod counts them, safe integers for `.int()`);
+ * string lengths in code points as zod 4 counts them, safe integers for `.int()`);
  * test/agent/idle-decoder.test.ts generates valid and mutated frames and asserts this decoder and
  * the schemas accept and refuse exactly the same, with the same value. What it does not decide
  * (`undefined`) goes to the zod decoder, loaded on first use (`fullDecoder`): a `run-scenario`
@@ -28,7 +28,20 @@ type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
 /** A strict object: every own key is one of `keys` (zod's strictObject refuses the others). */
 const only = (o: Obj, keys: readonly string[]): boolean => Object.keys(o).every((k) => keys.includes(k));
-const str = (x: unknown, min = 0, max = Infinity): x is string => typeof x === 'string' && x.length >= min && x.length <= max;
+/** Code points in `s` (a surrogate pair counts once, a lone surrogate as one): how zod 4 measures `.min()` / `.max()`. */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    if ((s.charCodeAt(i) & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n--;
+      i++;
+    }
+  }
+  return n;
+}
+/** A string of `min` to `max` code points. */
+export const str = (x: unknown, min = 0, max = Infinity): x is string =>
+  typeof x === 'string' && (min === 0 && max === Infinity ? true : (x.length >= min && x.length <= max) || (x.length >= min && codePoints(x) <= max && codePoints(x) >= min));
 const optStr = (x: unknown, max = Infinity): boolean => x === undefined || str(x, 0, max);
 const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const int = (x: unknown): x is number => Number.isSafeInteger(x);
@@ -136,10 +149,10 @@ export function sqlInstanceOk(s: unknown): s is SqlInstanceFacts {
  * here fails, and the caller then encodes with zod (which throws with the reason).
  */
 export function encodeRegister(body: Omit<MessageInput<'register'>, 'v' | 'type'>): string | undefined {
-  const b = body as Obj;
+  if (!isObj(body)) return undefined;
   const sql = body.sqlInstances ?? [];
   const ext = body.extensions;
-  if (!only(b, ['machine', 'sqlInstances', 'extensions']) || !machineFactsOk(body.machine)
+  if (!only(body, ['machine', 'sqlInstances', 'extensions']) || !machineFactsOk(body.machine)
     || !Array.isArray(sql) || sql.length > 64 || !sql.every(sqlInstanceOk)
     || (ext !== undefined && (!Array.isArray(ext) || ext.length > 64 || !ext.every(extensionState)))) return undefined;
   return JSON.stringify({ v: V, type: 'register', machine: body.machine, sqlInstances: sql, extensions: ext });

@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
-import { machineFactsOk, sqlInstanceOk } from './idle-decoder.ts';
+import { machineFactsOk, sqlInstanceOk, str } from './idle-decoder.ts';
 import type { Inventory } from './inventory.ts';
 
 /**
  * The child's inventory checked by hand as InventorySchema (agent/inventory-schema.ts) checks it,
  * so the agent service loads no zod at each connect; a refused one goes to the schema for the reason.
  */
-function inventoryOk(d: unknown): d is Inventory {
+export function inventoryOk(d: unknown): d is Inventory {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
   const o = d as Record<string, unknown>;
   return Object.keys(o).every((k) => k === 'machine' || k === 'sqlInstances' || k === 'notes') && machineFactsOk(o.machine)
     && Array.isArray(o.sqlInstances) && o.sqlInstances.length <= 64 && o.sqlInstances.every(sqlInstanceOk)
-    && Array.isArray(o.notes) && o.notes.length <= 256 && o.notes.every((n) => typeof n === 'string' && n.length <= 4096);
+    && Array.isArray(o.notes) && o.notes.length <= 256 && o.notes.every((n) => str(n, 0, 4096));
 }
 
 export interface ChildInventoryOptions {
