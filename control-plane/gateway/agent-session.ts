@@ -27,7 +27,7 @@ export interface SessionDeps {
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
   /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
-  onRegistering?(machine: MachineRow): Promise<void>;
+  onRegistering?(machine: MachineRow, before: MachineRow | undefined): Promise<void>;
   /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected). */
   onHeartbeat?(agentId: string): Promise<void>;
   /** The agent asked to be deregistered (uninstall): delete its machine and revoke its key; resolves to the deleted machine's resource id. */
@@ -253,7 +253,7 @@ export class AgentSession {
       extensions: existing?.extensions ?? msg.extensions ?? [], status: 'Connected',
       lastHeartbeat: now, lastStatusChange: now, registeredAt: existing?.registeredAt ?? now,
     });
-    await this.deps.onRegistering?.(machine);
+    await this.deps.onRegistering?.(machine, existing);
     this.machine = machine;
     clearTimeout(this.handshakeTimer);
     this.deps.registered?.();
