@@ -176,9 +176,10 @@ export class AgentSession {
     switch (msg.type) {
       case 'register': {
         if (!this.deps.admit) return this.register(msg);
+        // The agent did send its register in time: waiting for admission is ours, not a handshake timeout.
+        clearTimeout(this.handshakeTimer);
         const r = await this.deps.admit(() => this.register(msg));
         if (r.busy) {
-          clearTimeout(this.handshakeTimer);
           this.fail(protocolError('ARCSIM_E_BUSY'), { retryable: true, retryAfterMs: this.deps.busyRetryAfterMs?.() ?? this.deps.limits.busyRetryAfterMs });
         }
         return;
