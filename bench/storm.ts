@@ -19,6 +19,8 @@ export interface StormOptions {
   /** Agents not registered by then count as failed, ms. */
   deadlineMs: number;
   dir: string;
+  /** Control-plane limits to override (e.g. a small admission bound). */
+  limits?: Partial<Record<'maxRegistrationsInFlight' | 'maxRegistrationsWaiting' | 'busyRetryAfterMs', number>>;
   /** Progress lines (seeding, start); default: none. */
   log?: (line: string) => void;
 }
@@ -68,7 +70,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   const seedMs = performance.now() - seedStart;
   log(`seeded ${o.stored} machines in ${(seedMs / 1000).toFixed(1)} s`);
 
-  const cp = createControlPlane({ store, config: { port: 0, host: '127.0.0.1' } });
+  const cp = createControlPlane({ store, config: { port: 0, host: '127.0.0.1', inventory: { schedulePulls: false }, limits: o.limits ?? {} } });
   const url = await cp.listen();
   try {
     const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
