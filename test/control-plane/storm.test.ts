@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatStorm, runStorm } from '../../bench/storm.ts';
-import { cleanup, tempDir } from '../helpers.ts';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Agent } from '../../agent/index.ts';
+import { cleanup, enroll, RawAgent, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
 
 /**
  * Issue 12, found case "Reconnect storm": 1,000 agents reconnecting at once with 2,500 machines
@@ -35,4 +38,29 @@ test('a storm past the admission bound is refused with ARCSIM_E_BUSY and every r
   assert.equal(r.serverRefusals, r.busy, 'the agents saw every refusal the server counted, each with retryAfterMs');
   assert.equal(r.retries, r.busy, 'each refusal is followed by exactly one retry, never a lost agent');
   assert.equal(r.errors.length, 0, r.errors.join('; '));
+});
+
+test('the real agent, refused with ARCSIM_E_BUSY at the upgrade, reconnects no sooner than the advised delay and registers', async (t) => {
+  const env = await startControlPlane({ config: { limits: { maxRegistrationsInFlight: 1, maxRegistrationsWaiting: 1, busyRetryAfterMs: 400 } } });
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 'sub', resourceGroup: 'rg' });
+  // Two upgraded sockets that have not registered fill the bound (1 in flight + 1 waiting).
+  const holders = await Promise.all(['hold-1', 'hold-2'].map(async (h) => RawAgent.connect(env.url, await enroll(env.url, token.token, h))));
+  const agent = new Agent({
+    controlPlane: env.url, token: token.token, stateDir: join(env.dir, 'agent'), backoffMinMs: 10, backoffMaxMs: 20,
+    facts: async () => ({ machine: TEST_FACTS, sqlInstances: [] }),
+  });
+  t.after(() => agent.stop());
+  const registered = agent.waitRegistered();
+  const refusedAt = new Promise<number>((resolve) => {
+    const poll = setInterval(() => { if (env.cp.admission().refused > 0) { clearInterval(poll); resolve(performance.now()); } }, 5);
+  });
+  await agent.start();
+  const t0 = await refusedAt;
+  for (const h of holders) h.close();
+  await registered;
+  const waited = performance.now() - t0;
+  // Its own backoff is 10–20 ms here: only the server's advice (>= 400 ms) explains the wait.
+  assert.ok(waited >= 400 - 10, `reconnected after ${Math.round(waited)} ms, before the advised 400 ms`);
+  assert.equal(env.cp.admission().refused, 1, 'one refusal, one successful retry');
 });
