@@ -28,6 +28,8 @@ export const LIMITS = {
    * count; past it an agent is refused with ARCSIM_E_BUSY and a server-advised retry delay.
    */
   maxRegistrationsWaiting: 256,
+  /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
+  maxUpgradesPerTurn: 16,
   /** Base delay advised to a refused (ARCSIM_E_BUSY) agent before it reconnects, ms; the server adds up to as much again in jitter. */
   busyRetryAfterMs: 2000,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */

@@ -231,6 +231,8 @@ export class AgentSession {
     const now = clock.now();
     const a = this.agent;
     if (this.machine) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'already registered on this connection', 'type'));
+    // Closed while waiting for admission: storing it as Connected now would be a lie (and wasted work in a storm).
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if ((await this.deps.claim(this, msg.machine)) === 'clone') {
       clearTimeout(this.handshakeTimer);
       return this.fail(protocolError('ARCSIM_E_IDENTITY_CLONED', `agent ${a.agentId} is connected from another host; this connection is refused`));

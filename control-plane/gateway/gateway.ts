@@ -41,22 +41,57 @@ export class Gateway {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
     this.admission = new Admission(limits);
     server.on('upgrade', (req, socket, head) => {
-      this.upgrade(req, socket, head).catch((err) => {
+      socket.on('error', () => socket.destroy());
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
+      // Refused before the key lookup and the upgrade: a storm costs one short HTTP answer per surplus agent.
+      if (!this.admission.enterHandshake()) return reject(socket, 'ARCSIM_E_BUSY', undefined, this.admission.retryAfterMs());
+      this.paced(() => this.upgrade(req, socket, head).catch((err) => {
         logger.error('upgrade failed', { error: String(err) });
         reject(socket, 'ARCSIM_E_INTERNAL');
-      });
+      }));
     });
   }
 
+  private readonly pending: Array<() => void> = [];
+  private upgradesThisTurn = 0;
+  private turnScheduled = false;
+
+  /**
+   * Runs at most `limits.maxUpgradesPerTurn` upgrades per turn of the event loop; the others run
+   * on later turns, so a burst of connections leaves room for HTTP requests (`/api/health`).
+   */
+  private paced(work: () => void): void {
+    if (this.upgradesThisTurn < this.limits.maxUpgradesPerTurn && this.pending.length === 0) {
+      this.upgradesThisTurn++;
+      this.scheduleTurn();
+      work();
+      return;
+    }
+    this.pending.push(work);
+    this.scheduleTurn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      this.upgradesThisTurn = 0;
+      while (this.pending.length && this.upgradesThisTurn < this.limits.maxUpgradesPerTurn) {
+        this.upgradesThisTurn++;
+        this.pending.shift()!();
+      }
+      if (this.pending.length) this.scheduleTurn();
+    });
+  }
+
+  /** Authenticates and upgrades one counted (enterHandshake) socket. */
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
-    // Refused before the key lookup and the upgrade: a storm costs one short HTTP answer per surplus agent.
-    if (!this.admission.enterHandshake()) return reject(socket, 'ARCSIM_E_BUSY', undefined, this.admission.retryAfterMs());
     let counted = true;
     const leave = () => { if (counted) { counted = false; this.admission.leaveHandshake(); } };
     socket.once('close', leave);
+    if (socket.destroyed) return leave(); // gone while it waited for its turn
     const auth = await authenticateAgent(this.store, req.headers.authorization);
     if (!auth.ok) {
       leave();
