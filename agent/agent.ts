@@ -14,7 +14,7 @@ import { Extensions } from './extension-state.ts';
 import { decodeIdleFrame, encodeHeartbeat, encodeKeyRotated, encodeRegister, fullDecoder, type Decoded } from './idle-decoder.ts';
 import type { Identity } from './identity.ts';
 import type { Inventory, InventoryOptions } from './inventory.ts';
-import { Backoff } from './keepalive.ts';
+import { Backoff, busyDelayMs } from './keepalive.ts';
 import { Outbox } from './outbox.ts';
 import { describeRun, Playback } from './playback.ts';
 import type { ScheduleEntry } from './schedule-file.ts';
@@ -94,6 +94,8 @@ export class Agent extends EventEmitter {
   private stopped = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** The delay the control plane advised with its last ARCSIM_E_BUSY refusal, ms (used once). */
+  private busyRetryAfterMs: number | undefined;
   private outbox: Outbox | undefined;
   private extensions: Extensions | undefined;
   private readonly clock: Clock;
@@ -302,7 +304,15 @@ export class Agent extends EventEmitter {
     const conn: Connection = new Connection({
       controlPlane: this.options.controlPlane, ca: this.options.ca, identity, pingIntervalMs: this.options.pingIntervalMs ?? AGENT_DEFAULTS.pingIntervalMs,
     }, {
-      refused: (status, body) => this.enrollment.refused(status, body),
+      refused: (status, body) => {
+        const busy = busyRefusal(body);
+        if (busy !== undefined) {
+          this.busyRetryAfterMs = busy;
+          this.logger.warn('control plane busy; reconnecting later', { retryAfterMs: busy });
+          return;
+        }
+        this.enrollment.refused(status, body);
+      },
       open: () => {
         this.backoff.reset();
         this.facts()
@@ -355,7 +365,11 @@ export class Agent extends EventEmitter {
   private scheduleReconnect(): void {
     if (this.stopped) return;
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), this.backoff.next());
+    const backoffMs = this.backoff.next();
+    const busy = this.busyRetryAfterMs;
+    this.busyRetryAfterMs = undefined;
+    const delay = busy === undefined ? backoffMs : busyDelayMs(busy, backoffMs, this.options.random ?? Math.random);
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }
 
   /** Handles one frame; returns the code of an `error` frame (the close that may follow depends on it). */
@@ -404,6 +418,7 @@ export class Agent extends EventEmitter {
       case 'error':
         this.logger.warn('control plane reported an error', { code: msg.code, message: msg.message, ref: msg.ref });
         this.emit('error-frame', msg);
+        if (msg.code === 'ARCSIM_E_BUSY') this.busyRetryAfterMs = msg.retryAfterMs ?? AGENT_DEFAULTS.backoffMinMs;
         if (typeof msg.ref === 'number') this.outbox?.refused(msg.ref, { code: msg.code, retryable: msg.retryable, retryAfterMs: msg.retryAfterMs });
         return msg.code;
       case 'command':
@@ -458,5 +473,16 @@ export class Agent extends EventEmitter {
     // Not at idle: commands are rare, and the zod encoder checks the result (loaded on the first one).
     const { encodeFrame } = await import('../protocol/messages.ts');
     this.connection?.send(encodeFrame('command-result', { id: msg.id, ...reply }));
+  }
+}
+
+/** The advised delay of an upgrade refused with ARCSIM_E_BUSY (HTTP 503), or undefined for any other refusal. */
+function busyRefusal(body: string): number | undefined {
+  try {
+    const b = JSON.parse(body) as { code?: unknown; retryAfterMs?: unknown };
+    if (b.code !== 'ARCSIM_E_BUSY') return undefined;
+    return typeof b.retryAfterMs === 'number' && b.retryAfterMs >= 0 ? b.retryAfterMs : AGENT_DEFAULTS.backoffMinMs;
+  } catch {
+    return undefined;
   }
 }
