@@ -41,7 +41,7 @@ function codePoints(s: string): number {
 }
 /** A string of `min` to `max` code points. */
 export const str = (x: unknown, min = 0, max = Infinity): x is string =>
-  typeof x === 'string' && (min === 0 && max === Infinity ? true : (x.length >= min && x.length <= max) || (x.length >= min && codePoints(x) <= max && codePoints(x) >= min));
+  typeof x === 'string' && ((min === 0 && max === Infinity) || (codePoints(x) >= min && codePoints(x) <= max));
 const optStr = (x: unknown, max = Infinity): boolean => x === undefined || str(x, 0, max);
 const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const int = (x: unknown): x is number => Number.isSafeInteger(x);

@@ -21,6 +21,8 @@ const strAround = (min: number, max: number) => fc.oneof(
   fc.string({ minLength: Math.max(min, max - 2), maxLength: max }),
   fc.constantFrom('x'.repeat(max), 'é'.repeat(max), '💥'.repeat(max), '💥'.repeat(max + 1), '\ud800'.repeat(max), 'x'.repeat(max + 1)),
   fc.string({ unit: 'binary', minLength: Math.max(min, max - 2), maxLength: max + 1 }),
+  fc.string({ unit: 'binary', minLength: Math.max(0, min - 1), maxLength: min + 1 }),
+  fc.constantFrom('💥'.repeat(Math.max(1, min - 1)), '💥'.repeat(Math.ceil(min / 2)), '💥'.repeat(min)),
 );
 const anyStr = fc.string({ maxLength: 20 });
 const count = fc.oneof(fc.nat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER));
