@@ -14,6 +14,7 @@ import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerApi } from './api/routes.ts';
+import { frameworkErrors } from './api/http.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
@@ -41,6 +42,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   lateness: z.string().default('5m'),
   /** Directories of Sigma rule files, loaded as one rule set; default: the shipped rules. */
   rulesDirs: z.array(z.string().min(1)).min(1).optional(),
+  /** Start with an empty rule set; without it, rules directories holding no rule refuse the start (ARCSIM_E_RULE_DIR). */
+  allowNoRules: z.boolean().default(false),
   /** Which status change flows between MDE, M365D, MDC and Sentinel (see products/sync-matrix.ts). */
   sync: SyncConfigSchema.default(SyncConfigSchema.parse({})),
   /** Related alerts this far apart (alert time) still form one M365D incident. */
@@ -119,12 +122,16 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const tls = config.tls ? loadServerTls(config.tls, clock.now()) : undefined;
   const scheme = tls ? 'https' : 'http';
   const rules = config.rulesDirs ? loadRulesDirs(config.rulesDirs) : loadRulesDir();
+  // A control plane with no rule raises no alert: say so at start-up instead of running silently.
+  if (rules.detections.length + rules.correlations.length === 0 && !config.allowNoRules) {
+    throw protocolError('ARCSIM_E_RULE_DIR', `${(config.rulesDirs ?? ['the shipped rules']).join(', ')}: no rule files (*.yml); give --allow-no-rules (allowNoRules) to start without rules`, 'rulesDirs');
+  }
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
   // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
   const app = Fastify({
-    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes,
+    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes, frameworkErrors,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   }) as unknown as FastifyInstance;
   const emitter = new EventEmitter();

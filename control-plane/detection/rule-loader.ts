@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { readYamlAll } from '../../lib/yaml.ts';
 import { z } from 'zod';
 import { issuePath, protocolError, type ArcsimError, type ErrorCode } from '../../protocol/errors.ts';
 import type { TableName } from '../../protocol/index.ts';
@@ -161,8 +161,16 @@ export function loadRulesDir(dir: string = DEFAULT_RULES_DIR): RuleSet {
  * twice anywhere is refused.
  */
 export function loadRulesDirs(dirs: readonly string[]): RuleSet {
-  return loadRules(dirs.flatMap((dir) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()
-    .map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }))));
+  return loadRules(dirs.flatMap((dir) => {
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch (err) {
+      // A missing or unreadable directory names itself, not a raw ENOENT.
+      throw protocolError('ARCSIM_E_RULE_DIR', `${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as NodeJS.ErrnoException).code ?? 'unreadable'}`, dir);
+    }
+    return files.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }));
+  }));
 }
 
 /** Compiles rule sources (each may hold several YAML documents) into a RuleSet. */
@@ -177,11 +185,10 @@ export function loadRules(sources: Array<{ file: string; text: string }>): RuleS
   };
 
   for (const { file, text } of sources) {
-    const docs = parseAllDocuments(text);
-    for (const [index, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
+    for (const [index, doc] of readYamlAll(text).entries()) {
       const where = `${basename(file)}${index ? `#${index + 1}` : ''}`;
       if (doc.errors.length) throw ruleError('ARCSIM_E_RULE_YAML', where, doc.errors[0]!.message);
-      const raw = doc.toJS() as Record<string, unknown> | null;
+      const raw = doc.value as Record<string, unknown> | null;
       if (raw === null) continue;
       const label = `${where} (${typeof raw.title === 'string' ? raw.title : 'untitled'})`;
       if (typeof raw === 'object' && 'correlation' in raw) {

@@ -6,6 +6,8 @@ import { loadRulesDirs } from '../../control-plane/detection/index.ts';
 import { loadConfigFile } from '../../control-plane/config-file.ts';
 import { ArcsimError } from '../../protocol/errors.ts';
 import { cleanup, tempDir } from '../helpers.ts';
+import { createControlPlane } from '../../control-plane/index.ts';
+import { openSqliteStore } from '../../control-plane/store/index.ts';
 
 const BASE = `title: Failed logon
 id: 5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b10
@@ -73,4 +75,26 @@ test('rulesDirs in a config file are read relative to the file', (t) => {
   assert.deepEqual(loadConfigFile(file).rulesDirs, [a, b]);
   writeFileSync(file, 'rulesDirs: []\n');
   assert.throws(() => loadConfigFile(file), (err: ArcsimError) => err.code === 'ARCSIM_E_CONFIG_SCHEMA' && err.path === 'rulesDirs');
+});
+
+test('a missing rules directory is ARCSIM_E_RULE_DIR naming it (was a raw ENOENT)', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const missing = join(dir, 'no-such-rules');
+  assert.throws(() => loadRulesDirs([missing]), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_DIR' && err.message.includes(missing));
+});
+
+test('an empty rules directory refuses to start the control plane unless allowNoRules (was: 0 rules, silently)', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const empty = join(dir, 'rules');
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'README.md'), 'not a rule\n');
+  const store = openSqliteStore({ file: ':memory:' });
+  t.after(() => store.close());
+  assert.throws(() => createControlPlane({ store, config: { port: 0, rulesDirs: [empty] } }),
+    (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_DIR' && err.message.includes(empty) && /allow-no-rules/.test(err.message));
+  const cp = createControlPlane({ store, config: { port: 0, rulesDirs: [empty], allowNoRules: true } });
+  assert.equal(cp.rules.detections.length, 0);
+  await cp.close();
 });
