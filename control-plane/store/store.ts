@@ -467,7 +467,7 @@ export interface KeysRepository {
  */
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
-  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'setMachineExtensions'>;
+  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
   readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
   readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;

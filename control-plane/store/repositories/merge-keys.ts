@@ -7,7 +7,7 @@ export const MERGE_KEYS_Q = {
   deleteAll: sql(`DELETE FROM merge_keys`),
   insert: sql((d) => `INSERT INTO merge_keys (item_kind, item_id, merge_key)
                       SELECT item_kind, item_id, merge_key FROM ${d.jsonRows('x', { item_kind: 'text', item_id: 'text', merge_key: 'text' })}
-                      ON CONFLICT (item_kind, item_id, merge_key) DO NOTHING`),
+                      WHERE true ON CONFLICT (item_kind, item_id, merge_key) DO NOTHING`),
   itemsWith: sql((d) => `SELECT DISTINCT item_kind, item_id FROM merge_keys WHERE ${d.inList('merge_key')} ORDER BY item_kind, item_id`),
 };
 
