@@ -11,6 +11,12 @@ export const LOGSOURCE_TABLES: { category: Record<string, TableName>; service: R
     file_event: 'DeviceFileEvents',
     file_change: 'DeviceFileEvents',
     authentication: 'DeviceLogonEvents',
+    registry_add: 'DeviceRegistryEvents',
+    registry_set: 'DeviceRegistryEvents',
+    registry_delete: 'DeviceRegistryEvents',
+    registry_rename: 'DeviceRegistryEvents',
+    registry_event: 'DeviceRegistryEvents',
+    image_load: 'DeviceImageLoadEvents',
     database: 'SqlEvents',
   },
   service: {
@@ -44,6 +50,14 @@ export const SIGMA_FIELDS: Record<TableName, Record<string, string>> = {
     TargetFilename: 'FolderPath', Image: 'InitiatingProcessFolderPath', User: 'InitiatingProcessAccountName',
     Hashes: 'SHA256', Computer: 'DeviceName', ComputerName: 'DeviceName',
   },
+  // Minimal until the field mapping moves to data (issue 13, item 2): columns by their MDE names.
+  DeviceRegistryEvents: { Image: 'InitiatingProcessFolderPath', Computer: 'DeviceName', ComputerName: 'DeviceName' },
+  DeviceImageLoadEvents: {
+    ImageLoaded: 'FolderPath', Image: 'InitiatingProcessFolderPath', Computer: 'DeviceName', ComputerName: 'DeviceName',
+  },
+  DeviceEvents: { Computer: 'DeviceName', ComputerName: 'DeviceName' },
+  DeviceInfo: { Computer: 'DeviceName', ComputerName: 'DeviceName' },
+  DeviceNetworkInfo: { Computer: 'DeviceName', ComputerName: 'DeviceName' },
   SqlEvents: {
     User: 'ServerPrincipalName', SourceIp: 'ClientIP', ClientIp: 'ClientIP', Query: 'Statement',
     Database: 'DatabaseName', Application: 'ApplicationName',
