@@ -1,6 +1,6 @@
 /**
  * Sigma `condition` expressions: `and`, `or`, `not`, parentheses, selection names,
- * `1 of <pattern>`, `all of <pattern>`, `1 of them`, `all of them` (patterns may end in `*`).
+ * `N of <pattern>`, `all of <pattern>`, `N of them`, `all of them` (patterns may use `*`).
  * Parsed once at load time into a predicate over the selections' results.
  */
 export type ConditionFn = (selections: (name: string) => boolean) => boolean;
@@ -23,7 +23,7 @@ function tokenize(text: string): Token[] {
 
 /** Parses `condition` against the selection `names`; throws an Error naming what is wrong. */
 export function parseCondition(condition: string, names: string[]): ConditionFn {
-  if (/\|/.test(condition)) throw new Error('aggregation pipes (`| count()`) are deprecated Sigma; use a correlation rule');
+  if (/\|/.test(condition)) throw new Error('aggregation pipes (`| count()`, `| near`) are legacy Sigma (removed in 2.0); use a correlation rule');
   const tokens = tokenize(condition);
   let i = 0;
   const peek = () => tokens[i];
@@ -84,8 +84,13 @@ export function parseCondition(condition: string, names: string[]): ConditionFn 
       const group = matchNames(target.text);
       if (lower === 'all') return (s) => group.every((n) => s(n));
       const n = Number(lower);
-      if (n !== 1) throw new Error(`"${t.text} of" is not supported; use "1 of" or "all of"`);
-      return (s) => group.some((name) => s(name));
+      if (n < 1) throw new Error(`"${t.text} of" needs a count of at least 1`);
+      if (n === 1) return (s) => group.some((name) => s(name));
+      return (s) => {
+        let hits = 0;
+        for (const name of group) if (s(name) && ++hits >= n) return true;
+        return false;
+      };
     }
     if (['and', 'or', 'not', 'of'].includes(lower)) throw new Error(`unexpected "${t.text}"`);
     if (!names.includes(t.text)) throw new Error(`unknown selection "${t.text}"`);
