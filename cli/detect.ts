@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { detectOffline, parseEventsNdjson } from '../control-plane/detection/offline-detect.ts';
+import { DEFAULT_RULES_DIR, reportRulesDirs } from '../control-plane/detection/index.ts';
 import { loadLibrary, loadScenarioFile, type Scenario } from '../scenarios/index.ts';
 import { table } from '../lib/text-table.ts';
 
@@ -15,14 +16,21 @@ export function detectCommand(): Command {
   return new Command('detect')
     .description('run the detection rules over recorded events (NDJSON, one event per line) and print the alerts, like wazuh-logtest')
     .requiredOption('--events <file>', 'NDJSON file of events (e.g. written by a scenario play), - for stdin')
-    .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .option('--rules <dir...>', 'directories of Sigma rule files, read recursively, rule by rule: every rule that loads is used (default: the shipped rules)')
+    .option('--strict', 'fail when any rule is refused (default: print the refused count and go on)')
     .option('--scenario <slug|file>', "check the scenario's expected alerts: exit 0 only if exactly they were raised")
     .option('--benign', 'with --scenario: the events are its benign twin, so no alert may be raised')
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const text = readFileSync(opts.events === '-' ? 0 : opts.events, 'utf8');
       const events = parseEventsNdjson(text, opts.events);
-      const alerts = await detectOffline(events, { rulesDir: opts.rules });
+      const dirs: string[] = opts.rules ?? [DEFAULT_RULES_DIR];
+      const report = reportRulesDirs(dirs);
+      if (report.refused.length) {
+        if (opts.strict) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message!);
+        process.stderr.write(`${report.refused.length} of ${report.results.length} rule(s) refused, the others loaded; see which and why: arcsim rules check ${dirs.join(' ')}\n`);
+      }
+      const alerts = await detectOffline(events, { rules: report.set });
       let verdict: { ok: boolean; lines: string[] } | undefined;
       if (opts.scenario) {
         const s = scenarioFrom(opts.scenario);

@@ -36,6 +36,7 @@ export const ConfigFileSchema = z.strictObject({
   /** PostgreSQL store instead of SQLite. */
   storeUrl: z.string().regex(/^postgres(ql)?:\/\/./, 'a PostgreSQL URL, postgres://user[:password]@host[:port]/database').optional(),
   rulesDirs: shape.rulesDirs,
+  strictRules: shape.strictRules.unwrap().optional(),
   lateness: duration.optional(),
   incidentWindow: duration.optional(),
   sync: shape.sync.unwrap().optional(),

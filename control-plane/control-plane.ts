@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
-import { DetectionEngine, loadRulesDir, loadRulesDirs, type RuleSet } from './detection/index.ts';
+import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
@@ -41,6 +41,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   lateness: z.string().default('5m'),
   /** Directories of Sigma rule files, loaded as one rule set; default: the shipped rules. */
   rulesDirs: z.array(z.string().min(1)).min(1).optional(),
+  /** Refuse to start when any rule is refused (default: load every rule that loads, log the refused count). */
+  strictRules: z.boolean().default(false),
   /** Which status change flows between MDE, M365D, MDC and Sentinel (see products/sync-matrix.ts). */
   sync: SyncConfigSchema.default(SyncConfigSchema.parse({})),
   /** Related alerts this far apart (alert time) still form one M365D incident. */
@@ -65,6 +67,8 @@ export interface ControlPlane extends EventEmitter {
   readonly app: FastifyInstance;
   readonly store: Store;
   readonly rules: RuleSet;
+  /** The rules read at start that were refused (empty with strictRules, which makes a refusal fatal). */
+  readonly refusedRules: RuleResult[];
   readonly limits: Limits;
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
@@ -118,7 +122,14 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const transport = decideTransport({ host: config.host, publicUrl: config.publicUrl, tls: !!config.tls, insecureHttp: config.insecureHttp });
   const tls = config.tls ? loadServerTls(config.tls, clock.now()) : undefined;
   const scheme = tls ? 'https' : 'http';
-  const rules = config.rulesDirs ? loadRulesDirs(config.rulesDirs) : loadRulesDir();
+  // Rule by rule: every rule that loads is used; refusals are counted (or fatal with strictRules).
+  const ruleDirs = config.rulesDirs ?? [DEFAULT_RULES_DIR];
+  const report = reportRulesDirs(ruleDirs);
+  if (config.strictRules && report.refused.length) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message);
+  const rules = report.set;
+  if (report.refused.length) {
+    logger.warn('rules refused', { loaded: report.results.length - report.refused.length, refused: report.refused.length, see: `arcsim rules check ${ruleDirs.join(' ')}` });
+  }
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
@@ -228,6 +239,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     app,
     store: deps.store,
     rules,
+    refusedRules: report.refused,
     limits,
     sync: config.sync,
     inventory,

@@ -28,6 +28,8 @@ const Transform = z.discriminatedUnion('transform', [
   z.strictObject({ transform: z.literal('registry_path'), key: Column, value: Column, hives: z.record(z.string(), z.string()) }),
   /** Sysmon's Details: "DWORD (0x…)", "QWORD (0x…-0x…)", "Binary Data", or the data itself. */
   z.strictObject({ transform: z.literal('registry_details'), data: Column, type: Column }),
+  /** Sysmon's SourceIsIpv6 / DestinationIsIpv6: "true" when the address column holds an IPv6 address. */
+  z.strictObject({ transform: z.literal('is_ipv6'), column: Column }),
 ]);
 type Transform = z.infer<typeof Transform>;
 
@@ -70,8 +72,8 @@ export class FieldMapping {
       if (!(TABLE_NAMES as string[]).includes(entry.table)) return { error: `log source maps to ${entry.table}, a table arcsim's event schema does not have` };
       return { table: entry.table as TableName, actionTypes: entry.actionTypes };
     }
-    const known = this.file.logsources.map((l) => Object.entries(l).filter(([k]) => k !== 'table' && k !== 'actionTypes').map(([k, v]) => `${k}: ${v}`).join(' ')).join('; ');
-    return { error: `logsource ${JSON.stringify(ls)} has no arcsim event table (supported: ${known})` };
+    const which = (['category', 'product', 'service'] as const).filter((k) => ls[k] !== undefined).map((k) => `${k}: ${ls[k]}`).join(', ');
+    return { error: `logsource {${which}} has no arcsim event table (the log sources arcsim reads are listed in ${this.source})` };
   }
 
   /** The getter of `field` in `table`, or a sentence saying why there is none. */
@@ -112,6 +114,7 @@ function transformColumns(t: Transform): Array<string | undefined> {
     case 'map': return [t.column];
     case 'registry_path': return [t.key, t.value];
     case 'registry_details': return [t.data, t.type];
+    case 'is_ipv6': return [t.column];
   }
 }
 
@@ -157,6 +160,11 @@ function compileTransform(t: Transform): Getter {
         return present(v) ? `${k}\\${String(v)}` : k;
       };
     }
+    case 'is_ipv6': return (e) => {
+      const v = e[t.column];
+      if (!present(v)) return undefined;
+      return String(v).includes(':') ? 'true' : 'false';
+    };
     case 'registry_details': return (e) => {
       const data = e[t.data];
       const type = String(e[t.type] ?? '').toLowerCase().replace(/^reg_/, '');

@@ -191,7 +191,8 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
   }
 
   if (typeof value !== 'string') {
-    if (mods.some((m) => !['all', 'neq'].includes(m))) throw new SelectionError('string modifiers applied to a non-string value', path, 'schema');
+    // A number or boolean under string modifiers is matched as its text (`Details|contains: 1`).
+    if (mods.some((m) => !['all', 'neq'].includes(m))) return compileValue(String(value), mods, path, ref);
     const text = String(value).toLowerCase();
     return wrap((a) => a === value || (a !== undefined && a !== null && String(a).toLowerCase() === text));
   }
