@@ -196,7 +196,7 @@ export function parseMappingFile(text: string, source: string): FieldMapping {
 let shipped: FieldMapping | undefined;
 /** The shipped mapping (control-plane/detection/mappings/mde.yaml), read once. */
 export function defaultMapping(): FieldMapping {
-  shipped ??= parseMappingFile(readFileSync(MAPPING_FILE, 'utf8'), MAPPING_FILE);
+  shipped ??= parseMappingFile(readFileSync(MAPPING_FILE, 'utf8'), 'control-plane/detection/mappings/mde.yaml');
   return shipped;
 }
 
