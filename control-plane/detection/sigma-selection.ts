@@ -194,7 +194,10 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
     // A number or boolean under string modifiers is matched as its text (`Details|contains: 1`).
     if (mods.some((m) => !['all', 'neq'].includes(m))) return compileValue(String(value), mods, path, ref);
     const text = String(value).toLowerCase();
-    return wrap((a) => a === value || (a !== undefined && a !== null && String(a).toLowerCase() === text));
+    // A number also equals its text in another base (Sysmon's hex logon ids: 0x3e7 is 999).
+    const num = typeof value === 'number' ? value : undefined;
+    return wrap((a) => a === value || (a !== undefined && a !== null && (String(a).toLowerCase() === text
+      || (num !== undefined && typeof a === 'string' && /^0x[0-9a-f]+$/i.test(a) && Number(a) === num))));
   }
 
   if (has('re')) {
