@@ -94,6 +94,11 @@ function summarize(e: SensorEvent): string {
     case 'DeviceNetworkEvents': return `${pick('InitiatingProcessFileName')} -> ${pick('RemoteIP')}:${pick('RemotePort')} ${pick('RemoteUrl')}`;
     case 'DeviceLogonEvents': return `${pick('AccountName')} from ${pick('RemoteIP')} ${pick('LogonType', 'Protocol', 'FailureReason')}`;
     case 'DeviceFileEvents': return `${pick('InitiatingProcessFileName')} ${pick('FolderPath')}`;
+    case 'DeviceRegistryEvents': return `${pick('InitiatingProcessFileName')} ${pick('RegistryKey')} ${pick('RegistryValueName')}`;
+    case 'DeviceImageLoadEvents': return `${pick('InitiatingProcessFileName')} loads ${pick('FolderPath')}`;
+    case 'DeviceEvents': return `${pick('InitiatingProcessFileName')} ${pick('FileName', 'RemoteUrl', 'RegistryKey')}`;
+    case 'DeviceInfo': return pick('OSPlatform', 'OSVersion', 'OSArchitecture');
+    case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
   }
 }
