@@ -156,6 +156,8 @@ export interface CorrelationRule {
   tactics: string[];
   /** Undefined for a correlation that only feeds another correlation (it raises no alert itself). */
   mapping: AlertMapping | undefined;
+  /** Sigma `generate`: the referenced rules raise their own alerts too. */
+  generate: boolean;
 }
 
 export interface RuleSet {
@@ -357,10 +359,12 @@ export function compileRules(sources: Array<{ file: string; text: string }>, opt
 
   // A detection rule without an arcsim block raises a custom-detection alert, unless correlations
   // use it and none asks for `generate: true` (Sigma: referenced rules generate no output of their own).
+  const loadedUsers = new Map<string, CorrelationRule[]>();
+  for (const c of correlations) for (const r of c.rules) loadedUsers.set(r, [...(loadedUsers.get(r) ?? []), c]);
   for (const d of detections) {
     if (d.mapping) continue;
-    const users = referencedBy.get(d.id) ?? [];
-    if (users.length === 0 || users.some((u) => u.doc.correlation.generate)) d.mapping = d.custom;
+    const users = loadedUsers.get(d.id) ?? [];
+    if (users.length === 0 || users.some((u) => u.generate)) d.mapping = d.custom;
   }
 
   const byTable = new Map<TableName, DetectionRule[]>();
@@ -617,6 +621,6 @@ function compileCorrelation(
   if (mapping) checkDedupFields(mapping, tables, where, fieldMapping);
   return {
     kind: 'correlation', id, name: doc.name, title: doc.title, file, type, rules: rules.map((r) => r.id),
-    groupBy: c['group-by'], aliases, tables, timespanMs, op, threshold, valueField, techniques, tactics, mapping,
+    groupBy: c['group-by'], aliases, tables, timespanMs, op, threshold, valueField, techniques, tactics, mapping, generate: c.generate ?? false,
   };
 }
