@@ -8,7 +8,7 @@ import type { TableName } from '../../protocol/index.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { defaultMapping, type FieldMapping } from './field-mapping.ts';
 import { compileSelection, SelectionError, type Predicate } from './sigma-selection.ts';
-import { parseCondition } from './sigma-condition.ts';
+import { compileCondition } from './sigma-condition.ts';
 
 /** A rule error names the file and rule, and the path inside the rule. */
 function ruleError(code: ErrorCode, where: string, detail: string, path?: string): ArcsimError {
@@ -501,22 +501,19 @@ function compileDetection(doc: z.infer<typeof DetectionDoc>, id: string, where: 
     const what = /\|\s*near\b/.test(legacy) ? 'the "near" aggregation' : /\|\s*(count|min|max|avg|sum)\s*\(/.test(legacy) ? `the "${/\|\s*(\w+)/.exec(legacy)![1]}()" aggregation` : 'an aggregation pipe';
     throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `"${legacy}": ${what} is legacy Sigma (removed in Sigma 2.0) and not supported; use a correlation rule`, 'detection.condition');
   }
-  let cond;
+  let cond: Predicate;
   try {
     // A list of conditions: each is a query, so the rule matches when any does.
-    const fns = conditions.map((c) => parseCondition(c, [...compiled.keys()]));
-    cond = fns.length === 1 ? fns[0]! : (sel: (n: string) => boolean) => fns.some((f) => f(sel));
+    const fns = conditions.map((c) => compileCondition(c, compiled));
+    cond = fns.length === 1 ? fns[0]! : (e) => fns.some((f) => f(e));
   } catch (err) {
     throw ruleError('ARCSIM_E_RULE_CONDITION', where, `"${conditions.join('" / "')}": ${(err as Error).message}`, 'detection.condition');
   }
   const { techniques, tactics } = attackTags(doc.tags);
   const mapping = doc.arcsim && toMapping(doc.arcsim, where);
   if (mapping) checkDedupFields(mapping, [table], where, fieldMapping);
-  const lookup = (e: Record<string, unknown>) => (n: string) => compiled.get(n)!(e);
   const actions = actionTypes && new Set(actionTypes);
-  const match: Predicate = actions
-    ? (e) => actions.has(e.ActionType as string) && cond(lookup(e))
-    : (e) => cond(lookup(e));
+  const match: Predicate = actions ? (e) => actions.has(e.ActionType as string) && cond(e) : cond;
   const extra = Object.fromEntries(Object.entries(doc).filter(([k]) => !KNOWN_KEYS.has(k)));
   return {
     kind: 'detection', id, name: doc.name, title: doc.title, file, table, techniques, tactics, match, mapping,

@@ -103,6 +103,76 @@ export function parseCondition(condition: string, names: string[]): ConditionFn 
   return fn;
 }
 
+/**
+ * Compiles `condition` straight over the selections' predicates, so matching an event calls them
+ * with no name lookups or per-event closures.
+ */
+export function compileCondition<T>(condition: string, selections: Map<string, (x: T) => boolean>): (x: T) => boolean {
+  // Parse once with a probe to learn the shape, then build the predicate tree.
+  const names = [...selections.keys()];
+  parseCondition(condition, names); // validates; throws naming what is wrong
+  return buildTree(condition, names, selections);
+}
+
+function buildTree<T>(condition: string, names: string[], sel: Map<string, (x: T) => boolean>): (x: T) => boolean {
+  const tokens = tokenize(condition);
+  let i = 0;
+  const word = (w: string) => tokens[i]?.kind === 'word' && tokens[i]!.text.toLowerCase() === w;
+  const group = (pattern: string) => {
+    if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
+    const re = new RegExp('^' + pattern.split('*').map(escapeRe).join('.*') + '$');
+    return names.filter((n) => re.test(n));
+  };
+  type P = (x: T) => boolean;
+  const or = (): P => {
+    const parts = [and()];
+    while (word('or')) {
+      i++;
+      parts.push(and());
+    }
+    return parts.length === 1 ? parts[0]! : (x) => parts.some((p) => p(x));
+  };
+  const and = (): P => {
+    const parts = [not()];
+    while (word('and')) {
+      i++;
+      parts.push(not());
+    }
+    return parts.length === 1 ? parts[0]! : (x) => parts.every((p) => p(x));
+  };
+  const not = (): P => {
+    if (word('not')) {
+      i++;
+      const inner = not();
+      return (x) => !inner(x);
+    }
+    return atom();
+  };
+  const atom = (): P => {
+    const t = tokens[i++]!;
+    if (t.kind === 'lparen') {
+      const inner = or();
+      i++;
+      return inner;
+    }
+    const lower = t.text.toLowerCase();
+    if ((lower === 'all' || /^\d+$/.test(lower)) && word('of')) {
+      i++;
+      const preds = group(tokens[i++]!.text).map((n) => sel.get(n)!);
+      if (lower === 'all') return (x) => preds.every((p) => p(x));
+      const n = Number(lower);
+      if (n === 1) return (x) => preds.some((p) => p(x));
+      return (x) => {
+        let hits = 0;
+        for (const p of preds) if (p(x) && ++hits >= n) return true;
+        return false;
+      };
+    }
+    return sel.get(t.text)!;
+  };
+  return or();
+}
+
 function escapeRe(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }

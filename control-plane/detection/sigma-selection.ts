@@ -256,19 +256,35 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
     const p = patterns[0]!;
     return wrap((a) => {
       if (a === undefined || a === null) return false;
-      const s = fold ? String(a).toLowerCase() : String(a);
+      const s = fold ? lower(a) : String(a);
       return p(s);
     });
   }
   return wrap((a) => {
     if (a === undefined || a === null) return false;
-    const s = fold ? String(a).toLowerCase() : String(a);
+    const s = fold ? lower(a) : String(a);
     for (const p of patterns) if (p(s)) return true;
     return false;
   });
 }
 
 type Pattern = (s: string) => boolean;
+
+/**
+ * Lower-cased text of a field value, memoised: one event's values are compared by hundreds of
+ * rules, and a string's hash is cached by V8, so a lookup is cheaper than lower-casing again.
+ */
+const lowered = new Map<string, string>();
+function lower(a: unknown): string {
+  const s = typeof a === 'string' ? a : String(a);
+  let v = lowered.get(s);
+  if (v === undefined) {
+    v = s.toLowerCase();
+    if (lowered.size >= 8192) lowered.clear();
+    lowered.set(s, v);
+  }
+  return v;
+}
 
 function literalPattern(t: string, op: string): Pattern {
   switch (op) {
