@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
 import { SqlInstanceFactsSchema } from '../protocol/index.ts';
 
@@ -24,7 +24,9 @@ export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 
 /** Reads and validates an agent config file; the error names the file and the bad path. */
 export function loadAgentConfig(file: string): AgentConfig {
-  const doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  const y = readYaml(readFileSync(file, 'utf8'));
+  if (y.errors.length) throw new Error(`${file}: not valid YAML: ${y.errors[0]!.message.split('\n')[0]}`);
+  const doc = y.value ?? {};
   const r = AgentConfigSchema.safeParse(doc);
   if (!r.success) {
     const issue = r.error.issues[0]!;

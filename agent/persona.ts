@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
 import { NetworkInterfaceSchema, SqlInstanceFactsSchema, type MachineFacts, type SqlInstanceFacts } from '../protocol/index.ts';
 
@@ -67,7 +67,9 @@ export type Persona = z.infer<typeof PersonaSchema>;
 export function loadPersona(file: string): Persona {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    const y = readYaml(readFileSync(file, 'utf8'));
+    if (y.errors.length) throw y.errors[0]!;
+    doc = y.value;
   } catch (err) {
     throw new Error(`persona ${file}: ${(err as Error).message}`);
   }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
 import { issuePath } from '../protocol/errors.ts';
 import { loadScenarioFile, type Scenario } from '../scenarios/index.ts';
@@ -28,9 +28,9 @@ export type ScheduleEntry = z.infer<typeof ScheduleEntrySchema>;
 
 /** Reads and checks a schedule file (YAML `schedules: [...]`); errors name the file and path. */
 export function loadScheduleFile(file: string): ScheduleEntry[] {
-  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const doc = readYaml(readFileSync(file, 'utf8'));
   if (doc.errors.length) throw new Error(`${file}: not valid YAML: ${doc.errors[0]!.message}`);
-  const parsed = ScheduleFileSchema.safeParse(doc.toJS());
+  const parsed = ScheduleFileSchema.safeParse(doc.value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${file} at ${issuePath(issue.path) || '(root)'}: ${issue.message}`);

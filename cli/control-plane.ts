@@ -25,6 +25,8 @@ export function controlPlaneCommand(): Command {
     )
     .option('--rules <dir...>', 'directories of Sigma rule files, read recursively and loaded as one rule set, rule by rule (default: the shipped rules)')
     .option('--strict', 'refuse to start when any rule is refused (default: load every rule that loads and print the refused count)')
+    .option('--allow-no-rules', 'start even when the rules directories hold no rule (otherwise refused with ARCSIM_E_RULE_DIR)')
+    .option('--import-dir <dir>', 'the only directory a connector pull may read files from (default: <data dir>/import)')
     .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval asked of agents (real Arc: 5m)').default(30_000, '30s').argParser(durationOption))
     .option('--reset-admin-key', 'generate a new admin API key (the old one stops working)')
     .addOption(new Option('--log-format <fmt>', 'log format').choices(['json', 'pretty']).default('json'))
@@ -36,6 +38,7 @@ export function controlPlaneCommand(): Command {
       const host: string = pick('host', file.host);
       const port: number = pick('port', file.port);
       const dataDir: string = pick('dataDir', file.dataDir);
+      const importDir = resolve(opts.importDir ?? file.importDir ?? resolve(dataDir, 'import'));
       // --data-dir on the command line means SQLite even when the file names a PostgreSQL store.
       const storeUrl: string | undefined = given('store') ? opts.store : given('dataDir') ? undefined : file.storeUrl;
       // TLS files: the command line replaces the file's tls block when it names a certificate or key.
@@ -52,7 +55,8 @@ export function controlPlaneCommand(): Command {
         config: {
           publicUrl: pick('publicUrl', file.publicUrl), rulesDirs: pick('rules', file.rulesDirs), strictRules: pick('strict', file.strictRules),
           tls, insecureHttp: opts.insecureHttp ?? file.insecureHttp,
-          lateness: file.lateness, incidentWindow: file.incidentWindow, sync: file.sync, inventory: file.inventory,
+          lateness: file.lateness, incidentWindow: file.incidentWindow, sync: file.sync,
+          inventory: { ...file.inventory, importDir }, allowNoRules: opts.allowNoRules ?? file.allowNoRules,
           limits: { ...file.limits, heartbeatIntervalSec },
         },
       });

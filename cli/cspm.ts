@@ -59,7 +59,7 @@ export function cspmCommand(): Command {
     });
   cmd
     .command('pull <connector>')
-    .description("run a connector's configured pull (commands / files) now")
+    .description("run a connector's configured pull now: the aws/gcloud CLI with argv the control plane builds (no shell), or files in its import directory")
     .addOption(controlPlaneOption())
     .addOption(apiKeyOption())
     .addOption(adminKeyOption())

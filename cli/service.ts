@@ -1,3 +1,4 @@
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createControlPlane, openPostgresStore, openSqliteStore, type ControlPlane, type ControlPlaneConfig, type Store } from '../control-plane/index.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -22,6 +23,14 @@ export async function startControlPlane(options: {
   config?: Omit<ControlPlaneConfig, 'host' | 'port'>;
 }): Promise<StartedControlPlane> {
   const sqliteFile = join(resolve(options.dataDir), 'arcsim.db');
+  if (!options.storeUrl) {
+    // The data dir is arcsim's own: owner-only, created so and tightened if it exists.
+    mkdirSync(resolve(options.dataDir), { recursive: true, mode: 0o700 });
+    chmodSync(resolve(options.dataDir), 0o700);
+  }
+  // The default import directory (<data dir>/import) is created for the user to drop cloud outputs in.
+  const importDir = options.config?.inventory?.importDir;
+  if (importDir && !existsSync(importDir)) mkdirSync(importDir, { recursive: true, mode: 0o700 });
   const store = options.storeUrl
     ? await openPostgresStore({ connectionString: options.storeUrl, logger: options.logger })
     : openSqliteStore({ file: sqliteFile });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
 import { issuePath, protocolError } from '../protocol/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -37,6 +37,10 @@ export const ConfigFileSchema = z.strictObject({
   storeUrl: z.string().regex(/^postgres(ql)?:\/\/./, 'a PostgreSQL URL, postgres://user[:password]@host[:port]/database').optional(),
   rulesDirs: shape.rulesDirs,
   strictRules: shape.strictRules.unwrap().optional(),
+  /** Start even with no rule loaded (an empty rules directory is refused otherwise). */
+  allowNoRules: shape.allowNoRules.unwrap().optional(),
+  /** The only directory a connector pull's `file` source may read; relative to the file. Default `<dataDir>/import`. */
+  importDir: z.string().min(1).optional(),
   lateness: duration.optional(),
   incidentWindow: duration.optional(),
   sync: shape.sync.unwrap().optional(),
@@ -44,7 +48,7 @@ export const ConfigFileSchema = z.strictObject({
     expiredAfter: duration.optional(),
     sweepInterval: duration.optional(),
     commandTimeout: duration.optional(),
-  }).optional(),
+  }).omit({ importDir: true }).optional(),
   // Agents cut their frames and batches by the protocol's own limits: a lower limit here would
   // refuse every full batch they send, so these two can only be raised. (Tests of the gateway's
   // own checks lower them through createControlPlane.)
@@ -62,12 +66,17 @@ export type ConfigFile = z.infer<typeof ConfigFileSchema>;
  * YAML) or ARCSIM_E_CONFIG_SCHEMA (with the path of the first wrong key, and every problem in the message).
  */
 export function loadConfigFile(file: string): ConfigFile {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? `:${err.linePos[0].line}` : '';
-    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}${where}: ${(err as Error).message.split('\n')[0]}`);
+    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  const { errors, value: doc } = readYaml(text);
+  if (errors.length) {
+    const err = errors[0]!;
+    const where = err.linePos ? `:${err.linePos[0].line}` : '';
+    throw protocolError('ARCSIM_E_CONFIG_YAML', `${file}${where}: ${err.message.split('\n')[0]}`);
   }
   // An empty file (or only comments) is a valid file that sets nothing.
   const parsed = ConfigFileSchema.safeParse(doc ?? {});
@@ -75,6 +84,7 @@ export function loadConfigFile(file: string): ConfigFile {
     // Relative directories are relative to the file, so a config works from any working directory.
     const config = { ...parsed.data };
     if (config.dataDir !== undefined) config.dataDir = resolve(dirname(file), config.dataDir);
+    if (config.importDir !== undefined) config.importDir = resolve(dirname(file), config.importDir);
     if (config.rulesDirs !== undefined) config.rulesDirs = config.rulesDirs.map((dir) => resolve(dirname(file), dir));
     if (config.tls !== undefined) {
       const at = (p: string) => resolve(dirname(file), p);

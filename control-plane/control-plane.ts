@@ -14,6 +14,7 @@ import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
 import { registerApi } from './api/routes.ts';
+import { frameworkErrors } from './api/http.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
@@ -43,6 +44,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   rulesDirs: z.array(z.string().min(1)).min(1).optional(),
   /** Refuse to start when any rule is refused (default: load every rule that loads, log the refused count). */
   strictRules: z.boolean().default(false),
+  /** Start with an empty rule set; without it, rules directories holding no rule refuse the start (ARCSIM_E_RULE_DIR). */
+  allowNoRules: z.boolean().default(false),
   /** Which status change flows between MDE, M365D, MDC and Sentinel (see products/sync-matrix.ts). */
   sync: SyncConfigSchema.default(SyncConfigSchema.parse({})),
   /** Related alerts this far apart (alert time) still form one M365D incident. */
@@ -125,6 +128,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   // Rule by rule: every rule that loads is used; refusals are counted (or fatal with strictRules).
   const ruleDirs = config.rulesDirs ?? [DEFAULT_RULES_DIR];
   const report = reportRulesDirs(ruleDirs);
+  // A control plane with no rule raises no alert: say so at start-up instead of running silently.
+  if (report.results.length === 0 && !config.allowNoRules) {
+    throw protocolError('ARCSIM_E_RULE_DIR', `${(config.rulesDirs ?? ['the shipped rules']).join(', ')}: no rule files (*.yml); give --allow-no-rules (allowNoRules) to start without rules`, 'rulesDirs');
+  }
   if (config.strictRules && report.refused.length) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message);
   const rules = report.set;
   if (report.refused.length) {
@@ -135,7 +142,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
   // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
   const app = Fastify({
-    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes,
+    loggerInstance: pinoShaped(logger), bodyLimit: limits.maxBodyBytes, frameworkErrors,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   }) as unknown as FastifyInstance;
   const emitter = new EventEmitter();

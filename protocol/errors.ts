@@ -68,6 +68,7 @@ export const ERRORS = {
   ARCSIM_E_RULE_CONDITION: { area: 'rule', status: 422, closeCode: null, message: 'rule condition cannot be parsed' },
   ARCSIM_E_RULE_REFERENCE: { area: 'rule', status: 422, closeCode: null, message: 'correlation refers to a rule that does not exist' },
   ARCSIM_E_RULE_DUPLICATE: { area: 'rule', status: 422, closeCode: null, message: 'two rules share an id or name' },
+  ARCSIM_E_RULE_DIR: { area: 'rule', status: 422, closeCode: null, message: 'rules directory is missing, unreadable or holds no rules' },
   // Scenario files; every error carries the file and a path into it.
   ARCSIM_E_SCENARIO_YAML: { area: 'scenario', status: 422, closeCode: null, message: 'scenario file is not valid YAML' },
   ARCSIM_E_SCENARIO_SCHEMA: { area: 'scenario', status: 422, closeCode: null, message: 'scenario does not match the scenario schema' },
@@ -92,6 +93,8 @@ export const ERRORS = {
   ARCSIM_E_CONNECTOR_PROVIDER: { area: 'inventory', status: 400, closeCode: null, message: 'unknown cloud provider (supported: AWS, GCP)' },
   ARCSIM_E_CONNECTOR_CONFIG: { area: 'inventory', status: 400, closeCode: null, message: 'connector definition is invalid' },
   ARCSIM_E_PULL_FAILED: { area: 'inventory', status: 502, closeCode: null, message: 'scheduled pull could not read its command output or file' },
+  ARCSIM_E_IMPORT_PATH: { area: 'inventory', status: 400, closeCode: null, message: 'pull file source is outside the import directory (or none is configured)' },
+  ARCSIM_E_SNAPSHOT_LIMIT: { area: 'inventory', status: 422, closeCode: null, message: "snapshot exceeds a limit of its cloud's own (field length, tags, items)" },
   ARCSIM_E_FINDING_RESOURCE: { area: 'inventory', status: 422, closeCode: null, message: 'finding names a resource the connector does not know' },
   ARCSIM_E_FINDING_ALERT_TYPE: { area: 'inventory', status: 422, closeCode: null, message: 'finding alert type has no rule mapping and no display name/severity' },
   // Test-run suite files: a suite with any of these is refused before anything runs.

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
 import { ArcsimError, fileError, issuePath } from '../protocol/errors.ts';
 import { validateScenario } from './loader.ts';
@@ -107,9 +108,9 @@ function inputType(t: string): 'string' | 'integer' | 'number' {
  * are left empty: ART files carry no detection criteria, so add them after importing.
  */
 export function importAtomic(text: string, file = 'atomic.yaml'): AtomicImport {
-  const doc = parseDocument(text);
+  const doc = readYaml(text);
   if (doc.errors.length) throw fileError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
-  const parsed = AtomicFileSchema.safeParse(doc.toJS());
+  const parsed = AtomicFileSchema.safeParse(doc.value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') {

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isNode, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
+import { isNode, isPair, isScalar, isSeq, visit } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import type { z } from 'zod';
 import { columnSchema, columnsOf, hasActionType, TABLE_NAMES, type TableName } from '../protocol/index.ts';
 import { fileError, issuePath, type ArcsimError } from '../protocol/errors.ts';
@@ -42,8 +43,8 @@ function templatesIn(value: unknown, out: Array<{ name: string }>): void {
 
 /** Parses and fully validates a scenario; throws an ArcsimError with its ARCSIM_E_SCENARIO_* code and path. */
 export function parseScenario(text: string, file = 'scenario'): Scenario {
-  const doc = parseDocument(text);
-  if (doc.errors.length) throw fileError('ARCSIM_E_SCENARIO_YAML', file, '', doc.errors[0]!.message.split('\n')[0]!);
+  const { doc, errors, value } = readYaml(text);
+  if (errors.length) throw fileError('ARCSIM_E_SCENARIO_YAML', file, '', errors[0]!.message.split('\n')[0]!);
   // In YAML, " #" starts a comment: an unquoted `-u #{wallet}` silently loses its tail.
   visit(doc, (_key, node, path) => {
     if (!isNode(node)) return;
@@ -59,7 +60,7 @@ export function parseScenario(text: string, file = 'scenario'): Scenario {
       }
     }
   });
-  return validateScenario(doc.toJS(), file);
+  return validateScenario(value, file);
 }
 
 /** Every phase's steps of both variants, with the path prefix of each (`detonate`, `benign.cleanup`, ...). */

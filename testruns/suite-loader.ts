@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { readYaml } from '../lib/yaml.ts';
 import type { z } from 'zod';
 import { ArcsimError, ArcsimErrors, fileError, issuePath, type ErrorCode, type Faults } from '../protocol/index.ts';
 import { parseDuration } from '../lib/duration.ts';
@@ -54,9 +54,9 @@ export function loadSuiteFile(path: string, options: LoadSuiteOptions = {}): Res
  */
 export function parseSuite(text: string, options: LoadSuiteOptions & { file?: string } = {}): ResolvedSuite {
   const file = options.file ?? 'suite';
-  const doc = parseDocument(text);
+  const doc = readYaml(text);
   if (doc.errors.length) throw new ArcsimErrors(doc.errors.map((e) => fileError('ARCSIM_E_SUITE_YAML', file, '', e.message)));
-  const parsed = SuiteSchema.safeParse(doc.toJS());
+  const parsed = SuiteSchema.safeParse(doc.value);
   if (!parsed.success) throw new ArcsimErrors(parsed.error.issues.map((i) => schemaError(file, i)));
   const s = parsed.data;
   const errors: ArcsimError[] = [];

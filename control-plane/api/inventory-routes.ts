@@ -45,6 +45,19 @@ const SnapshotSummaries = z.looseObject({ snapshots: z.array(z.unknown()).descri
 const Asset = z.looseObject({ id: z.string(), key: z.string() }).meta({ id: 'Asset', description: 'One real machine merged from its Arc and CSPM records' });
 const Open = z.looseObject({}).describe('shaped by the inventory module');
 
+/** Keys whose values never leave the control plane: credentials, and anything a process would run. */
+const REDACTED_KEY = /secret|passw|token|credential|api.?key|access.?key|private|command|argv|^env$/i;
+
+/**
+ * A connector definition as readers see it: credential-ish fields and commands are replaced by
+ * "[redacted]" at any depth (stored definitions from before cli sources may still hold a command).
+ */
+export function redactDefinition(value: unknown): any {
+  if (Array.isArray(value)) return value.map(redactDefinition);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, REDACTED_KEY.test(k) ? '[redacted]' : redactDefinition(v)]));
+}
+
 /**
  * Inventory API: connectors and their snapshots, findings and pulls; assets; plans; billing;
  * recommendations and secure score. Changes need the admin key; reads are open like the rest.
@@ -56,7 +69,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   const connectorJson = (c: ConnectorRow) => ({
     name: c.name, provider: c.provider, accountId: c.accountId, subscription: c.subscription, resourceGroup: c.resourceGroup,
     location: c.location, id: `/subscriptions/${c.subscription}/resourcegroups/${c.resourceGroup}/providers/microsoft.security/securityconnectors/${c.name}`,
-    definition: c.config, createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt),
+    definition: redactDefinition(c.config), createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt),
   });
   const resourceJson = (r: CspmResourceRow) => ({
     id: r.resourceId, kind: r.kind, nativeId: r.nativeId, name: r.name, region: r.region, state: r.state, connector: r.connector,
@@ -77,7 +90,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async 
   app.put('/api/connectors/:name', {
     schema: {
       tags, summary: 'Create or replace a connector', security: ROLE.contributor, params: NameParams,
-      body: z.unknown().describe('a connector definition: provider, accountId, subscription, resourceGroup, pull (docs/connectors.md)'),
+      body: z.unknown().describe('a connector definition: provider, accountId, subscription, resourceGroup, pull (docs/inventory.md)'),
       response: { 200: Connector, 201: Connector, ...ERROR_RESPONSES },
     },
   }, async (req, reply) => {

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isSeq, LineCounter, type Document } from 'yaml';
+import { readYamlAll } from '../../lib/yaml.ts';
 import { z } from 'zod';
 import { issuePath, protocolError, type ArcsimError, type ErrorCode } from '../../protocol/errors.ts';
 import type { TableName } from '../../protocol/index.ts';
@@ -228,7 +229,16 @@ export function reportRulesDirs(dirs: readonly string[], options: LoadOptions = 
 }
 
 function readSources(dirs: readonly string[]): Array<{ file: string; text: string }> {
-  return dirs.flatMap((dir) => ruleFilesIn(dir).map((file) => ({ file, text: readFileSync(file, 'utf8') })));
+  return dirs.flatMap((dir) => {
+    let files: string[];
+    try {
+      files = ruleFilesIn(dir);
+    } catch (err) {
+      // A missing or unreadable directory names itself, not a raw ENOENT.
+      throw protocolError('ARCSIM_E_RULE_DIR', `${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as NodeJS.ErrnoException).code ?? 'unreadable'}`, dir);
+    }
+    return files.map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  });
 }
 
 /** Compiles rule sources (each may hold several YAML documents) into a RuleSet; throws the first refusal. */
@@ -265,19 +275,18 @@ export function compileRules(sources: Array<{ file: string; text: string }>, opt
 
   for (const { file, text } of sources) {
     const lineCounter = new LineCounter();
-    const docs = parseAllDocuments(text, { lineCounter });
-    for (const [index, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
+    for (const [index, { doc, errors, value }] of readYamlAll(text, { lineCounter }).entries()) {
       const where = `${basename(file)}${index ? `#${index + 1}` : ''}`;
       const docLine = lineCounter.linePos(doc.range?.[0] ?? 0).line;
       const locate = (path?: string) => lineOf(doc, lineCounter, path) ?? docLine;
       const result: RuleResult = { file, line: docLine, id: undefined, title: undefined, status: 'loaded' };
-      if (doc.errors.length) {
-        const e = doc.errors[0]!;
+      if (errors.length) {
+        const e = errors[0]!;
         results.push(result);
         refuse(result, ruleError('ARCSIM_E_RULE_YAML', where, e.message), () => e.linePos?.[0]?.line ?? docLine);
         continue;
       }
-      const raw = doc.toJS() as Record<string, unknown> | null;
+      const raw = value as Record<string, unknown> | null;
       if (raw === null) continue;
       results.push(result);
       if (typeof raw === 'object') {
@@ -375,7 +384,7 @@ export function compileRules(sources: Array<{ file: string; text: string }>, opt
 }
 
 /** The 1-based line of `path` (dot-separated keys / indexes) inside a YAML document, as deep as it resolves. */
-function lineOf(doc: Document, lc: LineCounter, path: string | undefined): number | undefined {
+function lineOf(doc: Document.Parsed, lc: LineCounter, path: string | undefined): number | undefined {
   if (!path) return undefined;
   let node: unknown = doc.contents;
   let offset: number | undefined = (node as { range?: number[] } | null)?.range?.[0];

@@ -2,18 +2,59 @@ import { z } from 'zod';
 import { issuePath, protocolError } from '../../protocol/errors.ts';
 import type { ConnectorRow, CspmResourceRow, StoreTx } from '../store/index.ts';
 import {
-  cspmResourceId, KIND_PROVIDER, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
+  cspmResourceId, KIND_PROVIDER, SNAPSHOT_LIMITS, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
 } from './snapshot-formats.ts';
 
 const Name = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/, 'letters, digits, _ . - (at most 64)');
 
-/** Where a scheduled pull reads one cloud output from: a command's stdout or a file. */
-const PullSource = z.strictObject({
-  command: z.string().min(1).optional(),
-  file: z.string().min(1).optional(),
+/** What each snapshot kind runs: the cloud CLI and its subcommand words (argv, never a shell string). */
+export const KIND_CLI: Record<SnapshotKind, { cli: 'aws' | 'gcloud'; args: readonly string[] }> = {
+  'aws-ec2-instances': { cli: 'aws', args: ['ec2', 'describe-instances', '--output', 'json'] },
+  'aws-security-groups': { cli: 'aws', args: ['ec2', 'describe-security-groups', '--output', 'json'] },
+  'gcp-compute-instances': { cli: 'gcloud', args: ['compute', 'instances', 'list', '--format', 'json'] },
+  'gcp-firewall-rules': { cli: 'gcloud', args: ['compute', 'firewall-rules', 'list', '--format', 'json'] },
+};
+
+// Validated so no value can start an option or carry a second argument.
+/** AWS named profile: the characters the CLI config accepts in practice. */
+const Profile = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@+=,-]{0,63}$/, 'a profile name: letters, digits, _ . @ + = , - (at most 64)');
+/** AWS region code (us-east-1, eu-west-3, us-gov-west-1, ...). */
+const AwsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'an AWS region code, e.g. us-east-1');
+/** GCP project id (6–30 chars, lowercase letters, digits, hyphens; starts with a letter). */
+const GcpProject = z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a GCP project id');
+
+/**
+ * Where a scheduled pull reads one cloud output from: the cloud CLI the kind names, run with argv
+ * arcsim builds from validated fields (no shell), or a file inside the import directory.
+ */
+const CliSource = z.strictObject({
+  cli: z.enum(['aws', 'gcloud']),
+  kind: z.enum(SNAPSHOT_KINDS),
+  profile: Profile.optional(),
+  region: AwsRegion.optional(),
+  project: GcpProject.optional(),
+}).refine((s) => KIND_CLI[s.kind].cli === s.cli, { message: 'kind is not an output of that cli', path: ['kind'] })
+  .refine((s) => s.cli === 'aws' || (s.profile === undefined && s.region === undefined), { message: 'profile and region are aws fields', path: ['cli'] })
+  .refine((s) => s.cli === 'gcloud' || s.project === undefined, { message: 'project is a gcloud field', path: ['project'] });
+const FileSource = z.strictObject({
+  /** Relative to the import directory (or absolute inside it). */
+  file: z.string().min(1).max(1024),
   kind: z.enum(SNAPSHOT_KINDS).optional(),
-  region: z.string().optional(),
-}).refine((s) => (s.command === undefined) !== (s.file === undefined), 'give exactly one of command or file');
+  region: AwsRegion.optional(),
+});
+const PullSource = z.union([CliSource, FileSource]);
+export type PullSourceDef = z.infer<typeof PullSource>;
+
+/** The argv a CLI pull source runs (argv[0] is the program name, looked up on the configured PATH). */
+export function pullArgv(s: z.infer<typeof CliSource>, def: ConnectorDefinition): string[] {
+  const { cli, args } = KIND_CLI[s.kind];
+  if (cli === 'aws') {
+    const region = s.region ?? (def.provider === 'AWS' ? def.defaultRegion : undefined);
+    return ['aws', ...args, ...(region ? ['--region', region] : []), ...(s.profile ? ['--profile', s.profile] : [])];
+  }
+  const project = s.project ?? (def.provider === 'GCP' ? def.projectId : undefined);
+  return ['gcloud', ...args, ...(project ? ['--project', project] : [])];
+}
 
 const common = {
   subscription: z.string().min(1).max(64),
@@ -47,6 +88,14 @@ export function parseConnectorDefinition(name: string, body: unknown): Connector
   const provider = (body as { provider?: unknown } | null)?.provider;
   if (!PROVIDERS.includes(provider as CloudProvider)) {
     throw protocolError('ARCSIM_E_CONNECTOR_PROVIDER', `got ${JSON.stringify(provider)}`, 'body.provider');
+  }
+  // A free command string was accepted before and run through a shell: name it so users know what replaced it.
+  const sources = (body as { pull?: { sources?: unknown } } | null)?.pull?.sources;
+  if (Array.isArray(sources)) {
+    const i = sources.findIndex((s) => s !== null && typeof s === 'object' && 'command' in s);
+    if (i >= 0) {
+      throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `body.pull.sources.${i}.command: free commands are not run; give cli (aws|gcloud), kind and profile/region/project (docs/inventory.md)`, `body.pull.sources.${i}.command`);
+    }
   }
   const r = ConnectorDefinitionSchema.safeParse(body);
   if (!r.success) {
@@ -114,6 +163,10 @@ export async function importSnapshots(
     return { snap, region: e.region };
   });
 
+  const total = parsed.reduce((n, p) => n + p.snap.resources.length, 0);
+  if (total > SNAPSHOT_LIMITS.resourcesPerImport) {
+    throw protocolError('ARCSIM_E_SNAPSHOT_LIMIT', `${source}: ${total} resources in one import, at most ${SNAPSHOT_LIMITS.resourcesPerImport}`, source);
+  }
   const byKind = new Map<SnapshotKind, { resources: ParsedSnapshot['resources']; regions: Set<string> | null }>();
   for (const { snap, region } of parsed) {
     const slot = byKind.get(snap.kind) ?? { resources: [], regions: new Set<string>() };

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import schedule from 'node-schedule';
 import { z } from 'zod';
@@ -9,7 +10,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { AssetRow, ConnectorRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import { mergeAssets } from './asset-merge.ts';
 import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
-import { connectorRow, importSnapshots, parseConnectorDefinition, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
+import { connectorRow, importSnapshots, parseConnectorDefinition, pullArgv, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
 import { protocolError } from '../../protocol/errors.ts';
 import { desiredExtensions, governedPlans, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
 import { diffAssessments, evaluateRecommendations } from './recommendations.ts';
@@ -29,6 +30,14 @@ export const InventoryConfigSchema = z.strictObject({
   commandTimeout: z.string().default('60s'),
   /** Run connectors' scheduled pulls (node-schedule, wall clock). */
   schedulePulls: z.boolean().default(true),
+  /**
+   * The only directory a pull's `file` source may read (relative paths resolve under it; `..`,
+   * outside absolute paths and symlinks leading out are refused). Unset: file sources are refused.
+   * `arcsim control-plane` sets it (default `<data dir>/import`).
+   */
+  importDir: z.string().min(1).optional(),
+  /** PATH searched for `aws` / `gcloud` (default: the process PATH). Tests point it at fakes. */
+  cliPath: z.string().min(1).optional(),
   /** Largest output a pull command may print, bytes. */
   maxPullBytes: z.number().int().positive().default(64 * 1024 * 1024),
   /** Longest a pull command may run, ms. */
@@ -256,25 +265,67 @@ export class Inventory {
     return summaries;
   }
 
-  /** Runs a connector's pull now: each configured command or file, then one import. */
+  /**
+   * Runs a connector's pull now: each source's cloud CLI (argv built from validated fields, run
+   * without a shell, with a timeout and an output cap) or file (inside the import directory), then
+   * one import. Errors name the source, never the content of what was read.
+   */
   async pull(name: string): Promise<ImportSummary[]> {
     const connector = await this.connector(name);
     const def = connector.config as unknown as ConnectorDefinition;
     if (!def.pull) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `connector ${name} has no pull configured`, 'pull');
     const entries: SnapshotEntry[] = [];
     for (const [i, s] of def.pull.sources.entries()) {
-      const where = s.file ?? `pull.sources.${i}.command`;
+      const path = `pull.sources.${i}`;
+      // Definitions stored before cli sources existed may still hold a command: never run it.
+      if (!('cli' in s) && !('file' in s)) throw protocolError('ARCSIM_E_CONNECTOR_CONFIG', `${path}: free commands are not run; redefine it with cli (docs/inventory.md)`, `${path}.command`);
       let text: string;
-      try {
-        text = s.file !== undefined
-          ? await readFile(s.file, 'utf8')
-          : (await run('/bin/sh', ['-c', s.command!], { timeout: this.deps.config.pullTimeoutMs, maxBuffer: this.deps.config.maxPullBytes })).stdout;
-      } catch (err) {
-        throw protocolError('ARCSIM_E_PULL_FAILED', `${where}: ${(err as Error).message.split('\n')[0]}`, `pull.sources.${i}`);
+      let where: string;
+      if ('cli' in s) {
+        const [program, ...args] = pullArgv(s, def);
+        where = `${path} (${program} ${args.slice(0, 2).join(' ')})`;
+        try {
+          text = (await run(program!, args, {
+            shell: false, timeout: this.deps.config.pullTimeoutMs, maxBuffer: this.deps.config.maxPullBytes,
+            env: { ...process.env, PATH: this.deps.config.cliPath ?? process.env.PATH ?? '' },
+          })).stdout;
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
+          const why = e.code === 'ENOENT' ? `${program} not found on PATH`
+            : e.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' ? `output over ${this.deps.config.maxPullBytes} bytes`
+              : e.killed ? `timed out after ${this.deps.config.pullTimeoutMs} ms` : `exit code ${String(e.code)}`;
+          throw protocolError('ARCSIM_E_PULL_FAILED', `${where}: ${why}`, path);
+        }
+      } else {
+        where = s.file;
+        text = await this.readImportFile(s.file, path);
       }
       entries.push({ document: parseSnapshotText(text, where), kind: s.kind, region: s.region, source: where });
     }
     return this.importSnapshots(name, entries, 'pull');
+  }
+
+  /** Reads a file source inside the import directory; refusals name the path, never the content. */
+  private async readImportFile(file: string, path: string): Promise<string> {
+    const dir = this.deps.config.importDir;
+    if (!dir) throw protocolError('ARCSIM_E_IMPORT_PATH', `${path}.file: no import directory configured (importDir)`, `${path}.file`);
+    const inside = (root: string, p: string) => {
+      const rel = relative(root, p);
+      return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..');
+    };
+    const root = resolve(dir);
+    const target = resolve(root, file);
+    if (!inside(root, target)) throw protocolError('ARCSIM_E_IMPORT_PATH', `${path}.file: ${file} is outside the import directory`, `${path}.file`);
+    let real: string;
+    try {
+      // Symlinks are followed, then the real path must still be inside the real import directory.
+      real = await realpath(target);
+      if (!inside(await realpath(root), real)) throw protocolError('ARCSIM_E_IMPORT_PATH', `${path}.file: ${file} leads outside the import directory`, `${path}.file`);
+      return await readFile(real, 'utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('ARCSIM_E_')) throw err;
+      throw protocolError('ARCSIM_E_PULL_FAILED', `${path}.file: ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, `${path}.file`);
+    }
   }
 
   /** Schedules the connector's pull; with `keep` false the job is only built to validate the cron. */

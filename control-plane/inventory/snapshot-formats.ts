@@ -32,86 +32,143 @@ export const KIND_RESOURCE = {
 } as const satisfies Record<SnapshotKind, string>;
 export type ResourceKind = (typeof KIND_RESOURCE)[SnapshotKind];
 
-const AwsTag = z.looseObject({ Key: z.string(), Value: z.string() });
+/**
+ * Bounds on what a snapshot may store, from the clouds' own documented limits (a document over one
+ * cannot be real cloud output), plus arcsim's own backstops. A document over any of them is refused
+ * whole with ARCSIM_E_SNAPSHOT_LIMIT (path + limit): imports are all or nothing, and truncating an
+ * id-like field (a Name tag is a hostname hint for the merge) would store a value the cloud never had.
+ */
+export const SNAPSHOT_LIMITS = {
+  // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions
+  /** AWS tag key, Unicode characters. */
+  awsTagKeyChars: 128,
+  /** AWS tag value, Unicode characters. */
+  awsTagValueChars: 256,
+  /** AWS tags per resource (user-created). */
+  awsTagsPerResource: 50,
+  // https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html ("up to 255 characters")
+  /** AWS security group name, characters. */
+  awsSecurityGroupNameChars: 255,
+  // https://cloud.google.com/compute/docs/labeling-resources#requirements
+  /** GCP label key, characters. */
+  gcpLabelKeyChars: 63,
+  /** GCP label value, characters. */
+  gcpLabelValueChars: 63,
+  /** GCP labels per resource. */
+  gcpLabelsPerResource: 64,
+  // https://cloud.google.com/compute/docs/naming-resources#resource-name-format (RFC 1035, 1-63)
+  /** GCE instance / firewall rule name, characters. */
+  gcpResourceNameChars: 63,
+  // https://cloud.google.com/vpc/docs/add-remove-network-tags (1-63 characters, at most 64 per instance)
+  /** GCE network tag, characters. */
+  gcpNetworkTagChars: 63,
+  /** GCE network tags per instance. */
+  gcpNetworkTagsPerInstance: 64,
+  /** arcsim's backstop for every other stored string (ids, types, DNS names, URLs), characters. */
+  otherStringChars: 1024,
+  /** arcsim's backstop for every other stored list (IPs, rules, ranges, interfaces), items. */
+  otherListItems: 1000,
+  /** Resources in one import (all documents together), items. */
+  resourcesPerImport: 100_000,
+} as const;
+const L = SNAPSHOT_LIMITS;
+
+/** A string of at most `n` Unicode characters (code points, as the clouds count; not UTF-16 units). */
+const chars = (n: number) => z.string().superRefine((s, ctx) => {
+  if (s.length <= n) return; // fast path: code points <= UTF-16 units
+  const len = [...s].length;
+  if (len > n) ctx.addIssue({ code: 'too_big', maximum: n, origin: 'string', inclusive: true, input: s, message: `at most ${n} characters (got ${len})` });
+});
+const str = chars(L.otherStringChars);
+const list = <T extends z.ZodType>(item: T, n: number = L.otherListItems) => z.array(item).max(n, `at most ${n} items`);
+
+const AwsTag = z.looseObject({ Key: chars(L.awsTagKeyChars), Value: chars(L.awsTagValueChars) });
 const Ec2Instance = z.looseObject({
   InstanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/),
-  ImageId: z.string().optional(),
-  InstanceType: z.string(),
+  ImageId: str.optional(),
+  InstanceType: str,
   State: z.looseObject({ Code: z.number().int().optional(), Name: z.enum(['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']) }),
-  PrivateDnsName: z.string().optional(),
-  PrivateIpAddress: z.string().optional(),
-  PublicIpAddress: z.string().optional(),
-  Platform: z.string().optional(),
-  PlatformDetails: z.string().optional(),
-  Placement: z.looseObject({ AvailabilityZone: z.string().min(1) }),
-  VpcId: z.string().optional(),
-  SecurityGroups: z.array(z.looseObject({ GroupId: z.string(), GroupName: z.string().optional() })).default([]),
-  NetworkInterfaces: z.array(z.looseObject({
-    PrivateIpAddress: z.string().optional(),
-    PrivateIpAddresses: z.array(z.looseObject({
-      PrivateIpAddress: z.string(),
-      Association: z.looseObject({ PublicIp: z.string().optional() }).optional(),
+  PrivateDnsName: str.optional(),
+  PrivateIpAddress: str.optional(),
+  PublicIpAddress: str.optional(),
+  Platform: str.optional(),
+  PlatformDetails: str.optional(),
+  Placement: z.looseObject({ AvailabilityZone: str.min(1) }),
+  VpcId: str.optional(),
+  SecurityGroups: list(z.looseObject({ GroupId: str, GroupName: str.optional() })).default([]),
+  NetworkInterfaces: list(z.looseObject({
+    PrivateIpAddress: str.optional(),
+    PrivateIpAddresses: list(z.looseObject({
+      PrivateIpAddress: str,
+      Association: z.looseObject({ PublicIp: str.optional() }).optional(),
     })).optional(),
-    Association: z.looseObject({ PublicIp: z.string().optional() }).optional(),
+    Association: z.looseObject({ PublicIp: str.optional() }).optional(),
   })).default([]),
-  Tags: z.array(AwsTag).default([]),
+  // Tags with the aws: prefix do not count against the per-resource limit (same AWS page).
+  Tags: list(AwsTag).superRefine((tags, ctx) => {
+    const n = tags.filter((t) => !t.Key.startsWith('aws:')).length;
+    if (n > L.awsTagsPerResource) ctx.addIssue({ code: 'too_big', maximum: L.awsTagsPerResource, origin: 'array', inclusive: true, input: tags, message: `at most ${L.awsTagsPerResource} tags (got ${n})` });
+  }).default([]),
 });
 const DescribeInstances = z.looseObject({
-  Reservations: z.array(z.looseObject({ OwnerId: z.string().regex(/^\d{12}$/).optional(), Instances: z.array(Ec2Instance) })),
+  Reservations: list(z.looseObject({ OwnerId: z.string().regex(/^\d{12}$/).optional(), Instances: list(Ec2Instance, L.resourcesPerImport) }), L.resourcesPerImport),
 });
 
 const IpPermission = z.looseObject({
-  IpProtocol: z.string(),
+  IpProtocol: str,
   FromPort: z.number().int().optional(),
   ToPort: z.number().int().optional(),
-  IpRanges: z.array(z.looseObject({ CidrIp: z.string() })).default([]),
-  Ipv6Ranges: z.array(z.looseObject({ CidrIpv6: z.string() })).default([]),
+  IpRanges: list(z.looseObject({ CidrIp: str })).default([]),
+  Ipv6Ranges: list(z.looseObject({ CidrIpv6: str })).default([]),
 });
 const DescribeSecurityGroups = z.looseObject({
-  SecurityGroups: z.array(z.looseObject({
+  SecurityGroups: list(z.looseObject({
     GroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/),
-    GroupName: z.string(),
+    GroupName: chars(L.awsSecurityGroupNameChars),
     OwnerId: z.string().regex(/^\d{12}$/).optional(),
-    VpcId: z.string().optional(),
-    IpPermissions: z.array(IpPermission).default([]),
-  })),
+    VpcId: str.optional(),
+    IpPermissions: list(IpPermission).default([]),
+  }), L.resourcesPerImport),
 });
 
 const GceInstance = z.looseObject({
   kind: z.literal('compute#instance').optional(),
   // gcloud prints the uint64 id as a string; the REST API too.
   id: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String),
-  name: z.string().min(1),
-  zone: z.string().regex(/\/projects\/[^/]+\/zones\/[^/]+$/, 'a zone URL (.../projects/P/zones/Z)'),
+  name: chars(L.gcpResourceNameChars).min(1),
+  zone: str.regex(/\/projects\/[^/]+\/zones\/[^/]+$/, 'a zone URL (.../projects/P/zones/Z)'),
   status: z.enum(['PROVISIONING', 'STAGING', 'RUNNING', 'STOPPING', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'REPAIRING', 'TERMINATED']),
-  machineType: z.string(),
-  networkInterfaces: z.array(z.looseObject({
-    network: z.string().optional(),
-    networkIP: z.string().optional(),
-    accessConfigs: z.array(z.looseObject({ natIP: z.string().optional() })).default([]),
+  machineType: str,
+  networkInterfaces: list(z.looseObject({
+    network: str.optional(),
+    networkIP: str.optional(),
+    accessConfigs: list(z.looseObject({ natIP: str.optional() })).default([]),
   })).default([]),
-  labels: z.record(z.string(), z.string()).default({}),
-  tags: z.looseObject({ items: z.array(z.string()).default([]) }).default({ items: [] }),
+  labels: z.record(chars(L.gcpLabelKeyChars), chars(L.gcpLabelValueChars)).superRefine((labels, ctx) => {
+    const n = Object.keys(labels).length;
+    if (n > L.gcpLabelsPerResource) ctx.addIssue({ code: 'too_big', maximum: L.gcpLabelsPerResource, origin: 'object', inclusive: true, input: labels, message: `at most ${L.gcpLabelsPerResource} labels (got ${n})` } as never);
+  }).default({}),
+  tags: z.looseObject({ items: list(chars(L.gcpNetworkTagChars), L.gcpNetworkTagsPerInstance).default([]) }).default({ items: [] }),
 });
 const GceFirewall = z.looseObject({
   kind: z.literal('compute#firewall').optional(),
   id: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String),
-  name: z.string().min(1),
-  network: z.string(),
-  selfLink: z.string().optional(),
+  name: chars(L.gcpResourceNameChars).min(1),
+  network: str,
+  selfLink: str.optional(),
   direction: z.enum(['INGRESS', 'EGRESS']).default('INGRESS'),
   priority: z.number().int().default(1000),
   disabled: z.boolean().default(false),
-  sourceRanges: z.array(z.string()).default([]),
-  allowed: z.array(z.looseObject({ IPProtocol: z.string(), ports: z.array(z.string()).optional() })).default([]),
-  targetTags: z.array(z.string()).default([]),
+  sourceRanges: list(str).default([]),
+  allowed: list(z.looseObject({ IPProtocol: str, ports: list(str).optional() })).default([]),
+  targetTags: list(chars(L.gcpNetworkTagChars)).default([]),
 });
 
 const SCHEMAS = {
   'aws-ec2-instances': DescribeInstances,
   'aws-security-groups': DescribeSecurityGroups,
-  'gcp-compute-instances': z.array(GceInstance),
-  'gcp-firewall-rules': z.array(GceFirewall),
+  'gcp-compute-instances': list(GceInstance, L.resourcesPerImport),
+  'gcp-firewall-rules': list(GceFirewall, L.resourcesPerImport),
 } as const;
 
 /** One resource as a connector stores it. */
@@ -180,6 +237,8 @@ export function parseSnapshot(doc: unknown, options: ParseOptions): ParsedSnapsh
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = [where, issuePath(issue.path)].filter(Boolean).join('.');
+    // Over a cloud's own limit: its own code, the path and the limit (never the oversized value).
+    if (issue.code === 'too_big') throw protocolError('ARCSIM_E_SNAPSHOT_LIMIT', `${path} (${kind}): ${issue.message}`, path);
     throw protocolError('ARCSIM_E_SNAPSHOT_SCHEMA', `${path} (${kind}): ${issue.message}`, path);
   }
   const provider = KIND_PROVIDER[kind];

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Executor } from './executor.ts';
 import { migrate } from './migrate.ts';
@@ -120,9 +120,16 @@ export interface SqliteStoreOptions {
  * (durable across process crashes; the last transactions may roll back on power loss).
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
-  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+  if (options.file !== ':memory:') {
+    // The database holds key hashes, tokens and every event: owner-only. A directory created here is
+    // 0700; the file is created 0600, and tightened if it exists (SQLite gives -wal/-shm its mode).
+    mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(options.file, 'a', 0o600));
+    chmodSync(options.file, 0o600);
+  }
   const db = new Database(options.file);
   db.pragma('journal_mode = WAL');
+  if (options.file !== ':memory:') for (const f of [`${options.file}-wal`, `${options.file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');

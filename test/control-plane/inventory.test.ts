@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../lib/clock.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
@@ -294,22 +295,25 @@ test('recommendations appear from realistic snapshots, do not repeat, and disapp
   assert.ok(score2.score > score1.score, `${score2.score} > ${score1.score}`);
 });
 
-test('scheduled pull: connector pull sources (command and file) import like a snapshot; bad cron refused', async (t) => {
-  const l = await lab(t);
-  const file = join(l.env.dir, 'sgs.json');
-  writeFileSync(file, text('aws-describe-security-groups.json'));
-  const def = { ...json('connector-aws-lab.json'), pull: { schedule: '*/15 * * * *', sources: [{ command: `cat '${join(EX, 'aws-describe-instances.json')}'` }, { file }] } };
+test('scheduled pull: a file source inside the import directory imports like a snapshot; bad cron refused', async (t) => {
+  const importDir = join(tmpdir(), `arcsim-import-${process.pid}-${Date.now()}`);
+  mkdirSync(importDir, { recursive: true });
+  t.after(() => rmSync(importDir, { recursive: true, force: true }));
+  const l = await lab(t, { inventory: { schedulePulls: false, importDir } });
+  writeFileSync(join(importDir, 'ec2.json'), text('aws-describe-instances.json'));
+  writeFileSync(join(importDir, 'sgs.json'), text('aws-describe-security-groups.json'));
+  const def = { ...json('connector-aws-lab.json'), pull: { schedule: '*/15 * * * *', sources: [{ file: 'ec2.json' }, { file: join(importDir, 'sgs.json') }] } };
   assert.equal((await l.api('PUT', '/api/connectors/aws-lab', def)).status, 201);
   const r = await l.api('POST', '/api/connectors/aws-lab/pull');
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.deepEqual(r.body.snapshots.map((s: any) => [s.kind, s.resources]), [['aws-ec2-instances', 3], ['aws-security-groups', 3]]);
   assert.equal((await l.api('GET', '/api/connectors/aws-lab')).body.snapshots[0].source, 'pull');
-  writeFileSync(file, '{"SecurityGroups": [');
+  writeFileSync(join(importDir, 'sgs.json'), '{"SecurityGroups": [');
   const broken = await l.api('POST', '/api/connectors/aws-lab/pull');
   assert.equal(broken.body.code, 'ARCSIM_E_SNAPSHOT_JSON');
   const cron = await l.api('PUT', '/api/connectors/aws-lab', { ...def, pull: { ...def.pull, schedule: 'every tuesday' } });
   assert.deepEqual([cron.status, cron.body.code], [400, 'ARCSIM_E_CONNECTOR_CONFIG']);
-  const missing = await l.api('PUT', '/api/connectors/aws-lab', { ...def, pull: { schedule: '0 * * * *', sources: [{ file: join(l.env.dir, 'none.json') }] } });
+  const missing = await l.api('PUT', '/api/connectors/aws-lab', { ...def, pull: { schedule: '0 * * * *', sources: [{ file: 'none.json' }] } });
   assert.equal(missing.status, 200);
   assert.equal((await l.api('POST', '/api/connectors/aws-lab/pull')).body.code, 'ARCSIM_E_PULL_FAILED');
 });

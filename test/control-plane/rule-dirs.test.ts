@@ -6,7 +6,7 @@ import { loadRulesDirs } from '../../control-plane/detection/index.ts';
 import { loadConfigFile } from '../../control-plane/config-file.ts';
 import { ArcsimError } from '../../protocol/errors.ts';
 import { cleanup, tempDir } from '../helpers.ts';
-import { createControlPlane } from '../../control-plane/control-plane.ts';
+import { createControlPlane } from '../../control-plane/index.ts';
 import { openSqliteStore } from '../../control-plane/store/index.ts';
 
 const BASE = `title: Failed logon
@@ -90,4 +90,26 @@ test('the control plane loads every rule that loads (nested folders too), counts
   assert.deepEqual(cp.refusedRules.map((r) => [r.title, r.code]), [['Working directory', 'ARCSIM_E_RULE_FIELD']]);
   await cp.close();
   assert.throws(() => createControlPlane({ store, config: { port: 0, rulesDirs: [a, b], strictRules: true } }), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_FIELD');
+});
+
+test('a missing rules directory is ARCSIM_E_RULE_DIR naming it (was a raw ENOENT)', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const missing = join(dir, 'no-such-rules');
+  assert.throws(() => loadRulesDirs([missing]), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_DIR' && err.message.includes(missing));
+});
+
+test('an empty rules directory refuses to start the control plane unless allowNoRules (was: 0 rules, silently)', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const empty = join(dir, 'rules');
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'README.md'), 'not a rule\n');
+  const store = openSqliteStore({ file: ':memory:' });
+  t.after(() => store.close());
+  assert.throws(() => createControlPlane({ store, config: { port: 0, rulesDirs: [empty] } }),
+    (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_DIR' && err.message.includes(empty) && /allow-no-rules/.test(err.message));
+  const cp = createControlPlane({ store, config: { port: 0, rulesDirs: [empty], allowNoRules: true } });
+  assert.equal(cp.rules.detections.length, 0);
+  await cp.close();
 });
