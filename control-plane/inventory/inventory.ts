@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { parseResourceId } from '../../protocol/resource-ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { AssetRow, ConnectorRow, MachineRow, Store, StoreTx } from '../store/index.ts';
+import type { AssetRow, ConnectorRow, CspmResourceRow, MachineRow, Store, StoreTx } from '../store/index.ts';
+import { instanceMergeKeys, machineMergeKeys } from '../store/merge-keys.ts';
 import { mergeAssets } from './asset-merge.ts';
 import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
 import { connectorRow, importSnapshots, parseConnectorDefinition, pullArgv, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
@@ -152,20 +153,121 @@ export class Inventory {
   /**
    * A machine was stored by a registration (`before`: its row until then, if any). When nothing the
    * merge or the recommendations read of it changed (a reconnect of the same host, still
-   * Connected), the merged inventory is already right and nothing is recomputed: a reconnect costs
-   * the same with 10 or 10,000 machines stored. Otherwise the inventory is recomputed (coalesced).
+   * Connected), the merged inventory is already right and nothing is recomputed. A new or changed
+   * machine re-merges only the items linked to it through merge keys (old and new values), so a
+   * registration costs the same with 10 or 10,000 machines stored (see mergeComponent).
    */
   machineRegistered(machine: MachineRow, before: MachineRow | undefined): Promise<void> {
     if (before && mergeInputOf(before) === mergeInputOf(machine)) {
       this.registrationsSkipped++;
       return Promise.resolve();
     }
-    return this.recompute({ provisionAll: false });
+    // A full recomputation already waiting reads this machine too.
+    if (this.queued) return this.recompute({ provisionAll: false });
+    const p = this.chain.then(() => this.mergeComponent(machine, before));
+    this.chain = p.catch((err) => { this.deps.logger.error('inventory merge of a registration failed', { error: String(err) }); });
+    return p;
   }
 
   /** Registrations that needed no recompute (see machineRegistered), for tests and the bench. */
   registrationsSkipped = 0;
+  /** Registrations merged incrementally (mergeComponent), for tests and the bench. */
+  registrationsMergedIncrementally = 0;
   private provisionAll = false;
+  private mergeKeysRebuilt = false;
+
+  /**
+   * Re-merges the connected component of a registered machine: every item (Arc machine, CSPM
+   * instance) sharing a merge key (control-plane/store/merge-keys.ts) with it, before or after the
+   * change, transitively, plus every item of the assets those items belonged to. mergeAssets
+   * decides about an item only from items sharing such a key with it, so merging the component
+   * alone gives the assets a full recomputation gives; only the component's assets are replaced,
+   * only its assessments rewritten, only machines whose asset changed re-provisioned.
+   */
+  private async mergeComponent(machine: MachineRow, before: MachineRow | undefined): Promise<void> {
+    if (this.closed) return;
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const touched = new Set<string>();
+    await store.transaction(async (tx) => {
+      await tx.inventory.assetsOfSources([]); // takes the assets lock first, as the full recompute does
+      const connectors = await tx.inventory.listConnectors();
+      const machines = new Map<string, MachineRow>();
+      const instances = new Map<string, CspmResourceRow>();
+      const oldAssets = new Map<string, AssetRow>();
+      const seenItems = new Set<string>();
+      const seenKeys = new Set<string>();
+      let keys = [...new Set([...(before ? machineMergeKeys(before) : []), ...machineMergeKeys(machine)])];
+      let pending: Array<{ kind: 'arc' | 'cspm'; id: string }> = [{ kind: 'arc', id: machine.resourceId }];
+      if (before) pending.push({ kind: 'arc', id: before.resourceId });
+      while (keys.length || pending.length) {
+        keys.forEach((k) => seenKeys.add(k));
+        const found = [...pending, ...(await tx.inventory.mergeItemsWithKeys(keys))].filter((i) => !seenItems.has(`${i.kind}:${i.id}`));
+        const items = [...new Map(found.map((i) => [`${i.kind}:${i.id}`, i])).values()];
+        items.forEach((i) => seenItems.add(`${i.kind}:${i.id}`));
+        const next = new Set<string>();
+        for (const m of await tx.machines.machinesByResourceIds(items.filter((i) => i.kind === 'arc').map((i) => i.id))) {
+          machines.set(m.agentId, m);
+          machineMergeKeys(m).forEach((k) => next.add(k));
+        }
+        for (const r of await tx.inventory.cspmResourcesByResourceIds(items.filter((i) => i.kind === 'cspm').map((i) => i.id))) {
+          instances.set(`${r.connector}/${r.kind}/${r.nativeId}`, r);
+          instanceMergeKeys(r).forEach((k) => next.add(k));
+        }
+        pending = [];
+        // An item's previous asset is replaced too, so whatever else it held is re-merged with it.
+        for (const a of await tx.inventory.assetsOfSources(items)) {
+          if (oldAssets.has(a.assetId)) continue;
+          oldAssets.set(a.assetId, a);
+          for (const src of a.sources) if (!seenItems.has(`${src.kind}:${src.id}`)) pending.push(src);
+        }
+        keys = [...next].filter((k) => !seenKeys.has(k));
+      }
+      const componentMachines = [...machines.values()];
+      const componentInstances = [...instances.values()];
+      const merged = mergeAssets({ machines: componentMachines, instances: componentInstances, connectors });
+      if (this.applyMerge([...oldAssets.values()], merged, now, touched)) {
+        await tx.inventory.replaceAssetsOf([...oldAssets.keys()], merged);
+      }
+      // Assessments of the component's machines (MDE) and instances (Arc onboarding) only.
+      const assessments = evaluateRecommendations({ machines: componentMachines, resources: componentInstances, connectors, assets: merged });
+      const ids = [...componentMachines.map((m) => m.resourceId), ...componentInstances.map((r) => r.resourceId)];
+      for (const row of diffAssessments(await tx.inventory.listAssessmentsFor(ids), assessments, now)) await tx.inventory.upsertAssessment(row);
+      const rids = new Set(touched);
+      touched.clear();
+      for (const m of componentMachines) if (rids.has(m.resourceId)) touched.add(m.agentId);
+    });
+    this.registrationsMergedIncrementally++;
+    for (const agentId of touched) if (this.deps.agents.isRegistered(agentId)) await this.provision(agentId);
+  }
+
+  /**
+   * Compares a merge result with the assets it replaces: unchanged assets keep their updatedAt,
+   * changed ones take `now` and add their Arc sources (old and new) to `touched`. True when
+   * anything changed (the assets must be written).
+   */
+  private applyMerge(previous: AssetRow[], next: AssetRow[], now: number, touched: Set<string>): boolean {
+    const before = new Map(previous.map((a) => [a.assetKey, a]));
+    const sig = (a: AssetRow) => JSON.stringify([a.confidence, a.conflicts, a.reasons, [...a.sources].sort((x, y) => x.id.localeCompare(y.id))]);
+    const arcSources = (a: AssetRow) => a.sources.filter((x) => x.kind === 'arc').map((x) => x.id);
+    let changed = next.length !== previous.length;
+    const nextKeys = new Set(next.map((a) => a.assetKey));
+    for (const a of previous) if (!nextKeys.has(a.assetKey)) arcSources(a).forEach((id) => touched.add(id));
+    for (const a of next) {
+      const old = before.get(a.assetKey);
+      if (old && sig(old) === sig(a)) a.updatedAt = old.updatedAt;
+      else {
+        a.updatedAt = now;
+        changed = true;
+        arcSources(a).forEach((id) => touched.add(id));
+        if (old) arcSources(old).forEach((id) => touched.add(id));
+        if (a.confidence === 'probable' || a.conflicts.length) {
+          this.deps.logger.info('asset merge', { asset: a.assetKey, confidence: a.confidence, conflicts: a.conflicts.map((c) => c.kind), reasons: a.reasons });
+        }
+      }
+    }
+    return changed;
+  }
 
   private async doRecompute(provisionAll = true): Promise<void> {
     if (this.closed) return;
@@ -178,27 +280,16 @@ export class Inventory {
       const resources = await tx.inventory.listCspmResources({ includeDeleted: true });
       const connectors = await tx.inventory.listConnectors();
       const previous = await tx.inventory.listAssets();
-      const next = mergeAssets({ machines, instances: resources, connectors });
-      const before = new Map(previous.map((a) => [a.assetKey, a]));
-      const sig = (a: AssetRow) => JSON.stringify([a.confidence, a.conflicts, a.reasons, [...a.sources].sort((x, y) => x.id.localeCompare(y.id))]);
-      const arcSources = (a: AssetRow) => a.sources.filter((x) => x.kind === 'arc').map((x) => x.id);
-      let changed = next.length !== previous.length;
-      const nextKeys = new Set(next.map((a) => a.assetKey));
-      for (const a of previous) if (!nextKeys.has(a.assetKey)) arcSources(a).forEach((id) => touched.add(id));
-      for (const a of next) {
-        const old = before.get(a.assetKey);
-        if (old && sig(old) === sig(a)) a.updatedAt = old.updatedAt;
-        else {
-          a.updatedAt = now;
-          changed = true;
-          arcSources(a).forEach((id) => touched.add(id));
-          if (old) arcSources(old).forEach((id) => touched.add(id));
-          if (a.confidence === 'probable' || a.conflicts.length) {
-            this.deps.logger.info('asset merge', { asset: a.assetKey, confidence: a.confidence, conflicts: a.conflicts.map((c) => c.kind), reasons: a.reasons });
-          }
-        }
+      if (!this.mergeKeysRebuilt) {
+        // Once per start: rebuild the merge keys from the rows (rows stored before migration 010 had none).
+        await tx.inventory.replaceMergeKeys([
+          ...machines.map((m) => ({ kind: 'arc' as const, id: m.resourceId, keys: machineMergeKeys(m) })),
+          ...resources.map((r) => ({ kind: 'cspm' as const, id: r.resourceId, keys: instanceMergeKeys(r) })).filter((i) => i.keys.length),
+        ]);
+        this.mergeKeysRebuilt = true;
       }
-      if (changed) await tx.inventory.replaceAssets(next);
+      const next = mergeAssets({ machines, instances: resources, connectors });
+      if (this.applyMerge(previous, next, now, touched)) await tx.inventory.replaceAssets(next);
       const assessments = evaluateRecommendations({ machines, resources, connectors, assets: next });
       for (const row of diffAssessments(await tx.inventory.listAssessments(), assessments, now)) await tx.inventory.upsertAssessment(row);
       if (!provisionAll) {

@@ -327,6 +327,8 @@ export interface MachinesRepository {
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
   setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
   setMachineTags(agentId: string, tags: Record<string, string>): Promise<void>;
+  /** The machines with these resource ids (unknown ids are left out). */
+  machinesByResourceIds(resourceIds: string[]): Promise<MachineRow[]>;
   /** Adds per-table counts of events that were not collected. */
   addNotCollected(agentId: string, counts: Record<string, number>): Promise<void>;
   recordIdentityConflict(conflict: Omit<IdentityConflictRow, 'id'>): Promise<IdentityConflictRow>;
@@ -407,6 +409,21 @@ export interface InventoryRepository {
   listAssets(): Promise<AssetRow[]>;
   /** Replaces the merge result with `assets` (rows whose content did not change keep their updatedAt). */
   replaceAssets(assets: AssetRow[]): Promise<void>;
+  /** CSPM resources (deleted ones included) with these resource ids. */
+  cspmResourcesByResourceIds(resourceIds: string[]): Promise<CspmResourceRow[]>;
+  /**
+   * The items (Arc machines, CSPM instances, by resource id) holding any of these merge keys
+   * (control-plane/store/merge-keys.ts). Keys are written with each machine and instance.
+   */
+  mergeItemsWithKeys(keys: string[]): Promise<Array<{ kind: 'arc' | 'cspm'; id: string }>>;
+  /** Replaces the whole merge_keys table (a full recomputation rebuilds it). */
+  replaceMergeKeys(items: Array<{ kind: 'arc' | 'cspm'; id: string; keys: string[] }>): Promise<void>;
+  /** The assets holding any of these sources; takes the assets lock like listAssets. */
+  assetsOfSources(sources: Array<{ kind: 'arc' | 'cspm'; id: string }>): Promise<AssetRow[]>;
+  /** Part of the merge: deletes the assets `previousAssetIds` (and any with the new ids), stores `assets`. */
+  replaceAssetsOf(previousAssetIds: string[], assets: AssetRow[]): Promise<void>;
+  /** The assessments of these resource ids. */
+  listAssessmentsFor(resourceIds: string[]): Promise<AssessmentRow[]>;
   setPlan(row: PlanRow): Promise<void>;
   listPlans(): Promise<PlanRow[]>;
   listAssessments(): Promise<AssessmentRow[]>;
@@ -450,7 +467,7 @@ export interface KeysRepository {
  */
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
-  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'setMachineExtensions'>;
+  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
   readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
   readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;

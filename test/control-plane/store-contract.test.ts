@@ -589,6 +589,57 @@ for (const backend of backends) {
       assert.deepEqual(await s.inventory.listAssets(), [], 'a failed replace changes nothing');
     }));
 
+    it('merge keys: written with machines (facts, tags) and CSPM instances, looked up by key; partial asset replace', withStore(async (s) => {
+      await s.agents.insertToken(token('t1'));
+      for (const id of ['a1', 'a2']) await s.agents.enrollAgent(agent(id, 't1'), T0);
+      await s.inventory.upsertConnector(connector('aws-1'));
+      const aws = { provider: 'AWS', details: { accountId: '123456789012', instanceId: 'i-1' } };
+      const m1 = await s.machines.upsertMachine(machine('a1', 'host-a', { facts: { ...TEST_FACTS, hostname: 'host-a', cloudMetadata: aws } }));
+      const m2 = await s.machines.upsertMachine(machine('a2', 'host-b'));
+      const ec2 = resource('aws-1', 'aws-ec2-instance', 'i-1', { data: { hostnames: ['web'], privateIps: ['10.0.0.4'] } });
+      await s.inventory.upsertCspmResource(ec2);
+      await s.inventory.upsertCspmResource(resource('aws-1', 'aws-security-group', 'i-1'));
+      const items = async (keys: string[]) => (await s.inventory.mergeItemsWithKeys(keys)).map((i) => `${i.kind} ${i.id}`).sort();
+      // The agent's IMDS instance id and the instance's native id are one key; a security group has none.
+      assert.deepEqual(await items(['id:i-1']), [`arc ${m1.resourceId}`, `cspm ${ec2.resourceId}`]);
+      assert.deepEqual(await items(['hostip:web|10.0.0.4', 'nope']), [`cspm ${ec2.resourceId}`], 'hostname + private IP');
+      assert.deepEqual(await items([`arc:${m2.resourceId.toLowerCase()}`]), [`arc ${m2.resourceId}`]);
+      assert.deepEqual(await items([]), []);
+      // MDC tags claim an instance too; the keys follow the tags.
+      await s.machines.setMachineTags('a2', { InstanceId: 'i-1', AccountId: '123456789012' });
+      assert.deepEqual(await items(['id:i-1']), [`arc ${m1.resourceId}`, `arc ${m2.resourceId}`, `cspm ${ec2.resourceId}`]);
+      // A machine registering again without the claim loses the key; a deleted machine loses all.
+      await s.machines.upsertMachine(machine('a1', 'host-a'));
+      assert.deepEqual((await s.transaction((tx) => tx.inventory.mergeItemsWithKeys(['id:i-1']))).length, 2);
+      assert.equal(await s.machines.deleteMachine('a2'), true);
+      assert.deepEqual(await items(['id:i-1', `arc:${m2.resourceId.toLowerCase()}`]), [`cspm ${ec2.resourceId}`]);
+      assert.deepEqual((await s.machines.machinesByResourceIds([m1.resourceId, m2.resourceId, 'nope'])).map((m) => m.agentId), ['a1']);
+      assert.deepEqual(await s.inventory.cspmResourcesByResourceIds([ec2.resourceId]), [ec2]);
+      assert.deepEqual(await s.machines.machinesByResourceIds([]), []);
+      // A full rebuild replaces every key.
+      await s.inventory.replaceMergeKeys([{ kind: 'arc', id: '/m/x', keys: ['id:i-9', 'uuid:u'] }]);
+      assert.deepEqual(await items(['id:i-1', 'id:i-9', 'uuid:u']), ['arc /m/x']);
+
+      // Assets of some sources, and a replace of only those.
+      const a = asset('a', [{ kind: 'arc', id: '/m/h1' }]);
+      const b = asset('b', [{ kind: 'cspm', id: '/c/i-1' }]);
+      const c = asset('c', [{ kind: 'arc', id: '/m/h2' }]);
+      await s.inventory.replaceAssets([a, b, c]);
+      assert.deepEqual(await s.inventory.assetsOfSources([{ kind: 'arc', id: '/m/h1' }, { kind: 'cspm', id: '/c/i-1' }, { kind: 'cspm', id: '/m/h2' }]), [a, b], 'kind and id must both match');
+      assert.deepEqual(await s.inventory.assetsOfSources([]), []);
+      const ab = asset('ab', [{ kind: 'arc', id: '/m/h1' }, { kind: 'cspm', id: '/c/i-1' }], { confidence: 'strong' });
+      await s.transaction((tx) => tx.inventory.replaceAssetsOf([a.assetId, b.assetId], [ab]));
+      assert.deepEqual(await s.inventory.listAssets(), [ab, c]);
+      await assert.rejects(s.inventory.replaceAssetsOf([], [{ ...a, assetId: 'asset-z', assetKey: 'z', sources: c.sources }]), 'a source belongs to one asset');
+      await s.inventory.replaceAssetsOf([ab.assetId, a.assetId], []);
+      assert.deepEqual(await s.inventory.listAssets(), [c]);
+
+      const row = (resourceId: string) => ({ assessmentKey: 'k', resourceId, subscription: 'sub', status: 'Healthy' as const, details: {}, firstSeen: T0, statusChanged: T0 });
+      for (const id of ['/m/h1', '/m/h2']) await s.inventory.upsertAssessment(row(id));
+      assert.deepEqual(await s.inventory.listAssessmentsFor(['/m/h2', '/nope']), [row('/m/h2')]);
+      assert.deepEqual(await s.inventory.listAssessmentsFor([]), []);
+    }));
+
     it('plans and assessments: upserts on their keys, listed in key order', withStore(async (s) => {
       await s.inventory.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'VirtualMachines', subPlan: 'P2', enabled: true, updatedAt: T0 });
       await s.inventory.setPlan({ scopeKind: 'subscription', scope: 'sub', plan: 'SqlServerVirtualMachines', subPlan: null, enabled: false, updatedAt: T0 });

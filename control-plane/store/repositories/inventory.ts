@@ -7,6 +7,8 @@ import type {
   AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
 } from '../store.ts';
 import { RepositoryBase } from './base.ts';
+import { instanceMergeKeys } from '../merge-keys.ts';
+import { MERGE_KEYS_Q, writeMergeKeys } from './merge-keys.ts';
 
 /** An asset's sources as one JSON column, so an asset and its sources come from one statement (one snapshot). */
 const assetSources = (d: DialectSql): string =>
@@ -29,6 +31,13 @@ const Q = {
   snapshots: sql(`SELECT * FROM cspm_snapshots WHERE connector = ? ORDER BY id`),
   assetOf: sql((d) => `SELECT a.*, ${assetSources(d)} FROM asset_sources s JOIN assets a ON a.asset_id = s.asset_id
                        WHERE s.source_kind = ? AND s.source_id = ?`),
+  assetsOfSources: sql((d) => `SELECT a.*, ${assetSources(d)} FROM assets a WHERE a.asset_id IN (
+                       SELECT s.asset_id FROM asset_sources s WHERE (s.source_kind = 'arc' AND ${d.inList('s.source_id')})
+                         OR (s.source_kind = 'cspm' AND ${d.inList('s.source_id')})) ORDER BY a.asset_key`),
+  resourcesByIds: sql((d) => `SELECT * FROM cspm_resources WHERE ${d.inList('resource_id')} ORDER BY connector, kind, native_id`),
+  deleteSourcesOf: sql((d) => `DELETE FROM asset_sources WHERE ${d.inList('asset_id')}`),
+  deleteAssetsIn: sql((d) => `DELETE FROM assets WHERE ${d.inList('asset_id')}`),
+  assessmentsFor: sql((d) => `SELECT * FROM assessments WHERE ${d.inList('resource_id')} ORDER BY assessment_key, resource_id`),
   listAssets: sql((d) => `SELECT a.*, ${assetSources(d)} FROM assets a ORDER BY a.asset_key`),
   deleteAssetSources: sql(`DELETE FROM asset_sources`),
   deleteAssets: sql(`DELETE FROM assets`),
@@ -75,9 +84,63 @@ export class InventoryRepo extends RepositoryBase implements InventoryRepository
   }
 
   async upsertCspmResource(r: CspmResourceRow): Promise<void> {
-    await this.ex.run(Q.upsertResource, [
-      r.connector, r.kind, r.nativeId, r.resourceId, r.name, r.region, r.state, JSON.stringify(r.data), r.firstSeen, r.lastSeen, r.deletedAt,
-    ]);
+    // The resource and, for an instance, its merge keys (merge_keys) are written together.
+    await this.ex.atomic(async (ex) => {
+      await ex.run(Q.upsertResource, [
+        r.connector, r.kind, r.nativeId, r.resourceId, r.name, r.region, r.state, JSON.stringify(r.data), r.firstSeen, r.lastSeen, r.deletedAt,
+      ]);
+      const keys = instanceMergeKeys(r);
+      if (keys.length) await writeMergeKeys(ex, 'cspm', r.resourceId, keys);
+    });
+  }
+
+  async cspmResourcesByResourceIds(resourceIds: string[]): Promise<CspmResourceRow[]> {
+    if (resourceIds.length === 0) return [];
+    return (await this.ex.all<CspmResourceCols>(Q.resourcesByIds, [JSON.stringify(resourceIds)])).map(toCspmResource);
+  }
+
+  async mergeItemsWithKeys(keys: string[]): Promise<Array<{ kind: 'arc' | 'cspm'; id: string }>> {
+    if (keys.length === 0) return [];
+    const rows = await this.ex.all<{ item_kind: 'arc' | 'cspm'; item_id: string }>(MERGE_KEYS_Q.itemsWith, [JSON.stringify(keys)]);
+    return rows.map((r) => ({ kind: r.item_kind, id: r.item_id }));
+  }
+
+  async replaceMergeKeys(items: Array<{ kind: 'arc' | 'cspm'; id: string; keys: string[] }>): Promise<void> {
+    await this.ex.atomic(async (ex) => {
+      await ex.run(MERGE_KEYS_Q.deleteAll);
+      const rows = items.flatMap((i) => i.keys.map((k) => ({ item_kind: i.kind, item_id: i.id, merge_key: k })));
+      if (rows.length) await ex.run(MERGE_KEYS_Q.insert, [JSON.stringify(rows)]);
+    });
+  }
+
+  async assetsOfSources(sources: Array<{ kind: 'arc' | 'cspm'; id: string }>): Promise<AssetRow[]> {
+    // Starts a partial read-compute-replace of the merge: the same lock as listAssets.
+    await this.ex.lock(ASSETS_LOCK);
+    if (sources.length === 0) return [];
+    const ids = (kind: string) => JSON.stringify(sources.filter((s) => s.kind === kind).map((s) => s.id));
+    return (await this.ex.all<AssetCols>(Q.assetsOfSources, [ids('arc'), ids('cspm')])).map(toAsset);
+  }
+
+  async replaceAssetsOf(previousAssetIds: string[], assets: AssetRow[]): Promise<void> {
+    await this.ex.atomic(async (ex) => {
+      await ex.lock(ASSETS_LOCK);
+      const ids = [...new Set([...previousAssetIds, ...assets.map((a) => a.assetId)])];
+      if (ids.length) {
+        await ex.run(Q.deleteSourcesOf, [JSON.stringify(ids)]);
+        await ex.run(Q.deleteAssetsIn, [JSON.stringify(ids)]);
+      }
+      if (assets.length === 0) return;
+      await ex.run(Q.insertAssets, [JSON.stringify(assets.map((a) => ({
+        asset_id: a.assetId, asset_key: a.assetKey, confidence: a.confidence, conflicts: a.conflicts, reasons: a.reasons, updated_at: a.updatedAt,
+      })))]);
+      const sources = assets.flatMap((a) => a.sources.map((s) => ({ source_kind: s.kind, source_id: s.id, asset_id: a.assetId })));
+      if (sources.length > 0) await ex.run(Q.insertAssetSources, [JSON.stringify(sources)]);
+    });
+  }
+
+  async listAssessmentsFor(resourceIds: string[]): Promise<AssessmentRow[]> {
+    if (resourceIds.length === 0) return [];
+    return (await this.ex.all<AssessmentCols>(Q.assessmentsFor, [JSON.stringify(resourceIds)])).map(toAssessment);
   }
 
   async addSnapshotLog(r: SnapshotLogRow): Promise<void> {

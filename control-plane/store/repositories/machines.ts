@@ -2,6 +2,8 @@ import { sql, Where } from '../sql.ts';
 import { toConflict, toMachine, type ConflictCols, type MachineCols } from '../row-decoding.ts';
 import type { ArcStatus, ExtensionRow, IdentityConflictRow, MachineRow, MachinesRepository } from '../store.ts';
 import { RepositoryBase } from './base.ts';
+import { machineMergeKeys } from '../merge-keys.ts';
+import { writeMergeKeys } from './merge-keys.ts';
 
 const Q = {
   upsertMachine: sql(`INSERT INTO machines (agent_id, resource_id, name, facts, sql_instances, extensions, status, last_heartbeat, last_status_change, registered_at)
@@ -12,13 +14,14 @@ const Q = {
                         status = excluded.status
                       RETURNING *`),
   getMachine: sql(`SELECT * FROM machines WHERE agent_id = ?`),
-  deleteMachine: sql(`DELETE FROM machines WHERE agent_id = ?`),
+  deleteMachine: sql(`DELETE FROM machines WHERE agent_id = ? RETURNING resource_id`),
   listMachines: sql(`SELECT * FROM machines ORDER BY registered_at, name`),
   resourceTaken: sql(`SELECT 1 AS taken FROM machines WHERE resource_id = ? AND agent_id <> ?`),
   heartbeat: sql((d) => `UPDATE machines SET last_heartbeat = ${d.greatest('last_heartbeat', '?')}, dropped_events = COALESCE(?, dropped_events) WHERE agent_id = ?`),
   setStatus: sql(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
   setExtensions: sql(`UPDATE machines SET extensions = ? WHERE agent_id = ?`),
-  setTags: sql(`UPDATE machines SET tags = ? WHERE agent_id = ?`),
+  setTags: sql(`UPDATE machines SET tags = ? WHERE agent_id = ? RETURNING *`),
+  byResourceIds: sql((d) => `SELECT * FROM machines WHERE ${d.inList('resource_id')} ORDER BY resource_id`),
   // Locked on PostgreSQL: a concurrent addNotCollected waits for the row, then reads the committed sum.
   getNotCollected: sql((d) => `SELECT not_collected FROM machines WHERE agent_id = ? ${d.forUpdate}`),
   setNotCollected: sql(`UPDATE machines SET not_collected = ? WHERE agent_id = ?`),
@@ -29,11 +32,15 @@ const Q = {
 export class MachinesRepo extends RepositoryBase implements MachinesRepository {
   async upsertMachine(m: MachineRow): Promise<MachineRow> {
     // notCollected is counted separately (addNotCollected), never overwritten here.
-    const r = await this.ex.get<MachineCols>(Q.upsertMachine, [
-      m.agentId, m.resourceId, m.name, JSON.stringify(m.facts), JSON.stringify(m.sqlInstances), JSON.stringify(m.extensions),
-      m.status, m.lastHeartbeat, m.lastStatusChange, m.registeredAt,
-    ]);
-    return toMachine(r!);
+    // The machine and its merge keys (merge_keys) are written together.
+    return this.ex.atomic(async (ex) => {
+      const r = toMachine((await ex.get<MachineCols>(Q.upsertMachine, [
+        m.agentId, m.resourceId, m.name, JSON.stringify(m.facts), JSON.stringify(m.sqlInstances), JSON.stringify(m.extensions),
+        m.status, m.lastHeartbeat, m.lastStatusChange, m.registeredAt,
+      ]))!);
+      await writeMergeKeys(ex, 'arc', r.resourceId, machineMergeKeys(r));
+      return r;
+    });
   }
 
   async getMachine(agentId: string): Promise<MachineRow | undefined> {
@@ -50,7 +57,11 @@ export class MachinesRepo extends RepositoryBase implements MachinesRepository {
   }
 
   async deleteMachine(agentId: string): Promise<boolean> {
-    return (await this.ex.run(Q.deleteMachine, [agentId])) === 1;
+    return this.ex.atomic(async (ex) => {
+      const r = await ex.get<{ resource_id: string }>(Q.deleteMachine, [agentId]);
+      if (r) await writeMergeKeys(ex, 'arc', r.resource_id, []);
+      return r !== undefined;
+    });
   }
 
   async recordHeartbeat(agentId: string, at: number, droppedEvents?: number): Promise<void> {
@@ -66,7 +77,15 @@ export class MachinesRepo extends RepositoryBase implements MachinesRepository {
   }
 
   async setMachineTags(agentId: string, tags: Record<string, string>): Promise<void> {
-    await this.ex.run(Q.setTags, [JSON.stringify(tags), agentId]);
+    await this.ex.atomic(async (ex) => {
+      const r = await ex.get<MachineCols>(Q.setTags, [JSON.stringify(tags), agentId]);
+      if (r) { const m = toMachine(r); await writeMergeKeys(ex, 'arc', m.resourceId, machineMergeKeys(m)); }
+    });
+  }
+
+  async machinesByResourceIds(resourceIds: string[]): Promise<MachineRow[]> {
+    if (resourceIds.length === 0) return [];
+    return (await this.ex.all<MachineCols>(Q.byResourceIds, [JSON.stringify(resourceIds)])).map(toMachine);
   }
 
   async addNotCollected(agentId: string, counts: Record<string, number>): Promise<void> {
