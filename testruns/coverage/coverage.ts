@@ -161,7 +161,7 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
       const s = played.get(n);
       const skip = refusedByNumber.get(n);
       if (!s) {
-        const name = skip ? /"(.*)"$/.exec(skip.test)?.[1] ?? skip.test : `test ${n}`;
+        const name = technique.tests[n - 1] ?? `test ${n}`;
         tech.tests.push({ number: n, name, guid: null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: skip?.reason ?? 'not imported' });
         continue;
       }
@@ -174,7 +174,7 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
       for (const p of plan.events) events.push(p.event);
       cursor += plan.spanMs + gap;
       const t: CoverageTest = {
-        number: n, name: s.name.slice(s.name.indexOf(': ') + 2), guid: /^Imported .*\(([0-9a-f-]{36})\)/m.test(s.description) ? s.id : null,
+        number: n, name: technique.tests[n - 1] ?? s.name, guid: /^Imported .*\(([0-9a-f-]{36})\)/m.test(s.description) ? s.id : null,
         status: 'played', platform, events: plan.events.length, detected: false, rules: [], otherPlatformRules: [],
         ...(plan.failure ? { reason: `stopped in ${plan.failure.phase}: ${plan.failure.code}: ${plan.failure.message}` } : {}),
       };
@@ -268,9 +268,10 @@ function productsOf(ids: Set<string>, info: Map<string, { file: string }>): Map<
   return out;
 }
 
-/** attack_technique and display_name, read again for the report (the importer has validated them). */
-function techniqueOf(text: string, file: string): { id: string; name: string } {
-  const v = (readYaml(text).value ?? {}) as { attack_technique?: unknown; display_name?: unknown };
+/** attack_technique, display_name and the test names, read again for the report (the importer has validated them). */
+function techniqueOf(text: string, file: string): { id: string; name: string; tests: string[] } {
+  const v = (readYaml(text).value ?? {}) as { attack_technique?: unknown; display_name?: unknown; atomic_tests?: Array<{ name?: unknown }> };
   const id = typeof v.attack_technique === 'string' ? v.attack_technique : basename(file).replace(/\.ya?ml$/, '');
-  return { id: id.toUpperCase(), name: typeof v.display_name === 'string' ? v.display_name : '' };
+  const tests = (v.atomic_tests ?? []).map((t, i) => (typeof t?.name === 'string' ? t.name : `test ${i + 1}`));
+  return { id: id.toUpperCase(), name: typeof v.display_name === 'string' ? v.display_name : '', tests };
 }
