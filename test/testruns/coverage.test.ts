@@ -138,6 +138,16 @@ test('a technique file the importer refuses and a rule the loader refuses are re
   assert.match(toCoverageTable(r), /1 technique file\(s\) refused: T9999/);
 });
 
+test('an atomics path that does not exist or holds no technique file is ARCSIM_E_NOT_FOUND, on the CLI too', async (t) => {
+  const dir = tempDir('arcsim-coverage-');
+  t.after(() => cleanup(dir));
+  await assert.rejects(runCoverage({ atomicsDir: join(dir, 'nope') }), { code: 'ARCSIM_E_NOT_FOUND', message: /no such file or directory/ });
+  await assert.rejects(runCoverage({ atomicsDir: dir }), { code: 'ARCSIM_E_NOT_FOUND', message: /no Atomic Red Team technique file/ });
+  const cli = spawnSync(process.execPath, [BIN, 'coverage', '--atomics', join(dir, 'nope')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(cli.status, 1);
+  assert.match(cli.stderr, /^arcsim: ARCSIM_E_NOT_FOUND: .*nope: no such file or directory$/m);
+});
+
 /** The required fields of ATT&CK Navigator layer format 4.5 (mitre-attack/attack-navigator, layers/spec/v4.5/layerformat.md). */
 function layerProblems(layer: any): string[] {
   const out: string[] = [];

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { ArcsimError } from '../../protocol/errors.ts';
+import { ArcsimError, protocolError } from '../../protocol/errors.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { detectOffline } from '../../control-plane/detection/offline-detect.ts';
 import { DEFAULT_RULES_DIR, reportRulesDirs } from '../../control-plane/detection/index.ts';
@@ -90,9 +90,18 @@ export interface CoverageResult {
   };
 }
 
-/** The technique files of an ART checkout: atomics/<T>/<T>.yaml, sorted; or the one file given. */
+/**
+ * The technique files of an ART checkout: atomics/<T>/<T>.yaml, sorted; or the one file given.
+ * A path that does not exist, or holds no technique file, is ARCSIM_E_NOT_FOUND.
+ */
 export function atomicFilesIn(dir: string): string[] {
-  if (statSync(dir).isFile()) return [dir];
+  let isFile: boolean;
+  try {
+    isFile = statSync(dir).isFile();
+  } catch (err) {
+    throw protocolError('ARCSIM_E_NOT_FOUND', `${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'atomics');
+  }
+  if (isFile) return [dir];
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || !/^T\d{4}(\.\d{3})?$/.test(entry.name)) continue;
@@ -109,6 +118,7 @@ export function atomicFilesIn(dir: string): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isFile() && /^T\d{4}(\.\d{3})?\.ya?ml$/.test(entry.name)) out.push(join(dir, entry.name));
   }
+  if (out.length === 0) throw protocolError('ARCSIM_E_NOT_FOUND', `${dir}: no Atomic Red Team technique file (atomics/Txxxx/Txxxx.yaml, or Txxxx.yaml)`, 'atomics');
   return out.sort();
 }
 
