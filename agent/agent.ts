@@ -10,6 +10,7 @@ import type { ReleaseResult } from '../scenarios/playback.ts';
 import { AGENT_DEFAULTS } from './agent-defaults.ts';
 import { handleCommand } from './command-handler.ts';
 import { Connection } from './connection.ts';
+import { deviceStateFingerprint, deviceStateRows } from './device-state.ts';
 import { Enrollment } from './enrollment.ts';
 import { Extensions } from './extension-state.ts';
 import type { Identity } from './identity.ts';
@@ -65,6 +66,12 @@ export interface AgentOptions {
   schedules?: ScheduleEntry[];
   /** Starts cron jobs; defaults to node-schedule (tests fire jobs by hand). */
   scheduleJob?: ScheduleJobFn;
+  /**
+   * Send the MDE state tables (a DeviceInfo row and one DeviceNetworkInfo row per adapter) from
+   * the host's facts after registering, when they differ from what this process last sent.
+   * Default: true.
+   */
+  deviceState?: boolean;
 }
 
 type RunCommand = Extract<MessageOf<'command'>['command'], { action: 'run-scenario' }>;
@@ -106,6 +113,8 @@ export class Agent extends EventEmitter {
   private lastFacts: { machine: MachineFacts; sqlInstances: SqlInstanceFacts[] } | undefined;
   private heartbeatSec = 0;
   private lastHeartbeatAt = 0;
+  /** What the last DeviceInfo / DeviceNetworkInfo rows sent said (deviceStateFingerprint). */
+  private lastDeviceState: string | undefined;
   private readonly stoppedSignal: Promise<void>;
   private signalStopped!: () => void;
 
@@ -263,6 +272,22 @@ export class Agent extends EventEmitter {
     this.extensions = new Extensions(this.options.stateDir);
   }
 
+  /**
+   * Spools the DeviceInfo and DeviceNetworkInfo rows of the facts just registered, unless they
+   * say what this process already sent (facts are collected afresh on every connect, so a change
+   * shows at the next registration).
+   */
+  private reportDeviceState(): void {
+    if (this.options.deviceState === false || !this.lastFacts || !this.identity || !this.outbox) return;
+    const rows = deviceStateRows({
+      deviceId: this.identity.agentId, machine: this.lastFacts.machine, extensions: this.extensions?.list() ?? [], time: this.clock.now(),
+    });
+    const fingerprint = deviceStateFingerprint(rows);
+    if (fingerprint === this.lastDeviceState) return;
+    this.lastDeviceState = fingerprint;
+    this.outbox.push(rows);
+  }
+
   /** Collects host facts (fresh on every connect; plays reuse the last registered ones). */
   private async facts(): Promise<{ machine: MachineFacts; sqlInstances: SqlInstanceFacts[] }> {
     let facts: { machine: MachineFacts; sqlInstances: SqlInstanceFacts[] };
@@ -366,6 +391,7 @@ export class Agent extends EventEmitter {
         this.setHeartbeat(msg.heartbeatIntervalSec);
         const conn = this.connection!;
         this.outbox?.attach({ send: (f) => conn.send(f), drop: () => conn.terminate() });
+        this.reportDeviceState();
         this.emit('registered', msg);
         return undefined;
       }

@@ -1,3 +1,4 @@
+import '../agent/lean-zod.ts';
 import { ArcsimError } from '../protocol/errors.ts';
 import { EXIT_REVOKED } from '../protocol/agent-service.ts';
 import { realpathSync } from 'node:fs';

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { detectOffline, parseEventsNdjson } from '../control-plane/detection/offline-detect.ts';
+import { DEFAULT_RULES_DIR, reportRulesDirs } from '../control-plane/detection/index.ts';
 import { loadLibrary, loadScenarioFile, type Scenario } from '../scenarios/index.ts';
+import { readRecordedEvents, RECORDED_FORMATS, summarizeRead, type RecordedFormat, type RecordedRead } from '../scenarios/recorded/index.ts';
 import { table } from '../lib/text-table.ts';
 
 function scenarioFrom(ref: string): Scenario {
@@ -13,16 +15,33 @@ function scenarioFrom(ref: string): Scenario {
 
 export function detectCommand(): Command {
   return new Command('detect')
-    .description('run the detection rules over recorded events (NDJSON, one event per line) and print the alerts, like wazuh-logtest')
-    .requiredOption('--events <file>', 'NDJSON file of events (e.g. written by a scenario play), - for stdin')
-    .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest')
+    .requiredOption('--events <file>', 'file of events (e.g. written by a scenario play), - for stdin')
+    .addOption(new Option('--format <format>', 'arcsim: NDJSON sensor events; evtx-json: evtx_dump JSON (Sysmon 1/3/7/11/12/13/14/22, Security 4624/4625/4688); flat-json: flattened dataset records (EventID, Channel, Hostname, …)').choices([...RECORDED_FORMATS]).default('arcsim'))
+    .option('--rules <dir...>', 'directories of Sigma rule files, read recursively, rule by rule: every rule that loads is used (default: the shipped rules)')
+    .option('--strict', 'fail when any rule is refused (default: print the refused count and go on)')
     .option('--scenario <slug|file>', "check the scenario's expected alerts: exit 0 only if exactly they were raised")
     .option('--benign', 'with --scenario: the events are its benign twin, so no alert may be raised')
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const text = readFileSync(opts.events === '-' ? 0 : opts.events, 'utf8');
-      const events = parseEventsNdjson(text, opts.events);
-      const alerts = await detectOffline(events, { rulesDir: opts.rules });
+      const format = opts.format as RecordedFormat;
+      let recorded: RecordedRead | undefined;
+      let events;
+      if (format === 'arcsim') events = parseEventsNdjson(text, opts.events);
+      else {
+        recorded = readRecordedEvents(text, format, opts.events);
+        events = recorded.events;
+        // Records that gave no row are reported, never dropped silently.
+        process.stderr.write(summarizeRead(recorded) + '\n');
+      }
+      const dirs: string[] = opts.rules ?? [DEFAULT_RULES_DIR];
+      const report = reportRulesDirs(dirs);
+      if (report.refused.length) {
+        if (opts.strict) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message!);
+        process.stderr.write(`${report.refused.length} of ${report.results.length} rule(s) refused, the others loaded; see which and why: arcsim rules check ${dirs.join(' ')}\n`);
+      }
+      const alerts = await detectOffline(events, { rules: report.set });
       let verdict: { ok: boolean; lines: string[] } | undefined;
       if (opts.scenario) {
         const s = scenarioFrom(opts.scenario);
@@ -43,7 +62,8 @@ export function detectCommand(): Command {
         if (!ok) process.exitCode = 1;
       }
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ events: events.length, alerts, ...(verdict ? { ok: verdict.ok, checks: verdict.lines } : {}) }, null, 2) + '\n');
+        const read = recorded && { format: recorded.format, records: recorded.records, mapped: recorded.events.length, unmapped: recorded.unmapped, skipped: recorded.skipped, invalid: recorded.invalid };
+        process.stdout.write(JSON.stringify({ events: events.length, ...(read ? { recorded: read } : {}), alerts, ...(verdict ? { ok: verdict.ok, checks: verdict.lines } : {}) }, null, 2) + '\n');
         return;
       }
       process.stdout.write(`${events.length} events, ${alerts.length} alert(s)\n`);

@@ -9,6 +9,7 @@ import { agentAdminCommands } from './agent-admin.ts';
 import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
+import { rulesCommand } from './rules.ts';
 import { coverageCommand } from './coverage.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   program.addCommand(auditCommand());
   program.addCommand(scenarioCommand());
   program.addCommand(detectCommand());
+  program.addCommand(rulesCommand());
   program.addCommand(coverageCommand());
   program.addCommand(cspmCommand());
   program.addCommand(planCommand());

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadLibrary, loadScenarioFile, planRun, LIBRARY_DIR, type InputValue, type Scenario } from '../scenarios/index.ts';
 import { importAtomicFile, scenarioToYaml } from '../scenarios/atomic-import.ts';
-import { parseRecording, toNdjson } from '../scenarios/recording.ts';
+import { toNdjson } from '../scenarios/recording.ts';
+import { readRecordedEvents, RECORDED_FORMATS, summarizeRead, type RecordedFormat } from '../scenarios/recorded/index.ts';
 import { ArcsimError, protocolError } from '../protocol/errors.ts';
 import type { SensorEvent } from '../protocol/index.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -94,6 +95,11 @@ function summarize(e: SensorEvent): string {
     case 'DeviceNetworkEvents': return `${pick('InitiatingProcessFileName')} -> ${pick('RemoteIP')}:${pick('RemotePort')} ${pick('RemoteUrl')}`;
     case 'DeviceLogonEvents': return `${pick('AccountName')} from ${pick('RemoteIP')} ${pick('LogonType', 'Protocol', 'FailureReason')}`;
     case 'DeviceFileEvents': return `${pick('InitiatingProcessFileName')} ${pick('FolderPath')}`;
+    case 'DeviceRegistryEvents': return `${pick('InitiatingProcessFileName')} ${pick('RegistryKey')} ${pick('RegistryValueName')}`;
+    case 'DeviceImageLoadEvents': return `${pick('InitiatingProcessFileName')} loads ${pick('FolderPath')}`;
+    case 'DeviceEvents': return `${pick('InitiatingProcessFileName')} ${pick('FileName', 'RemoteUrl', 'RegistryKey')}`;
+    case 'DeviceInfo': return pick('OSPlatform', 'OSVersion', 'OSArchitecture');
+    case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
   }
 }
@@ -261,9 +267,13 @@ export function scenarioCommand(): Command {
     .addOption(new Option('--spool-max-events <n>', "the replaying agent's spool capacity, events").default(AGENT_DEFAULTS.spoolMaxEvents).argParser(positiveIntOption))
     .addOption(new Option('--eps <n>', 'events sent per second at most').default(AGENT_DEFAULTS.eventsPerSecond).argParser(positiveIntOption))
     .option('--no-back-pressure', 'push the whole recording into the spool at once instead of waiting for acks (it overflows when larger than the spool; the replay then exits 1)')
+    .addOption(new Option('--format <format>', 'arcsim: a recording (NDJSON sensor events); evtx-json / flat-json: recorded Windows telemetry, mapped to MDE rows (see arcsim detect --help)').choices([...RECORDED_FORMATS]).default('arcsim'))
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts) => {
-      const recorded = parseRecording(readFileSync(file, 'utf8'), file);
+      const read = readRecordedEvents(readFileSync(file, 'utf8'), opts.format as RecordedFormat, file);
+      // Records that gave no row are reported, never dropped silently.
+      if (read.format !== 'arcsim') process.stderr.write(summarizeRead(read) + '\n');
+      const recorded = read.events;
       const logger = createLogger({ format: 'pretty', level: 'warn', component: 'replay' });
       const real = (await collectHostFacts()).machine;
       const hostName = opts.host ?? real.hostname;
@@ -280,7 +290,10 @@ export function scenarioCommand(): Command {
         });
         // Reading alerts needs an API key (reader or stronger); without one the replay itself still counts.
         const alerts = keyOf(opts) ? (await apiOf(opts).alertsOf(r.detonationId)).map((a) => a.alertType) : null;
-        const result = { ...r, delivered: r.events - r.dropped, machineId: reg.machineId, alerts };
+        const result = {
+          ...r, delivered: r.events - r.dropped, machineId: reg.machineId, alerts,
+          ...(read.format !== 'arcsim' ? { recorded: { format: read.format, records: read.records, mapped: read.events.length, unmapped: read.unmapped, skipped: read.skipped } } : {}),
+        };
         if (opts.json) stdout(JSON.stringify(result, null, 2) + '\n');
         else {
           const alertLine = alerts ? alerts.join(', ') || 'none' : 'not read (pass --api-key or set ARCSIM_API_KEY to list them)';

@@ -50,6 +50,8 @@ export function installPaths(root = '/') {
  * OS (its memory reducer) only 8 s after start-up's last big GC; the agent is idle once registered,
  * so 0.2 s: otherwise it stays ~4 MB above its idle size for those seconds (docs/performance.md).
  * A command-line flag: V8 reads it when the heap is set up, so setting it from the code is too late.
+ * Not `--lite-mode` (~1.5 MB less): it turns WebAssembly off, and Node's fetch (undici, used for
+ * the cloud metadata probes) needs it.
  */
 export const UNIT_NODE_ARGS: string[] = ['--gc-memory-reducer-start-delay-ms=200', '--optimize-for-size'];
 

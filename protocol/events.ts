@@ -1,79 +1,273 @@
 import { z } from 'zod';
 
 /**
- * Synthetic sensor events. Columns follow the MDE advanced-hunting tables (plus a SQL audit
- * table) so hunting queries and Sigma field mappings read naturally. Every event names its
- * table in `Table`; unknown columns are refused.
+ * Sensor events and device state rows. The Device* tables carry every column of Microsoft's
+ * advanced-hunting reference (pinned in test/fixtures/mde-schema/, checked by
+ * test/protocol/mde-schema.test.ts), so hunting queries and Sigma field mappings read as they
+ * would on MDE; SqlEvents is arcsim's own SQL audit table. Every row names its table in `Table`;
+ * every column but the required ones is optional; unknown columns are refused.
+ *
+ * Where arcsim departs from the reference, on purpose:
+ * - `ReportId` is the event's UUIDv7 (MDE's is a per-device counter `long`): redelivery dedups on it.
+ * - `DetonationId` (arcsim's own) ties an event to the scenario run that played it.
+ * - Columns the reference types `string` but describes as JSON (`AdditionalFields`,
+ *   `IPAddresses`, `LoggedOnUsers`, ...) also take the JSON value itself, as Log Analytics
+ *   holds them (`dynamic`).
  */
+
+/** Column types of the reference, plus `json` for the JSON-valued columns above. */
+export type ColumnType = 'string' | 'long' | 'int' | 'datetime' | 'bool' | 'json';
+
 const str = z.string().max(32_768);
+const jsonValue = z.union([str, z.array(z.json()), z.record(z.string(), z.json())]);
+const INT32 = 2 ** 31;
+
+/** The zod schema of each column type; `long` is any safe integer (a JS number holds no more). */
+const TYPE_SCHEMAS: Record<ColumnType, z.ZodType> = {
+  string: str,
+  long: z.number().int(),
+  int: z.number().int().min(-INT32).max(INT32 - 1),
+  datetime: z.iso.datetime({ offset: true }),
+  bool: z.boolean(),
+  json: jsonValue,
+};
+
+/** Narrower schemas where the value's domain is known (ports, ids, sizes), still of the column's type. */
 const port = z.number().int().min(0).max(65_535);
+const nonNegative = z.number().int().nonnegative();
+const REFINED: Record<string, z.ZodType> = {
+  LocalPort: port, RemotePort: port, RequestSourcePort: port,
+  ProcessId: nonNegative, InitiatingProcessId: nonNegative, InitiatingProcessParentId: nonNegative,
+  FileSize: nonNegative, InitiatingProcessFileSize: nonNegative,
+};
+
+/**
+ * Every column of the tables below with its type. A column name means the same thing, with the
+ * same type, in every table that has it (true of the reference too).
+ */
+export const COLUMN_TYPES = {
+  // Identity and time (ReportId, Table, DetonationId: see COMMON_COLUMNS).
+  Timestamp: 'datetime', DeviceId: 'string', DeviceName: 'string', ActionType: 'string',
+  // The file acted on.
+  FileName: 'string', FolderPath: 'string', SHA1: 'string', SHA256: 'string', MD5: 'string', FileSize: 'long',
+  FileOriginUrl: 'string', FileOriginReferrerUrl: 'string', FileOriginIP: 'string',
+  PreviousFolderPath: 'string', PreviousFileName: 'string',
+  SensitivityLabel: 'string', SensitivitySubLabel: 'string', IsAzureInfoProtectionApplied: 'bool', ShareName: 'string',
+  // The created process.
+  ProcessVersionInfoCompanyName: 'string', ProcessVersionInfoProductName: 'string',
+  ProcessVersionInfoProductVersion: 'string', ProcessVersionInfoInternalFileName: 'string',
+  ProcessVersionInfoOriginalFileName: 'string', ProcessVersionInfoFileDescription: 'string',
+  ProcessId: 'long', ProcessCommandLine: 'string', ProcessIntegrityLevel: 'string', ProcessTokenElevation: 'string',
+  ProcessCreationTime: 'datetime', CreatedProcessSessionId: 'long', IsProcessRemoteSession: 'bool',
+  ProcessRemoteSessionDeviceName: 'string', ProcessRemoteSessionIP: 'string',
+  // The account.
+  AccountDomain: 'string', AccountName: 'string', AccountSid: 'string', AccountUpn: 'string', AccountObjectId: 'string',
+  LogonId: 'long', LogonType: 'string', IsLocalAdmin: 'bool', FailureReason: 'string',
+  // The initiating process.
+  InitiatingProcessAccountDomain: 'string', InitiatingProcessAccountName: 'string',
+  InitiatingProcessAccountSid: 'string', InitiatingProcessAccountUpn: 'string',
+  InitiatingProcessAccountObjectId: 'string', InitiatingProcessLogonId: 'long',
+  InitiatingProcessIntegrityLevel: 'string', InitiatingProcessTokenElevation: 'string',
+  InitiatingProcessSHA1: 'string', InitiatingProcessSHA256: 'string', InitiatingProcessMD5: 'string',
+  InitiatingProcessFileName: 'string', InitiatingProcessFileSize: 'long',
+  InitiatingProcessVersionInfoCompanyName: 'string', InitiatingProcessVersionInfoProductName: 'string',
+  InitiatingProcessVersionInfoProductVersion: 'string', InitiatingProcessVersionInfoInternalFileName: 'string',
+  InitiatingProcessVersionInfoOriginalFileName: 'string', InitiatingProcessVersionInfoFileDescription: 'string',
+  InitiatingProcessId: 'long', InitiatingProcessCommandLine: 'string', InitiatingProcessCreationTime: 'datetime',
+  InitiatingProcessFolderPath: 'string', InitiatingProcessParentId: 'long', InitiatingProcessParentFileName: 'string',
+  InitiatingProcessParentCreationTime: 'datetime', InitiatingProcessSignerType: 'string',
+  InitiatingProcessSignatureStatus: 'string', InitiatingProcessSessionId: 'long',
+  IsInitiatingProcessRemoteSession: 'bool', InitiatingProcessRemoteSessionDeviceName: 'string',
+  InitiatingProcessRemoteSessionIP: 'string',
+  // Network.
+  RemoteIP: 'string', RemotePort: 'int', RemoteUrl: 'string', RemoteIPType: 'string', RemoteDeviceName: 'string',
+  LocalIP: 'string', LocalPort: 'int', LocalIPType: 'string', Protocol: 'string',
+  RequestProtocol: 'string', RequestSourceIP: 'string', RequestSourcePort: 'int',
+  RequestAccountName: 'string', RequestAccountDomain: 'string', RequestAccountSid: 'string',
+  // Registry.
+  RegistryKey: 'string', RegistryValueType: 'string', RegistryValueName: 'string', RegistryValueData: 'string',
+  PreviousRegistryKey: 'string', PreviousRegistryValueName: 'string', PreviousRegistryValueData: 'string',
+  // Misc.
+  AppGuardContainerId: 'string', AdditionalFields: 'json',
+  // DeviceInfo.
+  ClientVersion: 'string', PublicIP: 'string', OSArchitecture: 'string', OSPlatform: 'string', OSBuild: 'long',
+  IsAzureADJoined: 'bool', JoinType: 'string', AadDeviceId: 'string', LoggedOnUsers: 'json',
+  RegistryDeviceTag: 'string', OSVersion: 'string', MachineGroup: 'string', OnboardingStatus: 'string',
+  DeviceCategory: 'string', DeviceType: 'string', DeviceSubtype: 'string', Model: 'string', Vendor: 'string',
+  OSDistribution: 'string', OSVersionInfo: 'string', MergedDeviceIds: 'string', MergedToDeviceId: 'string',
+  IsInternetFacing: 'bool', SensorHealthState: 'string', IsExcluded: 'bool', ExclusionReason: 'string',
+  ExposureLevel: 'string', AssetValue: 'string', DeviceManualTags: 'string', DeviceDynamicTags: 'string',
+  ConnectivityType: 'string', HostDeviceId: 'string', AzureResourceId: 'string', AwsResourceName: 'string',
+  GcpFullResourceName: 'string',
+  // DeviceNetworkInfo.
+  NetworkAdapterName: 'string', MacAddress: 'string', NetworkAdapterType: 'string', NetworkAdapterStatus: 'string',
+  TunnelType: 'string', ConnectedNetworks: 'json', DnsAddresses: 'json', IPv4Dhcp: 'string', IPv6Dhcp: 'string',
+  DefaultGateways: 'json', IPAddresses: 'json', NetworkAdapterVendor: 'string',
+  // SqlEvents (arcsim's own).
+  InstanceName: 'string', DatabaseName: 'string', ServerPrincipalName: 'string', ClientIP: 'string',
+  ApplicationName: 'string', Succeeded: 'bool', Statement: 'string', ErrorNumber: 'long',
+} as const satisfies Record<string, ColumnType>;
+export type ColumnName = keyof typeof COLUMN_TYPES;
+
+// Column groups the reference repeats from table to table.
+const FILE = ['FileName', 'FolderPath', 'SHA1', 'SHA256', 'MD5'] as const;
+const IP_ACCOUNT = [
+  'InitiatingProcessAccountDomain', 'InitiatingProcessAccountName', 'InitiatingProcessAccountSid',
+  'InitiatingProcessAccountUpn', 'InitiatingProcessAccountObjectId',
+] as const;
+const IP_INTEGRITY = ['InitiatingProcessIntegrityLevel', 'InitiatingProcessTokenElevation'] as const;
+const IP_HASHES = ['InitiatingProcessSHA1', 'InitiatingProcessSHA256', 'InitiatingProcessMD5'] as const;
+const IP_VERSION = [
+  'InitiatingProcessVersionInfoCompanyName', 'InitiatingProcessVersionInfoProductName',
+  'InitiatingProcessVersionInfoProductVersion', 'InitiatingProcessVersionInfoInternalFileName',
+  'InitiatingProcessVersionInfoOriginalFileName', 'InitiatingProcessVersionInfoFileDescription',
+] as const;
+const IP_IMAGE = [...IP_HASHES, 'InitiatingProcessFileName', 'InitiatingProcessFileSize', ...IP_VERSION] as const;
+const IP_PROCESS = [
+  'InitiatingProcessId', 'InitiatingProcessCommandLine', 'InitiatingProcessCreationTime', 'InitiatingProcessFolderPath',
+] as const;
+const IP_PARENT = ['InitiatingProcessParentId', 'InitiatingProcessParentFileName', 'InitiatingProcessParentCreationTime'] as const;
+const IP_SESSION = [
+  'InitiatingProcessSessionId', 'IsInitiatingProcessRemoteSession', 'InitiatingProcessRemoteSessionDeviceName',
+  'InitiatingProcessRemoteSessionIP',
+] as const;
+const PROCESS_SESSION = ['CreatedProcessSessionId', 'IsProcessRemoteSession', 'ProcessRemoteSessionDeviceName', 'ProcessRemoteSessionIP'] as const;
+/** Every initiating-process column of the event tables. */
+const INITIATING = [...IP_ACCOUNT, ...IP_INTEGRITY, ...IP_IMAGE, ...IP_PROCESS, ...IP_PARENT] as const;
+
+/**
+ * The columns of each table beyond COMMON_COLUMNS. `ActionType` is listed where the table has
+ * it (the event tables; the DeviceInfo and DeviceNetworkInfo state tables do not).
+ */
+export const TABLE_COLUMN_NAMES = {
+  DeviceProcessEvents: [
+    'ActionType', ...FILE, 'FileSize',
+    'ProcessVersionInfoCompanyName', 'ProcessVersionInfoProductName', 'ProcessVersionInfoProductVersion',
+    'ProcessVersionInfoInternalFileName', 'ProcessVersionInfoOriginalFileName', 'ProcessVersionInfoFileDescription',
+    'ProcessId', 'ProcessCommandLine', 'ProcessIntegrityLevel', 'ProcessTokenElevation', 'ProcessCreationTime',
+    'AccountDomain', 'AccountName', 'AccountSid', 'AccountUpn', 'AccountObjectId', 'LogonId',
+    ...INITIATING, 'InitiatingProcessLogonId', 'InitiatingProcessSignerType', 'InitiatingProcessSignatureStatus',
+    'AppGuardContainerId', 'AdditionalFields', ...IP_SESSION, ...PROCESS_SESSION,
+  ],
+  DeviceNetworkEvents: [
+    'ActionType', 'RemoteIP', 'RemotePort', 'RemoteUrl', 'LocalIP', 'LocalPort', 'Protocol', 'LocalIPType', 'RemoteIPType',
+    ...INITIATING, 'AppGuardContainerId', 'AdditionalFields', ...IP_SESSION,
+  ],
+  DeviceFileEvents: [
+    'ActionType', ...FILE, 'FileOriginUrl', 'FileOriginReferrerUrl', 'FileOriginIP', 'PreviousFolderPath',
+    'PreviousFileName', 'FileSize', ...INITIATING,
+    'RequestProtocol', 'RequestSourceIP', 'RequestSourcePort', 'RequestAccountName', 'RequestAccountDomain',
+    'RequestAccountSid', 'ShareName', 'SensitivityLabel', 'SensitivitySubLabel', 'IsAzureInfoProtectionApplied',
+    'AppGuardContainerId', 'AdditionalFields', ...IP_SESSION,
+  ],
+  DeviceLogonEvents: [
+    'ActionType', 'LogonType', 'AccountDomain', 'AccountName', 'AccountSid', 'Protocol', 'FailureReason', 'IsLocalAdmin',
+    'LogonId', 'RemoteDeviceName', 'RemoteIP', 'RemoteIPType', 'RemotePort',
+    ...INITIATING, 'AppGuardContainerId', 'AdditionalFields', ...IP_SESSION,
+  ],
+  DeviceRegistryEvents: [
+    'ActionType', 'RegistryKey', 'RegistryValueType', 'RegistryValueName', 'RegistryValueData',
+    'PreviousRegistryKey', 'PreviousRegistryValueName', 'PreviousRegistryValueData',
+    ...INITIATING, 'AppGuardContainerId', ...IP_SESSION,
+  ],
+  DeviceImageLoadEvents: [
+    'ActionType', ...FILE, 'FileSize', ...INITIATING, 'AppGuardContainerId', ...IP_SESSION,
+  ],
+  DeviceEvents: [
+    'ActionType', ...FILE, 'FileSize', 'AccountDomain', 'AccountName', 'AccountSid', 'RemoteUrl', 'RemoteDeviceName',
+    'ProcessId', 'ProcessCommandLine', 'ProcessCreationTime', 'ProcessTokenElevation', 'LogonId',
+    'RegistryKey', 'RegistryValueName', 'RegistryValueData', 'RemoteIP', 'RemotePort', 'LocalIP', 'LocalPort',
+    // The reference documents no initiating-process integrity or elevation here.
+    'FileOriginUrl', 'FileOriginIP', ...IP_ACCOUNT, ...IP_IMAGE, ...IP_PROCESS, ...IP_PARENT, 'InitiatingProcessLogonId',
+    'AppGuardContainerId', 'AdditionalFields', ...IP_SESSION, ...PROCESS_SESSION,
+  ],
+  DeviceInfo: [
+    'ClientVersion', 'PublicIP', 'OSArchitecture', 'OSPlatform', 'OSBuild', 'IsAzureADJoined', 'JoinType', 'AadDeviceId',
+    'LoggedOnUsers', 'RegistryDeviceTag', 'OSVersion', 'MachineGroup', 'OnboardingStatus', 'AdditionalFields',
+    'DeviceCategory', 'DeviceType', 'DeviceSubtype', 'Model', 'Vendor', 'OSDistribution', 'OSVersionInfo',
+    'MergedDeviceIds', 'MergedToDeviceId', 'IsInternetFacing', 'SensorHealthState', 'IsExcluded', 'ExclusionReason',
+    'ExposureLevel', 'AssetValue', 'DeviceManualTags', 'DeviceDynamicTags', 'ConnectivityType', 'HostDeviceId',
+    'AzureResourceId', 'AwsResourceName', 'GcpFullResourceName',
+  ],
+  DeviceNetworkInfo: [
+    'NetworkAdapterName', 'MacAddress', 'NetworkAdapterType', 'NetworkAdapterStatus', 'TunnelType', 'ConnectedNetworks',
+    'DnsAddresses', 'IPv4Dhcp', 'IPv6Dhcp', 'DefaultGateways', 'IPAddresses', 'NetworkAdapterVendor',
+  ],
+  SqlEvents: [
+    'ActionType', 'InstanceName', 'DatabaseName', 'ServerPrincipalName', 'ClientIP', 'ApplicationName', 'Succeeded',
+    'Statement', 'ErrorNumber',
+  ],
+} as const;
+
+export type TableName = keyof typeof TABLE_COLUMN_NAMES;
+export const TABLE_NAMES = Object.keys(TABLE_COLUMN_NAMES) as TableName[];
 
 /** Columns every table has. `ReportId` is the event's UUIDv7, the key redelivery dedups on. */
 export const COMMON_COLUMNS = {
   Timestamp: z.iso.datetime({ offset: true }),
   DeviceId: z.string().min(1).max(128),
   DeviceName: z.string().min(1).max(255),
-  ActionType: z.string().min(1).max(128),
   ReportId: z.uuid({ version: 'v7' }),
   DetonationId: z.string().min(1).max(128).optional(),
 };
 
-export const TABLE_COLUMNS = {
-  DeviceProcessEvents: {
-    FileName: str, FolderPath: str, SHA256: str, ProcessId: z.number().int().nonnegative(),
-    ProcessCommandLine: str, AccountDomain: str, AccountName: str,
-    InitiatingProcessFileName: str, InitiatingProcessFolderPath: str, InitiatingProcessCommandLine: str,
-    InitiatingProcessId: z.number().int().nonnegative(), InitiatingProcessParentFileName: str,
-    InitiatingProcessAccountName: str, InitiatingProcessParentId: z.number().int().nonnegative(),
-  },
-  DeviceNetworkEvents: {
-    LocalIP: str, LocalPort: port, RemoteIP: str, RemotePort: port, RemoteUrl: str, Protocol: str,
-    InitiatingProcessFileName: str, InitiatingProcessFolderPath: str, InitiatingProcessCommandLine: str,
-    InitiatingProcessId: z.number().int().nonnegative(), InitiatingProcessAccountName: str,
-    // Real MDE columns, so a connection can be tied to the process that started its process.
-    InitiatingProcessParentFileName: str, InitiatingProcessParentId: z.number().int().nonnegative(),
-  },
-  DeviceLogonEvents: {
-    LogonType: str, AccountDomain: str, AccountName: str, RemoteIP: str, RemotePort: port,
-    RemoteDeviceName: str, IsLocalAdmin: z.boolean(), FailureReason: str, Protocol: str,
-    InitiatingProcessFileName: str,
-  },
-  DeviceFileEvents: {
-    FileName: str, FolderPath: str, SHA256: str, InitiatingProcessFileName: str,
-    InitiatingProcessFolderPath: str, InitiatingProcessCommandLine: str, InitiatingProcessAccountName: str,
-  },
-  SqlEvents: {
-    InstanceName: str, DatabaseName: str, ServerPrincipalName: str, ClientIP: str, ApplicationName: str,
-    Succeeded: z.boolean(), Statement: str, ErrorNumber: z.number().int(),
-  },
-} as const;
+/** `ActionType` is required in the tables that have it: every event says what happened. */
+const ACTION_TYPE = z.string().min(1).max(128);
 
-export type TableName = keyof typeof TABLE_COLUMNS;
-export const TABLE_NAMES = Object.keys(TABLE_COLUMNS) as TableName[];
-
-function tableSchema<T extends TableName>(table: T) {
-  const columns = z.object(TABLE_COLUMNS[table]).partial().shape;
-  return z.strictObject({ Table: z.literal(table), ...COMMON_COLUMNS, ...columns });
+function schemaOfColumn(column: string): z.ZodType {
+  if (column === 'ActionType') return ACTION_TYPE;
+  const type = (COLUMN_TYPES as Record<string, ColumnType>)[column];
+  if (!type) throw new Error(`protocol/events: column ${column} has no type`);
+  return REFINED[column] ?? TYPE_SCHEMAS[type];
 }
 
-export const EventSchema = z.discriminatedUnion('Table', [
-  tableSchema('DeviceProcessEvents'),
-  tableSchema('DeviceNetworkEvents'),
-  tableSchema('DeviceLogonEvents'),
-  tableSchema('DeviceFileEvents'),
-  tableSchema('SqlEvents'),
-]);
+type ColumnShape<T extends TableName> = { [C in (typeof TABLE_COLUMN_NAMES)[T][number]]: z.ZodType };
 
-/** One event, as it travels and as rules see it. */
-export type SensorEvent = z.infer<typeof EventSchema>;
+/** Each table's own columns with their schemas (built once, at module load). */
+export const TABLE_COLUMNS = Object.fromEntries(
+  TABLE_NAMES.map((t) => [t, Object.fromEntries(TABLE_COLUMN_NAMES[t].map((c) => [c, schemaOfColumn(c)]))]),
+) as { [T in TableName]: ColumnShape<T> };
+
+function tableSchema<T extends TableName>(table: T) {
+  const own: Record<string, z.ZodType> = { ...TABLE_COLUMNS[table] };
+  const shape: Record<string, z.ZodType> = { Table: z.literal(table), ...COMMON_COLUMNS };
+  for (const [column, schema] of Object.entries(own)) shape[column] = column === 'ActionType' ? schema : schema.optional();
+  return z.strictObject(shape);
+}
+
+/** The TypeScript type of a value of each column type. */
+interface ColumnValue {
+  string: string; long: number; int: number; datetime: string; bool: boolean;
+  json: string | unknown[] | { [key: string]: unknown };
+}
+type ColumnsOf<T extends TableName> = (typeof TABLE_COLUMN_NAMES)[T][number];
+/** One row of `T`: the common columns, ActionType where the table has it, every other column optional. */
+export type TableRow<T extends TableName> = {
+  Table: T; Timestamp: string; DeviceId: string; DeviceName: string; ReportId: string; DetonationId?: string;
+} & { [C in Exclude<ColumnsOf<T>, 'ActionType'>]?: ColumnValue[(typeof COLUMN_TYPES)[C]] }
+  & ('ActionType' extends ColumnsOf<T> ? { ActionType: string } : { ActionType?: never });
+
+/** One row of any table, as it travels and as rules see it. */
+export type SensorEvent = { [T in TableName]: TableRow<T> }[TableName];
+
+/** Every table's row schema, built once: parsing looks the table up, then checks only that table's columns. */
+export const EventSchema = z.discriminatedUnion(
+  'Table',
+  TABLE_NAMES.map((t) => tableSchema(t)) as unknown as [ReturnType<typeof tableSchema>, ...ReturnType<typeof tableSchema>[]],
+) as unknown as z.ZodType<SensorEvent>;
 
 /** Column names allowed in `table` (common columns included). */
 export function columnsOf(table: TableName): string[] {
-  return ['Table', ...Object.keys(COMMON_COLUMNS), ...Object.keys(TABLE_COLUMNS[table])];
+  return ['Table', ...Object.keys(COMMON_COLUMNS), ...TABLE_COLUMN_NAMES[table]];
 }
 
 /** The zod schema of one column, for checking values written in scenario files. */
 export function columnSchema(table: TableName, column: string): z.ZodType | undefined {
   const cols = TABLE_COLUMNS[table] as Record<string, z.ZodType>;
   return cols[column] ?? (COMMON_COLUMNS as Record<string, z.ZodType>)[column];
+}
+
+/** Whether rows of `table` carry an `ActionType` (the event tables do, the state tables do not). */
+export function hasActionType(table: TableName): boolean {
+  return (TABLE_COLUMN_NAMES[table] as readonly string[]).includes('ActionType');
 }

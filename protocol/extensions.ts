@@ -26,6 +26,11 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceNetworkEvents: 'endpoint',
   DeviceLogonEvents: 'endpoint',
   DeviceFileEvents: 'endpoint',
+  DeviceRegistryEvents: 'endpoint',
+  DeviceImageLoadEvents: 'endpoint',
+  DeviceEvents: 'endpoint',
+  DeviceInfo: 'endpoint',
+  DeviceNetworkInfo: 'endpoint',
   SqlEvents: 'sql',
 };
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { isNode, isPair, isScalar, isSeq, visit } from 'yaml';
 import { readYaml } from '../lib/yaml.ts';
 import type { z } from 'zod';
-import { columnSchema, columnsOf, TABLE_NAMES, type TableName } from '../protocol/index.ts';
+import { columnSchema, columnsOf, hasActionType, TABLE_NAMES, type TableName } from '../protocol/index.ts';
 import { fileError, issuePath, type ArcsimError } from '../protocol/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { PHASES, ScenarioSchema, TACTICS, variantPhases, type InputValue, type Scenario, type ScenarioStep } from './schema.ts';
@@ -237,7 +237,7 @@ function checkEvent(ev: Record<string, unknown>, file: string, path: string): vo
       throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.${column}`, `${JSON.stringify(value)} is not a valid ${column}`);
     }
   }
-  if (typeof ev.ActionType !== 'string') throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.ActionType`, 'every event needs an ActionType');
+  if (hasActionType(table as TableName) && typeof ev.ActionType !== 'string') throw fileError('ARCSIM_E_SCENARIO_COLUMN', file, `${path}.ActionType`, 'every event needs an ActionType');
 }
 
 function schemaError(file: string, issues: z.core.$ZodIssue[]): ArcsimError {

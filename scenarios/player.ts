@@ -100,7 +100,7 @@ export function planRun(s: Scenario, options: PlayOptions): PlayPlan {
             const { Table, ActionType, ...rest } = rendered;
             const candidate = {
               Table, Timestamp: new Date(time).toISOString(), DeviceId: options.device.id, DeviceName: options.device.name,
-              ActionType, ReportId: uuidv7({ msecs: time, random: ids.bytes(16) }), DetonationId: options.detonationId, ...rest,
+              ...(ActionType === undefined ? {} : { ActionType }), ReportId: uuidv7({ msecs: time, random: ids.bytes(16) }), DetonationId: options.detonationId, ...rest,
             };
             const parsed = EventSchema.safeParse(candidate);
             if (!parsed.success) {

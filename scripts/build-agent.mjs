@@ -65,6 +65,22 @@ const englishOnlyZod = {
 };
 
 /**
+ * winston's own debug output (@dabh/diagnostics, with kuler, colorspace, color-string... ~1 MB of
+ * heap once loaded) is printed only when DEBUG names a winston namespace; winston loads it at
+ * start for its create-logger / exception / rejection handlers. The agent swaps it for a no-op
+ * debugger of the same shape (a function per namespace), so an idle agent never loads it.
+ */
+const noWinstonDebug = {
+  name: 'no-winston-debug',
+  setup(build) {
+    build.onResolve({ filter: /^@dabh\/diagnostics$/ }, () => ({ path: 'diagnostics', namespace: 'no-winston-debug' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-winston-debug' }, () => ({
+      contents: 'function noop() {}\nnoop.enabled = false;\nmodule.exports = function diagnostics() { return noop; };\n', loader: 'js',
+    }));
+  },
+};
+
+/**
  * Builds `<outDir>/arcsim-agent.mjs` (default dist/) and `arcsim-agent.sources.json` (the project
  * sources it was built from, which bin/arcsim-agent.js checks to never run a stale bundle).
  * Returns the file, its size and SHA-256. Throws when a forbidden module got into the bundle.
@@ -80,7 +96,7 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
     format: 'esm',
     target: 'node20',
     external: ['bufferutil', 'utf-8-validate'],
-    plugins: [embedded, englishOnlyZod],
+    plugins: [embedded, englishOnlyZod, noWinstonDebug],
     // CommonJS dependencies (winston, commander, systeminformation...) call require() for Node
     // built-ins (and ws for its optional helpers): give the ESM bundle a real require.
     banner: {

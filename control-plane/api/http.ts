@@ -74,6 +74,24 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Fastify's `frameworkErrors` hook: faults its router finds before any route runs (a malformed
+ * percent-encoding in the path, a path parameter longer than `maxParamLength`) get the same typed
+ * body as every other error instead of Fastify's own `{error, code: 'FST_ERR_…'}`.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    reply.status(414).send(protocolError('ARCSIM_E_VALIDATION', 'a path parameter is longer than the router accepts', 'params').toJSON());
+    return;
+  }
+  if (err.code === 'FST_ERR_BAD_URL') {
+    reply.status(400).send(protocolError('ARCSIM_E_VALIDATION', 'the path is not a valid percent-encoded URL', 'params').toJSON());
+    return;
+  }
+  reply.log.error({ err }, 'request failed');
+  reply.status(500).send(protocolError('ARCSIM_E_INTERNAL').toJSON());
+}
+
 /** A duration such as `30s`, `2m`, `24h` in, milliseconds out; a bad one fails validation at its own path. */
 export const durationMs = (defaultText: string) => z.string().default(defaultText).describe('a duration: 500ms, 30s, 2m, 24h, 7d').transform((text, ctx) => {
   try {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { z } from 'zod';
-import { protocolError } from '../../protocol/index.ts';
+import { ERRORS, protocolError, type ErrorCode } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AlertRow, Store } from '../store/index.ts';
 import { callerOfKey } from '../auth/api-keys.ts';
@@ -70,6 +70,10 @@ export const portal: FastifyPluginAsyncZod<{ store: Store; clock: Clock; session
   const viewer = (req: FastifyRequest): Viewer | undefined => req.caller && { name: req.caller.name, role: req.caller.role, csrf: req.portalSession?.csrf };
   const html = (reply: FastifyReply, title: string, body: string, status = 200) =>
     reply.status(status).type('text/html; charset=utf-8').send(page(title, body, viewer(reply.request)));
+  /** A 4xx page for a person; like every API error it names its catalogued code (docs/errors.md). */
+  const errorPage = (reply: FastifyReply, title: string, body: string, code: ErrorCode) =>
+    reply.status(ERRORS[code].status).header('x-arcsim-error', code).type('text/html; charset=utf-8')
+      .send(page(title, `${body}<p id="error-code">Error code <code>${code}</code></p>`, viewer(reply.request)));
 
   app.get('/portal/login', { config: { public: true }, schema: { tags: ['portal'], summary: 'Sign-in form', produces: ['text/html'] } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(page('Sign in', loginForm())));
@@ -81,7 +85,7 @@ export const portal: FastifyPluginAsyncZod<{ store: Store; clock: Clock; session
   }, async (req, reply) => {
     const key = req.body.key.trim();
     const caller = key ? await callerOfKey(store, key, clock) : undefined;
-    if (!caller) return reply.status(401).type('text/html; charset=utf-8').send(page('Sign in', loginForm('That key is not a valid API key (or it was revoked).')));
+    if (!caller) return errorPage(reply, 'Sign in', loginForm('That key is not a valid API key (or it was revoked).'), 'ARCSIM_E_UNAUTHORIZED');
     req.caller = caller; // for the audit log
     const session = sessions.open(hashSecret(key));
     reply.setCookie(SESSION_COOKIE, session.id, {
@@ -120,7 +124,7 @@ export const portal: FastifyPluginAsyncZod<{ store: Store; clock: Clock; session
   app.get('/portal/alerts/:id', { schema: { ...doc('One alert, its status per product'), params: IdParams } }, async (req, reply) => {
     const { id } = req.params;
     const alert = (await store.alerts.getAlert(id)) ?? (await store.alerts.findAlertCopies(id).then((c) => (c[0] ? store.alerts.getAlert(c[0].systemAlertId) : undefined)));
-    if (!alert) return html(reply, 'Alert not found', `<p>No alert ${esc(id)}.</p>`, 404);
+    if (!alert) return errorPage(reply, 'Alert not found', `<p>No alert ${esc(id)}.</p>`, 'ARCSIM_E_NOT_FOUND');
     const [copies, incident] = await Promise.all([store.alerts.alertCopies(alert.systemAlertId), store.incidents.incidentOfAlert(alert.systemAlertId)]);
     const p = alert.properties as Record<string, any>;
     return html(reply, String(p.alertDisplayName), `
@@ -144,7 +148,7 @@ ${table(copies.map((c) => [esc(c.product), `<code>${esc(c.copyId)}</code>`, `<sp
   app.get('/portal/incidents/:id', { schema: { ...doc('One incident and its alerts'), params: IdParams } }, async (req, reply) => {
     const { id } = req.params;
     const inc = await store.incidents.getIncident(id);
-    if (!inc) return html(reply, 'Incident not found', `<p>No incident ${esc(id)}.</p>`, 404);
+    if (!inc) return errorPage(reply, 'Incident not found', `<p>No incident ${esc(id)}.</p>`, 'ARCSIM_E_NOT_FOUND');
     const alerts = (await Promise.all((await store.incidents.incidentAlertIds(id)).map((a) => store.alerts.getAlert(a)))).filter((a): a is AlertRow => !!a);
     return html(reply, inc.title, `
 <p><span class="sev-${esc(inc.severity)}">${esc(inc.severity)}</span> · <span id="status">${esc(inc.status)}</span>${inc.redirectedTo ? ` · redirected to <a href="/portal/incidents/${esc(inc.redirectedTo)}">${esc(inc.redirectedTo)}</a>` : ''}</p>

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
 import { toNdjson } from '../../scenarios/recording.ts';
@@ -56,4 +56,26 @@ test('scenario replay waits for acks: a 7,000-event recording through a 5,000-ev
   // The loss was reported by a heartbeat at once, so it shows on the machine.
   const machine = await env.cp.adminRequest('GET', '/api/machines/replay-b');
   assert.equal(machine.body.arcsim.droppedEvents, 2000);
+});
+
+/** Issue 13, item 7: recorded Windows telemetry through the real agent path. */
+test('scenario replay --format evtx-json: a real Sysmon sample becomes an MDE row stored for the replaying agent, the unmapped record is reported', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const fixtures = join(import.meta.dirname, '..', 'fixtures', 'recorded');
+  const file = join(env.dir, 'recorded.json');
+  writeFileSync(file, ['sysmon-1-powershell-base64-invoke.json', 'security-4648-explicit-credential-logon.json']
+    .map((n) => readFileSync(join(fixtures, n), 'utf8')).join('\n'));
+  const { token } = await env.cp.createToken({ subscription: 's', resourceGroup: 'rg' });
+  const r = await arcsim(['scenario', 'replay', file, '--format', 'evtx-json', '--control-plane', env.url, '--token', token, '--state-dir', join(env.dir, 'a'), '--host', 'replay-win', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual([out.events, out.delivered, out.dropped], [1, 1, 0]);
+  assert.deepEqual(out.recorded.unmapped, { 'Security/4648': 1 });
+  assert.match(r.stderr, /Security\/4648 ×1/);
+  const [row] = await env.store.events.listEvents({ detonationId: out.detonationId });
+  assert.equal(row!.Table, 'DeviceProcessEvents');
+  assert.equal(row!.DeviceName, 'replay-win');
+  assert.equal(row!.FileName, 'powershell.exe');
+  assert.match(String(row!.ProcessCommandLine), /-exec bypass -e /);
 });

@@ -1,0 +1,61 @@
+import type { SensorEvent } from '../../protocol/index.ts';
+import { parseRecording } from '../recording.ts';
+import { toMdeRow, type MapOptions } from './mde-mapping.ts';
+import { decodeEvtxJson, decodeFlatJson, splitJsonValues, type RecordedFormat } from './windows-records.ts';
+
+export { RECORDED_FORMATS, type RecordedFormat } from './windows-records.ts';
+export { MAPPED_KEYS, mdeRegistryKey, deviceIdOf } from './mde-mapping.ts';
+
+/** What reading a recorded file gave: the MDE rows, and every record that gave none, counted. */
+export interface RecordedRead {
+  format: RecordedFormat;
+  /** Records in the file. */
+  records: number;
+  /** Rows, in event-time order. */
+  events: SensorEvent[];
+  /** Records of a channel / event id arcsim does not map, per `Channel/EventID` (e.g. `Sysmon/10`). */
+  unmapped: Record<string, number>;
+  /** Records that could not be read or mapped, with the reason (first 20 kept; `skipped` counts all). */
+  invalid: Array<{ record: number; reason: string }>;
+  skipped: number;
+}
+
+/**
+ * Reads a file of recorded events in `format`: arcsim NDJSON as it is, or Windows telemetry
+ * (evtx_dump JSON, flattened dataset JSON) mapped to the MDE rows a sensor would record.
+ */
+export function readRecordedEvents(text: string, format: RecordedFormat, file = 'events', o: MapOptions = {}): RecordedRead {
+  if (format === 'arcsim') {
+    const events = parseRecording(text, file);
+    return { format, records: events.length, events, unmapped: {}, invalid: [], skipped: 0 };
+  }
+  const decode = format === 'evtx-json' ? decodeEvtxJson : decodeFlatJson;
+  const values = splitJsonValues(text, file);
+  const out: RecordedRead = { format, records: values.length, events: [], unmapped: {}, invalid: [], skipped: 0 };
+  values.forEach((value, i) => {
+    const record = decode(value);
+    let reason: string | undefined;
+    if (typeof record === 'string') reason = record;
+    else {
+      const r = toMdeRow(record, o);
+      if ('row' in r) out.events.push(r.row);
+      else if ('unmapped' in r) out.unmapped[r.unmapped] = (out.unmapped[r.unmapped] ?? 0) + 1;
+      else reason = r.invalid;
+    }
+    if (reason !== undefined) {
+      out.skipped++;
+      if (out.invalid.length < 20) out.invalid.push({ record: i + 1, reason });
+    }
+  });
+  out.events.sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp));
+  return out;
+}
+
+/** One line for stderr: what was read, mapped, and not. */
+export function summarizeRead(r: RecordedRead): string {
+  const unmapped = Object.entries(r.unmapped).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
+  const parts = [`${r.records} ${r.format} record(s), ${r.events.length} mapped to MDE rows`];
+  if (unmapped.length) parts.push(`not mapped (event ids arcsim does not map): ${unmapped.join(', ')}`);
+  if (r.skipped) parts.push(`${r.skipped} unreadable (first: record ${r.invalid[0]!.record}: ${r.invalid[0]!.reason})`);
+  return parts.join('; ');
+}

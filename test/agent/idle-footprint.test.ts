@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { measureAgentFootprint } from '../../bench/agent-footprint.ts';
+import { UNIT_NODE_ARGS } from '../../protocol/agent-service.ts';
+import { cleanup, tempDir } from '../helpers.ts';
+
+// Issue 11, item 3: the idle agent's RSS must stay <= 50 MB. RSS itself is too noisy to assert in
+// CI (docs/performance.md, "Agent footprint"); these tests check that the idle path does not load
+// or build what was taken out of it, each of which would fail on the agent before the change.
+
+const REPO = join(import.meta.dirname, '..', '..');
+
+test('the agent bundle leaves out winston\'s debug module (@dabh/diagnostics and its colour libraries)', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const { buildAgent } = (await import(join(REPO, 'scripts', 'build-agent.mjs'))) as {
+    buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ file: string; metafile: { inputs: Record<string, unknown> } }>;
+  };
+  const r = await buildAgent({ outDir: dir, quiet: true });
+  const inputs = Object.keys(r.metafile.inputs);
+  assert.ok(inputs.some((f) => /node_modules\/winston\//.test(f)), 'winston itself is still the logger');
+  const debugModules = inputs.filter((f) => /node_modules\/(@dabh\/diagnostics|@so-ric\/colorspace|colorspace|kuler|color-string|color-convert|text-hex)\//.test(f));
+  assert.deepEqual(debugModules, []);
+});
+
+test('an idle agent, run as the systemd unit runs it, keeps WebAssembly (for fetch) and never compiles code with new Function (zod without its JIT)', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  // Loaded before the agent in each of its processes: counts `new Function` / `Function()` (what
+  // zod's JIT uses to compile an object parser on its first parse) and reports the zod settings.
+  const preload = join(dir, 'probe.cjs');
+  writeFileSync(preload, `
+const fs = require('node:fs');
+let compiled = 0;
+const Real = globalThis.Function;
+globalThis.Function = new Proxy(Real, { construct(t, a, n) { compiled++; return Reflect.construct(t, a, n); }, apply(t, s, a) { compiled++; return Reflect.apply(t, s, a); } });
+const report = () => fs.writeFileSync(${JSON.stringify(dir)} + '/probe-' + process.pid + '.json', JSON.stringify({
+  argv: process.argv.slice(2), execArgv: process.execArgv, wasm: typeof WebAssembly, compiled, jitless: globalThis.__zod_globalConfig?.jitless ?? null,
+}));
+setInterval(report, 200).unref();
+process.on('exit', report);
+`);
+  const r = await measureAgentFootprint({ durationMs: 3_000, heartbeatIntervalSec: 1, nodeArgs: [...UNIT_NODE_ARGS, '--require', preload], log: () => undefined });
+  assert.ok(r.heartbeats >= 1, `the agent heartbeated (${r.heartbeats})`);
+  const probes = readdirSync(dir).filter((f) => f.startsWith('probe-')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
+    argv: string[]; execArgv: string[]; wasm: string; compiled: number; jitless: boolean | null;
+  });
+  const service = probes.find((p) => p.argv[0] === 'run');
+  assert.ok(service, `the service process reported (${JSON.stringify(probes)})`);
+  // Node's fetch (undici: the cloud metadata probes) needs WebAssembly, which V8's --lite-mode and
+  // --jitless turn off: memory flags in UNIT_NODE_ARGS must leave it on.
+  assert.equal(service.wasm, 'object', `WebAssembly is there for fetch (node ${service.execArgv.join(' ')})`);
+  assert.equal(service.compiled, 0, 'no code compiled at run time while registering and heartbeating');
+  assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent');
+});
