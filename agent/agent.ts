@@ -15,7 +15,7 @@ import { Enrollment } from './enrollment.ts';
 import { Extensions } from './extension-state.ts';
 import type { Identity } from './identity.ts';
 import type { Inventory, InventoryOptions } from './inventory.ts';
-import { Backoff } from './keepalive.ts';
+import { Backoff, busyDelayMs } from './keepalive.ts';
 import { Outbox } from './outbox.ts';
 import { describeRun, Playback } from './playback.ts';
 import type { ScheduleEntry } from './schedule-file.ts';
@@ -101,6 +101,8 @@ export class Agent extends EventEmitter {
   private stopped = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** The delay the control plane advised with its last ARCSIM_E_BUSY refusal, ms (used once). */
+  private busyRetryAfterMs: number | undefined;
   private outbox: Outbox | undefined;
   private extensions: Extensions | undefined;
   private readonly clock: Clock;
@@ -325,7 +327,15 @@ export class Agent extends EventEmitter {
     const conn: Connection = new Connection({
       controlPlane: this.options.controlPlane, ca: this.options.ca, identity, pingIntervalMs: this.options.pingIntervalMs ?? AGENT_DEFAULTS.pingIntervalMs,
     }, {
-      refused: (status, body) => this.enrollment.refused(status, body),
+      refused: (status, body) => {
+        const busy = busyRefusal(body);
+        if (busy !== undefined) {
+          this.busyRetryAfterMs = busy;
+          this.logger.warn('control plane busy; reconnecting later', { retryAfterMs: busy });
+          return;
+        }
+        this.enrollment.refused(status, body);
+      },
       open: () => {
         this.backoff.reset();
         this.facts().then(
@@ -372,7 +382,11 @@ export class Agent extends EventEmitter {
   private scheduleReconnect(): void {
     if (this.stopped) return;
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), this.backoff.next());
+    const backoffMs = this.backoff.next();
+    const busy = this.busyRetryAfterMs;
+    this.busyRetryAfterMs = undefined;
+    const delay = busy === undefined ? backoffMs : busyDelayMs(busy, backoffMs, this.options.random ?? Math.random);
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }
 
   /** Handles one frame; returns the code of an `error` frame (the close that may follow depends on it). */
@@ -402,6 +416,7 @@ export class Agent extends EventEmitter {
       case 'error':
         this.logger.warn('control plane reported an error', { code: msg.code, message: msg.message, ref: msg.ref });
         this.emit('error-frame', msg);
+        if (msg.code === 'ARCSIM_E_BUSY') this.busyRetryAfterMs = msg.retryAfterMs ?? AGENT_DEFAULTS.backoffMinMs;
         if (typeof msg.ref === 'number') this.outbox?.refused(msg.ref, { code: msg.code, retryable: msg.retryable, retryAfterMs: msg.retryAfterMs });
         return msg.code;
       case 'command':
@@ -454,5 +469,16 @@ export class Agent extends EventEmitter {
       extensionsChanged: () => this.emit('extensions', this.installedExtensions()),
     });
     this.connection?.send(encodeFrame('command-result', { id: msg.id, ...reply }));
+  }
+}
+
+/** The advised delay of an upgrade refused with ARCSIM_E_BUSY (HTTP 503), or undefined for any other refusal. */
+function busyRefusal(body: string): number | undefined {
+  try {
+    const b = JSON.parse(body) as { code?: unknown; retryAfterMs?: unknown };
+    if (b.code !== 'ARCSIM_E_BUSY') return undefined;
+    return typeof b.retryAfterMs === 'number' && b.retryAfterMs >= 0 ? b.retryAfterMs : AGENT_DEFAULTS.backoffMinMs;
+  } catch {
+    return undefined;
   }
 }

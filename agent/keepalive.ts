@@ -21,6 +21,15 @@ export class Backoff {
 }
 
 /**
+ * The reconnect delay after the control plane refused us with ARCSIM_E_BUSY: its advised
+ * `retryAfterMs` (already jittered by the server) plus up to half of it again in our own jitter,
+ * never sooner than what our exponential backoff asks.
+ */
+export function busyDelayMs(retryAfterMs: number, backoffMs: number, random: () => number): number {
+  return Math.max(backoffMs, retryAfterMs + Math.floor(random() * (retryAfterMs / 2)));
+}
+
+/**
  * The agent's own liveness check on one socket: a ping every `intervalMs`; when neither a pong nor
  * any frame came back since the previous ping, the server is gone and `onDead` runs (the server
  * answers pings even when idle, so silence means it is gone).

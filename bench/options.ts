@@ -17,6 +17,12 @@ export interface BenchOptions {
   rate: number;
   /** Seconds of the agent idle-footprint measurement (heartbeats every 5 s); 0 skips it. */
   footprint: number;
+  /** Run only the reconnect-storm pass (issue 12) instead of the ingest passes. */
+  storm: boolean;
+  /** Agents reconnecting at once in the storm pass. */
+  stormAgents: number;
+  /** Machines stored before the storm (at least stormAgents). */
+  stormStored: number;
 }
 
 /** What `npm run bench -- --help` prints. */
@@ -28,9 +34,16 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --warmup 4000     BENCH_WARMUP     events of an untimed 1-agent pass run first; 0 skips it
   --rate 10000      BENCH_RATE       events/s of the paced detection-latency pass; 0 skips it
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
+  --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored
+                                     machines, /api/health probed every 20 ms (the other options are ignored)
+  --storm-agents 1000  BENCH_STORM_AGENTS  agents reconnecting at once
+  --storm-stored 2500  BENCH_STORM_STORED  machines stored before the storm (at least --storm-agents)
 Figures, the machine and what they mean: docs/performance.md.`;
 
-export const DEFAULTS: BenchOptions = { agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60 };
+export const DEFAULTS: BenchOptions = {
+  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60,
+  storm: false, stormAgents: 1000, stormStored: 2500,
+};
 
 /**
  * Reads options from `--flag value` arguments, then `BENCH_*` environment variables, then
@@ -49,9 +62,12 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       warmup: { type: 'string' },
       rate: { type: 'string' },
       footprint: { type: 'string' },
+      storm: { type: 'boolean' },
+      'storm-agents': { type: 'string' },
+      'storm-stored': { type: 'string' },
     },
   });
-  const pick = (name: keyof BenchOptions): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+  const pick = (name: Exclude<keyof BenchOptions, 'storm' | 'stormAgents' | 'stormStored'>): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
 
   const agentsText = pick('agents');
   const options: BenchOptions = {
@@ -62,7 +78,13 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     warmup: numberOr('warmup', pick('warmup'), DEFAULTS.warmup, 0),
     rate: numberOr('rate', pick('rate'), DEFAULTS.rate, 0),
     footprint: numberOr('footprint', pick('footprint'), DEFAULTS.footprint, 0),
+    storm: values.storm ?? env.BENCH_STORM === '1',
+    stormAgents: numberOr('storm-agents', values['storm-agents'] ?? env.BENCH_STORM_AGENTS, DEFAULTS.stormAgents, 1),
+    stormStored: numberOr('storm-stored', values['storm-stored'] ?? env.BENCH_STORM_STORED, DEFAULTS.stormStored, 1),
   };
+  if (options.stormStored < options.stormAgents) {
+    throw new Error(`--storm-stored ${options.stormStored} is less than --storm-agents ${options.stormAgents}: every reconnecting agent has a stored machine`);
+  }
   if (options.batch > LIMITS.maxEventsPerBatch) {
     throw new Error(`--batch ${options.batch}: the protocol accepts at most ${LIMITS.maxEventsPerBatch} events per batch`);
   }

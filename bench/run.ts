@@ -17,13 +17,15 @@
  *   --warmup 4000     BENCH_WARMUP   events of an untimed 1-agent pass run first; 0 skips it
  *   --rate 10000      BENCH_RATE     events/s of the paced detection-latency pass (1 agent); 0 skips it
  *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
+ *   --storm           BENCH_STORM=1   only the reconnect storm (bench/storm.ts): --storm-agents 1000
+ *                                     agents reconnecting at once, --storm-stored 2500 machines stored
  * e.g. `npm run bench -- --agents 4 --events 100000`.
  *
  * Exits 1 if an event is lost (stored != sent) or any frame gets an `error` reply; 2 on bad options.
  * Everything lives in a temp dir under os.tmpdir(), removed at the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOptions, USAGE, type BenchOptions } from './options.ts';
 import { runFullPath } from './full-path.ts';
@@ -31,6 +33,7 @@ import { runRawBaseline } from './raw-baseline.ts';
 import { idleShare } from './machine-cpu.ts';
 import { costTable, machineLines, percentile, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
 import { measureAgentFootprint } from './agent-footprint.ts';
+import { formatStorm, runStorm } from './storm.ts';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
@@ -69,6 +72,22 @@ async function main(): Promise<void> {
   const idle = await idleShare(1000);
   console.log(`  Idle:     ${(idle * 100).toFixed(0)} % of all CPUs over the second before start`);
   if (idle < 0.8) console.log('  warning: the machine is busy; events/s will be low and noisy (CPU us/event is steadier)');
+  if (options.storm) {
+    const dir = mkdtempSync(join(tmpdir(), 'arcsim-storm-'));
+    try {
+      const r = await runStorm({ stored: options.stormStored, agents: options.stormAgents, probeIntervalMs: 20, deadlineMs: 60_000, dir, log: (l) => console.log(`  ${l}`) });
+      console.log('');
+      console.log(formatStorm(r));
+      console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      // The issue's bounds: all registered within 30 s, /api/health p99 <= 200 ms.
+      const ok = r.registered === r.agents && r.allRegisteredMs <= 30_000 && r.health.p99Ms <= 200 && r.health.failed === 0;
+      console.log(ok ? '  within the bounds (all registered <= 30 s, health p99 <= 200 ms)' : '  OUTSIDE the bounds (all registered <= 30 s, health p99 <= 200 ms)');
+      if (!ok) process.exitCode = 1;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}, rate ${options.rate}, footprint ${options.footprint} s`);
   console.log('');
 

@@ -89,6 +89,8 @@ export interface ControlPlane extends EventEmitter {
   ensureAdminKey(options?: { reset?: boolean }): Promise<string | undefined>;
   createToken(request: TokenRequest): ReturnType<typeof createEnrollmentToken>;
   connectedAgents(): string[];
+  /** Registration admission now: running, waiting, upgraded-not-registered, refusals so far (ARCSIM_E_BUSY). */
+  admission(): { running: number; waiting: number; handshaking: number; refused: number };
   session(agentId: string): AgentSession | undefined;
   /**
    * Installs (`enabled`) or removes an extension on a machine: stored, pushed to the agent when
@@ -179,7 +181,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ingest,
     clock,
     health,
-    onRegistering: () => inventory.recompute(),
+    onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
@@ -253,6 +255,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     transport,
     caSha256: tls?.caSha256,
     url: () => baseUrl,
+    admission: () => gateway.admission.state(),
     async listen() {
       await inventory.start();
       await app.listen({ host: config.host, port: config.port });

@@ -43,6 +43,7 @@ export const ERRORS = {
   ARCSIM_E_AGENT_OFFLINE: { area: 'wire', status: 409, closeCode: null, message: 'the agent is not connected' },
   ARCSIM_E_COMMAND_TIMEOUT: { area: 'wire', status: 504, closeCode: null, message: 'the agent did not answer the command in time' },
   ARCSIM_E_IDENTITY_CLONED: { area: 'wire', status: 409, closeCode: 4410, message: 'another live agent on a different host uses this identity (cloned state dir?)' },
+  ARCSIM_E_BUSY: { area: 'wire', status: 503, closeCode: 1013, message: 'too many agents registering at once; reconnect after retryAfterMs' },
   ARCSIM_E_SHUTDOWN: { area: 'wire', status: 503, closeCode: 1001, message: 'control plane is shutting down' },
   ARCSIM_E_INTERNAL: { area: 'wire', status: 500, closeCode: 1011, message: 'internal error' },
   ARCSIM_E_BODY_TOO_LARGE: { area: 'wire', status: 413, closeCode: null, message: 'request body exceeds the limit of its route' },

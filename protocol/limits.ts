@@ -21,6 +21,17 @@ export const LIMITS = {
   storeRetryAfterMs: 1000,
   /** Least delay advised to an agent whose batch was over its events-per-second budget, ms. */
   rateLimitRetryAfterMs: 1000,
+  /** Registrations (claim, store, inventory merge) handled at once; the rest wait, count. */
+  maxRegistrationsInFlight: 4,
+  /**
+   * Registrations (and upgraded sockets not yet registered) allowed to wait beyond those in flight,
+   * count; past it an agent is refused with ARCSIM_E_BUSY and a server-advised retry delay.
+   */
+  maxRegistrationsWaiting: 256,
+  /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
+  maxUpgradesPerTurn: 16,
+  /** Base delay advised to a refused (ARCSIM_E_BUSY) agent before it reconnects, ms; the server adds up to as much again in jitter. */
+  busyRetryAfterMs: 2000,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

@@ -27,11 +27,17 @@ export interface SessionDeps {
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
   /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
-  onRegistering?(machine: MachineRow): Promise<void>;
+  onRegistering?(machine: MachineRow, before: MachineRow | undefined): Promise<void>;
   /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected). */
   onHeartbeat?(agentId: string): Promise<void>;
   /** The agent asked to be deregistered (uninstall): delete its machine and revoke its key; resolves to the deleted machine's resource id. */
   onDeregister?(agentId: string): Promise<string | null>;
+  /** Runs a registration under the gateway's bounded admission; `busy` when its queue is full. */
+  admit?<T>(work: () => Promise<T>): Promise<{ busy: true } | { busy: false; value: T }>;
+  /** The jittered delay to advise an agent refused with ARCSIM_E_BUSY, ms. */
+  busyRetryAfterMs?(): number;
+  /** The socket registered: it no longer counts against the handshake bound. */
+  registered?(): void;
   /** Told of every batch commit and every store write fault, for `/api/health`. */
   health?: StoreHealth;
 }
@@ -126,9 +132,9 @@ export class AgentSession {
   }
 
   /** Ends the session with a catalogued error: an `error` frame, then the close code. */
-  fail(error: ArcsimError): void {
+  fail(error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }): void {
     if (error.code === 'ARCSIM_E_AGENT_REVOKED') this.revoked = true;
-    this.sendError(error);
+    this.sendError(error, undefined, retry);
     this.ws.close(error.closeCode ?? 1008, error.code);
   }
 
@@ -168,8 +174,16 @@ export class AgentSession {
     }
     const msg = decoded.message;
     switch (msg.type) {
-      case 'register':
-        return this.register(msg);
+      case 'register': {
+        if (!this.deps.admit) return this.register(msg);
+        // The agent did send its register in time: waiting for admission is ours, not a handshake timeout.
+        clearTimeout(this.handshakeTimer);
+        const r = await this.deps.admit(() => this.register(msg));
+        if (r.busy) {
+          this.fail(protocolError('ARCSIM_E_BUSY'), { retryable: true, retryAfterMs: this.deps.busyRetryAfterMs?.() ?? this.deps.limits.busyRetryAfterMs });
+        }
+        return;
+      }
       case 'heartbeat':
         if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'));
         // Revoked on another replica (which cannot reach this socket): found here, within one heartbeat.
@@ -217,6 +231,8 @@ export class AgentSession {
     const now = clock.now();
     const a = this.agent;
     if (this.machine) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'already registered on this connection', 'type'));
+    // Closed while waiting for admission: storing it as Connected now would be a lie (and wasted work in a storm).
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if ((await this.deps.claim(this, msg.machine)) === 'clone') {
       clearTimeout(this.handshakeTimer);
       return this.fail(protocolError('ARCSIM_E_IDENTITY_CLONED', `agent ${a.agentId} is connected from another host; this connection is refused`));
@@ -240,9 +256,10 @@ export class AgentSession {
       extensions: existing?.extensions ?? msg.extensions ?? [], status: 'Connected',
       lastHeartbeat: now, lastStatusChange: now, registeredAt: existing?.registeredAt ?? now,
     });
-    await this.deps.onRegistering?.(machine);
+    await this.deps.onRegistering?.(machine, existing);
     this.machine = machine;
     clearTimeout(this.handshakeTimer);
+    this.deps.registered?.();
     this.send(encodeFrame('registered', {
       machineId: machine.resourceId,
       sqlInstanceIds: msg.sqlInstances.map((s) => sqlInstanceResourceId(a.subscription, a.resourceGroup, `${name}_${s.instanceName}`)),

@@ -6,6 +6,7 @@ import { protocolError, type ArcsimError, type Limits, type ErrorCode } from '..
 import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../store/index.ts';
 import { authenticateAgent } from '../auth/enrollment.ts';
+import { Admission } from './admission.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
 import { CommandRegistry } from './command-registry.ts';
 import { hostDifferences } from './host-fingerprint.ts';
@@ -23,6 +24,8 @@ export class Gateway {
   /** Every open session, claimed or not, so shutdown closes them all. */
   private readonly open = new Set<AgentSession>();
   private readonly wss: WebSocketServer;
+  /** Bounded admission of registrations and of the upgrades that precede them. */
+  readonly admission: Admission;
 
   constructor(
     /** The API's own server: plain http, or https so agents connect with wss on the same port. */
@@ -30,26 +33,68 @@ export class Gateway {
     private readonly store: Pick<Store, 'agents' | 'machines'>,
     private readonly limits: Limits,
     private readonly logger: Logger,
-    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim'> & {
+    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim' | 'admit' | 'busyRetryAfterMs' | 'registered'> & {
       onCloneSuspected?(agentId: string, differences: string[]): void;
     },
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
+    this.admission = new Admission(limits);
     server.on('upgrade', (req, socket, head) => {
-      this.upgrade(req, socket, head).catch((err) => {
+      socket.on('error', () => socket.destroy());
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
+      // Refused before the key lookup and the upgrade: a storm costs one short HTTP answer per surplus agent.
+      if (!this.admission.enterHandshake()) return reject(socket, 'ARCSIM_E_BUSY', undefined, this.admission.retryAfterMs());
+      this.paced(() => this.upgrade(req, socket, head).catch((err) => {
         logger.error('upgrade failed', { error: String(err) });
         reject(socket, 'ARCSIM_E_INTERNAL');
-      });
+      }));
     });
   }
 
+  private readonly pending: Array<() => void> = [];
+  private upgradesThisTurn = 0;
+  private turnScheduled = false;
+
+  /**
+   * Runs at most `limits.maxUpgradesPerTurn` upgrades per turn of the event loop; the others run
+   * on later turns, so a burst of connections leaves room for HTTP requests (`/api/health`).
+   */
+  private paced(work: () => void): void {
+    if (this.upgradesThisTurn < this.limits.maxUpgradesPerTurn && this.pending.length === 0) {
+      this.upgradesThisTurn++;
+      this.scheduleTurn();
+      work();
+      return;
+    }
+    this.pending.push(work);
+    this.scheduleTurn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      this.upgradesThisTurn = 0;
+      while (this.pending.length && this.upgradesThisTurn < this.limits.maxUpgradesPerTurn) {
+        this.upgradesThisTurn++;
+        this.pending.shift()!();
+      }
+      if (this.pending.length) this.scheduleTurn();
+    });
+  }
+
+  /** Authenticates and upgrades one counted (enterHandshake) socket. */
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
+    let counted = true;
+    const leave = () => { if (counted) { counted = false; this.admission.leaveHandshake(); } };
+    socket.once('close', leave);
+    if (socket.destroyed) return leave(); // gone while it waited for its turn
     const auth = await authenticateAgent(this.store, req.headers.authorization);
     if (!auth.ok) {
+      leave();
       this.logger.warn('agent upgrade refused', { code: auth.code, remote: req.socket.remoteAddress });
       return reject(socket, auth.code);
     }
@@ -59,13 +104,16 @@ export class Gateway {
       const session = new AgentSession(ws, auth.agent, {
         ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands,
         claim: (s, facts) => this.claim(s, facts, remote),
+        admit: (work) => this.admission.run(work),
+        busyRetryAfterMs: () => this.admission.retryAfterMs(),
+        registered: leave,
       });
       this.open.add(session);
       ws.on('close', () => {
         this.open.delete(session);
         if (this.sessions.get(auth.agent.agentId) === session) this.sessions.delete(auth.agent.agentId);
       });
-      this.logger.info('agent connected', { agentId: auth.agent.agentId });
+      this.logger.debug('agent connected', { agentId: auth.agent.agentId });
     });
   }
 
@@ -123,13 +171,15 @@ export class Gateway {
   }
 }
 
-function reject(socket: Duplex, code: ErrorCode, detail?: string): void {
+function reject(socket: Duplex, code: ErrorCode, detail?: string, retryAfterMs?: number): void {
   if (socket.destroyed) return;
   const err = protocolError(code, detail);
-  const body = JSON.stringify(code === 'ARCSIM_E_NODE_INVALID' ? { ...err.toJSON(), node_invalid: true } : err.toJSON());
+  const body = JSON.stringify(code === 'ARCSIM_E_NODE_INVALID' ? { ...err.toJSON(), node_invalid: true }
+    : retryAfterMs !== undefined ? { ...err.toJSON(), retryable: true, retryAfterMs } : err.toJSON());
   const reason = STATUS_CODES[err.status] ?? 'Error';
+  const retryAfter = retryAfterMs !== undefined ? `Retry-After: ${Math.ceil(retryAfterMs / 1000)}\r\n` : '';
   socket.end(
-    `HTTP/1.1 ${err.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${err.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n${retryAfter}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

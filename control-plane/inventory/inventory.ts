@@ -75,6 +75,16 @@ function scopeOf(m: MachineRow, asset: AssetRow | undefined, resourceConnector: 
   return { subscription: parseResourceId(m.resourceId)?.subscription ?? '', connectors: [...new Set(connectors)] };
 }
 
+/**
+ * Everything of a machine row that the merge (asset-merge.ts) and the recommendations read: all of
+ * it but the times and counters a heartbeat or a reconnect moves. Two rows with the same value
+ * give the same merged inventory.
+ */
+export function mergeInputOf(m: MachineRow): string {
+  const { lastHeartbeat: _h, lastStatusChange: _c, registeredAt: _r, notCollected: _n, droppedEvents: _d, ...rest } = m;
+  return JSON.stringify([rest.agentId, rest.resourceId, rest.name, rest.status, rest.facts, rest.sqlInstances, rest.extensions, rest.tags ?? {}]);
+}
+
 /** The connector name inside an MDC securityentitydata id. */
 export function connectorOfResourceId(id: string): string | undefined {
   return /\/securityconnectors\/([^/]+)\//i.exec(id)?.[1];
@@ -124,21 +134,44 @@ export class Inventory {
   }
 
   /** Recomputes assets and recommendations (coalesced: calls while one is queued share it). */
-  recompute(): Promise<void> {
+  recompute(options: { provisionAll?: boolean } = {}): Promise<void> {
+    // Plans and connectors may change what every machine should run; a machine's own change only its asset's.
+    if (options.provisionAll ?? true) this.provisionAll = true;
     if (this.queued) return this.queued;
     const p = this.chain.then(() => {
       this.queued = null;
-      return this.doRecompute();
+      const all = this.provisionAll;
+      this.provisionAll = false;
+      return this.doRecompute(all);
     });
     this.queued = p;
     this.chain = p.catch((err) => { this.deps.logger.error('inventory recompute failed', { error: String(err) }); });
     return p;
   }
 
-  private async doRecompute(): Promise<void> {
+  /**
+   * A machine was stored by a registration (`before`: its row until then, if any). When nothing the
+   * merge or the recommendations read of it changed (a reconnect of the same host, still
+   * Connected), the merged inventory is already right and nothing is recomputed: a reconnect costs
+   * the same with 10 or 10,000 machines stored. Otherwise the inventory is recomputed (coalesced).
+   */
+  machineRegistered(machine: MachineRow, before: MachineRow | undefined): Promise<void> {
+    if (before && mergeInputOf(before) === mergeInputOf(machine)) {
+      this.registrationsSkipped++;
+      return Promise.resolve();
+    }
+    return this.recompute({ provisionAll: false });
+  }
+
+  /** Registrations that needed no recompute (see machineRegistered), for tests and the bench. */
+  registrationsSkipped = 0;
+  private provisionAll = false;
+
+  private async doRecompute(provisionAll = true): Promise<void> {
     if (this.closed) return;
     const { store, clock } = this.deps;
     const now = clock.now();
+    const touched = new Set<string>();
     await store.transaction(async (tx) => {
       // Sequential: a transaction runs on one connection (pg refuses overlapping queries on it).
       const machines = await tx.machines.listMachines();
@@ -148,13 +181,18 @@ export class Inventory {
       const next = mergeAssets({ machines, instances: resources, connectors });
       const before = new Map(previous.map((a) => [a.assetKey, a]));
       const sig = (a: AssetRow) => JSON.stringify([a.confidence, a.conflicts, a.reasons, [...a.sources].sort((x, y) => x.id.localeCompare(y.id))]);
+      const arcSources = (a: AssetRow) => a.sources.filter((x) => x.kind === 'arc').map((x) => x.id);
       let changed = next.length !== previous.length;
+      const nextKeys = new Set(next.map((a) => a.assetKey));
+      for (const a of previous) if (!nextKeys.has(a.assetKey)) arcSources(a).forEach((id) => touched.add(id));
       for (const a of next) {
         const old = before.get(a.assetKey);
         if (old && sig(old) === sig(a)) a.updatedAt = old.updatedAt;
         else {
           a.updatedAt = now;
           changed = true;
+          arcSources(a).forEach((id) => touched.add(id));
+          if (old) arcSources(old).forEach((id) => touched.add(id));
           if (a.confidence === 'probable' || a.conflicts.length) {
             this.deps.logger.info('asset merge', { asset: a.assetKey, confidence: a.confidence, conflicts: a.conflicts.map((c) => c.kind), reasons: a.reasons });
           }
@@ -163,9 +201,17 @@ export class Inventory {
       if (changed) await tx.inventory.replaceAssets(next);
       const assessments = evaluateRecommendations({ machines, resources, connectors, assets: next });
       for (const row of diffAssessments(await tx.inventory.listAssessments(), assessments, now)) await tx.inventory.upsertAssessment(row);
+      if (!provisionAll) {
+        // Only machines whose asset changed may need other extensions: map their resource ids to agents.
+        const ids = new Set(touched);
+        touched.clear();
+        for (const m of machines) if (ids.has(m.resourceId)) touched.add(m.agentId);
+      }
     });
     // Plans may depend on the merge (connector plans follow the asset): reconcile connected machines.
-    for (const agentId of [...this.deps.agents.registered()]) await this.provision(agentId);
+    for (const agentId of [...this.deps.agents.registered()]) {
+      if (provisionAll || touched.has(agentId)) await this.provision(agentId);
+    }
   }
 
   /** One status sweep at the injected clock's now; returns the changes it made. */

@@ -84,7 +84,8 @@ const DOCUMENTED = {
   inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
   limits: {
     maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,
-    handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, storeRetryAfterMs: 1000, rateLimitRetryAfterMs: 1000, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
+    handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, storeRetryAfterMs: 1000, rateLimitRetryAfterMs: 1000,
+    maxRegistrationsInFlight: 4, maxRegistrationsWaiting: 256, maxUpgradesPerTurn: 16, busyRetryAfterMs: 2000, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
   },
 };
 
