@@ -39,6 +39,7 @@ test('shipped rules: the encoded-command rule detects T1027 test 2 and nothing e
   const t1027 = techniqueOf(r, 'T1027');
   assert.equal(artTests('T1027')[1]!.name, 'Execute base64-encoded PowerShell');
   assert.deepEqual(t1027.tests[1]!.rules, [SHIPPED_ENCODED]);
+  assert.equal(t1027.tests[1]!.guid, 'a50d5a97-2531-499e-a1de-5544c74432c6');
   assert.equal(t1027.detected, true);
   assert.deepEqual(t1027.rules, [SHIPPED_ENCODED]);
   // System network configuration discovery (ipconfig, netsh, arp...) and cron: no shipped rule is about them.

@@ -164,15 +164,17 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
     }
     const technique = techniqueOf(text, file);
     const tech: CoverageTechnique = { id: technique.id, name: technique.name, file: shown, detected: false, rules: [], tests: [] };
+    // The importer names each test by its number: in a scenario's description, in a refusal's label
+    // ('T1027 test 8 "name"'); every test of the file is listed, as played, refused or not imported.
     const played = new Map(imported.scenarios.map((s) => [testNumber(s), s]));
     const refusedByNumber = new Map(imported.skipped.map((k) => [Number(/ test (\d+) "/.exec(k.test)?.[1]), k]));
-    const count = Math.max(0, ...played.keys(), ...refusedByNumber.keys());
+    const count = Math.max(technique.tests.length, ...played.keys(), ...refusedByNumber.keys());
     for (let n = 1; n <= count; n++) {
       const s = played.get(n);
       const skip = refusedByNumber.get(n);
       if (!s) {
-        const name = technique.tests[n - 1] ?? `test ${n}`;
-        tech.tests.push({ number: n, name, guid: null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: skip?.reason ?? 'not imported' });
+        const name = technique.tests[n - 1]?.name ?? `test ${n}`;
+        tech.tests.push({ number: n, name, guid: technique.tests[n - 1]?.guid ?? null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: skip?.reason ?? 'not imported' });
         continue;
       }
       const platform = s.platforms.includes('windows') ? 'windows' : 'linux';
@@ -184,7 +186,7 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
       for (const p of plan.events) events.push(p.event);
       cursor += plan.spanMs + gap;
       const t: CoverageTest = {
-        number: n, name: technique.tests[n - 1] ?? s.name, guid: /^Imported .*\(([0-9a-f-]{36})\)/m.test(s.description) ? s.id : null,
+        number: n, name: technique.tests[n - 1]?.name ?? s.name, guid: technique.tests[n - 1]?.guid ?? null,
         status: 'played', platform, events: plan.events.length, detected: false, rules: [], otherPlatformRules: [],
         ...(plan.failure ? { reason: `stopped in ${plan.failure.phase}: ${plan.failure.code}: ${plan.failure.message}` } : {}),
       };
@@ -249,7 +251,7 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
   };
 }
 
-/** The importer's slug carries the test number: atomic-<technique>-<n>-<name>. */
+/** The importer's description carries the test number: "Imported from Atomic Red Team T1027 test 2 ...". */
 function testNumber(s: Scenario): number {
   return Number(/^Imported from Atomic Red Team \S+ test (\d+)/m.exec(s.description)?.[1]);
 }
@@ -278,10 +280,13 @@ function productsOf(ids: Set<string>, info: Map<string, { file: string }>): Map<
   return out;
 }
 
-/** attack_technique, display_name and the test names, read again for the report (the importer has validated them). */
-function techniqueOf(text: string, file: string): { id: string; name: string; tests: string[] } {
-  const v = (readYaml(text).value ?? {}) as { attack_technique?: unknown; display_name?: unknown; atomic_tests?: Array<{ name?: unknown }> };
+/** attack_technique, display_name and each test's name and GUID, read again for the report (the importer has validated them). */
+function techniqueOf(text: string, file: string): { id: string; name: string; tests: Array<{ name: string; guid: string | null }> } {
+  const v = (readYaml(text).value ?? {}) as { attack_technique?: unknown; display_name?: unknown; atomic_tests?: Array<{ name?: unknown; auto_generated_guid?: unknown }> };
   const id = typeof v.attack_technique === 'string' ? v.attack_technique : basename(file).replace(/\.ya?ml$/, '');
-  const tests = (v.atomic_tests ?? []).map((t, i) => (typeof t?.name === 'string' ? t.name : `test ${i + 1}`));
+  const tests = (v.atomic_tests ?? []).map((t, i) => ({
+    name: typeof t?.name === 'string' ? t.name : `test ${i + 1}`,
+    guid: typeof t?.auto_generated_guid === 'string' ? t.auto_generated_guid : null,
+  }));
   return { id: id.toUpperCase(), name: typeof v.display_name === 'string' ? v.display_name : '', tests };
 }
