@@ -179,10 +179,18 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
       }
       const platform = s.platforms.includes('windows') ? 'windows' : 'linux';
       const deviceId = `art-${String(byDevice.size + 1).padStart(5, '0')}`;
-      const plan = planRun(s, {
-        seed: COVERAGE_DEFAULTS.seed, detonationId: `coverage-${s.id}`, startTime: cursor,
-        device: { id: deviceId, name: `${deviceId}-${platform === 'windows' ? 'win' : 'lnx'}` },
-      });
+      let plan: ReturnType<typeof planRun>;
+      try {
+        plan = planRun(s, {
+          seed: COVERAGE_DEFAULTS.seed, detonationId: `coverage-${s.id}`, startTime: cursor,
+          device: { id: deviceId, name: `${deviceId}-${platform === 'windows' ? 'win' : 'lnx'}` },
+        });
+      } catch (err) {
+        // Nothing was planned (e.g. an input the player refuses): the test is listed as refused.
+        if (!(err instanceof ArcsimError)) throw err;
+        tech.tests.push({ number: n, name: technique.tests[n - 1]?.name ?? s.name, guid: technique.tests[n - 1]?.guid ?? null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: `${err.code}: ${err.message}` });
+        continue;
+      }
       for (const p of plan.events) events.push(p.event);
       cursor += plan.spanMs + gap;
       const t: CoverageTest = {
