@@ -19,8 +19,9 @@ const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
 const IEX_CRADLE = '85b0b087-eddf-4a2b-b033-d771fa2b9775'; // PowerShell Download and Execution Cradles
 const LNX_SCRIPT_TMP = '30bcce26-51c5-49f2-99c8-7b59e3af36c7'; // Execution Of Script Located In Potentially Suspicious Directory
 const WIN_IMAGE_MISSING = '71158e3f-df67-472b-930e-7d287acaa3e1'; // Execution Of Non-Existing File (Windows)
-/** The shipped rule suspicious_powershell_encoded_command.yml. */
+/** The shipped rule suspicious_powershell_encoded_command.yml: id and title. */
 const SHIPPED_ENCODED = '06e8ffa0-f122-40d9-8b06-3b640ea71c0f';
+const SHIPPED_ENCODED_TITLE = 'Suspicious PowerShell CommandLine \\(encoded command\\)';
 
 let shipped: Promise<CoverageResult> | undefined;
 let sigma: Promise<CoverageResult> | undefined;
@@ -206,8 +207,9 @@ test('the Navigator layer is valid format 4.5 and colours detected / not detecte
 test('the Markdown report has the technique and test tables', async () => {
   const md = toCoverageMarkdown(await withShippedRules());
   assert.match(md, /^\| technique \| name \| tests played \| tests detected \| rules \|$/m);
-  assert.match(md, new RegExp(`^\\| T1027 \\| Obfuscated Files or Information \\| 10 / 11 \\| 1 \\| ${SHIPPED_ENCODED} \\|$`, 'm'));
-  assert.match(md, new RegExp(`^\\| T1027 \\| 2 \\| Execute base64-encoded PowerShell \\| windows \\| detected \\| ${SHIPPED_ENCODED} \\|$`, 'm'));
+  assert.match(md, new RegExp(`^\\| T1027 \\| Obfuscated Files or Information \\| 10 / 11 \\| 1 \\| ${SHIPPED_ENCODED_TITLE} \\|$`, 'm'));
+  assert.match(md, new RegExp(`^\\| T1027 \\| 2 \\| Execute base64-encoded PowerShell \\| windows \\| detected \\| ${SHIPPED_ENCODED_TITLE} \\|$`, 'm'));
+  assert.match(md, new RegExp(`^\\| ${SHIPPED_ENCODED} \\| ${SHIPPED_ENCODED_TITLE} \\| 1 \\|$`, 'm'));
   assert.match(md, /^\| T1016 \| 8 \| List macOS Firewall Rules \| — \| refused \| .*macos.* \|$/m);
 });
 
@@ -217,7 +219,7 @@ test('arcsim coverage: the table by default, --json with techniques [{id, tests,
   const table = spawnSync(process.execPath, [BIN, 'coverage', '--atomics', ATOMICS], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(table.status, 0, table.stderr);
   assert.match(table.stdout, /^technique +name +played +detected +rules$/m);
-  assert.match(table.stdout, /^T1027 .* 10\/11 +1 +06e8ffa0/m);
+  assert.match(table.stdout, /^T1027 .* 10\/11 +1 +Suspicious PowerShell CommandLine \(encoded command\)$/m);
   const json = spawnSync(process.execPath, [BIN, 'coverage', '--atomics', ATOMICS, '--rules', SIGMA, '--json',
     '--navigator', join(dir, 'layer.json'), '--report', join(dir, 'report.md')], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(json.status, 0, json.stderr);

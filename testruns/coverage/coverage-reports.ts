@@ -5,6 +5,11 @@ import type { CoverageResult, CoverageTechnique } from './coverage.ts';
 export const COVERAGE_COLORS = { detected: '#31a354', missed: '#e6550d', notPlayed: '#bdbdbd' } as const;
 
 const played = (t: CoverageTechnique) => t.tests.filter((x) => x.status === 'played');
+/** Rule ids as titles, for the human-readable outputs (JSON keeps the ids). */
+const titler = (r: CoverageResult) => {
+  const titles = new Map(r.rules.map((x) => [x.id, x.title]));
+  return (ids: string[]) => ids.map((id) => titles.get(id) ?? id);
+};
 const detectedTests = (t: CoverageTechnique) => t.tests.filter((x) => x.detected);
 
 /**
@@ -75,12 +80,13 @@ export function coverageSummary(r: CoverageResult): string {
 
 /** The default output: one row per technique, then the totals. */
 export function toCoverageTable(r: CoverageResult): string {
+  const title = titler(r);
   const rows = r.techniques.map((t) => ({
     technique: t.id,
     name: t.name.length > 40 ? `${t.name.slice(0, 39)}…` : t.name,
     played: `${played(t).length}/${t.tests.length}`,
     detected: played(t).length ? `${detectedTests(t).length}` : '-',
-    rules: t.rules.length > 3 ? `${t.rules.slice(0, 3).join(', ')} +${t.rules.length - 3}` : t.rules.join(', '),
+    rules: t.rules.length > 2 ? `${title(t.rules.slice(0, 2)).join(', ')} +${t.rules.length - 2}` : title(t.rules).join(', '),
   }));
   const out = [table(rows, ['technique', 'name', 'played', 'detected', 'rules']), '', coverageSummary(r)];
   if (r.refusedFiles.length) out.push(`${r.refusedFiles.length} technique file(s) refused: ${r.refusedFiles.map((f) => f.file).join(', ')} (see --json or --report)`);
@@ -93,18 +99,19 @@ const mdTable = (head: string[], rows: string[][]) =>
 
 /** The Markdown report: totals, per technique, per test (rules that fired or why it was refused), rules. */
 export function toCoverageMarkdown(r: CoverageResult): string {
+  const title = titler(r);
   const out: string[] = ['# arcsim coverage: Atomic Red Team × rules', ''];
   out.push(`- Atomics: \`${r.atomicsDir}\``, `- Rules: ${r.rulesDirs.map((d) => `\`${d}\``).join(', ')}`, `- ${coverageSummary(r)}`, '');
   out.push('Every test is played as synthetic events (the process each executor would start, with its command line); nothing is executed.', '');
   out.push('## Techniques', '');
   out.push(mdTable(['technique', 'name', 'tests played', 'tests detected', 'rules'], r.techniques.map((t) => [
-    t.id, t.name, `${played(t).length} / ${t.tests.length}`, played(t).length ? String(detectedTests(t).length) : '—', t.rules.join(', ') || '—',
+    t.id, t.name, `${played(t).length} / ${t.tests.length}`, played(t).length ? String(detectedTests(t).length) : '—', title(t.rules).join(', ') || '—',
   ])), '');
   out.push('## Tests', '');
   out.push(mdTable(['technique', '#', 'test', 'platform', 'result', 'rules or reason'], r.techniques.flatMap((t) => t.tests.map((x) => [
     t.id, String(x.number), x.name, x.platform ?? '—',
     x.status === 'refused' ? 'refused' : x.detected ? 'detected' : 'not detected',
-    x.status === 'refused' ? x.reason ?? '' : `${x.rules.join(', ') || '—'}${x.otherPlatformRules.length ? ` (other OS, not counted: ${x.otherPlatformRules.join(', ')})` : ''}`,
+    x.status === 'refused' ? x.reason ?? '' : `${title(x.rules).join(', ') || '—'}${x.otherPlatformRules.length ? ` (other OS, not counted: ${x.otherPlatformRules.join(', ')})` : ''}`,
   ]))), '');
   out.push('## Rules that fired', '');
   out.push(r.rules.length ? mdTable(['rule', 'title', 'tests'], r.rules.map((x) => [x.id, x.title, String(x.tests)])) : '_No rule fired._', '');

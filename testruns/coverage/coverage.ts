@@ -230,6 +230,8 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
     tech.rules = [...rules].sort();
     tech.detected = tech.rules.length > 0;
   }
+  // By ATT&CK id (T1003 before T1003.001), not by path (where "T1003.001/" sorts before "T1003/").
+  techniques.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const tests = techniques.flatMap((t) => t.tests);
   return {
     atomicsDir: options.atomicsDir,
