@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { protocolError } from '../protocol/errors.ts';
 import { reportRulesDirs, type RuleResult } from '../control-plane/detection/index.ts';
 
 /** `arcsim rules check --json` output, exactly as issue 13 specifies it. */
@@ -30,7 +28,6 @@ export function rulesCommand(): Command {
     .option('--json', 'print {"loaded", "refused", "rules": [{"file", "id", "title", "status", "code", "message"}]}')
     .option('--refused', 'list only the refused rules (text output)')
     .action((paths: string[], opts) => {
-      for (const p of paths) if (!existsSync(p)) throw protocolError('ARCSIM_E_VALIDATION', `${p}: no such file or directory`);
       const report = reportRulesDirs(paths);
       if (report.refused.length) process.exitCode = 1;
       if (opts.json) {

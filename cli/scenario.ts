@@ -280,6 +280,8 @@ export function scenarioCommand(): Command {
       const agent = new Agent({
         controlPlane: opts.controlPlane, ca: opts.caFile ? loadPinnedCa(opts.caFile) : undefined, token: opts.token, stateDir: opts.stateDir, logger, spoolMaxEvents: opts.spoolMaxEvents, eventsPerSecond: opts.eps,
         facts: async () => ({ machine: { ...real, hostname: hostName }, sqlInstances: [] }),
+        // The replaying agent sends the recording only: no DeviceInfo / DeviceNetworkInfo rows of its own.
+        deviceState: false,
       });
       const registered = agent.waitRegistered();
       await agent.start();

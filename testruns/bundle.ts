@@ -87,7 +87,8 @@ async function replayLive(bundle: Bundle, target: LiveTarget): Promise<ReplayedC
       if (!agent) {
         const host = cell.host.replace(/[^A-Za-z0-9._-]/g, '-');
         const facts = { hostname: host, agentVersion: 'replay', detectedProperties: {}, cloudMetadata: { provider: 'N/A' } };
-        agent = new Agent({ controlPlane: target.url, token: target.token, stateDir: join(target.stateDir, host), facts: async () => ({ machine: facts, sqlInstances: [] }) });
+        // A replaying agent sends the recorded events only (no DeviceInfo / DeviceNetworkInfo rows of its own).
+        agent = new Agent({ controlPlane: target.url, token: target.token, stateDir: join(target.stateDir, host), facts: async () => ({ machine: facts, sqlInstances: [] }), deviceState: false });
         const registered = agent.waitRegistered();
         await agent.start();
         await registered;

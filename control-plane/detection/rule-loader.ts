@@ -194,12 +194,13 @@ export interface LoadOptions {
   mapping?: FieldMapping;
 }
 
-/** Every `*.yml` / `*.yaml` file under `dir`, recursively (SigmaHQ nests its folders), sorted by path. */
+/** Every `*.yml` / `*.yaml` file under `dir`, recursively (SigmaHQ nests its folders; dot-entries skipped), sorted by path; `dir` may be one file. */
 export function ruleFilesIn(dir: string): string[] {
   if (statSync(dir).isFile()) return [dir];
   const out: string[] = [];
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (entry.name.startsWith('.')) continue; // .git, .github: not rules
       const full = join(d, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push(full);
