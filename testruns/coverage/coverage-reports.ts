@@ -19,6 +19,7 @@ const detectedTests = (t: CoverageTechnique) => t.tests.filter((x) => x.detected
  * played tests that were detected (0-100), the rules in the comment.
  */
 export function toCoverageLayer(r: CoverageResult, name = 'arcsim coverage: Atomic Red Team × rules'): Record<string, unknown> {
+  const title = titler(r);
   const techniques = r.techniques.map((t) => {
     const p = played(t);
     const d = detectedTests(t);
@@ -31,12 +32,12 @@ export function toCoverageLayer(r: CoverageResult, name = 'arcsim coverage: Atom
       score: Math.round((d.length / p.length) * 100),
       color: t.detected ? COVERAGE_COLORS.detected : COVERAGE_COLORS.missed,
       comment: t.detected
-        ? `${d.length} of ${p.length} played Atomic test(s) detected, by ${t.rules.join(', ')}`
+        ? `${d.length} of ${p.length} played Atomic test(s) detected, by ${title(t.rules).join('; ')}`
         : `${p.length} Atomic test(s) played, none detected`,
       metadata: [
         { name: 'tests played', value: String(p.length) },
         { name: 'tests detected', value: String(d.length) },
-        ...t.rules.map((id) => ({ name: 'rule', value: id })),
+        ...t.rules.map((id) => ({ name: 'rule', value: `${title([id])[0]} (${id})` })),
       ],
     };
   });
