@@ -21,7 +21,7 @@ export const COVERAGE_DEFAULTS = {
 export interface CoverageOptions {
   /** An Atomic Red Team `atomics/` folder (atomics/Txxxx/Txxxx.yaml), or one technique file. */
   atomicsDir: string;
-  /** Rule folders (read as loadRulesDirs reads them); default: the shipped rules. */
+  /** Rule folders, read recursively and rule by rule (reportRulesDirs); default: the shipped rules. */
   rulesDirs?: string[];
   /** Wall clock, for the duration figure only (injectable). */
   now?: () => number;
