@@ -23,7 +23,8 @@ export function controlPlaneCommand(): Command {
       new Option('--store <url>', 'PostgreSQL store instead of SQLite, e.g. postgres://arcsim@127.0.0.1:5432/arcsim; every replica given the same URL shares alerts, dedup and incidents')
         .env('ARCSIM_STORE_URL').argParser(storeUrlOption),
     )
-    .option('--rules <dir...>', 'directories of Sigma rule files, loaded as one rule set (default: the shipped rules)')
+    .option('--rules <dir...>', 'directories of Sigma rule files, read recursively and loaded as one rule set, rule by rule (default: the shipped rules)')
+    .option('--strict', 'refuse to start when any rule is refused (default: load every rule that loads and print the refused count)')
     .option('--allow-no-rules', 'start even when the rules directories hold no rule (otherwise refused with ARCSIM_E_RULE_DIR)')
     .option('--import-dir <dir>', 'the only directory a connector pull may read files from (default: <data dir>/import)')
     .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval asked of agents (real Arc: 5m)').default(30_000, '30s').argParser(durationOption))
@@ -52,13 +53,17 @@ export function controlPlaneCommand(): Command {
       const svc = await startControlPlane({
         dataDir, storeUrl, host, port, resetAdminKey: opts.resetAdminKey, logger,
         config: {
-          publicUrl: pick('publicUrl', file.publicUrl), rulesDirs: pick('rules', file.rulesDirs),
+          publicUrl: pick('publicUrl', file.publicUrl), rulesDirs: pick('rules', file.rulesDirs), strictRules: pick('strict', file.strictRules),
           tls, insecureHttp: opts.insecureHttp ?? file.insecureHttp,
           lateness: file.lateness, incidentWindow: file.incidentWindow, sync: file.sync,
           inventory: { ...file.inventory, importDir }, allowNoRules: opts.allowNoRules ?? file.allowNoRules,
           limits: { ...file.limits, heartbeatIntervalSec },
         },
       });
+      if (svc.cp.refusedRules.length) {
+        const dirs = pick<string[] | undefined>('rules', file.rulesDirs) ?? [];
+        process.stdout.write(`${svc.cp.refusedRules.length} rule(s) refused, the others loaded; see which and why: arcsim rules check ${dirs.join(' ') || '<rules dir>'} (--strict makes a refusal fatal)\n`);
+      }
       const where = storeUrl ? `store: ${redactUrl(storeUrl)}` : `data: ${dataDir}`;
       const publicUrl = svc.cp.url() === svc.url ? '' : `, public URL ${svc.cp.url()}`;
       process.stdout.write(`arcsim control plane listening on ${svc.url} (${where}${publicUrl})\n`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { detectOffline, parseEventsNdjson } from '../control-plane/detection/offline-detect.ts';
+import { DEFAULT_RULES_DIR, reportRulesDirs } from '../control-plane/detection/index.ts';
 import { loadLibrary, loadScenarioFile, type Scenario } from '../scenarios/index.ts';
 import { readRecordedEvents, RECORDED_FORMATS, summarizeRead, type RecordedFormat, type RecordedRead } from '../scenarios/recorded/index.ts';
 import { table } from '../lib/text-table.ts';
@@ -17,7 +18,8 @@ export function detectCommand(): Command {
     .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest')
     .requiredOption('--events <file>', 'file of events (e.g. written by a scenario play), - for stdin')
     .addOption(new Option('--format <format>', 'arcsim: NDJSON sensor events; evtx-json: evtx_dump JSON (Sysmon 1/3/7/11/12/13/14/22, Security 4624/4625/4688); flat-json: flattened dataset records (EventID, Channel, Hostname, …)').choices([...RECORDED_FORMATS]).default('arcsim'))
-    .option('--rules <dir>', 'directory of Sigma rule files (default: the shipped rules)')
+    .option('--rules <dir...>', 'directories of Sigma rule files, read recursively, rule by rule: every rule that loads is used (default: the shipped rules)')
+    .option('--strict', 'fail when any rule is refused (default: print the refused count and go on)')
     .option('--scenario <slug|file>', "check the scenario's expected alerts: exit 0 only if exactly they were raised")
     .option('--benign', 'with --scenario: the events are its benign twin, so no alert may be raised')
     .option('--json', 'print JSON')
@@ -33,7 +35,13 @@ export function detectCommand(): Command {
         // Records that gave no row are reported, never dropped silently.
         process.stderr.write(summarizeRead(recorded) + '\n');
       }
-      const alerts = await detectOffline(events, { rulesDir: opts.rules });
+      const dirs: string[] = opts.rules ?? [DEFAULT_RULES_DIR];
+      const report = reportRulesDirs(dirs);
+      if (report.refused.length) {
+        if (opts.strict) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message!);
+        process.stderr.write(`${report.refused.length} of ${report.results.length} rule(s) refused, the others loaded; see which and why: arcsim rules check ${dirs.join(' ')}\n`);
+      }
+      const alerts = await detectOffline(events, { rules: report.set });
       let verdict: { ok: boolean; lines: string[] } | undefined;
       if (opts.scenario) {
         const s = scenarioFrom(opts.scenario);

@@ -9,6 +9,8 @@ import { agentAdminCommands } from './agent-admin.ts';
 import { tokenCommand } from './token.ts';
 import { scenarioCommand } from './scenario.ts';
 import { detectCommand } from './detect.ts';
+import { rulesCommand } from './rules.ts';
+import { coverageCommand } from './coverage.ts';
 import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
 import { auditCommand, keyCommand } from './key.ts';
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
   program.addCommand(auditCommand());
   program.addCommand(scenarioCommand());
   program.addCommand(detectCommand());
+  program.addCommand(rulesCommand());
+  program.addCommand(coverageCommand());
   program.addCommand(cspmCommand());
   program.addCommand(planCommand());
   program.addCommand(inventoryCommand());

@@ -1,3 +1,4 @@
+import { DEFAULT_RULES_DIR, reportRulesDirs } from '../control-plane/detection/index.ts';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -114,7 +115,8 @@ export function runCommand(): Command {
 
   cmd.command('replay <bundle>')
     .description('replay a bundle\'s events through a rule set offline, or through the agent path to another control plane, and print what changed (exit 1 if any cell changed or fails)')
-    .option('--rules <dir>', 'offline: directory of Sigma rule files (default: the shipped rules)')
+    .option('--rules <dir>', 'offline: directory of Sigma rule files, read recursively, rule by rule (default: the shipped rules)')
+    .option('--strict', 'offline: fail when any rule is refused (default: print the refused count and go on)')
     .option('--to <url>', 'live: the control plane to replay against (with --token)')
     .option('--token <token>', 'live: an enrollment token of that control plane')
     .addOption(apiKeyOption())
@@ -133,7 +135,16 @@ export function runCommand(): Command {
         throw err;
       }
       const target = opts.to ? { url: opts.to, token: opts.token, apiKey: keyOf(opts)!, stateDir: opts.stateDir } : undefined;
-      const cells = await replayBundle(bundle, { rulesDir: opts.rules, target });
+      let rules;
+      if (!target) {
+        const report = reportRulesDirs([opts.rules ?? DEFAULT_RULES_DIR]);
+        if (report.refused.length) {
+          if (opts.strict) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message!);
+          process.stderr.write(`${report.refused.length} of ${report.results.length} rule(s) refused, the others loaded; see which and why: arcsim rules check ${opts.rules ?? DEFAULT_RULES_DIR}\n`);
+        }
+        rules = report.set;
+      }
+      const cells = await replayBundle(bundle, { rulesDir: opts.rules, rules, target });
       const against = target ? `control plane ${target.url}` : opts.rules ?? 'the shipped rules';
       if (opts.json) process.stdout.write(JSON.stringify(cells, null, 2) + '\n');
       else process.stdout.write(`Replay of ${bundle.result.runId} (${bundle.result.suite.name}) against ${against}\n${renderReplay(cells)}`);

@@ -36,6 +36,7 @@ export const ConfigFileSchema = z.strictObject({
   /** PostgreSQL store instead of SQLite. */
   storeUrl: z.string().regex(/^postgres(ql)?:\/\/./, 'a PostgreSQL URL, postgres://user[:password]@host[:port]/database').optional(),
   rulesDirs: shape.rulesDirs,
+  strictRules: shape.strictRules.unwrap().optional(),
   /** Start even with no rule loaded (an empty rules directory is refused otherwise). */
   allowNoRules: shape.allowNoRules.unwrap().optional(),
   /** The only directory a connector pull's `file` source may read; relative to the file. Default `<dataDir>/import`. */

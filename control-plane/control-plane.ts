@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
-import { DetectionEngine, loadRulesDir, loadRulesDirs, type RuleSet } from './detection/index.ts';
+import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
@@ -42,6 +42,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   lateness: z.string().default('5m'),
   /** Directories of Sigma rule files, loaded as one rule set; default: the shipped rules. */
   rulesDirs: z.array(z.string().min(1)).min(1).optional(),
+  /** Refuse to start when any rule is refused (default: load every rule that loads, log the refused count). */
+  strictRules: z.boolean().default(false),
   /** Start with an empty rule set; without it, rules directories holding no rule refuse the start (ARCSIM_E_RULE_DIR). */
   allowNoRules: z.boolean().default(false),
   /** Which status change flows between MDE, M365D, MDC and Sentinel (see products/sync-matrix.ts). */
@@ -68,6 +70,8 @@ export interface ControlPlane extends EventEmitter {
   readonly app: FastifyInstance;
   readonly store: Store;
   readonly rules: RuleSet;
+  /** The rules read at start that were refused (empty with strictRules, which makes a refusal fatal). */
+  readonly refusedRules: RuleResult[];
   readonly limits: Limits;
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
@@ -123,10 +127,17 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const transport = decideTransport({ host: config.host, publicUrl: config.publicUrl, tls: !!config.tls, insecureHttp: config.insecureHttp });
   const tls = config.tls ? loadServerTls(config.tls, clock.now()) : undefined;
   const scheme = tls ? 'https' : 'http';
-  const rules = config.rulesDirs ? loadRulesDirs(config.rulesDirs) : loadRulesDir();
+  // Rule by rule: every rule that loads is used; refusals are counted (or fatal with strictRules).
+  const ruleDirs = config.rulesDirs ?? [DEFAULT_RULES_DIR];
+  const report = reportRulesDirs(ruleDirs);
   // A control plane with no rule raises no alert: say so at start-up instead of running silently.
-  if (rules.detections.length + rules.correlations.length === 0 && !config.allowNoRules) {
+  if (report.results.length === 0 && !config.allowNoRules) {
     throw protocolError('ARCSIM_E_RULE_DIR', `${(config.rulesDirs ?? ['the shipped rules']).join(', ')}: no rule files (*.yml); give --allow-no-rules (allowNoRules) to start without rules`, 'rulesDirs');
+  }
+  if (config.strictRules && report.refused.length) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message);
+  const rules = report.set;
+  if (report.refused.length) {
+    logger.warn('rules refused', { loaded: report.results.length - report.refused.length, refused: report.refused.length, see: `arcsim rules check ${ruleDirs.join(' ')}` });
   }
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
@@ -237,6 +248,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     app,
     store: deps.store,
     rules,
+    refusedRules: report.refused,
     limits,
     sync: config.sync,
     inventory,

@@ -1,4 +1,4 @@
-import { parseAllDocuments, parseDocument, YAMLParseError, type Document } from 'yaml';
+import { parseAllDocuments, parseDocument, YAMLParseError, type Document, type LineCounter } from 'yaml';
 
 /** Limits on YAML input, one object with units. */
 export const YAML_LIMITS = {
@@ -44,8 +44,11 @@ export function readYaml(text: string): YamlDocument {
   return settle(parseDocument(text));
 }
 
-/** As readYaml, for a stream of several documents (`---`), as Sigma rule files may hold. */
-export function readYamlAll(text: string): YamlDocument[] {
-  const docs = parseAllDocuments(text);
+/**
+ * As readYaml, for a stream of several documents (`---`), as Sigma rule files may hold;
+ * `lineCounter` (optional) maps node offsets to lines afterwards.
+ */
+export function readYamlAll(text: string, options: { lineCounter?: LineCounter } = {}): YamlDocument[] {
+  const docs = parseAllDocuments(text, options.lineCounter ? { lineCounter: options.lineCounter } : {});
   return (Array.isArray(docs) ? docs : [docs as unknown as Document.Parsed]).map((d) => settle(d as Document.Parsed));
 }

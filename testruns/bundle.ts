@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ArcsimErrors, EventSchema, fileError, RunResultSchema, type Check, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
 import { detectOffline } from '../control-plane/detection/offline-detect.ts';
+import { loadRulesDir, type RuleSet } from '../control-plane/detection/index.ts';
 import type { AlertRow } from '../control-plane/store/index.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from '../control-plane/api/run-routes.ts';
 import type { ResolvedSuite } from './suite-loader.ts';
@@ -65,12 +66,14 @@ export interface LiveTarget {
  * another control plane (a replay agent per host: new ids, a new DetonationId, timestamps moved to
  * now with their spacing kept) and that control plane's alerts for the new detonation are checked.
  */
-export async function replayBundle(bundle: Bundle, options: { rulesDir?: string; target?: LiveTarget } = {}): Promise<ReplayedCell[]> {
+export async function replayBundle(bundle: Bundle, options: { rulesDir?: string; rules?: RuleSet; target?: LiveTarget } = {}): Promise<ReplayedCell[]> {
   return options.target ? replayLive(bundle, options.target) : replayOffline(bundle, options);
 }
 
-async function replayOffline(bundle: Bundle, options: { rulesDir?: string }): Promise<ReplayedCell[]> {
-  return compareCells(bundle, async (_cell, events) => (await detectOffline(events, options)).map(offlineAlert));
+async function replayOffline(bundle: Bundle, options: { rulesDir?: string; rules?: RuleSet }): Promise<ReplayedCell[]> {
+  // The rules are compiled once for the whole bundle, not per cell.
+  const rules = options.rules ?? loadRulesDir(options.rulesDir);
+  return compareCells(bundle, async (_cell, events) => (await detectOffline(events, { rules })).map(offlineAlert));
 }
 
 async function replayLive(bundle: Bundle, target: LiveTarget): Promise<ReplayedCell[]> {

@@ -56,6 +56,7 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
       description: occ.mapping.description,
       intent: occ.mapping.intent.join(','),
       detectingProduct: occ.mapping.product,
+      ...(occ.mapping.detectionSource ? { detectionSource: occ.mapping.detectionSource } : {}),
       remediationSteps: occ.mapping.remediationSteps,
       ruleTitle: occ.ruleTitle,
       techniques: occ.techniques.filter((t) => !t.includes('.')),

@@ -75,6 +75,7 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras =
       extendedProperties: {
         count: String(row.count),
         detectingProduct: p.detectingProduct,
+        ...(p.detectionSource ? { detectionSource: p.detectionSource } : {}),
         ruleId: row.ruleId,
         ruleTitle: p.ruleTitle,
         ...(view && view.copyId !== row.systemAlertId ? { sourceSystemAlertId: row.systemAlertId } : {}),

@@ -25,8 +25,8 @@ export interface DetectionOptions {
 
 /** Reads a rule field (Sigma name or column) from an event. */
 export function fieldValue(event: SensorEvent, field: string): unknown {
-  const column = resolveField(event.Table, field);
-  return column === undefined ? undefined : (event as Record<string, unknown>)[column];
+  const get = resolveField(event.Table, field);
+  return get === undefined ? undefined : get(event as Record<string, unknown>);
 }
 
 /**

@@ -1,72 +1,207 @@
-import { columnsOf, type TableName } from '../../protocol/index.ts';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { protocolError } from '../../protocol/errors.ts';
+import { columnsOf, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
 
 /**
- * Which event table a Sigma `logsource` reads. `category` wins; `service` is the fallback
- * for log sources without a standard category (sshd/auth logons, SQL audit).
+ * The Sigma -> MDE field mapping, as data (control-plane/detection/mappings/mde.yaml), in the
+ * style of a pySigma processing pipeline: log source -> table (+ ActionType condition), Sigma
+ * field -> column or value transform. Validated when first used; each rule resolves its fields
+ * once, at load, into getters that read an event.
  */
-export const LOGSOURCE_TABLES: { category: Record<string, TableName>; service: Record<string, TableName> } = {
-  category: {
-    process_creation: 'DeviceProcessEvents',
-    network_connection: 'DeviceNetworkEvents',
-    file_event: 'DeviceFileEvents',
-    file_change: 'DeviceFileEvents',
-    authentication: 'DeviceLogonEvents',
-    registry_add: 'DeviceRegistryEvents',
-    registry_set: 'DeviceRegistryEvents',
-    registry_delete: 'DeviceRegistryEvents',
-    registry_rename: 'DeviceRegistryEvents',
-    registry_event: 'DeviceRegistryEvents',
-    image_load: 'DeviceImageLoadEvents',
-    database: 'SqlEvents',
-  },
-  service: {
-    sshd: 'DeviceLogonEvents',
-    auth: 'DeviceLogonEvents',
-    security: 'DeviceLogonEvents',
-    mssql: 'SqlEvents',
-    sqlserver: 'SqlEvents',
-  },
-};
+export const MAPPING_FILE = join(dirname(fileURLToPath(import.meta.url)), 'mappings', 'mde.yaml');
 
-/** Sigma field names (Sysmon / Windows taxonomy) -> arcsim event columns, per table. */
-export const SIGMA_FIELDS: Record<TableName, Record<string, string>> = {
-  DeviceProcessEvents: {
-    Image: 'FolderPath', CommandLine: 'ProcessCommandLine', ParentImage: 'InitiatingProcessFolderPath',
-    ParentCommandLine: 'InitiatingProcessCommandLine', User: 'AccountName', Hashes: 'SHA256',
-    ProcessId: 'ProcessId', ParentProcessId: 'InitiatingProcessId', OriginalFileName: 'FileName',
-    Computer: 'DeviceName', ComputerName: 'DeviceName',
-  },
-  DeviceNetworkEvents: {
-    Image: 'InitiatingProcessFolderPath', DestinationIp: 'RemoteIP', DestinationPort: 'RemotePort',
-    DestinationHostname: 'RemoteUrl', SourceIp: 'LocalIP', SourcePort: 'LocalPort', Protocol: 'Protocol',
-    User: 'InitiatingProcessAccountName', Computer: 'DeviceName', ComputerName: 'DeviceName',
-  },
-  DeviceLogonEvents: {
-    User: 'AccountName', TargetUserName: 'AccountName', SourceIp: 'RemoteIP', IpAddress: 'RemoteIP',
-    SourcePort: 'RemotePort', LogonType: 'LogonType', WorkstationName: 'RemoteDeviceName',
-    Computer: 'DeviceName', ComputerName: 'DeviceName',
-  },
-  DeviceFileEvents: {
-    TargetFilename: 'FolderPath', Image: 'InitiatingProcessFolderPath', User: 'InitiatingProcessAccountName',
-    Hashes: 'SHA256', Computer: 'DeviceName', ComputerName: 'DeviceName',
-  },
-  // Minimal until the field mapping moves to data (issue 13, item 2): columns by their MDE names.
-  DeviceRegistryEvents: { Image: 'InitiatingProcessFolderPath', Computer: 'DeviceName', ComputerName: 'DeviceName' },
-  DeviceImageLoadEvents: {
-    ImageLoaded: 'FolderPath', Image: 'InitiatingProcessFolderPath', Computer: 'DeviceName', ComputerName: 'DeviceName',
-  },
-  DeviceEvents: { Computer: 'DeviceName', ComputerName: 'DeviceName' },
-  DeviceInfo: { Computer: 'DeviceName', ComputerName: 'DeviceName' },
-  DeviceNetworkInfo: { Computer: 'DeviceName', ComputerName: 'DeviceName' },
-  SqlEvents: {
-    User: 'ServerPrincipalName', SourceIp: 'ClientIP', ClientIp: 'ClientIP', Query: 'Statement',
-    Database: 'DatabaseName', Application: 'ApplicationName',
-  },
-};
+const Column = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/);
+const Transform = z.discriminatedUnion('transform', [
+  /** Sysmon's hex logon id ("0x3e7") from MDE's numeric column. */
+  z.strictObject({ transform: z.literal('hex'), column: Column }),
+  /** "DOMAIN\name" from the two columns (just the name when the domain is empty). */
+  z.strictObject({ transform: z.literal('account'), domain: Column, name: Column }),
+  /** "SHA1=…,MD5=…,SHA256=…" from one column per algorithm (empty ones left out). */
+  z.strictObject({ transform: z.literal('hashes'), SHA1: Column.optional(), MD5: Column.optional(), SHA256: Column.optional() }),
+  /** One column's value looked up in `values` (`default` when absent from it). */
+  z.strictObject({ transform: z.literal('map'), column: Column, values: z.record(z.string(), z.string()), default: z.string().optional() }),
+  /** Sysmon's TargetObject: key with its hive abbreviated, then "\" and the value name. */
+  z.strictObject({ transform: z.literal('registry_path'), key: Column, value: Column, hives: z.record(z.string(), z.string()) }),
+  /** Sysmon's Details: "DWORD (0x…)", "QWORD (0x…-0x…)", "Binary Data", or the data itself. */
+  z.strictObject({ transform: z.literal('registry_details'), data: Column, type: Column }),
+  /** Sysmon's SourceIsIpv6 / DestinationIsIpv6: "true" when the address column holds an IPv6 address. */
+  z.strictObject({ transform: z.literal('is_ipv6'), column: Column }),
+]);
+type Transform = z.infer<typeof Transform>;
 
-/** The column a rule field reads in `table`, or undefined when the table has no such field. */
-export function resolveField(table: TableName, field: string): string | undefined {
-  const mapped = SIGMA_FIELDS[table][field];
-  if (mapped) return mapped;
-  return columnsOf(table).includes(field) ? field : undefined;
+export const MappingFileSchema = z.strictObject({
+  version: z.literal(1),
+  logsources: z.array(z.strictObject({
+    category: z.string().optional(), product: z.string().optional(), service: z.string().optional(),
+    table: z.string(),
+    actionTypes: z.array(z.string().min(1)).min(1).optional(),
+  }).refine((l) => l.category ?? l.product ?? l.service, 'a log source names a category, product or service')),
+  fields: z.record(z.string(), z.record(z.string(), z.union([Column, Transform]))),
+  unmapped: z.record(z.string(), z.record(z.string(), z.string().min(1))).default({}),
+  placeholders: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+});
+export type MappingFile = z.infer<typeof MappingFileSchema>;
+
+/** Reads a field of an event (a flat column map) as Sysmon would record it; undefined when absent. */
+export type Getter = (event: Record<string, unknown>) => unknown;
+
+export interface LogsourceTarget {
+  table: TableName;
+  /** ActionType values the log source stands for (undefined: any). */
+  actionTypes: string[] | undefined;
+}
+
+/** A mapping file, compiled: the table of a log source and a getter per (table, field). */
+export class FieldMapping {
+  private readonly getters = new Map<string, Getter | string>();
+
+  constructor(readonly file: MappingFile, readonly source = MAPPING_FILE) {}
+
+  /** The table (and ActionType condition) of a Sigma logsource, or undefined. */
+  logsource(ls: { category?: string; product?: string; service?: string }): LogsourceTarget | { error: string } {
+    for (const entry of this.file.logsources) {
+      if (entry.category !== undefined && entry.category !== ls.category) continue;
+      if (entry.product !== undefined && entry.product !== ls.product) continue;
+      if (entry.service !== undefined && entry.service !== ls.service) continue;
+      // An entry naming only a service does not take a rule that has a category of its own.
+      if (entry.category === undefined && ls.category !== undefined) continue;
+      if (!(TABLE_NAMES as string[]).includes(entry.table)) return { error: `log source maps to ${entry.table}, a table arcsim's event schema does not have` };
+      return { table: entry.table as TableName, actionTypes: entry.actionTypes };
+    }
+    const which = (['category', 'product', 'service'] as const).filter((k) => ls[k] !== undefined).map((k) => `${k}: ${ls[k]}`).join(', ');
+    return { error: `logsource {${which}} has no arcsim event table (the log sources arcsim reads are listed in ${this.source})` };
+  }
+
+  /** The getter of `field` in `table`, or a sentence saying why there is none. */
+  resolve(table: TableName, field: string): Getter | string {
+    const key = `${table}\u0000${field}`;
+    let g = this.getters.get(key);
+    if (g === undefined) {
+      g = this.compile(table, field);
+      this.getters.set(key, g);
+    }
+    return g;
+  }
+
+  private compile(table: TableName, field: string): Getter | string {
+    const columns = columnsOf(table);
+    const spec = this.file.fields[table]?.[field];
+    const why = this.file.unmapped[table]?.[field];
+    if (spec === undefined) {
+      if (why) return `field "${field}" has no counterpart in ${table}: ${why}`;
+      if (columns.includes(field)) return (e) => e[field];
+      return `field "${field}" does not exist in ${table} (no mapping in ${this.source} and no such column)`;
+    }
+    const need = (cols: Array<string | undefined>): string | undefined => {
+      const missing = cols.filter((c): c is string => c !== undefined && !columns.includes(c));
+      return missing.length ? `field "${field}" maps to ${missing.join(', ')}, which ${table} does not have in arcsim's event schema` : undefined;
+    };
+    if (typeof spec === 'string') return need([spec]) ?? ((e) => e[spec]);
+    const problem = need(transformColumns(spec));
+    return problem ?? compileTransform(spec);
+  }
+}
+
+function transformColumns(t: Transform): Array<string | undefined> {
+  switch (t.transform) {
+    case 'hex': return [t.column];
+    case 'account': return [t.domain, t.name];
+    case 'hashes': return [t.SHA1, t.MD5, t.SHA256];
+    case 'map': return [t.column];
+    case 'registry_path': return [t.key, t.value];
+    case 'registry_details': return [t.data, t.type];
+    case 'is_ipv6': return [t.column];
+  }
+}
+
+const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
+
+function compileTransform(t: Transform): Getter {
+  switch (t.transform) {
+    case 'hex': return (e) => {
+      const v = e[t.column];
+      if (typeof v === 'number') return `0x${v.toString(16)}`;
+      return v;
+    };
+    case 'account': return (e) => {
+      const d = e[t.domain], n = e[t.name];
+      if (!present(n)) return undefined;
+      return present(d) ? `${String(d)}\\${String(n)}` : n;
+    };
+    case 'hashes': {
+      const parts = (['SHA1', 'MD5', 'SHA256'] as const).filter((k) => t[k] !== undefined).map((k) => [k, t[k]!] as const);
+      return (e) => {
+        const out = parts.filter(([, c]) => present(e[c])).map(([k, c]) => `${k}=${String(e[c]).toUpperCase()}`);
+        return out.length ? out.join(',') : undefined;
+      };
+    }
+    case 'map': return (e) => {
+      const v = e[t.column];
+      if (v === undefined || v === null) return undefined;
+      return Object.hasOwn(t.values, String(v)) ? t.values[String(v)] : (t.default ?? v);
+    };
+    case 'registry_path': {
+      const hives = Object.entries(t.hives).sort((a, b) => b[0].length - a[0].length);
+      return (e) => {
+        const key = e[t.key];
+        if (!present(key)) return undefined;
+        let k = String(key);
+        for (const [long, short] of hives) {
+          if (k.toUpperCase() === long || k.toUpperCase().startsWith(long + '\\')) {
+            k = short + k.slice(long.length);
+            break;
+          }
+        }
+        const v = e[t.value];
+        return present(v) ? `${k}\\${String(v)}` : k;
+      };
+    }
+    case 'is_ipv6': return (e) => {
+      const v = e[t.column];
+      if (!present(v)) return undefined;
+      return String(v).includes(':') ? 'true' : 'false';
+    };
+    case 'registry_details': return (e) => {
+      const data = e[t.data];
+      const type = String(e[t.type] ?? '').toLowerCase().replace(/^reg_/, '');
+      if (data === undefined || data === null) return undefined;
+      if (type === 'dword' && /^-?\d+$/.test(String(data))) {
+        return `DWORD (0x${(Number(data) >>> 0).toString(16).padStart(8, '0')})`;
+      }
+      if (type === 'qword' && /^-?\d+$/.test(String(data))) {
+        const n = BigInt.asUintN(64, BigInt(String(data)));
+        const hex = (x: bigint) => x.toString(16).padStart(8, '0');
+        return `QWORD (0x${hex(n >> 32n)}-0x${hex(n & 0xffffffffn)})`;
+      }
+      if (type === 'binary') return 'Binary Data';
+      return data;
+    };
+  }
+}
+
+/** Parses and validates a mapping file's text; throws ARCSIM_E_CONFIG_SCHEMA naming the path. */
+export function parseMappingFile(text: string, source: string): FieldMapping {
+  const r = MappingFileSchema.safeParse(parse(text));
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw protocolError('ARCSIM_E_CONFIG_SCHEMA', `${source}: ${issue.path.join('.')}: ${issue.message}`, issue.path.join('.'));
+  }
+  return new FieldMapping(r.data, source);
+}
+
+let shipped: FieldMapping | undefined;
+/** The shipped mapping (control-plane/detection/mappings/mde.yaml), read once. */
+export function defaultMapping(): FieldMapping {
+  shipped ??= parseMappingFile(readFileSync(MAPPING_FILE, 'utf8'), 'control-plane/detection/mappings/mde.yaml');
+  return shipped;
+}
+
+/** The getter of a rule field in `table` with the shipped mapping, or undefined when there is none. */
+export function resolveField(table: TableName, field: string): Getter | undefined {
+  const g = defaultMapping().resolve(table, field);
+  return typeof g === 'string' ? undefined : g;
 }

@@ -6,7 +6,7 @@ import { openSqliteStore, type AgentRow, type AlertRow, type MachineRow } from '
 import { Ingest } from '../ingest/ingest.ts';
 import { SyncConfigSchema } from '../products/sync-matrix.ts';
 import { DetectionEngine } from './detection-engine.ts';
-import { loadRulesDir } from './rule-loader.ts';
+import { loadRulesDir, type RuleSet } from './rule-loader.ts';
 
 /** Parses NDJSON events (one per line, blank lines ignored); a bad line is an error naming its line. */
 export function parseEventsNdjson(text: string, file = 'events'): SensorEvent[] {
@@ -35,10 +35,10 @@ export function parseEventsNdjson(text: string, file = 'events'): SensorEvent[] 
  * (so file order does not matter), and at the end of the stream every window still open is
  * decided. Returns the alerts, oldest first.
  */
-export async function detectOffline(events: SensorEvent[], options: { rulesDir?: string } = {}): Promise<AlertRow[]> {
+export async function detectOffline(events: SensorEvent[], options: { rulesDir?: string; rules?: RuleSet } = {}): Promise<AlertRow[]> {
   const store = openSqliteStore({ file: ':memory:' });
   try {
-    const rules = loadRulesDir(options.rulesDir);
+    const rules = options.rules ?? loadRulesDir(options.rulesDir);
     const engine = new DetectionEngine(rules, { latenessMs: 0 });
     let n = 0;
     const ingest = new Ingest(store, engine, systemClock, () => `offline-${String(++n).padStart(6, '0')}`, {

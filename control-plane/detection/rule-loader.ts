@@ -1,14 +1,15 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMap, isSeq, LineCounter, type Document } from 'yaml';
 import { readYamlAll } from '../../lib/yaml.ts';
 import { z } from 'zod';
 import { issuePath, protocolError, type ArcsimError, type ErrorCode } from '../../protocol/errors.ts';
 import type { TableName } from '../../protocol/index.ts';
 import { parseDuration } from '../../lib/duration.ts';
-import { LOGSOURCE_TABLES, resolveField } from './field-mapping.ts';
+import { defaultMapping, type FieldMapping } from './field-mapping.ts';
 import { compileSelection, SelectionError, type Predicate } from './sigma-selection.ts';
-import { parseCondition } from './sigma-condition.ts';
+import { compileCondition } from './sigma-condition.ts';
 
 /** A rule error names the file and rule, and the path inside the rule. */
 function ruleError(code: ErrorCode, where: string, detail: string, path?: string): ArcsimError {
@@ -42,27 +43,39 @@ const MappingSchema = z.strictObject({
 export type AlertMapping = Omit<z.infer<typeof MappingSchema>, 'dedup' | 'intent'> & {
   intent: string[];
   dedup: { fields: string[]; windowMs: number };
+  /** MDE's detectionSource: "CustomDetection" for alerts derived from a rule without an arcsim block. */
+  detectionSource?: string;
 };
 
+/**
+ * The specification (v2.1) asks for a UUID (version 4 recommended, not required): any
+ * 8-4-4-4-12 hex string is one; the RFC variant bits are not checked.
+ */
+const SigmaId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'an id is a UUID (8-4-4-4-12 hex digits)');
+
+/** Sigma's attributes; only `title` (and detection/logsource, or correlation) are required. */
 const common = {
   title: z.string().min(1).max(256),
-  id: z.uuid(),
+  id: SigmaId.optional(),
   name: z.string().regex(/^[a-z0-9_.-]+$/).optional(),
-  status: z.enum(['stable', 'test', 'experimental', 'deprecated', 'unsupported']),
+  status: z.enum(['stable', 'test', 'experimental', 'deprecated', 'unsupported']).optional(),
   description: z.string().optional(),
   references: z.array(z.string()).optional(),
   author: z.string().optional(),
   date: z.union([z.string(), z.date()]).optional(),
   modified: z.union([z.string(), z.date()]).optional(),
   tags: z.array(z.string().regex(/^[a-z0-9_.-]+$/i)).default([]),
-  level: z.enum(['informational', 'low', 'medium', 'high', 'critical']),
+  level: z.enum(['informational', 'low', 'medium', 'high', 'critical']).optional(),
   falsepositives: z.array(z.string()).optional(),
   license: z.string().optional(),
-  related: z.array(z.strictObject({ id: z.uuid(), type: z.string() })).optional(),
+  related: z.array(z.object({ id: SigmaId, type: z.enum(['derived', 'obsolete', 'merged', 'renamed', 'similar']) })).optional(),
+  taxonomy: z.string().optional(),
+  scope: z.array(z.string()).optional(),
   arcsim: MappingSchema.optional(),
 };
 
-const DetectionDoc = z.strictObject({
+// Custom top-level attributes (regression_tests_path, simulation, ...) are kept, as the specification allows.
+const DetectionDoc = z.looseObject({
   ...common,
   logsource: z.strictObject({
     category: z.string().optional(),
@@ -79,11 +92,11 @@ const CMP = z.strictObject({
   lte: z.number().optional(), eq: z.number().optional(), field: z.string().optional(),
 });
 
-const CorrelationDoc = z.strictObject({
+const CorrelationDoc = z.looseObject({
   ...common,
   correlation: z.strictObject({
     type: z.string(),
-    rules: z.array(z.string()).min(1),
+    rules: z.union([z.string().transform((r) => [r]), z.array(z.string()).min(1)]),
     'group-by': z.array(z.string()).default([]),
     timespan: z.string(),
     condition: CMP.optional(),
@@ -103,7 +116,12 @@ export interface DetectionRule {
   techniques: string[];
   tactics: string[];
   match: Predicate;
+  /** The alert the rule raises: its arcsim block, or the custom detection derived from it (see `custom`). */
   mapping: AlertMapping | undefined;
+  /** The MDE custom-detection alert derived from the rule's title, level, tags and id. */
+  custom: AlertMapping;
+  /** Sigma attributes arcsim does not interpret (custom top-level keys), kept as written. */
+  extra: Record<string, unknown>;
 }
 
 export const CORRELATION_TYPES = ['event_count', 'value_count', 'temporal', 'temporal_ordered'] as const;
@@ -139,6 +157,8 @@ export interface CorrelationRule {
   tactics: string[];
   /** Undefined for a correlation that only feeds another correlation (it raises no alert itself). */
   mapping: AlertMapping | undefined;
+  /** Sigma `generate`: the referenced rules raise their own alerts too. */
+  generate: boolean;
 }
 
 export interface RuleSet {
@@ -150,59 +170,154 @@ export interface RuleSet {
   correlationsOf: Map<string, CorrelationRule[]>;
 }
 
-/** Loads every `*.yml`/`*.yaml` rule file in `dir`; throws the first rule error found. */
+/** What happened to one rule of a rule set: loaded, or refused with the error and where. */
+export interface RuleResult {
+  file: string;
+  /** 1-based line of the construct refused (or of the rule's document). */
+  line: number;
+  id: string | undefined;
+  title: string | undefined;
+  status: 'loaded' | 'refused';
+  code?: ErrorCode;
+  message?: string;
+}
+
+/** A rule set plus the verdict on every rule read. */
+export interface RuleReport {
+  set: RuleSet;
+  results: RuleResult[];
+  refused: RuleResult[];
+}
+
+export interface LoadOptions {
+  /** The Sigma -> MDE field mapping (default: the shipped mapping file). */
+  mapping?: FieldMapping;
+}
+
+/** Every `*.yml` / `*.yaml` file under `dir`, recursively (SigmaHQ nests its folders; dot-entries skipped), sorted by path; `dir` may be one file. */
+export function ruleFilesIn(dir: string): string[] {
+  if (statSync(dir).isFile()) return [dir];
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (entry.name.startsWith('.')) continue; // .git, .github: not rules
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push(full);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Loads every rule file under `dir` (recursively); throws the first rule error found. */
 export function loadRulesDir(dir: string = DEFAULT_RULES_DIR): RuleSet {
   return loadRulesDirs([dir]);
 }
 
 /**
  * Compiles the rule files of several directories as one rule set (in the order given, files sorted
- * by name within each), so a correlation may refer to a rule of another directory and an id used
- * twice anywhere is refused.
+ * by path within each), so a correlation may refer to a rule of another directory and an id used
+ * twice anywhere is refused. Throws the first refusal (see reportRulesDirs to load rule by rule).
  */
-export function loadRulesDirs(dirs: readonly string[]): RuleSet {
-  return loadRules(dirs.flatMap((dir) => {
+export function loadRulesDirs(dirs: readonly string[], options: LoadOptions = {}): RuleSet {
+  return loadRules(readSources(dirs), options);
+}
+
+/** Loads every rule that loads from `dirs`, and says which were refused and why. */
+export function reportRulesDirs(dirs: readonly string[], options: LoadOptions = {}): RuleReport {
+  return compileRules(readSources(dirs), options);
+}
+
+function readSources(dirs: readonly string[]): Array<{ file: string; text: string }> {
+  return dirs.flatMap((dir) => {
     let files: string[];
     try {
-      files = readdirSync(dir);
+      files = ruleFilesIn(dir);
     } catch (err) {
       // A missing or unreadable directory names itself, not a raw ENOENT.
       throw protocolError('ARCSIM_E_RULE_DIR', `${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as NodeJS.ErrnoException).code ?? 'unreadable'}`, dir);
     }
-    return files.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => ({ file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }));
-  }));
+    return files.map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  });
 }
 
-/** Compiles rule sources (each may hold several YAML documents) into a RuleSet. */
-export function loadRules(sources: Array<{ file: string; text: string }>): RuleSet {
+/** Compiles rule sources (each may hold several YAML documents) into a RuleSet; throws the first refusal. */
+export function loadRules(sources: Array<{ file: string; text: string }>, options: LoadOptions = {}): RuleSet {
+  const report = compileRules(sources, options);
+  const first = report.refused[0];
+  if (first) throw (first as RuleResult & { error: ArcsimError }).error;
+  return report.set;
+}
+
+type Pending = { doc: z.infer<typeof CorrelationDoc>; id: string; where: string; file: string; result: RuleResult; locate: (path?: string) => number };
+
+/**
+ * Compiles rule sources rule by rule: a rule that cannot be honoured exactly is refused (with its
+ * code, the construct and its line) and the others load. A correlation whose rule was refused is
+ * refused too.
+ */
+export function compileRules(sources: Array<{ file: string; text: string }>, options: LoadOptions = {}): RuleReport {
+  const mapping = options.mapping ?? defaultMapping();
   const detections: DetectionRule[] = [];
-  const pendingCorrelations: Array<{ doc: z.infer<typeof CorrelationDoc>; where: string; file: string }> = [];
+  const pendingCorrelations: Pending[] = [];
+  const results: RuleResult[] = [];
   const seen = new Map<string, string>();
   const claim = (key: string, where: string) => {
     const prior = seen.get(key);
     if (prior) throw ruleError('ARCSIM_E_RULE_DUPLICATE', where, `"${key}" is also used by ${prior}`);
     seen.set(key, where);
   };
+  const refuse = (result: RuleResult, err: unknown, locate: (path?: string) => number) => {
+    if (!(err instanceof Error) || !('code' in err)) throw err;
+    const e = err as ArcsimError;
+    Object.assign(result, { status: 'refused', code: e.code, message: e.message, line: locate(e.path), error: e });
+  };
 
   for (const { file, text } of sources) {
-    for (const [index, doc] of readYamlAll(text).entries()) {
+    const lineCounter = new LineCounter();
+    for (const [index, { doc, errors, value }] of readYamlAll(text, { lineCounter }).entries()) {
       const where = `${basename(file)}${index ? `#${index + 1}` : ''}`;
-      if (doc.errors.length) throw ruleError('ARCSIM_E_RULE_YAML', where, doc.errors[0]!.message);
-      const raw = doc.value as Record<string, unknown> | null;
+      const docLine = lineCounter.linePos(doc.range?.[0] ?? 0).line;
+      const locate = (path?: string) => lineOf(doc, lineCounter, path) ?? docLine;
+      const result: RuleResult = { file, line: docLine, id: undefined, title: undefined, status: 'loaded' };
+      if (errors.length) {
+        const e = errors[0]!;
+        results.push(result);
+        refuse(result, ruleError('ARCSIM_E_RULE_YAML', where, e.message), () => e.linePos?.[0]?.line ?? docLine);
+        continue;
+      }
+      const raw = value as Record<string, unknown> | null;
       if (raw === null) continue;
+      results.push(result);
+      if (typeof raw === 'object') {
+        if (typeof raw.title === 'string') result.title = raw.title;
+        if (typeof raw.id === 'string') result.id = raw.id;
+      }
       const label = `${where} (${typeof raw.title === 'string' ? raw.title : 'untitled'})`;
-      if (typeof raw === 'object' && 'correlation' in raw) {
-        const parsed = CorrelationDoc.safeParse(raw);
-        if (!parsed.success) throw schemaError(label, parsed.error.issues);
-        claim(parsed.data.id, label);
-        if (parsed.data.name) claim(parsed.data.name, label);
-        pendingCorrelations.push({ doc: parsed.data, where: label, file });
-      } else {
-        const parsed = DetectionDoc.safeParse(raw);
-        if (!parsed.success) throw schemaError(label, parsed.error.issues);
-        claim(parsed.data.id, label);
-        if (parsed.data.name) claim(parsed.data.name, label);
-        detections.push(compileDetection(parsed.data, label, file));
+      // A rule without an id is known by its name, else by its file and place in it.
+      const fallbackId = (name: string | undefined) => name ?? `${basename(file)}#${index + 1}`;
+      try {
+        if (typeof raw !== 'object' || Array.isArray(raw)) throw ruleError('ARCSIM_E_RULE_SCHEMA', label, 'a rule is a YAML map');
+        if ('correlation' in raw) {
+          const parsed = CorrelationDoc.safeParse(raw);
+          if (!parsed.success) throw schemaError(label, parsed.error.issues);
+          const id = parsed.data.id ?? fallbackId(parsed.data.name);
+          claim(id, label);
+          if (parsed.data.name && parsed.data.name !== id) claim(parsed.data.name, label);
+          result.id = id;
+          pendingCorrelations.push({ doc: parsed.data, id, where: label, file, result, locate });
+        } else {
+          const parsed = DetectionDoc.safeParse(raw);
+          if (!parsed.success) throw schemaError(label, parsed.error.issues);
+          const id = parsed.data.id ?? fallbackId(parsed.data.name);
+          claim(id, label);
+          if (parsed.data.name && parsed.data.name !== id) claim(parsed.data.name, label);
+          result.id = id;
+          detections.push(compileDetection(parsed.data, id, label, file, mapping));
+        }
+      } catch (err) {
+        refuse(result, err, locate);
       }
     }
   }
@@ -213,34 +328,92 @@ export function loadRules(sources: Array<{ file: string; text: string }>): RuleS
     if (d.name) byRef.set(d.name, d);
   }
   // Correlations may refer to correlations (temporal chains): compile referenced ones first.
-  const pendingByRef = new Map<string, (typeof pendingCorrelations)[number]>();
+  const pendingByRef = new Map<string, Pending>();
   for (const p of pendingCorrelations) {
-    pendingByRef.set(p.doc.id, p);
+    pendingByRef.set(p.id, p);
     if (p.doc.name) pendingByRef.set(p.doc.name, p);
   }
-  const referenced = new Set(pendingCorrelations.flatMap((p) => p.doc.correlation.rules.map((r) => pendingByRef.get(r)?.doc.id).filter(Boolean)));
-  const visiting = new Set<string>();
-  const compile = (p: (typeof pendingCorrelations)[number]): CorrelationRule => {
-    const done = byRef.get(p.doc.id);
-    if (done) return done as CorrelationRule;
-    if (visiting.has(p.doc.id)) throw ruleError('ARCSIM_E_RULE_REFERENCE', p.where, 'correlations refer to each other in a cycle', 'correlation.rules');
-    visiting.add(p.doc.id);
-    for (const ref of p.doc.correlation.rules) {
-      const inner = pendingByRef.get(ref);
-      if (inner) compile(inner);
+  const referencedBy = new Map<string, Pending[]>();
+  for (const p of pendingCorrelations) {
+    for (const r of p.doc.correlation.rules) {
+      const target = byRef.get(r)?.id ?? pendingByRef.get(r)?.id;
+      if (target) referencedBy.set(target, [...(referencedBy.get(target) ?? []), p]);
     }
-    const c = compileCorrelation(p.doc, p.where, p.file, byRef, referenced.has(p.doc.id));
-    byRef.set(c.id, c);
-    if (c.name) byRef.set(c.name, c);
-    return c;
+  }
+  const visiting = new Set<string>();
+  const failed = new Set<string>();
+  const compile = (p: Pending): CorrelationRule | undefined => {
+    const done = byRef.get(p.id);
+    if (done) return done as CorrelationRule;
+    if (failed.has(p.id)) return undefined;
+    try {
+      if (visiting.has(p.id)) throw ruleError('ARCSIM_E_RULE_REFERENCE', p.where, 'correlations refer to each other in a cycle', 'correlation.rules');
+      visiting.add(p.id);
+      p.doc.correlation.rules.forEach((ref, i) => {
+        const inner = pendingByRef.get(ref);
+        if (inner && !compile(inner)) throw ruleError('ARCSIM_E_RULE_REFERENCE', p.where, `"${ref}" was refused`, `correlation.rules.${i}`);
+      });
+      const c = compileCorrelation(p.doc, p.id, p.where, p.file, byRef, referencedBy.get(p.id) ?? [], mapping);
+      byRef.set(c.id, c);
+      if (c.name) byRef.set(c.name, c);
+      return c;
+    } catch (err) {
+      failed.add(p.id);
+      if (p.result.status === 'loaded') refuse(p.result, err, p.locate);
+      return undefined;
+    } finally {
+      visiting.delete(p.id);
+    }
   };
-  const correlations = pendingCorrelations.map(compile);
+  const correlations = pendingCorrelations.map(compile).filter((c): c is CorrelationRule => c !== undefined);
+
+  // A detection rule without an arcsim block raises a custom-detection alert, unless correlations
+  // use it and none asks for `generate: true` (Sigma: referenced rules generate no output of their own).
+  const loadedUsers = new Map<string, CorrelationRule[]>();
+  for (const c of correlations) for (const r of c.rules) loadedUsers.set(r, [...(loadedUsers.get(r) ?? []), c]);
+  for (const d of detections) {
+    if (d.mapping) continue;
+    const users = loadedUsers.get(d.id) ?? [];
+    if (users.length === 0 || users.some((u) => u.generate)) d.mapping = d.custom;
+  }
 
   const byTable = new Map<TableName, DetectionRule[]>();
   for (const d of detections) byTable.set(d.table, [...(byTable.get(d.table) ?? []), d]);
   const correlationsOf = new Map<string, CorrelationRule[]>();
   for (const c of correlations) for (const r of c.rules) correlationsOf.set(r, [...(correlationsOf.get(r) ?? []), c]);
-  return { detections, correlations, byTable, correlationsOf };
+  return { set: { detections, correlations, byTable, correlationsOf }, results, refused: results.filter((r) => r.status === 'refused') };
+}
+
+/** The 1-based line of `path` (dot-separated keys / indexes) inside a YAML document, as deep as it resolves. */
+function lineOf(doc: Document.Parsed, lc: LineCounter, path: string | undefined): number | undefined {
+  if (!path) return undefined;
+  let node: unknown = doc.contents;
+  let offset: number | undefined = (node as { range?: number[] } | null)?.range?.[0];
+  const segs = path.split('.');
+  for (let i = 0; i < segs.length; i++) {
+    if (isMap(node)) {
+      // A key may itself contain dots: try the longest key that matches.
+      let found = false;
+      for (let j = segs.length; j > i; j--) {
+        const key = segs.slice(i, j).join('.');
+        const pair = node.items.find((it) => String((it.key as { value?: unknown } | null)?.value ?? it.key) === key);
+        if (pair) {
+          offset = (pair.key as { range?: number[] } | null)?.range?.[0] ?? offset;
+          node = pair.value;
+          i = j - 1;
+          found = true;
+          break;
+        }
+      }
+      if (!found) break;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(segs[i])];
+      if (item === undefined) break;
+      node = item;
+      offset = (item as { range?: number[] }).range?.[0] ?? offset;
+    } else break;
+  }
+  return offset === undefined ? undefined : lc.linePos(offset).line;
 }
 
 function schemaError(where: string, issues: z.core.$ZodIssue[]): ArcsimError {
@@ -251,6 +424,40 @@ function schemaError(where: string, issues: z.core.$ZodIssue[]): ArcsimError {
     return ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `unsupported key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}${path ? ` in ${path}` : ''}`, keyPath);
   }
   return ruleError('ARCSIM_E_RULE_SCHEMA', where, `${path || '(root)'}: ${issue.message}`, path);
+}
+
+/** Sigma level -> MDE alert severity (MDE has no Critical: critical rules raise High alerts). */
+const LEVEL_SEVERITY = { informational: 'Informational', low: 'Low', medium: 'Medium', high: 'High', critical: 'High' } as const;
+
+/** ATT&CK tactic (Sigma tag, e.g. attack.defense-evasion) -> MDC alert intent. */
+const TACTIC_INTENT: Record<string, (typeof INTENTS)[number]> = {
+  reconnaissance: 'PreAttack', resource_development: 'PreAttack', initial_access: 'InitialAccess', execution: 'Execution',
+  persistence: 'Persistence', privilege_escalation: 'PrivilegeEscalation', defense_evasion: 'DefenseEvasion',
+  credential_access: 'CredentialAccess', discovery: 'Discovery', lateral_movement: 'LateralMovement', collection: 'Collection',
+  command_and_control: 'CommandAndControl', exfiltration: 'Exfiltration', impact: 'Impact',
+};
+
+/** Default dedup window of custom detections, as for any rule without one. */
+const CUSTOM_DEDUP_WINDOW_MS = 24 * 3_600_000;
+
+/**
+ * The alert a rule without an `arcsim` block raises, as an MDE custom detection would: display
+ * name = title, severity from `level` (Medium when the rule has none), ATT&CK from `tags`,
+ * detection source "CustomDetection", alert type derived from the rule id.
+ */
+function customMapping(doc: { title: string; description?: string; level?: keyof typeof LEVEL_SEVERITY }, id: string, tactics: string[]): AlertMapping {
+  const intents = [...new Set(tactics.map((t) => TACTIC_INTENT[t.replace(/-/g, '_')]).filter((x): x is (typeof INTENTS)[number] => x !== undefined))];
+  return {
+    alertType: `CustomDetection_${id}`,
+    alertDisplayName: doc.title,
+    severity: doc.level ? LEVEL_SEVERITY[doc.level] : 'Medium',
+    intent: intents.length ? intents : ['Unknown'],
+    product: 'MDE',
+    description: doc.description?.trim() || doc.title,
+    remediationSteps: [],
+    dedup: { fields: [], windowMs: CUSTOM_DEDUP_WINDOW_MS },
+    detectionSource: 'CustomDetection',
+  };
 }
 
 function attackTags(tags: string[]): { techniques: string[]; tactics: string[] } {
@@ -274,69 +481,75 @@ function toMapping(m: z.infer<typeof MappingSchema>, where: string): AlertMappin
   return { ...m, intent: Array.isArray(m.intent) ? m.intent : [m.intent], dedup: { fields: m.dedup.fields, windowMs } };
 }
 
-function compileDetection(doc: z.infer<typeof DetectionDoc>, where: string, file: string): DetectionRule {
-  const { category, service } = doc.logsource;
-  const table = (category && LOGSOURCE_TABLES.category[category]) || (service && LOGSOURCE_TABLES.service[service]);
-  if (!table) {
-    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where,
-      `logsource ${JSON.stringify(doc.logsource)} has no arcsim event table (categories: ${Object.keys(LOGSOURCE_TABLES.category).join(', ')}; services: ${Object.keys(LOGSOURCE_TABLES.service).join(', ')})`,
-      'logsource');
-  }
+const KNOWN_KEYS = new Set(['title', 'id', 'name', 'status', 'description', 'references', 'author', 'date', 'modified', 'tags', 'level',
+  'falsepositives', 'license', 'related', 'taxonomy', 'scope', 'arcsim', 'logsource', 'detection', 'fields', 'correlation']);
+
+function compileDetection(doc: z.infer<typeof DetectionDoc>, id: string, where: string, file: string, fieldMapping: FieldMapping): DetectionRule {
+  const target = fieldMapping.logsource(doc.logsource);
+  if ('error' in target) throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, target.error, 'logsource');
+  const { table, actionTypes } = target;
   const { condition, timeframe, ...selections } = doc.detection;
   if (timeframe !== undefined) {
-    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, '"timeframe" in detection is deprecated Sigma; use a correlation rule with timespan', 'detection.timeframe');
+    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, '"timeframe" in detection is legacy Sigma (aggregations); use a correlation rule with timespan', 'detection.timeframe');
   }
   const compiled = new Map<string, Predicate>();
   for (const [name, body] of Object.entries(selections)) {
     try {
-      compiled.set(name, compileSelection(name, body, table));
+      compiled.set(name, compileSelection(name, body, { table, mapping: fieldMapping }));
     } catch (err) {
       if (!(err instanceof SelectionError)) throw err;
       const code = err.kind === 'unsupported' ? 'ARCSIM_E_RULE_UNSUPPORTED' : err.kind === 'field' ? 'ARCSIM_E_RULE_FIELD' : 'ARCSIM_E_RULE_SCHEMA';
-      throw ruleError(code, where, `${err.path}: ${err.message}`, err.path);
+      const path = err.path || `detection.${name}`;
+      throw ruleError(code, where, `${path}: ${err.message}`, path);
     }
   }
-  if (typeof condition !== 'string') {
-    throw ruleError(Array.isArray(condition) ? 'ARCSIM_E_RULE_UNSUPPORTED' : 'ARCSIM_E_RULE_CONDITION', where,
-      Array.isArray(condition) ? 'a list of conditions is not supported; join them with "or"' : 'detection.condition must be a string', 'detection.condition');
+  const conditions = typeof condition === 'string' ? [condition]
+    : Array.isArray(condition) && condition.length > 0 && condition.every((c) => typeof c === 'string') ? condition as string[] : undefined;
+  if (!conditions) throw ruleError('ARCSIM_E_RULE_CONDITION', where, 'detection.condition must be a string or a list of strings', 'detection.condition');
+  const legacy = conditions.find((c) => c.includes('|'));
+  if (legacy) {
+    const what = /\|\s*near\b/.test(legacy) ? 'the "near" aggregation' : /\|\s*(count|min|max|avg|sum)\s*\(/.test(legacy) ? `the "${/\|\s*(\w+)/.exec(legacy)![1]}()" aggregation` : 'an aggregation pipe';
+    throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `"${legacy}": ${what} is legacy Sigma (removed in Sigma 2.0) and not supported; use a correlation rule`, 'detection.condition');
   }
-  let cond;
+  let cond: Predicate;
   try {
-    cond = parseCondition(condition, [...compiled.keys()]);
+    // A list of conditions: each is a query, so the rule matches when any does.
+    const fns = conditions.map((c) => compileCondition(c, compiled));
+    cond = fns.length === 1 ? fns[0]! : (e) => fns.some((f) => f(e));
   } catch (err) {
-    throw ruleError('ARCSIM_E_RULE_CONDITION', where, `"${condition}": ${(err as Error).message}`, 'detection.condition');
+    throw ruleError('ARCSIM_E_RULE_CONDITION', where, `"${conditions.join('" / "')}": ${(err as Error).message}`, 'detection.condition');
   }
   const { techniques, tactics } = attackTags(doc.tags);
   const mapping = doc.arcsim && toMapping(doc.arcsim, where);
-  if (mapping) checkDedupFields(mapping, [table], where);
+  if (mapping) checkDedupFields(mapping, [table], where, fieldMapping);
+  const actions = actionTypes && new Set(actionTypes);
+  const match: Predicate = actions ? (e) => actions.has(e.ActionType as string) && cond(e) : cond;
+  const extra = Object.fromEntries(Object.entries(doc).filter(([k]) => !KNOWN_KEYS.has(k)));
   return {
-    kind: 'detection', id: doc.id, name: doc.name, title: doc.title, file, table, techniques, tactics,
-    match: (e) => cond((n) => compiled.get(n)!(e)),
-    mapping,
+    kind: 'detection', id, name: doc.name, title: doc.title, file, table, techniques, tactics, match, mapping,
+    custom: customMapping(doc, id, tactics), extra,
   };
 }
 
-function checkDedupFields(mapping: AlertMapping, tables: TableName[], where: string): void {
+function checkDedupFields(mapping: AlertMapping, tables: TableName[], where: string, fieldMapping: FieldMapping): void {
   for (const f of mapping.dedup.fields) {
     for (const t of tables) {
-      if (!resolveField(t, f)) throw ruleError('ARCSIM_E_RULE_FIELD', where, `dedup field "${f}" does not exist in ${t}`, 'arcsim.dedup.fields');
+      if (typeof fieldMapping.resolve(t, f) === 'string') throw ruleError('ARCSIM_E_RULE_FIELD', where, `dedup field "${f}" does not exist in ${t}`, 'arcsim.dedup.fields');
     }
   }
 }
 
 function compileCorrelation(
-  doc: z.infer<typeof CorrelationDoc>, where: string, file: string, byRef: Map<string, DetectionRule | CorrelationRule>, feedsAnother: boolean,
+  doc: z.infer<typeof CorrelationDoc>, id: string, where: string, file: string, byRef: Map<string, DetectionRule | CorrelationRule>,
+  users: Array<{ doc: z.infer<typeof CorrelationDoc> }>, fieldMapping: FieldMapping,
 ): CorrelationRule {
+  const resolveField = (t: TableName, f: string) => typeof fieldMapping.resolve(t, f) !== 'string';
   const c = doc.correlation;
   if (!(CORRELATION_TYPES as readonly string[]).includes(c.type)) {
     throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, `correlation type "${c.type}" is not supported yet (supported: ${CORRELATION_TYPES.join(', ')})`, 'correlation.type');
   }
   const type = c.type as CorrelationRule['type'];
   const temporal = type === 'temporal' || type === 'temporal_ordered';
-  if (c.generate) throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, 'generate: true is not supported; give the base rule its own arcsim mapping', 'correlation.generate');
-  if (!doc.arcsim && !feedsAnother) {
-    throw ruleError('ARCSIM_E_RULE_SCHEMA', where, 'a correlation rule needs an arcsim alert mapping (unless another correlation refers to it)', 'arcsim');
-  }
   const rules = c.rules.map((ref, i) => {
     const r = byRef.get(ref);
     if (!r) throw ruleError('ARCSIM_E_RULE_REFERENCE', where, `"${ref}" is not the id or name of a loaded rule`, `correlation.rules.${i}`);
@@ -407,11 +620,14 @@ function compileCorrelation(
   } catch (err) {
     throw ruleError('ARCSIM_E_RULE_SCHEMA', where, (err as Error).message, 'correlation.timespan');
   }
-  const mapping = doc.arcsim && toMapping(doc.arcsim, where);
-  if (mapping) checkDedupFields(mapping, tables, where);
   const { techniques, tactics } = attackTags(doc.tags);
+  // Without an arcsim block: a custom detection, unless it only feeds other correlations that do
+  // not ask for `generate: true`.
+  const mapping = doc.arcsim ? toMapping(doc.arcsim, where)
+    : users.length === 0 || users.some((u) => u.doc.correlation.generate) ? customMapping(doc, id, tactics) : undefined;
+  if (mapping) checkDedupFields(mapping, tables, where, fieldMapping);
   return {
-    kind: 'correlation', id: doc.id, name: doc.name, title: doc.title, file, type, rules: rules.map((r) => r.id),
-    groupBy: c['group-by'], aliases, tables, timespanMs, op, threshold, valueField, techniques, tactics, mapping,
+    kind: 'correlation', id, name: doc.name, title: doc.title, file, type, rules: rules.map((r) => r.id),
+    groupBy: c['group-by'], aliases, tables, timespanMs, op, threshold, valueField, techniques, tactics, mapping, generate: c.generate ?? false,
   };
 }

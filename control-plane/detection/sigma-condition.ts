@@ -1,6 +1,6 @@
 /**
  * Sigma `condition` expressions: `and`, `or`, `not`, parentheses, selection names,
- * `1 of <pattern>`, `all of <pattern>`, `1 of them`, `all of them` (patterns may end in `*`).
+ * `N of <pattern>`, `all of <pattern>`, `N of them`, `all of them` (patterns may use `*`).
  * Parsed once at load time into a predicate over the selections' results.
  */
 export type ConditionFn = (selections: (name: string) => boolean) => boolean;
@@ -23,7 +23,7 @@ function tokenize(text: string): Token[] {
 
 /** Parses `condition` against the selection `names`; throws an Error naming what is wrong. */
 export function parseCondition(condition: string, names: string[]): ConditionFn {
-  if (/\|/.test(condition)) throw new Error('aggregation pipes (`| count()`) are deprecated Sigma; use a correlation rule');
+  if (/\|/.test(condition)) throw new Error('aggregation pipes (`| count()`, `| near`) are legacy Sigma (removed in 2.0); use a correlation rule');
   const tokens = tokenize(condition);
   let i = 0;
   const peek = () => tokens[i];
@@ -84,8 +84,13 @@ export function parseCondition(condition: string, names: string[]): ConditionFn 
       const group = matchNames(target.text);
       if (lower === 'all') return (s) => group.every((n) => s(n));
       const n = Number(lower);
-      if (n !== 1) throw new Error(`"${t.text} of" is not supported; use "1 of" or "all of"`);
-      return (s) => group.some((name) => s(name));
+      if (n < 1) throw new Error(`"${t.text} of" needs a count of at least 1`);
+      if (n === 1) return (s) => group.some((name) => s(name));
+      return (s) => {
+        let hits = 0;
+        for (const name of group) if (s(name) && ++hits >= n) return true;
+        return false;
+      };
     }
     if (['and', 'or', 'not', 'of'].includes(lower)) throw new Error(`unexpected "${t.text}"`);
     if (!names.includes(t.text)) throw new Error(`unknown selection "${t.text}"`);
@@ -96,6 +101,76 @@ export function parseCondition(condition: string, names: string[]): ConditionFn 
   const fn = parseOr();
   if (i < tokens.length) throw new Error(`unexpected "${tokens[i]!.text}"`);
   return fn;
+}
+
+/**
+ * Compiles `condition` straight over the selections' predicates, so matching an event calls them
+ * with no name lookups or per-event closures.
+ */
+export function compileCondition<T>(condition: string, selections: Map<string, (x: T) => boolean>): (x: T) => boolean {
+  // Parse once with a probe to learn the shape, then build the predicate tree.
+  const names = [...selections.keys()];
+  parseCondition(condition, names); // validates; throws naming what is wrong
+  return buildTree(condition, names, selections);
+}
+
+function buildTree<T>(condition: string, names: string[], sel: Map<string, (x: T) => boolean>): (x: T) => boolean {
+  const tokens = tokenize(condition);
+  let i = 0;
+  const word = (w: string) => tokens[i]?.kind === 'word' && tokens[i]!.text.toLowerCase() === w;
+  const group = (pattern: string) => {
+    if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
+    const re = new RegExp('^' + pattern.split('*').map(escapeRe).join('.*') + '$');
+    return names.filter((n) => re.test(n));
+  };
+  type P = (x: T) => boolean;
+  const or = (): P => {
+    const parts = [and()];
+    while (word('or')) {
+      i++;
+      parts.push(and());
+    }
+    return parts.length === 1 ? parts[0]! : (x) => parts.some((p) => p(x));
+  };
+  const and = (): P => {
+    const parts = [not()];
+    while (word('and')) {
+      i++;
+      parts.push(not());
+    }
+    return parts.length === 1 ? parts[0]! : (x) => parts.every((p) => p(x));
+  };
+  const not = (): P => {
+    if (word('not')) {
+      i++;
+      const inner = not();
+      return (x) => !inner(x);
+    }
+    return atom();
+  };
+  const atom = (): P => {
+    const t = tokens[i++]!;
+    if (t.kind === 'lparen') {
+      const inner = or();
+      i++;
+      return inner;
+    }
+    const lower = t.text.toLowerCase();
+    if ((lower === 'all' || /^\d+$/.test(lower)) && word('of')) {
+      i++;
+      const preds = group(tokens[i++]!.text).map((n) => sel.get(n)!);
+      if (lower === 'all') return (x) => preds.every((p) => p(x));
+      const n = Number(lower);
+      if (n === 1) return (x) => preds.some((p) => p(x));
+      return (x) => {
+        let hits = 0;
+        for (const p of preds) if (p(x) && ++hits >= n) return true;
+        return false;
+      };
+    }
+    return sel.get(t.text)!;
+  };
+  return or();
 }
 
 function escapeRe(s: string): string {

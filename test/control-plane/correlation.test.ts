@@ -107,8 +107,9 @@ test('the loader checks temporal and chained correlations', () => {
   assert.throws(bad(corr('  type: temporal\n  rules: [many_failed, logon_success]\n  group-by: [AccountName]\n  timespan: 5m\n')), (e: any) => e.code === 'ARCSIM_E_RULE_FIELD' && /not a group-by field of correlation "many_failed"/.test(e.message));
   assert.throws(bad(corr('  type: temporal\n  rules: [failed_logon, logon_success]\n  group-by: [ip]\n  timespan: 5m\n  aliases:\n    ip:\n      failed_logon: RemoteIP\n')), (e: any) => e.code === 'ARCSIM_E_RULE_SCHEMA' && /names no field for rule "logon_success"/.test(e.message));
   assert.throws(bad(corr('  type: temporal\n  rules: [failed_logon]\n  timespan: 5m\n')), (e: any) => e.code === 'ARCSIM_E_RULE_SCHEMA');
-  // A correlation without an alert mapping that nothing refers to would be dead weight.
-  assert.throws(() => loadRules([{ file: 'x.yml', text: base }]), (e: any) => e.code === 'ARCSIM_E_RULE_SCHEMA' && /needs an arcsim alert mapping/.test(e.message));
+  // A correlation without an alert mapping that nothing refers to raises a custom detection (issue 13, item 5).
+  const lone = loadRules([{ file: 'x.yml', text: base }]).correlations.find((c) => c.name === 'many_failed')!;
+  assert.equal(lone.mapping?.detectionSource, 'CustomDetection');
   // Correlations referring to each other in a cycle.
   const cyc = `${detections}\n---\n${head('00000000-0000-4000-8000-000000000097', 'c1')}correlation:\n  type: temporal\n  rules: [c2, logon_success]\n  timespan: 5m\n${mapping('A')}---\n${head('00000000-0000-4000-8000-000000000098', 'c2')}correlation:\n  type: temporal\n  rules: [c1, logon_success]\n  timespan: 5m\n${mapping('B')}`;
   assert.throws(() => loadRules([{ file: 'x.yml', text: cyc }]), (e: any) => e.code === 'ARCSIM_E_RULE_REFERENCE' && /cycle/.test(e.message));

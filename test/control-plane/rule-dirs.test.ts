@@ -77,6 +77,21 @@ test('rulesDirs in a config file are read relative to the file', (t) => {
   assert.throws(() => loadConfigFile(file), (err: ArcsimError) => err.code === 'ARCSIM_E_CONFIG_SCHEMA' && err.path === 'rulesDirs');
 });
 
+test('the control plane loads every rule that loads (nested folders too), counts the refused; strictRules makes a refusal fatal', async (t) => {
+  const { a, b } = dirs(t);
+  mkdirSync(join(a, 'windows', 'process_creation'), { recursive: true });
+  writeFileSync(join(a, 'windows', 'process_creation', 'failed_logon.yml'), BASE);
+  // A Sigma field MDE's DeviceProcessEvents does not record: refused, the rest loads.
+  writeFileSync(join(b, 'cwd.yml'), 'title: Working directory\nid: 5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b12\nlogsource: { category: process_creation }\ndetection:\n  s: { CurrentDirectory: C:\\Temp\\ }\n  condition: s\n');
+  const store = openSqliteStore({ file: ':memory:' });
+  t.after(() => store.close());
+  const cp = createControlPlane({ store, config: { port: 0, rulesDirs: [a, b] } });
+  assert.deepEqual(cp.rules.detections.map((r) => r.title), ['Failed logon']);
+  assert.deepEqual(cp.refusedRules.map((r) => [r.title, r.code]), [['Working directory', 'ARCSIM_E_RULE_FIELD']]);
+  await cp.close();
+  assert.throws(() => createControlPlane({ store, config: { port: 0, rulesDirs: [a, b], strictRules: true } }), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_FIELD');
+});
+
 test('a missing rules directory is ARCSIM_E_RULE_DIR naming it (was a raw ENOENT)', (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
