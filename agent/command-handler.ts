@@ -1,4 +1,5 @@
-import { isExtensionName, type MessageOf } from '../protocol/index.ts';
+import { isExtensionName } from '../protocol/extensions.ts';
+import type { MessageOf } from '../protocol/messages.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Extensions } from './extension-state.ts';
 import { describeRun, type Playback } from './playback.ts';

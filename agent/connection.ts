@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { LIMITS } from '../protocol/index.ts';
+import { LIMITS } from '../protocol/limits.ts';
 import type { Identity } from './identity.ts';
 import { watchLiveness } from './keepalive.ts';
 

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, LIMITS, SERVER_TO_AGENT } from '../protocol/index.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import { decodeIdleFrame } from './idle-decoder.ts';
 import type { Identity } from './identity.ts';
 
 export type Deregistration =
@@ -30,10 +31,11 @@ export function deregister(identity: Identity, o: { timeoutMs?: number } = {}): 
       handshakeTimeout: LIMITS.handshakeTimeoutMs,
     });
     const timer = setTimeout(() => done({ ok: false, reason: `no answer from ${identity.controlPlane} within ${o.timeoutMs ?? 10_000} ms` }), o.timeoutMs ?? 10_000);
-    ws.on('open', () => ws.send(encodeFrame('deregister', {})));
+    ws.on('open', () => ws.send(JSON.stringify({ v: 1, type: 'deregister' })));
     ws.on('message', (data) => {
-      const d = decodeFrame(data.toString(), SERVER_TO_AGENT);
-      if (!d.ok) return;
+      // deregistered and error are both decided by the hand decoder; anything else is ignored here.
+      const d = decodeIdleFrame(data.toString());
+      if (!d?.ok) return;
       if (d.message.type === 'deregistered') done({ ok: true, machineId: d.message.machineId });
       else if (d.message.type === 'error') done({ ok: false, reason: `${d.message.code}: ${d.message.message}` });
     });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { enrollWithToken } from './enroll.ts';
-import { protocolError } from '../protocol/index.ts';
+import { protocolError } from '../protocol/errors.ts';
 import { forgetIdentity, loadIdentity, saveIdentity, type Identity } from './identity.ts';
 
 /**

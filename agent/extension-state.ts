@@ -1,8 +1,7 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  EXTENSIONS, isExtensionName, TABLE_SENSOR, type ExtensionName, type Sensor, type SensorEvent, type TableName,
-} from '../protocol/index.ts';
+import { EXTENSIONS, isExtensionName, TABLE_SENSOR, type ExtensionName, type Sensor } from '../protocol/extensions.ts';
+import type { SensorEvent, TableName } from '../protocol/events.ts';
 
 export interface ExtensionState {
   name: string;

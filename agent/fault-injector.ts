@@ -1,4 +1,5 @@
-import { LIMITS, type Faults } from '../protocol/index.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import type { Faults } from '../protocol/faults.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { seededRandom } from '../lib/random.ts';
 import type { PlannedEvent } from '../scenarios/index.ts';

@@ -1,16 +1,34 @@
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 
-const IdentitySchema = z.strictObject({
-  agentId: z.string().min(1),
-  agentKey: z.string().min(1),
-  controlPlane: z.string().url(),
-  subscription: z.string().optional(),
-  resourceGroup: z.string().optional(),
-  enrolledAt: z.string(),
-});
-export type Identity = z.infer<typeof IdentitySchema>;
+export interface Identity {
+  agentId: string;
+  agentKey: string;
+  /** The control plane's URL (http or https). */
+  controlPlane: string;
+  subscription?: string;
+  resourceGroup?: string;
+  enrolledAt: string;
+}
+
+const IDENTITY_KEYS = ['agentId', 'agentKey', 'controlPlane', 'subscription', 'resourceGroup', 'enrolledAt'];
+
+/**
+ * What is wrong with an identity document, or undefined when it is one. Checked by hand (the agent
+ * reads it at every start and key rotation, and an idle agent loads no zod: agent/idle-decoder.ts).
+ */
+function identityProblem(d: unknown): string | undefined {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'not a JSON object';
+  const o = d as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !IDENTITY_KEYS.includes(k));
+  if (unknown.length) return `unknown keys ${unknown.join(', ')}`;
+  for (const k of ['agentId', 'agentKey', 'enrolledAt', 'controlPlane']) {
+    if (typeof o[k] !== 'string' || (k !== 'enrolledAt' && o[k] === '')) return `${k} must be a non-empty string`;
+  }
+  for (const k of ['subscription', 'resourceGroup']) if (o[k] !== undefined && typeof o[k] !== 'string') return `${k} must be a string`;
+  if (!URL.canParse(o.controlPlane as string)) return 'controlPlane is not a URL';
+  return undefined;
+}
 
 export const IDENTITY_FILE = 'identity.json';
 
@@ -23,9 +41,15 @@ export function loadIdentity(stateDir: string): Identity | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const parsed = IdentitySchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${join(stateDir, IDENTITY_FILE)} is damaged (${parsed.error.issues[0]!.message}); delete it and enroll again`);
-  return parsed.data;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    doc = err;
+  }
+  const problem = doc instanceof Error ? `not JSON: ${doc.message}` : identityProblem(doc);
+  if (problem) throw new Error(`${join(stateDir, IDENTITY_FILE)} is damaged (${problem}); delete it and enroll again`);
+  return doc as Identity;
 }
 
 /**

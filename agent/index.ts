@@ -3,7 +3,8 @@ export { AgentConfigSchema, loadAgentConfig, type AgentConfig } from './agent-co
 export { AGENT_DEFAULTS } from './agent-defaults.ts';
 export { collectHostFacts } from './host-facts.ts';
 export { collectInventory, type Inventory, type InventoryOptions } from './inventory.ts';
-export { childInventoryRunner, runInventoryChild, InventorySchema, type ChildInventoryOptions } from './inventory-child.ts';
+export { childInventoryRunner, runInventoryChild, type ChildInventoryOptions } from './inventory-child.ts';
+export { InventorySchema } from './inventory-schema.ts';
 export { detectCloud, localCloudEvidence, type CloudDetection, type CloudProvider } from './cloud-detector.ts';
 export { readDmi, type DmiFacts } from './dmi.ts';
 export { loadPersona, applyPersona, PersonaSchema, type Persona } from './persona.ts';

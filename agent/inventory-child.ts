@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
-import { z } from 'zod';
-import { MachineFactsSchema, SqlInstanceFactsSchema } from '../protocol/index.ts';
+import { machineFactsOk, sqlInstanceOk, str } from './idle-decoder.ts';
 import type { Inventory } from './inventory.ts';
 
 /**
- * What `arcsim-agent collect-inventory` prints on stdout: exactly the `Inventory` object, one JSON
- * document. Checked with the protocol's own schemas before the agent registers it.
+ * The child's inventory checked by hand as InventorySchema (agent/inventory-schema.ts) checks it,
+ * so the agent service loads no zod at each connect; a refused one goes to the schema for the reason.
  */
-export const InventorySchema = z.strictObject({
-  machine: MachineFactsSchema,
-  sqlInstances: z.array(SqlInstanceFactsSchema).max(64),
-  notes: z.array(z.string().max(4096)).max(256),
-});
+export function inventoryOk(d: unknown): d is Inventory {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
+  const o = d as Record<string, unknown>;
+  return Object.keys(o).every((k) => k === 'machine' || k === 'sqlInstances' || k === 'notes') && machineFactsOk(o.machine)
+    && Array.isArray(o.sqlInstances) && o.sqlInstances.length <= 64 && o.sqlInstances.every(sqlInstanceOk)
+    && Array.isArray(o.notes) && o.notes.length <= 256 && o.notes.every((n) => str(n, 0, 4096));
+}
 
 export interface ChildInventoryOptions {
   /** Script that takes the inventory subcommand, e.g. bin/arcsim-agent.js. */
@@ -89,12 +90,13 @@ export function runInventoryChild(o: ChildInventoryOptions): Promise<Inventory> 
       } catch (e) {
         return reject(new Error(`${what} printed no valid JSON: ${(e as Error).message}`));
       }
-      const r = InventorySchema.safeParse(doc);
-      if (!r.success) {
+      if (inventoryOk(doc)) return resolve(doc);
+      import('./inventory-schema.ts').then(({ InventorySchema }) => {
+        const r = InventorySchema.safeParse(doc);
+        if (r.success) return resolve(r.data); // not expected: the hand check mirrors the schema
         const issue = r.error.issues[0]!;
-        return reject(new Error(`${what} printed an invalid inventory: ${issue.path.join('.') || '(root)'}: ${issue.message}`));
-      }
-      resolve(r.data);
+        reject(new Error(`${what} printed an invalid inventory: ${issue.path.join('.') || '(root)'}: ${issue.message}`));
+      }, reject);
     });
   });
 }

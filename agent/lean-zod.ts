@@ -1,4 +1,3 @@
-import { z } from 'zod';
 
 /**
  * The agent process runs zod without its JIT (imported first by cli/agent-main.ts, before any
@@ -8,4 +7,8 @@ import { z } from 'zod';
  * so the interpreted path costs nothing that matters and the idle agent keeps less (issue 11: idle
  * RSS ≤ 50 MB). The control plane keeps the JIT.
  */
-z.config({ jitless: true });
+// zod keeps its settings on globalThis (`__zod_globalConfig`, zod/v4/core/core.js) and takes an
+// object already there: set it without importing zod, which an idle agent never loads (agent/idle-decoder.ts).
+const g = globalThis as { __zod_globalConfig?: { jitless?: boolean } };
+g.__zod_globalConfig = Object.assign(g.__zod_globalConfig ?? {}, { jitless: true });
+export {};

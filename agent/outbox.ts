@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIMITS, type SensorEvent } from '../protocol/index.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import type { SensorEvent } from '../protocol/events.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { AGENT_DEFAULTS } from './agent-defaults.ts';

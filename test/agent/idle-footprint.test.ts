@@ -25,6 +25,25 @@ test('the agent bundle leaves out winston\'s debug module (@dabh/diagnostics and
   assert.deepEqual(debugModules, []);
 });
 
+test('in the agent bundle, zod and the protocol schemas are reached only through dynamic import() (not evaluated at start)', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const { buildAgent } = (await import(join(REPO, 'scripts', 'build-agent.mjs'))) as {
+    buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ metafile: { inputs: Record<string, { imports: Array<{ path: string; kind: string }> }> } }>;
+  };
+  const { inputs } = (await buildAgent({ outDir: dir, quiet: true })).metafile;
+  // What the entry reaches by static imports: esbuild evaluates it at start; a module reached only
+  // through import() is wrapped and evaluated on first use.
+  const seen = new Set(['cli/agent-main.ts']);
+  const queue = [...seen];
+  for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+    for (const i of inputs[f]?.imports ?? []) if (i.kind !== 'dynamic-import' && !seen.has(i.path)) seen.add(i.path), queue.push(i.path);
+  }
+  const eager = [...seen].filter((f) => /node_modules\/zod\/|^protocol\/(messages|events|faults|test-run)\.ts$|^scenarios\/(schema|loader|atomic-import|index)\.ts$/.test(f));
+  assert.deepEqual(eager, []);
+  assert.ok(seen.has('agent/idle-decoder.ts'));
+});
+
 test('an idle agent, run as the systemd unit runs it, keeps WebAssembly (for fetch) and never compiles code with new Function (zod without its JIT)', async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
@@ -38,6 +57,8 @@ const Real = globalThis.Function;
 globalThis.Function = new Proxy(Real, { construct(t, a, n) { compiled++; return Reflect.construct(t, a, n); }, apply(t, s, a) { compiled++; return Reflect.apply(t, s, a); } });
 const report = () => fs.writeFileSync(${JSON.stringify(dir)} + '/probe-' + process.pid + '.json', JSON.stringify({
   argv: process.argv.slice(2), execArgv: process.execArgv, wasm: typeof WebAssembly, compiled, jitless: globalThis.__zod_globalConfig?.jitless ?? null,
+  // zod sets this when its code is evaluated (zod/v4/core/registries.js): the idle agent never does.
+  zodLoaded: globalThis.__zod_globalRegistry !== undefined,
 }));
 setInterval(report, 200).unref();
 process.on('exit', report);
@@ -45,7 +66,7 @@ process.on('exit', report);
   const r = await measureAgentFootprint({ durationMs: 3_000, heartbeatIntervalSec: 1, nodeArgs: [...UNIT_NODE_ARGS, '--require', preload], log: () => undefined });
   assert.ok(r.heartbeats >= 1, `the agent heartbeated (${r.heartbeats})`);
   const probes = readdirSync(dir).filter((f) => f.startsWith('probe-')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-    argv: string[]; execArgv: string[]; wasm: string; compiled: number; jitless: boolean | null;
+    argv: string[]; execArgv: string[]; wasm: string; compiled: number; jitless: boolean | null; zodLoaded: boolean;
   });
   const service = probes.find((p) => p.argv[0] === 'run');
   assert.ok(service, `the service process reported (${JSON.stringify(probes)})`);
@@ -53,5 +74,6 @@ process.on('exit', report);
   // --jitless turn off: memory flags in UNIT_NODE_ARGS must leave it on.
   assert.equal(service.wasm, 'object', `WebAssembly is there for fetch (node ${service.execArgv.join(' ')})`);
   assert.equal(service.compiled, 0, 'no code compiled at run time while registering and heartbeating');
-  assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent');
+  assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent (for when a command loads it)');
+  assert.equal(service.zodLoaded, false, 'an idle agent never evaluates zod (agent/idle-decoder.ts decodes and encodes its frames)');
 });
