@@ -14,7 +14,7 @@ import { cleanup, enroll, RawAgent, startControlPlane, tempDir, TEST_FACTS } fro
  * prints the same figures.
  *
  * The health bound is a latency bound, so it is judged on a machine that is not oversubscribed
- * (1-minute load average at most 1.5 x its cores, as `npm test` alone on CI is): on a box that
+ * (1-minute load average at most 3 x its cores; `npm test` alone on CI runs at 2-4 on two cores): on a box that
  * other jobs keep at 5-10 x its cores the probe measures them, not arcsim (measured: p99 13 ms at
  * load 1.9, 150-230 ms at load 10-17). There the figures are still printed, with the load, and
  * the bound is reported as not judged; every other bound is asserted everywhere.
@@ -26,7 +26,7 @@ test('reconnect storm: 1,000 agents at once with 2,500 stored all register withi
   const r = await runStorm({ stored: 2500, agents: 1000, probeIntervalMs: 20, deadlineMs: 30_000, dir });
   console.log(formatStorm(r));
   const cores = availableParallelism();
-  const oversubscribed = loadBefore > 1.5 * cores;
+  const oversubscribed = loadBefore > 3 * cores;
   assert.equal(r.registered, 1000, `${1000 - r.registered} agents did not register within 30 s: ${r.errors.join('; ')}`);
   assert.ok(r.allRegisteredMs <= 30_000, `all registered after ${Math.round(r.allRegisteredMs)} ms`);
   assert.ok(r.health.probes >= 20, `only ${r.health.probes} health probes`);
