@@ -52,7 +52,7 @@ const REDACTED_KEY = /secret|passw|token|credential|api.?key|access.?key|private
  * A connector definition as readers see it: credential-ish fields and commands are replaced by
  * "[redacted]" at any depth (stored definitions from before cli sources may still hold a command).
  */
-export function redactDefinition(value: unknown): any {
+export function redactDefinition(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactDefinition);
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, REDACTED_KEY.test(k) ? '[redacted]' : redactDefinition(v)]));
@@ -60,7 +60,7 @@ export function redactDefinition(value: unknown): any {
 
 /**
  * Inventory API: connectors and their snapshots, findings and pulls; assets; plans; billing;
- * recommendations and secure score. Changes need the admin key; reads are open like the rest.
+ * recommendations and secure score. Reads need `reader` (definitions redacted), changes `contributor`.
  */
 export const inventoryRoutes: FastifyPluginAsyncZod<InventoryRouteDeps> = async (app, deps) => {
   const { store, inventory } = deps;
