@@ -271,6 +271,8 @@ test('the agent caps its send rate (events per second) and never blocks the play
   await agent.start();
   await r;
   await enableExtensions(env.cp, agent.agentId!);
+  // The DeviceInfo / DeviceNetworkInfo rows sent after registering go out first, so the spool holds only the play's events.
+  await until(() => agent.pendingEvents() === 0, 'the device state rows to be acked');
   const warnings: string[] = [];
   agent.on('flood', () => warnings.push('flood'));
   agent.on('dropped', (d) => warnings.push(`dropped ${d.dropped}`));
