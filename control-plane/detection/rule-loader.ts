@@ -297,23 +297,25 @@ export function compileRules(sources: Array<{ file: string; text: string }>, opt
       const label = `${where} (${typeof raw.title === 'string' ? raw.title : 'untitled'})`;
       // A rule without an id is known by its name, else by its file and place in it.
       const fallbackId = (name: string | undefined) => name ?? `${basename(file)}#${index + 1}`;
+      /** Claims the rule's id (and its name, when another) in the namespace correlations refer to. */
+      const claimIds = (doc: { id?: string; name?: string }): string => {
+        const id = doc.id ?? fallbackId(doc.name);
+        claim(id, label);
+        if (doc.name && doc.name !== id) claim(doc.name, label);
+        result.id = id;
+        return id;
+      };
       try {
         if (typeof raw !== 'object' || Array.isArray(raw)) throw ruleError('ARCSIM_E_RULE_SCHEMA', label, 'a rule is a YAML map');
         if ('correlation' in raw) {
           const parsed = CorrelationDoc.safeParse(raw);
           if (!parsed.success) throw schemaError(label, parsed.error.issues);
-          const id = parsed.data.id ?? fallbackId(parsed.data.name);
-          claim(id, label);
-          if (parsed.data.name && parsed.data.name !== id) claim(parsed.data.name, label);
-          result.id = id;
+          const id = claimIds(parsed.data);
           pendingCorrelations.push({ doc: parsed.data, id, where: label, file, result, locate });
         } else {
           const parsed = DetectionDoc.safeParse(raw);
           if (!parsed.success) throw schemaError(label, parsed.error.issues);
-          const id = parsed.data.id ?? fallbackId(parsed.data.name);
-          claim(id, label);
-          if (parsed.data.name && parsed.data.name !== id) claim(parsed.data.name, label);
-          result.id = id;
+          const id = claimIds(parsed.data);
           detections.push(compileDetection(parsed.data, id, label, file, mapping));
         }
       } catch (err) {
