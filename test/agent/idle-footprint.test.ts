@@ -77,3 +77,36 @@ process.on('exit', report);
   assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent (for when a command loads it)');
   assert.equal(service.zodLoaded, false, 'an idle agent never evaluates zod (agent/idle-decoder.ts decodes and encodes its frames)');
 });
+
+test('an idle agent, run as the systemd unit runs it, never compiles with TurboFan, even a hot function (ws masks every frame in a JavaScript loop)', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  // The first TurboFan compilation of a process pages ~3.3 MB of the compiler's code in from the
+  // node binary, resident for good (docs/performance.md, "fifth pass"). In the agent it came from
+  // ws's `_mask` (no bufferutil in the bundle) once the first events batch had gone through it.
+  // This preload runs the same kind of loop in the service process until V8 would have optimized
+  // it several times over, then asks V8 (natives syntax) which tier the function reached.
+  const preload = join(dir, 'tier.cjs');
+  writeFileSync(preload, `
+const fs = require('node:fs');
+function mask(source, key, output) { for (let i = 0; i < source.length; i++) output[i] = source[i] ^ key[i & 3]; }
+const source = new Uint8Array(1024), key = new Uint8Array([1, 2, 3, 4]), output = new Uint8Array(1024);
+let rounds = 0;
+const timer = setInterval(() => {
+  for (let k = 0; k < 200; k++) mask(source, key, output);
+  if (++rounds < 25) return;
+  clearInterval(timer);
+  // V8's OptimizationStatus bits: 16 optimized, 64 TurboFan, 32768 baseline (Sparkplug).
+  const status = %GetOptimizationStatus(mask);
+  if (process.argv[2] === 'run') fs.writeFileSync(${JSON.stringify(dir)} + '/tier.json', JSON.stringify({ status, execArgv: process.execArgv }));
+}, 40);
+timer.unref();
+`);
+  const r = await measureAgentFootprint({
+    durationMs: 2_500, heartbeatIntervalSec: 1, nodeArgs: [...UNIT_NODE_ARGS, '--allow-natives-syntax', '--require', preload], log: () => undefined,
+  });
+  assert.ok(r.heartbeats >= 1, `the agent heartbeated (${r.heartbeats})`);
+  const { status, execArgv } = JSON.parse(readFileSync(join(dir, 'tier.json'), 'utf8')) as { status: number; execArgv: string[] };
+  assert.equal(status & (16 | 64), 0, `the hot loop was not optimized by TurboFan (status ${status}, node ${execArgv.join(' ')})`);
+  assert.notEqual(status & 32768, 0, `the hot loop runs as baseline (Sparkplug) code, not only interpreted (status ${status})`);
+});
