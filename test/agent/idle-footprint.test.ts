@@ -44,6 +44,26 @@ test('in the agent bundle, zod and the protocol schemas are reached only through
   assert.ok(seen.has('agent/idle-decoder.ts'));
 });
 
+test('the agent bundle is one file whose plain source text holds only what an idle agent runs: cold code (systeminformation, zod, yaml, luxon, node-schedule, scenarios) is packed', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const { buildAgent } = (await import(join(REPO, 'scripts', 'build-agent.mjs'))) as {
+    buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ file: string; metafile: { inputs: Record<string, unknown> }; coldMetafile: { inputs: Record<string, unknown> } }>;
+  };
+  const r = await buildAgent({ outDir: dir, quiet: true });
+  assert.deepEqual(readdirSync(dir).sort(), ['arcsim-agent.mjs', 'arcsim-agent.sources.json'], 'one artifact (and the list of its sources)');
+  // V8 keeps a script's whole source text for the life of the process (docs/performance.md, fifth pass).
+  const COLD = /node_modules\/(systeminformation|zod|yaml|luxon|node-schedule|cron-parser)\/|^scenarios\/(schema|loader|player|index)\.ts$|^agent\/(inventory|host-facts|schedule-file|agent-config|persona)\.ts$/;
+  assert.deepEqual(Object.keys(r.metafile.inputs).filter((f) => COLD.test(f)), [], 'no cold module in the plain part');
+  for (const pkg of ['systeminformation', 'zod', 'yaml', 'luxon', 'node-schedule']) {
+    assert.ok(Object.keys(r.coldMetafile.inputs).some((f) => f.includes(`node_modules/${pkg}/`)), `${pkg} is in the packed part`);
+  }
+  const text = readFileSync(r.file, 'utf8');
+  assert.ok(text.length < 900_000, `the file is ${text.length} characters (1.5 MB before the cold part was packed)`);
+  // Strings only systeminformation / zod carry in clear: the packed part is compressed.
+  for (const marker of ['getStaticData', 'ZodError']) assert.ok(!text.includes(marker), `${marker} is not in the file's plain text`);
+});
+
 test('an idle agent, run as the systemd unit runs it, keeps WebAssembly (for fetch) and never compiles code with new Function (zod without its JIT)', async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
@@ -58,15 +78,21 @@ globalThis.Function = new Proxy(Real, { construct(t, a, n) { compiled++; return 
 const report = () => fs.writeFileSync(${JSON.stringify(dir)} + '/probe-' + process.pid + '.json', JSON.stringify({
   argv: process.argv.slice(2), execArgv: process.execArgv, wasm: typeof WebAssembly, compiled, jitless: globalThis.__zod_globalConfig?.jitless ?? null,
   // zod sets this when its code is evaluated (zod/v4/core/registries.js): the idle agent never does.
-  zodLoaded: globalThis.__zod_globalRegistry !== undefined,
+  zodLoaded: globalThis.__zod_globalRegistry !== undefined, cold,
 }));
+// The bundle's packed cold part is evaluated with node:vm's runInThisContext (scripts/build-agent.mjs).
+let cold = 0;
+const vm = require('node:vm');
+const run = vm.runInThisContext;
+vm.runInThisContext = function (code, o) { if (String(o && o.filename).includes('(cold part)')) cold++; return run.call(this, code, o); };
+require('node:module').syncBuiltinESMExports();
 setInterval(report, 200).unref();
 process.on('exit', report);
 `);
   const r = await measureAgentFootprint({ durationMs: 3_000, heartbeatIntervalSec: 1, nodeArgs: [...UNIT_NODE_ARGS, '--require', preload], log: () => undefined });
   assert.ok(r.heartbeats >= 1, `the agent heartbeated (${r.heartbeats})`);
   const probes = readdirSync(dir).filter((f) => f.startsWith('probe-')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-    argv: string[]; execArgv: string[]; wasm: string; compiled: number; jitless: boolean | null; zodLoaded: boolean;
+    argv: string[]; execArgv: string[]; wasm: string; compiled: number; jitless: boolean | null; zodLoaded: boolean; cold: number;
   });
   const service = probes.find((p) => p.argv[0] === 'run');
   assert.ok(service, `the service process reported (${JSON.stringify(probes)})`);
@@ -76,6 +102,7 @@ process.on('exit', report);
   assert.equal(service.compiled, 0, 'no code compiled at run time while registering and heartbeating');
   assert.equal(service.jitless, true, 'zod is configured without its JIT in the agent (for when a command loads it)');
   assert.equal(service.zodLoaded, false, 'an idle agent never evaluates zod (agent/idle-decoder.ts decodes and encodes its frames)');
+  assert.equal(service.cold, 0, 'an idle agent never unpacks the bundle\'s cold part');
 });
 
 test('an idle agent, run as the systemd unit runs it, never compiles with TurboFan, even a hot function (ws masks every frame in a JavaScript loop)', async (t) => {
