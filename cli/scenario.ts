@@ -100,6 +100,7 @@ function summarize(e: SensorEvent): string {
     case 'DeviceEvents': return `${pick('InitiatingProcessFileName')} ${pick('FileName', 'RemoteUrl', 'RegistryKey')}`;
     case 'DeviceInfo': return pick('OSPlatform', 'OSVersion', 'OSArchitecture');
     case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
+    case 'DeviceFileCertificateInfo': return `${pick('SHA1')} ${pick('Signer')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
   }
 }
