@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { protocolError } from '../../protocol/errors.ts';
 import { columnsOf, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
+import { profileOf, type FileProfile } from './file-profile.ts';
 
 /**
  * The Sigma -> MDE field mapping, as data (control-plane/detection/mappings/mde.yaml), in the
@@ -30,6 +31,17 @@ const Transform = z.discriminatedUnion('transform', [
   z.strictObject({ transform: z.literal('registry_details'), data: Column, type: Column }),
   /** Sysmon's SourceIsIpv6 / DestinationIsIpv6: "true" when the address column holds an IPv6 address. */
   z.strictObject({ transform: z.literal('is_ipv6'), column: Column }),
+  /**
+   * One key of a JSON column (`AdditionalFields`): a value MDE records in no column of its own,
+   * which arcsim's sensor and recorded-telemetry converter put there (absent when not recorded).
+   */
+  z.strictObject({ transform: z.literal('additional_field'), column: Column, key: z.string().min(1) }),
+  /**
+   * A fact of the file's profile (file-profile.ts), looked up by the row's SHA1 when the event is
+   * matched: Sysmon's `Signed` ("true"/"false"), `Signature`, `SignatureStatus`, and the version
+   * information `OriginalFileName`, `Description`, `Product`, `Company`.
+   */
+  z.strictObject({ transform: z.literal('file_profile'), column: Column, attribute: z.enum(['Signed', 'Signature', 'SignatureStatus', 'OriginalFileName', 'Description', 'Product', 'Company']) }),
 ]);
 type Transform = z.infer<typeof Transform>;
 
@@ -46,8 +58,12 @@ export const MappingFileSchema = z.strictObject({
 });
 export type MappingFile = z.infer<typeof MappingFileSchema>;
 
-/** Reads a field of an event (a flat column map) as Sysmon would record it; undefined when absent. */
-export type Getter = (event: Record<string, unknown>) => unknown;
+/**
+ * Reads a field of an event (a flat column map) as Sysmon would record it; undefined when absent.
+ * `reads` names what a getter reads beyond the event's own columns (`FileProfile`: the profile the
+ * detection engine attaches before matching), so a rule index knows the value is not in the row.
+ */
+export type Getter = ((event: Record<string, unknown>) => unknown) & { reads?: 'FileProfile' };
 
 export interface LogsourceTarget {
   table: TableName;
@@ -115,8 +131,33 @@ function transformColumns(t: Transform): Array<string | undefined> {
     case 'registry_path': return [t.key, t.value];
     case 'registry_details': return [t.data, t.type];
     case 'is_ipv6': return [t.column];
+    case 'additional_field': return [t.column];
+    case 'file_profile': return [t.column];
   }
 }
+
+/** A JSON column's value as an object (the column holds the JSON value or its text). */
+function jsonObject(v: unknown): Record<string, unknown> | undefined {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (typeof v !== 'string' || !v.startsWith('{')) return undefined;
+  try {
+    const o: unknown = JSON.parse(v);
+    return typeof o === 'object' && o !== null && !Array.isArray(o) ? o as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const PROFILE_READ: Record<string, (p: FileProfile) => unknown> = {
+  Signed: (p) => p.IsSigned === undefined ? undefined : String(p.IsSigned),
+  Signature: (p) => p.Signer,
+  // Sysmon's own status when a recorded event gave it; else what MDE's verdict allows to say.
+  SignatureStatus: (p) => p.SignatureStatus ?? (p.IsSigned === true && p.IsTrusted === true ? 'Valid' : undefined),
+  OriginalFileName: (p) => p.OriginalFileName,
+  Description: (p) => p.FileDescription,
+  Product: (p) => p.ProductName,
+  Company: (p) => p.CompanyName,
+};
 
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
 
@@ -165,6 +206,19 @@ function compileTransform(t: Transform): Getter {
       if (!present(v)) return undefined;
       return String(v).includes(':') ? 'true' : 'false';
     };
+    case 'additional_field': return (e) => {
+      const v = jsonObject(e[t.column])?.[t.key];
+      return v === null || v === '' ? undefined : v;
+    };
+    case 'file_profile': {
+      const read = PROFILE_READ[t.attribute]!;
+      const g: Getter = (e) => {
+        const p = profileOf(e);
+        return p && present(e[t.column]) ? read(p) : undefined;
+      };
+      g.reads = 'FileProfile';
+      return g;
+    }
     case 'registry_details': return (e) => {
       const data = e[t.data];
       const type = String(e[t.type] ?? '').toLowerCase().replace(/^reg_/, '');

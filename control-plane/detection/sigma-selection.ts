@@ -21,6 +21,8 @@ export class SelectionError extends Error {
 export interface SelectionContext {
   table: TableName;
   mapping: FieldMapping;
+  /** Filled with the fields whose getter reads the file profile rather than the row. */
+  profileFields?: Set<string>;
 }
 
 /**
@@ -92,6 +94,7 @@ function checkModifiers(mods: string[], path: string): void {
 function fieldGetter(ctx: SelectionContext, field: string, path: string): Getter {
   const g = ctx.mapping.resolve(ctx.table, field);
   if (typeof g === 'string') throw new SelectionError(g, path, 'field');
+  if (g.reads === 'FileProfile') ctx.profileFields?.add(field);
   return g;
 }
 

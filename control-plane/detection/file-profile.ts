@@ -1,0 +1,116 @@
+import type { SensorEvent } from '../../protocol/index.ts';
+
+/**
+ * File profiles: what the MDE model knows about a file, by its SHA1, beyond the row of the event
+ * that names it. MDE keeps a file's signer in DeviceFileCertificateInfo (one row per SHA1) and its
+ * version information in the `*VersionInfo*` columns of the events where it ran as a process;
+ * DeviceImageLoadEvents has neither for the module it loads. Sigma's image_load fields `Signed`,
+ * `Signature`, `SignatureStatus`, `OriginalFileName`, `Description`, `Product`, `Company` are read
+ * from here (mde.yaml: `transform: file_profile`), as the `FileProfile()` function of advanced
+ * hunting enriches a row by SHA1.
+ *
+ * Streaming order: a profile is read when the event is matched, so the facts must arrive before
+ * the event that needs them (the recorded-telemetry converter emits a Sysmon 7 event's
+ * DeviceFileCertificateInfo row just before its DeviceImageLoadEvents row). A fact learnt later
+ * does not re-run rules over earlier events.
+ */
+export interface FileProfile {
+  /** DeviceFileCertificateInfo.IsSigned. */
+  IsSigned?: boolean;
+  /** DeviceFileCertificateInfo.Signer. */
+  Signer?: string;
+  /** DeviceFileCertificateInfo.IsTrusted (WinVerifyTrust's verdict). */
+  IsTrusted?: boolean;
+  /** Sysmon's SignatureStatus as recorded (arcsim extension: DeviceFileCertificateInfo.AdditionalFields). */
+  SignatureStatus?: string;
+  OriginalFileName?: string;
+  FileDescription?: string;
+  ProductName?: string;
+  CompanyName?: string;
+}
+
+/** Limits of the profile cache, with units. */
+export const FILE_PROFILE_LIMITS = {
+  /** Profiles kept per detection engine, count; the least recently seen is dropped past it. */
+  maxProfiles: 100_000,
+};
+
+/** The key under which the detection engine hands an event's file profile to the field getters. */
+export const FILE_PROFILE = Symbol('arcsim.fileProfile');
+
+const text = (v: unknown): string | undefined => typeof v === 'string' && v !== '' && v !== '-' ? v : undefined;
+const bool = (v: unknown): boolean | undefined => typeof v === 'boolean' ? v : undefined;
+
+function additional(v: unknown): Record<string, unknown> {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (typeof v === 'string') {
+    try {
+      const o: unknown = JSON.parse(v);
+      if (typeof o === 'object' && o !== null && !Array.isArray(o)) return o as Record<string, unknown>;
+    } catch { /* not JSON: no additional fields */ }
+  }
+  return {};
+}
+
+/** Version information a row states about a file, by column prefix (`Process` or `InitiatingProcess`). */
+function versionInfo(e: Record<string, unknown>, prefix: 'Process' | 'InitiatingProcess'): FileProfile {
+  return {
+    OriginalFileName: text(e[`${prefix}VersionInfoOriginalFileName`]),
+    FileDescription: text(e[`${prefix}VersionInfoFileDescription`]),
+    ProductName: text(e[`${prefix}VersionInfoProductName`]),
+    CompanyName: text(e[`${prefix}VersionInfoCompanyName`]),
+  };
+}
+
+export class FileProfiles {
+  private readonly profiles = new Map<string, FileProfile>();
+
+  constructor(private readonly max = FILE_PROFILE_LIMITS.maxProfiles) {}
+
+  get size(): number {
+    return this.profiles.size;
+  }
+
+  /** The profile of a file, by SHA1 (any case). */
+  get(sha1: unknown): FileProfile | undefined {
+    return typeof sha1 === 'string' && sha1 ? this.profiles.get(sha1.toLowerCase()) : undefined;
+  }
+
+  /** Learns what a row says about files: its certificate row, or the version info of a process it names. */
+  observe(event: SensorEvent): void {
+    const e = event as Record<string, unknown>;
+    if (event.Table === 'DeviceFileCertificateInfo') {
+      const more = additional(e.AdditionalFields);
+      this.merge(e.SHA1, {
+        IsSigned: bool(e.IsSigned), Signer: text(e.Signer), IsTrusted: bool(e.IsTrusted),
+        SignatureStatus: text(more.SignatureStatus), OriginalFileName: text(more.OriginalFileName),
+        FileDescription: text(more.Description), ProductName: text(more.Product), CompanyName: text(more.Company),
+      });
+      return;
+    }
+    if (event.Table === 'DeviceProcessEvents') this.merge(e.SHA1, versionInfo(e, 'Process'));
+    if (e.InitiatingProcessSHA1 !== undefined) this.merge(e.InitiatingProcessSHA1, versionInfo(e, 'InitiatingProcess'));
+  }
+
+  /** Hands `event` the profile of its file (its SHA1 column) for the field getters to read. */
+  attach(event: SensorEvent): void {
+    const p = this.get((event as Record<string, unknown>).SHA1);
+    if (p) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = p;
+  }
+
+  private merge(sha1: unknown, facts: FileProfile): void {
+    if (typeof sha1 !== 'string' || !/^[0-9a-f]{40}$/i.test(sha1)) return;
+    const defined = Object.entries(facts).filter(([, v]) => v !== undefined);
+    if (defined.length === 0) return;
+    const key = sha1.toLowerCase();
+    const old = this.profiles.get(key);
+    this.profiles.delete(key); // re-inserted last: the map's order is least recently seen first
+    this.profiles.set(key, { ...old, ...Object.fromEntries(defined) });
+    if (this.profiles.size > this.max) this.profiles.delete(this.profiles.keys().next().value!);
+  }
+}
+
+/** The profile the engine handed to `event`, if any. */
+export function profileOf(event: Record<string, unknown>): FileProfile | undefined {
+  return (event as unknown as Record<symbol, FileProfile | undefined>)[FILE_PROFILE];
+}
