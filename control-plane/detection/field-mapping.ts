@@ -214,7 +214,7 @@ function compileTransform(t: Transform): Getter {
       const read = PROFILE_READ[t.attribute]!;
       const g: Getter = (e) => {
         const p = profileOf(e);
-        return p && present(e[t.column]) ? read(p) : undefined;
+        return p ? read(p) : undefined;
       };
       g.reads = 'FileProfile';
       return g;

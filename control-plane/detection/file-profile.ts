@@ -1,7 +1,8 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 
 /**
- * File profiles: what the MDE model knows about a file, by its SHA1, beyond the row of the event
+ * File profiles: what the MDE model knows about a file, by its SHA1 (MDE's key; a recording made
+ * without SHA1 hashes is matched by SHA256 or MD5), beyond the row of the event
  * that names it. MDE keeps a file's signer in DeviceFileCertificateInfo (one row per SHA1) and its
  * version information in the `*VersionInfo*` columns of the events where it ran as a process;
  * DeviceImageLoadEvents has neither for the module it loads. Sigma's image_load fields `Signed`,
@@ -71,9 +72,13 @@ export class FileProfiles {
     return this.profiles.size;
   }
 
-  /** The profile of a file, by SHA1 (any case). */
-  get(sha1: unknown): FileProfile | undefined {
-    return typeof sha1 === 'string' && sha1 ? this.profiles.get(sha1.toLowerCase()) : undefined;
+  /** The profile of a file, by any of its hashes (any case). */
+  get(hashes: Hashes): FileProfile | undefined {
+    for (const k of keysOf(hashes)) {
+      const p = this.profiles.get(k);
+      if (p) return p;
+    }
+    return undefined;
   }
 
   /** Learns what a row says about files: its certificate row, or the version info of a process it names. */
@@ -81,33 +86,51 @@ export class FileProfiles {
     const e = event as Record<string, unknown>;
     if (event.Table === 'DeviceFileCertificateInfo') {
       const more = additional(e.AdditionalFields);
-      this.merge(e.SHA1, {
+      this.merge({ SHA1: e.SHA1, SHA256: more.SHA256, MD5: more.MD5 }, {
         IsSigned: bool(e.IsSigned), Signer: text(e.Signer), IsTrusted: bool(e.IsTrusted),
         SignatureStatus: text(more.SignatureStatus), OriginalFileName: text(more.OriginalFileName),
         FileDescription: text(more.Description), ProductName: text(more.Product), CompanyName: text(more.Company),
       });
       return;
     }
-    if (event.Table === 'DeviceProcessEvents') this.merge(e.SHA1, versionInfo(e, 'Process'));
-    if (e.InitiatingProcessSHA1 !== undefined) this.merge(e.InitiatingProcessSHA1, versionInfo(e, 'InitiatingProcess'));
+    if (event.Table === 'DeviceProcessEvents') this.merge({ SHA1: e.SHA1, SHA256: e.SHA256, MD5: e.MD5 }, versionInfo(e, 'Process'));
+    this.merge({ SHA1: e.InitiatingProcessSHA1, SHA256: e.InitiatingProcessSHA256, MD5: e.InitiatingProcessMD5 }, versionInfo(e, 'InitiatingProcess'));
   }
 
-  /** Hands `event` the profile of its file (its SHA1 column) for the field getters to read. */
+  /** Hands `event` the profile of its file (its SHA1, else SHA256, else MD5) for the field getters to read. */
   attach(event: SensorEvent): void {
-    const p = this.get((event as Record<string, unknown>).SHA1);
+    const e = event as Record<string, unknown>;
+    const p = this.get({ SHA1: e.SHA1, SHA256: e.SHA256, MD5: e.MD5 });
     if (p) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = p;
   }
 
-  private merge(sha1: unknown, facts: FileProfile): void {
-    if (typeof sha1 !== 'string' || !/^[0-9a-f]{40}$/i.test(sha1)) return;
+  private merge(hashes: Hashes, facts: FileProfile): void {
+    const keys = keysOf(hashes);
+    if (keys.length === 0) return;
     const defined = Object.entries(facts).filter(([, v]) => v !== undefined);
     if (defined.length === 0) return;
-    const key = sha1.toLowerCase();
-    const old = this.profiles.get(key);
-    this.profiles.delete(key); // re-inserted last: the map's order is least recently seen first
-    this.profiles.set(key, { ...old, ...Object.fromEntries(defined) });
-    if (this.profiles.size > this.max) this.profiles.delete(this.profiles.keys().next().value!);
+    const merged: FileProfile = { ...this.get(hashes), ...Object.fromEntries(defined) };
+    for (const key of keys) {
+      this.profiles.delete(key); // re-inserted last: the map's order is least recently seen first
+      this.profiles.set(key, merged);
+    }
+    while (this.profiles.size > this.max) this.profiles.delete(this.profiles.keys().next().value!);
   }
+}
+
+/** A file's hashes as a row gives them (any may be absent). */
+interface Hashes { SHA1: unknown; SHA256: unknown; MD5: unknown }
+
+const HASH_LENGTH = { SHA1: 40, SHA256: 64, MD5: 32 } as const;
+
+/** Map keys of a file: `sha1:…`, `sha256:…`, `md5:…` for each well-formed hash it has. */
+function keysOf(h: Hashes): string[] {
+  const out: string[] = [];
+  for (const algo of ['SHA1', 'SHA256', 'MD5'] as const) {
+    const v = h[algo];
+    if (typeof v === 'string' && v.length === HASH_LENGTH[algo] && /^[0-9a-f]+$/i.test(v)) out.push(`${algo.toLowerCase()}:${v.toLowerCase()}`);
+  }
+  return out;
 }
 
 /** The profile the engine handed to `event`, if any. */
