@@ -34,8 +34,10 @@ const Transform = z.discriminatedUnion('transform', [
   /**
    * One key of a JSON column (`AdditionalFields`): a value MDE records in no column of its own,
    * which arcsim's sensor and recorded-telemetry converter put there (absent when not recorded).
+   * `fileName`: a column holding the file name of that same path (InitiatingProcessParentFileName
+   * for ParentImage), which alone decides `|endswith: '\\name.exe'` when the path is not recorded.
    */
-  z.strictObject({ transform: z.literal('additional_field'), column: Column, key: z.string().min(1) }),
+  z.strictObject({ transform: z.literal('additional_field'), column: Column, key: z.string().min(1), fileName: Column.optional() }),
   /**
    * A fact of the file's profile (file-profile.ts), looked up by the row's SHA1 when the event is
    * matched: Sysmon's `Signed` ("true"/"false"), `Signature`, `SignatureStatus`, and the version
@@ -63,7 +65,11 @@ export type MappingFile = z.infer<typeof MappingFileSchema>;
  * `reads` names what a getter reads beyond the event's own columns (`FileProfile`: the profile the
  * detection engine attaches before matching), so a rule index knows the value is not in the row.
  */
-export type Getter = ((event: Record<string, unknown>) => unknown) & { reads?: 'FileProfile' };
+export type Getter = ((event: Record<string, unknown>) => unknown) & {
+  reads?: 'FileProfile';
+  /** A column holding the last path component of this field's value, known even when the value is not. */
+  fileNameColumn?: string;
+};
 
 export interface LogsourceTarget {
   table: TableName;
@@ -131,7 +137,7 @@ function transformColumns(t: Transform): Array<string | undefined> {
     case 'registry_path': return [t.key, t.value];
     case 'registry_details': return [t.data, t.type];
     case 'is_ipv6': return [t.column];
-    case 'additional_field': return [t.column];
+    case 'additional_field': return [t.column, t.fileName];
     case 'file_profile': return [t.column];
   }
 }
@@ -206,10 +212,14 @@ function compileTransform(t: Transform): Getter {
       if (!present(v)) return undefined;
       return String(v).includes(':') ? 'true' : 'false';
     };
-    case 'additional_field': return (e) => {
-      const v = jsonObject(e[t.column])?.[t.key];
-      return v === null || v === '' ? undefined : v;
-    };
+    case 'additional_field': {
+      const g: Getter = (e) => {
+        const v = jsonObject(e[t.column])?.[t.key];
+        return v === null || v === '' ? undefined : v;
+      };
+      if (t.fileName) g.fileNameColumn = t.fileName;
+      return g;
+    }
     case 'file_profile': {
       const read = PROFILE_READ[t.attribute]!;
       const g: Getter = (e) => {
