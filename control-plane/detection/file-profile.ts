@@ -101,7 +101,10 @@ export class FileProfiles {
   attach(event: SensorEvent): void {
     const e = event as Record<string, unknown>;
     const p = this.get({ SHA1: e.SHA1, SHA256: e.SHA256, MD5: e.MD5 });
-    if (p) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = p;
+    // Set or cleared every time: an event object seen by an earlier engine keeps nothing stale.
+    const holder = event as unknown as Record<symbol, unknown>;
+    if (p) holder[FILE_PROFILE] = p;
+    else delete holder[FILE_PROFILE];
   }
 
   private merge(hashes: Hashes, facts: FileProfile): void {
