@@ -136,6 +136,17 @@ function keysOf(h: Hashes): string[] {
   return out;
 }
 
+/**
+ * Rebuilds profiles from the certificate rows kept in the store (the newest `max`), so a restarted
+ * control plane still knows what those rows said. Version information learnt from process events
+ * is not rebuilt: it comes back with the file's next process event.
+ */
+export async function primeFileProfiles(profiles: FileProfiles, events: { latestFileCertificates(limit: number): Promise<SensorEvent[]> }, max = FILE_PROFILE_LIMITS.maxProfiles): Promise<number> {
+  const rows = await events.latestFileCertificates(max);
+  for (const row of rows) profiles.observe(row);
+  return rows.length;
+}
+
 /** The profile the engine handed to `event`, if any. */
 export function profileOf(event: Record<string, unknown>): FileProfile | undefined {
   return (event as unknown as Record<symbol, FileProfile | undefined>)[FILE_PROFILE];

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { compileRules, defaultMapping } from '../../control-plane/detection/index.ts';
 import { detectOffline } from '../../control-plane/detection/offline-detect.ts';
-import { FileProfiles } from '../../control-plane/detection/file-profile.ts';
+import { FileProfiles, primeFileProfiles } from '../../control-plane/detection/file-profile.ts';
+import { DetectionEngine } from '../../control-plane/detection/index.ts';
+import { openSqliteStore } from '../../control-plane/index.ts';
+import { cleanup, tempDir } from '../helpers.ts';
 import { readRecordedEvents } from '../../scenarios/recorded/index.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 
@@ -212,4 +215,30 @@ test('compiled rules say which fields they read from the file profile (for a rul
   assert.equal(profiles.size, 2);
   assert.equal(profiles.get({ SHA1: '1'.repeat(40), SHA256: undefined, MD5: undefined }), undefined, 'the least recently seen is dropped');
   assert.equal(profiles.get({ SHA1: '3'.repeat(40), SHA256: undefined, MD5: undefined })?.IsSigned, true);
+});
+
+test('file profiles survive a restart: rebuilt from the certificate rows kept in the store', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const file = join(dir, 'profiles.db');
+  const { set } = ruleSet('windows/image_load/image_load_dll_dbghelp_dbgcore_unsigned_load.yml');
+  const sha1 = 'bb'.repeat(20);
+  const cert = row('DeviceFileCertificateInfo', { SHA1: sha1, IsSigned: false });
+  const load = () => row('DeviceImageLoadEvents', { ActionType: 'ImageLoaded', FileName: 'dbgcore.dll', FolderPath: 'C:\\Users\\Public\\dbgcore.dll', SHA1: sha1 });
+  const before = openSqliteStore({ file });
+  const first = new DetectionEngine(set, { latenessMs: 0 });
+  await before.transaction(async (tx) => {
+    await tx.events.insertEvents('dev', [cert], 0);
+    return first.evaluate(tx, cert);
+  });
+  await before.close();
+
+  const after = openSqliteStore({ file });
+  t.after(() => after.close());
+  const cold = new DetectionEngine(set, { latenessMs: 0 });
+  assert.deepEqual(await after.transaction((tx) => cold.evaluate(tx, load())), [], 'a new engine knows no profile by itself');
+  const restarted = new DetectionEngine(set, { latenessMs: 0 });
+  assert.equal(await primeFileProfiles(restarted.profiles!, after.events), 1);
+  const occ = await after.transaction((tx) => restarted.evaluate(tx, load()));
+  assert.deepEqual(occ.map((o) => o.ruleTitle), [ruleSet('windows/image_load/image_load_dll_dbghelp_dbgcore_unsigned_load.yml').title]);
 });
