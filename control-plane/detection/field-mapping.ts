@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { protocolError } from '../../protocol/errors.ts';
 import { columnsOf, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
-import { profileOf, type FileProfile } from './file-profile.ts';
+import { jsonObject, profileOf, type FileProfile } from './file-profile.ts';
 
 /**
  * The Sigma -> MDE field mapping, as data (control-plane/detection/mappings/mde.yaml), in the
@@ -33,7 +33,7 @@ const Transform = z.discriminatedUnion('transform', [
   z.strictObject({ transform: z.literal('is_ipv6'), column: Column }),
   /**
    * One key of a JSON column (`AdditionalFields`): a value MDE records in no column of its own,
-   * which arcsim's sensor and recorded-telemetry converter put there (absent when not recorded).
+   * which arcsim's recorded-telemetry converter (or a scenario event) puts there; absent when not recorded.
    * `fileName`: a column holding the file name of that same path (InitiatingProcessParentFileName
    * for ParentImage), which alone decides `|endswith: '\\name.exe'` when the path is not recorded.
    */
@@ -139,18 +139,6 @@ function transformColumns(t: Transform): Array<string | undefined> {
     case 'is_ipv6': return [t.column];
     case 'additional_field': return [t.column, t.fileName];
     case 'file_profile': return [t.column];
-  }
-}
-
-/** A JSON column's value as an object (the column holds the JSON value or its text). */
-function jsonObject(v: unknown): Record<string, unknown> | undefined {
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  if (typeof v !== 'string' || !v.startsWith('{')) return undefined;
-  try {
-    const o: unknown = JSON.parse(v);
-    return typeof o === 'object' && o !== null && !Array.isArray(o) ? o as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -32,7 +32,7 @@ export interface FileProfile {
 
 /** Limits of the profile cache, with units. */
 export const FILE_PROFILE_LIMITS = {
-  /** Profiles kept per detection engine, count; the least recently seen is dropped past it. */
+  /** Entries kept per detection engine, count (one per hash a file is known by); the least recently seen is dropped past it. */
   maxProfiles: 100_000,
 };
 
@@ -42,15 +42,16 @@ export const FILE_PROFILE = Symbol('arcsim.fileProfile');
 const text = (v: unknown): string | undefined => typeof v === 'string' && v !== '' && v !== '-' ? v : undefined;
 const bool = (v: unknown): boolean | undefined => typeof v === 'boolean' ? v : undefined;
 
-function additional(v: unknown): Record<string, unknown> {
+/** A JSON column's value as an object (the column holds the JSON value or its text); undefined otherwise. */
+export function jsonObject(v: unknown): Record<string, unknown> | undefined {
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  if (typeof v === 'string') {
-    try {
-      const o: unknown = JSON.parse(v);
-      if (typeof o === 'object' && o !== null && !Array.isArray(o)) return o as Record<string, unknown>;
-    } catch { /* not JSON: no additional fields */ }
+  if (typeof v !== 'string' || !v.startsWith('{')) return undefined;
+  try {
+    const o: unknown = JSON.parse(v);
+    return typeof o === 'object' && o !== null && !Array.isArray(o) ? o as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
   }
-  return {};
 }
 
 /** Version information a row states about a file, by column prefix (`Process` or `InitiatingProcess`). */
@@ -85,7 +86,7 @@ export class FileProfiles {
   observe(event: SensorEvent): void {
     const e = event as Record<string, unknown>;
     if (event.Table === 'DeviceFileCertificateInfo') {
-      const more = additional(e.AdditionalFields);
+      const more = jsonObject(e.AdditionalFields) ?? {};
       this.merge({ SHA1: e.SHA1, SHA256: more.SHA256, MD5: more.MD5 }, {
         IsSigned: bool(e.IsSigned), Signer: text(e.Signer), IsTrusted: bool(e.IsTrusted),
         SignatureStatus: text(more.SignatureStatus), OriginalFileName: text(more.OriginalFileName),
