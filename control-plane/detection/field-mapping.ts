@@ -66,6 +66,8 @@ export type MappingFile = z.infer<typeof MappingFileSchema>;
  * detection engine attaches before matching), so a rule index knows the value is not in the row.
  */
 export type Getter = ((event: Record<string, unknown>) => unknown) & {
+  /** Set when the getter returns this column's value as it is; absent: the value is computed (a transform). */
+  column?: string;
   reads?: 'FileProfile';
   /** A column holding the last path component of this field's value, known even when the value is not. */
   fileNameColumn?: string;
@@ -115,17 +117,24 @@ export class FieldMapping {
     const why = this.file.unmapped[table]?.[field];
     if (spec === undefined) {
       if (why) return `field "${field}" has no counterpart in ${table}: ${why}`;
-      if (columns.includes(field)) return (e) => e[field];
+      if (columns.includes(field)) return verbatim(field);
       return `field "${field}" does not exist in ${table} (no mapping in ${this.source} and no such column)`;
     }
     const need = (cols: Array<string | undefined>): string | undefined => {
       const missing = cols.filter((c): c is string => c !== undefined && !columns.includes(c));
       return missing.length ? `field "${field}" maps to ${missing.join(', ')}, which ${table} does not have in arcsim's event schema` : undefined;
     };
-    if (typeof spec === 'string') return need([spec]) ?? ((e) => e[spec]);
+    if (typeof spec === 'string') return need([spec]) ?? verbatim(spec);
     const problem = need(transformColumns(spec));
     return problem ?? compileTransform(spec);
   }
+}
+
+/** A getter returning one column as it is (tagged, so a rule index may look for its literals in that column). */
+function verbatim(column: string): Getter {
+  const g: Getter = (e) => e[column];
+  g.column = column;
+  return g;
 }
 
 function transformColumns(t: Transform): Array<string | undefined> {

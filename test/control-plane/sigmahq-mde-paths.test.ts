@@ -207,7 +207,12 @@ test('compiled rules say which fields they read from the file profile (for a rul
   assert.deepEqual(ruleSet('windows/image_load/image_load_side_load_vcruntime140.yml').set.detections[0]!.profileFields.sort(), ['Description', 'SignatureStatus', 'Signed']);
   assert.deepEqual(ruleSet('windows/network_connection/net_connection_win_rundll32_net_connections.yml').set.detections[0]!.profileFields, []);
   const g = defaultMapping().resolve('DeviceImageLoadEvents', 'Signed');
-  assert.ok(typeof g !== 'string' && g.reads === 'FileProfile');
+  assert.ok(typeof g !== 'string' && g.reads === 'FileProfile' && g.column === undefined);
+  // A getter that returns a column as it is says which; a transformed one (AdditionalFields key) does not.
+  const image = defaultMapping().resolve('DeviceImageLoadEvents', 'ImageLoaded');
+  assert.ok(typeof image !== 'string' && image.column === 'FolderPath');
+  const parent = defaultMapping().resolve('DeviceFileEvents', 'ParentImage');
+  assert.ok(typeof parent !== 'string' && parent.column === undefined && parent.fileNameColumn === 'InitiatingProcessParentFileName');
 
   const profiles = new FileProfiles(2);
   const cert = (n: number) => ({ Table: 'DeviceFileCertificateInfo', SHA1: String(n).repeat(40), IsSigned: true }) as unknown as SensorEvent;
