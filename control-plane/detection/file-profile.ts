@@ -56,6 +56,8 @@ export function jsonObject(v: unknown): Record<string, unknown> | undefined {
 
 /** Version information a row states about a file, by column prefix (`Process` or `InitiatingProcess`). */
 function versionInfo(e: Record<string, unknown>, prefix: 'Process' | 'InitiatingProcess'): FileProfile {
+  if (e[`${prefix}VersionInfoOriginalFileName`] === undefined && e[`${prefix}VersionInfoFileDescription`] === undefined
+    && e[`${prefix}VersionInfoProductName`] === undefined && e[`${prefix}VersionInfoCompanyName`] === undefined) return {};
   return {
     OriginalFileName: text(e[`${prefix}VersionInfoOriginalFileName`]),
     FileDescription: text(e[`${prefix}VersionInfoFileDescription`]),
@@ -109,10 +111,11 @@ export class FileProfiles {
   }
 
   private merge(hashes: Hashes, facts: FileProfile): void {
-    const keys = keysOf(hashes);
-    if (keys.length === 0) return;
+    // Most rows state nothing about a file: return before any hash is looked at.
     const defined = Object.entries(facts).filter(([, v]) => v !== undefined);
     if (defined.length === 0) return;
+    const keys = keysOf(hashes);
+    if (keys.length === 0) return;
     const merged: FileProfile = { ...this.get(hashes), ...Object.fromEntries(defined) };
     for (const key of keys) {
       this.profiles.delete(key); // re-inserted last: the map's order is least recently seen first
