@@ -32,7 +32,7 @@ export interface FileProfile {
 
 /** Limits of the profile cache, with units. */
 export const FILE_PROFILE_LIMITS = {
-  /** Entries kept per detection engine, count (one per hash a file is known by); the least recently seen is dropped past it. */
+  /** Entries kept per detection engine, count (one per hash a file is known by); the least recently changed is dropped past it. */
   maxProfiles: 100_000,
 };
 
@@ -54,16 +54,18 @@ export function jsonObject(v: unknown): Record<string, unknown> | undefined {
   }
 }
 
+/** The version-information columns of a row, per column prefix (names built once: a hot path). */
+const VERSION_COLUMNS = {
+  Process: ['ProcessVersionInfoOriginalFileName', 'ProcessVersionInfoFileDescription', 'ProcessVersionInfoProductName', 'ProcessVersionInfoCompanyName'],
+  InitiatingProcess: ['InitiatingProcessVersionInfoOriginalFileName', 'InitiatingProcessVersionInfoFileDescription', 'InitiatingProcessVersionInfoProductName', 'InitiatingProcessVersionInfoCompanyName'],
+} as const;
+
 /** Version information a row states about a file, by column prefix (`Process` or `InitiatingProcess`). */
-function versionInfo(e: Record<string, unknown>, prefix: 'Process' | 'InitiatingProcess'): FileProfile {
-  if (e[`${prefix}VersionInfoOriginalFileName`] === undefined && e[`${prefix}VersionInfoFileDescription`] === undefined
-    && e[`${prefix}VersionInfoProductName`] === undefined && e[`${prefix}VersionInfoCompanyName`] === undefined) return {};
-  return {
-    OriginalFileName: text(e[`${prefix}VersionInfoOriginalFileName`]),
-    FileDescription: text(e[`${prefix}VersionInfoFileDescription`]),
-    ProductName: text(e[`${prefix}VersionInfoProductName`]),
-    CompanyName: text(e[`${prefix}VersionInfoCompanyName`]),
-  };
+function versionInfo(e: Record<string, unknown>, prefix: 'Process' | 'InitiatingProcess'): FileProfile | undefined {
+  const [original, description, product, company] = VERSION_COLUMNS[prefix];
+  const o = e[original], d = e[description], p = e[product], c = e[company];
+  if (o === undefined && d === undefined && p === undefined && c === undefined) return undefined;
+  return { OriginalFileName: text(o), FileDescription: text(d), ProductName: text(p), CompanyName: text(c) };
 }
 
 export class FileProfiles {
@@ -77,8 +79,10 @@ export class FileProfiles {
 
   /** The profile of a file, by any of its hashes (any case). */
   get(hashes: Hashes): FileProfile | undefined {
-    for (const k of keysOf(hashes)) {
-      const p = this.profiles.get(k);
+    for (const algo of ALGOS) {
+      const v = hashes[algo];
+      if (typeof v !== 'string' || v.length !== HASH_LENGTH[algo]) continue;
+      const p = this.profiles.get(v.toLowerCase());
       if (p) return p;
     }
     return undefined;
@@ -96,8 +100,10 @@ export class FileProfiles {
       });
       return;
     }
-    if (event.Table === 'DeviceProcessEvents') this.merge({ SHA1: e.SHA1, SHA256: e.SHA256, MD5: e.MD5 }, versionInfo(e, 'Process'));
-    this.merge({ SHA1: e.InitiatingProcessSHA1, SHA256: e.InitiatingProcessSHA256, MD5: e.InitiatingProcessMD5 }, versionInfo(e, 'InitiatingProcess'));
+    const own = event.Table === 'DeviceProcessEvents' ? versionInfo(e, 'Process') : undefined;
+    if (own) this.merge({ SHA1: e.SHA1, SHA256: e.SHA256, MD5: e.MD5 }, own);
+    const initiating = versionInfo(e, 'InitiatingProcess');
+    if (initiating) this.merge({ SHA1: e.InitiatingProcessSHA1, SHA256: e.InitiatingProcessSHA256, MD5: e.InitiatingProcessMD5 }, initiating);
   }
 
   /** Hands `event` the profile of its file (its SHA1, else SHA256, else MD5) for the field getters to read. */
@@ -111,14 +117,31 @@ export class FileProfiles {
   }
 
   private merge(hashes: Hashes, facts: FileProfile): void {
-    // Most rows state nothing about a file: return before any hash is looked at.
-    const defined = Object.entries(facts).filter(([, v]) => v !== undefined);
-    if (defined.length === 0) return;
-    const keys = keysOf(hashes);
-    if (keys.length === 0) return;
-    const merged: FileProfile = { ...this.get(hashes), ...Object.fromEntries(defined) };
+    // Most rows state nothing new about a file: return before allocating anything.
+    let keys: string[] | undefined;
+    let old: FileProfile | undefined;
+    let changed = false;
+    for (const k in facts) {
+      const v = facts[k as keyof FileProfile];
+      if (v === undefined) continue;
+      if (keys === undefined) {
+        keys = keysOf(hashes);
+        if (keys.length === 0) return;
+        old = this.get(hashes);
+      }
+      if (old?.[k as keyof FileProfile] !== v) {
+        changed = true;
+        break;
+      }
+    }
+    if (!changed || keys === undefined) return;
+    const merged: FileProfile = { ...old };
+    for (const k in facts) {
+      const v = facts[k as keyof FileProfile];
+      if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    }
     for (const key of keys) {
-      this.profiles.delete(key); // re-inserted last: the map's order is least recently seen first
+      this.profiles.delete(key); // re-inserted last: the map's order is least recently changed first
       this.profiles.set(key, merged);
     }
     while (this.profiles.size > this.max) this.profiles.delete(this.profiles.keys().next().value!);
@@ -128,14 +151,15 @@ export class FileProfiles {
 /** A file's hashes as a row gives them (any may be absent). */
 interface Hashes { SHA1: unknown; SHA256: unknown; MD5: unknown }
 
+const ALGOS = ['SHA1', 'SHA256', 'MD5'] as const;
 const HASH_LENGTH = { SHA1: 40, SHA256: 64, MD5: 32 } as const;
 
-/** Map keys of a file: `sha1:…`, `sha256:…`, `md5:…` for each well-formed hash it has. */
+/** Map keys of a file: each of its hashes of the right length, lower-case (the lengths tell the algorithms apart). */
 function keysOf(h: Hashes): string[] {
   const out: string[] = [];
-  for (const algo of ['SHA1', 'SHA256', 'MD5'] as const) {
+  for (const algo of ALGOS) {
     const v = h[algo];
-    if (typeof v === 'string' && v.length === HASH_LENGTH[algo] && /^[0-9a-f]+$/i.test(v)) out.push(`${algo.toLowerCase()}:${v.toLowerCase()}`);
+    if (typeof v === 'string' && v.length === HASH_LENGTH[algo]) out.push(v.toLowerCase());
   }
   return out;
 }
