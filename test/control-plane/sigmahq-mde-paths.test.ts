@@ -218,7 +218,7 @@ test('compiled rules say which fields they read from the file profile (for a rul
   const cert = (n: number) => ({ Table: 'DeviceFileCertificateInfo', SHA1: String(n).repeat(40), IsSigned: true }) as unknown as SensorEvent;
   for (const n of [1, 2, 3]) profiles.observe(cert(n));
   assert.equal(profiles.size, 2);
-  assert.equal(profiles.get({ SHA1: '1'.repeat(40), SHA256: undefined, MD5: undefined }), undefined, 'the least recently seen is dropped');
+  assert.equal(profiles.get({ SHA1: '1'.repeat(40), SHA256: undefined, MD5: undefined }), undefined, 'the least recently changed is dropped');
   assert.equal(profiles.get({ SHA1: '3'.repeat(40), SHA256: undefined, MD5: undefined })?.IsSigned, true);
 });
 
