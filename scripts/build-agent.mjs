@@ -11,8 +11,9 @@
 // - What the sources read next to themselves is embedded at build time: the version from
 //   package.json (lib/version.ts) and the scenario library's files (agent/scenario-library.ts).
 // - zod keeps only its English messages (its default).
-// - systeminformation and node-schedule are imported dynamically by the sources, so the bundle
-//   carries them without running them until an inventory is taken or a cron job is scheduled.
+// - Everything the sources reach only through import() (systeminformation, node-schedule, zod,
+//   yaml, the scenario code...) is the bundle's cold part: packed (brotli) inside the one file and
+//   evaluated on first use, so an idle agent neither runs it nor keeps its source text (buildAgent).
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
