@@ -186,6 +186,14 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
 
   // 3. The hot part: `import('x')` of a cold module becomes `__arcsimCold(key)` (arcsim-cold-loader).
   const hotUsedList = [...hotUsed].sort();
+  // The cold part sees a hot module as its namespace object: named exports work (live), but not a
+  // default export nor a CommonJS module's exports, so those are refused rather than half-working.
+  for (const key of hotUsedList) {
+    const source = await readFile(join(ROOT, key), 'utf8');
+    if (probe.metafile.inputs[key]?.format === 'cjs' || /\bexport\s+default\b|\bas\s+default\b/.test(source)) {
+      throw new Error(`the agent bundle's cold part imports ${key} from its hot part, which is CommonJS or has a default export: not supported by the cold loader (scripts/build-agent.mjs)`);
+    }
+  }
   const coldLoader = {
     name: 'cold-loader',
     setup(build) {
