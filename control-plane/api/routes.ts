@@ -21,6 +21,7 @@ import { metaRoutes } from './meta-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
 import { machineRoutes } from './machine-routes.ts';
 import { alertRoutes } from './alert-routes.ts';
+import { exportRoutes } from './export-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
@@ -91,6 +92,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(tokenRoutes, deps);
   app.register(machineRoutes, deps);
   app.register(alertRoutes, deps);
+  app.register(exportRoutes, deps);
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
