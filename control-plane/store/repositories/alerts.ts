@@ -21,6 +21,8 @@ const Q = {
                     end_time = ${d.greatest('end_time', '?')}, updated_at = ? WHERE system_alert_id = ? RETURNING *`),
   getAlert: sql(`SELECT * FROM alerts WHERE system_alert_id = ?`),
   setAlertStatus: sql(`UPDATE alerts SET status = ?, updated_at = ? WHERE system_alert_id = ?`),
+  // The sinks' outbox (repositories/sinks.ts): one row per new alert and per status change.
+  outbox: sql(`INSERT INTO alert_outbox (system_alert_id, change, status, at) VALUES (?, ?, ?, ?)`),
   linkEvents: sql((d) => `INSERT INTO alert_events (system_alert_id, report_id, detonation_id)
                  SELECT ?, report_id, detonation_id FROM ${d.jsonRows('x', { report_id: 'text', detonation_id: 'text' })}
                  WHERE true ON CONFLICT DO NOTHING`),
@@ -55,6 +57,7 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
           a.systemAlertId, a.dedupKey, a.alertType, a.ruleId, a.agentId, a.resourceId, a.severity, a.status, a.count,
           a.startTime, a.endTime, a.timeGenerated, a.updatedAt, a.latencyMs, JSON.stringify(a.properties),
         ]);
+        await ex.run(Q.outbox, [a.systemAlertId, 'created', a.status, a.updatedAt]);
         return { alert: toAlert(row!), created: true };
       }
       const row = await ex.get<AlertCols>(Q.addOccurrence, [a.startTime, a.endTime, a.updatedAt, owner]);
@@ -80,7 +83,9 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
   }
 
   async setAlertStatus(id: string, status: AlertStatus, at: number): Promise<void> {
-    await this.ex.run(Q.setAlertStatus, [status, at, id]);
+    await this.ex.atomic(async (ex) => {
+      if (await ex.run(Q.setAlertStatus, [status, at, id])) await ex.run(Q.outbox, [id, 'status', status, at]);
+    });
   }
 
   async linkAlertEvents(id: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void> {
