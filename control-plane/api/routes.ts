@@ -28,6 +28,7 @@ import { inventoryRoutes } from './inventory-routes.ts';
 import { portal } from './portal.ts';
 import { installRoutes } from './install-routes.ts';
 import type { Transport } from '../tls/transport.ts';
+import type { Sinks } from '../sinks/index.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -60,6 +61,8 @@ export interface ApiDeps {
   logger: Logger;
   /** `maxBodyBytes` (every route) and `maxImportBodyBytes` (snapshot imports, run results). */
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
+  /** The configured sinks (their state on /api/health). */
+  sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
 }
 
 /**

@@ -6,7 +6,7 @@ const Q = {
   // The outbox row itself is written by the alerts repository, in the transaction of the change.
   startOf: sql(`SELECT start_after FROM sink_state WHERE sink = ?`),
   claimStart: sql(`INSERT INTO sink_state (sink, start_after, created_at)
-                   SELECT ?, COALESCE(MAX(id), 0), ? FROM alert_outbox
+                   SELECT ?, COALESCE(MAX(id), 0), ? FROM alert_outbox WHERE true
                    ON CONFLICT (sink) DO NOTHING`),
   pending: sql(`SELECT o.id, o.system_alert_id, o.change, o.status, o.at FROM alert_outbox o
                 WHERE o.id > ? AND NOT EXISTS (SELECT 1 FROM sink_deliveries d WHERE d.sink = ? AND d.change_id = o.id)
