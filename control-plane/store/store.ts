@@ -375,7 +375,10 @@ export interface AlertsRepository {
   upsertAlert(candidate: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
+  /** Sets the status; a real change also writes the sinks' outbox row (same transaction). */
   setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
+  /** Merges triage fields (Graph classification, determination, assignedTo; null clears) into the properties; false when there is no such alert. */
+  setAlertTriage(systemAlertId: string, fields: Record<string, string | null>, at: number): Promise<boolean>;
   linkAlertEvents(systemAlertId: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void>;
   alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
   insertAlertCopies(copies: AlertCopyRow[]): Promise<void>;

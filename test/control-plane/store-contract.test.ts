@@ -230,6 +230,7 @@ for (const backend of backends) {
       }), /crash before commit/);
       await s.transaction(async (tx) => tx.alerts.setAlertStatus('A1', 'Resolved', T0 + 2 * MIN));
       await s.alerts.setAlertStatus('missing', 'Resolved', T0 + MIN); // no such alert: no change
+      await s.alerts.setAlertStatus('A1', 'Resolved', T0 + 3 * MIN); // the same status again: no change
       const start = await s.sinks.sinkStart('early', T0 + 5 * MIN);
       assert.equal(start, 0, 'the start is kept from the first call');
       const pending = await s.sinks.pendingChanges('early', start, 10);
@@ -247,6 +248,17 @@ for (const backend of backends) {
       await s.alerts.setAlertStatus('A1', 'Active', T0 + 7 * MIN);
       assert.deepEqual((await s.sinks.pendingChanges('late', late, 10)).map((c) => c.status), ['Active']);
       assert.deepEqual((await s.sinks.pendingChanges('early', start, 10)).map((c) => c.status), ['Resolved', 'Active']);
+      // Triage fields merge into the properties (null clears one) and are no sink change.
+      assert.equal(await s.alerts.setAlertTriage('A1', { classification: 'truePositive', assignedTo: 'ana@lab' }, T0 + 8 * MIN), true);
+      assert.equal(await s.transaction((tx) => tx.alerts.setAlertTriage('A1', { assignedTo: null, determination: 'malware' }, T0 + 9 * MIN)), true);
+      assert.equal(await s.alerts.setAlertTriage('missing', { classification: 'truePositive' }, T0), false);
+      const triaged = (await s.alerts.getAlert('A1'))!;
+      assert.equal(triaged.properties.classification, 'truePositive');
+      assert.equal(triaged.properties.determination, 'malware');
+      assert.equal(triaged.properties.assignedTo ?? null, null);
+      assert.equal(triaged.properties.alertDisplayName, 'Failed SSH brute force attack', 'the other properties stay');
+      assert.equal(triaged.updatedAt, T0 + 9 * MIN);
+      assert.equal((await s.sinks.pendingChanges('early', start, 10)).length, 2);
     }));
 
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
