@@ -8,7 +8,7 @@ import { EXPORT_FORMATS, exportRecords, LAB_TENANT_ID } from '../exports/index.t
 import { ERROR_RESPONSES, ROLE } from './http.ts';
 
 const ExportQuery = z.strictObject({
-  format: z.enum(EXPORT_FORMATS).describe('graph: Microsoft Graph security alerts_v2 and incidents; sentinel: SecurityAlert and SecurityIncident rows; ocsf: OCSF 1.8.0 Detection Finding (2004) and Incident Finding (2005); cef: ArcSight CEF lines (alerts only)'),
+  format: z.enum(EXPORT_FORMATS).default('graph').describe('default graph. graph: Microsoft Graph security alerts_v2 and incidents; sentinel: SecurityAlert and SecurityIncident rows; ocsf: OCSF 1.8.0 Detection Finding (2004) and Incident Finding (2005); cef: ArcSight CEF lines (alerts only)'),
   since: z.string().optional().describe('only alerts and incidents changed at or after this time: ISO 8601 (2026-06-01T10:00:00Z) or a duration back from now (24h, 7d)'),
 });
 

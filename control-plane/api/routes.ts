@@ -22,6 +22,8 @@ import { tokenRoutes } from './token-routes.ts';
 import { machineRoutes } from './machine-routes.ts';
 import { alertRoutes } from './alert-routes.ts';
 import { exportRoutes } from './export-routes.ts';
+import { graphRoutes } from './graph-routes.ts';
+import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
@@ -96,6 +98,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(machineRoutes, deps);
   app.register(alertRoutes, deps);
   app.register(exportRoutes, deps);
+  app.register(graphRoutes, deps);
+  app.register(armAlertRoutes, deps);
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
