@@ -53,9 +53,9 @@ export const ControlPlaneConfigSchema = z.strictObject({
   incidentWindow: z.string().default('24h'),
   /** Arc status thresholds, CSPM pulls, extension commands (see inventory/inventory.ts). */
   inventory: InventoryConfigSchema.default(InventoryConfigSchema.parse({})),
-  /** Whole positive numbers (the config file also keeps the frame and batch sizes from going below the protocol's). */
   /** Where alert changes stream to: syslog (TCP, UDP) and webhooks (see sinks/sink-config.ts, docs/sinks.md). */
   sinks: SinksConfigSchema,
+  /** Whole positive numbers (the config file also keeps the frame and batch sizes from going below the protocol's). */
   limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().int().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
 export type ControlPlaneConfig = z.input<typeof ControlPlaneConfigSchema>;
