@@ -85,7 +85,7 @@ class SinkWorker {
         return delivered;
       }
       const now = clock.now();
-      for (const { change } of rendered) await store.sinks.markDelivered(name, change.id, now, this.failures + 1);
+      await store.sinks.markDelivered(name, rendered.map((r) => r.change.id), now, this.failures + 1);
       delivered += rendered.length;
       this.lastDeliveredAt = now;
       this.failures = 0;
@@ -120,7 +120,7 @@ class SinkWorker {
       if (!r.ok) {
         // The ones before this one were accepted: record them, retry from here.
         const now = this.deps.clock.now();
-        for (const done of batch.slice(0, i)) await this.deps.store.sinks.markDelivered(c.name, done.change.id, now, this.failures + 1);
+        await this.deps.store.sinks.markDelivered(c.name, batch.slice(0, i).map((done) => done.change.id), now, this.failures + 1);
         if (i > 0) this.lastDeliveredAt = now;
         return r.error ?? 'failed';
       }

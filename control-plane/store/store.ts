@@ -471,7 +471,8 @@ export interface SinksRepository {
   sinkStart(sink: string, now: number): Promise<number>;
   /** Changes after `startAfter` the sink has not delivered, oldest first. */
   pendingChanges(sink: string, startAfter: number, limit: number): Promise<AlertChangeRow[]>;
-  markDelivered(sink: string, changeId: number, at: number, attempts: number): Promise<void>;
+  /** Records these changes as delivered by the sink (one statement; a change recorded before stays as it was). */
+  markDelivered(sink: string, changeIds: number[], at: number, attempts: number): Promise<void>;
   /** How many changes wait for the sink, and when the oldest was made (null when none). */
   backlog(sink: string, startAfter: number): Promise<{ pending: number; oldestAt: number | null }>;
 }

@@ -237,8 +237,9 @@ for (const backend of backends) {
       assert.deepEqual(pending.map((c) => [c.systemAlertId, c.change, c.status, c.at]), [['A1', 'created', 'Active', T0 + MIN], ['A1', 'status', 'Resolved', T0 + 2 * MIN]]);
       assert.ok(pending[0]!.id < pending[1]!.id);
       assert.deepEqual(await s.sinks.backlog('early', start), { pending: 2, oldestAt: T0 + MIN }, 'oldest: the new alert (its updatedAt)');
-      await s.sinks.markDelivered('early', pending[0]!.id, T0 + 2 * MIN, 3);
-      await s.sinks.markDelivered('early', pending[0]!.id, T0 + 3 * MIN, 4); // a second record of it changes nothing
+      await s.sinks.markDelivered('early', [pending[0]!.id], T0 + 2 * MIN, 3);
+      await s.sinks.markDelivered('early', [], T0 + 2 * MIN, 3);
+      await s.sinks.markDelivered('early', [pending[0]!.id], T0 + 3 * MIN, 4); // a second record of it changes nothing
       assert.deepEqual((await s.sinks.pendingChanges('early', start, 10)).map((c) => c.change), ['status']);
       assert.deepEqual(await s.sinks.backlog('early', start), { pending: 1, oldestAt: T0 + 2 * MIN });
       // A sink configured now starts after what is already in the outbox; each sink keeps its own record.

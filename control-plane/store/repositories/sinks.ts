@@ -11,7 +11,8 @@ const Q = {
   pending: sql(`SELECT o.id, o.system_alert_id, o.change, o.status, o.at FROM alert_outbox o
                 WHERE o.id > ? AND NOT EXISTS (SELECT 1 FROM sink_deliveries d WHERE d.sink = ? AND d.change_id = o.id)
                 ORDER BY o.id LIMIT ?`),
-  delivered: sql(`INSERT INTO sink_deliveries (sink, change_id, delivered_at, attempts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+  delivered: sql((d) => `INSERT INTO sink_deliveries (sink, change_id, delivered_at, attempts)
+                  SELECT ?, id, ?, ? FROM ${d.jsonRows('x', { id: 'bigint' })} WHERE true ON CONFLICT DO NOTHING`),
   backlog: sql(`SELECT COUNT(*) AS n, MIN(o.at) AS oldest FROM alert_outbox o
                 WHERE o.id > ? AND NOT EXISTS (SELECT 1 FROM sink_deliveries d WHERE d.sink = ? AND d.change_id = o.id)`),
 };
@@ -29,8 +30,9 @@ export class SinksRepo extends RepositoryBase implements SinksRepository {
     return (await this.ex.all<ChangeCols>(Q.pending, [startAfter, sink, limit])).map(toChange);
   }
 
-  async markDelivered(sink: string, changeId: number, at: number, attempts: number): Promise<void> {
-    await this.ex.run(Q.delivered, [sink, changeId, at, attempts]);
+  async markDelivered(sink: string, changeIds: number[], at: number, attempts: number): Promise<void> {
+    if (changeIds.length === 0) return;
+    await this.ex.run(Q.delivered, [sink, at, attempts, JSON.stringify(changeIds.map((id) => ({ id })))]);
   }
 
   async backlog(sink: string, startAfter: number): Promise<{ pending: number; oldestAt: number | null }> {
