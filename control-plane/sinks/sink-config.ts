@@ -4,8 +4,10 @@ import { z } from 'zod';
 export const SINK_DEFAULTS = {
   /** ms between delivery passes when nothing wakes the sinks sooner (a commit does). */
   pollIntervalMs: 1_000,
-  /** Outbox changes one sink takes per pass. */
+  /** Outbox changes one sink sends per batch (recorded as delivered together). */
   batchSize: 100,
+  /** Batches one sink sends per pass at most, so a pass ends (and `close` returns) under a steady flood. */
+  batchesPerPass: 20,
   /** ms: first retry delay after a failed delivery; doubles per failure (full jitter), up to retryMaxMs. */
   retryMinMs: 1_000,
   /** ms: longest retry delay. */

@@ -71,7 +71,7 @@ class SinkWorker {
     this.startAfter ??= await store.sinks.sinkStart(name, clock.now());
     let delivered = 0;
     const failedBefore = this.failures;
-    for (;;) {
+    for (let batch = 0; batch < SINK_DEFAULTS.batchesPerPass; batch++) {
       const changes = await store.sinks.pendingChanges(name, this.startAfter, SINK_DEFAULTS.batchSize);
       if (changes.length === 0) break;
       const rendered: Array<{ change: AlertChangeRow; alert: ExportAlert | undefined }> = [];
