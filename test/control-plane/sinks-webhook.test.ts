@@ -138,3 +138,36 @@ test('webhook sink: a delivery whose answer is lost is sent again with the same 
   assert.ok(seen.length >= 2);
   assert.equal(seen[0], seen[1], 'the retry carries the key of the first attempt');
 });
+
+test('webhook and syslog sinks to a port where nothing listens: ECONNREFUSED on /api/health, retried later, the control plane stays ok', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const closed = await receiver(() => 200);
+  const port = Number(new URL(closed.url).port);
+  await new Promise<void>((resolve) => closed.server.close(() => resolve()));
+  const env = await startControlPlane({
+    clock,
+    config: {
+      sinks: [
+        { name: 'soar', type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: SECRET, retryMinMs: 2_000 },
+        { name: 'siem', type: 'syslog', transport: 'tcp', host: '127.0.0.1', port, retryMinMs: 2_000 },
+      ],
+    },
+  });
+  t.after(() => env.close());
+  const token = await env.cp.createToken({ subscription: 'sub-1', resourceGroup: 'rg-1' });
+  await playOn(env.url, token.token, 'web-01', ['ssh-brute-force-failed'], t);
+  await env.cp.sinks.deliver();
+  const health = await (await fetch(`${env.url}/api/health`)).json();
+  assert.equal(health.status, 'ok');
+  for (const s of health.sinks) {
+    assert.deepEqual([s.state, s.lastError, s.failures], ['failing', 'ECONNREFUSED', 1], JSON.stringify(s));
+    assert.equal(Date.parse(s.nextAttemptAt), clock.now() + 2_000, 'first retry after retryMinMs');
+    assert.ok(s.pending >= 1);
+  }
+  // Not due yet: no attempt; due: one more failed attempt.
+  await env.cp.sinks.deliver();
+  assert.equal((await (await fetch(`${env.url}/api/health`)).json()).sinks[0].failures, 1);
+  clock.advance(2_000);
+  await env.cp.sinks.deliver();
+  assert.ok((await (await fetch(`${env.url}/api/health`)).json()).sinks.every((s: any) => s.failures === 2));
+});
