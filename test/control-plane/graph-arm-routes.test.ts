@@ -186,3 +186,48 @@ test('MDC ARM alerts: list by subscription (value), get by location, dismiss/act
   assert.equal((await call('POST', `/subscriptions/sub-1/providers/Microsoft.Security/locations/westeurope/alerts/${name}/close${v}`, responder)).status, 400);
   assert.ok(mdc.length > 0);
 });
+
+test('MDC ARM list pages by 100 with nextLink ($skipToken); Graph pages by $top with @odata.nextLink', async (t) => {
+  const env = await startControlPlane({ config: { sync: { profile: 'xdr-unified' } } });
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const reader = await apiKeyFor(env, 'reader');
+  const now = Date.now();
+  // 130 stored alerts, each with its MDC and M365D copies, as ingest leaves them.
+  await env.store.transaction(async (tx) => {
+    for (let i = 0; i < 130; i++) {
+      const id = `alert-${String(i).padStart(3, '0')}`;
+      await tx.alerts.upsertAlert({
+        systemAlertId: id, dedupKey: `k${i}`, alertType: 'VM_SshBruteForceFailed', ruleId: 'r', agentId: 'a', resourceId: '/m/1', severity: 'Medium',
+        status: 'Active', count: 1, startTime: now, endTime: now, timeGenerated: now + i, updatedAt: now + i, latencyMs: null,
+        properties: { alertDisplayName: 'Failed SSH brute force attack', detectingProduct: 'MDC', intent: 'Probing', entities: [], location: { subscription: 'sub-1', resourceGroup: 'rg-1', location: 'westeurope' } },
+      }, 1);
+      await tx.alerts.insertAlertCopies([
+        { systemAlertId: id, product: 'MDC', copyId: id, status: 'Active', updatedAt: now },
+        { systemAlertId: id, product: 'M365D', copyId: `dc${id}`, status: 'Active', updatedAt: now },
+      ]);
+    }
+  });
+  const get = async (url: string) => {
+    const r = await fetch(url.startsWith('http') ? url : `${env.url}${url}`, { headers: { authorization: `Bearer ${reader}` } });
+    assert.equal(r.status, 200);
+    return r.json() as Promise<any>;
+  };
+  const first = await get('/subscriptions/sub-1/providers/Microsoft.Security/alerts?api-version=2022-01-01');
+  assert.equal(first.value.length, 100);
+  assert.match(first.nextLink, /^http:\/\/127\.0\.0\.1:\d+\/subscriptions\/sub-1\/providers\/Microsoft\.Security\/alerts\?api-version=2022-01-01&\$skipToken=/);
+  const second = await get(first.nextLink);
+  assert.equal(second.value.length, 30);
+  assert.equal(second.nextLink, undefined);
+  assert.equal(new Set([...first.value, ...second.value].map((a: any) => a.name)).size, 130);
+
+  const names: string[] = [];
+  let next: string | undefined = `/v1.0/security/alerts_v2?$top=50&$filter=${encodeURIComponent("severity eq 'medium'")}`;
+  while (next) {
+    const page = await get(next);
+    names.push(...page.value.map((a: any) => a.id));
+    next = page['@odata.nextLink'];
+  }
+  assert.equal(names.length, 130);
+  assert.equal(new Set(names).size, 130);
+  assert.equal((await get('/v1.0/security/alerts_v2')).value.length, 100, 'a page without $top holds 100');
+});
