@@ -70,6 +70,7 @@ class SinkWorker {
     const name = this.config.name;
     this.startAfter ??= await store.sinks.sinkStart(name, clock.now());
     let delivered = 0;
+    let oldest = Infinity;
     const failedBefore = this.failures;
     for (let batch = 0; batch < SINK_DEFAULTS.batchesPerPass; batch++) {
       const changes = await store.sinks.pendingChanges(name, this.startAfter, SINK_DEFAULTS.batchSize);
@@ -87,11 +88,12 @@ class SinkWorker {
       const now = clock.now();
       await store.sinks.markDelivered(name, rendered.map((r) => r.change.id), now, this.failures + 1);
       delivered += rendered.length;
+      oldest = Math.min(oldest, ...rendered.map((r) => r.change.at));
       this.lastDeliveredAt = now;
       this.failures = 0;
       this.lastError = null;
     }
-    if (delivered && failedBefore) await this.recovered(delivered, failedBefore);
+    if (delivered && failedBefore) await this.recovered(delivered, failedBefore, clock.now() - oldest);
     return delivered;
   }
 
@@ -140,9 +142,9 @@ class SinkWorker {
     if (this.failures === 1) await this.audit(`failing: ${error}`, 503);
   }
 
-  private async recovered(delivered: number, failures: number): Promise<void> {
-    this.deps.logger.info('sink delivering again', { sink: this.config.name, delivered, afterFailures: failures });
-    await this.audit(`recovered: delivered ${delivered} change(s) after ${failures} failed attempt(s)`, 200);
+  private async recovered(delivered: number, failures: number, lagMs: number): Promise<void> {
+    this.deps.logger.info('sink delivering again', { sink: this.config.name, delivered, afterFailures: failures, lagMs });
+    await this.audit(`recovered: delivered ${delivered} change(s) after ${failures} failed attempt(s), the oldest ${lagMs} ms late`, 200);
   }
 
   /** An audit row for a sink state change (who `sink:NAME`, method `SINK`). */
