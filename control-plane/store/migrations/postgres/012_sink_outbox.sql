@@ -1,4 +1,4 @@
--- arcsim store, version 11 (issue 14): the outbox of alert changes that sinks (syslog, webhooks)
+-- arcsim store, version 12 (issue 14): the outbox of alert changes that sinks (syslog, webhooks)
 -- carry. A row is written in the transaction that creates an alert or changes its status, so a
 -- crash or a receiver that is down loses nothing; each sink records what it delivered.
 
