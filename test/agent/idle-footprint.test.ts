@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureAgentFootprint } from '../../bench/agent-footprint.ts';
+import { createControlPlane, openSqliteStore } from '../../control-plane/index.ts';
+import { readYaml } from '../../lib/yaml.ts';
 import { UNIT_NODE_ARGS } from '../../protocol/agent-service.ts';
 import { cleanup, tempDir } from '../helpers.ts';
 
@@ -137,4 +140,30 @@ timer.unref();
   assert.equal(status & (16 | 64), 0, `the hot loop was not optimized by TurboFan (status ${status}, node ${execArgv.join(' ')})`);
   assert.equal(status & 32768, 0, `the hot loop was not compiled by Sparkplug either (status ${status})`);
   assert.notEqual(status & 128, 0, `the hot loop runs in the interpreter (status ${status})`);
+});
+
+test('the agent bundle, run as the unit runs it, unpacks its cold part for a run-scenario command: plays a library scenario and refuses a bad one with the scenario format\'s message', { timeout: 90_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const { buildAgent } = (await import(join(REPO, 'scripts', 'build-agent.mjs'))) as { buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ file: string }> };
+  const { file } = await buildAgent({ outDir: join(dir, 'bundle'), quiet: true });
+  const store = openSqliteStore({ file: join(dir, 'arcsim.db') });
+  const cp = createControlPlane({ store, config: { port: 0 } });
+  t.after(async () => { await cp.close(); await store.close(); });
+  const url = await cp.listen();
+  const token = await cp.createToken({ subscription: 'bundle', resourceGroup: 'cold' });
+  const registered = new Promise<void>((resolve) => cp.once('registered', () => resolve()));
+  const child = fork(file, ['run', '--control-plane', url, '--token', token.token, '--state-dir', join(dir, 'agent')], {
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: UNIT_NODE_ARGS, env: { ...process.env, ARCSIM_LOG_LEVEL: 'error' },
+  });
+  t.after(async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } });
+  await registered;
+  const [machine] = await store.machines.listMachines();
+  assert.ok(machine, 'the bundle agent registered');
+  const scenario = readYaml(readFileSync(join(REPO, 'scenarios', 'library', 'fileless-attack-linux.yaml'), 'utf8')).value as Record<string, unknown>;
+  const ok = await cp.command(machine.agentId, { action: 'run-scenario', scenario, detonationId: 'dt-cold', speed: 100 }, 30_000);
+  assert.equal(ok.ok, true, JSON.stringify(ok));
+  const bad = await cp.command(machine.agentId, { action: 'run-scenario', scenario: { ...scenario, steps: 'nope' }, detonationId: 'dt-cold-bad' }, 30_000);
+  assert.equal(bad.ok, false);
+  assert.match(String((bad as { message?: string }).message), /steps.*not part of the scenario format/);
 });
