@@ -26,6 +26,8 @@ import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { portal } from './portal.ts';
 import { installRoutes } from './install-routes.ts';
+import { queryRoutes } from './query-routes.ts';
+import type { QueryLimits } from '../query/index.ts';
 import type { Transport } from '../tls/transport.ts';
 
 export interface ApiDeps {
@@ -59,6 +61,8 @@ export interface ApiDeps {
   logger: Logger;
   /** `maxBodyBytes` (every route) and `maxImportBodyBytes` (snapshot imports, run results). */
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
+  /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
+  queryLimits?: Partial<QueryLimits>;
 }
 
 /**
@@ -97,4 +101,5 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(keyRoutes, deps);
   app.register(portal, { ...deps, sessions });
   app.register(installRoutes, deps);
+  app.register(queryRoutes, deps);
 }

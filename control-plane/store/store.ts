@@ -335,6 +335,19 @@ export interface MachinesRepository {
   listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]>;
 }
 
+/**
+ * What a KQL query asks of the stored events (control-plane/query pushes its leading `where`s
+ * down): one table, a time range on `Timestamp` (ms, inclusive), and equality with one of a few
+ * values on `DeviceId` (the agent id: indexed), `DeviceName` or `ActionType`. At most `limit`.
+ */
+export interface EventScan {
+  table: string;
+  from?: number;
+  to?: number;
+  equals?: Array<{ column: 'DeviceId' | 'DeviceName' | 'ActionType'; values: string[] }>;
+  limit: number;
+}
+
 /** Sensor events and the detection state over them (correlation rule hits). */
 export interface EventsRepository {
   /** Stores events keyed by ReportId; returns only those not stored before (redeliveries dropped). */
@@ -343,6 +356,8 @@ export interface EventsRepository {
   getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
+  /** Events of one table for a KQL query (see EventScan), oldest first. */
+  scanEvents(scan: EventScan): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
   /** Hits of `ruleId` for `groupKey` with `from <= eventTime <= to`, oldest first. */
   ruleHits(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]>;
