@@ -356,6 +356,7 @@ class Engine {
         scope.set(name, { kind: 'tabular', value: async () => input });
         return input;
       }
+      case 'PartitionOperator': return this.partition(op, input, scope);
       case 'InvokeOperator': return this.callTabular(op.Function as SyntaxNode, scope, input);
       case 'EvaluateOperator': return this.evaluate(op, input, scope);
       case 'GetSchemaOperator': return { cols: [{ name: 'ColumnName', type: 'string' }, { name: 'ColumnOrdinal', type: 'int' }, { name: 'DataType', type: 'string' }, { name: 'ColumnType', type: 'string' }], rows: input.cols.map((c, i) => ({ ColumnName: c.name, ColumnOrdinal: i, DataType: c.type, ColumnType: c.type })) };
@@ -571,7 +572,7 @@ class Engine {
     const kindParam = ((op.Parameters as SyntaxNode[] | undefined) ?? []).find((p) => nameOf(p.Name as SyntaxNode).toLowerCase() === 'kind');
     const kind = kindParam ? tokenText((kindParam.Expression as SyntaxNode).Token ?? kindParam.Expression).toLowerCase() : lookup ? 'leftouter' : 'innerunique';
     const right = await this.tabular(op.Expression as SyntaxNode, scope);
-    const onClause = (op.ConditionClause as SyntaxNode | null);
+    const onClause = ((op.ConditionClause ?? op.LookupClause) as SyntaxNode | null);
     if (!onClause) throw this.err(op, 'join without `on` is not supported by arcsim');
     const pairs: Array<{ l: string; r: string }> = [];
     const collect = (e: SyntaxNode): void => {
@@ -756,6 +757,28 @@ class Engine {
     return { cols: outCols, rows };
   }
 
+  /** partition by Column (subquery): the subquery's operators run on each group of rows alone. */
+  private async partition(op: SyntaxNode, input: Tab, scope: Scope): Promise<Tab> {
+    const key = await this.scalar(op.ByExpression as SyntaxNode, scope, colMap(input.cols));
+    const operand = op.Operand as SyntaxNode;
+    if (operand.t !== 'PartitionSubquery') throw this.err(operand, 'partition with an expression operand is not supported by arcsim; use a (subquery)');
+    const ops: SyntaxNode[] = [];
+    let q = operand.Subquery as SyntaxNode;
+    while (q.t === 'PipeExpression') { ops.unshift(q.Operator as SyntaxNode); q = q.Expression as SyntaxNode; }
+    ops.unshift(q);
+    const groups = new Map<string, Row[]>();
+    for (const r of input.rows) { const k = keyOf(key(r)); const g = groups.get(k); if (g) g.push(r); else groups.set(k, [r]); }
+    let cols: Column[] = input.cols;
+    const rows: Row[] = [];
+    for (const g of groups.values()) {
+      let t: Tab = { cols: input.cols, rows: g };
+      for (const o of ops) t = await this.operator(o, t, scope);
+      cols = t.cols;
+      rows.push(...t.rows);
+    }
+    return { cols, rows };
+  }
+
   private async evaluate(op: SyntaxNode, input: Tab, scope: Scope): Promise<Tab> {
     const call = op.FunctionCall as SyntaxNode;
     const name = nameOf(call.Name as SyntaxNode).toLowerCase();
@@ -893,7 +916,12 @@ class Engine {
         };
       }
       case 'FunctionCallExpression': return this.call(node, scope, cols, onAggregate);
-      case 'ToScalarExpression': { const v = await this.toScalar(node.Expression as SyntaxNode, scope); return () => v; }
+      case 'ToScalarExpression': {
+        const inner = node.Expression as SyntaxNode;
+        if (!this.isTabular(inner, scope)) return sub(inner);
+        const v = await this.toScalar(inner, scope);
+        return () => v;
+      }
       case 'PipeExpression': { const v = await this.toScalar(node, scope); return () => v; }
       case 'StarExpression': throw this.err(node, '`*` is not a value here');
       case 'TypeOfLiteralExpression': { const v = 'typeof'; return () => v; }
@@ -1014,7 +1042,11 @@ class Engine {
     if (isAggregate(lname) && !FUNCTIONS[lname]) throw this.err(node, `${name}() is an aggregation: use it in summarize`);
     const sub = (n: SyntaxNode) => this.scalar(n, scope, cols, onAggregate);
     switch (lname) {
-      case 'toscalar': { const v = await this.toScalar(argNodes[0]!, scope); return () => v; }
+      case 'toscalar': {
+        if (!this.isTabular(argNodes[0]!, scope)) return sub(argNodes[0]!);
+        const v = await this.toScalar(argNodes[0]!, scope);
+        return () => v;
+      }
       case 'column_ifexists': {
         const col = literalString(argNodes[0]!);
         if (cols.has(col)) return (r) => r[col] ?? null;

@@ -351,6 +351,8 @@ export const FUNCTIONS: Record<string, ScalarFn> = {
   todynamic: (a) => toDynamic(a[0]!),
   parse_json: (a) => toDynamic(a[0]!),
   parse_xml: (a) => a[0]!,
+  extractjson: (a) => jsonPath(str(a[0]!), toDynamic(a[1]!)),
+  extract_json: (a) => jsonPath(str(a[0]!), toDynamic(a[1]!)),
   gettype: (a) => {
     const v = a[0]!;
     if (v === null) return 'null';
@@ -480,6 +482,18 @@ FUNCTIONS.make_datetime = (a) => {
   return new Date(Date.UTC(n[0]!, (n[1] ?? 1) - 1, n[2] ?? 1, n[3] ?? 0, n[4] ?? 0, n[5] ?? 0));
 };
 FUNCTIONS.format_datetime_iso = (a) => { const d = toDate(a[0]!); return d ? formatDatetime(d) : ''; };
+
+/** extract_json's JSONPath: `$`, `.name`, `['name']`, `[index]` (the subset Kusto documents). */
+function jsonPath(path: string, doc: Value): Value {
+  let v: Value = doc;
+  const steps = path.replace(/^\$/, '').match(/\.[^.[\]]+|\[(?:'[^']*'|"[^"]*"|\d+)\]/g) ?? [];
+  for (const s of steps) {
+    if (v === null) return null;
+    const key = s.startsWith('.') ? s.slice(1) : s.slice(1, -1).replace(/^['"]|['"]$/g, '');
+    v = getIn(v, /^\d+$/.test(key) && Array.isArray(v) ? Number(key) : key);
+  }
+  return isDynamic(v) ? JSON.stringify(v) : v;
+}
 
 function pack(a: Value[]): Value {
   const out: Record<string, Value> = {};
