@@ -131,6 +131,8 @@ function datetimeDiff(part: string, a: Date, b: Date): number | null {
   if (p === 'month') return (a.getUTCFullYear() - b.getUTCFullYear()) * 12 + a.getUTCMonth() - b.getUTCMonth();
   const unit = UNITS_MS[p];
   if (!unit) return null;
+  // Weeks start on Sunday; the Unix epoch was a Thursday, 4 days after one.
+  if (p === 'week') return Math.floor((a.getTime() + 4 * 86_400_000) / unit) - Math.floor((b.getTime() + 4 * 86_400_000) / unit);
   // Kusto counts boundaries crossed: truncate both to the unit, then subtract.
   return Math.floor(a.getTime() / unit) - Math.floor(b.getTime() / unit);
 }
