@@ -88,6 +88,12 @@ export function eventScan(table: string, pushdown: Pushdown[], limit: number): E
     }
   }
   if (equals.length) scan.equals = equals;
+  // has / contains / startswith / == / =~ on a string column imply the column contains the text
+  // (ignoring case); only printable ASCII, the case SQLite's LIKE folds.
+  const strings = new Set(eventColumns(table).filter((c) => c.type === 'string').map((c) => c.name));
+  const contains = pushdown.filter((p) => ['has', 'contains', 'startswith', '=~', '=='].includes(p.op) && strings.has(p.column) && typeof p.value === 'string' && /^[\x20-\x7e]+$/.test(p.value))
+    .map((p) => ({ column: p.column, text: p.value as string }));
+  if (contains.length) scan.contains = contains;
   return scan;
 }
 

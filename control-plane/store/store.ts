@@ -338,13 +338,17 @@ export interface MachinesRepository {
 /**
  * What a KQL query asks of the stored events (control-plane/query pushes its leading `where`s
  * down): one table, a time range on `Timestamp` (ms, inclusive), and equality with one of a few
- * values on `DeviceId` (the agent id: indexed), `DeviceName` or `ActionType`. At most `limit`.
+ * values on `DeviceId` (the agent id: indexed), `DeviceName` or `ActionType`, and string columns
+ * holding a text, case-insensitively (ASCII), as a coarse first pass for `has` / `contains`. At
+ * most `limit`. The query engine applies its own filters again: a scan may return more, never less.
  */
 export interface EventScan {
   table: string;
   from?: number;
   to?: number;
   equals?: Array<{ column: 'DeviceId' | 'DeviceName' | 'ActionType'; values: string[] }>;
+  /** String columns (by name, `[A-Za-z]+`) that contain `text`, ignoring ASCII case. */
+  contains?: Array<{ column: string; text: string }>;
   limit: number;
 }
 

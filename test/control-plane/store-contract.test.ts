@@ -6,6 +6,7 @@ import pg from 'pg';
 import { join } from 'node:path';
 import { openSqliteStore, type Store } from '../../control-plane/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
+import type { SensorEvent } from '../../protocol/index.ts';
 import type {
   AgentRow, AlertRow, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IncidentRow, MachineRow, TestRunRow, TokenRow,
 } from '../../control-plane/store/index.ts';
@@ -185,6 +186,28 @@ for (const backend of backends) {
       // By ReportId, in the order asked, unknown ids left out.
       const picked = await s.events.getEvents([events[3]!.ReportId, 'no-such-id', events[1]!.ReportId]);
       assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
+    }));
+
+    it('scanEvents (KQL pushdown): one table, inclusive time bounds, device / action equality, case-insensitive contains, oldest first, limit', withStore(async (s) => {
+      const ev = (i: number, table: string, device: string, fields: Record<string, unknown>) => ({
+        Table: table, Timestamp: new Date(T0 + i * MIN).toISOString(), DeviceId: device, DeviceName: `host-${device}`,
+        ReportId: `0190a0b0-0000-7000-8000-${String(i).padStart(12, '0')}`, ...fields,
+      }) as unknown as SensorEvent;
+      await s.events.insertEvents('a1', [
+        ev(1, 'DeviceProcessEvents', 'a1', { ActionType: 'ProcessCreated', ProcessCommandLine: 'PowerShell.exe -enc AAA' }),
+        ev(2, 'DeviceProcessEvents', 'a1', { ActionType: 'ProcessCreated', ProcessCommandLine: 'cmd /c 100%_done' }),
+        ev(3, 'DeviceNetworkEvents', 'a1', { ActionType: 'ConnectionSuccess', RemoteIP: '10.0.0.1' }),
+      ], T0);
+      await s.events.insertEvents('a2', [ev(4, 'DeviceProcessEvents', 'a2', { ActionType: 'ProcessCreated', ProcessCommandLine: 'powershell -nop' })], T0);
+      const ids = (list: SensorEvent[]) => list.map((e) => Number(e.ReportId.slice(-3)));
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', limit: 10 })), [1, 2, 4]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', from: T0 + 2 * MIN, to: T0 + 4 * MIN, limit: 10 })), [2, 4], 'both bounds inclusive');
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', equals: [{ column: 'DeviceId', values: ['a2'] }], limit: 10 })), [4]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', equals: [{ column: 'DeviceName', values: ['host-a1', 'nope'] }, { column: 'ActionType', values: ['ProcessCreated'] }], limit: 10 })), [1, 2]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: 'POWERSHELL' }], limit: 10 })), [1, 4]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '0%_' }], limit: 10 })), [2], 'LIKE wildcards in the text are literal');
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '1_0' }], limit: 10 })), []);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', limit: 2 })), [1, 2]);
     }));
 
     it('rule hits: keyed by (rule, group, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {

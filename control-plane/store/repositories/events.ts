@@ -87,6 +87,13 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
       postgres.push(col ? `${col} IN (SELECT json_array_elements_text(?::json))` : `data->>'${e.column}' IN (SELECT json_array_elements_text(?::json))`);
       args.push(JSON.stringify(e.values));
     }
+    for (const c of scan.contains ?? []) {
+      if (!/^[A-Za-z]+$/.test(c.column)) continue;
+      // LIKE is case-insensitive for ASCII in SQLite; ILIKE in PostgreSQL. `\` escapes the wildcards.
+      sqlite.push(`json_extract(data, '$.${c.column}') LIKE ? ESCAPE '\\'`);
+      postgres.push(`data->>'${c.column}' ILIKE ? ESCAPE '\\'`);
+      args.push(`%${c.text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
+    }
     const base = `SELECT data FROM events ${w}`;
     const q = sqlPer({
       sqlite: `${base}${sqlite.map((c) => ` AND ${c}`).join('')} ORDER BY ts, report_id LIMIT ?`,
