@@ -142,3 +142,39 @@ test('the lab tables: hand-worked answers over events, alerts and incidents', as
   ]);
   assert.deepEqual(await run("SecurityAlert | where Status == 'Dismissed' | project SystemAlertId, AlertSeverity"), [{ SystemAlertId: 'alert-e-dismissed', AlertSeverity: 'High' }]);
 });
+
+test('Azure Resource Graph and Log Analytics shapes: the seed query over ARG with paging; SecurityAlert over Log Analytics with a timespan', async (t) => {
+  const env = await startControlPlane({ clock: fixedClock });
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  await fillQueryLab(env.store);
+  const reader = keyedFetch(await apiKeyFor(env, 'reader'));
+  const arg = (body: unknown) => reader(`${env.url}/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  const all = await (await arg({ subscriptions: ['sub-lab'], query: SEED_QUERY_FIXED })).json() as Record<string, any>;
+  assert.deepEqual([all.totalRecords, all.count, all.resultTruncated, all.$skipToken], [3, 3, 'false', undefined]);
+  assert.deepEqual(all.data.map((r: Record<string, unknown>) => r.name), SEED_NAMES);
+  // Two rows a page: the first page hands a $skipToken that gives the third row.
+  const first = await (await arg({ query: SEED_QUERY_FIXED, options: { $top: 2 } })).json() as Record<string, any>;
+  assert.deepEqual([first.count, first.data.map((r: Record<string, unknown>) => r.name)], [2, SEED_NAMES.slice(0, 2)]);
+  const second = await (await arg({ query: SEED_QUERY_FIXED, options: { $top: 2, $skipToken: first.$skipToken } })).json() as Record<string, any>;
+  assert.deepEqual([second.count, second.data.map((r: Record<string, unknown>) => r.name), second.$skipToken], [1, SEED_NAMES.slice(2), undefined]);
+  const table = await (await arg({ query: SEED_QUERY_FIXED, options: { resultFormat: 'table' } })).json() as Record<string, any>;
+  assert.deepEqual(table.data.columns.map((c: { name: string }) => c.name), SEED_COLUMNS);
+  assert.equal(table.data.rows[2][0], 'alert-c-medium');
+  // Resource Graph has no device tables.
+  const noDevice = await arg({ query: 'DeviceProcessEvents | take 1' });
+  assert.equal(noDevice.status, 400);
+  assert.equal((await noDevice.json() as { code: string }).code, 'ARCSIM_E_QUERY');
+  assert.equal((await fetch(`${env.url}/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"resources"}' })).status, 401);
+
+  const la = (body: unknown) => reader(`${env.url}/v1/workspaces/ws-lab/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const q = 'SecurityAlert | order by TimeGenerated asc | project SystemAlertId, AlertSeverity, TimeGenerated';
+  const whole = await (await la({ query: q })).json() as { tables: Array<{ name: string; columns: Array<{ name: string; type: string }>; rows: unknown[][] }> };
+  assert.equal(whole.tables[0]!.name, 'PrimaryResult');
+  assert.deepEqual(whole.tables[0]!.columns, [{ name: 'SystemAlertId', type: 'string' }, { name: 'AlertSeverity', type: 'string' }, { name: 'TimeGenerated', type: 'datetime' }]);
+  assert.equal(whole.tables[0]!.rows.length, 5);
+  // The lab's alerts were generated 4, 3, 2, 1 and 1 hours before now: PT90M keeps the last two.
+  const recent = await (await la({ query: q, timespan: 'PT90M' })).json() as typeof whole;
+  assert.deepEqual(recent.tables[0]!.rows.map((r) => r[0]).sort(), ['alert-d-low', 'alert-e-dismissed']);
+  assert.equal((await la({ query: q, timespan: 'yesterday' })).status, 400);
+});
