@@ -145,6 +145,17 @@ export class ControlPlaneApi {
     return this.ok('POST', '/api/advancedqueries/run', { Query: query });
   }
 
+  /** Azure Resource Graph's shape (`POST /providers/Microsoft.ResourceGraph/resources`): one page of rows. */
+  async resourceGraphQuery(query: string, options: { top?: number; skipToken?: string } = {}): Promise<{ totalRecords: number; count: number; resultTruncated: string; $skipToken?: string; data: Row[] }> {
+    const o = { ...(options.top ? { $top: options.top } : {}), ...(options.skipToken ? { $skipToken: options.skipToken } : {}) };
+    return this.ok('POST', '/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01', { query, ...(Object.keys(o).length ? { options: o } : {}) });
+  }
+
+  /** Log Analytics' shape (`POST /v1/workspaces/{id}/query`): the PrimaryResult table. */
+  async logAnalyticsQuery(workspaceId: string, query: string, timespan?: string): Promise<{ tables: Array<{ name: string; columns: Array<{ name: string; type: string }>; rows: unknown[][] }> }> {
+    return this.ok('POST', `/v1/workspaces/${encodeURIComponent(workspaceId)}/query`, { query, ...(timespan ? { timespan } : {}) });
+  }
+
   async secureScore(): Promise<Row[]> {
     return (await this.ok('GET', '/api/secure-score')).value;
   }

@@ -79,6 +79,13 @@ test('arcsim query: a table by default, --csv, and a flawed query printed with l
   assert.equal(csv.code, 0, csv.stderr);
   assert.equal(csv.stdout, 'RemoteIP,Failures\n198.51.100.7,2\n');
 
+  const viaArg = await arcsim(['query', '--api', 'arg', '--csv', SEED_QUERY_FIXED], cli);
+  assert.equal(viaArg.code, 0, viaArg.stderr);
+  assert.deepEqual(viaArg.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[0]), SEED_NAMES);
+  const viaLa = await arcsim(['query', '--api', 'log-analytics', '--timespan', 'PT90M', '--json', 'SecurityAlert | summarize n=count()'], cli);
+  assert.equal(viaLa.code, 0, viaLa.stderr);
+  assert.deepEqual(JSON.parse(viaLa.stdout).tables[0].rows, [[2]], 'two alerts in the last 90 minutes');
+
   const bad = await arcsim(['query', SEED_QUERY_FLAWED], cli);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^1:1: the query starts with `\|`/m);
