@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import {
-  Timespan, compare, equals, formatDatetime, isDynamic, parseDatetime, parseTimespan, toBool, toText, type Value,
+  Timespan, compare, equals, isDynamic, parseDatetime, parseTimespan, toBool, toText, type Value,
 } from './values.ts';
 
 /**
@@ -352,7 +352,6 @@ export const FUNCTIONS: Record<string, ScalarFn> = {
   toguid: (a) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(str(a[0]!)) ? str(a[0]!).toLowerCase() : null),
   todynamic: (a) => toDynamic(a[0]!),
   parse_json: (a) => toDynamic(a[0]!),
-  parse_xml: (a) => a[0]!,
   extractjson: (a) => jsonPath(str(a[0]!), toDynamic(a[1]!)),
   extract_json: (a) => jsonPath(str(a[0]!), toDynamic(a[1]!)),
   gettype: (a) => {
@@ -406,7 +405,6 @@ export const FUNCTIONS: Record<string, ScalarFn> = {
   week_of_year: (a) => { const d = toDate(a[0]!); return d ? isoWeek(d) : null; },
   unixtime_seconds_todatetime: (a) => { const n = num(a[0]!); return n === null ? null : new Date(n * 1000); },
   unixtime_milliseconds_todatetime: (a) => { const n = num(a[0]!); return n === null ? null : new Date(n); },
-  datetime_utc_to_local: (a) => toDate(a[0]!),
   // Dynamic values.
   array_length: (a) => { const d = toDynamic(a[0]!); return Array.isArray(d) ? d.length : null; },
   array_concat: (a) => a.flatMap((v) => { const d = toDynamic(v); return Array.isArray(d) ? d : []; }),
@@ -469,8 +467,6 @@ export const FUNCTIONS: Record<string, ScalarFn> = {
   // Miscellaneous.
   strrep: (a) => str(a[0]!).repeat(Math.max(0, num(a[1]!) ?? 0)) ,
   new_guid: () => crypto.randomUUID(),
-  format_ipv4: (a) => str(a[0]!),
-  hash: (a) => { const h = createHash('sha1').update(str(a[0]!)).digest(); return h.readUInt32BE(0) % (a[1] === undefined ? 2 ** 32 : num(a[1]) ?? 1); },
   tohex: (a) => { const n = num(a[0]!); return n === null ? null : Math.trunc(n).toString(16); },
   zip: (a) => {
     const arrays = a.map((v) => { const d = toDynamic(v); return Array.isArray(d) ? d : []; });
@@ -483,7 +479,6 @@ FUNCTIONS.make_datetime = (a) => {
   const n = a.map((v) => num(v) ?? 0);
   return new Date(Date.UTC(n[0]!, (n[1] ?? 1) - 1, n[2] ?? 1, n[3] ?? 0, n[4] ?? 0, n[5] ?? 0));
 };
-FUNCTIONS.format_datetime_iso = (a) => { const d = toDate(a[0]!); return d ? formatDatetime(d) : ''; };
 
 /** extract_json's JSONPath: `$`, `.name`, `['name']`, `[index]` (the subset Kusto documents). */
 function jsonPath(path: string, doc: Value): Value {
