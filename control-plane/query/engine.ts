@@ -67,13 +67,29 @@ class Scope {
 type Fn = (row: Row) => Value;
 
 const ROW_CHECK = 4096;
+/** Rows one join, mv-expand or range may produce at most (bounds memory before the timeout would). */
+export const MAX_INTERMEDIATE_ROWS = 2_000_000;
 
 /** Parses and runs a query; any fault is a QueryError (ARCSIM_E_QUERY) naming its position. */
 export async function runQuery(text: string, source: TableSource, options: RunOptions): Promise<QueryResult> {
-  const parsed = parseKql(text);
+  let parsed: ReturnType<typeof parseKql>;
+  try {
+    parsed = parseKql(text);
+  } catch {
+    throw errorAt(text, undefined, 'the query is nested too deeply to parse', 'ARCSIM_EVALUATION');
+  }
   if (parsed.diagnostics.length > 0) throw new QueryError(parsed.diagnostics);
   const engine = new Engine(text, source, options);
-  const tab = await engine.run(parsed.root);
+  let tab: Tab;
+  try {
+    tab = await engine.run(parsed.root);
+  } catch (err) {
+    if (err instanceof QueryError) throw err;
+    // A query arcsim's evaluator did not foresee (or a recursion too deep) is still the query's
+    // fault to the caller: a typed error with the message, never a 500.
+    const message = err instanceof RangeError ? 'the query is nested too deeply to evaluate' : `arcsim could not evaluate this query: ${(err as Error).message}`;
+    throw errorAt(text, undefined, message, 'ARCSIM_EVALUATION');
+  }
   const truncated = tab.rows.length > options.maxRows;
   const rows = truncated ? tab.rows.slice(0, options.maxRows) : tab.rows;
   return { columns: finalTypes(tab.cols, rows), rows, truncated, scans: engine.scans };
@@ -113,6 +129,12 @@ class Engine {
   }
 
   private checkTime(): void { this.ticks = ROW_CHECK; this.tick(0); }
+
+  /** Refuses an operator whose output would pass MAX_INTERMEDIATE_ROWS (a join or mv-expand blowing up). */
+  private grow(size: number, node: SyntaxNode): void {
+    this.tick();
+    if (size >= MAX_INTERMEDIATE_ROWS) throw this.err(node, `this operator produces more than ${MAX_INTERMEDIATE_ROWS.toLocaleString('en')} rows; narrow the query (a time filter, fewer join keys)`);
+  }
 
   async run(root: SyntaxNode): Promise<Tab> {
     const statements = (root.Statements as SyntaxNode[] | undefined) ?? [];
@@ -638,7 +660,7 @@ class Engine {
       this.tick();
       const matches = byKey.get(lkey(l));
       if (matches && !pairs.some((p) => (l[p.l] ?? null) === null)) {
-        for (const r of matches) { rows.push(merge(l, r)); matchedRight.add(r); }
+        for (const r of matches) { this.grow(rows.length, op); rows.push(merge(l, r)); matchedRight.add(r); }
       } else if (kind === 'leftouter' || kind === 'fullouter') rows.push(merge(l, undefined));
     }
     if (kind === 'rightouter' || kind === 'fullouter') for (const r of right.rows) if (!matchedRight.has(r)) rows.push(merge(undefined, r));
@@ -707,6 +729,7 @@ class Engine {
       });
       const n = Math.min(limit, Math.max(0, ...lists.map((l) => l.length)));
       for (let i = 0; i < n; i++) {
+        this.grow(rows.length, op);
         const out: Row = { ...r };
         specs.forEach((s, j) => { const v = lists[j]![i] ?? null; out[s.name] = s.to ? convertTo(v, s.to) : v; });
         if (indexCol) out[indexCol] = i;
@@ -830,7 +853,7 @@ class Engine {
     if (!(inc > 0)) throw this.err(node, 'range: step must be positive');
     for (let v = start; v <= end; v += inc) {
       this.tick();
-      if (rows.length > this.options.maxRows * 10) break;
+      this.grow(rows.length, node);
       rows.push({ [name]: isTime ? new Date(v) : v });
     }
     return { cols: [{ name, type: isTime ? 'datetime' : 'long' }], rows };
