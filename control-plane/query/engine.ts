@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { parseKql, type SyntaxNode } from './parser.ts';
 import { errorAt, QueryError } from './errors.ts';
 import { FUNCTIONS, getIn, hasTerm, propertyOf, toDynamic, toDate, type FnContext } from './functions.ts';
@@ -65,6 +66,13 @@ class Scope {
 }
 
 type Fn = (row: Row) => Value;
+
+// Queries bring their own regular expressions (`matches regex`, extract, parse kind=regex), and
+// JavaScript's backtracking engine can take exponential time on some (`^(a+)+$`), blocking the
+// whole control plane, agents' sockets included, where no row-count timeout can reach. Kusto's
+// RE2 is linear; V8 has a linear engine too, used from here on for any regular expression of
+// this process that backtracks excessively (same matches, bounded time).
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 const ROW_CHECK = 4096;
 /** Rows one join, mv-expand or range may produce at most (bounds memory before the timeout would). */
