@@ -61,6 +61,7 @@ export interface QueryRouteDeps {
 /** KQL over the lab's data, in the shapes of Microsoft's APIs. */
 export const queryRoutes: FastifyPluginAsyncZod<QueryRouteDeps> = async (app, deps) => {
   app.post('/api/advancedqueries/run', {
+    config: { readOnly: true },
     schema: {
       tags: ['query'], summary: 'Run an advanced hunting query (KQL), as Defender for Endpoint\'s API does', security: ROLE.reader,
       body: HuntingBody, response: { 200: HuntingReply, ...ERROR_RESPONSES },

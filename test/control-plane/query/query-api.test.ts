@@ -61,6 +61,8 @@ test('POST /api/advancedqueries/run: the seed query with a reader key, 401 witho
   const unsupported = await (await post(reader, 'DeviceProcessEvents\n| make-series n=count() on Timestamp step 1h')).json() as { errors: Array<{ line: number; column: number; message: string }> };
   assert.deepEqual([unsupported.errors[0]!.line, unsupported.errors[0]!.column], [2, 3]);
   assert.match(unsupported.errors[0]!.message, /make-series operator is not supported/);
+  // A query only reads: it is not in the audit log of writes.
+  assert.deepEqual((await env.store.keys.listAudit({ limit: 100 })).filter((a) => a.route.includes('advancedqueries')), []);
 });
 
 test('arcsim query: a table by default, --csv, and a flawed query printed with line:column and a caret', async (t) => {
