@@ -62,7 +62,7 @@ export function queryCommand(): Command {
     .description('run a KQL query over the lab (advanced hunting tables, SecurityAlert/SecurityIncident, securityresources/resources; docs/query.md); a table by default')
     .argument('[query]', 'the KQL text (or --file, or standard input when neither is given)')
     .option('--file <file>', 'read the query from a file')
-    .addOption(new Option('--json', 'print the API reply (Schema, Results, Stats) as JSON').conflicts('csv'))
+    .addOption(new Option('--json', 'print the API reply as JSON (hunting: Schema, Results, Stats; arg: every page in one data array)').conflicts('csv'))
     .option('--csv', 'print the rows as CSV with a header line')
     .addOption(new Option('--api <shape>', 'which API shape runs it: hunting (POST /api/advancedqueries/run), log-analytics (POST /v1/workspaces/ID/query), arg (Azure Resource Graph: resources, securityresources)').choices(API_SHAPES).default('hunting'))
     .option('--workspace <id>', 'the workspace id for --api log-analytics', 'arcsim')
