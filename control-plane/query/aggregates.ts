@@ -1,4 +1,4 @@
-import { compare, equals, keyOf, toBool, toText, type Value } from './values.ts';
+import { compare, keyOf, toBool, type Value } from './values.ts';
 
 /**
  * Aggregation functions of `summarize` (learn.microsoft.com/kusto/query/aggregation-functions).
@@ -181,4 +181,3 @@ function limitOf(v: Value | undefined): number {
 
 export { ArgMinMax };
 export const isAggregate = (name: string): boolean => Object.prototype.hasOwnProperty.call(AGGREGATES, name);
-export { equals, toText };

@@ -772,7 +772,6 @@ class Engine {
         re += `(${body})`;
       }
     });
-    if (kind !== 'regex' && patterns.at(-1)?.t !== 'StarExpression' && patterns.at(-1)?.t === 'LiteralExpression') re += '';
     const regex = new RegExp(re, flags.includes('s') ? 's' + flags.replace('s', '') : flags);
     const outCols = [...input.cols];
     for (const c of columns) { const at = outCols.findIndex((x) => x.name === c.name); const col = { name: c.name, type: c.type as KqlType }; if (at >= 0) outCols[at] = col; else outCols.push(col); }
@@ -890,7 +889,7 @@ class Engine {
   private async scalar(node: SyntaxNode, scope: Scope, cols: Map<string, Column>, onAggregate?: (call: SyntaxNode) => Promise<Fn>): Promise<Fn> {
     const sub = (n: SyntaxNode) => this.scalar(n, scope, cols, onAggregate);
     switch (node.t) {
-      case 'LiteralExpression': case 'CompoundStringLiteralExpression': { const v = literal(node, this.text, this); return () => v; }
+      case 'LiteralExpression': case 'CompoundStringLiteralExpression': { const v = literal(node, this.text); return () => v; }
       case 'DynamicExpression': { const v = jsonOf(node.Expression as SyntaxNode, this); return () => v; }
       case 'ParenthesizedExpression': {
         const inner = node.Expression as SyntaxNode;
@@ -955,7 +954,6 @@ class Engine {
       }
       case 'PipeExpression': { const v = await this.toScalar(node, scope); return () => v; }
       case 'StarExpression': throw this.err(node, '`*` is not a value here');
-      case 'TypeOfLiteralExpression': { const v = 'typeof'; return () => v; }
       default: throw this.err(node, `${describe(node)} is not supported by arcsim`);
     }
   }
@@ -1084,7 +1082,6 @@ class Engine {
         return sub(argNodes[1]!);
       }
       case 'pack_all': case 'bag_pack_all': return (r) => { const o: Record<string, Value> = {}; for (const c of cols.keys()) o[c] = r[c] ?? null; return o; };
-      case 'isnotempty': case 'isempty': break;
       case 'row_number': { let i = 0; return () => ++i; }
       case 'prev': case 'next': throw this.err(node, `${lname}() (serialized row navigation) is not supported by arcsim`);
       default: break;
@@ -1190,9 +1187,8 @@ function regexOf(p: string): RegExp {
   return re;
 }
 
+/** `in` compares like `==`: by value and type (keyOf), a number as a number. */
 function keyOfLoose(v: Value): string {
-  if (typeof v === 'number') return 'n' + v;
-  if (typeof v === 'string' && v !== '' && !Number.isNaN(Number(v)) && false) return 'n' + Number(v);
   return keyOf(v);
 }
 
@@ -1326,7 +1322,7 @@ function unquote(raw: string): string {
   });
 }
 
-function literal(n: SyntaxNode, text: string, engine: unknown): Value {
+function literal(n: SyntaxNode, text: string): Value {
   const raw = tokenText(n.Token);
   switch (n.k) {
     case 'StringLiteralExpression': case 'CompoundStringLiteralExpression': return literalString(n);
@@ -1350,7 +1346,7 @@ function literal(n: SyntaxNode, text: string, engine: unknown): Value {
     case 'GuidLiteralExpression': { const m = /^guid\s*\((.*)\)$/i.exec(raw); return (m ? m[1]! : raw).trim().toLowerCase(); }
     case 'NullLiteralExpression': return null;
     case 'TokenLiteralExpression': return raw;
-    default: void engine; return raw;
+    default: return raw;
   }
 }
 
@@ -1363,7 +1359,7 @@ function jsonOf(n: SyntaxNode, engine: Engine): Value {
       return o;
     }
     case 'JsonArrayExpression': return ((n.Values as SyntaxNode[]) ?? []).map((v) => jsonOf(v, engine));
-    case 'LiteralExpression': case 'CompoundStringLiteralExpression': return literal(n, '', engine);
+    case 'LiteralExpression': case 'CompoundStringLiteralExpression': return literal(n, '');
     case 'PrefixUnaryExpression': { const v = jsonOf(n.Expression as SyntaxNode, engine); return typeof v === 'number' && tokenText(n.Operator) === '-' ? -v : v; }
     default: return null;
   }

@@ -1,10 +1,10 @@
-import { COLUMN_TYPES, COMMON_COLUMNS, TABLE_COLUMN_NAMES, TABLE_NAMES, type SensorEvent } from '../../protocol/index.ts';
+import { COLUMN_TYPES, TABLE_COLUMN_NAMES, TABLE_NAMES, type SensorEvent } from '../../protocol/index.ts';
 import type { AlertRow, EventScan, IncidentRow, Store } from '../store/index.ts';
 import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { toArcMachine, toArcSqlInstance } from '../api/arc-machine.ts';
 import { RECOMMENDATION_BY_KEY } from '../inventory/recommendations.ts';
 import type { Pushdown, TableSource } from './engine.ts';
-import { Timespan, parseDatetime, type Column, type KqlType, type Row, type Value } from './values.ts';
+import { parseDatetime, type Column, type KqlType, type Row, type Value } from './values.ts';
 
 /**
  * The tables a query reads, from the store:
@@ -30,7 +30,6 @@ function eventColumns(table: string): Column[] {
   const names = ['Timestamp', 'DeviceId', 'DeviceName', ...own.filter((c) => c === 'ActionType'), ...own.filter((c) => c !== 'ActionType'), 'ReportId', 'DetonationId'];
   return names.map((n) => ({ name: n, type: n === 'ReportId' || n === 'DetonationId' ? 'string' : TYPE_OF[(COLUMN_TYPES as Record<string, string>)[n]!]! }));
 }
-void COMMON_COLUMNS;
 
 const col = (spec: string): Column[] => spec.split(',').map((p) => { const [name, type] = p.trim().split(':'); return { name: name!, type: (type ?? 'string') as KqlType }; });
 
@@ -270,4 +269,3 @@ function eventRow(e: SensorEvent, cols: Column[]): Row {
   return out;
 }
 
-export { Timespan };
