@@ -360,7 +360,7 @@ export interface EventsRepository {
   getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
-  /** Events of one table for a KQL query (see EventScan), oldest first. */
+  /** Events of one table for a KQL query (see EventScan), newest first. */
   scanEvents(scan: EventScan): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
   /** Hits of `ruleId` for `groupKey` with `from <= eventTime <= to`, oldest first. */

@@ -94,10 +94,11 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
       postgres.push(`data->>'${c.column}' ILIKE ? ESCAPE '\\'`);
       args.push(`%${c.text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
     }
+    // Newest first: when a scan reaches its limit, what it keeps is the most recent (what hunting is after).
     const base = `SELECT data FROM events ${w}`;
     const q = sqlPer({
-      sqlite: `${base}${sqlite.map((c) => ` AND ${c}`).join('')} ORDER BY ts, report_id LIMIT ?`,
-      postgres: `${base}${postgres.map((c) => ` AND ${c}`).join('')} ORDER BY ts, report_id LIMIT ?`,
+      sqlite: `${base}${sqlite.map((c) => ` AND ${c}`).join('')} ORDER BY ts DESC, report_id DESC LIMIT ?`,
+      postgres: `${base}${postgres.map((c) => ` AND ${c}`).join('')} ORDER BY ts DESC, report_id DESC LIMIT ?`,
     });
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...args, scan.limit])).map(toEvent);
   }

@@ -133,8 +133,8 @@ test('the lab tables: hand-worked answers over events, alerts and incidents', as
   const run = async (q: string) => (await queryStore(q, { store, baseUrl: () => 'http://lab', now: () => new Date(LAB_NOW) })).rows;
   // Brute force then success from one IP (a common hunting pattern): 198.51.100.7 failed twice, then alice logged on.
   assert.deepEqual(await run(`DeviceLogonEvents
-    | summarize Failed=countif(ActionType == "LogonFailed"), Succeeded=countif(ActionType == "LogonSuccess"), Accounts=make_set(AccountName) by RemoteIP
-    | where Failed > 1 and Succeeded > 0`), [{ RemoteIP: '198.51.100.7', Failed: 2, Succeeded: 1, Accounts: ['root', 'admin', 'alice'] }]);
+    | summarize Failed=countif(ActionType == "LogonFailed"), Succeeded=countif(ActionType == "LogonSuccess"), Accounts=array_sort_asc(make_set(AccountName)) by RemoteIP
+    | where Failed > 1 and Succeeded > 0`), [{ RemoteIP: '198.51.100.7', Failed: 2, Succeeded: 1, Accounts: ['admin', 'alice', 'root'] }]);
   // A process and a network connection to the same IP, joined by device (the curl | sh on db-01 has no network event).
   assert.deepEqual(await run(`DeviceNetworkEvents | where RemoteIP == "203.0.113.9"
     | join kind=inner (DeviceProcessEvents | where FileName =~ "powershell.exe" | project DeviceId, ProcessCommandLine) on DeviceId
