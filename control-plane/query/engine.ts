@@ -659,7 +659,6 @@ class Engine {
       const out: Row = {};
       for (const c of left.cols) out[c.name] = l ? l[c.name] ?? null : null;
       for (const [from, to] of rename) out[to] = r ? r[from] ?? null : null;
-      if (!l && r) for (const p of pairs) if (p.l === p.r && rename.get(p.r) !== p.l) out[p.l] = out[p.l] ?? null;
       return out;
     };
     const rows: Row[] = [];
