@@ -293,7 +293,11 @@ class Engine {
     } else {
       tab = await this.tabular(src, scope);
     }
-    for (const op of ops) tab = await this.operator(op, tab, scope);
+    for (const op of ops) {
+      // Between operators, let the control plane's other work (agent frames, requests) run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      tab = await this.operator(op, tab, scope);
+    }
     return tab;
   }
 
