@@ -527,7 +527,8 @@ class Engine {
       else keys.push({ name: exprName(b) ?? `Column${++auto}`, fn: await this.scalar(b, scope, cols), type: typeOfExpr(b, cols) });
     }
     // Each aggregate item: its accumulators (one per aggregate call inside it) and a final expression over them.
-    interface AggItem { names: string[]; calls: Array<{ name: string; args: Fn[]; consts: Value[]; star: boolean; node: SyntaxNode }>; final: Fn; argSpread?: string[] }
+    interface AggItem { names: string[]; calls: Array<{ name: string; args: Fn[]; consts: Value[]; star: boolean; node: SyntaxNode }>; final: Fn; argSpread?: string[]; expr: SyntaxNode }
+    const isCallOnly = (it: AggItem) => it.calls[0]!.node === it.expr;
     const items: AggItem[] = [];
     for (const a of (op.Aggregates as SyntaxNode[]) ?? []) {
       const named = a.t === 'SimpleNamedExpression';
@@ -561,7 +562,7 @@ class Engine {
         names = [compound ? names[0]! : named ? names[0]! : first.t === 'SimpleNamedExpression' ? declName(first.Name as SyntaxNode) : exprName(first) ?? `max_${calls[0]!.name}`];
         if (compound) argSpread = ((a.Names as SyntaxNode).Names as SyntaxNode[]).map(declName).slice(1);
       }
-      items.push({ names, calls, final, argSpread });
+      items.push({ names, calls, final, argSpread, expr });
     }
     for (const it of items) for (const c of it.calls) if (!isAggregate(c.name)) throw this.err(c.node, `the aggregation function ${c.name}() is not supported by arcsim`);
 
@@ -580,7 +581,9 @@ class Engine {
     const outCols: Column[] = keys.map((k) => ({ name: k.name, type: k.type ?? cols.get(k.name)?.type ?? UNTYPED }));
     const spreadCols = (it: AggItem): string[] => (it.argSpread?.[0] === '*' ? input.cols.map((c) => c.name).filter((n) => !it.names.includes(n) && !keys.some((k) => k.name === n)) : it.argSpread ?? []);
     for (const it of items) {
-      for (const n of it.names) outCols.push({ name: n, type: UNTYPED });
+      const single = it.calls.length === 1 && !it.argSpread ? it.calls[0]!.name : undefined;
+      const t: KqlType = single && ['count', 'countif', 'dcount', 'dcountif', 'count_distinct'].includes(single) && it.names.length === 1 && isCallOnly(it) ? 'long' : UNTYPED;
+      for (const n of it.names) outCols.push({ name: n, type: t });
       for (const n of spreadCols(it)) if (!outCols.some((c) => c.name === n)) outCols.push({ name: n, type: cols.get(n)?.type ?? UNTYPED });
     }
     const rows: Row[] = [];
@@ -927,7 +930,7 @@ class Engine {
         const neg = tokenText(node.Operator) === '-';
         return (r) => { const v = e(r); if (!neg) return v; if (v instanceof Timespan) return new Timespan(-v.ms); return typeof v === 'number' ? -v : null; };
       }
-      case 'BinaryExpression': return this.binary(node, sub);
+      case 'BinaryExpression': return this.binary(node, sub, cols);
       case 'InExpression': return this.inExpr(node, scope, sub);
       case 'HasAnyExpression': case 'HasAllExpression': {
         const l = await sub(node.Left as SyntaxNode);
@@ -1007,7 +1010,7 @@ class Engine {
     };
   }
 
-  private async binary(node: SyntaxNode, sub: (n: SyntaxNode) => Promise<Fn>): Promise<Fn> {
+  private async binary(node: SyntaxNode, sub: (n: SyntaxNode) => Promise<Fn>, cols: Map<string, Column>): Promise<Fn> {
     const op = tokenText(node.Operator).toLowerCase();
     const l = await sub(node.Left as SyntaxNode);
     const r = await sub(node.Right as SyntaxNode);
@@ -1026,7 +1029,14 @@ class Engine {
       case '+': return (row) => arith(l(row), r(row), '+');
       case '-': return (row) => arith(l(row), r(row), '-');
       case '*': return (row) => arith(l(row), r(row), '*');
-      case '/': return (row) => arith(l(row), r(row), '/');
+      case '/': {
+        // Kusto divides two integers as integers (5 / 2 is 2, truncated toward zero); arcsim knows
+        // an operand is an integer when the expression says so (a long literal, a long column, count()).
+        if (numericType(node.Left as SyntaxNode, cols) === 'long' && numericType(node.Right as SyntaxNode, cols) === 'long') {
+          return (row) => { const a = l(row); const b = r(row); return typeof a === 'number' && typeof b === 'number' ? (b === 0 ? null : Math.trunc(a / b)) : arith(a, b, '/'); };
+        }
+        return (row) => arith(l(row), r(row), '/');
+      }
       case '%': return (row) => arith(l(row), r(row), '%');
       case 'has': return s((a, b) => hasTerm(a, b));
       case '!has': return s((a, b) => !hasTerm(a, b));
@@ -1222,10 +1232,36 @@ function arith(a: Value, b: Value, op: string): Value {
     case '+': return x + y;
     case '-': return x - y;
     case '*': return x * y;
-    // Kusto divides longs as integers; arcsim keeps one number type and divides as reals (docs/query.md).
+    // Two integers the syntax shows are divided as integers in binary(); here, as reals.
     case '/': return y === 0 ? (x === 0 ? NaN : x > 0 ? Infinity : -Infinity) : x / y;
     case '%': return y === 0 ? null : x % y;
     default: return null;
+  }
+}
+
+const LONG_FUNCTIONS = new Set(['count', 'countif', 'dcount', 'dcountif', 'count_distinct', 'strlen', 'array_length', 'toint', 'tolong', 'indexof', 'countof', 'hourofday', 'getyear', 'getmonth', 'dayofmonth', 'dayofyear', 'week_of_year', 'datetime_diff', 'datetime_part', 'row_number']);
+const REAL_FUNCTIONS = new Set(['toreal', 'todouble', 'todecimal', 'avg', 'avgif', 'stdev', 'variance', 'sqrt', 'log', 'log10', 'log2', 'exp', 'pow', 'rand']);
+
+/** `long` or `real` when the expression's numeric type is plain from the syntax and the columns; else undefined. */
+function numericType(n: SyntaxNode, cols: Map<string, Column>): 'long' | 'real' | undefined {
+  switch (n.t) {
+    case 'LiteralExpression':
+      return n.k === 'LongLiteralExpression' || n.k === 'IntLiteralExpression' ? 'long' : n.k === 'RealLiteralExpression' || n.k === 'DecimalLiteralExpression' ? 'real' : undefined;
+    case 'NameReference': {
+      const t = cols.get(nameOf(n))?.type;
+      return t === 'long' || t === 'int' ? 'long' : t === 'real' || t === 'decimal' ? 'real' : undefined;
+    }
+    case 'ParenthesizedExpression': case 'PrefixUnaryExpression': return numericType(n.Expression as SyntaxNode, cols);
+    case 'BinaryExpression': {
+      if (!['+', '-', '*', '/', '%'].includes(tokenText(n.Operator))) return undefined;
+      const a = numericType(n.Left as SyntaxNode, cols); const b = numericType(n.Right as SyntaxNode, cols);
+      return a === 'real' || b === 'real' ? 'real' : a === 'long' && b === 'long' ? 'long' : undefined;
+    }
+    case 'FunctionCallExpression': {
+      const f = nameOf(n.Name as SyntaxNode).toLowerCase();
+      return LONG_FUNCTIONS.has(f) ? 'long' : REAL_FUNCTIONS.has(f) ? 'real' : undefined;
+    }
+    default: return undefined;
   }
 }
 

@@ -76,6 +76,12 @@ test('strings, regex, dynamic values (split-function, extract-function, parse-pa
   assert.equal(await one('parse_url("https://user:pw@host.example:1234/p/a?k=v#f").Host'), 'host.example');
 });
 
+test('numerical operators: two integers divide as integers, truncated toward zero; a real operand divides as real (numerical-operators)', async () => {
+  assert.deepEqual(await rows('print a = 5 / 2, b = 5.0 / 2, c = -5 / 2, d = 5 % 3, e = 100.0 * 1 / 8, f = toreal(1) / 4'), [{ a: 2, b: 2.5, c: -2, d: 2, e: 12.5, f: 0.25 }]);
+  // count() is a long: half of 5 is 2.
+  assert.deepEqual(await rows('range x from 1 to 5 step 1 | summarize n = count() | extend half = n / 2'), [{ n: 5, half: 2 }]);
+});
+
 test('IPv4 functions (ipv4-is-private-function, ipv4-is-in-range-function)', async () => {
   assert.deepEqual(await rows('print a = ipv4_is_private("192.168.1.1"), b = ipv4_is_private("208.1.2.3"), c = ipv4_is_in_range("192.168.1.6", "192.168.1.1/24"), d = ipv4_is_in_range("192.168.2.6", "192.168.1.1/24")'),
     [{ a: true, b: false, c: true, d: false }]);
