@@ -960,6 +960,8 @@ class Engine {
       }
       case 'PipeExpression': { const v = await this.toScalar(node, scope); return () => v; }
       case 'StarExpression': throw this.err(node, '`*` is not a value here');
+      // typeof(string) as an argument (extract_json's result type): the type's name.
+      case 'TypeOfLiteralExpression': { const v = tokenText(((node.Types as SyntaxNode[])[0])?.Type); return () => v; }
       default: throw this.err(node, `${describe(node)} is not supported by arcsim`);
     }
   }

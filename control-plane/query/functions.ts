@@ -352,8 +352,8 @@ export const FUNCTIONS: Record<string, ScalarFn> = {
   toguid: (a) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(str(a[0]!)) ? str(a[0]!).toLowerCase() : null),
   todynamic: (a) => toDynamic(a[0]!),
   parse_json: (a) => toDynamic(a[0]!),
-  extractjson: (a) => jsonPath(str(a[0]!), toDynamic(a[1]!)),
-  extract_json: (a) => jsonPath(str(a[0]!), toDynamic(a[1]!)),
+  extractjson: (a) => asType(jsonPath(str(a[0]!), toDynamic(a[1]!)), a[2]),
+  extract_json: (a) => asType(jsonPath(str(a[0]!), toDynamic(a[1]!)), a[2]),
   gettype: (a) => {
     const v = a[0]!;
     if (v === null) return 'null';
@@ -479,6 +479,20 @@ FUNCTIONS.make_datetime = (a) => {
   const n = a.map((v) => num(v) ?? 0);
   return new Date(Date.UTC(n[0]!, (n[1] ?? 1) - 1, n[2] ?? 1, n[3] ?? 0, n[4] ?? 0, n[5] ?? 0));
 };
+
+/** extract_json's optional `typeof(T)` third argument: the value converted to T. */
+function asType(v: Value, type: Value | undefined): Value {
+  if (type === undefined || type === null || v === null) return v;
+  switch (str(type)) {
+    case 'string': return str(v);
+    case 'long': case 'int': { const n = num(v); return n === null ? null : Math.trunc(n); }
+    case 'real': case 'double': return num(v);
+    case 'bool': case 'boolean': return toBool(v);
+    case 'datetime': return toDate(v);
+    case 'dynamic': return toDynamic(v);
+    default: return v;
+  }
+}
 
 /** extract_json's JSONPath: `$`, `.name`, `['name']`, `[index]` (the subset Kusto documents). */
 function jsonPath(path: string, doc: Value): Value {

@@ -72,6 +72,9 @@ test('strings, regex, dynamic values (split-function, extract-function, parse-pa
   assert.equal(await one('parse_json(\'{"a": {"b": [10, 20]}}\').a.b[1]'), 20);
   assert.equal(await one('parse_json(\'{"a": {"b": [10, 20]}}\')["a"]["b"][-1]'), 20);
   assert.equal(await one('strcat("hello", " ", "world")'), 'hello world');
+  // extract-json-function: `extract_json("$.hosts[0].AvailableMB", x, typeof(int))` over its example document.
+  assert.equal(await one(`extract_json("$.hosts[1].AvailableMB", '{"hosts": [{"location": "North_DC", "status": "up", "rate": 5, "AvailableMB": 5}, {"location": "South_DC", "status": "down", "rate": 0, "AvailableMB": 3}]}', typeof(int))`), 3);
+  assert.equal(await one(`extractjson("$.Command", '{"Command": "Get-Process"}', typeof(string))`), 'Get-Process');
   assert.deepEqual(await one('bag_pack("a", 1, "b", "x")'), { a: 1, b: 'x' });
   assert.equal(await one('parse_url("https://user:pw@host.example:1234/p/a?k=v#f").Host'), 'host.example');
 });
