@@ -1,6 +1,7 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { RuleHit, StoreTx } from '../store/index.ts';
 import { resolveField } from './field-mapping.ts';
+import { FileProfiles } from './file-profile.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
 
 type EventRef = { reportId: string; detonationId: string | null; time: number };
@@ -53,9 +54,12 @@ export class DetectionEngine {
   private watermark = Number.NEGATIVE_INFINITY;
   /** Correlations decided only when a window closes (lt, lte, eq). */
   private readonly closing: CorrelationRule[];
+  /** File profiles by SHA1, kept only when a rule reads one (file-profile.ts). */
+  readonly profiles: FileProfiles | undefined;
 
   constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {
     this.closing = rules.correlations.filter((c) => c.op === 'lt' || c.op === 'lte' || c.op === 'eq');
+    this.profiles = rules.profileTables.size > 0 ? new FileProfiles() : undefined;
   }
 
   async evaluate(tx: StoreTx, event: SensorEvent): Promise<Occurrence[]> {
@@ -64,6 +68,11 @@ export class DetectionEngine {
     if (time > this.watermark) {
       this.watermark = time;
       for (const corr of this.closing) await this.closeWindows(tx, corr, out);
+    }
+    if (this.profiles) {
+      // What the row says about files first, then the profile its rules read (file-profile.ts).
+      this.profiles.observe(event);
+      if (this.rules.profileTables.has(event.Table)) this.profiles.attach(event);
     }
     for (const rule of this.rules.byTable.get(event.Table) ?? []) {
       if (!rule.match(event as Record<string, unknown>)) continue;

@@ -362,6 +362,8 @@ export interface EventsRepository {
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
   /** Events of one table for a KQL query (see EventScan), newest first. */
   scanEvents(scan: EventScan): Promise<SensorEvent[]>;
+  /** The newest `limit` stored DeviceFileCertificateInfo rows (by event time), oldest first. */
+  latestFileCertificates(limit: number): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
   /** Hits of `ruleId` for `groupKey` with `from <= eventTime <= to`, oldest first. */
   ruleHits(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]>;
@@ -487,7 +489,7 @@ export interface KeysRepository {
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
   readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
-  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents'>;
+  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
   readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;
   readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;

@@ -6,11 +6,12 @@ import pg from 'pg';
 import { join } from 'node:path';
 import { openSqliteStore, type Store } from '../../control-plane/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
-import type { SensorEvent } from '../../protocol/index.ts';
 import type {
   AgentRow, AlertRow, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IncidentRow, MachineRow, TestRunRow, TokenRow,
 } from '../../control-plane/store/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
+import type { SensorEvent } from '../../protocol/index.ts';
+import { v7 as uuidv7 } from 'uuid';
 import { cleanup, MIGRATION_VERSIONS, tempDir, TEST_FACTS } from '../helpers.ts';
 import { startTestPostgres } from '../support/postgres.ts';
 
@@ -208,6 +209,18 @@ for (const backend of backends) {
       assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '0%_' }], limit: 10 })), [2], 'LIKE wildcards in the text are literal');
       assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '1_0' }], limit: 10 })), []);
       assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', limit: 2 })), [4, 2], 'the limit keeps the newest');
+    }));
+
+    it('latestFileCertificates: the newest certificate rows by event time, oldest first, no other table', withStore(async (s) => {
+      const cert = (i: number) => ({
+        Table: 'DeviceFileCertificateInfo', Timestamp: new Date(T0 + i * 1000).toISOString(), DeviceId: 'a1', DeviceName: 'h1',
+        ReportId: uuidv7({ msecs: T0 + i * 1000 }), SHA1: String(i % 10).repeat(40), IsSigned: i % 2 === 0,
+      }) as SensorEvent;
+      const rows = [3, 1, 4, 2].map(cert);
+      const other = { ...cert(9), Table: 'DeviceProcessEvents', ActionType: 'ProcessCreated' } as SensorEvent;
+      await s.events.insertEvents('a1', [...rows, other], T0);
+      assert.deepEqual((await s.events.latestFileCertificates(3)).map((e) => e.Timestamp), [2, 3, 4].map((i) => cert(i).Timestamp));
+      assert.equal(JSON.stringify(await s.events.latestFileCertificates(10)), JSON.stringify([1, 2, 3, 4].map((i) => rows.find((r) => r.Timestamp === cert(i).Timestamp))));
     }));
 
     it('rule hits: keyed by (rule, group, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {
