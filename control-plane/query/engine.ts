@@ -775,7 +775,8 @@ class Engine {
         columns.push({ name, type });
         const last = i === patterns.length - 1;
         const body = type === 'int' || type === 'long' ? '-?\\d+' : type === 'real' || type === 'double' ? '-?\\d+(?:\\.\\d+)?' : last ? '.*' : '.*?';
-        re += `(${body})`;
+        // Named, so the groups a kind=regex pattern brings of its own do not shift the columns.
+        re += `(?<c${columns.length - 1}>${body})`;
       }
     });
     const regex = new RegExp(re, flags.includes('s') ? 's' + flags.replace('s', '') : flags);
@@ -787,7 +788,7 @@ class Engine {
       const m = regex.exec(toText(source(r)));
       if (!m && whereOnly) continue;
       const out: Row = { ...r };
-      columns.forEach((c, i) => { out[c.name] = m ? convertTo(m[i + 1] ?? null, c.type) : c.type === 'string' ? '' : null; });
+      columns.forEach((c, i) => { out[c.name] = m ? convertTo(m.groups?.[`c${i}`] ?? null, c.type) : c.type === 'string' ? '' : null; });
       rows.push(out);
     }
     return { cols: outCols, rows };

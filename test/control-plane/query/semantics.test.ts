@@ -125,6 +125,8 @@ test('summarize, top, distinct, mv-expand, parse, let functions, union, bag_unpa
     | parse s with * "resourceName=" resourceName ", totalSlices=" totalSlices:long * "sliceNumber=" sliceNumber:long * "lockTime=" lockTime ", releaseTime=" releaseTime "," * "previousLockTime=" previousLockTime ")" *
     | project resourceName, totalSlices, sliceNumber, lockTime`);
   assert.deepEqual(parsed, [{ resourceName: 'PipelineScheduler', totalSlices: 27, sliceNumber: 23, lockTime: '02/17/2016 08:40:01' }]);
+  // kind=regex: the delimiters are regular expressions, their own groups do not shift the columns.
+  assert.deepEqual(await rows(`print s = "key=abc, n=42" | parse kind=regex s with "(k|K)ey=" key ", (n|N)=" n:long | project key, n`), [{ key: 'abc', n: 42 }]);
   assert.deepEqual(await rows('let f = (a:long, b:long) { a * b }; print v = f(6, 7)'), [{ v: 42 }]);
   assert.deepEqual(await rows('let T = datatable(x:long)[1, 2]; let Above = (t:(x:long), n:long) { t | where x > n }; T | invoke Above(1)'), [{ x: 2 }]);
   assert.deepEqual((await rows('union (print a = 1), (print b = 2)')).length, 2);
