@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import type { DetectionEngine } from '../detection/index.ts';
+import { osFamilyOf, type DetectionEngine } from '../detection/index.ts';
 import { correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
@@ -41,8 +41,12 @@ export class Ingest {
       const fresh = await tx.events.insertEvents(agent.agentId, events, now);
       const alerts: UpsertResult[] = [];
       const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+      // Rules for another OS family than the machine's are not run on its events.
+      const os = osFamilyOf(machine.facts.osType);
       for (const event of fresh) {
-        for (const occ of await this.engine.evaluate(tx, event)) {
+        const evaluated = this.engine.evaluate(tx, event, os);
+        const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
+        for (const occ of occurrences) {
           // A window closed by this event (lt/lte/eq rules) may belong to another machine.
           const own = occ.trigger.DeviceId === agent.agentId;
           const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
