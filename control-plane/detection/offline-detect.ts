@@ -7,6 +7,7 @@ import { Ingest } from '../ingest/ingest.ts';
 import { SyncConfigSchema } from '../products/sync-matrix.ts';
 import { DetectionEngine } from './detection-engine.ts';
 import { loadRulesDir, type RuleSet } from './rule-loader.ts';
+import { osFamilyOf, type OsFamily } from './rule-index.ts';
 
 /** Parses NDJSON events (one per line, blank lines ignored); a bad line is an error naming its line. */
 export function parseEventsNdjson(text: string, file = 'events'): SensorEvent[] {
@@ -29,13 +30,66 @@ export function parseEventsNdjson(text: string, file = 'events'): SensorEvent[] 
   return out;
 }
 
+export interface OfflineOptions {
+  rulesDir?: string;
+  rules?: RuleSet;
+  /**
+   * The OS of devices, by DeviceId (an `osType` fact — windows, linux, darwin — or an MDE
+   * OSPlatform): what arcsim registered for them (e.g. the platform an Atomic test was played on).
+   * A DeviceInfo row of the device in the events wins over it.
+   */
+  deviceOs?: ReadonlyMap<string, string>;
+  /** The OS of every other device (e.g. windows for Windows event logs); default: unknown. */
+  defaultOs?: string;
+}
+
+export interface OfflineResult {
+  /** The alerts, oldest first. */
+  alerts: AlertRow[];
+  /** Devices (DeviceId) in the events. */
+  devices: number;
+  /** Devices whose OS family is unknown: every rule ran on their events, whatever its logsource.product. */
+  unknownOs: string[];
+}
+
+/**
+ * The OS family of each device: its DeviceInfo rows' OSPlatform (the agent sends them from the
+ * host's real facts), else what the caller registered for it, else `defaultOs`; undefined when
+ * none says.
+ */
+function deviceFamilies(events: SensorEvent[], options: OfflineOptions): Map<string, OsFamily | undefined> {
+  const out = new Map<string, OsFamily | undefined>();
+  for (const e of events) {
+    if (e.Table === 'DeviceInfo') {
+      const family = osFamilyOf((e as { OSPlatform?: string }).OSPlatform);
+      if (family) out.set(e.DeviceId, family);
+    }
+  }
+  for (const e of events) {
+    if (out.has(e.DeviceId)) continue;
+    out.set(e.DeviceId, osFamilyOf(options.deviceOs?.get(e.DeviceId)) ?? osFamilyOf(options.defaultOs));
+  }
+  return out;
+}
+
+/** Events per transaction when replaying a recording. */
+const OFFLINE_CHUNK = 5000;
+
+const OS_TYPE: Record<OsFamily, string> = { windows: 'windows', linux: 'linux', macos: 'darwin' };
+
 /**
  * Runs the rules over recorded events, like wazuh-logtest: the same streaming engine and dedup
  * as the control plane, on a throwaway in-memory store. Events are replayed in event-time order
  * (so file order does not matter), and at the end of the stream every window still open is
  * decided. Returns the alerts, oldest first.
  */
-export async function detectOffline(events: SensorEvent[], options: { rulesDir?: string; rules?: RuleSet } = {}): Promise<AlertRow[]> {
+export async function detectOffline(events: SensorEvent[], options: OfflineOptions = {}): Promise<AlertRow[]> {
+  return (await runOfflineDetection(events, options)).alerts;
+}
+
+/** detectOffline, and what it knew of the devices' OS (rules of another OS family are not run on a device's events). */
+export async function runOfflineDetection(events: SensorEvent[], options: OfflineOptions = {}): Promise<OfflineResult> {
+  const families = deviceFamilies(events, options);
   const store = openSqliteStore({ file: ':memory:' });
   try {
     const rules = options.rules ?? loadRulesDir(options.rulesDir);
@@ -55,22 +109,35 @@ export async function detectOffline(events: SensorEvent[], options: { rulesDir?:
       const machine = await store.machines.upsertMachine({
         agentId: e.DeviceId, resourceId: machineResourceId('offline', 'offline', name), name, sqlInstances: [], extensions: [],
         status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,
-        facts: { hostname: e.DeviceName, agentVersion: VERSION, detectedProperties: {}, cloudMetadata: { provider: 'N/A' } },
+        facts: { hostname: e.DeviceName, agentVersion: VERSION, detectedProperties: {}, cloudMetadata: { provider: 'N/A' }, ...osFact(families.get(e.DeviceId)) },
       });
       hosts.set(e.DeviceId, { agent, machine });
     }
     const ordered = [...events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp));
+    let chunk: Array<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[] }> = [];
+    let inChunk = 0;
     for (let i = 0; i < ordered.length;) {
-      // Consecutive events of one device form one batch, as an agent would send them.
+      // Consecutive events of one device form one batch, as an agent would send them; batches are
+      // committed OFFLINE_CHUNK events at a time (nothing waits on each commit, unlike an agent's ack).
       const device = ordered[i]!.DeviceId;
       const batch: SensorEvent[] = [];
       while (i < ordered.length && ordered[i]!.DeviceId === device) batch.push(ordered[i++]!);
-      const host = hosts.get(device)!;
-      await ingest.ingestBatch(host.agent, host.machine, batch);
+      chunk.push({ ...hosts.get(device)!, events: batch });
+      inChunk += batch.length;
+      if (inChunk >= OFFLINE_CHUNK || i === ordered.length) {
+        await ingest.ingestBatches(chunk);
+        chunk = [];
+        inChunk = 0;
+      }
     }
     await ingest.closeAll();
-    return await store.alerts.listAlerts();
+    const unknownOs = [...families].filter(([, f]) => f === undefined).map(([d]) => d);
+    return { alerts: await store.alerts.listAlerts(), devices: families.size, unknownOs };
   } finally {
     await store.close();
   }
+}
+
+function osFact(family: OsFamily | undefined): { osType?: string } {
+  return family ? { osType: OS_TYPE[family] } : {};
 }

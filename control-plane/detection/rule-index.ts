@@ -50,137 +50,208 @@ export function ruleRunsOn(rule: { product: string | undefined }, os: OsFamily |
   return family === undefined || family === os;
 }
 
-/** An Aho-Corasick automaton over lower-cased literals; `scan` reports each literal found. */
+/**
+ * An Aho-Corasick automaton over lower-cased literals, compiled to a DFA (one table lookup per
+ * character). Its alphabet is the ASCII characters the literals use, one class for every other
+ * ASCII character and one for every non-ASCII character: a non-ASCII character of a literal
+ * matches any non-ASCII character of the text. So `scan` may report a literal that is not there
+ * (the rule is then evaluated for nothing) but never misses one that is.
+ */
 class Automaton {
-  private readonly next: Array<Map<number, number>> = [new Map()];
-  private readonly fail: number[] = [0];
-  /** Literal indexes ending at each node (its own and those of its suffixes). */
-  private readonly out: Array<number[] | undefined> = [undefined];
-  /** The root's transitions for ASCII, the hottest lookups. */
-  private readonly root = new Int32Array(128).fill(-1);
+  /** Character class of each ASCII code (0: in no literal); non-ASCII is class `wide`. */
+  private readonly classOf = new Uint8Array(128);
+  private readonly wide: number;
+  private readonly width: number;
+  /** delta[node * width + class] = next node. */
+  private readonly delta: Uint32Array;
+  /** Literal indexes ending at each node (its own and those of its suffixes): outs[outStart[n] .. outStart[n + 1]). */
+  private readonly outStart: Uint32Array;
+  private readonly outs: Uint32Array;
 
   constructor(lits: readonly string[]) {
+    let classes = 1;
+    for (const lit of lits) {
+      for (let i = 0; i < lit.length; i++) {
+        const c = lit.charCodeAt(i);
+        if (c < 128 && this.classOf[c] === 0) this.classOf[c] = classes++;
+      }
+    }
+    this.wide = classes;
+    const width = this.width = classes + 1;
+    const cls = (c: number) => (c < 128 ? this.classOf[c]! : this.wide);
+    // The trie.
+    const children: Array<Map<number, number>> = [new Map()];
+    const out: Array<number[] | undefined> = [undefined];
     lits.forEach((lit, li) => {
       let n = 0;
       for (let i = 0; i < lit.length; i++) {
-        const c = lit.charCodeAt(i);
-        let m = this.next[n]!.get(c);
+        const c = cls(lit.charCodeAt(i));
+        let m = children[n]!.get(c);
         if (m === undefined) {
-          m = this.next.length;
-          this.next.push(new Map());
-          this.fail.push(0);
-          this.out.push(undefined);
-          this.next[n]!.set(c, m);
+          m = children.length;
+          children.push(new Map());
+          out.push(undefined);
+          children[n]!.set(c, m);
         }
         n = m;
       }
-      (this.out[n] ??= []).push(li);
+      (out[n] ??= []).push(li);
     });
+    // Breadth first: each node's failure link, inherited outputs and full transition row.
+    const nodes = children.length;
+    const delta = this.delta = new Uint32Array(nodes * width);
+    const fail = new Uint32Array(nodes);
     const queue: number[] = [];
-    for (const [c, m] of this.next[0]!) {
+    for (const [c, m] of children[0]!) {
+      delta[c] = m;
       queue.push(m);
-      if (c < 128) this.root[c] = m;
     }
     for (let q = 0; q < queue.length; q++) {
       const n = queue[q]!;
-      for (const [c, m] of this.next[n]!) {
-        queue.push(m);
-        let f = this.fail[n]!;
-        while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
-        const target = this.next[f]!.get(c);
-        this.fail[m] = target !== undefined && target !== m ? target : 0;
-        const inherited = this.out[this.fail[m]!];
-        if (inherited) this.out[m] = [...(this.out[m] ?? []), ...inherited];
+      const f = fail[n]!;
+      const inherited = out[f];
+      if (inherited) out[n] = [...(out[n] ?? []), ...inherited];
+      for (let c = 0; c < width; c++) {
+        const m = children[n]!.get(c);
+        if (m === undefined) delta[n * width + c] = delta[f * width + c]!;
+        else {
+          fail[m] = delta[f * width + c]!;
+          delta[n * width + c] = m;
+          queue.push(m);
+        }
       }
     }
+    this.outStart = new Uint32Array(nodes + 1);
+    for (let n = 0; n < nodes; n++) this.outStart[n + 1] = this.outStart[n]! + (out[n]?.length ?? 0);
+    this.outs = new Uint32Array(out.flatMap((o) => o ?? []));
   }
 
-  /** Calls `mark` with every rule of every literal occurring in `s` (`rulesOf`: the rules of each literal). */
-  scan(s: string, rulesOf: number[][], mark: (rule: number) => void): void {
-    const { next, fail, out, root } = this;
+  /** Calls `hit(li, ids)` for every literal occurring in `s` (li: its index in the automaton's list). */
+  scan(s: string, ids: number[], hit: (li: number, ids: number[]) => void): void {
+    const { delta, outStart, outs, classOf, wide, width } = this;
     let n = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
-      for (;;) {
-        if (n === 0) {
-          const m = c < 128 ? root[c]! : (next[0]!.get(c) ?? -1);
-          n = m < 0 ? 0 : m;
-          break;
-        }
-        const m = next[n]!.get(c);
-        if (m !== undefined) {
-          n = m;
-          break;
-        }
-        n = fail[n]!;
-      }
-      const o = out[n];
-      if (o) {
-        for (let k = 0; k < o.length; k++) {
-          const rs = rulesOf[o[k]!]!;
-          for (let j = 0; j < rs.length; j++) mark(rs[j]!);
-        }
-      }
+      n = delta[n * width + (c < 128 ? classOf[c]! : wide)]!;
+      const end = outStart[n + 1]!;
+      for (let k = outStart[n]!; k < end; k++) hit(outs[k]!, ids);
     }
   }
 }
+
+/** True when the literals found so far (`seen[id] === epoch`) satisfy a rule's need. */
+type NeedCheck = (seen: Uint32Array, epoch: number) => boolean;
 
 /** The index of one table's rules for one OS family (or for devices of unknown OS). */
 class TableIndex<R extends IndexedRule> {
   /** Rules that must be evaluated on every event (no necessary literal), by position in `rules`. */
   private readonly always: number[] = [];
-  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; rulesOf: number[][] }> = [];
-  /** Per rule, the event count when it last became a candidate (no per-event allocation of a set). */
-  private readonly seen: Uint32Array;
+  /** Per indexed field: its automaton, and the literal id of each of its literals. */
+  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; ids: number[] }> = [];
+  /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
+  private readonly coverRules: number[][] = [];
+  /** Per rule: its whole need, checked against every literal found before the rule is evaluated. */
+  private readonly checks: NeedCheck[] = [];
+  /** Per literal id / rule, the event count when it was last found / became a candidate. */
+  private readonly litSeen: Uint32Array;
+  private readonly ruleSeen: Uint32Array;
   private epoch = 0;
   private found: number[] = [];
-  private readonly mark = (r: number) => {
-    if (this.seen[r] !== this.epoch) {
-      this.seen[r] = this.epoch;
-      this.found.push(r);
-    }
-  };
 
   constructor(readonly rules: R[]) {
-    this.seen = new Uint32Array(rules.length);
-    const byGetter = new Map<NeedGetter, Map<string, number[]>>();
+    // Every literal of every rule's need gets an id, per field (getter).
+    const ids = new Map<NeedGetter, Map<string, number>>();
+    const idOf = (get: NeedGetter, lit: string): number => {
+      let lits = ids.get(get);
+      if (!lits) ids.set(get, (lits = new Map()));
+      let id = lits.get(lit);
+      if (id === undefined) {
+        id = this.coverRules.length;
+        lits.set(lit, id);
+        this.coverRules.push([]);
+      }
+      return id;
+    };
+    const compile = (need: Need): NeedCheck => {
+      switch (need.kind) {
+        case 'any': return () => true;
+        case 'lit': {
+          const lits = need.lits.map((l) => idOf(need.get, l));
+          if (lits.length === 1) {
+            const id = lits[0]!;
+            return (seen, epoch) => seen[id] === epoch;
+          }
+          return (seen, epoch) => {
+            for (let i = 0; i < lits.length; i++) if (seen[lits[i]!] === epoch) return true;
+            return false;
+          };
+        }
+        case 'and': {
+          const parts = need.parts.map(compile);
+          return (seen, epoch) => {
+            for (let i = 0; i < parts.length; i++) if (!parts[i]!(seen, epoch)) return false;
+            return true;
+          };
+        }
+        case 'or': {
+          const parts = need.parts.map(compile);
+          return (seen, epoch) => {
+            for (let i = 0; i < parts.length; i++) if (parts[i]!(seen, epoch)) return true;
+            return false;
+          };
+        }
+      }
+    };
     rules.forEach((rule, r) => {
+      this.checks.push(compile(rule.need));
       const cover = coverOf(rule.need);
       if (!cover) {
         this.always.push(r);
         return;
       }
       for (const { get, lit } of cover) {
-        let lits = byGetter.get(get);
-        if (!lits) byGetter.set(get, (lits = new Map()));
-        const list = lits.get(lit) ?? [];
+        const list = this.coverRules[idOf(get, lit)]!;
         if (!list.includes(r)) list.push(r);
-        lits.set(lit, list);
       }
     });
-    for (const [get, lits] of byGetter) {
+    for (const [get, lits] of ids) {
       const entries = [...lits];
-      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l)), rulesOf: entries.map(([, rs]) => rs) });
+      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l)), ids: entries.map(([, id]) => id) });
     }
+    this.litSeen = new Uint32Array(this.coverRules.length);
+    this.ruleSeen = new Uint32Array(rules.length);
   }
 
-  /** The rules that may match `event`, in rule order. */
+  private readonly hit = (li: number, ids: number[]) => {
+    const id = ids[li]!;
+    if (this.litSeen[id] === this.epoch) return;
+    this.litSeen[id] = this.epoch;
+    const rs = this.coverRules[id]!;
+    for (let j = 0; j < rs.length; j++) {
+      const r = rs[j]!;
+      if (this.ruleSeen[r] !== this.epoch) {
+        this.ruleSeen[r] = this.epoch;
+        this.found.push(r);
+      }
+    }
+  };
+
+  /** The rules that may match `event` (their whole need is met by the literals found), in rule order. */
   candidates(event: Record<string, unknown>): R[] {
     if (++this.epoch === 0xffffffff) {
-      this.seen.fill(0);
+      this.litSeen.fill(0);
+      this.ruleSeen.fill(0);
       this.epoch = 1;
     }
     const found: number[] = this.found = [...this.always];
-    for (const r of this.always) this.seen[r] = this.epoch;
     for (const f of this.fields) {
       const v = f.get(event);
       if (v === undefined || v === null) continue;
-      const text = (typeof v === 'string' ? v : String(v)).toLowerCase();
-      f.automaton.scan(text, f.rulesOf, this.mark);
+      f.automaton.scan((typeof v === 'string' ? v : String(v)).toLowerCase(), f.ids, this.hit);
     }
     if (found.length !== this.always.length) found.sort((a, b) => a - b);
-    const out: R[] = new Array<R>(found.length);
-    for (let i = 0; i < found.length; i++) out[i] = this.rules[found[i]!]!;
+    const out: R[] = [];
+    for (const r of found) if (this.checks[r]!(this.litSeen, this.epoch)) out.push(this.rules[r]!);
     return out;
   }
 }

@@ -36,28 +36,42 @@ export class Ingest {
 
   /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
   ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
+    return this.store.transaction((tx) => this.ingestIn(tx, agent, machine, events, arrivedAt));
+  }
+
+  /**
+   * Several batches (of several agents) in one transaction, each exactly as ingestBatch would take
+   * it: for replaying a recording (`arcsim detect`), where no ack waits on each batch's commit.
+   */
+  ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[] }>): Promise<IngestResult[]> {
     return this.store.transaction(async (tx) => {
-      const now = this.clock.now();
-      const fresh = await tx.events.insertEvents(agent.agentId, events, now);
-      const alerts: UpsertResult[] = [];
-      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-      // Rules for another OS family than the machine's are not run on its events.
-      const os = osFamilyOf(machine.facts.osType);
-      for (const event of fresh) {
-        const evaluated = this.engine.evaluate(tx, event, os);
-        const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
-        for (const occ of occurrences) {
-          // A window closed by this event (lt/lte/eq rules) may belong to another machine.
-          const own = occ.trigger.DeviceId === agent.agentId;
-          const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
-          if (!host) continue;
-          const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey });
-          alerts.push(result);
-          await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
-        }
-      }
-      return { stored: fresh.length, alerts };
+      const out: IngestResult[] = [];
+      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events));
+      return out;
     });
+  }
+
+  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
+    const now = this.clock.now();
+    const fresh = await tx.events.insertEvents(agent.agentId, events, now);
+    const alerts: UpsertResult[] = [];
+    const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+    // Rules for another OS family than the machine's are not run on its events.
+    const os = osFamilyOf(machine.facts.osType);
+    for (const event of fresh) {
+      const evaluated = this.engine.evaluate(tx, event, os);
+      const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
+      for (const occ of occurrences) {
+        // A window closed by this event (lt/lte/eq rules) may belong to another machine.
+        const own = occ.trigger.DeviceId === agent.agentId;
+        const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
+        if (!host) continue;
+        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey });
+        alerts.push(result);
+        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+      }
+    }
+    return { stored: fresh.length, alerts };
   }
 
   /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */

@@ -146,7 +146,9 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
 
   const { files, techniques, refusedFiles, byDevice, events } = playAtomics(options.atomicsDir, gap);
 
-  const alerts = await detectOffline(events, { rules: set });
+  // Each test's host has the OS it was played on, so rules of another OS family do not run on it.
+  const deviceOs = new Map([...byDevice].map(([d, t]) => [d, t.platform ?? '']));
+  const alerts = await detectOffline(events, { rules: set, deviceOs });
   const ruleInfo = new Map<string, { title: string; file: string }>();
   for (const r of [...set.detections, ...set.correlations]) ruleInfo.set(r.id, { title: r.title, file: r.file });
   const products = productsOf(new Set(alerts.map((a) => a.ruleId)), ruleInfo);
