@@ -48,6 +48,9 @@ export function detectCommand(): Command {
       if (run.unknownOs.length) {
         process.stderr.write(`${run.unknownOs.length} of ${run.devices} device(s) of unknown OS (no DeviceInfo row with OSPlatform): every rule ran on their events, Windows, Linux and macOS rules alike\n`);
       }
+      if (run.playbackEvents) {
+        process.stderr.write(`${run.playbackEvents} scenario-playback event(s) (with a DetonationId) of devices of known OS: every rule ran on them (a playback stands for its scenario's platform, not the host's)\n`);
+      }
       let verdict: { ok: boolean; lines: string[] } | undefined;
       if (opts.scenario) {
         const s = scenarioFrom(opts.scenario);

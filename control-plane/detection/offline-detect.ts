@@ -34,12 +34,12 @@ export interface OfflineOptions {
   rulesDir?: string;
   rules?: RuleSet;
   /**
-   * The OS of devices, by DeviceId (an `osType` fact — windows, linux, darwin — or an MDE
-   * OSPlatform): what arcsim registered for them (e.g. the platform an Atomic test was played on).
-   * A DeviceInfo row of the device in the events wins over it.
+   * Simulated hosts' OS, by DeviceId (an `osType` fact — windows, linux, darwin — or an MDE
+   * OSPlatform): every event of such a device, scenario playbacks included, stands for that OS
+   * (e.g. the platform `arcsim coverage` played an Atomic test on).
    */
   deviceOs?: ReadonlyMap<string, string>;
-  /** The OS of every other device (e.g. windows for Windows event logs); default: unknown. */
+  /** The host OS of devices without a DeviceInfo row (e.g. windows for Windows event logs); default: unknown. */
   defaultOs?: string;
 }
 
@@ -50,25 +50,25 @@ export interface OfflineResult {
   devices: number;
   /** Devices whose OS family is unknown: every rule ran on their events, whatever its logsource.product. */
   unknownOs: string[];
+  /** Scenario-playback events (DetonationId) of devices not in `deviceOs`: every rule ran on them (see Ingest). */
+  playbackEvents: number;
 }
 
 /**
- * The OS family of each device: its DeviceInfo rows' OSPlatform (the agent sends them from the
- * host's real facts), else what the caller registered for it, else `defaultOs`; undefined when
- * none says.
+ * The host OS family of each device, as the control plane would know it from the machine's facts:
+ * its DeviceInfo rows' OSPlatform (the agent sends them from the host's real facts), else
+ * `defaultOs`; undefined when none says. A device in `deviceOs` is a simulated host of that OS.
  */
 function deviceFamilies(events: SensorEvent[], options: OfflineOptions): Map<string, OsFamily | undefined> {
   const out = new Map<string, OsFamily | undefined>();
+  for (const [device, os] of options.deviceOs ?? []) if (osFamilyOf(os)) out.set(device, osFamilyOf(os));
   for (const e of events) {
-    if (e.Table === 'DeviceInfo') {
+    if (e.Table === 'DeviceInfo' && !options.deviceOs?.has(e.DeviceId)) {
       const family = osFamilyOf((e as { OSPlatform?: string }).OSPlatform);
       if (family) out.set(e.DeviceId, family);
     }
   }
-  for (const e of events) {
-    if (out.has(e.DeviceId)) continue;
-    out.set(e.DeviceId, osFamilyOf(options.deviceOs?.get(e.DeviceId)) ?? osFamilyOf(options.defaultOs));
-  }
+  for (const e of events) if (!out.has(e.DeviceId)) out.set(e.DeviceId, osFamilyOf(options.defaultOs));
   return out;
 }
 
@@ -122,7 +122,8 @@ export async function runOfflineDetection(events: SensorEvent[], options: Offlin
       const device = ordered[i]!.DeviceId;
       const batch: SensorEvent[] = [];
       while (i < ordered.length && ordered[i]!.DeviceId === device) batch.push(ordered[i++]!);
-      chunk.push({ ...hosts.get(device)!, events: batch });
+      const simulatedOs = options.deviceOs?.has(device) ? families.get(device) : undefined;
+      chunk.push({ ...hosts.get(device)!, events: batch, ...(simulatedOs ? { simulatedOs } : {}) });
       inChunk += batch.length;
       if (inChunk >= OFFLINE_CHUNK || i === ordered.length) {
         await ingest.ingestBatches(chunk);
@@ -132,7 +133,8 @@ export async function runOfflineDetection(events: SensorEvent[], options: Offlin
     }
     await ingest.closeAll();
     const unknownOs = [...families].filter(([, f]) => f === undefined).map(([d]) => d);
-    return { alerts: await store.alerts.listAlerts(), devices: families.size, unknownOs };
+    const playbackEvents = events.filter((e) => e.DetonationId && !options.deviceOs?.has(e.DeviceId) && families.get(e.DeviceId)).length;
+    return { alerts: await store.alerts.listAlerts(), devices: families.size, unknownOs, playbackEvents };
   } finally {
     await store.close();
   }

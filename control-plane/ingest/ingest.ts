@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import { osFamilyOf, type DetectionEngine } from '../detection/index.ts';
+import { osFamilyOf, type DetectionEngine, type OsFamily } from '../detection/index.ts';
 import { correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
@@ -43,22 +43,30 @@ export class Ingest {
    * Several batches (of several agents) in one transaction, each exactly as ingestBatch would take
    * it: for replaying a recording (`arcsim detect`), where no ack waits on each batch's commit.
    */
-  ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[] }>): Promise<IngestResult[]> {
+  ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
     return this.store.transaction(async (tx) => {
       const out: IngestResult[] = [];
-      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events));
+      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs));
       return out;
     });
   }
 
-  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
+  /**
+   * `simulatedOs`: the OS family every event of the batch stands for, when the caller knows it (a
+   * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
+   */
+  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number, simulatedOs?: OsFamily): Promise<IngestResult> {
     const now = this.clock.now();
     const fresh = await tx.events.insertEvents(agent.agentId, events, now);
     const alerts: UpsertResult[] = [];
     const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-    // Rules for another OS family than the machine's are not run on its events.
-    const os = osFamilyOf(machine.facts.osType);
+    // Rules for another OS family than the device's are not run on its events. The machine's OS
+    // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
+    // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
+    // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
+    const hostOs = osFamilyOf(machine.facts.osType);
     for (const event of fresh) {
+      const os = simulatedOs ?? (event.DetonationId ? undefined : hostOs);
       const evaluated = this.engine.evaluate(tx, event, os);
       const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
       for (const occ of occurrences) {

@@ -189,3 +189,13 @@ test('the OS arcsim registered for a device filters the same way; a device of un
   assert.deepEqual(titles(alerts, 'mac-1'), ['Any whoami']);
   assert.deepEqual(titles(alerts, 'unknown-1'), ['Any whoami', 'Linux whoami', 'Windows whoami']);
 });
+
+test('a scenario playback (DetonationId) on a host of known OS runs every rule: it stands for its scenario\'s platform, not the host\'s', async () => {
+  const { set } = compileRules(RULES);
+  // A Linux lab host plays a Windows attack: the host's OS does not filter the playback's events.
+  const played = EventSchema.parse({ ...whoami(T0 + 1000, 'lnx-3'), DetonationId: 'det-1' });
+  const alerts = await detectOffline([deviceInfo(T0, 'lnx-3', 'Linux'), played, whoami(T0 + 2000, 'lnx-3')], { rules: set });
+  assert.deepEqual(titles(alerts, 'lnx-3'), ['Any whoami', 'Linux whoami', 'Windows whoami']);
+  const windowsAlert = alerts.find((a) => a.properties.alertDisplayName === 'Windows whoami')!;
+  assert.equal(windowsAlert.count, 1, 'only the playback: the host\'s own whoami is a Linux event');
+});
