@@ -231,7 +231,8 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
   if (has('re')) {
     if (mods.some((m) => !['re', 'i', 'm', 's', 'all', 'neq'].includes(m))) throw new SelectionError('"re" takes only its flags i, m, s', path, 'unsupported');
     const re = compileRegex(value, (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : ''), path);
-    return wrap((a) => a !== undefined && a !== null && re.test(String(a)));
+    const required = neq ? undefined : regexLiteral(re.source);
+    return withLits(wrap((a) => a !== undefined && a !== null && re.test(String(a))), required === undefined ? undefined : [required]);
   }
   if (['i', 'm', 's'].some(has)) throw new SelectionError('the flags i, m, s only apply to "re"', path, 'schema');
   if (has('cidr')) {
@@ -301,6 +302,80 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
     for (const p of patterns) if (p(s)) return true;
     return false;
   }), need);
+}
+
+/**
+ * A literal every match of the regular expression `source` contains (lower-cased), or undefined:
+ * the longest run of plain characters outside any group, class or alternation, each not made
+ * optional by a quantifier. Only ASCII is vouched for (its lower-casing does not depend on the
+ * text around it), so the literal holds with and without the `i` flag. Anything unusual gives
+ * up: an alternation at the top level, a backslash before a letter or digit (\w, \d, \x41 …).
+ */
+export function regexLiteral(source: string): string | undefined {
+  let best = '';
+  let run = '';
+  let depth = 0;
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    const next = source[i + 1];
+    if (c === '\\') {
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) {
+        end();
+        i++;
+        continue;
+      }
+      if (depth === 0) run += next;
+      i++;
+    } else if (c === '[') {
+      // A class: skip to its closing bracket (escapes and a leading ] included).
+      end();
+      let j = i + 1;
+      if (source[j] === '^') j++;
+      if (source[j] === ']') j++;
+      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
+      i = j;
+      continue;
+    } else if (c === '(') {
+      end();
+      depth++;
+      continue;
+    } else if (c === ')') {
+      end();
+      depth = Math.max(0, depth - 1);
+      continue;
+    } else if (c === '|') {
+      if (depth === 0) return undefined;
+      continue;
+    } else if ('.^$]}'.includes(c)) {
+      end();
+      continue;
+    } else if (c === '*' || c === '?' || c === '{') {
+      // The character before is optional (or repeated a number of times that may be 0).
+      run = run.slice(0, -1);
+      end();
+      if (c === '{') {
+        const q = /^\{\d*(,\d*)?\}/.exec(source.slice(i));
+        if (q) i += q[0].length - 1;
+      }
+      continue;
+    } else if (c === '+') {
+      end();
+      continue;
+    } else if (depth === 0) run += c;
+    else continue;
+    // A quantifier right after an escaped or plain character applies to it.
+    const q = source[i + 1];
+    if (q === '*' || q === '?' || q === '{') {
+      run = run.slice(0, -1);
+      end();
+    } else if (q === '+') end();
+  }
+  end();
+  return best !== '' && isAscii(best) ? best.toLowerCase() : undefined;
 }
 
 /** The longest run of plain characters of a Sigma string value (between `*` / `?` wildcards). */

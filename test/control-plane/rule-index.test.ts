@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { compileRules, reportRulesDirs, RuleIndex, ruleRunsOn, type OsFamily, type RuleSet } from '../../control-plane/detection/index.ts';
 import { detectOffline } from '../../control-plane/detection/offline-detect.ts';
 import { readRecordedEvents } from '../../scenarios/recorded/index.ts';
+import { regexLiteral } from '../../control-plane/detection/sigma-selection.ts';
 import { playAtomics } from '../../testruns/coverage/coverage.ts';
 import { EventSchema, type SensorEvent } from '../../protocol/index.ts';
 import type { AlertRow } from '../../control-plane/store/index.ts';
@@ -132,6 +133,28 @@ test('property: the indexed engine matches exactly what every rule on every even
   // The generator must exercise the index: rules load and some events match.
   assert.ok(loaded > 500, `${loaded} generated rules loaded`);
   assert.ok(matched > 50, `${matched} matches`);
+});
+
+test('property: the literal derived from a regular expression occurs (lower-cased) in every text it matches', () => {
+  const atom = fc.constantFrom('a', 'B', 'c', '-', '/', '\\+', '\\{', '\\.', '\\$', '`', '.', '\\w', '\\d', '\\s', '[a-c]', '[^x]', '(?:ab|c)', '(b)', '(?=a)', 'Σ', 'K', 'ſ');
+  const quant = fc.constantFrom('', '', '', '*', '+', '?', '{0,2}', '{2}', '+?', '*?');
+  const regex = fc.tuple(fc.array(fc.tuple(atom, quant).map(([a, q]) => a + q), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.constantFrom('', 'i', 'm', 's', 'is'))
+    .map(([parts, alt, flags]) => ({ source: parts.join('') + (alt ? '|zz' : ''), flags }));
+  const text = fc.array(fc.constantFrom('a', 'A', 'b', 'B', 'c', 'C', '-', '/', '+', '{', '.', '$', '`', ' ', '1', 'x', 'Σ', 'K', 'ſ', 'k', 'z'), { maxLength: 16 }).map((c) => c.join(''));
+  let withLiteral = 0;
+  fc.assert(fc.property(regex, fc.array(text, { minLength: 1, maxLength: 8 }), ({ source, flags }, texts) => {
+    let re: RegExp;
+    try {
+      re = new RegExp(source, flags);
+    } catch {
+      return; // not a valid JavaScript regular expression: the loader refuses it
+    }
+    const lit = regexLiteral(re.source);
+    if (lit === undefined) return;
+    withLiteral++;
+    for (const t of texts) if (re.test(t)) assert.ok(t.toLowerCase().includes(lit), `/${source}/${flags} matches ${JSON.stringify(t)} without "${lit}"`);
+  }), fcParams(runsFor(2000), 914));
+  assert.ok(withLiteral > 500, `${withLiteral} regular expressions with a literal`);
 });
 
 // --- Real SigmaHQ rules and recorded events -----------------------------------------------------
