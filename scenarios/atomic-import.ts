@@ -76,6 +76,14 @@ const EXECUTORS: Record<string, { os: Os | 'either'; render(cmd: string, os: Os)
 const ATOMICS_FOLDER: Record<Os, string> = { windows: 'C:\\AtomicRedTeam\\atomics', linux: '/opt/AtomicRedTeam/atomics' };
 const CLOUD_PLATFORMS: Record<string, string> = { 'iaas:aws': 'aws', 'iaas:gcp': 'gcp', 'iaas:azure': 'azure' };
 
+/**
+ * ART's `PathToAtomicsFolder` (or `$PathToAtomicsFolder`) placeholder, where Invoke-AtomicTest keeps
+ * the atomics. PowerShell's `-replace`, which Invoke-AtomicTest uses for it, ignores case.
+ */
+function atomicsPath(text: string, os: Os): string {
+  return text.replace(/\$?PathToAtomicsFolder/gi, ATOMICS_FOLDER[os]);
+}
+
 /** POSIX single-quoting, as a shell would receive the script in `-c`. */
 function shQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
@@ -155,12 +163,12 @@ function convertTest(technique: string, displayName: string, t: ArtTest, index: 
     rename.set(name, n);
     const type = inputType(arg.type);
     const raw = arg.default ?? '';
-    const value = type === 'string' ? String(raw) : Number(raw);
+    // Invoke-AtomicTest replaces PathToAtomicsFolder after filling in the arguments, so defaults get it too.
+    const value = type === 'string' ? atomicsPath(String(raw), os) : Number(raw);
     if (type !== 'string' && !Number.isFinite(value)) throw new Error(`${label}: default of ${name} is not a number`);
     inputs[n] = { description: arg.description?.trim() || `${arg.type} argument of the atomic test`, type, default: value };
   }
-  const prepare = (cmd: string) => cmd
-    .replace(/\$?PathToAtomicsFolder/g, ATOMICS_FOLDER[os])
+  const prepare = (cmd: string) => atomicsPath(cmd, os)
     .replace(/#\{([^}]+)\}/g, (m, name: string) => (rename.has(name) ? `#{${rename.get(name)}}` : m));
 
   const account = t.executor.elevation_required ? (os === 'windows' ? 'Administrator' : 'root') : 'atomic';
@@ -174,7 +182,8 @@ function convertTest(technique: string, displayName: string, t: ArtTest, index: 
 
   const depRunner = EXECUTORS[t.dependency_executor_name ?? t.executor.name] ?? executor;
   const warmup = (t.dependencies ?? []).map((d, i) => ({
-    name: `check prerequisite ${i + 1}: ${(d.description ?? 'dependency').trim().split('\n')[0]}`,
+    // The description may name arguments too (`#{MimiPenguin_Location}`): renamed like the commands.
+    name: `check prerequisite ${i + 1}: ${prepare((d.description ?? 'dependency').trim().split('\n')[0]!)}`,
     events: [processEvent(depRunner, d.prereq_command)],
   }));
   const detonate = [{ name: `run ${t.executor.name}`, after: warmup.length ? '1s' : '0s', events: [processEvent(executor, t.executor.command)] }];

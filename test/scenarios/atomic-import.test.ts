@@ -46,14 +46,30 @@ test('PowerShell tests import as Windows scenarios; PathToAtomicsFolder and argu
   assert.equal(ps.scenarios.length, 2);
   const bh = ps.scenarios[0]!;
   assert.deepEqual(bh.platforms, ['windows', 'onprem', 'aws', 'gcp', 'azure']);
-  assert.equal(bh.inputs.file_path!.default, 'PathToAtomicsFolder\\..\\ExternalPayloads');
+  // Invoke-AtomicRedTeam's Merge-InputArgs fills in the arguments first, then replaces
+  // PathToAtomicsFolder in the whole command: a default that names it is resolved too.
+  assert.equal(bh.inputs.file_path!.default, 'C:\\AtomicRedTeam\\atomics\\..\\ExternalPayloads');
   const events = planRun(bh, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: 0 }).events.map((p) => p.event as any);
   assert.equal(events[0].FileName, 'powershell.exe');
-  assert.match(events[0].ProcessCommandLine, /Test-Path PathToAtomicsFolder/, 'an argument default is data, left as written');
+  assert.match(events[0].ProcessCommandLine, /Test-Path C:\\AtomicRedTeam\\atomics\\\.\.\\ExternalPayloads/);
+  assert.doesNotMatch(events[0].ProcessCommandLine, /PathToAtomicsFolder/);
   assert.match(events[1].ProcessCommandLine, /^"powershell.exe" & \{write-host .*; IEX \(New-Object Net.Webclient\).DownloadString/);
 });
 
 test('the ART model is strict: unknown keys are refused with their path', () => {
   assert.throws(() => importAtomic('attack_technique: T1000\ndisplay_name: x\natomic_tests:\n- name: a\n  supported_platforms: [linux]\n  executor: {name: sh, command: id, timeout: 5}\n'),
     (e: any) => e.code === 'ARCSIM_E_SCENARIO_UNKNOWN_KEY' && e.path === 'atomic_tests.0.executor.timeout');
+});
+
+test('an argument named in a dependency description is renamed like the commands (real ART T1003.007 test 4)', () => {
+  // Published ART: the first dependency of "Capture Passwords with MimiPenguin" says
+  // "MimiPenguin script must exist on disk at specified location (#{MimiPenguin_Location})".
+  const r = importAtomicFile(join(import.meta.dirname, '..', 'fixtures', 'atomic-real', 'T1003.007.yaml'));
+  const mimi = r.scenarios.find((s) => s.name.endsWith('Capture Passwords with MimiPenguin'));
+  assert.ok(mimi, `test 4 is imported, not skipped: ${JSON.stringify(r.skipped)}`);
+  assert.ok(Object.keys(mimi.inputs).includes('mimipenguin_location'));
+  const plan = planRun(mimi, { detonationId: 'd', device: { id: 'a', name: 'h' }, startTime: Date.UTC(2026, 0, 1), inputs: {} });
+  const check = plan.events.find((p) => p.phase === 'warmup')!.event as any;
+  assert.match(check.ProcessCommandLine, /if \[ -f "\/opt\/AtomicRedTeam\/atomics\/\.\.\/ExternalPayloads\/mimipenguin\/mimipenguin\.sh" \]/);
+  assert.equal(r.skipped.filter((s) => s.reason.includes('ARCSIM_E_SCENARIO_MISSING_ARGUMENT')).length, 0);
 });
