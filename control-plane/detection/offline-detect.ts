@@ -81,7 +81,8 @@ const OS_TYPE: Record<OsFamily, string> = { windows: 'windows', linux: 'linux', 
  * Runs the rules over recorded events, like wazuh-logtest: the same streaming engine and dedup
  * as the control plane, on a throwaway in-memory store. Events are replayed in event-time order
  * (so file order does not matter), and at the end of the stream every window still open is
- * decided. Returns the alerts, oldest first.
+ * decided. Returns the alerts, oldest first. Only what the alert rows need is kept (Ingest's
+ * `alertsOnly`): no product copies, incidents, entity index or alert-event links.
  */
 export async function detectOffline(events: SensorEvent[], options: OfflineOptions = {}): Promise<AlertRow[]> {
   return (await runOfflineDetection(events, options)).alerts;
@@ -96,7 +97,7 @@ export async function runOfflineDetection(events: SensorEvent[], options: Offlin
     const engine = new DetectionEngine(rules, { latenessMs: 0 });
     let n = 0;
     const ingest = new Ingest(store, engine, systemClock, () => `offline-${String(++n).padStart(6, '0')}`, {
-      sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
+      sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000, alertsOnly: true,
     });
     // Each device the events name is registered as an Arc machine, as an agent would be.
     await store.agents.insertToken({ id: 'offline', tokenHash: 'offline', subscription: 'offline', resourceGroup: 'offline', location: 'eastus', createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, revokedAt: null, uses: 0, maxUses: null });

@@ -17,6 +17,12 @@ export interface IngestOptions {
   sync: SyncConfig;
   /** How far apart (alert time) related alerts may be and still form one incident, ms. */
   incidentWindowMs: number;
+  /**
+   * Keep only the alert rows (created or folded by the same dedup): no product copies, entity
+   * index, incidents, alert sources or alert-event links. For `arcsim detect`, whose result is
+   * the alert rows of a throwaway store.
+   */
+  alertsOnly?: boolean;
 }
 
 /**
@@ -74,9 +80,9 @@ export class Ingest {
         const own = occ.trigger.DeviceId === agent.agentId;
         const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey });
+        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey, links: !this.options.alertsOnly });
         alerts.push(result);
-        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        if (!this.options.alertsOnly) await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
       }
     }
     return { stored: fresh.length, alerts };
@@ -90,9 +96,9 @@ export class Ingest {
       for (const occ of await this.engine.closeAll(tx)) {
         const host = await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey });
+        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey, links: !this.options.alertsOnly });
         alerts.push(result);
-        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        if (!this.options.alertsOnly) await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
       }
       return alerts;
     });
