@@ -52,29 +52,41 @@ export function ruleRunsOn(rule: { product: string | undefined }, os: OsFamily |
 
 /**
  * An Aho-Corasick automaton over lower-cased literals, compiled to a DFA (one table lookup per
- * character). Its alphabet is the ASCII characters the literals use, one class for every other
- * ASCII character and one for every non-ASCII character: a non-ASCII character of a literal
- * matches any non-ASCII character of the text. So `scan` may report a literal that is not there
- * (the rule is then evaluated for nothing) but never misses one that is.
+ * character). To keep the table small (it is read for every character of every indexed field),
+ * its alphabet is coarse: the ASCII characters the literals use most each have a class, the
+ * literals' other ASCII characters share one, characters of no literal another, and every
+ * non-ASCII character one more. Characters of one class are the same to the automaton, so `scan`
+ * may report a literal that is not there (the rule is then checked for nothing) but never misses
+ * one that is.
  */
+/** ASCII characters with a class of their own in an automaton (the most frequent in its literals). */
+const DISTINCT_CLASSES = 96;
+
 class Automaton {
   /** Character class of each ASCII code (0: in no literal); non-ASCII is class `wide`. */
   private readonly classOf = new Uint8Array(128);
   private readonly wide: number;
   private readonly width: number;
   /** delta[node * width + class] = next node. */
-  private readonly delta: Uint32Array;
+  private readonly delta: Uint16Array | Uint32Array;
   /** Literal indexes ending at each node (its own and those of its suffixes): outs[outStart[n] .. outStart[n + 1]). */
   private readonly outStart: Uint32Array;
   private readonly outs: Uint32Array;
 
   constructor(lits: readonly string[]) {
-    let classes = 1;
+    const frequency = new Map<number, number>();
     for (const lit of lits) {
       for (let i = 0; i < lit.length; i++) {
         const c = lit.charCodeAt(i);
-        if (c < 128 && this.classOf[c] === 0) this.classOf[c] = classes++;
+        if (c < 128) frequency.set(c, (frequency.get(c) ?? 0) + 1);
       }
+    }
+    const ranked = [...frequency].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([c]) => c);
+    let classes = 1;
+    for (const c of ranked.slice(0, DISTINCT_CLASSES)) this.classOf[c] = classes++;
+    if (ranked.length > DISTINCT_CLASSES) {
+      for (const c of ranked.slice(DISTINCT_CLASSES)) this.classOf[c] = classes;
+      classes++;
     }
     this.wide = classes;
     const width = this.width = classes + 1;
@@ -99,7 +111,7 @@ class Automaton {
     });
     // Breadth first: each node's failure link, inherited outputs and full transition row.
     const nodes = children.length;
-    const delta = this.delta = new Uint32Array(nodes * width);
+    const delta = this.delta = nodes <= 0xffff ? new Uint16Array(nodes * width) : new Uint32Array(nodes * width);
     const fail = new Uint32Array(nodes);
     const queue: number[] = [];
     for (const [c, m] of children[0]!) {
