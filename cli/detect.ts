@@ -15,7 +15,7 @@ function scenarioFrom(ref: string): Scenario {
 
 export function detectCommand(): Command {
   return new Command('detect')
-    .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest')
+    .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest; a rule for an OS (logsource.product windows/linux/macos) runs only on devices of that OS (from DeviceInfo OSPlatform rows; evtx-json/flat-json: Windows; unknown: every rule)')
     .requiredOption('--events <file>', 'file of events (e.g. written by a scenario play), - for stdin')
     .addOption(new Option('--format <format>', 'arcsim: NDJSON sensor events; evtx-json: evtx_dump JSON (Sysmon 1/3/7/11/12/13/14/22, Security 4624/4625/4688); flat-json: flattened dataset records (EventID, Channel, Hostname, …)').choices([...RECORDED_FORMATS]).default('arcsim'))
     .option('--rules <dir...>', 'directories of Sigma rule files, read recursively, rule by rule: every rule that loads is used (default: the shipped rules)')
