@@ -71,7 +71,7 @@ export function detectCommand(): Command {
         if (!ok) process.exitCode = 1;
       }
       if (opts.json) {
-        const read = recorded && { format: recorded.format, records: recorded.records, mapped: recorded.events.length, unmapped: recorded.unmapped, skipped: recorded.skipped, invalid: recorded.invalid };
+        const read = recorded && { format: recorded.format, records: recorded.records, mapped: recorded.mapped, rows: recorded.events.length, unmapped: recorded.unmapped, skipped: recorded.skipped, invalid: recorded.invalid };
         process.stdout.write(JSON.stringify({ events: events.length, unknownOsDevices: run.unknownOs.length, ...(read ? { recorded: read } : {}), alerts, ...(verdict ? { ok: verdict.ok, checks: verdict.lines } : {}) }, null, 2) + '\n');
         return;
       }

@@ -100,6 +100,7 @@ function summarize(e: SensorEvent): string {
     case 'DeviceEvents': return `${pick('InitiatingProcessFileName')} ${pick('FileName', 'RemoteUrl', 'RegistryKey')}`;
     case 'DeviceInfo': return pick('OSPlatform', 'OSVersion', 'OSArchitecture');
     case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
+    case 'DeviceFileCertificateInfo': return `${pick('SHA1')} ${pick('Signer')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
   }
 }
@@ -294,7 +295,7 @@ export function scenarioCommand(): Command {
         const alerts = keyOf(opts) ? (await apiOf(opts).alertsOf(r.detonationId)).map((a) => a.alertType) : null;
         const result = {
           ...r, delivered: r.events - r.dropped, machineId: reg.machineId, alerts,
-          ...(read.format !== 'arcsim' ? { recorded: { format: read.format, records: read.records, mapped: read.events.length, unmapped: read.unmapped, skipped: read.skipped } } : {}),
+          ...(read.format !== 'arcsim' ? { recorded: { format: read.format, records: read.records, mapped: read.mapped, rows: read.events.length, unmapped: read.unmapped, skipped: read.skipped } } : {}),
         };
         if (opts.json) stdout(JSON.stringify(result, null, 2) + '\n');
         else {

@@ -9,6 +9,7 @@ import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
 import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
+import { primeFileProfiles } from './detection/file-profile.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
@@ -258,6 +259,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     admission: () => gateway.admission.state(),
     async listen() {
       await inventory.start();
+      // File profiles (image_load signature rules) from the certificate rows stored before a restart.
+      if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

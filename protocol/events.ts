@@ -5,7 +5,8 @@ import { z } from 'zod';
  * advanced-hunting reference (pinned in test/fixtures/mde-schema/, checked by
  * test/protocol/mde-schema.test.ts), so hunting queries and Sigma field mappings read as they
  * would on MDE; SqlEvents is arcsim's own SQL audit table. Every row names its table in `Table`;
- * every column but the required ones is optional; unknown columns are refused.
+ * every column but the required ones is optional; unknown columns are refused. DeviceFileCertificateInfo
+ * (signer facts per file, by SHA1) is a state table like DeviceInfo: no ActionType.
  *
  * Where arcsim departs from the reference, on purpose:
  * - `ReportId` is the event's UUIDv7 (MDE's is a per-device counter `long`): redelivery dedups on it.
@@ -103,6 +104,11 @@ export const COLUMN_TYPES = {
   NetworkAdapterName: 'string', MacAddress: 'string', NetworkAdapterType: 'string', NetworkAdapterStatus: 'string',
   TunnelType: 'string', ConnectedNetworks: 'json', DnsAddresses: 'json', IPv4Dhcp: 'string', IPv6Dhcp: 'string',
   DefaultGateways: 'json', IPAddresses: 'json', NetworkAdapterVendor: 'string',
+  // DeviceFileCertificateInfo.
+  IsSigned: 'bool', SignatureType: 'string', Signer: 'string', SignerHash: 'string', Issuer: 'string',
+  IssuerHash: 'string', CertificateSerialNumber: 'string', CrlDistributionPointUrls: 'json',
+  CertificateCreationTime: 'datetime', CertificateExpirationTime: 'datetime', CertificateCountersignatureTime: 'datetime',
+  IsTrusted: 'bool', IsRootSignerMicrosoft: 'bool',
   // SqlEvents (arcsim's own).
   InstanceName: 'string', DatabaseName: 'string', ServerPrincipalName: 'string', ClientIP: 'string',
   ApplicationName: 'string', Succeeded: 'bool', Statement: 'string', ErrorNumber: 'long',
@@ -193,6 +199,13 @@ export const TABLE_COLUMN_NAMES = {
     'NetworkAdapterName', 'MacAddress', 'NetworkAdapterType', 'NetworkAdapterStatus', 'TunnelType', 'ConnectedNetworks',
     'DnsAddresses', 'IPv4Dhcp', 'IPv6Dhcp', 'DefaultGateways', 'IPAddresses', 'NetworkAdapterVendor',
   ],
+  DeviceFileCertificateInfo: [
+    'SHA1', 'IsSigned', 'SignatureType', 'Signer', 'SignerHash', 'Issuer', 'IssuerHash', 'CertificateSerialNumber',
+    'CrlDistributionPointUrls', 'CertificateCreationTime', 'CertificateExpirationTime', 'CertificateCountersignatureTime',
+    'IsTrusted', 'IsRootSignerMicrosoft',
+    // arcsim's extension (ARCSIM_EXTENSION_COLUMNS): what a recorded Sysmon event 7 says of the file beyond these columns.
+    'AdditionalFields',
+  ],
   SqlEvents: [
     'ActionType', 'InstanceName', 'DatabaseName', 'ServerPrincipalName', 'ClientIP', 'ApplicationName', 'Succeeded',
     'Statement', 'ErrorNumber',
@@ -200,6 +213,16 @@ export const TABLE_COLUMN_NAMES = {
 } as const;
 
 export type TableName = keyof typeof TABLE_COLUMN_NAMES;
+
+/**
+ * Columns arcsim adds to a table the reference documents without them, each an arcsim extension
+ * (docs/detection.md, "File profiles"): DeviceFileCertificateInfo's `AdditionalFields` holds what a
+ * recorded Sysmon event 7 carries about the file that no MDE column records (Sysmon's
+ * `SignatureStatus`, and the version information of a module that never ran as a process).
+ */
+export const ARCSIM_EXTENSION_COLUMNS: Partial<Record<TableName, readonly string[]>> = {
+  DeviceFileCertificateInfo: ['AdditionalFields'],
+};
 export const TABLE_NAMES = Object.keys(TABLE_COLUMN_NAMES) as TableName[];
 
 /** Columns every table has. `ReportId` is the event's UUIDv7, the key redelivery dedups on. */

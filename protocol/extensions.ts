@@ -31,6 +31,7 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceEvents: 'endpoint',
   DeviceInfo: 'endpoint',
   DeviceNetworkInfo: 'endpoint',
+  DeviceFileCertificateInfo: 'endpoint',
   SqlEvents: 'sql',
 };
 

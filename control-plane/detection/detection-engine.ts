@@ -1,6 +1,7 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { RuleHit, StoreTx } from '../store/index.ts';
 import { resolveField } from './field-mapping.ts';
+import { FileProfiles } from './file-profile.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
 import { RuleIndex, type OsFamily } from './rule-index.ts';
 
@@ -56,10 +57,13 @@ export class DetectionEngine {
   private readonly closing: CorrelationRule[];
   /** Rules by table, OS family and necessary literal: only those that can match are evaluated. */
   private readonly index: RuleIndex<DetectionRule>;
+  /** File profiles by SHA1, kept only when a rule reads one (file-profile.ts). */
+  readonly profiles: FileProfiles | undefined;
 
   constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {
     this.closing = rules.correlations.filter((c) => c.op === 'lt' || c.op === 'lte' || c.op === 'eq');
     this.index = new RuleIndex(rules.byTable);
+    this.profiles = rules.profileTables.size > 0 ? new FileProfiles() : undefined;
   }
 
   /**
@@ -72,6 +76,12 @@ export class DetectionEngine {
     const time = Date.parse(event.Timestamp);
     const advanced = time > this.watermark;
     if (advanced) this.watermark = time;
+    if (this.profiles) {
+      // What the row says about files first, then the profile its rules read (file-profile.ts):
+      // before the index reads the event's fields through the rules' getters.
+      this.profiles.observe(event);
+      if (this.rules.profileTables.has(event.Table)) this.profiles.attach(event);
+    }
     const matched = this.index.matching(event, os);
     const correlated = matched.some((r) => this.rules.correlationsOf.has(r.id));
     if (!correlated && !(advanced && this.closing.length)) {

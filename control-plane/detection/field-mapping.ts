@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { protocolError } from '../../protocol/errors.ts';
 import { columnsOf, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
+import { jsonObject, profileOf, type FileProfile } from './file-profile.ts';
 
 /**
  * The Sigma -> MDE field mapping, as data (control-plane/detection/mappings/mde.yaml), in the
@@ -30,6 +31,19 @@ const Transform = z.discriminatedUnion('transform', [
   z.strictObject({ transform: z.literal('registry_details'), data: Column, type: Column }),
   /** Sysmon's SourceIsIpv6 / DestinationIsIpv6: "true" when the address column holds an IPv6 address. */
   z.strictObject({ transform: z.literal('is_ipv6'), column: Column }),
+  /**
+   * One key of a JSON column (`AdditionalFields`): a value MDE records in no column of its own,
+   * which arcsim's recorded-telemetry converter (or a scenario event) puts there; absent when not recorded.
+   * `fileName`: a column holding the file name of that same path (InitiatingProcessParentFileName
+   * for ParentImage), which alone decides `|endswith: '\\name.exe'` when the path is not recorded.
+   */
+  z.strictObject({ transform: z.literal('additional_field'), column: Column, key: z.string().min(1), fileName: Column.optional() }),
+  /**
+   * A fact of the file's profile (file-profile.ts), looked up by the row's SHA1 when the event is
+   * matched: Sysmon's `Signed` ("true"/"false"), `Signature`, `SignatureStatus`, and the version
+   * information `OriginalFileName`, `Description`, `Product`, `Company`.
+   */
+  z.strictObject({ transform: z.literal('file_profile'), column: Column, attribute: z.enum(['Signed', 'Signature', 'SignatureStatus', 'OriginalFileName', 'Description', 'Product', 'Company']) }),
 ]);
 type Transform = z.infer<typeof Transform>;
 
@@ -46,8 +60,18 @@ export const MappingFileSchema = z.strictObject({
 });
 export type MappingFile = z.infer<typeof MappingFileSchema>;
 
-/** Reads a field of an event (a flat column map) as Sysmon would record it; undefined when absent. */
-export type Getter = (event: Record<string, unknown>) => unknown;
+/**
+ * Reads a field of an event (a flat column map) as Sysmon would record it; undefined when absent.
+ * `reads` names what a getter reads beyond the event's own columns (`FileProfile`: the profile the
+ * detection engine attaches before matching), so a rule index knows the value is not in the row.
+ */
+export type Getter = ((event: Record<string, unknown>) => unknown) & {
+  /** Set when the getter returns this column's value as it is; absent: the value is computed (a transform). */
+  column?: string;
+  reads?: 'FileProfile';
+  /** A column holding the last path component of this field's value, known even when the value is not. */
+  fileNameColumn?: string;
+};
 
 export interface LogsourceTarget {
   table: TableName;
@@ -93,17 +117,24 @@ export class FieldMapping {
     const why = this.file.unmapped[table]?.[field];
     if (spec === undefined) {
       if (why) return `field "${field}" has no counterpart in ${table}: ${why}`;
-      if (columns.includes(field)) return (e) => e[field];
+      if (columns.includes(field)) return verbatim(field);
       return `field "${field}" does not exist in ${table} (no mapping in ${this.source} and no such column)`;
     }
     const need = (cols: Array<string | undefined>): string | undefined => {
       const missing = cols.filter((c): c is string => c !== undefined && !columns.includes(c));
       return missing.length ? `field "${field}" maps to ${missing.join(', ')}, which ${table} does not have in arcsim's event schema` : undefined;
     };
-    if (typeof spec === 'string') return need([spec]) ?? ((e) => e[spec]);
+    if (typeof spec === 'string') return need([spec]) ?? verbatim(spec);
     const problem = need(transformColumns(spec));
     return problem ?? compileTransform(spec);
   }
+}
+
+/** A getter returning one column as it is (tagged, so a rule index may look for its literals in that column). */
+function verbatim(column: string): Getter {
+  const g: Getter = (e) => e[column];
+  g.column = column;
+  return g;
 }
 
 function transformColumns(t: Transform): Array<string | undefined> {
@@ -115,8 +146,21 @@ function transformColumns(t: Transform): Array<string | undefined> {
     case 'registry_path': return [t.key, t.value];
     case 'registry_details': return [t.data, t.type];
     case 'is_ipv6': return [t.column];
+    case 'additional_field': return [t.column, t.fileName];
+    case 'file_profile': return [t.column];
   }
 }
+
+const PROFILE_READ: Record<string, (p: FileProfile) => unknown> = {
+  Signed: (p) => p.IsSigned === undefined ? undefined : String(p.IsSigned),
+  Signature: (p) => p.Signer,
+  // Sysmon's own status when a recorded event gave it; else what MDE's verdict allows to say.
+  SignatureStatus: (p) => p.SignatureStatus ?? (p.IsSigned === true && p.IsTrusted === true ? 'Valid' : undefined),
+  OriginalFileName: (p) => p.OriginalFileName,
+  Description: (p) => p.FileDescription,
+  Product: (p) => p.ProductName,
+  Company: (p) => p.CompanyName,
+};
 
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
 
@@ -165,6 +209,23 @@ function compileTransform(t: Transform): Getter {
       if (!present(v)) return undefined;
       return String(v).includes(':') ? 'true' : 'false';
     };
+    case 'additional_field': {
+      const g: Getter = (e) => {
+        const v = jsonObject(e[t.column])?.[t.key];
+        return v === null || v === '' ? undefined : v;
+      };
+      if (t.fileName) g.fileNameColumn = t.fileName;
+      return g;
+    }
+    case 'file_profile': {
+      const read = PROFILE_READ[t.attribute]!;
+      const g: Getter = (e) => {
+        const p = profileOf(e);
+        return p ? read(p) : undefined;
+      };
+      g.reads = 'FileProfile';
+      return g;
+    }
     case 'registry_details': return (e) => {
       const data = e[t.data];
       const type = String(e[t.type] ?? '').toLowerCase().replace(/^reg_/, '');

@@ -127,6 +127,12 @@ export interface DetectionRule {
   custom: AlertMapping;
   /** Sigma attributes arcsim does not interpret (custom top-level keys), kept as written. */
   extra: Record<string, unknown>;
+  /**
+   * Fields the rule reads from the file profile of the event's SHA1 rather than from the row
+   * (mde.yaml `transform: file_profile`): the engine must attach the profile before `match`, and
+   * an index must not take a literal of these fields as one the row contains.
+   */
+  profileFields: string[];
 }
 
 export const CORRELATION_TYPES = ['event_count', 'value_count', 'temporal', 'temporal_ordered'] as const;
@@ -173,6 +179,8 @@ export interface RuleSet {
   byTable: Map<TableName, DetectionRule[]>;
   /** Correlations fed by each rule id (detections, and correlations feeding temporal ones). */
   correlationsOf: Map<string, CorrelationRule[]>;
+  /** Tables with a rule that reads file profiles (`profileFields`); empty: no profile is needed. */
+  profileTables: Set<TableName>;
 }
 
 /** What happened to one rule of a rule set: loaded, or refused with the error and where. */
@@ -388,7 +396,8 @@ export function compileRules(sources: Array<{ file: string; text: string }>, opt
   for (const d of detections) byTable.set(d.table, [...(byTable.get(d.table) ?? []), d]);
   const correlationsOf = new Map<string, CorrelationRule[]>();
   for (const c of correlations) for (const r of c.rules) correlationsOf.set(r, [...(correlationsOf.get(r) ?? []), c]);
-  return { set: { detections, correlations, byTable, correlationsOf }, results, refused: results.filter((r) => r.status === 'refused') };
+  const profileTables = new Set(detections.filter((d) => d.profileFields.length > 0).map((d) => d.table));
+  return { set: { detections, correlations, byTable, correlationsOf, profileTables }, results, refused: results.filter((r) => r.status === 'refused') };
 }
 
 /** The 1-based line of `path` (dot-separated keys / indexes) inside a YAML document, as deep as it resolves. */
@@ -500,9 +509,10 @@ function compileDetection(doc: z.infer<typeof DetectionDoc>, id: string, where: 
     throw ruleError('ARCSIM_E_RULE_UNSUPPORTED', where, '"timeframe" in detection is legacy Sigma (aggregations); use a correlation rule with timespan', 'detection.timeframe');
   }
   const compiled = new Map<string, Predicate>();
+  const profileFields = new Set<string>();
   for (const [name, body] of Object.entries(selections)) {
     try {
-      compiled.set(name, compileSelection(name, body, { table, mapping: fieldMapping }));
+      compiled.set(name, compileSelection(name, body, { table, mapping: fieldMapping, profileFields }));
     } catch (err) {
       if (!(err instanceof SelectionError)) throw err;
       const code = err.kind === 'unsupported' ? 'ARCSIM_E_RULE_UNSUPPORTED' : err.kind === 'field' ? 'ARCSIM_E_RULE_FIELD' : 'ARCSIM_E_RULE_SCHEMA';
@@ -537,7 +547,7 @@ function compileDetection(doc: z.infer<typeof DetectionDoc>, id: string, where: 
   return {
     kind: 'detection', id, name: doc.name, title: doc.title, file, table, techniques, tactics, match, need,
     product: doc.logsource.product?.toLowerCase(), mapping,
-    custom: customMapping(doc, id, tactics), extra,
+    custom: customMapping(doc, id, tactics), extra, profileFields: [...profileFields],
   };
 }
 

@@ -45,6 +45,8 @@ export class SelectionError extends Error {
 export interface SelectionContext {
   table: TableName;
   mapping: FieldMapping;
+  /** Filled with the fields whose getter reads the file profile rather than the row. */
+  profileFields?: Set<string>;
 }
 
 /**
@@ -116,6 +118,7 @@ function checkModifiers(mods: string[], path: string): void {
 function fieldGetter(ctx: SelectionContext, field: string, path: string): Getter {
   const g = ctx.mapping.resolve(ctx.table, field);
   if (typeof g === 'string') throw new SelectionError(g, path, 'field');
+  if (g.reads === 'FileProfile') ctx.profileFields?.add(field);
   return g;
 }
 
@@ -156,6 +159,27 @@ function compileField(key: string, raw: unknown, ctx: SelectionContext, path: st
   const lits = matchers.map((m) => valueNeeds.get(m));
   const litNeed = (l: string[] | undefined): Need => l ? { kind: 'lit', get, lits: l } : ANY;
   const need = neq ? ANY : all ? needAnd(lits.map(litNeed)) : needOr(lits.map(litNeed));
+  const byName = fileNameFallback(get, mods, expanded);
+  if (byName) {
+    // `|endswith: '\name'` asks exactly "the file name is name": decided by the name column when
+    // the full path was not recorded (ParentImage on tables that name only the parent's file).
+    const [column, names] = byName;
+    const any = (e: Record<string, unknown>, a: unknown) => {
+      for (const m of matchers) if (m(a, e)) return true;
+      return false;
+    };
+    // Necessary: the path's literal, or the name in the name column (read through its own getter).
+    const nameGetter = ctx.mapping.resolve(ctx.table, column);
+    const nameNeed: Need = typeof nameGetter !== 'string' && [...names].every(isAscii) ? { kind: 'lit', get: nameGetter, lits: [...names] } : ANY;
+    return withNeed((e) => {
+      const actual = get(e);
+      if (actual !== undefined) return any(e, actual);
+      const n = e[column];
+      if (typeof n !== 'string') return false;
+      // The column may hold a full path too (DeviceEvents: "name or full path").
+      return names.has(n.slice(Math.max(n.lastIndexOf('\\'), n.lastIndexOf('/')) + 1).toLowerCase());
+    }, needOr([need, nameNeed]));
+  }
   if (matchers.length === 1) {
     const m = matchers[0]!;
     return withNeed((e) => m(get(e), e), need);
@@ -172,6 +196,20 @@ function compileField(key: string, raw: unknown, ctx: SelectionContext, path: st
 }
 
 type ValueMatcher = (actual: unknown, event: Record<string, unknown>) => boolean;
+
+/**
+ * When `get` has a file-name column and the field is tested only with `endswith` on values of the
+ * form `\name` (one path component, no wildcard), the names (lower-case) that decide it by that column.
+ */
+function fileNameFallback(get: Getter, mods: string[], values: unknown[]): [string, Set<string>] | undefined {
+  if (!get.fileNameColumn || mods.length !== 1 || mods[0] !== 'endswith') return undefined;
+  const names = new Set<string>();
+  for (const v of values) {
+    if (typeof v !== 'string' || !/^\\[^\\/*?]+$/.test(v)) return undefined;
+    names.add(v.slice(1).toLowerCase());
+  }
+  return [get.fileNameColumn, names];
+}
 
 const TIME_PARTS = ['minute', 'hour', 'day', 'week', 'month', 'year'] as const;
 const NUMERIC = ['gt', 'gte', 'lt', 'lte'] as const;

@@ -343,6 +343,8 @@ export interface EventsRepository {
   getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
+  /** The newest `limit` stored DeviceFileCertificateInfo rows (by event time), oldest first. */
+  latestFileCertificates(limit: number): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
   /** Hits of `ruleId` for `groupKey` with `from <= eventTime <= to`, oldest first. */
   ruleHits(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]>;
@@ -470,7 +472,7 @@ export interface KeysRepository {
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
   readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
-  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents'>;
+  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
   readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;
   readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;

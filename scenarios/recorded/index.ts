@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import { parseRecording } from '../recording.ts';
-import { toMdeRow, type MapOptions } from './mde-mapping.ts';
+import { toMdeRows, type MapOptions } from './mde-mapping.ts';
 import { decodeEvtxJson, decodeFlatJson, splitJsonValues, type RecordedFormat } from './windows-records.ts';
 
 export { RECORDED_FORMATS, type RecordedFormat } from './windows-records.ts';
@@ -11,7 +11,9 @@ export interface RecordedRead {
   format: RecordedFormat;
   /** Records in the file. */
   records: number;
-  /** Rows, in event-time order. */
+  /** Records mapped to MDE rows (a Sysmon 7 record gives two: the module's certificate row and the load). */
+  mapped: number;
+  /** Rows, in event-time order (rows of one record in the order the record gave them). */
   events: SensorEvent[];
   /** Records of a channel / event id arcsim does not map, per `Channel/EventID` (e.g. `Sysmon/10`). */
   unmapped: Record<string, number>;
@@ -27,18 +29,21 @@ export interface RecordedRead {
 export function readRecordedEvents(text: string, format: RecordedFormat, file = 'events', o: MapOptions = {}): RecordedRead {
   if (format === 'arcsim') {
     const events = parseRecording(text, file);
-    return { format, records: events.length, events, unmapped: {}, invalid: [], skipped: 0 };
+    return { format, records: events.length, mapped: events.length, events, unmapped: {}, invalid: [], skipped: 0 };
   }
   const decode = format === 'evtx-json' ? decodeEvtxJson : decodeFlatJson;
   const values = splitJsonValues(text, file);
-  const out: RecordedRead = { format, records: values.length, events: [], unmapped: {}, invalid: [], skipped: 0 };
+  const out: RecordedRead = { format, records: values.length, mapped: 0, events: [], unmapped: {}, invalid: [], skipped: 0 };
   values.forEach((value, i) => {
     const record = decode(value);
     let reason: string | undefined;
     if (typeof record === 'string') reason = record;
     else {
-      const r = toMdeRow(record, o);
-      if ('row' in r) out.events.push(r.row);
+      const r = toMdeRows(record, o);
+      if ('rows' in r) {
+        out.mapped++;
+        out.events.push(...r.rows);
+      }
       else if ('unmapped' in r) out.unmapped[r.unmapped] = (out.unmapped[r.unmapped] ?? 0) + 1;
       else reason = r.invalid;
     }
@@ -54,7 +59,7 @@ export function readRecordedEvents(text: string, format: RecordedFormat, file = 
 /** One line for stderr: what was read, mapped, and not. */
 export function summarizeRead(r: RecordedRead): string {
   const unmapped = Object.entries(r.unmapped).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
-  const parts = [`${r.records} ${r.format} record(s), ${r.events.length} mapped to MDE rows`];
+  const parts = [`${r.records} ${r.format} record(s), ${r.mapped} mapped to ${r.events.length} MDE rows`];
   if (unmapped.length) parts.push(`not mapped (event ids arcsim does not map): ${unmapped.join(', ')}`);
   if (r.skipped) parts.push(`${r.skipped} unreadable (first: record ${r.invalid[0]!.record}: ${r.invalid[0]!.reason})`);
   return parts.join('; ');

@@ -114,7 +114,46 @@ function compact(row: Record<string, unknown>): Record<string, unknown> {
   return row;
 }
 
-type Mapper = (d: Record<string, unknown>) => Record<string, unknown> | undefined;
+/**
+ * Values MDE records in no column, kept in the row's AdditionalFields (an arcsim extension,
+ * docs/detection.md): Sysmon's CurrentDirectory of a process, and the ParentImage /
+ * ParentCommandLine of a network or file event when the recording was enriched with them.
+ * Undefined when the record has none of them, so the field stays absent.
+ */
+function additionalFields(d: Record<string, unknown>, keys: string[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const k of keys) {
+    const v = str(d[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Sysmon 7's facts about the loaded module -> the DeviceFileCertificateInfo row MDE keeps per file
+ * (IsSigned, Signer, IsTrusted: WinVerifyTrust's verdict, which Sysmon's SignatureStatus `Valid`
+ * reports), plus in AdditionalFields (arcsim extension) what no column holds: Sysmon's own
+ * SignatureStatus, the module's version information, and its SHA256 / MD5 when the recording has
+ * no SHA1. Undefined when the event says nothing of the file or names no hash of it.
+ */
+function certificateRow(d: Record<string, unknown>): Record<string, unknown> | undefined {
+  const h = hashes(d.Hashes, '');
+  if (!h.SHA1 && !h.SHA256 && !h.MD5) return undefined;
+  const signed = str(d.Signed)?.toLowerCase();
+  const status = str(d.SignatureStatus);
+  const more = additionalFields(d, ['SignatureStatus', 'OriginalFileName', 'Description', 'Product', 'Company']);
+  if (signed === undefined && more === undefined) return undefined;
+  return compact({
+    Table: 'DeviceFileCertificateInfo', SHA1: h.SHA1,
+    IsSigned: signed === 'true' ? true : signed === 'false' ? false : undefined,
+    Signer: str(d.Signature),
+    IsTrusted: status === undefined ? undefined : status.toLowerCase() === 'valid',
+    AdditionalFields: additionalFields({ ...more, ...(h.SHA1 ? {} : { SHA256: h.SHA256, MD5: h.MD5 }) }, ['SignatureStatus', 'OriginalFileName', 'Description', 'Product', 'Company', 'SHA256', 'MD5']),
+  });
+}
+
+/** One row's columns, or several (the first ones state facts the last, the event itself, relies on). */
+type Mapper = (d: Record<string, unknown>) => Record<string, unknown> | Array<Record<string, unknown>> | undefined;
 
 const SYSMON_MAPPERS: Record<number, Mapper> = {
   // Process creation.
@@ -124,7 +163,7 @@ const SYSMON_MAPPERS: Record<number, Mapper> = {
     ...hashes(d.Hashes, ''), ProcessIntegrityLevel: str(d.IntegrityLevel), ...account(d.User, ''), LogonId: num(d.LogonId),
     ProcessVersionInfoOriginalFileName: str(d.OriginalFileName), ProcessVersionInfoFileDescription: str(d.Description),
     ProcessVersionInfoProductName: str(d.Product), ProcessVersionInfoCompanyName: str(d.Company),
-    CreatedProcessSessionId: num(d.TerminalSessionId),
+    CreatedProcessSessionId: num(d.TerminalSessionId), AdditionalFields: additionalFields(d, ['CurrentDirectory']),
     ...image(d.ParentImage, 'InitiatingProcess'), InitiatingProcessCommandLine: str(d.ParentCommandLine),
     InitiatingProcessId: num(d.ParentProcessId), ...account(d.ParentUser, 'InitiatingProcess'),
   }),
@@ -138,13 +177,20 @@ const SYSMON_MAPPERS: Record<number, Mapper> = {
       LocalIP: str(d[`${local}Ip`]), LocalPort: num(d[`${local}Port`]), RemoteIP: str(d[`${remote}Ip`]), RemotePort: num(d[`${remote}Port`]),
       RemoteUrl: str(d[`${remote}Hostname`]),
       Protocol: protocol ? protocol[0]!.toUpperCase() + protocol.slice(1).toLowerCase() : undefined,
-      ...sysmonInitiator(d),
+      ...sysmonInitiator(d), AdditionalFields: additionalFields(d, ['ParentImage', 'ParentCommandLine']),
     });
   },
-  // Image loaded.
-  7: (d) => compact({ Table: 'DeviceImageLoadEvents', ActionType: 'ImageLoaded', ...image(d.ImageLoaded, ''), ...hashes(d.Hashes, ''), ...sysmonInitiator(d) }),
+  // Image loaded: the module's certificate row first (its profile), then the load.
+  7: (d) => {
+    const load = compact({ Table: 'DeviceImageLoadEvents', ActionType: 'ImageLoaded', ...image(d.ImageLoaded, ''), ...hashes(d.Hashes, ''), ...sysmonInitiator(d) });
+    const cert = certificateRow(d);
+    return cert ? [cert, load] : load;
+  },
   // File created.
-  11: (d) => compact({ Table: 'DeviceFileEvents', ActionType: 'FileCreated', ...image(d.TargetFilename, ''), ...sysmonInitiator(d) }),
+  11: (d) => compact({
+    Table: 'DeviceFileEvents', ActionType: 'FileCreated', ...image(d.TargetFilename, ''), ...sysmonInitiator(d),
+    AdditionalFields: additionalFields(d, ['ParentImage', 'ParentCommandLine']),
+  }),
   // Registry key or value created / deleted.
   12: (d) => {
     const target = str(d.TargetObject);
@@ -238,25 +284,32 @@ export function deviceIdOf(computer: string): string {
 }
 
 /**
- * The MDE row for one Windows event, or undefined when arcsim does not map that channel and
+ * The MDE rows for one Windows event (one row; for Sysmon 7 also the module's
+ * DeviceFileCertificateInfo row, first), or undefined when arcsim does not map that channel and
  * event id (the caller counts those). A mapped row that fails the schema is an error naming why.
  */
-export function toMdeRow(r: WindowsRecord, o: MapOptions = {}): { row: SensorEvent } | { unmapped: string } | { invalid: string } {
+export function toMdeRows(r: WindowsRecord, o: MapOptions = {}): { rows: SensorEvent[] } | { unmapped: string } | { invalid: string } {
   const mapper = r.channel === SYSMON ? SYSMON_MAPPERS[r.eventId] : r.channel === SECURITY ? SECURITY_MAPPERS[r.eventId] : undefined;
   if (!mapper) return { unmapped: recordKey(r) };
-  const columns = mapper(r.data);
-  if (!columns) return { invalid: `${recordKey(r)}: a field the mapping needs is missing` };
+  const mapped = mapper(r.data);
+  if (!mapped) return { invalid: `${recordKey(r)}: a field the mapping needs is missing` };
   const computer = r.computer || 'unknown-host';
   const time = Date.parse(r.time);
   const random = o.random ?? ((n: number) => randomBytes(n));
-  const row = {
-    Table: columns.Table, Timestamp: r.time, DeviceId: deviceIdOf(computer), DeviceName: computer.toLowerCase(),
-    ActionType: columns.ActionType, ReportId: uuidv7({ msecs: time, random: random(16) }), ...columns,
-  };
-  const parsed = EventSchema.safeParse(row);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return { invalid: `${recordKey(r)}: ${issue.path.join('.')}: ${issue.message}` };
+  const rows: SensorEvent[] = [];
+  for (const columns of Array.isArray(mapped) ? mapped : [mapped]) {
+    const bytes = Uint8Array.from(random(16));
+    bytes[15] = (bytes[15]! + rows.length) & 0xff; // rows of one record never share a ReportId
+    const row = {
+      Table: columns.Table, Timestamp: r.time, DeviceId: deviceIdOf(computer), DeviceName: computer.toLowerCase(),
+      ...(columns.ActionType !== undefined ? { ActionType: columns.ActionType } : {}), ReportId: uuidv7({ msecs: time, random: bytes }), ...columns,
+    };
+    const parsed = EventSchema.safeParse(row);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return { invalid: `${recordKey(r)}: ${issue.path.join('.')}: ${issue.message}` };
+    }
+    rows.push(parsed.data);
   }
-  return { row: parsed.data };
+  return { rows };
 }

@@ -18,7 +18,7 @@ function rulesTree(dir: string): void {
   writeFileSync(join(dir, 'windows', 'registry', 'registry_set', 'b.yml'),
     "title: Good B\nid: 5b0c1e36-8a51-4a39-9d55-7f2e8f6e1b02\nlogsource:\n  category: registry_set\n  product: windows\ndetection:\n  s:\n    TargetObject|contains: '\\CurrentVersion\\Run\\'\n  condition: s\n");
   writeFileSync(join(dir, 'windows', 'process_creation', 'c.yml'),
-    "title: Bad C\nid: 5b0c1e36-8a51-4a39-9d55-7f2e8f6e1b03\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  s:\n    CommandLine: x\n  filter:\n    CurrentDirectory|contains: '\\Temp\\'\n  condition: s and not filter\n");
+    "title: Bad C\nid: 5b0c1e36-8a51-4a39-9d55-7f2e8f6e1b03\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  s:\n    CommandLine: x\n  filter:\n    FileVersion|startswith: '7.0.'\n  condition: s and not filter\n");
 }
 
 test('arcsim rules check: reads folders recursively, reports each rule, exit 0 only when none is refused', (t) => {
@@ -36,7 +36,7 @@ test('arcsim rules check: reads folders recursively, reports each rule, exit 0 o
   assert.equal(bad.title, 'Bad C');
   assert.equal(bad.code, 'ARCSIM_E_RULE_FIELD');
   assert.match(bad.file, /process_creation[/\\]c\.yml$/);
-  assert.match(bad.message, /^line 10: .*CurrentDirectory/, 'the line of the construct and the field');
+  assert.match(bad.message, /^line 10: .*FileVersion/, 'the line of the construct and the field');
 
   const text = arcsim('rules', 'check', dir);
   assert.equal(text.status, 1);

@@ -93,10 +93,10 @@ test('image_load, file events and Linux process events read their own columns', 
 });
 
 test('a field with no MDE counterpart refuses the rule, naming the field and why', () => {
-  assert.throws(() => one('process_creation', "  s:\n    CurrentDirectory|contains: '\\\\Temp\\\\'\n  condition: s"), (e: unknown) => {
+  assert.throws(() => one('process_creation', "  s:\n    FileVersion|startswith: '7.0.'\n  condition: s"), (e: unknown) => {
     assert.ok(e instanceof ArcsimError);
     assert.equal(e.code, 'ARCSIM_E_RULE_FIELD');
-    assert.match(e.message, /"CurrentDirectory".*working directory/);
+    assert.match(e.message, /"FileVersion".*not the file version/);
     return true;
   });
   assert.throws(() => one('process_creation', '  s:\n    NoSuchField: x\n  condition: s'), (e: ArcsimError) => e.code === 'ARCSIM_E_RULE_FIELD' && /NoSuchField/.test(e.message));

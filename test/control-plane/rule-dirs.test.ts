@@ -82,12 +82,12 @@ test('the control plane loads every rule that loads (nested folders too), counts
   mkdirSync(join(a, 'windows', 'process_creation'), { recursive: true });
   writeFileSync(join(a, 'windows', 'process_creation', 'failed_logon.yml'), BASE);
   // A Sigma field MDE's DeviceProcessEvents does not record: refused, the rest loads.
-  writeFileSync(join(b, 'cwd.yml'), 'title: Working directory\nid: 5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b12\nlogsource: { category: process_creation }\ndetection:\n  s: { CurrentDirectory: C:\\Temp\\ }\n  condition: s\n');
+  writeFileSync(join(b, 'cwd.yml'), 'title: File version\nid: 5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b12\nlogsource: { category: process_creation }\ndetection:\n  s: { FileVersion: 7.0.1 }\n  condition: s\n');
   const store = openSqliteStore({ file: ':memory:' });
   t.after(() => store.close());
   const cp = createControlPlane({ store, config: { port: 0, rulesDirs: [a, b] } });
   assert.deepEqual(cp.rules.detections.map((r) => r.title), ['Failed logon']);
-  assert.deepEqual(cp.refusedRules.map((r) => [r.title, r.code]), [['Working directory', 'ARCSIM_E_RULE_FIELD']]);
+  assert.deepEqual(cp.refusedRules.map((r) => [r.title, r.code]), [['File version', 'ARCSIM_E_RULE_FIELD']]);
   await cp.close();
   assert.throws(() => createControlPlane({ store, config: { port: 0, rulesDirs: [a, b], strictRules: true } }), (err: ArcsimError) => err.code === 'ARCSIM_E_RULE_FIELD');
 });

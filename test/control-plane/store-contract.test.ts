@@ -10,6 +10,8 @@ import type {
   AgentRow, AlertRow, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IncidentRow, MachineRow, TestRunRow, TokenRow,
 } from '../../control-plane/store/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
+import type { SensorEvent } from '../../protocol/index.ts';
+import { v7 as uuidv7 } from 'uuid';
 import { cleanup, MIGRATION_VERSIONS, tempDir, TEST_FACTS } from '../helpers.ts';
 import { startTestPostgres } from '../support/postgres.ts';
 
@@ -185,6 +187,18 @@ for (const backend of backends) {
       // By ReportId, in the order asked, unknown ids left out.
       const picked = await s.events.getEvents([events[3]!.ReportId, 'no-such-id', events[1]!.ReportId]);
       assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
+    }));
+
+    it('latestFileCertificates: the newest certificate rows by event time, oldest first, no other table', withStore(async (s) => {
+      const cert = (i: number) => ({
+        Table: 'DeviceFileCertificateInfo', Timestamp: new Date(T0 + i * 1000).toISOString(), DeviceId: 'a1', DeviceName: 'h1',
+        ReportId: uuidv7({ msecs: T0 + i * 1000 }), SHA1: String(i % 10).repeat(40), IsSigned: i % 2 === 0,
+      }) as SensorEvent;
+      const rows = [3, 1, 4, 2].map(cert);
+      const other = { ...cert(9), Table: 'DeviceProcessEvents', ActionType: 'ProcessCreated' } as SensorEvent;
+      await s.events.insertEvents('a1', [...rows, other], T0);
+      assert.deepEqual((await s.events.latestFileCertificates(3)).map((e) => e.Timestamp), [2, 3, 4].map((i) => cert(i).Timestamp));
+      assert.equal(JSON.stringify(await s.events.latestFileCertificates(10)), JSON.stringify([1, 2, 3, 4].map((i) => rows.find((r) => r.Timestamp === cert(i).Timestamp))));
     }));
 
     it('rule hits: keyed by (rule, group, report), read by group and event time in order, deleted and pruned', withStore(async (s) => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { columnsOf, EventSchema, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
+import { ARCSIM_EXTENSION_COLUMNS, columnsOf, EventSchema, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
 
 // Issue 13, item 1: every documented column of the MDE device tables, with its type, checked
 // against a pinned copy of Microsoft's advanced-hunting reference (test/fixtures/mde-schema/).
@@ -10,7 +10,7 @@ import { columnsOf, EventSchema, TABLE_NAMES, type TableName } from '../../proto
 const FIXTURES = fileURLToPath(new URL('../fixtures/mde-schema/', import.meta.url));
 const MDE_TABLES = [
   'DeviceProcessEvents', 'DeviceNetworkEvents', 'DeviceFileEvents', 'DeviceLogonEvents', 'DeviceRegistryEvents',
-  'DeviceImageLoadEvents', 'DeviceEvents', 'DeviceInfo', 'DeviceNetworkInfo',
+  'DeviceImageLoadEvents', 'DeviceEvents', 'DeviceInfo', 'DeviceNetworkInfo', 'DeviceFileCertificateInfo',
 ] as const;
 
 interface DocColumn { name: string; type: string; description: string }
@@ -59,7 +59,7 @@ function isJsonColumn(c: DocColumn): boolean {
 
 const accepts = (row: Record<string, unknown>) => EventSchema.safeParse(row).success;
 
-test('the pinned reference has the nine device tables, and arcsim has each of them', () => {
+test('the pinned reference has the ten device tables, and arcsim has each of them', () => {
   for (const table of MDE_TABLES) {
     assert.ok(docColumns(table).length >= 16, `${table}: pinned table parsed`);
     assert.ok(TABLE_NAMES.includes(table), `arcsim has table ${table}`);
@@ -68,9 +68,9 @@ test('the pinned reference has the nine device tables, and arcsim has each of th
 });
 
 for (const table of MDE_TABLES) {
-  test(`${table}: exactly the documented columns (plus Table and DetonationId)`, () => {
+  test(`${table}: exactly the documented columns (plus Table, DetonationId and arcsim's named extensions)`, () => {
     const documented = docColumns(table).map((c) => c.name);
-    const expected = new Set([...documented, 'Table', 'DetonationId']);
+    const expected = new Set([...documented, 'Table', 'DetonationId', ...(ARCSIM_EXTENSION_COLUMNS[table] ?? [])]);
     const actual = new Set(columnsOf(table as TableName));
     const missing = [...expected].filter((c) => !actual.has(c));
     const extra = [...actual].filter((c) => !expected.has(c));
@@ -99,6 +99,13 @@ for (const table of MDE_TABLES) {
     assert.ok(!accepts({ ...base, Processid: 1 }), 'column names are case-sensitive');
   });
 }
+
+test('arcsim extends only DeviceFileCertificateInfo, with AdditionalFields (a JSON object)', () => {
+  assert.deepEqual(ARCSIM_EXTENSION_COLUMNS, { DeviceFileCertificateInfo: ['AdditionalFields'] });
+  const base = baseRow('DeviceFileCertificateInfo', docColumns('DeviceFileCertificateInfo'));
+  assert.ok(!('ActionType' in base), 'DeviceFileCertificateInfo has no ActionType in the reference');
+  assert.ok(accepts({ ...base, SHA1: 'ab'.repeat(20), IsSigned: false, AdditionalFields: { SignatureStatus: 'Unavailable' } }));
+});
 
 test('ReportId stays arcsim\'s UUIDv7 (the reference\'s counter long is refused)', () => {
   const base = baseRow('DeviceProcessEvents', docColumns('DeviceProcessEvents'));

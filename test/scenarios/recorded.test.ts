@@ -61,7 +61,21 @@ test('Sysmon 13 (real sample) -> DeviceRegistryEvents RegistryValueSet with the 
 });
 
 test('Sysmon 7 and 11 (real samples) -> DeviceImageLoadEvents ImageLoaded, DeviceFileEvents FileCreated', () => {
-  const dll = one('sysmon-7-vcruntime140-sideload.json');
+  // Sysmon 7: the module's DeviceFileCertificateInfo row first (what the event says of the file), then the load.
+  const both = readRecordedEvents(text('sysmon-7-vcruntime140-sideload.json'), 'evtx-json');
+  assert.deepEqual([both.records, both.mapped, both.events.map((e) => e.Table)], [1, 1, ['DeviceFileCertificateInfo', 'DeviceImageLoadEvents']]);
+  const cert = both.events[0] as Record<string, unknown>;
+  // The sample: Signed "false", Signature "-", SignatureStatus "Unavailable", no version information ("-"), no SHA1 hash.
+  assert.equal(cert.IsSigned, false);
+  assert.equal(cert.IsTrusted, false, 'WinVerifyTrust does not trust an unsigned file');
+  assert.equal(cert.Signer, undefined);
+  assert.equal(cert.SHA1, undefined);
+  assert.deepEqual(cert.AdditionalFields, {
+    SignatureStatus: 'Unavailable', SHA256: 'e7801d25e1a0aa8ffa929d76c31cc604bbb2404f7b8396f0bf3de325e034e257', MD5: '6349c0af16bbd22b44bcbbe25c19d82d',
+  });
+  assert.equal(cert.ActionType, undefined, 'DeviceFileCertificateInfo has no ActionType');
+  assert.notEqual(cert.ReportId, both.events[1]!.ReportId);
+  const dll = both.events[1] as Record<string, unknown>;
   assert.equal(dll.Table, 'DeviceImageLoadEvents');
   assert.equal(dll.ActionType, 'ImageLoaded');
   assert.equal(dll.FileName, 'vcruntime140.dll');
@@ -100,7 +114,7 @@ test('evtx-json takes JSON lines, concatenated objects and an array alike; rows 
   for (const [form, body] of Object.entries(forms())) {
     const r = readRecordedEvents(body, 'evtx-json', form);
     assert.equal(r.records, 5, form);
-    assert.deepEqual(r.events.map((e) => e.Table), ['DeviceFileEvents', 'DeviceRegistryEvents', 'DeviceProcessEvents', 'DeviceImageLoadEvents'], form);
+    assert.deepEqual(r.events.map((e) => e.Table), ['DeviceFileEvents', 'DeviceRegistryEvents', 'DeviceProcessEvents', 'DeviceFileCertificateInfo', 'DeviceImageLoadEvents'], form);
     assert.deepEqual(r.unmapped, { 'Security/4648': 1 }, form);
     assert.equal(r.skipped, 0, form);
   }
@@ -185,10 +199,10 @@ test('arcsim detect --format evtx-json: a shipped rule fires on the real sample,
   const r = spawnSync(process.execPath, [bin, 'detect', '--events', file, '--format', 'evtx-json', '--json'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { events: number; recorded: { records: number; mapped: number; unmapped: Record<string, number> }; alerts: Array<{ alertType: string }> };
-  assert.equal(out.events, 4);
+  assert.equal(out.events, 5);
   assert.deepEqual(out.recorded.unmapped, { 'Security/4648': 1 });
   assert.deepEqual(out.alerts.map((a) => a.alertType), ['MDE_SuspiciousPowerShellCommandLine']);
-  assert.match(r.stderr, /5 evtx-json record\(s\), 4 mapped .*Security\/4648 ×1/);
+  assert.match(r.stderr, /5 evtx-json record\(s\), 4 mapped to 5 MDE rows.*Security\/4648 ×1/);
   const bad = spawnSync(process.execPath, [bin, 'detect', '--events', file, '--format', 'evtx'], { encoding: 'utf8', timeout: 60_000 });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /evtx-json/);

@@ -33,6 +33,8 @@ const Q = {
   groupStarts: sql(`SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = ?
                     GROUP BY group_key HAVING MIN(event_time) <= ? ORDER BY first, group_key`),
   pruneHits: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
+  // The partial index events_file_certificates (migration 011) serves this.
+  latestCertificates: sql(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT ?`),
 };
 
 export class EventsRepo extends RepositoryBase implements EventsRepository {
@@ -72,6 +74,10 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
     const w = eventWhere(f);
     const q = sql(`SELECT data FROM events ${w} ORDER BY ts, report_id LIMIT ?`);
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...w.args, f.limit ?? 10_000])).map(toEvent);
+  }
+
+  async latestFileCertificates(limit: number): Promise<SensorEvent[]> {
+    return (await this.ex.all<Pick<EventDataCols, 'data'>>(Q.latestCertificates, [limit])).map(toEvent).reverse();
   }
 
   async addRuleHit(h: RuleHit): Promise<void> {
