@@ -135,6 +135,29 @@ test('property: the indexed engine matches exactly what every rule on every even
   assert.ok(matched > 50, `${matched} matches`);
 });
 
+test('property: the same on network events, where ParentImage falls back to the parent\'s file name column', () => {
+  const names = ['cmd.exe', 'powershell.exe', 'İ.exe', 'K.exe', 'rundll32.exe'];
+  const ruleArb = fc.tuple(fc.array(fc.constantFrom(...names), { minLength: 1, maxLength: 2 }), fc.constantFrom('|endswith', '|contains', ''), fc.boolean(), fc.constantFrom(undefined, 'windows', 'linux'))
+    .map(([vals, mod, negate, product]) => ({ vals, mod, negate, product }));
+  const path = fc.tuple(fc.constantFrom('C:\\Windows\\', '/usr/bin/', '', 'D:\\x\\'), fc.constantFrom(...names, 'other.exe'), fc.constantFrom('toUpperCase', 'toLowerCase', 'toString')).map(([d, n, f]) => (d + n)[f]());
+  const networkEvent = fc.tuple(fc.option(path, { nil: undefined }), fc.option(path, { nil: undefined })).map(([full, name]) => ({
+    Table: 'DeviceNetworkEvents', Timestamp: '2026-03-01T10:00:00.000Z', DeviceId: 'dev-1', DeviceName: 'ws-01', ReportId: '0195f000-0000-7000-8000-000000000000',
+    ActionType: 'ConnectionSuccess', ...(full === undefined ? {} : { AdditionalFields: { ParentImage: full } }), ...(name === undefined ? {} : { InitiatingProcessParentFileName: name }),
+  }) as unknown as SensorEvent);
+  let matched = 0;
+  fc.assert(fc.property(fc.array(ruleArb, { minLength: 1, maxLength: 4 }), fc.array(networkEvent, { minLength: 1, maxLength: 10 }), (rules, events) => {
+    const { set } = compileRules(rules.map((r, i) => ({
+      file: `net-${i}.yml`,
+      text: JSON.stringify({
+        title: `net ${i}`, logsource: { category: 'network_connection', ...(r.product ? { product: r.product } : {}) },
+        detection: { sel: { [`ParentImage${r.mod}`]: r.vals.map((v) => (r.mod === '|endswith' ? `\\${v}` : v)) }, condition: r.negate ? 'not sel' : 'sel' },
+      }),
+    })));
+    matched += assertSame(set, events);
+  }), fcParams(runsFor(300), 915));
+  assert.ok(matched > 50, `${matched} matches`);
+});
+
 test('property: the literal derived from a regular expression occurs (lower-cased) in every text it matches', () => {
   const atom = fc.constantFrom('a', 'B', 'c', '-', '/', '\\+', '\\{', '\\.', '\\$', '`', '.', '\\w', '\\d', '\\s', '[a-c]', '[^x]', '(?:ab|c)', '(b)', '(?=a)', 'Σ', 'K', 'ſ');
   const quant = fc.constantFrom('', '', '', '*', '+', '?', '{0,2}', '{2}', '+?', '*?');
