@@ -21,12 +21,16 @@ import { metaRoutes } from './meta-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
 import { machineRoutes } from './machine-routes.ts';
 import { alertRoutes } from './alert-routes.ts';
+import { exportRoutes } from './export-routes.ts';
+import { graphRoutes } from './graph-routes.ts';
+import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { portal } from './portal.ts';
 import { installRoutes } from './install-routes.ts';
 import type { Transport } from '../tls/transport.ts';
+import type { Sinks } from '../sinks/index.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -59,6 +63,8 @@ export interface ApiDeps {
   logger: Logger;
   /** `maxBodyBytes` (every route) and `maxImportBodyBytes` (snapshot imports, run results). */
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
+  /** The configured sinks (their state on /api/health). */
+  sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
 }
 
 /**
@@ -91,6 +97,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(tokenRoutes, deps);
   app.register(machineRoutes, deps);
   app.register(alertRoutes, deps);
+  app.register(exportRoutes, deps);
+  app.register(graphRoutes, deps);
+  app.register(armAlertRoutes, deps);
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
