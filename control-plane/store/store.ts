@@ -407,6 +407,8 @@ export interface IncidentsRepository {
   getIncident(incidentId: string): Promise<IncidentRow | undefined>;
   incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
   incidentAlertIds(incidentId: string): Promise<string[]>;
+  /** Severity and time span of each alert of an incident (what refreshIncident aggregates), in one query. */
+  incidentAlertSpans(incidentId: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>>;
   listIncidents(): Promise<IncidentRow[]>;
 }
 

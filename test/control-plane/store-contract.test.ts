@@ -365,6 +365,8 @@ for (const backend of backends) {
       await s.incidents.mergeIncident('I2', 'I1', T0 + 50);
       await s.incidents.addIncidentAlert('I2', 'A4', T0 + 60);
       assert.deepEqual(await s.incidents.incidentAlertIds('I2'), ['A1', 'A2', 'A4'], 'by added time, then id');
+      assert.deepEqual(await s.incidents.incidentAlertSpans('I2'), ['A1', 'A2', 'A4'].map(() => ({ severity: 'Medium', startTime: T0, endTime: T0 + MIN })), 'one row per alert of the incident');
+      assert.deepEqual(await s.incidents.incidentAlertSpans('I1'), []);
       assert.deepEqual(await s.incidents.incidentAlertIds('I1'), []);
       assert.equal(await s.incidents.incidentOfAlert('A1'), 'I2');
       assert.deepEqual(await s.incidents.getIncident('I1'), incident('I1', T0 + 1, { status: 'Resolved', sentinelStatus: 'Resolved', redirectedTo: 'I2', updatedAt: T0 + 50 }));
