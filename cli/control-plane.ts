@@ -58,6 +58,7 @@ export function controlPlaneCommand(): Command {
           lateness: file.lateness, incidentWindow: file.incidentWindow, sync: file.sync,
           inventory: { ...file.inventory, importDir }, allowNoRules: opts.allowNoRules ?? file.allowNoRules,
           limits: { ...file.limits, heartbeatIntervalSec },
+          ...(file.sinks ? { sinks: file.sinks } : {}),
         },
       });
       if (svc.cp.refusedRules.length) {

@@ -16,6 +16,7 @@ import { cspmCommand, inventoryCommand, planCommand } from './cspm.ts';
 import { runCommand } from './run.ts';
 import { auditCommand, keyCommand } from './key.ts';
 import { tlsCommand } from './tls.ts';
+import { exportCommand } from './export.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   program.addCommand(planCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(runCommand());
+  program.addCommand(exportCommand());
   program.addCommand(tlsCommand());
   program.addCommand(queryCommand());
   return program;

@@ -56,6 +56,7 @@ export const ConfigFileSchema = z.strictObject({
     maxEventsPerBatch: z.number().int().min(LIMITS.maxEventsPerBatch, `at least ${LIMITS.maxEventsPerBatch}: agents send batches of up to the protocol's limit`).optional(),
     maxFrameBytes: z.number().int().min(LIMITS.maxFrameBytes, `at least ${LIMITS.maxFrameBytes}: agents send frames of up to the protocol's limit`).optional(),
   }).optional(),
+  sinks: shape.sinks.unwrap().optional(),
   logFormat: z.enum(['json', 'pretty']).optional(),
 }).refine((c) => !(c.dataDir && c.storeUrl), { message: 'give dataDir (SQLite) or storeUrl (PostgreSQL), not both', path: ['storeUrl'] });
 

@@ -24,6 +24,7 @@ import { VERSION } from '../lib/version.ts';
 import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './inventory/index.ts';
 import { loadServerTls } from './tls/server-tls.ts';
 import { decideTransport, type Transport } from './tls/transport.ts';
+import { Sinks, SinksConfigSchema } from './sinks/index.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
 export const ControlPlaneConfigSchema = z.strictObject({
@@ -53,6 +54,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   incidentWindow: z.string().default('24h'),
   /** Arc status thresholds, CSPM pulls, extension commands (see inventory/inventory.ts). */
   inventory: InventoryConfigSchema.default(InventoryConfigSchema.parse({})),
+  /** Where alert changes stream to: syslog (TCP, UDP) and webhooks (see sinks/sink-config.ts, docs/sinks.md). */
+  sinks: SinksConfigSchema,
   /** Whole positive numbers (the config file also keeps the frame and batch sizes from going below the protocol's). */
   limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().int().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
@@ -65,6 +68,8 @@ export interface ControlPlaneDeps {
   /** Alert id generator (injectable for deterministic tests). */
   newId?: () => string;
   config?: ControlPlaneConfig;
+  /** Jitter source in [0, 1) for sink retry backoff (injectable for deterministic tests). */
+  random?: () => number;
 }
 
 export interface ControlPlane extends EventEmitter {
@@ -77,6 +82,8 @@ export interface ControlPlane extends EventEmitter {
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
+  /** The configured sinks (syslog, webhooks): `deliver()` runs one pass now, `health()` their state. */
+  readonly sinks: Sinks;
   /** https, http-loopback (plain http, only this host can connect) or http-insecure (plain http on the network, asked for). */
   readonly transport: Transport;
   /** With TLS: SHA-256 (DER, lower-case hex) of the CA agents pin, carried by install.sh. */
@@ -176,6 +183,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     agents,
   });
 
+  const sinks = new Sinks(config.sinks, { store: deps.store, clock, logger, baseUrl: () => baseUrl, ...(deps.random ? { random: deps.random } : {}) });
   const health = new StoreHealth(clock);
   let accepting = false;
   const gateway = new Gateway(app.server, deps.store, limits, logger, {
@@ -189,7 +197,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       emitter.emit('registered', s, m);
       inventory.provision(s.agentId, true).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
     },
-    onIngested: (s: AgentSession, r: IngestResult) => emitter.emit('ingested', s, r),
+    onIngested: (s: AgentSession, r: IngestResult) => {
+      if (r.alerts.some((a) => a.created)) sinks.wake();
+      emitter.emit('ingested', s, r);
+    },
     onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
     onDeregister: (agentId: string): Promise<string | null> => lifecycle.deregister(agentId),
   });
@@ -243,6 +254,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     inventory, rules, newId,
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     logger, limits,
+    sinks,
   });
 
   return Object.assign(emitter, {
@@ -253,12 +265,14 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     limits,
     sync: config.sync,
     inventory,
+    sinks,
     transport,
     caSha256: tls?.caSha256,
     url: () => baseUrl,
     admission: () => gateway.admission.state(),
     async listen() {
       await inventory.start();
+      await sinks.start();
       // File profiles (image_load signature rules) from the certificate rows stored before a restart.
       if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
       await app.listen({ host: config.host, port: config.port });
@@ -276,6 +290,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       await inventory.close();
       gateway.close();
       await app.close();
+      await sinks.close();
     },
     ensureAdminKey: (options?: { reset?: boolean }) => ensureAdminKey(deps.store, options),
     createToken: (request: TokenRequest) => createEnrollmentToken(deps.store, request, clock),

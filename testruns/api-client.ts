@@ -117,6 +117,13 @@ export class ControlPlaneApi {
     await this.ok('POST', `/api/alerts/${encodeURIComponent(systemAlertId)}/${action}?product=${product}`);
   }
 
+  /** `GET /api/export` (reader): alerts and incidents as Graph, Sentinel, OCSF or CEF records. */
+  async exportRecords(format: string, since?: string): Promise<{ format: string; since: string | null; generatedAt: string; alerts: unknown[]; incidents: unknown[] }> {
+    const q = new URLSearchParams({ format });
+    if (since !== undefined) q.set('since', since);
+    return this.ok('GET', `/api/export?${q}`);
+  }
+
   /** Open incidents with their alert ids (merged-away ones left out). */
   async incidents(): Promise<Array<{ incidentId: string; alertIds: string[] }>> {
     const value = (await this.ok('GET', '/api/incidents')).value as Array<Record<string, any>>;

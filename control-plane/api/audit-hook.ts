@@ -7,8 +7,8 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * An onResponse hook writing one audit row per request that may change state (any method but
- * GET, HEAD, OPTIONS; not a POST marked `config.readOnly`, such as a KQL query) under /api and
- * /portal: who (the guard's caller, `unknown` when no valid key
+ * GET, HEAD, OPTIONS; not a POST marked `config.readOnly`, such as a KQL query) under /api,
+ * /portal, and the Graph (/v1.0) and ARM (/subscriptions) routes: who (the guard's caller, `unknown` when no valid key
  * was shown), role, method, route, path, the status answered, the client address. Refused
  * requests (401, 403, 413, 400) are recorded too. A failed audit write is logged, never turned
  * into an error for a request that has already been answered.
@@ -18,7 +18,8 @@ export function auditHook(store: Pick<Store, 'keys'>, clock: Clock, logger: Logg
     // A POST that only reads (a KQL query) says so with `config.readOnly`: not a write to audit.
     if (READS.has(req.method) || (req.routeOptions.config as { readOnly?: boolean } | undefined)?.readOnly) return;
     const path = req.url.split('?')[0]!;
-    if (!path.startsWith('/api/') && path !== '/portal' && !path.startsWith('/portal/')) return;
+    // The Graph (/v1.0) and ARM (/subscriptions) shapes change alerts too.
+    if (!/^\/(api|v1\.0|subscriptions)\//.test(path) && path !== '/portal' && !path.startsWith('/portal/')) return;
     try {
       await store.keys.addAudit({
         at: clock.now(), who: req.caller?.name ?? 'unknown', keyId: req.caller?.keyId ?? null, role: req.caller?.role ?? null,

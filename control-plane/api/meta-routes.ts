@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import { ERROR_RESPONSES } from './http.ts';
 import type { Transport } from '../tls/transport.ts';
+import type { SinkHealth } from '../sinks/index.ts';
 
 const Health = z.looseObject({
   status: z.enum(['ok', 'degraded']).describe('degraded while store writes fail (503)'),
@@ -16,6 +17,10 @@ const Health = z.looseObject({
   version: z.string().optional().describe('only with a valid API key'),
   migrations: z.unknown().optional().describe('applied store migrations; only with a valid API key'),
   connectedAgents: z.number().int().optional().describe('agents with an open WebSocket to this replica; only with a valid API key'),
+  sinks: z.array(z.object({
+    name: z.string(), type: z.enum(['syslog', 'webhook']), state: z.enum(['ok', 'failing']), pending: z.number().int(), lagMs: z.number(),
+    failures: z.number().int(), lastError: z.string().nullable(), lastDeliveredAt: z.string().nullable(), nextAttemptAt: z.string().nullable(),
+  })).optional().describe('the configured sinks (only when there are some): alert changes waiting, lag of the oldest (ms), failed attempts since the last success, the last error (a cause such as ECONNREFUSED or HTTP 503). A failing sink does not make the control plane degraded'),
   transport: z.enum(['https', 'http-loopback', 'http-insecure'])
     .describe('https; http-loopback: plain http that only this host can reach; http-insecure: plain http on the network (--insecure-http), keys travel in clear'),
 });
@@ -37,6 +42,7 @@ export interface MetaRouteDeps {
   /** The caller when the request carries a valid API key (any role), else undefined. */
   identify(req: FastifyRequest): Promise<Caller | undefined>;
   transport: Transport;
+  sinks?: { size: number; health(): Promise<SinkHealth[]> };
 }
 
 /**
@@ -65,12 +71,22 @@ export const metaRoutes: FastifyPluginAsyncZod<MetaRouteDeps> = async (app, deps
     }
     const healthy = reasons.length === 0;
     const known = (await deps.identify(req)) !== undefined;
+    let sinks: SinkHealth[] | undefined;
+    if (deps.sinks?.size) {
+      try {
+        sinks = await deps.sinks.health();
+      } catch (err) {
+        // The store answered above or is already a reason; a sink read failing is not one more.
+        if (!storeFault(err)) throw err;
+      }
+    }
     const body = {
       status: healthy ? 'ok' as const : 'degraded' as const,
       ...(healthy ? {} : { reasons }),
       store: store.kind,
       time: new Date(clock.now()).toISOString(),
       transport: deps.transport,
+      ...(sinks ? { sinks } : {}),
       ...(known ? { version: deps.version, migrations, connectedAgents: deps.connectedAgents().length } : {}),
     };
     return reply.status(healthy ? 200 : 503).send(body);

@@ -21,6 +21,9 @@ import { metaRoutes } from './meta-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
 import { machineRoutes } from './machine-routes.ts';
 import { alertRoutes } from './alert-routes.ts';
+import { exportRoutes } from './export-routes.ts';
+import { graphRoutes } from './graph-routes.ts';
+import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
@@ -29,6 +32,7 @@ import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';
 import type { QueryLimits } from '../query/index.ts';
 import type { Transport } from '../tls/transport.ts';
+import type { Sinks } from '../sinks/index.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -61,6 +65,8 @@ export interface ApiDeps {
   logger: Logger;
   /** `maxBodyBytes` (every route) and `maxImportBodyBytes` (snapshot imports, run results). */
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
+  /** The configured sinks (their state on /api/health). */
+  sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
   queryLimits?: Partial<QueryLimits>;
 }
@@ -95,6 +101,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(tokenRoutes, deps);
   app.register(machineRoutes, deps);
   app.register(alertRoutes, deps);
+  app.register(exportRoutes, deps);
+  app.register(graphRoutes, deps);
+  app.register(armAlertRoutes, deps);
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);

@@ -9,6 +9,7 @@ import { InventoryRepo } from './repositories/inventory.ts';
 import { MachinesRepo } from './repositories/machines.ts';
 import { RunsRepo } from './repositories/runs.ts';
 import { SettingsRepo } from './repositories/settings.ts';
+import { SinksRepo } from './repositories/sinks.ts';
 import type { Store, StoreTx } from './store.ts';
 
 /** One repository per domain, all over the same executor. */
@@ -22,6 +23,7 @@ class SqlRepositories {
   readonly runs: RunsRepo;
   readonly settings: SettingsRepo;
   readonly keys: KeysRepo;
+  readonly sinks: SinksRepo;
 
   constructor(ex: Executor) {
     this.agents = new AgentsRepo(ex);
@@ -33,6 +35,7 @@ class SqlRepositories {
     this.runs = new RunsRepo(ex);
     this.settings = new SettingsRepo(ex);
     this.keys = new KeysRepo(ex);
+    this.sinks = new SinksRepo(ex);
   }
 }
 

@@ -269,6 +269,17 @@ export interface AlertFilter {
   product?: string;
 }
 
+/** One alert change in the outbox sinks carry (written in the transaction of the change). */
+export interface AlertChangeRow {
+  /** Increasing id; a sink's idempotency key is built from it. */
+  id: number;
+  systemAlertId: string;
+  change: 'created' | 'status';
+  /** The alert's status after the change. */
+  status: AlertStatus;
+  at: number;
+}
+
 /** A stored multi-cloud test run (issue #7); the JSON columns are opaque to the store. */
 export interface TestRunRow {
   runId: string;
@@ -385,7 +396,10 @@ export interface AlertsRepository {
   upsertAlert(candidate: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
+  /** Sets the status; a real change also writes the sinks' outbox row (same transaction). */
   setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
+  /** Merges triage fields (Graph classification, determination, assignedTo; null clears) into the properties; false when there is no such alert. */
+  setAlertTriage(systemAlertId: string, fields: Record<string, string | null>, at: number): Promise<boolean>;
   linkAlertEvents(systemAlertId: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void>;
   alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
   insertAlertCopies(copies: AlertCopyRow[]): Promise<void>;
@@ -412,6 +426,8 @@ export interface IncidentsRepository {
   getIncident(incidentId: string): Promise<IncidentRow | undefined>;
   incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
   incidentAlertIds(incidentId: string): Promise<string[]>;
+  /** Severity and time span of each alert of an incident (what refreshIncident aggregates), in one query. */
+  incidentAlertSpans(incidentId: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>>;
   listIncidents(): Promise<IncidentRow[]>;
 }
 
@@ -468,6 +484,22 @@ export interface SettingsRepository {
   listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
 }
 
+/**
+ * The outbox of alert changes for the sinks (syslog, webhooks). `alerts.upsertAlert` (a new alert)
+ * and `alerts.setAlertStatus` write a change row in their own transaction; each sink reads what it
+ * has not delivered and records each delivery, so delivery is at-least-once across restarts.
+ */
+export interface SinksRepository {
+  /** The last outbox id before the sink was first seen (recorded then; later calls return the same). */
+  sinkStart(sink: string, now: number): Promise<number>;
+  /** Changes after `startAfter` the sink has not delivered, oldest first. */
+  pendingChanges(sink: string, startAfter: number, limit: number): Promise<AlertChangeRow[]>;
+  /** Records these changes as delivered by the sink (one statement; a change recorded before stays as it was). */
+  markDelivered(sink: string, changeIds: number[], at: number, attempts: number): Promise<void>;
+  /** How many changes wait for the sink, and when the oldest was made (null when none). */
+  backlog(sink: string, startAfter: number): Promise<{ pending: number; oldestAt: number | null }>;
+}
+
 /** API keys with roles, and the audit log of every write. */
 export interface KeysRepository {
   insertKey(key: ApiKeyRow): Promise<void>;
@@ -512,6 +544,7 @@ export interface Store {
   readonly runs: RunsRepository;
   readonly settings: SettingsRepository;
   readonly keys: KeysRepository;
+  readonly sinks: SinksRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

@@ -79,7 +79,7 @@ function configError(fn: () => unknown): ArcsimError {
 
 /** The defaults as docs/configuration.md states them (and, for limits, the units there), not read back from the code. */
 const DOCUMENTED = {
-  host: '127.0.0.1', port: 7070, insecureHttp: false, lateness: '5m', incidentWindow: '24h',
+  host: '127.0.0.1', port: 7070, insecureHttp: false, lateness: '5m', incidentWindow: '24h', sinks: [],
   sync: { profile: 'blog-2022', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
   inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
   limits: {
@@ -125,6 +125,34 @@ test('a bad config file is refused with a typed error and the path of the key', 
   // Relative directories are relative to the file; an empty file sets nothing.
   assert.deepEqual(loadConfigFile(file('rel.yaml', 'dataDir: store\n')), { dataDir: join(dir, 'store') });
   assert.deepEqual(loadConfigFile(file('empty.yaml', '# nothing\n')), {});
+});
+
+test('sinks in the config file: defaults filled in, a bad sink refused with the path of its key', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const ok = loadConfigFile(file('ok.yaml', [
+    'sinks:',
+    '  - { name: siem, type: syslog, host: siem.lab }',
+    '  - { name: soar, type: webhook, url: "https://soar.lab/hook", secret: "0123456789abcdef" }',
+  ].join('\n')));
+  // Defaults as docs/configuration.md states them.
+  assert.deepEqual(ok.sinks, [
+    { name: 'siem', type: 'syslog', host: 'siem.lab', transport: 'tcp', port: 514, format: 'cef', facility: 10, maxMessageBytes: 8096, appName: 'arcsim' },
+    { name: 'soar', type: 'webhook', url: 'https://soar.lab/hook', secret: '0123456789abcdef', format: 'graph', timeoutMs: 10_000 },
+  ]);
+  const short = configError(() => loadConfigFile(file('short.yaml', 'sinks:\n  - { name: soar, type: webhook, url: "https://soar.lab/hook", secret: short }\n')));
+  assert.equal(short.code, 'ARCSIM_E_CONFIG_SCHEMA');
+  assert.equal(short.path, 'sinks.0.secret');
+  const typo = configError(() => loadConfigFile(file('typo.yaml', 'sinks:\n  - { name: siem, type: syslog, host: h, transprot: udp }\n')));
+  assert.equal(typo.path, 'sinks.0.transprot');
+  const twice = configError(() => loadConfigFile(file('twice.yaml', 'sinks:\n  - { name: s, type: syslog, host: a }\n  - { name: s, type: syslog, host: b }\n')));
+  assert.equal(twice.path, 'sinks');
+  const kind = configError(() => loadConfigFile(file('kind.yaml', 'sinks:\n  - { name: s, type: kafka }\n')));
+  assert.equal(kind.path, 'sinks.0.type');
 });
 
 test('arcsim control-plane --config: file values are used, a flag overrides the file, a bad file exits 1', async (t) => {

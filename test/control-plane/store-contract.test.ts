@@ -253,6 +253,51 @@ for (const backend of backends) {
       assert.deepEqual((await s.events.ruleHits('r1', 'g3', T0, T0 + 10)).map((h) => h.reportId), ['d', 'e']);
     }));
 
+    it('sink outbox: a new alert and each status change leave one change, in the same transaction; a sink delivers each once', withStore(async (s) => {
+      const w = 10 * MIN;
+      // A sink first seen before any alert starts at the beginning of the outbox.
+      assert.equal(await s.sinks.sinkStart('early', T0), 0);
+      await s.alerts.upsertAlert(alert('A1'), w);
+      await s.alerts.upsertAlert(alert('A2'), w); // folds into A1: no change for sinks
+      // A rolled-back transaction leaves no change behind.
+      await assert.rejects(s.transaction(async (tx) => {
+        await tx.alerts.upsertAlert(alert('X1', { dedupKey: 'key-x' }), w);
+        throw new Error('crash before commit');
+      }), /crash before commit/);
+      await s.transaction(async (tx) => tx.alerts.setAlertStatus('A1', 'Resolved', T0 + 2 * MIN));
+      await s.alerts.setAlertStatus('missing', 'Resolved', T0 + MIN); // no such alert: no change
+      await s.alerts.setAlertStatus('A1', 'Resolved', T0 + 3 * MIN); // the same status again: no change
+      const start = await s.sinks.sinkStart('early', T0 + 5 * MIN);
+      assert.equal(start, 0, 'the start is kept from the first call');
+      const pending = await s.sinks.pendingChanges('early', start, 10);
+      assert.deepEqual(pending.map((c) => [c.systemAlertId, c.change, c.status, c.at]), [['A1', 'created', 'Active', T0 + MIN], ['A1', 'status', 'Resolved', T0 + 2 * MIN]]);
+      assert.ok(pending[0]!.id < pending[1]!.id);
+      assert.deepEqual(await s.sinks.backlog('early', start), { pending: 2, oldestAt: T0 + MIN }, 'oldest: the new alert (its updatedAt)');
+      await s.sinks.markDelivered('early', [pending[0]!.id], T0 + 2 * MIN, 3);
+      await s.sinks.markDelivered('early', [], T0 + 2 * MIN, 3);
+      await s.sinks.markDelivered('early', [pending[0]!.id], T0 + 3 * MIN, 4); // a second record of it changes nothing
+      assert.deepEqual((await s.sinks.pendingChanges('early', start, 10)).map((c) => c.change), ['status']);
+      assert.deepEqual(await s.sinks.backlog('early', start), { pending: 1, oldestAt: T0 + 2 * MIN });
+      // A sink configured now starts after what is already in the outbox; each sink keeps its own record.
+      const late = await s.sinks.sinkStart('late', T0 + 6 * MIN);
+      assert.equal(late, pending[1]!.id);
+      assert.deepEqual(await s.sinks.pendingChanges('late', late, 10), []);
+      await s.alerts.setAlertStatus('A1', 'Active', T0 + 7 * MIN);
+      assert.deepEqual((await s.sinks.pendingChanges('late', late, 10)).map((c) => c.status), ['Active']);
+      assert.deepEqual((await s.sinks.pendingChanges('early', start, 10)).map((c) => c.status), ['Resolved', 'Active']);
+      // Triage fields merge into the properties (null clears one) and are no sink change.
+      assert.equal(await s.alerts.setAlertTriage('A1', { classification: 'truePositive', assignedTo: 'ana@lab' }, T0 + 8 * MIN), true);
+      assert.equal(await s.transaction((tx) => tx.alerts.setAlertTriage('A1', { assignedTo: null, determination: 'malware' }, T0 + 9 * MIN)), true);
+      assert.equal(await s.alerts.setAlertTriage('missing', { classification: 'truePositive' }, T0), false);
+      const triaged = (await s.alerts.getAlert('A1'))!;
+      assert.equal(triaged.properties.classification, 'truePositive');
+      assert.equal(triaged.properties.determination, 'malware');
+      assert.equal(triaged.properties.assignedTo ?? null, null);
+      assert.equal(triaged.properties.alertDisplayName, 'Failed SSH brute force attack', 'the other properties stay');
+      assert.equal(triaged.updatedAt, T0 + 9 * MIN);
+      assert.equal((await s.sinks.pendingChanges('early', start, 10)).length, 2);
+    }));
+
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
       const w = 10 * MIN;
       const first = await s.alerts.upsertAlert(alert('A1'), w);
@@ -342,6 +387,8 @@ for (const backend of backends) {
       await s.incidents.mergeIncident('I2', 'I1', T0 + 50);
       await s.incidents.addIncidentAlert('I2', 'A4', T0 + 60);
       assert.deepEqual(await s.incidents.incidentAlertIds('I2'), ['A1', 'A2', 'A4'], 'by added time, then id');
+      assert.deepEqual(await s.incidents.incidentAlertSpans('I2'), ['A1', 'A2', 'A4'].map(() => ({ severity: 'Medium', startTime: T0, endTime: T0 + MIN })), 'one row per alert of the incident');
+      assert.deepEqual(await s.incidents.incidentAlertSpans('I1'), []);
       assert.deepEqual(await s.incidents.incidentAlertIds('I1'), []);
       assert.equal(await s.incidents.incidentOfAlert('A1'), 'I2');
       assert.deepEqual(await s.incidents.getIncident('I1'), incident('I1', T0 + 1, { status: 'Resolved', sentinelStatus: 'Resolved', redirectedTo: 'I2', updatedAt: T0 + 50 }));

@@ -1,4 +1,4 @@
-import { sql, Where } from '../sql.ts';
+import { sql, sqlPer, Where } from '../sql.ts';
 import {
   toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
 } from '../row-decoding.ts';
@@ -21,6 +21,14 @@ const Q = {
                     end_time = ${d.greatest('end_time', '?')}, updated_at = ? WHERE system_alert_id = ? RETURNING *`),
   getAlert: sql(`SELECT * FROM alerts WHERE system_alert_id = ?`),
   setAlertStatus: sql(`UPDATE alerts SET status = ?, updated_at = ? WHERE system_alert_id = ?`),
+  statusOf: sql((d) => `SELECT status FROM alerts WHERE system_alert_id = ? ${d.forUpdate}`),
+  // Triage fields (classification, determination, assignedTo) merged into the properties JSON.
+  setTriage: sqlPer({
+    sqlite: `UPDATE alerts SET properties = json_patch(properties, ?), updated_at = ? WHERE system_alert_id = ?`,
+    postgres: `UPDATE alerts SET properties = (properties::jsonb || ?::jsonb)::json, updated_at = ? WHERE system_alert_id = ?`,
+  }),
+  // The sinks' outbox (repositories/sinks.ts): one row per new alert and per status change.
+  outbox: sql(`INSERT INTO alert_outbox (system_alert_id, change, status, at) VALUES (?, ?, ?, ?)`),
   linkEvents: sql((d) => `INSERT INTO alert_events (system_alert_id, report_id, detonation_id)
                  SELECT ?, report_id, detonation_id FROM ${d.jsonRows('x', { report_id: 'text', detonation_id: 'text' })}
                  WHERE true ON CONFLICT DO NOTHING`),
@@ -55,6 +63,7 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
           a.systemAlertId, a.dedupKey, a.alertType, a.ruleId, a.agentId, a.resourceId, a.severity, a.status, a.count,
           a.startTime, a.endTime, a.timeGenerated, a.updatedAt, a.latencyMs, JSON.stringify(a.properties),
         ]);
+        await ex.run(Q.outbox, [a.systemAlertId, 'created', a.status, a.updatedAt]);
         return { alert: toAlert(row!), created: true };
       }
       const row = await ex.get<AlertCols>(Q.addOccurrence, [a.startTime, a.endTime, a.updatedAt, owner]);
@@ -80,7 +89,16 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
   }
 
   async setAlertStatus(id: string, status: AlertStatus, at: number): Promise<void> {
-    await this.ex.run(Q.setAlertStatus, [status, at, id]);
+    await this.ex.atomic(async (ex) => {
+      const before = await ex.get<{ status: AlertStatus }>(Q.statusOf, [id]);
+      await ex.run(Q.setAlertStatus, [status, at, id]);
+      // Only a change of status is news for the sinks (setting the same status again is not).
+      if (before && before.status !== status) await ex.run(Q.outbox, [id, 'status', status, at]);
+    });
+  }
+
+  async setAlertTriage(id: string, fields: Record<string, string | null>, at: number): Promise<boolean> {
+    return (await this.ex.run(Q.setTriage, [JSON.stringify(fields), at, id])) > 0;
   }
 
   async linkAlertEvents(id: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void> {
