@@ -20,6 +20,16 @@ const HuntingReply = z.object({
   }).describe("arcsim's own statistics"),
 }).meta({ id: 'HuntingResult', description: 'Defender for Endpoint advanced hunting result' });
 
+const GraphHuntingBody = z.strictObject({
+  Query: z.string().min(1).max(MAX_QUERY_CHARS).describe('a KQL query over the advanced hunting tables'),
+  Timespan: z.string().max(100).optional().describe('ISO 8601 (P1D, start/end): rows outside it by Timestamp are not seen'),
+});
+const GraphHuntingReply = z.object({
+  '@odata.context': z.string(),
+  schema: z.array(z.object({ name: z.string(), type: z.string() })),
+  results: z.array(z.record(z.string(), z.unknown())),
+}).meta({ id: 'HuntingQueryResults', description: 'Microsoft Graph security huntingQueryResults' });
+
 /** Azure Resource Graph returns at most 1,000 rows a page (`$top` ≤ 1000, default 1000). */
 const ARG_PAGE_ROWS = 1000;
 
@@ -70,6 +80,25 @@ export const queryRoutes: FastifyPluginAsyncZod<QueryRouteDeps> = async (app, de
     const started = performance.now();
     const result = await queryStore(req.body.Query, { store: deps.store, baseUrl: deps.baseUrl, now: () => new Date(deps.clock.now()), limits: deps.queryLimits });
     return toHuntingResult(result, performance.now() - started);
+  });
+
+  app.post('/v1.0/security/runHuntingQuery', {
+    config: { readOnly: true },
+    schema: {
+      tags: ['query'], summary: 'Run an advanced hunting query (Microsoft Graph security runHuntingQuery)', security: ROLE.reader,
+      body: GraphHuntingBody, response: { 200: GraphHuntingReply, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const now = deps.clock.now();
+    const window = req.body.Timespan === undefined ? undefined : parseIsoTimespan(req.body.Timespan, now);
+    if (req.body.Timespan !== undefined && !window) throw protocolError('ARCSIM_E_VALIDATION', 'body.Timespan: not an ISO 8601 duration or interval', 'body.Timespan');
+    const result = await queryStore(req.body.Query, { store: deps.store, baseUrl: deps.baseUrl, now: () => new Date(now), window, limits: deps.queryLimits });
+    const hunting = toHuntingResult(result, 0);
+    return {
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults',
+      schema: hunting.Schema.map((c) => ({ name: c.Name, type: c.Type })),
+      results: hunting.Results,
+    };
   });
 
   app.post('/providers/Microsoft.ResourceGraph/resources', {

@@ -61,8 +61,15 @@ test('POST /api/advancedqueries/run: the seed query with a reader key, 401 witho
   const unsupported = await (await post(reader, 'DeviceProcessEvents\n| make-series n=count() on Timestamp step 1h')).json() as { errors: Array<{ line: number; column: number; message: string }> };
   assert.deepEqual([unsupported.errors[0]!.line, unsupported.errors[0]!.column], [2, 3]);
   assert.match(unsupported.errors[0]!.message, /make-series operator is not supported/);
+  // Microsoft Graph's shape of the same: {schema: [{name, type}], results}.
+  const graph = await reader(`${env.url}/v1.0/security/runHuntingQuery`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Query: SEED_QUERY_FIXED }) });
+  assert.equal(graph.status, 200);
+  const g = await graph.json() as { schema: Array<{ name: string; type: string }>; results: Array<Record<string, unknown>> };
+  assert.deepEqual(g.schema.map((c) => c.name), SEED_COLUMNS);
+  assert.deepEqual(g.results.map((r) => r.name), SEED_NAMES);
+  assert.equal((await fetch(`${env.url}/v1.0/security/runHuntingQuery`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Query: 'print 1' }) })).status, 401);
   // A query only reads: it is not in the audit log of writes.
-  assert.deepEqual((await env.store.keys.listAudit({ limit: 100 })).filter((a) => a.route.includes('advancedqueries')), []);
+  assert.deepEqual((await env.store.keys.listAudit({ limit: 100 })).filter((a) => /advancedqueries|runHuntingQuery/.test(a.route)), []);
 });
 
 test('arcsim query: a table by default, --csv, and a flawed query printed with line:column and a caret', async (t) => {
