@@ -33,10 +33,10 @@ export interface FullPathResult {
  * over REST, `events` pre-encoded, then streamed over WebSocket by a separate fleet process.
  * Only the streaming is timed. Everything opened here is closed before it returns.
  */
-export async function runFullPath(options: { dbFile: string; agents: number; events: number; batch: number; window: number; runId: string; rate?: number }): Promise<FullPathResult> {
+export async function runFullPath(options: { dbFile: string; agents: number; events: number; batch: number; window: number; runId: string; rate?: number; rulesDirs?: string[] }): Promise<FullPathResult> {
   const store = openSqliteStore({ file: options.dbFile });
   // Rate limits raised so the bench measures the pipeline, not the token bucket.
-  const cp = createControlPlane({ store, config: { port: 0, limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 } } });
+  const cp = createControlPlane({ store, config: { port: 0, limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 }, ...(options.rulesDirs ? { rulesDirs: options.rulesDirs } : {}) } });
   try {
     const url = await cp.listen();
     const token = await cp.createToken({ subscription: 'bench', resourceGroup: 'bench' });

@@ -23,6 +23,12 @@ export interface BenchOptions {
   stormAgents: number;
   /** Machines stored before the storm (at least stormAgents). */
   stormStored: number;
+  /** Sigma rule folders: run only the detection-at-scale passes (bench/detect-speed.ts) with them. */
+  rules: string[];
+  /** An Atomic Red Team atomics/ folder for the offline detection workload (with --rules). */
+  atomics: string | undefined;
+  /** Write the detection-at-scale result as JSON to this file (with --rules). */
+  json: string | undefined;
 }
 
 /** What `npm run bench -- --help` prints. */
@@ -38,11 +44,18 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
                                      machines, /api/health probed every 20 ms (the other options are ignored)
   --storm-agents 1000  BENCH_STORM_AGENTS  agents reconnecting at once
   --storm-stored 2500  BENCH_STORM_STORED  machines stored before the storm (at least --storm-agents)
+  --rules DIR...     BENCH_RULES      only detection at scale: the shipped rules vs the shipped rules plus every
+                                     rule of these folders that loads (e.g. SigmaHQ's rules/windows ...), offline
+                                     (--events events, one core) and live (1 agent); several folders: repeat the
+                                     flag or separate them with commas
+  --atomics DIR     BENCH_ATOMICS    with --rules: the offline events are these Atomic Red Team tests played
+                                     (atomics/Txxxx/Txxxx.yaml), re-run hourly; default: the library scenarios
+  --json FILE       BENCH_JSON       with --rules: also write the figures as JSON to FILE
 Figures, the machine and what they mean: docs/performance.md.`;
 
 export const DEFAULTS: BenchOptions = {
   agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60,
-  storm: false, stormAgents: 1000, stormStored: 2500,
+  storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
 };
 
 /**
@@ -65,9 +78,13 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       storm: { type: 'boolean' },
       'storm-agents': { type: 'string' },
       'storm-stored': { type: 'string' },
+      rules: { type: 'string', multiple: true },
+      atomics: { type: 'string' },
+      json: { type: 'string' },
     },
   });
-  const pick = (name: Exclude<keyof BenchOptions, 'storm' | 'stormAgents' | 'stormStored'>): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+  const pick = (name: Exclude<keyof BenchOptions, 'storm' | 'stormAgents' | 'stormStored' | 'rules' | 'atomics' | 'json'>): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+  const rulesText = values.rules ?? (env.BENCH_RULES ? [env.BENCH_RULES] : []);
 
   const agentsText = pick('agents');
   const options: BenchOptions = {
@@ -81,7 +98,13 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     storm: values.storm ?? env.BENCH_STORM === '1',
     stormAgents: numberOr('storm-agents', values['storm-agents'] ?? env.BENCH_STORM_AGENTS, DEFAULTS.stormAgents, 1),
     stormStored: numberOr('storm-stored', values['storm-stored'] ?? env.BENCH_STORM_STORED, DEFAULTS.stormStored, 1),
+    rules: rulesText.flatMap((r) => r.split(',')).map((r) => r.trim()).filter((r) => r !== ''),
+    atomics: values.atomics ?? (env.BENCH_ATOMICS || undefined),
+    json: values.json ?? (env.BENCH_JSON || undefined),
   };
+  if (options.rules.length === 0 && (options.atomics !== undefined || options.json !== undefined)) {
+    throw new Error('--atomics and --json go with --rules DIR (the detection-at-scale passes)');
+  }
   if (options.stormStored < options.stormAgents) {
     throw new Error(`--storm-stored ${options.stormStored} is less than --storm-agents ${options.stormAgents}: every reconnecting agent has a stored machine`);
   }

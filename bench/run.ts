@@ -19,6 +19,8 @@
  *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
  *   --storm           BENCH_STORM=1   only the reconnect storm (bench/storm.ts): --storm-agents 1000
  *                                     agents reconnecting at once, --storm-stored 2500 machines stored
+ *   --rules DIR...    BENCH_RULES     only detection at scale (bench/detect-speed.ts): shipped rules vs
+ *                                     shipped + DIR's, offline and live; --atomics DIR, --json FILE
  * e.g. `npm run bench -- --agents 4 --events 100000`.
  *
  * Exits 1 if an event is lost (stored != sent) or any frame gets an `error` reply; 2 on bad options.
@@ -34,6 +36,8 @@ import { idleShare } from './machine-cpu.ts';
 import { costTable, machineLines, percentile, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
 import { measureAgentFootprint } from './agent-footprint.ts';
 import { formatStorm, runStorm } from './storm.ts';
+import { formatDetectSpeed, runDetectSpeed } from './detect-speed.ts';
+import { writeFileSync } from 'node:fs';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
@@ -83,6 +87,28 @@ async function main(): Promise<void> {
       const ok = r.registered === r.agents && r.allRegisteredMs <= 30_000 && r.health.p99Ms <= 200 && r.health.failed === 0;
       console.log(ok ? '  within the bounds (all registered <= 30 s, health p99 <= 200 ms)' : '  OUTSIDE the bounds (all registered <= 30 s, health p99 <= 200 ms)');
       if (!ok) process.exitCode = 1;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (options.rules.length > 0) {
+    const dir = mkdtempSync(join(tmpdir(), 'arcsim-detect-'));
+    try {
+      console.log(`  Options:  rules ${options.rules.join(' ')}, ${options.events} offline events${options.atomics ? ` (Atomic tests of ${options.atomics})` : ''}, live ${options.events} events (1 agent, batch ${options.batch}, window ${options.window})\n`);
+      const r = await runDetectSpeed({
+        rulesDirs: options.rules, atomicsDir: options.atomics, events: options.events, liveEvents: options.events,
+        batch: options.batch, window: options.window, dir, log: (l) => console.log(`  ${l}`),
+      });
+      console.log('');
+      console.log(formatDetectSpeed(r));
+      console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      if (options.json) writeFileSync(options.json, JSON.stringify({ ...r, machine: machineLines(), idleBefore: idle, loadAfter: loadavg() }, null, 2) + '\n');
+      const lost = [r.live.shipped, r.live.all].filter((f) => f.stored !== f.events || f.errors.length);
+      if (lost.length) {
+        console.error(`FAILED: live pass lost events or got errors: ${lost.map((f) => `${f.stored}/${f.events} stored, ${f.errors.join('; ')}`).join(' | ')}`);
+        process.exitCode = 1;
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

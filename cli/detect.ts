@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { detectOffline, parseEventsNdjson } from '../control-plane/detection/offline-detect.ts';
+import { parseEventsNdjson, runOfflineDetection } from '../control-plane/detection/offline-detect.ts';
 import { DEFAULT_RULES_DIR, reportRulesDirs } from '../control-plane/detection/index.ts';
 import { loadLibrary, loadScenarioFile, type Scenario } from '../scenarios/index.ts';
 import { readRecordedEvents, RECORDED_FORMATS, summarizeRead, type RecordedFormat, type RecordedRead } from '../scenarios/recorded/index.ts';
@@ -15,7 +15,7 @@ function scenarioFrom(ref: string): Scenario {
 
 export function detectCommand(): Command {
   return new Command('detect')
-    .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest')
+    .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest; a rule for an OS (logsource.product windows/linux/macos) runs only on devices of that OS (from DeviceInfo OSPlatform rows; evtx-json/flat-json: Windows; unknown: every rule)')
     .requiredOption('--events <file>', 'file of events (e.g. written by a scenario play), - for stdin')
     .addOption(new Option('--format <format>', 'arcsim: NDJSON sensor events; evtx-json: evtx_dump JSON (Sysmon 1/3/7/11/12/13/14/22, Security 4624/4625/4688); flat-json: flattened dataset records (EventID, Channel, Hostname, …)').choices([...RECORDED_FORMATS]).default('arcsim'))
     .option('--rules <dir...>', 'directories of Sigma rule files, read recursively, rule by rule: every rule that loads is used (default: the shipped rules)')
@@ -41,7 +41,16 @@ export function detectCommand(): Command {
         if (opts.strict) throw (report.refused[0] as { error?: Error }).error ?? new Error(report.refused[0]!.message!);
         process.stderr.write(`${report.refused.length} of ${report.results.length} rule(s) refused, the others loaded; see which and why: arcsim rules check ${dirs.join(' ')}\n`);
       }
-      const alerts = await detectOffline(events, { rules: report.set });
+      // Rules run only on devices of their logsource.product's OS family: the OS comes from the
+      // events' DeviceInfo rows (OSPlatform); Windows event logs come from Windows devices.
+      const run = await runOfflineDetection(events, { rules: report.set, ...(format === 'arcsim' ? {} : { defaultOs: 'windows' }) });
+      const alerts = run.alerts;
+      if (run.unknownOs.length) {
+        process.stderr.write(`${run.unknownOs.length} of ${run.devices} device(s) of unknown OS (no DeviceInfo row with OSPlatform): every rule ran on their events, Windows, Linux and macOS rules alike\n`);
+      }
+      if (run.playbackEvents) {
+        process.stderr.write(`${run.playbackEvents} scenario-playback event(s) (with a DetonationId) of devices of known OS: every rule ran on them (a playback stands for its scenario's platform, not the host's)\n`);
+      }
       let verdict: { ok: boolean; lines: string[] } | undefined;
       if (opts.scenario) {
         const s = scenarioFrom(opts.scenario);
@@ -63,7 +72,7 @@ export function detectCommand(): Command {
       }
       if (opts.json) {
         const read = recorded && { format: recorded.format, records: recorded.records, mapped: recorded.mapped, rows: recorded.events.length, unmapped: recorded.unmapped, skipped: recorded.skipped, invalid: recorded.invalid };
-        process.stdout.write(JSON.stringify({ events: events.length, ...(read ? { recorded: read } : {}), alerts, ...(verdict ? { ok: verdict.ok, checks: verdict.lines } : {}) }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ events: events.length, unknownOsDevices: run.unknownOs.length, ...(read ? { recorded: read } : {}), alerts, ...(verdict ? { ok: verdict.ok, checks: verdict.lines } : {}) }, null, 2) + '\n');
         return;
       }
       process.stdout.write(`${events.length} events, ${alerts.length} alert(s)\n`);

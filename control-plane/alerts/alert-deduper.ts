@@ -11,6 +11,8 @@ export interface AlertContext {
   arrivedAt?: number;
   /** The asset the machine belongs to: alerts are deduplicated per asset, not per source. */
   assetKey?: string;
+  /** Record the alert's source and contributing events (default true; `arcsim detect` keeps only the alert rows). */
+  links?: boolean;
 }
 
 export interface UpsertResult {
@@ -67,6 +69,7 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
     },
   };
   const result = await tx.alerts.upsertAlert(candidate, occ.mapping.dedup.windowMs);
+  if (ctx.links === false) return result;
   await tx.alerts.addAlertSource({
     systemAlertId: result.alert.systemAlertId, kind: 'agent', resourceId: ctx.machine.resourceId, detail: occ.mapping.product,
     firstTime: candidate.startTime, lastTime: candidate.endTime, count: 1,

@@ -3,6 +3,7 @@ import type { RuleHit, StoreTx } from '../store/index.ts';
 import { resolveField } from './field-mapping.ts';
 import { FileProfiles } from './file-profile.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
+import { RuleIndex, type OsFamily } from './rule-index.ts';
 
 type EventRef = { reportId: string; detonationId: string | null; time: number };
 
@@ -54,30 +55,49 @@ export class DetectionEngine {
   private watermark = Number.NEGATIVE_INFINITY;
   /** Correlations decided only when a window closes (lt, lte, eq). */
   private readonly closing: CorrelationRule[];
+  /** Rules by table, OS family and necessary literal: only those that can match are evaluated. */
+  private readonly index: RuleIndex<DetectionRule>;
   /** File profiles by SHA1, kept only when a rule reads one (file-profile.ts). */
   readonly profiles: FileProfiles | undefined;
 
   constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {
     this.closing = rules.correlations.filter((c) => c.op === 'lt' || c.op === 'lte' || c.op === 'eq');
+    this.index = new RuleIndex(rules.byTable);
     this.profiles = rules.profileTables.size > 0 ? new FileProfiles() : undefined;
   }
 
-  async evaluate(tx: StoreTx, event: SensorEvent): Promise<Occurrence[]> {
-    const out: Occurrence[] = [];
+  /**
+   * The occurrences `event` raises. `os` is the OS family of the device that recorded it (rules
+   * for another family are skipped; undefined: unknown, every rule runs). Synchronous (a plain
+   * array) when the event feeds no correlation and closes no window, so single-event rules never
+   * wait on the store; a promise otherwise.
+   */
+  evaluate(tx: StoreTx, event: SensorEvent, os?: OsFamily): Occurrence[] | Promise<Occurrence[]> {
     const time = Date.parse(event.Timestamp);
-    if (time > this.watermark) {
-      this.watermark = time;
-      for (const corr of this.closing) await this.closeWindows(tx, corr, out);
-    }
+    const advanced = time > this.watermark;
+    if (advanced) this.watermark = time;
     if (this.profiles) {
-      // What the row says about files first, then the profile its rules read (file-profile.ts).
+      // What the row says about files first, then the profile its rules read (file-profile.ts):
+      // before the index reads the event's fields through the rules' getters.
       this.profiles.observe(event);
       if (this.rules.profileTables.has(event.Table)) this.profiles.attach(event);
     }
-    for (const rule of this.rules.byTable.get(event.Table) ?? []) {
-      if (!rule.match(event as Record<string, unknown>)) continue;
+    const matched = this.index.matching(event, os);
+    const correlated = matched.some((r) => this.rules.correlationsOf.has(r.id));
+    if (!correlated && !(advanced && this.closing.length)) {
+      const out: Occurrence[] = [];
+      for (const rule of matched) if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
+      return out;
+    }
+    return this.evaluateWithState(tx, event, time, advanced, matched);
+  }
+
+  private async evaluateWithState(tx: StoreTx, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Promise<Occurrence[]> {
+    const out: Occurrence[] = [];
+    if (advanced) for (const corr of this.closing) await this.closeWindows(tx, corr, out);
+    for (const rule of matched) {
       if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
-      await this.feed(tx, { kind: 'event', ruleId: rule.id, event, time }, out);
+      if (this.rules.correlationsOf.has(rule.id)) await this.feed(tx, { kind: 'event', ruleId: rule.id, event, time }, out);
     }
     return out;
   }

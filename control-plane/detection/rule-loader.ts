@@ -8,8 +8,9 @@ import { issuePath, protocolError, type ArcsimError, type ErrorCode } from '../.
 import type { TableName } from '../../protocol/index.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { defaultMapping, type FieldMapping } from './field-mapping.ts';
-import { compileSelection, SelectionError, type Predicate } from './sigma-selection.ts';
-import { compileCondition } from './sigma-condition.ts';
+import { compileSelection, SelectionError, selectionNeed, type Predicate } from './sigma-selection.ts';
+import { compileCondition, conditionNeed } from './sigma-condition.ts';
+import { needOr, type Need } from './literal-need.ts';
 
 /** A rule error names the file and rule, and the path inside the rule. */
 function ruleError(code: ErrorCode, where: string, detail: string, path?: string): ArcsimError {
@@ -116,6 +117,10 @@ export interface DetectionRule {
   techniques: string[];
   tactics: string[];
   match: Predicate;
+  /** What `match` needs to see in an event before it can hold (literal-need.ts; for the rule index). */
+  need: Need;
+  /** Sigma `logsource.product`, lower-cased (windows, linux, macos …): the OS family the rule is for. */
+  product: string | undefined;
   /** The alert the rule raises: its arcsim block, or the custom detection derived from it (see `custom`). */
   mapping: AlertMapping | undefined;
   /** The MDE custom-detection alert derived from the rule's title, level, tags and id. */
@@ -537,8 +542,11 @@ function compileDetection(doc: z.infer<typeof DetectionDoc>, id: string, where: 
   const actions = actionTypes && new Set(actionTypes);
   const match: Predicate = actions ? (e) => actions.has(e.ActionType as string) && cond(e) : cond;
   const extra = Object.fromEntries(Object.entries(doc).filter(([k]) => !KNOWN_KEYS.has(k)));
+  const needs = new Map([...compiled].map(([name, p]) => [name, selectionNeed(p)]));
+  const need = needOr(conditions.map((c) => conditionNeed(c, needs)));
   return {
-    kind: 'detection', id, name: doc.name, title: doc.title, file, table, techniques, tactics, match, mapping,
+    kind: 'detection', id, name: doc.name, title: doc.title, file, table, techniques, tactics, match, need,
+    product: doc.logsource.product?.toLowerCase(), mapping,
     custom: customMapping(doc, id, tactics), extra, profileFields: [...profileFields],
   };
 }

@@ -1,3 +1,5 @@
+import { ANY, needAnd, needOr, type Need } from './literal-need.ts';
+
 /**
  * Sigma `condition` expressions: `and`, `or`, `not`, parentheses, selection names,
  * `N of <pattern>`, `all of <pattern>`, `N of them`, `all of them` (patterns may use `*`).
@@ -175,4 +177,60 @@ function buildTree<T>(condition: string, names: string[], sel: Map<string, (x: T
 
 function escapeRe(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * What `condition` needs of an event, from its selections' needs (literal-need.ts): `and` and
+ * `all of` need every part's, `or` and `N of` one part's (at least one must hold), `not` nothing.
+ */
+export function conditionNeed(condition: string, needs: Map<string, Need>): Need {
+  const names = [...needs.keys()];
+  const tokens = tokenize(condition);
+  let i = 0;
+  const word = (w: string) => tokens[i]?.kind === 'word' && tokens[i]!.text.toLowerCase() === w;
+  const group = (pattern: string) => {
+    if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
+    const re = new RegExp('^' + pattern.split('*').map(escapeRe).join('.*') + '$');
+    return names.filter((n) => re.test(n));
+  };
+  const or = (): Need => {
+    const parts = [and()];
+    while (word('or')) {
+      i++;
+      parts.push(and());
+    }
+    return needOr(parts);
+  };
+  const and = (): Need => {
+    const parts = [not()];
+    while (word('and')) {
+      i++;
+      parts.push(not());
+    }
+    return needAnd(parts);
+  };
+  const not = (): Need => {
+    if (word('not')) {
+      i++;
+      not(); // consumed; whatever it needs, its negation needs nothing
+      return ANY;
+    }
+    return atom();
+  };
+  const atom = (): Need => {
+    const t = tokens[i++]!;
+    if (t.kind === 'lparen') {
+      const inner = or();
+      i++;
+      return inner;
+    }
+    const lower = t.text.toLowerCase();
+    if ((lower === 'all' || /^\d+$/.test(lower)) && word('of')) {
+      i++;
+      const parts = group(tokens[i++]!.text).map((n) => needs.get(n)!);
+      return lower === 'all' ? needAnd(parts) : needOr(parts);
+    }
+    return needs.get(t.text)!;
+  };
+  return or();
 }

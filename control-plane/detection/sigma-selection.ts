@@ -1,5 +1,6 @@
 import type { TableName } from '../../protocol/index.ts';
 import type { FieldMapping, Getter } from './field-mapping.ts';
+import { ANY, isAscii, needAnd, needOr, type Need } from './literal-need.ts';
 
 /** A compiled selection: true when the event (a flat column map) satisfies it. */
 export type Predicate = (event: Record<string, unknown>) => boolean;
@@ -11,6 +12,29 @@ export const SUPPORTED_MODIFIERS = [
   'gt', 'gte', 'lt', 'lte', 'minute', 'hour', 'day', 'week', 'month', 'year',
   'cidr', 'expand', 'fieldref',
 ] as const;
+
+/**
+ * The necessary literals of each compiled selection (see literal-need.ts), and of each value
+ * matcher (lower-cased literals, one of which the field's lower-cased text contains whenever the
+ * matcher holds). A predicate or matcher not listed needs nothing.
+ */
+const selectionNeeds = new WeakMap<Predicate, Need>();
+const valueNeeds = new WeakMap<ValueMatcher, string[]>();
+
+/** What a selection compiled by compileSelection needs to see in an event before it can hold. */
+export function selectionNeed(p: Predicate): Need {
+  return selectionNeeds.get(p) ?? ANY;
+}
+
+function withNeed(p: Predicate, need: Need): Predicate {
+  if (need.kind !== 'any') selectionNeeds.set(p, need);
+  return p;
+}
+
+function withLits(m: ValueMatcher, lits: string[] | undefined): ValueMatcher {
+  if (lits && lits.length && lits.every((l) => l !== '')) valueNeeds.set(m, [...new Set(lits)]);
+  return m;
+}
 
 export class SelectionError extends Error {
   constructor(message: string, readonly path: string, readonly kind: 'unsupported' | 'field' | 'schema') {
@@ -37,7 +61,7 @@ export function compileSelection(name: string, body: unknown, ctx: SelectionCont
     if (body.length === 0) throw new SelectionError('an empty list', path, 'schema');
     if (body.every((b) => typeof b === 'object' && b !== null && !Array.isArray(b))) {
       const alts = body.map((b, i) => compileMap(b as Record<string, unknown>, ctx, `${path}.${i}`));
-      return (e) => alts.some((p) => p(e));
+      return withNeed((e) => alts.some((p) => p(e)), needOr(alts.map(selectionNeed)));
     }
     if (body.every((b) => b === null || typeof b !== 'object')) return compileKeywords('', body, `${path}`);
     throw new SelectionError('a list mixes maps and plain values', path, 'schema');
@@ -54,10 +78,10 @@ function compileMap(map: Record<string, unknown>, ctx: SelectionContext, path: s
     ? compileKeywords(key, Array.isArray(value) ? value : [value], `${path}.${key}`)
     : compileField(key, value, ctx, `${path}.${key}`));
   if (parts.length === 1) return parts[0]!;
-  return (e) => {
+  return withNeed((e) => {
     for (const p of parts) if (!p(e)) return false;
     return true;
-  };
+  }, needAnd(parts.map(selectionNeed)));
 }
 
 /** Keywords: a value matches when it occurs in any column of the event (Sigma's full-text search). */
@@ -131,6 +155,10 @@ function compileField(key: string, raw: unknown, ctx: SelectionContext, path: st
   });
   const neq = has('neq');
   const all = has('all') || neq; // neq: the field differs from every listed value
+  // Necessary literals: every matcher's under `all`, one of them otherwise (neq: none).
+  const lits = matchers.map((m) => valueNeeds.get(m));
+  const litNeed = (l: string[] | undefined): Need => l ? { kind: 'lit', get, lits: l } : ANY;
+  const need = neq ? ANY : all ? needAnd(lits.map(litNeed)) : needOr(lits.map(litNeed));
   const byName = fileNameFallback(get, mods, expanded);
   if (byName) {
     // `|endswith: '\name'` asks exactly "the file name is name": decided by the name column when
@@ -140,20 +168,23 @@ function compileField(key: string, raw: unknown, ctx: SelectionContext, path: st
       for (const m of matchers) if (m(a, e)) return true;
       return false;
     };
-    return (e) => {
+    // Necessary: the path's literal, or the name in the name column (read through its own getter).
+    const nameGetter = ctx.mapping.resolve(ctx.table, column);
+    const nameNeed: Need = typeof nameGetter !== 'string' && [...names].every(isAscii) ? { kind: 'lit', get: nameGetter, lits: [...names] } : ANY;
+    return withNeed((e) => {
       const actual = get(e);
       if (actual !== undefined) return any(e, actual);
       const n = e[column];
       if (typeof n !== 'string') return false;
       // The column may hold a full path too (DeviceEvents: "name or full path").
       return names.has(n.slice(Math.max(n.lastIndexOf('\\'), n.lastIndexOf('/')) + 1).toLowerCase());
-    };
+    }, needOr([need, nameNeed]));
   }
   if (matchers.length === 1) {
     const m = matchers[0]!;
-    return (e) => m(get(e), e);
+    return withNeed((e) => m(get(e), e), need);
   }
-  return (e) => {
+  return withNeed((e) => {
     const actual = get(e);
     if (all) {
       for (const m of matchers) if (!m(actual, e)) return false;
@@ -161,7 +192,7 @@ function compileField(key: string, raw: unknown, ctx: SelectionContext, path: st
     }
     for (const m of matchers) if (m(actual, e)) return true;
     return false;
-  };
+  }, need);
 }
 
 type ValueMatcher = (actual: unknown, event: Record<string, unknown>) => boolean;
@@ -238,7 +269,8 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
   if (has('re')) {
     if (mods.some((m) => !['re', 'i', 'm', 's', 'all', 'neq'].includes(m))) throw new SelectionError('"re" takes only its flags i, m, s', path, 'unsupported');
     const re = compileRegex(value, (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : ''), path);
-    return wrap((a) => a !== undefined && a !== null && re.test(String(a)));
+    const required = neq ? undefined : regexLiteral(re.source);
+    return withLits(wrap((a) => a !== undefined && a !== null && re.test(String(a))), required === undefined ? undefined : [required]);
   }
   if (['i', 'm', 's'].some(has)) throw new SelectionError('the flags i, m, s only apply to "re"', path, 'schema');
   if (has('cidr')) {
@@ -275,6 +307,7 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
   if (has('windash')) variants = variants.flatMap(windashVariants);
   let exact = has('cased');
   let patterns: Pattern[];
+  let encodedTexts: string[] = [];
   if (encodings.length) {
     exact = true;
     // Wildcards in an encoded value are not meaningful: the value is encoded as written (unescaped).
@@ -282,25 +315,120 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
     const texts = has('base64offset') ? bytes.flatMap(base64OffsetVariants)
       : has('base64') ? bytes.map((b) => b.toString('base64'))
         : bytes.map((b) => b.toString('latin1'));
+    encodedTexts = texts;
     patterns = texts.map((t) => literalPattern(t, op));
   } else {
     patterns = variants.map((v) => wildcardPattern(v, op, exact));
   }
   const fold = !exact;
+  // Necessary literals: each variant's longest literal piece, as the pattern compares it. A
+  // case-sensitive (or encoded) piece is only vouched for when ASCII, whose lower-casing does not
+  // depend on the text around it.
+  const pieces = encodings.length ? encodedTexts : variants.map(longestPiece);
+  const need = !neq && (!exact || pieces.every(isAscii)) ? pieces.map((x) => x.toLowerCase()) : undefined;
   if (patterns.length === 1) {
     const p = patterns[0]!;
-    return wrap((a) => {
+    return withLits(wrap((a) => {
       if (a === undefined || a === null) return false;
       const s = fold ? lower(a) : String(a);
       return p(s);
-    });
+    }), need);
   }
-  return wrap((a) => {
+  return withLits(wrap((a) => {
     if (a === undefined || a === null) return false;
     const s = fold ? lower(a) : String(a);
     for (const p of patterns) if (p(s)) return true;
     return false;
-  });
+  }), need);
+}
+
+/**
+ * A literal every match of the regular expression `source` contains (lower-cased), or undefined:
+ * the longest run of plain characters outside any group, class or alternation, each not made
+ * optional by a quantifier. Only ASCII is vouched for (its lower-casing does not depend on the
+ * text around it), so the literal holds with and without the `i` flag. Anything unusual gives
+ * up: an alternation at the top level, a backslash before a letter or digit (\w, \d, \x41 …).
+ */
+export function regexLiteral(source: string): string | undefined {
+  let best = '';
+  let run = '';
+  let depth = 0;
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    const next = source[i + 1];
+    if (c === '\\') {
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) {
+        end();
+        i++;
+        continue;
+      }
+      if (depth === 0) run += next;
+      i++;
+    } else if (c === '[') {
+      // A class: skip to its closing bracket (escapes and a leading ] included).
+      end();
+      let j = i + 1;
+      if (source[j] === '^') j++;
+      if (source[j] === ']') j++;
+      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
+      i = j;
+      continue;
+    } else if (c === '(') {
+      end();
+      depth++;
+      continue;
+    } else if (c === ')') {
+      end();
+      depth = Math.max(0, depth - 1);
+      continue;
+    } else if (c === '|') {
+      if (depth === 0) return undefined;
+      continue;
+    } else if ('.^$]}'.includes(c)) {
+      end();
+      continue;
+    } else if (c === '*' || c === '?' || c === '{') {
+      // The character before is optional (or repeated a number of times that may be 0).
+      run = run.slice(0, -1);
+      end();
+      if (c === '{') {
+        const q = /^\{\d*(,\d*)?\}/.exec(source.slice(i));
+        if (q) i += q[0].length - 1;
+      }
+      continue;
+    } else if (c === '+') {
+      end();
+      continue;
+    } else if (depth === 0) run += c;
+    else continue;
+    // A quantifier right after an escaped or plain character applies to it.
+    const q = source[i + 1];
+    if (q === '*' || q === '?' || q === '{') {
+      run = run.slice(0, -1);
+      end();
+    } else if (q === '+') end();
+  }
+  end();
+  return best !== '' && isAscii(best) ? best.toLowerCase() : undefined;
+}
+
+/** The longest run of plain characters of a Sigma string value (between `*` / `?` wildcards). */
+function longestPiece(v: string): string {
+  let best = '';
+  let lit = '';
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === '\\' && (v[i + 1] === '*' || v[i + 1] === '?' || v[i + 1] === '\\')) lit += v[++i];
+    else if (c === '*' || c === '?') {
+      if (lit.length > best.length) best = lit;
+      lit = '';
+    } else lit += c;
+  }
+  return lit.length > best.length ? lit : best;
 }
 
 type Pattern = (s: string) => boolean;

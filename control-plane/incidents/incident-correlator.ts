@@ -40,12 +40,8 @@ export async function correlateAlert(tx: StoreTx, alert: AlertRow, keys: EntityK
 
 /** Recomputes an incident's severity and activity span from its alerts. */
 export async function refreshIncident(tx: StoreTx, incidentId: string, now: number): Promise<void> {
-  // One query at a time: a transaction runs on one connection (pg refuses overlapping queries on it).
-  const alerts: AlertRow[] = [];
-  for (const id of await tx.incidents.incidentAlertIds(incidentId)) {
-    const a = await tx.alerts.getAlert(id);
-    if (a) alerts.push(a);
-  }
+  // Severity and times only, in one query: every occurrence folded into an alert refreshes its incident.
+  const alerts = await tx.incidents.incidentAlertSpans(incidentId);
   if (alerts.length === 0) return;
   await tx.incidents.touchIncident(incidentId, {
     severity: maxSeverity(alerts.map((a) => a.severity)),

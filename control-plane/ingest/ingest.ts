@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import type { DetectionEngine } from '../detection/index.ts';
+import { osFamilyOf, type DetectionEngine, type OsFamily } from '../detection/index.ts';
 import { correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
@@ -17,6 +17,12 @@ export interface IngestOptions {
   sync: SyncConfig;
   /** How far apart (alert time) related alerts may be and still form one incident, ms. */
   incidentWindowMs: number;
+  /**
+   * Keep only the alert rows (created or folded by the same dedup): no product copies, entity
+   * index, incidents, alert sources or alert-event links. For `arcsim detect`, whose result is
+   * the alert rows of a throwaway store.
+   */
+  alertsOnly?: boolean;
 }
 
 /**
@@ -36,24 +42,50 @@ export class Ingest {
 
   /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
   ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
+    return this.store.transaction((tx) => this.ingestIn(tx, agent, machine, events, arrivedAt));
+  }
+
+  /**
+   * Several batches (of several agents) in one transaction, each exactly as ingestBatch would take
+   * it: for replaying a recording (`arcsim detect`), where no ack waits on each batch's commit.
+   */
+  ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
     return this.store.transaction(async (tx) => {
-      const now = this.clock.now();
-      const fresh = await tx.events.insertEvents(agent.agentId, events, now);
-      const alerts: UpsertResult[] = [];
-      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-      for (const event of fresh) {
-        for (const occ of await this.engine.evaluate(tx, event)) {
-          // A window closed by this event (lt/lte/eq rules) may belong to another machine.
-          const own = occ.trigger.DeviceId === agent.agentId;
-          const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
-          if (!host) continue;
-          const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey });
-          alerts.push(result);
-          await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
-        }
-      }
-      return { stored: fresh.length, alerts };
+      const out: IngestResult[] = [];
+      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs));
+      return out;
     });
+  }
+
+  /**
+   * `simulatedOs`: the OS family every event of the batch stands for, when the caller knows it (a
+   * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
+   */
+  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number, simulatedOs?: OsFamily): Promise<IngestResult> {
+    const now = this.clock.now();
+    const fresh = await tx.events.insertEvents(agent.agentId, events, now);
+    const alerts: UpsertResult[] = [];
+    const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+    // Rules for another OS family than the device's are not run on its events. The machine's OS
+    // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
+    // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
+    // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
+    const hostOs = osFamilyOf(machine.facts.osType);
+    for (const event of fresh) {
+      const os = simulatedOs ?? (event.DetonationId ? undefined : hostOs);
+      const evaluated = this.engine.evaluate(tx, event, os);
+      const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
+      for (const occ of occurrences) {
+        // A window closed by this event (lt/lte/eq rules) may belong to another machine.
+        const own = occ.trigger.DeviceId === agent.agentId;
+        const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
+        if (!host) continue;
+        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey, links: !this.options.alertsOnly });
+        alerts.push(result);
+        if (!this.options.alertsOnly) await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+      }
+    }
+    return { stored: fresh.length, alerts };
   }
 
   /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */
@@ -64,9 +96,9 @@ export class Ingest {
       for (const occ of await this.engine.closeAll(tx)) {
         const host = await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey });
+        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey, links: !this.options.alertsOnly });
         alerts.push(result);
-        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        if (!this.options.alertsOnly) await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
       }
       return alerts;
     });

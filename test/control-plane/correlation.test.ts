@@ -35,7 +35,7 @@ const success = (at: number, ip = '203.0.113.5') => ev('DeviceLogonEvents', at, 
 async function run(store: Store, rules: RuleSet, events: SensorEvent[]) {
   const engine = new DetectionEngine(rules, { latenessMs: 3_600_000 });
   const out = [];
-  for (const e of events) out.push(...(await store.transaction((tx) => engine.evaluate(tx, e))));
+  for (const e of events) out.push(...(await store.transaction(async (tx) => engine.evaluate(tx, e))));
   return out;
 }
 

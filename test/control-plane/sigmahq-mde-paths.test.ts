@@ -241,9 +241,9 @@ test('file profiles survive a restart: rebuilt from the certificate rows kept in
   const after = openSqliteStore({ file });
   t.after(() => after.close());
   const cold = new DetectionEngine(set, { latenessMs: 0 });
-  assert.deepEqual(await after.transaction((tx) => cold.evaluate(tx, load())), [], 'a new engine knows no profile by itself');
+  assert.deepEqual(await after.transaction(async (tx) => cold.evaluate(tx, load())), [], 'a new engine knows no profile by itself');
   const restarted = new DetectionEngine(set, { latenessMs: 0 });
   assert.equal(await primeFileProfiles(restarted.profiles!, after.events), 1);
-  const occ = await after.transaction((tx) => restarted.evaluate(tx, load()));
+  const occ = await after.transaction(async (tx) => restarted.evaluate(tx, load()));
   assert.deepEqual(occ.map((o) => o.ruleTitle), [ruleSet('windows/image_load/image_load_dll_dbghelp_dbgcore_unsigned_load.yml').title]);
 });

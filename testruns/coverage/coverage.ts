@@ -144,67 +144,11 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
   const maxTimespan = Math.max(0, ...set.correlations.map((c) => c.timespanMs));
   const gap = Math.max(COVERAGE_DEFAULTS.gapMs, maxTimespan + 60_000);
 
-  const files = atomicFilesIn(options.atomicsDir);
-  const techniques: CoverageTechnique[] = [];
-  const refusedFiles: CoverageResult['refusedFiles'] = [];
-  const byDevice = new Map<string, CoverageTest>();
-  const events: SensorEvent[] = [];
-  let cursor = COVERAGE_DEFAULTS.startTime;
-  for (const file of files) {
-    const shown = relative(options.atomicsDir, file) || basename(file);
-    let text: string;
-    let imported: ReturnType<typeof importAtomic>;
-    try {
-      text = readFileSync(file, 'utf8');
-      imported = importAtomic(text, basename(file));
-    } catch (err) {
-      if (!(err instanceof ArcsimError)) throw err;
-      refusedFiles.push({ file: shown, reason: `${err.code}: ${err.message}` });
-      continue;
-    }
-    const technique = techniqueOf(text, file);
-    const tech: CoverageTechnique = { id: technique.id, name: technique.name, file: shown, detected: false, rules: [], tests: [] };
-    // The importer names each test by its number: in a scenario's description, in a refusal's label
-    // ('T1027 test 8 "name"'); every test of the file is listed, as played, refused or not imported.
-    const played = new Map(imported.scenarios.map((s) => [testNumber(s), s]));
-    const refusedByNumber = new Map(imported.skipped.map((k) => [Number(/ test (\d+) "/.exec(k.test)?.[1]), k]));
-    const count = Math.max(technique.tests.length, ...played.keys(), ...refusedByNumber.keys());
-    for (let n = 1; n <= count; n++) {
-      const s = played.get(n);
-      const skip = refusedByNumber.get(n);
-      if (!s) {
-        const name = technique.tests[n - 1]?.name ?? `test ${n}`;
-        tech.tests.push({ number: n, name, guid: technique.tests[n - 1]?.guid ?? null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: skip?.reason ?? 'not imported' });
-        continue;
-      }
-      const platform = s.platforms.includes('windows') ? 'windows' : 'linux';
-      const deviceId = `art-${String(byDevice.size + 1).padStart(5, '0')}`;
-      let plan: ReturnType<typeof planRun>;
-      try {
-        plan = planRun(s, {
-          seed: COVERAGE_DEFAULTS.seed, detonationId: `coverage-${s.id}`, startTime: cursor,
-          device: { id: deviceId, name: `${deviceId}-${platform === 'windows' ? 'win' : 'lnx'}` },
-        });
-      } catch (err) {
-        // Nothing was planned (e.g. an input the player refuses): the test is listed as refused.
-        if (!(err instanceof ArcsimError)) throw err;
-        tech.tests.push({ number: n, name: technique.tests[n - 1]?.name ?? s.name, guid: technique.tests[n - 1]?.guid ?? null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: `${err.code}: ${err.message}` });
-        continue;
-      }
-      for (const p of plan.events) events.push(p.event);
-      cursor += plan.spanMs + gap;
-      const t: CoverageTest = {
-        number: n, name: technique.tests[n - 1]?.name ?? s.name, guid: technique.tests[n - 1]?.guid ?? null,
-        status: 'played', platform, events: plan.events.length, detected: false, rules: [], otherPlatformRules: [],
-        ...(plan.failure ? { reason: `stopped in ${plan.failure.phase}: ${plan.failure.code}: ${plan.failure.message}` } : {}),
-      };
-      byDevice.set(deviceId, t);
-      tech.tests.push(t);
-    }
-    techniques.push(tech);
-  }
+  const { files, techniques, refusedFiles, byDevice, events } = playAtomics(options.atomicsDir, gap);
 
-  const alerts = await detectOffline(events, { rules: set });
+  // Each test's host has the OS it was played on, so rules of another OS family do not run on it.
+  const deviceOs = new Map([...byDevice].map(([d, t]) => [d, t.platform ?? '']));
+  const alerts = await detectOffline(events, { rules: set, deviceOs });
   const ruleInfo = new Map<string, { title: string; file: string }>();
   for (const r of [...set.detections, ...set.correlations]) ruleInfo.set(r.id, { title: r.title, file: r.file });
   const products = productsOf(new Set(alerts.map((a) => a.ruleId)), ruleInfo);
@@ -259,6 +203,85 @@ export async function runCoverage(options: CoverageOptions): Promise<CoverageRes
       durationMs: now() - started,
     },
   };
+}
+
+/** The Atomic tests of an ART folder, imported and played: what coverage (and the detection bench) run the rules over. */
+export interface PlayedAtomics {
+  files: string[];
+  techniques: CoverageTechnique[];
+  refusedFiles: CoverageResult['refusedFiles'];
+  /** The test played on each simulated host (DeviceId `art-<n>`). */
+  byDevice: Map<string, CoverageTest>;
+  /** Every event of every played test, in play order. */
+  events: SensorEvent[];
+}
+
+/**
+ * Imports every technique file under `atomicsDir` and plays each test on its own simulated host
+ * (synthetic events only), the tests one after the other in event time, `gap` ms apart.
+ */
+export function playAtomics(atomicsDir: string, gap: number = COVERAGE_DEFAULTS.gapMs): PlayedAtomics {
+  const files = atomicFilesIn(atomicsDir);
+  const techniques: CoverageTechnique[] = [];
+  const refusedFiles: CoverageResult['refusedFiles'] = [];
+  const byDevice = new Map<string, CoverageTest>();
+  const events: SensorEvent[] = [];
+  let cursor = COVERAGE_DEFAULTS.startTime;
+  for (const file of files) {
+    const shown = relative(atomicsDir, file) || basename(file);
+    let text: string;
+    let imported: ReturnType<typeof importAtomic>;
+    try {
+      text = readFileSync(file, 'utf8');
+      imported = importAtomic(text, basename(file));
+    } catch (err) {
+      if (!(err instanceof ArcsimError)) throw err;
+      refusedFiles.push({ file: shown, reason: `${err.code}: ${err.message}` });
+      continue;
+    }
+    const technique = techniqueOf(text, file);
+    const tech: CoverageTechnique = { id: technique.id, name: technique.name, file: shown, detected: false, rules: [], tests: [] };
+    // The importer names each test by its number: in a scenario's description, in a refusal's label
+    // ('T1027 test 8 "name"'); every test of the file is listed, as played, refused or not imported.
+    const played = new Map(imported.scenarios.map((s) => [testNumber(s), s]));
+    const refusedByNumber = new Map(imported.skipped.map((k) => [Number(/ test (\d+) "/.exec(k.test)?.[1]), k]));
+    const count = Math.max(technique.tests.length, ...played.keys(), ...refusedByNumber.keys());
+    for (let n = 1; n <= count; n++) {
+      const s = played.get(n);
+      const skip = refusedByNumber.get(n);
+      if (!s) {
+        const name = technique.tests[n - 1]?.name ?? `test ${n}`;
+        tech.tests.push({ number: n, name, guid: technique.tests[n - 1]?.guid ?? null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: skip?.reason ?? 'not imported' });
+        continue;
+      }
+      const platform = s.platforms.includes('windows') ? 'windows' : 'linux';
+      const deviceId = `art-${String(byDevice.size + 1).padStart(5, '0')}`;
+      let plan: ReturnType<typeof planRun>;
+      try {
+        plan = planRun(s, {
+          seed: COVERAGE_DEFAULTS.seed, detonationId: `coverage-${s.id}`, startTime: cursor,
+          device: { id: deviceId, name: `${deviceId}-${platform === 'windows' ? 'win' : 'lnx'}` },
+        });
+      } catch (err) {
+        // Nothing was planned (e.g. an input the player refuses): the test is listed as refused.
+        if (!(err instanceof ArcsimError)) throw err;
+        tech.tests.push({ number: n, name: technique.tests[n - 1]?.name ?? s.name, guid: technique.tests[n - 1]?.guid ?? null, status: 'refused', platform: null, events: 0, detected: false, rules: [], otherPlatformRules: [], reason: `${err.code}: ${err.message}` });
+        continue;
+      }
+      for (const p of plan.events) events.push(p.event);
+      cursor += plan.spanMs + gap;
+      const t: CoverageTest = {
+        number: n, name: technique.tests[n - 1]?.name ?? s.name, guid: technique.tests[n - 1]?.guid ?? null,
+        status: 'played', platform, events: plan.events.length, detected: false, rules: [], otherPlatformRules: [],
+        ...(plan.failure ? { reason: `stopped in ${plan.failure.phase}: ${plan.failure.code}: ${plan.failure.message}` } : {}),
+      };
+      byDevice.set(deviceId, t);
+      tech.tests.push(t);
+    }
+    techniques.push(tech);
+  }
+
+  return { files, techniques, refusedFiles, byDevice, events };
 }
 
 /** The importer's description carries the test number: "Imported from Atomic Red Team T1027 test 2 ...". */

@@ -24,6 +24,8 @@ const Q = {
   get: sql(`SELECT * FROM incidents WHERE incident_id = ?`),
   ofAlert: sql(`SELECT incident_id FROM incident_alerts WHERE system_alert_id = ?`),
   alertIds: sql(`SELECT system_alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY added_at, system_alert_id`),
+  alertSpans: sql(`SELECT a.severity, a.start_time, a.end_time FROM incident_alerts ia JOIN alerts a ON a.system_alert_id = ia.system_alert_id
+                   WHERE ia.incident_id = ? ORDER BY ia.added_at, ia.system_alert_id`),
   list: sql(`SELECT * FROM incidents ORDER BY created_at, incident_id`),
 };
 
@@ -79,6 +81,13 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
     // take the incidents lock so the write is computed from every committed alert.
     await this.ex.lock(INCIDENTS_LOCK);
     return (await this.ex.all<{ system_alert_id: string }>(Q.alertIds, [id])).map((r) => r.system_alert_id);
+  }
+
+  async incidentAlertSpans(id: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>> {
+    // The same read-compute-write as incidentAlertIds (refreshIncident): under the incidents lock.
+    await this.ex.lock(INCIDENTS_LOCK);
+    const rows = await this.ex.all<{ severity: AlertSeverity; start_time: number | string; end_time: number | string }>(Q.alertSpans, [id]);
+    return rows.map((r) => ({ severity: r.severity, startTime: Number(r.start_time), endTime: Number(r.end_time) }));
   }
 
   async listIncidents(): Promise<IncidentRow[]> {

@@ -1,0 +1,295 @@
+import type { SensorEvent, TableName } from '../../protocol/index.ts';
+import { coverOf, type Need, type NeedGetter } from './literal-need.ts';
+
+/**
+ * The rule index: which detection rules can possibly match an event, so only those are evaluated
+ * (what Hayabusa, Chainsaw and Zircolite do). Rules are indexed by
+ *
+ * - **table** (a rule reads one MDE table);
+ * - **OS family**: a rule whose Sigma `logsource.product` is `windows`, `linux` or `macos` runs only
+ *   on events of devices of that family; on a device whose OS is unknown, every rule runs;
+ * - **a necessary literal**: from each rule's compiled condition (literal-need.ts) a set of
+ *   (field, literal) pairs at least one of which occurs in every event the rule matches. Per event,
+ *   each indexed field is read once (through the same getter the rule uses), lower-cased once, and
+ *   scanned once with an Aho-Corasick automaton over all the literals of that field; the rules of
+ *   the literals found, plus the rules with no such set, are the candidates.
+ *
+ * The index only skips rules that cannot match: the candidates are evaluated with their own
+ * compiled predicate, so the matches are exactly those of evaluating every rule on every event.
+ */
+export type OsFamily = 'windows' | 'linux' | 'macos';
+
+export const OS_FAMILIES: readonly OsFamily[] = ['windows', 'linux', 'macos'];
+
+/**
+ * The OS family of a machine's `osType` fact (windows, linux, darwin) or of MDE's DeviceInfo
+ * `OSPlatform` (Windows10, WindowsServer2022, Linux, macOS …); undefined when it says none.
+ */
+export function osFamilyOf(os: string | undefined | null): OsFamily | undefined {
+  if (!os) return undefined;
+  const s = os.toLowerCase();
+  if (s.startsWith('windows')) return 'windows';
+  if (s === 'linux' || s.startsWith('linux')) return 'linux';
+  if (s === 'darwin' || s === 'macos' || s === 'mac os' || s === 'osx') return 'macos';
+  return undefined;
+}
+
+/** The part of a compiled detection rule the index reads. */
+export interface IndexedRule {
+  table: TableName;
+  /** Sigma logsource.product (lower-cased). */
+  product: string | undefined;
+  need: Need;
+  match: (event: Record<string, unknown>) => boolean;
+}
+
+/** True when `rule` may run on a device of OS family `os` (undefined: unknown, every rule runs). */
+export function ruleRunsOn(rule: { product: string | undefined }, os: OsFamily | undefined): boolean {
+  if (os === undefined || rule.product === undefined) return true;
+  const family = osFamilyOf(rule.product);
+  return family === undefined || family === os;
+}
+
+/**
+ * An Aho-Corasick automaton over lower-cased literals, compiled to a DFA (one table lookup per
+ * character). To keep the table small (it is read for every character of every indexed field),
+ * its alphabet is coarse: the ASCII characters the literals use most each have a class, the
+ * literals' other ASCII characters share one, characters of no literal another, and every
+ * non-ASCII character one more. Characters of one class are the same to the automaton, so `scan`
+ * may report a literal that is not there (the rule is then checked for nothing) but never misses
+ * one that is.
+ */
+/** ASCII characters with a class of their own in an automaton (the most frequent in its literals). */
+const DISTINCT_CLASSES = 96;
+
+class Automaton {
+  /** Character class of each ASCII code (0: in no literal); non-ASCII is class `wide`. */
+  private readonly classOf = new Uint8Array(128);
+  private readonly wide: number;
+  private readonly width: number;
+  /** delta[node * width + class] = next node. */
+  private readonly delta: Uint16Array | Uint32Array;
+  /** Literal indexes ending at each node (its own and those of its suffixes): outs[outStart[n] .. outStart[n + 1]). */
+  private readonly outStart: Uint32Array;
+  private readonly outs: Uint32Array;
+
+  constructor(lits: readonly string[]) {
+    const frequency = new Map<number, number>();
+    for (const lit of lits) {
+      for (let i = 0; i < lit.length; i++) {
+        const c = lit.charCodeAt(i);
+        if (c < 128) frequency.set(c, (frequency.get(c) ?? 0) + 1);
+      }
+    }
+    const ranked = [...frequency].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([c]) => c);
+    let classes = 1;
+    for (const c of ranked.slice(0, DISTINCT_CLASSES)) this.classOf[c] = classes++;
+    if (ranked.length > DISTINCT_CLASSES) {
+      for (const c of ranked.slice(DISTINCT_CLASSES)) this.classOf[c] = classes;
+      classes++;
+    }
+    this.wide = classes;
+    const width = this.width = classes + 1;
+    const cls = (c: number) => (c < 128 ? this.classOf[c]! : this.wide);
+    // The trie.
+    const children: Array<Map<number, number>> = [new Map()];
+    const out: Array<number[] | undefined> = [undefined];
+    lits.forEach((lit, li) => {
+      let n = 0;
+      for (let i = 0; i < lit.length; i++) {
+        const c = cls(lit.charCodeAt(i));
+        let m = children[n]!.get(c);
+        if (m === undefined) {
+          m = children.length;
+          children.push(new Map());
+          out.push(undefined);
+          children[n]!.set(c, m);
+        }
+        n = m;
+      }
+      (out[n] ??= []).push(li);
+    });
+    // Breadth first: each node's failure link, inherited outputs and full transition row.
+    const nodes = children.length;
+    const delta = this.delta = nodes <= 0xffff ? new Uint16Array(nodes * width) : new Uint32Array(nodes * width);
+    const fail = new Uint32Array(nodes);
+    const queue: number[] = [];
+    for (const [c, m] of children[0]!) {
+      delta[c] = m;
+      queue.push(m);
+    }
+    for (let q = 0; q < queue.length; q++) {
+      const n = queue[q]!;
+      const f = fail[n]!;
+      const inherited = out[f];
+      if (inherited) out[n] = [...(out[n] ?? []), ...inherited];
+      for (let c = 0; c < width; c++) {
+        const m = children[n]!.get(c);
+        if (m === undefined) delta[n * width + c] = delta[f * width + c]!;
+        else {
+          fail[m] = delta[f * width + c]!;
+          delta[n * width + c] = m;
+          queue.push(m);
+        }
+      }
+    }
+    this.outStart = new Uint32Array(nodes + 1);
+    for (let n = 0; n < nodes; n++) this.outStart[n + 1] = this.outStart[n]! + (out[n]?.length ?? 0);
+    this.outs = new Uint32Array(out.flatMap((o) => o ?? []));
+  }
+
+  /** Calls `hit(li, ids)` for every literal occurring in `s` (li: its index in the automaton's list). */
+  scan(s: string, ids: number[], hit: (li: number, ids: number[]) => void): void {
+    const { delta, outStart, outs, classOf, wide, width } = this;
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      n = delta[n * width + (c < 128 ? classOf[c]! : wide)]!;
+      const end = outStart[n + 1]!;
+      for (let k = outStart[n]!; k < end; k++) hit(outs[k]!, ids);
+    }
+  }
+}
+
+/** True when the literals found so far (`seen[id] === epoch`) satisfy a rule's need. */
+type NeedCheck = (seen: Uint32Array, epoch: number) => boolean;
+
+/** The index of one table's rules for one OS family (or for devices of unknown OS). */
+class TableIndex<R extends IndexedRule> {
+  /** Rules that must be evaluated on every event (no necessary literal), by position in `rules`. */
+  private readonly always: number[] = [];
+  /** Per indexed field: its automaton, and the literal id of each of its literals. */
+  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; ids: number[] }> = [];
+  /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
+  private readonly coverRules: number[][] = [];
+  /** Per rule: its whole need, checked against every literal found before the rule is evaluated. */
+  private readonly checks: NeedCheck[] = [];
+  /** Per literal id / rule, the event count when it was last found / became a candidate. */
+  private readonly litSeen: Uint32Array;
+  private readonly ruleSeen: Uint32Array;
+  private epoch = 0;
+  private found: number[] = [];
+
+  constructor(readonly rules: R[]) {
+    // Every literal of every rule's need gets an id, per field (getter).
+    const ids = new Map<NeedGetter, Map<string, number>>();
+    const idOf = (get: NeedGetter, lit: string): number => {
+      let lits = ids.get(get);
+      if (!lits) ids.set(get, (lits = new Map()));
+      let id = lits.get(lit);
+      if (id === undefined) {
+        id = this.coverRules.length;
+        lits.set(lit, id);
+        this.coverRules.push([]);
+      }
+      return id;
+    };
+    const compile = (need: Need): NeedCheck => {
+      switch (need.kind) {
+        case 'any': return () => true;
+        case 'lit': {
+          const lits = need.lits.map((l) => idOf(need.get, l));
+          if (lits.length === 1) {
+            const id = lits[0]!;
+            return (seen, epoch) => seen[id] === epoch;
+          }
+          return (seen, epoch) => {
+            for (let i = 0; i < lits.length; i++) if (seen[lits[i]!] === epoch) return true;
+            return false;
+          };
+        }
+        case 'and': {
+          const parts = need.parts.map(compile);
+          return (seen, epoch) => {
+            for (let i = 0; i < parts.length; i++) if (!parts[i]!(seen, epoch)) return false;
+            return true;
+          };
+        }
+        case 'or': {
+          const parts = need.parts.map(compile);
+          return (seen, epoch) => {
+            for (let i = 0; i < parts.length; i++) if (parts[i]!(seen, epoch)) return true;
+            return false;
+          };
+        }
+      }
+    };
+    rules.forEach((rule, r) => {
+      this.checks.push(compile(rule.need));
+      const cover = coverOf(rule.need);
+      if (!cover) {
+        this.always.push(r);
+        return;
+      }
+      for (const { get, lit } of cover) {
+        const list = this.coverRules[idOf(get, lit)]!;
+        if (!list.includes(r)) list.push(r);
+      }
+    });
+    for (const [get, lits] of ids) {
+      const entries = [...lits];
+      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l)), ids: entries.map(([, id]) => id) });
+    }
+    this.litSeen = new Uint32Array(this.coverRules.length);
+    this.ruleSeen = new Uint32Array(rules.length);
+  }
+
+  private readonly hit = (li: number, ids: number[]) => {
+    const id = ids[li]!;
+    if (this.litSeen[id] === this.epoch) return;
+    this.litSeen[id] = this.epoch;
+    const rs = this.coverRules[id]!;
+    for (let j = 0; j < rs.length; j++) {
+      const r = rs[j]!;
+      if (this.ruleSeen[r] !== this.epoch) {
+        this.ruleSeen[r] = this.epoch;
+        this.found.push(r);
+      }
+    }
+  };
+
+  /** The rules that may match `event` (their whole need is met by the literals found), in rule order. */
+  candidates(event: Record<string, unknown>): R[] {
+    if (++this.epoch === 0xffffffff) {
+      this.litSeen.fill(0);
+      this.ruleSeen.fill(0);
+      this.epoch = 1;
+    }
+    const found: number[] = this.found = [...this.always];
+    for (const f of this.fields) {
+      const v = f.get(event);
+      if (v === undefined || v === null) continue;
+      f.automaton.scan((typeof v === 'string' ? v : String(v)).toLowerCase(), f.ids, this.hit);
+    }
+    if (found.length !== this.always.length) found.sort((a, b) => a - b);
+    const out: R[] = [];
+    for (const r of found) if (this.checks[r]!(this.litSeen, this.epoch)) out.push(this.rules[r]!);
+    return out;
+  }
+}
+
+/** Detection rules indexed by table, OS family and necessary literal. */
+export class RuleIndex<R extends IndexedRule> {
+  private readonly indexes = new Map<string, TableIndex<R>>();
+
+  constructor(private readonly byTable: ReadonlyMap<TableName, readonly R[]>) {}
+
+  /** The rules of `event`'s table for OS family `os` that may match it, in rule order. */
+  candidates(event: SensorEvent, os: OsFamily | undefined): R[] {
+    const key = os === undefined ? event.Table : `${event.Table}\u0000${os}`;
+    let index = this.indexes.get(key);
+    if (!index) {
+      // Built on first use: one per (table, OS family) that events actually arrive for.
+      index = new TableIndex((this.byTable.get(event.Table) ?? []).filter((r) => ruleRunsOn(r, os)));
+      this.indexes.set(key, index);
+    }
+    return index.candidates(event as Record<string, unknown>);
+  }
+
+  /** The rules of `event`'s table for OS family `os` that match it, in rule order. */
+  matching(event: SensorEvent, os: OsFamily | undefined): R[] {
+    const out: R[] = [];
+    for (const rule of this.candidates(event, os)) if (rule.match(event as Record<string, unknown>)) out.push(rule);
+    return out;
+  }
+}
