@@ -54,7 +54,7 @@ test('the agent bundle is one file whose plain source text holds only what an id
     buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ file: string; metafile: { inputs: Record<string, unknown> }; coldMetafile: { inputs: Record<string, unknown> } }>;
   };
   const r = await buildAgent({ outDir: dir, quiet: true });
-  assert.deepEqual(readdirSync(dir).sort(), ['arcsim-agent.mjs', 'arcsim-agent.sources.json'], 'one artifact (and the list of its sources)');
+  assert.deepEqual(readdirSync(dir).sort(), ['arcsim-agent.cjs', 'arcsim-agent.sources.json'], 'one artifact (and the list of its sources)');
   // V8 keeps a script's whole source text for the life of the process (docs/performance.md, fifth pass).
   const COLD = /node_modules\/(systeminformation|zod|yaml|luxon|node-schedule|cron-parser)\/|^scenarios\/(schema|loader|player|index)\.ts$|^agent\/(inventory|host-facts|schedule-file|agent-config|persona)\.ts$/;
   assert.deepEqual(Object.keys(r.metafile.inputs).filter((f) => COLD.test(f)), [], 'no cold module in the plain part');
