@@ -131,15 +131,16 @@ test('@azure/monitor-query-logs runs a Log Analytics query (LogsQueryClient.quer
   const { reader, mdc, client } = await lab(t);
   const out = await client('log-analytics', {
     key: reader, workspace: 'lab-workspace', duration: 'P1D',
-    query: 'SecurityAlert | where ProductName == "Azure Security Center" | project SystemAlertId, AlertSeverity, TimeGenerated | order by SystemAlertId asc',
+    query: 'SecurityAlert\n| project SystemAlertId, AlertSeverity, TimeGenerated\n| order by SystemAlertId asc',
   });
   assert.equal(out.error, undefined, JSON.stringify(out.error));
   assert.equal(out.result.status, 'Success');
   const [table] = out.result.tables;
   assert.equal(table.name, 'PrimaryResult');
   assert.deepEqual(table.columns.map((c: any) => c.name), ['SystemAlertId', 'AlertSeverity', 'TimeGenerated']);
-  const ids = mdc.map((a) => a.properties.systemAlertId).sort();
-  assert.deepEqual(table.rows.map((r: any[]) => r[0]), ids);
+  const sorted = [...mdc].sort((a, b) => (a.properties.systemAlertId < b.properties.systemAlertId ? -1 : 1));
+  assert.deepEqual(table.rows.map((r: any[]) => r[0]), sorted.map((a) => a.properties.systemAlertId));
+  assert.deepEqual(table.rows.map((r: any[]) => r[1]), sorted.map((a) => a.properties.severity));
   // The client converts datetime columns to Date (serialized here as ISO text).
   for (const r of table.rows) assert.match(String(r[2]), /^\d{4}-\d\d-\d\dT/);
 
@@ -172,22 +173,28 @@ test('@microsoft/microsoft-graph-client lists /security/alerts_v2 across @odata.
 });
 
 test('@azure/arm-security lists MDC alerts and dismisses one; arcsim then shows it Dismissed', async (t) => {
-  const { reader, responder, call, mdc, client } = await lab(t);
-  const target = mdc.find((a) => a.properties.status === 'Active')!;
+  const { reader, responder, call, client } = await lab(t);
+  // The reference: arcsim's MDC view (/api/alerts?product=MDC: name = the alert's SystemAlertId) and
+  // the ARM list as arcsim serves it to plain HTTP (for the MDC alert names and locations).
+  const mdc = (await call('GET', '/api/alerts?product=MDC')).body.value as Array<Record<string, any>>;
+  const arm = (await call('GET', '/subscriptions/sub-1/providers/Microsoft.Security/alerts?api-version=2022-01-01')).body.value as Array<Record<string, any>>;
+  const target = arm.find((a) => a.properties.status === 'Active')!;
   const location = target.id.split('/locations/')[1]!.split('/')[0]!;
   const out = await client('security', { key: reader, subscription: 'sub-1', dismiss: { key: responder, location, name: target.name } });
   assert.equal(out.error, undefined, JSON.stringify(out.error));
-  assert.deepEqual(out.result.listed.map((a: any) => a.name).sort(), mdc.map((a) => a.name).sort());
+  assert.deepEqual(out.result.listed.map((a: any) => a.systemAlertId).sort(), mdc.map((a) => a.name).sort());
   const one = out.result.listed.find((a: any) => a.name === target.name);
+  const ref = mdc.find((a) => a.name === target.properties.systemAlertId)!;
   assert.equal(one.id, target.id);
-  assert.equal(one.severity, target.properties.severity, 'the SDK flattens properties');
-  assert.equal(one.alertDisplayName, target.properties.alertDisplayName);
+  assert.equal(one.severity, ref.properties.severity, 'the SDK flattens properties');
+  assert.equal(one.alertDisplayName, ref.properties.alertDisplayName);
+  assert.equal(one.status, 'Active');
   assert.equal(out.result.dismissed, target.name);
-  const after = await call('GET', `/api/alerts/${encodeURIComponent(target.properties.systemAlertId)}`);
-  assert.equal(after.body.properties.status, 'Dismissed', JSON.stringify(after.body.properties));
+  const after = (await call('GET', '/api/alerts?product=MDC')).body.value.find((a: any) => a.name === ref.name);
+  assert.equal(after.properties.status, 'Dismissed', JSON.stringify(after.properties));
 
   // A reader key may not dismiss: the SDK's RestError carries ARCSIM_E_FORBIDDEN.
-  const other = mdc.find((a) => a.name !== target.name && a.properties.status === 'Active')!;
+  const other = arm.find((a) => a.name !== target.name && a.properties.status === 'Active')!;
   const denied = await client('security', { key: reader, subscription: 'sub-1', dismiss: { key: reader, location, name: other.name } });
   assert.equal(denied.error?.name, 'RestError', JSON.stringify(denied));
   assert.equal(denied.error?.statusCode, 403);

@@ -18,7 +18,7 @@ const connections: string[] = [];
 const connect = net.Socket.prototype.connect as (...args: unknown[]) => net.Socket;
 net.Socket.prototype.connect = function guarded(this: net.Socket, ...args: unknown[]) {
   const first = args[0] as { host?: string; port?: number; path?: string } | number | string;
-  const opts = Array.isArray(first) ? (first[0] as { host?: string; port?: number }) : first;
+  const opts = Array.isArray(first) ? (first[0] as { host?: string; port?: number; path?: string }) : first;
   const host = typeof opts === 'object' && opts ? (opts.path ? 'unix' : opts.host ?? 'localhost') : typeof args[1] === 'string' ? args[1] : 'localhost';
   connections.push(String(host));
   if (host !== 'unix' && !LOOPBACK.has(String(host))) throw new Error(`non-loopback connection refused by the test guard: ${host}`);
