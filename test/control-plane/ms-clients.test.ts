@@ -144,10 +144,14 @@ test('@azure/monitor-query-logs runs a Log Analytics query (LogsQueryClient.quer
   // The client converts datetime columns to Date (serialized here as ISO text).
   for (const r of table.rows) assert.match(String(r[2]), /^\d{4}-\d\d-\d\dT/);
 
-  const bad = await client('log-analytics', { key: reader, workspace: 'lab-workspace', query: 'NoSuchTable | take 1' });
+  const bad = await client('log-analytics', { key: reader, workspace: 'lab-workspace', query: 'SecurityAlert\n| take 1\n| where NoSuchColumn == 1' });
   assert.equal(bad.error?.name, 'RestError', JSON.stringify(bad));
   assert.equal(bad.error?.statusCode, 400);
   assert.equal(bad.error?.code, 'ARCSIM_E_QUERY');
+  // The client's own error details (Log Analytics' ErrorInfo) name the finding and where it is.
+  const finding = bad.error?.details?.error?.details?.[0];
+  assert.equal(finding?.target, 'line 3, column 9', JSON.stringify(bad.error?.details));
+  assert.match(String(finding?.message), /NoSuchColumn/);
 });
 
 test('@microsoft/microsoft-graph-client lists /security/alerts_v2 across @odata.nextLink pages and PATCHes a status', async (t) => {
