@@ -18,6 +18,8 @@ export interface AlertContext {
 export interface UpsertResult {
   alert: AlertRow;
   created: boolean;
+  /** The dedup key's last occurrence time after this one (upsertAlert's claim). */
+  lastTime?: number;
 }
 
 /**
@@ -76,6 +78,70 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
   });
   await tx.alerts.linkAlertEvents(result.alert.systemAlertId, occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId })));
   return result;
+}
+
+/** An alert with occurrences folded in memory, not yet written (AlertFolds). */
+interface OpenFold {
+  systemAlertId: string;
+  /** The dedup key's last occurrence time, as upsertAlert's claim would leave it. */
+  lastTime: number;
+  count: number;
+  startTime: number;
+  endTime: number;
+  updatedAt: number;
+}
+
+/**
+ * upsertAlert for many occurrences inside one transaction, when the caller needs only the alert
+ * rows in the end (`arcsim detect`: no links, copies or incidents per occurrence). The first
+ * occurrence of a dedup key goes through upsertAlert (the store's claim decides: new alert or fold
+ * into the open one); later ones of the same key are folded in memory by the same rule — within
+ * the rule's window of the key's last occurrence time (|end - last| <= window) they add one to its
+ * count, widen its first/last time and set updatedAt; past it, the folds so far are written and
+ * the occurrence goes through upsertAlert again (a new alert). `flush` writes what is open; call
+ * it before the transaction commits. The alert rows are those of calling upsertAlert for each
+ * occurrence in turn; ids are drawn from `newId` as often, so they are the same too.
+ */
+export class AlertFolds {
+  private readonly open = new Map<string, OpenFold>();
+
+  constructor(private readonly tx: StoreTx) {}
+
+  async add(occ: Occurrence, ctx: AlertContext): Promise<void> {
+    const key = dedupKey(occ, ctx.machine, ctx.assetKey);
+    let start = Infinity;
+    let end = -Infinity;
+    for (const e of occ.events) {
+      if (e.time < start) start = e.time;
+      if (e.time > end) end = e.time;
+    }
+    const o = this.open.get(key);
+    if (o) {
+      if (Math.abs(end - o.lastTime) <= occ.mapping.dedup.windowMs) {
+        ctx.newId(); // upsertAlert draws an id for every occurrence, folded or not
+        o.count++;
+        if (start < o.startTime) o.startTime = start;
+        if (end > o.endTime) o.endTime = end;
+        if (end > o.lastTime) o.lastTime = end;
+        o.updatedAt = ctx.now;
+        return;
+      }
+      await this.write(key, o);
+    }
+    const r = await upsertAlert(this.tx, occ, { ...ctx, links: false });
+    this.open.set(key, { systemAlertId: r.alert.systemAlertId, lastTime: r.lastTime ?? end, count: 0, startTime: start, endTime: end, updatedAt: ctx.now });
+  }
+
+  /** Writes every fold still open. */
+  async flush(): Promise<void> {
+    for (const [key, o] of this.open) await this.write(key, o);
+    this.open.clear();
+  }
+
+  private async write(key: string, o: OpenFold): Promise<void> {
+    await this.tx.alerts.foldOccurrences({ systemAlertId: o.systemAlertId, dedupKey: key, count: o.count, startTime: o.startTime, endTime: o.endTime, updatedAt: o.updatedAt, lastTime: o.lastTime });
+    o.count = 0;
+  }
 }
 
 /** MDC-style entities (host, account, ip, process) read from the triggering event. */
