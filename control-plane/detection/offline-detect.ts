@@ -73,7 +73,7 @@ function deviceFamilies(events: SensorEvent[], options: OfflineOptions): Map<str
 }
 
 /** Events per transaction when replaying a recording. */
-const OFFLINE_CHUNK = 5000;
+const OFFLINE_CHUNK = 50_000;
 
 const OS_TYPE: Record<OsFamily, string> = { windows: 'windows', linux: 'linux', macos: 'darwin' };
 
