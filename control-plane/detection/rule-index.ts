@@ -123,14 +123,12 @@ class Automaton {
       const f = fail[n]!;
       const inherited = out[f];
       if (inherited) out[n] = [...(out[n] ?? []), ...inherited];
-      for (let c = 0; c < width; c++) {
-        const m = children[n]!.get(c);
-        if (m === undefined) delta[n * width + c] = delta[f * width + c]!;
-        else {
-          fail[m] = delta[f * width + c]!;
-          delta[n * width + c] = m;
-          queue.push(m);
-        }
+      // The failure node's row (complete: it is nearer the root), then this node's own edges.
+      delta.copyWithin(n * width, f * width, f * width + width);
+      for (const [c, m] of children[n]!) {
+        fail[m] = delta[f * width + c]!;
+        delta[n * width + c] = m;
+        queue.push(m);
       }
     }
     this.outStart = new Uint32Array(nodes + 1);
