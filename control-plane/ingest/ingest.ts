@@ -1,8 +1,8 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import { osFamilyOf, type DetectionEngine, type OsFamily } from '../detection/index.ts';
-import { AlertFolds, correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
+import { osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
+import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
 import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
@@ -20,8 +20,7 @@ export interface IngestOptions {
   /**
    * Keep only the alert rows (created or folded by the same dedup): no product copies, entity
    * index, incidents, alert sources or alert-event links. For `arcsim detect`, whose result is
-   * the alert rows of a throwaway store. Occurrences are then folded in memory within each
-   * transaction (AlertFolds: the same alert rows), and IngestResult.alerts is empty.
+   * the alert rows of a throwaway store (IngestResult.alerts is then empty).
    */
   alertsOnly?: boolean;
 }
@@ -44,9 +43,9 @@ export class Ingest {
   /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
   ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
     return this.store.transaction(async (tx) => {
-      const folds = this.options.alertsOnly ? new AlertFolds(tx) : undefined;
+      const folds = this.folds(tx);
       const result = await this.ingestIn(tx, agent, machine, events, arrivedAt, undefined, folds);
-      await folds?.flush();
+      await folds.flush();
       return result;
     });
   }
@@ -57,10 +56,10 @@ export class Ingest {
    */
   ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
     return this.store.transaction(async (tx) => {
-      const folds = this.options.alertsOnly ? new AlertFolds(tx) : undefined;
+      const folds = this.folds(tx);
       const out: IngestResult[] = [];
       for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs, folds));
-      await folds?.flush();
+      await folds.flush();
       return out;
     });
   }
@@ -69,7 +68,7 @@ export class Ingest {
    * `simulatedOs`: the OS family every event of the batch stands for, when the caller knows it (a
    * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
    */
-  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number, simulatedOs?: OsFamily, folds?: AlertFolds): Promise<IngestResult> {
+  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt: number | undefined, simulatedOs: OsFamily | undefined, folds: AlertFolds): Promise<IngestResult> {
     const now = this.clock.now();
     const fresh = await tx.events.insertEvents(agent.agentId, events, now);
     const alerts: UpsertResult[] = [];
@@ -88,14 +87,7 @@ export class Ingest {
         const own = occ.trigger.DeviceId === agent.agentId;
         const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const ctx = { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey };
-        if (folds) {
-          await folds.add(occ, ctx);
-          continue;
-        }
-        const result = await upsertAlert(tx, occ, ctx);
-        alerts.push(result);
-        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
       }
     }
     return { stored: fresh.length, alerts };
@@ -106,22 +98,35 @@ export class Ingest {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const alerts: UpsertResult[] = [];
-      const folds = this.options.alertsOnly ? new AlertFolds(tx) : undefined;
+      const folds = this.folds(tx);
       for (const occ of await this.engine.closeAll(tx)) {
         const host = await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const ctx = { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey };
-        if (folds) {
-          await folds.add(occ, ctx);
-          continue;
-        }
-        const result = await upsertAlert(tx, occ, ctx);
-        alerts.push(result);
-        await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey }, alerts);
       }
-      await folds?.flush();
+      await folds.flush();
       return alerts;
     });
+  }
+
+  /**
+   * One transaction's alert upserts: occurrences of one dedup key fold in memory (AlertFolds);
+   * a folded alert's incident is refreshed once when its folds are written.
+   */
+  private folds(tx: StoreTx): AlertFolds {
+    if (this.options.alertsOnly) return new AlertFolds(tx, false);
+    return new AlertFolds(tx, true, async (alert, now) => {
+      const incident = await tx.incidents.incidentOfAlert(alert.systemAlertId);
+      if (incident) await refreshIncident(tx, incident, now);
+    });
+  }
+
+  private async upsert(tx: StoreTx, folds: AlertFolds, occ: Occurrence, ctx: AlertContext, alerts: UpsertResult[]): Promise<void> {
+    const result = await folds.add(occ, ctx);
+    if (this.options.alertsOnly) return;
+    alerts.push(result);
+    // An occurrence the store upserted (not folded in memory): its copies and incident, or its incident's refresh.
+    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now);
   }
 }
 

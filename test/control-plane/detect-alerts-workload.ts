@@ -19,7 +19,8 @@ export const ROUND_OFFSETS_H = [0, 1, 2, 20, 30, 60, 61, 200];
  * The workload of the `arcsim detect` alert-rows test (detect-alerts.test.ts): the shipped rules
  * and the pinned SigmaHQ sample, over the Atomic fixtures (played as `arcsim coverage` plays them,
  * each test on a simulated host of its platform) and the recorded SigmaHQ regression events
- * (evtx-json), repeated in rounds on the same hosts, each event with its own ReportId.
+ * (evtx-json), each event three times a second apart, in rounds on the same hosts, each event
+ * with its own ReportId.
  */
 export function detectAlertsWorkload(): { rules: RuleSet; events: SensorEvent[]; deviceOs: Map<string, string> } {
   const rules = reportRulesDirs([DEFAULT_RULES_DIR, join(FIXTURES, 'sigmahq')]).set;
@@ -31,13 +32,17 @@ export function detectAlertsWorkload(): { rules: RuleSet; events: SensorEvent[];
   const start = Date.UTC(2026, 0, 1);
   const first = Math.min(...base.map((e) => Date.parse(e.Timestamp)));
   const events: SensorEvent[] = [];
-  ROUND_OFFSETS_H.forEach((h, round) => {
-    base.forEach((e, i) => {
-      events.push({
-        ...e,
-        Timestamp: new Date(start + h * HOUR + (Date.parse(e.Timestamp) - first)).toISOString(),
-        ReportId: `0190a000-0000-7000-8000-${(round * 100_000 + i).toString(16).padStart(12, '0')}`,
-      });
+  let n = 0;
+  ROUND_OFFSETS_H.forEach((h) => {
+    base.forEach((e) => {
+      // Each event three times, a second apart: occurrences of one alert within one batch.
+      for (let copy = 0; copy < 3; copy++) {
+        events.push({
+          ...e,
+          Timestamp: new Date(start + h * HOUR + copy * 1000 + (Date.parse(e.Timestamp) - first)).toISOString(),
+          ReportId: `0190a000-0000-7000-8000-${(n++).toString(16).padStart(12, '0')}`,
+        });
+      }
     });
   });
   return { rules, events, deviceOs };
