@@ -10,6 +10,7 @@ import { correlateAlert, refreshIncident } from '../incidents/incident-correlato
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
   stored: number;
+  /** One per occurrence; one folded in memory (`deferred`) carries its alert as the transaction first wrote it. */
   alerts: UpsertResult[];
 }
 
