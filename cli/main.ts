@@ -1,3 +1,4 @@
+import { queryCommand } from './query.ts';
 import { Command } from 'commander';
 import { VERSION } from '../lib/version.ts';
 import { ArcsimError } from '../protocol/errors.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   program.addCommand(runCommand());
   program.addCommand(exportCommand());
   program.addCommand(tlsCommand());
+  program.addCommand(queryCommand());
   return program;
 }
 

@@ -50,6 +50,7 @@ export const ERRORS = {
   ARCSIM_E_CSRF: { area: 'wire', status: 403, closeCode: null, message: 'portal form without this session\'s CSRF token' },
   ARCSIM_E_STORE_WRITE: { area: 'wire', status: 503, closeCode: null, message: 'the store could not commit the write (disk full, database locked or unreachable); nothing was stored, retry later' },
   ARCSIM_E_STORE_UNAVAILABLE: { area: 'wire', status: 503, closeCode: null, message: 'cannot open the store (database unreachable, refused the login or failed to migrate)' },
+  ARCSIM_E_QUERY: { area: 'wire', status: 400, closeCode: null, message: 'the KQL query cannot run (syntax error, unknown table or column, unsupported operator or function, or the query timed out); `errors` lists each finding with line and column' },
   // Raised on the caller's side, by the API client and the control-plane config loader.
   ARCSIM_E_ADMIN_KEY_REQUIRED: { area: 'client', status: 401, closeCode: null, message: 'this call needs an API key: pass --api-key or set ARCSIM_API_KEY (--admin-key / ARCSIM_ADMIN_KEY also work)' },
   ARCSIM_E_UNREACHABLE: { area: 'client', status: 503, closeCode: null, message: 'cannot reach the control plane' },

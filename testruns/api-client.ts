@@ -46,11 +46,16 @@ export function inProcessTransport(cp: ControlPlane): Transport {
 
 /** A failed API call, keeping the control plane's `{code, path, message}` and HTTP status. */
 export class ApiError extends ArcsimError {
-  constructor(status: number, code: string, message: string, path?: string) {
+  constructor(status: number, code: string, message: string, path?: string, readonly details?: QueryFinding[]) {
     super(code, { status, closeCode: null, message }, undefined, path);
     this.name = 'ApiError';
   }
 }
+
+/** One finding of an ARCSIM_E_QUERY reply (`errors[]`): where in the query, 1-based. */
+export type QueryFinding = { message: string; code: string; start: number; length: number; line: number; column: number };
+/** `POST /api/advancedqueries/run`: Defender for Endpoint's advanced hunting result. */
+export type HuntingResult = { Schema: Array<{ Name: string; Type: string }>; Results: Row[]; Stats?: { RowCount: number; Truncated: boolean; ExecutionTimeMs: number } };
 
 /** Inventory answer: the assets, or `undefined` when the control plane has no inventory API yet. */
 export type AssetsAnswer = { available: true; value: Array<Record<string, unknown>> } | { available: false };
@@ -140,6 +145,22 @@ export class ControlPlaneApi {
 
   async recommendations(): Promise<Recommendation[]> {
     return (await this.ok('GET', '/api/recommendations')).value;
+  }
+
+  /** Runs a KQL query (advanced hunting shape); an ARCSIM_E_QUERY error carries its findings in `details`. */
+  async huntingQuery(query: string): Promise<HuntingResult> {
+    return this.ok('POST', '/api/advancedqueries/run', { Query: query });
+  }
+
+  /** Azure Resource Graph's shape (`POST /providers/Microsoft.ResourceGraph/resources`): one page of rows. */
+  async resourceGraphQuery(query: string, options: { top?: number; skipToken?: string } = {}): Promise<{ totalRecords: number; count: number; resultTruncated: string; $skipToken?: string; data: Row[] }> {
+    const o = { ...(options.top ? { $top: options.top } : {}), ...(options.skipToken ? { $skipToken: options.skipToken } : {}) };
+    return this.ok('POST', '/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01', { query, ...(Object.keys(o).length ? { options: o } : {}) });
+  }
+
+  /** Log Analytics' shape (`POST /v1/workspaces/{id}/query`): the PrimaryResult table. */
+  async logAnalyticsQuery(workspaceId: string, query: string, timespan?: string): Promise<{ tables: Array<{ name: string; columns: Array<{ name: string; type: string }>; rows: unknown[][] }> }> {
+    return this.ok('POST', `/v1/workspaces/${encodeURIComponent(workspaceId)}/query`, { query, ...(timespan ? { timespan } : {}) });
   }
 
   async secureScore(): Promise<Row[]> {
@@ -252,7 +273,8 @@ export class ControlPlaneApi {
 /** The reply's own `ARCSIM_E_*` code when it has one; otherwise (a proxy, a route that is not there) ARCSIM_E_API_REPLY. */
 function replyError(method: HttpMethod, path: string, status: number, body: any): ArcsimError {
   const code = typeof body?.code === 'string' && body.code.startsWith('ARCSIM_E_') ? body.code : 'ARCSIM_E_API_REPLY';
-  return new ApiError(status, code, `${method} ${path}: HTTP ${status}: ${body?.message ?? ''}`.trim(), typeof body?.path === 'string' ? body.path : undefined);
+  return new ApiError(status, code, `${method} ${path}: HTTP ${status}: ${body?.message ?? ''}`.trim(), typeof body?.path === 'string' ? body.path : undefined,
+    Array.isArray(body?.errors) ? body.errors : undefined);
 }
 
 /** The fields of a REST alert (MDC shape + arcsim block) a test run looks at. */

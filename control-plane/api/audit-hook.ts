@@ -7,14 +7,16 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * An onResponse hook writing one audit row per request that may change state (any method but
- * GET, HEAD, OPTIONS) under /api, /portal, and the Graph (/v1.0) and ARM (/subscriptions) routes: who (the guard's caller, `unknown` when no valid key
+ * GET, HEAD, OPTIONS; not a POST marked `config.readOnly`, such as a KQL query) under /api,
+ * /portal, and the Graph (/v1.0) and ARM (/subscriptions) routes: who (the guard's caller, `unknown` when no valid key
  * was shown), role, method, route, path, the status answered, the client address. Refused
  * requests (401, 403, 413, 400) are recorded too. A failed audit write is logged, never turned
  * into an error for a request that has already been answered.
  */
 export function auditHook(store: Pick<Store, 'keys'>, clock: Clock, logger: Logger): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (req, reply) => {
-    if (READS.has(req.method)) return;
+    // A POST that only reads (a KQL query) says so with `config.readOnly`: not a write to audit.
+    if (READS.has(req.method) || (req.routeOptions.config as { readOnly?: boolean } | undefined)?.readOnly) return;
     const path = req.url.split('?')[0]!;
     // The Graph (/v1.0) and ARM (/subscriptions) shapes change alerts too.
     if (!/^\/(api|v1\.0|subscriptions)\//.test(path) && path !== '/portal' && !path.startsWith('/portal/')) return;

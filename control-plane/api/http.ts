@@ -22,6 +22,9 @@ export const ErrorBody = z.object({
   code: z.string().describe('stable ARCSIM_E_* code (docs/errors.md)'),
   path: z.string().optional().describe('where in the request the fault is, e.g. body.ttl'),
   message: z.string(),
+  errors: z.array(z.object({
+    message: z.string(), code: z.string(), start: z.number().int(), length: z.number().int(), line: z.number().int(), column: z.number().int(),
+  })).optional().describe('ARCSIM_E_QUERY: every finding in the query, with its 1-based line and column'),
 }).meta({ id: 'Error' });
 
 /** Error replies every route may give; documented once, sent by the error handler below. */

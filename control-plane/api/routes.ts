@@ -29,6 +29,8 @@ import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { portal } from './portal.ts';
 import { installRoutes } from './install-routes.ts';
+import { queryRoutes } from './query-routes.ts';
+import type { QueryLimits } from '../query/index.ts';
 import type { Transport } from '../tls/transport.ts';
 import type { Sinks } from '../sinks/index.ts';
 
@@ -65,6 +67,8 @@ export interface ApiDeps {
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
   /** The configured sinks (their state on /api/health). */
   sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
+  /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
+  queryLimits?: Partial<QueryLimits>;
 }
 
 /**
@@ -106,4 +110,5 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(keyRoutes, deps);
   app.register(portal, { ...deps, sessions });
   app.register(installRoutes, deps);
+  app.register(queryRoutes, deps);
 }

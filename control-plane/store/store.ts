@@ -346,6 +346,23 @@ export interface MachinesRepository {
   listIdentityConflicts(agentId?: string): Promise<IdentityConflictRow[]>;
 }
 
+/**
+ * What a KQL query asks of the stored events (control-plane/query pushes its leading `where`s
+ * down): one table, a time range on `Timestamp` (ms, inclusive), and equality with one of a few
+ * values on `DeviceId` (the agent id: indexed), `DeviceName` or `ActionType`, and string columns
+ * holding a text, case-insensitively (ASCII), as a coarse first pass for `has` / `contains`. At
+ * most `limit`. The query engine applies its own filters again: a scan may return more, never less.
+ */
+export interface EventScan {
+  table: string;
+  from?: number;
+  to?: number;
+  equals?: Array<{ column: 'DeviceId' | 'DeviceName' | 'ActionType'; values: string[] }>;
+  /** String columns (by name, `[A-Za-z]+`) that contain `text`, ignoring ASCII case. */
+  contains?: Array<{ column: string; text: string }>;
+  limit: number;
+}
+
 /** Sensor events and the detection state over them (correlation rule hits). */
 export interface EventsRepository {
   /** Stores events keyed by ReportId; returns only those not stored before (redeliveries dropped). */
@@ -354,6 +371,8 @@ export interface EventsRepository {
   getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
+  /** Events of one table for a KQL query (see EventScan), newest first. */
+  scanEvents(scan: EventScan): Promise<SensorEvent[]>;
   /** The newest `limit` stored DeviceFileCertificateInfo rows (by event time), oldest first. */
   latestFileCertificates(limit: number): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;

@@ -189,6 +189,28 @@ for (const backend of backends) {
       assert.equal(JSON.stringify(picked), JSON.stringify([events[3], events[1]]));
     }));
 
+    it('scanEvents (KQL pushdown): one table, inclusive time bounds, device / action equality, case-insensitive contains, newest first, limit', withStore(async (s) => {
+      const ev = (i: number, table: string, device: string, fields: Record<string, unknown>) => ({
+        Table: table, Timestamp: new Date(T0 + i * MIN).toISOString(), DeviceId: device, DeviceName: `host-${device}`,
+        ReportId: `0190a0b0-0000-7000-8000-${String(i).padStart(12, '0')}`, ...fields,
+      }) as unknown as SensorEvent;
+      await s.events.insertEvents('a1', [
+        ev(1, 'DeviceProcessEvents', 'a1', { ActionType: 'ProcessCreated', ProcessCommandLine: 'PowerShell.exe -enc AAA' }),
+        ev(2, 'DeviceProcessEvents', 'a1', { ActionType: 'ProcessCreated', ProcessCommandLine: 'cmd /c 100%_done' }),
+        ev(3, 'DeviceNetworkEvents', 'a1', { ActionType: 'ConnectionSuccess', RemoteIP: '10.0.0.1' }),
+      ], T0);
+      await s.events.insertEvents('a2', [ev(4, 'DeviceProcessEvents', 'a2', { ActionType: 'ProcessCreated', ProcessCommandLine: 'powershell -nop' })], T0);
+      const ids = (list: SensorEvent[]) => list.map((e) => Number(e.ReportId.slice(-3)));
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', limit: 10 })), [4, 2, 1]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', from: T0 + 2 * MIN, to: T0 + 4 * MIN, limit: 10 })), [4, 2], 'both bounds inclusive');
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', equals: [{ column: 'DeviceId', values: ['a2'] }], limit: 10 })), [4]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', equals: [{ column: 'DeviceName', values: ['host-a1', 'nope'] }, { column: 'ActionType', values: ['ProcessCreated'] }], limit: 10 })), [2, 1]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: 'POWERSHELL' }], limit: 10 })), [4, 1]);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '0%_' }], limit: 10 })), [2], 'LIKE wildcards in the text are literal');
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '1_0' }], limit: 10 })), []);
+      assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', limit: 2 })), [4, 2], 'the limit keeps the newest');
+    }));
+
     it('latestFileCertificates: the newest certificate rows by event time, oldest first, no other table', withStore(async (s) => {
       const cert = (i: number) => ({
         Table: 'DeviceFileCertificateInfo', Timestamp: new Date(T0 + i * 1000).toISOString(), DeviceId: 'a1', DeviceName: 'h1',

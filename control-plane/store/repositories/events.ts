@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../../protocol/index.ts';
-import { sql, sqlPer, Where } from '../sql.ts';
+import { sql, sqlPer, Where, type Param } from '../sql.ts';
 import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
-import type { EventsRepository, RuleHit } from '../store.ts';
+import type { EventScan, EventsRepository, RuleHit } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -74,6 +74,35 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
     const w = eventWhere(f);
     const q = sql(`SELECT data FROM events ${w} ORDER BY ts, report_id LIMIT ?`);
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...w.args, f.limit ?? 10_000])).map(toEvent);
+  }
+
+  async scanEvents(scan: EventScan): Promise<SensorEvent[]> {
+    const w = new Where().raw('tbl = ?');
+    const args: Param[] = [scan.table];
+    if (scan.from !== undefined && Number.isFinite(scan.from)) { w.raw('ts >= ?'); args.push(Math.ceil(scan.from)); }
+    if (scan.to !== undefined && Number.isFinite(scan.to)) { w.raw('ts <= ?'); args.push(Math.floor(scan.to)); }
+    const sqlite: string[] = []; const postgres: string[] = [];
+    for (const e of scan.equals ?? []) {
+      // DeviceId is the sending agent's id (the gateway refuses any other), so it is the indexed agent_id.
+      const col = e.column === 'DeviceId' ? 'agent_id' : undefined;
+      sqlite.push(col ? `${col} IN (SELECT value FROM json_each(?))` : `json_extract(data, '$.${e.column}') IN (SELECT value FROM json_each(?))`);
+      postgres.push(col ? `${col} IN (SELECT json_array_elements_text(?::json))` : `data->>'${e.column}' IN (SELECT json_array_elements_text(?::json))`);
+      args.push(JSON.stringify(e.values));
+    }
+    for (const c of scan.contains ?? []) {
+      if (!/^[A-Za-z]+$/.test(c.column)) continue;
+      // LIKE is case-insensitive for ASCII in SQLite; ILIKE in PostgreSQL. `\` escapes the wildcards.
+      sqlite.push(`json_extract(data, '$.${c.column}') LIKE ? ESCAPE '\\'`);
+      postgres.push(`data->>'${c.column}' ILIKE ? ESCAPE '\\'`);
+      args.push(`%${c.text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
+    }
+    // Newest first: when a scan reaches its limit, what it keeps is the most recent (what hunting is after).
+    const base = `SELECT data FROM events ${w}`;
+    const q = sqlPer({
+      sqlite: `${base}${sqlite.map((c) => ` AND ${c}`).join('')} ORDER BY ts DESC, report_id DESC LIMIT ?`,
+      postgres: `${base}${postgres.map((c) => ` AND ${c}`).join('')} ORDER BY ts DESC, report_id DESC LIMIT ?`,
+    });
+    return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...args, scan.limit])).map(toEvent);
   }
 
   async latestFileCertificates(limit: number): Promise<SensorEvent[]> {
