@@ -49,11 +49,19 @@ export function installPaths(root = '/') {
  * heap smaller at a small CPU cost the idle agent does not notice. V8 hands freed heap back to the
  * OS (its memory reducer) only 8 s after start-up's last big GC; the agent is idle once registered,
  * so 0.2 s: otherwise it stays ~4 MB above its idle size for those seconds (docs/performance.md).
- * A command-line flag: V8 reads it when the heap is set up, so setting it from the code is too late.
+ * `--max-opt=0`: V8 runs JavaScript in its interpreter only, never compiled to machine code
+ * (neither Sparkplug nor TurboFan). The first TurboFan compilation pages ~3.3 MB of the compiler's
+ * own code in from the node binary, resident for the life of the process; in the agent it came
+ * within seconds of the first events batch (ws masks each frame in a JavaScript loop, which gets
+ * hot), and an idle agent reached it anyway after ~80 s of 5 s heartbeats. Sparkplug's code costs
+ * ~0.9 MB more. Measured without a visible cost: a library scenario's command and 40,000 events
+ * through the spool take the same time (the agent's work is I/O, JSON and zlib, all native; it
+ * sends at most `eventsPerSecond`, 500 by default). WebAssembly is unaffected (fetch needs it).
+ * Command-line flags: V8 reads them when the heap is set up, so setting them from the code is too late.
  * Not `--lite-mode` (~1.5 MB less): it turns WebAssembly off, and Node's fetch (undici, used for
  * the cloud metadata probes) needs it.
  */
-export const UNIT_NODE_ARGS: string[] = ['--gc-memory-reducer-start-delay-ms=200', '--optimize-for-size'];
+export const UNIT_NODE_ARGS: string[] = ['--gc-memory-reducer-start-delay-ms=200', '--optimize-for-size', '--max-opt=0'];
 
 /**
  * The systemd unit. Values are inserted as given, so install.sh can render it with shell
