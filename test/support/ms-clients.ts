@@ -11,7 +11,6 @@
  * client that wants to leave the machine fails loudly instead of hanging.
  */
 import net from 'node:net';
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const connections: string[] = [];
@@ -26,6 +25,10 @@ net.Socket.prototype.connect = function guarded(this: net.Socket, ...args: unkno
 } as typeof net.Socket.prototype.connect;
 
 type Args = { url: string; key: string; [k: string]: unknown };
+
+/** @azure/core-auth's TokenCredential, structurally (that package comes in with the clients, not by name). */
+type AccessToken = { token: string; expiresOnTimestamp: number };
+type TokenCredential = { getToken(scopes: string | string[]): Promise<AccessToken | null> };
 
 /** The arcsim API key as a static bearer token: no Entra ID, no managed identity, no network. */
 const staticToken = (key: string): TokenCredential => ({
@@ -54,10 +57,8 @@ const steps: Record<string, (a: Args) => Promise<unknown>> = {
     const client = Client.init({ baseUrl: `${a.url}/`, defaultVersion: 'v1.0', customHosts: new Set([host]), authProvider: (done) => done(null, a.key) });
     const first = await client.api('/security/alerts_v2').top(Number(a.top ?? 100)).orderby('createdDateTime asc').get();
     const listed: Array<Record<string, unknown>> = [];
-    const pages = { count: 0 };
     const it = new PageIterator(client, first, (alert: Record<string, unknown>) => { listed.push(alert); return true; });
     await it.iterate();
-    pages.count = 1 + listed.length / Number(a.top ?? 100);
     let patched: unknown;
     if (a.patch) {
       const { id, body, key } = a.patch as { id: string; body: Record<string, unknown>; key: string };
@@ -78,13 +79,13 @@ const steps: Record<string, (a: Args) => Promise<unknown>> = {
 
   async security(a) {
     const { SecurityCenter } = await import('@azure/arm-security');
-    const client = new SecurityCenter(staticToken(a.key), String(a.subscription), { endpoint: a.url, $host: a.url, retryOptions: { maxRetries: 0 } } as never);
+    const client = new SecurityCenter(staticToken(a.key), String(a.subscription), { endpoint: a.url, $host: a.url, retryOptions: { maxRetries: 0 } });
     const listed: unknown[] = [];
     for await (const alert of client.alerts.list()) listed.push(alert);
     let dismissed: string | undefined;
     if (a.dismiss) {
       const { location, name, key } = a.dismiss as { location: string; name: string; key: string };
-      const responder = new SecurityCenter(staticToken(key), String(a.subscription), { endpoint: a.url, $host: a.url, retryOptions: { maxRetries: 0 } } as never);
+      const responder = new SecurityCenter(staticToken(key), String(a.subscription), { endpoint: a.url, $host: a.url, retryOptions: { maxRetries: 0 } });
       await responder.alerts.updateSubscriptionLevelStateToDismiss(location, name);
       dismissed = name;
     }
