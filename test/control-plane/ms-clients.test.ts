@@ -20,6 +20,30 @@ import { SEED_QUERY_FIXED } from '../support/query-lab.ts';
 const library = loadLibrary();
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/** Runs one client step (test/support/ms-clients.ts) in a child process that trusts `caFile`. */
+function runClient(step: string, args: Record<string, unknown>, home: string, caFile: string): Promise<{ out: Step; connections: string[] }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/ms-clients.ts'), step, JSON.stringify(args)], {
+      cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: home, NODE_EXTRA_CA_CERTS: caFile }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      const lines = stdout.trim().split('\n');
+      try {
+        resolve({ out: JSON.parse(lines[0] ?? '') as Step, connections: (JSON.parse(lines[1] ?? '') as { connections: string[] }).connections });
+      } catch (err) {
+        reject(new Error(`${step}: exit ${code}: ${(err as Error).message}\n${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
 type Step = { result?: any; error?: { name?: string; message?: string; code?: string; statusCode?: number; details?: any } };
 
 /** An https call trusting only the lab CA (the test process's own reference view). */
@@ -70,30 +94,12 @@ async function lab(t: { after(fn: () => unknown): void }) {
   const mdc = (await call('GET', '/api/alerts')).body.value as Array<Record<string, any>>;
   assert.ok(mdc.length >= 4, `alerts: ${mdc.length}`);
 
-  /** Runs one client step in a child process that trusts the lab CA; fails on any non-loopback connection. */
-  const client = (step: string, args: Record<string, unknown>): Promise<Step> => new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/ms-clients.ts'), step, JSON.stringify({ url: env.url, ...args })], {
-      cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: dir, NODE_EXTRA_CA_CERTS: pki.files.ca, AZURE_LOG_LEVEL: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const lines = stdout.trim().split('\n');
-      try {
-        const out = JSON.parse(lines[0] ?? '') as Step;
-        const { connections } = JSON.parse(lines[1] ?? '') as { connections: string[] };
-        assert.deepEqual([...new Set(connections)], ['127.0.0.1'], `${step}: connections attempted: ${connections.join(', ')}`);
-        resolve(out);
-      } catch (err) {
-        reject(new Error(`${step}: exit ${code}: ${(err as Error).message}\n${stdout}\n${stderr}`));
-      }
-    });
-  });
+  /** One client step against the lab; fails unless the only host the child reached is 127.0.0.1. */
+  const client = async (step: string, args: Record<string, unknown>): Promise<Step> => {
+    const r = await runClient(step, { url: env.url, ...args }, dir, pki.files.ca);
+    assert.deepEqual([...new Set(r.connections)], ['127.0.0.1'], `${step}: connections attempted: ${r.connections.join(', ')}`);
+    return r.out;
+  };
   return { env, reader, responder, call, mdc, client };
 }
 
@@ -203,4 +209,16 @@ test('@azure/arm-security lists MDC alerts and dismisses one; arcsim then shows 
   assert.equal(denied.error?.name, 'RestError', JSON.stringify(denied));
   assert.equal(denied.error?.statusCode, 403);
   assert.equal(denied.error?.code, 'ARCSIM_E_FORBIDDEN');
+});
+
+test('the child\'s guard refuses a non-loopback host at once: a client pointed at Azure fails loudly, it does not hang', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const pki = writeTestPki(join(dir, 'tls'));
+  const started = performance.now();
+  const r = await runClient('resource-graph', { url: 'https://management.azure.com', key: 'k', query: 'resources | take 1' }, dir, pki.files.ca);
+  assert.equal(r.out.result, undefined);
+  assert.match(String(r.out.error?.message), /non-loopback connection refused by the test guard: management\.azure\.com/);
+  assert.deepEqual(r.connections, ['management.azure.com']);
+  assert.ok(performance.now() - started < 30_000, 'no hang on DNS or a connect timeout');
 });
