@@ -18,6 +18,13 @@ export interface AlertContext {
 export interface UpsertResult {
   alert: AlertRow;
   created: boolean;
+  /** The dedup key's last occurrence time after this one (upsertAlert's claim). */
+  lastTime?: number;
+  /**
+   * Folded in memory (AlertFolds): `alert` is the row as the key's first occurrence in the
+   * transaction wrote it, and the fold is written (its incident refreshed) later in the transaction.
+   */
+  deferred?: boolean;
 }
 
 /**
@@ -76,6 +83,101 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
   });
   await tx.alerts.linkAlertEvents(result.alert.systemAlertId, occ.events.map((e) => ({ reportId: e.reportId, detonationId: e.detonationId })));
   return result;
+}
+
+/** An alert with occurrences folded in memory, not yet written (AlertFolds). */
+interface OpenFold {
+  /** The row as the first occurrence of its key in this transaction wrote it. */
+  alert: AlertRow;
+  /** The dedup key's last occurrence time, as upsertAlert's claim would leave it. */
+  lastTime: number;
+  count: number;
+  startTime: number;
+  endTime: number;
+  updatedAt: number;
+  /** With links: per source resource, what addAlertSource would have added, and the events to link. */
+  sources: Map<string, { detail: string; firstTime: number; lastTime: number; count: number }>;
+  events: Array<{ reportId: string; detonationId: string | null }>;
+}
+
+/**
+ * upsertAlert for many occurrences inside one transaction. The first occurrence of a dedup key
+ * goes through upsertAlert (the store's claim decides: new alert or fold into the open one);
+ * later ones of the same key are folded in memory by the same rule: within the rule's window of
+ * the key's last occurrence time (|end - last| <= window) they add one to the alert's count,
+ * widen its first/last time and set updatedAt, and (with `links`) add to its source's count and
+ * time span and to its linked events; past the window, the occurrence goes through upsertAlert
+ * again (a new alert). Before any occurrence goes through upsertAlert, and at `flush` (call it
+ * before the transaction commits), the folds so far are written, each followed by `written`
+ * (with the `now` of the last fold: the control plane refreshes the alert's incident there). So
+ * everything a new alert's incident correlation reads is as it would be had every occurrence
+ * gone through upsertAlert in turn; the rows in the end are the same, and ids are drawn from
+ * `newId` as often, so they are the same too.
+ */
+export class AlertFolds {
+  private readonly open = new Map<string, OpenFold>();
+  private readonly dirty = new Set<string>();
+
+  constructor(
+    private readonly tx: StoreTx,
+    private readonly links: boolean,
+    private readonly written?: (alert: AlertRow, now: number) => Promise<void>,
+  ) {}
+
+  /** The occurrence's result; one folded in memory is `deferred`. */
+  async add(occ: Occurrence, ctx: AlertContext): Promise<UpsertResult> {
+    const key = dedupKey(occ, ctx.machine, ctx.assetKey);
+    let start = Infinity;
+    let end = -Infinity;
+    for (const e of occ.events) {
+      if (e.time < start) start = e.time;
+      if (e.time > end) end = e.time;
+    }
+    const o = this.open.get(key);
+    if (o && Math.abs(end - o.lastTime) <= occ.mapping.dedup.windowMs) {
+      ctx.newId(); // upsertAlert draws an id for every occurrence, folded or not
+      o.count++;
+      if (start < o.startTime) o.startTime = start;
+      if (end > o.endTime) o.endTime = end;
+      if (end > o.lastTime) o.lastTime = end;
+      o.updatedAt = ctx.now;
+      if (this.links) {
+        const src = o.sources.get(ctx.machine.resourceId);
+        if (src) {
+          src.count++;
+          if (start < src.firstTime) src.firstTime = start;
+          if (end > src.lastTime) src.lastTime = end;
+        } else o.sources.set(ctx.machine.resourceId, { detail: occ.mapping.product, firstTime: start, lastTime: end, count: 1 });
+        for (const e of occ.events) o.events.push({ reportId: e.reportId, detonationId: e.detonationId });
+      }
+      this.dirty.add(key);
+      return { alert: o.alert, created: false, deferred: true };
+    }
+    await this.flush();
+    const r = await upsertAlert(this.tx, occ, { ...ctx, links: this.links });
+    this.open.set(key, {
+      alert: r.alert, lastTime: r.lastTime ?? end, count: 0, startTime: start, endTime: end, updatedAt: ctx.now, sources: new Map(), events: [],
+    });
+    return r;
+  }
+
+  /** Writes every fold not yet written. */
+  async flush(): Promise<void> {
+    for (const key of this.dirty) {
+      const o = this.open.get(key)!;
+      const id = o.alert.systemAlertId;
+      await this.tx.alerts.foldOccurrences({ systemAlertId: id, dedupKey: key, count: o.count, startTime: o.startTime, endTime: o.endTime, updatedAt: o.updatedAt, lastTime: o.lastTime });
+      for (const [resourceId, src] of o.sources) {
+        await this.tx.alerts.addAlertSource({ systemAlertId: id, kind: 'agent', resourceId, detail: src.detail, firstTime: src.firstTime, lastTime: src.lastTime, count: src.count });
+      }
+      await this.tx.alerts.linkAlertEvents(id, o.events);
+      if (this.written) await this.written(o.alert, o.updatedAt);
+      o.count = 0;
+      o.sources.clear();
+      o.events = [];
+    }
+    this.dirty.clear();
+  }
 }
 
 /** MDC-style entities (host, account, ip, process) read from the triggering event. */

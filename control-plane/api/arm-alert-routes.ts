@@ -8,10 +8,13 @@ import { changeAlertStatus, STATUS_ACTIONS } from '../products/status-sync.ts';
 import { renderAlert } from './alert-routes.ts';
 import { ERROR_RESPONSES, ROLE } from './http.ts';
 
-/** The one api-version of the MDC alerts REST API arcsim serves, and its page size (arcsim's own). */
-export const ARM_ALERTS = { apiVersion: '2022-01-01', pageSize: 100 } as const;
+/**
+ * The api-versions of the MDC alerts REST API arcsim serves (the alert resource has the same shape
+ * in both; 2021-11-01 is the one `@azure/arm-security` 5 sends), and its page size (arcsim's own).
+ */
+export const ARM_ALERTS = { apiVersion: '2022-01-01', apiVersions: ['2022-01-01', '2021-11-01'], pageSize: 100 } as const;
 
-const ApiVersion = z.literal(ARM_ALERTS.apiVersion, { error: `api-version must be ${ARM_ALERTS.apiVersion}` });
+const ApiVersion = z.enum(ARM_ALERTS.apiVersions, { error: `api-version must be one of ${ARM_ALERTS.apiVersions.join(', ')}` });
 const ListQuery = z.strictObject({ 'api-version': ApiVersion, $skipToken: z.string().regex(/^\d+$/).optional().describe('from nextLink') });
 const GetQuery = z.strictObject({ 'api-version': ApiVersion });
 const Sub = { sub: z.string().min(1).max(100) };
@@ -70,13 +73,13 @@ export const armAlertRoutes: FastifyPluginAsyncZod<ArmAlertRouteDeps> = async (a
     const { arcsim: _own, ...resource } = await renderAlert(store, deps.baseUrl(), row, view);
     return resource;
   };
-  const list = async (w: Where, skipToken: string | undefined, url: string) => {
+  const list = async (w: Where, skipToken: string | undefined, url: string, apiVersion: string) => {
     const all = await mdcAlerts(w);
     const skip = skipToken ? Number(skipToken) : 0;
     const value = [];
     for (const a of all.slice(skip, skip + ARM_ALERTS.pageSize)) value.push(await arm(a.row, a.view));
     const next = skip + ARM_ALERTS.pageSize;
-    return { value, ...(next < all.length ? { nextLink: `${deps.baseUrl()}${url}?api-version=${ARM_ALERTS.apiVersion}&$skipToken=${next}` } : {}) };
+    return { value, ...(next < all.length ? { nextLink: `${deps.baseUrl()}${url}?api-version=${apiVersion}&$skipToken=${next}` } : {}) };
   };
   const act = async (w: Where & { name: string; action: keyof typeof STATUS_ACTIONS }, who: string) => {
     const { view } = await mdcAlert(w);
@@ -88,15 +91,15 @@ export const armAlertRoutes: FastifyPluginAsyncZod<ArmAlertRouteDeps> = async (a
 
   app.get('/subscriptions/:sub/providers/Microsoft.Security/alerts', {
     schema: { tags, summary: 'List the subscription\'s alerts (MDC REST)', security: ROLE.reader, params: z.object(Sub), querystring: ListQuery, response: { 200: AlertList, ...ERROR_RESPONSES } },
-  }, async (req) => list(req.params, req.query.$skipToken, path(req.params)));
+  }, async (req) => list(req.params, req.query.$skipToken, path(req.params), req.query['api-version']));
 
   app.get('/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.Security/alerts', {
     schema: { tags, summary: 'List a resource group\'s alerts (MDC REST)', security: ROLE.reader, params: z.object({ ...Sub, ...Rg }), querystring: ListQuery, response: { 200: AlertList, ...ERROR_RESPONSES } },
-  }, async (req) => list(req.params, req.query.$skipToken, path(req.params)));
+  }, async (req) => list(req.params, req.query.$skipToken, path(req.params), req.query['api-version']));
 
   app.get('/subscriptions/:sub/providers/Microsoft.Security/locations/:loc/alerts', {
     schema: { tags, summary: 'List the subscription\'s alerts in one location (MDC REST)', security: ROLE.reader, params: z.object({ ...Sub, ...Loc }), querystring: ListQuery, response: { 200: AlertList, ...ERROR_RESPONSES } },
-  }, async (req) => list(req.params, req.query.$skipToken, path(req.params)));
+  }, async (req) => list(req.params, req.query.$skipToken, path(req.params), req.query['api-version']));
 
   app.get('/subscriptions/:sub/providers/Microsoft.Security/locations/:loc/alerts/:name', {
     schema: { tags, summary: 'Get an alert (MDC REST, subscription level)', security: ROLE.reader, params: z.object({ ...Sub, ...Loc, ...Name }), querystring: GetQuery, response: { 200: MdcAlert, ...ERROR_RESPONSES } },

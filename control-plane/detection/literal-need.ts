@@ -79,3 +79,21 @@ export function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
 }
+
+/**
+ * Lower-cased text of a field value, memoised: one event's values are scanned by the rule index
+ * and compared by its candidate rules, and a string's hash is cached by V8, so a lookup is
+ * cheaper than lower-casing again (the index and the rules share this memo, so each value is
+ * lower-cased once).
+ */
+const lowered = new Map<string, string>();
+export function lower(a: unknown): string {
+  const s = typeof a === 'string' ? a : String(a);
+  let v = lowered.get(s);
+  if (v === undefined) {
+    v = s.toLowerCase();
+    if (lowered.size >= 8192) lowered.clear();
+    lowered.set(s, v);
+  }
+  return v;
+}

@@ -1,5 +1,5 @@
 import type { SensorEvent, TableName } from '../../protocol/index.ts';
-import { coverOf, type Need, type NeedGetter } from './literal-need.ts';
+import { coverOf, lower, type Need, type NeedGetter } from './literal-need.ts';
 
 /**
  * The rule index: which detection rules can possibly match an event, so only those are evaluated
@@ -123,14 +123,12 @@ class Automaton {
       const f = fail[n]!;
       const inherited = out[f];
       if (inherited) out[n] = [...(out[n] ?? []), ...inherited];
-      for (let c = 0; c < width; c++) {
-        const m = children[n]!.get(c);
-        if (m === undefined) delta[n * width + c] = delta[f * width + c]!;
-        else {
-          fail[m] = delta[f * width + c]!;
-          delta[n * width + c] = m;
-          queue.push(m);
-        }
+      // The failure node's row (complete: it is nearer the root), then this node's own edges.
+      delta.copyWithin(n * width, f * width, f * width + width);
+      for (const [c, m] of children[n]!) {
+        fail[m] = delta[f * width + c]!;
+        delta[n * width + c] = m;
+        queue.push(m);
       }
     }
     this.outStart = new Uint32Array(nodes + 1);
@@ -168,7 +166,9 @@ class TableIndex<R extends IndexedRule> {
   private readonly litSeen: Uint32Array;
   private readonly ruleSeen: Uint32Array;
   private epoch = 0;
-  private found: number[] = [];
+  /** The rules found for the current event (reused: no allocation per event); `foundCount` long. */
+  private readonly found: Int32Array;
+  private foundCount = 0;
 
   constructor(readonly rules: R[]) {
     // Every literal of every rule's need gets an id, per field (getter).
@@ -232,6 +232,7 @@ class TableIndex<R extends IndexedRule> {
     }
     this.litSeen = new Uint32Array(this.coverRules.length);
     this.ruleSeen = new Uint32Array(rules.length);
+    this.found = new Int32Array(rules.length);
   }
 
   private readonly hit = (li: number, ids: number[]) => {
@@ -243,30 +244,50 @@ class TableIndex<R extends IndexedRule> {
       const r = rs[j]!;
       if (this.ruleSeen[r] !== this.epoch) {
         this.ruleSeen[r] = this.epoch;
-        this.found.push(r);
+        this.found[this.foundCount++] = r;
       }
     }
   };
 
-  /** The rules that may match `event` (their whole need is met by the literals found), in rule order. */
-  candidates(event: Record<string, unknown>): R[] {
+  /**
+   * The rules that may match `event` (their whole need is met by the literals found), in rule
+   * order; with `match`, only those that match it. Allocates only the returned array (none when
+   * no rule is returned).
+   */
+  candidates(event: Record<string, unknown>, match = false): R[] {
     if (++this.epoch === 0xffffffff) {
       this.litSeen.fill(0);
       this.ruleSeen.fill(0);
       this.epoch = 1;
     }
-    const found: number[] = this.found = [...this.always];
-    for (const f of this.fields) {
+    const found = this.found;
+    const always = this.always;
+    for (let i = 0; i < always.length; i++) found[i] = always[i]!;
+    this.foundCount = always.length;
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
       const v = f.get(event);
       if (v === undefined || v === null) continue;
-      f.automaton.scan((typeof v === 'string' ? v : String(v)).toLowerCase(), f.ids, this.hit);
+      f.automaton.scan(lower(v), f.ids, this.hit);
     }
-    if (found.length !== this.always.length) found.sort((a, b) => a - b);
-    const out: R[] = [];
-    for (const r of found) if (this.checks[r]!(this.litSeen, this.epoch)) out.push(this.rules[r]!);
+    const n = this.foundCount;
+    if (n !== always.length) found.subarray(0, n).sort();
+    let out: R[] = NONE as R[];
+    for (let i = 0; i < n; i++) {
+      const r = found[i]!;
+      if (!this.checks[r]!(this.litSeen, this.epoch)) continue;
+      const rule = this.rules[r]!;
+      if (match && !rule.match(event)) continue;
+      if (out === NONE) out = [];
+      out.push(rule);
+    }
     return out;
   }
 }
+
+/** The empty result (shared; never modified). */
+const NONE: never[] = [];
 
 /** Detection rules indexed by table, OS family and necessary literal. */
 export class RuleIndex<R extends IndexedRule> {
@@ -276,6 +297,10 @@ export class RuleIndex<R extends IndexedRule> {
 
   /** The rules of `event`'s table for OS family `os` that may match it, in rule order. */
   candidates(event: SensorEvent, os: OsFamily | undefined): R[] {
+    return this.indexOf(event, os).candidates(event as Record<string, unknown>);
+  }
+
+  private indexOf(event: SensorEvent, os: OsFamily | undefined): TableIndex<R> {
     const key = os === undefined ? event.Table : `${event.Table}\u0000${os}`;
     let index = this.indexes.get(key);
     if (!index) {
@@ -283,13 +308,11 @@ export class RuleIndex<R extends IndexedRule> {
       index = new TableIndex((this.byTable.get(event.Table) ?? []).filter((r) => ruleRunsOn(r, os)));
       this.indexes.set(key, index);
     }
-    return index.candidates(event as Record<string, unknown>);
+    return index;
   }
 
   /** The rules of `event`'s table for OS family `os` that match it, in rule order. */
   matching(event: SensorEvent, os: OsFamily | undefined): R[] {
-    const out: R[] = [];
-    for (const rule of this.candidates(event, os)) if (rule.match(event as Record<string, unknown>)) out.push(rule);
-    return out;
+    return this.indexOf(event, os).candidates(event as Record<string, unknown>, true);
   }
 }

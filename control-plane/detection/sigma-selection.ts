@@ -1,6 +1,6 @@
 import type { TableName } from '../../protocol/index.ts';
 import type { FieldMapping, Getter } from './field-mapping.ts';
-import { ANY, isAscii, needAnd, needOr, type Need } from './literal-need.ts';
+import { ANY, isAscii, lower, needAnd, needOr, type Need } from './literal-need.ts';
 
 /** A compiled selection: true when the event (a flat column map) satisfies it. */
 export type Predicate = (event: Record<string, unknown>) => boolean;
@@ -432,22 +432,6 @@ function longestPiece(v: string): string {
 }
 
 type Pattern = (s: string) => boolean;
-
-/**
- * Lower-cased text of a field value, memoised: one event's values are compared by hundreds of
- * rules, and a string's hash is cached by V8, so a lookup is cheaper than lower-casing again.
- */
-const lowered = new Map<string, string>();
-function lower(a: unknown): string {
-  const s = typeof a === 'string' ? a : String(a);
-  let v = lowered.get(s);
-  if (v === undefined) {
-    v = s.toLowerCase();
-    if (lowered.size >= 8192) lowered.clear();
-    lowered.set(s, v);
-  }
-  return v;
-}
 
 function literalPattern(t: string, op: string): Pattern {
   switch (op) {

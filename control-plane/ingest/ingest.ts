@@ -1,8 +1,8 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import { osFamilyOf, type DetectionEngine, type OsFamily } from '../detection/index.ts';
-import { correlationKeys, upsertAlert, type UpsertResult } from '../alerts/alert-deduper.ts';
+import { osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
+import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
 import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
@@ -10,6 +10,7 @@ import { correlateAlert, refreshIncident } from '../incidents/incident-correlato
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
   stored: number;
+  /** One per occurrence; one folded in memory (`deferred`) carries its alert as the transaction first wrote it. */
   alerts: UpsertResult[];
 }
 
@@ -20,7 +21,7 @@ export interface IngestOptions {
   /**
    * Keep only the alert rows (created or folded by the same dedup): no product copies, entity
    * index, incidents, alert sources or alert-event links. For `arcsim detect`, whose result is
-   * the alert rows of a throwaway store.
+   * the alert rows of a throwaway store (IngestResult.alerts is then empty).
    */
   alertsOnly?: boolean;
 }
@@ -42,7 +43,12 @@ export class Ingest {
 
   /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
   ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
-    return this.store.transaction((tx) => this.ingestIn(tx, agent, machine, events, arrivedAt));
+    return this.store.transaction(async (tx) => {
+      const folds = this.folds(tx);
+      const result = await this.ingestIn(tx, agent, machine, events, arrivedAt, undefined, folds);
+      await folds.flush();
+      return result;
+    });
   }
 
   /**
@@ -51,8 +57,10 @@ export class Ingest {
    */
   ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
     return this.store.transaction(async (tx) => {
+      const folds = this.folds(tx);
       const out: IngestResult[] = [];
-      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs));
+      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs, folds));
+      await folds.flush();
       return out;
     });
   }
@@ -61,7 +69,7 @@ export class Ingest {
    * `simulatedOs`: the OS family every event of the batch stands for, when the caller knows it (a
    * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
    */
-  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number, simulatedOs?: OsFamily): Promise<IngestResult> {
+  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt: number | undefined, simulatedOs: OsFamily | undefined, folds: AlertFolds): Promise<IngestResult> {
     const now = this.clock.now();
     const fresh = await tx.events.insertEvents(agent.agentId, events, now);
     const alerts: UpsertResult[] = [];
@@ -80,9 +88,7 @@ export class Ingest {
         const own = occ.trigger.DeviceId === agent.agentId;
         const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey, links: !this.options.alertsOnly });
-        alerts.push(result);
-        if (!this.options.alertsOnly) await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
       }
     }
     return { stored: fresh.length, alerts };
@@ -93,15 +99,35 @@ export class Ingest {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const alerts: UpsertResult[] = [];
+      const folds = this.folds(tx);
       for (const occ of await this.engine.closeAll(tx)) {
         const host = await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        const result = await upsertAlert(tx, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey, links: !this.options.alertsOnly });
-        alerts.push(result);
-        if (!this.options.alertsOnly) await afterUpsert(tx, result, host.machine.facts.hostname, this.options, this.newId, now);
+        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey }, alerts);
       }
+      await folds.flush();
       return alerts;
     });
+  }
+
+  /**
+   * One transaction's alert upserts: occurrences of one dedup key fold in memory (AlertFolds);
+   * a folded alert's incident is refreshed once when its folds are written.
+   */
+  private folds(tx: StoreTx): AlertFolds {
+    if (this.options.alertsOnly) return new AlertFolds(tx, false);
+    return new AlertFolds(tx, true, async (alert, now) => {
+      const incident = await tx.incidents.incidentOfAlert(alert.systemAlertId);
+      if (incident) await refreshIncident(tx, incident, now);
+    });
+  }
+
+  private async upsert(tx: StoreTx, folds: AlertFolds, occ: Occurrence, ctx: AlertContext, alerts: UpsertResult[]): Promise<void> {
+    const result = await folds.add(occ, ctx);
+    if (this.options.alertsOnly) return;
+    alerts.push(result);
+    // An occurrence the store upserted (not folded in memory): its copies and incident, or its incident's refresh.
+    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now);
   }
 }
 

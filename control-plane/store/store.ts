@@ -393,7 +393,14 @@ export interface AlertsRepository {
    * widened). The choice is one upsert on the dedup key's unique row, so concurrent
    * control-plane replicas always agree on a single alert.
    */
-  upsertAlert(candidate: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }>;
+  upsertAlert(candidate: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean; lastTime: number }>;
+  /**
+   * Writes occurrences already folded (in memory, inside the same transaction, by the rule of
+   * upsertAlert) into the alert that owns `dedupKey`: count + `count`, first/last time widened,
+   * `updatedAt`, and the dedup key's last occurrence time set to `lastTime`. `lastTime` is
+   * what upsertAlert's claim would have left after those occurrences one by one.
+   */
+  foldOccurrences(f: { systemAlertId: string; dedupKey: string; count: number; startTime: number; endTime: number; updatedAt: number; lastTime: number }): Promise<void>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
   /** Sets the status; a real change also writes the sinks' outbox row (same transaction). */

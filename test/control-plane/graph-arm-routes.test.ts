@@ -100,6 +100,11 @@ test('Graph alerts_v2: a bad $filter, $orderby or $top is a typed 400 naming the
     assert.equal(r.status, 400, `${JSON.stringify(params)}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.code, 'ARCSIM_E_VALIDATION');
     assert.ok(String(r.body.path).startsWith(path), `${JSON.stringify(params)}: path ${r.body.path}`);
+    // Graph's own error envelope beside arcsim's body (what Graph clients read).
+    assert.equal(r.body.error.code, 'ARCSIM_E_VALIDATION');
+    assert.equal(r.body.error.target, r.body.path);
+    assert.match(r.body.error.innerError.date, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(typeof r.body.error.innerError['request-id'], 'string');
   }
   assert.equal((await fetch(`${env.url}/v1.0/security/alerts_v2`)).status, 401);
 });
@@ -163,6 +168,10 @@ test('MDC ARM alerts: list by subscription (value), get by location, dismiss/act
   const wrongVersion = await call('GET', `/subscriptions/sub-1/providers/Microsoft.Security/alerts${q({ 'api-version': '2019-01-01' })}`);
   assert.equal(wrongVersion.status, 400);
   assert.equal(wrongVersion.body.path, 'query.api-version');
+  // ARM's CloudError envelope beside arcsim's body (what ARM clients read).
+  assert.deepEqual(wrongVersion.body.error, { code: 'ARCSIM_E_VALIDATION', message: wrongVersion.body.message, target: 'query.api-version' });
+  // 2021-11-01 (what @azure/arm-security 5 sends) is served the same, and nextLink would keep it.
+  assert.equal((await call('GET', `/subscriptions/sub-1/providers/Microsoft.Security/alerts${q({ 'api-version': '2021-11-01' })}`)).body.value.length, list.body.value.length);
 
   const own = list.body.value.find((a: any) => a.properties.extendedProperties.detectingProduct !== 'MDE');
   const name = own.name;

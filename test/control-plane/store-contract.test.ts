@@ -298,6 +298,25 @@ for (const backend of backends) {
       assert.equal((await s.sinks.pendingChanges('early', start, 10)).length, 2);
     }));
 
+    it('folded occurrences: the alert gains their count and span, and the key its last time (the next upsert folds or not by it)', withStore(async (s) => {
+      const w = 10 * MIN;
+      const first = await s.alerts.upsertAlert(alert('A1', { startTime: T0, endTime: T0 }), w);
+      assert.equal(first.lastTime, T0, 'the claim returns the key\'s last occurrence time');
+      // Three occurrences folded elsewhere: at T0 - 2 min, T0 + 4 min, T0 + 8 min.
+      await s.transaction((tx) => tx.alerts.foldOccurrences({ systemAlertId: 'A1', dedupKey: 'key-1', count: 3, startTime: T0 - 2 * MIN, endTime: T0 + 8 * MIN, updatedAt: T0 + 9 * MIN, lastTime: T0 + 8 * MIN }));
+      const a1 = (await s.alerts.getAlert('A1'))!;
+      assert.deepEqual([a1.count, a1.startTime, a1.endTime, a1.updatedAt], [4, T0 - 2 * MIN, T0 + 8 * MIN, T0 + 9 * MIN]);
+      // 17 minutes after T0 but 9 after the key's last time: it folds (it would not by the first time).
+      const next = await s.alerts.upsertAlert(alert('A2', { startTime: T0 + 17 * MIN, endTime: T0 + 17 * MIN }), w);
+      assert.deepEqual([next.created, next.alert.systemAlertId, next.alert.count, next.lastTime], [false, 'A1', 5, T0 + 17 * MIN]);
+      // A fold for an alert that no longer owns the key leaves the key alone.
+      await s.alerts.upsertAlert(alert('A3', { startTime: T0 + 60 * MIN, endTime: T0 + 60 * MIN }), w);
+      await s.alerts.foldOccurrences({ systemAlertId: 'A1', dedupKey: 'key-1', count: 1, startTime: T0 + 18 * MIN, endTime: T0 + 18 * MIN, updatedAt: T0 + 20 * MIN, lastTime: T0 + 18 * MIN });
+      const later = await s.alerts.upsertAlert(alert('A4', { startTime: T0 + 65 * MIN, endTime: T0 + 65 * MIN }), w);
+      assert.deepEqual([later.created, later.alert.systemAlertId, later.alert.count], [false, 'A3', 2]);
+      assert.equal((await s.alerts.getAlert('A1'))!.count, 6);
+    }));
+
     it('alert upsert: same key within the window folds (count 2), outside it starts a new alert', withStore(async (s) => {
       const w = 10 * MIN;
       const first = await s.alerts.upsertAlert(alert('A1'), w);

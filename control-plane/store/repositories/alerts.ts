@@ -13,12 +13,16 @@ const Q = {
                                           THEN alert_dedup.system_alert_id ELSE excluded.system_alert_id END,
                    last_time = CASE WHEN ABS(excluded.last_time - alert_dedup.last_time) <= ${d.float('?')}
                                     THEN ${d.greatest('alert_dedup.last_time', 'excluded.last_time')} ELSE excluded.last_time END
-                 RETURNING system_alert_id`),
+                 RETURNING system_alert_id, last_time`),
   insertAlert: sql(`INSERT INTO alerts (system_alert_id, dedup_key, alert_type, rule_id, agent_id, resource_id, severity, status, count,
                       start_time, end_time, time_generated, updated_at, latency_ms, properties)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`),
   addOccurrence: sql((d) => `UPDATE alerts SET count = count + 1, start_time = ${d.least('start_time', '?')},
                     end_time = ${d.greatest('end_time', '?')}, updated_at = ? WHERE system_alert_id = ? RETURNING *`),
+  // Several occurrences folded in memory (foldOccurrences): the same widening as addOccurrence.
+  addOccurrences: sql((d) => `UPDATE alerts SET count = count + ?, start_time = ${d.least('start_time', '?')},
+                    end_time = ${d.greatest('end_time', '?')}, updated_at = ? WHERE system_alert_id = ?`),
+  setDedupLast: sql(`UPDATE alert_dedup SET last_time = ? WHERE dedup_key = ? AND system_alert_id = ?`),
   getAlert: sql(`SELECT * FROM alerts WHERE system_alert_id = ?`),
   setAlertStatus: sql(`UPDATE alerts SET status = ?, updated_at = ? WHERE system_alert_id = ?`),
   statusOf: sql((d) => `SELECT status FROM alerts WHERE system_alert_id = ? ${d.forUpdate}`),
@@ -52,23 +56,32 @@ const Q = {
 };
 
 export class AlertsRepo extends RepositoryBase implements AlertsRepository {
-  upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean }> {
+  upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean; lastTime: number }> {
     // Two statements, not one: on PostgreSQL, after the claim waited for a concurrent replica's
     // claim to commit, the alert row that replica inserted is visible only to a *later* statement.
     return this.ex.atomic(async (ex) => {
-      const claim = await ex.get<{ system_alert_id: string }>(Q.claimDedup, [a.dedupKey, a.systemAlertId, a.endTime, windowMs, windowMs]);
+      const claim = await ex.get<{ system_alert_id: string; last_time: number | string }>(Q.claimDedup, [a.dedupKey, a.systemAlertId, a.endTime, windowMs, windowMs]);
       const owner = claim!.system_alert_id;
+      const lastTime = Number(claim!.last_time);
       if (owner === a.systemAlertId) {
         const row = await ex.get<AlertCols>(Q.insertAlert, [
           a.systemAlertId, a.dedupKey, a.alertType, a.ruleId, a.agentId, a.resourceId, a.severity, a.status, a.count,
           a.startTime, a.endTime, a.timeGenerated, a.updatedAt, a.latencyMs, JSON.stringify(a.properties),
         ]);
         await ex.run(Q.outbox, [a.systemAlertId, 'created', a.status, a.updatedAt]);
-        return { alert: toAlert(row!), created: true };
+        return { alert: toAlert(row!), created: true, lastTime };
       }
       const row = await ex.get<AlertCols>(Q.addOccurrence, [a.startTime, a.endTime, a.updatedAt, owner]);
       if (!row) throw new Error(`alert_dedup names alert ${owner} for ${a.dedupKey}, but no such alert exists`);
-      return { alert: toAlert(row), created: false };
+      return { alert: toAlert(row), created: false, lastTime };
+    });
+  }
+
+  async foldOccurrences(f: { systemAlertId: string; dedupKey: string; count: number; startTime: number; endTime: number; updatedAt: number; lastTime: number }): Promise<void> {
+    if (f.count === 0) return;
+    await this.ex.atomic(async (ex) => {
+      await ex.run(Q.addOccurrences, [f.count, f.startTime, f.endTime, f.updatedAt, f.systemAlertId]);
+      await ex.run(Q.setDedupLast, [f.lastTime, f.dedupKey, f.systemAlertId]);
     });
   }
 

@@ -1,0 +1,62 @@
+import { machineResourceId, toMachineName, type SensorEvent } from '../../protocol/index.ts';
+import { ManualClock } from '../../lib/clock.ts';
+import { openSqliteStore, type AgentRow, type MachineRow } from '../../control-plane/store/index.ts';
+import { Ingest } from '../../control-plane/ingest/ingest.ts';
+import { SyncConfigSchema } from '../../control-plane/products/sync-matrix.ts';
+import { DetectionEngine } from '../../control-plane/detection/index.ts';
+import { detectAlertsWorkload } from './detect-alerts-workload.ts';
+
+/** Events per batch, as an agent sends them (one device's consecutive events). */
+const BATCH = 40;
+
+/**
+ * The live ingest path (Ingest with products, incidents, sources and event links; one
+ * transaction per batch) over the workload of detect-alerts-workload.ts, every device an Arc
+ * machine of its simulated OS, on an injected clock (1 s per batch) with counter ids. Returns
+ * what the store then holds about alerts: the alert rows, each one's sources and linked events,
+ * and the incidents with their alerts.
+ */
+export async function ingestFoldsState(): Promise<unknown> {
+  const w = detectAlertsWorkload();
+  const store = openSqliteStore({ file: ':memory:' });
+  try {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    let n = 0;
+    const ingest = new Ingest(store, new DetectionEngine(w.rules, { latenessMs: 0 }), clock, () => `id-${String(++n).padStart(6, '0')}`, {
+      sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
+    });
+    await store.agents.insertToken({ id: 't', tokenHash: 't', subscription: 's', resourceGroup: 'rg', location: 'eastus', createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, revokedAt: null, uses: 0, maxUses: null });
+    const hosts = new Map<string, { agent: AgentRow; machine: MachineRow }>();
+    for (const e of w.events) {
+      if (hosts.has(e.DeviceId)) continue;
+      const name = toMachineName(e.DeviceName);
+      const agent: AgentRow = { agentId: e.DeviceId, keyHash: '', tokenId: 't', subscription: 's', resourceGroup: 'rg', location: 'eastus', hostname: name, enrolledAt: 0 };
+      await store.agents.enrollAgent(agent, 0);
+      const os = w.deviceOs.get(e.DeviceId);
+      const machine = await store.machines.upsertMachine({
+        agentId: e.DeviceId, resourceId: machineResourceId('s', 'rg', name), name, sqlInstances: [], extensions: [],
+        status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,
+        facts: { hostname: e.DeviceName, agentVersion: 'test', detectedProperties: {}, cloudMetadata: { provider: 'N/A' }, ...(os ? { osType: os === 'macos' ? 'darwin' : os } : {}) },
+      });
+      hosts.set(e.DeviceId, { agent, machine });
+    }
+    const ordered = [...w.events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp));
+    for (let i = 0; i < ordered.length;) {
+      const device = ordered[i]!.DeviceId;
+      const batch: SensorEvent[] = [];
+      while (i < ordered.length && ordered[i]!.DeviceId === device && batch.length < BATCH) batch.push(ordered[i++]!);
+      const h = hosts.get(device)!;
+      await ingest.ingestBatch(h.agent, h.machine, batch);
+      clock.advance(1000);
+    }
+    await ingest.closeAll();
+    const alerts = await store.alerts.listAlerts();
+    const incidents = await store.incidents.listIncidents();
+    return {
+      alerts: await Promise.all(alerts.map(async (a) => ({ ...a, latencyMs: null, sources: await store.alerts.alertSources(a.systemAlertId), events: await store.alerts.alertEvents(a.systemAlertId) }))),
+      incidents: await Promise.all(incidents.map(async (x) => ({ ...x, alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
+    };
+  } finally {
+    await store.close();
+  }
+}
