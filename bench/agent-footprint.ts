@@ -7,7 +7,7 @@ import { AGENT_ARTIFACT, UNIT_NODE_ARGS } from '../protocol/agent-service.ts';
 
 /**
  * Agent idle footprint: one real agent process started exactly as the systemd unit starts it
- * (`node [UNIT_NODE_ARGS] arcsim-agent.mjs run ...`: the one-file bundle install.sh installs, built
+ * (`node [UNIT_NODE_ARGS] arcsim-agent.cjs run ...`: the one-file bundle install.sh installs, built
  * now from the sources into a temp dir, no node_modules next to it, the real host inventory) connected to a control plane in this process, heartbeating at
  * `heartbeatIntervalSec`, measured for `durationMs` after it registered: RSS (sampled from
  * /proc every second: median and max) and CPU time used over the window.
@@ -36,7 +36,7 @@ export interface AgentFootprint {
   cpuPercent: number;
   targetRssMB: number;
   withinTarget: boolean;
-  /** What ran: `bundle` (arcsim-agent.mjs, as installed) or another entry given by the caller. */
+  /** What ran: `bundle` (arcsim-agent.cjs, as installed) or another entry given by the caller. */
   mode: 'bundle' | 'other entry';
   nodeArgs: string[];
 }
@@ -55,13 +55,13 @@ async function procStat(pid: number): Promise<{ rssBytes: number; cpuTicks: numb
 }
 
 /**
- * What bin/arcsim-agent.js will run: the bundle when dist/arcsim-agent.mjs exists and is newer than
+ * What bin/arcsim-agent.js will run: the bundle when dist/arcsim-agent.cjs exists and is newer than
  * every source it was built from (the bin's own rule), else the sources through tsx.
  */
 export function agentEntryMode(root = join(import.meta.dirname, '..')): 'bundle' | 'tsx' {
   if (process.env.ARCSIM_AGENT_FROM_SOURCE === '1') return 'tsx';
   try {
-    const built = statSync(join(root, 'dist', 'arcsim-agent.mjs')).mtimeMs;
+    const built = statSync(join(root, 'dist', 'arcsim-agent.cjs')).mtimeMs;
     const sources = JSON.parse(readFileSync(join(root, 'dist', 'arcsim-agent.sources.json'), 'utf8')) as string[];
     return sources.every((f) => statSync(join(root, f)).mtimeMs <= built) ? 'bundle' : 'tsx';
   } catch {

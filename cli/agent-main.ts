@@ -7,11 +7,11 @@ import { agentCommand } from './agent.ts';
 import { throwUsageErrors, usageExitCode } from './usage.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-/** True in the agent bundle (arcsim-agent.mjs, scripts/build-agent.mjs), false when run from the sources. */
-const BUNDLED = SELF.endsWith('.mjs');
+/** True in the agent bundle (arcsim-agent.cjs, scripts/build-agent.mjs), false when run from the sources. */
+const BUNDLED = SELF.endsWith('.cjs');
 
 /**
- * The agent alone (the bundle arcsim-agent.mjs, what the systemd unit runs; bin/arcsim-agent.js in
+ * The agent alone (the bundle arcsim-agent.cjs, what the systemd unit runs; bin/arcsim-agent.js in
  * a checkout): the same commands as `arcsim agent`, without the control plane, so an idle agent
  * stays small; `run` takes the host inventory in a short-lived child process running this same
  * entry, so it never loads systeminformation either. From the bundle, `install` installs the
@@ -35,5 +35,7 @@ export async function agentMain(argv: string[]): Promise<void> {
   }
 }
 
-// Run directly as the bundle (`node arcsim-agent.mjs ...`); bin/arcsim-agent.js calls agentMain itself.
-if (BUNDLED && process.argv[1] && realpathSync(process.argv[1]) === SELF) await agentMain(process.argv);
+// Run directly as the bundle (`node arcsim-agent.cjs ...`); bin/arcsim-agent.js calls agentMain itself.
+// Not awaited: the bundle is a CommonJS script, which has no top-level await; agentMain handles its
+// own errors (exit code), and the process lives as long as what it started.
+if (BUNDLED && process.argv[1] && realpathSync(process.argv[1]) === SELF) void agentMain(process.argv);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 export const SERVICE_NAME = 'arcsim-agent.service';
 
 /** The one file an install puts on a host: the agent bundle (scripts/build-agent.mjs). */
-export const AGENT_ARTIFACT = 'arcsim-agent.mjs';
+export const AGENT_ARTIFACT = 'arcsim-agent.cjs';
 
 /**
  * Exit status of an agent whose key was revoked (ARCSIM_E_AGENT_REVOKED; 78 is EX_CONFIG): the unit

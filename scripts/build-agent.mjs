@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the agent (cli/agent-main.ts and everything it imports, JavaScript dependencies included)
-// into ONE file, arcsim-agent.mjs, whose only run-time need is Node.js >= 20: no node_modules, no
-// source tree, no tsx. It is what the control plane serves to install.sh (GET /agent/arcsim-agent.mjs,
+// into ONE file, arcsim-agent.cjs, whose only run-time need is Node.js >= 20: no node_modules, no
+// source tree, no tsx. It is what the control plane serves to install.sh (GET /agent/arcsim-agent.cjs,
 // control-plane/install/agent-artifact.ts), what `arcsim agent install` installs, and what
 // bin/arcsim-agent.js runs in a checkout (built by `npm run build:agent` and npm's `prepare`).
 //
@@ -23,7 +23,7 @@ import * as esbuild from 'esbuild';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
-const ARTIFACT_NAME = 'arcsim-agent.mjs';
+const ARTIFACT_NAME = 'arcsim-agent.cjs';
 
 /** Packages and folders that must never be in the agent (issue 11: the agent needs only Node). */
 const FORBIDDEN = [/^node_modules\/(fastify|@fastify|pg|pg-[a-z]+|better-sqlite3|esbuild|@esbuild|tsx)\//, /^control-plane\//, /^testruns\//];
@@ -123,7 +123,7 @@ function splitInputs(metafile, entry) {
 }
 
 /**
- * Builds `<outDir>/arcsim-agent.mjs` (default dist/) and `arcsim-agent.sources.json` (the project
+ * Builds `<outDir>/arcsim-agent.cjs` (default dist/) and `arcsim-agent.sources.json` (the project
  * sources it was built from, which bin/arcsim-agent.js checks to never run a stale bundle).
  * Returns the file, its size and SHA-256, and the esbuild metafiles of its hot part (`metafile`:
  * what runs at start) and cold part (`coldMetafile`). Throws when a forbidden module got into it.
@@ -133,7 +133,9 @@ function splitInputs(metafile, entry) {
  * twice the size of that text: 1.2 MB of the 1.5 MB bundle was code an idle agent never runs
  * (systeminformation, zod, yaml, luxon, node-schedule, the scenario code and what only they
  * import). So:
- * - the hot part is an ES module: the entry and everything it reaches by static imports;
+ * - the hot part is the file itself, a CommonJS script (a `.cjs` file: Node then loads neither its
+ *   ES module loader nor what that pulls in, ~0.9 MB of an idle agent; docs/performance.md, "sixth
+ *   pass"): the entry and everything it reaches by static imports;
  * - every module only reached through `import()` goes into the cold part, one CommonJS bundle
  *   kept inside the hot part as a brotli-compressed string (about a fifth of its size). The first
  *   `import()` of a cold module decompresses and evaluates it (`node:vm`, in this process, once);
@@ -210,7 +212,6 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
         contents: [
           "import { brotliDecompressSync } from 'node:zlib';",
           "import { runInThisContext } from 'node:vm';",
-          "import { fileURLToPath } from 'node:url';",
           ...hotUsedList.map((k, i) => `import * as hot${i} from ${JSON.stringify(join(ROOT, k))};`),
           `const HOT = {${hotUsedList.map((k, i) => `${JSON.stringify(k)}: hot${i}`).join(', ')}};`,
           `const COLD = ${JSON.stringify(packed.toString('base64'))};`,
@@ -220,9 +221,9 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
           '  return Promise.resolve().then(() => {',
           '    if (!cold) {',
           "      const code = brotliDecompressSync(Buffer.from(COLD, 'base64')).toString('utf8');",
-          "      const fn = runInThisContext(code, { filename: fileURLToPath(import.meta.url) + ' (cold part)' });",
+          "      const fn = runInThisContext(code, { filename: __filename + ' (cold part)' });",
           '      const module = { exports: {} };',
-          '      fn(module, module.exports, require, HOT, import.meta.url);',
+          '      fn(module, module.exports, require, HOT, __arcsimImportMetaUrl);',
           '      cold = module.exports.modules;',
           '    }',
           '    return cold[key]();',
@@ -233,17 +234,19 @@ export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
       }));
     },
   };
+  // A CommonJS script: `require`, `__filename`, `__dirname` are Node's own. The sources' `import.meta`
+  // (an ES module's) becomes them, its `url` the file's URL, computed once; the sources use no
+  // top-level await (esbuild refuses it in CommonJS output).
   const result = await esbuild.build({
-    ...COMMON, entryPoints: [join(ROOT, entry)], outfile, format: 'esm', logLevel,
+    ...COMMON, entryPoints: [join(ROOT, entry)], outfile, format: 'cjs', logLevel,
     plugins: [coldLoader, ...plugins],
-    // CommonJS dependencies (winston, commander, systeminformation...) call require() for Node
-    // built-ins (and ws for its optional helpers): give the ESM bundle a real require.
+    define: { 'import.meta.url': '__arcsimImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
     banner: {
       js: [
         '#!/usr/bin/env node',
         '// arcsim agent, built by scripts/build-agent.mjs from cli/agent-main.ts: do not edit. Needs only Node.js >= 20.',
-        "import { createRequire as __arcsimCreateRequire } from 'node:module';",
-        'const require = __arcsimCreateRequire(import.meta.url);',
+        "'use strict';",
+        "const __arcsimImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
       ].join('\n'),
     },
   });

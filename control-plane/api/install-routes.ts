@@ -5,7 +5,7 @@ import { protocolError } from '../../protocol/errors.ts';
 
 /**
  * GET /install.sh (with the bundle's SHA-256 baked in, and with TLS the CA and its SHA-256),
- * GET /agent/arcsim-agent.mjs (the agent, one file), GET /agent/arcsim-agent.mjs.sha256
+ * GET /agent/arcsim-agent.cjs (the agent, one file), GET /agent/arcsim-agent.cjs.sha256
  * (sha256sum's format) and, with TLS, GET /install/ca.pem (the CA agents pin). No auth: the token
  * given to the script is the secret; a CA certificate is public.
  */

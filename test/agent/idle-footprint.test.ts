@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureAgentFootprint } from '../../bench/agent-footprint.ts';
@@ -54,7 +54,7 @@ test('the agent bundle is one file whose plain source text holds only what an id
     buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ file: string; metafile: { inputs: Record<string, unknown> }; coldMetafile: { inputs: Record<string, unknown> } }>;
   };
   const r = await buildAgent({ outDir: dir, quiet: true });
-  assert.deepEqual(readdirSync(dir).sort(), ['arcsim-agent.mjs', 'arcsim-agent.sources.json'], 'one artifact (and the list of its sources)');
+  assert.deepEqual(readdirSync(dir).sort(), ['arcsim-agent.cjs', 'arcsim-agent.sources.json'], 'one artifact (and the list of its sources)');
   // V8 keeps a script's whole source text for the life of the process (docs/performance.md, fifth pass).
   const COLD = /node_modules\/(systeminformation|zod|yaml|luxon|node-schedule|cron-parser)\/|^scenarios\/(schema|loader|player|index)\.ts$|^agent\/(inventory|host-facts|schedule-file|agent-config|persona)\.ts$/;
   assert.deepEqual(Object.keys(r.metafile.inputs).filter((f) => COLD.test(f)), [], 'no cold module in the plain part');
@@ -65,6 +65,22 @@ test('the agent bundle is one file whose plain source text holds only what an id
   assert.ok(text.length < 900_000, `the file is ${text.length} characters (1.5 MB before the cold part was packed)`);
   // Strings only systeminformation / zod carry in clear: the packed part is compressed.
   for (const marker of ['getStaticData', 'ZodError']) assert.ok(!text.includes(marker), `${marker} is not in the file's plain text`);
+});
+
+// Sixth pass (docs/performance.md): as an ES module (`.mjs`), the file made Node load its ESM loader
+// and, through it, readline and fs/promises (~0.9 MB of an idle agent).
+test('the agent bundle is a CommonJS script: run as the unit runs it, Node loads no ES module loader, readline or fs/promises for it', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const { buildAgent } = (await import(join(REPO, 'scripts', 'build-agent.mjs'))) as { buildAgent(o: { outDir: string; quiet: boolean }): Promise<{ file: string }> };
+  const { file } = await buildAgent({ outDir: dir, quiet: true });
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(probe, "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList) + '\\n'));\n");
+  const r = spawnSync(process.execPath, [...UNIT_NODE_ARGS, '--require', probe, file, '--help'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: arcsim-agent/);
+  const loaded = JSON.parse(/^LOADED (.*)$/m.exec(r.stderr)?.[1] ?? 'null') as string[];
+  assert.deepEqual(loaded.filter((m) => /internal\/modules\/esm\/loader|internal\/readline\/interface|internal\/fs\/promises/.test(m)), []);
 });
 
 test('an idle agent, run as the systemd unit runs it, keeps WebAssembly (for fetch) and never compiles code with new Function (zod without its JIT)', async (t) => {

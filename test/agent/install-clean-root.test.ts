@@ -95,7 +95,7 @@ test('install.sh of an https control plane on a clean root (only node + coreutil
   assert.equal(unitEnv.ARCSIM_CA_FILE, '/etc/arcsim-agent/ca.pem');
   writeFileSync(join(root, 'tmp/agent.yaml'), 'awsImdsUrl: http://127.0.0.1:9\ngcpMetadataUrl: http://127.0.0.1:9\n');
   const registered = new Promise<{ agentId: string }>((resolve) => env.cp.once('registered', (s: { agentId: string }) => resolve(s)));
-  const agent = spawn(which('chroot')!, [root, '/usr/bin/node', '/opt/arcsim-agent/arcsim-agent.mjs', 'run', '--control-plane', env.url,
+  const agent = spawn(which('chroot')!, [root, '/usr/bin/node', '/opt/arcsim-agent/arcsim-agent.cjs', 'run', '--control-plane', env.url,
     '--state-dir', '/var/lib/arcsim-agent', '--config', '/tmp/agent.yaml', '--log-format', 'json'], { env: { ...cleanEnv, ...unitEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   agent.stderr.on('data', (c) => (stderr += c));

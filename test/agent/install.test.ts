@@ -46,14 +46,14 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
 
   // One file, the bundle the control plane serves, with the digest install.sh carries.
   const installDir = join(root, 'opt', 'arcsim-agent');
-  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.mjs']);
-  const served = Buffer.from(await (await fetch(`${env.url}/agent/arcsim-agent.mjs`)).arrayBuffer());
+  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.cjs']);
+  const served = Buffer.from(await (await fetch(`${env.url}/agent/arcsim-agent.cjs`)).arrayBuffer());
   const digest = createHash('sha256').update(served).digest('hex');
-  assert.equal(await (await fetch(`${env.url}/agent/arcsim-agent.mjs.sha256`)).text(), `${digest}  arcsim-agent.mjs\n`);
+  assert.equal(await (await fetch(`${env.url}/agent/arcsim-agent.cjs.sha256`)).text(), `${digest}  arcsim-agent.cjs\n`);
   assert.ok(script.includes(`EXPECTED_SHA256="${digest}"`), 'the digest is baked into install.sh');
-  const installed = readFileSync(join(installDir, 'arcsim-agent.mjs'));
+  const installed = readFileSync(join(installDir, 'arcsim-agent.cjs'));
   assert.ok(installed.equals(served));
-  assert.equal(statSync(join(installDir, 'arcsim-agent.mjs')).mode & 0o777, 0o755);
+  assert.equal(statSync(join(installDir, 'arcsim-agent.cjs')).mode & 0o777, 0o755);
   const text = installed.toString('utf8');
   // Package names as their own code spells them, not as this test or the bundle's guard would.
   for (const marker of ['fastify-plugin', 'FST_ERR_', 'pg-protocol', 'better_sqlite3.node', 'createControlPlane', 'esbuild']) {
@@ -73,7 +73,7 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service'), 'utf8');
   assert.match(unit, new RegExp(`^EnvironmentFile=${envFile}$`, 'm'));
   const exec = unit.split('\n').find((l) => l.startsWith('ExecStart='))!;
-  assert.ok(exec.includes(` --optimize-for-size --max-opt=0 ${installDir}/arcsim-agent.mjs run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${stateDir}`), exec);
+  assert.ok(exec.includes(` --optimize-for-size --max-opt=0 ${installDir}/arcsim-agent.cjs run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${stateDir}`), exec);
   assert.match(unit, /^WantedBy=multi-user.target$/m);
 
   const calls = readFileSync(s.log, 'utf8').trim().split('\n');
@@ -131,10 +131,10 @@ test('arcsim agent install --no-start: the bundle built from the checkout, one f
   const r = await run(process.execPath, [cli, 'agent', 'install', '--control-plane', env.url, '--token', token.token, '--root', root, '--no-start'], process.env);
   assert.equal(r.code, 0, r.out);
   const installDir = join(root, 'opt', 'arcsim-agent');
-  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.mjs']);
-  assert.match(readFileSync(join(installDir, 'arcsim-agent.mjs'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+  assert.deepEqual(readdirSync(installDir), ['arcsim-agent.cjs']);
+  assert.match(readFileSync(join(installDir, 'arcsim-agent.cjs'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
   const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service'), 'utf8');
-  assert.ok(unit.includes(`${installDir}/arcsim-agent.mjs run --control-plane`), unit);
+  assert.ok(unit.includes(`${installDir}/arcsim-agent.cjs run --control-plane`), unit);
   const stateDir = join(root, 'var', 'lib', 'arcsim-agent');
   const identity = JSON.parse(readFileSync(join(stateDir, 'identity.json'), 'utf8'));
   assert.equal((await env.store.agents.getAgent(identity.agentId))?.resourceGroup, 'rg-local');
@@ -183,7 +183,7 @@ test('arcsim agent install --ca-file (installLocal): installs the pinned CA, nam
   const env = await startControlPlane({ dir, config: { tls: { cert: pki.files.cert, key: pki.files.key } } });
   t.after(async () => { await env.close(); cleanup(dir); });
   const token = await env.cp.createToken({ subscription: 's-ca', resourceGroup: 'rg-ca' });
-  const artifact = join(dir, 'arcsim-agent.mjs');
+  const artifact = join(dir, 'arcsim-agent.cjs');
   writeFileSync(artifact, '// stands in for the bundle: installLocal only copies it\n');
   const root = join(dir, 'root');
   const log = await installLocal({ root, controlPlane: env.url, token: token.token, artifact, start: false, ca: pki.caPem });

@@ -106,7 +106,7 @@ test('Agent.inventoryRunner: the child inventory is registered; a failing child 
   assert.match(String((err.meta as { error: string }).error), /bad\.mjs collect-inventory\) exited with code 1: kaput/);
 });
 
-/** Builds dist/arcsim-agent.mjs when it is missing or older than its sources (what `npm ci` does through `prepare`). */
+/** Builds dist/arcsim-agent.cjs when it is missing or older than its sources (what `npm ci` does through `prepare`). */
 function ensureBundle(): void {
   if (agentEntryMode() === 'bundle') return;
   const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'build-agent.mjs'), '--quiet'], { encoding: 'utf8', timeout: 60_000 });

@@ -17,7 +17,7 @@ const BIN = join(REPO, 'bin', 'arcsim-agent.js');
 const HOOK = `export async function resolve(s, c, next) { if (s === 'tsx' || s.startsWith('tsx/')) throw new Error('tsx was loaded'); return next(s, c); }`;
 const NO_TSX = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOK)}`)});`)}`;
 
-/** Builds dist/arcsim-agent.mjs when it is missing or older than its sources (what `npm ci` does through `prepare`). */
+/** Builds dist/arcsim-agent.cjs when it is missing or older than its sources (what `npm ci` does through `prepare`). */
 function ensureBundle(): void {
   if (agentEntryMode() === 'bundle') return;
   const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'build-agent.mjs'), '--quiet'], { encoding: 'utf8', timeout: 60_000 });
@@ -31,7 +31,7 @@ function agent(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 test('bin/arcsim-agent.js runs the prebuilt bundle without tsx: --help and inventory --json', (t) => {
   ensureBundle();
-  const bundle = readFileSync(join(REPO, 'dist', 'arcsim-agent.mjs'), 'utf8');
+  const bundle = readFileSync(join(REPO, 'dist', 'arcsim-agent.cjs'), 'utf8');
   assert.doesNotMatch(bundle, /from ["']tsx/, 'the bundle does not import tsx');
   assert.doesNotMatch(bundle, /fastify|pg-pool/, 'the control plane is not in the agent bundle');
 
