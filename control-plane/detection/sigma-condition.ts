@@ -3,9 +3,15 @@ import { ANY, needAnd, needOr, type Need } from './literal-need.ts';
 /**
  * Sigma `condition` expressions: `and`, `or`, `not`, parentheses, selection names,
  * `N of <pattern>`, `all of <pattern>`, `N of them`, `all of them` (patterns may use `*`).
- * Parsed once at load time into a predicate over the selections' results.
+ * Parsed once at load time into a tree, which is then folded into a predicate over the
+ * selections (compileCondition) and into what the condition needs of an event (conditionNeed).
  */
-export type ConditionFn = (selections: (name: string) => boolean) => boolean;
+export type ConditionNode =
+  | { kind: 'or' | 'and'; parts: ConditionNode[] }
+  | { kind: 'not'; inner: ConditionNode }
+  | { kind: 'selection'; name: string }
+  /** `all of` (count null) or `N of` the selections named. */
+  | { kind: 'of'; count: number | null; names: string[] };
 
 type Token = { kind: 'word' | 'lparen' | 'rparen'; text: string };
 
@@ -24,7 +30,7 @@ function tokenize(text: string): Token[] {
 }
 
 /** Parses `condition` against the selection `names`; throws an Error naming what is wrong. */
-export function parseCondition(condition: string, names: string[]): ConditionFn {
+export function parseCondition(condition: string, names: string[]): ConditionNode {
   if (/\|/.test(condition)) throw new Error('aggregation pipes (`| count()`, `| near`) are legacy Sigma (removed in 2.0); use a correlation rule');
   const tokens = tokenize(condition);
   let i = 0;
@@ -39,33 +45,24 @@ export function parseCondition(condition: string, names: string[]): ConditionFn 
     return found;
   };
 
-  const parseOr = (): ConditionFn => {
-    let left = parseAnd();
-    while (word('or')) {
+  const parseList = (kind: 'or' | 'and', next: () => ConditionNode): ConditionNode => {
+    const parts = [next()];
+    while (word(kind)) {
       i++;
-      const l = left, r = parseAnd();
-      left = (s) => l(s) || r(s);
+      parts.push(next());
     }
-    return left;
+    return parts.length === 1 ? parts[0]! : { kind, parts };
   };
-  const parseAnd = (): ConditionFn => {
-    let left = parseNot();
-    while (word('and')) {
-      i++;
-      const l = left, r = parseNot();
-      left = (s) => l(s) && r(s);
-    }
-    return left;
-  };
-  const parseNot = (): ConditionFn => {
+  const parseOr = (): ConditionNode => parseList('or', parseAnd);
+  const parseAnd = (): ConditionNode => parseList('and', parseNot);
+  const parseNot = (): ConditionNode => {
     if (word('not')) {
       i++;
-      const inner = parseNot();
-      return (s) => !inner(s);
+      return { kind: 'not', inner: parseNot() };
     }
     return parseAtom();
   };
-  const parseAtom = (): ConditionFn => {
+  const parseAtom = (): ConditionNode => {
     const t = peek();
     if (!t) throw new Error('condition ends too early');
     if (t.kind === 'lparen') {
@@ -84,85 +81,49 @@ export function parseCondition(condition: string, names: string[]): ConditionFn 
       if (!target || target.kind !== 'word') throw new Error(`"${t.text} of" needs a selection pattern or "them"`);
       i++;
       const group = matchNames(target.text);
-      if (lower === 'all') return (s) => group.every((n) => s(n));
+      if (lower === 'all') return { kind: 'of', count: null, names: group };
       const n = Number(lower);
       if (n < 1) throw new Error(`"${t.text} of" needs a count of at least 1`);
-      if (n === 1) return (s) => group.some((name) => s(name));
-      return (s) => {
-        let hits = 0;
-        for (const name of group) if (s(name) && ++hits >= n) return true;
-        return false;
-      };
+      return { kind: 'of', count: n, names: group };
     }
     if (['and', 'or', 'not', 'of'].includes(lower)) throw new Error(`unexpected "${t.text}"`);
     if (!names.includes(t.text)) throw new Error(`unknown selection "${t.text}"`);
-    const name = t.text;
-    return (s) => s(name);
+    return { kind: 'selection', name: t.text };
   };
 
-  const fn = parseOr();
+  const tree = parseOr();
   if (i < tokens.length) throw new Error(`unexpected "${tokens[i]!.text}"`);
-  return fn;
+  return tree;
 }
 
 /**
  * Compiles `condition` straight over the selections' predicates, so matching an event calls them
- * with no name lookups or per-event closures.
+ * with no name lookups or per-event closures. Throws an Error naming what is wrong.
  */
 export function compileCondition<T>(condition: string, selections: Map<string, (x: T) => boolean>): (x: T) => boolean {
-  // Parse once with a probe to learn the shape, then build the predicate tree.
-  const names = [...selections.keys()];
-  parseCondition(condition, names); // validates; throws naming what is wrong
-  return buildTree(condition, names, selections);
+  return predicateOf(parseCondition(condition, [...selections.keys()]), selections);
 }
 
-function buildTree<T>(condition: string, names: string[], sel: Map<string, (x: T) => boolean>): (x: T) => boolean {
-  const tokens = tokenize(condition);
-  let i = 0;
-  const word = (w: string) => tokens[i]?.kind === 'word' && tokens[i]!.text.toLowerCase() === w;
-  const group = (pattern: string) => {
-    if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
-    const re = new RegExp('^' + pattern.split('*').map(escapeRe).join('.*') + '$');
-    return names.filter((n) => re.test(n));
-  };
-  type P = (x: T) => boolean;
-  const or = (): P => {
-    const parts = [and()];
-    while (word('or')) {
-      i++;
-      parts.push(and());
+function predicateOf<T>(node: ConditionNode, sel: Map<string, (x: T) => boolean>): (x: T) => boolean {
+  switch (node.kind) {
+    case 'or': {
+      const parts = node.parts.map((p) => predicateOf(p, sel));
+      return (x) => parts.some((p) => p(x));
     }
-    return parts.length === 1 ? parts[0]! : (x) => parts.some((p) => p(x));
-  };
-  const and = (): P => {
-    const parts = [not()];
-    while (word('and')) {
-      i++;
-      parts.push(not());
+    case 'and': {
+      const parts = node.parts.map((p) => predicateOf(p, sel));
+      return (x) => parts.every((p) => p(x));
     }
-    return parts.length === 1 ? parts[0]! : (x) => parts.every((p) => p(x));
-  };
-  const not = (): P => {
-    if (word('not')) {
-      i++;
-      const inner = not();
+    case 'not': {
+      const inner = predicateOf(node.inner, sel);
       return (x) => !inner(x);
     }
-    return atom();
-  };
-  const atom = (): P => {
-    const t = tokens[i++]!;
-    if (t.kind === 'lparen') {
-      const inner = or();
-      i++;
-      return inner;
-    }
-    const lower = t.text.toLowerCase();
-    if ((lower === 'all' || /^\d+$/.test(lower)) && word('of')) {
-      i++;
-      const preds = group(tokens[i++]!.text).map((n) => sel.get(n)!);
-      if (lower === 'all') return (x) => preds.every((p) => p(x));
-      const n = Number(lower);
+    case 'selection':
+      return sel.get(node.name)!;
+    case 'of': {
+      const preds = node.names.map((n) => sel.get(n)!);
+      const n = node.count;
+      if (n === null) return (x) => preds.every((p) => p(x));
       if (n === 1) return (x) => preds.some((p) => p(x));
       return (x) => {
         let hits = 0;
@@ -170,9 +131,7 @@ function buildTree<T>(condition: string, names: string[], sel: Map<string, (x: T
         return false;
       };
     }
-    return sel.get(t.text)!;
-  };
-  return or();
+  }
 }
 
 function escapeRe(s: string): string {
@@ -184,53 +143,18 @@ function escapeRe(s: string): string {
  * `all of` need every part's, `or` and `N of` one part's (at least one must hold), `not` nothing.
  */
 export function conditionNeed(condition: string, needs: Map<string, Need>): Need {
-  const names = [...needs.keys()];
-  const tokens = tokenize(condition);
-  let i = 0;
-  const word = (w: string) => tokens[i]?.kind === 'word' && tokens[i]!.text.toLowerCase() === w;
-  const group = (pattern: string) => {
-    if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
-    const re = new RegExp('^' + pattern.split('*').map(escapeRe).join('.*') + '$');
-    return names.filter((n) => re.test(n));
-  };
-  const or = (): Need => {
-    const parts = [and()];
-    while (word('or')) {
-      i++;
-      parts.push(and());
+  return needOf(parseCondition(condition, [...needs.keys()]), needs);
+}
+
+function needOf(node: ConditionNode, needs: Map<string, Need>): Need {
+  switch (node.kind) {
+    case 'or': return needOr(node.parts.map((p) => needOf(p, needs)));
+    case 'and': return needAnd(node.parts.map((p) => needOf(p, needs)));
+    case 'not': return ANY; // whatever the inner part needs, its negation needs nothing
+    case 'selection': return needs.get(node.name)!;
+    case 'of': {
+      const parts = node.names.map((n) => needs.get(n)!);
+      return node.count === null ? needAnd(parts) : needOr(parts);
     }
-    return needOr(parts);
-  };
-  const and = (): Need => {
-    const parts = [not()];
-    while (word('and')) {
-      i++;
-      parts.push(not());
-    }
-    return needAnd(parts);
-  };
-  const not = (): Need => {
-    if (word('not')) {
-      i++;
-      not(); // consumed; whatever it needs, its negation needs nothing
-      return ANY;
-    }
-    return atom();
-  };
-  const atom = (): Need => {
-    const t = tokens[i++]!;
-    if (t.kind === 'lparen') {
-      const inner = or();
-      i++;
-      return inner;
-    }
-    const lower = t.text.toLowerCase();
-    if ((lower === 'all' || /^\d+$/.test(lower)) && word('of')) {
-      i++;
-      const parts = group(tokens[i++]!.text).map((n) => needs.get(n)!);
-      return lower === 'all' ? needAnd(parts) : needOr(parts);
-    }
-    return needs.get(t.text)!;
-  };
-  return or();
+  }
 }
