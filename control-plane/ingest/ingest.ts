@@ -1,4 +1,4 @@
-import type { SensorEvent } from '../../protocol/index.ts';
+import { isServerOs, type SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import { osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
@@ -127,7 +127,7 @@ export class Ingest {
     if (this.options.alertsOnly) return;
     alerts.push(result);
     // An occurrence the store upserted (not folded in memory): its copies and incident, or its incident's refresh.
-    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now);
+    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now, isServerOs(ctx.machine.facts));
   }
 }
 
@@ -139,10 +139,15 @@ async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRo
   return { agent, machine, assetKey: (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey };
 }
 
-/** A new alert gets its product copies, entities and incident; a folded one refreshes its incident. */
-export async function afterUpsert(tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number): Promise<void> {
+/**
+ * A new alert gets its product copies, entities and incident; a folded one refreshes its incident.
+ * `serverOs`: the machine runs a server OS, so an MDE alert also reaches MDC.
+ */
+export async function afterUpsert(
+  tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number, serverOs = true,
+): Promise<void> {
   if (result.created) {
-    const copies = copiesFor(result.alert, options.sync, newId, now);
+    const copies = copiesFor(result.alert, options.sync, newId, now, serverOs);
     await tx.alerts.insertAlertCopies(copies);
     const keys = correlationKeys(result.alert, hostname);
     await tx.alerts.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
