@@ -81,6 +81,7 @@ export const ERRORS = {
   ARCSIM_E_SCENARIO_TECHNIQUE: { area: 'scenario', status: 422, closeCode: null, message: 'not an ATT&CK technique id (T1234 or T1234.001)' },
   ARCSIM_E_SCENARIO_TACTIC: { area: 'scenario', status: 422, closeCode: null, message: 'not an ATT&CK tactic name (e.g. CredentialAccess)' },
   ARCSIM_E_SCENARIO_PLATFORM: { area: 'scenario', status: 422, closeCode: null, message: 'scenario events need a platform it does not declare (SqlEvents need sql)' },
+  ARCSIM_E_SCENARIO_WRONG_OS: { area: 'scenario', status: 422, closeCode: null, message: "scenario's platforms do not include the host's operating system (never a Windows scenario on a Linux host)" },
   ARCSIM_E_SCENARIO_TABLE: { area: 'scenario', status: 422, closeCode: null, message: 'unknown event table' },
   ARCSIM_E_SCENARIO_COLUMN: { area: 'scenario', status: 422, closeCode: null, message: 'event column does not exist in its table, or its value has the wrong type' },
   ARCSIM_E_SCENARIO_TIMING: { area: 'scenario', status: 422, closeCode: null, message: 'impossible timing' },
