@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../control-plane/index.ts';
 import type { MachineRow } from '../control-plane/store/index.ts';
-import { mdeExtensionFor } from '../protocol/index.ts';
+import { machineOsFamily, mdeExtensionFor, sqlExtensionsFor } from '../protocol/index.ts';
 import { table } from '../lib/text-table.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, type LabHost } from './lab-suite.ts';
 
@@ -87,10 +87,11 @@ export async function prepareMultiCloud(cp: ControlPlane, out: (text: string) =>
   })), ['machine', 'os', 'sql', 'extensions']) + '\n');
 }
 
-/** MDE for its OS and, with a SQL Server instance, both SQL extensions — all Succeeded. */
+/** MDE for its OS and, with a SQL Server instance, the SQL extensions of its OS — all Succeeded. */
 function provisioned(m: MachineRow): boolean {
   const ext = new Map(m.extensions.map((e) => [e.name, e.status]));
-  const want = [mdeExtensionFor(m.facts.osType)];
-  if (m.sqlInstances.some((s) => s.engine === 'sqlserver')) want.push('WindowsAgent.SqlServer', 'AdvancedThreatProtection.Windows');
+  const osType = machineOsFamily(m.facts) === 'windows' ? 'windows' : 'linux';
+  const want: string[] = [mdeExtensionFor(osType)];
+  if (m.sqlInstances.some((s) => s.engine === 'sqlserver')) want.push(...sqlExtensionsFor(osType));
   return want.every((n) => ext.get(n) === 'Succeeded') && [...ext.values()].every((s) => s === 'Succeeded');
 }
