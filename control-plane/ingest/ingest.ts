@@ -6,6 +6,7 @@ import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } fro
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
 import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
+import { breachedHostLink } from '../incidents/breached-host.ts';
 
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
@@ -150,6 +151,14 @@ export async function afterUpsert(
     const copies = copiesFor(result.alert, options.sync, newId, now, serverOs);
     await tx.alerts.insertAlertCopies(copies);
     const keys = correlationKeys(result.alert, hostname);
+    // A Defender for SQL alert from a breached computer names the mining / C&C alert and joins its incident.
+    const link = await breachedHostLink(tx, result.alert, options.incidentWindowMs);
+    if (link) {
+      const patch = { description: link.description, relatedAlertId: link.related.systemAlertId, relatedAlertType: link.related.alertType };
+      await tx.alerts.mergeAlertProperties(result.alert.systemAlertId, patch, now);
+      Object.assign(result.alert.properties, patch);
+      keys.push(link.key);
+    }
     await tx.alerts.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
     if (copies.some((c) => c.product === 'M365D')) {
       await correlateAlert(tx, result.alert, keys, { windowMs: options.incidentWindowMs, newId, now });
