@@ -61,7 +61,7 @@ export class Playback {
     const { planRun, wrongOsReason } = await import('../scenarios/index.ts');
     // OS-true: a scenario written for another OS is refused before any event (never Windows events on Linux).
     const wrongOs = wrongOsReason(req.scenario, device.machine);
-    if (wrongOs) throw protocolError('ARCSIM_E_SCENARIO_WRONG_OS', wrongOs, 'scenario.platforms');
+    if (wrongOs) throw protocolError('ARCSIM_E_PLAY_WRONG_OS', wrongOs, 'scenario.platforms');
     const options = {
       variant: req.variant, seed: req.seed, detonationId: req.detonationId, inputs: req.inputs,
       device: { id: device.id, name: device.machine.hostname },

@@ -23,14 +23,14 @@ async function agentOn(t: { after(fn: () => unknown): void }, facts: MachineFact
   return { env, agent };
 }
 
-test('OS-true playback: the agent refuses a Windows scenario on a Linux host with ARCSIM_E_SCENARIO_WRONG_OS and emits nothing; a Linux one plays', async (t) => {
+test('OS-true playback: the agent refuses a Windows scenario on a Linux host with ARCSIM_E_PLAY_WRONG_OS and emits nothing; a Linux one plays', async (t) => {
   const { env, agent } = await agentOn(t, TEST_FACTS); // Debian 12
   await env.cp.setExtension((await env.store.machines.getMachine(agent.agentId!))!.name, 'MDE.Linux', true);
   for (const slug of ['fileless-attack-windows', 'suspicious-powershell-encoded']) {
     const detonationId = randomUUID();
     const r = await env.cp.command(agent.agentId!, { action: 'run-scenario', scenario: library.get(slug) as any, detonationId });
     assert.equal(r.ok, false, slug);
-    assert.match(String(r.message), /ARCSIM_E_SCENARIO_WRONG_OS/);
+    assert.match(String(r.message), /ARCSIM_E_PLAY_WRONG_OS/);
     assert.match(String(r.message), new RegExp(`${slug} is written for windows; the host runs linux \\(Debian GNU/Linux 12\\)`));
     assert.equal(await env.store.events.countEvents({ detonationId }), 0, 'no Windows event on a Linux host');
   }
