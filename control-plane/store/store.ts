@@ -487,6 +487,11 @@ export interface RunsRepository {
 export interface SettingsRepository {
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Sets `key` only when it has no value yet; true when this call set it. One statement (the
+   * primary key decides), so of replicas racing on one database exactly one gets true.
+   */
+  addSetting(key: string, value: string): Promise<boolean>;
   addSyncAudit(row: SyncAuditRow): Promise<void>;
   listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
 }

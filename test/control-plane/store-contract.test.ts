@@ -430,6 +430,12 @@ for (const backend of backends) {
       await s.settings.setSetting('admin', 'h1');
       await s.settings.setSetting('admin', 'h2');
       assert.equal(await s.settings.getSetting('admin'), 'h2');
+      // Insert-if-absent: of calls racing on an unset key exactly one sets it; a set key is left alone.
+      const added = await Promise.all(['a1', 'a2', 'a3', 'a4'].map((v) => s.settings.addSetting('first', v)));
+      assert.equal(added.filter(Boolean).length, 1);
+      assert.equal(await s.settings.getSetting('first'), ['a1', 'a2', 'a3', 'a4'][added.indexOf(true)]);
+      assert.equal(await s.settings.addSetting('admin', 'h3'), false);
+      assert.equal(await s.settings.getSetting('admin'), 'h2');
 
       await s.agents.insertToken(token('t2', { createdAt: T0 + 1 }));
       await s.agents.insertToken(token('t1'));
