@@ -61,8 +61,11 @@ export interface ConnectionsResult {
   /** Control-plane CPU during the connect phase per agent registered, ms; during the steady phase per second, ms. */
   connectCpuMsPerAgent: number;
   steadyCpuShare: number;
-  /** Control-plane CPU per event during the steady phase (all its work: heartbeats included) ÷ events, µs. */
+  /** Control-plane CPU during the steady phase (all its work: heartbeats included) ÷ events sent in it, µs. */
   steadyCpuUsPerEvent: number;
+  /** Events and heartbeats sent during the steady phase. */
+  steadyEvents: number;
+  steadyHeartbeats: number;
   steadySeconds: number;
   fleetCpuMs: number;
   errors: string[];
@@ -169,7 +172,10 @@ export async function runConnections(o: ConnectionsOptions): Promise<Connections
       eventsSent, eventsStored, storedAcked: sum('storedAcked'), heartbeatsSent: sum('heartbeatsSent'),
       lost: Math.max(0, eventsSent - eventsStored),
       connectCpuMsPerAgent: cpuMs(cpu0, cpu1) / Math.max(1, registered),
-      steadyCpuShare: steadyCpu / 1000 / steadySeconds, steadyCpuUsPerEvent: (steadyCpu * 1000) / Math.max(1, eventsSent),
+      steadyCpuShare: steadyCpu / 1000 / steadySeconds,
+      steadyEvents: eventsSent - connected.reduce((n, c) => n + c.eventsSent, 0),
+      steadyHeartbeats: sum('heartbeatsSent') - connected.reduce((n, c) => n + c.heartbeatsSent, 0),
+      steadyCpuUsPerEvent: (steadyCpu * 1000) / Math.max(1, eventsSent - connected.reduce((n, c) => n + c.eventsSent, 0)),
       steadySeconds, fleetCpuMs: sum('cpuMs'),
       errors: done.flatMap((d) => d.errors).slice(0, 20), errorCount: sum('errorCount'),
     };
@@ -194,7 +200,7 @@ export function formatConnections(r: ConnectionsResult): string {
     `  registered                ${r.registered} / ${r.agents} after ${r.connectSeconds.toFixed(1)} s (bound ${CONNECTIONS.connectBoundMs / 1000} s); p50 / p99 ${(r.registrationP50Ms / 1000).toFixed(1)} / ${(r.registrationP99Ms / 1000).toFixed(1)} s`,
     `  BUSY refusals / retries   ${r.busy} / ${r.retries}`,
     `  control-plane RSS         max ${r.rssMb.toFixed(0)} MB, at the end ${r.rssEndMb.toFixed(0)} MB (bound ${CONNECTIONS.rssBoundMb} MB)`,
-    `  control-plane CPU         ${r.connectCpuMsPerAgent.toFixed(2)} ms per agent connected; steady ${(r.steadyCpuShare * 100).toFixed(0)} % of a core, ${r.steadyCpuUsPerEvent.toFixed(0)} us per event (heartbeats included)`,
+    `  control-plane CPU         ${r.connectCpuMsPerAgent.toFixed(2)} ms per agent connected (its batches and heartbeats meanwhile included); steady ${(r.steadyCpuShare * 100).toFixed(0)} % of a core: ${r.steadyEvents} events + ${r.steadyHeartbeats} heartbeats, ${r.steadyCpuUsPerEvent.toFixed(0)} us per event (heartbeats included)`,
     `  events sent / stored / acked as stored   ${r.eventsSent} / ${r.eventsStored} / ${r.storedAcked} (lost ${r.lost}); heartbeats ${r.heartbeatsSent} over ${r.steadySeconds.toFixed(0)} s steady`,
     `  fleet CPU                 ${(r.fleetCpuMs / 1000).toFixed(1)} s; agents enrolled (untimed) in ${r.enrollSeconds.toFixed(1)} s`,
     ...(r.errorCount ? [`  errors (${r.errorCount}, first ${r.errors.length}):`, ...r.errors.map((e) => `    ${e}`)] : []),
