@@ -42,13 +42,20 @@ function main(plan: Plan): void {
     return JSON.stringify({ v: 1, type: 'events', seq, events });
   };
 
-  const one = (a: ConnAgentPlan) => new Promise<void>((resolve) => {
+  const one = (a: ConnAgentPlan) => new Promise<void>((resolveOne) => {
     let attempts = 0;
+    let current: WebSocket | undefined;
+    let over = false;
+    const resolve = () => { over = true; clearTimeout(deadline); resolveOne(); };
+    // A socket the server upgraded but never answered (still waiting for admission) must not hold the pass.
+    const deadline = setTimeout(() => {
+      if (over) return;
+      error(`${a.hostname}: not registered within ${plan.deadlineMs} ms (${attempts} attempts)`);
+      current?.terminate();
+      resolve();
+    }, plan.deadlineMs);
     const attempt = () => {
-      if (performance.now() - start > plan.deadlineMs) {
-        error(`${a.hostname}: not registered within ${plan.deadlineMs} ms (${attempts} attempts)`);
-        return resolve();
-      }
+      if (over) return;
       if (attempts++ > 0) connected.retries++;
       let retryAfter: number | undefined;
       let settled = false;
@@ -59,6 +66,7 @@ function main(plan: Plan): void {
         setTimeout(attempt, delay);
       };
       const ws = new WebSocket(plan.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` } });
+      current = ws;
       const state = { ws, timers: [] as NodeJS.Timeout[], inFlight: new Set<number>() };
       let seq = 0;
       ws.on('unexpected-response', (_req, res) => {
@@ -81,7 +89,7 @@ function main(plan: Plan): void {
       })));
       ws.on('message', (data) => {
         const msg = JSON.parse(String(data)) as { type: string; code?: string; retryAfterMs?: number; message?: string; seq?: number; stored?: number; ref?: unknown };
-        if (msg.type === 'registered' && !settled) {
+        if (msg.type === 'registered' && !settled && !over) {
           settled = true;
           registered = true;
           const ms = performance.now() - start;
@@ -135,7 +143,7 @@ function main(plan: Plan): void {
     if (m.type === 'go') {
       start = performance.now();
       cpuStart = process.cpuUsage();
-      void Promise.all(plan.agents.map(one)).then(() => send({ type: 'connected', result: { ...connected, eventsSent: done.eventsSent, heartbeatsSent: done.heartbeatsSent } }));
+      void Promise.all(plan.agents.map((a) => one(a))).then(() => send({ type: 'connected', result: { ...connected, eventsSent: done.eventsSent, heartbeatsSent: done.heartbeatsSent } }));
     } else if (m.type === 'stop') {
       stopping = true;
       for (const s of live) for (const t of s.timers) clearTimeout(t);
