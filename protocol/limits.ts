@@ -32,6 +32,13 @@ export const LIMITS = {
   maxUpgradesPerTurn: 16,
   /** Base delay advised to a refused (ARCSIM_E_BUSY) agent before it reconnects, ms; the server adds up to as much again in jitter. */
   busyRetryAfterMs: 2000,
+  /**
+   * Most agents' batches the gateway commits in one transaction, count: batches waiting when the
+   * store is free are taken one per agent in turn and committed together (each acked after the commit).
+   */
+  maxBatchesPerCommit: 32,
+  /** Most events in one such commit, count (a single batch may be larger, up to maxEventsPerBatch, and goes alone). */
+  maxEventsPerCommit: 2000,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

@@ -7,13 +7,15 @@ import {
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
-import type { Ingest, IngestResult } from '../ingest/ingest.ts';
+import type { IngestResult } from '../ingest/ingest.ts';
+import type { IngestQueue } from '../ingest/ingest-queue.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 
 export interface SessionDeps {
   store: Pick<Store, 'machines' | 'agents'>;
-  ingest: Ingest;
+  /** The group-commit queue every session hands its batches to. */
+  ingest: Pick<IngestQueue, 'submit'>;
   clock: Clock;
   limits: Limits;
   logger: Logger;
@@ -46,15 +48,20 @@ export type CommandBody = MessageInput<'command'>['command'];
 export type { CommandResult };
 
 /**
- * One connected agent. Frames are handled strictly in arrival order (a batch is committed
- * and acked before the next frame is looked at), so a `command-result` that follows a
- * playback's last batch means every event of that playback is stored.
+ * One connected agent. Frames are handled strictly in arrival order. An `events` batch that passes
+ * the session's checks goes to the group-commit queue, and the next frame is looked at while it
+ * waits for its commit (so an agent's window of batches can commit in one transaction); every
+ * other reply (an ack, an error, a command's answer) is sent only after the acks of the batches
+ * before it, and any other frame is handled only once those batches are committed, so a
+ * `command-result` that follows a playback's last batch still means every event of it is stored.
  */
 export class AgentSession {
   machine: MachineRow | undefined;
   /** Facts sent with `register` (set before the claim, so a later newcomer can be compared). */
   facts: MessageOf<'register'>['machine'] | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Settles once every batch handed to the ingest queue so far is acked (or answered with an error). */
+  private acks: Promise<void> = Promise.resolve();
   private tokens: number;
   private lastRefill: number;
   private alive = true;
@@ -170,9 +177,13 @@ export class AgentSession {
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
     if (!decoded.ok) {
       const seq = seqOf(text);
+      await this.acks;
       return this.sendError(decoded.error, seq);
     }
     const msg = decoded.message;
+    // Anything but a batch waits until the batches before it are committed and acked.
+    if (msg.type !== 'events') await this.acks;
+    if (this.revoked) return;
     switch (msg.type) {
       case 'register': {
         if (!this.deps.admit) return this.register(msg);
@@ -194,7 +205,7 @@ export class AgentSession {
         this.deps.health?.succeeded();
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
-        return this.events(msg, arrivedAt);
+        return this.events(msg, text, arrivedAt);
       case 'key-rotated': {
         const r = this.rotations.get(msg.id);
         if (!r) {
@@ -269,21 +280,36 @@ export class AgentSession {
     this.deps.onRegistered(this, machine);
   }
 
-  private async events(msg: MessageOf<'events'>, arrivedAt: number): Promise<void> {
-    if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'), msg.seq);
+  /**
+   * Checks a batch and hands it to the ingest queue; its ack (or error) is sent after the commit and
+   * after every earlier reply. A refused batch's error waits for the acks of the batches before it.
+   */
+  private async events(msg: MessageOf<'events'>, text: string, arrivedAt: number): Promise<void> {
+    const refuse = async (error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }) => {
+      await this.acks;
+      this.sendError(error, msg.seq, retry);
+    };
+    if (!this.machine) return refuse(protocolError('ARCSIM_E_NOT_REGISTERED'));
     const foreign = msg.events.findIndex((e) => e.DeviceId !== this.agentId);
     if (foreign >= 0) {
-      return this.sendError(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`), msg.seq);
+      return refuse(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`));
     }
     if (!this.takeTokens(msg.events.length)) {
-      return this.sendError(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), msg.seq, {
+      return refuse(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), {
         retryable: true, retryAfterMs: this.deps.limits.rateLimitRetryAfterMs,
       });
     }
-    const result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events, arrivedAt);
-    this.deps.health?.succeeded();
-    this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
-    this.deps.onIngested(this, result);
+    // Dropped unstored if the agent is revoked or deregistered before the batch's turn (as a frame still queued was before).
+    const committed = this.deps.ingest.submit({ agent: this.agent, machine: this.machine, events: msg.events, arrivedAt, dropped: () => this.revoked });
+    this.acks = this.acks
+      .then(() => committed)
+      .then((result) => {
+        if (!result) return;
+        this.deps.health?.succeeded();
+        this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
+        this.deps.onIngested(this, result);
+      })
+      .catch((err) => this.failed(text, err));
   }
 
   /** Token bucket on the injected clock: `maxEventsPerSecond` sustained, `eventsBurst` at once. */
