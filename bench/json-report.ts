@@ -108,6 +108,22 @@ export function passJson(r: PassResult): PassJson {
   };
 }
 
+/** Issue 16's goals against the figures of this run, one line each ("met" / "NOT met"). */
+export function goalLines(j: BenchJson): string[] {
+  const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const out: string[] = [];
+  for (const p of j.passes ?? []) {
+    out.push(`${p.agents} agent(s): full path ${(p.ratio * 100).toFixed(1)} % of the raw baseline (>= 60 %): ${mark(p.ratio >= 0.6)}`);
+    if (p.agents > 1) {
+      const spread = p.agentDoneMaxS / p.agentDoneMinS;
+      out.push(`${p.agents} agents: slowest done ${spread.toFixed(2)}x the fastest (<= 1.25x): ${mark(spread <= 1.25)}`);
+    }
+  }
+  if (j.noisy) out.push(`noisy neighbour: quiet agents' ack p99 ${j.noisy.factor.toFixed(2)}x (<= 2x): ${mark(j.noisy.factor <= 2)}`);
+  if (j.latency) out.push(`detection latency at ${j.latency.rateEps} events/s: p99 ${j.latency.p99Ms} ms (<= 50 ms): ${mark(j.latency.p99Ms <= 50)}`);
+  return out;
+}
+
 function round(x: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
