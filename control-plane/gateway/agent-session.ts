@@ -11,6 +11,7 @@ import type { IngestResult } from '../ingest/ingest.ts';
 import type { IngestQueue } from '../ingest/ingest-queue.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 export interface SessionDeps {
   store: Pick<Store, 'machines' | 'agents'>;
@@ -42,6 +43,8 @@ export interface SessionDeps {
   registered?(): void;
   /** Told of every batch commit and every store write fault, for `/api/health`. */
   health?: StoreHealth;
+  /** Counts events received, stored and refused, ack and detection latencies, alerts, spool figures (GET /metrics). */
+  metrics?: Metrics;
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
@@ -177,6 +180,7 @@ export class AgentSession {
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
     if (!decoded.ok) {
       const seq = seqOf(text);
+      if (seq !== undefined) this.deps.metrics?.eventsRejected(this.agentId, decoded.error.code, undefined);
       await this.acks;
       return this.sendError(decoded.error, seq);
     }
@@ -203,6 +207,7 @@ export class AgentSession {
         }
         await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now(), msg.droppedEvents);
         this.deps.health?.succeeded();
+        this.deps.metrics?.heartbeat(this.agentId, msg.spooledEvents, msg.droppedEvents);
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, text, arrivedAt);
@@ -285,7 +290,10 @@ export class AgentSession {
    * after every earlier reply. A refused batch's error waits for the acks of the batches before it.
    */
   private async events(msg: MessageOf<'events'>, text: string, arrivedAt: number): Promise<void> {
+    const metrics = this.deps.metrics;
+    metrics?.eventsReceived(this.agentId, msg.events);
     const refuse = async (error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }) => {
+      metrics?.eventsRejected(this.agentId, error.code, msg.events);
       await this.acks;
       this.sendError(error, msg.seq, retry);
     };
@@ -307,7 +315,17 @@ export class AgentSession {
         if (!result) return;
         this.deps.health?.succeeded();
         this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
+        if (metrics) {
+          const seconds = (performance.now() - arrivedAt) / 1000;
+          metrics.batchAcked(seconds);
+          metrics.eventsStored(this.agentId, result.storedByTable);
+          for (const a of result.alerts) metrics.alert(a.alert.alertType, a.created, seconds * 1000);
+        }
         this.deps.onIngested(this, result);
+      }, (err: unknown) => {
+        // Answered by failed() (a retryable store-write error or an internal one); counted here, where the events are known.
+        metrics?.eventsRejected(this.agentId, storeFault(err) ? 'ARCSIM_E_STORE_WRITE' : 'ARCSIM_E_INTERNAL', msg.events);
+        this.failed(text, err);
       })
       .catch((err) => this.failed(text, err));
   }
