@@ -109,8 +109,23 @@ class Automaton {
       }
       (out[n] ??= []).push(li);
     });
-    // Breadth first: each node's failure link, inherited outputs and full transition row.
+    // Nodes renumbered breadth first, so the rows a scan reads most (the root's and the shallow
+    // nodes', which every character passes through) sit together at the start of the table
+    // instead of being spread over it in literal order (a cache miss per character).
     const nodes = children.length;
+    const renumber = new Uint32Array(nodes);
+    const bfs: number[] = [0];
+    for (let q = 0; q < bfs.length; q++) for (const m of children[bfs[q]!]!.values()) { renumber[m] = bfs.length; bfs.push(m); }
+    const trie = children.slice();
+    const trieOut = out.slice();
+    for (let q = 0; q < bfs.length; q++) {
+      const old = bfs[q]!;
+      const next = new Map<number, number>();
+      for (const [c, m] of trie[old]!) next.set(c, renumber[m]!);
+      children[q] = next;
+      out[q] = trieOut[old];
+    }
+    // Breadth first: each node's failure link, inherited outputs and full transition row.
     const delta = this.delta = nodes <= 0xffff ? new Uint16Array(nodes * width) : new Uint32Array(nodes * width);
     const fail = new Uint32Array(nodes);
     const queue: number[] = [];
@@ -149,8 +164,8 @@ class Automaton {
   }
 }
 
-/** True when the literals found so far (`seen[id] === epoch`) satisfy a rule's need. */
-type NeedCheck = (seen: Uint32Array, epoch: number) => boolean;
+/** True when the `lit` nodes satisfied so far (`met[node] === epoch`) satisfy a rule's need. */
+type NeedCheck = (met: Uint32Array, epoch: number) => boolean;
 
 /** The index of one table's rules for one OS family (or for devices of unknown OS). */
 class TableIndex<R extends IndexedRule> {
@@ -160,6 +175,14 @@ class TableIndex<R extends IndexedRule> {
   private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; ids: number[] }> = [];
   /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
   private readonly coverRules: number[][] = [];
+  /**
+   * Per literal id: the `lit` nodes of the rules' needs that list it. Finding the literal meets
+   * them, so checking a `lit` node is one read, however many literals it lists.
+   */
+  private readonly litNodes: number[][] = [];
+  private nodeCount = 0;
+  /** Per `lit` node, the event count when it was last met. */
+  private readonly nodeMet: Uint32Array;
   /** Per rule: its whole need, checked against every literal found before the rule is evaluated. */
   private readonly checks: NeedCheck[] = [];
   /** Per literal id / rule, the event count when it was last found / became a candidate. */
@@ -181,34 +204,41 @@ class TableIndex<R extends IndexedRule> {
         id = this.coverRules.length;
         lits.set(lit, id);
         this.coverRules.push([]);
+        this.litNodes.push([]);
       }
       return id;
+    };
+    const litNode = (need: Extract<Need, { kind: 'lit' }>): number => {
+      const node = this.nodeCount++;
+      for (const l of need.lits) {
+        const nodes = this.litNodes[idOf(need.get, l)]!;
+        if (nodes[nodes.length - 1] !== node) nodes.push(node);
+      }
+      return node;
     };
     const compile = (need: Need): NeedCheck => {
       switch (need.kind) {
         case 'any': return () => true;
         case 'lit': {
-          const lits = need.lits.map((l) => idOf(need.get, l));
-          if (lits.length === 1) {
-            const id = lits[0]!;
-            return (seen, epoch) => seen[id] === epoch;
-          }
-          return (seen, epoch) => {
-            for (let i = 0; i < lits.length; i++) if (seen[lits[i]!] === epoch) return true;
-            return false;
-          };
+          const node = litNode(need);
+          return (met, epoch) => met[node] === epoch;
         }
         case 'and': {
-          const parts = need.parts.map(compile);
-          return (seen, epoch) => {
-            for (let i = 0; i < parts.length; i++) if (!parts[i]!(seen, epoch)) return false;
+          // The `lit` parts are read straight from `met`; only nested and/or parts are calls.
+          const nodes = Int32Array.from(need.parts.filter((p) => p.kind === 'lit').map(litNode));
+          const parts = need.parts.filter((p) => p.kind !== 'lit').map(compile);
+          return (met, epoch) => {
+            for (let i = 0; i < nodes.length; i++) if (met[nodes[i]!] !== epoch) return false;
+            for (let i = 0; i < parts.length; i++) if (!parts[i]!(met, epoch)) return false;
             return true;
           };
         }
         case 'or': {
-          const parts = need.parts.map(compile);
-          return (seen, epoch) => {
-            for (let i = 0; i < parts.length; i++) if (parts[i]!(seen, epoch)) return true;
+          const nodes = Int32Array.from(need.parts.filter((p) => p.kind === 'lit').map(litNode));
+          const parts = need.parts.filter((p) => p.kind !== 'lit').map(compile);
+          return (met, epoch) => {
+            for (let i = 0; i < nodes.length; i++) if (met[nodes[i]!] === epoch) return true;
+            for (let i = 0; i < parts.length; i++) if (parts[i]!(met, epoch)) return true;
             return false;
           };
         }
@@ -231,6 +261,7 @@ class TableIndex<R extends IndexedRule> {
       this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l)), ids: entries.map(([, id]) => id) });
     }
     this.litSeen = new Uint32Array(this.coverRules.length);
+    this.nodeMet = new Uint32Array(this.nodeCount);
     this.ruleSeen = new Uint32Array(rules.length);
     this.found = new Int32Array(rules.length);
   }
@@ -239,6 +270,8 @@ class TableIndex<R extends IndexedRule> {
     const id = ids[li]!;
     if (this.litSeen[id] === this.epoch) return;
     this.litSeen[id] = this.epoch;
+    const nodes = this.litNodes[id]!;
+    for (let j = 0; j < nodes.length; j++) this.nodeMet[nodes[j]!] = this.epoch;
     const rs = this.coverRules[id]!;
     for (let j = 0; j < rs.length; j++) {
       const r = rs[j]!;
@@ -258,6 +291,7 @@ class TableIndex<R extends IndexedRule> {
     if (++this.epoch === 0xffffffff) {
       this.litSeen.fill(0);
       this.ruleSeen.fill(0);
+      this.nodeMet.fill(0);
       this.epoch = 1;
     }
     const found = this.found;
@@ -276,7 +310,7 @@ class TableIndex<R extends IndexedRule> {
     let out: R[] = NONE as R[];
     for (let i = 0; i < n; i++) {
       const r = found[i]!;
-      if (!this.checks[r]!(this.litSeen, this.epoch)) continue;
+      if (!this.checks[r]!(this.nodeMet, this.epoch)) continue;
       const rule = this.rules[r]!;
       if (match && !rule.match(event)) continue;
       if (out === NONE) out = [];
@@ -291,7 +325,8 @@ const NONE: never[] = [];
 
 /** Detection rules indexed by table, OS family and necessary literal. */
 export class RuleIndex<R extends IndexedRule> {
-  private readonly indexes = new Map<string, TableIndex<R>>();
+  /** Per table, its indexes by OS family (OS_FAMILIES order, then unknown OS last). */
+  private readonly indexes = new Map<string, Array<TableIndex<R> | undefined>>();
 
   constructor(private readonly byTable: ReadonlyMap<TableName, readonly R[]>) {}
 
@@ -301,12 +336,13 @@ export class RuleIndex<R extends IndexedRule> {
   }
 
   private indexOf(event: SensorEvent, os: OsFamily | undefined): TableIndex<R> {
-    const key = os === undefined ? event.Table : `${event.Table}\u0000${os}`;
-    let index = this.indexes.get(key);
+    let byOs = this.indexes.get(event.Table);
+    if (!byOs) this.indexes.set(event.Table, (byOs = []));
+    const slot = os === undefined ? OS_FAMILIES.length : OS_FAMILIES.indexOf(os);
+    let index = byOs[slot];
     if (!index) {
       // Built on first use: one per (table, OS family) that events actually arrive for.
-      index = new TableIndex((this.byTable.get(event.Table) ?? []).filter((r) => ruleRunsOn(r, os)));
-      this.indexes.set(key, index);
+      index = byOs[slot] = new TableIndex((this.byTable.get(event.Table) ?? []).filter((r) => ruleRunsOn(r, os)));
     }
     return index;
   }
