@@ -73,7 +73,8 @@ class Automaton {
   private readonly outStart: Uint32Array;
   private readonly outs: Uint32Array;
 
-  constructor(lits: readonly string[]) {
+  /** `ids[i]`: what `scan` reports for `lits[i]`. */
+  constructor(lits: readonly string[], ids: readonly number[]) {
     const frequency = new Map<number, number>();
     for (const lit of lits) {
       for (let i = 0; i < lit.length; i++) {
@@ -148,20 +149,27 @@ class Automaton {
     }
     this.outStart = new Uint32Array(nodes + 1);
     for (let n = 0; n < nodes; n++) this.outStart[n + 1] = this.outStart[n]! + (out[n]?.length ?? 0);
-    this.outs = new Uint32Array(out.flatMap((o) => o ?? []));
+    this.outs = new Uint32Array(out.flatMap((o) => (o ?? []).map((li) => ids[li]!)));
   }
 
-  /** Calls `hit(li, ids)` for every literal occurring in `s` (li: its index in the automaton's list). */
-  scan(s: string, ids: number[], hit: (li: number, ids: number[]) => void): void {
+  /** Calls `hit(id)` for every literal occurring in `s` (id: the literal's id given to the constructor). */
+  scan(s: string, hit: (id: number) => void): void {
     const { delta, outStart, outs, classOf, wide, width } = this;
     let n = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       n = delta[n * width + (c < 128 ? classOf[c]! : wide)]!;
       const end = outStart[n + 1]!;
-      for (let k = outStart[n]!; k < end; k++) hit(outs[k]!, ids);
+      for (let k = outStart[n]!; k < end; k++) hit(outs[k]!);
     }
   }
+}
+
+/** Lists of small integers per key, flattened (one allocation, read in order): list k is list[start[k] .. start[k + 1]). */
+function flatten(lists: readonly number[][]): { start: Uint32Array; list: Int32Array } {
+  const start = new Uint32Array(lists.length + 1);
+  lists.forEach((l, k) => { start[k + 1] = start[k]! + l.length; });
+  return { start, list: Int32Array.from(lists.flat()) };
 }
 
 /** True when the `lit` nodes satisfied so far (`met[node] === epoch`) satisfy a rule's need. */
@@ -172,7 +180,7 @@ class TableIndex<R extends IndexedRule> {
   /** Rules that must be evaluated on every event (no necessary literal), by position in `rules`. */
   private readonly always: number[] = [];
   /** Per indexed field: its automaton, and the literal id of each of its literals. */
-  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; ids: number[] }> = [];
+  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton }> = [];
   /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
   private readonly coverRules: number[][] = [];
   /**
@@ -183,6 +191,11 @@ class TableIndex<R extends IndexedRule> {
   private nodeCount = 0;
   /** Per `lit` node, the event count when it was last met. */
   private readonly nodeMet: Uint32Array;
+  /** litNodes and coverRules flattened for the scan (what it reads per literal found). */
+  private readonly litNodeStart: Uint32Array;
+  private readonly litNodeList: Int32Array;
+  private readonly coverStart: Uint32Array;
+  private readonly coverList: Int32Array;
   /** Per rule: its whole need, checked against every literal found before the rule is evaluated. */
   private readonly checks: NeedCheck[] = [];
   /** Per literal id / rule, the event count when it was last found / became a candidate. */
@@ -258,25 +271,29 @@ class TableIndex<R extends IndexedRule> {
     });
     for (const [get, lits] of ids) {
       const entries = [...lits];
-      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l)), ids: entries.map(([, id]) => id) });
+      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l), entries.map(([, id]) => id)) });
     }
+    ({ start: this.litNodeStart, list: this.litNodeList } = flatten(this.litNodes));
+    ({ start: this.coverStart, list: this.coverList } = flatten(this.coverRules));
     this.litSeen = new Uint32Array(this.coverRules.length);
     this.nodeMet = new Uint32Array(this.nodeCount);
     this.ruleSeen = new Uint32Array(rules.length);
     this.found = new Int32Array(rules.length);
   }
 
-  private readonly hit = (li: number, ids: number[]) => {
-    const id = ids[li]!;
-    if (this.litSeen[id] === this.epoch) return;
-    this.litSeen[id] = this.epoch;
-    const nodes = this.litNodes[id]!;
-    for (let j = 0; j < nodes.length; j++) this.nodeMet[nodes[j]!] = this.epoch;
-    const rs = this.coverRules[id]!;
-    for (let j = 0; j < rs.length; j++) {
-      const r = rs[j]!;
-      if (this.ruleSeen[r] !== this.epoch) {
-        this.ruleSeen[r] = this.epoch;
+  private readonly hit = (id: number) => {
+    const epoch = this.epoch;
+    if (this.litSeen[id] === epoch) return;
+    this.litSeen[id] = epoch;
+    const nodeMet = this.nodeMet;
+    const nodes = this.litNodeList;
+    for (let j = this.litNodeStart[id]!, end = this.litNodeStart[id + 1]!; j < end; j++) nodeMet[nodes[j]!] = epoch;
+    const rules = this.coverList;
+    const ruleSeen = this.ruleSeen;
+    for (let j = this.coverStart[id]!, end = this.coverStart[id + 1]!; j < end; j++) {
+      const r = rules[j]!;
+      if (ruleSeen[r] !== epoch) {
+        ruleSeen[r] = epoch;
         this.found[this.foundCount++] = r;
       }
     }
@@ -303,7 +320,7 @@ class TableIndex<R extends IndexedRule> {
       const f = fields[i]!;
       const v = f.get(event);
       if (v === undefined || v === null) continue;
-      f.automaton.scan(lower(v), f.ids, this.hit);
+      f.automaton.scan(lower(v), this.hit);
     }
     const n = this.foundCount;
     if (n !== always.length) found.subarray(0, n).sort();

@@ -929,3 +929,28 @@ test('SQLite events: a rowid table, deduplicated by a UNIQUE (ReportId, agent) i
     cleanup(dir);
   }
 });
+
+test('SQLite scratch store (arcsim detect, without the events indexes of other reads): the same dedup and the same answer to every events read; in memory only', async () => {
+  const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 }).map((p) => p.event);
+  const dir = tempDir();
+  const full = openSqliteStore({ file: join(dir, 'arcsim.db') });
+  const scratch = openSqliteStore({ file: ':memory:', scratch: true });
+  try {
+    for (const s of [full, scratch]) {
+      assert.equal((await s.events.insertEvents('a1', [...events, events[0]!], T0)).length, events.length);
+      assert.deepEqual(await s.events.insertEvents('a1', events.slice(0, 2), T0), [], 'the same (agent, ReportId) dedup');
+    }
+    const reads = async (s: Store) => JSON.stringify([
+      await s.events.countEvents({ agentId: 'a1' }), await s.events.listEvents({ detonationId: 'd1', limit: 5 }),
+      await s.events.getEvents([events[3]!.ReportId, events[1]!.ReportId]),
+      await s.events.scanEvents({ table: events[0]!.Table, from: T0, limit: 3, equals: [{ column: 'DeviceId', values: ['a1'] }] }),
+      await s.events.latestFileCertificates(5),
+    ]);
+    assert.equal(await reads(scratch), await reads(full));
+    assert.throws(() => openSqliteStore({ file: join(dir, 'scratch.db'), scratch: true }), /in memory only/);
+  } finally {
+    await full.close();
+    await scratch.close();
+    cleanup(dir);
+  }
+});
