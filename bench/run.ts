@@ -186,7 +186,9 @@ async function main(): Promise<void> {
 
     json.loadAfter = loadavg();
     if (options.json) {
-      writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
+      // The pass sections first, then the machine (JSON keeps insertion order).
+      const { machine, idleBefore, loadAfter, ...sections } = json;
+      writeFileSync(options.json, JSON.stringify({ ...sections, machine, idleBefore, loadAfter }, null, 2) + '\n');
       console.log(`\nwrote ${options.json}`);
     }
 
