@@ -34,7 +34,8 @@ export const LIMITS = {
   busyRetryAfterMs: 2000,
   /**
    * Most agents' batches the gateway commits in one transaction, count: batches waiting when the
-   * store is free are taken one per agent in turn and committed together (each acked after the commit).
+   * store is free are taken one per agent in turn (several of one agent's only when no other waits)
+   * and committed together, each acked after the commit.
    */
   maxBatchesPerCommit: 32,
   /** Most events in one such commit, count (a single batch may be larger, up to maxEventsPerBatch, and goes alone). */

@@ -30,9 +30,9 @@ interface Pending {
 /**
  * Group commit with round-robin fairness (issue 16). Sessions hand in their agents' batches; the
  * queue commits what is waiting in one transaction (Ingest.ingestGroup: each batch exactly as
- * ingestBatch would take it, in this order), taking one batch per agent per round, the agents in
- * turn, so an agent with many batches queued waits behind one batch of each other agent, never
- * behind all of theirs (FIFO by arrival would). A batch's promise settles only after its
+ * ingestBatch would take it, in this order), taking one batch per waiting agent, the agents in
+ * turn, so an agent's batch waits behind one batch of each other agent, never behind all of a busy
+ * agent's queued ones (FIFO by arrival would). A batch's promise settles only after its
  * transaction committed (or failed): the caller acks on that, so an ack still means "committed".
  * An agent's batches commit in the order they were handed in.
  *
@@ -81,11 +81,17 @@ export class IngestQueue {
     }
   }
 
-  /** The next group: rounds over the agents in turn, one batch each, until a limit is reached. */
+  /**
+   * The next group: one batch of each waiting agent, in turn, until a limit is reached. Only when a
+   * single agent is waiting does the group take more of its batches (its window in one commit):
+   * with several agents waiting, a quiet agent's batch never waits behind more than one batch of a
+   * busy one plus its own group.
+   */
   private take(): Pending[] {
     const group: Pending[] = [];
     let events = 0;
-    while (this.waiting.size > 0) {
+    const rounds = this.waiting.size === 1 ? Number.POSITIVE_INFINITY : 1;
+    for (let round = 0; round < rounds && this.waiting.size > 0; round++) {
       // One round: every agent waiting now, in ring order (a snapshot: agents re-inserted below wait for the next round).
       for (const key of [...this.waiting.keys()]) {
         const list = this.waiting.get(key)!;

@@ -65,6 +65,26 @@ test('a batch of another agent waits behind one batch of a busy agent, not all o
   }
 });
 
+test('a quiet agent\'s next batch waits behind one batch of a busy agent, not behind its whole window', async () => {
+  const { store, ingest, hosts } = await setup(['busy', 'quiet']);
+  try {
+    const queue = new IngestQueue(ingest, { maxBatchesPerCommit: 32, maxEventsPerCommit: 10_000 });
+    const settled: string[] = [];
+    const submit = (agentId: string, tag: string) => queue.submit({ ...hosts.get(agentId)!, events: batchOf(agentId, tag, 10) })
+      .then((r) => { settled.push(`${agentId}/${tag}`); return r; });
+    // The busy agent has its window of 8 batches queued; the quiet one sends its next batch as soon as its first is acked.
+    const all = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => submit('busy', `b${i}`));
+    all.push(submit('quiet', 'q1').then((r) => { all.push(submit('quiet', 'q2')); return r; }));
+    await Promise.all(all);
+    await Promise.all(all);
+    // First commit: b1 and q1; then b2 and q2 (q2 arrived meanwhile); then the rest of the busy window.
+    assert.deepEqual(settled, ['busy/b1', 'quiet/q1', 'busy/b2', 'quiet/q2', 'busy/b3', 'busy/b4', 'busy/b5', 'busy/b6', 'busy/b7', 'busy/b8']);
+    assert.equal(await store.events.countEvents(), 100);
+  } finally {
+    await store.close();
+  }
+});
+
 test('a batch whose write fails is refused alone: the other batches of its group are committed', async () => {
   const { store, ingest, hosts } = await setup(['good-1', 'bad', 'good-2']);
   try {
