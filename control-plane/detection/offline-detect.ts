@@ -79,9 +79,9 @@ const OS_TYPE: Record<OsFamily, string> = { windows: 'windows', linux: 'linux', 
 
 /**
  * Runs the rules over recorded events, like wazuh-logtest: the same streaming engine and dedup
- * as the control plane, on a throwaway in-memory store (a scratch store: see SqliteStoreOptions). Events are replayed in event-time order
- * (so file order does not matter), and at the end of the stream every window still open is
- * decided. Returns the alerts, oldest first. Only what the alert rows need is kept (Ingest's
+ * as the control plane, on a throwaway in-memory store (a scratch store: see SqliteStoreOptions).
+ * Events are replayed in event-time order (so file order does not matter), and at the end of the
+ * stream every window still open is decided. Returns the alerts, oldest first. Only what the alert rows need is kept (Ingest's
  * `alertsOnly`): no product copies, incidents, entity index or alert-event links.
  */
 export async function detectOffline(events: SensorEvent[], options: OfflineOptions = {}): Promise<AlertRow[]> {

@@ -179,7 +179,7 @@ type NeedCheck = (met: Uint32Array, epoch: number) => boolean;
 class TableIndex<R extends IndexedRule> {
   /** Rules that must be evaluated on every event (no necessary literal), by position in `rules`. */
   private readonly always: number[] = [];
-  /** Per indexed field: its automaton, and the literal id of each of its literals. */
+  /** Per indexed field: its automaton (which reports the ids of the literals it finds). */
   private readonly fields: Array<{ get: NeedGetter; automaton: Automaton }> = [];
   /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
   private readonly coverRules: number[][] = [];

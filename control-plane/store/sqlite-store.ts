@@ -131,6 +131,7 @@ export const SCRATCH_DROPPED_INDEXES = ['events_agent_ts', 'events_detonation', 
  * (durable across process crashes; the last transactions may roll back on power loss).
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
+  if (options.scratch && options.file !== ':memory:') throw new Error('a scratch store is in memory only');
   if (options.file !== ':memory:') {
     // The database holds key hashes, tokens and every event: owner-only. A directory created here is
     // 0700; the file is created 0600, and tightened if it exists (SQLite gives -wal/-shm its mode).
@@ -148,7 +149,6 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   // Migrations start now, in their own transaction; every store call waits for them, and fails
   // with their error if they failed. The no-op handler only keeps a failure from being an
   // unhandled rejection before the first call reports it.
-  if (options.scratch && options.file !== ':memory:') throw new Error('a scratch store is in memory only');
   const migrated = migrate(new SqliteExecutor(cache, new Lock(Promise.resolve())));
   const ready = options.scratch
     ? migrated.then(() => { for (const index of SCRATCH_DROPPED_INDEXES) db.exec(`DROP INDEX IF EXISTS ${index}`); })
