@@ -102,6 +102,7 @@ function summarize(e: SensorEvent): string {
     case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
     case 'DeviceFileCertificateInfo': return `${pick('SHA1')} ${pick('Signer')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
+    case 'KubernetesAudit': return `${pick('Verb')} ${pick('RequestUri')}`;
   }
 }
 
