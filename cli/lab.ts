@@ -59,13 +59,14 @@ export async function runLab(o: LabOptions): Promise<number> {
     const reg = await withTimeout(registered, 15_000, 'the agent did not register within 15 s');
     o.out(`agent ${agent.agentId} registered this host as ${reg.machineId}\n`);
     // Sensors run only where their extension is installed: MDE for endpoint events, the Defender for SQL
-    // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host).
+    // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host), the
+    // Defender for Containers extension for Kubernetes audit events (the cluster scenario stands in for a cluster).
     const machine = (await store.machines.getMachine(agent.agentId!))!;
-    for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows']) {
+    for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes']) {
       const r = await cp.setExtension(machine.name, ext, true);
       if (!r.delivered) throw new Error(`could not install ${ext} on ${machine.name}: ${r.message}`);
     }
-    o.out(`installed extensions ${mdeExtensionFor(machine.facts.osType)} (endpoint sensor) and AdvancedThreatProtection.Windows (SQL sensor) on ${machine.name}\n\n`);
+    o.out(`installed extensions ${mdeExtensionFor(machine.facts.osType)} (endpoint sensor), AdvancedThreatProtection.Windows (SQL sensor) and microsoft.azuredefender.kubernetes (Kubernetes audit sensor) on ${machine.name}\n\n`);
 
     // Play every scenario (attack, then benign twin) `rounds` times; remember which detonation was which.
     const attacks = new Map<string, string[]>();
