@@ -149,7 +149,8 @@ export function mergeClusters(input: { machines: MachineRow[]; resources: CspmRe
       continue;
     }
     const byName = cspm.filter((r) => r.name.toLowerCase() === c.name.toLowerCase());
-    if (strong.length === 0 && byName.length === 1) {
+    const located = details.some((d) => d.accountId || d.projectId); // the nodes say where they are: the name alone does not decide
+    if (strong.length === 0 && !located && byName.length === 1) {
       claims.set(byName[0]!.resourceId, [...(claims.get(byName[0]!.resourceId) ?? []), { c, strong: false, reason: `cluster name ${c.name} only (the nodes report no cloud account): probable` }]);
     }
   }
