@@ -43,7 +43,7 @@ export function cspmCommand(): Command {
     });
   cmd
     .command('import <files...>')
-    .description('import cloud outputs (aws ec2 describe-instances / describe-security-groups, gcloud compute instances / firewall-rules list --format=json), all or nothing')
+    .description('import cloud outputs (aws ec2 describe-instances / describe-security-groups, aws eks describe-cluster, gcloud compute instances / firewall-rules list, gcloud container clusters list --format=json), all or nothing')
     .requiredOption('--connector <name>', 'connector to import into')
     .addOption(new Option('--kind <kind>', 'snapshot kind (default: recognised from the shape; needed for an empty gcloud list)').choices([...SNAPSHOT_KINDS]))
     .option('--region <region>', 'AWS region the files cover (scopes "missing means deleted"; region of security groups)')
