@@ -14,6 +14,7 @@ export const EXTENSIONS = {
   'AdvancedThreatProtection.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForSQL', sensor: 'sql' },
   // The Defender for Containers extension of an Arc-enabled Kubernetes cluster (extension type
   // microsoft.azuredefender.kubernetes): it collects the cluster's audit events (docs/kubernetes.md).
+  // Cluster extensions have a type, not a publisher: this publisher is arcsim's own label.
   'microsoft.azuredefender.kubernetes': { publisher: 'Microsoft.AzureDefender.Kubernetes', sensor: 'kubernetes' },
 } as const satisfies Record<string, { publisher: string; sensor: Sensor }>;
 
