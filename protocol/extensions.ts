@@ -32,6 +32,7 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceInfo: 'endpoint',
   DeviceNetworkInfo: 'endpoint',
   DeviceFileCertificateInfo: 'endpoint',
+  DeviceTvmSoftwareInventory: 'endpoint',
   SqlEvents: 'sql',
 };
 
