@@ -25,6 +25,7 @@ import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './invent
 import { loadServerTls } from './tls/server-tls.ts';
 import { decideTransport, type Transport } from './tls/transport.ts';
 import { Sinks, SinksConfigSchema } from './sinks/index.ts';
+import { VulnerabilityAssessor } from './vulnerabilities/index.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
 export const ControlPlaneConfigSchema = z.strictObject({
@@ -183,6 +184,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     agents,
   });
 
+  const vulnerabilities = new VulnerabilityAssessor({ store: deps.store, clock, logger });
   const sinks = new Sinks(config.sinks, { store: deps.store, clock, logger, baseUrl: () => baseUrl, ...(deps.random ? { random: deps.random } : {}) });
   const health = new StoreHealth(clock);
   let accepting = false;
@@ -199,6 +201,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     },
     onIngested: (s: AgentSession, r: IngestResult) => {
       if (r.alerts.some((a) => a.created)) sinks.wake();
+      if (r.stored > 0) vulnerabilities.ingested(s.agentId);
       emitter.emit('ingested', s, r);
     },
     onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
@@ -255,6 +258,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     logger, limits,
     sinks,
+    vulnerabilities,
   });
 
   return Object.assign(emitter, {
@@ -266,6 +270,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     sync: config.sync,
     inventory,
     sinks,
+    vulnerabilities,
     transport,
     caSha256: tls?.caSha256,
     url: () => baseUrl,
@@ -273,6 +278,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     async listen() {
       await inventory.start();
       await sinks.start();
+      // Software snapshots and advisories stored before a restart: assess them now.
+      void vulnerabilities.assess().catch(() => undefined);
       // File profiles (image_load signature rules) from the certificate rows stored before a restart.
       if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
       await app.listen({ host: config.host, port: config.port });
@@ -288,6 +295,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     async close() {
       accepting = false;
       await inventory.close();
+      vulnerabilities.close();
+      await vulnerabilities.idle();
       gateway.close();
       await app.close();
       await sinks.close();

@@ -126,6 +126,23 @@ export function matchItems(items: InstalledItem[], advisories: Map<string, Advis
   return out.sort((a, b) => a.DeviceName.localeCompare(b.DeviceName) || a.SoftwareName.localeCompare(b.SoftwareName) || a.CveId.localeCompare(b.CveId));
 }
 
+/** DeviceTvmSoftwareVulnerabilities of these machines, from the store (latest snapshots, stored advisories). */
+export async function findVulnerabilities(store: Pick<Store, 'events' | 'vulnerabilities'>, machines: Array<Pick<MachineRow, 'agentId'>>): Promise<VulnerabilityRow[]> {
+  const out: VulnerabilityRow[] = [];
+  for (const m of machines) {
+    const items = await latestSoftware(store, m.agentId);
+    if (items) out.push(...matchItems(items, await advisoriesFor(store, items)));
+  }
+  return out;
+}
+
+/** The latest software snapshot of each machine: the DeviceTvmSoftwareInventory rows MDE would show now. */
+export async function currentSoftware(store: Pick<Store, 'events'>, machines: Array<Pick<MachineRow, 'agentId'>>): Promise<SensorEvent[]> {
+  const out: SensorEvent[] = [];
+  for (const m of machines) out.push(...((await latestSoftware(store, m.agentId)) ?? []).map((i) => i.row));
+  return out;
+}
+
 export interface AssessorDeps {
   store: Store;
   clock: { now(): number };
@@ -160,20 +177,7 @@ export class VulnerabilityAssessor {
 
   /** DeviceTvmSoftwareVulnerabilities of the given machines (default: all). */
   async findings(machines?: MachineRow[]): Promise<VulnerabilityRow[]> {
-    const list = machines ?? await this.deps.store.machines.listMachines();
-    const out: VulnerabilityRow[] = [];
-    for (const m of list) {
-      const items = await latestSoftware(this.deps.store, m.agentId);
-      if (items) out.push(...matchItems(items, await advisoriesFor(this.deps.store, items)));
-    }
-    return out;
-  }
-
-  /** The latest software snapshot of every machine (the DeviceTvmSoftwareInventory KQL table). */
-  async inventory(): Promise<SensorEvent[]> {
-    const out: SensorEvent[] = [];
-    for (const m of await this.deps.store.machines.listMachines()) out.push(...((await latestSoftware(this.deps.store, m.agentId)) ?? []).map((i) => i.row));
-    return out;
+    return findVulnerabilities(this.deps.store, machines ?? await this.deps.store.machines.listMachines());
   }
 
   /** Re-evaluates the vulnerability assessment of the given machines (default: all), serialised. */

@@ -177,6 +177,7 @@ export interface PackageAtVersion { ecosystem: string; name: string; version: st
 export function affecting(p: PackageAtVersion, advisories: Advisory[]): Array<{ advisory: Advisory; fixed: string }> {
   const compare = orderOf(p.ecosystem);
   if (!compare) return [];
+  try { compare(p.version, p.version); } catch { return []; } // a version the order cannot read
   const out: Array<{ advisory: Advisory; fixed: string }> = [];
   for (const adv of advisories) {
     for (const a of adv.affected) {
