@@ -12,7 +12,8 @@ import type { MachineFacts, SensorEvent } from '../protocol/index.ts';
  * - RPM distributions: `rpm -qa` (run without a shell);
  * - Windows: the uninstall registry keys (`reg query ...\Uninstall /s`, without a shell), both the
  *   64-bit and the 32-bit view;
- * - a persona's `software` list, on top (lab machines that stand in for Windows / SQL Server hosts).
+ * - a persona's `software` list (lab machines that stand in for Windows / SQL Server hosts), which
+ *   replaces the host's (the agent then passes a platform with no package database).
  * This module is reached only through import() from the agent: the cold part of its bundle.
  */
 export interface SoftwareItem {
@@ -131,7 +132,7 @@ export interface SoftwareSources {
   osReleasePath?: string;
   /** Runs a command without a shell and returns its stdout (default: execFile). */
   runCommand?: (cmd: string, args: string[]) => Promise<string>;
-  /** Software a persona declares, reported on top of what was read. */
+  /** Software a persona declares; with `platform` other than linux / win32, only it is reported. */
   declared?: Array<{ name: string; version: string; vendor?: string; ecosystem?: string }>;
 }
 

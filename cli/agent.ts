@@ -88,6 +88,8 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
       eventsBurst: config.eventsBurst,
       pingIntervalMs: config.pingIntervalMs,
       schedules: opts.schedule ? (await import('../agent/schedule-file.ts')).loadScheduleFile(opts.schedule) : undefined,
+      // DeviceTvmSoftwareInventory: the installed software, hourly, sent when it changed.
+      softwareInventory: {},
     });
     agent.on('registered', (m) => logger.info('registered', { machineId: m.machineId, heartbeatIntervalSec: m.heartbeatIntervalSec, extensions: m.extensions.map((e: { name: string }) => e.name) }));
     agent.on('disconnected', (code) => logger.warn('disconnected', { code }));

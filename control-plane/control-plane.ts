@@ -83,6 +83,8 @@ export interface ControlPlane extends EventEmitter {
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
+  /** Vulnerability management: OSV feeds, software findings, the machines' vulnerability assessment. */
+  readonly vulnerabilities: VulnerabilityAssessor;
   /** The configured sinks (syslog, webhooks): `deliver()` runs one pass now, `health()` their state. */
   readonly sinks: Sinks;
   /** https, http-loopback (plain http, only this host can connect) or http-insecure (plain http on the network, asked for). */
