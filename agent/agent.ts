@@ -309,16 +309,17 @@ export class Agent extends EventEmitter {
 
   /**
    * Spools the host's installed software as one DeviceTvmSoftwareInventory snapshot when it
-   * differs from what this process last sent. The reader is loaded on first use (the bundle's cold
-   * part); an unchanged package database is not even read.
+   * differs from what this process last sent; true when a snapshot was spooled. What the
+   * `softwareInventory` timer runs (after registering and every intervalMs). The reader is loaded
+   * on first use (the bundle's cold part); an unchanged package database is not even read.
    */
-  private async reportSoftware(): Promise<void> {
+  async checkSoftware(): Promise<boolean> {
     const o = this.options.softwareInventory;
-    if (!o || this.softwareBusy || !this.lastFacts || !this.identity || !this.outbox) return;
+    if (!o || this.softwareBusy || !this.lastFacts || !this.identity || !this.outbox) return false;
     const declared = o.sources?.declared ?? this.options.inventory?.persona?.software;
     const dbs = declared ? [] : [o.sources?.dpkgStatusPath ?? '/var/lib/dpkg/status', '/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages'];
     const stat = dbs.map((p) => { try { const st = statSync(p); return `${p}:${st.size}:${st.mtimeMs}`; } catch { return ''; } }).join('|');
-    if (this.lastSoftware.digest !== undefined && stat.replaceAll('|', '') !== '' && stat === this.lastSoftware.stat) return;
+    if (this.lastSoftware.digest !== undefined && stat.replaceAll('|', '') !== '' && stat === this.lastSoftware.stat) return false;
     this.softwareBusy = true;
     try {
       const sw = await import('./software-inventory.ts');
@@ -326,12 +327,14 @@ export class Agent extends EventEmitter {
       for (const n of notes) this.logger.warn(n);
       this.lastSoftware.stat = stat;
       const digest = sw.softwareDigest(items);
-      if (digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return;
+      if (digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return false;
       this.lastSoftware.digest = digest;
       this.outbox.push(sw.softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time: this.clock.now(), arch: osArch() }));
       this.logger.info('software inventory sent', { items: items.length });
+      return true;
     } catch (err) {
       this.logger.error('software inventory failed', { error: (err as Error).message });
+      return false;
     } finally {
       this.softwareBusy = false;
     }
@@ -480,9 +483,9 @@ export class Agent extends EventEmitter {
         this.outbox?.attach({ send: (f) => conn.send(f), drop: () => conn.terminate() });
         this.reportDeviceState();
         if (this.options.softwareInventory) {
-          void this.reportSoftware();
+          void this.checkSoftware();
           if (!this.softwareTimer) {
-            this.softwareTimer = setInterval(() => void this.reportSoftware(), this.options.softwareInventory.intervalMs ?? AGENT_DEFAULTS.softwareInventoryIntervalMs);
+            this.softwareTimer = setInterval(() => void this.checkSoftware(), this.options.softwareInventory.intervalMs ?? AGENT_DEFAULTS.softwareInventoryIntervalMs);
             this.softwareTimer.unref();
           }
         }
