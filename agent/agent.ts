@@ -21,6 +21,7 @@ import { Outbox } from './outbox.ts';
 import { describeRun, Playback } from './playback.ts';
 import type { ScheduleEntry } from './schedule-file.ts';
 import type { SoftwareSources } from './software-inventory.ts';
+import { softwareDigest, softwareRows, type SoftwareItem } from './software-rows.ts';
 import { loadScheduling, ScenarioRunner, type RunRequest, type ScheduleJobFn } from './scheduler.ts';
 
 export interface AgentOptions {
@@ -81,7 +82,12 @@ export interface AgentOptions {
    * checked first, so an unchanged host costs one stat). A persona's `software` replaces the
    * host's. Default: off here; `arcsim agent run`, the agent service and the lab turn it on.
    */
-  softwareInventory?: { intervalMs?: number; sources?: SoftwareSources };
+  softwareInventory?: {
+    intervalMs?: number;
+    sources?: SoftwareSources;
+    /** Reads the software elsewhere (the service: a child process, agent/inventory-child.ts); default: in this process. */
+    runner?: () => Promise<{ items: SoftwareItem[]; notes: string[] }>;
+  };
 }
 
 type RunCommand = Extract<MessageOf<'command'>['command'], { action: 'run-scenario' }>;
@@ -322,14 +328,15 @@ export class Agent extends EventEmitter {
     if (this.lastSoftware.digest !== undefined && stat.replaceAll('|', '') !== '' && stat === this.lastSoftware.stat) return false;
     this.softwareBusy = true;
     try {
-      const sw = await import('./software-inventory.ts');
-      const { items, notes } = await sw.collectSoftware({ ...o.sources, ...(declared ? { declared, platform: 'aix' as NodeJS.Platform } : {}) });
+      const { items, notes } = o.runner
+        ? await o.runner()
+        : await (await import('./software-inventory.ts')).collectSoftware({ ...o.sources, ...(declared ? { declared, platform: 'aix' as NodeJS.Platform } : {}) });
       for (const n of notes) this.logger.warn(n);
       this.lastSoftware.stat = stat;
-      const digest = sw.softwareDigest(items);
+      const digest = softwareDigest(items);
       if (digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return false;
       this.lastSoftware.digest = digest;
-      this.outbox.push(sw.softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time: this.clock.now(), arch: osArch() }));
+      this.outbox.push(softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time: this.clock.now(), arch: osArch() }));
       this.logger.info('software inventory sent', { items: items.length });
       return true;
     } catch (err) {

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { v7 as uuidv7 } from 'uuid';
-import type { MachineFacts, SensorEvent } from '../protocol/index.ts';
+import type { SoftwareItem } from './software-rows.ts';
+
+export type { SoftwareItem } from './software-rows.ts';
 
 /**
  * The host's installed software as MDE's DeviceTvmSoftwareInventory rows (columns of Microsoft's
@@ -16,17 +16,6 @@ import type { MachineFacts, SensorEvent } from '../protocol/index.ts';
  *   replaces the host's (the agent then passes a platform with no package database).
  * This module is reached only through import() from the agent: the cold part of its bundle.
  */
-export interface SoftwareItem {
-  name: string;
-  version: string;
-  vendor: string;
-  /** The OSV ecosystem the version belongs to (`Debian:12`, `npm`, ...); '' when none is known. */
-  ecosystem: string;
-  /** The source package an advisory names (dpkg's `Source:`, rpm's source RPM name), when it differs. */
-  sourceName?: string;
-  sourceVersion?: string;
-}
-
 export const SOFTWARE_DEFAULTS = {
   dpkgStatusPath: '/var/lib/dpkg/status',
   osReleasePath: '/etc/os-release',
@@ -174,42 +163,4 @@ export async function collectSoftware(o: SoftwareSources = {}): Promise<{ items:
   }
   items.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
   return { items, notes };
-}
-
-/** What the items say: equal digests mean the installed software did not change. */
-export function softwareDigest(items: SoftwareItem[]): string {
-  const h = createHash('sha256');
-  for (const i of items) h.update(`${i.name}\u0000${i.version}\u0000${i.vendor}\u0000${i.ecosystem}\u0000${i.sourceName ?? ''}\u0000${i.sourceVersion ?? ''}\n`);
-  return h.digest('hex');
-}
-
-const ARCHITECTURES: Record<string, string> = { x64: '64-bit', ia32: '32-bit', arm64: 'ARM64', arm: 'ARM' };
-
-/**
- * One DeviceTvmSoftwareInventory row per item, all with the same Timestamp (one snapshot).
- * `AdditionalFields` (arcsim's extension) carries what matching needs beyond MDE's columns: the
- * OSV ecosystem, the source package and version, and how many rows the snapshot has, so the
- * control plane can tell a complete snapshot from one still arriving.
- */
-export function softwareRows(o: { deviceId: string; machine: MachineFacts; items: SoftwareItem[]; time: number; arch: string }): SensorEvent[] {
-  const Timestamp = new Date(o.time).toISOString();
-  const DeviceName = o.machine.machineFqdn ?? o.machine.hostname;
-  const platform = o.machine.osType === 'linux' ? 'Linux' : o.machine.osType === 'windows' ? 'Windows' : o.machine.osType === 'darwin' ? 'macOS' : undefined;
-  return o.items.map((i, n) => {
-    const row: Record<string, unknown> = {
-      Table: 'DeviceTvmSoftwareInventory', Timestamp, DeviceId: o.deviceId, DeviceName, ReportId: uuidv7({ msecs: o.time, seq: n }),
-      SoftwareVendor: i.vendor, SoftwareName: i.name, SoftwareVersion: i.version,
-      // The reference's value for software without a CPE; arcsim reads none from package databases.
-      ProductCodeCpe: 'not available',
-      AdditionalFields: {
-        SnapshotRows: o.items.length,
-        ...(i.ecosystem ? { Ecosystem: i.ecosystem } : {}),
-        ...(i.sourceName ? { SourceName: i.sourceName, SourceVersion: i.sourceVersion ?? i.version } : {}),
-      },
-    };
-    if (platform) row.OSPlatform = platform;
-    if (o.machine.osVersion) row.OSVersion = o.machine.osVersion;
-    if (ARCHITECTURES[o.arch]) row.OSArchitecture = ARCHITECTURES[o.arch];
-    return row as SensorEvent;
-  });
 }

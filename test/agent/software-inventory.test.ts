@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { collectSoftware, ecosystemOf, parseDpkgStatus, parseRegUninstall, parseRpmList, softwareDigest, softwareRows } from '../../agent/software-inventory.ts';
+import { collectSoftware, ecosystemOf, parseDpkgStatus, parseRegUninstall, parseRpmList } from '../../agent/software-inventory.ts';
+import { softwareDigest, softwareReportOk, softwareRows } from '../../agent/software-rows.ts';
 import { EventSchema } from '../../protocol/index.ts';
 import { TEST_FACTS } from '../helpers.ts';
 
@@ -76,4 +77,16 @@ test('rows are valid DeviceTvmSoftwareInventory rows of one snapshot; the digest
   assert.notEqual(softwareDigest(items.map((i) => (i.name === 'libjq1' ? { ...i, version: '1.6-2.1+deb12u3' } : i))), d);
   const declared = await collectSoftware({ platform: 'aix', declared: [{ name: 'Microsoft SQL Server 2022 (64-bit)', version: '16.0.1000.6', vendor: 'Microsoft Corporation' }] });
   assert.deepEqual(declared.items.map((i) => i.name), ['Microsoft SQL Server 2022 (64-bit)'], "a persona's list alone");
+});
+
+test('the agent service reads the software in a child (`collect-software`): this host\'s real packages, checked by hand', async () => {
+  const { runSoftwareChild } = await import('../../agent/inventory-child.ts');
+  const entry = fileURLToPath(new URL('../../bin/arcsim-agent.js', import.meta.url));
+  const r = await runSoftwareChild({ entry, args: ['collect-software'], timeoutMs: 120_000 });
+  assert.ok(softwareReportOk(r));
+  if (process.platform === 'linux' && readFileSync('/etc/os-release', 'utf8').includes('ID=debian')) {
+    assert.ok(r.items.some((i) => i.name === 'dpkg' && i.ecosystem.startsWith('Debian:')), 'dpkg itself is an installed package');
+  }
+  assert.ok(!softwareReportOk({ items: [{ name: '', version: '1' }], notes: [] }), 'a nameless item is refused');
+  assert.ok(!softwareReportOk({ items: [], notes: [], extra: 1 }), 'unknown keys are refused');
 });
