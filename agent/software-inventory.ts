@@ -23,8 +23,11 @@ export const SOFTWARE_DEFAULTS = {
   commandTimeoutMs: 60_000,
   /** Largest output taken from one command, bytes. */
   maxCommandOutputBytes: 32 * 1024 * 1024,
-  /** Most software rows reported per device. */
-  maxItems: 20_000,
+  /**
+   * Most software rows in one snapshot: below the spool's default bound (5000 events), so one
+   * snapshot never pushes unsent events out of it; a larger host's list is cut (with a note).
+   */
+  maxItems: 4000,
 } as const;
 
 /** os-release's `ID` and `VERSION_ID` -> the OSV ecosystem of its packages ('' when arcsim knows none). */
@@ -157,10 +160,10 @@ export async function collectSoftware(o: SoftwareSources = {}): Promise<{ items:
     }
   }
   for (const d of o.declared ?? []) items.push({ name: d.name, version: d.version, vendor: d.vendor ?? '', ecosystem: d.ecosystem ?? '' });
+  items.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
   if (items.length > SOFTWARE_DEFAULTS.maxItems) {
     notes.push(`software: ${items.length} items, only the first ${SOFTWARE_DEFAULTS.maxItems} reported`);
     items = items.slice(0, SOFTWARE_DEFAULTS.maxItems);
   }
-  items.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
   return { items, notes };
 }

@@ -27,7 +27,7 @@ export function softwareReportOk(d: unknown): d is { items: SoftwareItem[]; note
   if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
   const o = d as Record<string, unknown>;
   return Object.keys(o).every((k) => k === 'items' || k === 'notes') && Array.isArray(o.notes) && o.notes.every((n) => str(n, 4096))
-    && Array.isArray(o.items) && o.items.length <= 20_000 && o.items.every((i) => {
+    && Array.isArray(o.items) && o.items.length <= 4000 && o.items.every((i) => {
       if (typeof i !== 'object' || i === null) return false;
       const x = i as Record<string, unknown>;
       return Object.keys(x).every((k) => ['name', 'version', 'vendor', 'ecosystem', 'sourceName', 'sourceVersion'].includes(k))

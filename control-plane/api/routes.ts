@@ -71,6 +71,8 @@ export interface ApiDeps {
   sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
   /** Vulnerability management (OSV feeds, findings, the machines' vulnerability assessment). */
   vulnerabilities: VulnerabilityAssessor;
+  /** Prometheus metrics served at GET /metrics. */
+  metrics?: import('../metrics/metrics.ts').Metrics;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
   queryLimits?: Partial<QueryLimits>;
 }

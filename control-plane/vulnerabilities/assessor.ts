@@ -159,6 +159,8 @@ export interface AssessorDeps {
 export class VulnerabilityAssessor {
   private timers = new Map<string, NodeJS.Timeout>();
   private running: Promise<void> = Promise.resolve();
+  /** Per agent, the snapshot (Timestamp) last assessed; a debounced call for the same one does nothing. */
+  private assessedSnapshot = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly deps: AssessorDeps) {}
@@ -195,10 +197,17 @@ export class VulnerabilityAssessor {
     if (this.closed || this.timers.has(agentId)) return;
     const t = setTimeout(() => {
       this.timers.delete(agentId);
-      void this.assess([agentId]).catch(() => undefined);
+      void this.assessIfNewSnapshot(agentId).catch(() => undefined);
     }, this.deps.debounceMs ?? VULN_DEFAULTS.debounceMs);
     t.unref();
     this.timers.set(agentId, t);
+  }
+
+  /** Assesses the agent's machine when its newest software row is not of the snapshot assessed last (one indexed read otherwise). */
+  private async assessIfNewSnapshot(agentId: string): Promise<void> {
+    const [newest] = await this.deps.store.events.scanEvents({ table: 'DeviceTvmSoftwareInventory', equals: [{ column: 'DeviceId', values: [agentId] }], limit: 1 });
+    if (!newest || this.assessedSnapshot.get(agentId) === newest.Timestamp) return;
+    await this.assess([agentId]);
   }
 
   /** Waits for the assessments under way. */
@@ -223,6 +232,8 @@ export class VulnerabilityAssessor {
       const items = await latestSoftware(store, m.agentId);
       if (!items) continue;
       const snapshot = items[0]?.row.Timestamp ?? '';
+      // A snapshot still arriving was passed over: its rows are newer, so the next batch looks again.
+      this.assessedSnapshot.set(m.agentId, snapshot);
       const found = matchItems(items, await advisoriesFor(store, items));
       const cves = [...new Set(found.map((f) => f.CveId))].sort();
       assessed.add(m.resourceId);
