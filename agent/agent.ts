@@ -336,7 +336,15 @@ export class Agent extends EventEmitter {
       const digest = softwareDigest(items);
       if (digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return false;
       this.lastSoftware.digest = digest;
-      this.outbox.push(softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time: this.clock.now(), arch: osArch() }));
+      // In slices, each acked before the next is built: a whole snapshot at once (hundreds of rows,
+      // one large frame) would grow the idle service's heap for good.
+      const time = this.clock.now();
+      for (let i = 0; i < items.length; i += AGENT_DEFAULTS.softwareSliceRows) {
+        if (this.stopped || !this.identity || !this.outbox || !this.lastFacts) return false;
+        const rows = softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time, arch: osArch(), from: i, count: AGENT_DEFAULTS.softwareSliceRows });
+        this.outbox.push(rows);
+        await Promise.race([this.outbox.spool.drained(), this.stoppedSignal]);
+      }
       this.logger.info('software inventory sent', { items: items.length });
       return true;
     } catch (err) {

@@ -51,11 +51,13 @@ const ARCHITECTURES: Record<string, string> = { x64: '64-bit', ia32: '32-bit', a
  * OSV ecosystem, the source package and version, and how many rows the snapshot has, so the
  * control plane can tell a complete snapshot from one still arriving.
  */
-export function softwareRows(o: { deviceId: string; machine: MachineFacts; items: SoftwareItem[]; time: number; arch: string }): SensorEvent[] {
+export function softwareRows(o: { deviceId: string; machine: MachineFacts; items: SoftwareItem[]; time: number; arch: string; from?: number; count?: number }): SensorEvent[] {
   const Timestamp = new Date(o.time).toISOString();
   const DeviceName = o.machine.machineFqdn ?? o.machine.hostname;
   const platform = o.machine.osType === 'linux' ? 'Linux' : o.machine.osType === 'windows' ? 'Windows' : o.machine.osType === 'darwin' ? 'macOS' : undefined;
-  return o.items.map((i, n) => {
+  const from = o.from ?? 0;
+  return o.items.slice(from, from + (o.count ?? o.items.length)).map((i, k) => {
+    const n = from + k;
     const row: Record<string, unknown> = {
       Table: 'DeviceTvmSoftwareInventory', Timestamp, DeviceId: o.deviceId, DeviceName, ReportId: uuidv7({ msecs: o.time, seq: n }),
       SoftwareVendor: i.vendor, SoftwareName: i.name, SoftwareVersion: i.version,
