@@ -204,6 +204,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     metrics,
     onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
+    onConnectedAgain: (agentIds: string[]) => inventory.connectedAgain(agentIds),
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
       emitter.emit('registered', s, m);
@@ -309,6 +310,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       vulnerabilities.close();
       await vulnerabilities.idle();
       gateway.close();
+      await gateway.heartbeats.close();
       await app.close();
       await sinks.close();
     },
