@@ -18,6 +18,7 @@ import { auditCommand, keyCommand } from './key.ts';
 import { tlsCommand } from './tls.ts';
 import { exportCommand } from './export.ts';
 import { syncCommand } from './sync.ts';
+import { vulnCommand } from './vuln.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
 
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   program.addCommand(syncCommand());
   program.addCommand(tlsCommand());
   program.addCommand(queryCommand());
+  program.addCommand(vulnCommand());
   return program;
 }
 

@@ -11,6 +11,7 @@ import type { MachineRow, Store } from './store/index.ts';
 import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
 import { primeFileProfiles } from './detection/file-profile.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
+import { IngestQueue } from './ingest/ingest-queue.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
@@ -26,6 +27,7 @@ import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './invent
 import { loadServerTls } from './tls/server-tls.ts';
 import { decideTransport, type Transport } from './tls/transport.ts';
 import { Sinks, SinksConfigSchema } from './sinks/index.ts';
+import { VulnerabilityAssessor } from './vulnerabilities/index.ts';
 import { Metrics } from './metrics/metrics.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
@@ -86,6 +88,8 @@ export interface ControlPlane extends EventEmitter {
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
+  /** Vulnerability management: OSV feeds, software findings, the machines' vulnerability assessment. */
+  readonly vulnerabilities: VulnerabilityAssessor;
   /** The configured sinks (syslog, webhooks): `deliver()` runs one pass now, `health()` their state. */
   readonly sinks: Sinks;
   /** https, http-loopback (plain http, only this host can connect) or http-insecure (plain http on the network, asked for). */
@@ -156,6 +160,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const syncProfiles = new SyncProfiles(config.sync, deps.store.settings);
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
+  // Sessions hand their batches to one queue: round-robin across agents, several batches per commit.
+  const ingestQueue = new IngestQueue(ingest, limits);
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
   // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
   const app = Fastify({
@@ -190,6 +196,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     agents,
   });
 
+  const vulnerabilities = new VulnerabilityAssessor({ store: deps.store, clock, logger });
   const sinks = new Sinks(config.sinks, { store: deps.store, clock, logger, baseUrl: () => baseUrl, ...(deps.random ? { random: deps.random } : {}) });
   const metrics: Metrics = new Metrics({
     connectedAgents: (): number => gateway.sessions.size,
@@ -198,12 +205,13 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const health = new StoreHealth(clock, (cause) => metrics.storeError(cause));
   let accepting = false;
   const gateway: Gateway = new Gateway(app.server, deps.store, limits, logger, {
-    ingest,
+    ingest: ingestQueue,
     clock,
     health,
     metrics,
     onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
+    onConnectedAgain: (agentIds: string[]) => inventory.connectedAgain(agentIds),
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
       emitter.emit('registered', s, m);
@@ -211,6 +219,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     },
     onIngested: (s: AgentSession, r: IngestResult) => {
       if (r.alerts.some((a) => a.created)) sinks.wake();
+      if (r.stored > 0) vulnerabilities.ingested(s.agentId);
       emitter.emit('ingested', s, r);
     },
     onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
@@ -268,6 +277,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     logger, limits,
     sinks,
+    vulnerabilities,
     metrics,
   });
 
@@ -280,6 +290,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     sync: config.sync,
     inventory,
     sinks,
+    vulnerabilities,
     transport,
     caSha256: tls?.caSha256,
     url: () => baseUrl,
@@ -288,6 +299,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       await syncProfiles.load();
       await inventory.start();
       await sinks.start();
+      // Software snapshots and advisories stored before a restart: assess them now.
+      void vulnerabilities.assess().catch(() => undefined);
       // File profiles (image_load signature rules) from the certificate rows stored before a restart.
       if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
       await app.listen({ host: config.host, port: config.port });
@@ -303,7 +316,10 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     async close() {
       accepting = false;
       await inventory.close();
+      vulnerabilities.close();
+      await vulnerabilities.idle();
       gateway.close();
+      await gateway.heartbeats.close();
       await app.close();
       await sinks.close();
     },

@@ -1,7 +1,7 @@
 import type { TableName } from './events.ts';
 
 /** A simulated sensor: which event tables it collects. */
-export type Sensor = 'endpoint' | 'sql';
+export type Sensor = 'endpoint' | 'sql' | 'kubernetes';
 
 /**
  * Arc machine extensions arcsim knows, with their real publishers. Installing one enables the
@@ -15,6 +15,10 @@ export const EXTENSIONS = {
   // or LinuxAgent.SqlServer by the machine's osName).
   'LinuxAgent.SqlServer': { publisher: 'Microsoft.AzureData', sensor: 'sql' },
   'AdvancedThreatProtection.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForSQL', sensor: 'sql' },
+  // The Defender for Containers extension of an Arc-enabled Kubernetes cluster (extension type
+  // microsoft.azuredefender.kubernetes): it collects the cluster's audit events (docs/kubernetes.md).
+  // Cluster extensions have a type, not a publisher: this publisher is arcsim's own label.
+  'microsoft.azuredefender.kubernetes': { publisher: 'Microsoft.AzureDefender.Kubernetes', sensor: 'kubernetes' },
 } as const satisfies Record<string, { publisher: string; sensor: Sensor }>;
 
 export type ExtensionName = keyof typeof EXTENSIONS;
@@ -23,7 +27,7 @@ export function isExtensionName(name: string): name is ExtensionName {
   return Object.hasOwn(EXTENSIONS, name);
 }
 
-/** The sensor that collects each table: MDE for the Device* tables, the SQL extensions for SqlEvents. */
+/** The sensor that collects each table: MDE for the Device* tables, the SQL extensions for SqlEvents, Defender for Containers for KubernetesAudit. */
 export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceProcessEvents: 'endpoint',
   DeviceNetworkEvents: 'endpoint',
@@ -35,7 +39,9 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceInfo: 'endpoint',
   DeviceNetworkInfo: 'endpoint',
   DeviceFileCertificateInfo: 'endpoint',
+  DeviceTvmSoftwareInventory: 'endpoint',
   SqlEvents: 'sql',
+  KubernetesAudit: 'kubernetes',
 };
 
 /**

@@ -15,6 +15,24 @@ export const NetworkInterfaceSchema = z.strictObject({
   ipAddresses: z.array(z.string()),
 });
 
+/** A DNS-1123 label or subdomain, as Kubernetes names nodes; cluster names as ARM names allow. */
+const k8sName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'lower-case letters, digits, - and . (a DNS-1123 name)');
+
+/** The Kubernetes cluster an agent's node belongs to (docs/kubernetes.md). */
+export const KubernetesFactsSchema = z.strictObject({
+  /** The cluster's name: the connectedClusters resource name (1-63 characters, as ARM allows for it). */
+  clusterName: z.string().min(1).max(63).regex(/^[a-zA-Z0-9][-_a-zA-Z0-9]*$/, 'letters, digits, - and _ (a connectedClusters name)'),
+  /** This node's name (the DaemonSet gets it from the downward API, spec.nodeName). */
+  nodeName: k8sName,
+  /** connectedClusters `distribution` (aks, eks, gke, k3s, kind, openshift, generic, ...). */
+  distribution: z.string().min(1).max(64).optional(),
+  /** connectedClusters `infrastructure` (aws, gcp, azure_stack_hci, generic, ...). */
+  infrastructure: z.string().min(1).max(64).optional(),
+  /** The API server's version (`v1.30.2`), when known. */
+  kubernetesVersion: z.string().max(64).optional(),
+});
+export type KubernetesFacts = z.infer<typeof KubernetesFactsSchema>;
+
 /** What an agent knows about its host, shaped after the Arc machine properties. */
 export const MachineFactsSchema = z.strictObject({
   hostname: z.string().min(1).max(255),
@@ -36,8 +54,45 @@ export const MachineFactsSchema = z.strictObject({
   networkInterfaces: z.array(NetworkInterfaceSchema).max(256).optional(),
   /** Set when the facts were (partly) overridden by a persona file: its name. */
   persona: z.string().max(255).optional(),
+  /**
+   * Set when the agent runs on a Kubernetes node (the DaemonSet of deploy/kubernetes/, or a cluster
+   * persona): the cluster it is a node of. The control plane shows each cluster as an Arc-enabled
+   * Kubernetes resource (Microsoft.Kubernetes/connectedClusters) whose nodes are these machines.
+   */
+  kubernetes: KubernetesFactsSchema.optional(),
 });
 export type MachineFacts = z.infer<typeof MachineFactsSchema>;
+
+/**
+ * Configuration facts of a SQL Server instance that the SQL vulnerability assessment rules read
+ * (control-plane/vulnerabilities/sql-va-rules.ts). The agent cannot log in to SQL Server, so only
+ * a persona (or the agent config) declares them; a fact left out is a rule not evaluated.
+ */
+export const SqlSecurityFactsSchema = z.strictObject({
+  /** sp_configure 'xp_cmdshell' is 1 (VA1059). */
+  xpCmdshellEnabled: z.boolean().optional(),
+  /** The login with principal id 1 is enabled (VA1058). */
+  saLoginEnabled: z.boolean().optional(),
+  /** The login with principal id 1 is still named `sa` (VA1053, with saLoginEnabled). */
+  saLoginNamedSa: z.boolean().optional(),
+  /** SQL logins with CHECK_POLICY off (VA1046). */
+  loginsWithoutCheckPolicy: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /** SQL logins with CHECK_EXPIRATION off (VA1047). */
+  loginsWithoutCheckExpiration: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /** Server authentication: Windows only, or mixed mode (VA1072). */
+  authenticationMode: z.enum(['Windows', 'Mixed']).optional(),
+  /** sp_configure 'Database Mail XPs' is 1 (VA1067). */
+  databaseMailXpsEnabled: z.boolean().optional(),
+  /** sp_configure 'clr enabled' is 1 (VA1023). */
+  clrEnabled: z.boolean().optional(),
+  /** sp_configure 'Ad Hoc Distributed Queries' is 1 (VA1022). */
+  adHocDistributedQueriesEnabled: z.boolean().optional(),
+  /** User databases with transparent data encryption off (VA1219). */
+  databasesWithoutTde: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /** The instance's Force Encryption option (VA1279). */
+  forceEncryption: z.boolean().optional(),
+});
+export type SqlSecurityFacts = z.infer<typeof SqlSecurityFactsSchema>;
 
 export const SqlInstanceFactsSchema = z.strictObject({
   instanceName: z.string().min(1).max(255),
@@ -47,6 +102,7 @@ export const SqlInstanceFactsSchema = z.strictObject({
   tcpStaticPorts: z.string().max(255).optional(),
   tcpDynamicPorts: z.string().max(255).optional(),
   discoveredBy: z.enum(['process', 'port', 'config', 'persona']).optional(),
+  securityFacts: SqlSecurityFactsSchema.optional(),
 });
 export type SqlInstanceFacts = z.infer<typeof SqlInstanceFactsSchema>;
 

@@ -183,9 +183,9 @@ export async function startAgentLab(options: { agentClock?: Clock; facts?: Machi
   const registered = agent.waitRegistered();
   await agent.start();
   const reg = await registered;
-  // Every sensor on (as with Defender for Servers and Defender for SQL enabled), so each table is collected.
+  // Every sensor on (as with Defender for Servers and Defender for SQL and Defender for Containers enabled), so each table is collected.
   const windows = options.facts?.osType === 'windows';
-  await enableExtensions(env.cp, agent.agentId!, windows ? ['MDE.Windows', 'AdvancedThreatProtection.Windows'] : ['MDE.Linux', 'LinuxAgent.SqlServer']);
+  await enableExtensions(env.cp, agent.agentId!, windows ? ['MDE.Windows', 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes'] : ['MDE.Linux', 'LinuxAgent.SqlServer', 'microsoft.azuredefender.kubernetes']);
   return {
     env, agent, machineId: reg.machineId,
     async play(scenario, opts = {}) {

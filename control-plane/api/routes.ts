@@ -28,12 +28,15 @@ import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
+import { clusterRoutes } from './cluster-routes.ts';
 import { portal } from './portal.ts';
 import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';
 import type { QueryLimits } from '../query/index.ts';
 import type { Transport } from '../tls/transport.ts';
 import type { Sinks } from '../sinks/index.ts';
+import type { VulnerabilityAssessor } from '../vulnerabilities/index.ts';
+import { vulnerabilityRoutes } from './vulnerability-routes.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -70,6 +73,8 @@ export interface ApiDeps {
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
   /** The configured sinks (their state on /api/health). */
   sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
+  /** Vulnerability management (OSV feeds, findings, the machines' vulnerability assessment). */
+  vulnerabilities: VulnerabilityAssessor;
   /** Prometheus metrics served at GET /metrics. */
   metrics?: import('../metrics/metrics.ts').Metrics;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
@@ -112,8 +117,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
+  app.register(clusterRoutes, deps);
   app.register(keyRoutes, deps);
   app.register(portal, { ...deps, sessions });
   app.register(installRoutes, deps);
   app.register(queryRoutes, deps);
+  app.register(vulnerabilityRoutes, deps);
 }

@@ -334,6 +334,12 @@ export interface MachinesRepository {
   deleteMachine(agentId: string): Promise<boolean>;
   /** Records a heartbeat at `at` (never moving it back) and, when given, the agent's spool drop total. */
   recordHeartbeat(agentId: string, at: number, droppedEvents?: number): Promise<void>;
+  /**
+   * Records many heartbeats in one transaction (each as recordHeartbeat) and turns their machines
+   * Connected (status change at the heartbeat's time); resolves to the agents whose machine was not
+   * Connected before.
+   */
+  recordHeartbeats(rows: ReadonlyArray<{ agentId: string; at: number; droppedEvents?: number }>): Promise<string[]>;
   /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
   setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
@@ -491,6 +497,11 @@ export interface RunsRepository {
 export interface SettingsRepository {
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Sets `key` only when it has no value yet; true when this call set it. One statement (the
+   * primary key decides), so of replicas racing on one database exactly one gets true.
+   */
+  addSetting(key: string, value: string): Promise<boolean>;
   addSyncAudit(row: SyncAuditRow): Promise<void>;
   listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
 }
@@ -509,6 +520,27 @@ export interface SinksRepository {
   markDelivered(sink: string, changeIds: number[], at: number, attempts: number): Promise<void>;
   /** How many changes wait for the sink, and when the oldest was made (null when none). */
   backlog(sink: string, startAfter: number): Promise<{ pending: number; oldestAt: number | null }>;
+}
+
+/** One OSV advisory as stored (control-plane/vulnerabilities/osv.ts's Advisory in `body`). */
+export interface AdvisoryRow {
+  id: string;
+  /** The record's `modified` (RFC 3339). */
+  modified: string;
+  importedAt: number;
+  body: Record<string, unknown>;
+}
+
+/** Advisory feeds (OSV) loaded by `arcsim vuln import`. */
+export interface VulnerabilitiesRepository {
+  /**
+   * Stores advisories in one transaction, each with the packages it affects; an advisory already
+   * held with the same or a newer `modified` is left as it is (counted `unchanged`).
+   */
+  putAdvisories(rows: AdvisoryRow[], affected: (row: AdvisoryRow) => Array<{ ecosystem: string; name: string }>): Promise<{ stored: number; unchanged: number }>;
+  /** Advisories affecting any of these packages of one ecosystem, by id. */
+  advisoriesFor(ecosystem: string, names: string[]): Promise<AdvisoryRow[]>;
+  countAdvisories(): Promise<number>;
 }
 
 /** API keys with roles, and the audit log of every write. */
@@ -556,6 +588,7 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly keys: KeysRepository;
   readonly sinks: SinksRepository;
+  readonly vulnerabilities: VulnerabilitiesRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

@@ -18,7 +18,7 @@ function cli(args: string[], timeoutMs: number): Promise<{ code: number | null; 
   return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
 }
 
-test('arcsim lab --exit (npm start): three agents, CSPM merge, plans, every multi-cloud cell passes, EC2 persona one asset with two sources and its alerts once', async (t) => {
+test('arcsim lab --exit (npm start): four agents (one a Kubernetes node), CSPM merge, plans, every multi-cloud cell passes, EC2 persona one asset with two sources and its alerts once, the EKS cluster one cluster with two sources and its K8S_* alerts', async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
   const started = Date.now();
@@ -26,11 +26,15 @@ test('arcsim lab --exit (npm start): three agents, CSPM merge, plans, every mult
   assert.equal(code, 0, out + stderr);
   assert.ok(Date.now() - started < 60_000, 'the suite finishes in under a minute');
 
-  // Three agents on this machine: the real host and the two personas.
+  // Four agents on this machine: the real host and the three personas.
   const agents = out.split('Agents on this machine')[1]!.split('CSPM connectors')[0]!;
   assert.match(agents, /^this-host\s+\S+\s+\(real host\)/m);
   assert.match(agents, /^ec2-sql-server\s+EC2AMAZ-SQL01\s+ec2-sql-server\s+Windows Server 2022 Datacenter\s+AWS\s+i-0b2c3d4e5f6071829\s+MSSQLSERVER \(sqlserver\)/m);
   assert.match(agents, /^gcp-web\s+gcp-web-01\s+gcp-web\s+Debian GNU\/Linux 12\s+GCP\s+4567890123456789012\s+-/m);
+  assert.match(agents, /^eks-node\s+ip-10-0-3-17\s+eks-node\s+Amazon Linux 2023\s+AWS\s+i-0d4e5f60718293a4b\s+-/m);
+  // Defender for Containers deploys its sensor to the Kubernetes node only.
+  assert.match(out, /^ip-10-0-3-17\s+linux\s+-\s+MDE\.Linux Succeeded, microsoft\.azuredefender\.kubernetes Succeeded$/m);
+  assert.match(out, /^gcp-web-01\s+linux\s+-\s+MDE\.Linux Succeeded$/m);
   // Extensions come from the plans.
   assert.match(out, /^EC2AMAZ-SQL01\s+windows\s+MSSQLSERVER \(sqlserver\)\s+MDE\.Windows Succeeded, WindowsAgent\.SqlServer Succeeded, AdvancedThreatProtection\.Windows Succeeded$/m);
   // ... each machine only its own OS's: the Debian persona gets MDE.Linux and no Windows extension.
@@ -38,24 +42,30 @@ test('arcsim lab --exit (npm start): three agents, CSPM merge, plans, every mult
   const extensions = out.split('Extensions deployed by the plans')[1]!.split('Running ')[0]!;
   for (const l of extensions.split('\n').filter((x) => /\slinux\s/.test(x))) assert.doesNotMatch(l, /\.Windows|WindowsAgent/, l);
 
-  // The matrix: three host columns, every cell PASS.
+  // The matrix: four host columns (the cluster's named after it), every cell PASS.
   const matrix = out.split(/^Test run /m)[1]!.split(/^Inventory /m)[0]!;
   const header = matrix.split('\n').find((l) => l.startsWith('row '))!;
-  assert.match(header, /\(onprem\)\s+EC2AMAZ-SQL01 \(aws\)\s+gcp-web-01 \(gcp\)/);
-  const rows = matrix.split('\n').filter((l) => /^(ssh|rdp|powershell|fileless|sql|ec2|asset|sentinel|incident)/.test(l));
-  assert.equal(rows.length, 19);
+  assert.match(header, /\(onprem\)\s+EC2AMAZ-SQL01 \(aws\)\s+gcp-web-01 \(gcp\)\s+eks-lab\/ip-10-0-3-17 \(aws\)/);
+  const rows = matrix.split('\n').filter((l) => /^(ssh|rdp|powershell|fileless|sql|ec2|asset|sentinel|incident|kubernetes)/.test(l));
+  assert.equal(rows.length, 21);
   for (const r of rows) assert.doesNotMatch(r, /FAIL|NOT RUN|NOT CHECKED/, r);
   // OS-true: the Windows form of a row plays on the Windows Server persona, the Linux form on the Debian persona.
-  assert.match(matrix, /^powershell-encoded\s+\S+\s+PASS\s+N\/A$/m);
-  assert.match(matrix, /^fileless-linux\s+\S+\s+N\/A\s+PASS$/m);
-  assert.match(matrix, /^asset-merge\s+—\s+N\/A\s+PASS$/m);
-  assert.match(matrix, /^asset-merge-windows\s+—\s+PASS\s+N\/A$/m);
-  assert.match(matrix, /^ec2-faults\s+—\s+PASS\s+—$/m);
+  assert.match(matrix, /^powershell-encoded\s+\S+\s+PASS\s+N\/A\s+—$/m);
+  assert.match(matrix, /^fileless-linux\s+\S+\s+N\/A\s+PASS\s+—$/m);
+  assert.match(matrix, /^asset-merge\s+—\s+N\/A\s+PASS\s+—$/m);
+  assert.match(matrix, /^asset-merge-windows\s+—\s+PASS\s+N\/A\s+—$/m);
+  assert.match(matrix, /^ec2-faults\s+—\s+PASS\s+—\s+—$/m);
+  assert.match(matrix, /^kubernetes-attack\s+—\s+—\s+—\s+PASS$/m);
+  assert.match(matrix, /^kubernetes-attack-benign \(benign\)\s+—\s+—\s+—\s+PASS$/m);
   // The Sentinel-hub rows ran under sentinel-hub; the run itself reports mdc-classic (put back after).
-  assert.match(matrix, /^sentinel-hub-mining \[sync sentinel-hub\]\s+\S+\s+N\/A\s+PASS$/m);
-  assert.match(matrix, /^sentinel-hub-admin-logon \[sync sentinel-hub\]\s+\S+\s+PASS\s+N\/A$/m);
+  assert.match(matrix, /^sentinel-hub-mining \[sync sentinel-hub\]\s+\S+\s+N\/A\s+PASS\s+—$/m);
+  assert.match(matrix, /^sentinel-hub-admin-logon \[sync sentinel-hub\]\s+\S+\s+PASS\s+N\/A\s+—$/m);
   assert.match(out, /^Test run \S+: multi-cloud lab \(control plane \S+, sync mdc-classic\)/m);
-  assert.match(matrix, /^PASS: 25\/49 cells passed, 0 failed, 0 not run, 0 not checked, 24 not applicable/m);
+  assert.match(matrix, /^PASS: 27\/51 cells passed, 0 failed, 0 not run, 0 not checked, 24 not applicable/m);
+
+  const clusters = out.split('Kubernetes clusters (GET /api/clusters)')[1]!.split('Lab done')[0]!;
+  assert.match(clusters, /^eks-lab\s+strong\s+arc:connectedClusters \+ cspm:aws-eks-cluster\s+1\s+Connected\s+eks\s+K8S_ClusterAdminBinding, K8S_ExposedDashboard, K8S_MaliciousContainerImage, K8S_PrivilegedContainer, K8S_SensitiveMount$/m);
+  assert.match(clusters, /^gke-lab\s+single\s+cspm:gcp-gke-cluster\s+-\s+-\s+-\s+-$/m);
 
   // The merged inventory: the EC2 persona is one asset with two sources ...
   assert.match(out, /^lab-ec2-sql\s+strong\s+AWS\s+arc:EC2AMAZ-SQL01 \+ cspm:lab-ec2-sql\s+Connected/m);
