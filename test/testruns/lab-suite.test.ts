@@ -12,7 +12,7 @@ test('the full lab: real host + EC2 and GCP personas, CSPM snapshots merged, pla
   // The lab's own hosts and preparation; only the "real host" is given fixed facts, so the test
   // does not depend on the machine it runs on (the personas still sit on this machine's facts).
   const hosts = multiCloudHosts().map((h) => (h.persona ? h : { ...h, facts: async () => ({ machine: TEST_FACTS, sqlInstances: [] }) }));
-  assert.deepEqual(hosts.map((h) => h.name), ['this-host', 'ec2-sql-server', 'gcp-web']);
+  assert.deepEqual(hosts.map((h) => h.name), ['this-host', 'ec2-sql-server', 'gcp-web', 'eks-node']);
   const started = Date.now();
   const { code, result } = await runSuiteLab({
     dataDir: dir, host: '127.0.0.1', port: 0, suiteFile: MULTI_CLOUD_SUITE, exit: true, logger: silentLogger(),
@@ -22,7 +22,7 @@ test('the full lab: real host + EC2 and GCP personas, CSPM snapshots merged, pla
   // Every cell passes or is N/A (a row written for the other OS: Windows rows on the Linux hosts, Linux rows on the Windows Server persona).
   assert.deepEqual(result.cells.filter((c) => c.status !== 'pass' && c.status !== 'not-applicable').map((c) => [c.rowId, c.host, c.reasons, c.checks.filter((x) => x.status !== 'pass')]), []);
   assert.equal(code, 0);
-  assert.deepEqual(result.hosts.map((h) => `${h.column} ${h.persona}`).sort(), ['EC2AMAZ-SQL01 (aws) ec2-sql-server', 'gcp-web-01 (gcp) gcp-web', 'lab-host-01 (onprem) null']);
+  assert.deepEqual(result.hosts.map((h) => `${h.column} ${h.persona}`).sort(), ['EC2AMAZ-SQL01 (aws) ec2-sql-server', 'eks-lab/ip-10-0-3-17 (aws) eks-node', 'gcp-web-01 (gcp) gcp-web', 'lab-host-01 (onprem) null']);
   assert.deepEqual([...new Set(result.cells.map((c) => c.cloud))].sort(), ['aws', 'gcp', 'onprem']);
 
   // The plans, not the test, switched the sensors on: SQL events were collected on the SQL Server host only.

@@ -31,7 +31,7 @@ test('the shipped example suites validate', () => {
   assert.deepEqual(onprem.scenarios.find((s) => s.id === 'ssh-brute-force-benign')!.expect.alerts, []);
   assert.equal(onprem.scenarios.find((s) => s.id === 'ssh-brute-force-faults')!.inputs.attacker_ip, '203.0.113.77');
   const multi = loadSuiteFile(join(EXAMPLES, 'multi-cloud.yaml'));
-  assert.deepEqual(Object.keys(multi.hosts), ['onprem', 'ec2', 'gcp', 'cloud-sql']);
+  assert.deepEqual(Object.keys(multi.hosts), ['onprem', 'ec2', 'gcp', 'eks', 'cloud-sql']);
   assert.deepEqual(multi.hosts.ec2, { description: multi.hosts.ec2!.description, cloud: 'aws', persona: 'ec2-sql-server' });
   // Every run with an expectation beyond alerts: dedup (occurrences), sync, incidents, faults, the asset merge.
   assert.equal(multi.scenarios.find((s) => s.id === 'ssh-brute-force')!.expect.alerts[0]!.occurrences, 2);
