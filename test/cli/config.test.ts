@@ -79,13 +79,13 @@ function configError(fn: () => unknown): ArcsimError {
 
 /** The defaults as docs/configuration.md states them (and, for limits, the units there), not read back from the code. */
 const DOCUMENTED = {
-  host: '127.0.0.1', port: 7070, insecureHttp: false, lateness: '5m', incidentWindow: '24h', sinks: [],
+  host: '127.0.0.1', port: 7070, insecureHttp: false, lateness: '5m', incidentWindow: '24h', sinks: [], metrics: { agentLabels: true },
   sync: { profile: 'mdc-classic', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
   inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
   limits: {
     maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,
     handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, storeRetryAfterMs: 1000, rateLimitRetryAfterMs: 1000,
-    maxRegistrationsInFlight: 4, maxRegistrationsWaiting: 256, maxUpgradesPerTurn: 16, busyRetryAfterMs: 2000, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
+    maxRegistrationsInFlight: 4, maxRegistrationsWaiting: 256, maxUpgradesPerTurn: 16, busyRetryAfterMs: 2000, heartbeatFlushMs: 1000, maxBatchesPerCommit: 32, maxEventsPerCommit: 2000, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
   },
 };
 
