@@ -67,6 +67,8 @@ export interface ApiDeps {
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
   /** The configured sinks (their state on /api/health). */
   sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
+  /** Prometheus metrics served at GET /metrics. */
+  metrics?: import('../metrics/metrics.ts').Metrics;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
   queryLimits?: Partial<QueryLimits>;
   /** The portal's run report downloads (JUnit, Navigator, Markdown); the run page offers none without them. */
