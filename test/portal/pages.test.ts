@@ -35,6 +35,23 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     await context.close();
   });
 
+  it('pages are sent with a same-origin CSP, no framing, no caching; a value from the request is shown as text, never markup', async () => {
+    const r = await fetch(`${lab.url}/portal/inventory`, { headers: { authorization: `Bearer ${lab.keys.reader}` } });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-security-policy') ?? '', /default-src 'self'; script-src 'self'/);
+    assert.match(r.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY');
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    // The portal's scripts come from the control plane itself (no CDN).
+    const scripts = [...(await r.text()).matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(scripts, ['/portal/assets/htmx.min.js', '/portal/assets/uPlot.iife.min.js', '/portal/assets/portal.js']);
+    for (const s of scripts) assert.equal((await fetch(`${lab.url}${s}`)).status, 200, s);
+    const probe = '"><img id="injected" src="x">';
+    await page.goto(`/portal/inventory?q=${encodeURIComponent(probe)}`);
+    assert.equal(await page.locator('#injected').count(), 0);
+    assert.equal(await page.getByLabel('Search').inputValue(), probe);
+  });
+
   it('sign-in: HttpOnly SameSite=Strict cookie with an expiry; the header names the key and its role; sign-out needs the form (CSRF) and ends the session', async () => {
     const p = await signIn(browser, lab, 'responder');
     assert.match(await p.locator('#signed-in').innerText(), /Signed in as responder-key \(responder\)/);
