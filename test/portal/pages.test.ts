@@ -186,4 +186,26 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     assert.ok(layer.techniques.length > 0);
     assert.match(await (await page.request.get((await href('Markdown'))!)).text(), /^# /m);
   });
+
+  it('test run comparison: a second run of the same suite where one cell failed and lost its alert shows that cell, and only it, as different', async () => {
+    const api = (path: string, init: RequestInit = {}) => fetch(`${lab.url}${path}`, { ...init, headers: { authorization: `Bearer ${lab.keys.contributor}`, 'content-type': 'application/json' } });
+    const [first] = ((await (await api('/api/runs')).json()) as { value: Array<{ runId: string }> }).value;
+    const bundle = (await (await api(`/api/runs/${first!.runId}/bundle`)).json()) as { suite: Record<string, unknown>; result: { runId: string; cells: Array<{ rowId: string; host: string; status: string; reasons: string[]; alerts: Array<{ alertType: string }> }> } };
+    const result = structuredClone(bundle.result);
+    result.runId = `${first!.runId}-again`;
+    const cell = result.cells.find((c) => c.rowId === 'ssh-brute-force' && c.alerts.length > 0)!;
+    const lostType = cell.alerts[0]!.alertType;
+    Object.assign(cell, { status: 'fail', reasons: ['alert missing'], alerts: [] });
+    assert.equal((await api('/api/runs', { method: 'POST', body: JSON.stringify({ result, suite: bundle.suite }) })).status, 201);
+    await page.goto(`/portal/runs/${first!.runId}`);
+    await page.getByLabel('Run of the same suite').selectOption(result.runId);
+    await Promise.all([page.waitForURL(/compare=/), page.getByRole('button', { name: 'Compare' }).click()]);
+    assert.match(await page.locator('#comparison-summary').innerText(), /^1 of 26 cells differ/);
+    const changed = page.locator('#comparison tbody tr.selected');
+    assert.equal(await changed.count(), 1);
+    const text = await changed.innerText();
+    assert.match(text, new RegExp(`ssh-brute-force\\s+${cell.host.replace(/[()]/g, '\\$&')}\\s+pass\\s+fail`));
+    assert.match(text, new RegExp(lostType));
+    assert.deepEqual(await seriousViolations(page), []);
+  });
 });
