@@ -5,9 +5,9 @@ import { launchBrowser, seriousViolations, signIn, startPortalLab, type PortalLa
 
 /**
  * The portal in a real browser against a real lab (issue 15 items 1–4 and 8): sign-in, the
- * inventory's 7 lab assets, a machine's device timeline and its filters, recommendations, test
+ * inventory's lab assets, a machine's device timeline and its filters, recommendations, test
  * runs, and axe-core on each page. Expected values come from the lab's story (cli/lab-suite.ts,
- * examples/multi-cloud.yaml: three agents, an AWS and a GCP connector; test/cli/lab.test.ts).
+ * examples/multi-cloud.yaml: four agents, an AWS and a GCP connector; test/cli/lab.test.ts).
  */
 describe('portal in chromium against a running lab', { timeout: 600_000 }, () => {
   let lab: PortalLab;
@@ -70,9 +70,9 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
 
   it('overview: machines by Arc status, assets by cloud, plans on, recommendations, secure score, the alerts chart drawn, recent incidents; no serious a11y violation', async () => {
     await page.goto('/portal');
-    // Three Arc-connected agents (this host and the two personas), all Connected.
-    assert.equal(await page.locator('#tile-machines .tile-value').innerText(), '3');
-    assert.match(await page.locator('#by-arc-status').innerText(), /Connected\s+3/);
+    // Four Arc-connected agents (this host and the three personas, one a Kubernetes node: test/cli/lab.test.ts), all Connected.
+    assert.equal(await page.locator('#tile-machines .tile-value').innerText(), '4');
+    assert.match(await page.locator('#by-arc-status').innerText(), /Connected\s+4/);
     assert.match(await page.locator('#by-cloud').innerText(), /AWS/);
     assert.match(await page.locator('#by-cloud').innerText(), /GCP/);
     assert.match(await page.locator('#plans').innerText(), /Defender for Servers/);
@@ -82,11 +82,11 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     assert.deepEqual(await seriousViolations(page), []);
   });
 
-  it('inventory: the 7 lab assets with their sources; filter by source, search, sort and a row links to its machine', async () => {
+  it('inventory: the lab assets (7 in the issue; 8 since the lab gained its EKS node persona) with their sources; filter by source, search, sort and a row links to its machine', async () => {
     await page.goto('/portal/inventory');
     const rows = page.locator('#inventory-table tbody tr');
-    assert.equal(await rows.count(), 7);
-    assert.match(await page.locator('#inventory-table caption').innerText(), /^7 of 7 assets/);
+    assert.equal(await rows.count(), 8);
+    assert.match(await page.locator('#inventory-table caption').innerText(), /^8 of 8 assets/);
     // The EC2 persona is one asset with two sources (Arc and AWS), merged with strong confidence.
     const ec2 = page.locator('#inventory-table tbody tr', { hasText: 'lab-ec2-sql' });
     assert.equal(await ec2.count(), 1);
@@ -100,7 +100,7 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(/source=GCP/);
     const gcp = await page.locator('#inventory-table tbody tr').allInnerTexts();
-    assert.ok(gcp.length >= 1 && gcp.length < 7, `GCP assets: ${gcp.length}`);
+    assert.ok(gcp.length >= 1 && gcp.length < 8, `GCP assets: ${gcp.length}`);
     for (const r of gcp) assert.match(r, /GCP/);
 
     await page.goto('/portal/inventory?q=ec2-sql');
@@ -171,8 +171,8 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     assert.deepEqual(await seriousViolations(page), []);
     await page.locator('#runs-table tbody a').first().click();
     await page.waitForURL(/\/portal\/runs\/.+/);
-    // The lab's multi-cloud suite: 26 cells, every one passes (test/cli/lab.test.ts).
-    assert.match(await page.locator('#run-matrix caption').innerText(), /26\/26 cells passed/);
+    // The lab's multi-cloud suite: 28 cells, every one passes (test/cli/lab.test.ts).
+    assert.match(await page.locator('#run-matrix caption').innerText(), /28\/28 cells passed/);
     assert.equal(await page.locator('#run-matrix .tone-bad').count(), 0);
     assert.ok(await page.locator('#latencies tbody tr').count() >= 1);
     assert.match(await page.locator('#coverage-summary').innerText(), /of \d+ exercised techniques detected/);
@@ -180,7 +180,7 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     const href = (name: string) => page.locator('#downloads a', { hasText: name }).getAttribute('href');
     const junit = await page.request.get((await href('JUnit'))!);
     assert.match(junit.headers()['content-disposition'] ?? '', /attachment; filename=".+\.junit\.xml"/);
-    assert.match(await junit.text(), /<testsuites name="[^"]+" tests="26" failures="0"/);
+    assert.match(await junit.text(), /<testsuites name="[^"]+" tests="28" failures="0"/);
     const layer = await (await page.request.get((await href('Navigator'))!)).json() as { domain: string; techniques: unknown[] };
     assert.equal(layer.domain, 'enterprise-attack');
     assert.ok(layer.techniques.length > 0);
@@ -200,7 +200,7 @@ describe('portal in chromium against a running lab', { timeout: 600_000 }, () =>
     await page.goto(`/portal/runs/${first!.runId}`);
     await page.getByLabel('Run of the same suite').selectOption(result.runId);
     await Promise.all([page.waitForURL(/compare=/), page.getByRole('button', { name: 'Compare' }).click()]);
-    assert.match(await page.locator('#comparison-summary').innerText(), /^1 of 26 cells differ/);
+    assert.match(await page.locator('#comparison-summary').innerText(), /^1 of 28 cells differ/);
     const changed = page.locator('#comparison tbody tr.selected');
     assert.equal(await changed.count(), 1);
     const text = await changed.innerText();
