@@ -32,6 +32,10 @@ export const AGENT_DEFAULTS = {
   /** Real metadata endpoints; overridable so tests serve fakes on loopback. */
   awsImdsUrl: 'http://169.254.169.254',
   gcpMetadataUrl: 'http://metadata.google.internal',
+  /** How often the installed software is looked at again (sent only when it changed), ms. */
+  softwareInventoryIntervalMs: 3_600_000,
+  /** Software rows spooled at once; the next slice waits for the acks of the last, rows. */
+  softwareSliceRows: 100,
   /** Where DMI/SMBIOS facts are read from (`<root>/sys/class/dmi/id/...`); tests point it at a fake tree. */
   sysRoot: '/',
 } as const;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { arch as osArch } from 'node:os';
 // Types only from protocol/messages.ts and events.ts: an idle agent never evaluates zod (agent/idle-decoder.ts).
 import type { MachineFacts, MessageOf, SqlInstanceFacts } from '../protocol/messages.ts';
 import type { SensorEvent, TableName } from '../protocol/events.ts';
@@ -19,6 +20,8 @@ import { Backoff, busyDelayMs } from './keepalive.ts';
 import { Outbox } from './outbox.ts';
 import { describeRun, Playback } from './playback.ts';
 import type { ScheduleEntry } from './schedule-file.ts';
+import type { SoftwareSources } from './software-inventory.ts';
+import { softwareDigest, softwareRows, type SoftwareItem } from './software-rows.ts';
 import { loadScheduling, ScenarioRunner, type RunRequest, type ScheduleJobFn } from './scheduler.ts';
 
 export interface AgentOptions {
@@ -72,6 +75,19 @@ export interface AgentOptions {
    * Default: true.
    */
   deviceState?: boolean;
+  /**
+   * Report the host's installed software as DeviceTvmSoftwareInventory rows
+   * (agent/software-inventory.ts): after registering and every `intervalMs`, and only when it
+   * changed (a digest of the items; between reads, the package database's size and time are
+   * checked first, so an unchanged host costs one stat). A persona's `software` replaces the
+   * host's. Default: off here; `arcsim agent run`, the agent service and the lab turn it on.
+   */
+  softwareInventory?: {
+    intervalMs?: number;
+    sources?: SoftwareSources;
+    /** Reads the software elsewhere (the service: a child process, agent/inventory-child.ts); default: in this process. */
+    runner?: () => Promise<{ items: SoftwareItem[]; notes: string[] }>;
+  };
 }
 
 type RunCommand = Extract<MessageOf<'command'>['command'], { action: 'run-scenario' }>;
@@ -119,6 +135,10 @@ export class Agent extends EventEmitter {
   private lastHeartbeatAt = 0;
   /** What the last DeviceInfo / DeviceNetworkInfo rows sent said (deviceStateFingerprint). */
   private lastDeviceState: string | undefined;
+  /** Digest of the software last sent, and the package databases' size and time when it was read. */
+  private lastSoftware: { digest?: string; stat?: string } = {};
+  private softwareTimer: NodeJS.Timeout | undefined;
+  private softwareBusy = false;
   private readonly stoppedSignal: Promise<void>;
   private signalStopped!: () => void;
 
@@ -194,6 +214,7 @@ export class Agent extends EventEmitter {
     this.runner.stop();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.softwareTimer);
     this.outbox?.detach();
     await this.connection?.close(1000);
     // Let a run that is between two events notice the stop before the spool goes away.
@@ -290,6 +311,48 @@ export class Agent extends EventEmitter {
     if (fingerprint === this.lastDeviceState) return;
     this.lastDeviceState = fingerprint;
     this.outbox.push(rows);
+  }
+
+  /**
+   * Spools the host's installed software as one DeviceTvmSoftwareInventory snapshot when it
+   * differs from what this process last sent; true when a snapshot was spooled. What the
+   * `softwareInventory` timer runs (after registering and every intervalMs). The reader is loaded
+   * on first use (the bundle's cold part); an unchanged package database is not even read.
+   */
+  async checkSoftware(): Promise<boolean> {
+    const o = this.options.softwareInventory;
+    if (!o || this.softwareBusy || !this.lastFacts || !this.identity || !this.outbox) return false;
+    const declared = o.sources?.declared ?? this.options.inventory?.persona?.software;
+    const dbs = declared ? [] : [o.sources?.dpkgStatusPath ?? '/var/lib/dpkg/status', '/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages'];
+    const stat = dbs.map((p) => { try { const st = statSync(p); return `${p}:${st.size}:${st.mtimeMs}`; } catch { return ''; } }).join('|');
+    if (this.lastSoftware.digest !== undefined && stat.replaceAll('|', '') !== '' && stat === this.lastSoftware.stat) return false;
+    this.softwareBusy = true;
+    try {
+      const { items, notes } = o.runner
+        ? await o.runner()
+        : await (await import('./software-inventory.ts')).collectSoftware({ ...o.sources, ...(declared ? { declared, platform: 'aix' as NodeJS.Platform } : {}) });
+      for (const n of notes) this.logger.warn(n);
+      this.lastSoftware.stat = stat;
+      const digest = softwareDigest(items);
+      if (digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return false;
+      this.lastSoftware.digest = digest;
+      // In slices, each acked before the next is built: a whole snapshot at once (hundreds of rows,
+      // one large frame) would grow the idle service's heap for good.
+      const time = this.clock.now();
+      for (let i = 0; i < items.length; i += AGENT_DEFAULTS.softwareSliceRows) {
+        if (this.stopped || !this.identity || !this.outbox || !this.lastFacts) return false;
+        const rows = softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time, arch: osArch(), from: i, count: AGENT_DEFAULTS.softwareSliceRows });
+        this.outbox.push(rows);
+        await Promise.race([this.outbox.spool.drained(), this.stoppedSignal]);
+      }
+      this.logger.info('software inventory sent', { items: items.length });
+      return true;
+    } catch (err) {
+      this.logger.error('software inventory failed', { error: (err as Error).message });
+      return false;
+    } finally {
+      this.softwareBusy = false;
+    }
   }
 
   /** Collects host facts (fresh on every connect; plays reuse the last registered ones). */
@@ -434,6 +497,13 @@ export class Agent extends EventEmitter {
         const conn = this.connection!;
         this.outbox?.attach({ send: (f) => conn.send(f), drop: () => conn.terminate() });
         this.reportDeviceState();
+        if (this.options.softwareInventory) {
+          void this.checkSoftware();
+          if (!this.softwareTimer) {
+            this.softwareTimer = setInterval(() => void this.checkSoftware(), this.options.softwareInventory.intervalMs ?? AGENT_DEFAULTS.softwareInventoryIntervalMs);
+            this.softwareTimer.unref();
+          }
+        }
         this.emit('registered', msg);
         return undefined;
       }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { machineFactsOk, sqlInstanceOk, str } from './idle-decoder.ts';
 import type { Inventory } from './inventory.ts';
+import { softwareReportOk, type SoftwareItem } from './software-rows.ts';
 
 /**
  * The child's inventory checked by hand as InventorySchema (agent/inventory-schema.ts) checks it,
@@ -48,9 +49,32 @@ function tail(text: string, lines = 3): string {
  * printed facts the protocol refuses.
  */
 export function runInventoryChild(o: ChildInventoryOptions): Promise<Inventory> {
+  return runJsonChild(o, 'inventory child process', async (doc) => {
+    if (inventoryOk(doc)) return doc;
+    const { InventorySchema } = await import('./inventory-schema.ts');
+    const r = InventorySchema.safeParse(doc);
+    if (r.success) return r.data; // not expected: the hand check mirrors the schema
+    const issue = r.error.issues[0]!;
+    throw new Error(`printed an invalid inventory: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  });
+}
+
+/**
+ * The installed software taken in a child process (`collect-software`), as runInventoryChild
+ * takes the inventory: the service never loads the package readers (agent/software-inventory.ts).
+ */
+export function runSoftwareChild(o: ChildInventoryOptions): Promise<{ items: SoftwareItem[]; notes: string[] }> {
+  return runJsonChild(o, 'software child process', async (doc) => {
+    if (softwareReportOk(doc)) return doc;
+    throw new Error('printed an invalid software list');
+  });
+}
+
+/** Runs `node <entry> <args>` and hands its one JSON document to `accept` (see runInventoryChild). */
+function runJsonChild<T>(o: ChildInventoryOptions, label: string, accept: (doc: unknown) => Promise<T>): Promise<T> {
   const timeoutMs = o.timeoutMs ?? CHILD_INVENTORY_DEFAULTS.timeoutMs;
   const maxOutput = o.maxOutputBytes ?? CHILD_INVENTORY_DEFAULTS.maxOutputBytes;
-  const what = `inventory child process (${[o.entry, ...o.args].join(' ')})`;
+  const what = `${label} (${[o.entry, ...o.args].join(' ')})`;
   return new Promise((resolve, reject) => {
     const child = spawn(o.execPath ?? process.execPath, [...(o.execArgv ?? []), o.entry, ...o.args], {
       stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env,
@@ -90,15 +114,14 @@ export function runInventoryChild(o: ChildInventoryOptions): Promise<Inventory> 
       } catch (e) {
         return reject(new Error(`${what} printed no valid JSON: ${(e as Error).message}`));
       }
-      if (inventoryOk(doc)) return resolve(doc);
-      import('./inventory-schema.ts').then(({ InventorySchema }) => {
-        const r = InventorySchema.safeParse(doc);
-        if (r.success) return resolve(r.data); // not expected: the hand check mirrors the schema
-        const issue = r.error.issues[0]!;
-        reject(new Error(`${what} printed an invalid inventory: ${issue.path.join('.') || '(root)'}: ${issue.message}`));
-      }, reject);
+      accept(doc).then(resolve, (e: Error) => reject(new Error(`${what} ${e.message}`)));
     });
   });
+}
+
+/** A `softwareInventory.runner` that reads the installed software in a fresh child (see `runSoftwareChild`). */
+export function childSoftwareRunner(o: ChildInventoryOptions): () => Promise<{ items: SoftwareItem[]; notes: string[] }> {
+  return () => runSoftwareChild(o);
 }
 
 /** An `AgentOptions.inventoryRunner` that takes every inventory in a fresh child (see `runInventoryChild`). */

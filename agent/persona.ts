@@ -62,6 +62,17 @@ export const PersonaSchema = z.strictObject({
   sqlInstances: z.array(SqlInstanceFactsSchema.omit({ discoveredBy: true })).max(64).optional(),
   /** A node of this Kubernetes cluster (a cluster persona): its connectedClusters name, node name, distribution. */
   kubernetes: KubernetesFactsSchema.optional(),
+  /**
+   * When given, this replaces the real host's installed software (DeviceTvmSoftwareInventory):
+   * products as Windows' uninstall keys name them (DisplayName, DisplayVersion, Publisher), or
+   * packages with their OSV ecosystem (`npm`, `Debian:12`, ...) so advisories can match them.
+   */
+  software: z.array(z.strictObject({
+    name: z.string().min(1).max(512),
+    version: z.string().min(1).max(256),
+    vendor: z.string().max(256).optional(),
+    ecosystem: z.string().max(128).optional(),
+  })).max(10_000).optional(),
 });
 export type Persona = z.infer<typeof PersonaSchema>;
 

@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { machineCpu } from './machine-cpu.ts';
 
-const MIGRATION = fileURLToPath(new URL('../control-plane/store/migrations/sqlite/001_init.sql', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../control-plane/store/migrations/sqlite/', import.meta.url));
 
 interface RawEvent {
   ReportId: string;
@@ -34,10 +35,11 @@ export function runRawBaseline(dbFile: string, frames: Array<{ agentId: string; 
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    // The whole first migration: the events table exactly as the store creates it, indexes included.
-    db.exec(readFileSync(MIGRATION, 'utf8'));
+    // Every migration, in order: the events table exactly as the store has it now (since 014 a rowid
+    // table with its (ReportId, agent) dedup index and the indexes queries read), the same insert.
+    for (const file of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) db.exec(readFileSync(join(MIGRATIONS, file), 'utf8'));
     const insert = db.prepare(`INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
-                               VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(report_id) DO NOTHING`);
+                               VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, report_id) DO NOTHING`);
     // BEGIN IMMEDIATE, as the store's ingest transaction does.
     const insertBatch = db.transaction((agentId: string, events: RawEvent[]) => {
       const receivedAt = Date.now();

@@ -5,7 +5,7 @@ import { createLogger } from '../lib/logger.ts';
 // Not agent/index.ts: that would load the inventory code (and systeminformation) with the service.
 import { Agent } from '../agent/agent.ts';
 import type { AgentConfig } from '../agent/agent-config.ts';
-import { childInventoryRunner } from '../agent/inventory-child.ts';
+import { childInventoryRunner, childSoftwareRunner } from '../agent/inventory-child.ts';
 import type { Inventory, InventoryOptions } from '../agent/inventory.ts';
 import { caFileOption, controlPlaneOption, positiveIntOption } from './options.ts';
 import { loadPinnedCa } from '../agent/pinned-ca.ts';
@@ -88,6 +88,15 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
       eventsBurst: config.eventsBurst,
       pingIntervalMs: config.pingIntervalMs,
       schedules: opts.schedule ? (await import('../agent/schedule-file.ts')).loadScheduleFile(opts.schedule) : undefined,
+      // DeviceTvmSoftwareInventory: the installed software, hourly, sent when it changed (the service reads it in a child).
+      softwareInventory: {
+        runner: o.inventoryEntry
+          ? childSoftwareRunner({
+            entry: o.inventoryEntry, timeoutMs: o.inventoryTimeoutMs,
+            args: ['collect-software', ...(opts.persona ? ['--persona', opts.persona] : [])],
+          })
+          : undefined,
+      },
     });
     agent.on('registered', (m) => logger.info('registered', { machineId: m.machineId, heartbeatIntervalSec: m.heartbeatIntervalSec, extensions: m.extensions.map((e: { name: string }) => e.name) }));
     agent.on('disconnected', (code) => logger.warn('disconnected', { code }));
@@ -138,6 +147,19 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
     const inv = await collectHere(opts);
     process.stdout.write(JSON.stringify({ machine: inv.machine, sqlInstances: inv.sqlInstances, notes: inv.notes }) + '\n');
   });
+
+  // What the agent service runs in a child process to read the installed software (DeviceTvmSoftwareInventory).
+  cmd
+    .command('collect-software', { hidden: true })
+    .description('internal: print the installed software ({items, notes}) as one JSON document; the agent service runs it in a child process')
+    .option('--persona <file>', 'a persona whose software list replaces the host\'s')
+    .action(async (opts) => {
+      const persona = opts.persona ? (await import('../agent/persona.ts')).loadPersona(opts.persona) : undefined;
+      const { collectSoftware } = await import('../agent/software-inventory.ts');
+      const declared = persona?.software;
+      const r = await collectSoftware(declared ? { declared, platform: 'aix' } : {});
+      process.stdout.write(JSON.stringify(r) + '\n');
+    });
 
   cmd
     .command('enroll')

@@ -91,6 +91,53 @@ export async function prepareMultiCloud(cp: ControlPlane, out: (text: string) =>
   })), ['machine', 'os', 'sql', 'extensions']) + '\n');
 }
 
+/** The example OSV feed the lab loads (examples/vulnerabilities/README.md). */
+export const SAMPLE_FEED = join(EXAMPLES_DIR, 'vulnerabilities', 'debian-bookworm-sample.json');
+const VM_VULN_KEY = '1195afff-c881-495e-9bc5-1486211ae03f';
+const SQL_VULN_KEY = 'f97aa83c-9b63-4f9a-99f6-b22c4398f936';
+
+/**
+ * Vulnerability management in the lab, through the REST API: loads the example OSV feed (as
+ * `arcsim vuln import` does), waits until the real host's software snapshot was assessed, then
+ * prints the findings (DeviceTvmSoftwareVulnerabilities), the two recommendations per machine
+ * ("Machines should have vulnerability findings resolved", "SQL servers on machines should have
+ * vulnerability findings resolved"), the SQL VA sub-assessments of the SQL Server persona and the
+ * secure score.
+ */
+export async function reportVulnerabilities(cp: ControlPlane, out: (text: string) => void, timeoutMs = 20_000): Promise<void> {
+  const imported = await call(cp, 'POST', '/api/vulnerabilities/advisories', readFileSync(SAMPLE_FEED, 'utf8'));
+  out(`\nVulnerability management: ${imported.advisories} OSV advisories loaded from examples/vulnerabilities/ (POST /api/vulnerabilities/advisories)\n`);
+  const deadline = Date.now() + timeoutMs;
+  let recs: Array<Record<string, any>> = [];
+  for (;;) {
+    await cp.vulnerabilities.idle();
+    recs = (await call(cp, 'GET', '/api/recommendations?status=all')).value;
+    const machines = await cp.store.machines.listMachines();
+    const host = machines.find((m) => !m.facts.persona);
+    if (!host || recs.some((r) => r.assessmentKey === VM_VULN_KEY && r.resourceId === host.resourceId) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const findings = (await call(cp, 'GET', '/api/vulnerabilities')).value as Array<Record<string, any>>;
+  out('Findings (DeviceTvmSoftwareVulnerabilities)\n' + (findings.length ? table(findings.map((f) => ({
+    machine: f.DeviceName, software: f.SoftwareName, version: f.SoftwareVersion, cve: f.CveId, update: f.RecommendedSecurityUpdate || '-',
+  })), ['machine', 'software', 'version', 'cve', 'update']) : '  (none: no installed version is affected by the loaded advisories)') + '\n');
+  const mine = recs.filter((r) => r.assessmentKey === VM_VULN_KEY || r.assessmentKey === SQL_VULN_KEY);
+  out('\nRecommendations (GET /api/recommendations)\n' + table(mine.map((r) => ({
+    recommendation: r.displayName, machine: r.details.name, status: r.status,
+    findings: r.assessmentKey === VM_VULN_KEY ? `${r.details.findings} in ${r.details.softwareInventoried} packages` : `${r.details.failedRules.length} of ${r.details.rulesEvaluated} rules failed`,
+  })), ['recommendation', 'machine', 'status', 'findings']) + '\n');
+  for (const m of (await cp.store.machines.listMachines()).filter((x) => x.sqlInstances.some((s) => s.securityFacts))) {
+    const p = /\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\//i.exec(m.resourceId)!;
+    const subs = (await call(cp, 'GET', `/subscriptions/${p[1]}/resourceGroups/${p[2]}/providers/Microsoft.HybridCompute/machines/${m.name}/providers/Microsoft.Security/assessments/${SQL_VULN_KEY}/subAssessments?api-version=2019-01-01-preview`)).value as Array<Record<string, any>>;
+    out(`\nSQL vulnerability assessment on ${m.name} (Microsoft.Security/assessments/subAssessments)\n` + table(subs.map((s) => ({
+      rule: s.properties.id, title: s.properties.displayName, severity: s.properties.status.severity, status: s.properties.status.code,
+      server: s.properties.resourceDetails.serverName,
+    })), ['rule', 'title', 'severity', 'status', 'server']) + '\n');
+  }
+  const score = (await call(cp, 'GET', '/api/secure-score')).value as Array<Record<string, any>>;
+  out('\nSecure score (GET /api/secure-score)\n' + table(score.map((s) => ({ subscription: s.subscription, score: `${s.score} %`, recommendations: s.recommendations, unhealthy: s.unhealthy })), ['subscription', 'score', 'recommendations', 'unhealthy']) + '\n');
+}
+
 /** MDE for its OS, with a SQL Server instance both SQL extensions, on a Kubernetes node the Defender sensor — all Succeeded. */
 function provisioned(m: MachineRow): boolean {
   const ext = new Map(m.extensions.map((e) => [e.name, e.status]));

@@ -31,6 +31,8 @@ export interface SuiteLabOptions {
   hosts: LabHost[];
   /** Runs after the agents registered and before the suite: import CSPM snapshots, enable plans. */
   prepare?: (cp: ControlPlane, out: (text: string) => void) => Promise<void>;
+  /** Runs after the suite and the inventory report: further reports (vulnerability management). */
+  after?: (cp: ControlPlane, out: (text: string) => void) => Promise<void>;
   keepData?: boolean;
   exit: boolean;
   logger: Logger;
@@ -65,6 +67,8 @@ export async function runSuiteLab(o: SuiteLabOptions): Promise<{ code: number; r
         controlPlane: svc.url, token: token.token, stateDir: join(dataDir, 'agents', h.name), logger: o.logger, facts: h.facts,
         // A persona that declares its SQL instances replaces whatever discovery finds, so discovery is skipped.
         inventory: persona ? { persona, ...(persona.sqlInstances ? { processes: async () => [], listeners: async () => [] } : {}) } : undefined,
+        // The installed software (the real host's packages, or the persona's list) for vulnerability management.
+        softwareInventory: h.facts ? undefined : {},
       });
       agents.push(agent);
       const reg = agent.waitRegistered();
@@ -89,6 +93,7 @@ export async function runSuiteLab(o: SuiteLabOptions): Promise<{ code: number; r
     if (o.reports) writeReports(result, o.reports);
     await printInventory(svc.cp, o.out, result);
     await printClusters(svc.cp, o.out);
+    if (o.after) await o.after(svc.cp, o.out);
 
     const code = result.ok ? 0 : 1;
     o.out(`\nLab done in ${((Date.now() - started) / 1000).toFixed(1)} s (suite ${(result.durationMs / 1000).toFixed(1)} s): ${result.ok ? 'every cell passed' : 'NOT every cell passed'}; run ${result.runId}.\n`);

@@ -11,7 +11,7 @@ import { portOption, positiveIntOption } from './options.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
 import { table } from '../lib/text-table.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, runSuiteLab } from './lab-suite.ts';
-import { MULTI_CLOUD_SUITE, multiCloudHosts, prepareMultiCloud } from './lab-multicloud.ts';
+import { MULTI_CLOUD_SUITE, multiCloudHosts, prepareMultiCloud, reportVulnerabilities } from './lab-multicloud.ts';
 
 export interface LabOptions {
   dataDir: string;
@@ -186,7 +186,7 @@ export function labCommand(): Command {
       // The default suite is the shipped one, found from the package (npm start may run from anywhere).
       const suiteFile = cmd.getOptionValueSource('suite') === 'cli' ? opts.suite : MULTI_CLOUD_SUITE;
       const { code } = await runSuiteLab({
-        dataDir: opts.dataDir, host: opts.host, port: opts.port, suiteFile, hosts: multiCloudHosts(), prepare: prepareMultiCloud,
+        dataDir: opts.dataDir, host: opts.host, port: opts.port, suiteFile, hosts: multiCloudHosts(), prepare: prepareMultiCloud, after: reportVulnerabilities,
         keepData: !!opts.keepData, exit: !!opts.exit, logger, out: (t) => process.stdout.write(t), progressStream: process.stderr,
         reports: { junit: opts.junit, report: opts.report, navigator: opts.navigator, json: opts.json },
       });

@@ -17,6 +17,7 @@ import { runCommand } from './run.ts';
 import { auditCommand, keyCommand } from './key.ts';
 import { tlsCommand } from './tls.ts';
 import { exportCommand } from './export.ts';
+import { vulnCommand } from './vuln.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
 
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(tlsCommand());
   program.addCommand(queryCommand());
+  program.addCommand(vulnCommand());
   return program;
 }
 

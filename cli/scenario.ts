@@ -101,6 +101,7 @@ function summarize(e: SensorEvent): string {
     case 'DeviceInfo': return pick('OSPlatform', 'OSVersion', 'OSArchitecture');
     case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
     case 'DeviceFileCertificateInfo': return `${pick('SHA1')} ${pick('Signer')}`;
+    case 'DeviceTvmSoftwareInventory': return `${pick('SoftwareName')} ${pick('SoftwareVersion')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
     case 'KubernetesAudit': return `${pick('Verb')} ${pick('RequestUri')}`;
   }

@@ -27,6 +27,7 @@ import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './invent
 import { loadServerTls } from './tls/server-tls.ts';
 import { decideTransport, type Transport } from './tls/transport.ts';
 import { Sinks, SinksConfigSchema } from './sinks/index.ts';
+import { VulnerabilityAssessor } from './vulnerabilities/index.ts';
 import { Metrics } from './metrics/metrics.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
@@ -89,6 +90,8 @@ export interface ControlPlane extends EventEmitter {
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
+  /** Vulnerability management: OSV feeds, software findings, the machines' vulnerability assessment. */
+  readonly vulnerabilities: VulnerabilityAssessor;
   /** The configured sinks (syslog, webhooks): `deliver()` runs one pass now, `health()` their state. */
   readonly sinks: Sinks;
   /** https, http-loopback (plain http, only this host can connect) or http-insecure (plain http on the network, asked for). */
@@ -192,6 +195,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     agents,
   });
 
+  const vulnerabilities = new VulnerabilityAssessor({ store: deps.store, clock, logger });
   const sinks = new Sinks(config.sinks, { store: deps.store, clock, logger, baseUrl: () => baseUrl, ...(deps.random ? { random: deps.random } : {}) });
   const metrics: Metrics = new Metrics({
     connectedAgents: (): number => gateway.sessions.size,
@@ -214,6 +218,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     },
     onIngested: (s: AgentSession, r: IngestResult) => {
       if (r.alerts.some((a) => a.created)) sinks.wake();
+      if (r.stored > 0) vulnerabilities.ingested(s.agentId);
       emitter.emit('ingested', s, r);
     },
     onCloneSuspected: (agentId: string, differences: string[]) => emitter.emit('clone-suspected', agentId, differences),
@@ -270,6 +275,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     logger, limits,
     sinks,
+    vulnerabilities,
     metrics,
     runReports: deps.runReports,
   });
@@ -283,6 +289,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     sync: config.sync,
     inventory,
     sinks,
+    vulnerabilities,
     transport,
     caSha256: tls?.caSha256,
     url: () => baseUrl,
@@ -290,6 +297,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     async listen() {
       await inventory.start();
       await sinks.start();
+      // Software snapshots and advisories stored before a restart: assess them now.
+      void vulnerabilities.assess().catch(() => undefined);
       // File profiles (image_load signature rules) from the certificate rows stored before a restart.
       if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
       await app.listen({ host: config.host, port: config.port });
@@ -305,6 +314,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     async close() {
       accepting = false;
       await inventory.close();
+      vulnerabilities.close();
+      await vulnerabilities.idle();
       gateway.close();
       await gateway.heartbeats.close();
       await app.close();

@@ -90,6 +90,7 @@ export const ERRORS = {
   ARCSIM_E_SNAPSHOT_FORMAT: { area: 'inventory', status: 422, closeCode: null, message: 'snapshot is not one of the supported cloud outputs' },
   ARCSIM_E_SNAPSHOT_SCHEMA: { area: 'inventory', status: 422, closeCode: null, message: 'snapshot does not match the schema of its cloud output' },
   ARCSIM_E_SNAPSHOT_PROVIDER: { area: 'inventory', status: 422, closeCode: null, message: "snapshot comes from another cloud provider than the connector's" },
+  ARCSIM_E_OSV_FEED: { area: 'inventory', status: 422, closeCode: null, message: 'advisory feed is not OSV JSON (not JSON, too large, or a record that does not match the OSV schema); nothing of it was stored' },
   ARCSIM_E_SNAPSHOT_ACCOUNT: { area: 'inventory', status: 422, closeCode: null, message: "snapshot comes from another account or project than the connector's" },
   ARCSIM_E_CONNECTOR_UNKNOWN: { area: 'inventory', status: 404, closeCode: null, message: 'no such connector' },
   ARCSIM_E_CONNECTOR_PROVIDER: { area: 'inventory', status: 400, closeCode: null, message: 'unknown cloud provider (supported: AWS, GCP)' },

@@ -109,6 +109,9 @@ export const COLUMN_TYPES = {
   IssuerHash: 'string', CertificateSerialNumber: 'string', CrlDistributionPointUrls: 'json',
   CertificateCreationTime: 'datetime', CertificateExpirationTime: 'datetime', CertificateCountersignatureTime: 'datetime',
   IsTrusted: 'bool', IsRootSignerMicrosoft: 'bool',
+  // DeviceTvmSoftwareInventory.
+  SoftwareVendor: 'string', SoftwareName: 'string', SoftwareVersion: 'string', EndOfSupportStatus: 'string',
+  EndOfSupportDate: 'datetime', ProductCodeCpe: 'string',
   // SqlEvents (arcsim's own).
   InstanceName: 'string', DatabaseName: 'string', ServerPrincipalName: 'string', ClientIP: 'string',
   ApplicationName: 'string', Succeeded: 'bool', Statement: 'string', ErrorNumber: 'long',
@@ -211,6 +214,12 @@ export const TABLE_COLUMN_NAMES = {
     // arcsim's extension (ARCSIM_EXTENSION_COLUMNS): what a recorded Sysmon event 7 says of the file beyond these columns.
     'AdditionalFields',
   ],
+  DeviceTvmSoftwareInventory: [
+    'OSPlatform', 'OSVersion', 'OSArchitecture', 'SoftwareVendor', 'SoftwareName', 'SoftwareVersion', 'EndOfSupportStatus',
+    'EndOfSupportDate', 'ProductCodeCpe',
+    // arcsim's extension (ARCSIM_EXTENSION_COLUMNS): the OSV ecosystem, source package and snapshot size.
+    'AdditionalFields',
+  ],
   SqlEvents: [
     'ActionType', 'InstanceName', 'DatabaseName', 'ServerPrincipalName', 'ClientIP', 'ApplicationName', 'Succeeded',
     'Statement', 'ErrorNumber',
@@ -231,9 +240,14 @@ export type TableName = keyof typeof TABLE_COLUMN_NAMES;
  * (docs/detection.md, "File profiles"): DeviceFileCertificateInfo's `AdditionalFields` holds what a
  * recorded Sysmon event 7 carries about the file that no MDE column records (Sysmon's
  * `SignatureStatus`, and the version information of a module that never ran as a process).
+ * DeviceTvmSoftwareInventory is a state table the reference documents without a time or a row id;
+ * arcsim's rows carry both (`Timestamp`: when the agent read the inventory, the same for every row
+ * of one snapshot; `ReportId`: the row's UUIDv7, for redelivery), and `AdditionalFields` with what
+ * matching advisories needs beyond MDE's columns (docs/vulnerabilities.md).
  */
 export const ARCSIM_EXTENSION_COLUMNS: Partial<Record<TableName, readonly string[]>> = {
   DeviceFileCertificateInfo: ['AdditionalFields'],
+  DeviceTvmSoftwareInventory: ['Timestamp', 'ReportId', 'AdditionalFields'],
 };
 export const TABLE_NAMES = Object.keys(TABLE_COLUMN_NAMES) as TableName[];
 

@@ -36,6 +36,7 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceInfo: 'endpoint',
   DeviceNetworkInfo: 'endpoint',
   DeviceFileCertificateInfo: 'endpoint',
+  DeviceTvmSoftwareInventory: 'endpoint',
   SqlEvents: 'sql',
   KubernetesAudit: 'kubernetes',
 };

@@ -63,6 +63,37 @@ export const MachineFactsSchema = z.strictObject({
 });
 export type MachineFacts = z.infer<typeof MachineFactsSchema>;
 
+/**
+ * Configuration facts of a SQL Server instance that the SQL vulnerability assessment rules read
+ * (control-plane/vulnerabilities/sql-va-rules.ts). The agent cannot log in to SQL Server, so only
+ * a persona (or the agent config) declares them; a fact left out is a rule not evaluated.
+ */
+export const SqlSecurityFactsSchema = z.strictObject({
+  /** sp_configure 'xp_cmdshell' is 1 (VA1059). */
+  xpCmdshellEnabled: z.boolean().optional(),
+  /** The login with principal id 1 is enabled (VA1058). */
+  saLoginEnabled: z.boolean().optional(),
+  /** The login with principal id 1 is still named `sa` (VA1053, with saLoginEnabled). */
+  saLoginNamedSa: z.boolean().optional(),
+  /** SQL logins with CHECK_POLICY off (VA1046). */
+  loginsWithoutCheckPolicy: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /** SQL logins with CHECK_EXPIRATION off (VA1047). */
+  loginsWithoutCheckExpiration: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /** Server authentication: Windows only, or mixed mode (VA1072). */
+  authenticationMode: z.enum(['Windows', 'Mixed']).optional(),
+  /** sp_configure 'Database Mail XPs' is 1 (VA1067). */
+  databaseMailXpsEnabled: z.boolean().optional(),
+  /** sp_configure 'clr enabled' is 1 (VA1023). */
+  clrEnabled: z.boolean().optional(),
+  /** sp_configure 'Ad Hoc Distributed Queries' is 1 (VA1022). */
+  adHocDistributedQueriesEnabled: z.boolean().optional(),
+  /** User databases with transparent data encryption off (VA1219). */
+  databasesWithoutTde: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /** The instance's Force Encryption option (VA1279). */
+  forceEncryption: z.boolean().optional(),
+});
+export type SqlSecurityFacts = z.infer<typeof SqlSecurityFactsSchema>;
+
 export const SqlInstanceFactsSchema = z.strictObject({
   instanceName: z.string().min(1).max(255),
   engine: z.enum(['sqlserver', 'postgresql', 'mysql']),
@@ -71,6 +102,7 @@ export const SqlInstanceFactsSchema = z.strictObject({
   tcpStaticPorts: z.string().max(255).optional(),
   tcpDynamicPorts: z.string().max(255).optional(),
   discoveredBy: z.enum(['process', 'port', 'config', 'persona']).optional(),
+  securityFacts: SqlSecurityFactsSchema.optional(),
 });
 export type SqlInstanceFacts = z.infer<typeof SqlInstanceFactsSchema>;
 

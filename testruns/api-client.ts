@@ -241,6 +241,16 @@ export class ControlPlaneApi {
     return this.ok('POST', `/api/connectors/${encodeURIComponent(connector)}/snapshots`, { snapshots });
   }
 
+  /** `POST /api/vulnerabilities/advisories`: loads an OSV feed (the parsed JSON document). */
+  async importAdvisories(feed: unknown): Promise<{ advisories: number; stored: number; unchanged: number; withdrawn: number; total: number }> {
+    return this.ok('POST', '/api/vulnerabilities/advisories', feed);
+  }
+
+  /** `GET /api/vulnerabilities`: DeviceTvmSoftwareVulnerabilities rows, of one machine or all. */
+  async vulnerabilities(machine?: string): Promise<Row[]> {
+    return (await this.ok('GET', `/api/vulnerabilities${machine ? `?machine=${encodeURIComponent(machine)}` : ''}`)).value;
+  }
+
   async pull(connector: string): Promise<{ snapshots: SnapshotSummary[] }> {
     return this.ok('POST', `/api/connectors/${encodeURIComponent(connector)}/pull`);
   }

@@ -34,6 +34,8 @@ import { queryRoutes } from './query-routes.ts';
 import type { QueryLimits } from '../query/index.ts';
 import type { Transport } from '../tls/transport.ts';
 import type { Sinks } from '../sinks/index.ts';
+import type { VulnerabilityAssessor } from '../vulnerabilities/index.ts';
+import { vulnerabilityRoutes } from './vulnerability-routes.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -68,6 +70,8 @@ export interface ApiDeps {
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
   /** The configured sinks (their state on /api/health). */
   sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
+  /** Vulnerability management (OSV feeds, findings, the machines' vulnerability assessment). */
+  vulnerabilities: VulnerabilityAssessor;
   /** Prometheus metrics served at GET /metrics. */
   metrics?: import('../metrics/metrics.ts').Metrics;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
@@ -117,4 +121,5 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(portal, { store: deps.store, clock: deps.clock, sessions, baseUrl: deps.baseUrl, reports: deps.runReports });
   app.register(installRoutes, deps);
   app.register(queryRoutes, deps);
+  app.register(vulnerabilityRoutes, deps);
 }

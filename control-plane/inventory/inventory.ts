@@ -7,14 +7,14 @@ import { z } from 'zod';
 import { parseResourceId } from '../../protocol/resource-ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { AssetRow, ConnectorRow, CspmResourceRow, MachineRow, Store, StoreTx } from '../store/index.ts';
+import type { AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import { instanceMergeKeys, machineMergeKeys } from '../store/merge-keys.ts';
 import { mergeAssets } from './asset-merge.ts';
 import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
 import { connectorRow, importSnapshots, parseConnectorDefinition, pullArgv, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
 import { protocolError } from '../../protocol/errors.ts';
 import { desiredExtensions, governedPlans, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
-import { diffAssessments, evaluateRecommendations } from './recommendations.ts';
+import { ASSESSED_ELSEWHERE, diffAssessments, evaluateRecommendations } from './recommendations.ts';
 import { parseSnapshotText } from './snapshot-formats.ts';
 
 const run = promisify(execFile);
@@ -97,6 +97,9 @@ export function connectorOfResourceId(id: string): string | undefined {
  * side of the merge ends in `recompute()`, which is coalesced (one queued run at most) and
  * deterministic.
  */
+/** Assessments this inventory evaluates (the vulnerability assessor owns the others). */
+const ownAssessment = (r: AssessmentRow) => !ASSESSED_ELSEWHERE.has(r.assessmentKey);
+
 export class Inventory {
   private chain: Promise<void> = Promise.resolve();
   private queued: Promise<void> | null = null;
@@ -232,7 +235,7 @@ export class Inventory {
       // Assessments of the component's machines (MDE) and instances (Arc onboarding) only.
       const assessments = evaluateRecommendations({ machines: componentMachines, resources: componentInstances, connectors, assets: merged });
       const ids = [...componentMachines.map((m) => m.resourceId), ...componentInstances.map((r) => r.resourceId)];
-      for (const row of diffAssessments(await tx.inventory.listAssessmentsFor(ids), assessments, now)) await tx.inventory.upsertAssessment(row);
+      for (const row of diffAssessments((await tx.inventory.listAssessmentsFor(ids)).filter(ownAssessment), assessments, now)) await tx.inventory.upsertAssessment(row);
       const rids = new Set(touched);
       touched.clear();
       for (const m of componentMachines) if (rids.has(m.resourceId)) touched.add(m.agentId);
@@ -291,7 +294,7 @@ export class Inventory {
       const next = mergeAssets({ machines, instances: resources, connectors });
       if (this.applyMerge(previous, next, now, touched)) await tx.inventory.replaceAssets(next);
       const assessments = evaluateRecommendations({ machines, resources, connectors, assets: next });
-      for (const row of diffAssessments(await tx.inventory.listAssessments(), assessments, now)) await tx.inventory.upsertAssessment(row);
+      for (const row of diffAssessments((await tx.inventory.listAssessments()).filter(ownAssessment), assessments, now)) await tx.inventory.upsertAssessment(row);
       if (!provisionAll) {
         // Only machines whose asset changed may need other extensions: map their resource ids to agents.
         const ids = new Set(touched);

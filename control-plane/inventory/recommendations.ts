@@ -1,5 +1,6 @@
 import { parseResourceId } from '../../protocol/resource-ids.ts';
 import type { AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow } from '../store/index.ts';
+import { scanSqlInstance } from '../vulnerabilities/sql-va-rules.ts';
 
 /**
  * CSPM recommendations computed from the inventory. Each has a stable assessment key: the
@@ -52,7 +53,29 @@ export const RECOMMENDATIONS = {
     displayName: 'SQL servers should not be reachable from the internet (firewall rules)',
     remediation: 'Restrict or disable the firewall rules that allow 0.0.0.0/0 or ::/0 to TCP 1433, 3306 or 5432.',
   },
+  vmVulnerabilities: {
+    // Published key (Defender for Cloud workbooks: "Vulnerabilities in your virtual machines should be remediated", its former name).
+    key: '1195afff-c881-495e-9bc5-1486211ae03f', arcsimKey: false, severity: 'High',
+    displayName: 'Machines should have vulnerability findings resolved',
+    remediation: 'Update the affected software to the fixed versions listed in the findings (apt-get install --only-upgrade PACKAGE, dnf upgrade PACKAGE, or the vendor\'s update), then let the agent report its inventory again.',
+  },
+  sqlVulnerabilities: {
+    key: 'f97aa83c-9b63-4f9a-99f6-b22c4398f936', arcsimKey: false, severity: 'High',
+    displayName: 'SQL servers on machines should have vulnerability findings resolved',
+    remediation: 'Apply the remediation of each failed SQL vulnerability assessment rule (the sub-assessments list them, with the T-SQL or setting to change), then scan again.',
+  },
 } as const satisfies Record<string, Recommendation>;
+
+/**
+ * Recommendations evaluated apart from the inventory's merge (control-plane/vulnerabilities/):
+ * the inventory's evaluations neither write nor retire their assessments.
+ */
+export const ASSESSED_ELSEWHERE: ReadonlySet<string> = new Set([RECOMMENDATIONS.vmVulnerabilities.key]);
+
+/** The SQL vulnerability assessment of one machine: every rule evaluated on each of its SQL Server instances. */
+export function sqlVaResults(m: MachineRow): Array<{ instanceName: string; results: ReturnType<typeof scanSqlInstance> }> {
+  return m.sqlInstances.map((s) => ({ instanceName: s.instanceName, results: scanSqlInstance(s) })).filter((x) => x.results.length > 0);
+}
 
 export const RECOMMENDATION_BY_KEY = new Map<string, Recommendation>(Object.values(RECOMMENDATIONS).map((r) => [r.key, r]));
 
@@ -127,6 +150,16 @@ export function evaluateRecommendations(input: RecommendationInput): Assessment[
       status: mde?.status === 'Succeeded' ? 'Healthy' : 'Unhealthy',
       details: { name: m.name, osType: m.facts.osType ?? 'unknown', mdeExtension: mde ? `${mde.name} (${mde.status})` : 'none' },
     });
+    // SQL vulnerability assessment: a machine whose SQL Server instances have declared facts to scan.
+    const va = sqlVaResults(m);
+    if (va.length) {
+      const failed = va.flatMap((i) => i.results.filter((r) => r.status === 'Unhealthy').map((r) => `${i.instanceName}: ${r.rule.id}`));
+      out.push({
+        key: RECOMMENDATIONS.sqlVulnerabilities.key, resourceId: m.resourceId, subscription: parseResourceId(m.resourceId)?.subscription ?? '',
+        status: failed.length ? 'Unhealthy' : 'Healthy',
+        details: { name: m.name, instances: va.map((i) => i.instanceName), rulesEvaluated: va.reduce((n, i) => n + i.results.length, 0), failedRules: failed },
+      });
+    }
   }
 
   for (const r of live) {

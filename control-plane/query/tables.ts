@@ -4,6 +4,7 @@ import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { toArcMachine, toArcSqlInstance } from '../api/arc-machine.ts';
 import { arcClusters, toConnectedCluster } from '../inventory/clusters.ts';
 import { RECOMMENDATION_BY_KEY } from '../inventory/recommendations.ts';
+import { currentSoftware, findVulnerabilities } from '../vulnerabilities/index.ts';
 import type { Pushdown, TableSource } from './engine.ts';
 import { parseDatetime, type Column, type KqlType, type Row, type Value } from './values.ts';
 
@@ -14,6 +15,8 @@ import { parseDatetime, type Column, type KqlType, type Row, type Value } from '
  *   DeviceName and ActionType pushed into SQL;
  * - AlertInfo / AlertEvidence (Defender XDR advanced hunting schema), SecurityAlert /
  *   SecurityIncident (Log Analytics / Sentinel schema), built from the stored alerts and incidents;
+ * - DeviceTvmSoftwareInventory: each device's latest complete software snapshot (a state table);
+ *   DeviceTvmSoftwareVulnerabilities: those snapshots matched against the stored OSV advisories;
  * - securityresources / resources (Azure Resource Graph rows: `id`, `name`, `type` in lower case,
  *   `location`, `resourceGroup`, `subscriptionId`, `properties`, ...): MDC alerts, assessments,
  *   Arc machines, Arc SQL Server instances, Arc-enabled Kubernetes clusters, security connectors.
@@ -52,14 +55,20 @@ const SECURITY_INCIDENT = col(`TimeGenerated:datetime, IncidentName, Title, Desc
   FirstModifiedTime:datetime, LastModifiedTime:datetime, CreatedTime:datetime, ClosedTime:datetime, IncidentNumber:int,
   RelatedAnalyticRuleIds:dynamic, AlertIds:dynamic, BookmarkIds:dynamic, Comments:dynamic, Tasks:dynamic, Labels:dynamic, IncidentUrl,
   AdditionalData:dynamic, ModifiedBy, SourceSystem, TenantId, Type`);
+/** Defender XDR DeviceTvmSoftwareVulnerabilities (advanced-hunting-devicetvmsoftwarevulnerabilities-table), computed from OSV feeds. */
+const TVM_VULNERABILITIES = col(`DeviceId, DeviceName, OSPlatform, OSVersion, OSArchitecture, SoftwareVendor, SoftwareName, SoftwareVersion, CveId,
+  VulnerabilitySeverityLevel, RecommendedSecurityUpdate, RecommendedSecurityUpdateId, CveTags:dynamic`);
 /** Azure Resource Graph's columns of the resources and securityresources tables. */
 const ARG = col(`id, name, type, tenantId, kind, location, resourceGroup, subscriptionId, managedBy, sku:dynamic, plan:dynamic, properties:dynamic,
   tags:dynamic, identity:dynamic, zones:dynamic, extendedLocation:dynamic`);
 
 const STATIC_TABLES: Record<string, Column[]> = {
   AlertInfo: ALERT_INFO, AlertEvidence: ALERT_EVIDENCE, SecurityAlert: SECURITY_ALERT, SecurityIncident: SECURITY_INCIDENT,
-  securityresources: ARG, resources: ARG,
+  securityresources: ARG, resources: ARG, DeviceTvmSoftwareVulnerabilities: TVM_VULNERABILITIES,
 };
+
+/** Agent tables that hold state, not events: a query sees each device's latest complete snapshot only. */
+const SNAPSHOT_TABLES = new Set(['DeviceTvmSoftwareInventory']);
 
 export interface StoreTablesOptions {
   store: Store;
@@ -113,6 +122,10 @@ export class StoreTables implements TableSource {
   tableNames(): string[] { return [...TABLE_NAMES, ...Object.keys(STATIC_TABLES)]; }
 
   async rows(name: string, pushdown: Pushdown[]): Promise<Row[]> {
+    if (SNAPSHOT_TABLES.has(name)) {
+      const cols = eventColumns(name);
+      return (await currentSoftware(this.o.store, await this.o.store.machines.listMachines())).map((e) => eventRow(e, cols));
+    }
     if ((TABLE_NAMES as string[]).includes(name)) {
       const limit = this.o.limits.maxScanRows;
       const events = await this.o.store.events.scanEvents(eventScan(name, pushdown, limit + 1));
@@ -134,6 +147,8 @@ export class StoreTables implements TableSource {
       case 'SecurityIncident': return Promise.all((await store.incidents.listIncidents()).map((i) => this.securityIncident(i)));
       case 'securityresources': return this.securityResources();
       case 'resources': return this.resources();
+      case 'DeviceTvmSoftwareVulnerabilities':
+        return (await findVulnerabilities(store, await store.machines.listMachines())).map((r) => ({ ...r, CveTags: r.CveTags }));
       default: return [];
     }
   }

@@ -553,6 +553,27 @@ export interface SinksRepository {
   backlog(sink: string, startAfter: number): Promise<{ pending: number; oldestAt: number | null }>;
 }
 
+/** One OSV advisory as stored (control-plane/vulnerabilities/osv.ts's Advisory in `body`). */
+export interface AdvisoryRow {
+  id: string;
+  /** The record's `modified` (RFC 3339). */
+  modified: string;
+  importedAt: number;
+  body: Record<string, unknown>;
+}
+
+/** Advisory feeds (OSV) loaded by `arcsim vuln import`. */
+export interface VulnerabilitiesRepository {
+  /**
+   * Stores advisories in one transaction, each with the packages it affects; an advisory already
+   * held with the same or a newer `modified` is left as it is (counted `unchanged`).
+   */
+  putAdvisories(rows: AdvisoryRow[], affected: (row: AdvisoryRow) => Array<{ ecosystem: string; name: string }>): Promise<{ stored: number; unchanged: number }>;
+  /** Advisories affecting any of these packages of one ecosystem, by id. */
+  advisoriesFor(ecosystem: string, names: string[]): Promise<AdvisoryRow[]>;
+  countAdvisories(): Promise<number>;
+}
+
 /** API keys with roles, and the audit log of every write. */
 export interface KeysRepository {
   insertKey(key: ApiKeyRow): Promise<void>;
@@ -598,6 +619,7 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly keys: KeysRepository;
   readonly sinks: SinksRepository;
+  readonly vulnerabilities: VulnerabilitiesRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

@@ -973,6 +973,21 @@ for (const backend of backends) {
       assert.equal((await s.alerts.getAlert('A1'))!.count, 1);
       assert.equal((await s.events.insertEvents('a1', events, T0)).length, 8, 'rolled-back events are new again');
     }));
+
+    it('OSV advisories (issue 17): stored by id with the packages they affect; only a newer record replaces one', withStore(async (s) => {
+      const adv = (id: string, modified: string, names: string[]) => ({ id, modified, importedAt: T0, body: { id, names } });
+      const affected = (r: { body: Record<string, unknown> }) => (r.body.names as string[]).map((name) => ({ ecosystem: 'Debian:12', name }));
+      assert.deepEqual(await s.vulnerabilities.putAdvisories([adv('DEBIAN-CVE-2024-28757', '2026-09-27T19:38:19Z', ['expat']), adv('DEBIAN-CVE-2025-3576', '2025-05-07T17:06:22Z', ['krb5'])], affected), { stored: 2, unchanged: 0 });
+      assert.deepEqual((await s.vulnerabilities.advisoriesFor('Debian:12', ['expat', 'zlib'])).map((r) => r.id), ['DEBIAN-CVE-2024-28757']);
+      assert.deepEqual(await s.vulnerabilities.advisoriesFor('Debian:11', ['expat']), [], 'another ecosystem');
+      assert.deepEqual(await s.vulnerabilities.putAdvisories([adv('DEBIAN-CVE-2025-3576', '2025-05-07T17:06:22Z', ['krb5', 'expat'])], affected), { stored: 0, unchanged: 1 }, 'same modified: kept');
+      assert.deepEqual(await s.vulnerabilities.putAdvisories([adv('DEBIAN-CVE-2025-3576', '2025-06-01T00:00:00Z', ['expat'])], affected), { stored: 1, unchanged: 0 }, 'newer: replaced');
+      assert.deepEqual((await s.vulnerabilities.advisoriesFor('Debian:12', ['krb5'])), [], 'the replaced record no longer names krb5');
+      const both = await s.vulnerabilities.advisoriesFor('Debian:12', ['expat']);
+      assert.deepEqual(both.map((r) => [r.id, r.modified]), [['DEBIAN-CVE-2024-28757', '2026-09-27T19:38:19Z'], ['DEBIAN-CVE-2025-3576', '2025-06-01T00:00:00Z']]);
+      assert.deepEqual(both[1]!.body, { id: 'DEBIAN-CVE-2025-3576', names: ['expat'] });
+      assert.equal(await s.vulnerabilities.countAdvisories(), 2);
+    }));
   });
 }
 

@@ -10,7 +10,7 @@ import { ARCSIM_EXTENSION_COLUMNS, columnsOf, EventSchema, TABLE_NAMES, type Tab
 const FIXTURES = fileURLToPath(new URL('../fixtures/mde-schema/', import.meta.url));
 const MDE_TABLES = [
   'DeviceProcessEvents', 'DeviceNetworkEvents', 'DeviceFileEvents', 'DeviceLogonEvents', 'DeviceRegistryEvents',
-  'DeviceImageLoadEvents', 'DeviceEvents', 'DeviceInfo', 'DeviceNetworkInfo', 'DeviceFileCertificateInfo',
+  'DeviceImageLoadEvents', 'DeviceEvents', 'DeviceInfo', 'DeviceNetworkInfo', 'DeviceFileCertificateInfo', 'DeviceTvmSoftwareInventory',
 ] as const;
 
 interface DocColumn { name: string; type: string; description: string }
@@ -59,9 +59,9 @@ function isJsonColumn(c: DocColumn): boolean {
 
 const accepts = (row: Record<string, unknown>) => EventSchema.safeParse(row).success;
 
-test('the pinned reference has the ten device tables, and arcsim has each of them', () => {
+test('the pinned reference has the eleven device tables, and arcsim has each of them', () => {
   for (const table of MDE_TABLES) {
-    assert.ok(docColumns(table).length >= 16, `${table}: pinned table parsed`);
+    assert.ok(docColumns(table).length >= 11, `${table}: pinned table parsed`);
     assert.ok(TABLE_NAMES.includes(table), `arcsim has table ${table}`);
   }
   assert.ok(TABLE_NAMES.includes('SqlEvents'), 'arcsim keeps its SQL audit table');
@@ -100,8 +100,16 @@ for (const table of MDE_TABLES) {
   });
 }
 
-test('arcsim extends only DeviceFileCertificateInfo, with AdditionalFields (a JSON object)', () => {
-  assert.deepEqual(ARCSIM_EXTENSION_COLUMNS, { DeviceFileCertificateInfo: ['AdditionalFields'] });
+test('arcsim extends only DeviceFileCertificateInfo and DeviceTvmSoftwareInventory, each as docs say', () => {
+  assert.deepEqual(ARCSIM_EXTENSION_COLUMNS, {
+    DeviceFileCertificateInfo: ['AdditionalFields'],
+    // The reference gives this state table no time nor row id; arcsim's rows carry both.
+    DeviceTvmSoftwareInventory: ['Timestamp', 'ReportId', 'AdditionalFields'],
+  });
+  const tvm = baseRow('DeviceTvmSoftwareInventory', docColumns('DeviceTvmSoftwareInventory'));
+  assert.ok(!('ActionType' in tvm), 'DeviceTvmSoftwareInventory has no ActionType in the reference');
+  assert.ok(accepts({ ...tvm, SoftwareName: 'libexpat1', SoftwareVersion: '2.5.0-1+deb12u1', AdditionalFields: { Ecosystem: 'Debian:12', SnapshotRows: 1 } }));
+  assert.ok(!accepts({ ...tvm, ActionType: 'SoftwareInstalled' }), 'a state table refuses an ActionType');
   const base = baseRow('DeviceFileCertificateInfo', docColumns('DeviceFileCertificateInfo'));
   assert.ok(!('ActionType' in base), 'DeviceFileCertificateInfo has no ActionType in the reference');
   assert.ok(accepts({ ...base, SHA1: 'ab'.repeat(20), IsSigned: false, AdditionalFields: { SignatureStatus: 'Unavailable' } }));
