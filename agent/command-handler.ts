@@ -51,6 +51,8 @@ export async function handleCommand(msg: MessageOf<'command'>, d: {
       message: r.failure || r.cancelled ? describeRun(r) : undefined,
     };
   } catch (err) {
-    return { ok: false, detonationId: c.detonationId, message: (err as Error).message };
+    // A typed refusal keeps its code, so the caller can tell it (e.g. ARCSIM_E_PLAY_WRONG_OS) from a failure.
+    const code = (err as { code?: unknown }).code;
+    return { ok: false, detonationId: c.detonationId, message: `${typeof code === 'string' && code.startsWith('ARCSIM_E_') ? `${code}: ` : ''}${(err as Error).message}` };
   }
 }

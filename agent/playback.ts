@@ -1,4 +1,5 @@
 import type { MachineFacts, SensorEvent, TableName } from '../protocol/index.ts';
+import { protocolError } from '../protocol/errors.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { releasePlan, warpedStart, type ReleaseResult } from '../scenarios/playback.ts';
@@ -57,7 +58,10 @@ export class Playback {
     const device = await this.d.device();
     const speed = req.speed ?? 0;
     // Loaded on the first run: an idle agent never evaluates the scenario code.
-    const { planRun } = await import('../scenarios/index.ts');
+    const { planRun, wrongOsReason } = await import('../scenarios/index.ts');
+    // OS-true: a scenario written for another OS is refused before any event (never Windows events on Linux).
+    const wrongOs = wrongOsReason(req.scenario, device.machine);
+    if (wrongOs) throw protocolError('ARCSIM_E_PLAY_WRONG_OS', wrongOs, 'scenario.platforms');
     const options = {
       variant: req.variant, seed: req.seed, detonationId: req.detonationId, inputs: req.inputs,
       device: { id: device.id, name: device.machine.hostname },

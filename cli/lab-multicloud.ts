@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../control-plane/index.ts';
 import type { MachineRow } from '../control-plane/store/index.ts';
-import { mdeExtensionFor } from '../protocol/index.ts';
+import { machineOsFamily, mdeExtensionFor, sqlExtensionsFor } from '../protocol/index.ts';
 import { table } from '../lib/text-table.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBSCRIPTION, type LabHost } from './lab-suite.ts';
 
@@ -138,11 +138,12 @@ export async function reportVulnerabilities(cp: ControlPlane, out: (text: string
   out('\nSecure score (GET /api/secure-score)\n' + table(score.map((s) => ({ subscription: s.subscription, score: `${s.score} %`, recommendations: s.recommendations, unhealthy: s.unhealthy })), ['subscription', 'score', 'recommendations', 'unhealthy']) + '\n');
 }
 
-/** MDE for its OS, with a SQL Server instance both SQL extensions, on a Kubernetes node the Defender sensor — all Succeeded. */
+/** MDE for its OS, with a SQL Server instance the SQL extensions of its OS, on a Kubernetes node the Defender sensor — all Succeeded. */
 function provisioned(m: MachineRow): boolean {
   const ext = new Map(m.extensions.map((e) => [e.name, e.status]));
-  const want = [mdeExtensionFor(m.facts.osType)];
-  if (m.sqlInstances.some((s) => s.engine === 'sqlserver')) want.push('WindowsAgent.SqlServer', 'AdvancedThreatProtection.Windows');
+  const osType = machineOsFamily(m.facts) === 'windows' ? 'windows' : 'linux';
+  const want: string[] = [mdeExtensionFor(osType)];
+  if (m.sqlInstances.some((s) => s.engine === 'sqlserver')) want.push(...sqlExtensionsFor(osType));
   if (m.facts.kubernetes) want.push('microsoft.azuredefender.kubernetes');
   return want.every((n) => ext.get(n) === 'Succeeded') && [...ext.values()].every((s) => s === 'Succeeded');
 }

@@ -4,9 +4,9 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.ts';
 import { Agent } from '../agent/index.ts';
-import { loadLibrary, type Scenario } from '../scenarios/index.ts';
+import { loadLibrary, wrongOsReason, type Scenario } from '../scenarios/index.ts';
 import { toMdcAlert } from '../control-plane/index.ts';
-import { mdeExtensionFor } from '../protocol/index.ts';
+import { machineOsFamily, mdeExtensionFor, sqlExtensionsFor } from '../protocol/index.ts';
 import { portOption, positiveIntOption } from './options.ts';
 import { startControlPlane, untilSignal, type StartedControlPlane } from './service.ts';
 import { table } from '../lib/text-table.ts';
@@ -43,7 +43,7 @@ export async function runLab(o: LabOptions): Promise<number> {
   const dataDir = resolve(o.dataDir);
   if (!o.keepData) rmSync(dataDir, { recursive: true, force: true });
   const logger = createLogger({ format: 'pretty', level: o.verbose ? 'info' : 'warn', component: 'lab' });
-  const library = [...loadLibrary().values()];
+  let library = [...loadLibrary().values()];
 
   const svc: StartedControlPlane = await startControlPlane({ dataDir, host: o.host, port: o.port, logger });
   const { cp, store } = svc;
@@ -61,12 +61,20 @@ export async function runLab(o: LabOptions): Promise<number> {
     // Sensors run only where their extension is installed: MDE for endpoint events, the Defender for SQL
     // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host), the
     // Defender for Containers extension for Kubernetes audit events (the cluster scenario stands in for a cluster).
+    // Only the extensions of this host's OS (never AdvancedThreatProtection.Windows on Linux).
     const machine = (await store.machines.getMachine(agent.agentId!))!;
-    for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes']) {
+    const osType = machineOsFamily(machine.facts) === 'windows' ? 'windows' : 'linux';
+    const extensions = [mdeExtensionFor(osType), ...sqlExtensionsFor(osType), 'microsoft.azuredefender.kubernetes'];
+    for (const ext of extensions) {
       const r = await cp.setExtension(machine.name, ext, true);
       if (!r.delivered) throw new Error(`could not install ${ext} on ${machine.name}: ${r.message}`);
     }
-    o.out(`installed extensions ${mdeExtensionFor(machine.facts.osType)} (endpoint sensor), AdvancedThreatProtection.Windows (SQL sensor) and microsoft.azuredefender.kubernetes (Kubernetes audit sensor) on ${machine.name}\n\n`);
+    o.out(`installed extensions ${extensions[0]} (endpoint sensor), ${extensions.slice(1, -1).join(', ')} (SQL sensor) and ${extensions.at(-1)} (Kubernetes audit sensor) on ${machine.name}\n`);
+    // OS-true: scenarios written for another OS are not played here; say which and why.
+    const notApplicable = library.filter((s) => wrongOsReason(s, machine.facts));
+    library = library.filter((s) => !wrongOsReason(s, machine.facts));
+    for (const s of notApplicable) o.out(`  N/A  ${s.slug.padEnd(32)} ${wrongOsReason(s, machine.facts)}\n`);
+    o.out('\n');
 
     // Play every scenario (attack, then benign twin) `rounds` times; remember which detonation was which.
     const attacks = new Map<string, string[]>();
@@ -116,7 +124,8 @@ export async function runLab(o: LabOptions): Promise<number> {
     o.out(
       `\n${ok ? 'PASS' : 'FAIL'}: ${checks.filter((c) => c.ok).length}/${checks.length} expected alerts raised exactly once` +
         ` (${o.rounds} round${o.rounds > 1 ? 's' : ''}, repeats folded into the count); benign twins raised ${benignAlerts.length};` +
-        ` ${events} events stored; ${machines.length} machine${machines.length === 1 ? '' : 's'}.\n`,
+        ` ${events} events stored; ${machines.length} machine${machines.length === 1 ? '' : 's'};` +
+        ` ${notApplicable.length} scenario${notApplicable.length === 1 ? '' : 's'} not applicable to this host's OS.\n`,
     );
 
     if (o.exit) return ok ? 0 : 1;

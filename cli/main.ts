@@ -17,6 +17,7 @@ import { runCommand } from './run.ts';
 import { auditCommand, keyCommand } from './key.ts';
 import { tlsCommand } from './tls.ts';
 import { exportCommand } from './export.ts';
+import { syncCommand } from './sync.ts';
 import { vulnCommand } from './vuln.ts';
 
 export { portOption, durationOption, positiveIntOption } from './options.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   program.addCommand(inventoryCommand());
   program.addCommand(runCommand());
   program.addCommand(exportCommand());
+  program.addCommand(syncCommand());
   program.addCommand(tlsCommand());
   program.addCommand(queryCommand());
   program.addCommand(vulnCommand());

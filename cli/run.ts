@@ -79,7 +79,7 @@ export function runCommand(): Command {
       if (opts.json) return void process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
       process.stdout.write(table(runs.map((r) => ({
         runId: r.runId, suite: r.suite, startedAt: r.startedAt, result: r.ok ? 'PASS' : 'FAIL',
-        cells: `${r.summary.pass}/${r.summary.cells} pass, ${r.summary.fail} fail, ${r.summary.notRun} not run, ${r.summary.notChecked} not checked`,
+        cells: `${r.summary.pass}/${r.summary.cells} pass, ${r.summary.fail} fail, ${r.summary.notRun} not run, ${r.summary.notChecked} not checked, ${r.summary.notApplicable ?? 0} not applicable`,
       })), ['runId', 'suite', 'startedAt', 'result', 'cells']) + '\n');
     });
 

@@ -19,6 +19,7 @@ import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-s
 import { registerApi } from './api/routes.ts';
 import { frameworkErrors } from './api/http.ts';
 import { SyncConfigSchema, type SyncConfig } from './products/sync-matrix.ts';
+import { SyncProfiles } from './products/sync-profile.ts';
 import { createEnrollmentToken, type TokenRequest } from './auth/enrollment.ts';
 import { ensureAdminKey } from './auth/admin-key.ts';
 import { AgentLifecycle } from './auth/agent-lifecycle.ts';
@@ -130,6 +131,8 @@ export interface ControlPlane extends EventEmitter {
  */
 export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const config = ControlPlaneConfigSchema.parse(deps.config ?? {});
+  // This control plane's own copy: a sync profile chosen at run time changes it in place.
+  config.sync = structuredClone(config.sync);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger();
   const newId = deps.newId ?? randomUUID;
@@ -158,6 +161,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     logger.warn('rules refused', { loaded: report.results.length - report.refused.length, refused: report.refused.length, see: `arcsim rules check ${ruleDirs.join(' ')}` });
   }
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
+  const syncProfiles = new SyncProfiles(config.sync, deps.store.settings);
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   // Sessions hand their batches to one queue: round-robin across agents, several batches per commit.
   const ingestQueue = new IngestQueue(ingest, limits);
@@ -268,6 +272,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ca: tls ? { pem: tls.caPem, sha256: tls.caSha256 } : undefined,
     connectedAgents: () => [...gateway.sessions.keys()],
     sync: config.sync,
+    syncProfiles,
     setExtension,
     lifecycle,
     disconnectRevoked: (agentIds: string[]) => lifecycle.disconnectRevoked(agentIds),
@@ -295,6 +300,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     url: () => baseUrl,
     admission: () => gateway.admission.state(),
     async listen() {
+      await syncProfiles.load();
       await inventory.start();
       await sinks.start();
       // Software snapshots and advisories stored before a restart: assess them now.

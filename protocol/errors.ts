@@ -41,6 +41,7 @@ export const ERRORS = {
   ARCSIM_E_LIVENESS: { area: 'wire', status: 408, closeCode: 4408, message: 'no pong within the ping interval' },
   ARCSIM_E_REPLACED: { area: 'wire', status: 409, closeCode: 4409, message: 'another connection with the same agent identity took over' },
   ARCSIM_E_AGENT_OFFLINE: { area: 'wire', status: 409, closeCode: null, message: 'the agent is not connected' },
+  ARCSIM_E_PLAY_WRONG_OS: { area: 'wire', status: 422, closeCode: null, message: "scenario's platforms do not include the host's operating system (never a Windows scenario on a Linux host)" },
   ARCSIM_E_COMMAND_TIMEOUT: { area: 'wire', status: 504, closeCode: null, message: 'the agent did not answer the command in time' },
   ARCSIM_E_IDENTITY_CLONED: { area: 'wire', status: 409, closeCode: 4410, message: 'another live agent on a different host uses this identity (cloned state dir?)' },
   ARCSIM_E_BUSY: { area: 'wire', status: 503, closeCode: 1013, message: 'too many agents registering at once; reconnect after retryAfterMs' },

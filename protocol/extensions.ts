@@ -11,6 +11,9 @@ export const EXTENSIONS = {
   'MDE.Linux': { publisher: 'Microsoft.Azure.AzureDefenderForServers', sensor: 'endpoint' },
   'MDE.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForServers', sensor: 'endpoint' },
   'WindowsAgent.SqlServer': { publisher: 'Microsoft.AzureData', sensor: 'sql' },
+  // The Azure extension for SQL Server on a Linux machine (Azure Policy picks WindowsAgent.SqlServer
+  // or LinuxAgent.SqlServer by the machine's osName).
+  'LinuxAgent.SqlServer': { publisher: 'Microsoft.AzureData', sensor: 'sql' },
   'AdvancedThreatProtection.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForSQL', sensor: 'sql' },
   // The Defender for Containers extension of an Arc-enabled Kubernetes cluster (extension type
   // microsoft.azuredefender.kubernetes): it collects the cluster's audit events (docs/kubernetes.md).
@@ -40,6 +43,16 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   SqlEvents: 'sql',
   KubernetesAudit: 'kubernetes',
 };
+
+/**
+ * The SQL extensions Defender for SQL servers on machines deploys to a machine with SQL Server, by
+ * OS: on Windows the Azure extension for SQL Server and the Defender for SQL agent
+ * (AdvancedThreatProtection.Windows, which exists for Windows only); on Linux the Azure extension
+ * for SQL Server for Linux alone.
+ */
+export function sqlExtensionsFor(osType: string | undefined): ExtensionName[] {
+  return osType === 'windows' ? ['WindowsAgent.SqlServer', 'AdvancedThreatProtection.Windows'] : ['LinuxAgent.SqlServer'];
+}
 
 /** The MDE extension for an OS type (`windows` -> MDE.Windows, anything else -> MDE.Linux). */
 export function mdeExtensionFor(osType: string | undefined): ExtensionName {

@@ -6,3 +6,4 @@ export * from './resource-ids.ts';
 export * from './faults.ts';
 export * from './test-run.ts';
 export * from './extensions.ts';
+export * from './os-class.ts';

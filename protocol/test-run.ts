@@ -6,13 +6,14 @@ import { FaultsSchema } from './faults.ts';
  * stores it (`POST /api/runs`) and bundles carry it. A cell is one expectation set: a suite row
  * (a scenario run, or an incident-grouping check) on one host.
  */
-export const CELL_STATUSES = ['pass', 'fail', 'not-run', 'not-checked'] as const;
+/** `not-applicable`: the scenario is not written for the host's OS (its `platforms`); it counts as no failure. */
+export const CELL_STATUSES = ['pass', 'fail', 'not-run', 'not-checked', 'not-applicable'] as const;
 export type CellStatus = (typeof CELL_STATUSES)[number];
 
 /** Why a cell did not pass; the words the matrix prints. */
 export const CELL_REASONS = [
   'telemetry missing', 'alert missing', 'extra alert', 'wrong count after dedup', 'wrong incident grouping', 'sync wrong',
-  'too slow', 'asset merge wrong', 'command failed', 'not run', 'not checked: inventory API missing',
+  'too slow', 'asset merge wrong', 'command failed', 'not run', 'not checked: inventory API missing', 'not applicable',
 ] as const;
 export type CellReason = (typeof CELL_REASONS)[number];
 
@@ -95,9 +96,15 @@ export const RunResultSchema = z.strictObject({
   ok: z.boolean(),
   summary: z.strictObject({
     cells: z.number().int(), pass: z.number().int(), fail: z.number().int(), notRun: z.number().int(), notChecked: z.number().int(),
+    /** Cells whose scenario is not for the host's OS (absent in runs stored before it existed). */
+    notApplicable: z.number().int().optional(),
   }),
   hosts: z.array(RunHostSchema),
-  rows: z.array(z.strictObject({ rowId: z.string(), kind: z.enum(['scenario', 'incident']), scenario: z.string().optional(), variant: z.enum(['attack', 'benign']).optional() })),
+  rows: z.array(z.strictObject({
+    rowId: z.string(), kind: z.enum(['scenario', 'incident']), scenario: z.string().optional(), variant: z.enum(['attack', 'benign']).optional(),
+    /** The sync profile the row ran under, when the row asked for its own (`sync:` on the row). */
+    syncProfile: z.string().optional(),
+  })),
   cells: z.array(CellSchema),
   /** ATT&CK techniques the attack runs exercised, and those an alert of the run detected. */
   coverage: z.strictObject({ exercised: z.array(z.string()), detected: z.array(z.string()) }),

@@ -69,6 +69,22 @@ export const TEST_FACTS: MachineFacts = {
   cloudMetadata: { provider: 'N/A' },
 };
 
+/** A Windows Server 2022 machine, for scenarios written for Windows (OS-true playback refuses them on Linux). */
+export const WINDOWS_SERVER_FACTS: MachineFacts = {
+  ...TEST_FACTS,
+  hostname: 'lab-win-01',
+  machineFqdn: 'lab-win-01.contoso.test',
+  osName: 'windows',
+  osType: 'windows',
+  osVersion: '10.0.20348',
+  osSku: 'Windows Server 2022 Datacenter',
+};
+
+/** Facts of a host the scenario is written for: Windows Server for a Windows scenario, else TEST_FACTS (Debian). */
+export function factsFor(scenario: { platforms: readonly string[] }): MachineFacts {
+  return scenario.platforms.includes('windows') && !scenario.platforms.includes('linux') ? WINDOWS_SERVER_FACTS : TEST_FACTS;
+}
+
 /**
  * Installs extensions on an agent's machine through the control plane (stored, pushed to the
  * agent, re-sent on reconnect). Agents collect nothing without them: MDE.Linux enables the
@@ -167,8 +183,9 @@ export async function startAgentLab(options: { agentClock?: Clock; facts?: Machi
   const registered = agent.waitRegistered();
   await agent.start();
   const reg = await registered;
-  // Every sensor on (as with Defender for Servers, Defender for SQL and Defender for Containers enabled), so each table is collected.
-  await enableExtensions(env.cp, agent.agentId!, ['MDE.Linux', 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes']);
+  // Every sensor on (as with Defender for Servers and Defender for SQL and Defender for Containers enabled), so each table is collected.
+  const windows = options.facts?.osType === 'windows';
+  await enableExtensions(env.cp, agent.agentId!, windows ? ['MDE.Windows', 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes'] : ['MDE.Linux', 'LinuxAgent.SqlServer', 'microsoft.azuredefender.kubernetes']);
   return {
     env, agent, machineId: reg.machineId,
     async play(scenario, opts = {}) {

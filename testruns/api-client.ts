@@ -1,6 +1,8 @@
 import { ArcsimError, protocolError, type RunAlert, type RunResult, type SensorEvent } from '../protocol/index.ts';
 import type { ControlPlane } from '../control-plane/index.ts';
 import type { AgentInfo } from './host-selector.ts';
+import { canonicalProfile } from '../control-plane/products/sync-matrix.ts';
+import type { SyncProfileView } from '../control-plane/products/sync-profile.ts';
 
 /**
  * The one client of the control-plane REST API, used by the CLI and the test runner.
@@ -130,9 +132,22 @@ export class ControlPlaneApi {
     return value.filter((i) => !i.redirectIncidentId).map((i) => ({ incidentId: i.incidentId, alertIds: i.alerts.map((a: any) => a.systemAlertId) }));
   }
 
+  /** The control plane's active sync profile by its current name (`blog-2022` reads as `mdc-classic`); null when unknown. */
   async syncProfile(): Promise<string | null> {
     const r = await this.call('GET', '/api/sync');
-    return r.status === 200 ? (r.body?.config?.profile ?? null) : null;
+    if (r.status !== 200) return null;
+    const name = r.body?.profile ?? r.body?.config?.profile;
+    return typeof name === 'string' ? canonicalProfile(name) : null;
+  }
+
+  /** `GET /api/sync/profile` (reader): the active profile, where it came from, its edges and the profiles to choose from. */
+  async syncProfileInfo(): Promise<SyncProfileView> {
+    return this.ok('GET', '/api/sync/profile');
+  }
+
+  /** `PUT /api/sync/profile` (contributor): chooses the sync profile (and, optionally, the `mdeStatusToMdc` reading). */
+  async setSyncProfile(profile: string, options: { mdeStatusToMdc?: boolean } = {}): Promise<SyncProfileView> {
+    return this.ok('PUT', '/api/sync/profile', { profile, ...(options.mdeStatusToMdc !== undefined ? { mdeStatusToMdc: options.mdeStatusToMdc } : {}) });
   }
 
   /** `GET /api/assets` (issue #6); a 404 means this control plane has no inventory API yet. */

@@ -133,6 +133,7 @@ export function verdict(checks: Check[]): { status: CellStatus; reasons: CellRea
     .sort((a, b) => CELL_REASONS.indexOf(a) - CELL_REASONS.indexOf(b));
   const status: CellStatus = checks.some((c) => c.status === 'fail') ? 'fail'
     : checks.some((c) => c.status === 'not-run') ? 'not-run'
-    : checks.some((c) => c.status === 'not-checked') ? 'not-checked' : 'pass';
+    : checks.some((c) => c.status === 'not-checked') ? 'not-checked'
+    : checks.some((c) => c.status === 'not-applicable') ? 'not-applicable' : 'pass';
   return { status, reasons };
 }

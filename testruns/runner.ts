@@ -6,6 +6,8 @@ import { ApiError, isOffline, type AssetsAnswer, type ControlPlaneApi } from './
 import { cloudOf, hostColumn, matchesSelector, osOf, type AgentInfo } from './host-selector.ts';
 import { alertChecks, assetCheck, groupingCheck, incidentCheck, statusCheck, telemetryCheck, verdict } from './evaluate.ts';
 import { silentProgress, type Progress } from './progress.ts';
+import { wrongOsReason } from '../scenarios/index.ts';
+import { canonicalProfile } from '../control-plane/products/sync-matrix.ts';
 
 export interface RunOptions {
   api: ControlPlaneApi;
@@ -67,69 +69,110 @@ export async function runSuite(suite: ResolvedSuite, o: RunOptions): Promise<Run
       }
     }
   }
-  progress.total(planned.reduce((n, p) => n + (p.agent?.connected ? p.run.rounds : 1), 0));
-
-  // Play: per host in order (the agent plays one at a time anyway), hosts in parallel.
-  const byAgent = new Map<string, Planned[]>();
+  // OS-true: a cell whose scenario is not written for the host's OS is not played ("not applicable").
   for (const p of planned) {
-    if (!p.agent) {
-      notRun(p, 'no connected or registered machine matches this host selector');
-      progress.tick(`${p.cell.rowId} × ${p.cell.host}: not run`);
-      continue;
-    }
-    if (!p.agent.connected) {
-      notRun(p, `${p.agent.machine.name} is registered but not connected`);
-      progress.tick(`${p.cell.rowId} × ${p.cell.host}: not run`);
-      continue;
-    }
-    byAgent.set(p.agent.agentId, [...(byAgent.get(p.agent.agentId) ?? []), p]);
+    const why = p.agent ? wrongOsReason(p.run.scenario, p.agent.facts) : undefined;
+    if (why) finish(p.cell, [{ name: 'platform', status: 'not-applicable', reason: 'not applicable', detail: why }]);
   }
-  await Promise.all([...byAgent.values()].map(async (list) => {
-    for (const p of list) await play(p, suite, api, newId, clock, progress);
-  }));
+  const playable = planned.filter((p) => p.cell.checks.length === 0);
+  progress.total(playable.reduce((n, p) => n + (p.agent?.connected ? p.run.rounds : 1), 0));
 
-  // Observe: poll until every cell's alert and telemetry checks hold, or the settle time is over.
-  const deadline = clock.now() + suite.settings.settleMs;
-  const played = planned.filter((p) => p.commandsOk);
-  for (;;) {
-    for (const p of played) await observe(p, api);
-    const open = played.filter((p) => baseChecks(p).some((c) => c.status !== 'pass'));
-    if (open.length === 0 || clock.now() >= deadline) break;
-    await sleep(suite.settings.pollIntervalMs);
-  }
-
-  // Scripted status changes, after the alerts exist; then incidents (status changes do not move alerts between incidents).
-  const actual = syncProfile;
+  // Rows that need their own sync profile run after the others, each group under its profile;
+  // the control plane's profile is put back afterwards.
   const extra = new Map<Planned, Check[]>();
-  for (const p of played) {
-    const checks: Check[] = [];
-    for (const change of p.run.expect.statusChanges ?? []) {
-      const label = `sync ${change.action} in ${change.in}`;
-      const alert = p.cell.alerts.find((a) => a.alertType === change.alertType);
-      if (!alert) {
-        checks.push({ name: label, status: 'fail', reason: 'alert missing', detail: `no ${change.alertType} alert to ${change.action}` });
-      } else if (suite.sync && actual !== suite.sync.profile) {
-        checks.push({ name: label, status: 'fail', reason: 'sync wrong', detail: `the control plane runs sync profile ${actual ?? 'unknown'}; the suite is written for ${suite.sync.profile}` });
-      } else {
+  const groups = new Map<string | null, Planned[]>([[null, []]]);
+  for (const p of playable) {
+    const want = p.run.sync && canonicalProfile(p.run.sync.profile) !== syncProfile ? canonicalProfile(p.run.sync.profile) : null;
+    groups.set(want, [...(groups.get(want) ?? []), p]);
+  }
+  let restore: { profile: string; mdeStatusToMdc: boolean } | undefined;
+  try {
+    for (const [profile, group] of groups) {
+      if (profile !== null) {
         try {
-          await api.changeStatus(alert.systemAlertId, change.action, change.in);
-          const after = await api.alert(alert.systemAlertId);
-          checks.push(statusCheck(label, change.expect, after.products));
-          Object.assign(alert.products, after.products);
+          if (!restore) {
+            const info = await api.syncProfileInfo();
+            restore = { profile: info.profile, mdeStatusToMdc: info.mdeStatusToMdc };
+          }
+          await api.setSyncProfile(profile);
         } catch (err) {
-          checks.push({ name: label, status: 'fail', reason: 'sync wrong', detail: (err as Error).message });
+          for (const p of group) {
+            notRun(p, `needs sync profile ${profile}, which the runner could not choose (PUT /api/sync/profile needs a contributor key): ${(err as Error).message}`);
+            progress.tick(`${p.cell.rowId} × ${p.cell.host}: not run`);
+          }
+          continue;
         }
       }
+      await playAndCheck(group, profile ?? syncProfile, extra);
     }
-    extra.set(p, checks);
+  } finally {
+    if (restore) await api.setSyncProfile(restore.profile, { mdeStatusToMdc: restore.mdeStatusToMdc });
   }
+
+  /** Plays a group of cells, polls for their outcomes, then makes their scripted status changes under `actual`. */
+  async function playAndCheck(group: Planned[], actual: string | null, into: Map<Planned, Check[]>): Promise<void> {
+    // Play: per host in order (the agent plays one at a time anyway), hosts in parallel.
+    const byAgent = new Map<string, Planned[]>();
+    for (const p of group) {
+      if (!p.agent) {
+        notRun(p, 'no connected or registered machine matches this host selector');
+        progress.tick(`${p.cell.rowId} × ${p.cell.host}: not run`);
+        continue;
+      }
+      if (!p.agent.connected) {
+        notRun(p, `${p.agent.machine.name} is registered but not connected`);
+        progress.tick(`${p.cell.rowId} × ${p.cell.host}: not run`);
+        continue;
+      }
+      byAgent.set(p.agent.agentId, [...(byAgent.get(p.agent.agentId) ?? []), p]);
+    }
+    await Promise.all([...byAgent.values()].map(async (list) => {
+      for (const p of list) await play(p, suite, api, newId, clock, progress);
+    }));
+
+    // Observe: poll until every cell's alert and telemetry checks hold, or the settle time is over.
+    const deadline = clock.now() + suite.settings.settleMs;
+    const played = group.filter((p) => p.commandsOk);
+    for (;;) {
+      for (const p of played) await observe(p, api);
+      const open = played.filter((p) => baseChecks(p).some((c) => c.status !== 'pass'));
+      if (open.length === 0 || clock.now() >= deadline) break;
+      await sleep(suite.settings.pollIntervalMs);
+    }
+
+    // Scripted status changes, after the alerts exist; then incidents (status changes do not move alerts between incidents).
+    for (const p of played) {
+      const checks: Check[] = [];
+      const written = p.run.sync?.profile ?? suite.sync?.profile;
+      for (const change of p.run.expect.statusChanges ?? []) {
+        const label = `sync ${change.action} in ${change.in}`;
+        const alert = p.cell.alerts.find((a) => a.alertType === change.alertType);
+        if (!alert) {
+          checks.push({ name: label, status: 'fail', reason: 'alert missing', detail: `no ${change.alertType} alert to ${change.action}` });
+        } else if (written && actual !== canonicalProfile(written)) {
+          checks.push({ name: label, status: 'fail', reason: 'sync wrong', detail: `the control plane runs sync profile ${actual ?? 'unknown'}; the suite is written for ${written}` });
+        } else {
+          try {
+            await api.changeStatus(alert.systemAlertId, change.action, change.in);
+            const after = await api.alert(alert.systemAlertId);
+            checks.push(statusCheck(label, change.expect, after.products));
+            Object.assign(alert.products, after.products);
+          } catch (err) {
+            checks.push({ name: label, status: 'fail', reason: 'sync wrong', detail: (err as Error).message });
+          }
+        }
+      }
+      into.set(p, checks);
+    }
+  }
+  const played = planned.filter((p) => p.commandsOk);
 
   const incidents = await api.incidents();
   const incidentOf = new Map<string, string>();
   for (const i of incidents) for (const a of i.alertIds) incidentOf.set(a, i.incidentId);
   let assets: AssetsAnswer | undefined;
   for (const p of played) {
-    const checks = [...baseChecks(p), ...extra.get(p)!];
+    const checks = [...baseChecks(p), ...(extra.get(p) ?? [])];
     if (p.run.expect.incident) checks.push(incidentCheck(p.run.expect.incident, p.cell.alerts, incidentOf));
     if (p.run.expect.asset) {
       assets ??= await api.assets();
@@ -153,7 +196,10 @@ export async function runSuite(suite: ResolvedSuite, o: RunOptions): Promise<Run
         alerts: [], durationMs: 0, techniques: [],
       };
       const memberCells = check.alerts.map((m) => planned.find((p) => p.run.id === m.run && p.agent?.agentId === agent?.agentId));
-      if (!agent || memberCells.some((p) => !p || !p.commandsOk)) {
+      const inapplicable = memberCells.find((p) => p?.cell.status === 'not-applicable');
+      if (inapplicable) {
+        finish(cell, [{ name: 'incident grouping', status: 'not-applicable', reason: 'not applicable', detail: `${inapplicable.run.id}: ${inapplicable.cell.checks[0]?.detail ?? 'not for this host'}` }]);
+      } else if (!agent || memberCells.some((p) => !p || !p.commandsOk)) {
         finish(cell, [{ name: 'incident grouping', status: 'not-run', reason: 'not run', detail: 'not every scenario run it names was played on this host' }]);
       } else {
         const members = check.alerts.map((m, i) => ({ label: `${m.run}/${m.alertType}`, alert: memberCells[i]!.cell.alerts.find((a) => a.alertType === m.alertType) }));
@@ -183,11 +229,16 @@ export async function runSuite(suite: ResolvedSuite, o: RunOptions): Promise<Run
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     durationMs: finishedAt - startedAt,
-    ok: cells.length > 0 && cells.every((c) => c.status === 'pass'),
-    summary: { cells: cells.length, pass: count('pass'), fail: count('fail'), notRun: count('not-run'), notChecked: count('not-checked') },
+    // A cell whose scenario is not for the host's OS is no failure; a run with nothing but such cells proves nothing.
+    ok: cells.some((c) => c.status === 'pass') && cells.every((c) => c.status === 'pass' || c.status === 'not-applicable'),
+    summary: {
+      cells: cells.length, pass: count('pass'), fail: count('fail'), notRun: count('not-run'), notChecked: count('not-checked'), notApplicable: count('not-applicable'),
+    },
     hosts: hostsOut,
     rows: [
-      ...suite.scenarios.map((r) => ({ rowId: r.id, kind: 'scenario' as const, scenario: r.slug, variant: r.variant })),
+      ...suite.scenarios.map((r) => ({
+        rowId: r.id, kind: 'scenario' as const, scenario: r.slug, variant: r.variant, ...(r.sync ? { syncProfile: canonicalProfile(r.sync.profile) } : {}),
+      })),
       ...suite.incidents.map((c) => ({ rowId: `incident:${c.id}`, kind: 'incident' as const })),
     ],
     cells,

@@ -20,6 +20,8 @@ export interface ResolvedRun {
   faults?: Faults;
   expect: Expect;
   scenario: Scenario;
+  /** The sync profile the row needs (the runner switches to it for the row). */
+  sync?: { profile: string };
 }
 
 /** A validated suite, JSON-serialisable (it is stored with the run and carried in bundles). */
@@ -27,7 +29,7 @@ export interface ResolvedSuite {
   name: string;
   description?: string;
   file?: string;
-  sync?: { profile: 'blog-2022' | 'xdr-unified' };
+  sync?: { profile: string };
   settings: { commandTimeoutMs: number; settleMs: number; pollIntervalMs: number };
   hosts: Record<string, HostSelector>;
   scenarios: ResolvedRun[];
@@ -113,11 +115,11 @@ export function parseSuite(text: string, options: LoadSuiteOptions & { file?: st
       if (!expect.alerts.some((a) => a.alertType === c.alertType && a.count === 1)) {
         err('ARCSIM_E_SUITE_EXPECTATION', `${at}.expect.statusChanges.${j}.alertType`, `${c.alertType} must be expected exactly once in expect.alerts to change its status`);
       }
-      if (!s.sync) err('ARCSIM_E_SUITE_EXPECTATION', `${at}.expect.statusChanges.${j}`, 'status expectations depend on the sync profile: say which one with sync.profile at the top of the suite');
+      if (!s.sync && !r.sync) err('ARCSIM_E_SUITE_EXPECTATION', `${at}.expect.statusChanges.${j}`, 'status expectations depend on the sync profile: say which one with sync.profile at the top of the suite (or on the row)');
     });
     runs.push({
       id: r.id, slug: scenario.slug, variant: r.variant, hosts: r.hosts, inputs, seed: r.seed, speed: r.speed, rounds: r.rounds,
-      faults: r.faults, expect, scenario,
+      faults: r.faults, expect, scenario, ...(r.sync ? { sync: r.sync } : {}),
     });
   });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FaultsSchema } from '../protocol/index.ts';
-import { PRODUCT_VIEWS } from '../control-plane/products/sync-matrix.ts';
+import { PRODUCT_VIEWS, SYNC_PROFILES } from '../control-plane/products/sync-matrix.ts';
 
 /** A duration written in the suite: `500ms`, `3s`, `10m`. */
 const Duration = z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'a duration such as 500ms, 3s, 10m');
@@ -74,6 +74,11 @@ export const ScenarioRunSchema = z.strictObject({
   /** Plays per host; repeats fold into the same alerts (dedup). */
   rounds: z.number().int().min(1).max(20).default(1),
   faults: FaultsSchema.optional(),
+  /**
+   * The sync profile this row needs. The runner chooses it on the control plane (a contributor
+   * key: PUT /api/sync/profile) for the row's plays and checks, and puts the previous one back after.
+   */
+  sync: z.strictObject({ profile: z.enum(SYNC_PROFILES) }).optional(),
   /** Default: the scenario's own expected alerts (attack) or no alert at all (benign). */
   expect: ExpectSchema.optional(),
 });
@@ -91,8 +96,8 @@ export const IncidentCheckSchema = z.strictObject({
 export const SuiteSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
-  /** The sync profile the status expectations are written for; checked against the control plane. */
-  sync: z.strictObject({ profile: z.enum(['blog-2022', 'xdr-unified']) }).optional(),
+  /** The sync profile the status expectations are written for; checked against the control plane (`blog-2022` = `mdc-classic`). */
+  sync: z.strictObject({ profile: z.enum(SYNC_PROFILES) }).optional(),
   settings: z.strictObject({
     /** Longest wait for one scenario command. */
     commandTimeout: Duration.default('60s'),

@@ -88,6 +88,8 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras =
         ...(p.detectionSource ? { detectionSource: p.detectionSource } : {}),
         ruleId: row.ruleId,
         ruleTitle: p.ruleTitle,
+        // A Defender for SQL alert tied to a mining / C&C alert on its client (incidents/breached-host.ts).
+        ...(p.relatedAlertId ? { relatedAlertId: String(p.relatedAlertId), relatedAlertType: String(p.relatedAlertType) } : {}),
         ...(view && view.copyId !== row.systemAlertId ? { sourceSystemAlertId: row.systemAlertId } : {}),
         ...(extras.detonationIds?.length ? { detonationIds: extras.detonationIds.join(',') } : {}),
         ...(extras.detectionSources?.length ? { detectionSources: [...new Set(extras.detectionSources.map((d) => d.kind))].join(',') } : {}),

@@ -6,6 +6,7 @@ import type { AlertCopyRow, AlertRow, IncidentRow, Store, SyncAuditRow } from '.
 import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { PRODUCT_VIEWS, syncEdges, type ProductView, type SyncConfig } from '../products/sync-matrix.ts';
 import { changeAlertStatus, changeIncidentStatus, STATUS_ACTIONS } from '../products/status-sync.ts';
+import { SyncProfileSetSchema, type SyncProfiles } from '../products/sync-profile.ts';
 import { ROLE, ERROR_RESPONSES, listOf } from './http.ts';
 
 const Product = z.enum(PRODUCT_VIEWS);
@@ -46,6 +47,7 @@ export interface AlertRouteDeps {
   clock: Clock;
   baseUrl(): string;
   sync: SyncConfig;
+  syncProfiles: SyncProfiles;
 }
 
 /** An alert as the REST API shows it: MDC shape plus its copies, incident and detonation ids. */
@@ -156,7 +158,24 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
 
   app.get('/api/sync', {
     schema: { tags, summary: 'The sync matrix: which status change flows where', security: ROLE.reader, response: { 200: z.looseObject({ config: z.looseObject({}), edges: z.array(z.looseObject({})) }), ...ERROR_RESPONSES } },
-  }, async () => ({ config: deps.sync, edges: syncEdges(deps.sync) }));
+  }, async () => ({ config: deps.sync, edges: syncEdges(deps.sync), profile: deps.syncProfiles.view().profile }));
+
+  const SyncProfileView = z.object({
+    profile: z.string(), mdeStatusToMdc: z.boolean(), sentinel: z.boolean(), source: z.enum(['config', 'api']),
+    setAt: z.string().optional(), setBy: z.string().optional(), description: z.string(),
+    edges: z.array(z.object({ from: z.string(), to: z.string() })), profiles: z.array(z.object({ name: z.string(), description: z.string() })),
+  }).meta({ id: 'SyncProfile', description: 'The active sync profile (mdc-classic, sentinel-hub, xdr-unified), where it came from, and its edges' });
+
+  app.get('/api/sync/profile', {
+    schema: { tags, summary: 'The active sync profile', security: ROLE.reader, response: { 200: SyncProfileView, ...ERROR_RESPONSES } },
+  }, async () => deps.syncProfiles.view());
+
+  app.put('/api/sync/profile', {
+    schema: {
+      tags, summary: 'Choose the sync profile (applies to alerts raised from now on and to every status change)', security: ROLE.contributor,
+      body: SyncProfileSetSchema, response: { 200: SyncProfileView, ...ERROR_RESPONSES },
+    },
+  }, async (req) => deps.syncProfiles.set(req.body, req.caller?.name ?? 'unknown', deps.clock.now()));
 
   async function incidentJson(r: IncidentRow) {
     const ids = await store.incidents.incidentAlertIds(r.incidentId);

@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Clock } from '../../lib/clock.ts';
 import type { MachineRow, Store } from '../store/index.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
+import type { SyncProfiles } from '../products/sync-profile.ts';
 import type { CommandBody, CommandResult } from '../gateway/agent-session.ts';
 import type { RuleSet } from '../detection/index.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
@@ -54,6 +55,8 @@ export interface ApiDeps {
   connectedAgents(): string[];
   command(agentId: string, body: CommandBody, timeoutMs: number): Promise<CommandResult>;
   sync: SyncConfig;
+  /** The sync profile a user chooses at run time (`PUT /api/sync/profile`). */
+  syncProfiles: SyncProfiles;
   /** A per-process admin key for in-process callers (see apiGuard). */
   processAdminKey?: string;
   setExtension(machineName: string, name: string, enabled: boolean): Promise<{ machine: MachineRow; delivered: boolean; message?: string }>;

@@ -1,4 +1,4 @@
-import type { SensorEvent } from '../../protocol/index.ts';
+import { isServerOs, type SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import { osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
@@ -6,6 +6,7 @@ import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } fro
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
 import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
+import { breachedHostLink } from '../incidents/breached-host.ts';
 
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
@@ -145,7 +146,7 @@ export class Ingest {
     if (this.options.alertsOnly) return;
     alerts.push(result);
     // An occurrence the store upserted (not folded in memory): its copies and incident, or its incident's refresh.
-    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now);
+    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now, isServerOs(ctx.machine.facts));
   }
 }
 
@@ -157,12 +158,25 @@ async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRo
   return { agent, machine, assetKey: (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey };
 }
 
-/** A new alert gets its product copies, entities and incident; a folded one refreshes its incident. */
-export async function afterUpsert(tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number): Promise<void> {
+/**
+ * A new alert gets its product copies, entities and incident; a folded one refreshes its incident.
+ * `serverOs`: the machine runs a server OS, so an MDE alert also reaches MDC.
+ */
+export async function afterUpsert(
+  tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number, serverOs = true,
+): Promise<void> {
   if (result.created) {
-    const copies = copiesFor(result.alert, options.sync, newId, now);
+    const copies = copiesFor(result.alert, options.sync, newId, now, serverOs);
     await tx.alerts.insertAlertCopies(copies);
     const keys = correlationKeys(result.alert, hostname);
+    // A Defender for SQL alert from a breached computer names the mining / C&C alert and joins its incident.
+    const link = await breachedHostLink(tx, result.alert, options.incidentWindowMs);
+    if (link) {
+      const patch = { description: link.description, relatedAlertId: link.related.systemAlertId, relatedAlertType: link.related.alertType };
+      await tx.alerts.mergeAlertProperties(result.alert.systemAlertId, patch, now);
+      Object.assign(result.alert.properties, patch);
+      keys.push(link.key);
+    }
     await tx.alerts.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
     if (copies.some((c) => c.product === 'M365D')) {
       await correlateAlert(tx, result.alert, keys, { windowMs: options.incidentWindowMs, newId, now });

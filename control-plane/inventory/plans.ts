@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ExtensionRow, MachineRow, PlanRow } from '../store/index.ts';
+import { machineOsFamily, mdeExtensionFor, sqlExtensionsFor } from '../../protocol/index.ts';
 
 /** Defender plans, by their pricing names (Microsoft.Security/pricings). */
 export const PLANS = {
@@ -25,6 +26,7 @@ export const MANAGED_EXTENSIONS: Record<string, { publisher: string; plan: PlanN
   'MDE.Linux': { publisher: 'Microsoft.Azure.AzureDefenderForServers', plan: 'VirtualMachines' },
   'MDE.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForServers', plan: 'VirtualMachines' },
   'WindowsAgent.SqlServer': { publisher: 'Microsoft.AzureData', plan: 'SqlServerVirtualMachines' },
+  'LinuxAgent.SqlServer': { publisher: 'Microsoft.AzureData', plan: 'SqlServerVirtualMachines' },
   'AdvancedThreatProtection.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForSQL', plan: 'SqlServerVirtualMachines' },
   // Defender for Containers' sensor on an Arc-enabled cluster (cluster extension type microsoft.azuredefender.kubernetes).
   'microsoft.azuredefender.kubernetes': { publisher: 'Microsoft.AzureDefender.Kubernetes', plan: 'Containers' },
@@ -63,12 +65,17 @@ export function governedPlans(plans: PlanRow[], scope: PlanScope): Set<PlanName>
   return out;
 }
 
-/** The managed extensions a machine should have under the plans in force. */
+/**
+ * The managed extensions a machine should have under the plans in force, only those of its OS:
+ * MDE.Windows or MDE.Linux; with SQL Server, WindowsAgent.SqlServer + AdvancedThreatProtection.Windows
+ * on Windows, LinuxAgent.SqlServer on Linux (never a Windows extension on a Linux machine).
+ */
 export function desiredExtensions(m: MachineRow, plans: PlanRow[], scope: PlanScope): string[] {
+  const osType = machineOsFamily(m.facts) === 'windows' ? 'windows' : 'linux';
   const out: string[] = [];
-  if (effectivePlan(plans, scope, 'VirtualMachines')) out.push(/^windows$/i.test(m.facts.osType ?? '') ? 'MDE.Windows' : 'MDE.Linux');
+  if (effectivePlan(plans, scope, 'VirtualMachines')) out.push(mdeExtensionFor(osType));
   if (effectivePlan(plans, scope, 'SqlServerVirtualMachines') && m.sqlInstances.some((s) => s.engine === 'sqlserver')) {
-    out.push('WindowsAgent.SqlServer', 'AdvancedThreatProtection.Windows');
+    out.push(...sqlExtensionsFor(osType));
   }
   // Defender for Containers deploys its sensor to the nodes of Arc-enabled clusters.
   if (effectivePlan(plans, scope, 'Containers') && m.facts.kubernetes) out.push('microsoft.azuredefender.kubernetes');

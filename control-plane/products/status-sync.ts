@@ -1,6 +1,6 @@
 import { protocolError } from '../../protocol/index.ts';
 import type { AlertCopyRow, AlertStatus, StoreTx, SyncAuditRow } from '../store/index.ts';
-import { owningView, propagation, syncEdges, type ProductView, type SyncConfig } from './sync-matrix.ts';
+import { owningView, propagation, sentinelEnabled, syncEdges, type ProductView, type SyncConfig } from './sync-matrix.ts';
 
 /** Status actions, as the MDC REST API names them (`POST .../alerts/{name}/{action}`). */
 export const STATUS_ACTIONS: Record<string, AlertStatus> = {
@@ -56,7 +56,7 @@ export async function changeIncidentStatus(
   const inc = await tx.incidents.getIncident(req.incidentId);
   if (!inc) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${req.incidentId}`);
   if (inc.redirectedTo) throw protocolError('ARCSIM_E_NOT_FOUND', `incident ${req.incidentId} was merged into ${inc.redirectedTo}`);
-  if (req.product === 'Sentinel' && !req.config.sentinel.enabled) throw protocolError('ARCSIM_E_NOT_FOUND', 'Sentinel is not enabled');
+  if (req.product === 'Sentinel' && !sentinelEnabled(req.config)) throw protocolError('ARCSIM_E_NOT_FOUND', 'Sentinel is not enabled');
   const touched: string[] = [];
   const set = async (product: 'M365D' | 'Sentinel', via: ProductView | null) => {
     const from = (product === 'M365D' ? inc.status : inc.sentinelStatus) ?? 'Active';
@@ -65,7 +65,7 @@ export async function changeIncidentStatus(
     touched.push(product);
   };
   await set(req.product, null);
-  if (req.config.sentinel.enabled) await set(req.product === 'M365D' ? 'Sentinel' : 'M365D', req.product);
+  if (sentinelEnabled(req.config)) await set(req.product === 'M365D' ? 'Sentinel' : 'M365D', req.product);
   const alerts: StatusChange[] = [];
   if (req.status === 'Resolved' || req.status === 'Dismissed' || req.status === 'Active') {
     for (const id of await tx.incidents.incidentAlertIds(inc.incidentId)) {

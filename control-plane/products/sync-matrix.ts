@@ -8,26 +8,38 @@ const Edge = z.strictObject({ from: z.enum(PRODUCT_VIEWS), to: z.enum(PRODUCT_VI
 export type SyncEdge = z.infer<typeof Edge>;
 
 /**
- * Which status change flows where. The sources this project follows disagree with themselves
- * (REFERENCE.md, "Sync between products"), so both readings are expressible:
- * - `blog-2022`: MDE <-> M365D two-way (one service); MDC status reaches neither; M365D status does
- *   not reach MDC. Whether MDE status reaches MDC is `mdeStatusToMdc` (off by default, the reading
- *   "M365D changes do not reach MDC"; on, a change in MDE — or in M365D, which is the same
- *   service — also reaches MDC). MDC-detected alerts are not shown in M365D.
+ * The sync profiles a user chooses (`sync.profile` in the config file, `arcsim sync profile set`).
+ * The sources this project follows disagree with themselves (REFERENCE.md, "Sync between
+ * products"), so both readings are expressible:
+ * - `mdc-classic` (the seed's table; `blog-2022` is its former name and still accepted):
+ *   MDE <-> M365D two-way (one service); MDC status reaches neither; M365D status does not reach
+ *   MDC. Whether MDE status reaches MDC is `mdeStatusToMdc` (off by default, the reading "M365D
+ *   changes do not reach MDC"; on, a change in MDE — or in M365D, the same service — also reaches
+ *   MDC). MDC-detected alerts are not shown in M365D.
+ * - `sentinel-hub`: `mdc-classic` with Microsoft Sentinel as the two-way hub: the MDC connector
+ *   carries MDC -> Sentinel (and Sentinel -> MDC with `sentinel.bidirectional`, default on), the
+ *   XDR connector carries M365D <-> Sentinel.
  * - `xdr-unified` (current Defender XDR): every product syncs both ways; MDC alerts appear in M365D.
- * - `matrix`: an explicit list of directed edges replaces the profile's edges.
- * Sentinel as a hub: the MDC connector carries MDC -> Sentinel (and Sentinel -> MDC when
- * `bidirectional`), the XDR connector carries M365D <-> Sentinel.
+ * `matrix`: an explicit list of directed edges replaces the profile's edges. `sentinel.enabled`
+ * adds the hub to any profile.
  */
+export const SYNC_PROFILES = ['mdc-classic', 'sentinel-hub', 'xdr-unified', 'blog-2022'] as const;
+export type SyncProfile = (typeof SYNC_PROFILES)[number];
+
+/** A profile's current name (`blog-2022` is the former name of `mdc-classic`). */
+export function canonicalProfile(profile: string): string {
+  return profile === 'blog-2022' ? 'mdc-classic' : profile;
+}
+
 export const SyncConfigSchema = z.strictObject({
-  profile: z.enum(['blog-2022', 'xdr-unified']).default('blog-2022'),
+  profile: z.enum(SYNC_PROFILES).default('mdc-classic'),
   mdeStatusToMdc: z.boolean().default(false),
   sentinel: z.strictObject({
     enabled: z.boolean().default(false),
     bidirectional: z.boolean().default(true),
   }).default({ enabled: false, bidirectional: true }),
   matrix: z.array(Edge).optional(),
-  /** Whether MDC-detected alerts appear in M365D (default: yes under xdr-unified, no under blog-2022). */
+  /** Whether MDC-detected alerts appear in M365D (default: yes under xdr-unified, no otherwise). */
   mdcAlertsInM365d: z.boolean().optional(),
 });
 export type SyncConfig = z.infer<typeof SyncConfigSchema>;
@@ -45,7 +57,7 @@ export function syncEdges(config: SyncConfig): SyncEdge[] {
     two('MDE', 'M365D');
     if (config.mdeStatusToMdc) edges.push({ from: 'MDE', to: 'MDC' });
   }
-  if (config.sentinel.enabled && !config.matrix) {
+  if (sentinelEnabled(config) && !config.matrix) {
     edges.push({ from: 'MDC', to: 'Sentinel' });
     if (config.sentinel.bidirectional) edges.push({ from: 'Sentinel', to: 'MDC' });
     two('M365D', 'Sentinel');
@@ -53,11 +65,20 @@ export function syncEdges(config: SyncConfig): SyncEdge[] {
   return edges;
 }
 
-/** The product views that show an alert raised by `detectingProduct`. */
-export function visibleIn(detectingProduct: string, config: SyncConfig): ProductView[] {
+/** Whether Microsoft Sentinel is in the picture: the `sentinel-hub` profile, or `sentinel.enabled`. */
+export function sentinelEnabled(config: SyncConfig): boolean {
+  return config.profile === 'sentinel-hub' || config.sentinel.enabled;
+}
+
+/**
+ * The product views that show an alert raised by `detectingProduct`. An MDE alert reaches MDC only
+ * when its machine runs a server OS (`serverOs`, protocol/os-class.ts): "only server OS-related
+ * alerts are synced from MDE to MDC"; a client's alert stays in MDE / M365D (and Sentinel).
+ */
+export function visibleIn(detectingProduct: string, config: SyncConfig, serverOs = true): ProductView[] {
   const mdcInM365d = config.mdcAlertsInM365d ?? config.profile === 'xdr-unified';
-  const views: ProductView[] = detectingProduct === 'MDE' ? ['MDE', 'M365D', 'MDC'] : mdcInM365d ? ['MDC', 'M365D'] : ['MDC'];
-  if (config.sentinel.enabled) views.push('Sentinel');
+  const views: ProductView[] = detectingProduct === 'MDE' ? (serverOs ? ['MDE', 'M365D', 'MDC'] : ['MDE', 'M365D']) : mdcInM365d ? ['MDC', 'M365D'] : ['MDC'];
+  if (sentinelEnabled(config)) views.push('Sentinel');
   return views;
 }
 

@@ -440,6 +440,10 @@ export interface AlertsRepository {
   setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
   /** Merges triage fields (Graph classification, determination, assignedTo; null clears) into the properties; false when there is no such alert. */
   setAlertTriage(systemAlertId: string, fields: Record<string, string | null>, at: number): Promise<boolean>;
+  /** Alerts naming one of `keys` (asset, account, ip) at or after `since` (alert time). */
+  alertsSharing(keys: EntityKey[], since: number): Promise<AlertRow[]>;
+  /** Merges top-level properties (a JSON merge patch: null removes) into the alert's properties; false when there is no such alert. */
+  mergeAlertProperties(systemAlertId: string, patch: Record<string, unknown>, at: number): Promise<boolean>;
   linkAlertEvents(systemAlertId: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void>;
   alertEvents(systemAlertId: string): Promise<Array<{ reportId: string; detonationId: string | null }>>;
   insertAlertCopies(copies: AlertCopyRow[]): Promise<void>;

@@ -80,7 +80,7 @@ function configError(fn: () => unknown): ArcsimError {
 /** The defaults as docs/configuration.md states them (and, for limits, the units there), not read back from the code. */
 const DOCUMENTED = {
   host: '127.0.0.1', port: 7070, insecureHttp: false, lateness: '5m', incidentWindow: '24h', sinks: [],
-  sync: { profile: 'blog-2022', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
+  sync: { profile: 'mdc-classic', mdeStatusToMdc: false, sentinel: { enabled: false, bidirectional: true } },
   inventory: { missedHeartbeats: 3, expiredAfter: '45d', sweepInterval: '30s', commandTimeout: '60s', schedulePulls: true, maxPullBytes: 64 * 1024 * 1024, pullTimeoutMs: 120_000 },
   limits: {
     maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadLibrary } from '../../scenarios/index.ts';
+import { loadLibrary, wrongOsReason } from '../../scenarios/index.ts';
 import { cleanup, tempDir } from '../helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'arcsim.js');
@@ -37,23 +37,32 @@ test('arcsim lab --exit (npm start): four agents (one a Kubernetes node), CSPM m
   assert.match(out, /^gcp-web-01\s+linux\s+-\s+MDE\.Linux Succeeded$/m);
   // Extensions come from the plans.
   assert.match(out, /^EC2AMAZ-SQL01\s+windows\s+MSSQLSERVER \(sqlserver\)\s+MDE\.Windows Succeeded, WindowsAgent\.SqlServer Succeeded, AdvancedThreatProtection\.Windows Succeeded$/m);
+  // ... each machine only its own OS's: the Debian persona gets MDE.Linux and no Windows extension.
+  assert.match(out, /^gcp-web-01\s+linux\s+-\s+MDE\.Linux Succeeded$/m);
+  const extensions = out.split('Extensions deployed by the plans')[1]!.split('Running ')[0]!;
+  for (const l of extensions.split('\n').filter((x) => /\slinux\s/.test(x))) assert.doesNotMatch(l, /\.Windows|WindowsAgent/, l);
 
   // The matrix: four host columns (the cluster's named after it), every cell PASS.
   const matrix = out.split(/^Test run /m)[1]!.split(/^Inventory /m)[0]!;
   const header = matrix.split('\n').find((l) => l.startsWith('row '))!;
   assert.match(header, /\(onprem\)\s+EC2AMAZ-SQL01 \(aws\)\s+gcp-web-01 \(gcp\)\s+eks-lab\/ip-10-0-3-17 \(aws\)/);
-  const rows = matrix.split('\n').filter((l) => /^(ssh|powershell|fileless|sql|ec2|asset|incident|kubernetes)/.test(l));
-  assert.equal(rows.length, 13);
+  const rows = matrix.split('\n').filter((l) => /^(ssh|rdp|powershell|fileless|sql|ec2|asset|sentinel|incident|kubernetes)/.test(l));
+  assert.equal(rows.length, 21);
   for (const r of rows) assert.doesNotMatch(r, /FAIL|NOT RUN|NOT CHECKED/, r);
-  assert.match(matrix, /^asset-merge\s+—\s+PASS\s+PASS\s+—$/m);
+  // OS-true: the Windows form of a row plays on the Windows Server persona, the Linux form on the Debian persona.
+  assert.match(matrix, /^powershell-encoded\s+\S+\s+PASS\s+N\/A\s+—$/m);
+  assert.match(matrix, /^fileless-linux\s+\S+\s+N\/A\s+PASS\s+—$/m);
+  assert.match(matrix, /^asset-merge\s+—\s+N\/A\s+PASS\s+—$/m);
+  assert.match(matrix, /^asset-merge-windows\s+—\s+PASS\s+N\/A\s+—$/m);
   assert.match(matrix, /^ec2-faults\s+—\s+PASS\s+—\s+—$/m);
   assert.match(matrix, /^kubernetes-attack\s+—\s+—\s+—\s+PASS$/m);
   assert.match(matrix, /^kubernetes-attack-benign \(benign\)\s+—\s+—\s+—\s+PASS$/m);
-  assert.match(matrix, /^PASS: 28\/28 cells passed, 0 failed, 0 not run, 0 not checked/m);
+  // The Sentinel-hub rows ran under sentinel-hub; the run itself reports mdc-classic (put back after).
+  assert.match(matrix, /^sentinel-hub-mining \[sync sentinel-hub\]\s+\S+\s+N\/A\s+PASS\s+—$/m);
+  assert.match(matrix, /^sentinel-hub-admin-logon \[sync sentinel-hub\]\s+\S+\s+PASS\s+N\/A\s+—$/m);
+  assert.match(out, /^Test run \S+: multi-cloud lab \(control plane \S+, sync mdc-classic\)/m);
+  assert.match(matrix, /^PASS: 27\/51 cells passed, 0 failed, 0 not run, 0 not checked, 24 not applicable/m);
 
-  // The EKS cluster: the Arc-enabled cluster its node forms and the AWS connector's EKS cluster are one
-  // cluster (same name, the node's account and region), and the K8S_* alerts are on it; the GKE cluster
-  // no agent runs in is the connector's alone.
   const clusters = out.split('Kubernetes clusters (GET /api/clusters)')[1]!.split('Lab done')[0]!;
   assert.match(clusters, /^eks-lab\s+strong\s+arc:connectedClusters \+ cspm:aws-eks-cluster\s+1\s+Connected\s+eks\s+K8S_ClusterAdminBinding, K8S_ExposedDashboard, K8S_MaliciousContainerImage, K8S_PrivilegedContainer, K8S_SensitiveMount$/m);
   assert.match(clusters, /^gke-lab\s+single\s+cspm:gcp-gke-cluster\s+-\s+-\s+-\s+-$/m);
@@ -65,17 +74,24 @@ test('arcsim lab --exit (npm start): four agents (one a Kubernetes node), CSPM m
   const ec2 = out.split('Alerts on lab-ec2-sql: one asset, 2 sources, strong merge')[1]!.split('Alerts on gcp-web-01')[0]!;
   assert.match(ec2, /\[1\] arc {3}\/subscriptions\/.*\/providers\/Microsoft\.HybridCompute\/machines\/EC2AMAZ-SQL01\n/);
   assert.match(ec2, /\[2\] cspm {2}\/subscriptions\/.*\/securityconnectors\/aws-lab\/securityentitydata\/aws-ec2-instance-i-0b2c3d4e5f6071829-us-east-1\n/);
-  const alertLines = ec2.split('\n').filter((l) => /^(VM_|MDE_|SQL\.)/.test(l));
+  const alertLines = ec2.split('\n').filter((l) => /^(VM_|MDE_|SQL\.|ARCSIM_)/.test(l));
   assert.deepEqual(alertLines.map((l) => l.split(/\s+/)[0]).sort(), [
-    'MDE_SuspiciousPowerShellCommandLine', 'SQL.VM_PotentialSqlInjection', 'VM_FilelessAttackTechnique.Windows',
-    'VM_SshBruteForceFailed', 'VM_SshBruteForceFailed', 'VM_SshKeyAddition',
+    'ARCSIM_AdminLogonForeignOffHours', 'ARCSIM_AdminLogonForeignOffHours', 'MDE_SuspiciousPowerShellCommandLine', 'SQL.VM_PotentialSqlInjection',
+    'VM_FilelessAttackTechnique.Windows', 'VM_LoginBruteForceSuccess', 'VM_LoginBruteForceSuccess',
   ]);
   for (const l of alertLines) assert.match(l, /\[1\] \[2\]$/, l);
-  // The brute force played twice by one row is one alert of count 2; the faulted run (its own attacker) is its own alert of count 1.
-  assert.match(ec2, /^VM_SshBruteForceFailed\s+2\s+MDC Active\s+ssh-brute-force\s/m);
-  assert.match(ec2, /^VM_SshBruteForceFailed\s+1\s+MDC Active\s+ec2-faults\s/m);
-  // blog-2022: dismissed in M365D reached MDE, not MDC.
+  // The faulted run (its own attacker) is its own alert.
+  assert.match(ec2, /^VM_LoginBruteForceSuccess\s+\d+\s+MDC Active\s+rdp-brute-force\s/m);
+  assert.match(ec2, /^VM_LoginBruteForceSuccess\s+\d+\s+MDC Active\s+ec2-faults\s/m);
+  // mdc-classic: dismissed in M365D reached MDE, not MDC.
   assert.match(ec2, /^MDE_SuspiciousPowerShellCommandLine\s+1\s+M365D Dismissed, MDC Active, MDE Dismissed\s/m);
+  // sentinel-hub: resolved in Sentinel, and the MDC connector's bi-directional sync resolved MDC too.
+  assert.match(ec2, /^ARCSIM_AdminLogonForeignOffHours\s+1\s+MDC Resolved, Sentinel Resolved\s+sentinel-hub-admin-logon\s/m);
+  // No Windows alert on a Linux host: the Debian persona has only Linux ones.
+  const gcp = out.split('Alerts on gcp-web-01: one asset, 2 sources')[1]!.split('Lab done')[0]!;
+  const gcpTypes = gcp.split('\n').filter((l) => /^(VM_|MDE_|SQL\.|ARCSIM_)/.test(l)).map((l) => l.split(/\s+/)[0]).sort();
+  assert.deepEqual(gcpTypes, ['ARCSIM_DigitalCurrencyMiningBehavior', 'VM_FilelessAttackTechnique.Linux', 'VM_SshBruteForceFailed', 'VM_SshKeyAddition']);
+  assert.match(gcp, /^ARCSIM_DigitalCurrencyMiningBehavior\s+1\s+MDC Resolved, Sentinel Resolved\s+sentinel-hub-mining\s/m);
   assert.match(out, /every cell passed/);
 });
 
@@ -87,7 +103,18 @@ test('arcsim lab --library --exit: real host, every library scenario, each expec
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(Date.now() - started < 30_000, 'the lab stays quick');
   const out = r.stdout;
-  const library = [...loadLibrary().values()];
+  // OS-true: only the scenarios written for this host's OS are played; the others are listed N/A.
+  const facts = { osType: process.platform === 'win32' ? 'windows' : process.platform === 'darwin' ? 'darwin' : 'linux' };
+  const all = [...loadLibrary().values()];
+  const library = all.filter((s) => !wrongOsReason(s, facts));
+  for (const s of all.filter((x) => wrongOsReason(x, facts))) {
+    assert.match(out, new RegExp(`^  N/A  ${s.slug} +${s.slug} is written for`, 'm'));
+    assert.doesNotMatch(out, new RegExp(`attack  ${s.slug} `), `${s.slug} is never played on this host`);
+  }
+  if (facts.osType === 'linux') {
+    assert.match(out, /^installed extensions MDE\.Linux \(endpoint sensor\), LinuxAgent\.SqlServer \(SQL sensor\)/m);
+    assert.doesNotMatch(out, /AdvancedThreatProtection\.Windows|\.Windows /, 'no Windows extension and no Windows alert on a Linux host');
+  }
   const expected = library.flatMap((s) => s.expect.alerts.map((a) => ({ slug: s.slug, alertType: a.alertType })));
   assert.match(out, new RegExp(`PASS: ${expected.length}/${expected.length} expected alerts raised exactly once`));
   assert.match(out, /benign twins raised 0/);

@@ -11,7 +11,8 @@ import { apiKeyFor, cleanup, enableExtensions, enroll, keyedFetch, MIGRATION_VER
 
 const library = loadLibrary();
 const ssh = library.get('ssh-brute-force-failed')!;
-const ps = library.get('suspicious-powershell-encoded')!;
+// The endpoint (MDE) scenario of this Linux host's OS: playback is OS-true.
+const ps = library.get('fileless-attack-linux')!;
 
 test('agent -> control plane -> one deduplicated alert per scenario, over a real socket and SQLite file', async (t) => {
   const env = await startControlPlane();
@@ -43,7 +44,7 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
 
   const authed = keyedFetch(await apiKeyFor(env));
   const alerts = (await (await authed(`${env.url}/api/alerts`)).json()).value;
-  assert.deepEqual(alerts.map((a: any) => a.properties.alertType).sort(), ['MDE_SuspiciousPowerShellCommandLine', 'VM_SshBruteForceFailed']);
+  assert.deepEqual(alerts.map((a: any) => a.properties.alertType).sort(), ['VM_FilelessAttackTechnique.Linux', 'VM_SshBruteForceFailed']);
   const bf = alerts.find((a: any) => a.properties.alertType === 'VM_SshBruteForceFailed');
   assert.equal(bf.properties.alertDisplayName, 'Failed SSH brute force attack');
   assert.equal(bf.properties.severity, 'Medium');
@@ -57,16 +58,16 @@ test('agent -> control plane -> one deduplicated alert per scenario, over a real
   // alertUri resolves through the REST API.
   const self = await (await authed(bf.properties.alertUri)).json();
   assert.equal(self.properties.systemAlertId, bf.properties.systemAlertId);
-  const psAlert = alerts.find((a: any) => a.properties.alertType === 'MDE_SuspiciousPowerShellCommandLine');
+  const psAlert = alerts.find((a: any) => a.properties.alertType === 'VM_FilelessAttackTechnique.Linux');
   assert.equal(psAlert.properties.extendedProperties.detonationIds, d2);
-  assert.equal(psAlert.properties.alertDisplayName, 'Suspicious PowerShell CommandLine');
+  assert.equal(psAlert.properties.alertDisplayName, 'Fileless Attack Technique Detected');
 
   for (const b of [b1, b2]) assert.equal((await env.store.alerts.listAlerts({ detonationId: b })).length, 0, 'benign twins raise nothing');
 
   // Filters.
   const medium = (await (await authed(`${env.url}/api/alerts?severity=Medium&status=Active`)).json()).value;
-  assert.equal(medium.length, 2);
-  assert.equal((await (await authed(`${env.url}/api/alerts?severity=High`)).json()).value.length, 0);
+  assert.equal(medium.length, 1);
+  assert.equal((await (await authed(`${env.url}/api/alerts?severity=High`)).json()).value.length, 1);
   const bad = await authed(`${env.url}/api/alerts?severity=Severe`);
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).code, 'ARCSIM_E_VALIDATION');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { loadRulesDir } from '../../control-plane/detection/index.ts';
 import { ManualClock } from '../../lib/clock.ts';
 import { loadLibrary } from '../../scenarios/index.ts';
-import { startAgentLab } from '../helpers.ts';
+import { factsFor, startAgentLab } from '../helpers.ts';
 
 const library = [...loadLibrary().values()];
 /** A Wednesday, 10:00 UTC: inside office hours, so only scenarios that pin their own hour are "at night". */
@@ -19,7 +19,7 @@ test('every expected alert type has a shipped rule raising it on the expected pr
 
 for (const s of library) {
   test(`library: ${s.slug} raises ${s.expect.alerts.map((a) => a.alertType).join(', ')} through the control plane; its benign twin raises nothing`, async (t) => {
-    const lab = await startAgentLab({ agentClock: new ManualClock(NOW) });
+    const lab = await startAgentLab({ agentClock: new ManualClock(NOW), facts: factsFor(s) }); // OS-true: a host of the scenario's OS
     t.after(() => lab.close());
     const attack = await lab.play(s, { seed: 1 });
     assert.ok(attack.result.ok, attack.result.message);

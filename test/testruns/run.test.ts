@@ -33,18 +33,24 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   const suite = loadSuiteFile(ONPREM);
   const r = await runSuite(suite, { api: controlPlaneApi(lab.env.url, lab.adminKey) }); // over HTTP, as the CLI does
   assert.equal(r.ok, true, renderMatrix(r));
-  assert.deepEqual(r.summary, { cells: 6, pass: 6, fail: 0, notRun: 0, notChecked: 0 });
-  assert.equal(r.syncProfile, 'blog-2022');
+  // The lab host is Linux (TEST_FACTS): the Windows rows and the incident check built on them are N/A, never played.
+  assert.deepEqual(r.summary, { cells: 10, pass: 6, fail: 0, notRun: 0, notChecked: 0, notApplicable: 4 });
+  assert.equal(r.syncProfile, 'mdc-classic');
+  const ps = cell(r, 'powershell-encoded');
+  assert.equal(ps.status, 'not-applicable');
+  assert.deepEqual(ps.detonationIds, [], 'a Windows scenario is never played on a Linux host');
+  assert.match(ps.checks[0]!.detail, /suspicious-powershell-encoded is written for windows; the host runs linux \(Debian GNU\/Linux 12\)/);
+  assert.equal(cell(r, 'incident:brute-force-apart-from-powershell').status, 'not-applicable');
 
   // Dedup: two plays, one alert with two occurrences, matched by detonation id.
   const ssh = cell(r, 'ssh-brute-force');
   assert.equal(ssh.detonationIds.length, 2);
   assert.deepEqual(ssh.alerts.map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 2]]);
   assert.deepEqual(ssh.events, { played: 20, stored: 20 });
-  // Sync: dismissed in M365D, reached MDE, not MDC (blog-2022).
-  const ps = cell(r, 'powershell-encoded');
-  assert.deepEqual(ps.alerts[0]!.products, { M365D: 'Dismissed', MDC: 'Active', MDE: 'Dismissed' });
-  assert.ok(ps.alerts[0]!.incidentId);
+  // Sync: dismissed in M365D, reached MDE, not MDC (mdc-classic).
+  const fileless = cell(r, 'fileless-linux');
+  assert.deepEqual(fileless.alerts[0]!.products, { M365D: 'Dismissed', MDC: 'Active', MDE: 'Dismissed' });
+  assert.ok(fileless.alerts[0]!.incidentId);
   assert.deepEqual(cell(r, 'ssh-brute-force-benign').alerts, []);
   // Faults: the socket was dropped mid-run (the agent registered again), batches went twice,
   // events went out of order — and nothing was lost or counted twice.
@@ -76,8 +82,9 @@ test('examples/onprem.yaml over real loopback: every cell passes, faults change 
   assert.equal(layer.versions.layer, '4.5');
   const t1110 = layer.techniques.find((x: any) => x.techniqueID === 'T1110.001');
   assert.equal(t1110.score, 1);
-  const t1204 = layer.techniques.find((x: any) => x.techniqueID === 'T1204.002');
-  assert.equal(t1204.score, 0, 'exercised by the PowerShell scenario, detected by no rule');
+  const t1105 = layer.techniques.find((x: any) => x.techniqueID === 'T1105');
+  assert.equal(t1105.score, 0, 'exercised by the Linux fileless scenario, detected by no rule');
+  assert.equal(layer.techniques.find((x: any) => x.techniqueID === 'T1204.002'), undefined, 'the PowerShell scenario was not played (N/A on Linux)');
 
   // Bundle: export, then replay offline with the same rules (nothing changes) and with a broken rule.
   const bundle = parseBundle(await controlPlaneApi(lab.env.cp).bundle(r.runId));
@@ -111,13 +118,14 @@ test('a rule that no longer fires: its cells fail with "alert missing" and arcsi
   assert.equal(code, 1, stdout + stderr);
   assert.match(stdout, /ssh-brute-force\s+FAIL: alert missing/);
   assert.match(stdout, /ssh-brute-force-faults\s+FAIL: alert missing/);
-  assert.match(stdout, /powershell-encoded\s+PASS/);
+  assert.match(stdout, /fileless-linux\s+PASS/);
+  assert.match(stdout, /powershell-encoded\s+N\/A/);
   assert.match(stderr, /\[\d+\/6\] ssh-brute-force/, 'plain progress lines when stderr is not a TTY');
   const result = RunResultSchema.parse(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')));
   assert.equal(result.ok, false);
   // The incident check that names the missing alert fails too, for the same reason.
-  assert.deepEqual(result.cells.filter((c) => c.status !== 'pass').map((c) => [c.rowId, c.reasons]), [
-    ['ssh-brute-force', ['alert missing']], ['ssh-brute-force-faults', ['alert missing']], ['incident:brute-force-apart-from-powershell', ['alert missing']],
+  assert.deepEqual(result.cells.filter((c) => c.status === 'fail').map((c) => [c.rowId, c.reasons]), [
+    ['ssh-brute-force', ['alert missing']], ['ssh-brute-force-faults', ['alert missing']], ['incident:brute-force-apart-from-fileless', ['alert missing']],
   ]);
   const junit = parseXml(readFileSync(join(dir, 'junit.xml'), 'utf8'));
   const failures = junit.children.flatMap((s) => s.children).filter((c) => c.children.some((f) => f.name === 'failure'));
@@ -129,7 +137,7 @@ test('a rule that no longer fires: its cells fail with "alert missing" and arcsi
   const show = await cli(['run', 'show', result.runId, '--control-plane', lab.env.url, '--api-key', await apiKeyFor(lab.env)]);
   assert.equal(show.code, 1);
   assert.match(show.stdout, new RegExp(`Test run ${result.runId}`));
-  assert.match(show.stdout, /FAIL: 3\/6 cells passed, 3 failed/);
+  assert.match(show.stdout, /FAIL: 3\/10 cells passed, 3 failed/);
 });
 
 test('hosts that are not connected are "not run", selectors that match nothing too; selection by cloud, SQL and persona', async (t) => {

@@ -25,20 +25,22 @@ ${extra}`;
 
 test('the shipped example suites validate', () => {
   const onprem = loadSuiteFile(join(EXAMPLES, 'onprem.yaml'));
-  assert.equal(onprem.scenarios.length, 5);
-  assert.equal(onprem.sync?.profile, 'blog-2022');
+  assert.equal(onprem.scenarios.length, 8);
+  assert.equal(onprem.sync?.profile, 'mdc-classic');
   // Benign runs default to "no alert at all"; attack runs to the scenario's own expectations when not written.
   assert.deepEqual(onprem.scenarios.find((s) => s.id === 'ssh-brute-force-benign')!.expect.alerts, []);
   assert.equal(onprem.scenarios.find((s) => s.id === 'ssh-brute-force-faults')!.inputs.attacker_ip, '203.0.113.77');
   const multi = loadSuiteFile(join(EXAMPLES, 'multi-cloud.yaml'));
-  assert.deepEqual(Object.keys(multi.hosts), ['onprem', 'ec2', 'gcp', 'cloud-sql']);
+  assert.deepEqual(Object.keys(multi.hosts), ['onprem', 'ec2', 'gcp', 'eks', 'cloud-sql']);
   assert.deepEqual(multi.hosts.ec2, { description: multi.hosts.ec2!.description, cloud: 'aws', persona: 'ec2-sql-server' });
   // Every run with an expectation beyond alerts: dedup (occurrences), sync, incidents, faults, the asset merge.
   assert.equal(multi.scenarios.find((s) => s.id === 'ssh-brute-force')!.expect.alerts[0]!.occurrences, 2);
   assert.ok(multi.scenarios.find((s) => s.id === 'powershell-encoded')!.expect.statusChanges?.length);
   assert.ok(multi.scenarios.find((s) => s.id === 'ec2-faults')!.faults?.dropConnection);
   assert.deepEqual(multi.scenarios.find((s) => s.id === 'asset-merge')!.expect.asset, { count: 1, sources: 2 });
-  assert.deepEqual(multi.incidents.map((i) => i.expect), ['separate', 'same']);
+  assert.deepEqual(multi.incidents.map((i) => i.expect), ['separate', 'separate', 'same']);
+  // The Sentinel-hub rows ask for their own profile.
+  assert.deepEqual(multi.scenarios.filter((s) => s.sync).map((s) => [s.id, s.sync!.profile]), [['sentinel-hub-mining', 'sentinel-hub'], ['sentinel-hub-admin-logon', 'sentinel-hub']]);
 });
 
 test('a bad suite is refused before anything runs: one case per ARCSIM_E_SUITE_* code, each with its path', () => {

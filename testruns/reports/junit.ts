@@ -15,12 +15,12 @@ export function toJUnit(r: RunResult): string {
   const secs = (ms: number) => (ms / 1000).toFixed(3);
   const out = [`<?xml version="1.0" encoding="UTF-8"?>`];
   const failures = r.cells.filter((c) => c.status === 'fail').length;
-  const skipped = r.cells.filter((c) => c.status === 'not-run' || c.status === 'not-checked').length;
+  const skipped = r.cells.filter((c) => c.status === 'not-run' || c.status === 'not-checked' || c.status === 'not-applicable').length;
   out.push(`<testsuites name="${esc(r.suite.name)}" tests="${r.cells.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${secs(r.durationMs)}">`);
   columns.forEach((col, i) => {
     const cells = r.cells.filter((c) => c.host === col);
     const f = cells.filter((c) => c.status === 'fail').length;
-    const s = cells.filter((c) => c.status === 'not-run' || c.status === 'not-checked').length;
+    const s = cells.filter((c) => c.status === 'not-run' || c.status === 'not-checked' || c.status === 'not-applicable').length;
     const time = cells.reduce((n, c) => n + c.durationMs, 0);
     out.push(`  <testsuite name="${esc(col)}" id="${i}" package="arcsim.${esc(r.suite.name)}" tests="${cells.length}" failures="${f}" errors="0" skipped="${s}" time="${secs(time)}" timestamp="${esc(r.startedAt.replace(/\.\d+Z$/, ''))}" hostname="${esc(col)}">`);
     out.push(`    <properties><property name="runId" value="${esc(r.runId)}"/><property name="syncProfile" value="${esc(r.syncProfile ?? '')}"/></properties>`);

@@ -13,13 +13,13 @@ export function toMarkdown(r: RunResult): string {
   if (r.suite.description) out.push(r.suite.description.trim(), '');
   out.push(`- Run: \`${r.runId}\`, ${r.startedAt} (${(r.durationMs / 1000).toFixed(1)} s)`);
   out.push(`- Control plane: ${r.controlPlane}, sync profile \`${r.syncProfile ?? 'unknown'}\``);
-  out.push(`- Result: **${r.ok ? 'PASS' : 'FAIL'}** — ${s.pass}/${s.cells} cells passed, ${s.fail} failed, ${s.notRun} not run, ${s.notChecked} not checked`, '');
+  out.push(`- Result: **${r.ok ? 'PASS' : 'FAIL'}** — ${s.pass}/${s.cells} cells passed, ${s.fail} failed, ${s.notRun} not run, ${s.notChecked} not checked, ${s.notApplicable ?? 0} not applicable (the scenario is not for the host's OS)`, '');
 
   out.push('## Matrix', '');
   const { columns, rows } = matrixRows(r);
   out.push(mdTable(['scenario run', ...columns], rows.map((row) => [row.row!, ...columns.map((c) => row[c]!)])), '');
 
-  const bad = r.cells.filter((c) => c.status !== 'pass');
+  const bad = r.cells.filter((c) => c.status !== 'pass' && c.status !== 'not-applicable');
   if (bad.length) {
     out.push('## What did not hold', '');
     for (const c of bad) {

@@ -5,6 +5,7 @@ import { table } from '../../lib/text-table.ts';
 export function cellText(c: Cell): string {
   if (c.status === 'pass') return 'PASS';
   if (c.status === 'not-run') return 'NOT RUN';
+  if (c.status === 'not-applicable') return 'N/A';
   if (c.status === 'not-checked') return c.reasons.map((r) => r.toUpperCase()).join(', ') || 'NOT CHECKED';
   return `FAIL: ${c.reasons.join(', ')}`;
 }
@@ -13,7 +14,8 @@ export function cellText(c: Cell): string {
 export function matrixRows(r: RunResult): { columns: string[]; rows: Array<Record<string, string>> } {
   const columns = [...new Set(r.cells.map((c) => c.host))];
   const rows = r.rows.map((row) => {
-    const out: Record<string, string> = { row: row.kind === 'scenario' ? `${row.rowId}${row.variant === 'benign' ? ' (benign)' : ''}` : row.rowId };
+    const label = row.kind === 'scenario' ? `${row.rowId}${row.variant === 'benign' ? ' (benign)' : ''}` : row.rowId;
+    const out: Record<string, string> = { row: row.syncProfile ? `${label} [sync ${row.syncProfile}]` : label };
     for (const col of columns) {
       const cells = r.cells.filter((c) => c.rowId === row.rowId && c.host === col);
       out[col] = cells.length ? cells.map(cellText).join('; ') : '—';
@@ -28,7 +30,13 @@ export function renderMatrix(r: RunResult): string {
   const { columns, rows } = matrixRows(r);
   const lines = [`Test run ${r.runId}: ${r.suite.name} (control plane ${r.controlPlane}, sync ${r.syncProfile ?? 'unknown'})`, ''];
   lines.push(table(rows, ['row', ...columns]), '');
-  const bad = r.cells.filter((c) => c.status !== 'pass');
+  const bad = r.cells.filter((c) => c.status !== 'pass' && c.status !== 'not-applicable');
+  const na = r.cells.filter((c) => c.status === 'not-applicable');
+  if (na.length) {
+    lines.push('Not applicable (N/A)');
+    for (const c of na) lines.push(`  ${c.rowId} × ${c.host}: ${c.checks.map((k) => k.detail).join('; ')}`);
+    lines.push('');
+  }
   if (bad.length) {
     lines.push('Details');
     for (const c of bad) {
@@ -37,7 +45,7 @@ export function renderMatrix(r: RunResult): string {
     lines.push('');
   }
   const s = r.summary;
-  lines.push(`${r.ok ? 'PASS' : 'FAIL'}: ${s.pass}/${s.cells} cells passed, ${s.fail} failed, ${s.notRun} not run, ${s.notChecked} not checked; ` +
+  lines.push(`${r.ok ? 'PASS' : 'FAIL'}: ${s.pass}/${s.cells} cells passed, ${s.fail} failed, ${s.notRun} not run, ${s.notChecked} not checked, ${s.notApplicable ?? 0} not applicable; ` +
     `ATT&CK ${r.coverage.detected.filter((t) => r.coverage.exercised.includes(t)).length}/${r.coverage.exercised.length} exercised techniques detected; ${(r.durationMs / 1000).toFixed(1)} s.`);
   return lines.join('\n') + '\n';
 }

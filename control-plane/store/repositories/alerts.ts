@@ -33,6 +33,10 @@ const Q = {
     sqlite: `UPDATE alerts SET properties = json_patch(properties, ?), updated_at = ? WHERE system_alert_id = ?`,
     postgres: `UPDATE alerts SET properties = (properties::jsonb || ?::jsonb)::json, updated_at = ? WHERE system_alert_id = ?`,
   }),
+  sharing: sql((d) => `SELECT DISTINCT a.* FROM alerts a
+            JOIN alert_entities e ON e.system_alert_id = a.system_alert_id
+            JOIN ${d.jsonRows('k', { kind: 'text', value: 'text' })} ON e.kind = k.kind AND e.value = k.value
+            WHERE e.time >= ? ORDER BY a.system_alert_id`),
   // The sinks' outbox (repositories/sinks.ts): one row per new alert and per status change.
   outbox: sql(`INSERT INTO alert_outbox (system_alert_id, change, status, at) VALUES (?, ?, ?, ?)`),
   linkEvents: sql((d) => `INSERT INTO alert_events (system_alert_id, report_id, detonation_id)
@@ -169,6 +173,15 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
 
   async setAlertTriage(id: string, fields: Record<string, string | null>, at: number): Promise<boolean> {
     return (await this.ex.run(Q.setTriage, [JSON.stringify(fields), at, id])) > 0;
+  }
+
+  async alertsSharing(keys: EntityKey[], since: number): Promise<AlertRow[]> {
+    if (keys.length === 0) return [];
+    return (await this.ex.all<AlertCols>(Q.sharing, [JSON.stringify(keys), since])).map(toAlert);
+  }
+
+  async mergeAlertProperties(id: string, patch: Record<string, unknown>, at: number): Promise<boolean> {
+    return (await this.ex.run(Q.setTriage, [JSON.stringify(patch), at, id])) > 0;
   }
 
   async linkAlertEvents(id: string, links: Array<{ reportId: string; detonationId: string | null }>): Promise<void> {
