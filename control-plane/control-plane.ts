@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
+import type { RunReportRenderers } from './portal/index.ts';
 import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
 import { primeFileProfiles } from './detection/file-profile.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
@@ -76,6 +77,8 @@ export interface ControlPlaneDeps {
   config?: ControlPlaneConfig;
   /** Jitter source in [0, 1) for sink retry backoff (injectable for deterministic tests). */
   random?: () => number;
+  /** Renderers of a test run's JUnit / Navigator / Markdown reports for the portal's downloads (testruns/ sits above the control plane, so its caller gives them). */
+  runReports?: RunReportRenderers;
 }
 
 export interface ControlPlane extends EventEmitter {
@@ -279,6 +282,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     sinks,
     vulnerabilities,
     metrics,
+    runReports: deps.runReports,
   });
 
   return Object.assign(emitter, {

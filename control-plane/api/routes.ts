@@ -29,7 +29,7 @@ import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { clusterRoutes } from './cluster-routes.ts';
-import { portal } from './portal.ts';
+import { portal, type RunReportRenderers } from '../portal/index.ts';
 import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';
 import type { QueryLimits } from '../query/index.ts';
@@ -79,6 +79,8 @@ export interface ApiDeps {
   metrics?: import('../metrics/metrics.ts').Metrics;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
   queryLimits?: Partial<QueryLimits>;
+  /** The portal's run report downloads (JUnit, Navigator, Markdown); the run page offers none without them. */
+  runReports?: RunReportRenderers;
 }
 
 /**
@@ -119,7 +121,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(inventoryRoutes, deps);
   app.register(clusterRoutes, deps);
   app.register(keyRoutes, deps);
-  app.register(portal, { ...deps, sessions });
+  app.register(portal, { store: deps.store, clock: deps.clock, sessions, baseUrl: deps.baseUrl, reports: deps.runReports });
   app.register(installRoutes, deps);
   app.register(queryRoutes, deps);
   app.register(vulnerabilityRoutes, deps);

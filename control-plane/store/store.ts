@@ -269,6 +269,31 @@ export interface AlertFilter {
   product?: string;
 }
 
+/** A page of alerts for a list (the portal's alerts blade): filters, one sort, offset paging. */
+export interface AlertPageQuery extends Omit<AlertFilter, 'detonationId'> {
+  /** Only alerts last active (end time) in [from, to], ms. */
+  from?: number;
+  to?: number;
+  /** Display name, alert type or compromised entity contains this text (ASCII case ignored). */
+  search?: string;
+  sort: 'time' | 'severity' | 'status' | 'name' | 'count';
+  dir: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+}
+
+/** The portal's device timeline: one agent's events, newest first, keyset-paged. */
+export interface TimelineQuery {
+  agentId: string;
+  table?: string;
+  actionType?: string;
+  from?: number;
+  to?: number;
+  /** Only events strictly older than this (ts, then ReportId): the last row of the previous page. */
+  before?: { ts: number; reportId: string };
+  limit: number;
+}
+
 /** One alert change in the outbox sinks carry (written in the transaction of the change). */
 export interface AlertChangeRow {
   /** Increasing id; a sink's idempotency key is built from it. */
@@ -379,6 +404,8 @@ export interface EventsRepository {
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
   /** Events of one table for a KQL query (see EventScan), newest first. */
   scanEvents(scan: EventScan): Promise<SensorEvent[]>;
+  /** A machine's events for the device timeline (see TimelineQuery), newest first. */
+  deviceTimeline(q: TimelineQuery): Promise<SensorEvent[]>;
   /** The newest `limit` stored DeviceFileCertificateInfo rows (by event time), oldest first. */
   latestFileCertificates(limit: number): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
@@ -428,6 +455,12 @@ export interface AlertsRepository {
   addAlertSource(row: AlertSourceRow): Promise<void>;
   alertSources(systemAlertId: string): Promise<AlertSourceRow[]>;
   addAlertEntities(systemAlertId: string, keys: EntityKey[], time: number): Promise<void>;
+  /** One page of alerts in the query's order, and how many match in all (two indexed queries, no full read). */
+  pageAlerts(q: AlertPageQuery): Promise<{ rows: AlertRow[]; total: number }>;
+  /** Alerts per severity and time bucket (by time generated, `bucketMs` wide, from `from`), for the overview chart. */
+  alertCountsOverTime(from: number, bucketMs: number): Promise<Array<{ bucket: number; severity: AlertSeverity; count: number }>>;
+  /** How many alerts there are per (severity, status), optionally of these resource ids. */
+  alertCounts(resourceIds?: string[]): Promise<Array<{ severity: AlertSeverity; status: AlertStatus; count: number }>>;
 }
 
 /** Incidents: alerts correlated by shared entities. */
@@ -446,6 +479,8 @@ export interface IncidentsRepository {
   /** Severity and time span of each alert of an incident (what refreshIncident aggregates), in one query. */
   incidentAlertSpans(incidentId: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>>;
   listIncidents(): Promise<IncidentRow[]>;
+  /** The `limit` incidents with the latest activity (redirected ones left out), newest first. */
+  recentIncidents(limit: number): Promise<IncidentRow[]>;
 }
 
 /** CSPM connectors and resources, the merged asset inventory, plans and assessments. */
@@ -564,9 +599,9 @@ export interface KeysRepository {
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
   readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
-  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates'>;
-  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
-  readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;
+  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates' | 'deviceTimeline'>;
+  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts' | 'alertCountsOverTime' | 'alertCounts'>;
+  readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'recentIncidents'>;
   readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;
   readonly settings: Pick<SettingsRepository, 'addSyncAudit'>;
 }

@@ -2,7 +2,9 @@ import { sql, sqlPer, Where } from '../sql.ts';
 import {
   toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
 } from '../row-decoding.ts';
-import type { AlertCopyRow, AlertFilter, AlertRow, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey } from '../store.ts';
+import type {
+  AlertCopyRow, AlertFilter, AlertPageQuery, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey,
+} from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -59,6 +61,16 @@ const Q = {
                   WHERE true ON CONFLICT DO NOTHING`),
 };
 
+/** Severity in its order of gravity, for sorting (High first when descending). */
+const SEVERITY_RANK = `CASE severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END`;
+const PAGE_ORDER: Record<AlertPageQuery['sort'], { sqlite: string; postgres: string }> = {
+  time: { sqlite: 'end_time', postgres: 'end_time' },
+  severity: { sqlite: SEVERITY_RANK, postgres: SEVERITY_RANK },
+  status: { sqlite: 'status', postgres: 'status' },
+  name: { sqlite: `json_extract(properties, '$.alertDisplayName')`, postgres: `properties->>'alertDisplayName'` },
+  count: { sqlite: 'count', postgres: 'count' },
+};
+
 export class AlertsRepo extends RepositoryBase implements AlertsRepository {
   upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean; lastTime: number }> {
     // Two statements, not one: on PostgreSQL, after the claim waited for a concurrent replica's
@@ -103,6 +115,51 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
       .when(f.product, 'system_alert_id IN (SELECT system_alert_id FROM alert_copies WHERE product = ?)')
       .when(f.detonationId, 'system_alert_id IN (SELECT system_alert_id FROM alert_events WHERE detonation_id = ?)');
     return (await this.ex.all<AlertCols>(sql(`SELECT * FROM alerts ${w} ORDER BY time_generated, system_alert_id`), w.args)).map(toAlert);
+  }
+
+  async pageAlerts(q: AlertPageQuery): Promise<{ rows: AlertRow[]; total: number }> {
+    const pg = this.ex.dialect === 'postgres';
+    const w = new Where()
+      .when(q.severity, 'severity = ?')
+      .when(q.status, 'status = ?')
+      .when(q.alertType, 'alert_type = ?')
+      .when(q.resourceId, 'resource_id = ?')
+      .when(q.product, 'system_alert_id IN (SELECT system_alert_id FROM alert_copies WHERE product = ?)');
+    if (q.from !== undefined && Number.isFinite(q.from)) { w.raw('end_time >= ?'); w.args.push(Math.ceil(q.from)); }
+    if (q.to !== undefined && Number.isFinite(q.to)) { w.raw('end_time <= ?'); w.args.push(Math.floor(q.to)); }
+    if (q.search) {
+      const like = `%${q.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+      const text = pg
+        ? `(properties->>'alertDisplayName' ILIKE ? ESCAPE '\\' OR alert_type ILIKE ? ESCAPE '\\' OR properties->>'compromisedEntity' ILIKE ? ESCAPE '\\')`
+        : `(json_extract(properties, '$.alertDisplayName') LIKE ? ESCAPE '\\' OR alert_type LIKE ? ESCAPE '\\' OR json_extract(properties, '$.compromisedEntity') LIKE ? ESCAPE '\\')`;
+      w.raw(text);
+      w.args.push(like, like, like);
+    }
+    const order = PAGE_ORDER[q.sort][pg ? 'postgres' : 'sqlite'];
+    const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
+    const [rows, total] = await Promise.all([
+      this.ex.all<AlertCols>(sqlPer({ sqlite: `SELECT * FROM alerts ${w} ORDER BY ${order} ${dir}, system_alert_id ${dir} LIMIT ? OFFSET ?`, postgres: `SELECT * FROM alerts ${w} ORDER BY ${order} ${dir}, system_alert_id ${dir} LIMIT ? OFFSET ?` }), [...w.args, q.limit, q.offset]),
+      this.ex.get<{ n: number | string }>(sql(`SELECT COUNT(*) AS n FROM alerts ${w}`), w.args),
+    ]);
+    return { rows: rows.map(toAlert), total: Number(total?.n ?? 0) };
+  }
+
+  async alertCountsOverTime(from: number, bucketMs: number): Promise<Array<{ bucket: number; severity: AlertSeverity; count: number }>> {
+    const rows = await this.ex.all<{ b: number | string; severity: AlertSeverity; n: number | string }>(sqlPer({
+      sqlite: `SELECT CAST((time_generated - ?) / ? AS INTEGER) AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ? GROUP BY b, severity ORDER BY b`,
+      postgres: `SELECT (time_generated - ?::bigint) / ?::bigint AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ?::bigint GROUP BY b, severity ORDER BY b`,
+    }), [from, bucketMs, from]);
+    return rows.map((r) => ({ bucket: from + Math.floor(Number(r.b)) * bucketMs, severity: r.severity, count: Number(r.n) }));
+  }
+
+  async alertCounts(resourceIds?: string[]): Promise<Array<{ severity: AlertSeverity; status: AlertStatus; count: number }>> {
+    const rows = resourceIds
+      ? await this.ex.all<{ severity: AlertSeverity; status: AlertStatus; n: number | string }>(sqlPer({
+        sqlite: `SELECT severity, status, COUNT(*) AS n FROM alerts WHERE resource_id IN (SELECT value FROM json_each(?)) GROUP BY severity, status`,
+        postgres: `SELECT severity, status, COUNT(*) AS n FROM alerts WHERE resource_id IN (SELECT json_array_elements_text(?::json)) GROUP BY severity, status`,
+      }), [JSON.stringify(resourceIds)])
+      : await this.ex.all<{ severity: AlertSeverity; status: AlertStatus; n: number | string }>(sql(`SELECT severity, status, COUNT(*) AS n FROM alerts GROUP BY severity, status`));
+    return rows.map((r) => ({ severity: r.severity, status: r.status, count: Number(r.n) }));
   }
 
   async setAlertStatus(id: string, status: AlertStatus, at: number): Promise<void> {
