@@ -10,6 +10,7 @@ import { MachinesRepo } from './repositories/machines.ts';
 import { RunsRepo } from './repositories/runs.ts';
 import { SettingsRepo } from './repositories/settings.ts';
 import { SinksRepo } from './repositories/sinks.ts';
+import { HuntingRepo } from './repositories/hunting.ts';
 import type { Store, StoreTx } from './store.ts';
 
 /** One repository per domain, all over the same executor. */
@@ -24,6 +25,7 @@ class SqlRepositories {
   readonly settings: SettingsRepo;
   readonly keys: KeysRepo;
   readonly sinks: SinksRepo;
+  readonly hunting: HuntingRepo;
 
   constructor(ex: Executor) {
     this.agents = new AgentsRepo(ex);
@@ -36,6 +38,7 @@ class SqlRepositories {
     this.settings = new SettingsRepo(ex);
     this.keys = new KeysRepo(ex);
     this.sinks = new SinksRepo(ex);
+    this.hunting = new HuntingRepo(ex);
   }
 }
 

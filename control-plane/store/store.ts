@@ -269,6 +269,59 @@ export interface AlertFilter {
   product?: string;
 }
 
+/** Sort keys of the alert list (the MDC alerts blade's columns). */
+export const ALERT_SORTS = ['time', 'severity', 'status', 'name', 'count', 'lastActivity'] as const;
+export type AlertSort = (typeof ALERT_SORTS)[number];
+
+/** One page of the alert list: filters (all optional, AND-ed), a sort and a window. */
+export interface AlertPageQuery {
+  severity?: AlertSeverity[];
+  /** With `product`, that product's status of its copy; else the detection's status. */
+  status?: AlertStatus[];
+  /** Only alerts shown in this product view (MDC / MDE / M365D / Sentinel). */
+  product?: string;
+  /** Machine name: alerts whose resource id ends in `/machines/{name}`. */
+  machine?: string;
+  /** time generated, epoch ms, inclusive from, exclusive to. */
+  from?: number;
+  to?: number;
+  sort?: AlertSort;
+  dir?: 'asc' | 'desc';
+  limit: number;
+  offset: number;
+}
+
+/** A page of alerts, with how many match in all; `viewStatus` is the product copy's status when a product was asked. */
+export interface AlertPage {
+  rows: Array<AlertRow & { viewStatus?: AlertStatus; viewId?: string }>;
+  total: number;
+}
+
+export interface IncidentPageQuery {
+  status?: AlertStatus[];
+  severity?: AlertSeverity[];
+  /** Merged-away incidents too (hidden by default, as in the M365D queue). */
+  redirected?: boolean;
+  sort?: 'created' | 'lastActivity' | 'severity';
+  dir?: 'asc' | 'desc';
+  limit: number;
+  offset: number;
+}
+
+export interface IncidentPage {
+  rows: Array<IncidentRow & { alertCount: number }>;
+  total: number;
+}
+
+/** A hunting query saved by one API key name. */
+export interface SavedQueryRow {
+  owner: string;
+  name: string;
+  query: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** One alert change in the outbox sinks carry (written in the transaction of the change). */
 export interface AlertChangeRow {
   /** Increasing id; a sink's idempotency key is built from it. */
@@ -403,6 +456,8 @@ export interface AlertsRepository {
   foldOccurrences(f: { systemAlertId: string; dedupKey: string; count: number; startTime: number; endTime: number; updatedAt: number; lastTime: number }): Promise<void>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
+  /** One page of a filtered, sorted alert list and the total count, by indexed queries (migration 021). */
+  pageAlerts(query: AlertPageQuery): Promise<AlertPage>;
   /** Sets the status; a real change also writes the sinks' outbox row (same transaction). */
   setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
   /** Merges triage fields (Graph classification, determination, assignedTo; null clears) into the properties; false when there is no such alert. */
@@ -436,6 +491,17 @@ export interface IncidentsRepository {
   /** Severity and time span of each alert of an incident (what refreshIncident aggregates), in one query. */
   incidentAlertSpans(incidentId: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>>;
   listIncidents(): Promise<IncidentRow[]>;
+  /** One page of the incident queue (newest first by default) and the total count. */
+  pageIncidents(query: IncidentPageQuery): Promise<IncidentPage>;
+}
+
+/** Saved hunting queries, per API key name. */
+export interface HuntingRepository {
+  /** Creates or replaces `owner`'s query called `name`. */
+  saveQuery(row: SavedQueryRow): Promise<void>;
+  listQueries(owner: string): Promise<SavedQueryRow[]>;
+  /** False when there was no such query. */
+  deleteQuery(owner: string, name: string): Promise<boolean>;
 }
 
 /** CSPM connectors and resources, the merged asset inventory, plans and assessments. */
@@ -529,8 +595,8 @@ export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
   readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
   readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates'>;
-  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents'>;
-  readonly incidents: Omit<IncidentsRepository, 'listIncidents'>;
+  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts'>;
+  readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'pageIncidents'>;
   readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;
   readonly settings: Pick<SettingsRepository, 'addSyncAudit'>;
 }
@@ -552,6 +618,7 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly keys: KeysRepository;
   readonly sinks: SinksRepository;
+  readonly hunting: HuntingRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

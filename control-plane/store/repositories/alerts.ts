@@ -2,7 +2,7 @@ import { sql, sqlPer, Where } from '../sql.ts';
 import {
   toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
 } from '../row-decoding.ts';
-import type { AlertCopyRow, AlertFilter, AlertRow, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey } from '../store.ts';
+import type { AlertCopyRow, AlertFilter, AlertPage, AlertPageQuery, AlertRow, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -99,6 +99,43 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
       .when(f.product, 'system_alert_id IN (SELECT system_alert_id FROM alert_copies WHERE product = ?)')
       .when(f.detonationId, 'system_alert_id IN (SELECT system_alert_id FROM alert_events WHERE detonation_id = ?)');
     return (await this.ex.all<AlertCols>(sql(`SELECT * FROM alerts ${w} ORDER BY time_generated, system_alert_id`), w.args)).map(toAlert);
+  }
+
+  async pageAlerts(q: AlertPageQuery): Promise<AlertPage> {
+    const d = this.ex.dialect;
+    const statusCol = q.product ? 'c.status' : 'a.status';
+    const inList = (col: string) => (d === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
+    const join = q.product ? 'JOIN alert_copies c ON c.system_alert_id = a.system_alert_id AND c.product = ?' : '';
+    const w = new Where()
+      .whenList(q.severity, inList('a.severity'))
+      .whenList(q.status, inList(statusCol))
+      .when(q.machine && `%/machines/${q.machine.replace(/[\\%_]/g, (c) => `\\${c}`)}`, `a.resource_id LIKE ? ESCAPE '\\'`)
+      .whenNumber(q.from, 'a.time_generated >= ?')
+      .whenNumber(q.to, 'a.time_generated < ?');
+    const joinArgs = q.product ? [q.product] : [];
+    const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
+    const name = d === 'sqlite' ? `(a.properties ->> '$.alertDisplayName')` : `(a.properties ->> 'alertDisplayName')`;
+    const key = {
+      time: 'a.time_generated',
+      severity: `CASE a.severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END`,
+      status: statusCol,
+      name,
+      count: 'a.count',
+      lastActivity: 'a.end_time',
+    }[q.sort ?? 'time'];
+    const from = `FROM alerts a ${join} ${w}`;
+    const viewCols = q.product ? ', c.status AS view_status, c.copy_id AS view_id' : '';
+    const [rows, total] = await Promise.all([
+      this.ex.all<AlertCols & { view_status?: AlertStatus; view_id?: string }>(
+        sql(`SELECT a.*${viewCols} ${from} ORDER BY ${key} ${dir}, a.system_alert_id ${dir} LIMIT ? OFFSET ?`),
+        [...joinArgs, ...w.args, q.limit, q.offset],
+      ),
+      this.ex.get<{ n: number | string }>(sql(`SELECT COUNT(*) AS n ${from}`), [...joinArgs, ...w.args]),
+    ]);
+    return {
+      rows: rows.map((r) => ({ ...toAlert(r), ...(r.view_status ? { viewStatus: r.view_status, viewId: r.view_id } : {}) })),
+      total: Number(total?.n ?? 0),
+    };
   }
 
   async setAlertStatus(id: string, status: AlertStatus, at: number): Promise<void> {
