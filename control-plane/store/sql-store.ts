@@ -10,7 +10,7 @@ import { MachinesRepo } from './repositories/machines.ts';
 import { RunsRepo } from './repositories/runs.ts';
 import { SettingsRepo } from './repositories/settings.ts';
 import { SinksRepo } from './repositories/sinks.ts';
-import { HuntingRepo } from './repositories/hunting.ts';
+import { PortalRepo } from './repositories/portal.ts';
 import type { Store, StoreTx } from './store.ts';
 
 /** One repository per domain, all over the same executor. */
@@ -25,7 +25,7 @@ class SqlRepositories {
   readonly settings: SettingsRepo;
   readonly keys: KeysRepo;
   readonly sinks: SinksRepo;
-  readonly hunting: HuntingRepo;
+  readonly portal: PortalRepo;
 
   constructor(ex: Executor) {
     this.agents = new AgentsRepo(ex);
@@ -38,7 +38,7 @@ class SqlRepositories {
     this.settings = new SettingsRepo(ex);
     this.keys = new KeysRepo(ex);
     this.sinks = new SinksRepo(ex);
-    this.hunting = new HuntingRepo(ex);
+    this.portal = new PortalRepo(ex);
   }
 }
 

@@ -495,8 +495,31 @@ export interface IncidentsRepository {
   pageIncidents(query: IncidentPageQuery): Promise<IncidentPage>;
 }
 
-/** Saved hunting queries, per API key name. */
-export interface HuntingRepository {
+/** One change the portal's live feed shows: an alert created, or a status set in a product (alert or incident). */
+export interface LiveChange {
+  /** `alert:<outbox id>` or `status:<sync audit id>`. */
+  source: 'alert' | 'status';
+  id: number;
+  at: number;
+  subject: 'alert' | 'incident';
+  subjectId: string;
+  /** For status changes: the product view and the new status. */
+  product?: string;
+  status: string;
+}
+
+/** Where a live feed has read up to (the highest ids seen). */
+export interface LiveCursor {
+  alert: number;
+  status: number;
+}
+
+/** The portal's own data: saved hunting queries (per API key name) and the live feed's reads. */
+export interface PortalRepository {
+  /** The newest change ids now (a live feed starts after them). */
+  liveCursor(): Promise<LiveCursor>;
+  /** New alerts and status changes after the cursor (at most `limit` of each source), and the cursor to ask from next. */
+  liveChanges(after: LiveCursor, limit: number): Promise<{ changes: LiveChange[]; cursor: LiveCursor }>;
   /** Creates or replaces `owner`'s query called `name`. */
   saveQuery(row: SavedQueryRow): Promise<void>;
   listQueries(owner: string): Promise<SavedQueryRow[]>;
@@ -618,7 +641,7 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly keys: KeysRepository;
   readonly sinks: SinksRepository;
-  readonly hunting: HuntingRepository;
+  readonly portal: PortalRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

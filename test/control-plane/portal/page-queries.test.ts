@@ -138,15 +138,31 @@ for (const backend of backends) {
       assert.deepEqual((await s.incidents.pageIncidents({ sort: 'severity', limit: 1, offset: 0 })).rows.map((r) => r.incidentId), ['i1']);
     });
 
+    it('live feed: new alerts and every status change after the cursor, and a cursor past them', async (s) => {
+      await seed(s, 2);
+      const start = await s.portal.liveCursor();
+      assert.deepEqual((await s.portal.liveChanges(start, 100)).changes, []);
+      await s.alerts.upsertAlert(alert(5), 0);
+      await s.alerts.setAlertStatus('alert-005', 'Dismissed', T0 + 5);
+      await s.settings.addSyncAudit({ at: T0 + 5, subject: 'alert', subjectId: 'alert-005', product: 'MDC', fromStatus: 'Active', toStatus: 'Dismissed', originProduct: 'MDC', viaProduct: null, reason: 'r' });
+      const { changes, cursor } = await s.portal.liveChanges(start, 100);
+      assert.deepEqual(changes.map((c) => [c.source, c.subject, c.subjectId, c.product ?? null, c.status]), [
+        ['alert', 'alert', 'alert-005', null, 'Active'],
+        ['status', 'alert', 'alert-005', 'MDC', 'Dismissed'],
+      ]);
+      assert.deepEqual((await s.portal.liveChanges(cursor, 100)).changes, [], 'the cursor moved past the outbox\'s status row too');
+      assert.deepEqual(cursor, await s.portal.liveCursor());
+    });
+
     it('saved queries: per key name, replaced by name, deleted', async (s) => {
-      await s.hunting.saveQuery({ owner: 'alice', name: 'logons', query: 'DeviceLogonEvents | take 10', createdAt: T0, updatedAt: T0 });
-      await s.hunting.saveQuery({ owner: 'alice', name: 'logons', query: 'DeviceLogonEvents | take 5', createdAt: T0 + 1, updatedAt: T0 + 1 });
-      await s.hunting.saveQuery({ owner: 'bob', name: 'procs', query: 'DeviceProcessEvents', createdAt: T0, updatedAt: T0 });
-      assert.deepEqual(await s.hunting.listQueries('alice'), [{ owner: 'alice', name: 'logons', query: 'DeviceLogonEvents | take 5', createdAt: T0, updatedAt: T0 + 1 }]);
-      assert.equal((await s.hunting.listQueries('bob')).length, 1);
-      assert.equal(await s.hunting.deleteQuery('alice', 'procs'), false, 'bob\'s query is not alice\'s');
-      assert.equal(await s.hunting.deleteQuery('alice', 'logons'), true);
-      assert.deepEqual(await s.hunting.listQueries('alice'), []);
+      await s.portal.saveQuery({ owner: 'alice', name: 'logons', query: 'DeviceLogonEvents | take 10', createdAt: T0, updatedAt: T0 });
+      await s.portal.saveQuery({ owner: 'alice', name: 'logons', query: 'DeviceLogonEvents | take 5', createdAt: T0 + 1, updatedAt: T0 + 1 });
+      await s.portal.saveQuery({ owner: 'bob', name: 'procs', query: 'DeviceProcessEvents', createdAt: T0, updatedAt: T0 });
+      assert.deepEqual(await s.portal.listQueries('alice'), [{ owner: 'alice', name: 'logons', query: 'DeviceLogonEvents | take 5', createdAt: T0, updatedAt: T0 + 1 }]);
+      assert.equal((await s.portal.listQueries('bob')).length, 1);
+      assert.equal(await s.portal.deleteQuery('alice', 'procs'), false, 'bob\'s query is not alice\'s');
+      assert.equal(await s.portal.deleteQuery('alice', 'logons'), true);
+      assert.deepEqual(await s.portal.listQueries('alice'), []);
     });
   });
 }
