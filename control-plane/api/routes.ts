@@ -28,6 +28,7 @@ import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { portal } from './portal.ts';
+import { portalServices } from '../portal/services/index.ts';
 import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';
 import type { QueryLimits } from '../query/index.ts';
@@ -109,6 +110,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(inventoryRoutes, deps);
   app.register(keyRoutes, deps);
   app.register(portal, { ...deps, sessions });
+  app.register(portalServices, deps);
   app.register(installRoutes, deps);
   app.register(queryRoutes, deps);
 }
