@@ -27,7 +27,7 @@ import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
-import { portal } from './portal.ts';
+import { portal } from '../portal/index.ts';
 import { portalServices } from '../portal/services/index.ts';
 import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';

@@ -269,22 +269,27 @@ export interface AlertFilter {
   product?: string;
 }
 
-/** Sort keys of the alert list (the MDC alerts blade's columns). */
-export const ALERT_SORTS = ['time', 'severity', 'status', 'name', 'count', 'lastActivity'] as const;
+/** Sort keys of the alert list (the MDC alerts blade's columns); `time` is the last activity. */
+export const ALERT_SORTS = ['time', 'severity', 'status', 'name', 'count'] as const;
 export type AlertSort = (typeof ALERT_SORTS)[number];
 
 /** One page of the alert list: filters (all optional, AND-ed), a sort and a window. */
 export interface AlertPageQuery {
-  severity?: AlertSeverity[];
+  /** One severity or any of several. */
+  severity?: AlertSeverity | AlertSeverity[];
   /** With `product`, that product's status of its copy; else the detection's status. */
-  status?: AlertStatus[];
+  status?: AlertStatus | AlertStatus[];
+  alertType?: string;
+  resourceId?: string;
   /** Only alerts shown in this product view (MDC / MDE / M365D / Sentinel). */
   product?: string;
   /** Machine name: alerts whose resource id ends in `/machines/{name}`. */
   machine?: string;
-  /** time generated, epoch ms, inclusive from, exclusive to. */
+  /** Only alerts last active (end time) in [from, to], ms. */
   from?: number;
   to?: number;
+  /** Display name, alert type or compromised entity contains this text (ASCII case ignored). */
+  search?: string;
   sort?: AlertSort;
   dir?: 'asc' | 'desc';
   limit: number;
@@ -320,6 +325,18 @@ export interface SavedQueryRow {
   query: string;
   createdAt: number;
   updatedAt: number;
+}
+
+/** The portal's device timeline: one agent's events, newest first, keyset-paged. */
+export interface TimelineQuery {
+  agentId: string;
+  table?: string;
+  actionType?: string;
+  from?: number;
+  to?: number;
+  /** Only events strictly older than this (ts, then ReportId): the last row of the previous page. */
+  before?: { ts: number; reportId: string };
+  limit: number;
 }
 
 /** One alert change in the outbox sinks carry (written in the transaction of the change). */
@@ -426,6 +443,8 @@ export interface EventsRepository {
   listEvents(filter: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]>;
   /** Events of one table for a KQL query (see EventScan), newest first. */
   scanEvents(scan: EventScan): Promise<SensorEvent[]>;
+  /** A machine's events for the device timeline (see TimelineQuery), newest first. */
+  deviceTimeline(q: TimelineQuery): Promise<SensorEvent[]>;
   /** The newest `limit` stored DeviceFileCertificateInfo rows (by event time), oldest first. */
   latestFileCertificates(limit: number): Promise<SensorEvent[]>;
   addRuleHit(hit: RuleHit): Promise<void>;
@@ -473,6 +492,12 @@ export interface AlertsRepository {
   addAlertSource(row: AlertSourceRow): Promise<void>;
   alertSources(systemAlertId: string): Promise<AlertSourceRow[]>;
   addAlertEntities(systemAlertId: string, keys: EntityKey[], time: number): Promise<void>;
+  /** One page of alerts in the query's order, and how many match in all (two indexed queries, no full read). */
+  pageAlerts(q: AlertPageQuery): Promise<{ rows: AlertRow[]; total: number }>;
+  /** Alerts per severity and time bucket (by time generated, `bucketMs` wide, from `from`), for the overview chart. */
+  alertCountsOverTime(from: number, bucketMs: number): Promise<Array<{ bucket: number; severity: AlertSeverity; count: number }>>;
+  /** How many alerts there are per (severity, status), optionally of these resource ids. */
+  alertCounts(resourceIds?: string[]): Promise<Array<{ severity: AlertSeverity; status: AlertStatus; count: number }>>;
 }
 
 /** Incidents: alerts correlated by shared entities. */
@@ -493,6 +518,8 @@ export interface IncidentsRepository {
   listIncidents(): Promise<IncidentRow[]>;
   /** One page of the incident queue (newest first by default) and the total count. */
   pageIncidents(query: IncidentPageQuery): Promise<IncidentPage>;
+  /** The `limit` incidents with the latest activity (redirected ones left out), newest first. */
+  recentIncidents(limit: number): Promise<IncidentRow[]>;
 }
 
 /** One change the portal's live feed shows: an alert created, or a status set in a product (alert or incident). */
@@ -617,9 +644,9 @@ export interface KeysRepository {
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
   readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
-  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates'>;
-  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts'>;
-  readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'pageIncidents'>;
+  readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates' | 'deviceTimeline'>;
+  readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts' | 'alertCountsOverTime' | 'alertCounts'>;
+  readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'recentIncidents' | 'pageIncidents'>;
   readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;
   readonly settings: Pick<SettingsRepository, 'addSyncAudit'>;
 }

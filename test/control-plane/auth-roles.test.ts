@@ -15,8 +15,8 @@ import { join } from 'node:path';
 
 type Op = { method: string; path: string; security?: Array<Record<string, string[]>> };
 
-/** Public on purpose: liveness and readiness (issue 12 asks for both, for load balancers), the OpenAPI document, enrollment (its token is the credential), the portal sign-in form. */
-const PUBLIC = new Set(['GET /api/health', 'GET /api/ready', 'GET /openapi.json', 'POST /api/enroll', 'GET /portal/login', 'POST /portal/login']);
+/** Public on purpose: liveness and readiness (issue 12 asks for both, for load balancers), the OpenAPI document, enrollment (its token is the credential), the portal sign-in form and the static files it needs (no lab data in them). */
+const PUBLIC = new Set(['GET /api/health', 'GET /api/ready', 'GET /openapi.json', 'POST /api/enroll', 'GET /portal/login', 'POST /portal/login', 'GET /portal/assets/{file}']);
 
 /** What each write needs, by the issue's table. */
 function roleByIssue(method: string, path: string): string {
@@ -91,7 +91,7 @@ describe('API keys and roles over a real socket', () => {
   });
 
   it('without a key, every portal page sends the browser to the sign-in form', async () => {
-    const pages = ops.filter((o) => o.method === 'GET' && o.path.startsWith('/portal') && o.path !== '/portal/login');
+    const pages = ops.filter((o) => o.method === 'GET' && o.path.startsWith('/portal') && !PUBLIC.has(`GET ${o.path}`));
     assert.ok(pages.length >= 5);
     for (const o of pages) {
       const r = await call('GET', concrete(o.path));

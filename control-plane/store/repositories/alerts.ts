@@ -2,7 +2,9 @@ import { sql, sqlPer, Where } from '../sql.ts';
 import {
   toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
 } from '../row-decoding.ts';
-import type { AlertCopyRow, AlertFilter, AlertPage, AlertPageQuery, AlertRow, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey } from '../store.ts';
+import type {
+  AlertCopyRow, AlertFilter, AlertPage, AlertPageQuery, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey,
+} from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -106,22 +108,31 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
     const statusCol = q.product ? 'c.status' : 'a.status';
     const inList = (col: string) => (d === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
     const join = q.product ? 'JOIN alert_copies c ON c.system_alert_id = a.system_alert_id AND c.product = ?' : '';
+    const list = <T extends string>(v: T | T[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
     const w = new Where()
-      .whenList(q.severity, inList('a.severity'))
-      .whenList(q.status, inList(statusCol))
+      .whenList(list(q.severity), inList('a.severity'))
+      .whenList(list(q.status), inList(statusCol))
+      .when(q.alertType, 'a.alert_type = ?')
+      .when(q.resourceId, 'a.resource_id = ?')
       .when(q.machine && `%/machines/${q.machine.replace(/[\\%_]/g, (c) => `\\${c}`)}`, `a.resource_id LIKE ? ESCAPE '\\'`)
-      .whenNumber(q.from, 'a.time_generated >= ?')
-      .whenNumber(q.to, 'a.time_generated < ?');
+      .whenNumber(q.from !== undefined && Number.isFinite(q.from) ? Math.ceil(q.from) : undefined, 'a.end_time >= ?')
+      .whenNumber(q.to !== undefined && Number.isFinite(q.to) ? Math.floor(q.to) : undefined, 'a.end_time <= ?');
+    if (q.search) {
+      const like = `%${q.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+      const field = (f: string) => (d === 'postgres' ? `(a.properties->>'${f}')` : `json_extract(a.properties, '$.${f}')`);
+      const op = d === 'postgres' ? 'ILIKE' : 'LIKE';
+      w.raw(`(${field('alertDisplayName')} ${op} ? ESCAPE '\\' OR a.alert_type ${op} ? ESCAPE '\\' OR ${field('compromisedEntity')} ${op} ? ESCAPE '\\')`);
+      w.args.push(like, like, like);
+    }
     const joinArgs = q.product ? [q.product] : [];
     const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
     const name = d === 'sqlite' ? `(a.properties ->> '$.alertDisplayName')` : `(a.properties ->> 'alertDisplayName')`;
     const key = {
-      time: 'a.time_generated',
+      time: 'a.end_time',
       severity: `CASE a.severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END`,
       status: statusCol,
       name,
       count: 'a.count',
-      lastActivity: 'a.end_time',
     }[q.sort ?? 'time'];
     const from = `FROM alerts a ${join} ${w}`;
     const viewCols = q.product ? ', c.status AS view_status, c.copy_id AS view_id' : '';
@@ -136,6 +147,24 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
       rows: rows.map((r) => ({ ...toAlert(r), ...(r.view_status ? { viewStatus: r.view_status, viewId: r.view_id } : {}) })),
       total: Number(total?.n ?? 0),
     };
+  }
+
+  async alertCountsOverTime(from: number, bucketMs: number): Promise<Array<{ bucket: number; severity: AlertSeverity; count: number }>> {
+    const rows = await this.ex.all<{ b: number | string; severity: AlertSeverity; n: number | string }>(sqlPer({
+      sqlite: `SELECT (time_generated - ?) / ? AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ? GROUP BY b, severity ORDER BY b`,
+      postgres: `SELECT (time_generated - ?::bigint) / ?::bigint AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ?::bigint GROUP BY b, severity ORDER BY b`,
+    }), [from, bucketMs, from]);
+    return rows.map((r) => ({ bucket: from + Number(r.b) * bucketMs, severity: r.severity, count: Number(r.n) }));
+  }
+
+  async alertCounts(resourceIds?: string[]): Promise<Array<{ severity: AlertSeverity; status: AlertStatus; count: number }>> {
+    const rows = resourceIds
+      ? await this.ex.all<{ severity: AlertSeverity; status: AlertStatus; n: number | string }>(sqlPer({
+        sqlite: `SELECT severity, status, COUNT(*) AS n FROM alerts WHERE resource_id IN (SELECT value FROM json_each(?)) GROUP BY severity, status`,
+        postgres: `SELECT severity, status, COUNT(*) AS n FROM alerts WHERE resource_id IN (SELECT json_array_elements_text(?::json)) GROUP BY severity, status`,
+      }), [JSON.stringify(resourceIds)])
+      : await this.ex.all<{ severity: AlertSeverity; status: AlertStatus; n: number | string }>(sql(`SELECT severity, status, COUNT(*) AS n FROM alerts GROUP BY severity, status`));
+    return rows.map((r) => ({ severity: r.severity, status: r.status, count: Number(r.n) }));
   }
 
   async setAlertStatus(id: string, status: AlertStatus, at: number): Promise<void> {

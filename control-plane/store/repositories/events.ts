@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../../protocol/index.ts';
 import { sql, sqlPer, Where, type Param } from '../sql.ts';
 import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
-import type { EventScan, EventsRepository, RuleHit } from '../store.ts';
+import type { EventScan, EventsRepository, RuleHit, TimelineQuery } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -103,6 +103,20 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
       postgres: `${base}${postgres.map((c) => ` AND ${c}`).join('')} ORDER BY ts DESC, report_id DESC LIMIT ?`,
     });
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...args, scan.limit])).map(toEvent);
+  }
+
+  async deviceTimeline(q: TimelineQuery): Promise<SensorEvent[]> {
+    const pg = this.ex.dialect === 'postgres';
+    const w = new Where().raw('agent_id = ?');
+    const args: Param[] = [q.agentId];
+    if (q.table) { w.raw('tbl = ?'); args.push(q.table); }
+    if (q.from !== undefined && Number.isFinite(q.from)) { w.raw('ts >= ?'); args.push(Math.ceil(q.from)); }
+    if (q.to !== undefined && Number.isFinite(q.to)) { w.raw('ts <= ?'); args.push(Math.floor(q.to)); }
+    if (q.before) { w.raw('(ts < ? OR (ts = ? AND report_id < ?))'); args.push(q.before.ts, q.before.ts, q.before.reportId); }
+    if (q.actionType) { w.raw(pg ? `data->>'ActionType' = ?` : `json_extract(data, '$.ActionType') = ?`); args.push(q.actionType); }
+    // Newest first on the (agent_id, ts) index; the ReportId breaks ties so pages never overlap.
+    const text = `SELECT data FROM events ${w} ORDER BY ts DESC, report_id DESC LIMIT ?`;
+    return (await this.ex.all<Pick<EventDataCols, 'data'>>(sqlPer({ sqlite: text, postgres: text }), [...args, q.limit])).map(toEvent);
   }
 
   async latestFileCertificates(limit: number): Promise<SensorEvent[]> {

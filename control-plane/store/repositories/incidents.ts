@@ -27,6 +27,7 @@ const Q = {
   alertSpans: sql(`SELECT a.severity, a.start_time, a.end_time FROM incident_alerts ia JOIN alerts a ON a.system_alert_id = ia.system_alert_id
                    WHERE ia.incident_id = ? ORDER BY ia.added_at, ia.system_alert_id`),
   list: sql(`SELECT * FROM incidents ORDER BY created_at, incident_id`),
+  recent: sql(`SELECT * FROM incidents WHERE redirected_to IS NULL ORDER BY last_activity DESC, incident_id DESC LIMIT ?`),
 };
 
 /** Incident correlation and refresh read several rows, decide, then write (see incidentsSharing). */
@@ -111,5 +112,9 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
 
   async listIncidents(): Promise<IncidentRow[]> {
     return (await this.ex.all<IncidentCols>(Q.list)).map(toIncident);
+  }
+
+  async recentIncidents(limit: number): Promise<IncidentRow[]> {
+    return (await this.ex.all<IncidentCols>(Q.recent, [limit])).map(toIncident);
   }
 }

@@ -2,11 +2,11 @@
 -- filtered, sorted list; these indexes keep that a range read with 10,000 alerts. Saved hunting
 -- queries, one set per API key name.
 
--- Alerts blade: newest first, optionally one severity, status or machine.
-CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time_generated, system_alert_id);
-CREATE INDEX IF NOT EXISTS alerts_severity_time ON alerts(severity, time_generated);
-CREATE INDEX IF NOT EXISTS alerts_status_time ON alerts(status, time_generated);
-CREATE INDEX IF NOT EXISTS alerts_resource_time ON alerts(resource_id, time_generated);
+-- Alerts blade: last active first, optionally one severity, status or machine.
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(end_time, system_alert_id);
+CREATE INDEX IF NOT EXISTS alerts_severity_time ON alerts(severity, end_time);
+CREATE INDEX IF NOT EXISTS alerts_status_time ON alerts(status, end_time);
+CREATE INDEX IF NOT EXISTS alerts_resource_time ON alerts(resource_id, end_time);
 -- Product view (MDC / MDE / M365D / Sentinel) with that product's status.
 CREATE INDEX IF NOT EXISTS alert_copies_product ON alert_copies(product, status, system_alert_id);
 -- Incidents queue: newest first.

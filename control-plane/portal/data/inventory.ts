@@ -1,0 +1,104 @@
+import { parseResourceId } from '../../../protocol/index.ts';
+import type { ArcStatus, AssetRow, ConnectorRow, CspmResourceRow, ExtensionRow, MachineRow, PlanRow, Store } from '../../store/index.ts';
+import { effectivePlan, PLAN_NAMES, PLANS } from '../../inventory/plans.ts';
+import type { SqlInstanceFacts } from '../../../protocol/index.ts';
+
+/** One row of the inventory: a merged asset with what each of its sources says. */
+export interface AssetView {
+  assetId: string;
+  name: string;
+  /** The Arc machine's name when the asset has one (the machine page's key). */
+  machine?: string;
+  sources: Array<{ kind: 'Arc' | 'AWS' | 'GCP'; name: string; resourceId: string; state?: string }>;
+  confidence: AssetRow['confidence'];
+  reasons: string[];
+  clouds: string[];
+  arcStatus: ArcStatus | null;
+  sqlInstances: Array<SqlInstanceFacts & { machine: string }>;
+  extensions: Array<ExtensionRow & { machine: string }>;
+  plans: Array<{ plan: string; displayName: string; subPlan: string | null }>;
+  conflicts: AssetRow['conflicts'];
+}
+
+export interface InventoryFilter {
+  source?: 'Arc' | 'AWS' | 'GCP';
+  cloud?: string;
+  arcStatus?: string;
+  confidence?: string;
+  search?: string;
+  sort: 'name' | 'confidence' | 'arcStatus' | 'cloud' | 'sources';
+  dir: 'asc' | 'desc';
+}
+
+/**
+ * The merged inventory. Its size is the fleet's (assets, machines, CSPM resources, plans), not
+ * the alerts' or events': the page reads the merge result and its sources once, filters, sorts and
+ * pages it here; no alert or event is read.
+ */
+export async function inventoryView(store: Store): Promise<AssetView[]> {
+  const [assets, machines, resources, connectors, plans] = await Promise.all([
+    store.inventory.listAssets(), store.machines.listMachines(), store.inventory.listCspmResources({ includeDeleted: true }),
+    store.inventory.listConnectors(), store.inventory.listPlans(),
+  ]);
+  const byMachine = new Map(machines.map((m) => [m.resourceId, m]));
+  const byResource = new Map(resources.map((r) => [r.resourceId, r]));
+  const byConnector = new Map(connectors.map((c) => [c.name, c]));
+  return assets.map((a) => assetView(a, byMachine, byResource, byConnector, plans));
+}
+
+function assetView(a: AssetRow, machines: Map<string, MachineRow>, resources: Map<string, CspmResourceRow>, connectors: Map<string, ConnectorRow>, plans: PlanRow[]): AssetView {
+  const arc = a.sources.filter((s) => s.kind === 'arc').map((s) => machines.get(s.id)).filter((m): m is MachineRow => !!m);
+  const cspm = a.sources.filter((s) => s.kind === 'cspm').map((s) => resources.get(s.id)).filter((r): r is CspmResourceRow => !!r);
+  const clouds = new Set<string>();
+  for (const m of arc) clouds.add(m.facts.cloudMetadata.provider === 'N/A' ? 'On-premises' : m.facts.cloudMetadata.provider);
+  for (const r of cspm) clouds.add(connectors.get(r.connector)?.provider ?? '?');
+  const subscription = arc[0] ? parseResourceId(arc[0].resourceId)?.subscription : connectors.get(cspm[0]?.connector ?? '')?.subscription;
+  const scope = { subscription: subscription ?? '', connectors: [...new Set(cspm.map((r) => r.connector))] };
+  return {
+    assetId: a.assetId,
+    name: cspm.find((r) => r.deletedAt === null)?.name ?? arc[0]?.name ?? cspm[0]?.name ?? a.assetKey,
+    machine: arc[0]?.name,
+    sources: [
+      ...arc.map((m) => ({ kind: 'Arc' as const, name: m.name, resourceId: m.resourceId, state: m.status })),
+      ...cspm.map((r) => ({ kind: (connectors.get(r.connector)?.provider ?? 'AWS') as 'AWS' | 'GCP', name: r.name, resourceId: r.resourceId, state: r.deletedAt === null ? r.state : 'deleted' })),
+    ],
+    confidence: a.confidence,
+    reasons: a.reasons,
+    clouds: [...clouds].sort(),
+    arcStatus: arc[0]?.status ?? null,
+    sqlInstances: arc.flatMap((m) => m.sqlInstances.map((s) => ({ ...s, machine: m.name }))),
+    extensions: arc.flatMap((m) => m.extensions.map((e) => ({ ...e, machine: m.name }))),
+    plans: PLAN_NAMES.flatMap((p) => {
+      const row = effectivePlan(plans, scope, p);
+      return row ? [{ plan: p, displayName: PLANS[p].displayName, subPlan: row.subPlan }] : [];
+    }),
+    conflicts: a.conflicts,
+  };
+}
+
+const CONFIDENCE_RANK = { strong: 2, probable: 1, single: 0 } as const;
+
+/** The rows that pass the filter, in its order. */
+export function filterAssets(rows: AssetView[], f: InventoryFilter): AssetView[] {
+  const text = f.search?.toLowerCase();
+  const kept = rows.filter((a) =>
+    (!f.source || a.sources.some((s) => s.kind === f.source)) &&
+    (!f.cloud || a.clouds.includes(f.cloud)) &&
+    (!f.arcStatus || (f.arcStatus === 'none' ? a.arcStatus === null : a.arcStatus === f.arcStatus)) &&
+    (!f.confidence || a.confidence === f.confidence) &&
+    (!text || a.name.toLowerCase().includes(text) || a.sources.some((s) => s.name.toLowerCase().includes(text) || s.resourceId.toLowerCase().includes(text))));
+  const key = (a: AssetView): string | number => {
+    switch (f.sort) {
+      case 'confidence': return CONFIDENCE_RANK[a.confidence];
+      case 'arcStatus': return a.arcStatus ?? '';
+      case 'cloud': return a.clouds.join(',');
+      case 'sources': return a.sources.length;
+      default: return a.name.toLowerCase();
+    }
+  };
+  const sign = f.dir === 'asc' ? 1 : -1;
+  return kept.sort((x, y) => {
+    const a = key(x), b = key(y);
+    return (a < b ? -1 : a > b ? 1 : x.name.localeCompare(y.name)) * sign;
+  });
+}

@@ -1,0 +1,2 @@
+export { portal } from './routes.ts';
+export type { PortalDeps, RunReportRenderers } from './page.ts';
