@@ -11,7 +11,7 @@ export { PORTAL_LIMITS } from './limits.ts';
 export { csvCell } from './hunting.ts';
 
 /** The browser scripts of the hunting editor and the live feed (portal/scripts/), served as they are. */
-const SCRIPTS = ['hunting.js', 'live.js'] as const;
+const SCRIPTS = ['hunting.js', 'live.js', 'portal-b.css'] as const;
 
 /**
  * The portal's services beside its pages: the hunting editor's endpoints, the live feed, and their
@@ -29,7 +29,7 @@ export const portalServices: FastifyPluginAsyncZod<HuntingServiceDeps & LiveServ
   }, async (req, reply) => {
     const body = files.get(req.params.file as (typeof SCRIPTS)[number]);
     if (!body) throw protocolError('ARCSIM_E_NOT_FOUND', `no portal script ${req.params.file}`);
-    return reply.headers({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' }).type('text/javascript; charset=utf-8').send(body);
+    return reply.headers({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' }).type(req.params.file.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8').send(body);
   });
   await app.register(huntingServices, deps);
   await app.register(liveService, deps);
