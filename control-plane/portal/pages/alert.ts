@@ -82,7 +82,7 @@ ${section('Entities', entities.length
   ? html`<ul class="plain" id="entities">${entities.map((e) => html`<li><b>${String(e.type ?? 'entity')}</b> ${entityLine(e)}</li>`)}</ul>`
   : html`<p class="muted">No entities.</p>`, 'alert-entities')}
 ${section('Evidence events', events.length
-  ? html`<div class="table-wrap"><table id="evidence"><caption>${links.length} linked events${links.length > MAX_EVIDENCE ? ` (first ${MAX_EVIDENCE})` : ''}</caption>
+  ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Evidence events"><table id="evidence"><caption>${links.length} linked events${links.length > MAX_EVIDENCE ? ` (first ${MAX_EVIDENCE})` : ''}</caption>
 <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Table</th><th scope="col">Action</th><th scope="col">Detail</th></tr></thead>
 <tbody>${events.map((e) => {
     const ev = e as unknown as Record<string, unknown>;

@@ -43,7 +43,7 @@ export default definePage({
         const shown = r.rows.slice(0, SHOWN_ROWS);
         result = html`<p id="result-summary">${r.rows.length} rows${r.truncated ? ' (truncated at the row cap)' : ''} in ${ms} ms${r.rows.length > SHOWN_ROWS ? ` · the first ${SHOWN_ROWS} shown` : ''} ·
 <a id="csv-link" href="/portal/hunting/results.csv${queryString({ query: text })}" download>Export CSV</a></p>
-<div class="table-wrap"><table id="results"><caption>Results</caption><thead><tr>${r.columns.map((c) => html`<th scope="col">${c.name}</th>`)}</tr></thead>
+<div class="table-wrap" tabindex="0" role="region" aria-label="Query results"><table id="results"><caption>Results</caption><thead><tr>${r.columns.map((c) => html`<th scope="col">${c.name}</th>`)}</tr></thead>
 <tbody>${shown.map((row) => html`<tr>${r.columns.map((c) => html`<td>${cellText(row[c.name] ?? null)}</td>`)}</tr>`)}</tbody></table></div>`;
       } catch (err) {
         if (!(err instanceof ArcsimError)) throw err;

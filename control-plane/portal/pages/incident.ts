@@ -95,7 +95,7 @@ ${section('Devices', html`<ul class="plain" id="incident-devices">${devices.map(
 ${section('Users', users.length ? html`<ul class="plain" id="incident-users">${users.map((u) => html`<li>${u.label}</li>`)}</ul>` : html`<p class="muted">No accounts named.</p>`, 'incident-users-card')}
 ${section('IP addresses', ips.length ? html`<ul class="plain" id="incident-ips">${ips.map((u) => html`<li>${u.label}</li>`)}</ul>` : html`<p class="muted">No addresses named.</p>`, 'incident-ips-card')}
 </div>
-${section('Evidence', events.length ? html`<div class="table-wrap"><table id="incident-evidence"><caption>${links.length} events linked to its alerts${links.length > MAX_EVIDENCE ? ` (first ${MAX_EVIDENCE})` : ''}</caption>
+${section('Evidence', events.length ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Evidence events"><table id="incident-evidence"><caption>${links.length} events linked to its alerts${links.length > MAX_EVIDENCE ? ` (first ${MAX_EVIDENCE})` : ''}</caption>
 <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Device</th><th scope="col">Action</th><th scope="col">Detail</th></tr></thead><tbody>
 ${events.map((e) => { const ev = e as unknown as Record<string, unknown>; return html`<tr><td>${String(ev.Timestamp ?? '')}</td><td>${String(ev.DeviceName ?? '')}</td><td>${String(ev.ActionType ?? '')}</td><td>${['FileName', 'ProcessCommandLine', 'RemoteIP', 'AccountName'].map((k) => ev[k]).filter((v) => v !== undefined && v !== null && v !== '').join(' · ')}</td></tr>`; })}
 </tbody></table></div>` : html`<p class="muted">No linked events.</p>`, 'incident-evidence-card')}
