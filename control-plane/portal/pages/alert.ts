@@ -60,7 +60,6 @@ export default definePage({
     const entities = (Array.isArray(p.entities) ? p.entities : []) as Entity[];
     const steps = (Array.isArray(p.remediationSteps) ? p.remediationSteps : []).map(String);
     const m365 = copies.find((c) => c.product === 'M365D');
-    const mdc = copies.find((c) => c.product === 'MDC');
     const responder = roleAllows(viewer.role, 'responder');
     const statusForm = (product: string, copyId: string) => (responder
       ? html`<form method="post" action="/portal/alerts/status" class="inline"><input type="hidden" name="csrf" value="${viewer.csrf ?? ''}">
@@ -75,7 +74,7 @@ ${incident ? html`<li><a id="incident-link" href="/portal/incidents/${incident}"
     return {
       kind: 'page', title: String(p.alertDisplayName ?? alert.alertType), nav: 'alerts',
       body: html`<p id="alert-type">${alert.alertType} · ${severityBadge(alert.severity)} · ${String(p.intent ?? '')} · detected by ${String(p.detectingProduct ?? '')}</p>
-<p><a class="button" id="open-query" href="/portal/hunting${queryString({ query: openQueryFor(mdc?.copyId ?? id), run: '1' })}">Open query</a></p>
+<p><a class="button" id="open-query" href="/portal/hunting${queryString({ query: openQueryFor(id), run: '1' })}">Open query</a></p>
 <div class="split"><div>
 ${section('Description', html`<p id="description">${String(p.description ?? '')}</p>`, 'alert-description')}
 ${section('Entities', entities.length

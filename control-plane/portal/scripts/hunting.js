@@ -38,7 +38,7 @@
     var text = ta.value, mine = ++seq;
     post('/portal/hunting/classify', { text: text }).then(function (r) { if (r && mine === seq) paint(text, r.ranges, r.errors); });
   }
-  function close() { list.hidden = true; list.replaceChildren(); items = []; active = -1; ta.removeAttribute('aria-activedescendant'); }
+  function close() { ta.setAttribute('aria-expanded', 'false'); list.hidden = true; list.replaceChildren(); items = []; active = -1; ta.removeAttribute('aria-activedescendant'); }
   function choose(i) {
     var it = items[i];
     if (!it || !edit) return;
@@ -58,7 +58,7 @@
       li.addEventListener('mousedown', function (e) { e.preventDefault(); choose(i); });
       list.appendChild(li);
     });
-    list.hidden = false; move(0);
+    list.hidden = false; ta.setAttribute('aria-expanded', 'true'); move(0);
   }
   function move(i) {
     active = (i + items.length) % items.length;
@@ -68,7 +68,7 @@
   function complete() {
     post('/portal/hunting/complete', { text: ta.value, position: ta.selectionStart }).then(function (r) { if (r) show(r); });
   }
-  ta.setAttribute('role', 'combobox'); ta.setAttribute('aria-autocomplete', 'list'); ta.setAttribute('aria-controls', 'completions');
+  ta.setAttribute('role', 'combobox'); ta.setAttribute('aria-expanded', 'false'); ta.setAttribute('aria-autocomplete', 'list'); ta.setAttribute('aria-controls', 'completions');
   ta.addEventListener('input', function () {
     clearTimeout(timer);
     timer = setTimeout(function () {
