@@ -479,11 +479,11 @@ export class Agent extends EventEmitter {
     this.heartbeatTimer.unref();
   }
 
-  /** Sends a heartbeat, carrying the spool's drop total, when registered. */
+  /** Sends a heartbeat, carrying the spool's drop total and depth, when registered. */
   private heartbeat(): void {
     if (!this.registered) return;
     this.lastHeartbeatAt = this.clock.now();
-    this.connection?.send(encodeHeartbeat(new Date(this.lastHeartbeatAt), this.droppedEvents()));
+    this.connection?.send(encodeHeartbeat(new Date(this.lastHeartbeatAt), this.droppedEvents(), this.pendingEvents()));
   }
 
   private async onCommand(msg: MessageOf<'command'>): Promise<void> {

@@ -158,10 +158,11 @@ export function encodeRegister(body: Omit<MessageInput<'register'>, 'v' | 'type'
   return JSON.stringify({ v: V, type: 'register', machine: body.machine, sqlInstances: sql, extensions: ext });
 }
 
-/** The `heartbeat` frame; `time` is `Date#toISOString()` (always an ISO time), `droppedEvents` a count. */
-export function encodeHeartbeat(time: Date, droppedEvents: number): string {
+/** The `heartbeat` frame; `time` is `Date#toISOString()` (always an ISO time), `droppedEvents` and `spooledEvents` counts. */
+export function encodeHeartbeat(time: Date, droppedEvents: number, spooledEvents?: number): string {
   if (!nonNegInt(droppedEvents)) throw new RangeError(`droppedEvents must be a count, got ${droppedEvents}`);
-  return JSON.stringify({ v: V, type: 'heartbeat', time: time.toISOString(), droppedEvents });
+  if (spooledEvents !== undefined && !nonNegInt(spooledEvents)) throw new RangeError(`spooledEvents must be a count, got ${spooledEvents}`);
+  return JSON.stringify({ v: V, type: 'heartbeat', time: time.toISOString(), droppedEvents, ...(spooledEvents !== undefined ? { spooledEvents } : {}) });
 }
 
 /** The `key-rotated` answer to a `rotate-key` whose `id` this decoder (or zod) already checked. */

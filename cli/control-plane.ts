@@ -59,6 +59,7 @@ export function controlPlaneCommand(): Command {
           inventory: { ...file.inventory, importDir }, allowNoRules: opts.allowNoRules ?? file.allowNoRules,
           limits: { ...file.limits, heartbeatIntervalSec },
           ...(file.sinks ? { sinks: file.sinks } : {}),
+          ...(file.metrics ? { metrics: file.metrics } : {}),
         },
       });
       if (svc.cp.refusedRules.length) {

@@ -3,6 +3,17 @@ import { join, resolve } from 'node:path';
 import { createControlPlane, openPostgresStore, openSqliteStore, type ControlPlane, type ControlPlaneConfig, type Store } from '../control-plane/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { protocolError } from '../protocol/errors.ts';
+import type { RunResult } from '../protocol/index.ts';
+import { toJUnit } from '../testruns/reports/junit.ts';
+import { toMarkdown } from '../testruns/reports/markdown.ts';
+import { toNavigatorLayer } from '../testruns/reports/navigator.ts';
+
+/** The run reports the portal offers for download (the same as `arcsim run --junit/--navigator/--report`). */
+const RUN_REPORTS = {
+  junit: (r: unknown) => toJUnit(r as RunResult),
+  navigator: (r: unknown) => toNavigatorLayer(r as RunResult),
+  markdown: (r: unknown) => toMarkdown(r as RunResult),
+};
 
 export interface StartedControlPlane {
   cp: ControlPlane;
@@ -46,7 +57,7 @@ export async function startControlPlane(options: {
   }
   let cp: ControlPlane;
   try {
-    cp = createControlPlane({ store, logger: options.logger, config: { ...options.config, host: options.host, port: options.port } });
+    cp = createControlPlane({ store, logger: options.logger, config: { ...options.config, host: options.host, port: options.port }, runReports: RUN_REPORTS });
   } catch (err) {
     await store.close();
     throw err;

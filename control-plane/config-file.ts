@@ -57,6 +57,8 @@ export const ConfigFileSchema = z.strictObject({
     maxFrameBytes: z.number().int().min(LIMITS.maxFrameBytes, `at least ${LIMITS.maxFrameBytes}: agents send frames of up to the protocol's limit`).optional(),
   }).optional(),
   sinks: shape.sinks.unwrap().optional(),
+  /** `GET /metrics`: `agentLabels: false` for large fleets (one series per agent and table otherwise). */
+  metrics: shape.metrics.unwrap().partial().optional(),
   logFormat: z.enum(['json', 'pretty']).optional(),
 }).refine((c) => !(c.dataDir && c.storeUrl), { message: 'give dataDir (SQLite) or storeUrl (PostgreSQL), not both', path: ['storeUrl'] });
 

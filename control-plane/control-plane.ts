@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
+import type { RunReportRenderers } from './portal/index.ts';
 import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
 import { primeFileProfiles } from './detection/file-profile.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
@@ -25,6 +26,7 @@ import { Inventory, InventoryConfigSchema, type ConnectedAgents } from './invent
 import { loadServerTls } from './tls/server-tls.ts';
 import { decideTransport, type Transport } from './tls/transport.ts';
 import { Sinks, SinksConfigSchema } from './sinks/index.ts';
+import { Metrics } from './metrics/metrics.ts';
 
 /** Control-plane settings; every number has its unit in its name or comment. */
 export const ControlPlaneConfigSchema = z.strictObject({
@@ -56,6 +58,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   inventory: InventoryConfigSchema.default(InventoryConfigSchema.parse({})),
   /** Where alert changes stream to: syslog (TCP, UDP) and webhooks (see sinks/sink-config.ts, docs/sinks.md). */
   sinks: SinksConfigSchema,
+  /** `GET /metrics` (Prometheus): `agentLabels: false` drops the per-agent label from the event counters and spool gauges (large fleets). */
+  metrics: z.strictObject({ agentLabels: z.boolean().default(true) }).default({ agentLabels: true }),
   /** Whole positive numbers (the config file also keeps the frame and batch sizes from going below the protocol's). */
   limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().int().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
@@ -70,6 +74,8 @@ export interface ControlPlaneDeps {
   config?: ControlPlaneConfig;
   /** Jitter source in [0, 1) for sink retry backoff (injectable for deterministic tests). */
   random?: () => number;
+  /** Renderers of a test run's JUnit / Navigator / Markdown reports for the portal's downloads (testruns/ sits above the control plane, so its caller gives them). */
+  runReports?: RunReportRenderers;
 }
 
 export interface ControlPlane extends EventEmitter {
@@ -184,12 +190,17 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   });
 
   const sinks = new Sinks(config.sinks, { store: deps.store, clock, logger, baseUrl: () => baseUrl, ...(deps.random ? { random: deps.random } : {}) });
-  const health = new StoreHealth(clock);
+  const metrics: Metrics = new Metrics({
+    connectedAgents: (): number => gateway.sessions.size,
+    ...(config.sinks.length ? { sinks: () => sinks.health() } : {}),
+  }, { agentLabels: config.metrics.agentLabels });
+  const health = new StoreHealth(clock, (cause) => metrics.storeError(cause));
   let accepting = false;
-  const gateway = new Gateway(app.server, deps.store, limits, logger, {
+  const gateway: Gateway = new Gateway(app.server, deps.store, limits, logger, {
     ingest,
     clock,
     health,
+    metrics,
     onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
     onRegistered: (s: AgentSession, m: MachineRow) => {
@@ -255,6 +266,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     ingest: { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) },
     logger, limits,
     sinks,
+    metrics,
+    runReports: deps.runReports,
   });
 
   return Object.assign(emitter, {

@@ -76,6 +76,8 @@ export const HeartbeatSchema = z.strictObject({
   time: isoTime,
   /** Events the agent's spool dropped because it was full, since its spool was created (a total, not a delta). */
   droppedEvents: z.number().int().nonnegative().optional(),
+  /** Events waiting in the agent's spool (not yet acked) when the heartbeat was sent. */
+  spooledEvents: z.number().int().nonnegative().optional(),
 });
 
 export const EventsSchema = z.strictObject({

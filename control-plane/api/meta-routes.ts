@@ -5,7 +5,8 @@ import type { Store } from '../store/index.ts';
 import type { Caller } from '../auth/api-keys.ts';
 import type { FastifyRequest } from 'fastify';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
-import { ERROR_RESPONSES } from './http.ts';
+import { ERROR_RESPONSES, ROLE } from './http.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Transport } from '../tls/transport.ts';
 import type { SinkHealth } from '../sinks/index.ts';
 
@@ -43,6 +44,8 @@ export interface MetaRouteDeps {
   identify(req: FastifyRequest): Promise<Caller | undefined>;
   transport: Transport;
   sinks?: { size: number; health(): Promise<SinkHealth[]> };
+  /** Prometheus metrics (GET /metrics); absent: the route is not served. */
+  metrics?: Metrics;
 }
 
 /**
@@ -107,6 +110,19 @@ export const metaRoutes: FastifyPluginAsyncZod<MetaRouteDeps> = async (app, deps
     if (!deps.acceptingAgents()) reasons.push('gateway: not accepting agent connections');
     return reasons.length === 0 ? reply.status(200).send({ status: 'ready' as const }) : reply.status(503).send({ status: 'not-ready' as const, reasons });
   });
+
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    // Prometheus scrapes with `authorization: Bearer <key>` (scrape_config `authorization.credentials`): a reader key.
+    app.get('/metrics', {
+      schema: {
+        tags, security: ROLE.reader, produces: ['text/plain'],
+        summary: 'Prometheus metrics (text exposition format 0.0.4): events received, stored and refused by table and agent, ack and detection latency histograms, alerts raised and folded, connected agents, agents\' spool depth and drops, store errors, sink backlog and lag, process figures',
+      },
+    }, async (_req, reply) => {
+      reply.type(metrics.contentType).send(await metrics.text());
+    });
+  }
 
   app.get('/openapi.json', {
     config: { public: true },

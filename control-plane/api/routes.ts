@@ -27,7 +27,7 @@ import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
-import { portal } from '../portal/index.ts';
+import { portal, type RunReportRenderers } from '../portal/index.ts';
 import { portalServices } from '../portal/services/index.ts';
 import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';
@@ -68,8 +68,12 @@ export interface ApiDeps {
   limits: Pick<Limits, 'maxBodyBytes' | 'maxImportBodyBytes'>;
   /** The configured sinks (their state on /api/health). */
   sinks?: Pick<Sinks, 'health' | 'size' | 'wake'>;
+  /** Prometheus metrics served at GET /metrics. */
+  metrics?: import('../metrics/metrics.ts').Metrics;
   /** KQL limits (row cap, timeout, scan cap); QUERY_LIMITS when not given. */
   queryLimits?: Partial<QueryLimits>;
+  /** The portal's run report downloads (JUnit, Navigator, Markdown); the run page offers none without them. */
+  runReports?: RunReportRenderers;
 }
 
 /**
@@ -109,7 +113,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
   app.register(keyRoutes, deps);
-  app.register(portal, { ...deps, sessions });
+  app.register(portal, { store: deps.store, clock: deps.clock, sessions, baseUrl: deps.baseUrl, reports: deps.runReports, sync: deps.sync });
   app.register(portalServices, deps);
   app.register(installRoutes, deps);
   app.register(queryRoutes, deps);

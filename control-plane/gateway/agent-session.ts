@@ -10,6 +10,7 @@ import type { AgentRow, MachineRow, Store } from '../store/index.ts';
 import type { Ingest, IngestResult } from '../ingest/ingest.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 export interface SessionDeps {
   store: Pick<Store, 'machines' | 'agents'>;
@@ -40,6 +41,8 @@ export interface SessionDeps {
   registered?(): void;
   /** Told of every batch commit and every store write fault, for `/api/health`. */
   health?: StoreHealth;
+  /** Counts events received, stored and refused, ack and detection latencies, alerts, spool figures (GET /metrics). */
+  metrics?: Metrics;
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
@@ -170,6 +173,7 @@ export class AgentSession {
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
     if (!decoded.ok) {
       const seq = seqOf(text);
+      if (seq !== undefined) this.deps.metrics?.eventsRejected(this.agentId, decoded.error.code, undefined);
       return this.sendError(decoded.error, seq);
     }
     const msg = decoded.message;
@@ -192,6 +196,7 @@ export class AgentSession {
         }
         await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now(), msg.droppedEvents);
         this.deps.health?.succeeded();
+        this.deps.metrics?.heartbeat(this.agentId, msg.spooledEvents, msg.droppedEvents);
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, arrivedAt);
@@ -270,19 +275,38 @@ export class AgentSession {
   }
 
   private async events(msg: MessageOf<'events'>, arrivedAt: number): Promise<void> {
-    if (!this.machine) return this.sendError(protocolError('ARCSIM_E_NOT_REGISTERED'), msg.seq);
+    const metrics = this.deps.metrics;
+    metrics?.eventsReceived(this.agentId, msg.events);
+    const refuse = (error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }) => {
+      metrics?.eventsRejected(this.agentId, error.code, msg.events);
+      this.sendError(error, msg.seq, retry);
+    };
+    if (!this.machine) return refuse(protocolError('ARCSIM_E_NOT_REGISTERED'));
     const foreign = msg.events.findIndex((e) => e.DeviceId !== this.agentId);
     if (foreign >= 0) {
-      return this.sendError(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`), msg.seq);
+      return refuse(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`));
     }
     if (!this.takeTokens(msg.events.length)) {
-      return this.sendError(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), msg.seq, {
+      return refuse(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), {
         retryable: true, retryAfterMs: this.deps.limits.rateLimitRetryAfterMs,
       });
     }
-    const result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events, arrivedAt);
+    let result: IngestResult;
+    try {
+      result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events, arrivedAt);
+    } catch (err) {
+      // Answered by failed() (a retryable store-write error or an internal one); counted here, where the events are known.
+      metrics?.eventsRejected(this.agentId, storeFault(err) ? 'ARCSIM_E_STORE_WRITE' : 'ARCSIM_E_INTERNAL', msg.events);
+      throw err;
+    }
     this.deps.health?.succeeded();
     this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
+    if (metrics) {
+      const seconds = (performance.now() - arrivedAt) / 1000;
+      metrics.batchAcked(seconds);
+      metrics.eventsStored(this.agentId, result.storedByTable);
+      for (const a of result.alerts) metrics.alert(a.alert.alertType, a.created, seconds * 1000);
+    }
     this.deps.onIngested(this, result);
   }
 

@@ -111,7 +111,10 @@ export class Gateway {
       this.open.add(session);
       ws.on('close', () => {
         this.open.delete(session);
-        if (this.sessions.get(auth.agent.agentId) === session) this.sessions.delete(auth.agent.agentId);
+        if (this.sessions.get(auth.agent.agentId) === session) {
+          this.sessions.delete(auth.agent.agentId);
+          this.sessionDeps.metrics?.agentGone(auth.agent.agentId);
+        }
       });
       this.logger.debug('agent connected', { agentId: auth.agent.agentId });
     });

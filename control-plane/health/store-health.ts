@@ -41,10 +41,12 @@ export type StoreHealthState =
 export class StoreHealth {
   private fault: { cause: string; since: number } | undefined;
 
-  constructor(private readonly clock: Clock) {}
+  /** `onFailed`: told of every failed write (the metrics count them), not only the first of a streak. */
+  constructor(private readonly clock: Clock, private readonly onFailed?: (cause: string) => void) {}
 
   /** A write failed because of `cause` (see storeFault). */
   failed(cause: string): void {
+    this.onFailed?.(cause);
     if (this.fault?.cause === cause) return;
     this.fault = { cause, since: this.fault?.since ?? this.clock.now() };
   }

@@ -10,6 +10,8 @@ import { correlateAlert, refreshIncident } from '../incidents/incident-correlato
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
   stored: number;
+  /** The same, by MDE table (for the metrics). */
+  storedByTable: Record<string, number>;
   /** One per occurrence; one folded in memory (`deferred`) carries its alert as the transaction first wrote it. */
   alerts: UpsertResult[];
 }
@@ -91,7 +93,9 @@ export class Ingest {
         await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
       }
     }
-    return { stored: fresh.length, alerts };
+    const storedByTable: Record<string, number> = {};
+    for (const e of fresh) storedByTable[e.Table] = (storedByTable[e.Table] ?? 0) + 1;
+    return { stored: fresh.length, storedByTable, alerts };
   }
 
   /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */

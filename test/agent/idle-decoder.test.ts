@@ -153,11 +153,13 @@ test('the inventory child\'s output: the hand check accepts exactly what Invento
 });
 
 test('heartbeat and key-rotated: the hand encoders write what the zod encoder writes', () => {
-  fc.assert(fc.property(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z') }), count, fc.string({ minLength: 1, maxLength: 128 }), (time, dropped, rid) => {
+  fc.assert(fc.property(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z') }), count, fc.string({ minLength: 1, maxLength: 128 }), count, (time, dropped, rid, spooled) => {
     assert.deepStrictEqual(JSON.parse(encodeHeartbeat(time, dropped)), JSON.parse(encodeFrame('heartbeat', { time: time.toISOString(), droppedEvents: dropped })));
+    assert.deepStrictEqual(JSON.parse(encodeHeartbeat(time, dropped, spooled)), JSON.parse(encodeFrame('heartbeat', { time: time.toISOString(), droppedEvents: dropped, spooledEvents: spooled })));
     assert.deepStrictEqual(JSON.parse(encodeKeyRotated(rid)), JSON.parse(encodeFrame('key-rotated', { id: rid })));
   }), fcParams(runsFor(500), 74));
   assert.throws(() => encodeHeartbeat(new Date(0), -1), RangeError);
+  assert.throws(() => encodeHeartbeat(new Date(0), 0, 1.5), RangeError);
   assert.throws(() => encodeKeyRotated(''), RangeError);
 });
 

@@ -22,6 +22,7 @@ import { startTestPostgres } from '../support/postgres.ts';
 const ssh = loadLibrary().get('ssh-brute-force-failed')!;
 const T0 = Date.UTC(2026, 5, 1);
 const MIN = 60_000;
+const DAY = 86_400_000;
 
 const postgres = await startTestPostgres();
 after(() => postgres.pg?.stop());
@@ -209,6 +210,69 @@ for (const backend of backends) {
       assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '0%_' }], limit: 10 })), [2], 'LIKE wildcards in the text are literal');
       assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', contains: [{ column: 'ProcessCommandLine', text: '1_0' }], limit: 10 })), []);
       assert.deepEqual(ids(await s.events.scanEvents({ table: 'DeviceProcessEvents', limit: 2 })), [4, 2], 'the limit keeps the newest');
+    }));
+
+    it('deviceTimeline (portal): one agent, newest first, table / action type / time filters, keyset pages that neither overlap nor skip', withStore(async (s) => {
+      const ev = (i: number, table: string, device: string, action: string, at = T0 + i * MIN) => ({
+        Table: table, Timestamp: new Date(at).toISOString(), DeviceId: device, DeviceName: `host-${device}`, ActionType: action,
+        ReportId: `0190a0b0-0000-7000-8000-${String(i).padStart(12, '0')}`,
+      }) as unknown as SensorEvent;
+      // 5 and 6 share a timestamp: the ReportId orders them (6 first, descending).
+      await s.events.insertEvents('a1', [
+        ev(1, 'DeviceProcessEvents', 'a1', 'ProcessCreated'), ev(2, 'DeviceNetworkEvents', 'a1', 'ConnectionSuccess'),
+        ev(3, 'DeviceProcessEvents', 'a1', 'ProcessCreated'), ev(4, 'DeviceLogonEvents', 'a1', 'LogonFailed'),
+        ev(5, 'DeviceProcessEvents', 'a1', 'ProcessCreated', T0 + 5 * MIN), ev(6, 'DeviceFileEvents', 'a1', 'FileCreated', T0 + 5 * MIN),
+      ], T0);
+      await s.events.insertEvents('a2', [ev(7, 'DeviceProcessEvents', 'a2', 'ProcessCreated')], T0);
+      const ids = (list: SensorEvent[]) => list.map((e) => Number(e.ReportId.slice(-3)));
+      assert.deepEqual(ids(await s.events.deviceTimeline({ agentId: 'a1', limit: 10 })), [6, 5, 4, 3, 2, 1]);
+      assert.deepEqual(ids(await s.events.deviceTimeline({ agentId: 'a1', table: 'DeviceProcessEvents', limit: 10 })), [5, 3, 1]);
+      assert.deepEqual(ids(await s.events.deviceTimeline({ agentId: 'a1', actionType: 'LogonFailed', limit: 10 })), [4]);
+      assert.deepEqual(ids(await s.events.deviceTimeline({ agentId: 'a1', from: T0 + 2 * MIN, to: T0 + 4 * MIN, limit: 10 })), [4, 3, 2], 'both bounds inclusive');
+      const first = await s.events.deviceTimeline({ agentId: 'a1', limit: 2 });
+      assert.deepEqual(ids(first), [6, 5]);
+      const last = first.at(-1)!;
+      const second = await s.events.deviceTimeline({ agentId: 'a1', limit: 2, before: { ts: Date.parse(last.Timestamp), reportId: last.ReportId } });
+      assert.deepEqual(ids(second), [4, 3], 'the page after 5 starts at 4, though 5 and 6 share a time');
+      assert.deepEqual(ids(await s.events.deviceTimeline({ agentId: 'a2', limit: 10 })), [7]);
+    }));
+
+    it('pageAlerts / alertCounts / alertCountsOverTime (portal): filters, sorts, offset paging with the total, counts by severity, status and day', withStore(async (s) => {
+      const add = (id: string, over: Partial<AlertRow>) => s.alerts.upsertAlert(alert(id, { dedupKey: `k-${id}`, ...over }), 0);
+      await add('A1', { severity: 'High', status: 'Active', endTime: T0 + 1 * MIN, timeGenerated: T0, count: 3, properties: { alertDisplayName: 'Bravo', compromisedEntity: 'web-01' } });
+      await add('A2', { severity: 'Low', status: 'Dismissed', endTime: T0 + 2 * MIN, timeGenerated: T0 + DAY, count: 1, properties: { alertDisplayName: 'alpha 100%', compromisedEntity: 'db-01' } });
+      await add('A3', { severity: 'Medium', status: 'Active', endTime: T0 + 3 * MIN, timeGenerated: T0 + DAY + MIN, count: 2, resourceId: '/machines/m2', properties: { alertDisplayName: 'Charlie', compromisedEntity: 'web-02' } });
+      await s.alerts.insertAlertCopies([{ systemAlertId: 'A3', product: 'MDE', copyId: 'da3', status: 'Active', updatedAt: T0 }]);
+      const page = (q: Partial<Parameters<Store['alerts']['pageAlerts']>[0]>) => s.alerts.pageAlerts({ sort: 'time', dir: 'desc', offset: 0, limit: 10, ...q })
+        .then((r) => ({ ids: r.rows.map((a) => a.systemAlertId), total: r.total }));
+      assert.deepEqual(await page({}), { ids: ['A3', 'A2', 'A1'], total: 3 });
+      assert.deepEqual(await page({ sort: 'severity' }), { ids: ['A1', 'A3', 'A2'], total: 3 }, 'High, Medium, Low');
+      assert.deepEqual(await page({ sort: 'name', dir: 'asc' }), { ids: ['A1', 'A3', 'A2'], total: 3 }, 'by display name (ASCII order)');
+      assert.deepEqual(await page({ sort: 'count', dir: 'asc' }), { ids: ['A2', 'A3', 'A1'], total: 3 });
+      assert.deepEqual(await page({ status: 'Active' }), { ids: ['A3', 'A1'], total: 2 });
+      assert.deepEqual(await page({ product: 'MDE' }), { ids: ['A3'], total: 1 });
+      assert.deepEqual(await page({ resourceId: '/machines/m2' }), { ids: ['A3'], total: 1 });
+      assert.deepEqual(await page({ from: T0 + 2 * MIN, to: T0 + 3 * MIN }), { ids: ['A3', 'A2'], total: 2 }, 'by last activity, bounds inclusive');
+      assert.deepEqual(await page({ search: 'WEB-0' }), { ids: ['A3', 'A1'], total: 2 }, 'entity, ignoring case');
+      assert.deepEqual(await page({ search: '0%' }), { ids: ['A2'], total: 1 }, 'wildcards are literal');
+      assert.deepEqual(await page({ limit: 1, offset: 1 }), { ids: ['A2'], total: 3 }, 'a page of one, the total of all');
+      const counts = (await s.alerts.alertCounts()).sort((a, b) => a.severity.localeCompare(b.severity));
+      assert.deepEqual(counts, [{ severity: 'High', status: 'Active', count: 1 }, { severity: 'Low', status: 'Dismissed', count: 1 }, { severity: 'Medium', status: 'Active', count: 1 }]);
+      assert.deepEqual(await s.alerts.alertCounts(['/machines/m2']), [{ severity: 'Medium', status: 'Active', count: 1 }]);
+      const days = (await s.alerts.alertCountsOverTime(T0, DAY)).sort((a, b) => a.bucket - b.bucket || a.severity.localeCompare(b.severity));
+      assert.deepEqual(days, [
+        { bucket: T0, severity: 'High', count: 1 }, { bucket: T0 + DAY, severity: 'Low', count: 1 }, { bucket: T0 + DAY, severity: 'Medium', count: 1 },
+      ]);
+      assert.deepEqual(await s.alerts.alertCountsOverTime(T0 + DAY, DAY).then((d) => d.map((x) => x.count).reduce((a, b) => a + b, 0)), 2, 'alerts before `from` are left out');
+    }));
+
+    it('recentIncidents (portal): latest activity first, redirected ones left out, at most the limit', withStore(async (s) => {
+      await s.incidents.insertIncident(incident('I1', T0, { lastActivity: T0 + 3 * MIN }));
+      await s.incidents.insertIncident(incident('I2', T0, { lastActivity: T0 + 5 * MIN }));
+      await s.incidents.insertIncident(incident('I3', T0, { lastActivity: T0 + 9 * MIN, redirectedTo: 'I2' }));
+      await s.incidents.insertIncident(incident('I4', T0, { lastActivity: T0 + 1 * MIN }));
+      assert.deepEqual((await s.incidents.recentIncidents(10)).map((i) => i.incidentId), ['I2', 'I1', 'I4']);
+      assert.deepEqual((await s.incidents.recentIncidents(2)).map((i) => i.incidentId), ['I2', 'I1']);
     }));
 
     it('latestFileCertificates: the newest certificate rows by event time, oldest first, no other table', withStore(async (s) => {

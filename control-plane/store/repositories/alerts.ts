@@ -151,10 +151,10 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
 
   async alertCountsOverTime(from: number, bucketMs: number): Promise<Array<{ bucket: number; severity: AlertSeverity; count: number }>> {
     const rows = await this.ex.all<{ b: number | string; severity: AlertSeverity; n: number | string }>(sqlPer({
-      sqlite: `SELECT (time_generated - ?) / ? AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ? GROUP BY b, severity ORDER BY b`,
+      sqlite: `SELECT CAST((time_generated - ?) / ? AS INTEGER) AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ? GROUP BY b, severity ORDER BY b`,
       postgres: `SELECT (time_generated - ?::bigint) / ?::bigint AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ?::bigint GROUP BY b, severity ORDER BY b`,
     }), [from, bucketMs, from]);
-    return rows.map((r) => ({ bucket: from + Number(r.b) * bucketMs, severity: r.severity, count: Number(r.n) }));
+    return rows.map((r) => ({ bucket: from + Math.floor(Number(r.b)) * bucketMs, severity: r.severity, count: Number(r.n) }));
   }
 
   async alertCounts(resourceIds?: string[]): Promise<Array<{ severity: AlertSeverity; status: AlertStatus; count: number }>> {

@@ -2,8 +2,7 @@
 -- filtered, sorted list; these indexes keep that a range read with 10,000 alerts. Saved hunting
 -- queries, one set per API key name.
 
--- Alerts blade: last active first, optionally one severity, status or machine.
-CREATE INDEX IF NOT EXISTS alerts_time ON alerts(end_time, system_alert_id);
+-- Alerts blade: last active first (020 has end_time alone), by severity, status or machine.
 CREATE INDEX IF NOT EXISTS alerts_severity_time ON alerts(severity, end_time);
 CREATE INDEX IF NOT EXISTS alerts_status_time ON alerts(status, end_time);
 CREATE INDEX IF NOT EXISTS alerts_resource_time ON alerts(resource_id, end_time);
