@@ -153,7 +153,7 @@ function send(message: FromFleet): void {
 async function main(plan: Extract<ToFleet, { type: 'plan' }>): Promise<void> {
   const stats: AgentStats = { latenciesMs: [], agentFinishMs: [], batchesAcked: 0, storedAcked: 0, errors: [] };
   const agents = plan.agents.map((a) => new BenchAgent(a, stats));
-  await Promise.all(agents.map((a) => a.connect(plan.wsUrl)));
+  await Promise.all(agents.map((a, i) => a.connect(plan.agents[i]!.wsUrl ?? plan.wsUrl)));
   const go = new Promise<void>((resolve) => process.once('message', (m: ToFleet) => m.type === 'go' && resolve()));
   send({ type: 'ready' });
   await go;

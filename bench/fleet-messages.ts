@@ -12,6 +12,8 @@ export interface FleetAgentPlan {
   frames: string[];
   /** Events in all of `frames`. */
   events: number;
+  /** The control plane this agent connects to, when not the plan's `wsUrl` (one of several replicas). */
+  wsUrl?: string;
 }
 
 export type ToFleet =

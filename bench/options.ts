@@ -27,8 +27,20 @@ export interface BenchOptions {
   rules: string[];
   /** An Atomic Red Team atomics/ folder for the offline detection workload (with --rules). */
   atomics: string | undefined;
-  /** Write the detection-at-scale result as JSON to this file (with --rules). */
+  /** Write the results as JSON to this file (with --rules, --connections or --replicas). */
   json: string | undefined;
+  /** Agents of the connections pass (issue 16, goal 4); 0 skips it. */
+  connections: number;
+  /** Seconds of steady heartbeats and batches in the connections pass once all are registered. */
+  connectionsSeconds: number;
+  /** Events per batch in the connections pass. */
+  connectionsBatch: number;
+  /** Store of the replicas pass: `postgres` (a PostgreSQL cluster started by the bench) is the only one replicas can share. */
+  store: 'sqlite' | 'postgres';
+  /** Replica counts of the scale-out pass (issue 16, goal 5), one pass each; empty skips it. */
+  replicas: number[];
+  /** Events per replica pass. */
+  replicaEvents: number;
 }
 
 /** What `npm run bench -- --help` prints. */
@@ -50,12 +62,21 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
                                      flag or separate them with commas
   --atomics DIR     BENCH_ATOMICS    with --rules: the offline events are these Atomic Red Team tests played
                                      (atomics/Txxxx/Txxxx.yaml), re-run hourly; default: the library scenarios
-  --json FILE       BENCH_JSON       with --rules: also write the figures as JSON to FILE
+  --json FILE       BENCH_JSON       with --rules, --connections or --replicas: also write the figures as JSON to FILE
+  --connections N   BENCH_CONNECTIONS  only the connections pass (with --replicas, both): N agents connect at once to one
+                                     control plane, then heartbeat every 5 s and send a batch every 10 s
+  --connections-seconds 30  BENCH_CONNECTIONS_SECONDS  steady seconds after all are registered
+  --connections-batch 5     BENCH_CONNECTIONS_BATCH    events per batch of the connections pass
+  --store postgres  BENCH_STORE      with --replicas: the store the replicas share (a PostgreSQL cluster the bench starts)
+  --replicas 1,2    BENCH_REPLICAS   only the scale-out pass (with --connections, both): N control-plane processes on
+                                     one PostgreSQL behind the same agents, one pass per count
+  --replica-events 40000  BENCH_REPLICA_EVENTS  events per replicas pass
 Figures, the machine and what they mean: docs/performance.md.`;
 
 export const DEFAULTS: BenchOptions = {
   agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
+  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000,
 };
 
 /**
@@ -81,9 +102,15 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       rules: { type: 'string', multiple: true },
       atomics: { type: 'string' },
       json: { type: 'string' },
+      connections: { type: 'string' },
+      'connections-seconds': { type: 'string' },
+      'connections-batch': { type: 'string' },
+      store: { type: 'string' },
+      replicas: { type: 'string' },
+      'replica-events': { type: 'string' },
     },
   });
-  const pick = (name: Exclude<keyof BenchOptions, 'storm' | 'stormAgents' | 'stormStored' | 'rules' | 'atomics' | 'json'>): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+  const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rate' | 'footprint'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
   const rulesText = values.rules ?? (env.BENCH_RULES ? [env.BENCH_RULES] : []);
 
   const agentsText = pick('agents');
@@ -101,9 +128,22 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     rules: rulesText.flatMap((r) => r.split(',')).map((r) => r.trim()).filter((r) => r !== ''),
     atomics: values.atomics ?? (env.BENCH_ATOMICS || undefined),
     json: values.json ?? (env.BENCH_JSON || undefined),
+    connections: numberOr('connections', values.connections ?? env.BENCH_CONNECTIONS, DEFAULTS.connections, 0),
+    connectionsSeconds: numberOr('connections-seconds', values['connections-seconds'] ?? env.BENCH_CONNECTIONS_SECONDS, DEFAULTS.connectionsSeconds, 1),
+    connectionsBatch: numberOr('connections-batch', values['connections-batch'] ?? env.BENCH_CONNECTIONS_BATCH, DEFAULTS.connectionsBatch, 1),
+    store: storeOf(values.store ?? env.BENCH_STORE),
+    replicas: (values.replicas ?? env.BENCH_REPLICAS)?.split(',').map((s) => count('replicas', s.trim(), 1)) ?? DEFAULTS.replicas,
+    replicaEvents: numberOr('replica-events', values['replica-events'] ?? env.BENCH_REPLICA_EVENTS, DEFAULTS.replicaEvents, 1),
   };
-  if (options.rules.length === 0 && (options.atomics !== undefined || options.json !== undefined)) {
-    throw new Error('--atomics and --json go with --rules DIR (the detection-at-scale passes)');
+  if (options.atomics !== undefined && options.rules.length === 0) throw new Error('--atomics goes with --rules DIR (the detection-at-scale passes)');
+  if (options.json !== undefined && options.rules.length === 0 && options.connections === 0 && options.replicas.length === 0) {
+    throw new Error('--json goes with --rules DIR, --connections N or --replicas N,M');
+  }
+  if (options.replicas.length > 0 && options.store !== 'postgres') {
+    throw new Error('--replicas needs --store postgres: replicas share one PostgreSQL database (SQLite is one process\'s file)');
+  }
+  if (options.connectionsBatch > LIMITS.maxEventsPerBatch) {
+    throw new Error(`--connections-batch ${options.connectionsBatch}: the protocol accepts at most ${LIMITS.maxEventsPerBatch} events per batch`);
   }
   if (options.stormStored < options.stormAgents) {
     throw new Error(`--storm-stored ${options.stormStored} is less than --storm-agents ${options.stormAgents}: every reconnecting agent has a stored machine`);
@@ -115,6 +155,11 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     if (k > options.events) throw new Error(`--agents ${k} is more than --events ${options.events}: some agents would send nothing`);
   }
   return options;
+}
+
+function storeOf(text: string | undefined): 'sqlite' | 'postgres' {
+  if (text === undefined || text === 'sqlite' || text === 'postgres') return text ?? DEFAULTS.store;
+  throw new Error(`--store: expected sqlite or postgres, got "${text}"`);
 }
 
 function numberOr(name: string, text: string | undefined, fallback: number, min: number): number {

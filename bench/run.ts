@@ -38,6 +38,8 @@ import { measureAgentFootprint } from './agent-footprint.ts';
 import { formatStorm, runStorm } from './storm.ts';
 import { formatDetectSpeed, runDetectSpeed } from './detect-speed.ts';
 import { writeFileSync } from 'node:fs';
+import { connectionsOk, formatConnections, runConnections } from './connections.ts';
+import { formatReplicas, replicasOk, runReplicas } from './replicas.ts';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
@@ -87,6 +89,38 @@ async function main(): Promise<void> {
       const ok = r.registered === r.agents && r.allRegisteredMs <= 30_000 && r.health.p99Ms <= 200 && r.health.failed === 0;
       console.log(ok ? '  within the bounds (all registered <= 30 s, health p99 <= 200 ms)' : '  OUTSIDE the bounds (all registered <= 30 s, health p99 <= 200 ms)');
       if (!ok) process.exitCode = 1;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (options.connections > 0 || options.replicas.length > 0) {
+    // Issue 16 goals 4 and 5: these passes run on their own (the lead's --all runs them with the rest).
+    const json: Record<string, unknown> = {};
+    const dir = mkdtempSync(join(tmpdir(), 'arcsim-scale-'));
+    try {
+      if (options.connections > 0) {
+        console.log(`  load average before the connections pass: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+        const r = await runConnections({ agents: options.connections, seconds: options.connectionsSeconds, batchEvents: options.connectionsBatch, dir, log: (l) => console.log(`  ${l}`) });
+        console.log('');
+        console.log(formatConnections(r));
+        console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+        const ok = connectionsOk(r);
+        console.log(ok ? '  within the bounds (all registered <= 60 s, RSS <= 512 MB, 0 events lost)' : '  OUTSIDE the bounds (all registered <= 60 s, RSS <= 512 MB, 0 events lost)');
+        if (!ok) process.exitCode = 1;
+        json.connections = { agents: r.agents, connectSeconds: round(r.connectSeconds, 2), rssMb: round(r.rssMb, 1), lost: r.lost };
+      }
+      if (options.replicas.length > 0) {
+        console.log(`\n  load average before the replicas passes: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+        const r = await runReplicas({ replicas: options.replicas, events: options.replicaEvents, batch: options.batch, window: options.window, dir, log: (l) => console.log(`  ${l}`) });
+        console.log('');
+        console.log(formatReplicas(r));
+        console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+        const ok = replicasOk(r);
+        if (!ok) process.exitCode = 1;
+        json.replicas = r.passes.map((p) => ({ replicas: p.replicas, eventsPerSec: Math.round(p.eventsPerSec), duplicates: p.duplicates }));
+      }
+      if (options.json) writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -176,6 +210,10 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function round(n: number, digits: number): number {
+  return Number(n.toFixed(digits));
 }
 
 main().catch((err: unknown) => {

@@ -203,6 +203,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     metrics,
     onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
+    onConnectedAgain: (agentIds: string[]) => inventory.connectedAgain(agentIds),
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
       emitter.emit('registered', s, m);
@@ -302,6 +303,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       accepting = false;
       await inventory.close();
       gateway.close();
+      await gateway.heartbeats.close();
       await app.close();
       await sinks.close();
     },

@@ -32,6 +32,12 @@ export const LIMITS = {
   maxUpgradesPerTurn: 16,
   /** Base delay advised to a refused (ARCSIM_E_BUSY) agent before it reconnects, ms; the server adds up to as much again in jitter. */
   busyRetryAfterMs: 2000,
+  /**
+   * Longest a heartbeat waits in memory before it is written with the others that came meanwhile,
+   * in one transaction, ms (an agent's next frame writes it sooner). 10,000 agents at 5 s are 2,000
+   * heartbeats a second: one commit each kept the control plane busy (issue 16).
+   */
+  heartbeatFlushMs: 1000,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

@@ -10,6 +10,7 @@ import type { AgentRow, MachineRow, Store } from '../store/index.ts';
 import type { Ingest, IngestResult } from '../ingest/ingest.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
+import type { HeartbeatWriter } from './heartbeat-writer.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 
 export interface SessionDeps {
@@ -29,8 +30,10 @@ export interface SessionDeps {
   onIngested(session: AgentSession, result: IngestResult): void;
   /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
   onRegistering?(machine: MachineRow, before: MachineRow | undefined): Promise<void>;
-  /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected). */
+  /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected); not called when `heartbeats` writes them. */
   onHeartbeat?(agentId: string): Promise<void>;
+  /** Writes heartbeats in batches (see HeartbeatWriter); without it each heartbeat is written at once. */
+  heartbeats?: HeartbeatWriter;
   /** The agent asked to be deregistered (uninstall): delete its machine and revoke its key; resolves to the deleted machine's resource id. */
   onDeregister?(agentId: string): Promise<string | null>;
   /** Runs a registration under the gateway's bounded admission; `busy` when its queue is full. */
@@ -177,6 +180,8 @@ export class AgentSession {
       return this.sendError(decoded.error, seq);
     }
     const msg = decoded.message;
+    // This agent's heartbeat still in memory is written before anything it sent later takes effect.
+    if (msg.type !== 'heartbeat' && this.deps.heartbeats?.has(this.agentId)) await this.deps.heartbeats.flush();
     switch (msg.type) {
       case 'register': {
         if (!this.deps.admit) return this.register(msg);
@@ -194,9 +199,10 @@ export class AgentSession {
         if ((await this.deps.store.agents.getAgent(this.agentId))?.revokedAt != null) {
           return this.fail(protocolError('ARCSIM_E_AGENT_REVOKED', `agent ${this.agentId}`));
         }
+        this.deps.metrics?.heartbeat(this.agentId, msg.spooledEvents, msg.droppedEvents);
+        if (this.deps.heartbeats) return this.deps.heartbeats.record(this.agentId, this.deps.clock.now(), msg.droppedEvents);
         await this.deps.store.machines.recordHeartbeat(this.agentId, this.deps.clock.now(), msg.droppedEvents);
         this.deps.health?.succeeded();
-        this.deps.metrics?.heartbeat(this.agentId, msg.spooledEvents, msg.droppedEvents);
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
         return this.events(msg, arrivedAt);

@@ -9,6 +9,7 @@ import { authenticateAgent } from '../auth/enrollment.ts';
 import { Admission } from './admission.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
 import { CommandRegistry } from './command-registry.ts';
+import { HeartbeatWriter } from './heartbeat-writer.ts';
 import { hostDifferences } from './host-fingerprint.ts';
 
 export const AGENT_PATH = '/agent/v1';
@@ -26,6 +27,8 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   /** Bounded admission of registrations and of the upgrades that precede them. */
   readonly admission: Admission;
+  /** Heartbeats written in batches, not one commit each. */
+  readonly heartbeats: HeartbeatWriter;
 
   constructor(
     /** The API's own server: plain http, or https so agents connect with wss on the same port. */
@@ -33,13 +36,19 @@ export class Gateway {
     private readonly store: Pick<Store, 'agents' | 'machines'>,
     private readonly limits: Limits,
     private readonly logger: Logger,
-    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim' | 'admit' | 'busyRetryAfterMs' | 'registered'> & {
+    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim' | 'admit' | 'busyRetryAfterMs' | 'registered' | 'heartbeats'> & {
       onCloneSuspected?(agentId: string, differences: string[]): void;
+      /** Heartbeats written in a batch turned these Disconnected/Expired machines Connected again. */
+      onConnectedAgain?(agentIds: string[]): Promise<void>;
     },
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
     this.admission = new Admission(limits);
+    this.heartbeats = new HeartbeatWriter({
+      store, flushMs: limits.heartbeatFlushMs, logger, health: sessionDeps.health,
+      onConnectedAgain: (ids) => sessionDeps.onConnectedAgain?.(ids) ?? Promise.resolve(),
+    });
     server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -102,7 +111,7 @@ export class Gateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       // The session becomes the identity's live one only when its `register` is claimed (below).
       const session = new AgentSession(ws, auth.agent, {
-        ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands,
+        ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands, heartbeats: this.heartbeats,
         claim: (s, facts) => this.claim(s, facts, remote),
         admit: (work) => this.admission.run(work),
         busyRetryAfterMs: () => this.admission.retryAfterMs(),

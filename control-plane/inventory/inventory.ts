@@ -328,6 +328,13 @@ export class Inventory {
     }
   }
 
+  /** Heartbeats written in a batch turned these machines Connected again: one recompute, then each is provisioned. */
+  async connectedAgain(agentIds: string[]): Promise<void> {
+    if (agentIds.length === 0) return;
+    await this.recompute();
+    for (const agentId of agentIds) await this.provision(agentId, true);
+  }
+
   /**
    * Makes the machine's extensions match the plans in force and sends the set-extension
    * commands to its session (no session: nothing is sent; it is reconciled when it connects).

@@ -404,6 +404,12 @@ export interface MachinesRepository {
   deleteMachine(agentId: string): Promise<boolean>;
   /** Records a heartbeat at `at` (never moving it back) and, when given, the agent's spool drop total. */
   recordHeartbeat(agentId: string, at: number, droppedEvents?: number): Promise<void>;
+  /**
+   * Records many heartbeats in one transaction (each as recordHeartbeat) and turns their machines
+   * Connected (status change at the heartbeat's time); resolves to the agents whose machine was not
+   * Connected before.
+   */
+  recordHeartbeats(rows: ReadonlyArray<{ agentId: string; at: number; droppedEvents?: number }>): Promise<string[]>;
   /** Sets the status (and lastStatusChange) when it differs; true when it changed. */
   setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean>;
   setMachineExtensions(agentId: string, extensions: ExtensionRow[]): Promise<void>;
@@ -603,6 +609,11 @@ export interface RunsRepository {
 export interface SettingsRepository {
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Sets `key` only when it has no value yet; true when this call set it. One statement (the
+   * primary key decides), so of replicas racing on one database exactly one gets true.
+   */
+  addSetting(key: string, value: string): Promise<boolean>;
   addSyncAudit(row: SyncAuditRow): Promise<void>;
   listSyncAudit(filter?: { subject?: 'alert' | 'incident'; subjectId?: string }): Promise<SyncAuditRow[]>;
 }

@@ -494,6 +494,12 @@ for (const backend of backends) {
       await s.settings.setSetting('admin', 'h1');
       await s.settings.setSetting('admin', 'h2');
       assert.equal(await s.settings.getSetting('admin'), 'h2');
+      // Insert-if-absent: of calls racing on an unset key exactly one sets it; a set key is left alone.
+      const added = await Promise.all(['a1', 'a2', 'a3', 'a4'].map((v) => s.settings.addSetting('first', v)));
+      assert.equal(added.filter(Boolean).length, 1);
+      assert.equal(await s.settings.getSetting('first'), ['a1', 'a2', 'a3', 'a4'][added.indexOf(true)]);
+      assert.equal(await s.settings.addSetting('admin', 'h3'), false);
+      assert.equal(await s.settings.getSetting('admin'), 'h2');
 
       await s.agents.insertToken(token('t2', { createdAt: T0 + 1 }));
       await s.agents.insertToken(token('t1'));
@@ -601,6 +607,24 @@ for (const backend of backends) {
       assert.equal((await s.machines.getMachine('a1'))!.droppedEvents, 2000);
       await s.machines.upsertMachine(machine('a1', 'host-a', { lastHeartbeat: T0 + 3 }));
       assert.equal((await s.machines.getMachine('a1'))!.droppedEvents, 2000, 'a re-registration keeps it');
+    }));
+
+    it('machines: heartbeats recorded in one batch move forward, keep drop totals, and report the machines that were not Connected', withStore(async (s) => {
+      await s.agents.insertToken(token('t1'));
+      for (const id of ['a1', 'a2', 'a3']) {
+        await s.agents.enrollAgent(agent(id, 't1'), T0);
+        await s.machines.upsertMachine(machine(id, `host-${id}`, { lastHeartbeat: T0 + 10 }));
+      }
+      assert.equal(await s.machines.setMachineStatus('a2', 'Disconnected', T0 + 11), true);
+      const again = await s.machines.recordHeartbeats([
+        { agentId: 'a1', at: T0 + 20, droppedEvents: 5 }, { agentId: 'a2', at: T0 + 21 }, { agentId: 'a3', at: T0 + 5 }, { agentId: 'nobody', at: T0 + 20 },
+      ]);
+      assert.deepEqual(again, ['a2']);
+      const [m1, m2, m3] = await Promise.all(['a1', 'a2', 'a3'].map((id) => s.machines.getMachine(id)));
+      assert.deepEqual([m1!.lastHeartbeat, m1!.droppedEvents], [T0 + 20, 5]);
+      assert.deepEqual([m2!.lastHeartbeat, m2!.status, m2!.lastStatusChange], [T0 + 21, 'Connected', T0 + 21]);
+      assert.equal(m3!.lastHeartbeat, T0 + 10, 'an older heartbeat does not move it back');
+      assert.deepEqual(await s.machines.recordHeartbeats([]), []);
     }));
 
     it('machines: upsert keeps the first resource id and status change time, heartbeats only move forward', withStore(async (s) => {

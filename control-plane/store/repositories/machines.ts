@@ -68,6 +68,14 @@ export class MachinesRepo extends RepositoryBase implements MachinesRepository {
     await this.ex.run(Q.heartbeat, [at, droppedEvents ?? null, agentId]);
   }
 
+  async recordHeartbeats(rows: ReadonlyArray<{ agentId: string; at: number; droppedEvents?: number }>): Promise<string[]> {
+    return this.ex.atomic(async (tx) => {
+      await tx.runEach(Q.heartbeat, rows.map((r) => [r.at, r.droppedEvents ?? null, r.agentId]));
+      const changed = await tx.runEach(Q.setStatus, rows.map((r) => ['Connected', r.at, r.agentId, 'Connected']));
+      return rows.filter((_, i) => changed[i] === 1).map((r) => r.agentId);
+    });
+  }
+
   async setMachineStatus(agentId: string, status: ArcStatus, at: number): Promise<boolean> {
     return (await this.ex.run(Q.setStatus, [status, at, agentId, status])) === 1;
   }

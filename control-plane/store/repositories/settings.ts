@@ -6,6 +6,7 @@ import { RepositoryBase } from './base.ts';
 const Q = {
   getSetting: sql(`SELECT value FROM settings WHERE key = ?`),
   setSetting: sql(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+  addSetting: sql(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`),
   addAudit: sql(`INSERT INTO sync_audit (at, subject, subject_id, product, from_status, to_status, origin_product, via_product, reason)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 };
@@ -17,6 +18,10 @@ export class SettingsRepo extends RepositoryBase implements SettingsRepository {
 
   async setSetting(key: string, value: string): Promise<void> {
     await this.ex.run(Q.setSetting, [key, value]);
+  }
+
+  async addSetting(key: string, value: string): Promise<boolean> {
+    return (await this.ex.run(Q.addSetting, [key, value])) === 1;
   }
 
   async addSyncAudit(r: SyncAuditRow): Promise<void> {

@@ -1,0 +1,256 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { systemClock } from '../lib/clock.ts';
+import { findPostgresBin, startCluster, type TestPostgres } from '../lib/postgres-cluster.ts';
+import { openPostgresStore } from '../control-plane/index.ts';
+import { createEnrollmentToken, enrollAgent } from '../control-plane/auth/enrollment.ts';
+import { buildWorkload } from './workload.ts';
+import type { FleetAgentPlan, FleetResult, FromFleet, ToFleet } from './fleet-messages.ts';
+import type { FromReplica, ToReplica } from './replica-process.ts';
+import { machineCpu } from './machine-cpu.ts';
+import { processCpuMs, processTreeCpuMs } from './process-cpu.ts';
+import { percentile } from './storm.ts';
+
+const FLEET_ENTRY = join(import.meta.dirname, 'agent-fleet.ts');
+const REPLICA_ENTRY = join(import.meta.dirname, 'replica-process.ts');
+
+/** Sizes and bounds of the scale-out pass; units beside each number. */
+export const REPLICAS = {
+  /** Agents, the same set in every pass; agent i connects to replica i mod N. */
+  agents: 16,
+  /** 2 replicas' events/s over 1 replica's, at least (issue 16, goal 5), ratio. */
+  minSpeedup: 1.4,
+  /** Frames each agent resends to another replica after the pass (a failover redelivery), count. */
+  redelivered: 3,
+} as const;
+
+export interface ReplicasOptions { replicas: number[]; events: number; batch: number; window: number; dir: string; log?: (line: string) => void }
+
+export interface ReplicaPass {
+  replicas: number;
+  agents: number;
+  eventsSent: number;
+  eventsStored: number;
+  storedAcked: number;
+  eventsPerSec: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  alertRows: number;
+  alertOccurrences: number;
+  expectedDetections: number;
+  /** Alert rows sharing a dedup key, plus occurrences over what the events raise, plus events stored twice; 0 when dedup is exact. */
+  duplicates: number;
+  /** Events a replica stored again when another replica's batches were resent to it (failover); must be 0. */
+  redeliveredStored: number;
+  /** CPU per event during the timed phase, µs: all replicas together, the busiest replica, PostgreSQL (postmaster and backends), the agent fleet, everything else. */
+  replicaCpuUsPerEvent: number;
+  busiestReplicaCpuShare: number;
+  postgresCpuUsPerEvent: number;
+  fleetCpuUsPerEvent: number;
+  otherCpuUsPerEvent: number;
+  errors: string[];
+}
+
+export interface ReplicasResult { passes: ReplicaPass[]; postgres: string }
+
+/**
+ * Issue 16, goal 5: for each N, N control-plane processes (bench/replica-process.ts) on one fresh
+ * database of a PostgreSQL cluster started here (as the tests start one), behind the same 16 agents
+ * (agent i on replica i mod N), streaming the ingest workload of the throughput passes. Counts
+ * duplicates (alerts, occurrences, events) and resends some batches of each agent to another
+ * replica, as after a failover: nothing may be stored or counted twice.
+ */
+export async function runReplicas(o: ReplicasOptions): Promise<ReplicasResult> {
+  const log = o.log ?? (() => {});
+  const bin = findPostgresBin();
+  if (!bin) throw new Error('--store postgres: PostgreSQL binaries (initdb, pg_ctl) not found (ARCSIM_PG_BIN, PATH, /usr/lib/postgresql/*/bin)');
+  // Durability off as in the tests (a throwaway cluster); enough connections for every replica's pool.
+  const cluster = await startCluster(bin, { serverOptions: ['-c max_connections=200'] });
+  log(`PostgreSQL cluster from ${bin} started (fsync off, as the tests run it)`);
+  try {
+    const passes: ReplicaPass[] = [];
+    for (const n of o.replicas) {
+      const p = await onePass(cluster, n, o);
+      log(`${n} replica(s): ${Math.round(p.eventsPerSec)} ev/s, duplicates ${p.duplicates}`);
+      passes.push(p);
+    }
+    return { passes, postgres: bin };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Promise<ReplicaPass> {
+  const db = await cluster.createDatabase(`bench_replicas_${n}_${Date.now()}`);
+  const store = await openPostgresStore({ connectionString: db }); // migrates once, before the replicas start
+  const replicas: ChildProcess[] = [];
+  try {
+    const token = await createEnrollmentToken(store, { subscription: 'bench', resourceGroup: 'bench' }, systemClock);
+    const identities: Array<{ agentId: string; agentKey: string; hostname: string }> = [];
+    for (let i = 0; i < REPLICAS.agents; i++) {
+      const hostname = `bench-r${n}-${String(i).padStart(2, '0')}`;
+      const e = await enrollAgent(store, token.token, hostname, systemClock);
+      identities.push({ agentId: e.agentId, agentKey: e.agentKey, hostname });
+    }
+    const urls = await Promise.all(Array.from({ length: n }, () => startReplica(db, replicas)));
+    const wsUrls = urls.map((u) => `${u.replace(/^http/, 'ws')}/agent/v1`);
+    const workload = buildWorkload(identities, o.events, o.batch, `r${n}`);
+    const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey, wsUrl: wsUrls[i % n]! }));
+
+    const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let fleet: FleetResult;
+    const cpu0 = { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() };
+    let cpu1 = cpu0;
+    try {
+      const ready = nextMessage(child);
+      child.send({ type: 'plan', wsUrl: wsUrls[0]!, window: o.window, rate: 0, agents: plans } satisfies ToFleet);
+      expectType(await ready, 'ready');
+      const done = nextMessage(child);
+      Object.assign(cpu0, { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() });
+      child.send({ type: 'go' } satisfies ToFleet);
+      fleet = expectType(await done, 'done').result;
+      cpu1 = { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() };
+      await exited;
+    } catch (err) {
+      child.kill();
+      await exited;
+      throw err;
+    }
+
+    const eventsSent = workload.reduce((s, w) => s + w.events, 0);
+    const expectedDetections = workload.reduce((s, w) => s + w.expectedDetections, 0);
+    // Failover redelivery: each agent resends its first frames to the next replica; all are duplicates.
+    const redeliveredStored = await redeliver(plans, wsUrls, n);
+    const eventsStored = await store.events.countEvents();
+    const alerts = await store.alerts.listAlerts();
+    const keys = new Set(alerts.map((a) => a.dedupKey));
+    const alertOccurrences = alerts.reduce((s, a) => s + a.count, 0);
+    const duplicates = (alerts.length - keys.size) + Math.max(0, alertOccurrences - expectedDetections) + Math.max(0, eventsStored - eventsSent) + redeliveredStored;
+
+    const perEvent = (ms: number) => (ms * 1000) / eventsSent;
+    const replicaMs = cpu1.replicas.map((c, i) => c - cpu0.replicas[i]!);
+    const replicaTotal = replicaMs.reduce((s, c) => s + c, 0);
+    const pgMs = cpu1.pg - cpu0.pg;
+    const selfCpu = process.cpuUsage(cpu0.self);
+    const other = Math.max(0, (cpu1.machine - cpu0.machine) - replicaTotal - pgMs - fleet.cpuMs - (selfCpu.user + selfCpu.system) / 1000);
+    const lat = [...fleet.latenciesMs].sort((a, b) => a - b);
+    const errors = [...fleet.errors];
+    if (eventsStored !== eventsSent) errors.push(`${n} replica(s): ${eventsSent} events sent, ${eventsStored} stored`);
+    if (fleet.storedAcked !== eventsSent) errors.push(`${n} replica(s): acks report ${fleet.storedAcked} stored of ${eventsSent} sent`);
+    if (alertOccurrences !== expectedDetections) errors.push(`${n} replica(s): ${alertOccurrences} detections, ${expectedDetections} expected`);
+    return {
+      replicas: n, agents: REPLICAS.agents, eventsSent, eventsStored, storedAcked: fleet.storedAcked,
+      eventsPerSec: eventsSent / (fleet.elapsedMs / 1000), ackP50Ms: percentile(lat, 50), ackP99Ms: percentile(lat, 99),
+      alertRows: alerts.length, alertOccurrences, expectedDetections, duplicates, redeliveredStored,
+      replicaCpuUsPerEvent: perEvent(replicaTotal), busiestReplicaCpuShare: Math.max(...replicaMs) / fleet.elapsedMs,
+      postgresCpuUsPerEvent: perEvent(pgMs), fleetCpuUsPerEvent: perEvent(fleet.cpuMs), otherCpuUsPerEvent: perEvent(other),
+      errors,
+    };
+  } finally {
+    await Promise.all(replicas.map(stopReplica));
+    await store.close();
+  }
+}
+
+/** Forks one replica process on `db`; resolves with its URL once it listens. */
+function startReplica(db: string, into: ChildProcess[]): Promise<string> {
+  const child = fork(REPLICA_ENTRY, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  into.push(child);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`replica exited (${code}) before listening`)));
+    child.once('message', (m: FromReplica) => (m.type === 'listening' ? resolve(m.url) : reject(new Error(`replica: ${m.type === 'failed' ? m.message : m.type}`))));
+    child.send({ type: 'start', connectionString: db } satisfies ToReplica);
+  });
+}
+
+async function stopReplica(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const timer = setTimeout(() => child.kill(), 10_000);
+  if (child.connected) child.send({ type: 'stop' } satisfies ToReplica);
+  else child.kill();
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Each agent reconnects to the next replica and resends its first frames; returns the events stored again (0 when dedup holds). */
+async function redeliver(plans: FleetAgentPlan[], wsUrls: string[], n: number): Promise<number> {
+  let stored = 0;
+  await Promise.all(plans.map(async (p, i) => {
+    const ws = new WebSocket(wsUrls[(i + 1) % n]!, { headers: { authorization: `Bearer ${p.agentId}.${p.agentKey}` } });
+    const replies: Array<{ type: string; stored?: number }> = [];
+    let wake = () => {};
+    ws.on('message', (d) => { replies.push(JSON.parse(String(d))); wake(); });
+    const next = async (type: string) => {
+      for (;;) {
+        const i2 = replies.findIndex((r) => r.type === type || r.type === 'error');
+        if (i2 >= 0) {
+          const r = replies.splice(i2, 1)[0]!;
+          if (r.type === 'error') throw new Error(`redelivery to replica ${(i + 1) % n}: ${JSON.stringify(r)}`);
+          return r;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    };
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(JSON.stringify({ v: 1, type: 'register', sqlInstances: [], machine: { hostname: p.hostname, agentVersion: 'bench', osType: 'linux', detectedProperties: {}, cloudMetadata: { provider: 'N/A' } } }));
+    await next('registered');
+    for (const frame of p.frames.slice(0, REPLICAS.redelivered)) {
+      ws.send(frame);
+      stored += (await next('ack')).stored ?? 0;
+    }
+    ws.close(1000);
+  }));
+  return stored;
+}
+
+function nextMessage(child: ChildProcess): Promise<FromFleet> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`agent fleet exited (code ${code}) before answering`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m as FromFleet);
+    });
+  });
+}
+
+function expectType<T extends FromFleet['type']>(message: FromFleet, type: T): Extract<FromFleet, { type: T }> {
+  if (message.type === 'failed') throw new Error(`agent fleet failed: ${message.message}`);
+  if (message.type !== type) throw new Error(`agent fleet: expected ${type}, got ${message.type}`);
+  return message as Extract<FromFleet, { type: T }>;
+}
+
+/** Speed-up of N replicas over one, when both ran. */
+export function speedup(r: ReplicasResult, n: number): number | undefined {
+  const one = r.passes.find((p) => p.replicas === 1);
+  const many = r.passes.find((p) => p.replicas === n);
+  return one && many ? many.eventsPerSec / one.eventsPerSec : undefined;
+}
+
+/** No duplicates, nothing lost, no errors; and 2 replicas >= 1.4x one when both ran. */
+export function replicasOk(r: ReplicasResult): boolean {
+  const s = speedup(r, 2);
+  return r.passes.every((p) => p.duplicates === 0 && p.errors.length === 0) && (s === undefined || s >= REPLICAS.minSpeedup);
+}
+
+export function formatReplicas(r: ReplicasResult): string {
+  const rows = r.passes.map((p) => [
+    String(p.replicas), String(Math.round(p.eventsPerSec)), `${p.ackP50Ms.toFixed(0)} / ${p.ackP99Ms.toFixed(0)}`,
+    `${p.eventsStored} / ${p.eventsSent}`, `${p.alertOccurrences} / ${p.expectedDetections}`, String(p.duplicates),
+    p.replicaCpuUsPerEvent.toFixed(0), `${(p.busiestReplicaCpuShare * 100).toFixed(0)} %`, p.postgresCpuUsPerEvent.toFixed(0), p.fleetCpuUsPerEvent.toFixed(0), p.otherCpuUsPerEvent.toFixed(0),
+  ]);
+  const head = ['replicas', 'ev/s', 'ack p50/p99 ms', 'stored/sent', 'detections/expected', 'duplicates', 'replicas CPU us/ev', 'busiest replica CPU', 'PostgreSQL us/ev', 'fleet us/ev', 'other us/ev'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => c.padStart(widths[i]!)).join('  ')}`;
+  const s = speedup(r, 2);
+  return [
+    `Replicas: N control-plane processes on one PostgreSQL (${r.postgres}), ${REPLICAS.agents} agents (agent i on replica i mod N); then each agent resends ${REPLICAS.redelivered} batches to another replica`,
+    line(head), ...rows.map(line),
+    ...(s === undefined ? [] : [`  2 replicas / 1 replica: ${s.toFixed(2)}x (target >= ${REPLICAS.minSpeedup}x) ${s >= REPLICAS.minSpeedup ? 'met' : 'NOT met'}`]),
+    ...r.passes.flatMap((p) => p.errors.slice(0, 10).map((e) => `  error: ${e}`)),
+  ].join('\n');
+}
