@@ -36,6 +36,8 @@
   }
   function highlight() {
     var text = ta.value, mine = ++seq;
+    // The text shows at once (the textarea's own glyphs are transparent); colours follow the reply.
+    if (pre.textContent !== text + '\n') paint(text, [], []);
     post('/portal/hunting/classify', { text: text }).then(function (r) { if (r && mine === seq) paint(text, r.ranges, r.errors); });
   }
   function close() { ta.setAttribute('aria-expanded', 'false'); list.hidden = true; list.replaceChildren(); items = []; active = -1; ta.removeAttribute('aria-activedescendant'); }
