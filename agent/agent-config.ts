@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
-import { SqlInstanceFactsSchema } from '../protocol/index.ts';
+import { KubernetesFactsSchema, SqlInstanceFactsSchema } from '../protocol/index.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -19,6 +19,12 @@ export const AgentConfigSchema = z.strictObject({
   caFile: z.string().min(1).optional(),
   /** SQL instances declared by hand (found neither by process nor by port). */
   sqlInstances: z.array(SqlInstanceFactsSchema.omit({ discoveredBy: true })).max(64).optional(),
+  /**
+   * The agent runs on a node of this Kubernetes cluster (the DaemonSet of deploy/kubernetes/). The
+   * node's name, when not given, is the NODE_NAME environment variable (the DaemonSet sets it from
+   * the downward API, spec.nodeName), else the host name.
+   */
+  kubernetes: KubernetesFactsSchema.partial({ nodeName: true }).optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 

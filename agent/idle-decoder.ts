@@ -117,7 +117,7 @@ const record = (x: unknown): boolean =>
   isObj(x) && !Object.hasOwn(x, '__proto__') && Object.values(x).every((s) => typeof s === 'string');
 
 const FACT_KEYS = ['hostname', 'machineFqdn', 'domainName', 'osName', 'osType', 'osVersion', 'osSku', 'osEdition', 'vmUuid',
-  'agentVersion', 'detectedProperties', 'cloudMetadata', 'networkInterfaces', 'persona'];
+  'agentVersion', 'detectedProperties', 'cloudMetadata', 'networkInterfaces', 'persona', 'kubernetes'];
 const SQL_ENGINES = ['sqlserver', 'postgresql', 'mysql'];
 const SQL_DISCOVERY = ['process', 'port', 'config', 'persona'];
 
@@ -133,7 +133,17 @@ export function machineFactsOk(m: unknown): m is MachineFacts {
     && (nics === undefined || (Array.isArray(nics) && nics.length <= 256 && nics.every((n) => isObj(n)
       && only(n, ['name', 'macAddress', 'ipAddresses']) && str(n.name) && optStr(n.macAddress)
       && Array.isArray(n.ipAddresses) && n.ipAddresses.every((a) => str(a)))))
-    && optStr(m.persona, 255);
+    && optStr(m.persona, 255) && (m.kubernetes === undefined || kubernetesOk(m.kubernetes));
+}
+
+/** KubernetesFactsSchema, by hand, loosely: anything unusual goes to zod, which decides. */
+function kubernetesOk(k: unknown): boolean {
+  return isObj(k) && only(k, ['clusterName', 'nodeName', 'distribution', 'infrastructure', 'kubernetesVersion'])
+    && str(k.clusterName, 1, 63) && /^[a-zA-Z0-9][-_a-zA-Z0-9]*$/.test(k.clusterName as string)
+    && str(k.nodeName, 1, 253) && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(k.nodeName as string)
+    && optStr(k.distribution, 64) && (k.distribution === undefined || (k.distribution as string).length > 0)
+    && optStr(k.infrastructure, 64) && (k.infrastructure === undefined || (k.infrastructure as string).length > 0)
+    && optStr(k.kubernetesVersion, 64);
 }
 
 /** SqlInstanceFactsSchema, by hand. */

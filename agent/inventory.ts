@@ -1,4 +1,4 @@
-import type { MachineFacts, SqlInstanceFacts } from '../protocol/index.ts';
+import type { KubernetesFacts, MachineFacts, SqlInstanceFacts } from '../protocol/index.ts';
 import type { AgentConfig } from './agent-config.ts';
 import { AGENT_DEFAULTS } from './agent-defaults.ts';
 import { detectCloud } from './cloud-detector.ts';
@@ -13,7 +13,7 @@ export interface Inventory {
   notes: string[];
 }
 
-export interface InventoryOptions extends Pick<AgentConfig, 'sqlInstances'> {
+export interface InventoryOptions extends Pick<AgentConfig, 'sqlInstances' | 'kubernetes'> {
   sysRoot?: string;
   awsImdsUrl?: string;
   gcpMetadataUrl?: string;
@@ -22,6 +22,13 @@ export interface InventoryOptions extends Pick<AgentConfig, 'sqlInstances'> {
   /** Process and listener sources; default: systeminformation. */
   processes?: () => Promise<ProcessInfo[]>;
   listeners?: () => Promise<ListenerInfo[]>;
+  /** Environment the node name is read from (NODE_NAME); default: this process's. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The cluster facts of a node: the config's, with the node name from NODE_NAME (downward API) or the host name. */
+export function kubernetesFacts(k: NonNullable<AgentConfig['kubernetes']>, env: NodeJS.ProcessEnv, hostname: string): KubernetesFacts {
+  return { ...k, nodeName: k.nodeName ?? (env.NODE_NAME || hostname.toLowerCase()) };
 }
 
 async function siProcesses(): Promise<ProcessInfo[]> {
@@ -65,6 +72,10 @@ export async function collectInventory(o: InventoryOptions = {}): Promise<Invent
   if (!listeners) notes.push('listening ports could not be read: SQL discovery by port skipped');
   const sqlInstances = discoverSqlInstances({ processes, listeners, declared: o.sqlInstances });
   machine.detectedProperties.mssqldiscovered = String(sqlInstances.some((s) => s.engine === 'sqlserver'));
+  if (o.kubernetes) {
+    machine.kubernetes = kubernetesFacts(o.kubernetes, o.env ?? process.env, machine.hostname);
+    notes.push(`Kubernetes node ${machine.kubernetes.nodeName} of cluster ${machine.kubernetes.clusterName}`);
+  }
   let result = { machine, sqlInstances };
   if (o.persona) {
     result = applyPersona(result, o.persona);

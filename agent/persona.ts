@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readYaml } from '../lib/yaml.ts';
 import { z } from 'zod';
-import { NetworkInterfaceSchema, SqlInstanceFactsSchema, type MachineFacts, type SqlInstanceFacts } from '../protocol/index.ts';
+import { KubernetesFactsSchema, NetworkInterfaceSchema, SqlInstanceFactsSchema, type MachineFacts, type SqlInstanceFacts } from '../protocol/index.ts';
 
 const ip = z.union([z.ipv4(), z.ipv6()]);
 const count = z.number().int().positive();
@@ -60,6 +60,8 @@ export const PersonaSchema = z.strictObject({
   networkInterfaces: z.array(NetworkInterfaceSchema).max(32).optional(),
   /** When given, these replace the SQL instances discovered on the real host. */
   sqlInstances: z.array(SqlInstanceFactsSchema.omit({ discoveredBy: true })).max(64).optional(),
+  /** A node of this Kubernetes cluster (a cluster persona): its connectedClusters name, node name, distribution. */
+  kubernetes: KubernetesFactsSchema.optional(),
 });
 export type Persona = z.infer<typeof PersonaSchema>;
 
@@ -126,6 +128,7 @@ export function applyPersona(
     ? p.sqlInstances.map((s) => ({ ...s, discoveredBy: 'persona' as const }))
     : facts.sqlInstances;
   d.mssqldiscovered = String(sqlInstances.some((s) => s.engine === 'sqlserver'));
+  if (p.kubernetes) m.kubernetes = p.kubernetes;
   m.persona = p.name;
   return { machine: m, sqlInstances };
 }

@@ -33,6 +33,8 @@ class BenchAgent {
   private paceTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private onFinish: () => void = () => {};
+  /** Send -> ack time of this agent's batches, ms. */
+  readonly latenciesMs: number[] = [];
   /** Time of this agent's latest ack, for the stall watchdog. */
   lastProgress = performance.now();
 
@@ -97,7 +99,9 @@ class BenchAgent {
     const msg = JSON.parse(text) as { type: string; seq?: number; stored?: number; code?: string; message?: string; path?: string; ref?: unknown };
     const now = performance.now();
     if (msg.type === 'ack' && typeof msg.seq === 'number') {
-      this.stats.latenciesMs.push(now - this.sentAt[msg.seq - 1]!);
+      const ms = now - this.sentAt[msg.seq - 1]!;
+      this.stats.latenciesMs.push(ms);
+      this.latenciesMs.push(ms);
       this.stats.batchesAcked++;
       this.stats.storedAcked += msg.stored ?? 0;
     } else if (msg.type === 'error') {
@@ -163,12 +167,12 @@ async function main(plan: Extract<ToFleet, { type: 'plan' }>): Promise<void> {
   const watchdog = setInterval(() => {
     for (const a of agents) if (!a.done && performance.now() - a.lastProgress > STALL_MS) a.fail(`no ack for ${STALL_MS / 1000} s`);
   }, 1000);
-  await Promise.all(agents.map((a) => a.run(plan.window, plan.rate)));
+  await Promise.all(agents.map((a, i) => a.run(plan.window, plan.agents[i]!.rate ?? plan.rate)));
   const elapsedMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
   clearInterval(watchdog);
 
-  const result: FleetResult = { elapsedMs, ...stats, cpuMs: (cpu.user + cpu.system) / 1000 };
+  const result: FleetResult = { elapsedMs, ...stats, agentLatenciesMs: agents.map((a) => a.latenciesMs), cpuMs: (cpu.user + cpu.system) / 1000 };
   send({ type: 'done', result });
   for (const a of agents) a.close();
   process.disconnect();

@@ -14,6 +14,8 @@ export interface FleetAgentPlan {
   events: number;
   /** The control plane this agent connects to, when not the plan's `wsUrl` (one of several replicas). */
   wsUrl?: string;
+  /** This agent's pace, events/s, instead of the plan's `rate` (the noisy-neighbour pass). */
+  rate?: number;
 }
 
 export type ToFleet =
@@ -27,6 +29,8 @@ export interface FleetResult {
   elapsedMs: number;
   /** Send -> ack time of every acked batch, ms. */
   latenciesMs: number[];
+  /** The same, per agent, in the plan's order. */
+  agentLatenciesMs: number[][];
   batchesAcked: number;
   /** Sum of `stored` over all acks. */
   storedAcked: number;

@@ -33,18 +33,25 @@ export interface FullPathResult {
  * over REST, `events` pre-encoded, then streamed over WebSocket by a separate fleet process.
  * Only the streaming is timed. Everything opened here is closed before it returns.
  */
-export async function runFullPath(options: { dbFile: string; agents: number; events: number; batch: number; window: number; runId: string; rate?: number; rulesDirs?: string[] }): Promise<FullPathResult> {
+export async function runFullPath(options: {
+  dbFile: string; agents: number; events: number; batch: number; window: number; runId: string; rate?: number; rulesDirs?: string[];
+  /** Each agent's own event count and pace (events/s), instead of `events` split evenly and `rate` shared. */
+  perAgent?: Array<{ events: number; rate: number }>;
+  /** Keep the shipped rate limits (the noisy-neighbour pass) instead of lifting them. */
+  shippedLimits?: boolean;
+}): Promise<FullPathResult> {
   const store = openSqliteStore({ file: options.dbFile });
   // Rate limits raised so the bench measures the pipeline, not the token bucket.
-  const cp = createControlPlane({ store, config: { port: 0, limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 }, ...(options.rulesDirs ? { rulesDirs: options.rulesDirs } : {}) } });
+  const limits = options.shippedLimits ? {} : { limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 } };
+  const cp = createControlPlane({ store, config: { port: 0, ...limits, ...(options.rulesDirs ? { rulesDirs: options.rulesDirs } : {}) } });
   try {
     const url = await cp.listen();
     const token = await cp.createToken({ subscription: 'bench', resourceGroup: 'bench' });
     const identities = await Promise.all(
       Array.from({ length: options.agents }, (_, i) => enroll(url, token.token, `bench-${options.runId}-${String(i).padStart(2, '0')}`)),
     );
-    const workload = buildWorkload(identities, options.events, options.batch, options.runId);
-    const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey }));
+    const workload = buildWorkload(identities, options.perAgent?.map((a) => a.events) ?? options.events, options.batch, options.runId);
+    const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey, ...(options.perAgent ? { rate: options.perAgent[i]!.rate } : {}) }));
 
     const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window, (options.rate ?? 0) / options.agents);
     const alerts = await store.alerts.listAlerts();

@@ -17,6 +17,10 @@ export interface BenchOptions {
   rate: number;
   /** Seconds of the agent idle-footprint measurement (heartbeats every 5 s); 0 skips it. */
   footprint: number;
+  /** Quiet agents of the noisy-neighbour pass (each at 100 events/s, then beside one agent at its rate limit); 0 skips it. */
+  noisy: number;
+  /** Run every pass in one invocation: the default passes, then the reconnect storm (and any pass added since). */
+  all: boolean;
   /** Run only the reconnect-storm pass (issue 12) instead of the ingest passes. */
   storm: boolean;
   /** Agents reconnecting at once in the storm pass. */
@@ -27,7 +31,7 @@ export interface BenchOptions {
   rules: string[];
   /** An Atomic Red Team atomics/ folder for the offline detection workload (with --rules). */
   atomics: string | undefined;
-  /** Write the results as JSON to this file (with --rules, --connections or --replicas). */
+  /** Also write the figures as JSON to this file (bench/json-report.ts; with --rules, that pass's figures; with --connections / --replicas, their sections). */
   json: string | undefined;
   /** Agents of the connections pass (issue 16, goal 4); 0 skips it. */
   connections: number;
@@ -52,6 +56,9 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --warmup 4000     BENCH_WARMUP     events of an untimed 1-agent pass run first; 0 skips it
   --rate 10000      BENCH_RATE       events/s of the paced detection-latency pass; 0 skips it
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
+  --noisy 16        BENCH_NOISY      quiet agents of the noisy-neighbour pass: each sends 100 events/s for 10 s,
+                                     alone, then beside one agent at its rate limit (shipped limits); 0 skips it
+  --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm
   --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored
                                      machines, /api/health probed every 20 ms (the other options are ignored)
   --storm-agents 1000  BENCH_STORM_AGENTS  agents reconnecting at once
@@ -62,7 +69,9 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
                                      flag or separate them with commas
   --atomics DIR     BENCH_ATOMICS    with --rules: the offline events are these Atomic Red Team tests played
                                      (atomics/Txxxx/Txxxx.yaml), re-run hourly; default: the library scenarios
-  --json FILE       BENCH_JSON       with --rules, --connections or --replicas: also write the figures as JSON to FILE
+  --json FILE       BENCH_JSON       also write the figures as JSON to FILE: {"passes": [...], "latency": {...},
+                                     "noisy": {...}, "connections": {...}, "replicas": [...]} (a section per pass
+                                     that ran; see bench/json-report.ts); with --rules, that pass's figures
   --connections N   BENCH_CONNECTIONS  only the connections pass (with --replicas, both): N agents connect at once to one
                                      control plane, then heartbeat every 5 s and send a batch every 10 s
   --connections-seconds 30  BENCH_CONNECTIONS_SECONDS  steady seconds after all are registered
@@ -74,7 +83,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
 Figures, the machine and what they mean: docs/performance.md.`;
 
 export const DEFAULTS: BenchOptions = {
-  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60,
+  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
   connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000,
 };
@@ -96,6 +105,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       warmup: { type: 'string' },
       rate: { type: 'string' },
       footprint: { type: 'string' },
+      noisy: { type: 'string' },
+      all: { type: 'boolean' },
       storm: { type: 'boolean' },
       'storm-agents': { type: 'string' },
       'storm-stored': { type: 'string' },
@@ -110,7 +121,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       'replica-events': { type: 'string' },
     },
   });
-  const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rate' | 'footprint'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+  const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rate' | 'footprint' | 'noisy'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
   const rulesText = values.rules ?? (env.BENCH_RULES ? [env.BENCH_RULES] : []);
 
   const agentsText = pick('agents');
@@ -122,6 +133,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     warmup: numberOr('warmup', pick('warmup'), DEFAULTS.warmup, 0),
     rate: numberOr('rate', pick('rate'), DEFAULTS.rate, 0),
     footprint: numberOr('footprint', pick('footprint'), DEFAULTS.footprint, 0),
+    noisy: numberOr('noisy', pick('noisy'), DEFAULTS.noisy, 0),
+    all: values.all ?? env.BENCH_ALL === '1',
     storm: values.storm ?? env.BENCH_STORM === '1',
     stormAgents: numberOr('storm-agents', values['storm-agents'] ?? env.BENCH_STORM_AGENTS, DEFAULTS.stormAgents, 1),
     stormStored: numberOr('storm-stored', values['storm-stored'] ?? env.BENCH_STORM_STORED, DEFAULTS.stormStored, 1),
@@ -135,9 +148,11 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     replicas: (values.replicas ?? env.BENCH_REPLICAS)?.split(',').map((s) => count('replicas', s.trim(), 1)) ?? DEFAULTS.replicas,
     replicaEvents: numberOr('replica-events', values['replica-events'] ?? env.BENCH_REPLICA_EVENTS, DEFAULTS.replicaEvents, 1),
   };
-  if (options.atomics !== undefined && options.rules.length === 0) throw new Error('--atomics goes with --rules DIR (the detection-at-scale passes)');
-  if (options.json !== undefined && options.rules.length === 0 && options.connections === 0 && options.replicas.length === 0) {
-    throw new Error('--json goes with --rules DIR, --connections N or --replicas N,M');
+  if (options.rules.length === 0 && options.atomics !== undefined) {
+    throw new Error('--atomics goes with --rules DIR (the detection-at-scale passes)');
+  }
+  if (options.all && (options.storm || options.rules.length > 0)) {
+    throw new Error('--all runs every ingest-side pass; --storm and --rules each run one pass alone');
   }
   if (options.replicas.length > 0 && options.store !== 'postgres') {
     throw new Error('--replicas needs --store postgres: replicas share one PostgreSQL database (SQLite is one process\'s file)');

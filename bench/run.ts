@@ -17,6 +17,9 @@
  *   --warmup 4000     BENCH_WARMUP   events of an untimed 1-agent pass run first; 0 skips it
  *   --rate 10000      BENCH_RATE     events/s of the paced detection-latency pass (1 agent); 0 skips it
  *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
+ *   --noisy 16        BENCH_NOISY    quiet agents of the noisy-neighbour pass (bench/noisy.ts); 0 skips it
+ *   --all             BENCH_ALL=1    every pass in one invocation (the above, then the reconnect storm)
+ *   --json FILE       BENCH_JSON     also write the figures as JSON (bench/json-report.ts)
  *   --storm           BENCH_STORM=1   only the reconnect storm (bench/storm.ts): --storm-agents 1000
  *                                     agents reconnecting at once, --storm-stored 2500 machines stored
  *   --rules DIR...    BENCH_RULES     only detection at scale (bench/detect-speed.ts): shipped rules vs
@@ -40,6 +43,8 @@ import { formatDetectSpeed, runDetectSpeed } from './detect-speed.ts';
 import { writeFileSync } from 'node:fs';
 import { connectionsOk, formatConnections, runConnections } from './connections.ts';
 import { formatReplicas, replicasOk, runReplicas } from './replicas.ts';
+import { goalLines, passJson, type BenchJson } from './json-report.ts';
+import { runNoisy } from './noisy.ts';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
@@ -79,51 +84,14 @@ async function main(): Promise<void> {
   console.log(`  Idle:     ${(idle * 100).toFixed(0)} % of all CPUs over the second before start`);
   if (idle < 0.8) console.log('  warning: the machine is busy; events/s will be low and noisy (CPU us/event is steadier)');
   if (options.storm) {
-    const dir = mkdtempSync(join(tmpdir(), 'arcsim-storm-'));
-    try {
-      const r = await runStorm({ stored: options.stormStored, agents: options.stormAgents, probeIntervalMs: 20, deadlineMs: 60_000, dir, log: (l) => console.log(`  ${l}`) });
-      console.log('');
-      console.log(formatStorm(r));
-      console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-      // The issue's bounds: all registered within 30 s, /api/health p99 <= 200 ms.
-      const ok = r.registered === r.agents && r.allRegisteredMs <= 30_000 && r.health.p99Ms <= 200 && r.health.failed === 0;
-      console.log(ok ? '  within the bounds (all registered <= 30 s, health p99 <= 200 ms)' : '  OUTSIDE the bounds (all registered <= 30 s, health p99 <= 200 ms)');
-      if (!ok) process.exitCode = 1;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    if (!(await stormPass(options))) process.exitCode = 1;
     return;
   }
   if (options.connections > 0 || options.replicas.length > 0) {
-    // Issue 16 goals 4 and 5: these passes run on their own (the lead's --all runs them with the rest).
-    const json: Record<string, unknown> = {};
-    const dir = mkdtempSync(join(tmpdir(), 'arcsim-scale-'));
-    try {
-      if (options.connections > 0) {
-        console.log(`  load average before the connections pass: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-        const r = await runConnections({ agents: options.connections, seconds: options.connectionsSeconds, batchEvents: options.connectionsBatch, dir, log: (l) => console.log(`  ${l}`) });
-        console.log('');
-        console.log(formatConnections(r));
-        console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-        const ok = connectionsOk(r);
-        console.log(ok ? '  within the bounds (all registered <= 60 s, RSS <= 512 MB, 0 events lost)' : '  OUTSIDE the bounds (all registered <= 60 s, RSS <= 512 MB, 0 events lost)');
-        if (!ok) process.exitCode = 1;
-        json.connections = { agents: r.agents, connectSeconds: round(r.connectSeconds, 2), rssMb: round(r.rssMb, 1), lost: r.lost };
-      }
-      if (options.replicas.length > 0) {
-        console.log(`\n  load average before the replicas passes: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-        const r = await runReplicas({ replicas: options.replicas, events: options.replicaEvents, batch: options.batch, window: options.window, dir, log: (l) => console.log(`  ${l}`) });
-        console.log('');
-        console.log(formatReplicas(r));
-        console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-        const ok = replicasOk(r);
-        if (!ok) process.exitCode = 1;
-        json.replicas = r.passes.map((p) => ({ replicas: p.replicas, eventsPerSec: Math.round(p.eventsPerSec), duplicates: p.duplicates }));
-      }
-      if (options.json) writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // Issue 16 goals 4 and 5 alone (--all runs them after the other passes).
+    const r = await scalePasses(options.connections, options.replicas, options);
+    if (!r.ok) process.exitCode = 1;
+    if (options.json) writeFileSync(options.json, JSON.stringify(r.json, null, 2) + '\n');
     return;
   }
   if (options.rules.length > 0) {
@@ -148,7 +116,8 @@ async function main(): Promise<void> {
     }
     return;
   }
-  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}, rate ${options.rate}, footprint ${options.footprint} s`);
+  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}, rate ${options.rate}, noisy ${options.noisy}, footprint ${options.footprint} s${options.all ? ', all passes' : ''}`);
+  const json: BenchJson = { machine: machineLines(), idleBefore: idle, loadAfter: [] };
   console.log('');
 
   const dir = mkdtempSync(join(tmpdir(), 'arcsim-bench-'));
@@ -171,6 +140,7 @@ async function main(): Promise<void> {
     console.log(costTable(results));
     console.log('\nVerification');
     console.log(verificationTable(results));
+    json.passes = results.map(passJson);
 
     const notes = results
       .filter((r) => r.full.alertOccurrences !== r.full.expectedDetections)
@@ -188,15 +158,51 @@ async function main(): Promise<void> {
       const achieved = paced.eventsSent / (paced.fleet.elapsedMs / 1000);
       const p99 = percentile(lat, 99);
       console.log(`\nDetection latency at ${options.rate.toLocaleString('en-US')} events/s (1 agent, paced; achieved ${Math.round(achieved).toLocaleString('en-US')} ev/s, ${paced.eventsSent} events, ${paced.alertOccurrences} detections)`);
-      console.log(`  event sent -> alert committed and acked: p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (target: p99 < 50 ms) ${p99 < 50 ? 'met' : 'NOT met'}`);
+      console.log(`  event sent -> alert committed and acked: p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (target: p99 <= 50 ms) ${p99 <= 50 ? 'met' : 'NOT met'}`);
+      json.latency = {
+        rateEps: options.rate, achievedEps: Math.round(achieved), p50Ms: round1(percentile(lat, 50)), p99Ms: round1(p99),
+        events: paced.eventsSent, lost: paced.eventsSent - paced.eventsStored,
+      };
       if (paced.eventsStored !== paced.eventsSent) extra.push(`paced pass: ${paced.eventsSent} events sent, ${paced.eventsStored} in the store`);
       for (const e of paced.fleet.errors) extra.push(`paced pass: ${e}`);
+    }
+
+    if (options.noisy > 0) {
+      const quietRateEps = 100;
+      const seconds = 10;
+      console.log(`\nNoisy neighbour (${options.noisy} quiet agents at ${quietRateEps} events/s each for ${seconds} s, shipped rate limits; then beside one agent at its limit)`);
+      const n = await runNoisy({ dir, quiet: options.noisy, quietRateEps, seconds, batch: options.batch, window: options.window });
+      console.log(`  quiet agents' ack p99: alone ${n.quietAloneP99Ms.toFixed(1)} ms, beside an agent at ${n.noisyRateEps} events/s ${n.quietWithNoisyP99Ms.toFixed(1)} ms: ${n.factor.toFixed(2)}x (target: <= 2x) ${n.factor <= 2 ? 'met' : 'NOT met'}`);
+      const { problems, ...noisy } = n;
+      json.noisy = noisy;
+      extra.push(...problems);
     }
 
     if (options.footprint > 0) {
       console.log(`\nAgent idle footprint (${options.footprint} s of heartbeats every 5 s; the service entry as systemd runs it)`);
       const fp = await measureAgentFootprint({ durationMs: options.footprint * 1000, heartbeatIntervalSec: 5, log: () => {} });
       console.log(`  RSS median ${fp.rssMedianMB.toFixed(1)} MB, max ${fp.rssMaxMB.toFixed(1)} MB; CPU ${fp.cpuMs.toFixed(0)} ms (${fp.cpuPercent.toFixed(2)} % of a core); ${fp.heartbeats} heartbeats; target < ${fp.targetRssMB} MB: ${fp.withinTarget ? 'met' : 'NOT met'}`);
+    }
+
+    // --all: then the reconnect storm, 10,000 agents on one control plane, and 1 and 2 replicas on PostgreSQL.
+    if (options.all) {
+      console.log('');
+      if (!(await stormPass(options))) extra.push('reconnect storm outside its bounds');
+      const scale = await scalePasses(options.connections || 10_000, options.replicas.length ? options.replicas : [1, 2], options);
+      if (scale.json.connections) json.connections = scale.json.connections;
+      if (scale.json.replicas) json.replicas = scale.json.replicas;
+      if (!scale.ok) extra.push('connections or replicas pass outside its bounds');
+    }
+
+    console.log('\nGoals (issue 16; figures from a shared machine are only indicative, see docs/performance.md)');
+    for (const line of goalLines(json)) console.log(`  ${line}`);
+
+    json.loadAfter = loadavg();
+    if (options.json) {
+      // The pass sections first, then the machine (JSON keeps insertion order).
+      const { machine, idleBefore, loadAfter, ...sections } = json;
+      writeFileSync(options.json, JSON.stringify({ ...sections, machine, idleBefore, loadAfter }, null, 2) + '\n');
+      console.log(`\nwrote ${options.json}`);
     }
 
     const problems = [...results.flatMap(failures), ...extra];
@@ -212,8 +218,62 @@ async function main(): Promise<void> {
   }
 }
 
+/** The connections pass (`agents` > 0) and the replicas passes (one per count) in a temp dir; their JSON sections and whether both held. */
+async function scalePasses(agents: number, replicas: number[], options: BenchOptions): Promise<{ ok: boolean; json: Pick<BenchJson, 'connections' | 'replicas'> }> {
+  const json: Pick<BenchJson, 'connections' | 'replicas'> = {};
+  let ok = true;
+  const dir = mkdtempSync(join(tmpdir(), 'arcsim-scale-'));
+  try {
+    if (agents > 0) {
+      console.log(`\n  load average before the connections pass: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      const r = await runConnections({ agents, seconds: options.connectionsSeconds, batchEvents: options.connectionsBatch, dir, log: (l) => console.log(`  ${l}`) });
+      console.log('');
+      console.log(formatConnections(r));
+      console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      const held = connectionsOk(r);
+      console.log(held ? '  within the bounds (all registered <= 60 s, RSS <= 512 MB, 0 events lost)' : '  OUTSIDE the bounds (all registered <= 60 s, RSS <= 512 MB, 0 events lost)');
+      ok &&= held;
+      json.connections = { agents: r.agents, connectSeconds: round(r.connectSeconds, 2), rssMb: round(r.rssMb, 1), lost: r.lost };
+    }
+    if (replicas.length > 0) {
+      console.log(`\n  load average before the replicas passes: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      const r = await runReplicas({ replicas, events: options.replicaEvents, batch: options.batch, window: options.window, dir, log: (l) => console.log(`  ${l}`) });
+      console.log('');
+      console.log(formatReplicas(r));
+      console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      ok &&= replicasOk(r);
+      json.replicas = r.passes.map((p) => ({ replicas: p.replicas, eventsPerSec: Math.round(p.eventsPerSec), duplicates: p.duplicates }));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { ok, json };
+}
+
 function round(n: number, digits: number): number {
   return Number(n.toFixed(digits));
+}
+
+/** The reconnect storm (issue 12) in its own temp dir; false when outside its bounds. */
+async function stormPass(options: BenchOptions): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'arcsim-storm-'));
+  try {
+    console.log(`Reconnect storm (${options.stormAgents} agents, ${options.stormStored} machines stored)`);
+    const r = await runStorm({ stored: options.stormStored, agents: options.stormAgents, probeIntervalMs: 20, deadlineMs: 60_000, dir, log: (l) => console.log(`  ${l}`) });
+    console.log('');
+    console.log(formatStorm(r));
+    console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    // The issue's bounds: all registered within 30 s, /api/health p99 <= 200 ms.
+    const ok = r.registered === r.agents && r.allRegisteredMs <= 30_000 && r.health.p99Ms <= 200 && r.health.failed === 0;
+    console.log(ok ? '  within the bounds (all registered <= 30 s, health p99 <= 200 ms)' : '  OUTSIDE the bounds (all registered <= 30 s, health p99 <= 200 ms)');
+    return ok;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }
 
 main().catch((err: unknown) => {

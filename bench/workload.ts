@@ -44,15 +44,19 @@ interface Planned {
 }
 
 /**
- * Builds `totalEvents` events split as evenly as possible over `agents`, cut into frames of
+ * Builds `totalEvents` events split as evenly as possible over `agents` (or, given a list, the
+ * i-th count for the i-th agent), cut into frames of
  * `batch` events. Deterministic for given agent ids. Throws if two events share a ReportId:
  * the store would drop the second as a redelivery and the bench would report a loss.
  */
-export function buildWorkload(agents: BenchAgentIdentity[], totalEvents: number, batch: number, runId: string): AgentWorkload[] {
+export function buildWorkload(agents: BenchAgentIdentity[], totalEvents: number | number[], batch: number, runId: string): AgentWorkload[] {
   const library = loadLibrary();
   const seen = new Set<string>();
   return agents.map((agent, i) => {
-    const share = Math.floor(totalEvents / agents.length) + (i < totalEvents % agents.length ? 1 : 0);
+    // A list gives each agent's own count (the noisy-neighbour pass); a number is split evenly.
+    const share = Array.isArray(totalEvents)
+      ? totalEvents[i]!
+      : Math.floor(totalEvents / agents.length) + (i < totalEvents % agents.length ? 1 : 0);
     const planned = planAgent(library, agent, i, share, runId);
     for (const p of planned) {
       if (seen.has(p.event.ReportId)) throw new Error(`workload: duplicate ReportId ${p.event.ReportId}`);

@@ -31,7 +31,7 @@ async function readConfig(opts: { config?: string }): Promise<AgentConfig> {
 async function inventoryOptions(opts: { persona?: string }, config: AgentConfig): Promise<InventoryOptions> {
   return {
     sysRoot: config.sysRoot, awsImdsUrl: config.awsImdsUrl, gcpMetadataUrl: config.gcpMetadataUrl,
-    metadataTimeoutMs: config.metadataTimeoutMs, sqlInstances: config.sqlInstances,
+    metadataTimeoutMs: config.metadataTimeoutMs, sqlInstances: config.sqlInstances, kubernetes: config.kubernetes,
     persona: opts.persona ? (await import('../agent/persona.ts')).loadPersona(opts.persona) : undefined,
   };
 }

@@ -43,7 +43,7 @@ export function cspmCommand(): Command {
     });
   cmd
     .command('import <files...>')
-    .description('import cloud outputs (aws ec2 describe-instances / describe-security-groups, gcloud compute instances / firewall-rules list --format=json), all or nothing')
+    .description('import cloud outputs (aws ec2 describe-instances / describe-security-groups, aws eks describe-cluster, gcloud compute instances / firewall-rules list, gcloud container clusters list --format=json), all or nothing')
     .requiredOption('--connector <name>', 'connector to import into')
     .addOption(new Option('--kind <kind>', 'snapshot kind (default: recognised from the shape; needed for an empty gcloud list)').choices([...SNAPSHOT_KINDS]))
     .option('--region <region>', 'AWS region the files cover (scopes "missing means deleted"; region of security groups)')
@@ -70,13 +70,16 @@ export function cspmCommand(): Command {
   return cmd;
 }
 
-const PLAN_ALIASES: Record<string, string> = { servers: 'VirtualMachines', sql: 'SqlServerVirtualMachines', VirtualMachines: 'VirtualMachines', SqlServerVirtualMachines: 'SqlServerVirtualMachines' };
+const PLAN_ALIASES: Record<string, string> = {
+  servers: 'VirtualMachines', sql: 'SqlServerVirtualMachines', containers: 'Containers',
+  VirtualMachines: 'VirtualMachines', SqlServerVirtualMachines: 'SqlServerVirtualMachines', Containers: 'Containers',
+};
 
 export function planCommand(): Command {
-  const cmd = new Command('plan').description('Defender plans per subscription or connector (Defender for Servers P1/P2, Defender for SQL servers on machines)');
+  const cmd = new Command('plan').description('Defender plans per subscription or connector (Defender for Servers P1/P2, Defender for SQL servers on machines, Defender for Containers)');
   cmd
     .command('set')
-    .description('turn a plan on or off: servers (VirtualMachines) or sql (SqlServerVirtualMachines); turning servers on deploys MDE to connected machines')
+    .description('turn a plan on or off: servers (VirtualMachines), sql (SqlServerVirtualMachines) or containers (Containers); turning servers on deploys MDE to connected machines, containers the Defender sensor to Kubernetes nodes')
     .addArgument(new Argument('<plan>').choices(Object.keys(PLAN_ALIASES)))
     .addArgument(new Argument('<state>').choices(['on', 'off']))
     .option('--subscription <id>', 'subscription scope')

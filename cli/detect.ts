@@ -15,9 +15,10 @@ function scenarioFrom(ref: string): Scenario {
 
 export function detectCommand(): Command {
   return new Command('detect')
-    .description('run the detection rules over recorded events (arcsim NDJSON, or recorded Windows telemetry mapped to MDE rows) and print the alerts, like wazuh-logtest; a rule for an OS (logsource.product windows/linux/macos) runs only on devices of that OS (from DeviceInfo OSPlatform rows; evtx-json/flat-json: Windows; unknown: every rule)')
+    .description('run the detection rules over recorded events (arcsim NDJSON, recorded Windows telemetry mapped to MDE rows, or a Kubernetes audit log as KubernetesAudit rows) and print the alerts, like wazuh-logtest; a rule for an OS (logsource.product windows/linux/macos) runs only on devices of that OS (from DeviceInfo OSPlatform rows; evtx-json/flat-json: Windows; unknown: every rule)')
     .requiredOption('--events <file>', 'file of events (e.g. written by a scenario play), - for stdin')
-    .addOption(new Option('--format <format>', 'arcsim: NDJSON sensor events; evtx-json: evtx_dump JSON (Sysmon 1/3/7/11/12/13/14/22, Security 4624/4625/4688); flat-json: flattened dataset records (EventID, Channel, Hostname, …)').choices([...RECORDED_FORMATS]).default('arcsim'))
+    .addOption(new Option('--format <format>', 'arcsim: NDJSON sensor events; evtx-json: evtx_dump JSON (Sysmon 1/3/7/11/12/13/14/22, Security 4624/4625/4688); flat-json: flattened dataset records (EventID, Channel, Hostname, …); k8s-audit: Kubernetes API server audit log (audit.k8s.io/v1 Event, one JSON a line, or an EventList)').choices([...RECORDED_FORMATS]).default('arcsim'))
+    .option('--cluster <name>', 'with --format k8s-audit: the cluster the audit log is of (an audit event does not name it)', 'k8s-cluster')
     .option('--rules <dir...>', 'directories of Sigma rule files, read recursively, rule by rule: every rule that loads is used (default: the shipped rules)')
     .option('--strict', 'fail when any rule is refused (default: print the refused count and go on)')
     .option('--scenario <slug|file>', "check the scenario's expected alerts: exit 0 only if exactly they were raised")
@@ -30,7 +31,7 @@ export function detectCommand(): Command {
       let events;
       if (format === 'arcsim') events = parseEventsNdjson(text, opts.events);
       else {
-        recorded = readRecordedEvents(text, format, opts.events);
+        recorded = readRecordedEvents(text, format, opts.events, { cluster: opts.cluster });
         events = recorded.events;
         // Records that gave no row are reported, never dropped silently.
         process.stderr.write(summarizeRead(recorded) + '\n');
@@ -43,9 +44,9 @@ export function detectCommand(): Command {
       }
       // Rules run only on devices of their logsource.product's OS family: the OS comes from the
       // events' DeviceInfo rows (OSPlatform); Windows event logs come from Windows devices.
-      const run = await runOfflineDetection(events, { rules: report.set, ...(format === 'arcsim' ? {} : { defaultOs: 'windows' }) });
+      const run = await runOfflineDetection(events, { rules: report.set, ...(format === 'evtx-json' || format === 'flat-json' ? { defaultOs: 'windows' } : {}) });
       const alerts = run.alerts;
-      if (run.unknownOs.length) {
+      if (run.unknownOs.length && format !== 'k8s-audit') {
         process.stderr.write(`${run.unknownOs.length} of ${run.devices} device(s) of unknown OS (no DeviceInfo row with OSPlatform): every rule ran on their events, Windows, Linux and macOS rules alike\n`);
       }
       if (run.playbackEvents) {

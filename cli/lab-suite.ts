@@ -88,6 +88,7 @@ export async function runSuiteLab(o: SuiteLabOptions): Promise<{ code: number; r
     o.out('\n' + renderMatrix(result));
     if (o.reports) writeReports(result, o.reports);
     await printInventory(svc.cp, o.out, result);
+    await printClusters(svc.cp, o.out);
 
     const code = result.ok ? 0 : 1;
     o.out(`\nLab done in ${((Date.now() - started) / 1000).toFixed(1)} s (suite ${(result.durationMs / 1000).toFixed(1)} s): ${result.ok ? 'every cell passed' : 'NOT every cell passed'}; run ${result.runId}.\n`);
@@ -139,6 +140,32 @@ async function printInventory(cp: ControlPlane, out: (text: string) => void, res
     }), ['alertType', 'count', 'status per product', 'raised by (suite rows)', 'resourceIdentifiers']) + '\n');
     if (!mine.length) out('  (no alert)\n');
   }
+}
+
+/**
+ * The Kubernetes clusters (`GET /api/clusters`): each once, its sources (the Arc-enabled cluster its
+ * nodes' agents form, the EKS / GKE cluster a connector discovered), and the alerts on the cluster.
+ */
+async function printClusters(cp: ControlPlane, out: (text: string) => void): Promise<void> {
+  const r = await cp.adminRequest('GET', '/api/clusters');
+  if (r.status !== 200) {
+    out(`\nKubernetes clusters: GET /api/clusters answered ${r.status}\n`);
+    return;
+  }
+  const clusters = r.body.value as Array<Record<string, any>>;
+  if (!clusters.length) return;
+  const alerts = (await cp.adminRequest('GET', '/api/alerts')).body.value as Array<Record<string, any>>;
+  out('\nKubernetes clusters (GET /api/clusters): Arc-enabled clusters merged with the EKS / GKE clusters of the connectors\n' + table(clusters.map((c) => {
+    const arc = c.connectedCluster?.properties;
+    const ids = new Set((c.sources as Array<{ id: string }>).map((s) => s.id.toLowerCase()));
+    const open = alerts.filter((a) => (a.properties.resourceIdentifiers ?? []).some((ri: any) => ids.has(String(ri.azureResourceId).toLowerCase())));
+    return {
+      cluster: c.name, confidence: c.confidence,
+      sources: (c.sources as Array<{ kind: string; type?: string }>).map((s) => s.kind === 'arc' ? 'arc:connectedClusters' : `cspm:${s.type}`).join(' + '),
+      nodes: arc?.totalNodeCount ?? '-', connectivity: arc?.connectivityStatus ?? '-', distribution: arc?.distribution ?? '-',
+      'open alerts': open.map((a) => a.properties.alertType).sort().join(', ') || '-',
+    };
+  }), ['cluster', 'confidence', 'sources', 'nodes', 'connectivity', 'distribution', 'open alerts']) + '\n');
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

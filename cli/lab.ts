@@ -59,13 +59,14 @@ export async function runLab(o: LabOptions): Promise<number> {
     const reg = await withTimeout(registered, 15_000, 'the agent did not register within 15 s');
     o.out(`agent ${agent.agentId} registered this host as ${reg.machineId}\n`);
     // Sensors run only where their extension is installed: MDE for endpoint events, the Defender for SQL
-    // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host).
+    // extension for SQL audit events (the SQL scenarios stand in for a SQL Server on this host), the
+    // Defender for Containers extension for Kubernetes audit events (the cluster scenario stands in for a cluster).
     const machine = (await store.machines.getMachine(agent.agentId!))!;
-    for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows']) {
+    for (const ext of [mdeExtensionFor(machine.facts.osType), 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes']) {
       const r = await cp.setExtension(machine.name, ext, true);
       if (!r.delivered) throw new Error(`could not install ${ext} on ${machine.name}: ${r.message}`);
     }
-    o.out(`installed extensions ${mdeExtensionFor(machine.facts.osType)} (endpoint sensor) and AdvancedThreatProtection.Windows (SQL sensor) on ${machine.name}\n\n`);
+    o.out(`installed extensions ${mdeExtensionFor(machine.facts.osType)} (endpoint sensor), AdvancedThreatProtection.Windows (SQL sensor) and microsoft.azuredefender.kubernetes (Kubernetes audit sensor) on ${machine.name}\n\n`);
 
     // Play every scenario (attack, then benign twin) `rounds` times; remember which detonation was which.
     const attacks = new Map<string, string[]>();
@@ -156,16 +157,16 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 
 export function labCommand(): Command {
   return new Command('lab')
-    .description('the full lab (what "npm start" runs): control plane on SQLite, three agents on this machine (the real host on-prem, ' +
-      'an EC2 persona with SQL Server, a GCP persona), the AWS and GCP CSPM snapshots merged with them, Defender plans, ' +
-      'the examples/multi-cloud.yaml suite, its matrix and the merged inventory; --library instead plays every library scenario on this host')
+    .description('the full lab (what "npm start" runs): control plane on SQLite, four agents on this machine (the real host on-prem, ' +
+      'an EC2 persona with SQL Server, a GCP persona, a node of the EKS cluster eks-lab), the AWS and GCP CSPM snapshots (EC2, GCE, EKS, GKE) merged with them, Defender plans, ' +
+      'the examples/multi-cloud.yaml suite, its matrix (a column per host, the cluster\'s included), the merged inventory and the Kubernetes clusters; --library instead plays every library scenario on this host')
     .option('--data-dir <dir>', 'lab data directory (cleared at start unless --keep-data)', '.arcsim/lab')
     .option('--keep-data', 'do not clear the data directory first')
     .option('--host <addr>', 'address to listen on (loopback: the lab serves plain http; use "arcsim control-plane" with TLS for a network)', '127.0.0.1')
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').default(7070).argParser(portOption))
     .option('--exit', 'exit after the report with the suite\'s exit code (0 only when every cell passed; with --library: every expected alert exactly once)')
     .option('--verbose', 'log control-plane and agent activity')
-    .option('--suite <file>', 'the suite to run on the three agents', 'examples/multi-cloud.yaml')
+    .option('--suite <file>', 'the suite to run on the four agents', 'examples/multi-cloud.yaml')
     .option('--junit <file>', 'also write the run as JUnit XML')
     .option('--report <file>', 'also write the Markdown report')
     .option('--navigator <file>', 'also write the ATT&CK Navigator layer')

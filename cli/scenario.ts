@@ -102,6 +102,7 @@ function summarize(e: SensorEvent): string {
     case 'DeviceNetworkInfo': return `${pick('NetworkAdapterName')} ${pick('MacAddress')}`;
     case 'DeviceFileCertificateInfo': return `${pick('SHA1')} ${pick('Signer')}`;
     case 'SqlEvents': return `${pick('ServerPrincipalName')}@${pick('ClientIP')} ${pick('Statement') || pick('ErrorNumber')}`;
+    case 'KubernetesAudit': return `${pick('Verb')} ${pick('RequestUri')}`;
   }
 }
 
@@ -146,7 +147,7 @@ export function scenarioCommand(): Command {
         if (!s[phase].length) continue;
         stdout(`\n${phase}\n` + table(s[phase].map((st) => ({
           step: st.name, after: st.after, repeat: st.repeat, every: st.every === '0s' ? '' : st.every, jitter: st.jitter === '0s' ? '' : st.jitter,
-          events: st.events.map((e) => `${String(e.Table)}/${String(e.ActionType)}`).join(', '),
+          events: st.events.map((e) => `${String(e.Table)}/${String(e.ActionType ?? e.Verb)}`).join(', '),
         })), ['step', 'after', 'repeat', 'every', 'jitter', 'events']) + '\n');
       }
       stdout('\nExpected alerts\n' + table(s.expect.alerts.map((a) => ({ ...a })), ['alertType', 'count', 'product']) + '\n');
@@ -191,7 +192,7 @@ export function scenarioCommand(): Command {
       }
       if (opts.json) return void stdout(toNdjson(events));
       stdout(table(plan.events.map((p) => ({
-        time: p.event.Timestamp, phase: p.phase, table: p.event.Table, action: p.event.ActionType, what: clip(summarize(p.event), 90),
+        time: p.event.Timestamp, phase: p.phase, table: p.event.Table, action: p.event.ActionType ?? (p.event as { Verb?: string }).Verb, what: clip(summarize(p.event), 90),
       })), ['time', 'phase', 'table', 'action', 'what']) + `\n${events.length} events, detonation ${plan.detonationId}\n`);
     });
 

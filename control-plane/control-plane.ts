@@ -12,6 +12,7 @@ import type { RunReportRenderers } from './portal/index.ts';
 import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
 import { primeFileProfiles } from './detection/file-profile.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
+import { IngestQueue } from './ingest/ingest-queue.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { StoreHealth } from './health/store-health.ts';
 import type { AgentSession, CommandBody, CommandResult } from './gateway/agent-session.ts';
@@ -155,6 +156,8 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   }
   const engine = new DetectionEngine(rules, { latenessMs: parseDuration(config.lateness) });
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
+  // Sessions hand their batches to one queue: round-robin across agents, several batches per commit.
+  const ingestQueue = new IngestQueue(ingest, limits);
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
   // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
   const app = Fastify({
@@ -197,7 +200,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const health = new StoreHealth(clock, (cause) => metrics.storeError(cause));
   let accepting = false;
   const gateway: Gateway = new Gateway(app.server, deps.store, limits, logger, {
-    ingest,
+    ingest: ingestQueue,
     clock,
     health,
     metrics,

@@ -112,6 +112,11 @@ export const COLUMN_TYPES = {
   // SqlEvents (arcsim's own).
   InstanceName: 'string', DatabaseName: 'string', ServerPrincipalName: 'string', ClientIP: 'string',
   ApplicationName: 'string', Succeeded: 'bool', Statement: 'string', ErrorNumber: 'long',
+  // KubernetesAudit (the columns of Log Analytics' AKSAudit table, from an audit.k8s.io/v1 Event).
+  AuditId: 'string', Level: 'string', Stage: 'string', Verb: 'string', RequestUri: 'string', UserAgent: 'string',
+  User: 'json', ImpersonatedUser: 'json', SourceIps: 'json', ObjectRef: 'json', ResponseStatus: 'json',
+  RequestObject: 'json', ResponseObject: 'json', Annotations: 'json', RequestReceivedTime: 'datetime',
+  StageReceivedTime: 'datetime', PodName: 'string',
 } as const satisfies Record<string, ColumnType>;
 export type ColumnName = keyof typeof COLUMN_TYPES;
 
@@ -209,6 +214,13 @@ export const TABLE_COLUMN_NAMES = {
   SqlEvents: [
     'ActionType', 'InstanceName', 'DatabaseName', 'ServerPrincipalName', 'ClientIP', 'ApplicationName', 'Succeeded',
     'Statement', 'ErrorNumber',
+  ],
+  // Kubernetes API server audit events (docs/kubernetes.md): the AKSAudit / AKSAuditAdmin columns of
+  // Azure Monitor Logs, each filled from the audit.k8s.io/v1 Event field of the same name; DeviceId and
+  // DeviceName name the cluster. No ActionType: the event's Verb says what was done.
+  KubernetesAudit: [
+    'AuditId', 'Level', 'Stage', 'Verb', 'RequestUri', 'User', 'ImpersonatedUser', 'SourceIps', 'UserAgent', 'ObjectRef',
+    'ResponseStatus', 'RequestObject', 'ResponseObject', 'RequestReceivedTime', 'StageReceivedTime', 'Annotations', 'PodName',
   ],
 } as const;
 

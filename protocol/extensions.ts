@@ -1,7 +1,7 @@
 import type { TableName } from './events.ts';
 
 /** A simulated sensor: which event tables it collects. */
-export type Sensor = 'endpoint' | 'sql';
+export type Sensor = 'endpoint' | 'sql' | 'kubernetes';
 
 /**
  * Arc machine extensions arcsim knows, with their real publishers. Installing one enables the
@@ -12,6 +12,10 @@ export const EXTENSIONS = {
   'MDE.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForServers', sensor: 'endpoint' },
   'WindowsAgent.SqlServer': { publisher: 'Microsoft.AzureData', sensor: 'sql' },
   'AdvancedThreatProtection.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForSQL', sensor: 'sql' },
+  // The Defender for Containers extension of an Arc-enabled Kubernetes cluster (extension type
+  // microsoft.azuredefender.kubernetes): it collects the cluster's audit events (docs/kubernetes.md).
+  // Cluster extensions have a type, not a publisher: this publisher is arcsim's own label.
+  'microsoft.azuredefender.kubernetes': { publisher: 'Microsoft.AzureDefender.Kubernetes', sensor: 'kubernetes' },
 } as const satisfies Record<string, { publisher: string; sensor: Sensor }>;
 
 export type ExtensionName = keyof typeof EXTENSIONS;
@@ -20,7 +24,7 @@ export function isExtensionName(name: string): name is ExtensionName {
   return Object.hasOwn(EXTENSIONS, name);
 }
 
-/** The sensor that collects each table: MDE for the Device* tables, the SQL extensions for SqlEvents. */
+/** The sensor that collects each table: MDE for the Device* tables, the SQL extensions for SqlEvents, Defender for Containers for KubernetesAudit. */
 export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceProcessEvents: 'endpoint',
   DeviceNetworkEvents: 'endpoint',
@@ -33,6 +37,7 @@ export const TABLE_SENSOR: Record<TableName, Sensor> = {
   DeviceNetworkInfo: 'endpoint',
   DeviceFileCertificateInfo: 'endpoint',
   SqlEvents: 'sql',
+  KubernetesAudit: 'kubernetes',
 };
 
 /** The MDE extension for an OS type (`windows` -> MDE.Windows, anything else -> MDE.Linux). */

@@ -38,6 +38,14 @@ export const LIMITS = {
    * heartbeats a second: one commit each kept the control plane busy (issue 16).
    */
   heartbeatFlushMs: 1000,
+  /**
+   * Most agents' batches the gateway commits in one transaction, count: batches waiting when the
+   * store is free are taken one per agent in turn (several of one agent's only when no other waits)
+   * and committed together, each acked after the commit.
+   */
+  maxBatchesPerCommit: 32,
+  /** Most events in one such commit, count (a single batch may be larger, up to maxEventsPerBatch, and goes alone). */
+  maxEventsPerCommit: 2000,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

@@ -15,6 +15,24 @@ export const NetworkInterfaceSchema = z.strictObject({
   ipAddresses: z.array(z.string()),
 });
 
+/** A DNS-1123 label or subdomain, as Kubernetes names nodes; cluster names as ARM names allow. */
+const k8sName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'lower-case letters, digits, - and . (a DNS-1123 name)');
+
+/** The Kubernetes cluster an agent's node belongs to (docs/kubernetes.md). */
+export const KubernetesFactsSchema = z.strictObject({
+  /** The cluster's name: the connectedClusters resource name (1-63 characters, as ARM allows for it). */
+  clusterName: z.string().min(1).max(63).regex(/^[a-zA-Z0-9][-_a-zA-Z0-9]*$/, 'letters, digits, - and _ (a connectedClusters name)'),
+  /** This node's name (the DaemonSet gets it from the downward API, spec.nodeName). */
+  nodeName: k8sName,
+  /** connectedClusters `distribution` (aks, eks, gke, k3s, kind, openshift, generic, ...). */
+  distribution: z.string().min(1).max(64).optional(),
+  /** connectedClusters `infrastructure` (aws, gcp, azure_stack_hci, generic, ...). */
+  infrastructure: z.string().min(1).max(64).optional(),
+  /** The API server's version (`v1.30.2`), when known. */
+  kubernetesVersion: z.string().max(64).optional(),
+});
+export type KubernetesFacts = z.infer<typeof KubernetesFactsSchema>;
+
 /** What an agent knows about its host, shaped after the Arc machine properties. */
 export const MachineFactsSchema = z.strictObject({
   hostname: z.string().min(1).max(255),
@@ -36,6 +54,12 @@ export const MachineFactsSchema = z.strictObject({
   networkInterfaces: z.array(NetworkInterfaceSchema).max(256).optional(),
   /** Set when the facts were (partly) overridden by a persona file: its name. */
   persona: z.string().max(255).optional(),
+  /**
+   * Set when the agent runs on a Kubernetes node (the DaemonSet of deploy/kubernetes/, or a cluster
+   * persona): the cluster it is a node of. The control plane shows each cluster as an Arc-enabled
+   * Kubernetes resource (Microsoft.Kubernetes/connectedClusters) whose nodes are these machines.
+   */
+  kubernetes: KubernetesFactsSchema.optional(),
 });
 export type MachineFacts = z.infer<typeof MachineFactsSchema>;
 

@@ -17,6 +17,11 @@ export function sqlInstanceResourceId(subscription: string, resourceGroup: strin
   return `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.AzureArcData/sqlServerInstances/${name}`;
 }
 
+/** An Arc-enabled Kubernetes cluster (Microsoft.Kubernetes/connectedClusters). */
+export function connectedClusterResourceId(subscription: string, resourceGroup: string, name: string): string {
+  return `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.Kubernetes/connectedClusters/${name}`;
+}
+
 export function alertResourceId(subscription: string, resourceGroup: string, location: string, name: string): string {
   return `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.Security/locations/${location}/alerts/${name}`;
 }

@@ -15,7 +15,7 @@ export const TACTICS = [
   'Exfiltration', 'Impact',
 ] as const;
 
-export const PLATFORMS = ['windows', 'linux', 'onprem', 'aws', 'gcp', 'azure', 'sql'] as const;
+export const PLATFORMS = ['windows', 'linux', 'onprem', 'aws', 'gcp', 'azure', 'sql', 'kubernetes'] as const;
 export const INPUT_TYPES = ['string', 'integer', 'number', 'boolean', 'duration'] as const;
 export const PHASES = ['warmup', 'detonate', 'cleanup'] as const;
 export type Phase = (typeof PHASES)[number];

@@ -167,8 +167,8 @@ export async function startAgentLab(options: { agentClock?: Clock; facts?: Machi
   const registered = agent.waitRegistered();
   await agent.start();
   const reg = await registered;
-  // Every sensor on (as with Defender for Servers and Defender for SQL enabled), so each table is collected.
-  await enableExtensions(env.cp, agent.agentId!, ['MDE.Linux', 'AdvancedThreatProtection.Windows']);
+  // Every sensor on (as with Defender for Servers, Defender for SQL and Defender for Containers enabled), so each table is collected.
+  await enableExtensions(env.cp, agent.agentId!, ['MDE.Linux', 'AdvancedThreatProtection.Windows', 'microsoft.azuredefender.kubernetes']);
   return {
     env, agent, machineId: reg.machineId,
     async play(scenario, opts = {}) {

@@ -54,7 +54,8 @@ export function matchesSelector(sel: HostSelector, a: AgentInfo): boolean {
   return true;
 }
 
-/** The matrix column of a host: `name (cloud)`. */
+/** The matrix column of a host: `name (cloud)`; a Kubernetes node's names its cluster: `cluster/name (cloud)`. */
 export function hostColumn(a: AgentInfo): string {
-  return `${a.machine.name} (${cloudOf(a.facts)})`;
+  const cluster = a.facts.kubernetes?.clusterName;
+  return `${cluster ? `${cluster}/` : ''}${a.machine.name} (${cloudOf(a.facts)})`;
 }

@@ -1,4 +1,4 @@
-import type { SensorEvent } from '../../protocol/index.ts';
+import { connectedClusterResourceId, parseResourceId, type SensorEvent } from '../../protocol/index.ts';
 import type { AgentRow, AlertRow, EntityKey, MachineRow, StoreTx } from '../store/index.ts';
 import { fieldValue, type Occurrence } from '../detection/index.ts';
 
@@ -35,7 +35,21 @@ export interface UpsertResult {
  */
 export function dedupKey(occ: Occurrence, machine: MachineRow, assetKey?: string): string {
   const values = occ.mapping.dedup.fields.map((f) => String(fieldValue(occ.trigger, f) ?? ''));
-  return dedupKeyOf(occ.mapping.alertType, assetKey ? `asset:${assetKey}` : machine.resourceId, values);
+  const cluster = clusterSubject(occ, machine);
+  return dedupKeyOf(occ.mapping.alertType, cluster ? cluster.resourceId : assetKey ? `asset:${assetKey}` : machine.resourceId, values);
+}
+
+/**
+ * The Arc-enabled cluster an alert is about, when it comes from the cluster's audit log
+ * (KubernetesAudit) reported by an agent on one of its nodes: Defender for Containers raises K8S_*
+ * alerts on the cluster resource, whichever node's sensor saw the event, so its nodes' reports of
+ * one event are one alert. Undefined for every other alert (the machine's).
+ */
+export function clusterSubject(occ: Occurrence, machine: MachineRow): { resourceId: string; name: string } | undefined {
+  const k = machine.facts.kubernetes;
+  if (!k || (occ.trigger as { Table?: string }).Table !== 'KubernetesAudit') return undefined;
+  const ids = parseResourceId(machine.resourceId);
+  return ids ? { resourceId: connectedClusterResourceId(ids.subscription, ids.resourceGroup, k.clusterName), name: k.clusterName } : undefined;
 }
 
 export function dedupKeyOf(alertType: string, subject: string, values: string[]): string {
@@ -45,13 +59,14 @@ export function dedupKeyOf(alertType: string, subject: string, values: string[])
 /** Folds an occurrence into its alert (inside the ingest transaction) or creates the alert. */
 export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContext): Promise<UpsertResult> {
   const times = occ.events.map((e) => e.time);
+  const cluster = clusterSubject(occ, ctx.machine);
   const candidate: AlertRow = {
     systemAlertId: ctx.newId(),
     dedupKey: dedupKey(occ, ctx.machine, ctx.assetKey),
     alertType: occ.mapping.alertType,
     ruleId: occ.ruleId,
     agentId: ctx.machine.agentId,
-    resourceId: ctx.machine.resourceId,
+    resourceId: cluster?.resourceId ?? ctx.machine.resourceId,
     severity: occ.mapping.severity,
     status: 'Active',
     count: 1,
@@ -70,7 +85,7 @@ export async function upsertAlert(tx: StoreTx, occ: Occurrence, ctx: AlertContex
       ruleTitle: occ.ruleTitle,
       techniques: occ.techniques.filter((t) => !t.includes('.')),
       subTechniques: occ.techniques.filter((t) => t.includes('.')),
-      compromisedEntity: ctx.machine.name,
+      compromisedEntity: cluster?.name ?? ctx.machine.name,
       entities: entitiesOf(occ.trigger, ctx.machine),
       location: { subscription: ctx.agent.subscription, resourceGroup: ctx.agent.resourceGroup, location: ctx.agent.location },
     },

@@ -29,6 +29,16 @@ export interface AlertExtras {
 }
 
 /**
+ * MDC's productComponentName: Defender for Containers' alerts (alert types K8S_… for the cluster's
+ * control plane, K8S.NODE_… for its nodes, as Microsoft's alert reference names them) are
+ * `Containers`; Defender for SQL's `SqlServers`; the rest `Servers`.
+ */
+function componentOf(alertType: string, detectingProduct: string | undefined): string {
+  if (alertType.startsWith('K8S_') || alertType.startsWith('K8S.NODE_')) return 'Containers';
+  return detectingProduct === 'DefenderForSQL' ? 'SqlServers' : 'Servers';
+}
+
+/**
  * The alert as the MDC REST API (2022-01-01) returns it: `{id, name, type, properties}`, plus an
  * `arcsim` block (product copies, incident, detonations, latency). `baseUrl` is the control
  * plane's own address, so `alertUri` and the portal links resolve.
@@ -53,7 +63,7 @@ export function toMdcAlert(row: AlertRow, baseUrl: string, extras: AlertExtras =
       version: '2022-01-01.0',
       alertType: row.alertType,
       systemAlertId: id,
-      productComponentName: p.detectingProduct === 'DefenderForSQL' ? 'SqlServers' : 'Servers',
+      productComponentName: componentOf(row.alertType, p.detectingProduct),
       alertDisplayName: p.alertDisplayName,
       description: p.description,
       severity: row.severity,

@@ -27,6 +27,7 @@ import { armAlertRoutes } from './arm-alert-routes.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
+import { clusterRoutes } from './cluster-routes.ts';
 import { portal, type RunReportRenderers } from '../portal/index.ts';
 import { portalServices } from '../portal/services/index.ts';
 import { installRoutes } from './install-routes.ts';
@@ -112,6 +113,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(agentRoutes, deps);
   app.register(runRoutes, deps);
   app.register(inventoryRoutes, deps);
+  app.register(clusterRoutes, deps);
   app.register(keyRoutes, deps);
   app.register(portal, { store: deps.store, clock: deps.clock, sessions, baseUrl: deps.baseUrl, reports: deps.runReports, sync: deps.sync });
   app.register(portalServices, deps);

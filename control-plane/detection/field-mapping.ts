@@ -44,6 +44,13 @@ const Transform = z.discriminatedUnion('transform', [
    * information `OriginalFileName`, `Description`, `Product`, `Company`.
    */
   z.strictObject({ transform: z.literal('file_profile'), column: Column, attribute: z.enum(['Signed', 'Signature', 'SignatureStatus', 'OriginalFileName', 'Description', 'Product', 'Company']) }),
+  /**
+   * The values at a dotted path inside a JSON column (KubernetesAudit's `ObjectRef`, `RequestObject`,
+   * ...), descending through every array on the way (`spec.containers.image`: each container's
+   * image). One value reads as itself (a string; numbers and booleans as their text); several read
+   * as their texts joined by a newline, so a rule tests them with `|contains` / `|re`; none: absent.
+   */
+  z.strictObject({ transform: z.literal('json_path'), column: Column, path: z.string().regex(/^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$/, 'keys joined by dots (empty: the column itself)') }),
 ]);
 type Transform = z.infer<typeof Transform>;
 
@@ -148,7 +155,22 @@ function transformColumns(t: Transform): Array<string | undefined> {
     case 'is_ipv6': return [t.column];
     case 'additional_field': return [t.column, t.fileName];
     case 'file_profile': return [t.column];
+    case 'json_path': return [t.column];
   }
+}
+
+/** Every scalar at `keys` under `v`, arrays entered at every level (see the json_path transform). */
+function valuesAt(v: unknown, keys: readonly string[], i: number, out: string[]): void {
+  if (v === undefined || v === null) return;
+  if (Array.isArray(v)) {
+    for (const x of v) valuesAt(x, keys, i, out);
+    return;
+  }
+  if (i === keys.length) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.push(String(v));
+    return;
+  }
+  if (typeof v === 'object') valuesAt((v as Record<string, unknown>)[keys[i]!], keys, i + 1, out);
 }
 
 const PROFILE_READ: Record<string, (p: FileProfile) => unknown> = {
@@ -225,6 +247,15 @@ function compileTransform(t: Transform): Getter {
       };
       g.reads = 'FileProfile';
       return g;
+    }
+    case 'json_path': {
+      const keys = t.path === '' ? [] : t.path.split('.');
+      return (e) => {
+        const root = e[t.column];
+        const out: string[] = [];
+        valuesAt(typeof root === 'string' ? jsonObject(root) : root, keys, 0, out);
+        return out.length === 0 ? undefined : out.length === 1 ? out[0] : out.join('\n');
+      };
     }
     case 'registry_details': return (e) => {
       const data = e[t.data];

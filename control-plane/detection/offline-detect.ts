@@ -79,9 +79,9 @@ const OS_TYPE: Record<OsFamily, string> = { windows: 'windows', linux: 'linux', 
 
 /**
  * Runs the rules over recorded events, like wazuh-logtest: the same streaming engine and dedup
- * as the control plane, on a throwaway in-memory store. Events are replayed in event-time order
- * (so file order does not matter), and at the end of the stream every window still open is
- * decided. Returns the alerts, oldest first. Only what the alert rows need is kept (Ingest's
+ * as the control plane, on a throwaway in-memory store (a scratch store: see SqliteStoreOptions).
+ * Events are replayed in event-time order (so file order does not matter), and at the end of the
+ * stream every window still open is decided. Returns the alerts, oldest first. Only what the alert rows need is kept (Ingest's
  * `alertsOnly`): no product copies, incidents, entity index or alert-event links.
  */
 export async function detectOffline(events: SensorEvent[], options: OfflineOptions = {}): Promise<AlertRow[]> {
@@ -91,7 +91,9 @@ export async function detectOffline(events: SensorEvent[], options: OfflineOptio
 /** detectOffline, and what it knew of the devices' OS (rules of another OS family are not run on a device's events). */
 export async function runOfflineDetection(events: SensorEvent[], options: OfflineOptions = {}): Promise<OfflineResult> {
   const families = deviceFamilies(events, options);
-  const store = openSqliteStore({ file: ':memory:' });
+  // Scratch: the run reads its events back only by ReportId (closing windows), so the indexes
+  // for other reads are not maintained on every insert. Same tables, dedup and engine.
+  const store = openSqliteStore({ file: ':memory:', scratch: true });
   try {
     const rules = options.rules ?? loadRulesDir(options.rulesDir);
     const engine = new DetectionEngine(rules, { latenessMs: 0 });

@@ -73,7 +73,8 @@ class Automaton {
   private readonly outStart: Uint32Array;
   private readonly outs: Uint32Array;
 
-  constructor(lits: readonly string[]) {
+  /** `ids[i]`: what `scan` reports for `lits[i]`. */
+  constructor(lits: readonly string[], ids: readonly number[]) {
     const frequency = new Map<number, number>();
     for (const lit of lits) {
       for (let i = 0; i < lit.length; i++) {
@@ -109,8 +110,23 @@ class Automaton {
       }
       (out[n] ??= []).push(li);
     });
-    // Breadth first: each node's failure link, inherited outputs and full transition row.
+    // Nodes renumbered breadth first, so the rows a scan reads most (the root's and the shallow
+    // nodes', which every character passes through) sit together at the start of the table
+    // instead of being spread over it in literal order (a cache miss per character).
     const nodes = children.length;
+    const renumber = new Uint32Array(nodes);
+    const bfs: number[] = [0];
+    for (let q = 0; q < bfs.length; q++) for (const m of children[bfs[q]!]!.values()) { renumber[m] = bfs.length; bfs.push(m); }
+    const trie = children.slice();
+    const trieOut = out.slice();
+    for (let q = 0; q < bfs.length; q++) {
+      const old = bfs[q]!;
+      const next = new Map<number, number>();
+      for (const [c, m] of trie[old]!) next.set(c, renumber[m]!);
+      children[q] = next;
+      out[q] = trieOut[old];
+    }
+    // Breadth first: each node's failure link, inherited outputs and full transition row.
     const delta = this.delta = nodes <= 0xffff ? new Uint16Array(nodes * width) : new Uint32Array(nodes * width);
     const fail = new Uint32Array(nodes);
     const queue: number[] = [];
@@ -133,33 +149,53 @@ class Automaton {
     }
     this.outStart = new Uint32Array(nodes + 1);
     for (let n = 0; n < nodes; n++) this.outStart[n + 1] = this.outStart[n]! + (out[n]?.length ?? 0);
-    this.outs = new Uint32Array(out.flatMap((o) => o ?? []));
+    this.outs = new Uint32Array(out.flatMap((o) => (o ?? []).map((li) => ids[li]!)));
   }
 
-  /** Calls `hit(li, ids)` for every literal occurring in `s` (li: its index in the automaton's list). */
-  scan(s: string, ids: number[], hit: (li: number, ids: number[]) => void): void {
+  /** Calls `hit(id)` for every literal occurring in `s` (id: the literal's id given to the constructor). */
+  scan(s: string, hit: (id: number) => void): void {
     const { delta, outStart, outs, classOf, wide, width } = this;
     let n = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       n = delta[n * width + (c < 128 ? classOf[c]! : wide)]!;
       const end = outStart[n + 1]!;
-      for (let k = outStart[n]!; k < end; k++) hit(outs[k]!, ids);
+      for (let k = outStart[n]!; k < end; k++) hit(outs[k]!);
     }
   }
 }
 
-/** True when the literals found so far (`seen[id] === epoch`) satisfy a rule's need. */
-type NeedCheck = (seen: Uint32Array, epoch: number) => boolean;
+/** Lists of small integers per key, flattened (one allocation, read in order): list k is list[start[k] .. start[k + 1]). */
+function flatten(lists: readonly number[][]): { start: Uint32Array; list: Int32Array } {
+  const start = new Uint32Array(lists.length + 1);
+  lists.forEach((l, k) => { start[k + 1] = start[k]! + l.length; });
+  return { start, list: Int32Array.from(lists.flat()) };
+}
+
+/** True when the `lit` nodes satisfied so far (`met[node] === epoch`) satisfy a rule's need. */
+type NeedCheck = (met: Uint32Array, epoch: number) => boolean;
 
 /** The index of one table's rules for one OS family (or for devices of unknown OS). */
 class TableIndex<R extends IndexedRule> {
   /** Rules that must be evaluated on every event (no necessary literal), by position in `rules`. */
   private readonly always: number[] = [];
-  /** Per indexed field: its automaton, and the literal id of each of its literals. */
-  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; ids: number[] }> = [];
+  /** Per indexed field: its automaton (which reports the ids of the literals it finds). */
+  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton }> = [];
   /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
   private readonly coverRules: number[][] = [];
+  /**
+   * Per literal id: the `lit` nodes of the rules' needs that list it. Finding the literal meets
+   * them, so checking a `lit` node is one read, however many literals it lists.
+   */
+  private readonly litNodes: number[][] = [];
+  private nodeCount = 0;
+  /** Per `lit` node, the event count when it was last met. */
+  private readonly nodeMet: Uint32Array;
+  /** litNodes and coverRules flattened for the scan (what it reads per literal found). */
+  private readonly litNodeStart: Uint32Array;
+  private readonly litNodeList: Int32Array;
+  private readonly coverStart: Uint32Array;
+  private readonly coverList: Int32Array;
   /** Per rule: its whole need, checked against every literal found before the rule is evaluated. */
   private readonly checks: NeedCheck[] = [];
   /** Per literal id / rule, the event count when it was last found / became a candidate. */
@@ -181,34 +217,41 @@ class TableIndex<R extends IndexedRule> {
         id = this.coverRules.length;
         lits.set(lit, id);
         this.coverRules.push([]);
+        this.litNodes.push([]);
       }
       return id;
+    };
+    const litNode = (need: Extract<Need, { kind: 'lit' }>): number => {
+      const node = this.nodeCount++;
+      for (const l of need.lits) {
+        const nodes = this.litNodes[idOf(need.get, l)]!;
+        if (nodes[nodes.length - 1] !== node) nodes.push(node);
+      }
+      return node;
     };
     const compile = (need: Need): NeedCheck => {
       switch (need.kind) {
         case 'any': return () => true;
         case 'lit': {
-          const lits = need.lits.map((l) => idOf(need.get, l));
-          if (lits.length === 1) {
-            const id = lits[0]!;
-            return (seen, epoch) => seen[id] === epoch;
-          }
-          return (seen, epoch) => {
-            for (let i = 0; i < lits.length; i++) if (seen[lits[i]!] === epoch) return true;
-            return false;
-          };
+          const node = litNode(need);
+          return (met, epoch) => met[node] === epoch;
         }
         case 'and': {
-          const parts = need.parts.map(compile);
-          return (seen, epoch) => {
-            for (let i = 0; i < parts.length; i++) if (!parts[i]!(seen, epoch)) return false;
+          // The `lit` parts are read straight from `met`; only nested and/or parts are calls.
+          const nodes = Int32Array.from(need.parts.filter((p) => p.kind === 'lit').map(litNode));
+          const parts = need.parts.filter((p) => p.kind !== 'lit').map(compile);
+          return (met, epoch) => {
+            for (let i = 0; i < nodes.length; i++) if (met[nodes[i]!] !== epoch) return false;
+            for (let i = 0; i < parts.length; i++) if (!parts[i]!(met, epoch)) return false;
             return true;
           };
         }
         case 'or': {
-          const parts = need.parts.map(compile);
-          return (seen, epoch) => {
-            for (let i = 0; i < parts.length; i++) if (parts[i]!(seen, epoch)) return true;
+          const nodes = Int32Array.from(need.parts.filter((p) => p.kind === 'lit').map(litNode));
+          const parts = need.parts.filter((p) => p.kind !== 'lit').map(compile);
+          return (met, epoch) => {
+            for (let i = 0; i < nodes.length; i++) if (met[nodes[i]!] === epoch) return true;
+            for (let i = 0; i < parts.length; i++) if (parts[i]!(met, epoch)) return true;
             return false;
           };
         }
@@ -228,22 +271,29 @@ class TableIndex<R extends IndexedRule> {
     });
     for (const [get, lits] of ids) {
       const entries = [...lits];
-      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l)), ids: entries.map(([, id]) => id) });
+      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l), entries.map(([, id]) => id)) });
     }
+    ({ start: this.litNodeStart, list: this.litNodeList } = flatten(this.litNodes));
+    ({ start: this.coverStart, list: this.coverList } = flatten(this.coverRules));
     this.litSeen = new Uint32Array(this.coverRules.length);
+    this.nodeMet = new Uint32Array(this.nodeCount);
     this.ruleSeen = new Uint32Array(rules.length);
     this.found = new Int32Array(rules.length);
   }
 
-  private readonly hit = (li: number, ids: number[]) => {
-    const id = ids[li]!;
-    if (this.litSeen[id] === this.epoch) return;
-    this.litSeen[id] = this.epoch;
-    const rs = this.coverRules[id]!;
-    for (let j = 0; j < rs.length; j++) {
-      const r = rs[j]!;
-      if (this.ruleSeen[r] !== this.epoch) {
-        this.ruleSeen[r] = this.epoch;
+  private readonly hit = (id: number) => {
+    const epoch = this.epoch;
+    if (this.litSeen[id] === epoch) return;
+    this.litSeen[id] = epoch;
+    const nodeMet = this.nodeMet;
+    const nodes = this.litNodeList;
+    for (let j = this.litNodeStart[id]!, end = this.litNodeStart[id + 1]!; j < end; j++) nodeMet[nodes[j]!] = epoch;
+    const rules = this.coverList;
+    const ruleSeen = this.ruleSeen;
+    for (let j = this.coverStart[id]!, end = this.coverStart[id + 1]!; j < end; j++) {
+      const r = rules[j]!;
+      if (ruleSeen[r] !== epoch) {
+        ruleSeen[r] = epoch;
         this.found[this.foundCount++] = r;
       }
     }
@@ -258,6 +308,7 @@ class TableIndex<R extends IndexedRule> {
     if (++this.epoch === 0xffffffff) {
       this.litSeen.fill(0);
       this.ruleSeen.fill(0);
+      this.nodeMet.fill(0);
       this.epoch = 1;
     }
     const found = this.found;
@@ -269,14 +320,14 @@ class TableIndex<R extends IndexedRule> {
       const f = fields[i]!;
       const v = f.get(event);
       if (v === undefined || v === null) continue;
-      f.automaton.scan(lower(v), f.ids, this.hit);
+      f.automaton.scan(lower(v), this.hit);
     }
     const n = this.foundCount;
     if (n !== always.length) found.subarray(0, n).sort();
     let out: R[] = NONE as R[];
     for (let i = 0; i < n; i++) {
       const r = found[i]!;
-      if (!this.checks[r]!(this.litSeen, this.epoch)) continue;
+      if (!this.checks[r]!(this.nodeMet, this.epoch)) continue;
       const rule = this.rules[r]!;
       if (match && !rule.match(event)) continue;
       if (out === NONE) out = [];
@@ -291,7 +342,8 @@ const NONE: never[] = [];
 
 /** Detection rules indexed by table, OS family and necessary literal. */
 export class RuleIndex<R extends IndexedRule> {
-  private readonly indexes = new Map<string, TableIndex<R>>();
+  /** Per table, its indexes by OS family (OS_FAMILIES order, then unknown OS last). */
+  private readonly indexes = new Map<string, Array<TableIndex<R> | undefined>>();
 
   constructor(private readonly byTable: ReadonlyMap<TableName, readonly R[]>) {}
 
@@ -301,12 +353,13 @@ export class RuleIndex<R extends IndexedRule> {
   }
 
   private indexOf(event: SensorEvent, os: OsFamily | undefined): TableIndex<R> {
-    const key = os === undefined ? event.Table : `${event.Table}\u0000${os}`;
-    let index = this.indexes.get(key);
+    let byOs = this.indexes.get(event.Table);
+    if (!byOs) this.indexes.set(event.Table, (byOs = []));
+    const slot = os === undefined ? OS_FAMILIES.length : OS_FAMILIES.indexOf(os);
+    let index = byOs[slot];
     if (!index) {
       // Built on first use: one per (table, OS family) that events actually arrive for.
-      index = new TableIndex((this.byTable.get(event.Table) ?? []).filter((r) => ruleRunsOn(r, os)));
-      this.indexes.set(key, index);
+      index = byOs[slot] = new TableIndex((this.byTable.get(event.Table) ?? []).filter((r) => ruleRunsOn(r, os)));
     }
     return index;
   }

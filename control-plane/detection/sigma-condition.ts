@@ -108,11 +108,11 @@ function predicateOf<T>(node: ConditionNode, sel: Map<string, (x: T) => boolean>
   switch (node.kind) {
     case 'or': {
       const parts = node.parts.map((p) => predicateOf(p, sel));
-      return (x) => parts.some((p) => p(x));
+      return anyOf(parts);
     }
     case 'and': {
       const parts = node.parts.map((p) => predicateOf(p, sel));
-      return (x) => parts.every((p) => p(x));
+      return allOf(parts);
     }
     case 'not': {
       const inner = predicateOf(node.inner, sel);
@@ -123,15 +123,35 @@ function predicateOf<T>(node: ConditionNode, sel: Map<string, (x: T) => boolean>
     case 'of': {
       const preds = node.names.map((n) => sel.get(n)!);
       const n = node.count;
-      if (n === null) return (x) => preds.every((p) => p(x));
-      if (n === 1) return (x) => preds.some((p) => p(x));
+      if (n === null) return allOf(preds);
+      if (n === 1) return anyOf(preds);
       return (x) => {
         let hits = 0;
-        for (const p of preds) if (p(x) && ++hits >= n) return true;
+        for (let i = 0; i < preds.length; i++) if (preds[i]!(x) && ++hits >= n) return true;
         return false;
       };
     }
   }
+}
+
+/**
+ * True when one / every predicate holds, short-circuiting: plain loops, since `parts.some((p) =>
+ * p(x))` would allocate a closure on every event the rule is evaluated on.
+ */
+export function anyOf<T>(parts: ReadonlyArray<(x: T) => boolean>): (x: T) => boolean {
+  if (parts.length === 1) return parts[0]!;
+  return (x) => {
+    for (let i = 0; i < parts.length; i++) if (parts[i]!(x)) return true;
+    return false;
+  };
+}
+
+export function allOf<T>(parts: ReadonlyArray<(x: T) => boolean>): (x: T) => boolean {
+  if (parts.length === 1) return parts[0]!;
+  return (x) => {
+    for (let i = 0; i < parts.length; i++) if (!parts[i]!(x)) return false;
+    return true;
+  };
 }
 
 function escapeRe(s: string): string {

@@ -1,6 +1,7 @@
 import type { TableName } from '../../protocol/index.ts';
 import type { FieldMapping, Getter } from './field-mapping.ts';
 import { ANY, isAscii, lower, needAnd, needOr, type Need } from './literal-need.ts';
+import { anyOf } from './sigma-condition.ts';
 
 /** A compiled selection: true when the event (a flat column map) satisfies it. */
 export type Predicate = (event: Record<string, unknown>) => boolean;
@@ -61,7 +62,7 @@ export function compileSelection(name: string, body: unknown, ctx: SelectionCont
     if (body.length === 0) throw new SelectionError('an empty list', path, 'schema');
     if (body.every((b) => typeof b === 'object' && b !== null && !Array.isArray(b))) {
       const alts = body.map((b, i) => compileMap(b as Record<string, unknown>, ctx, `${path}.${i}`));
-      return withNeed((e) => alts.some((p) => p(e)), needOr(alts.map(selectionNeed)));
+      return withNeed(anyOf(alts), needOr(alts.map(selectionNeed)));
     }
     if (body.every((b) => b === null || typeof b !== 'object')) return compileKeywords('', body, `${path}`);
     throw new SelectionError('a list mixes maps and plain values', path, 'schema');
@@ -270,7 +271,11 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
     if (mods.some((m) => !['re', 'i', 'm', 's', 'all', 'neq'].includes(m))) throw new SelectionError('"re" takes only its flags i, m, s', path, 'unsupported');
     const re = compileRegex(value, (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : ''), path);
     const required = neq ? undefined : regexLiteral(re.source);
-    return withLits(wrap((a) => a !== undefined && a !== null && re.test(String(a))), required === undefined ? undefined : [required]);
+    // The necessary literal first (lower-cased values are memoised): most values without it never reach the regex.
+    const matches: ValueMatcher = required === undefined
+      ? (a) => a !== undefined && a !== null && re.test(String(a))
+      : (a) => a !== undefined && a !== null && lower(a).includes(required) && re.test(String(a));
+    return withLits(wrap(matches), required === undefined ? undefined : [required]);
   }
   if (['i', 'm', 's'].some(has)) throw new SelectionError('the flags i, m, s only apply to "re"', path, 'schema');
   if (has('cidr')) {

@@ -7,7 +7,8 @@ import {
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
-import type { Ingest, IngestResult } from '../ingest/ingest.ts';
+import type { IngestResult } from '../ingest/ingest.ts';
+import type { IngestQueue } from '../ingest/ingest-queue.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 import type { HeartbeatWriter } from './heartbeat-writer.ts';
@@ -15,7 +16,8 @@ import type { Metrics } from '../metrics/metrics.ts';
 
 export interface SessionDeps {
   store: Pick<Store, 'machines' | 'agents'>;
-  ingest: Ingest;
+  /** The group-commit queue every session hands its batches to. */
+  ingest: Pick<IngestQueue, 'submit'>;
   clock: Clock;
   limits: Limits;
   logger: Logger;
@@ -52,15 +54,20 @@ export type CommandBody = MessageInput<'command'>['command'];
 export type { CommandResult };
 
 /**
- * One connected agent. Frames are handled strictly in arrival order (a batch is committed
- * and acked before the next frame is looked at), so a `command-result` that follows a
- * playback's last batch means every event of that playback is stored.
+ * One connected agent. Frames are handled strictly in arrival order. An `events` batch that passes
+ * the session's checks goes to the group-commit queue, and the next frame is looked at while it
+ * waits for its commit (so an agent's window of batches can commit in one transaction); every
+ * other reply (an ack, an error, a command's answer) is sent only after the acks of the batches
+ * before it, and any other frame is handled only once those batches are committed, so a
+ * `command-result` that follows a playback's last batch still means every event of it is stored.
  */
 export class AgentSession {
   machine: MachineRow | undefined;
   /** Facts sent with `register` (set before the claim, so a later newcomer can be compared). */
   facts: MessageOf<'register'>['machine'] | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Settles once every batch handed to the ingest queue so far is acked (or answered with an error). */
+  private acks: Promise<void> = Promise.resolve();
   private tokens: number;
   private lastRefill: number;
   private alive = true;
@@ -177,9 +184,13 @@ export class AgentSession {
     if (!decoded.ok) {
       const seq = seqOf(text);
       if (seq !== undefined) this.deps.metrics?.eventsRejected(this.agentId, decoded.error.code, undefined);
+      await this.acks;
       return this.sendError(decoded.error, seq);
     }
     const msg = decoded.message;
+    // Anything but a batch waits until the batches before it are committed and acked.
+    if (msg.type !== 'events') await this.acks;
+    if (this.revoked) return;
     // This agent's heartbeat still in memory is written before anything it sent later takes effect.
     if (msg.type !== 'heartbeat' && this.deps.heartbeats?.has(this.agentId)) await this.deps.heartbeats.flush();
     switch (msg.type) {
@@ -205,7 +216,7 @@ export class AgentSession {
         this.deps.health?.succeeded();
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
-        return this.events(msg, arrivedAt);
+        return this.events(msg, text, arrivedAt);
       case 'key-rotated': {
         const r = this.rotations.get(msg.id);
         if (!r) {
@@ -280,11 +291,16 @@ export class AgentSession {
     this.deps.onRegistered(this, machine);
   }
 
-  private async events(msg: MessageOf<'events'>, arrivedAt: number): Promise<void> {
+  /**
+   * Checks a batch and hands it to the ingest queue; its ack (or error) is sent after the commit and
+   * after every earlier reply. A refused batch's error waits for the acks of the batches before it.
+   */
+  private async events(msg: MessageOf<'events'>, text: string, arrivedAt: number): Promise<void> {
     const metrics = this.deps.metrics;
     metrics?.eventsReceived(this.agentId, msg.events);
-    const refuse = (error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }) => {
+    const refuse = async (error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }) => {
       metrics?.eventsRejected(this.agentId, error.code, msg.events);
+      await this.acks;
       this.sendError(error, msg.seq, retry);
     };
     if (!this.machine) return refuse(protocolError('ARCSIM_E_NOT_REGISTERED'));
@@ -297,23 +313,27 @@ export class AgentSession {
         retryable: true, retryAfterMs: this.deps.limits.rateLimitRetryAfterMs,
       });
     }
-    let result: IngestResult;
-    try {
-      result = await this.deps.ingest.ingestBatch(this.agent, this.machine, msg.events, arrivedAt);
-    } catch (err) {
-      // Answered by failed() (a retryable store-write error or an internal one); counted here, where the events are known.
-      metrics?.eventsRejected(this.agentId, storeFault(err) ? 'ARCSIM_E_STORE_WRITE' : 'ARCSIM_E_INTERNAL', msg.events);
-      throw err;
-    }
-    this.deps.health?.succeeded();
-    this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
-    if (metrics) {
-      const seconds = (performance.now() - arrivedAt) / 1000;
-      metrics.batchAcked(seconds);
-      metrics.eventsStored(this.agentId, result.storedByTable);
-      for (const a of result.alerts) metrics.alert(a.alert.alertType, a.created, seconds * 1000);
-    }
-    this.deps.onIngested(this, result);
+    // Dropped unstored if the agent is revoked or deregistered before the batch's turn (as a frame still queued was before).
+    const committed = this.deps.ingest.submit({ agent: this.agent, machine: this.machine, events: msg.events, arrivedAt, dropped: () => this.revoked });
+    this.acks = this.acks
+      .then(() => committed)
+      .then((result) => {
+        if (!result) return;
+        this.deps.health?.succeeded();
+        this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
+        if (metrics) {
+          const seconds = (performance.now() - arrivedAt) / 1000;
+          metrics.batchAcked(seconds);
+          metrics.eventsStored(this.agentId, result.storedByTable);
+          for (const a of result.alerts) metrics.alert(a.alert.alertType, a.created, seconds * 1000);
+        }
+        this.deps.onIngested(this, result);
+      }, (err: unknown) => {
+        // Answered by failed() (a retryable store-write error or an internal one); counted here, where the events are known.
+        metrics?.eventsRejected(this.agentId, storeFault(err) ? 'ARCSIM_E_STORE_WRITE' : 'ARCSIM_E_INTERNAL', msg.events);
+        this.failed(text, err);
+      })
+      .catch((err) => this.failed(text, err));
   }
 
   /** Token bucket on the injected clock: `maxEventsPerSecond` sustained, `eventsBurst` at once. */

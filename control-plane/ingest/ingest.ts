@@ -54,6 +54,20 @@ export class Ingest {
   }
 
   /**
+   * Several agents' batches in one transaction (the gateway's group commit, IngestQueue), each
+   * exactly as ingestBatch would take it, in this order; one result per batch.
+   */
+  ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number }>): Promise<IngestResult[]> {
+    return this.store.transaction(async (tx) => {
+      const folds = this.folds(tx);
+      const out: IngestResult[] = [];
+      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, b.arrivedAt, undefined, folds));
+      await folds.flush();
+      return out;
+    });
+  }
+
+  /**
    * Several batches (of several agents) in one transaction, each exactly as ingestBatch would take
    * it: for replaying a recording (`arcsim detect`), where no ack waits on each batch's commit.
    */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { issuePath, protocolError } from '../../protocol/errors.ts';
 import type { ConnectorRow, CspmResourceRow, StoreTx } from '../store/index.ts';
 import {
-  cspmResourceId, KIND_PROVIDER, SNAPSHOT_LIMITS, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
+  cspmResourceId, KIND_PROVIDER, PARTIAL_KINDS, SNAPSHOT_LIMITS, KIND_RESOURCE, parseSnapshot, PROVIDERS, SNAPSHOT_KINDS, type CloudProvider, type ParsedSnapshot, type SnapshotKind,
 } from './snapshot-formats.ts';
 
 const Name = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/, 'letters, digits, _ . - (at most 64)');
@@ -13,6 +13,9 @@ export const KIND_CLI: Record<SnapshotKind, { cli: 'aws' | 'gcloud'; args: reado
   'aws-security-groups': { cli: 'aws', args: ['ec2', 'describe-security-groups', '--output', 'json'] },
   'gcp-compute-instances': { cli: 'gcloud', args: ['compute', 'instances', 'list', '--format', 'json'] },
   'gcp-firewall-rules': { cli: 'gcloud', args: ['compute', 'firewall-rules', 'list', '--format', 'json'] },
+  // One cluster a document: the source names it (`cluster`), and pullArgv adds `--name`.
+  'aws-eks-cluster': { cli: 'aws', args: ['eks', 'describe-cluster', '--output', 'json'] },
+  'gcp-container-clusters': { cli: 'gcloud', args: ['container', 'clusters', 'list', '--format', 'json'] },
 };
 
 // Validated so no value can start an option or carry a second argument.
@@ -33,7 +36,10 @@ const CliSource = z.strictObject({
   profile: Profile.optional(),
   region: AwsRegion.optional(),
   project: GcpProject.optional(),
+  /** aws-eks-cluster: the cluster describe-cluster describes (an EKS cluster name). */
+  cluster: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, 'an EKS cluster name (letters, digits, - and _, at most 100)').optional(),
 }).refine((s) => KIND_CLI[s.kind].cli === s.cli, { message: 'kind is not an output of that cli', path: ['kind'] })
+  .refine((s) => (s.kind === 'aws-eks-cluster') === (s.cluster !== undefined), { message: 'cluster is given exactly for kind aws-eks-cluster (describe-cluster needs --name)', path: ['cluster'] })
   .refine((s) => s.cli === 'aws' || (s.profile === undefined && s.region === undefined), { message: 'profile and region are aws fields', path: ['cli'] })
   .refine((s) => s.cli === 'gcloud' || s.project === undefined, { message: 'project is a gcloud field', path: ['project'] });
 const FileSource = z.strictObject({
@@ -50,7 +56,7 @@ export function pullArgv(s: z.infer<typeof CliSource>, def: ConnectorDefinition)
   const { cli, args } = KIND_CLI[s.kind];
   if (cli === 'aws') {
     const region = s.region ?? (def.provider === 'AWS' ? def.defaultRegion : undefined);
-    return ['aws', ...args, ...(region ? ['--region', region] : []), ...(s.profile ? ['--profile', s.profile] : [])];
+    return ['aws', ...args, ...(s.cluster ? ['--name', s.cluster] : []), ...(region ? ['--region', region] : []), ...(s.profile ? ['--profile', s.profile] : [])];
   }
   const project = s.project ?? (def.provider === 'GCP' ? def.projectId : undefined);
   return ['gcloud', ...args, ...(project ? ['--project', project] : [])];
@@ -199,6 +205,7 @@ export async function importSnapshots(
       await tx.inventory.upsertCspmResource(row);
     }
     for (const old of existing.values()) {
+      if (PARTIAL_KINDS.has(kind)) break; // the document described some of the kind's resources, not all
       if (seen.has(old.nativeId) || old.deletedAt !== null) continue;
       if (regions !== null && !regions.has(old.region)) continue;
       deleted++;

@@ -5,6 +5,7 @@ import type { ExtensionRow, MachineRow, PlanRow } from '../store/index.ts';
 export const PLANS = {
   VirtualMachines: { displayName: 'Defender for Servers', subPlans: ['P1', 'P2'] as const, defaultSubPlan: 'P2' },
   SqlServerVirtualMachines: { displayName: 'Defender for SQL servers on machines', subPlans: [] as const, defaultSubPlan: null },
+  Containers: { displayName: 'Defender for Containers', subPlans: [] as const, defaultSubPlan: null },
 } as const;
 export type PlanName = keyof typeof PLANS;
 export const PLAN_NAMES = Object.keys(PLANS) as PlanName[];
@@ -25,6 +26,8 @@ export const MANAGED_EXTENSIONS: Record<string, { publisher: string; plan: PlanN
   'MDE.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForServers', plan: 'VirtualMachines' },
   'WindowsAgent.SqlServer': { publisher: 'Microsoft.AzureData', plan: 'SqlServerVirtualMachines' },
   'AdvancedThreatProtection.Windows': { publisher: 'Microsoft.Azure.AzureDefenderForSQL', plan: 'SqlServerVirtualMachines' },
+  // Defender for Containers' sensor on an Arc-enabled cluster (cluster extension type microsoft.azuredefender.kubernetes).
+  'microsoft.azuredefender.kubernetes': { publisher: 'Microsoft.AzureDefender.Kubernetes', plan: 'Containers' },
 };
 
 export interface PlanScope {
@@ -67,6 +70,8 @@ export function desiredExtensions(m: MachineRow, plans: PlanRow[], scope: PlanSc
   if (effectivePlan(plans, scope, 'SqlServerVirtualMachines') && m.sqlInstances.some((s) => s.engine === 'sqlserver')) {
     out.push('WindowsAgent.SqlServer', 'AdvancedThreatProtection.Windows');
   }
+  // Defender for Containers deploys its sensor to the nodes of Arc-enabled clusters.
+  if (effectivePlan(plans, scope, 'Containers') && m.facts.kubernetes) out.push('microsoft.azuredefender.kubernetes');
   return out;
 }
 

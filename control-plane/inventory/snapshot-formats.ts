@@ -11,7 +11,7 @@ import { issuePath, protocolError } from '../../protocol/errors.ts';
  * cannot smuggle data in.
  */
 
-export const SNAPSHOT_KINDS = ['aws-ec2-instances', 'aws-security-groups', 'gcp-compute-instances', 'gcp-firewall-rules'] as const;
+export const SNAPSHOT_KINDS = ['aws-ec2-instances', 'aws-security-groups', 'gcp-compute-instances', 'gcp-firewall-rules', 'aws-eks-cluster', 'gcp-container-clusters'] as const;
 export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
 export type CloudProvider = 'AWS' | 'GCP';
 export const PROVIDERS: readonly CloudProvider[] = ['AWS', 'GCP'];
@@ -21,7 +21,15 @@ export const KIND_PROVIDER: Record<SnapshotKind, CloudProvider> = {
   'aws-security-groups': 'AWS',
   'gcp-compute-instances': 'GCP',
   'gcp-firewall-rules': 'GCP',
+  'aws-eks-cluster': 'AWS',
+  'gcp-container-clusters': 'GCP',
 };
+
+/**
+ * Kinds whose document describes some resources of the account, not all of them (`aws eks
+ * describe-cluster` names one cluster): a resource missing from such a document is not deleted.
+ */
+export const PARTIAL_KINDS: ReadonlySet<SnapshotKind> = new Set(['aws-eks-cluster']);
 
 /** The resource kind each snapshot kind holds. */
 export const KIND_RESOURCE = {
@@ -29,6 +37,8 @@ export const KIND_RESOURCE = {
   'aws-security-groups': 'aws-security-group',
   'gcp-compute-instances': 'gcp-compute-instance',
   'gcp-firewall-rules': 'gcp-firewall-rule',
+  'aws-eks-cluster': 'aws-eks-cluster',
+  'gcp-container-clusters': 'gcp-gke-cluster',
 } as const satisfies Record<SnapshotKind, string>;
 export type ResourceKind = (typeof KIND_RESOURCE)[SnapshotKind];
 
@@ -64,6 +74,12 @@ export const SNAPSHOT_LIMITS = {
   gcpNetworkTagChars: 63,
   /** GCE network tags per instance. */
   gcpNetworkTagsPerInstance: 64,
+  // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html (name: 1-100, ^[0-9A-Za-z][A-Za-z0-9\-_]*)
+  /** EKS cluster name, characters. */
+  eksClusterNameChars: 100,
+  // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters (name: at most 40, RFC 1035 label)
+  /** GKE cluster name, characters. */
+  gkeClusterNameChars: 40,
   /** arcsim's backstop for every other stored string (ids, types, DNS names, URLs), characters. */
   otherStringChars: 1024,
   /** arcsim's backstop for every other stored list (IPs, rules, ranges, interfaces), items. */
@@ -164,11 +180,50 @@ const GceFirewall = z.looseObject({
   targetTags: list(chars(L.gcpNetworkTagChars)).default([]),
 });
 
+/** `aws eks describe-cluster --name N` output (EKS DescribeCluster: `{cluster: {...}}`). */
+const EksCluster = z.looseObject({
+  name: chars(L.eksClusterNameChars).regex(/^[0-9A-Za-z][A-Za-z0-9\-_]*$/, 'an EKS cluster name'),
+  arn: z.string().regex(/^arn:aws[a-z-]*:eks:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'an EKS cluster ARN (arn:aws:eks:REGION:ACCOUNT:cluster/NAME)'),
+  version: str.optional(),
+  platformVersion: str.optional(),
+  endpoint: str.optional(),
+  status: z.enum(['CREATING', 'ACTIVE', 'DELETING', 'FAILED', 'UPDATING', 'PENDING']),
+  createdAt: z.union([str, z.number()]).optional(),
+  resourcesVpcConfig: z.looseObject({
+    vpcId: str.optional(),
+    endpointPublicAccess: z.boolean().optional(),
+    endpointPrivateAccess: z.boolean().optional(),
+    publicAccessCidrs: list(str).optional(),
+  }).optional(),
+  logging: z.looseObject({
+    clusterLogging: list(z.looseObject({ types: list(z.enum(['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'])).default([]), enabled: z.boolean().default(false) })).default([]),
+  }).optional(),
+  tags: z.record(chars(L.awsTagKeyChars), chars(L.awsTagValueChars)).optional(),
+});
+const DescribeCluster = z.looseObject({ cluster: EksCluster });
+
+/** One cluster of `gcloud container clusters list --format=json` (GKE API v1 Cluster). */
+const GkeCluster = z.looseObject({
+  name: chars(L.gkeClusterNameChars).regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, 'a GKE cluster name (RFC 1035 label)'),
+  id: str.optional(),
+  location: str.min(1),
+  selfLink: z.string().regex(/\/projects\/[^/]+\/(locations|zones)\/[^/]+\/clusters\/[^/]+$/, 'a GKE cluster selfLink (…/projects/P/locations/L/clusters/N)'),
+  currentMasterVersion: str.optional(),
+  currentNodeVersion: str.optional(),
+  currentNodeCount: z.number().int().nonnegative().optional(),
+  status: z.enum(['STATUS_UNSPECIFIED', 'PROVISIONING', 'RUNNING', 'RECONCILING', 'STOPPING', 'ERROR', 'DEGRADED']),
+  endpoint: str.optional(),
+  loggingService: str.optional(),
+  resourceLabels: z.record(chars(L.gcpLabelKeyChars), chars(L.gcpLabelValueChars)).optional(),
+});
+
 const SCHEMAS = {
   'aws-ec2-instances': DescribeInstances,
   'aws-security-groups': DescribeSecurityGroups,
   'gcp-compute-instances': list(GceInstance, L.resourcesPerImport),
   'gcp-firewall-rules': list(GceFirewall, L.resourcesPerImport),
+  'aws-eks-cluster': DescribeCluster,
+  'gcp-container-clusters': list(GkeCluster, L.resourcesPerImport),
 } as const;
 
 /** One resource as a connector stores it. */
@@ -205,11 +260,13 @@ export function detectKind(doc: unknown): SnapshotKind | undefined {
     if (!first || typeof first !== 'object') return undefined;
     if (first.kind === 'compute#instance' || ('machineType' in first && 'zone' in first)) return 'gcp-compute-instances';
     if (first.kind === 'compute#firewall' || ('sourceRanges' in first || 'allowed' in first || 'direction' in first)) return 'gcp-firewall-rules';
+    if ('currentMasterVersion' in first || (typeof first.selfLink === 'string' && first.selfLink.includes('container.googleapis.com'))) return 'gcp-container-clusters';
     return undefined;
   }
   if (doc && typeof doc === 'object') {
     if ('Reservations' in doc) return 'aws-ec2-instances';
     if ('SecurityGroups' in doc) return 'aws-security-groups';
+    if ('cluster' in doc) return 'aws-eks-cluster';
   }
   return undefined;
 }
@@ -231,7 +288,7 @@ export function parseSnapshot(doc: unknown, options: ParseOptions): ParsedSnapsh
   const kind = options.kind ?? detectKind(doc);
   if (!kind) {
     const hint = Array.isArray(doc) && doc.length === 0 ? ' (an empty list needs an explicit kind)' : '';
-    throw protocolError('ARCSIM_E_SNAPSHOT_FORMAT', `${where}: expected the JSON of aws ec2 describe-instances / describe-security-groups or gcloud compute instances / firewall-rules list${hint}`, where);
+    throw protocolError('ARCSIM_E_SNAPSHOT_FORMAT', `${where}: expected the JSON of aws ec2 describe-instances / describe-security-groups, aws eks describe-cluster, or gcloud compute instances / firewall-rules list or gcloud container clusters list${hint}`, where);
   }
   const parsed = SCHEMAS[kind].safeParse(doc);
   if (!parsed.success) {
@@ -247,6 +304,8 @@ export function parseSnapshot(doc: unknown, options: ParseOptions): ParsedSnapsh
     case 'aws-security-groups': return { kind, provider, ...sgResources(parsed.data as z.infer<typeof DescribeSecurityGroups>, options.region) };
     case 'gcp-compute-instances': return { kind, provider, ...gceResources(parsed.data as Array<z.infer<typeof GceInstance>>) };
     case 'gcp-firewall-rules': return { kind, provider, ...firewallResources(parsed.data as Array<z.infer<typeof GceFirewall>>) };
+    case 'aws-eks-cluster': return { kind, provider, ...eksResources(parsed.data as z.infer<typeof DescribeCluster>) };
+    case 'gcp-container-clusters': return { kind, provider, ...gkeResources(parsed.data as Array<z.infer<typeof GkeCluster>>) };
   }
 }
 
@@ -350,6 +409,43 @@ function firewallResources(doc: Array<z.infer<typeof GceFirewall>>): Omit<Parsed
   return { accounts: [...accounts], resources };
 }
 
+/** Whether a cluster writes its API server audit log where Defender for Containers reads it (EKS: the `audit` log type enabled). */
+function eksAuditLogging(c: z.infer<typeof EksCluster>): boolean {
+  return (c.logging?.clusterLogging ?? []).some((l) => l.enabled && l.types.includes('audit'));
+}
+
+function eksResources(doc: z.infer<typeof DescribeCluster>): Omit<ParsedSnapshot, 'kind' | 'provider'> {
+  const c = doc.cluster;
+  const [, , , region, account] = c.arn.split(':') as [string, string, string, string, string];
+  return {
+    accounts: [account],
+    resources: [{
+      kind: 'aws-eks-cluster', nativeId: c.arn, name: c.name, region, state: c.status,
+      data: {
+        clusterName: c.name, arn: c.arn, accountId: account, region, kubernetesVersion: c.version, platformVersion: c.platformVersion,
+        endpoint: c.endpoint, endpointPublicAccess: c.resourcesVpcConfig?.endpointPublicAccess, vpcId: c.resourcesVpcConfig?.vpcId,
+        auditLogging: eksAuditLogging(c), tags: c.tags ?? {},
+      },
+    }],
+  };
+}
+
+function gkeResources(doc: Array<z.infer<typeof GkeCluster>>): Omit<ParsedSnapshot, 'kind' | 'provider'> {
+  const accounts = new Set<string>();
+  const resources = doc.map((c): CspmResourceInput => {
+    const project = /\/projects\/([^/]+)\//.exec(c.selfLink)![1]!;
+    accounts.add(project);
+    return {
+      kind: 'gcp-gke-cluster', nativeId: c.id ?? `${c.location}/${c.name}`, name: c.name, region: c.location, state: c.status,
+      data: {
+        clusterName: c.name, clusterId: c.id, projectId: project, location: c.location, kubernetesVersion: c.currentMasterVersion,
+        nodeCount: c.currentNodeCount, endpoint: c.endpoint, loggingService: c.loggingService, labels: c.resourceLabels ?? {},
+      },
+    };
+  });
+  return { accounts: [...accounts], resources };
+}
+
 /** The MDC-style id of a connector's resource (see docs/inventory.md, "Resource ids"). */
 export function cspmResourceId(c: { subscription: string; resourceGroup: string; name: string }, r: Pick<CspmResourceInput, 'kind' | 'nativeId' | 'region'>): string {
   const base = `/subscriptions/${c.subscription}/resourcegroups/${c.resourceGroup}/providers/microsoft.security/securityconnectors/${c.name}/securityentitydata`;
@@ -358,5 +454,8 @@ export function cspmResourceId(c: { subscription: string; resourceGroup: string;
     case 'aws-security-group': return `${base}/aws-ec2-securitygroup-${r.nativeId}-${r.region}`;
     case 'gcp-compute-instance': return `${base}/gcp-compute-instance-${r.nativeId}-${r.region}`;
     case 'gcp-firewall-rule': return `${base}/gcp-compute-firewall-${r.nativeId}`;
+    // EKS: the native id is the ARN (…:cluster/NAME); GKE: the cluster's id, or LOCATION/NAME without one.
+    case 'aws-eks-cluster': return `${base}/aws-eks-cluster-${r.nativeId.split('/').pop()}-${r.region}`;
+    case 'gcp-gke-cluster': return `${base}/gcp-container-cluster-${r.nativeId.replace('/', '-')}-${r.region}`;
   }
 }

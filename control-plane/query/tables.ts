@@ -2,6 +2,7 @@ import { COLUMN_TYPES, TABLE_COLUMN_NAMES, TABLE_NAMES, type SensorEvent } from 
 import type { AlertRow, EventScan, IncidentRow, Store } from '../store/index.ts';
 import { toMdcAlert } from '../alerts/mdc-alert.ts';
 import { toArcMachine, toArcSqlInstance } from '../api/arc-machine.ts';
+import { arcClusters, toConnectedCluster } from '../inventory/clusters.ts';
 import { RECOMMENDATION_BY_KEY } from '../inventory/recommendations.ts';
 import type { Pushdown, TableSource } from './engine.ts';
 import { parseDatetime, type Column, type KqlType, type Row, type Value } from './values.ts';
@@ -15,7 +16,7 @@ import { parseDatetime, type Column, type KqlType, type Row, type Value } from '
  *   SecurityIncident (Log Analytics / Sentinel schema), built from the stored alerts and incidents;
  * - securityresources / resources (Azure Resource Graph rows: `id`, `name`, `type` in lower case,
  *   `location`, `resourceGroup`, `subscriptionId`, `properties`, ...): MDC alerts, assessments,
- *   Arc machines, Arc SQL Server instances, security connectors.
+ *   Arc machines, Arc SQL Server instances, Arc-enabled Kubernetes clusters, security connectors.
  */
 
 export interface TableLimits {
@@ -225,10 +226,18 @@ export class StoreTables implements TableSource {
 
   private async resources(): Promise<Row[]> {
     const rows: Row[] = [];
-    for (const m of await this.o.store.machines.listMachines()) {
+    const machines = await this.o.store.machines.listMachines();
+    const locations = new Map<string, string>();
+    for (const m of machines) {
       const location = (await this.o.store.agents.getAgent(m.agentId))?.location ?? 'eastus';
+      locations.set(m.agentId, location);
       rows.push(argRow(toArcMachine(m, location) as unknown as Record<string, unknown>, this.o.tenantId));
       for (const s of m.sqlInstances) rows.push(argRow(toArcSqlInstance(m, s, location) as unknown as Record<string, unknown>, this.o.tenantId));
+    }
+    // Arc-enabled Kubernetes clusters (Microsoft.Kubernetes/connectedClusters), from their nodes' machines.
+    for (const c of arcClusters(machines)) {
+      const { arcsim: _, ...cluster } = toConnectedCluster(c, locations.get(c.nodes[0]!.agentId) ?? 'eastus');
+      rows.push(argRow(cluster as unknown as Record<string, unknown>, this.o.tenantId));
     }
     return rows;
   }

@@ -113,13 +113,25 @@ class SqliteExecutor implements Executor {
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for throwaway stores. Its directory is created if missing. */
   file: string;
+  /**
+   * A throwaway store whose events are read back only by ReportId (`arcsim detect`: a closing
+   * window's trigger). The events indexes that serve every other read (by agent, detonation,
+   * table and time, file certificates: SCRATCH_DROPPED_INDEXES) are dropped after migrating, so
+   * each insert maintains only the table and its (ReportId, agent) dedup index. Every query still
+   * answers the same, by scanning. Only with `file: ':memory:'`.
+   */
+  scratch?: boolean;
 }
+
+/** The events indexes a scratch store does without (migration 014 lists the query each serves). */
+export const SCRATCH_DROPPED_INDEXES = ['events_agent_ts', 'events_detonation', 'events_tbl_ts', 'events_file_certificates'] as const;
 
 /**
  * Opens (and migrates) the embedded SQLite store: WAL journal, foreign keys on, NORMAL sync
  * (durable across process crashes; the last transactions may roll back on power loss).
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
+  if (options.scratch && options.file !== ':memory:') throw new Error('a scratch store is in memory only');
   if (options.file !== ':memory:') {
     // The database holds key hashes, tokens and every event: owner-only. A directory created here is
     // 0700; the file is created 0600, and tightened if it exists (SQLite gives -wal/-shm its mode).
@@ -137,7 +149,10 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   // Migrations start now, in their own transaction; every store call waits for them, and fails
   // with their error if they failed. The no-op handler only keeps a failure from being an
   // unhandled rejection before the first call reports it.
-  const ready = migrate(new SqliteExecutor(cache, new Lock(Promise.resolve())));
+  const migrated = migrate(new SqliteExecutor(cache, new Lock(Promise.resolve())));
+  const ready = options.scratch
+    ? migrated.then(() => { for (const index of SCRATCH_DROPPED_INDEXES) db.exec(`DROP INDEX IF EXISTS ${index}`); })
+    : migrated;
   ready.catch(() => undefined);
   const lock = new Lock(ready);
   return new SqlStore(new SqliteExecutor(cache, lock), async () => {

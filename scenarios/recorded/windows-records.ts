@@ -23,8 +23,8 @@ export interface UndecodedRecord {
   reason: string;
 }
 
-export type RecordedFormat = 'arcsim' | 'evtx-json' | 'flat-json';
-export const RECORDED_FORMATS: readonly RecordedFormat[] = ['arcsim', 'evtx-json', 'flat-json'];
+export type RecordedFormat = 'arcsim' | 'evtx-json' | 'flat-json' | 'k8s-audit';
+export const RECORDED_FORMATS: readonly RecordedFormat[] = ['arcsim', 'evtx-json', 'flat-json', 'k8s-audit'];
 
 /**
  * The JSON values of a file holding one or many: a JSON array, JSON lines, or objects simply

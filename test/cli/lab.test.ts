@@ -18,7 +18,7 @@ function cli(args: string[], timeoutMs: number): Promise<{ code: number | null; 
   return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
 }
 
-test('arcsim lab --exit (npm start): three agents, CSPM merge, plans, every multi-cloud cell passes, EC2 persona one asset with two sources and its alerts once', async (t) => {
+test('arcsim lab --exit (npm start): four agents (one a Kubernetes node), CSPM merge, plans, every multi-cloud cell passes, EC2 persona one asset with two sources and its alerts once, the EKS cluster one cluster with two sources and its K8S_* alerts', async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
   const started = Date.now();
@@ -26,24 +26,37 @@ test('arcsim lab --exit (npm start): three agents, CSPM merge, plans, every mult
   assert.equal(code, 0, out + stderr);
   assert.ok(Date.now() - started < 60_000, 'the suite finishes in under a minute');
 
-  // Three agents on this machine: the real host and the two personas.
+  // Four agents on this machine: the real host and the three personas.
   const agents = out.split('Agents on this machine')[1]!.split('CSPM connectors')[0]!;
   assert.match(agents, /^this-host\s+\S+\s+\(real host\)/m);
   assert.match(agents, /^ec2-sql-server\s+EC2AMAZ-SQL01\s+ec2-sql-server\s+Windows Server 2022 Datacenter\s+AWS\s+i-0b2c3d4e5f6071829\s+MSSQLSERVER \(sqlserver\)/m);
   assert.match(agents, /^gcp-web\s+gcp-web-01\s+gcp-web\s+Debian GNU\/Linux 12\s+GCP\s+4567890123456789012\s+-/m);
+  assert.match(agents, /^eks-node\s+ip-10-0-3-17\s+eks-node\s+Amazon Linux 2023\s+AWS\s+i-0d4e5f60718293a4b\s+-/m);
+  // Defender for Containers deploys its sensor to the Kubernetes node only.
+  assert.match(out, /^ip-10-0-3-17\s+linux\s+-\s+MDE\.Linux Succeeded, microsoft\.azuredefender\.kubernetes Succeeded$/m);
+  assert.match(out, /^gcp-web-01\s+linux\s+-\s+MDE\.Linux Succeeded$/m);
   // Extensions come from the plans.
   assert.match(out, /^EC2AMAZ-SQL01\s+windows\s+MSSQLSERVER \(sqlserver\)\s+MDE\.Windows Succeeded, WindowsAgent\.SqlServer Succeeded, AdvancedThreatProtection\.Windows Succeeded$/m);
 
-  // The matrix: three host columns, every cell PASS.
+  // The matrix: four host columns (the cluster's named after it), every cell PASS.
   const matrix = out.split(/^Test run /m)[1]!.split(/^Inventory /m)[0]!;
   const header = matrix.split('\n').find((l) => l.startsWith('row '))!;
-  assert.match(header, /\(onprem\)\s+EC2AMAZ-SQL01 \(aws\)\s+gcp-web-01 \(gcp\)/);
-  const rows = matrix.split('\n').filter((l) => /^(ssh|powershell|fileless|sql|ec2|asset|incident)/.test(l));
-  assert.equal(rows.length, 11);
+  assert.match(header, /\(onprem\)\s+EC2AMAZ-SQL01 \(aws\)\s+gcp-web-01 \(gcp\)\s+eks-lab\/ip-10-0-3-17 \(aws\)/);
+  const rows = matrix.split('\n').filter((l) => /^(ssh|powershell|fileless|sql|ec2|asset|incident|kubernetes)/.test(l));
+  assert.equal(rows.length, 13);
   for (const r of rows) assert.doesNotMatch(r, /FAIL|NOT RUN|NOT CHECKED/, r);
-  assert.match(matrix, /^asset-merge\s+—\s+PASS\s+PASS$/m);
-  assert.match(matrix, /^ec2-faults\s+—\s+PASS\s+—$/m);
-  assert.match(matrix, /^PASS: 26\/26 cells passed, 0 failed, 0 not run, 0 not checked/m);
+  assert.match(matrix, /^asset-merge\s+—\s+PASS\s+PASS\s+—$/m);
+  assert.match(matrix, /^ec2-faults\s+—\s+PASS\s+—\s+—$/m);
+  assert.match(matrix, /^kubernetes-attack\s+—\s+—\s+—\s+PASS$/m);
+  assert.match(matrix, /^kubernetes-attack-benign \(benign\)\s+—\s+—\s+—\s+PASS$/m);
+  assert.match(matrix, /^PASS: 28\/28 cells passed, 0 failed, 0 not run, 0 not checked/m);
+
+  // The EKS cluster: the Arc-enabled cluster its node forms and the AWS connector's EKS cluster are one
+  // cluster (same name, the node's account and region), and the K8S_* alerts are on it; the GKE cluster
+  // no agent runs in is the connector's alone.
+  const clusters = out.split('Kubernetes clusters (GET /api/clusters)')[1]!.split('Lab done')[0]!;
+  assert.match(clusters, /^eks-lab\s+strong\s+arc:connectedClusters \+ cspm:aws-eks-cluster\s+1\s+Connected\s+eks\s+K8S_ClusterAdminBinding, K8S_ExposedDashboard, K8S_MaliciousContainerImage, K8S_PrivilegedContainer, K8S_SensitiveMount$/m);
+  assert.match(clusters, /^gke-lab\s+single\s+cspm:gcp-gke-cluster\s+-\s+-\s+-\s+-$/m);
 
   // The merged inventory: the EC2 persona is one asset with two sources ...
   assert.match(out, /^lab-ec2-sql\s+strong\s+AWS\s+arc:EC2AMAZ-SQL01 \+ cspm:lab-ec2-sql\s+Connected/m);

@@ -43,3 +43,16 @@ test('live ingest: alerts, sources, event links and incidents are those of abfc6
   assert.ok(expected.alerts.some((a) => a.count >= 15 && a.events.length === a.count) && expected.incidents.length > 0);
   assert.deepEqual(state, expected);
 });
+
+/**
+ * Issue 16: the gateway commits several agents' batches in one transaction (IngestQueue ->
+ * Ingest.ingestGroup). Batch for batch in the same order, the stored alerts, sources, event links
+ * and incidents must be exactly those of one transaction per batch (the same abfc699 rows).
+ */
+test('live ingest in group commits (7 and 32 batches per transaction): the same rows as abfc699', async () => {
+  const expected = JSON.parse(readFileSync(EXPECTED_INGEST, 'utf8')) as unknown;
+  for (const groupOf of [7, 32]) {
+    const state = JSON.parse(JSON.stringify(await ingestFoldsState({ groupOf })));
+    assert.deepEqual(state, expected, `groupOf ${groupOf}`);
+  }
+});

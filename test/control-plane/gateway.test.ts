@@ -184,3 +184,36 @@ test('health reports the store and, to a caller with a key, its migrations', asy
   const h = JSON.parse(res.body);
   assert.deepEqual([h.status, h.store, h.migrations], ['ok', 'sqlite', MIGRATION_VERSIONS]);
 });
+
+/**
+ * Issue 16: a session hands its batches to the group-commit queue and reads on. Its replies keep
+ * the order of its frames all the same: the acks of batches sent back to back come in seq order,
+ * all before the error about a malformed frame sent after them, and each batch is stored.
+ */
+test('batches sent back to back are acked in order, each after its commit, before the reply to the frame after them', async (t) => {
+  const env = await setup(t);
+  const creds = await enroll(env.url, env.token, 'host-a');
+  const a = await RawAgent.connect(env.url, creds);
+  t.after(() => a.close());
+  await a.register();
+  const arrived: Array<[string, unknown]> = [];
+  a.ws.on('message', (data) => { const f = JSON.parse(String(data)); arrived.push([f.type, f.seq ?? f.code]); });
+  const ssh = loadLibrary().get('ssh-brute-force-failed')!;
+  // One TCP write for all five frames, so the control plane reads them in one turn (not as acks come back).
+  const socket = (a.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  socket.cork();
+  for (let seq = 1; seq <= 4; seq++) {
+    const events = planEvents(ssh, { detonationId: `d${seq}`, device: { id: creds.agentId, name: 'host-a' }, startTime: Date.now(), seed: `s${seq}` }).map((p) => p.event);
+    a.send({ v: 1, type: 'events', seq, events });
+  }
+  a.send('{"v":1,"type":"events",');
+  socket.uncork();
+  const error = await a.next('error');
+  assert.equal(error.code, 'ARCSIM_E_FRAME_JSON');
+  // Wait for the I/O of the replies still on their way (if the error overtook some acks).
+  for (let i = 0; i < 250 && arrived.length < 5; i++) await new Promise((r) => setTimeout(r, 20));
+  // Every reply, in the order it arrived.
+  assert.deepEqual(arrived, [['ack', 1], ['ack', 2], ['ack', 3], ['ack', 4], ['error', 'ARCSIM_E_FRAME_JSON']]);
+  assert.deepEqual(a.frames.map((f) => f.stored), [10, 10, 10, 10]);
+  assert.equal(await env.store.events.countEvents({ agentId: creds.agentId }), 40);
+});

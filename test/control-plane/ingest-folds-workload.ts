@@ -12,15 +12,20 @@ const BATCH = 40;
 /**
  * The live ingest path (Ingest with products, incidents, sources and event links; one
  * transaction per batch) over the workload of detect-alerts-workload.ts, every device an Arc
- * machine of its simulated OS, on an injected clock (1 s per batch) with counter ids. Returns
+ * machine of its simulated OS, on an injected clock (1 s per batch) with counter ids; `groupOf`
+ * consecutive batches per transaction (default 1). Returns
  * what the store then holds about alerts: the alert rows, each one's sources and linked events,
  * and the incidents with their alerts.
  */
-export async function ingestFoldsState(): Promise<unknown> {
+export async function ingestFoldsState(options: { groupOf?: number } = {}): Promise<unknown> {
+  const groupOf = options.groupOf ?? 1;
   const w = detectAlertsWorkload();
   const store = openSqliteStore({ file: ':memory:' });
   try {
-    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const manual = new ManualClock(Date.UTC(2026, 5, 1));
+    // 1 s per batch: Ingest reads the clock once per batch (and once to close), so a clock that
+    // moves on every read gives each batch the same time whether it commits alone or in a group.
+    const clock = { now: () => { const t = manual.now(); manual.advance(1000); return t; } };
     let n = 0;
     const ingest = new Ingest(store, new DetectionEngine(w.rules, { latenessMs: 0 }), clock, () => `id-${String(++n).padStart(6, '0')}`, {
       sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
@@ -41,13 +46,17 @@ export async function ingestFoldsState(): Promise<unknown> {
       hosts.set(e.DeviceId, { agent, machine });
     }
     const ordered = [...w.events].sort((a, b) => Date.parse(a.Timestamp) - Date.parse(b.Timestamp));
+    const batches: Array<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[] }> = [];
     for (let i = 0; i < ordered.length;) {
       const device = ordered[i]!.DeviceId;
       const batch: SensorEvent[] = [];
       while (i < ordered.length && ordered[i]!.DeviceId === device && batch.length < BATCH) batch.push(ordered[i++]!);
-      const h = hosts.get(device)!;
-      await ingest.ingestBatch(h.agent, h.machine, batch);
-      clock.advance(1000);
+      batches.push({ ...hosts.get(device)!, events: batch });
+    }
+    // groupOf 1: one transaction per batch (ingestBatch); more: that many consecutive batches per transaction (the gateway's group commit).
+    for (let i = 0; i < batches.length; i += groupOf) {
+      if (groupOf === 1) await ingest.ingestBatch(batches[i]!.agent, batches[i]!.machine, batches[i]!.events);
+      else await ingest.ingestGroup(batches.slice(i, i + groupOf));
     }
     await ingest.closeAll();
     const alerts = await store.alerts.listAlerts();

@@ -596,6 +596,30 @@ for (const backend of backends) {
       }
     });
 
+    it('migration 014 keeps every stored event, its (agent, ReportId) dedup and its reads', async () => {
+      const [e1, e2, e3] = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 }).slice(0, 3).map((p) => p.event);
+      const other = { ...e1!, DeviceId: 'a2', DeviceName: 'h2', DetonationId: 'd2' };
+      const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
+      const row = (e: SensorEvent, agentId: string, receivedAt: number) => `INSERT INTO events (report_id, agent_id, tbl, ts, detonation_id, data, received_at)
+         VALUES (${q(e.ReportId)}, ${q(agentId)}, ${q(e.Table)}, ${Date.parse(e.Timestamp)}, ${q(e.DetonationId!)}, ${q(JSON.stringify(e))}, ${receivedAt})`;
+      // Stored under migrations 009-013: keyed by (agent, ReportId), another agent reusing e1's ReportId.
+      const { store, done } = await backend.openFrom(14, [row(e2!, 'a1', T0 + 1), row(e1!, 'a1', T0), row(other, 'a2', T0 + 2)]);
+      try {
+        assert.deepEqual(await store.migrations(), MIGRATION_VERSIONS);
+        assert.equal(await store.events.countEvents(), 3);
+        assert.equal(JSON.stringify(await store.events.listEvents({ agentId: 'a1' })), JSON.stringify([e1, e2]), 'the old rows are kept as they were, in event-time order');
+        assert.deepEqual((await store.events.getEvents([e2!.ReportId, e1!.ReportId])).map((e) => e.ReportId), [e2!.ReportId, e1!.ReportId], 'read by ReportId (event links, closing windows), in the order asked');
+        assert.deepEqual(await store.events.insertEvents('a1', [e1!, e2!], T0), [], "an agent's redelivery is still deduplicated");
+        assert.deepEqual(await store.events.insertEvents('a2', [other], T0), [], 'so is the other agent\'s');
+        assert.deepEqual((await store.events.insertEvents('a1', [e3!, e3!], T0)).map((e) => e.ReportId), [e3!.ReportId], 'a new event is stored once');
+        assert.equal((await store.events.insertEvents('a3', [{ ...e3!, DeviceId: 'a3' }], T0)).length, 1, 'a third agent may reuse the ReportId');
+        assert.equal(await store.events.countEvents({ detonationId: 'd2' }), 1);
+        assert.equal((await store.events.scanEvents({ table: e1!.Table, limit: 10, equals: [{ column: 'DeviceId', values: ['a2'] }] })).length, 1);
+      } finally {
+        await done();
+      }
+    });
+
     it('machines: the spool drop total of the last heartbeat is kept; a heartbeat without it changes nothing', withStore(async (s) => {
       await s.agents.insertToken(token('t1'));
       await s.agents.enrollAgent(agent('a1', 't1'), T0);
@@ -956,4 +980,68 @@ test('PostgreSQL migrations mirror the SQLite ones version for version', () => {
   const versions = (dir: string) => readdirSync(join(import.meta.dirname, '..', '..', 'control-plane', 'store', 'migrations', dir))
     .filter((f) => /^\d+_.+\.sql$/.test(f)).map((f) => f.replace(/\.sql$/, '')).sort();
   assert.deepEqual(versions('postgres'), versions('sqlite'), 'port each migrations/sqlite/NNN_name.sql to migrations/postgres/ under the same name');
+});
+
+test('SQLite events: a rowid table, deduplicated by a UNIQUE (ReportId, agent) index, with only the indexes a query reads (migration 014)', async () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'arcsim.db');
+    const store = openSqliteStore({ file });
+    assert.deepEqual(await store.migrations(), MIGRATION_VERSIONS);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).get() as { sql: string };
+      assert.doesNotMatch(table.sql, /WITHOUT ROWID/i);
+      assert.doesNotMatch(table.sql, /PRIMARY KEY/i);
+      const indexes = db.prepare(`SELECT name, "unique" AS u, partial FROM pragma_index_list('events') ORDER BY name`).all() as Array<{ name: string; u: number; partial: number }>;
+      const columns = (name: string) => (db.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as Array<{ name: string }>).map((c) => c.name);
+      assert.deepEqual(indexes.map((i) => [i.name, columns(i.name), i.u, i.partial]), [
+        ['events_agent_tbl_ts', ['agent_id', 'tbl', 'ts'], 0, 0],
+        ['events_agent_ts', ['agent_id', 'ts'], 0, 0],
+        ['events_detonation', ['detonation_id'], 0, 1],
+        ['events_file_certificates', ['ts'], 0, 1],
+        ['events_key', ['report_id', 'agent_id'], 1, 0],
+        ['events_tbl_ts', ['tbl', 'ts'], 0, 0],
+      ]);
+      // Each read of the events table is answered by an index, not a scan of every row.
+      const plan = (q: string, ...args: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${q}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      assert.match(plan(`SELECT report_id, data FROM events WHERE report_id IN (SELECT value FROM json_each(?))`, '["r"]'), /USING INDEX events_key/);
+      assert.match(plan(`SELECT data FROM events WHERE agent_id = ? ORDER BY ts, report_id LIMIT 10`, 'a'), /USING INDEX events_agent_ts/);
+      assert.match(plan(`SELECT data FROM events WHERE detonation_id = ? ORDER BY ts, report_id LIMIT 10`, 'd'), /USING INDEX events_detonation/);
+      // The portal's device timeline of one table (migration 020).
+      assert.match(plan(`SELECT data FROM events WHERE agent_id = ? AND tbl = ? ORDER BY ts DESC, report_id DESC LIMIT 101`, 'a', 'DeviceProcessEvents'), /USING INDEX events_agent_tbl_ts/);
+      assert.match(plan(`SELECT data FROM events WHERE tbl = ? AND ts >= ? ORDER BY ts DESC, report_id DESC LIMIT 10`, 't', 0), /USING INDEX events_tbl_ts/);
+      assert.match(plan(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT 10`), /USING INDEX events_(file_certificates|tbl_ts)/);
+    } finally {
+      db.close();
+    }
+  } finally {
+    cleanup(dir);
+  }
+});
+
+test('SQLite scratch store (arcsim detect, without the events indexes of other reads): the same dedup and the same answer to every events read; in memory only', async () => {
+  const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 1 }).map((p) => p.event);
+  const dir = tempDir();
+  const full = openSqliteStore({ file: join(dir, 'arcsim.db') });
+  const scratch = openSqliteStore({ file: ':memory:', scratch: true });
+  try {
+    for (const s of [full, scratch]) {
+      assert.equal((await s.events.insertEvents('a1', [...events, events[0]!], T0)).length, events.length);
+      assert.deepEqual(await s.events.insertEvents('a1', events.slice(0, 2), T0), [], 'the same (agent, ReportId) dedup');
+    }
+    const reads = async (s: Store) => JSON.stringify([
+      await s.events.countEvents({ agentId: 'a1' }), await s.events.listEvents({ detonationId: 'd1', limit: 5 }),
+      await s.events.getEvents([events[3]!.ReportId, events[1]!.ReportId]),
+      await s.events.scanEvents({ table: events[0]!.Table, from: T0, limit: 3, equals: [{ column: 'DeviceId', values: ['a1'] }] }),
+      await s.events.latestFileCertificates(5),
+    ]);
+    assert.equal(await reads(scratch), await reads(full));
+    assert.throws(() => openSqliteStore({ file: join(dir, 'scratch.db'), scratch: true }), /in memory only/);
+  } finally {
+    await full.close();
+    await scratch.close();
+    cleanup(dir);
+  }
 });

@@ -23,6 +23,13 @@ const MDC = 'Microsoft Defender for Cloud';
 const MDE = 'Microsoft Defender Advanced Threat Protection';
 
 export const ALERT_REFERENCE: Record<string, ReferenceAlert> = {
+  // Defender for Containers (not in REFERENCE.md): Microsoft's "Alerts for containers - Kubernetes clusters"
+  // (learn.microsoft.com/azure/defender-for-cloud/alerts-containers): display name, MITRE tactic, severity as published.
+  K8S_PrivilegedContainer: { alertDisplayName: 'Privileged container detected', severity: 'Informational', intent: ['PrivilegeEscalation'], productName: MDC, detectingProduct: 'MDC' },
+  K8S_MaliciousContainerImage: { alertDisplayName: 'Digital currency mining container detected', severity: 'High', intent: ['Execution'], productName: MDC, detectingProduct: 'MDC' },
+  K8S_ExposedDashboard: { alertDisplayName: 'Exposed Kubernetes dashboard detected', severity: 'High', intent: ['InitialAccess'], productName: MDC, detectingProduct: 'MDC' },
+  K8S_ClusterAdminBinding: { alertDisplayName: 'Role binding to the cluster-admin role detected', severity: 'Informational', intent: ['Persistence'], productName: MDC, detectingProduct: 'MDC' },
+  K8S_SensitiveMount: { alertDisplayName: 'Container with a sensitive volume mount detected', severity: 'Informational', intent: ['PrivilegeEscalation'], productName: MDC, detectingProduct: 'MDC' },
   VM_SshBruteForceFailed: { alertDisplayName: 'Failed SSH brute force attack', severity: 'Medium', intent: ['Probing'], productName: MDC, detectingProduct: 'MDC' },
   VM_SshBruteForceSuccess: { alertDisplayName: 'Successful SSH brute force attack', severity: 'High', intent: ['Exploitation'], productName: MDC, detectingProduct: 'MDC' },
   // The reference gives "Medium/High"; README's scenario table pins arcsim's to High.

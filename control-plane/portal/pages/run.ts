@@ -74,7 +74,7 @@ ${missed.length ? html`<p>Not detected: ${missed.join(', ')}</p>` : ''}`, 'cover
 </div>
 ${section('Alert latencies', lat.length ? html`<div class="table-wrap"><table id="latencies"><caption class="muted">Event arrival to alert committed, slowest first</caption><thead><tr><th scope="col">Row</th><th scope="col">Host</th><th scope="col">Alert type</th><th scope="col" class="num">Latency</th></tr></thead><tbody>${lat.map((l) => html`<tr><td>${l.cell.rowId}</td><td>${l.cell.host}</td><td>${l.alertType}</td><td class="num">${duration(l.latencyMs)}</td></tr>`)}</tbody></table></div>` : emptyState('No alert latency recorded.'), 'latency')}
 ${section('Compare with another run', html`${others.length
-  ? html`<form method="get" action="/portal/runs/${r.runId}" class="filters"><label for="compare">Run of the same suite</label><select id="compare" name="compare">${others.map((o) => html`<option value="${o.runId}"${o.runId === query.compare ? html` selected` : ''}>${o.runId} (${isoTime(o.startedAt)})</option>`)}</select><button>Compare</button></form>`
+  ? html`<form method="get" action="/portal/runs/${r.runId}" class="filters"><label for="compare-run">Run of the same suite</label><select id="compare-run" name="compare">${others.map((o) => html`<option value="${o.runId}"${o.runId === query.compare ? html` selected` : ''}>${o.runId} (${isoTime(o.startedAt)})</option>`)}</select><button>Compare</button></form>`
   : emptyState('No other run of this suite is stored.', 'Run the suite again (arcsim run, which stores its result here) to compare.')}
 ${query.compare ? (other ? comparison(r, other) : html`<p class="tone-bad">No test run ${query.compare}.</p>`) : ''}`, 'compare')}`,
     };

@@ -1,0 +1,134 @@
+import type { SensorEvent } from '../../protocol/index.ts';
+import type { AgentRow, MachineRow } from '../store/index.ts';
+import type { Ingest, IngestResult } from './ingest.ts';
+
+/** How much one commit may take, from the limits object (protocol/limits.ts). */
+export interface CommitLimits {
+  /** Most batches committed in one transaction, count. */
+  maxBatchesPerCommit: number;
+  /** Most events committed in one transaction, count (a single larger batch still goes alone). */
+  maxEventsPerCommit: number;
+}
+
+export interface QueuedBatch {
+  agent: AgentRow;
+  machine: MachineRow;
+  events: SensorEvent[];
+  /** When the batch arrived (performance.now() ms), for the alert latency figure. */
+  arrivedAt?: number;
+  /** Asked when the batch's turn comes: true drops it unstored (its agent was revoked meanwhile). */
+  dropped?: () => boolean;
+}
+
+interface Pending {
+  batch: QueuedBatch;
+  /** `null`: dropped, nothing stored. */
+  resolve(result: IngestResult | null): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit with round-robin fairness (issue 16). Sessions hand in their agents' batches; the
+ * queue commits what is waiting in one transaction (Ingest.ingestGroup: each batch exactly as
+ * ingestBatch would take it, in this order), taking one batch per waiting agent, the agents in
+ * turn, so an agent's batch waits behind one batch of each other agent, never behind all of a busy
+ * agent's queued ones (FIFO by arrival would). A batch's promise settles only after its
+ * transaction committed (or failed): the caller acks on that, so an ack still means "committed".
+ * An agent's batches commit in the order they were handed in.
+ *
+ * If a group's transaction fails, nothing of it was committed, and each of its batches is tried
+ * again alone, so one batch's failure is reported to its own agent only.
+ */
+export class IngestQueue {
+  /** Waiting batches per agent, FIFO; the map's order is the round-robin ring. */
+  private readonly waiting = new Map<string, Pending[]>();
+  private running = false;
+
+  constructor(private readonly ingest: Ingest, private readonly limits: CommitLimits) {}
+
+  /** Resolves with the batch's result once committed, or `null` if it was dropped before its turn. */
+  submit(batch: QueuedBatch): Promise<IngestResult | null> {
+    return new Promise((resolve, reject) => {
+      const key = batch.agent.agentId;
+      const list = this.waiting.get(key);
+      if (list) list.push({ batch, resolve, reject });
+      else this.waiting.set(key, [{ batch, resolve, reject }]);
+      this.schedule();
+    });
+  }
+
+  /** Batches waiting, all agents. */
+  get depth(): number {
+    let n = 0;
+    for (const l of this.waiting.values()) n += l.length;
+    return n;
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    this.running = true;
+    // After the I/O of this turn: batches of other sockets that arrive meanwhile join the group.
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      const group = this.take();
+      if (group.length > 0) await this.commit(group);
+    } finally {
+      this.running = false;
+      if (this.waiting.size > 0) this.schedule();
+    }
+  }
+
+  /**
+   * The next group: one batch of each waiting agent, in turn, until a limit is reached. Only when a
+   * single agent is waiting does the group take more of its batches (its window in one commit):
+   * with several agents waiting, a quiet agent's batch never waits behind more than one batch of a
+   * busy one plus its own group.
+   */
+  private take(): Pending[] {
+    const group: Pending[] = [];
+    let events = 0;
+    const rounds = this.waiting.size === 1 ? Number.POSITIVE_INFINITY : 1;
+    for (let round = 0; round < rounds && this.waiting.size > 0; round++) {
+      // One round: every agent waiting now, in ring order (a snapshot: agents re-inserted below wait for the next round).
+      for (const key of [...this.waiting.keys()]) {
+        const list = this.waiting.get(key)!;
+        const next = list[0]!;
+        const size = next.batch.events.length;
+        if (group.length > 0 && (group.length >= this.limits.maxBatchesPerCommit || events + size > this.limits.maxEventsPerCommit)) return group;
+        list.shift();
+        // An agent served goes to the back of the ring, so the next group starts with the others.
+        this.waiting.delete(key);
+        if (list.length > 0) this.waiting.set(key, list);
+        if (next.batch.dropped?.()) {
+          next.resolve(null);
+          continue;
+        }
+        group.push(next);
+        events += size;
+      }
+    }
+    return group;
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    let results: IngestResult[];
+    try {
+      results = await this.ingest.ingestGroup(group.map((p) => p.batch));
+    } catch (err) {
+      if (group.length === 1) return group[0]!.reject(err);
+      // Nothing of the group was committed: each batch alone, so a failure reaches only its own agent.
+      for (const p of group) {
+        try {
+          p.resolve((await this.ingest.ingestGroup([p.batch]))[0]!);
+        } catch (e) {
+          p.reject(e);
+        }
+      }
+      return;
+    }
+    group.forEach((p, i) => p.resolve(results[i]!));
+  }
+}

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readOptions } from '../../bench/options.ts';
+import { goalLines, type BenchJson } from '../../bench/json-report.ts';
+
+/**
+ * Issue 16, goal 7: `npm run bench -- --json FILE` writes the figures of the ingest passes (not
+ * only of --rules), and one documented invocation (`--all`) runs every pass. The goals checked
+ * against a result are the issue's: >= 60 % of the raw baseline, slowest agent within 1.25x of
+ * the fastest, quiet agents' ack p99 at most 2x beside a noisy agent, detection p99 <= 50 ms.
+ */
+
+test('--json goes with the ingest passes; --all with neither --storm nor --rules; --noisy 0 skips that pass', () => {
+  const o = readOptions(['--agents', '1,16', '--events', '40000', '--json', '/tmp/x.json', '--all', '--noisy', '0'], {});
+  assert.equal(o.json, '/tmp/x.json');
+  assert.equal(o.all, true);
+  assert.equal(o.noisy, 0);
+  assert.equal(readOptions([], { BENCH_ALL: '1', BENCH_NOISY: '8' }).all, true);
+  assert.equal(readOptions([], { BENCH_NOISY: '8' }).noisy, 8);
+  assert.throws(() => readOptions(['--all', '--storm'], {}), /--all/);
+  assert.throws(() => readOptions(['--all', '--rules', '/tmp'], {}), /--all/);
+  assert.throws(() => readOptions(['--atomics', '/tmp'], {}), /--rules/);
+  assert.throws(() => readOptions(['--noisy', '-1'], {}), /--noisy/);
+});
+
+const machine = { machine: [], idleBefore: 1, loadAfter: [0, 0, 0] };
+const pass = (agents: number, ratio: number, min: number, max: number) => ({
+  agents, events: 40_000, fullEventsPerSec: ratio * 50_000, rawEventsPerSec: 50_000, ratio, ackP50Ms: 1, ackP99Ms: 2,
+  agentDoneMinS: min, agentDoneMaxS: max, lost: 0, cpUsPerEvent: 20, rawUsPerEvent: 12, otherCpuShare: 0,
+});
+
+test('the goal lines: each of the issue\'s bounds, met just inside it and not met just outside', () => {
+  const inside: BenchJson = {
+    ...machine,
+    passes: [pass(1, 0.6, 2, 2), pass(16, 0.61, 4, 5)],
+    noisy: { quietAgents: 16, quietRateEps: 100, noisyRateEps: 5000, quietAloneP99Ms: 10, quietWithNoisyP99Ms: 20, factor: 2, lost: 0 },
+    latency: { rateEps: 10_000, achievedEps: 10_000, p50Ms: 5, p99Ms: 50, events: 50_000, lost: 0 },
+  };
+  const lines = goalLines(inside);
+  assert.equal(lines.length, 5);
+  assert.ok(lines.every((l) => l.endsWith(': met')), lines.join('\n'));
+  const outside: BenchJson = {
+    ...machine,
+    passes: [pass(1, 0.599, 2, 2), pass(16, 0.7, 4, 5.1)],
+    noisy: { ...inside.noisy!, quietWithNoisyP99Ms: 20.2, factor: 2.02 },
+    latency: { ...inside.latency!, p99Ms: 50.1 },
+  };
+  const out = goalLines(outside);
+  assert.deepEqual(out.map((l) => l.endsWith('NOT met')), [true, false, true, true, true], out.join('\n'));
+});
