@@ -40,6 +40,7 @@ export const PAGES: Shot[] = [
   { name: 'alert', path: firstLink('/portal/alerts', '#alerts-table tbody a') },
   { name: 'incidents', path: '/portal/incidents' },
   { name: 'incident', path: firstLink('/portal/incidents', 'main tbody a') },
+  { name: 'hunting', path: `/portal/hunting?run=1&query=${encodeURIComponent('DeviceProcessEvents\n| where ActionType == "ProcessCreated"\n| project Timestamp, DeviceName, FileName, ProcessCommandLine\n| take 20')}` },
 ];
 
 async function main(): Promise<void> {

@@ -125,7 +125,8 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
       id, product, status: STATUS_ACTIONS[action]!, reason: body?.reason ?? `${action} in ${product}`, config: deps.sync, now: deps.clock.now(),
     }));
     const row = (await store.alerts.getAlert(result.systemAlertId))!;
-    return { changes: result.changes, alert: await render(row) };
+    // `incident`: the incident's status when this change opened or closed it (it follows its alerts).
+    return { changes: result.changes, alert: await render(row), ...(result.incident ? { incident: result.incident } : {}) };
   });
 
   app.get('/api/incidents', { schema: { tags, summary: 'M365D incidents', security: ROLE.reader, response: { 200: listOf(Incident), ...ERROR_RESPONSES } } }, async () => {

@@ -30,6 +30,7 @@ import { runRoutes } from './run-routes.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { clusterRoutes } from './cluster-routes.ts';
 import { portal, type RunReportRenderers } from '../portal/index.ts';
+import { portalServices } from '../portal/services/index.ts';
 import { installRoutes } from './install-routes.ts';
 import { queryRoutes } from './query-routes.ts';
 import type { QueryLimits } from '../query/index.ts';
@@ -121,7 +122,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(inventoryRoutes, deps);
   app.register(clusterRoutes, deps);
   app.register(keyRoutes, deps);
-  app.register(portal, { store: deps.store, clock: deps.clock, sessions, baseUrl: deps.baseUrl, reports: deps.runReports });
+  app.register(portal, { store: deps.store, clock: deps.clock, sessions, baseUrl: deps.baseUrl, reports: deps.runReports, sync: deps.sync });
+  app.register(portalServices, deps);
   app.register(installRoutes, deps);
   app.register(queryRoutes, deps);
   app.register(vulnerabilityRoutes, deps);

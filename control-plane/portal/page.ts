@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Role } from '../auth/roles.ts';
 import type { PortalSessions } from '../auth/portal-sessions.ts';
 import type { Store } from '../store/index.ts';
+import type { SyncConfig } from '../products/sync-matrix.ts';
 import type { Html } from './html.ts';
 
 /** Who is signed in, for the page header; `csrf` only when signed in through a session (its forms carry it). */
@@ -27,6 +28,8 @@ export interface PortalDeps {
   /** The control plane's public base URL (deep links); empty when unknown. */
   baseUrl?: () => string;
   reports?: RunReportRenderers;
+  /** The sync matrix the status actions follow (the control plane's `sync` config). */
+  sync?: SyncConfig;
 }
 
 /** The nav entries of the layout (components/layout.ts), by id. */

@@ -24,8 +24,8 @@ export interface StatusChange {
  * systemAlertId or a product copy's own id.
  */
 export async function changeAlertStatus(
-  tx: StoreTx, req: { id: string; product: ProductView; status: AlertStatus; reason: string; config: SyncConfig; now: number },
-): Promise<{ systemAlertId: string; changes: StatusChange[] }> {
+  tx: StoreTx, req: { id: string; product: ProductView; status: AlertStatus; reason: string; config: SyncConfig; now: number; followIncident?: boolean },
+): Promise<{ systemAlertId: string; changes: StatusChange[]; incident?: IncidentFollow }> {
   const copies = await resolveCopies(tx, req.id, req.product);
   const own = copies.find((c) => c.product === req.product);
   if (!own) throw protocolError('ARCSIM_E_NOT_FOUND', `alert ${req.id} is not shown in ${req.product} (it is in: ${copies.map((c) => c.product).join(', ') || 'none'})`);
@@ -42,7 +42,54 @@ export async function changeAlertStatus(
     await tx.settings.addSyncAudit(audit('alert', copy.systemAlertId, copy.product, copy.status, req.status, req.product, t.via, req.reason, req.now));
     changes.push({ product: t.product, copyId: copy.copyId, from: copy.status, to: req.status, via: t.via });
   }
-  return { systemAlertId: own.systemAlertId, changes };
+  if (req.followIncident === false) return { systemAlertId: own.systemAlertId, changes };
+  const incidentId = await tx.incidents.incidentOfAlert(own.systemAlertId);
+  const incident = incidentId ? await incidentFollowsAlerts(tx, incidentId, req) : undefined;
+  return { systemAlertId: own.systemAlertId, changes, ...(incident ? { incident } : {}) };
+}
+
+const CLOSED: ReadonlySet<AlertStatus> = new Set(['Resolved', 'Dismissed']);
+
+/** An incident status set by its alerts (incidentFollowsAlerts). */
+export interface IncidentFollow {
+  incidentId: string;
+  from: AlertStatus;
+  to: AlertStatus;
+}
+
+/**
+ * The M365D rule (Defender XDR, "Manage incidents"; REFERENCE.md): an incident is Active until it
+ * is resolved, resolving it resolves its alerts, and it is resolved when none of its alerts is
+ * open any more — every alert Resolved or Dismissed in M365D (an MDC "Dismissed" is resolved
+ * there). When one of its alerts opens again, the incident is Active again. The alert's status
+ * is its M365D copy's, or the detection's own where M365D does not show it (blog-2022 MDC
+ * alerts). A merged-away (redirected) incident keeps its status. With Sentinel on, the XDR
+ * connector carries the incident's status there too. Returns the change, if any.
+ */
+export async function incidentFollowsAlerts(
+  tx: StoreTx, incidentId: string, o: { config: SyncConfig; now: number; reason?: string },
+): Promise<IncidentFollow | undefined> {
+  const inc = await tx.incidents.getIncident(incidentId);
+  if (!inc || inc.redirectedTo) return undefined;
+  const statuses: AlertStatus[] = [];
+  for (const id of await tx.incidents.incidentAlertIds(incidentId)) {
+    const copies = await tx.alerts.alertCopies(id);
+    const m365 = copies.find((c) => c.product === 'M365D');
+    statuses.push(m365 ? m365.status : (await tx.alerts.getAlert(id))!.status);
+  }
+  if (statuses.length === 0) return undefined;
+  const allClosed = statuses.every((s) => CLOSED.has(s));
+  const to: AlertStatus | undefined = allClosed && !CLOSED.has(inc.status) ? 'Resolved'
+    : !allClosed && CLOSED.has(inc.status) ? 'Active' : undefined;
+  if (!to) return undefined;
+  const reason = o.reason ?? (to === 'Resolved' ? 'every alert of the incident is resolved or dismissed' : 'an alert of the incident is open again');
+  await tx.incidents.setIncidentStatus(incidentId, 'status', to, o.now);
+  await tx.settings.addSyncAudit(audit('incident', incidentId, 'M365D', inc.status, to, 'M365D', null, reason, o.now));
+  if (o.config.sentinel.enabled) {
+    await tx.incidents.setIncidentStatus(incidentId, 'sentinelStatus', to, o.now);
+    await tx.settings.addSyncAudit(audit('incident', incidentId, 'Sentinel', inc.sentinelStatus ?? 'Active', to, 'M365D', 'M365D', reason, o.now));
+  }
+  return { incidentId, from: inc.status, to };
 }
 
 /**
@@ -69,7 +116,8 @@ export async function changeIncidentStatus(
   const alerts: StatusChange[] = [];
   if (req.status === 'Resolved' || req.status === 'Dismissed' || req.status === 'Active') {
     for (const id of await tx.incidents.incidentAlertIds(inc.incidentId)) {
-      const r = await changeAlertStatus(tx, { id, product: 'M365D', status: req.status, reason: `incident ${inc.incidentId} ${req.status}`, config: req.config, now: req.now });
+      // The incident's own status was just set: its alerts follow it, not the other way round.
+      const r = await changeAlertStatus(tx, { id, product: 'M365D', status: req.status, reason: `incident ${inc.incidentId} ${req.status}`, config: req.config, now: req.now, followIncident: false });
       alerts.push(...r.changes);
     }
   }

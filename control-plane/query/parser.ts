@@ -45,6 +45,11 @@ export interface ParsedQuery {
 let kusto: any;
 let kindNames: Record<number, string> = {};
 
+/** Kusto.Language (loaded on first use). For the editor services in language-service.ts. */
+export function kustoLanguage(): any {
+  return load();
+}
+
 function load(): any {
   if (kusto) return kusto;
   const require = createRequire(import.meta.url);

@@ -106,6 +106,11 @@ export function eventScan(table: string, pushdown: Pushdown[], limit: number): E
   return scan;
 }
 
+/** Every table a query can name, with its columns (the hunting page's schema pane and the editor's completion). */
+export function tableSchemas(): Array<{ table: string; columns: Column[] }> {
+  return [...TABLE_NAMES, ...Object.keys(STATIC_TABLES)].map((t) => ({ table: t, columns: (TABLE_NAMES as string[]).includes(t) ? eventColumns(t) : STATIC_TABLES[t]! }));
+}
+
 /** A TableSource over the store; per query (it caches the alert-derived tables for the query's life). */
 export class StoreTables implements TableSource {
   /** True when a scan hit `maxScanRows` (the result is then flagged truncated). */

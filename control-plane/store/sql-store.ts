@@ -11,6 +11,7 @@ import { RunsRepo } from './repositories/runs.ts';
 import { SettingsRepo } from './repositories/settings.ts';
 import { SinksRepo } from './repositories/sinks.ts';
 import { VulnerabilitiesRepo } from './repositories/vulnerabilities.ts';
+import { PortalRepo } from './repositories/portal.ts';
 import type { Store, StoreTx } from './store.ts';
 
 /** One repository per domain, all over the same executor. */
@@ -26,6 +27,7 @@ class SqlRepositories {
   readonly keys: KeysRepo;
   readonly sinks: SinksRepo;
   readonly vulnerabilities: VulnerabilitiesRepo;
+  readonly portal: PortalRepo;
 
   constructor(ex: Executor) {
     this.agents = new AgentsRepo(ex);
@@ -39,6 +41,7 @@ class SqlRepositories {
     this.keys = new KeysRepo(ex);
     this.sinks = new SinksRepo(ex);
     this.vulnerabilities = new VulnerabilitiesRepo(ex);
+    this.portal = new PortalRepo(ex);
   }
 }
 

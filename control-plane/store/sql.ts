@@ -100,6 +100,24 @@ export class Where {
     return this;
   }
 
+  /** Adds `condition` (one `?`: a JSON array, see DialectSql.inList) when `values` has any. */
+  whenList(values: readonly string[] | undefined, condition: string): this {
+    if (values && values.length) {
+      this.parts.push(condition);
+      this.args.push(JSON.stringify(values));
+    }
+    return this;
+  }
+
+  /** Adds `condition` with its number `value` when the value is given. */
+  whenNumber(value: number | undefined, condition: string): this {
+    if (value !== undefined) {
+      this.parts.push(condition);
+      this.args.push(value);
+    }
+    return this;
+  }
+
   raw(condition: string): this {
     this.parts.push(condition);
     return this;

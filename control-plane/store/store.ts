@@ -269,17 +269,62 @@ export interface AlertFilter {
   product?: string;
 }
 
-/** A page of alerts for a list (the portal's alerts blade): filters, one sort, offset paging. */
-export interface AlertPageQuery extends Omit<AlertFilter, 'detonationId'> {
+/** Sort keys of the alert list (the MDC alerts blade's columns); `time` is the last activity. */
+export const ALERT_SORTS = ['time', 'severity', 'status', 'name', 'count'] as const;
+export type AlertSort = (typeof ALERT_SORTS)[number];
+
+/** One page of the alert list: filters (all optional, AND-ed), a sort and a window. */
+export interface AlertPageQuery {
+  /** One severity or any of several. */
+  severity?: AlertSeverity | AlertSeverity[];
+  /** With `product`, that product's status of its copy; else the detection's status. */
+  status?: AlertStatus | AlertStatus[];
+  alertType?: string;
+  resourceId?: string;
+  /** Only alerts shown in this product view (MDC / MDE / M365D / Sentinel). */
+  product?: string;
+  /** Machine name: alerts whose resource id ends in `/machines/{name}`. */
+  machine?: string;
   /** Only alerts last active (end time) in [from, to], ms. */
   from?: number;
   to?: number;
   /** Display name, alert type or compromised entity contains this text (ASCII case ignored). */
   search?: string;
-  sort: 'time' | 'severity' | 'status' | 'name' | 'count';
-  dir: 'asc' | 'desc';
-  offset: number;
+  sort?: AlertSort;
+  dir?: 'asc' | 'desc';
   limit: number;
+  offset: number;
+}
+
+/** A page of alerts, with how many match in all; `viewStatus` is the product copy's status when a product was asked. */
+export interface AlertPage {
+  rows: Array<AlertRow & { viewStatus?: AlertStatus; viewId?: string }>;
+  total: number;
+}
+
+export interface IncidentPageQuery {
+  status?: AlertStatus[];
+  severity?: AlertSeverity[];
+  /** Merged-away incidents too (hidden by default, as in the M365D queue). */
+  redirected?: boolean;
+  sort?: 'created' | 'lastActivity' | 'severity';
+  dir?: 'asc' | 'desc';
+  limit: number;
+  offset: number;
+}
+
+export interface IncidentPage {
+  rows: Array<IncidentRow & { alertCount: number }>;
+  total: number;
+}
+
+/** A hunting query saved by one API key name. */
+export interface SavedQueryRow {
+  owner: string;
+  name: string;
+  query: string;
+  createdAt: number;
+  updatedAt: number;
 }
 
 /** The portal's device timeline: one agent's events, newest first, keyset-paged. */
@@ -436,6 +481,8 @@ export interface AlertsRepository {
   foldOccurrences(f: { systemAlertId: string; dedupKey: string; count: number; startTime: number; endTime: number; updatedAt: number; lastTime: number }): Promise<void>;
   getAlert(systemAlertId: string): Promise<AlertRow | undefined>;
   listAlerts(filter?: AlertFilter): Promise<AlertRow[]>;
+  /** One page of a filtered, sorted alert list and the total count, by indexed queries (migration 021). */
+  pageAlerts(query: AlertPageQuery): Promise<AlertPage>;
   /** Sets the status; a real change also writes the sinks' outbox row (same transaction). */
   setAlertStatus(systemAlertId: string, status: AlertStatus, at: number): Promise<void>;
   /** Merges triage fields (Graph classification, determination, assignedTo; null clears) into the properties; false when there is no such alert. */
@@ -479,8 +526,42 @@ export interface IncidentsRepository {
   /** Severity and time span of each alert of an incident (what refreshIncident aggregates), in one query. */
   incidentAlertSpans(incidentId: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>>;
   listIncidents(): Promise<IncidentRow[]>;
+  /** One page of the incident queue (newest first by default) and the total count. */
+  pageIncidents(query: IncidentPageQuery): Promise<IncidentPage>;
   /** The `limit` incidents with the latest activity (redirected ones left out), newest first. */
   recentIncidents(limit: number): Promise<IncidentRow[]>;
+}
+
+/** One change the portal's live feed shows: an alert created, or a status set in a product (alert or incident). */
+export interface LiveChange {
+  /** `alert:<outbox id>` or `status:<sync audit id>`. */
+  source: 'alert' | 'status';
+  id: number;
+  at: number;
+  subject: 'alert' | 'incident';
+  subjectId: string;
+  /** For status changes: the product view and the new status. */
+  product?: string;
+  status: string;
+}
+
+/** Where a live feed has read up to (the highest ids seen). */
+export interface LiveCursor {
+  alert: number;
+  status: number;
+}
+
+/** The portal's own data: saved hunting queries (per API key name) and the live feed's reads. */
+export interface PortalRepository {
+  /** The newest change ids now (a live feed starts after them). */
+  liveCursor(): Promise<LiveCursor>;
+  /** New alerts and status changes after the cursor (at most `limit` of each source), and the cursor to ask from next. */
+  liveChanges(after: LiveCursor, limit: number): Promise<{ changes: LiveChange[]; cursor: LiveCursor }>;
+  /** Creates or replaces `owner`'s query called `name`. */
+  saveQuery(row: SavedQueryRow): Promise<void>;
+  listQueries(owner: string): Promise<SavedQueryRow[]>;
+  /** False when there was no such query. */
+  deleteQuery(owner: string, name: string): Promise<boolean>;
 }
 
 /** CSPM connectors and resources, the merged asset inventory, plans and assessments. */
@@ -601,7 +682,7 @@ export interface StoreTx {
   readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
   readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates' | 'deviceTimeline'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts' | 'alertCountsOverTime' | 'alertCounts'>;
-  readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'recentIncidents'>;
+  readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'recentIncidents' | 'pageIncidents'>;
   readonly inventory: Omit<InventoryRepository, 'upsertConnector' | 'listSnapshotLog' | 'setPlan'>;
   readonly settings: Pick<SettingsRepository, 'addSyncAudit'>;
 }
@@ -624,6 +705,7 @@ export interface Store {
   readonly keys: KeysRepository;
   readonly sinks: SinksRepository;
   readonly vulnerabilities: VulnerabilitiesRepository;
+  readonly portal: PortalRepository;
   /** Applied migration versions, oldest first. */
   migrations(): Promise<number[]>;
   /**

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 
 type Op = { method: string; path: string; security?: Array<Record<string, string[]>> };
 
-/** Public on purpose: liveness and readiness (issue 12 asks for both, for load balancers), the OpenAPI document, enrollment (its token is the credential), the portal sign-in form and the static files it needs (no lab data in them). */
-const PUBLIC = new Set(['GET /api/health', 'GET /api/ready', 'GET /openapi.json', 'POST /api/enroll', 'GET /portal/login', 'POST /portal/login', 'GET /portal/assets/{file}']);
+/** Public on purpose: liveness and readiness (issue 12 asks for both, for load balancers), the OpenAPI document, enrollment (its token is the credential), the portal sign-in form and the static files it needs (styles and scripts, no lab data in them). */
+const PUBLIC = new Set(['GET /api/health', 'GET /api/ready', 'GET /openapi.json', 'POST /api/enroll', 'GET /portal/login', 'POST /portal/login', 'GET /portal/assets/{file}', 'GET /portal/scripts/{file}']);
 
 /** What each write needs, by the issue's table. */
 function roleByIssue(method: string, path: string): string {

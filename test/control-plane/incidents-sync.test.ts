@@ -186,3 +186,54 @@ test('Sentinel as a hub: incident and alert status sync two-way through it', asy
   const audit = await l.api('/api/sync');
   assert.ok(audit.edges.some((e: any) => e.from === 'Sentinel' && e.to === 'MDC'));
 });
+
+// Issue 15, found case: "an incident stays Active when all its alerts are dismissed". In M365D an
+// incident is resolved when none of its alerts is open, and is Active again when one reopens.
+test('incident status follows its alerts: resolved when every alert is closed, Active again when one reopens', async (t) => {
+  const l = await lab(t, { sync: { profile: 'xdr-unified' } });
+  const a = await l.host('host-a');
+  await a.play('suspicious-powershell-encoded');
+  await a.play('ssh-brute-force-failed');
+  const [incident] = (await l.api('/api/incidents')).value;
+  assert.equal(incident.alerts.length, 2);
+  const ps = (await alertOf(l, 'MDE_SuspiciousPowerShellCommandLine'))[0];
+  const bf = (await alertOf(l, 'VM_SshBruteForceFailed'))[0];
+  const m365 = ps.arcsim.copies.find((c: any) => c.product === 'M365D');
+  const status = async () => (await l.api(`/api/incidents/${incident.incidentId}`)).status;
+
+  await l.act(`/api/alerts/${m365.id}/dismiss?product=M365D`);
+  assert.equal(await status(), 'Active', 'one alert is still open');
+  // Resolved in MDC, carried to M365D by the matrix: the last open alert closes.
+  const r = await l.act(`/api/alerts/${bf.name}/resolve?product=MDC`);
+  assert.deepEqual(r.incident, { incidentId: incident.incidentId, from: 'Active', to: 'Resolved' });
+  assert.equal(await status(), 'Resolved', 'every alert is dismissed or resolved');
+  // Reopening one alert reopens the incident.
+  await l.act(`/api/alerts/${m365.id}/activate?product=M365D`);
+  assert.equal(await status(), 'Active');
+  // An in-progress alert keeps the incident open.
+  await l.act(`/api/alerts/${m365.id}/inProgress?product=M365D`);
+  assert.equal(await status(), 'Active');
+});
+
+test('incident status follows the M365D copies: under blog-2022 an MDC-side dismissal does not close it, an MDE one does', async (t) => {
+  const l = await lab(t, { sync: { profile: 'blog-2022' } });
+  await (await l.host('host-a')).play('suspicious-powershell-encoded');
+  const [incident] = (await l.api('/api/incidents')).value;
+  const ps = (await alertOf(l, 'MDE_SuspiciousPowerShellCommandLine'))[0];
+  const mdc = ps.arcsim.copies.find((c: any) => c.product === 'MDC');
+  await l.act(`/api/alerts/${mdc.id}/dismiss?product=MDC`);
+  assert.equal((await l.api(`/api/incidents/${incident.incidentId}`)).status, 'Active', 'MDC status does not reach M365D in blog-2022');
+  await l.act(`/api/alerts/${ps.name}/dismiss?product=MDE`);
+  assert.equal((await l.api(`/api/incidents/${incident.incidentId}`)).status, 'Resolved', 'MDE and M365D share status');
+});
+
+test('incident status follows its alerts with Sentinel on: both incident statuses close', async (t) => {
+  const l = await lab(t, { sync: { profile: 'xdr-unified', sentinel: { enabled: true } } });
+  await (await l.host('host-a')).play('ssh-brute-force-failed');
+  const [incident] = (await l.api('/api/incidents')).value;
+  const bf = (await alertOf(l, 'VM_SshBruteForceFailed'))[0];
+  await l.act(`/api/alerts/${bf.name}/dismiss?product=MDC`);
+  const after = await l.api(`/api/incidents/${incident.incidentId}`);
+  assert.equal(after.status, 'Resolved');
+  assert.equal(after.sentinelStatus, 'Resolved');
+});

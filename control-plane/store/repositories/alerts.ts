@@ -3,7 +3,7 @@ import {
   toAlert, toAlertEvent, toAlertSource, toCopy, type AlertCols, type AlertEventCols, type AlertSourceCols, type CopyCols,
 } from '../row-decoding.ts';
 import type {
-  AlertCopyRow, AlertFilter, AlertPageQuery, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey,
+  AlertCopyRow, AlertFilter, AlertPage, AlertPageQuery, AlertRow, AlertSeverity, AlertSourceRow, AlertStatus, AlertsRepository, EntityKey,
 } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
@@ -61,16 +61,6 @@ const Q = {
                   WHERE true ON CONFLICT DO NOTHING`),
 };
 
-/** Severity in its order of gravity, for sorting (High first when descending). */
-const SEVERITY_RANK = `CASE severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END`;
-const PAGE_ORDER: Record<AlertPageQuery['sort'], { sqlite: string; postgres: string }> = {
-  time: { sqlite: 'end_time', postgres: 'end_time' },
-  severity: { sqlite: SEVERITY_RANK, postgres: SEVERITY_RANK },
-  status: { sqlite: 'status', postgres: 'status' },
-  name: { sqlite: `json_extract(properties, '$.alertDisplayName')`, postgres: `properties->>'alertDisplayName'` },
-  count: { sqlite: 'count', postgres: 'count' },
-};
-
 export class AlertsRepo extends RepositoryBase implements AlertsRepository {
   upsertAlert(a: AlertRow, windowMs: number): Promise<{ alert: AlertRow; created: boolean; lastTime: number }> {
     // Two statements, not one: on PostgreSQL, after the claim waited for a concurrent replica's
@@ -117,31 +107,50 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
     return (await this.ex.all<AlertCols>(sql(`SELECT * FROM alerts ${w} ORDER BY time_generated, system_alert_id`), w.args)).map(toAlert);
   }
 
-  async pageAlerts(q: AlertPageQuery): Promise<{ rows: AlertRow[]; total: number }> {
-    const pg = this.ex.dialect === 'postgres';
+  async pageAlerts(q: AlertPageQuery): Promise<AlertPage> {
+    const d = this.ex.dialect;
+    const statusCol = q.product ? 'c.status' : 'a.status';
+    const inList = (col: string) => (d === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
+    const join = q.product ? 'JOIN alert_copies c ON c.system_alert_id = a.system_alert_id AND c.product = ?' : '';
+    const list = <T extends string>(v: T | T[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
     const w = new Where()
-      .when(q.severity, 'severity = ?')
-      .when(q.status, 'status = ?')
-      .when(q.alertType, 'alert_type = ?')
-      .when(q.resourceId, 'resource_id = ?')
-      .when(q.product, 'system_alert_id IN (SELECT system_alert_id FROM alert_copies WHERE product = ?)');
-    if (q.from !== undefined && Number.isFinite(q.from)) { w.raw('end_time >= ?'); w.args.push(Math.ceil(q.from)); }
-    if (q.to !== undefined && Number.isFinite(q.to)) { w.raw('end_time <= ?'); w.args.push(Math.floor(q.to)); }
+      .whenList(list(q.severity), inList('a.severity'))
+      .whenList(list(q.status), inList(statusCol))
+      .when(q.alertType, 'a.alert_type = ?')
+      .when(q.resourceId, 'a.resource_id = ?')
+      .when(q.machine && `%/machines/${q.machine.replace(/[\\%_]/g, (c) => `\\${c}`)}`, `a.resource_id LIKE ? ESCAPE '\\'`)
+      .whenNumber(q.from !== undefined && Number.isFinite(q.from) ? Math.ceil(q.from) : undefined, 'a.end_time >= ?')
+      .whenNumber(q.to !== undefined && Number.isFinite(q.to) ? Math.floor(q.to) : undefined, 'a.end_time <= ?');
     if (q.search) {
       const like = `%${q.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
-      const text = pg
-        ? `(properties->>'alertDisplayName' ILIKE ? ESCAPE '\\' OR alert_type ILIKE ? ESCAPE '\\' OR properties->>'compromisedEntity' ILIKE ? ESCAPE '\\')`
-        : `(json_extract(properties, '$.alertDisplayName') LIKE ? ESCAPE '\\' OR alert_type LIKE ? ESCAPE '\\' OR json_extract(properties, '$.compromisedEntity') LIKE ? ESCAPE '\\')`;
-      w.raw(text);
+      const field = (f: string) => (d === 'postgres' ? `(a.properties->>'${f}')` : `json_extract(a.properties, '$.${f}')`);
+      const op = d === 'postgres' ? 'ILIKE' : 'LIKE';
+      w.raw(`(${field('alertDisplayName')} ${op} ? ESCAPE '\\' OR a.alert_type ${op} ? ESCAPE '\\' OR ${field('compromisedEntity')} ${op} ? ESCAPE '\\')`);
       w.args.push(like, like, like);
     }
-    const order = PAGE_ORDER[q.sort][pg ? 'postgres' : 'sqlite'];
+    const joinArgs = q.product ? [q.product] : [];
     const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
+    const name = d === 'sqlite' ? `(a.properties ->> '$.alertDisplayName')` : `(a.properties ->> 'alertDisplayName')`;
+    const key = {
+      time: 'a.end_time',
+      severity: `CASE a.severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END`,
+      status: statusCol,
+      name,
+      count: 'a.count',
+    }[q.sort ?? 'time'];
+    const from = `FROM alerts a ${join} ${w}`;
+    const viewCols = q.product ? ', c.status AS view_status, c.copy_id AS view_id' : '';
     const [rows, total] = await Promise.all([
-      this.ex.all<AlertCols>(sqlPer({ sqlite: `SELECT * FROM alerts ${w} ORDER BY ${order} ${dir}, system_alert_id ${dir} LIMIT ? OFFSET ?`, postgres: `SELECT * FROM alerts ${w} ORDER BY ${order} ${dir}, system_alert_id ${dir} LIMIT ? OFFSET ?` }), [...w.args, q.limit, q.offset]),
-      this.ex.get<{ n: number | string }>(sql(`SELECT COUNT(*) AS n FROM alerts ${w}`), w.args),
+      this.ex.all<AlertCols & { view_status?: AlertStatus; view_id?: string }>(
+        sql(`SELECT a.*${viewCols} ${from} ORDER BY ${key} ${dir}, a.system_alert_id ${dir} LIMIT ? OFFSET ?`),
+        [...joinArgs, ...w.args, q.limit, q.offset],
+      ),
+      this.ex.get<{ n: number | string }>(sql(`SELECT COUNT(*) AS n ${from}`), [...joinArgs, ...w.args]),
     ]);
-    return { rows: rows.map(toAlert), total: Number(total?.n ?? 0) };
+    return {
+      rows: rows.map((r) => ({ ...toAlert(r), ...(r.view_status ? { viewStatus: r.view_status, viewId: r.view_id } : {}) })),
+      total: Number(total?.n ?? 0),
+    };
   }
 
   async alertCountsOverTime(from: number, bucketMs: number): Promise<Array<{ bucket: number; severity: AlertSeverity; count: number }>> {

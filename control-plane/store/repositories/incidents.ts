@@ -1,6 +1,6 @@
-import { sql } from '../sql.ts';
+import { sql, Where } from '../sql.ts';
 import { toIncident, type IncidentCols } from '../row-decoding.ts';
-import type { AlertSeverity, AlertStatus, EntityKey, IncidentRow, IncidentsRepository } from '../store.ts';
+import type { AlertSeverity, AlertStatus, EntityKey, IncidentPage, IncidentPageQuery, IncidentRow, IncidentsRepository } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -89,6 +89,25 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
     await this.ex.lock(INCIDENTS_LOCK);
     const rows = await this.ex.all<{ severity: AlertSeverity; start_time: number | string; end_time: number | string }>(Q.alertSpans, [id]);
     return rows.map((r) => ({ severity: r.severity, startTime: Number(r.start_time), endTime: Number(r.end_time) }));
+  }
+
+  async pageIncidents(q: IncidentPageQuery): Promise<IncidentPage> {
+    const inList = (col: string) => (this.ex.dialect === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
+    const w = new Where().whenList(q.status, inList('i.status')).whenList(q.severity, inList('i.severity'));
+    if (!q.redirected) w.raw('i.redirected_to IS NULL');
+    const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
+    const key = {
+      created: 'i.created_at',
+      lastActivity: 'i.last_activity',
+      severity: `CASE i.severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END`,
+    }[q.sort ?? 'created'];
+    const [rows, total] = await Promise.all([
+      this.ex.all<IncidentCols & { alert_count: number | string }>(sql(`SELECT i.*,
+          (SELECT COUNT(*) FROM incident_alerts ia WHERE ia.incident_id = i.incident_id) AS alert_count
+        FROM incidents i ${w} ORDER BY ${key} ${dir}, i.incident_id ${dir} LIMIT ? OFFSET ?`), [...w.args, q.limit, q.offset]),
+      this.ex.get<{ n: number | string }>(sql(`SELECT COUNT(*) AS n FROM incidents i ${w}`), w.args),
+    ]);
+    return { rows: rows.map((r) => ({ ...toIncident(r), alertCount: Number(r.alert_count) })), total: Number(total?.n ?? 0) };
   }
 
   async listIncidents(): Promise<IncidentRow[]> {
