@@ -33,7 +33,10 @@ test('arcsim detect: the alert rows over the SigmaHQ sample and the Atomic fixtu
  * apart, so one alert gets several occurrences per batch): the alert rows, each alert's sources
  * and linked events, and the incidents (severity, activity span, updatedAt, alerts) must be
  * those of abfc699, where every occurrence went through upsertAlert, its source, its event links
- * and its incident refresh one by one. Written by ingest-folds-workload.ts at abfc699.
+ * and its incident refresh one by one. Written by ingest-folds-workload.ts at abfc699; rewritten
+ * once on 2026-12-03 for the server-OS sync rule (issue 17): the workload's Windows 10 client gets
+ * no MDC copy any more, so one id fewer is drawn and later ids shift by one. Checked before the
+ * rewrite: with ids renumbered in order of appearance the new rows equal abfc699's exactly.
  */
 const EXPECTED_INGEST = join(import.meta.dirname, '..', 'fixtures', 'detect-alerts', 'ingest-abfc699.json');
 
