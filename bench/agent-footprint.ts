@@ -97,6 +97,9 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
     await registered;
     const origRecord = store.machines.recordHeartbeat.bind(store.machines);
     store.machines.recordHeartbeat = async (agentId: string, at: number) => { heartbeats++; return origRecord(agentId, at); };
+    // The gateway writes heartbeats in batches (gateway/heartbeat-writer.ts): each row is one heartbeat.
+    const origBatch = store.machines.recordHeartbeats.bind(store.machines);
+    store.machines.recordHeartbeats = async (rows) => { heartbeats += rows.length; return origBatch(rows); };
     const mode = o.entry ? 'other entry' : 'bundle';
     log(`agent footprint: agent pid ${pid} (${mode}, node ${nodeArgs.join(' ') || '(no options)'}) registered; measuring ${Math.round(durationMs / 1000)} s of ${heartbeatIntervalSec} s heartbeats`);
     const start = await procStat(pid);
