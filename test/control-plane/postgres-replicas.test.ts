@@ -17,7 +17,8 @@ import { startTestPostgres } from '../support/postgres.ts';
 
 const library = loadLibrary();
 const ssh = library.get('ssh-brute-force-failed')!;
-const ps = library.get('suspicious-powershell-encoded')!;
+// The endpoint (MDE) scenario of this Linux host's OS: playback is OS-true (issue 17).
+const ps = library.get('fileless-attack-linux')!;
 
 const postgres = await startTestPostgres();
 after(() => postgres.pg?.stop());
@@ -78,9 +79,9 @@ describe('PostgreSQL store', () => {
     const d2 = await play(ps, 'attack');
     const b1 = await play(ssh, 'benign');
     const alerts = await r.store.alerts.listAlerts();
-    assert.deepEqual(alerts.map((a) => a.alertType).sort(), ['MDE_SuspiciousPowerShellCommandLine', 'VM_SshBruteForceFailed']);
+    assert.deepEqual(alerts.map((a) => a.alertType).sort(), ['VM_FilelessAttackTechnique.Linux', 'VM_SshBruteForceFailed']);
     assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d1 })).map((a) => [a.alertType, a.count]), [['VM_SshBruteForceFailed', 1]]);
-    assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d2 })).map((a) => [a.alertType, a.count]), [['MDE_SuspiciousPowerShellCommandLine', 1]]);
+    assert.deepEqual((await r.store.alerts.listAlerts({ detonationId: d2 })).map((a) => [a.alertType, a.count]), [['VM_FilelessAttackTechnique.Linux', 1]]);
     assert.equal((await r.store.alerts.listAlerts({ detonationId: b1 })).length, 0, 'the benign twin raises nothing');
     const api = (await (await keyedFetch(await apiKeyFor(r))(`${r.url}/api/alerts`)).json()).value;
     assert.equal(api.length, 2);
