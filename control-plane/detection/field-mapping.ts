@@ -120,8 +120,10 @@ export class FieldMapping {
 
   private compile(table: TableName, field: string): Getter | string {
     const columns = columnsOf(table);
-    const spec = this.file.fields[table]?.[field];
-    const why = this.file.unmapped[table]?.[field];
+    // Own keys only: a rule's field named `__proto__` or `constructor` is a field name, not the object's prototype.
+    const own = <T>(m: Record<string, T> | undefined): T | undefined => (m !== undefined && Object.hasOwn(m, field) ? m[field] : undefined);
+    const spec = own(Object.hasOwn(this.file.fields, table) ? this.file.fields[table] : undefined);
+    const why = own(Object.hasOwn(this.file.unmapped, table) ? this.file.unmapped[table] : undefined);
     if (spec === undefined) {
       if (why) return `field "${field}" has no counterpart in ${table}: ${why}`;
       if (columns.includes(field)) return verbatim(field);

@@ -81,3 +81,15 @@ test('found by fuzz files: an alias whose anchor is never set (`title: *unexpe24
     });
   }
 });
+
+test('found by fuzz files (seed 20261203): a selection field named `__proto__` or `constructor` is ARCSIM_E_RULE_FIELD naming it, not a TypeError from the field map\'s prototype', () => {
+  for (const field of ['__proto__', 'constructor', 'toString']) {
+    const text = `title: t\nid: 5c1f3c4e-3a55-4d3c-9e7a-2f0c8a9b7d61\nlogsource: { category: process_creation, product: windows }\ndetection:\n  selection:\n    ${JSON.stringify(field)}: x\n  condition: selection\nlevel: low\n`;
+    assert.throws(() => loadRules([{ file: 'proto.yml', text }]), (err: unknown) => {
+      assert.ok(err instanceof ArcsimError, String(err));
+      assert.equal(err.code, 'ARCSIM_E_RULE_FIELD');
+      assert.match(err.message, new RegExp(`field "${field}" does not exist`));
+      return true;
+    }, field);
+  }
+});
