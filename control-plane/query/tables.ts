@@ -121,7 +121,8 @@ export class StoreTables implements TableSource {
 
   schema(name: string): Column[] | undefined {
     if ((TABLE_NAMES as string[]).includes(name)) return eventColumns(name);
-    return STATIC_TABLES[name];
+    // Own keys only: a query naming `toString` or `__proto__` names no table (was a TypeError, a 500).
+    return Object.hasOwn(STATIC_TABLES, name) ? STATIC_TABLES[name] : undefined;
   }
 
   tableNames(): string[] { return [...TABLE_NAMES, ...Object.keys(STATIC_TABLES)]; }

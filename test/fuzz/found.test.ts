@@ -93,3 +93,16 @@ test('found by fuzz files (seed 20261203): a selection field named `__proto__` o
     }, field);
   }
 });
+
+test('found by fuzz REST (seed 20261203): a KQL query naming `toString` / `__proto__` / `constructor` (GET /portal/hunting?query=toString) is ARCSIM_E_QUERY "unknown table", not a 500', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const post = keyedFetch(await apiKeyFor(env, 'reader'));
+  for (const query of ['toString', '__proto__ | take 1', 'constructor']) {
+    const res = await post(`${env.url}/api/advancedqueries/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Query: query }) });
+    assert.equal(res.status, 400, query);
+    const body = await res.json() as { code: string; message: string; errors?: Array<{ message: string }> };
+    assert.equal(body.code, 'ARCSIM_E_QUERY', query);
+    assert.match(JSON.stringify(body.errors), /unknown table or name/, query);
+  }
+});
