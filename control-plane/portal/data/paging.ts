@@ -1,19 +1,8 @@
 import { z } from 'zod';
+import { PORTAL_LIMITS } from '../limits.ts';
 
-/** The portal's paging and list limits, in one place (units beside each number). */
-export const PORTAL_LIMITS = {
-  /** Rows per page of a list (alerts, inventory, runs). */
-  pageSize: 50,
-  /** Events per page of a device timeline. */
-  timelinePageSize: 100,
-  /** Highest page number a list accepts (offset paging stays cheap below it: 50 × 200 = 10,000 rows). */
-  maxPage: 200,
-  /** Incidents on the overview. */
-  recentIncidents: 10,
-  /** The overview chart: days back, one bucket per day. */
-  chartDays: 14,
-  chartBucketMs: 86_400_000,
-} as const;
+/** The portal's limits (paging among them) are one object, in ../limits.ts; pages import it from here with the params. */
+export { PORTAL_LIMITS };
 
 /** `page` from a query string: a positive integer up to maxPage, 1 when absent or bad. */
 export const PageParam = z.coerce.number().int().min(1).max(PORTAL_LIMITS.maxPage).catch(1).default(1);

@@ -9,7 +9,7 @@ import { queryStore, type QueryLimits } from '../../query/index.ts';
 import { tableSchemas } from '../../query/tables.ts';
 import { toJsonValue } from '../../query/values.ts';
 import type { Store } from '../../store/index.ts';
-import { PORTAL_LIMITS } from './limits.ts';
+import { PORTAL_LIMITS } from '../limits.ts';
 
 export interface HuntingServiceDeps {
   store: Store;

@@ -7,7 +7,7 @@ import { protocolError } from '../../../protocol/index.ts';
 import { huntingServices, type HuntingServiceDeps } from './hunting.ts';
 import { liveService, type LiveServiceDeps } from './live.ts';
 
-export { PORTAL_LIMITS } from './limits.ts';
+export { PORTAL_LIMITS } from '../limits.ts';
 export { csvCell } from './hunting.ts';
 
 /** The browser scripts of the hunting editor and the live feed (portal/scripts/), served as they are. */

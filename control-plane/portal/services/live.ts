@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { protocolError } from '../../../protocol/index.ts';
 import { ROLE } from '../../api/http.ts';
 import type { LiveChange, LiveCursor, Store } from '../../store/index.ts';
-import { PORTAL_LIMITS } from './limits.ts';
+import { PORTAL_LIMITS } from '../limits.ts';
 
 export interface LiveServiceDeps {
   store: Store;

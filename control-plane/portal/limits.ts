@@ -1,4 +1,4 @@
-/** The portal's own limits and defaults, with their units (docs/portal.md). */
+/** The portal's own limits and defaults, with their units (docs/portal.md): one object for pages, paging and services. */
 export const PORTAL_LIMITS = {
   /** How often a live feed (server-sent events) reads new changes, ms. */
   livePollMs: 1000,
@@ -18,4 +18,15 @@ export const PORTAL_LIMITS = {
   maxSavedQueryName: 100,
   /** Rows of a page of alerts or incidents at most. */
   maxPageRows: 200,
+  /** Rows per page of a list (alerts, inventory, runs). */
+  pageSize: 50,
+  /** Events per page of a device timeline. */
+  timelinePageSize: 100,
+  /** Highest page number a list accepts (offset paging stays cheap below it: 50 × 200 = 10,000 rows). */
+  maxPage: 200,
+  /** Incidents on the overview. */
+  recentIncidents: 10,
+  /** The overview chart: days back, one bucket per day. */
+  chartDays: 14,
+  chartBucketMs: 86_400_000,
 } as const;
