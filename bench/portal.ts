@@ -88,21 +88,7 @@ export async function runPortalBench(o: PortalBenchOptions): Promise<PortalBench
   });
   const url = await cp.listen();
   try {
-    const { subscription } = labScope();
-    for (const c of CSPM) {
-      await admin(cp, 'PUT', `/api/connectors/${c.name}`, JSON.parse(readFileSync(join(EXAMPLES_DIR, 'cspm', c.definition), 'utf8')));
-      await admin(cp, 'POST', `/api/connectors/${c.name}/snapshots`, {
-        snapshots: c.snapshots.map((f) => ({ document: JSON.parse(readFileSync(join(EXAMPLES_DIR, 'cspm', f), 'utf8')), source: `examples/cspm/${f}` })),
-      });
-    }
-    for (const p of [
-      { scope: 'subscription', id: subscription, plan: 'VirtualMachines', enabled: true, subPlan: 'P2' },
-      { scope: 'connector', id: 'aws-lab', plan: 'VirtualMachines', enabled: true, subPlan: 'P2' },
-      { scope: 'connector', id: 'gcp-lab', plan: 'VirtualMachines', enabled: true, subPlan: 'P2' },
-      { scope: 'subscription', id: subscription, plan: 'SqlServerVirtualMachines', enabled: true },
-    ]) await admin(cp, 'PUT', '/api/plans', p);
-    await cp.inventory.recompute({ provisionAll: false });
-    await cp.inventory.idle();
+    await prepareInventory(cp);
     const assets = (await store.inventory.listAssets()).length;
     const seedTotal = (performance.now() - seedStart) / 1000;
     log(`inventory: ${assets} assets, ${(await store.inventory.listAssessments()).length} assessments; seeding took ${seedTotal.toFixed(1)} s in all (untimed)`);
@@ -192,6 +178,30 @@ export async function runPortalBench(o: PortalBenchOptions): Promise<PortalBench
     await cp.close();
     await store.close();
   }
+}
+
+
+/**
+ * The lab's CSPM side through the REST API, as `arcsim lab` prepares it: the AWS and GCP
+ * connectors with their example snapshots, and Defender plans; then the inventory merge and
+ * recommendations recomputed once.
+ */
+export async function prepareInventory(cp: ReturnType<typeof createControlPlane>): Promise<void> {
+  const { subscription } = labScope();
+  for (const c of CSPM) {
+    await admin(cp, 'PUT', `/api/connectors/${c.name}`, JSON.parse(readFileSync(join(EXAMPLES_DIR, 'cspm', c.definition), 'utf8')));
+    await admin(cp, 'POST', `/api/connectors/${c.name}/snapshots`, {
+      snapshots: c.snapshots.map((f) => ({ document: JSON.parse(readFileSync(join(EXAMPLES_DIR, 'cspm', f), 'utf8')), source: `examples/cspm/${f}` })),
+    });
+  }
+  for (const p of [
+    { scope: 'subscription', id: subscription, plan: 'VirtualMachines', enabled: true, subPlan: 'P2' },
+    { scope: 'connector', id: 'aws-lab', plan: 'VirtualMachines', enabled: true, subPlan: 'P2' },
+    { scope: 'connector', id: 'gcp-lab', plan: 'VirtualMachines', enabled: true, subPlan: 'P2' },
+    { scope: 'subscription', id: subscription, plan: 'SqlServerVirtualMachines', enabled: true },
+  ]) await admin(cp, 'PUT', '/api/plans', p);
+  await cp.inventory.recompute({ provisionAll: false });
+  await cp.inventory.idle();
 }
 
 async function admin(cp: ReturnType<typeof createControlPlane>, method: 'PUT' | 'POST', path: string, body: unknown): Promise<void> {

@@ -4,12 +4,9 @@ import { emptyState } from '../components/empty.ts';
 import { duration, isoTime } from '../components/format.ts';
 import { dataTable } from '../components/table.ts';
 import { html } from '../html.ts';
-import { runList } from '../data/runs.ts';
+import { runPage } from '../data/runs.ts';
 import { offsetOf, PageParam, PORTAL_LIMITS } from '../data/paging.ts';
 import { definePage } from '../page.ts';
-
-/** Most runs the list reads (newest first): the runs list is paged over them. */
-const MAX_RUNS = 1_000;
 
 /** Test runs: every stored multi-cloud run, newest first, with its pass/fail summary. */
 export default definePage({
@@ -17,16 +14,15 @@ export default definePage({
   summary: 'Test runs',
   query: z.object({ page: PageParam }),
   async handle({ store }, { query }) {
-    const runs = await runList(store, MAX_RUNS);
     const size = PORTAL_LIMITS.pageSize;
-    const rows = runs.slice(offsetOf(query.page, size), offsetOf(query.page, size) + size);
-    type Run = (typeof runs)[number];
+    const { rows, total } = await runPage(store, { offset: offsetOf(query.page, size), limit: size });
+    type Run = (typeof rows)[number];
     const n = (r: Run, k: string) => Number((r.summary as Record<string, unknown>)[k] ?? 0);
     return {
       kind: 'page', title: 'Test runs', nav: 'runs',
       body: dataTable<Run>({
-        id: 'runs-table', caption: `${runs.length} stored runs`, path: '/portal/runs', params: {}, rows,
-        state: { page: query.page, pageSize: size, total: runs.length },
+        id: 'runs-table', caption: `${total} stored runs`, path: '/portal/runs', params: {}, rows,
+        state: { page: query.page, pageSize: size, total },
         columns: [
           { key: 'run', label: 'Run', cell: (r) => html`<a href="/portal/runs/${r.runId}">${r.runId}</a>` },
           { key: 'suite', label: 'Suite', cell: (r) => r.suiteName },
