@@ -193,6 +193,16 @@ export interface AssessmentRow {
   statusChanged: number;
 }
 
+/** Assessments of one recommendation in one subscription with one status and applicability. */
+export interface AssessmentCount {
+  assessmentKey: string;
+  subscription: string;
+  status: AssessmentRow['status'];
+  /** details.notApplicable: the resource is out of the recommendation's scope (no score weight). */
+  notApplicable: boolean;
+  count: number;
+}
+
 export interface AlertSourceRow {
   systemAlertId: string;
   kind: 'agent' | 'cspm';
@@ -619,6 +629,10 @@ export interface InventoryRepository {
   setPlan(row: PlanRow): Promise<void>;
   listPlans(): Promise<PlanRow[]>;
   listAssessments(): Promise<AssessmentRow[]>;
+  /** How many assessments per recommendation, subscription, status and applicability (grouped in SQL). */
+  assessmentCounts(): Promise<AssessmentCount[]>;
+  /** Of each recommendation in `keys`, its unhealthy applicable resources `offset`..`offset + limit` by resource id. */
+  unhealthyAssessments(keys: string[], page: { offset: number; limit: number }): Promise<AssessmentRow[]>;
   upsertAssessment(row: AssessmentRow): Promise<void>;
 }
 

@@ -1,10 +1,10 @@
-import { sql, Where, type DialectSql } from '../sql.ts';
+import { sql, sqlPer, Where, type DialectSql } from '../sql.ts';
 import {
   bit, toAssessment, toAsset, toConnector, toCspmResource, toPlan, toSnapshot,
   type AssessmentCols, type AssetCols, type ConnectorCols, type CspmResourceCols, type PlanCols, type SnapshotCols,
 } from '../row-decoding.ts';
 import type {
-  AssessmentRow, AssetPageQuery, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
+  AssessmentCount, AssessmentRow, AssetPageQuery, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
 } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 import { instanceMergeKeys } from '../merge-keys.ts';
@@ -40,6 +40,23 @@ const Q = {
   assessmentsFor: sql((d) => `SELECT * FROM assessments WHERE ${d.inList('resource_id')} ORDER BY assessment_key, resource_id`),
   listAssets: sql((d) => `SELECT a.*, ${assetSources(d)} FROM assets a ORDER BY a.asset_key`),
   countAssets: sql(`SELECT COUNT(*) AS n FROM assets`),
+  // Recommendations: counts per recommendation, subscription and state; a not-applicable row has
+  // details.notApplicable true (JSON true is 1 to SQLite's json_extract).
+  assessmentCounts: sqlPer({
+    sqlite: `SELECT assessment_key, subscription, status, COALESCE(json_extract(details, '$.notApplicable'), 0) = 1 AS na, COUNT(*) AS n
+             FROM assessments GROUP BY assessment_key, subscription, status, na ORDER BY assessment_key, subscription, status, na`,
+    postgres: `SELECT assessment_key, subscription, status, COALESCE(details->>'notApplicable', '') = 'true' AS na, COUNT(*) AS n
+               FROM assessments GROUP BY assessment_key, subscription, status, na ORDER BY assessment_key, subscription, status, na`,
+  }),
+  // The first `limit` unhealthy (applicable) resources of each recommendation after `offset`, on the (key, resource) key.
+  unhealthyAssessments: sqlPer({
+    sqlite: `SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY assessment_key ORDER BY resource_id) AS rn FROM assessments a
+             WHERE a.status = 'Unhealthy' AND COALESCE(json_extract(a.details, '$.notApplicable'), 0) <> 1 AND a.assessment_key IN (SELECT value FROM json_each(?)))
+             WHERE rn > ? AND rn <= ? ORDER BY assessment_key, resource_id`,
+    postgres: `SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY assessment_key ORDER BY resource_id) AS rn FROM assessments a
+               WHERE a.status = 'Unhealthy' AND COALESCE(a.details->>'notApplicable', '') <> 'true' AND a.assessment_key IN (SELECT json_array_elements_text(?::json))) x
+               WHERE rn > ? AND rn <= ? ORDER BY assessment_key, resource_id`,
+  }),
   deleteAssetSources: sql(`DELETE FROM asset_sources`),
   deleteAssets: sql(`DELETE FROM assets`),
   insertAssets: sql((d) => `INSERT INTO assets (asset_id, asset_key, confidence, conflicts, reasons, updated_at)
@@ -167,12 +184,14 @@ export class InventoryRepo extends RepositoryBase implements InventoryRepository
   async pageAssets(q: AssetPageQuery): Promise<{ rows: AssetRow[]; total: number; all: number }> {
     const pg = this.ex.dialect === 'postgres';
     const provider = pg ? `(m.facts->'cloudMetadata'->>'provider')` : `json_extract(m.facts, '$.cloudMetadata.provider')`;
+    // '?' (a resource whose connector is gone), spelled without a literal ? (that is a placeholder here).
+    const unknown = pg ? 'chr(63)' : 'char(63)';
     // One row per source the asset's sources resolve to (an Arc machine, or a CSPM resource and its
     // connector), with what the inventory shows of it: the view's name, cloud and source kind.
     const src = `SELECT s.asset_id, s.source_id, m.resource_id AS m_rid, m.name AS m_name, m.status AS m_status,
         r.resource_id AS r_rid, r.name AS r_name, r.deleted_at AS r_deleted,
         CASE WHEN m.resource_id IS NOT NULL THEN (CASE WHEN ${provider} = 'N/A' THEN 'On-premises' ELSE ${provider} END)
-             WHEN r.resource_id IS NOT NULL THEN COALESCE(c.provider, '?') END AS cloud,
+             WHEN r.resource_id IS NOT NULL THEN COALESCE(c.provider, ${unknown}) END AS cloud,
         CASE WHEN m.resource_id IS NOT NULL THEN 'Arc' WHEN r.resource_id IS NOT NULL THEN COALESCE(c.provider, 'AWS') END AS kind
       FROM asset_sources s
       LEFT JOIN machines m ON s.source_kind = 'arc' AND m.resource_id = s.source_id
@@ -245,6 +264,17 @@ export class InventoryRepo extends RepositoryBase implements InventoryRepository
 
   async listAssessments(): Promise<AssessmentRow[]> {
     return (await this.ex.all<AssessmentCols>(Q.listAssessments)).map(toAssessment);
+  }
+
+  async assessmentCounts(): Promise<AssessmentCount[]> {
+    const rows = await this.ex.all<{ assessment_key: string; subscription: string; status: AssessmentRow['status']; na: number | boolean; n: number | string }>(Q.assessmentCounts);
+    return rows.map((r) => ({ assessmentKey: r.assessment_key, subscription: r.subscription, status: r.status, notApplicable: r.na === true || r.na === 1, count: Number(r.n) }));
+  }
+
+  async unhealthyAssessments(keys: string[], page: { offset: number; limit: number }): Promise<AssessmentRow[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.ex.all<AssessmentCols>(Q.unhealthyAssessments, [JSON.stringify(keys), page.offset, page.offset + page.limit]);
+    return rows.map(toAssessment);
   }
 
   async upsertAssessment(a: AssessmentRow): Promise<void> {
