@@ -1031,6 +1031,13 @@ test('SQLite events: a rowid table, deduplicated by a UNIQUE (ReportId, agent) i
       // ... and of one action type (migration 023): the expression index, with the equality on both its leading columns.
       assert.match(plan(`SELECT data FROM events WHERE agent_id = ? AND json_extract(data, '$.ActionType') = ? ORDER BY ts DESC, report_id DESC LIMIT 101`, 'a', 'FileCreated'),
         /USING INDEX events_agent_action_ts \(agent_id=\? AND <expr>=\?/);
+      // The portal's alert reads (migration 023): the overview chart's counts since a time on a covering
+      // index; one severity walks (severity, end_time) in time order, so a page needs no sort of every match.
+      assert.match(plan(`SELECT CAST((time_generated - ?) / ? AS INTEGER) AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ? GROUP BY b, severity ORDER BY b`, 0, 1, 0),
+        /USING COVERING INDEX alerts_generated/);
+      const severityPage = plan(`SELECT a.* FROM alerts a WHERE a.severity = ? ORDER BY a.end_time DESC, a.system_alert_id DESC LIMIT 50 OFFSET 0`, 'High');
+      assert.match(severityPage, /USING INDEX alerts_severity_time/);
+      assert.doesNotMatch(severityPage, /TEMP B-TREE FOR ORDER BY/);
       assert.match(plan(`SELECT data FROM events WHERE tbl = ? AND ts >= ? ORDER BY ts DESC, report_id DESC LIMIT 10`, 't', 0), /USING INDEX events_tbl_ts/);
       assert.match(plan(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT 10`), /USING INDEX events_(file_certificates|tbl_ts)/);
     } finally {
