@@ -78,8 +78,9 @@ export interface PortalPageJson {
   path: string;
   p50Ms: number;
   maxMs: number;
-  /** CPU time of the control-plane process over the same span, median, ms. */
+  /** CPU time of the control-plane process over the same span, median and max, ms. */
   cpuP50Ms: number;
+  cpuMaxMs: number;
 }
 
 export interface BenchJson {

@@ -280,7 +280,7 @@ async function portalPass(options: BenchOptions): Promise<{ ok: boolean; json: N
     console.log('');
     console.log(formatPortal(r));
     for (const f of r.failures) console.log(`  OVER: ${f}`);
-    return { ok: r.failures.length === 0, json: r.pages.map((p) => ({ path: p.path, p50Ms: p.p50Ms, maxMs: p.maxMs, cpuP50Ms: p.cpuP50Ms })), failures: r.failures };
+    return { ok: r.failures.length === 0, json: r.pages.map((p) => ({ path: p.path, p50Ms: p.p50Ms, maxMs: p.maxMs, cpuP50Ms: p.cpuP50Ms, cpuMaxMs: p.cpuMaxMs })), failures: r.failures };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
