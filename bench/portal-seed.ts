@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MachineFactsSchema, machineResourceId, toMachineName, RunResultSchema, type MachineFacts, type RunResult, type SensorEvent } from '../protocol/index.ts';
+import { MachineFactsSchema, SqlInstanceFactsSchema, machineResourceId, toMachineName, RunResultSchema, type MachineFacts, type RunResult, type SensorEvent } from '../protocol/index.ts';
 import { loadLibrary, planEvents } from '../scenarios/index.ts';
 import { systemClock } from '../lib/clock.ts';
 import type { AlertRow, AlertStatus, MachineRow, Store } from '../control-plane/store/index.ts';
@@ -94,7 +94,7 @@ async function seedMachines(store: Store, count: number, now: number): Promise<M
     const windows = facts.osType === 'windows';
     rows.push(await store.machines.upsertMachine({
       agentId: e.agentId, resourceId: machineResourceId(subscription, resourceGroup, name), name, facts,
-      sqlInstances: windows && i % 8 === 3 ? [{ instanceName: 'MSSQLSERVER', engine: 'SQL Server', version: '16.0.4135.4', edition: 'Standard' } as never] : [],
+      sqlInstances: windows && i % 8 === 1 ? [SqlInstanceFactsSchema.parse({ instanceName: 'MSSQLSERVER', engine: 'sqlserver', version: '16.0.4135.4', edition: 'Standard', discoveredBy: 'process' })] : [],
       extensions: [{ name: windows ? 'MDE.Windows' : 'MDE.Linux', publisher: 'Microsoft.Azure.AzureDefenderForServers', status: 'Succeeded' }],
       status: i % 25 === 24 ? 'Disconnected' : 'Connected', lastHeartbeat: now, lastStatusChange: now - 86_400_000, registeredAt: now - 30 * 86_400_000,
     }));
