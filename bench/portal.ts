@@ -140,6 +140,7 @@ export async function runPortalBench(o: PortalBenchOptions): Promise<PortalBench
       ['/portal/alerts?sort=severity', 'alerts: sort by severity'],
       ['/portal/alerts?sort=count', 'alerts: sort by count'],
       [`/portal/alerts?page=${lastAlertPage}`, 'alerts: last page'],
+      [`/portal/alerts?sort=name&dir=desc&page=${lastAlertPage}`, 'alerts: sort by name, last page'],
       [`/portal/alerts/${seed.alertIds[Math.floor(seed.alertIds.length / 2)]}`, 'an alert'],
       ['/portal/incidents', 'incidents'],
       ['/portal/incidents?status=Active&severity=High', 'incidents: filters'],

@@ -1038,6 +1038,12 @@ test('SQLite events: a rowid table, deduplicated by a UNIQUE (ReportId, agent) i
       const severityPage = plan(`SELECT a.* FROM alerts a WHERE a.severity = ? ORDER BY a.end_time DESC, a.system_alert_id DESC LIMIT 50 OFFSET 0`, 'High');
       assert.match(severityPage, /USING INDEX alerts_severity_time/);
       assert.doesNotMatch(severityPage, /TEMP B-TREE FOR ORDER BY/);
+      // Pages of the whole list, newest first or by name, walk an index that holds the id tie-breaker: no sort of every alert.
+      for (const order of [`a.end_time DESC, a.system_alert_id DESC`, `(a.properties ->> '$.alertDisplayName') DESC, a.system_alert_id DESC`]) {
+        const page = plan(`SELECT a.* FROM alerts a ORDER BY ${order} LIMIT 50 OFFSET 9950`);
+        assert.match(page, /USING INDEX alerts_(end_time_id|name_id)/, order);
+        assert.doesNotMatch(page, /TEMP B-TREE/, order);
+      }
       assert.match(plan(`SELECT data FROM events WHERE tbl = ? AND ts >= ? ORDER BY ts DESC, report_id DESC LIMIT 10`, 't', 0), /USING INDEX events_tbl_ts/);
       assert.match(plan(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT 10`), /USING INDEX events_(file_certificates|tbl_ts)/);
     } finally {
