@@ -5,7 +5,11 @@ import { readFileSync } from 'node:fs';
 import { openSqliteStore } from '../../control-plane/store/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
 import { startTestPostgres } from '../support/postgres.ts';
-import { correlationWorkloadState } from './correlation-workload.ts';
+import type { Store } from '../../control-plane/store/index.ts';
+import type { SensorEvent } from '../../protocol/index.ts';
+import { loadLibrary, planEvents } from '../../scenarios/index.ts';
+import { cleanup, tempDir } from '../helpers.ts';
+import { correlationWorkloadState, liveIngest } from './correlation-workload.ts';
 import { ingestFoldsState } from './ingest-folds-workload.ts';
 
 /**
@@ -60,5 +64,68 @@ test('Atomic and SigmaHQ workload on PostgreSQL in group commits of 32: the rows
     assert.deepEqual(plain(await ingestFoldsState({ groupOf: 32, store })), read(EXPECTED_ATOMIC));
   } finally {
     await store.close();
+  }
+});
+
+const ssh = loadLibrary().get('ssh-brute-force-failed')!;
+const AGENT = '00000000-0000-4000-8000-0000000000aa';
+/** One SSH brute-force playback: ten failed logons from one address, the tenth completing the count (>= 10 in 10 min). */
+const bruteForce = (seed: number, startTime = Date.UTC(2026, 10, 2, 3)): SensorEvent[] =>
+  planEvents(ssh, { detonationId: `d-${seed}`, device: { id: AGENT, name: 'lab-host-01' }, startTime, seed }).map((p) => p.event);
+
+/** A window half filled in one group commit, the store closed and opened again, the rest in a new engine: one alert of all ten events. */
+async function restartCase(open: () => Promise<Store>): Promise<void> {
+  const events = bruteForce(1);
+  assert.equal(events.length, 10);
+  const before = await open();
+  const a = await liveIngest(before, AGENT);
+  const first = await a.ingest.ingestGroup([{ ...a, events: events.slice(0, 3) }, { ...a, events: events.slice(3, 6) }]);
+  assert.deepEqual(first.map((r) => [r.stored, r.alerts.length]), [[3, 0], [3, 0]]);
+  await before.close();
+  const after = await open();
+  try {
+    const b = await liveIngest(after, AGENT, { enroll: false });
+    const [second] = await b.ingest.ingestGroup([{ ...b, events: events.slice(6) }]);
+    assert.equal(second!.stored, 4);
+    const alerts = await after.alerts.listAlerts();
+    assert.deepEqual(alerts.map((x) => [x.alertType, x.count]), [['VM_SshBruteForceFailed', 1]]);
+    assert.deepEqual((await after.alerts.alertEvents(alerts[0]!.systemAlertId)).map((e) => e.reportId).sort(), events.map((e) => e.ReportId).sort());
+  } finally {
+    await after.close();
+  }
+}
+
+test('restart on SQLite: a brute-force window half filled before it fires after it', async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  await restartCase(async () => openSqliteStore({ file: join(dir, 'cp.db') }));
+});
+
+test('restart on PostgreSQL: a brute-force window half filled before it fires after it', { skip: postgres.skip }, async () => {
+  const db = await postgres.pg!.createDatabase();
+  await restartCase(() => openPostgresStore({ connectionString: db }));
+});
+
+test('two replicas on one PostgreSQL feed the same window concurrently: every hit counted once (4 firings of 40 failed logons)', { skip: postgres.skip }, async () => {
+  const db = await postgres.pg!.createDatabase();
+  const [sa, sb] = [await openPostgresStore({ connectionString: db }), await openPostgresStore({ connectionString: db })];
+  try {
+    const a = await liveIngest(sa, AGENT);
+    const b = await liveIngest(sb, AGENT, { enroll: false });
+    // Four playbacks a second apart: forty failed logons from one address within one 10-minute window.
+    const events = [1, 2, 3, 4].flatMap((seed) => bruteForce(seed, Date.UTC(2026, 10, 2, 3) + seed * 1000));
+    const batches = Array.from({ length: events.length / 2 }, (_, i) => events.slice(2 * i, 2 * i + 2));
+    // Replica A takes the even batches, B the odd ones, both at once, two batches per group commit.
+    const play = async (r: typeof a, parity: number) => {
+      const mine = batches.filter((_, i) => i % 2 === parity);
+      for (let i = 0; i < mine.length; i += 2) await r.ingest.ingestGroup(mine.slice(i, i + 2).map((ev) => ({ ...r, events: ev })));
+    };
+    await Promise.all([play(a, 0), play(b, 1)]);
+    const alerts = await sa.alerts.listAlerts();
+    assert.deepEqual(alerts.map((x) => [x.alertType, x.count]), [['VM_SshBruteForceFailed', 4]]);
+    assert.equal((await sa.alerts.alertEvents(alerts[0]!.systemAlertId)).length, 40, 'each failed logon is evidence of exactly one firing');
+  } finally {
+    await sa.close();
+    await sb.close();
   }
 });

@@ -56,3 +56,24 @@ export async function correlationWorkloadState(store: Store, options: { groupOf?
     incidents: await Promise.all(incidents.map(async (x) => ({ ...x, alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
   };
 }
+
+/** One enrolled Linux Arc machine and an Ingest over `store` with the shipped rules (what a replica runs). */
+export async function liveIngest(store: Store, agentId: string, options: { enroll?: boolean } = {}): Promise<{ ingest: Ingest; agent: AgentRow; machine: MachineRow }> {
+  let n = 0;
+  const ingest = new Ingest(store, new DetectionEngine(loadRulesDir(), { latenessMs: 5 * 60_000 }), { now: () => Date.UTC(2026, 10, 2) }, () => `${agentId}-${process.pid}-${++n}-${Math.random().toString(36).slice(2)}`, {
+    sync: SyncConfigSchema.parse({}), incidentWindowMs: 86_400_000,
+  });
+  const name = 'lab-host-01';
+  const agent: AgentRow = { agentId, keyHash: '', tokenId: 't', subscription: 's', resourceGroup: 'rg', location: 'eastus', hostname: name, enrolledAt: 0 };
+  if (options.enroll !== false) {
+    await store.agents.insertToken({ id: 't', tokenHash: 't', subscription: 's', resourceGroup: 'rg', location: 'eastus', createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, revokedAt: null, uses: 0, maxUses: null });
+    await store.agents.enrollAgent(agent, 0);
+    await store.machines.upsertMachine({
+      agentId, resourceId: machineResourceId('s', 'rg', name), name, sqlInstances: [], extensions: [],
+      status: 'Connected', lastHeartbeat: 0, lastStatusChange: 0, registeredAt: 0,
+      facts: { hostname: name, agentVersion: 'test', detectedProperties: {}, cloudMetadata: { provider: 'N/A' }, osType: 'linux' },
+    });
+  }
+  const machine = (await store.machines.getMachine(agentId))!;
+  return { ingest, agent, machine };
+}
