@@ -21,15 +21,6 @@ export interface Occurrence {
   events: EventRef[];
 }
 
-/** An event run through the rule index (DetectionEngine.match), to be evaluated in its turn. */
-export interface MatchedEvent {
-  event: SensorEvent;
-  /** Event time, ms. */
-  time: number;
-  /** The detection rules it matches. */
-  matched: DetectionRule[];
-}
-
 export interface DetectionOptions {
   /** How late (event time) an event may arrive and still count in correlation windows, ms. */
   latenessMs: number;
@@ -87,21 +78,22 @@ export class DetectionEngine {
    * wait on the store; a promise otherwise.
    */
   evaluate(tx: StoreTx, event: SensorEvent, os?: OsFamily): Occurrence[] | Promise<Occurrence[]> {
-    return this.evaluateMatched(tx, this.match(event, os));
+    return this.evaluateMatched(tx, event, Date.parse(event.Timestamp), this.match(event, os));
   }
 
   /**
-   * The first half of `evaluate`: the rules `event` matches. Call it for every event in the
-   * order they are evaluated (file profiles follow the stream); it reads no store.
+   * The stateless part of `evaluate`: the detection rules whose selection `event` matches (the
+   * file profile its rules read attached first). Call it for every event in the order they are
+   * evaluated (file profiles follow the stream); it reads no store and no window.
    */
-  match(event: SensorEvent, os?: OsFamily): MatchedEvent {
+  match(event: SensorEvent, os?: OsFamily): DetectionRule[] {
     if (this.profiles) {
       // What the row says about files first, then the profile its rules read (file-profile.ts):
       // before the index reads the event's fields through the rules' getters.
       this.profiles.observe(event);
       if (this.rules.profileTables.has(event.Table)) this.profiles.attach(event);
     }
-    return { event, time: Date.parse(event.Timestamp), matched: this.index.matching(event, os) };
+    return this.index.matching(event, os);
   }
 
   /**
@@ -109,27 +101,29 @@ export class DetectionEngine {
    * ones a firing of those would feed (chains), for HitWindows.load. Windows of lt/lte/eq rules
    * closed by the watermark are not known ahead and are read when they close.
    */
-  windowsOf(m: MatchedEvent): RuleGroup[] {
+  windowsOf(event: SensorEvent, matched: DetectionRule[]): RuleGroup[] {
     const out: RuleGroup[] = [];
+    const time = 0; // a window's key does not depend on it
     const chain = (input: Input, depth: number) => {
       if (depth > this.rules.correlations.length) return;
       for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
         const group = this.groupOf(corr, input);
         out.push({ ruleId: corr.id, groupKey: JSON.stringify(corr.groupBy.map((g) => group[g])) });
-        if (this.rules.correlationsOf.has(corr.id)) chain({ kind: 'firing', ruleId: corr.id, event: m.event, time: m.time, group, events: [] }, depth + 1);
+        if (this.rules.correlationsOf.has(corr.id)) chain({ kind: 'firing', ruleId: corr.id, event, time, group, events: [] }, depth + 1);
       }
     };
-    for (const rule of m.matched) if (this.rules.correlationsOf.has(rule.id)) chain({ kind: 'event', ruleId: rule.id, event: m.event, time: m.time }, 0);
+    for (const rule of matched) if (this.rules.correlationsOf.has(rule.id)) chain({ kind: 'event', ruleId: rule.id, event, time }, 0);
     return out;
   }
 
   /**
-   * The second half of `evaluate`, in event order. With `windows` (the transaction's correlation
-   * state, loaded ahead by the caller, who flushes it before commit) nothing is written here;
-   * without, the event's windows are read and written back by this call.
+   * The stateful part of `evaluate`, in event order, for `event` (at event time `time`, ms) whose
+   * matched rules are `matched`: the watermark, single-event occurrences, correlation windows.
+   * With `windows` (the transaction's correlation state, loaded ahead by the caller, who flushes
+   * it before commit) nothing is written here; without, the event's windows are read and written
+   * back by this call.
    */
-  evaluateMatched(tx: StoreTx, m: MatchedEvent, windows?: HitWindows): Occurrence[] | Promise<Occurrence[]> {
-    const { event, time, matched } = m;
+  evaluateMatched(tx: StoreTx, event: SensorEvent, time: number, matched: DetectionRule[], windows?: HitWindows): Occurrence[] | Promise<Occurrence[]> {
     const advanced = time > this.watermark;
     if (advanced) this.watermark = time;
     const correlated = matched.some((r) => this.rules.correlationsOf.has(r.id));

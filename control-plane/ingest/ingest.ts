@@ -1,7 +1,7 @@
 import { isServerOs, type SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AgentRow, MachineRow, RuleGroup, Store, StoreTx } from '../store/index.ts';
-import { HitWindows, osFamilyOf, type DetectionEngine, type MatchedEvent, type Occurrence, type OsFamily } from '../detection/index.ts';
+import { HitWindows, osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
 import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
@@ -75,7 +75,7 @@ export class Ingest {
    * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
    */
   private async ingestAll(tx: StoreTx, batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
-    const stored: Array<{ now: number; fresh: SensorEvent[]; assetKey: string | undefined; matched: MatchedEvent[] }> = [];
+    const stored: Array<{ now: number; fresh: SensorEvent[]; assetKey: string | undefined; matched: Array<ReturnType<DetectionEngine['match']>> }> = [];
     const windows = new HitWindows(tx);
     const keys: RuleGroup[] = [];
     for (const { agent, machine, events, simulatedOs } of batches) {
@@ -88,7 +88,7 @@ export class Ingest {
       // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
       const hostOs = osFamilyOf(machine.facts.osType);
       const matched = fresh.map((event) => this.engine.match(event, simulatedOs ?? (event.DetonationId ? undefined : hostOs)));
-      for (const m of matched) keys.push(...this.engine.windowsOf(m));
+      fresh.forEach((event, j) => keys.push(...this.engine.windowsOf(event, matched[j]!)));
       stored.push({ now, fresh, assetKey, matched });
     }
     await windows.load(keys);
@@ -97,8 +97,8 @@ export class Ingest {
     for (const [i, { agent, machine, arrivedAt }] of batches.entries()) {
       const { now, fresh, assetKey, matched } = stored[i]!;
       const alerts: UpsertResult[] = [];
-      for (const m of matched) {
-        const evaluated = this.engine.evaluateMatched(tx, m, windows);
+      for (const [j, event] of fresh.entries()) {
+        const evaluated = this.engine.evaluateMatched(tx, event, Date.parse(event.Timestamp), matched[j]!, windows);
         const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
         for (const occ of occurrences) {
           // A window closed by this event (lt/lte/eq rules) may belong to another machine.
