@@ -1,6 +1,6 @@
 import { sql, Where } from '../sql.ts';
 import { toIncident, type IncidentCols } from '../row-decoding.ts';
-import type { AlertSeverity, AlertStatus, EntityKey, IncidentPage, IncidentPageQuery, IncidentRow, IncidentsRepository } from '../store.ts';
+import type { AlertSeverity, AlertStatus, EntityKey, IncidentPage, IncidentTriage, IncidentPageQuery, IncidentRow, IncidentsRepository } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -21,6 +21,12 @@ const Q = {
     status: sql(`UPDATE incidents SET status = ?, updated_at = ? WHERE incident_id = ?`),
     sentinelStatus: sql(`UPDATE incidents SET sentinel_status = ?, updated_at = ? WHERE incident_id = ?`),
   },
+  // Each triage field is set only when given (a flag per field), so one statement serves any subset.
+  triage: sql(`UPDATE incidents SET
+                 classification = CASE WHEN ? = 1 THEN ? ELSE classification END,
+                 determination = CASE WHEN ? = 1 THEN ? ELSE determination END,
+                 assigned_to = CASE WHEN ? = 1 THEN ? ELSE assigned_to END,
+                 updated_at = ? WHERE incident_id = ?`),
   get: sql(`SELECT * FROM incidents WHERE incident_id = ?`),
   ofAlert: sql(`SELECT incident_id FROM incident_alerts WHERE system_alert_id = ?`),
   alertIds: sql(`SELECT system_alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY added_at, system_alert_id`),
@@ -68,6 +74,13 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
     await this.ex.run(Q.setStatus[field], [status, at, id]);
   }
 
+  async setIncidentTriage(id: string, t: IncidentTriage, at: number): Promise<boolean> {
+    const has = (k: keyof IncidentTriage) => (k in t && t[k] !== undefined ? 1 : 0);
+    return (await this.ex.run(Q.triage, [
+      has('classification'), t.classification ?? null, has('determination'), t.determination ?? null, has('assignedTo'), t.assignedTo ?? null, at, id,
+    ])) > 0;
+  }
+
   async getIncident(id: string): Promise<IncidentRow | undefined> {
     const r = await this.ex.get<IncidentCols>(Q.get, [id]);
     return r && toIncident(r);
@@ -95,6 +108,9 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
     const inList = (col: string) => (this.ex.dialect === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
     const w = new Where().whenList(q.status, inList('i.status')).whenList(q.severity, inList('i.severity'));
     if (!q.redirected) w.raw('i.redirected_to IS NULL');
+    w.whenList(q.classification, inList('i.classification'));
+    if (q.assignedTo === null) w.raw('i.assigned_to IS NULL');
+    else if (q.assignedTo !== undefined) w.when(q.assignedTo, 'i.assigned_to = ?');
     const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
     const key = {
       created: 'i.created_at',
