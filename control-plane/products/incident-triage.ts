@@ -32,12 +32,12 @@ export const DETERMINATION_LABELS: Record<Determination, string> = {
 
 /**
  * The determinations the Defender portal offers under each classification (its "Classify" menu;
- * the Graph API itself accepts any pair, and so does arcsim). `other` appears under each.
+ * the Graph API itself accepts any pair, and so does arcsim). `other` (offered under each there) is not listed.
  */
 export const DETERMINATIONS_BY_CLASSIFICATION: Record<Exclude<Classification, 'unknown'>, Determination[]> = {
-  truePositive: ['multiStagedAttack', 'maliciousUserActivity', 'compromisedAccount', 'malware', 'phishing', 'unwantedSoftware', 'apt', 'other'],
-  informationalExpectedActivity: ['securityTesting', 'lineOfBusinessApplication', 'confirmedUserActivity', 'securityPersonnel', 'other'],
-  falsePositive: ['notMalicious', 'notEnoughDataToValidate', 'other'],
+  truePositive: ['multiStagedAttack', 'maliciousUserActivity', 'compromisedAccount', 'malware', 'phishing', 'unwantedSoftware', 'apt'],
+  informationalExpectedActivity: ['securityTesting', 'lineOfBusinessApplication', 'confirmedUserActivity', 'securityPersonnel'],
+  falsePositive: ['notMalicious', 'notEnoughDataToValidate'],
 };
 
 /** Longest owner name (Graph documents `assignedTo` as free text; arcsim's bound). */
