@@ -92,7 +92,7 @@ export default definePage({
     const manage = responder
       ? html`<form method="post" action="/portal/incidents/${inc.incidentId}/status" id="manage-incident" class="filters" aria-label="Manage incident">
 <input type="hidden" name="csrf" value="${viewer.csrf ?? ''}"><label for="inc-action">Status</label><select id="inc-action" name="action">
-${(['activate', 'inProgress', 'resolve'] as const).map((a) => html`<option value="${a}">${STATUS_ACTIONS[a]}</option>`)}</select>
+${(['activate', 'inProgress', 'resolve'] as const).map((a) => html`<option value="${a}"${STATUS_ACTIONS[a] === inc.status ? html` selected` : ''}>${STATUS_ACTIONS[a]}</option>`)}</select>
 <label for="inc-reason">Comment</label><input id="inc-reason" name="reason" maxlength="500"><button type="submit">Save</button></form>`
       : html``;
     return {
