@@ -10,8 +10,9 @@ const Q = {
             JOIN ${d.jsonRows('k', { kind: 'text', value: 'text' })} ON e.kind = k.kind AND e.value = k.value
             WHERE e.time >= ? AND i.redirected_to IS NULL AND i.status NOT IN ('Resolved', 'Dismissed')
             ORDER BY i.created_at, i.incident_id`),
-  insert: sql(`INSERT INTO incidents (incident_id, title, severity, status, sentinel_status, created_at, updated_at, first_activity, last_activity, redirected_to)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  insert: sql(`INSERT INTO incidents (incident_id, title, severity, status, sentinel_status, created_at, updated_at, first_activity, last_activity, redirected_to,
+                 classification, determination, assigned_to)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   addAlert: sql(`INSERT INTO incident_alerts (incident_id, system_alert_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
   moveAlerts: sql(`UPDATE incident_alerts SET incident_id = ? WHERE incident_id = ?`),
   redirect: sql(`UPDATE incidents SET status = 'Resolved', sentinel_status = CASE WHEN sentinel_status IS NULL THEN NULL ELSE 'Resolved' END,
@@ -52,6 +53,7 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
   async insertIncident(r: IncidentRow): Promise<void> {
     await this.ex.run(Q.insert, [
       r.incidentId, r.title, r.severity, r.status, r.sentinelStatus, r.createdAt, r.updatedAt, r.firstActivity, r.lastActivity, r.redirectedTo,
+      r.classification ?? 'unknown', r.determination ?? 'unknown', r.assignedTo ?? null,
     ]);
   }
 
