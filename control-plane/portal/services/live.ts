@@ -27,8 +27,9 @@ function parseCursor(v: string | undefined): LiveCursor | undefined {
  * store — the sinks' outbox for new alerts, the sync audit for every status change of an alert
  * copy or an incident — so a change made through any replica reaches every browser. Events:
  * `alert` (a new alert: id, title, severity, machine) and `status` (subject, id, product,
- * status; for an incident's classification, determination or owner also `field` and `text`). Pages mark the values that may change with `data-live-*` attributes; scripts/live.js
- * updates them in place.
+ * status; for an incident's classification, determination or owner also `field` and `text`).
+ * Pages mark the values that may change with `data-live-*` attributes; scripts/live.js updates
+ * them in place.
  */
 export const liveService: FastifyPluginAsyncZod<LiveServiceDeps> = async (app, deps) => {
   const o = { ...PORTAL_LIMITS, ...deps.live };
