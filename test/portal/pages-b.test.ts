@@ -144,6 +144,8 @@ describe('portal alerts, incidents, hunting and live in chromium', { timeout: 60
     }
     // The reader's queue, never reloaded, shows the new owner.
     await watcher.waitForFunction((sel) => document.querySelector(sel)?.textContent?.trim() === 'responder-key', `#incidents-table [data-live-status="incident:${id}:M365D:assignedTo"]`, { timeout: 30_000 });
+    // The classification came first on the feed, with the portal's label rather than the enum member.
+    assert.equal((await watcher.locator(`#incidents-table [data-live-status="incident:${id}:M365D:classification"]`).innerText()).trim(), 'True positive');
 
     // Bulk: tick the incident in the queue, classify it as expected activity; then filter by owner and classification.
     await responder.goto('/portal/incidents');
