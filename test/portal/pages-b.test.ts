@@ -129,6 +129,10 @@ describe('portal alerts, incidents, hunting and live in chromium', { timeout: 60
     const responder = await signIn(browser, lab, 'responder');
     await responder.goto(`/portal/incidents/${id}`);
     assert.deepEqual(await seriousViolations(responder), [], 'incident page with the responder\'s forms');
+    // A responder's session without its CSRF token (a forged cross-site form) is refused.
+    const forged = await responder.request.post(`/portal/incidents/${id}/triage`, { form: { csrf: 'forged', classification: 'falsePositive', determination: 'notMalicious' }, maxRedirects: 0 });
+    assert.equal(forged.status(), 403);
+    assert.equal((await forged.json()).code, 'ARCSIM_E_CSRF');
     const form = responder.locator('#triage-incident');
     await form.locator('select[name="classification"]').selectOption('truePositive');
     await form.locator('select[name="determination"]').selectOption('multiStagedAttack');
