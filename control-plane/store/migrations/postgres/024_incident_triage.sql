@@ -1,5 +1,5 @@
--- arcsim store, version 24 (PostgreSQL port of sqlite/024_incident_triage.sql; issue 15 item 6): an incident's triage as in Defender XDR's "Manage
--- incident" pane and the Graph incident resource: classification, determination (Graph enum
+-- arcsim store, version 24 (PostgreSQL port of sqlite/024_incident_triage.sql; issue 15 item 6):
+-- an incident's triage as in Defender XDR's "Manage incident" pane and the Graph incident resource: classification, determination (Graph enum
 -- members, 'unknown' until set) and the owner (assignedTo, free text, NULL when unassigned).
 -- The sync audit names the field a row changed ('status' for every row written before).
 ALTER TABLE incidents ADD COLUMN classification TEXT NOT NULL DEFAULT 'unknown';
