@@ -34,15 +34,24 @@ test('runs: 55 stored, a page of 50 newest first, then the last 5; the caption c
   const { env, get } = await portal(t);
   for (let i = 0; i < 55; i++) {
     const id = `run-${String(i).padStart(2, '0')}`;
-    await env.store.runs.insertTestRun({ runId: id, suiteName: 'suite', startedAt: T0 + i * 60_000, finishedAt: T0 + i * 60_000 + 1, ok: i % 2 === 0, summary: { cells: 2, pass: 1 }, suite: {}, result: {}, cells: [] });
+    const at = T0 + i * 60_000;
+    const summary = { cells: 2, pass: 1, fail: 1, notRun: 0, notChecked: 0 };
+    const result = {
+      runId: id, suite: { name: 'suite' }, controlPlane: 'http://127.0.0.1', syncProfile: null, startedAt: new Date(at).toISOString(), finishedAt: new Date(at + 1).toISOString(),
+      durationMs: 1, ok: false, summary, hosts: [], rows: [], cells: [], coverage: { exercised: [], detected: [] },
+    };
+    await env.store.runs.insertTestRun({ runId: id, suiteName: 'suite', startedAt: at, finishedAt: at + 1, ok: false, summary, suite: {}, result, cells: [] });
   }
+  // The list's rows only (the page also links the newest run above its matrix).
+  const table = (page: string) => /<div id="runs-table"[\s\S]*?<\/table>/.exec(page)![0];
   const first = await get('/portal/runs');
   assert.match(first, /55 stored runs/);
-  const ids = all(first, /<a href="\/portal\/runs\/(run-\d\d)">/g);
+  const ids = all(table(first), /<a href="\/portal\/runs\/(run-\d\d)">/g);
   assert.deepEqual(ids, Array.from({ length: 50 }, (_, k) => `run-${String(54 - k).padStart(2, '0')}`));
   assert.match(first, /Rows 1–50 of 55/);
   const last = await get('/portal/runs?page=2');
-  assert.deepEqual(all(last, /<a href="\/portal\/runs\/(run-\d\d)">/g), ['run-04', 'run-03', 'run-02', 'run-01', 'run-00']);
+  assert.deepEqual(all(table(last), /<a href="\/portal\/runs\/(run-\d\d)">/g), ['run-04', 'run-03', 'run-02', 'run-01', 'run-00']);
+  assert.match(last, /id="latest-run"[\s\S]*?run-54/, 'the newest run\'s matrix on a later page too');
   assert.match(last, /Rows 51–55 of 55/);
 });
 
