@@ -30,8 +30,19 @@ export const LIMITS = {
   maxRegistrationsWaiting: 256,
   /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
   maxUpgradesPerTurn: 16,
-  /** Base delay advised to a refused (ARCSIM_E_BUSY) agent before it reconnects, ms; the server adds up to as much again in jitter. */
+  /**
+   * Delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast places
+   * free up (the first refusals of a burst), ms; the server adds up to as much again in jitter.
+   */
   busyRetryAfterMs: 2000,
+  /**
+   * Least delay advised to a refused agent from the virtual queue, ms. Once the rate at which
+   * upgraded sockets register (or leave) is measured, each refused agent is given its own turn,
+   * one measured interval after the previous refused agent's (control-plane/gateway/admission.ts).
+   */
+  busyRetryMinMs: 250,
+  /** That rate is the mean of the latest this many intervals between registrations (while others wait), count. */
+  admissionRateSamples: 64,
   /**
    * Longest a heartbeat waits in memory before it is written with the others that came meanwhile,
    * in one transaction, ms (an agent's next frame writes it sooner). 10,000 agents at 5 s are 2,000

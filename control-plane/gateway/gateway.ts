@@ -44,7 +44,9 @@ export class Gateway {
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
-    this.admission = new Admission(limits);
+    // The admission measures how fast this process registers agents: real elapsed time, not the
+    // control plane's clock (which tests and playback move by hand).
+    this.admission = new Admission(limits, Math.random, { now: () => performance.now() });
     this.heartbeats = new HeartbeatWriter({
       store, flushMs: limits.heartbeatFlushMs, logger, health: sessionDeps.health,
       onConnectedAgain: (ids) => sessionDeps.onConnectedAgain?.(ids) ?? Promise.resolve(),
