@@ -212,7 +212,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     clock,
     health,
     metrics,
-    onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
+    onRegistering: (registered: Array<{ machine: MachineRow; before: MachineRow | undefined }>) => inventory.machinesRegistered(registered),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
     onConnectedAgain: (agentIds: string[]) => inventory.connectedAgain(agentIds),
     onRegistered: (s: AgentSession, m: MachineRow) => {

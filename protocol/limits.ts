@@ -21,8 +21,13 @@ export const LIMITS = {
   storeRetryAfterMs: 1000,
   /** Least delay advised to an agent whose batch was over its events-per-second budget, ms. */
   rateLimitRetryAfterMs: 1000,
-  /** Registrations (claim, store, inventory merge) handled at once; the rest wait, count. */
-  maxRegistrationsInFlight: 4,
+  /**
+   * Registrations (claim, store, inventory merge) handled at once; the rest wait, count. Those in
+   * flight are stored together (one transaction, up to maxRegistrationsPerCommit) and merged together.
+   */
+  maxRegistrationsInFlight: 16,
+  /** Most registrations stored in one transaction (and merged in one more), count. */
+  maxRegistrationsPerCommit: 16,
   /**
    * Registrations (and upgraded sockets not yet registered) allowed to wait beyond those in flight,
    * count; past it an agent is refused with ARCSIM_E_BUSY and a server-advised retry delay.
