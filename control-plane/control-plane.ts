@@ -218,7 +218,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
       emitter.emit('registered', s, m);
-      inventory.provision(s.agentId, true).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
+      inventory.provisionRegistered(s.agentId).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
     },
     onIngested: (s: AgentSession, r: IngestResult) => {
       if (r.alerts.some((a) => a.created)) sinks.wake();

@@ -32,9 +32,10 @@ interface Pending {
  * and a storm of 10,000 agents spent its time in their commits. Here every registration waiting
  * when the store is free (up to `maxPerCommit`) is stored in one transaction, in arrival order,
  * exactly as it would be alone (a later one sees the earlier ones' rows, e.g. a machine name
- * already taken), and the inventory merges the group in one more (`merge`). A request's promise
- * settles only after both, so `registered` still means "stored and merged". If a group's
- * transaction fails, each of its requests is tried again alone, so one failure is its own agent's.
+ * already taken), and the inventory merges the group in one more (`merge`; the next group is stored
+ * meanwhile, the merges run in order). A request's promise settles only after both, so `registered`
+ * still means "stored and merged". If a group's transaction fails, each of its requests is tried
+ * again alone, so one failure is its own agent's.
  */
 export class RegistrationWriter {
   private readonly waiting: Pending[] = [];
@@ -67,42 +68,57 @@ export class RegistrationWriter {
 
   private async drain(): Promise<void> {
     try {
-      while (this.waiting.length) await this.group(this.waiting.splice(0, Math.max(1, this.deps.maxPerCommit)));
+      // The next group is stored while the inventory merges the one before (its merges run in order).
+      while (this.waiting.length) {
+        const group = this.waiting.splice(0, Math.max(1, this.deps.maxPerCommit));
+        const stored = await this.store(group);
+        void this.merge(group, stored);
+      }
     } finally {
       this.running = false;
     }
   }
 
-  private async group(group: Pending[]): Promise<void> {
-    let stored: Array<Registered | null>;
+  /** Stores the group in one transaction; `undefined` for a request whose store failed (already rejected), `null` when dropped. */
+  private async store(group: Pending[]): Promise<Array<Registered | null | undefined>> {
     try {
-      stored = await this.deps.store.transaction(async (tx) => {
+      return await this.deps.store.transaction(async (tx) => {
         const out: Array<Registered | null> = [];
         for (const p of group) out.push(p.request.dropped() ? null : await storeOne(tx, p.request));
         return out;
       });
     } catch (err) {
-      if (group.length === 1) return group[0]!.reject(err);
-      for (const p of group) await this.group([p]);
-      return;
+      if (group.length === 1) {
+        group[0]!.reject(err);
+        return [undefined];
+      }
+      // Nothing of the group was committed: each alone, so one failure is its own agent's.
+      const out: Array<Registered | null | undefined> = [];
+      for (const p of group) out.push((await this.store([p]))[0]);
+      return out;
     }
-    const merged = stored.filter((r): r is Registered => r !== null);
+  }
+
+  /** Merges the group's stored machines (one inventory transaction), then settles each request. */
+  private async merge(group: Pending[], stored: Array<Registered | null | undefined>): Promise<void> {
+    const merged = stored.filter((r): r is Registered => !!r);
     try {
       if (merged.length) await this.deps.merge(merged);
     } catch (err) {
       if (merged.length === 1) {
-        group.forEach((p, i) => (stored[i] ? p.reject(err) : p.resolve(null)));
+        group.forEach((p, i) => (stored[i] ? p.reject(err) : stored[i] === null ? p.resolve(null) : undefined));
         return;
       }
       // Merged one by one, so one machine's failure is its own agent's (each is stored already).
       for (const [i, p] of group.entries()) {
         const r = stored[i];
-        if (!r) { p.resolve(null); continue; }
+        if (r === undefined) continue;
+        if (r === null) { p.resolve(null); continue; }
         await this.deps.merge([r]).then(() => p.resolve(r), (e: unknown) => p.reject(e));
       }
       return;
     }
-    group.forEach((p, i) => p.resolve(stored[i] ?? null));
+    group.forEach((p, i) => { if (stored[i] !== undefined) p.resolve(stored[i] ?? null); });
   }
 }
 

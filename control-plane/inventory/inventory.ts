@@ -358,19 +358,47 @@ export class Inventory {
    * With `resend`, operations still in flight are sent again.
    */
   async provision(agentId: string, resend = false): Promise<void> {
-    if (!this.deps.agents.isRegistered(agentId) || this.closed) return;
+    return this.provisionMany([agentId], resend);
+  }
+
+  private toProvision = new Set<string>();
+  private provisioning: Promise<void> | null = null;
+
+  /**
+   * provision(agentId, true) for a machine that just registered; those registered in the same turn
+   * of the event loop (a group of the gateway's registration writer) share one transaction.
+   */
+  provisionRegistered(agentId: string): Promise<void> {
+    this.toProvision.add(agentId);
+    this.provisioning ??= new Promise<void>((resolve, reject) => setImmediate(() => {
+      const ids = [...this.toProvision];
+      this.toProvision.clear();
+      this.provisioning = null;
+      this.provisionMany(ids, true).then(resolve, reject);
+    }));
+    return this.provisioning;
+  }
+
+  /** Each machine as provision() would, in one transaction; the plans are read once for all. */
+  private async provisionMany(agentIds: string[], resend: boolean): Promise<void> {
+    const ids = agentIds.filter((id) => this.deps.agents.isRegistered(id));
+    if (!ids.length || this.closed) return;
     const changes = await this.deps.store.transaction(async (tx) => {
-      const m = await tx.machines.getMachine(agentId);
-      if (!m || m.status !== 'Connected') return [];
       const plans = await tx.inventory.listPlans(); // sequential: one connection per transaction
-      const asset = await tx.inventory.assetOfSource('arc', m.resourceId);
-      const scope = scopeOf(m, asset, connectorOfResourceId);
-      const desired = desiredExtensions(m, plans, scope);
-      const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
-      if (r.changes.length) await tx.machines.setMachineExtensions(agentId, r.extensions);
-      return r.changes;
+      const out: Array<{ agentId: string; change: { name: string; enabled: boolean } }> = [];
+      for (const agentId of ids) {
+        const m = await tx.machines.getMachine(agentId);
+        if (!m || m.status !== 'Connected') continue;
+        const asset = await tx.inventory.assetOfSource('arc', m.resourceId);
+        const scope = scopeOf(m, asset, connectorOfResourceId);
+        const desired = desiredExtensions(m, plans, scope);
+        const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
+        if (r.changes.length) await tx.machines.setMachineExtensions(agentId, r.extensions);
+        for (const change of r.changes) out.push({ agentId, change });
+      }
+      return out;
     });
-    for (const c of changes) {
+    for (const { agentId, change: c } of changes) {
       this.deps.logger.info('extension', { agentId, name: c.name, enabled: c.enabled });
       this.deps.agents.setExtension(agentId, c.name, c.enabled, this.deps.commandTimeoutMs)
         .then((result) => this.extensionResult(agentId, c.name, c.enabled, result.ok, result.message))
