@@ -48,7 +48,9 @@ export class Gateway {
     },
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
+    // No per-message deflate (a zlib context per socket; agents' frames are small), and no client set
+    // of ws's own: `open` below already holds every session (10,000 agents, issue 16).
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2, perMessageDeflate: false, clientTracking: false });
     // The admission measures how fast this process registers agents: real elapsed time, not the
     // control plane's clock (which tests and playback move by hand).
     this.admission = new Admission(limits, Math.random, { now: () => performance.now() });
