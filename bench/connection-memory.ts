@@ -5,12 +5,14 @@
  * each (bench/connections-fleet.ts, heartbeats and batches so rare they never come) connect one
  * after the other. After each step, with the garbage collected, it prints RSS, V8 heap used and
  * `external` + `arrayBuffers` (socket and ws buffers live there), and the difference per agent from
- * the step before. Not part of `npm run bench`: a measurement for docs/performance.md.
+ * the step before; with BENCH_HEAP_DIR=dir, a heap snapshot after each step. Not part of
+ * `npm run bench`: a measurement for docs/performance.md.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { systemClock } from '../lib/clock.ts';
 import { createControlPlane, openSqliteStore } from '../control-plane/index.ts';
 import { createEnrollmentToken, enrollAgent } from '../control-plane/auth/enrollment.ts';
@@ -49,7 +51,10 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const MB = 2 ** 20;
   try {
+    // BENCH_HEAP_DIR=dir: a V8 heap snapshot after each step, to see what an agent's memory is made of.
+    const heapDir = process.env.BENCH_HEAP_DIR;
     let before = snapshot();
+    if (heapDir) writeHeapSnapshot(join(heapDir, 'agents-0.heapsnapshot'));
     console.log(`0 agents: RSS ${(before.rss / MB).toFixed(1)} MB, heap ${(before.heap / MB).toFixed(1)} MB, external+arrayBuffers ${(before.external / MB).toFixed(1)} MB`);
     for (let s = 0; s < steps; s++) {
       const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
       const per = (k: keyof typeof now) => ((now[k] - before[k]) / step / 1024).toFixed(1);
       console.log(`${(s + 1) * step} agents (${cp.admission().refused} refusals so far): RSS ${(now.rss / MB).toFixed(1)} MB, heap ${(now.heap / MB).toFixed(1)} MB, external+arrayBuffers ${(now.external / MB).toFixed(1)} MB; per agent of this step: RSS ${per('rss')} KB, heap ${per('heap')} KB, external ${per('external')} KB`);
       before = now;
+      if (heapDir) writeHeapSnapshot(join(heapDir, `agents-${(s + 1) * step}.heapsnapshot`));
     }
   } finally {
     for (const c of children) c.kill();

@@ -63,7 +63,9 @@ export class Gateway {
       merge: (registered) => sessionDeps.onRegistering?.(registered) ?? Promise.resolve(),
     });
     server.on('upgrade', (req, socket, head) => {
-      socket.on('error', () => socket.destroy());
+      // A plain function, not a closure: a closure here would share this handler's context and keep
+      // the request (headers and all) alive as long as the socket, ~2 KB per connected agent.
+      socket.on('error', destroySocket);
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
       // Refused before the key lookup and the upgrade: a storm costs one short HTTP answer per surplus agent.
@@ -194,6 +196,10 @@ export class Gateway {
     this.commands.close();
     this.wss.close();
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function reject(socket: Duplex, code: ErrorCode, detail?: string, retryAfterMs?: number): void {
