@@ -187,7 +187,7 @@ export class Inventory {
   private mergeKeysRebuilt = false;
 
   /**
-   * Re-merges the connected component of a registered machine: every item (Arc machine, CSPM
+   * Re-merges the connected component of each registered machine (a group: one transaction): every item (Arc machine, CSPM
    * instance) sharing a merge key (control-plane/store/merge-keys.ts) with it, before or after the
    * change, transitively, plus every item of the assets those items belonged to. mergeAssets
    * decides about an item only from items sharing such a key with it, so merging the component
