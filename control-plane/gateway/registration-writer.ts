@@ -61,11 +61,6 @@ export class RegistrationWriter {
     });
   }
 
-  /** Registrations waiting for their group. */
-  pending(): number {
-    return this.waiting.length;
-  }
-
   private async drain(): Promise<void> {
     try {
       // The next group is stored while the inventory merges the one before (its merges run in order).
