@@ -751,7 +751,7 @@ export interface KeysRepository {
  */
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
-  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
+  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions' | 'isResourceIdTaken' | 'upsertMachine'>;
   readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates' | 'deviceTimeline'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts' | 'alertCountsOverTime' | 'alertCounts'>;
   readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'recentIncidents' | 'pageIncidents'>;
