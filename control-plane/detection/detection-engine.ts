@@ -59,37 +59,61 @@ export class DetectionEngine {
   private readonly index: RuleIndex<DetectionRule>;
   /** File profiles by SHA1, kept only when a rule reads one (file-profile.ts). */
   readonly profiles: FileProfiles | undefined;
+  private readonly byId: Map<string, DetectionRule>;
 
   constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {
     this.closing = rules.correlations.filter((c) => c.op === 'lt' || c.op === 'lte' || c.op === 'eq');
     this.index = new RuleIndex(rules.byTable);
     this.profiles = rules.profileTables.size > 0 ? new FileProfiles() : undefined;
+    this.byId = new Map(rules.detections.map((r) => [r.id, r]));
   }
 
   /**
    * The occurrences `event` raises. `os` is the OS family of the device that recorded it (rules
    * for another family are skipped; undefined: unknown, every rule runs). Synchronous (a plain
    * array) when the event feeds no correlation and closes no window, so single-event rules never
-   * wait on the store; a promise otherwise.
+   * wait on the store; a promise otherwise. The same as `evaluateMatched(tx, event, time, match(event, os))`.
    */
   evaluate(tx: StoreTx, event: SensorEvent, os?: OsFamily): Occurrence[] | Promise<Occurrence[]> {
-    const time = Date.parse(event.Timestamp);
-    const advanced = time > this.watermark;
-    if (advanced) this.watermark = time;
+    return this.evaluateMatched(tx, event, Date.parse(event.Timestamp), this.match(event, os));
+  }
+
+  /**
+   * The stateless part of `evaluate`: the detection rules whose selection `event` matches (the
+   * file profile its rules read attached first). Reads no store and no window, so it may run
+   * elsewhere (the ingest worker thread, control-plane/ingest/decode-worker.ts) on a copy of the
+   * same rules; `evaluateMatched` then takes over with the matched rules.
+   */
+  match(event: SensorEvent, os?: OsFamily): DetectionRule[] {
     if (this.profiles) {
       // What the row says about files first, then the profile its rules read (file-profile.ts):
       // before the index reads the event's fields through the rules' getters.
       this.profiles.observe(event);
       if (this.rules.profileTables.has(event.Table)) this.profiles.attach(event);
     }
-    const matched = this.index.matching(event, os);
+    return this.index.matching(event, os);
+  }
+
+  /** A detection rule by id (for matches made elsewhere, by rule id). */
+  detection(id: string): DetectionRule | undefined {
+    return this.byId.get(id);
+  }
+
+  /**
+   * The stateful part of `evaluate`, for `event` (at event time `time`, ms) whose matched rules
+   * are `matched`: the watermark, single-event occurrences, correlation windows. `event` may be
+   * omitted when nothing matched: the event then only moves the watermark (and may close windows).
+   */
+  evaluateMatched(tx: StoreTx, event: SensorEvent | undefined, time: number, matched: DetectionRule[]): Occurrence[] | Promise<Occurrence[]> {
+    const advanced = time > this.watermark;
+    if (advanced) this.watermark = time;
     const correlated = matched.some((r) => this.rules.correlationsOf.has(r.id));
     if (!correlated && !(advanced && this.closing.length)) {
       const out: Occurrence[] = [];
-      for (const rule of matched) if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
+      for (const rule of matched) if (rule.mapping) out.push(single(rule, rule.mapping, event!, time));
       return out;
     }
-    return this.evaluateWithState(tx, event, time, advanced, matched);
+    return this.evaluateWithState(tx, event!, time, advanced, matched);
   }
 
   private async evaluateWithState(tx: StoreTx, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Promise<Occurrence[]> {

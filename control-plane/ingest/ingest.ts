@@ -7,6 +7,16 @@ import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
 import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
 import { breachedHostLink } from '../incidents/breached-host.ts';
+import { FILE_PROFILE } from '../detection/file-profile.ts';
+import type { PreparedBatch } from './batch-decode.ts';
+
+/** A batch's events: decoded here, or decoded and matched by the ingest worker (PreparedBatch). */
+export type BatchEvents = SensorEvent[] | PreparedBatch;
+
+/** Events in a batch. */
+export function batchSize(events: BatchEvents): number {
+  return Array.isArray(events) ? events.length : events.count;
+}
 
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
@@ -58,11 +68,15 @@ export class Ingest {
    * Several agents' batches in one transaction (the gateway's group commit, IngestQueue), each
    * exactly as ingestBatch would take it, in this order; one result per batch.
    */
-  ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number }>): Promise<IngestResult[]> {
+  ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: BatchEvents; arrivedAt?: number }>): Promise<IngestResult[]> {
     return this.store.transaction(async (tx) => {
       const folds = this.folds(tx);
       const out: IngestResult[] = [];
-      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, b.arrivedAt, undefined, folds));
+      for (const b of batches) {
+        out.push(Array.isArray(b.events)
+          ? await this.ingestIn(tx, b.agent, b.machine, b.events, b.arrivedAt, undefined, folds)
+          : await this.ingestPreparedIn(tx, b.agent, b.machine, b.events, b.arrivedAt, folds));
+      }
       await folds.flush();
       return out;
     });
@@ -99,18 +113,59 @@ export class Ingest {
     for (const event of fresh) {
       const os = simulatedOs ?? (event.DetonationId ? undefined : hostOs);
       const evaluated = this.engine.evaluate(tx, event, os);
-      const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
-      for (const occ of occurrences) {
-        // A window closed by this event (lt/lte/eq rules) may belong to another machine.
-        const own = occ.trigger.DeviceId === agent.agentId;
-        const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
-        if (!host) continue;
-        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
-      }
+      await this.occurrences(tx, folds, agent, machine, assetKey, now, arrivedAt, Array.isArray(evaluated) ? evaluated : await evaluated, alerts);
     }
     const storedByTable: Record<string, number> = {};
     for (const e of fresh) storedByTable[e.Table] = (storedByTable[e.Table] ?? 0) + 1;
     return { stored: fresh.length, storedByTable, alerts };
+  }
+
+  /**
+   * ingestIn for a batch the ingest worker decoded and matched (decode-worker.ts): its rows are
+   * inserted as they are, and only the new events that matched a rule are rebuilt as objects (from
+   * their JSON, with the file profile their rules read) for the stateful part of detection; every
+   * other new event only moves the detection watermark. Same rows and alerts as ingestIn.
+   */
+  private async ingestPreparedIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, batch: PreparedBatch, arrivedAt: number | undefined, folds: AlertFolds): Promise<IngestResult> {
+    const now = this.clock.now();
+    const { rows, matches } = batch;
+    const fresh = await tx.events.insertEventRows(agent.agentId, rows, now);
+    const alerts: UpsertResult[] = [];
+    const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+    const storedByTable: Record<string, number> = {};
+    let m = 0;
+    for (const i of fresh) {
+      const table = rows.tables[i]!;
+      storedByTable[table] = (storedByTable[table] ?? 0) + 1;
+      while (m < matches.length && matches[m]!.i < i) m++;
+      const match = m < matches.length && matches[m]!.i === i ? matches[m]! : undefined;
+      let evaluated;
+      if (match) {
+        const event = JSON.parse(rows.data[i]!) as SensorEvent;
+        if (match.profile) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = match.profile;
+        // Both threads compiled the same rule text, so every id is known here.
+        const rules = match.rules.flatMap((id) => this.engine.detection(id) ?? []);
+        evaluated = this.engine.evaluateMatched(tx, event, rows.times[i]!, rules);
+      } else {
+        evaluated = this.engine.evaluateMatched(tx, undefined, rows.times[i]!, []);
+      }
+      await this.occurrences(tx, folds, agent, machine, assetKey, now, arrivedAt, Array.isArray(evaluated) ? evaluated : await evaluated, alerts);
+    }
+    return { stored: fresh.length, storedByTable, alerts };
+  }
+
+  /** Folds one event's occurrences into alerts (a window it closed may belong to another machine). */
+  private async occurrences(
+    tx: StoreTx, folds: AlertFolds, agent: AgentRow, machine: MachineRow, assetKey: string | undefined, now: number, arrivedAt: number | undefined,
+    occurrences: Occurrence[], alerts: UpsertResult[],
+  ): Promise<void> {
+    for (const occ of occurrences) {
+      // A window closed by this event (lt/lte/eq rules) may belong to another machine.
+      const own = occ.trigger.DeviceId === agent.agentId;
+      const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
+      if (!host) continue;
+      await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
+    }
   }
 
   /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */
