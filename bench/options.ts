@@ -27,6 +27,8 @@ export interface BenchOptions {
   stormAgents: number;
   /** Machines stored before the storm (at least stormAgents). */
   stormStored: number;
+  /** The control plane's limits.ingestWorkers in the throughput passes; undefined: its default. */
+  ingestWorkers?: number;
   /** Sigma rule folders: run only the detection-at-scale passes (bench/detect-speed.ts) with them. */
   rules: string[];
   /** An Atomic Red Team atomics/ folder for the offline detection workload (with --rules). */
@@ -58,6 +60,8 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
   --noisy 16        BENCH_NOISY      quiet agents of the noisy-neighbour pass: each sends 100 events/s for 10 s,
                                      alone, then beside one agent at its rate limit (shipped limits); 0 skips it
+  --ingest-workers N  BENCH_INGEST_WORKERS  the control plane's ingest worker threads (limits.ingestWorkers,
+                                     default 1); 0 decodes and matches on the main thread (the comparison)
   --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm
   --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored
                                      machines, /api/health probed every 20 ms (the other options are ignored)
@@ -119,6 +123,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       store: { type: 'string' },
       replicas: { type: 'string' },
       'replica-events': { type: 'string' },
+      'ingest-workers': { type: 'string' },
     },
   });
   const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rate' | 'footprint' | 'noisy'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
@@ -148,6 +153,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     replicas: (values.replicas ?? env.BENCH_REPLICAS)?.split(',').map((s) => count('replicas', s.trim(), 1)) ?? DEFAULTS.replicas,
     replicaEvents: numberOr('replica-events', values['replica-events'] ?? env.BENCH_REPLICA_EVENTS, DEFAULTS.replicaEvents, 1),
   };
+  const workersText = values['ingest-workers'] ?? env.BENCH_INGEST_WORKERS;
+  if (workersText !== undefined) options.ingestWorkers = count('ingest-workers', workersText, 0);
   if (options.rules.length === 0 && options.atomics !== undefined) {
     throw new Error('--atomics goes with --rules DIR (the detection-at-scale passes)');
   }
