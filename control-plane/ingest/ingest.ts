@@ -1,7 +1,7 @@
 import { isServerOs, type SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import { osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
+import type { AgentRow, MachineRow, RuleGroup, Store, StoreTx } from '../store/index.ts';
+import { HitWindows, osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
 import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
@@ -25,6 +25,15 @@ export interface IngestResult {
   storedByTable: Record<string, number>;
   /** One per occurrence; one folded in memory (`deferred`) carries its alert as the transaction first wrote it. */
   alerts: UpsertResult[];
+}
+
+/** A new event of a batch, matched: `event` is undefined for a worker-decoded event no rule matched (not rebuilt). */
+interface Fresh {
+  event: SensorEvent | undefined;
+  table: string;
+  /** Event time, epoch ms. */
+  time: number;
+  matched: ReturnType<DetectionEngine['match']>;
 }
 
 export interface IngestOptions {
@@ -55,13 +64,8 @@ export class Ingest {
   ) {}
 
   /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
-  ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
-    return this.store.transaction(async (tx) => {
-      const folds = this.folds(tx);
-      const result = await this.ingestIn(tx, agent, machine, events, arrivedAt, undefined, folds);
-      await folds.flush();
-      return result;
-    });
+  async ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
+    return (await this.ingestGroup([{ agent, machine, events, arrivedAt }]))[0]!;
   }
 
   /**
@@ -69,17 +73,7 @@ export class Ingest {
    * exactly as ingestBatch would take it, in this order; one result per batch.
    */
   ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: BatchEvents; arrivedAt?: number }>): Promise<IngestResult[]> {
-    return this.store.transaction(async (tx) => {
-      const folds = this.folds(tx);
-      const out: IngestResult[] = [];
-      for (const b of batches) {
-        out.push(Array.isArray(b.events)
-          ? await this.ingestIn(tx, b.agent, b.machine, b.events, b.arrivedAt, undefined, folds)
-          : await this.ingestPreparedIn(tx, b.agent, b.machine, b.events, b.arrivedAt, folds));
-      }
-      await folds.flush();
-      return out;
-    });
+    return this.store.transaction((tx) => this.ingestAll(tx, batches));
   }
 
   /**
@@ -87,85 +81,91 @@ export class Ingest {
    * it: for replaying a recording (`arcsim detect`), where no ack waits on each batch's commit.
    */
   ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
-    return this.store.transaction(async (tx) => {
-      const folds = this.folds(tx);
-      const out: IngestResult[] = [];
-      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs, folds));
-      await folds.flush();
-      return out;
-    });
+    return this.store.transaction((tx) => this.ingestAll(tx, batches));
   }
 
   /**
-   * `simulatedOs`: the OS family every event of the batch stands for, when the caller knows it (a
+   * The batches in one transaction, each as if alone and in this order. Issue 16: first every
+   * batch's events are stored and matched against the rules (in order), then the correlation
+   * windows all of them touch are read at once (HitWindows.load: on PostgreSQL their locks in
+   * one statement, sorted), then each event is evaluated in order against the windows as they
+   * stand at that event, and the windows' changes are written back in one go before commit.
+   * `simulatedOs`: the OS family every event of a batch stands for, when the caller knows it (a
    * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
    */
-  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt: number | undefined, simulatedOs: OsFamily | undefined, folds: AlertFolds): Promise<IngestResult> {
-    const now = this.clock.now();
-    const fresh = await tx.events.insertEvents(agent.agentId, events, now);
-    const alerts: UpsertResult[] = [];
-    const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-    // Rules for another OS family than the device's are not run on its events. The machine's OS
-    // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
-    // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
-    // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
-    const hostOs = osFamilyOf(machine.facts.osType);
-    for (const event of fresh) {
-      const os = simulatedOs ?? (event.DetonationId ? undefined : hostOs);
-      const evaluated = this.engine.evaluate(tx, event, os);
-      await this.occurrences(tx, folds, agent, machine, assetKey, now, arrivedAt, Array.isArray(evaluated) ? evaluated : await evaluated, alerts);
+  private async ingestAll(tx: StoreTx, batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: BatchEvents; arrivedAt?: number; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
+    const stored: Array<{ now: number; fresh: Fresh[]; assetKey: string | undefined }> = [];
+    const windows = new HitWindows(tx);
+    const keys: RuleGroup[] = [];
+    for (const { agent, machine, events, simulatedOs } of batches) {
+      const now = this.clock.now();
+      let fresh: Fresh[];
+      if (Array.isArray(events)) {
+        const inserted = await tx.events.insertEvents(agent.agentId, events, now);
+        // Rules for another OS family than the device's are not run on its events. The machine's OS
+        // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
+        // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
+        // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
+        const hostOs = osFamilyOf(machine.facts.osType);
+        fresh = inserted.map((event) => ({
+          event, table: event.Table, time: Date.parse(event.Timestamp), matched: this.engine.match(event, simulatedOs ?? (event.DetonationId ? undefined : hostOs)),
+        }));
+      } else {
+        fresh = this.preparedFresh(events, await tx.events.insertEventRows(agent.agentId, events.rows, now));
+      }
+      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+      for (const f of fresh) if (f.event && f.matched.length) keys.push(...this.engine.windowsOf(f.event, f.matched));
+      stored.push({ now, fresh, assetKey });
     }
-    const storedByTable: Record<string, number> = {};
-    for (const e of fresh) storedByTable[e.Table] = (storedByTable[e.Table] ?? 0) + 1;
-    return { stored: fresh.length, storedByTable, alerts };
+    await windows.load(keys);
+    const folds = this.folds(tx);
+    const out: IngestResult[] = [];
+    for (const [i, { agent, machine, arrivedAt }] of batches.entries()) {
+      const { now, fresh, assetKey } = stored[i]!;
+      const alerts: UpsertResult[] = [];
+      for (const { event, time, matched } of fresh) {
+        const evaluated = this.engine.evaluateMatched(tx, event, time, matched, windows);
+        const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
+        for (const occ of occurrences) {
+          // A window closed by this event (lt/lte/eq rules) may belong to another machine.
+          const own = occ.trigger.DeviceId === agent.agentId;
+          const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
+          if (!host) continue;
+          await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
+        }
+      }
+      const storedByTable: Record<string, number> = {};
+      for (const { table } of fresh) storedByTable[table] = (storedByTable[table] ?? 0) + 1;
+      out.push({ stored: fresh.length, storedByTable, alerts });
+    }
+    await windows.flush();
+    await folds.flush();
+    return out;
   }
 
   /**
-   * ingestIn for a batch the ingest worker decoded and matched (decode-worker.ts): its rows are
-   * inserted as they are, and only the new events that matched a rule are rebuilt as objects (from
-   * their JSON, with the file profile their rules read) for the stateful part of detection; every
-   * other new event only moves the detection watermark. Same rows and alerts as ingestIn.
+   * The new events of a batch the ingest worker decoded and matched (decode-worker.ts), from the
+   * indexes of its rows the store had not seen: only those that matched a rule are rebuilt as
+   * objects (from their JSON, with the file profile their rules read), the stateful part of
+   * detection needs no more of the others than their time (the watermark).
    */
-  private async ingestPreparedIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, batch: PreparedBatch, arrivedAt: number | undefined, folds: AlertFolds): Promise<IngestResult> {
-    const now = this.clock.now();
+  private preparedFresh(batch: PreparedBatch, indexes: number[]): Fresh[] {
     const { rows, matches } = batch;
-    const fresh = await tx.events.insertEventRows(agent.agentId, rows, now);
-    const alerts: UpsertResult[] = [];
-    const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-    const storedByTable: Record<string, number> = {};
+    const out: Fresh[] = [];
     let m = 0;
-    for (const i of fresh) {
-      const table = rows.tables[i]!;
-      storedByTable[table] = (storedByTable[table] ?? 0) + 1;
+    for (const i of indexes) {
       while (m < matches.length && matches[m]!.i < i) m++;
       const match = m < matches.length && matches[m]!.i === i ? matches[m]! : undefined;
-      let evaluated;
-      if (match) {
-        const event = JSON.parse(rows.data[i]!) as SensorEvent;
-        if (match.profile) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = match.profile;
-        // Both threads compiled the same rule text, so every id is known here.
-        const rules = match.rules.flatMap((id) => this.engine.detection(id) ?? []);
-        evaluated = this.engine.evaluateMatched(tx, event, rows.times[i]!, rules);
-      } else {
-        evaluated = this.engine.evaluateMatched(tx, undefined, rows.times[i]!, []);
+      if (!match) {
+        out.push({ event: undefined, table: rows.tables[i]!, time: rows.times[i]!, matched: [] });
+        continue;
       }
-      await this.occurrences(tx, folds, agent, machine, assetKey, now, arrivedAt, Array.isArray(evaluated) ? evaluated : await evaluated, alerts);
+      const event = JSON.parse(rows.data[i]!) as SensorEvent;
+      if (match.profile) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = match.profile;
+      // Both threads compiled the same rule text, so every id is known here.
+      out.push({ event, table: rows.tables[i]!, time: rows.times[i]!, matched: match.rules.flatMap((id) => this.engine.detection(id) ?? []) });
     }
-    return { stored: fresh.length, storedByTable, alerts };
-  }
-
-  /** Folds one event's occurrences into alerts (a window it closed may belong to another machine). */
-  private async occurrences(
-    tx: StoreTx, folds: AlertFolds, agent: AgentRow, machine: MachineRow, assetKey: string | undefined, now: number, arrivedAt: number | undefined,
-    occurrences: Occurrence[], alerts: UpsertResult[],
-  ): Promise<void> {
-    for (const occ of occurrences) {
-      // A window closed by this event (lt/lte/eq rules) may belong to another machine.
-      const own = occ.trigger.DeviceId === agent.agentId;
-      const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
-      if (!host) continue;
-      await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
-    }
+    return out;
   }
 
   /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */

@@ -200,6 +200,12 @@ export interface RuleHit {
   value: string | null;
 }
 
+/** One correlation window's key: a correlation rule and one group of its group-by values. */
+export interface RuleGroup {
+  ruleId: string;
+  groupKey: string;
+}
+
 export type AlertSeverity = 'Informational' | 'Low' | 'Medium' | 'High';
 export type AlertStatus = 'Active' | 'InProgress' | 'Resolved' | 'Dismissed';
 
@@ -466,6 +472,16 @@ export interface EventsRepository {
   ruleGroupStarts(ruleId: string, before: number): Promise<Array<{ groupKey: string; first: number }>>;
   /** Drops a group's hits older than `before` (they can no longer fall in any window). */
   pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void>;
+  /**
+   * Takes the transaction-scoped lock of each group, in the given order, in one statement, before
+   * its hits are read and changed (PostgreSQL: the advisory lock replicas share; SQLite: nothing,
+   * its one connection runs one transaction at a time).
+   */
+  lockRuleGroups(keys: readonly RuleGroup[]): Promise<void>;
+  /** Every hit of these groups, in one statement (any order). */
+  ruleGroupHits(keys: readonly RuleGroup[]): Promise<RuleHit[]>;
+  /** Deletes `removed` (by rule, group and reportId), then inserts `added` (ignoring existing keys): one statement each on PostgreSQL. */
+  writeRuleHits(removed: ReadonlyArray<Pick<RuleHit, 'ruleId' | 'groupKey' | 'reportId'>>, added: readonly RuleHit[]): Promise<void>;
 }
 
 /** Alerts, their product copies, sources, entities and linked events. */
