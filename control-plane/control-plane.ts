@@ -91,7 +91,7 @@ export interface ControlPlane extends EventEmitter {
   /** The rules read at start that were refused (empty with strictRules, which makes a refusal fatal). */
   readonly refusedRules: RuleResult[];
   readonly limits: Limits;
-  /** The running ingest worker threads (limits.ingestWorkers; none before listen()). */
+  /** The ingest worker threads taking frames (limits.ingestWorkers; none before listen() and until each has compiled its rules). */
   ingestWorkers(): Worker[];
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */

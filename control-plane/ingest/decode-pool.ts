@@ -35,6 +35,8 @@ export interface DecodePoolOptions {
 
 interface Slot {
   worker: Worker | undefined;
+  /** The worker compiled its rules and takes frames (until then the caller decodes them). */
+  ready: boolean;
   pending: Map<number, (reply: DecodeReply | null) => void>;
   startedAt: number;
   restart: NodeJS.Timeout | undefined;
@@ -47,7 +49,7 @@ const ENTRY = new URL('./decode-worker.mjs', import.meta.url);
  * matched against every rule's selection on one worker (the same one for all of an agent's
  * frames, so they are answered in order), while the writer's thread stores, correlates, folds and
  * acks. `decode` resolves with the worker's reply, or with `null` when no worker can answer (none
- * running, it crashed, the pool closed): the caller then decodes the frame itself, so a crash
+ * running or not ready yet, it crashed, the pool closed): the caller then decodes the frame itself, so a crash
  * fails no batch. A crashed worker is started again (at most once per `restartDelayMs`).
  */
 export class DecodePool {
@@ -57,19 +59,23 @@ export class DecodePool {
   private started = false;
 
   constructor(private readonly options: DecodePoolOptions) {
-    for (let i = 0; i < options.workers; i++) this.slots.push({ worker: undefined, pending: new Map(), startedAt: 0, restart: undefined });
+    for (let i = 0; i < options.workers; i++) this.slots.push({ worker: undefined, ready: false, pending: new Map(), startedAt: 0, restart: undefined });
   }
 
   get size(): number {
     return this.slots.length;
   }
 
-  /** The running worker threads (for CPU accounting, `worker.performance`, and for tests that kill one). */
+  /** The worker threads taking frames (started and ready; for CPU accounting, `worker.performance`, and for tests that kill one). */
   get workers(): Worker[] {
-    return this.slots.flatMap((s) => (s.worker ? [s.worker] : []));
+    return this.slots.flatMap((s) => (s.worker && s.ready ? [s.worker] : []));
   }
 
-  /** Starts every worker (after the store is open: the file profiles are primed from it). */
+  /**
+   * Starts every worker (after the store is open: the file profiles are primed from it). Does not
+   * wait for them: until a worker has compiled its rules, its agents' frames are decoded by the
+   * caller, so a control plane takes batches from its first second.
+   */
   async start(): Promise<void> {
     if (this.started || this.slots.length === 0) return;
     this.started = true;
@@ -84,7 +90,7 @@ export class DecodePool {
   decode(agentId: string, os: OsFamily | undefined, bytes: Uint8Array): Promise<DecodeReply | null> {
     const slot = this.slots.length ? this.slots[slotOf(agentId, this.slots.length)]! : undefined;
     const worker = slot?.worker;
-    if (!slot || !worker || this.closed) return Promise.resolve(null);
+    if (!slot || !worker || !slot.ready || this.closed) return Promise.resolve(null);
     const id = this.nextId++;
     const copy = new Uint8Array(bytes);
     return new Promise((resolve) => {
@@ -106,6 +112,7 @@ export class DecodePool {
       clearTimeout(slot.restart);
       const w = slot.worker;
       slot.worker = undefined;
+      slot.ready = false;
       this.orphan(slot);
       if (w) await w.terminate();
     }
@@ -115,9 +122,13 @@ export class DecodePool {
     const data: DecodeWorkerData = { sources: this.options.sources, certificates, maxEventsPerBatch: this.options.maxEventsPerBatch };
     const worker = new Worker(ENTRY, { workerData: data });
     slot.worker = worker;
+    slot.ready = false;
     slot.startedAt = performance.now();
     worker.on('message', (m: { id: number; reply: DecodeReply } | { ready: true }) => {
-      if (!('id' in m)) return;
+      if (!('id' in m)) {
+        if (slot.worker === worker) slot.ready = true;
+        return;
+      }
       const resolve = slot.pending.get(m.id);
       slot.pending.delete(m.id);
       resolve?.(m.reply);
@@ -125,6 +136,7 @@ export class DecodePool {
     const gone = (why: string) => {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
+      slot.ready = false;
       const pending = slot.pending.size;
       // Every frame it held is decoded by the caller instead: nothing is lost or refused.
       this.orphan(slot);

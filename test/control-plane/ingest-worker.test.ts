@@ -23,6 +23,9 @@ const RULES = [DEFAULT_RULES_DIR, join(FIXTURES, 'sigmahq')];
 async function start(t: { after(fn: () => unknown): void }, ingestWorkers: number): Promise<TestControlPlane & { token: string }> {
   const env = await startControlPlane({ config: { rulesDirs: RULES, limits: { ingestWorkers, maxEventsPerSecond: 1_000_000, eventsBurst: 1_000_000 } } });
   t.after(async () => { await env.close(); cleanup(env.dir); });
+  // Until a worker has compiled its rules, frames are decoded on the main thread: wait for it.
+  for (let i = 0; i < 1500 && env.cp.ingestWorkers().length < ingestWorkers; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(env.cp.ingestWorkers().length, ingestWorkers);
   const token = (await env.cp.createToken({ subscription: 's', resourceGroup: 'rg', ttlMs: 3_600_000 })).token;
   return { ...env, token };
 }
@@ -149,8 +152,8 @@ test('a killed ingest worker fails no batch: what it held is decoded on the main
   const after = await decodedOn(env);
   assert.equal(after.worker + after.main, frames.length);
   assert.ok(after.main > 0, 'some were decoded on the main thread');
-  // A new worker is started (within limits.ingestWorkers' restart delay, 1 s) and decodes the next batches.
-  for (let i = 0; i < 250 && !env.cp.ingestWorkers().some((w) => w !== worker); i++) await new Promise((r) => setTimeout(r, 20));
+  // A new worker is started (at most once a second) and, once it has compiled the rules, decodes the next batches.
+  for (let i = 0; i < 1500 && !env.cp.ingestWorkers().some((w) => w !== worker); i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(env.cp.ingestWorkers().length, 1);
   const more = await sendAll(agent, batchesOf(events.slice(0, 10).map((e, i) => ({ ...e, ReportId: `0190b000-0000-7000-8000-${String(i).padStart(12, '0')}` })), creds.agentId, 10, frames.length + 1));
   assert.deepEqual(more.map((r) => r.type), ['ack']);
@@ -161,6 +164,7 @@ test('the pool answers null for a frame its worker held when it died, and for an
   const pool = new DecodePool({ workers: 1, sources: readRuleSources([DEFAULT_RULES_DIR]), maxEventsPerBatch: 1000, logger: silentLogger(), certificates: async () => [], restartDelayMs: 60_000 });
   try {
     await pool.start();
+    for (let i = 0; i < 1500 && pool.workers.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     const { events } = detectAlertsWorkload();
     const frame = Buffer.from(JSON.stringify({ v: 1, type: 'events', seq: 1, events: events.slice(0, 1000).map((e) => ({ ...e, DeviceId: 'a1' })) }));
     // Answered by the worker while it runs.
