@@ -248,6 +248,8 @@ export interface SyncAuditRow {
   originProduct: string;
   viaProduct: string | null;
   reason: string;
+  /** What changed: 'status' (the default) or an incident's triage field (classification, determination, assignedTo). */
+  field?: 'status' | IncidentTriageField;
 }
 
 export interface IncidentRow {
@@ -261,7 +263,16 @@ export interface IncidentRow {
   firstActivity: number;
   lastActivity: number;
   redirectedTo: string | null;
+  /** Triage (migration 024): Graph `alertClassification` / `alertDetermination` members, 'unknown' until set. */
+  classification?: string;
+  determination?: string;
+  /** The owner, free text; null when unassigned. */
+  assignedTo?: string | null;
 }
+
+/** The incident fields a responder sets besides its status (Defender XDR's "Manage incident"). */
+export type IncidentTriageField = 'classification' | 'determination' | 'assignedTo';
+export type IncidentTriage = Partial<{ classification: string; determination: string; assignedTo: string | null }>;
 
 export interface EntityKey {
   kind: 'asset' | 'account' | 'ip';
@@ -316,6 +327,9 @@ export interface IncidentPageQuery {
   severity?: AlertSeverity[];
   /** Merged-away incidents too (hidden by default, as in the M365D queue). */
   redirected?: boolean;
+  /** Owned by this name; `null` for the unassigned ones. */
+  assignedTo?: string | null;
+  classification?: string[];
   sort?: 'created' | 'lastActivity' | 'severity';
   dir?: 'asc' | 'desc';
   limit: number;
@@ -541,6 +555,8 @@ export interface IncidentsRepository {
   mergeIncident(into: string, from: string, at: number): Promise<void>;
   touchIncident(incidentId: string, patch: { severity: AlertSeverity; lastActivity: number; firstActivity: number; updatedAt: number }): Promise<void>;
   setIncidentStatus(incidentId: string, field: 'status' | 'sentinelStatus', status: AlertStatus, at: number): Promise<void>;
+  /** Sets the given triage fields (the others keep their value); false when there is no such incident. */
+  setIncidentTriage(incidentId: string, triage: IncidentTriage, at: number): Promise<boolean>;
   getIncident(incidentId: string): Promise<IncidentRow | undefined>;
   incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
   incidentAlertIds(incidentId: string): Promise<string[]>;
@@ -564,6 +580,8 @@ export interface LiveChange {
   /** For status changes: the product view and the new status. */
   product?: string;
   status: string;
+  /** For an incident's triage change: the field (the new value is `status`); absent for a status. */
+  field?: IncidentTriageField;
 }
 
 /** Where a live feed has read up to (the highest ids seen). */

@@ -121,7 +121,9 @@ function alert(id: string, over: Partial<AlertRow> = {}): AlertRow {
 function incident(id: string, createdAt: number, over: Partial<IncidentRow> = {}): IncidentRow {
   return {
     incidentId: id, title: id, severity: 'Low', status: 'Active', sentinelStatus: null, createdAt, updatedAt: createdAt,
-    firstActivity: createdAt, lastActivity: createdAt, redirectedTo: null, ...over,
+    firstActivity: createdAt, lastActivity: createdAt, redirectedTo: null,
+    // Graph's defaults for a new incident: not classified, no owner (migration 024).
+    classification: 'unknown', determination: 'unknown', assignedTo: null, ...over,
   };
 }
 
