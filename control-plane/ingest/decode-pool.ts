@@ -124,7 +124,7 @@ export class DecodePool {
     slot.worker = worker;
     slot.ready = false;
     slot.startedAt = performance.now();
-    worker.on('message', (m: { id: number; reply: DecodeReply } | { ready: true }) => {
+    worker.on('message', (m: { id: number; reply: DecodeReply | null } | { ready: true }) => {
       if (!('id' in m)) {
         if (slot.worker === worker) slot.ready = true;
         return;

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { compileRules, DetectionEngine } from '../detection/index.ts';
-import { prepareFrame } from './batch-decode.ts';
+import { prepareFrame, type DecodeReply } from './batch-decode.ts';
 import type { DecodeRequest, DecodeWorkerData } from './decode-pool.ts';
 
 /**
@@ -16,7 +16,13 @@ if (engine.profiles) for (const row of data.certificates as SensorEvent[]) engin
 const decoder = new TextDecoder();
 const port = parentPort!;
 port.on('message', (req: DecodeRequest) => {
-  const text = decoder.decode(req.bytes);
-  port.postMessage({ id: req.id, reply: prepareFrame(engine, text, req.agentId, req.os, data.maxEventsPerBatch) });
+  let reply: DecodeReply | null;
+  try {
+    reply = prepareFrame(engine, decoder.decode(req.bytes), req.agentId, req.os, data.maxEventsPerBatch);
+  } catch {
+    // Never a reason to lose the worker: the main thread decodes this frame itself (and reports what it finds).
+    reply = null;
+  }
+  port.postMessage({ id: req.id, reply });
 });
 port.postMessage({ ready: true });
