@@ -212,6 +212,8 @@ export class AgentSession {
     const head = bytes.toString('utf8', 0, 256);
     if (!reply.ok) return this.undecodable(rebuiltError(reply), seqOf(head));
     if (reply.kind === 'message') return this.dispatch(reply.message, head, arrivedAt);
+    // As in dispatch(): this agent's heartbeat still in memory is written before its later batch takes effect.
+    if (this.deps.heartbeats?.has(this.agentId)) await this.deps.heartbeats.flush();
     return this.events(reply.batch.seq, reply.batch, head, arrivedAt);
   }
 
