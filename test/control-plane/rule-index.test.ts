@@ -158,6 +158,50 @@ test('property: the same on network events, where ParentImage falls back to the 
   assert.ok(matched > 50, `${matched} matches`);
 });
 
+/**
+ * Issue 13, item 9 (fourth round): the automaton works out its DFA transitions lazily from the
+ * failure links. Literals over a four-letter alphabet overlap in every way (one a suffix, prefix
+ * or infix of another), so scans follow long failure chains and report literals found through
+ * them; `contains` lists of such literals must match as every rule evaluated alone does.
+ */
+test('property: contains lists of overlapping literals over a small alphabet (failure links, outputs found through them)', () => {
+  const word = (max: number) => fc.array(fc.constantFrom('a', 'b', 'A', '-'), { minLength: 1, maxLength: max }).map((c) => c.join(''));
+  let matched = 0;
+  fc.assert(fc.property(fc.array(fc.array(word(5), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }), fc.array(word(24), { minLength: 1, maxLength: 8 }), (lists, texts) => {
+    const { set } = compileRules(lists.map((vals, i) => ({
+      file: `small-${i}.yml`,
+      text: JSON.stringify({ title: `small ${i}`, logsource: { category: 'process_creation' }, detection: { sel: { 'CommandLine|contains': vals }, condition: 'sel' } }),
+    })));
+    const events = texts.map((t) => ({
+      Table: 'DeviceProcessEvents', Timestamp: '2026-03-01T10:00:00.000Z', DeviceId: 'dev-1', DeviceName: 'ws-01', ReportId: '0195f000-0000-7000-8000-000000000000',
+      ActionType: 'ProcessCreated', ProcessCommandLine: t,
+    }) as unknown as SensorEvent);
+    matched += assertSame(set, events);
+  }), fcParams(runsFor(300), 916));
+  assert.ok(matched > 200, `${matched} matches`);
+});
+
+test('an automaton of more than 65,535 nodes (32-bit table): every literal is found, and only where it occurs', () => {
+  // 2,600 literals of 30 characters that share no prefix past their first 3: ~75,000 nodes.
+  const lits = Array.from({ length: 2600 }, (_, i) => `${i.toString(36).padStart(3, '0')}-${'x'.repeat(i % 7)}${(i * 7919).toString(16).padStart(26 - (i % 7), 'q')}`);
+  const { set } = compileRules(lits.map((l, i) => ({
+    file: `big-${i}.yml`,
+    text: JSON.stringify({ title: `big ${i}`, id: `5d2f7c1e-7d0e-4c55-9d7a-${i.toString().padStart(12, '0')}`, logsource: { category: 'process_creation' }, detection: { sel: { 'CommandLine|contains': l }, condition: 'sel' } }),
+  })));
+  assert.equal(set.detections.length, lits.length);
+  const at = (i: number, text: string) => ({
+    Table: 'DeviceProcessEvents', Timestamp: '2026-03-01T10:00:00.000Z', DeviceId: 'dev-1', DeviceName: 'ws-01', ReportId: `0195f000-0000-7000-8000-${i.toString().padStart(12, '0')}`,
+    ActionType: 'ProcessCreated', ProcessCommandLine: text,
+  }) as unknown as SensorEvent;
+  const index = new RuleIndex(set.byTable);
+  for (const i of [0, 1, 6, 7, 1299, 2598, 2599]) {
+    assert.deepEqual(index.matching(at(i, `cmd /c ${lits[i]!.toUpperCase()} && echo`), 'windows').map((r) => r.title), [`big ${i}`]);
+    // The literal less its last character: a path deep in the trie, and no match.
+    assert.deepEqual(index.matching(at(i, `cmd /c ${lits[i]!.slice(0, -1)}`), 'windows'), []);
+  }
+  assert.deepEqual(index.matching(at(9, `${lits[3]} ${lits[2500]}`), undefined).map((r) => r.title), ['big 3', 'big 2500']);
+});
+
 test('property: the literal derived from a regular expression occurs (lower-cased) in every text it matches', () => {
   const atom = fc.constantFrom('a', 'B', 'c', '-', '/', '\\+', '\\{', '\\.', '\\$', '`', '.', '\\w', '\\d', '\\s', '[a-c]', '[^x]', '(?:ab|c)', '(b)', '(?=a)', 'Σ', 'K', 'ſ');
   const quant = fc.constantFrom('', '', '', '*', '+', '?', '{0,2}', '{2}', '+?', '*?');

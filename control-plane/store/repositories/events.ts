@@ -2,6 +2,7 @@ import type { SensorEvent } from '../../../protocol/index.ts';
 import { sql, sqlPer, Where, type Param } from '../sql.ts';
 import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
 import type { EventScan, EventsRepository, RuleHit, TimelineQuery } from '../store.ts';
+import type { Executor } from '../executor.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -33,18 +34,47 @@ const Q = {
   groupStarts: sql(`SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = ?
                     GROUP BY group_key HAVING MIN(event_time) <= ? ORDER BY first, group_key`),
   pruneHits: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
+  // A scratch store's deferred data (DeferredEventData), written before a read returns the row.
+  writeData: sql(`UPDATE events SET data = ? WHERE report_id = ? AND agent_id = ?`),
   // The partial index events_file_certificates (migration 011) serves this.
   latestCertificates: sql(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT ?`),
 };
 
+/**
+ * A scratch store's events whose `data` column is not written yet (SqliteStoreOptions.scratch):
+ * their rows hold the key columns and an empty `data`, and the events themselves stay in memory
+ * until a read of the events table needs them. Every such read first writes the `data` of the
+ * rows it may return (`getEvents`: of the ReportIds asked for; every other read: all of them),
+ * so it answers exactly as if `data` had been written on insert. A row's dedup is still the
+ * insert's `ON CONFLICT`. Shared by the store's repositories and those of its transactions; a
+ * pending event whose row a rolled-back transaction took away only costs an UPDATE of no row.
+ */
+export class DeferredEventData {
+  /** By ReportId: the events (with their agent) whose row's `data` is still empty. */
+  readonly pending = new Map<string, Array<{ agentId: string; event: SensorEvent }>>();
+
+  add(agentId: string, event: SensorEvent): void {
+    const list = this.pending.get(event.ReportId);
+    if (list) list.push({ agentId, event });
+    else this.pending.set(event.ReportId, [{ agentId, event }]);
+  }
+}
+
 export class EventsRepo extends RepositoryBase implements EventsRepository {
+  constructor(ex: Executor, private readonly deferred?: DeferredEventData) {
+    super(ex);
+  }
+
   async insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]> {
     if (events.length === 0) return [];
     if (this.ex.dialect === 'sqlite') {
+      const deferred = this.deferred;
       const changes = await this.ex.runEach(Q.insertEvent, events.map((e) => [
-        e.ReportId, agentId, e.Table, Date.parse(e.Timestamp), e.DetonationId ?? null, JSON.stringify(e), receivedAt,
+        e.ReportId, agentId, e.Table, Date.parse(e.Timestamp), e.DetonationId ?? null, deferred ? '' : JSON.stringify(e), receivedAt,
       ]));
-      return events.filter((_, i) => changes[i] === 1);
+      const fresh = events.filter((_, i) => changes[i] === 1);
+      if (deferred) for (const e of fresh) deferred.add(agentId, e);
+      return fresh;
     }
     const inserted = await this.ex.all<{ report_id: string }>(Q.insertEvents, [
       agentId, receivedAt, events.map((e) => e.ReportId), events.map((e) => e.Table), events.map((e) => Date.parse(e.Timestamp)),
@@ -57,6 +87,7 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
 
   async getEvents(reportIds: string[]): Promise<SensorEvent[]> {
     if (reportIds.length === 0) return [];
+    await this.writeDeferred(reportIds);
     const rows = await this.ex.all<EventDataCols>(Q.getEvents, [JSON.stringify(reportIds)]);
     const byId = new Map(rows.map((r) => [r.report_id, r]));
     return reportIds.flatMap((id) => {
@@ -71,12 +102,14 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async listEvents(f: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     const w = eventWhere(f);
     const q = sql(`SELECT data FROM events ${w} ORDER BY ts, report_id LIMIT ?`);
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...w.args, f.limit ?? 10_000])).map(toEvent);
   }
 
   async scanEvents(scan: EventScan): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     const w = new Where().raw('tbl = ?');
     const args: Param[] = [scan.table];
     if (scan.from !== undefined && Number.isFinite(scan.from)) { w.raw('ts >= ?'); args.push(Math.ceil(scan.from)); }
@@ -106,6 +139,7 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async deviceTimeline(q: TimelineQuery): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     const pg = this.ex.dialect === 'postgres';
     const w = new Where().raw('agent_id = ?');
     const args: Param[] = [q.agentId];
@@ -120,7 +154,20 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async latestFileCertificates(limit: number): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(Q.latestCertificates, [limit])).map(toEvent).reverse();
+  }
+
+  /** Writes the deferred `data` of the events of these ReportIds (default: of every event). */
+  private async writeDeferred(reportIds?: readonly string[]): Promise<void> {
+    const pending = this.deferred?.pending;
+    if (!pending?.size) return;
+    const rows: Param[][] = [];
+    for (const id of reportIds ?? [...pending.keys()]) {
+      for (const { agentId, event } of pending.get(id) ?? []) rows.push([JSON.stringify(event), id, agentId]);
+      pending.delete(id);
+    }
+    if (rows.length) await this.ex.runEach(Q.writeData, rows);
   }
 
   async addRuleHit(h: RuleHit): Promise<void> {
