@@ -219,8 +219,12 @@ type NeedCheck = (met: Uint32Array, epoch: number) => boolean;
 class TableIndex<R extends IndexedRule> {
   /** Rules that must be evaluated on every event (no necessary literal), by position in `rules`. */
   private readonly always: number[] = [];
-  /** Per indexed field: its automaton (which reports the ids of the literals it finds). */
-  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton }> = [];
+  /**
+   * Per indexed field: its automaton (which reports the ids of the literals it finds), and what
+   * it found in the texts it scanned last (by lower-cased text; each id once): telemetry repeats
+   * its values (paths, command lines, accounts), and a value seen before is not scanned again.
+   */
+  private readonly fields: Array<{ get: NeedGetter; automaton: Automaton; found: Map<string, Int32Array> }> = [];
   /** Per literal id: the rules whose cover holds it (they become candidates when it is found). */
   private readonly coverRules: number[][] = [];
   /**
@@ -312,14 +316,45 @@ class TableIndex<R extends IndexedRule> {
     });
     for (const [get, lits] of ids) {
       const entries = [...lits];
-      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l), entries.map(([, id]) => id)) });
+      this.fields.push({ get, automaton: new Automaton(entries.map(([l]) => l), entries.map(([, id]) => id)), found: new Map() });
     }
     ({ start: this.litNodeStart, list: this.litNodeList } = flatten(this.litNodes));
     ({ start: this.coverStart, list: this.coverList } = flatten(this.coverRules));
     this.litSeen = new Uint32Array(this.coverRules.length);
+    this.scanSeen = new Uint32Array(this.coverRules.length);
+    this.scanIds = new Int32Array(this.coverRules.length);
     this.nodeMet = new Uint32Array(this.nodeCount);
     this.ruleSeen = new Uint32Array(rules.length);
     this.found = new Int32Array(rules.length);
+  }
+
+  /** One scan's literal ids, each once (scanSeen[id] === scanEpoch once collected). */
+  private readonly scanSeen: Uint32Array;
+  private readonly scanIds: Int32Array;
+  private scanCount = 0;
+  private scanEpoch = 0;
+
+  private readonly collect = (id: number) => {
+    if (this.scanSeen[id] === this.scanEpoch) return;
+    this.scanSeen[id] = this.scanEpoch;
+    this.scanIds[this.scanCount++] = id;
+  };
+
+  /** The literal ids the field's automaton finds in `text` (each once), memoised per field. */
+  private scan(field: { automaton: Automaton; found: Map<string, Int32Array> }, text: string): Int32Array {
+    let ids = field.found.get(text);
+    if (ids === undefined) {
+      if (++this.scanEpoch === 0xffffffff) {
+        this.scanSeen.fill(0);
+        this.scanEpoch = 1;
+      }
+      this.scanCount = 0;
+      field.automaton.scan(text, this.collect);
+      ids = this.scanCount === 0 ? NO_IDS : this.scanIds.slice(0, this.scanCount);
+      if (field.found.size >= SCAN_MEMO) field.found.clear();
+      field.found.set(text, ids);
+    }
+    return ids;
   }
 
   private readonly hit = (id: number) => {
@@ -361,7 +396,8 @@ class TableIndex<R extends IndexedRule> {
       const f = fields[i]!;
       const v = f.get(event);
       if (v === undefined || v === null) continue;
-      f.automaton.scan(lower(v), this.hit);
+      const ids = this.scan(f, lower(v));
+      for (let j = 0; j < ids.length; j++) this.hit(ids[j]!);
     }
     const n = this.foundCount;
     if (n !== always.length) found.subarray(0, n).sort();
@@ -377,6 +413,10 @@ class TableIndex<R extends IndexedRule> {
     return out;
   }
 }
+
+/** Texts whose scan result a field keeps (then it starts over): a few rounds of a lab's distinct values. */
+const SCAN_MEMO = 16_384;
+const NO_IDS = new Int32Array(0);
 
 /** The empty result (shared; never modified). */
 const NONE: never[] = [];
