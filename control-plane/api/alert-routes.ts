@@ -36,7 +36,8 @@ const IncidentAlert = z.object({
 const Incident = z.looseObject({
   incidentId: z.string(), incidentName: z.string(), severity: z.string(), status: z.string(), sentinelStatus: z.string().optional(),
   createdTime: z.string(), lastUpdateTime: z.string(), firstActivity: z.string(), lastActivity: z.string(),
-  redirectIncidentId: z.string().optional(), tags: z.array(z.string()), incidentUri: z.string(), alerts: z.array(IncidentAlert),
+  redirectIncidentId: z.string().optional(), classification: z.string(), determination: z.string(), assignedTo: z.string().nullable(),
+  tags: z.array(z.string()), incidentUri: z.string(), alerts: z.array(IncidentAlert),
 }).meta({ id: 'Incident', description: 'An M365D incident' });
 const StatusChanges = z.array(z.object({
   product: Product, copyId: z.string(), from: z.string(), to: z.string(), via: Product.nullable().describe('the product it was synced from; null where it was changed'),
@@ -193,6 +194,9 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRouteDeps> = async (app, de
       firstActivity: iso(r.firstActivity),
       lastActivity: iso(r.lastActivity),
       redirectIncidentId: r.redirectedTo ?? undefined,
+      classification: r.classification ?? 'unknown',
+      determination: r.determination ?? 'unknown',
+      assignedTo: r.assignedTo ?? null,
       tags: r.redirectedTo ? ['Redirected'] : [],
       incidentUri: `${deps.baseUrl()}/portal/incidents/${r.incidentId}`,
       alerts: alerts.map((a) => ({

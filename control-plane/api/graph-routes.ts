@@ -4,7 +4,8 @@ import { protocolError } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AlertRow, AlertStatus, Store } from '../store/index.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
-import { changeAlertStatus } from '../products/status-sync.ts';
+import { changeAlertStatus, changeIncidentStatus } from '../products/status-sync.ts';
+import { changeIncidentTriage, CLASSIFICATIONS, DETERMINATIONS, MAX_ASSIGNED_TO } from '../products/incident-triage.ts';
 import { LAB_TENANT_ID, loadExportAlert, loadExportIncident, toGraphAlert, toGraphIncident, type ExportContext } from '../exports/index.ts';
 import { matches, parseFilter, parseOrderBy, sortBy, type EnumOrders } from './odata.ts';
 import { ERROR_RESPONSES, ROLE } from './http.ts';
@@ -20,14 +21,10 @@ const INCIDENT_ORDERABLE = [...INCIDENT_FILTERABLE, 'displayName', 'id'] as cons
 /** `severity gt 'medium'` compares enum members by value, as Graph does. */
 const ENUMS: EnumOrders = { severity: ['unknown', 'informational', 'low', 'medium', 'high'] };
 
-const CLASSIFICATIONS = ['unknown', 'falsePositive', 'truePositive', 'informationalExpectedActivity'] as const;
-const DETERMINATIONS = [
-  'unknown', 'apt', 'malware', 'securityPersonnel', 'securityTesting', 'unwantedSoftware', 'other', 'multiStagedAttack',
-  'compromisedAccount', 'phishing', 'maliciousUserActivity', 'notMalicious', 'notEnoughDataToValidate', 'confirmedUserActivity',
-  'lineOfBusinessApplication',
-] as const;
 /** Graph alertStatus -> the M365D copy's status (the Graph API is the XDR view). */
 const FROM_GRAPH_STATUS: Record<'new' | 'inProgress' | 'resolved', AlertStatus> = { new: 'Active', inProgress: 'InProgress', resolved: 'Resolved' };
+/** Graph incidentStatus -> the M365D incident's status (`redirected` is set by a merge, never by a PATCH). */
+const FROM_GRAPH_INCIDENT_STATUS: Record<'active' | 'inProgress' | 'resolved', AlertStatus> = { active: 'Active', inProgress: 'InProgress', resolved: 'Resolved' };
 
 const ListQuery = z.strictObject({
   $filter: z.string().max(4096).optional().describe('OData: eq, ne, gt, ge, lt, le, and, or, parentheses, on the documented filterable properties'),
@@ -41,7 +38,13 @@ const AlertPatch = z.strictObject({
   status: z.enum(['new', 'inProgress', 'resolved']).optional(),
   classification: z.enum(CLASSIFICATIONS).optional(),
   determination: z.enum(DETERMINATIONS).optional(),
-  assignedTo: z.string().max(256).nullable().optional(),
+  assignedTo: z.string().max(MAX_ASSIGNED_TO).nullable().optional(),
+}).refine((b) => Object.keys(b).length > 0, { message: 'give at least one of status, classification, determination, assignedTo' });
+const IncidentPatch = z.strictObject({
+  status: z.enum(['active', 'inProgress', 'resolved']).optional(),
+  classification: z.enum(CLASSIFICATIONS).optional(),
+  determination: z.enum(DETERMINATIONS).optional(),
+  assignedTo: z.string().max(MAX_ASSIGNED_TO).nullable().optional(),
 }).refine((b) => Object.keys(b).length > 0, { message: 'give at least one of status, classification, determination, assignedTo' });
 
 const GraphAlert = z.looseObject({}).meta({ id: 'GraphSecurityAlert', description: 'microsoft.graph.security.alert (alerts_v2)' });
@@ -67,7 +70,8 @@ function pageOf<T extends Record<string, unknown>>(records: T[], q: z.infer<type
 
 /**
  * Microsoft Graph security API v1.0, as Defender XDR serves it: `alerts_v2` (list, get, PATCH
- * status / classification / determination / assignedTo) and `incidents` (list, get, `$expand=alerts`).
+ * status / classification / determination / assignedTo) and `incidents` (list, get, `$expand=alerts`, PATCH
+ * the same four fields).
  * Authenticated with arcsim keys as bearer tokens. A status change goes through the sync matrix
  * as a change made in M365D (products/status-sync.ts), like `POST /api/alerts/ID/ACTION?product=M365D`.
  */
@@ -141,5 +145,22 @@ export const graphRoutes: FastifyPluginAsyncZod<GraphRouteDeps> = async (app, de
     const row = await store.incidents.getIncident(req.params.id);
     if (!row) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${req.params.id}`);
     return toGraphIncident(await loadExportIncident(store, row), ctx(), { expandAlerts: req.query.$expand === 'alerts' });
+  });
+
+  app.patch('/v1.0/security/incidents/:id', {
+    schema: {
+      tags, summary: 'Update an incident: status (its alerts follow, as resolving an M365D incident resolves them), classification, determination, assignedTo (its alerts are assigned too)',
+      security: ROLE.responder, params: IdParams, body: IncidentPatch, response: { 200: GraphIncident, ...ERROR_RESPONSES },
+    },
+  }, async (req) => {
+    const { status, ...triage } = req.body;
+    const now = deps.clock.now();
+    const by = `Graph PATCH incidents by ${req.caller?.name ?? 'unknown'}`;
+    await store.transaction(async (tx) => {
+      if (Object.keys(triage).length) await changeIncidentTriage(tx, { incidentId: req.params.id, triage, reason: by, now });
+      if (status) await changeIncidentStatus(tx, { incidentId: req.params.id, product: 'M365D', status: FROM_GRAPH_INCIDENT_STATUS[status], reason: by, config: deps.sync, now });
+      else if (!(await tx.incidents.getIncident(req.params.id))) throw protocolError('ARCSIM_E_NOT_FOUND', `no incident ${req.params.id}`);
+    });
+    return toGraphIncident(await loadExportIncident(store, (await store.incidents.getIncident(req.params.id))!), ctx());
   });
 };

@@ -1,5 +1,6 @@
 import type { SensorEvent } from '../../protocol/index.ts';
-import type { RuleHit, StoreTx } from '../store/index.ts';
+import type { RuleGroup, RuleHit, StoreTx } from '../store/index.ts';
+import { HitWindows } from './hit-windows.ts';
 import { resolveField } from './field-mapping.ts';
 import { FileProfiles } from './file-profile.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
@@ -49,6 +50,10 @@ interface TemporalPayload {
  * Streaming evaluation: each newly stored event is run through the detection rules of its
  * table as it is ingested. Correlation windows are kept in the store (rule_hits) inside the
  * ingest transaction, so they survive restarts and are driven by event time, not arrival.
+ * Within a transaction they are read, changed and written back through a HitWindows: once per
+ * group commit when the caller passes one (Ingest: `match` every event, `windowsOf` all of them
+ * into HitWindows.load, `evaluateMatched` each in order, then HitWindows.flush), else once per
+ * evaluated event.
  */
 export class DetectionEngine {
   /** Newest event time seen at all: windows that ended (plus the lateness) before it are closed. */
@@ -73,41 +78,84 @@ export class DetectionEngine {
    * wait on the store; a promise otherwise.
    */
   evaluate(tx: StoreTx, event: SensorEvent, os?: OsFamily): Occurrence[] | Promise<Occurrence[]> {
-    const time = Date.parse(event.Timestamp);
-    const advanced = time > this.watermark;
-    if (advanced) this.watermark = time;
+    return this.evaluateMatched(tx, event, Date.parse(event.Timestamp), this.match(event, os));
+  }
+
+  /**
+   * The stateless part of `evaluate`: the detection rules whose selection `event` matches (the
+   * file profile its rules read attached first). Call it for every event in the order they are
+   * evaluated (file profiles follow the stream); it reads no store and no window.
+   */
+  match(event: SensorEvent, os?: OsFamily): DetectionRule[] {
     if (this.profiles) {
       // What the row says about files first, then the profile its rules read (file-profile.ts):
       // before the index reads the event's fields through the rules' getters.
       this.profiles.observe(event);
       if (this.rules.profileTables.has(event.Table)) this.profiles.attach(event);
     }
-    const matched = this.index.matching(event, os);
+    return this.index.matching(event, os);
+  }
+
+  /**
+   * The correlation windows a matched event will read: each correlation its rules feed, and the
+   * ones a firing of those would feed (chains), for HitWindows.load. Windows of lt/lte/eq rules
+   * closed by the watermark are not known ahead and are read when they close.
+   */
+  windowsOf(event: SensorEvent, matched: DetectionRule[]): RuleGroup[] {
+    const out: RuleGroup[] = [];
+    const time = 0; // a window's key does not depend on it
+    const chain = (input: Input, depth: number) => {
+      if (depth > this.rules.correlations.length) return;
+      for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
+        const group = this.groupOf(corr, input);
+        out.push({ ruleId: corr.id, groupKey: JSON.stringify(corr.groupBy.map((g) => group[g])) });
+        if (this.rules.correlationsOf.has(corr.id)) chain({ kind: 'firing', ruleId: corr.id, event, time, group, events: [] }, depth + 1);
+      }
+    };
+    for (const rule of matched) if (this.rules.correlationsOf.has(rule.id)) chain({ kind: 'event', ruleId: rule.id, event, time }, 0);
+    return out;
+  }
+
+  /**
+   * The stateful part of `evaluate`, in event order, for `event` (at event time `time`, ms) whose
+   * matched rules are `matched`: the watermark, single-event occurrences, correlation windows.
+   * With `windows` (the transaction's correlation state, loaded ahead by the caller, who flushes
+   * it before commit) nothing is written here; without, the event's windows are read and written
+   * back by this call.
+   */
+  evaluateMatched(tx: StoreTx, event: SensorEvent, time: number, matched: DetectionRule[], windows?: HitWindows): Occurrence[] | Promise<Occurrence[]> {
+    const advanced = time > this.watermark;
+    if (advanced) this.watermark = time;
     const correlated = matched.some((r) => this.rules.correlationsOf.has(r.id));
     if (!correlated && !(advanced && this.closing.length)) {
       const out: Occurrence[] = [];
       for (const rule of matched) if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
       return out;
     }
-    return this.evaluateWithState(tx, event, time, advanced, matched);
+    if (windows) return this.evaluateWithState(tx, windows, event, time, advanced, matched);
+    const own = new HitWindows(tx);
+    return this.evaluateWithState(tx, own, event, time, advanced, matched).then(async (out) => {
+      await own.flush();
+      return out;
+    });
   }
 
-  private async evaluateWithState(tx: StoreTx, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Promise<Occurrence[]> {
+  private async evaluateWithState(tx: StoreTx, w: HitWindows, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Promise<Occurrence[]> {
     const out: Occurrence[] = [];
-    if (advanced) for (const corr of this.closing) await this.closeWindows(tx, corr, out);
+    if (advanced) for (const corr of this.closing) await this.closeWindows(tx, w, corr, out);
     for (const rule of matched) {
       if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
-      if (this.rules.correlationsOf.has(rule.id)) await this.feed(tx, { kind: 'event', ruleId: rule.id, event, time }, out);
+      if (this.rules.correlationsOf.has(rule.id)) await this.feed(w, { kind: 'event', ruleId: rule.id, event, time }, out);
     }
     return out;
   }
 
   /** Passes a match (or a correlation's firing) to every correlation that refers to its rule. */
-  private async feed(tx: StoreTx, input: Input, out: Occurrence[]): Promise<void> {
+  private async feed(w: HitWindows, input: Input, out: Occurrence[]): Promise<void> {
     for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
       const fired = corr.type === 'temporal' || corr.type === 'temporal_ordered'
-        ? await this.temporal(tx, corr, input)
-        : await this.count(tx, corr, input);
+        ? await this.temporal(w, corr, input)
+        : await this.count(w, corr, input);
       if (!fired) continue;
       if (corr.mapping) {
         out.push({
@@ -115,7 +163,7 @@ export class DetectionEngine {
           trigger: input.event, events: fired.events,
         });
       }
-      await this.feed(tx, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
+      await this.feed(w, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
     }
   }
 
@@ -135,20 +183,20 @@ export class DetectionEngine {
    * `timespan` earlier. Per group, from the event itself: agents far apart in event time (one
    * flushing a spool after an outage, a skewed clock) never prune each other's windows.
    */
-  private async prune(tx: StoreTx, corr: CorrelationRule, groupKey: string, time: number): Promise<void> {
-    await tx.events.pruneRuleHits(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
+  private async prune(w: HitWindows, corr: CorrelationRule, groupKey: string, time: number): Promise<void> {
+    await w.prune(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
   }
 
   /** event_count / value_count over one detection rule's matches. */
-  private async count(tx: StoreTx, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
+  private async count(w: HitWindows, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
     const { event, time } = input;
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
     const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
-    await tx.events.addRuleHit({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
-    await this.prune(tx, corr, groupKey, time);
+    await w.add({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
+    await this.prune(w, corr, groupKey, time);
 
-    const hits = await tx.events.ruleHits(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
+    const hits = await w.range(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
     // Slide a window of `timespan` over the hits (sorted by event time) and fire on the first
     // window that meets the condition. Fired hits are consumed so the next window starts fresh.
     let end = 0;
@@ -160,7 +208,7 @@ export class DetectionEngine {
       const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
       if (corr.op !== 'gt' && corr.op !== 'gte') return undefined; // decided when the window closes
       if (corr.op === 'gt' ? measure > corr.threshold : measure >= corr.threshold) {
-        await tx.events.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
+        await w.remove(corr.id, groupKey, window.map((h) => h.reportId));
         const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
         return { events, group, time: Math.max(...events.map((e) => e.time)) };
       }
@@ -176,14 +224,16 @@ export class DetectionEngine {
   /** Decides every open lt/lte/eq window now (the end of a recorded stream). */
   async closeAll(tx: StoreTx): Promise<Occurrence[]> {
     const out: Occurrence[] = [];
-    for (const corr of this.closing) await this.closeWindows(tx, corr, out, Number.POSITIVE_INFINITY);
+    const w = new HitWindows(tx);
+    for (const corr of this.closing) await this.closeWindows(tx, w, corr, out, Number.POSITIVE_INFINITY);
+    await w.flush();
     return out;
   }
 
-  private async closeWindows(tx: StoreTx, corr: CorrelationRule, out: Occurrence[], before = this.watermark - corr.timespanMs - this.options.latenessMs): Promise<void> {
-    for (const { groupKey, first } of await tx.events.ruleGroupStarts(corr.id, before)) {
-      const window = await tx.events.ruleHits(corr.id, groupKey, first, first + corr.timespanMs);
-      await tx.events.deleteRuleHits(corr.id, groupKey, window.map((h) => h.reportId));
+  private async closeWindows(tx: StoreTx, w: HitWindows, corr: CorrelationRule, out: Occurrence[], before = this.watermark - corr.timespanMs - this.options.latenessMs): Promise<void> {
+    for (const { groupKey, first } of await w.groupStarts(corr.id, before)) {
+      const window = await w.range(corr.id, groupKey, first, first + corr.timespanMs);
+      await w.remove(corr.id, groupKey, window.map((h) => h.reportId));
       const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
       const holds = corr.op === 'lt' ? measure < corr.threshold : corr.op === 'lte' ? measure <= corr.threshold : measure === corr.threshold;
       if (!holds || window.length === 0) continue;
@@ -194,7 +244,7 @@ export class DetectionEngine {
         out.push({ ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping, trigger, events });
       }
       const group = Object.fromEntries(corr.groupBy.map((g, i) => [g, (JSON.parse(groupKey) as unknown[])[i]]));
-      await this.feed(tx, { kind: 'firing', ruleId: corr.id, event: trigger, time: Math.max(...events.map((e) => e.time)), group, events }, out);
+      await this.feed(w, { kind: 'firing', ruleId: corr.id, event: trigger, time: Math.max(...events.map((e) => e.time)), group, events }, out);
     }
   }
 
@@ -204,7 +254,7 @@ export class DetectionEngine {
    * key is `<rule index>:<ReportId of the completing event>` and whose value holds the rule index
    * and the contributing events, so a chained correlation's evidence survives a restart.
    */
-  private async temporal(tx: StoreTx, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
+  private async temporal(w: HitWindows, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
     const index = corr.rules.indexOf(input.ruleId);
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
@@ -213,10 +263,10 @@ export class DetectionEngine {
       : input.events;
     const key = `${index}:${input.event.ReportId}`;
     const payload: TemporalPayload = { i: index, events };
-    await tx.events.addRuleHit({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
-    await this.prune(tx, corr, groupKey, input.time);
+    await w.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
+    await this.prune(w, corr, groupKey, input.time);
 
-    const hits = (await tx.events.ruleHits(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
+    const hits = (await w.range(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
       .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));
     const self = hits.find((h) => h.hit.reportId === key);
     if (!self) return undefined; // already consumed (a redelivery cannot reach here, but be safe)
@@ -228,7 +278,7 @@ export class DetectionEngine {
       const inWindow = hits.filter((h) => h.hit.eventTime >= lo && h.hit.eventTime <= lo + corr.timespanMs);
       const chosen = corr.type === 'temporal' ? pickAny(inWindow, self, n) : pickOrdered(inWindow, self, n);
       if (!chosen) continue;
-      await tx.events.deleteRuleHits(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
+      await w.remove(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
       const all = chosen.flatMap((c) => c.p.events);
       return { events: all, group, time: Math.max(...chosen.map((c) => c.hit.eventTime)) };
     }

@@ -13,6 +13,22 @@ const ALERT_STATUS: Record<AlertStatus, string> = { Active: 'New', InProgress: '
 /** SecurityIncident.Status: New, Active, Closed. */
 const INCIDENT_STATUS: Record<AlertStatus, 'New' | 'Active' | 'Closed'> = { Active: 'New', InProgress: 'Active', Resolved: 'Closed', Dismissed: 'Closed' };
 
+/**
+ * SecurityIncident.Classification (Undetermined, TruePositive, BenignPositive, FalsePositive) from
+ * the XDR incident's Graph classification, as the XDR connector carries the closing reason; set
+ * only on a closed incident, as in Sentinel.
+ */
+const CLASSIFICATION: Record<string, string> = {
+  unknown: 'Undetermined', truePositive: 'TruePositive', informationalExpectedActivity: 'BenignPositive', falsePositive: 'FalsePositive',
+};
+/** SecurityIncident.ClassificationReason per Sentinel classification (the FalsePositive reason by determination). */
+function classificationReason(classification: string, determination: string | undefined): string {
+  if (classification === 'TruePositive') return 'SuspiciousActivity';
+  if (classification === 'BenignPositive') return 'SuspiciousButExpected';
+  if (classification === 'FalsePositive') return determination === 'notEnoughDataToValidate' ? 'InaccurateData' : 'IncorrectAlertLogic';
+  return '';
+}
+
 const PRODUCT_NAMES: Record<string, string> = {
   MDE: 'Microsoft Defender Advanced Threat Protection',
   MDC: 'Azure Security Center',
@@ -73,6 +89,7 @@ export function toSentinelAlert(a: ExportAlert, ctx: ExportContext): Record<stri
 export function toSentinelIncident(i: ExportIncident, ctx: ExportContext, incidentNumber: number): Record<string, unknown> {
   const r = i.row;
   const status = INCIDENT_STATUS[r.redirectedTo ? 'Resolved' : r.sentinelStatus ?? r.status];
+  const classification = status === 'Closed' ? CLASSIFICATION[r.classification ?? 'unknown'] ?? 'Undetermined' : '';
   return {
     TenantId: ctx.tenantId,
     TimeGenerated: iso(r.updatedAt),
@@ -81,10 +98,10 @@ export function toSentinelIncident(i: ExportIncident, ctx: ExportContext, incide
     Description: '',
     Severity: r.severity,
     Status: status,
-    Classification: status === 'Closed' ? 'Undetermined' : '',
+    Classification: classification,
     ClassificationComment: r.redirectedTo ? `Merged into incident ${r.redirectedTo}` : '',
-    ClassificationReason: '',
-    Owner: JSON.stringify({ objectId: null, email: null, assignedTo: null, userPrincipalName: null }),
+    ClassificationReason: classificationReason(classification, r.determination),
+    Owner: JSON.stringify({ objectId: null, email: null, assignedTo: r.assignedTo ?? null, userPrincipalName: null }),
     ProviderName: 'Microsoft XDR',
     ProviderIncidentId: r.incidentId,
     FirstActivityTime: iso(r.firstActivity),

@@ -1,7 +1,7 @@
 import { isServerOs, type SensorEvent } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { AgentRow, MachineRow, Store, StoreTx } from '../store/index.ts';
-import { osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
+import type { AgentRow, MachineRow, RuleGroup, Store, StoreTx } from '../store/index.ts';
+import { HitWindows, osFamilyOf, type DetectionEngine, type Occurrence, type OsFamily } from '../detection/index.ts';
 import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
@@ -45,13 +45,8 @@ export class Ingest {
   ) {}
 
   /** `arrivedAt` is when the batch arrived (performance.now() ms), for the alert latency figure. */
-  ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
-    return this.store.transaction(async (tx) => {
-      const folds = this.folds(tx);
-      const result = await this.ingestIn(tx, agent, machine, events, arrivedAt, undefined, folds);
-      await folds.flush();
-      return result;
-    });
+  async ingestBatch(agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt?: number): Promise<IngestResult> {
+    return (await this.ingestGroup([{ agent, machine, events, arrivedAt }]))[0]!;
   }
 
   /**
@@ -59,13 +54,7 @@ export class Ingest {
    * exactly as ingestBatch would take it, in this order; one result per batch.
    */
   ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number }>): Promise<IngestResult[]> {
-    return this.store.transaction(async (tx) => {
-      const folds = this.folds(tx);
-      const out: IngestResult[] = [];
-      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, b.arrivedAt, undefined, folds));
-      await folds.flush();
-      return out;
-    });
+    return this.store.transaction((tx) => this.ingestAll(tx, batches));
   }
 
   /**
@@ -73,44 +62,59 @@ export class Ingest {
    * it: for replaying a recording (`arcsim detect`), where no ack waits on each batch's commit.
    */
   ingestBatches(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
-    return this.store.transaction(async (tx) => {
-      const folds = this.folds(tx);
-      const out: IngestResult[] = [];
-      for (const b of batches) out.push(await this.ingestIn(tx, b.agent, b.machine, b.events, undefined, b.simulatedOs, folds));
-      await folds.flush();
-      return out;
-    });
+    return this.store.transaction((tx) => this.ingestAll(tx, batches));
   }
 
   /**
-   * `simulatedOs`: the OS family every event of the batch stands for, when the caller knows it (a
+   * The batches in one transaction, each as if alone and in this order. Issue 16: first every
+   * batch's events are stored and matched against the rules (in order), then the correlation
+   * windows all of them touch are read at once (HitWindows.load: on PostgreSQL their locks in
+   * one statement, sorted), then each event is evaluated in order against the windows as they
+   * stand at that event, and the windows' changes are written back in one go before commit.
+   * `simulatedOs`: the OS family every event of a batch stands for, when the caller knows it (a
    * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
    */
-  private async ingestIn(tx: StoreTx, agent: AgentRow, machine: MachineRow, events: SensorEvent[], arrivedAt: number | undefined, simulatedOs: OsFamily | undefined, folds: AlertFolds): Promise<IngestResult> {
-    const now = this.clock.now();
-    const fresh = await tx.events.insertEvents(agent.agentId, events, now);
-    const alerts: UpsertResult[] = [];
-    const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-    // Rules for another OS family than the device's are not run on its events. The machine's OS
-    // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
-    // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
-    // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
-    const hostOs = osFamilyOf(machine.facts.osType);
-    for (const event of fresh) {
-      const os = simulatedOs ?? (event.DetonationId ? undefined : hostOs);
-      const evaluated = this.engine.evaluate(tx, event, os);
-      const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
-      for (const occ of occurrences) {
-        // A window closed by this event (lt/lte/eq rules) may belong to another machine.
-        const own = occ.trigger.DeviceId === agent.agentId;
-        const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
-        if (!host) continue;
-        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
-      }
+  private async ingestAll(tx: StoreTx, batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
+    const stored: Array<{ now: number; fresh: SensorEvent[]; assetKey: string | undefined; matched: Array<ReturnType<DetectionEngine['match']>> }> = [];
+    const windows = new HitWindows(tx);
+    const keys: RuleGroup[] = [];
+    for (const { agent, machine, events, simulatedOs } of batches) {
+      const now = this.clock.now();
+      const fresh = await tx.events.insertEvents(agent.agentId, events, now);
+      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+      // Rules for another OS family than the device's are not run on its events. The machine's OS
+      // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
+      // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
+      // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
+      const hostOs = osFamilyOf(machine.facts.osType);
+      const matched = fresh.map((event) => this.engine.match(event, simulatedOs ?? (event.DetonationId ? undefined : hostOs)));
+      fresh.forEach((event, j) => keys.push(...this.engine.windowsOf(event, matched[j]!)));
+      stored.push({ now, fresh, assetKey, matched });
     }
-    const storedByTable: Record<string, number> = {};
-    for (const e of fresh) storedByTable[e.Table] = (storedByTable[e.Table] ?? 0) + 1;
-    return { stored: fresh.length, storedByTable, alerts };
+    await windows.load(keys);
+    const folds = this.folds(tx);
+    const out: IngestResult[] = [];
+    for (const [i, { agent, machine, arrivedAt }] of batches.entries()) {
+      const { now, fresh, assetKey, matched } = stored[i]!;
+      const alerts: UpsertResult[] = [];
+      for (const [j, event] of fresh.entries()) {
+        const evaluated = this.engine.evaluateMatched(tx, event, Date.parse(event.Timestamp), matched[j]!, windows);
+        const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
+        for (const occ of occurrences) {
+          // A window closed by this event (lt/lte/eq rules) may belong to another machine.
+          const own = occ.trigger.DeviceId === agent.agentId;
+          const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
+          if (!host) continue;
+          await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
+        }
+      }
+      const storedByTable: Record<string, number> = {};
+      for (const e of fresh) storedByTable[e.Table] = (storedByTable[e.Table] ?? 0) + 1;
+      out.push({ stored: fresh.length, storedByTable, alerts });
+    }
+    await windows.flush();
+    await folds.flush();
+    return out;
   }
 
   /** Decides every still-open window (end of a recorded stream); returns the alerts raised. */

@@ -98,22 +98,24 @@ export const toAlertEvent = (r: AlertEventCols): { reportId: string; detonationI
 
 export interface SyncAuditCols {
   id: number; at: number; subject: SyncAuditRow['subject']; subject_id: string; product: string; from_status: string;
-  to_status: string; origin_product: string; via_product: string | null; reason: string;
+  to_status: string; origin_product: string; via_product: string | null; reason: string; field?: string;
 }
 export const toSyncAudit = (r: SyncAuditCols): SyncAuditRow => ({
   id: r.id, at: r.at, subject: r.subject, subjectId: r.subject_id, product: r.product, fromStatus: r.from_status,
   toStatus: r.to_status, originProduct: r.origin_product, viaProduct: r.via_product, reason: r.reason,
+  ...(r.field && r.field !== 'status' ? { field: r.field as SyncAuditRow['field'] } : {}),
 });
 
 export interface IncidentCols {
   incident_id: string; title: string; severity: IncidentRow['severity']; status: IncidentRow['status'];
   sentinel_status: IncidentRow['sentinelStatus']; created_at: number; updated_at: number; first_activity: number;
-  last_activity: number; redirected_to: string | null;
+  last_activity: number; redirected_to: string | null; classification?: string; determination?: string; assigned_to?: string | null;
 }
 export const toIncident = (r: IncidentCols): IncidentRow => ({
   incidentId: r.incident_id, title: r.title, severity: r.severity, status: r.status, sentinelStatus: r.sentinel_status,
   createdAt: r.created_at, updatedAt: r.updated_at, firstActivity: r.first_activity, lastActivity: r.last_activity,
-  redirectedTo: r.redirected_to,
+  redirectedTo: r.redirected_to, classification: r.classification ?? 'unknown', determination: r.determination ?? 'unknown',
+  assignedTo: r.assigned_to ?? null,
 });
 
 export interface ConnectorCols {

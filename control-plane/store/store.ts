@@ -197,6 +197,12 @@ export interface RuleHit {
   value: string | null;
 }
 
+/** One correlation window's key: a correlation rule and one group of its group-by values. */
+export interface RuleGroup {
+  ruleId: string;
+  groupKey: string;
+}
+
 export type AlertSeverity = 'Informational' | 'Low' | 'Medium' | 'High';
 export type AlertStatus = 'Active' | 'InProgress' | 'Resolved' | 'Dismissed';
 
@@ -239,6 +245,8 @@ export interface SyncAuditRow {
   originProduct: string;
   viaProduct: string | null;
   reason: string;
+  /** What changed: 'status' (the default) or an incident's triage field (classification, determination, assignedTo). */
+  field?: 'status' | IncidentTriageField;
 }
 
 export interface IncidentRow {
@@ -252,7 +260,16 @@ export interface IncidentRow {
   firstActivity: number;
   lastActivity: number;
   redirectedTo: string | null;
+  /** Triage (migration 024): Graph `alertClassification` / `alertDetermination` members, 'unknown' until set. */
+  classification?: string;
+  determination?: string;
+  /** The owner, free text; null when unassigned. */
+  assignedTo?: string | null;
 }
+
+/** The incident fields a responder sets besides its status (Defender XDR's "Manage incident"). */
+export type IncidentTriageField = 'classification' | 'determination' | 'assignedTo';
+export type IncidentTriage = Partial<{ classification: string; determination: string; assignedTo: string | null }>;
 
 export interface EntityKey {
   kind: 'asset' | 'account' | 'ip';
@@ -307,6 +324,9 @@ export interface IncidentPageQuery {
   severity?: AlertSeverity[];
   /** Merged-away incidents too (hidden by default, as in the M365D queue). */
   redirected?: boolean;
+  /** Owned by this name; `null` for the unassigned ones. */
+  assignedTo?: string | null;
+  classification?: string[];
   sort?: 'created' | 'lastActivity' | 'severity';
   dir?: 'asc' | 'desc';
   limit: number;
@@ -461,6 +481,16 @@ export interface EventsRepository {
   ruleGroupStarts(ruleId: string, before: number): Promise<Array<{ groupKey: string; first: number }>>;
   /** Drops a group's hits older than `before` (they can no longer fall in any window). */
   pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void>;
+  /**
+   * Takes the transaction-scoped lock of each group, in the given order, in one statement, before
+   * its hits are read and changed (PostgreSQL: the advisory lock replicas share; SQLite: nothing,
+   * its one connection runs one transaction at a time).
+   */
+  lockRuleGroups(keys: readonly RuleGroup[]): Promise<void>;
+  /** Every hit of these groups, in one statement (any order). */
+  ruleGroupHits(keys: readonly RuleGroup[]): Promise<RuleHit[]>;
+  /** Deletes `removed` (by rule, group and reportId), then inserts `added` (ignoring existing keys): one statement each on PostgreSQL. */
+  writeRuleHits(removed: ReadonlyArray<Pick<RuleHit, 'ruleId' | 'groupKey' | 'reportId'>>, added: readonly RuleHit[]): Promise<void>;
 }
 
 /** Alerts, their product copies, sources, entities and linked events. */
@@ -520,6 +550,8 @@ export interface IncidentsRepository {
   mergeIncident(into: string, from: string, at: number): Promise<void>;
   touchIncident(incidentId: string, patch: { severity: AlertSeverity; lastActivity: number; firstActivity: number; updatedAt: number }): Promise<void>;
   setIncidentStatus(incidentId: string, field: 'status' | 'sentinelStatus', status: AlertStatus, at: number): Promise<void>;
+  /** Sets the given triage fields (the others keep their value); false when there is no such incident. */
+  setIncidentTriage(incidentId: string, triage: IncidentTriage, at: number): Promise<boolean>;
   getIncident(incidentId: string): Promise<IncidentRow | undefined>;
   incidentOfAlert(systemAlertId: string): Promise<string | undefined>;
   incidentAlertIds(incidentId: string): Promise<string[]>;
@@ -543,6 +575,8 @@ export interface LiveChange {
   /** For status changes: the product view and the new status. */
   product?: string;
   status: string;
+  /** For an incident's triage change: the field (the new value is `status`); absent for a status. */
+  field?: IncidentTriageField;
 }
 
 /** Where a live feed has read up to (the highest ids seen). */

@@ -1,6 +1,6 @@
 import { machineResourceId, toMachineName, type SensorEvent } from '../../protocol/index.ts';
 import { ManualClock } from '../../lib/clock.ts';
-import { openSqliteStore, type AgentRow, type MachineRow } from '../../control-plane/store/index.ts';
+import { openSqliteStore, type AgentRow, type MachineRow, type Store } from '../../control-plane/store/index.ts';
 import { Ingest } from '../../control-plane/ingest/ingest.ts';
 import { SyncConfigSchema } from '../../control-plane/products/sync-matrix.ts';
 import { DetectionEngine } from '../../control-plane/detection/index.ts';
@@ -13,14 +13,15 @@ const BATCH = 40;
  * The live ingest path (Ingest with products, incidents, sources and event links; one
  * transaction per batch) over the workload of detect-alerts-workload.ts, every device an Arc
  * machine of its simulated OS, on an injected clock (1 s per batch) with counter ids; `groupOf`
- * consecutive batches per transaction (default 1). Returns
+ * consecutive batches per transaction (default 1), on `options.store` (default: a new in-memory
+ * SQLite store, closed after; a given store is left open). Returns
  * what the store then holds about alerts: the alert rows, each one's sources and linked events,
  * and the incidents with their alerts.
  */
-export async function ingestFoldsState(options: { groupOf?: number } = {}): Promise<unknown> {
+export async function ingestFoldsState(options: { groupOf?: number; store?: Store } = {}): Promise<unknown> {
   const groupOf = options.groupOf ?? 1;
   const w = detectAlertsWorkload();
-  const store = openSqliteStore({ file: ':memory:' });
+  const store = options.store ?? openSqliteStore({ file: ':memory:' });
   try {
     const manual = new ManualClock(Date.UTC(2026, 5, 1));
     // 1 s per batch: Ingest reads the clock once per batch (and once to close), so a clock that
@@ -66,6 +67,6 @@ export async function ingestFoldsState(options: { groupOf?: number } = {}): Prom
       incidents: await Promise.all(incidents.map(async (x) => ({ ...x, alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
     };
   } finally {
-    await store.close();
+    if (!options.store) await store.close();
   }
 }

@@ -121,7 +121,9 @@ function alert(id: string, over: Partial<AlertRow> = {}): AlertRow {
 function incident(id: string, createdAt: number, over: Partial<IncidentRow> = {}): IncidentRow {
   return {
     incidentId: id, title: id, severity: 'Low', status: 'Active', sentinelStatus: null, createdAt, updatedAt: createdAt,
-    firstActivity: createdAt, lastActivity: createdAt, redirectedTo: null, ...over,
+    firstActivity: createdAt, lastActivity: createdAt, redirectedTo: null,
+    // Graph's defaults for a new incident: not classified, no owner (migration 024).
+    classification: 'unknown', determination: 'unknown', assignedTo: null, ...over,
   };
 }
 
@@ -315,6 +317,24 @@ for (const backend of backends) {
       await s.events.addRuleHit(hit('e', T0 + 8, 'g5'));
       assert.deepEqual((await s.events.ruleHits('r1', 'g5', T0, T0 + 10)).map((h) => h.reportId), ['e']);
       assert.deepEqual((await s.events.ruleHits('r1', 'g3', T0, T0 + 10)).map((h) => h.reportId), ['d', 'e']);
+    }));
+
+    it('rule hits per group commit: every hit of a list of groups in one read; one write deletes by key, then inserts (existing keys ignored)', withStore(async (s) => {
+      const hit = (reportId: string, eventTime: number, groupKey = 'g1', ruleId = 'r1') => ({ ruleId, groupKey, eventTime, reportId, detonationId: null, value: `v-${reportId}` });
+      const key = (h: { ruleId: string; groupKey: string; reportId: string }) => `${h.ruleId}/${h.groupKey}/${h.reportId}`;
+      await s.events.writeRuleHits([], [hit('a', T0 + 1), hit('b', T0 + 2), hit('c', T0 + 3, 'g2'), hit('d', T0 + 4, 'g1', 'r2'), hit('e', T0 + 5, 'g3')]);
+      await s.transaction(async (tx) => {
+        await tx.events.lockRuleGroups([{ ruleId: 'r1', groupKey: 'g1' }, { ruleId: 'r1', groupKey: 'g2' }]);
+        assert.deepEqual((await tx.events.ruleGroupHits([{ ruleId: 'r1', groupKey: 'g1' }, { ruleId: 'r1', groupKey: 'g2' }, { ruleId: 'r9', groupKey: 'g1' }])).map(key).sort(),
+          ['r1/g1/a', 'r1/g1/b', 'r1/g2/c'], 'the listed groups only (not r2/g1, not r1/g3)');
+        // Deletes first: 'a' deleted and added again with a new time is the new row; 'b' added again is ignored.
+        await tx.events.writeRuleHits([hit('a', 0), hit('c', 0, 'g2'), hit('zz', 0)], [hit('a', T0 + 9), hit('b', T0 + 8), hit('f', T0 + 6)]);
+      });
+      assert.deepEqual((await s.events.ruleHits('r1', 'g1', T0, T0 + 10)).map((h) => [h.reportId, h.eventTime, h.value, h.detonationId]),
+        [['b', T0 + 2, 'v-b', null], ['f', T0 + 6, 'v-f', null], ['a', T0 + 9, 'v-a', null]]);
+      assert.equal((await s.events.ruleHits('r1', 'g2', T0, T0 + 10)).length, 0);
+      assert.equal((await s.events.ruleGroupHits([{ ruleId: 'r2', groupKey: 'g1' }, { ruleId: 'r1', groupKey: 'g3' }])).length, 2);
+      assert.deepEqual(await s.events.ruleGroupHits([]), []);
     }));
 
     it('sink outbox: a new alert and each status change leave one change, in the same transaction; a sink delivers each once', withStore(async (s) => {

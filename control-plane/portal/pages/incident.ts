@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { roleAllows } from '../../auth/roles.ts';
 import { changeIncidentStatus, STATUS_ACTIONS } from '../../products/status-sync.ts';
+import { changeIncidentTriage, CLASSIFICATIONS, DETERMINATIONS, MAX_ASSIGNED_TO } from '../../products/incident-triage.ts';
 import { SyncConfigSchema } from '../../products/sync-matrix.ts';
 import type { AlertRow } from '../../store/index.ts';
 import { severityBadge } from '../components/badges.ts';
@@ -8,11 +9,16 @@ import { facts, section } from '../components/facts.ts';
 import { isoTime } from '../components/format.ts';
 import { liveScript, liveStatus } from '../components/live.ts';
 import { dataTable } from '../components/table.ts';
+import { assignToMeButton, classificationLabel, determinationLabel, liveText, triageControls } from '../components/triage.ts';
 import { html, type Html } from '../html.ts';
 import { defineAction, definePage } from '../page.ts';
 import { ALERT_COLUMNS } from './alerts.ts';
 
 const MAX_EVIDENCE = 50;
+/** Activity rows shown (newest first); the API keeps them all. */
+const MAX_ACTIVITY = 100;
+const FIELD_LABELS: Record<string, string> = { status: 'Status', classification: 'Classification', determination: 'Determination', assignedTo: 'Assigned to' };
+const auditValue = (field: string, v: string) => (field === 'classification' ? classificationLabel(v) : field === 'determination' ? determinationLabel(v) : v || '—');
 
 type Entity = Record<string, unknown> & { type?: string };
 interface GraphEntity { key: string; kind: 'device' | 'account' | 'ip'; label: string }
@@ -76,18 +82,30 @@ export default definePage({
     const ips = unique('ip');
     const links = (await Promise.all(alerts.map((a) => store.alerts.alertEvents(a.systemAlertId)))).flat();
     const events = await store.events.getEvents(links.slice(0, MAX_EVIDENCE).map((l) => l.reportId));
+    const activity = (await store.settings.listSyncAudit({ subject: 'incident', subjectId: inc.incidentId })).reverse().slice(0, MAX_ACTIVITY);
     const responder = roleAllows(viewer.role, 'responder') && !inc.redirectedTo;
+    const triage = responder
+      ? html`<form method="post" action="/portal/incidents/${inc.incidentId}/triage" id="triage-incident" class="filters" aria-label="Classify and assign the incident">
+<input type="hidden" name="csrf" value="${viewer.csrf ?? ''}">${triageControls({ idPrefix: 'inc', classification: inc.classification, determination: inc.determination, assignedTo: inc.assignedTo })}
+<button type="submit" id="inc-triage-save">Save</button> ${assignToMeButton('inc', viewer.name)}</form>`
+      : html``;
     const manage = responder
       ? html`<form method="post" action="/portal/incidents/${inc.incidentId}/status" id="manage-incident" class="filters" aria-label="Manage incident">
 <input type="hidden" name="csrf" value="${viewer.csrf ?? ''}"><label for="inc-action">Status</label><select id="inc-action" name="action">
-${(['activate', 'inProgress', 'resolve'] as const).map((a) => html`<option value="${a}">${STATUS_ACTIONS[a]}</option>`)}</select>
+${(['activate', 'inProgress', 'resolve'] as const).map((a) => html`<option value="${a}"${STATUS_ACTIONS[a] === inc.status ? html` selected` : ''}>${STATUS_ACTIONS[a]}</option>`)}</select>
 <label for="inc-reason">Comment</label><input id="inc-reason" name="reason" maxlength="500"><button type="submit">Save</button></form>`
       : html``;
     return {
       kind: 'page', title: inc.title, nav: 'incidents',
       body: html`<p>${severityBadge(inc.severity)} · M365D status <span id="status">${liveStatus('incident', inc.incidentId, 'M365D', inc.status)}</span>${inc.sentinelStatus ? html` · Sentinel ${liveStatus('incident', inc.incidentId, 'Sentinel', inc.sentinelStatus)}` : ''}${inc.redirectedTo ? html` · redirected to <a href="/portal/incidents/${inc.redirectedTo}">${inc.redirectedTo}</a>` : ''}</p>
 ${manage}
-${facts([['Created (UTC)', isoTime(inc.createdAt)], ['First activity (UTC)', isoTime(inc.firstActivity)], ['Last activity (UTC)', isoTime(inc.lastActivity)], ['Alerts', alerts.length]])}
+${triage}
+${facts([
+  ['Classification', liveText('incident', inc.incidentId, 'classification', classificationLabel(inc.classification), 'Not set')],
+  ['Determination', liveText('incident', inc.incidentId, 'determination', determinationLabel(inc.determination), 'Not set')],
+  ['Assigned to', liveText('incident', inc.incidentId, 'assignedTo', inc.assignedTo)],
+  ['Created (UTC)', isoTime(inc.createdAt)], ['First activity (UTC)', isoTime(inc.firstActivity)], ['Last activity (UTC)', isoTime(inc.lastActivity)], ['Alerts', alerts.length],
+], 'incident-facts')}
 ${section('Attack story', graph(alerts), 'incident-story')}
 ${dataTable({ id: 'incident-alerts', caption: 'Alerts', path: `/portal/incidents/${inc.incidentId}`, params: {}, columns: ALERT_COLUMNS.map((c) => ({ ...c, sortable: false })), rows: alerts, state: { page: 1, pageSize: Math.max(1, alerts.length), total: alerts.length } })}
 <div class="grid">
@@ -99,8 +117,38 @@ ${section('Evidence', events.length ? html`<div class="table-wrap" tabindex="0" 
 <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Device</th><th scope="col">Action</th><th scope="col">Detail</th></tr></thead><tbody>
 ${events.map((e) => { const ev = e as unknown as Record<string, unknown>; return html`<tr><td>${String(ev.Timestamp ?? '')}</td><td>${String(ev.DeviceName ?? '')}</td><td>${String(ev.ActionType ?? '')}</td><td>${['FileName', 'ProcessCommandLine', 'RemoteIP', 'AccountName'].map((k) => ev[k]).filter((v) => v !== undefined && v !== null && v !== '').join(' · ')}</td></tr>`; })}
 </tbody></table></div>` : html`<p class="muted">No linked events.</p>`, 'incident-evidence-card')}
+${section('Activity log', activity.length ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Activity log"><table id="incident-activity"><caption>Status, classification and assignment changes, newest first</caption>
+<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Product</th><th scope="col">Change</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Reason</th></tr></thead><tbody>
+${activity.map((a) => { const f = a.field ?? 'status'; return html`<tr data-field="${f}"><td>${isoTime(a.at)}</td><td>${a.product}</td><td>${FIELD_LABELS[f] ?? f}</td><td>${auditValue(f, a.fromStatus)}</td><td>${auditValue(f, a.toStatus)}</td><td>${a.reason}</td></tr>`; })}
+</tbody></table></div>` : html`<p class="muted">No changes yet.</p>`, 'incident-activity-card')}
 ${liveScript()}`,
     };
+  },
+});
+
+const TriageBody = z.object({
+  classification: z.enum(CLASSIFICATIONS),
+  determination: z.enum(DETERMINATIONS),
+  assignedTo: z.string().max(MAX_ASSIGNED_TO).default(''),
+  assignToMe: z.enum(['1']).optional(),
+});
+
+/**
+ * Classifies and assigns the incident (form: classification, determination, assignedTo — empty
+ * unassigns — or the "Assign to me" button, csrf); audited, its alerts assigned too; 303 back.
+ */
+export const incidentTriage = defineAction({
+  path: '/portal/incidents/{id}/triage',
+  summary: 'Set an incident\'s classification, determination and owner (form: classification, determination, assignedTo, assignToMe, csrf); 303 back',
+  role: 'responder',
+  params: z.object({ id: z.string().max(200) }),
+  body: TriageBody,
+  async handle({ store, clock }, { params, body, viewer }) {
+    await store.transaction((tx) => changeIncidentTriage(tx, {
+      incidentId: params.id, now: clock.now(), reason: `by ${viewer.name} (portal)`,
+      triage: { classification: body.classification, determination: body.determination, assignedTo: body.assignToMe ? viewer.name : body.assignedTo },
+    }));
+    return { kind: 'redirect', location: `/portal/incidents/${encodeURIComponent(params.id)}` };
   },
 });
 

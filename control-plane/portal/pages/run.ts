@@ -5,20 +5,14 @@ import { emptyState } from '../components/empty.ts';
 import { facts, section, tiles } from '../components/facts.ts';
 import { duration, isoTime } from '../components/format.ts';
 import { html, type Html } from '../html.ts';
-import { compareRuns, latencies, matrix, percentile, runList, runResult } from '../data/runs.ts';
+import { compareRuns, latencies, percentile, runList, runResult } from '../data/runs.ts';
+import { matrixTable } from '../components/run-matrix.ts';
 import { definePage, type PageOutcome } from '../page.ts';
 
 const Query = z.object({
   download: z.enum(['junit', 'navigator', 'report']).optional().catch(undefined),
   compare: z.string().max(128).optional().catch(undefined),
 });
-
-function matrixTable(r: RunResult): Html {
-  const m = matrix(r);
-  return html`<div class="table-wrap"><table class="matrix" id="run-matrix"><caption>Pass/fail matrix: ${r.summary.pass}/${r.summary.cells} cells passed</caption>
-<thead><tr><th scope="col">Row</th>${m.columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
-<tbody>${m.rows.map((row) => html`<tr><th scope="row">${row.label}</th>${row.cells.map((c) => html`<td class="cell">${c ? html`${badge(c.status)}${c.reasons.length ? html`<br><span class="muted">${c.reasons.join(', ')}</span>` : ''}` : html`<span class="muted">—</span>`}</td>`)}</tr>`)}</tbody></table></div>`;
-}
 
 function comparison(base: RunResult, other: RunResult): Html {
   const rows = compareRuns(base, other);
@@ -65,7 +59,7 @@ export default definePage({
         { label: 'Alert latency p50 / p95', value: ms.length ? `${duration(percentile(ms, 50))} / ${duration(percentile(ms, 95))}` : '—' },
       ])}
 ${facts([['Suite', r.suite.name], ['Started (UTC)', isoTime(Date.parse(r.startedAt))], ['Duration', duration(r.durationMs)], ['Sync profile', r.syncProfile ?? ''], ['Hosts', r.hosts.map((h) => h.column).join(', ')]], 'run-facts')}
-${section('Matrix', matrixTable(r), 'matrix')}
+${section('Matrix', matrixTable(r, 'run-matrix'), 'matrix')}
 <div class="grid">
 ${section('Downloads', downloads, 'run-downloads')}
 ${section('ATT&CK coverage', html`<p id="coverage-summary">${r.coverage.detected.length} of ${r.coverage.exercised.length} exercised techniques detected.</p>

@@ -4,14 +4,16 @@ import { emptyState } from '../components/empty.ts';
 import { duration, isoTime } from '../components/format.ts';
 import { dataTable } from '../components/table.ts';
 import { html } from '../html.ts';
-import { runList } from '../data/runs.ts';
+import { runList, runResult } from '../data/runs.ts';
+import { section } from '../components/facts.ts';
+import { matrixTable } from '../components/run-matrix.ts';
 import { offsetOf, PageParam, PORTAL_LIMITS } from '../data/paging.ts';
 import { definePage } from '../page.ts';
 
 /** Most runs the list reads (newest first): the runs list is paged over them. */
 const MAX_RUNS = 1_000;
 
-/** Test runs: every stored multi-cloud run, newest first, with its pass/fail summary. */
+/** Test runs: every stored multi-cloud run, newest first, with its pass/fail summary, and the newest run's matrix. */
 export default definePage({
   path: '/portal/runs',
   summary: 'Test runs',
@@ -22,9 +24,10 @@ export default definePage({
     const rows = runs.slice(offsetOf(query.page, size), offsetOf(query.page, size) + size);
     type Run = (typeof runs)[number];
     const n = (r: Run, k: string) => Number((r.summary as Record<string, unknown>)[k] ?? 0);
+    const newest = runs[0] && await runResult(store, runs[0].runId);
     return {
       kind: 'page', title: 'Test runs', nav: 'runs',
-      body: dataTable<Run>({
+      body: html`${dataTable<Run>({
         id: 'runs-table', caption: `${runs.length} stored runs`, path: '/portal/runs', params: {}, rows,
         state: { page: query.page, pageSize: size, total: runs.length },
         columns: [
@@ -36,7 +39,8 @@ export default definePage({
           { key: 'duration', label: 'Duration', numeric: true, cell: (r) => duration(r.finishedAt - r.startedAt) },
         ],
         empty: emptyState('No test run stored yet.', html`<code>arcsim run examples/multi-cloud.yaml</code> or <code>arcsim lab</code> stores one.`),
-      }),
+      })}
+${newest ? section('Newest run', html`<p><a href="/portal/runs/${newest.runId}">${newest.runId}</a> · ${newest.suite.name} · ${isoTime(Date.parse(newest.startedAt))}</p>${matrixTable(newest, 'latest-matrix')}`, 'latest-run') : ''}`,
     };
   },
 });

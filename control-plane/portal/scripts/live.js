@@ -1,5 +1,6 @@
 // arcsim portal: the live feed (server-sent events from /portal/live). New alerts are announced
-// in #live-updates; status changes update every element marked data-live-status="subject:id:product".
+// in #live-updates; status changes update every element marked data-live-status="subject:id:product",
+// an incident's triage changes those marked "incident:id:M365D:field" (data-live-kind="text": plain text).
 (function () {
   'use strict';
   if (!window.EventSource) return;
@@ -11,10 +12,14 @@
     return s;
   }
   function onStatus(c) {
-    var key = c.subject + ':' + c.subjectId + ':' + c.product;
+    var key = c.subject + ':' + c.subjectId + ':' + c.product + (c.field ? ':' + c.field : '');
     document.querySelectorAll('[data-live-status]').forEach(function (el) {
       if (el.getAttribute('data-live-status') !== key) return;
-      el.replaceChildren(badge(c.status));
+      if (el.getAttribute('data-live-kind') === 'text') {
+        el.textContent = c.text || c.status || el.getAttribute('data-live-empty') || '';
+      } else {
+        el.replaceChildren(badge(c.status));
+      }
       el.setAttribute('data-live-updated', String(c.at));
     });
   }

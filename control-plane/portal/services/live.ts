@@ -4,6 +4,10 @@ import { protocolError } from '../../../protocol/index.ts';
 import { ROLE } from '../../api/http.ts';
 import type { LiveChange, LiveCursor, Store } from '../../store/index.ts';
 import { PORTAL_LIMITS } from '../limits.ts';
+import { classificationLabel, determinationLabel } from '../components/triage.ts';
+
+/** An incident triage change's display text (the portal's labels for the Graph enum members). */
+const triageText = (c: LiveChange) => (c.field === 'classification' ? classificationLabel(c.status) : c.field === 'determination' ? determinationLabel(c.status) : c.status);
 
 export interface LiveServiceDeps {
   store: Store;
@@ -23,8 +27,9 @@ function parseCursor(v: string | undefined): LiveCursor | undefined {
  * store — the sinks' outbox for new alerts, the sync audit for every status change of an alert
  * copy or an incident — so a change made through any replica reaches every browser. Events:
  * `alert` (a new alert: id, title, severity, machine) and `status` (subject, id, product,
- * status). Pages mark the values that may change with `data-live-*` attributes; scripts/live.js
- * updates them in place.
+ * status; for an incident's classification, determination or owner also `field` and `text`).
+ * Pages mark the values that may change with `data-live-*` attributes; scripts/live.js updates
+ * them in place.
  */
 export const liveService: FastifyPluginAsyncZod<LiveServiceDeps> = async (app, deps) => {
   const o = { ...PORTAL_LIMITS, ...deps.live };
@@ -68,7 +73,7 @@ export const liveService: FastifyPluginAsyncZod<LiveServiceDeps> = async (app, d
               continue;
             }
           }
-          send(c, id);
+          send(c.field ? { ...c, text: triageText(c) } as LiveChange : c, id);
         }
       } catch (err) {
         req.log.warn({ err }, 'live feed poll failed');

@@ -1,7 +1,7 @@
 import type { SensorEvent } from '../../../protocol/index.ts';
 import { sql, sqlPer, Where, type Param } from '../sql.ts';
 import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
-import type { EventScan, EventsRepository, RuleHit, TimelineQuery } from '../store.ts';
+import type { EventScan, EventsRepository, RuleGroup, RuleHit, TimelineQuery } from '../store.ts';
 import type { Executor } from '../executor.ts';
 import { RepositoryBase } from './base.ts';
 
@@ -36,6 +36,23 @@ const Q = {
   pruneHits: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
   // A scratch store's deferred data (DeferredEventData), written before a read returns the row.
   writeData: sql(`UPDATE events SET data = ? WHERE report_id = ? AND agent_id = ?`),
+  // Correlation state per group commit (detection/hit-windows.ts): the groups' locks in one
+  // statement, in the caller's (sorted) order: the function scan yields the arrays in order and
+  // the aggregate evaluates the lock row by row. The lock key is addHit's, so both paths exclude
+  // each other. Then every hit of those groups in one read, and the writes in one statement each.
+  lockGroups: sql(`SELECT count(pg_advisory_xact_lock(hashtextextended(r || chr(31) || g, 0))) AS n FROM unnest(?::text[], ?::text[]) AS k(r, g)`),
+  groupHits: sqlPer({
+    sqlite: `SELECT h.* FROM json_each(?) AS k CROSS JOIN rule_hits AS h
+             ON h.rule_id = k.value ->> '$[0]' AND h.group_key = k.value ->> '$[1]'`,
+    postgres: `SELECT h.* FROM unnest(?::text[], ?::text[]) AS k(r, g)
+               JOIN rule_hits AS h ON h.rule_id = k.r COLLATE "C" AND h.group_key = k.g COLLATE "C"`,
+  }),
+  deleteHit: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND report_id = ?`),
+  deleteHitsOf: sql(`DELETE FROM rule_hits AS h USING unnest(?::text[], ?::text[], ?::text[]) AS k(r, g, id)
+                     WHERE h.rule_id = k.r COLLATE "C" AND h.group_key = k.g COLLATE "C" AND h.report_id = k.id COLLATE "C"`),
+  insertHits: sql(`INSERT INTO rule_hits (rule_id, group_key, event_time, report_id, detonation_id, value)
+                   SELECT r, g, t, id, d, v FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[]) AS u(r, g, t, id, d, v)
+                   ON CONFLICT DO NOTHING`),
   // The partial index events_file_certificates (migration 011) serves this.
   latestCertificates: sql(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT ?`),
 };
@@ -192,6 +209,35 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
 
   async pruneRuleHits(ruleId: string, groupKey: string, before: number): Promise<void> {
     await this.ex.run(Q.pruneHits, [ruleId, groupKey, before]);
+  }
+
+  async lockRuleGroups(keys: readonly RuleGroup[]): Promise<void> {
+    if (keys.length === 0 || this.ex.dialect === 'sqlite') return;
+    await this.ex.get(Q.lockGroups, [keys.map((k) => k.ruleId), keys.map((k) => k.groupKey)]);
+  }
+
+  async ruleGroupHits(keys: readonly RuleGroup[]): Promise<RuleHit[]> {
+    if (keys.length === 0) return [];
+    const params = this.ex.dialect === 'sqlite'
+      ? [JSON.stringify(keys.map((k) => [k.ruleId, k.groupKey]))]
+      : [keys.map((k) => k.ruleId), keys.map((k) => k.groupKey)];
+    return (await this.ex.all<RuleHitCols>(Q.groupHits, params)).map(toRuleHit);
+  }
+
+  async writeRuleHits(removed: ReadonlyArray<Pick<RuleHit, 'ruleId' | 'groupKey' | 'reportId'>>, added: readonly RuleHit[]): Promise<void> {
+    if (this.ex.dialect === 'sqlite') {
+      // One connection in-process: a prepared statement per row costs no round trip.
+      if (removed.length) await this.ex.runEach(Q.deleteHit, removed.map((h) => [h.ruleId, h.groupKey, h.reportId]));
+      if (added.length) await this.ex.runEach(Q.addHit, added.map((h) => [h.ruleId, h.groupKey, h.eventTime, h.reportId, h.detonationId, h.value]));
+      return;
+    }
+    if (removed.length) await this.ex.run(Q.deleteHitsOf, [removed.map((h) => h.ruleId), removed.map((h) => h.groupKey), removed.map((h) => h.reportId)]);
+    if (added.length) {
+      await this.ex.run(Q.insertHits, [
+        added.map((h) => h.ruleId), added.map((h) => h.groupKey), added.map((h) => h.eventTime), added.map((h) => h.reportId),
+        added.map((h) => h.detonationId), added.map((h) => h.value),
+      ]);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { sql, Where } from '../sql.ts';
 import { toIncident, type IncidentCols } from '../row-decoding.ts';
-import type { AlertSeverity, AlertStatus, EntityKey, IncidentPage, IncidentPageQuery, IncidentRow, IncidentsRepository } from '../store.ts';
+import type { AlertSeverity, AlertStatus, EntityKey, IncidentPage, IncidentTriage, IncidentPageQuery, IncidentRow, IncidentsRepository } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 
 const Q = {
@@ -10,8 +10,9 @@ const Q = {
             JOIN ${d.jsonRows('k', { kind: 'text', value: 'text' })} ON e.kind = k.kind AND e.value = k.value
             WHERE e.time >= ? AND i.redirected_to IS NULL AND i.status NOT IN ('Resolved', 'Dismissed')
             ORDER BY i.created_at, i.incident_id`),
-  insert: sql(`INSERT INTO incidents (incident_id, title, severity, status, sentinel_status, created_at, updated_at, first_activity, last_activity, redirected_to)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  insert: sql(`INSERT INTO incidents (incident_id, title, severity, status, sentinel_status, created_at, updated_at, first_activity, last_activity, redirected_to,
+                 classification, determination, assigned_to)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   addAlert: sql(`INSERT INTO incident_alerts (incident_id, system_alert_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
   moveAlerts: sql(`UPDATE incident_alerts SET incident_id = ? WHERE incident_id = ?`),
   redirect: sql(`UPDATE incidents SET status = 'Resolved', sentinel_status = CASE WHEN sentinel_status IS NULL THEN NULL ELSE 'Resolved' END,
@@ -21,6 +22,12 @@ const Q = {
     status: sql(`UPDATE incidents SET status = ?, updated_at = ? WHERE incident_id = ?`),
     sentinelStatus: sql(`UPDATE incidents SET sentinel_status = ?, updated_at = ? WHERE incident_id = ?`),
   },
+  // Each triage field is set only when given (a flag per field), so one statement serves any subset.
+  triage: sql(`UPDATE incidents SET
+                 classification = CASE WHEN ? = 1 THEN ? ELSE classification END,
+                 determination = CASE WHEN ? = 1 THEN ? ELSE determination END,
+                 assigned_to = CASE WHEN ? = 1 THEN ? ELSE assigned_to END,
+                 updated_at = ? WHERE incident_id = ?`),
   get: sql(`SELECT * FROM incidents WHERE incident_id = ?`),
   ofAlert: sql(`SELECT incident_id FROM incident_alerts WHERE system_alert_id = ?`),
   alertIds: sql(`SELECT system_alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY added_at, system_alert_id`),
@@ -46,6 +53,7 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
   async insertIncident(r: IncidentRow): Promise<void> {
     await this.ex.run(Q.insert, [
       r.incidentId, r.title, r.severity, r.status, r.sentinelStatus, r.createdAt, r.updatedAt, r.firstActivity, r.lastActivity, r.redirectedTo,
+      r.classification ?? 'unknown', r.determination ?? 'unknown', r.assignedTo ?? null,
     ]);
   }
 
@@ -66,6 +74,13 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
 
   async setIncidentStatus(id: string, field: 'status' | 'sentinelStatus', status: AlertStatus, at: number): Promise<void> {
     await this.ex.run(Q.setStatus[field], [status, at, id]);
+  }
+
+  async setIncidentTriage(id: string, t: IncidentTriage, at: number): Promise<boolean> {
+    const has = (k: keyof IncidentTriage) => (k in t && t[k] !== undefined ? 1 : 0);
+    return (await this.ex.run(Q.triage, [
+      has('classification'), t.classification ?? null, has('determination'), t.determination ?? null, has('assignedTo'), t.assignedTo ?? null, at, id,
+    ])) > 0;
   }
 
   async getIncident(id: string): Promise<IncidentRow | undefined> {
@@ -95,6 +110,9 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
     const inList = (col: string) => (this.ex.dialect === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
     const w = new Where().whenList(q.status, inList('i.status')).whenList(q.severity, inList('i.severity'));
     if (!q.redirected) w.raw('i.redirected_to IS NULL');
+    w.whenList(q.classification, inList('i.classification'));
+    if (q.assignedTo === null) w.raw('i.assigned_to IS NULL');
+    else if (q.assignedTo !== undefined) w.when(q.assignedTo, 'i.assigned_to = ?');
     const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
     const key = {
       created: 'i.created_at',

@@ -7,8 +7,8 @@ const Q = {
   getSetting: sql(`SELECT value FROM settings WHERE key = ?`),
   setSetting: sql(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
   addSetting: sql(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`),
-  addAudit: sql(`INSERT INTO sync_audit (at, subject, subject_id, product, from_status, to_status, origin_product, via_product, reason)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  addAudit: sql(`INSERT INTO sync_audit (at, subject, subject_id, product, from_status, to_status, origin_product, via_product, reason, field)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 };
 
 export class SettingsRepo extends RepositoryBase implements SettingsRepository {
@@ -25,7 +25,7 @@ export class SettingsRepo extends RepositoryBase implements SettingsRepository {
   }
 
   async addSyncAudit(r: SyncAuditRow): Promise<void> {
-    await this.ex.run(Q.addAudit, [r.at, r.subject, r.subjectId, r.product, r.fromStatus, r.toStatus, r.originProduct, r.viaProduct, r.reason]);
+    await this.ex.run(Q.addAudit, [r.at, r.subject, r.subjectId, r.product, r.fromStatus, r.toStatus, r.originProduct, r.viaProduct, r.reason, r.field ?? 'status']);
   }
 
   async listSyncAudit(f: { subject?: 'alert' | 'incident'; subjectId?: string } = {}): Promise<SyncAuditRow[]> {
