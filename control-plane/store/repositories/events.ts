@@ -67,13 +67,34 @@ const Q = {
  * pending event whose row a rolled-back transaction took away only costs an UPDATE of no row.
  */
 export class DeferredEventData {
-  /** By ReportId: the events (with their agent) whose row's `data` is still empty. */
-  readonly pending = new Map<string, Array<{ agentId: string; event: SensorEvent }>>();
+  /**
+   * By ReportId: the events whose row's `data` is still empty, with their agent: one pair, or a
+   * list of pairs when agents share the ReportId (rare: one allocation per event otherwise).
+   */
+  private readonly pending = new Map<string, [agentId: string, event: SensorEvent] | Array<[string, SensorEvent]>>();
+
+  get size(): number {
+    return this.pending.size;
+  }
 
   add(agentId: string, event: SensorEvent): void {
-    const list = this.pending.get(event.ReportId);
-    if (list) list.push({ agentId, event });
-    else this.pending.set(event.ReportId, [{ agentId, event }]);
+    const had = this.pending.get(event.ReportId);
+    if (had === undefined) this.pending.set(event.ReportId, [agentId, event]);
+    else if (typeof had[0] === 'string') this.pending.set(event.ReportId, [had as [string, SensorEvent], [agentId, event]]);
+    else (had as Array<[string, SensorEvent]>).push([agentId, event]);
+  }
+
+  /** The pending events of these ReportIds (default: every one), no longer pending, as (agent, event) pairs. */
+  take(reportIds?: readonly string[]): Array<[string, SensorEvent]> {
+    const out: Array<[string, SensorEvent]> = [];
+    for (const id of reportIds ?? [...this.pending.keys()]) {
+      const had = this.pending.get(id);
+      if (had === undefined) continue;
+      this.pending.delete(id);
+      if (typeof had[0] === 'string') out.push(had as [string, SensorEvent]);
+      else out.push(...(had as Array<[string, SensorEvent]>));
+    }
+    return out;
   }
 }
 
@@ -177,13 +198,8 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
 
   /** Writes the deferred `data` of the events of these ReportIds (default: of every event). */
   private async writeDeferred(reportIds?: readonly string[]): Promise<void> {
-    const pending = this.deferred?.pending;
-    if (!pending?.size) return;
-    const rows: Param[][] = [];
-    for (const id of reportIds ?? [...pending.keys()]) {
-      for (const { agentId, event } of pending.get(id) ?? []) rows.push([JSON.stringify(event), id, agentId]);
-      pending.delete(id);
-    }
+    if (!this.deferred?.size) return;
+    const rows = this.deferred.take(reportIds).map(([agentId, event]): Param[] => [JSON.stringify(event), event.ReportId, agentId]);
     if (rows.length) await this.ex.runEach(Q.writeData, rows);
   }
 
