@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { compileRules, reportRulesDirs, RuleIndex, ruleRunsOn, type OsFamily, type RuleSet } from '../../control-plane/detection/index.ts';
 import { detectOffline } from '../../control-plane/detection/offline-detect.ts';
 import { readRecordedEvents } from '../../scenarios/recorded/index.ts';
-import { regexLiteral } from '../../control-plane/detection/sigma-selection.ts';
+import { regexLiteral, regexPieces } from '../../control-plane/detection/sigma-selection.ts';
 import { playAtomics } from '../../testruns/coverage/coverage.ts';
 import { EventSchema, type SensorEvent } from '../../protocol/index.ts';
 import type { AlertRow } from '../../control-plane/store/index.ts';
@@ -222,6 +222,34 @@ test('property: the literal derived from a regular expression occurs (lower-case
     for (const t of texts) if (re.test(t)) assert.ok(t.toLowerCase().includes(lit), `/${source}/${flags} matches ${JSON.stringify(t)} without "${lit}"`);
   }), fcParams(runsFor(2000), 914));
   assert.ok(withLiteral > 500, `${withLiteral} regular expressions with a literal`);
+});
+
+/** Issue 13, item 9 (fourth round): a regex of pieces and `.*` runs only when its pieces occur in order; that must be necessary. */
+test('property: the pieces of a regular expression of pieces and .* occur in order in every text it matches', () => {
+  const piece = fc.array(fc.constantFrom('a', 'B', '\\+', '\\{', '-', 'K', 'Σ', 'ſ'), { minLength: 1, maxLength: 2 }).map((c) => c.join(''));
+  const regex = fc.tuple(fc.array(piece, { minLength: 2, maxLength: 3 }), fc.constantFrom('', 'i', 'm', 's', 'is'), fc.boolean())
+    .map(([parts, flags, trail]) => ({ source: parts.join('.*') + (trail ? '.*' : ''), flags }));
+  const text = fc.array(fc.constantFrom('a', 'A', 'b', 'B', '+', '{', '-', '\n', 'K', 'k', 'K', 'Σ', 'σ', 'ſ', 'S'), { maxLength: 40 }).map((c) => c.join(''));
+  let matched = 0;
+  fc.assert(fc.property(regex, fc.array(text, { minLength: 1, maxLength: 8 }), ({ source, flags }, texts) => {
+    const re = new RegExp(source, flags);
+    const chain = regexPieces(re.source, re.flags);
+    if (!chain) return;
+    for (const t of texts) {
+      if (!re.test(t)) continue;
+      matched++;
+      let at = 0;
+      const s = chain.fold ? t.toLowerCase() : t;
+      for (const p of chain.pieces) {
+        const i = s.indexOf(p, at);
+        assert.ok(i >= 0, `/${source}/${flags} matches ${JSON.stringify(t)}, but ${JSON.stringify(chain.pieces)} are not there in order`);
+        at = i + p.length;
+      }
+    }
+  }), fcParams(runsFor(2000), 917));
+  assert.ok(matched > 50, `${matched} matches`);
+  assert.deepEqual(regexPieces('\\+.*\\+.*\\+', ''), { pieces: ['+', '+', '+'], fold: false });
+  assert.equal(regexPieces('a.*b\\d', ''), undefined);
 });
 
 // --- Real SigmaHQ rules and recorded events -----------------------------------------------------
