@@ -1,8 +1,7 @@
 /**
  * Child-process entry (forked by connections.ts, never run directly): a share of the 10,000-agent
  * fleet. On `go` every agent connects at once (real `ws` clients, the real protocol: upgrade with
- * its key, `register`, `registered`); a refusal with ARCSIM_E_BUSY is retried after the server's
- * `retryAfterMs` plus the agent's own jitter, as the real agent does (agent/keepalive.ts). Once
+ * its key, `register`, `registered`), retrying as the real agent does (bench/fleet-connect.ts). Once
  * registered, each agent heartbeats every `heartbeatMs` and sends an `events` batch every
  * `batchMs`, both at a random phase, until `stop`; then it waits for its last acks.
  */
@@ -10,13 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { v7 as uuidv7 } from 'uuid';
 import WebSocket from 'ws';
-import { busyDelayMs } from '../agent/keepalive.ts';
+import { connectAgent } from './fleet-connect.ts';
 import type { ConnAgentPlan, ConnFleetConnected, ConnFleetDone, FromConnFleet, ToConnFleet } from './connections-messages.ts';
 
 type Plan = Extract<ToConnFleet, { type: 'plan' }>;
 
-/** Delay before retrying a connection that failed for another reason than BUSY, ms. */
-const OTHER_RETRY_MS = 500;
 /** After `stop`, how long to wait for the acks of batches in flight, ms. */
 const DRAIN_MS = 60_000;
 
@@ -42,102 +39,49 @@ function main(plan: Plan): void {
     return JSON.stringify({ v: 1, type: 'events', seq, events });
   };
 
-  const one = (a: ConnAgentPlan) => new Promise<void>((resolveOne) => {
-    let attempts = 0;
-    let current: WebSocket | undefined;
-    let over = false;
-    const resolve = () => { over = true; clearTimeout(deadline); resolveOne(); };
-    // A socket the server upgraded but never answered (still waiting for admission) must not hold the pass.
-    const deadline = setTimeout(() => {
-      if (over) return;
-      error(`${a.hostname}: not registered within ${plan.deadlineMs} ms (${attempts} attempts)`);
-      current?.terminate();
-      resolve();
-    }, plan.deadlineMs);
-    const attempt = () => {
-      if (over) return;
-      if (attempts++ > 0) connected.retries++;
-      let retryAfter: number | undefined;
-      let settled = false;
-      let registered = false;
-      const again = (delay: number) => {
-        if (settled) return;
-        settled = true;
-        setTimeout(attempt, delay);
-      };
-      const ws = new WebSocket(plan.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` } });
-      current = ws;
-      const state = { ws, timers: [] as NodeJS.Timeout[], inFlight: new Set<number>() };
-      let seq = 0;
-      ws.on('unexpected-response', (_req, res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          let body: { code?: string; retryAfterMs?: number } = {};
-          try { body = JSON.parse(text); } catch { /* not JSON */ }
-          if (res.statusCode === 503 && body.code === 'ARCSIM_E_BUSY') {
-            connected.busy++;
-            return again(busyDelayMs(body.retryAfterMs ?? 1000, 0, Math.random));
-          }
-          error(`${a.hostname}: upgrade refused with HTTP ${res.statusCode} ${text.slice(0, 200)}`);
-          again(OTHER_RETRY_MS);
-        });
-      });
-      ws.on('open', () => ws.send(JSON.stringify({
-        v: 1, type: 'register', sqlInstances: [],
-        machine: { hostname: a.hostname, agentVersion: 'bench', osType: 'linux', detectedProperties: {}, cloudMetadata: { provider: 'N/A' } },
-      })));
-      ws.on('message', (data) => {
-        const msg = JSON.parse(String(data)) as { type: string; code?: string; retryAfterMs?: number; message?: string; seq?: number; stored?: number; ref?: unknown };
-        if (msg.type === 'registered' && !settled && !over) {
-          settled = true;
-          registered = true;
-          const ms = performance.now() - start;
-          connected.registered++;
-          connected.latenciesMs.push(ms);
-          connected.allRegisteredMs = Math.max(connected.allRegisteredMs, ms);
-          live.push(state);
-          const heartbeat = () => { if (!stopping) { ws.send(JSON.stringify({ v: 1, type: 'heartbeat', time: new Date().toISOString() })); done.heartbeatsSent++; } };
-          const events = () => {
-            if (stopping) return;
-            seq++;
-            const frame = batch(a, seq);
-            state.inFlight.add(seq);
-            done.batchesSent++;
-            done.eventsSent += plan.batchEvents;
-            ws.send(frame);
-          };
-          // Random phases, so 10,000 agents spread their frames over the interval as a real fleet does.
-          state.timers.push(setTimeout(() => { heartbeat(); state.timers.push(setInterval(heartbeat, plan.heartbeatMs)); }, Math.random() * plan.heartbeatMs));
-          state.timers.push(setTimeout(() => { events(); state.timers.push(setInterval(events, plan.batchMs)); }, Math.random() * plan.batchMs));
-          resolve();
-        } else if (msg.type === 'ack' && typeof msg.seq === 'number') {
-          if (state.inFlight.delete(msg.seq)) {
-            done.batchesAcked++;
-            done.storedAcked += msg.stored ?? 0;
-          }
-        } else if (msg.type === 'error') {
-          if (!registered && msg.code === 'ARCSIM_E_BUSY') {
-            connected.busy++;
-            retryAfter = msg.retryAfterMs ?? 1000;
-          } else {
-            error(`${a.hostname}: ${msg.code} ${msg.message}${typeof msg.ref === 'number' ? ` (batch ${msg.ref})` : ''}`);
-            if (typeof msg.ref === 'number') state.inFlight.delete(msg.ref);
-          }
+  const one = async (a: ConnAgentPlan) => {
+    const ws = await connectAgent({
+      wsUrl: plan.wsUrl, agent: a, deadlineMs: plan.deadlineMs, counters: connected, error,
+      register: { sqlInstances: [], machine: { hostname: a.hostname, agentVersion: 'bench', osType: 'linux', detectedProperties: {}, cloudMetadata: { provider: 'N/A' } } },
+    });
+    if (!ws) return;
+    const ms = performance.now() - start;
+    connected.registered++;
+    connected.latenciesMs.push(ms);
+    connected.allRegisteredMs = Math.max(connected.allRegisteredMs, ms);
+    const state = { ws, timers: [] as NodeJS.Timeout[], inFlight: new Set<number>() };
+    live.push(state);
+    let seq = 0;
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; code?: string; message?: string; seq?: number; stored?: number; ref?: unknown };
+      if (msg.type === 'ack' && typeof msg.seq === 'number') {
+        if (state.inFlight.delete(msg.seq)) {
+          done.batchesAcked++;
+          done.storedAcked += msg.stored ?? 0;
         }
-      });
-      ws.on('error', () => { /* followed by close */ });
-      ws.on('close', (code) => {
-        if (registered) {
-          if (!stopping) error(`${a.hostname}: socket closed while running (${code})`);
-          for (const t of state.timers) clearTimeout(t);
-          return;
-        }
-        again(retryAfter !== undefined ? busyDelayMs(retryAfter, 0, Math.random) : OTHER_RETRY_MS);
-      });
+      } else if (msg.type === 'error') {
+        error(`${a.hostname}: ${msg.code} ${msg.message}${typeof msg.ref === 'number' ? ` (batch ${msg.ref})` : ''}`);
+        if (typeof msg.ref === 'number') state.inFlight.delete(msg.ref);
+      }
+    });
+    ws.on('close', (code) => {
+      if (!stopping) error(`${a.hostname}: socket closed while running (${code})`);
+      for (const t of state.timers) clearTimeout(t);
+    });
+    const heartbeat = () => { if (!stopping) { ws.send(JSON.stringify({ v: 1, type: 'heartbeat', time: new Date().toISOString() })); done.heartbeatsSent++; } };
+    const events = () => {
+      if (stopping) return;
+      seq++;
+      const frame = batch(a, seq);
+      state.inFlight.add(seq);
+      done.batchesSent++;
+      done.eventsSent += plan.batchEvents;
+      ws.send(frame);
     };
-    attempt();
-  });
+    // Random phases, so 10,000 agents spread their frames over the interval as a real fleet does.
+    state.timers.push(setTimeout(() => { heartbeat(); state.timers.push(setInterval(heartbeat, plan.heartbeatMs)); }, Math.random() * plan.heartbeatMs));
+    state.timers.push(setTimeout(() => { events(); state.timers.push(setInterval(events, plan.batchMs)); }, Math.random() * plan.batchMs));
+  };
 
   process.on('message', (m: ToConnFleet) => {
     if (m.type === 'go') {

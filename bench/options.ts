@@ -45,6 +45,16 @@ export interface BenchOptions {
   replicas: number[];
   /** Events per replica pass. */
   replicaEvents: number;
+  /** Only the portal page-time pass (issue 15; --all runs it too). */
+  portal: boolean;
+  /** Alerts stored for the portal pass. */
+  portalAlerts: number;
+  /** Events stored for the portal pass. */
+  portalEvents: number;
+  /** Machines the portal pass's events and alerts spread over. */
+  portalMachines: number;
+  /** Timed requests per page in the portal pass. */
+  portalRequests: number;
 }
 
 /** What `npm run bench -- --help` prints. */
@@ -58,7 +68,8 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
   --noisy 16        BENCH_NOISY      quiet agents of the noisy-neighbour pass: each sends 100 events/s for 10 s,
                                      alone, then beside one agent at its rate limit (shipped limits); 0 skips it
-  --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm
+  --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm, the
+                                     connections and replicas passes and the portal pass
   --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored
                                      machines, /api/health probed every 20 ms (the other options are ignored)
   --storm-agents 1000  BENCH_STORM_AGENTS  agents reconnecting at once
@@ -70,7 +81,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --atomics DIR     BENCH_ATOMICS    with --rules: the offline events are these Atomic Red Team tests played
                                      (atomics/Txxxx/Txxxx.yaml), re-run hourly; default: the library scenarios
   --json FILE       BENCH_JSON       also write the figures as JSON to FILE: {"passes": [...], "latency": {...},
-                                     "noisy": {...}, "connections": {...}, "replicas": [...]} (a section per pass
+                                     "noisy": {...}, "connections": {...}, "replicas": [...], "portal": [...]} (a section per pass
                                      that ran; see bench/json-report.ts); with --rules, that pass's figures
   --connections N   BENCH_CONNECTIONS  only the connections pass (with --replicas, both): N agents connect at once to one
                                      control plane, then heartbeat every 5 s and send a batch every 10 s
@@ -80,12 +91,21 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --replicas 1,2    BENCH_REPLICAS   only the scale-out pass (with --connections, both): N control-plane processes on
                                      one PostgreSQL behind the same agents, one pass per count
   --replica-events 40000  BENCH_REPLICA_EVENTS  events per replicas pass
+  --portal          BENCH_PORTAL=1   only the portal page-time pass (issue 15): a fresh SQLite store file seeded with
+                                     --portal-events events and --portal-alerts alerts on --portal-machines machines,
+                                     then every portal page requested --portal-requests times by a signed-in reader;
+                                     server time per page (p50, max; bound 300 ms). --all runs it too
+  --portal-alerts 10000      BENCH_PORTAL_ALERTS    alerts stored (with copies, entities, evidence, incidents)
+  --portal-events 1000000    BENCH_PORTAL_EVENTS    events stored, across the device tables
+  --portal-machines 200      BENCH_PORTAL_MACHINES  Arc machines (the busiest holds 10 % of the events)
+  --portal-requests 5        BENCH_PORTAL_REQUESTS  timed requests per page (after one untimed)
 Figures, the machine and what they mean: docs/performance.md.`;
 
 export const DEFAULTS: BenchOptions = {
   agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
   connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000,
+  portal: false, portalAlerts: 10_000, portalEvents: 1_000_000, portalMachines: 200, portalRequests: 5,
 };
 
 /**
@@ -119,6 +139,11 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       store: { type: 'string' },
       replicas: { type: 'string' },
       'replica-events': { type: 'string' },
+      portal: { type: 'boolean' },
+      'portal-alerts': { type: 'string' },
+      'portal-events': { type: 'string' },
+      'portal-machines': { type: 'string' },
+      'portal-requests': { type: 'string' },
     },
   });
   const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rate' | 'footprint' | 'noisy'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
@@ -147,7 +172,15 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     store: storeOf(values.store ?? env.BENCH_STORE),
     replicas: (values.replicas ?? env.BENCH_REPLICAS)?.split(',').map((s) => count('replicas', s.trim(), 1)) ?? DEFAULTS.replicas,
     replicaEvents: numberOr('replica-events', values['replica-events'] ?? env.BENCH_REPLICA_EVENTS, DEFAULTS.replicaEvents, 1),
+    portal: values.portal ?? env.BENCH_PORTAL === '1',
+    portalAlerts: numberOr('portal-alerts', values['portal-alerts'] ?? env.BENCH_PORTAL_ALERTS, DEFAULTS.portalAlerts, 1),
+    portalEvents: numberOr('portal-events', values['portal-events'] ?? env.BENCH_PORTAL_EVENTS, DEFAULTS.portalEvents, 1),
+    portalMachines: numberOr('portal-machines', values['portal-machines'] ?? env.BENCH_PORTAL_MACHINES, DEFAULTS.portalMachines, 2),
+    portalRequests: numberOr('portal-requests', values['portal-requests'] ?? env.BENCH_PORTAL_REQUESTS, DEFAULTS.portalRequests, 1),
   };
+  if (options.portal && (options.all || options.storm || options.rules.length > 0)) {
+    throw new Error('--portal runs the portal pass alone; --all includes it');
+  }
   if (options.rules.length === 0 && options.atomics !== undefined) {
     throw new Error('--atomics goes with --rules DIR (the detection-at-scale passes)');
   }

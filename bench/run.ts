@@ -18,12 +18,16 @@
  *   --rate 10000      BENCH_RATE     events/s of the paced detection-latency pass (1 agent); 0 skips it
  *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
  *   --noisy 16        BENCH_NOISY    quiet agents of the noisy-neighbour pass (bench/noisy.ts); 0 skips it
- *   --all             BENCH_ALL=1    every pass in one invocation (the above, then the reconnect storm)
+ *   --all             BENCH_ALL=1    every pass in one invocation (the above, then the reconnect storm, the
+ *                                     connections and replicas passes, the portal pass)
  *   --json FILE       BENCH_JSON     also write the figures as JSON (bench/json-report.ts)
  *   --storm           BENCH_STORM=1   only the reconnect storm (bench/storm.ts): --storm-agents 1000
  *                                     agents reconnecting at once, --storm-stored 2500 machines stored
  *   --rules DIR...    BENCH_RULES     only detection at scale (bench/detect-speed.ts): shipped rules vs
  *                                     shipped + DIR's, offline and live; --atomics DIR, --json FILE
+ *   --portal          BENCH_PORTAL=1  only the portal page-time pass (bench/portal.ts, issue 15): --portal-alerts
+ *                                     10000 alerts and --portal-events 1000000 events stored, every page's server
+ *                                     time (p50/max, bound 300 ms); --all runs it after the others
  * e.g. `npm run bench -- --agents 4 --events 100000`.
  *
  * Exits 1 if an event is lost (stored != sent) or any frame gets an `error` reply; 2 on bad options.
@@ -45,6 +49,7 @@ import { connectionsOk, formatConnections, runConnections } from './connections.
 import { formatReplicas, replicasOk, runReplicas } from './replicas.ts';
 import { goalLines, passJson, type BenchJson } from './json-report.ts';
 import { runNoisy } from './noisy.ts';
+import { formatPortal, runPortalBench } from './portal.ts';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
@@ -85,6 +90,12 @@ async function main(): Promise<void> {
   if (idle < 0.8) console.log('  warning: the machine is busy; events/s will be low and noisy (CPU us/event is steadier)');
   if (options.storm) {
     if (!(await stormPass(options))) process.exitCode = 1;
+    return;
+  }
+  if (options.portal) {
+    const r = await portalPass(options);
+    if (options.json) writeFileSync(options.json, JSON.stringify({ portal: r.json, machine: machineLines(), idleBefore: idle, loadAfter: loadavg() }, null, 2) + '\n');
+    if (!r.ok) process.exitCode = 1;
     return;
   }
   if (options.connections > 0 || options.replicas.length > 0) {
@@ -184,7 +195,7 @@ async function main(): Promise<void> {
       console.log(`  RSS median ${fp.rssMedianMB.toFixed(1)} MB, max ${fp.rssMaxMB.toFixed(1)} MB; CPU ${fp.cpuMs.toFixed(0)} ms (${fp.cpuPercent.toFixed(2)} % of a core); ${fp.heartbeats} heartbeats; target < ${fp.targetRssMB} MB: ${fp.withinTarget ? 'met' : 'NOT met'}`);
     }
 
-    // --all: then the reconnect storm, 10,000 agents on one control plane, and 1 and 2 replicas on PostgreSQL.
+    // --all: then the reconnect storm, 10,000 agents on one control plane, 1 and 2 replicas on PostgreSQL, the portal pages.
     if (options.all) {
       console.log('');
       if (!(await stormPass(options))) extra.push('reconnect storm outside its bounds');
@@ -192,6 +203,10 @@ async function main(): Promise<void> {
       if (scale.json.connections) json.connections = scale.json.connections;
       if (scale.json.replicas) json.replicas = scale.json.replicas;
       if (!scale.ok) extra.push('connections or replicas pass outside its bounds');
+      console.log('');
+      const portal = await portalPass(options);
+      json.portal = portal.json;
+      if (!portal.ok) extra.push(`portal pages over the bound: ${portal.failures.join('; ')}`);
     }
 
     console.log('\nGoals (issue 16; figures from a shared machine are only indicative, see docs/performance.md)');
@@ -252,6 +267,23 @@ async function scalePasses(agents: number, replicas: number[], options: BenchOpt
 
 function round(n: number, digits: number): number {
   return Number(n.toFixed(digits));
+}
+
+/** The portal page-time pass (issue 15) in its own temp dir: its JSON section and whether every page held the bound. */
+async function portalPass(options: BenchOptions): Promise<{ ok: boolean; json: NonNullable<BenchJson['portal']>; failures: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'arcsim-portal-'));
+  try {
+    console.log(`Portal page time (${options.portalAlerts} alerts, ${options.portalEvents} events, ${options.portalMachines} machines, ${options.portalRequests} timed requests per page); load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    const r = await runPortalBench({
+      alerts: options.portalAlerts, events: options.portalEvents, machines: options.portalMachines, requests: options.portalRequests, dir, log: (l) => console.log(`  ${l}`),
+    });
+    console.log('');
+    console.log(formatPortal(r));
+    for (const f of r.failures) console.log(`  OVER: ${f}`);
+    return { ok: r.failures.length === 0, json: r.pages.map((p) => ({ path: p.path, p50Ms: p.p50Ms, maxMs: p.maxMs, cpuP50Ms: p.cpuP50Ms, cpuMaxMs: p.cpuMaxMs })), failures: r.failures };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The reconnect storm (issue 12) in its own temp dir; false when outside its bounds. */

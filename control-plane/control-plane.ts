@@ -212,13 +212,13 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     clock,
     health,
     metrics,
-    onRegistering: (m: MachineRow, before: MachineRow | undefined) => inventory.machineRegistered(m, before),
+    onRegistering: (registered: Array<{ machine: MachineRow; before: MachineRow | undefined }>) => inventory.machinesRegistered(registered),
     onHeartbeat: (agentId: string) => inventory.heartbeat(agentId),
     onConnectedAgain: (agentIds: string[]) => inventory.connectedAgain(agentIds),
     onRegistered: (s: AgentSession, m: MachineRow) => {
       logger.info('machine registered', { agentId: s.agentId, machine: m.resourceId });
       emitter.emit('registered', s, m);
-      inventory.provision(s.agentId, true).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
+      inventory.provisionRegistered(s.agentId).catch((err) => logger.error('provisioning failed', { agentId: s.agentId, error: String(err) }));
     },
     onIngested: (s: AgentSession, r: IngestResult) => {
       if (r.alerts.some((a) => a.created)) sinks.wake();

@@ -21,8 +21,13 @@ export const LIMITS = {
   storeRetryAfterMs: 1000,
   /** Least delay advised to an agent whose batch was over its events-per-second budget, ms. */
   rateLimitRetryAfterMs: 1000,
-  /** Registrations (claim, store, inventory merge) handled at once; the rest wait, count. */
-  maxRegistrationsInFlight: 4,
+  /**
+   * Registrations (claim, store, inventory merge) handled at once; the rest wait, count. Those in
+   * flight are stored together (one transaction, up to maxRegistrationsPerCommit) and merged together.
+   */
+  maxRegistrationsInFlight: 16,
+  /** Most registrations stored in one transaction (and merged in one more), count. */
+  maxRegistrationsPerCommit: 16,
   /**
    * Registrations (and upgraded sockets not yet registered) allowed to wait beyond those in flight,
    * count; past it an agent is refused with ARCSIM_E_BUSY and a server-advised retry delay.
@@ -30,8 +35,19 @@ export const LIMITS = {
   maxRegistrationsWaiting: 256,
   /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
   maxUpgradesPerTurn: 16,
-  /** Base delay advised to a refused (ARCSIM_E_BUSY) agent before it reconnects, ms; the server adds up to as much again in jitter. */
+  /**
+   * Delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast places
+   * free up (the first refusals of a burst), ms; the server adds up to as much again in jitter.
+   */
   busyRetryAfterMs: 2000,
+  /**
+   * Least delay advised to a refused agent from the virtual queue, ms. Once the rate at which
+   * upgraded sockets register (or leave) is measured, each refused agent is given its own turn,
+   * one measured interval after the previous refused agent's (control-plane/gateway/admission.ts).
+   */
+  busyRetryMinMs: 250,
+  /** That rate is the mean of the latest this many intervals between registrations (while others wait), count. */
+  admissionRateSamples: 64,
   /**
    * Longest a heartbeat waits in memory before it is written with the others that came meanwhile,
    * in one transaction, ms (an agent's next frame writes it sooner). 10,000 agents at 5 s are 2,000

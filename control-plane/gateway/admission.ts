@@ -1,15 +1,32 @@
+import type { Clock } from '../../lib/clock.ts';
+import { systemClock } from '../../lib/clock.ts';
+
 /**
  * Bounded admission for agent registrations (issue 12, reconnect storm): at most `inFlight`
  * registrations run at once, at most `waiting` more wait in arrival order; beyond that the caller
- * is refused and the agent told to come back after a jittered delay. Each finished registration
- * yields to the event loop (setImmediate) before the next starts, so a burst of registrations
- * runs in small slices and HTTP requests (`/api/health`) are served between them.
+ * is refused and the agent told when to come back. Each finished registration yields to the event
+ * loop (setImmediate) before the next starts, so a burst of registrations runs in small slices and
+ * HTTP requests (`/api/health`) are served between them.
+ *
+ * The advice is a virtual queue (issue 16, goal 4): the server measures how often an upgraded
+ * socket leaves the handshake (registered, or gone) while others wait, and gives each refused agent
+ * its own turn, one such interval after the turn given before it, so 10,000 agents refused at once
+ * come back about as fast as places free up instead of refusing each other again. Until enough
+ * intervals are measured (the very first refusals of the first burst) the advice is
+ * `busyRetryAfterMs` plus up to as much again.
  */
 export interface AdmissionLimits {
   maxRegistrationsInFlight: number;
   maxRegistrationsWaiting: number;
   busyRetryAfterMs: number;
+  /** Least delay advised from the virtual queue, ms. */
+  busyRetryMinMs: number;
+  /** The latest this many intervals between departures give the measured interval, count. */
+  admissionRateSamples: number;
 }
+
+/** Intervals needed before the measured one is trusted, count. */
+const MIN_SAMPLES = 8;
 
 export class Admission {
   private running = 0;
@@ -18,13 +35,40 @@ export class Admission {
   private handshaking = 0;
   /** Refusals so far (upgrades and registrations), for tests and the bench. */
   refused = 0;
+  /** The latest intervals between departures from a busy handshake (ms), a ring of `admissionRateSamples`. */
+  private readonly intervals: number[] = [];
+  private intervalsNext = 0;
+  private intervalsSum = 0;
+  /** When the last socket left the handshake, or the handshake last became busy (clock ms). */
+  private lastMark = 0;
+  /** The latest turn handed out (clock ms): the next refused agent's turn is one interval after it. */
+  private lastTurnAt = 0;
 
-  constructor(private readonly limits: AdmissionLimits, private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly random: () => number = Math.random,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
-  /** The delay to advise a refused agent: the base plus up to as much again, so refused agents spread out. */
+  /**
+   * The delay to advise a refused agent, ms: its turn in the virtual queue (one measured departure
+   * interval after the previous refused agent's turn), or, before any rate is measured, the base plus
+   * up to as much again so the first refused agents spread out.
+   */
   retryAfterMs(): number {
-    const base = this.limits.busyRetryAfterMs;
-    return base + Math.floor(this.random() * base);
+    const now = this.clock.now();
+    const interval = this.departureIntervalMs();
+    if (interval === undefined) {
+      const base = this.limits.busyRetryAfterMs;
+      return base + Math.floor(this.random() * base);
+    }
+    this.lastTurnAt = Math.max(this.lastTurnAt, now) + interval;
+    return Math.max(this.limits.busyRetryMinMs, Math.ceil(this.lastTurnAt - now));
+  }
+
+  /** The measured interval between departures, ms, or undefined before enough were seen. */
+  departureIntervalMs(): number | undefined {
+    return this.intervals.length < MIN_SAMPLES ? undefined : this.intervalsSum / this.intervals.length;
   }
 
   /** True when one more upgraded-but-unregistered socket may be accepted; counts it when so. */
@@ -33,13 +77,26 @@ export class Admission {
       this.refused++;
       return false;
     }
-    this.handshaking++;
+    // An idle handshake becoming busy: the next interval counts from now, not from the last departure.
+    if (this.handshaking++ === 0) this.lastMark = this.clock.now();
     return true;
   }
 
-  /** The socket registered or closed: it no longer counts as handshaking. */
+  /** The socket registered or closed: it no longer counts as handshaking, and its place is free. */
   leaveHandshake(): void {
-    this.handshaking = Math.max(0, this.handshaking - 1);
+    if (this.handshaking === 0) return;
+    this.handshaking--;
+    const now = this.clock.now();
+    const interval = Math.max(0, now - this.lastMark);
+    this.lastMark = now;
+    const size = Math.max(1, this.limits.admissionRateSamples);
+    if (this.intervals.length < size) this.intervals.push(interval);
+    else {
+      this.intervalsSum -= this.intervals[this.intervalsNext]!;
+      this.intervals[this.intervalsNext] = interval;
+      this.intervalsNext = (this.intervalsNext + 1) % size;
+    }
+    this.intervalsSum += interval;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
-  AGENT_TO_SERVER, decodeFrame, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
+  AGENT_TO_SERVER, decodeFrame, encodeFrame, protocolError, sqlInstanceResourceId,
   type ArcsimError, type Limits, type MessageInput, type MessageOf,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -12,6 +12,7 @@ import type { IngestQueue } from '../ingest/ingest-queue.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 import type { HeartbeatWriter } from './heartbeat-writer.ts';
+import type { RegistrationWriter } from './registration-writer.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 
 export interface SessionDeps {
@@ -30,8 +31,8 @@ export interface SessionDeps {
   claim(session: AgentSession, facts: MessageOf<'register'>['machine']): Promise<'ok' | 'clone'>;
   onRegistered(session: AgentSession, machine: MachineRow): void;
   onIngested(session: AgentSession, result: IngestResult): void;
-  /** After the machine is stored, before `registered` is sent: the inventory merges it first, so its first events already dedup by asset. */
-  onRegistering?(machine: MachineRow, before: MachineRow | undefined): Promise<void>;
+  /** Stores registrations in groups, and has the inventory merge them before `registered` is sent (so its first events already dedup by asset). */
+  registrations: Pick<RegistrationWriter, 'submit'>;
   /** After a heartbeat is recorded (a Disconnected/Expired machine turns Connected); not called when `heartbeats` writes them. */
   onHeartbeat?(agentId: string): Promise<void>;
   /** Writes heartbeats in batches (see HeartbeatWriter); without it each heartbeat is written at once. */
@@ -249,8 +250,7 @@ export class AgentSession {
   }
 
   private async register(msg: MessageOf<'register'>): Promise<void> {
-    const { store, clock } = this.deps;
-    const now = clock.now();
+    const now = this.deps.clock.now();
     const a = this.agent;
     if (this.machine) return this.sendError(protocolError('ARCSIM_E_FRAME_TYPE', 'already registered on this connection', 'type'));
     // Closed while waiting for admission: storing it as Connected now would be a lie (and wasted work in a storm).
@@ -260,25 +260,15 @@ export class AgentSession {
       return this.fail(protocolError('ARCSIM_E_IDENTITY_CLONED', `agent ${a.agentId} is connected from another host; this connection is refused`));
     }
     this.facts = msg.machine;
-    const existing = await store.machines.getMachine(a.agentId);
-    if (this.revoked) return; // revoked or deleted meanwhile: do not bring the machine back
-    let resourceId = existing?.resourceId;
-    let name = existing?.name;
-    if (!resourceId || !name) {
-      name = toMachineName(msg.machine.hostname);
-      resourceId = machineResourceId(a.subscription, a.resourceGroup, name);
-      if (await store.machines.isResourceIdTaken(resourceId, a.agentId)) {
-        // Another agent already holds this name in the resource group: keep both, visibly.
-        name = `${name.slice(0, 45)}-${a.agentId.slice(0, 8)}`;
-        resourceId = machineResourceId(a.subscription, a.resourceGroup, name);
-      }
-    }
-    const machine = await store.machines.upsertMachine({
-      agentId: a.agentId, resourceId, name, facts: msg.machine, sqlInstances: msg.sqlInstances,
-      extensions: existing?.extensions ?? msg.extensions ?? [], status: 'Connected',
-      lastHeartbeat: now, lastStatusChange: now, registeredAt: existing?.registeredAt ?? now,
+    // Stored (with the registrations waiting alongside, one transaction) and merged by the inventory.
+    const stored = await this.deps.registrations.submit({
+      agent: a, facts: msg.machine, sqlInstances: msg.sqlInstances, extensions: msg.extensions, now,
+      // Revoked or deleted meanwhile: do not bring the machine back; closed: storing it as Connected would be a lie.
+      dropped: () => this.revoked || this.ws.readyState !== this.ws.OPEN,
     });
-    await this.deps.onRegistering?.(machine, existing);
+    if (!stored) return;
+    const { machine } = stored;
+    const name = machine.name;
     this.machine = machine;
     clearTimeout(this.handshakeTimer);
     this.deps.registered?.();

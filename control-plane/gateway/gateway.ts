@@ -10,6 +10,7 @@ import { Admission } from './admission.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
 import { CommandRegistry } from './command-registry.ts';
 import { HeartbeatWriter } from './heartbeat-writer.ts';
+import { RegistrationWriter, type Registered } from './registration-writer.ts';
 import { hostDifferences } from './host-fingerprint.ts';
 
 export const AGENT_PATH = '/agent/v1';
@@ -29,28 +30,42 @@ export class Gateway {
   readonly admission: Admission;
   /** Heartbeats written in batches, not one commit each. */
   readonly heartbeats: HeartbeatWriter;
+  /** Registrations stored in groups, not two commits each. */
+  readonly registrations: RegistrationWriter;
 
   constructor(
     /** The API's own server: plain http, or https so agents connect with wss on the same port. */
     private readonly server: Server | HttpsServer,
-    private readonly store: Pick<Store, 'agents' | 'machines'>,
+    private readonly store: Pick<Store, 'agents' | 'machines' | 'transaction'>,
     private readonly limits: Limits,
     private readonly logger: Logger,
-    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim' | 'admit' | 'busyRetryAfterMs' | 'registered' | 'heartbeats'> & {
+    private readonly sessionDeps: Omit<SessionDeps, 'store' | 'limits' | 'logger' | 'commands' | 'claim' | 'admit' | 'busyRetryAfterMs' | 'registered' | 'heartbeats' | 'registrations'> & {
+      /** After a group of machines is stored, before their `registered` is sent: the inventory merges them, so their first events already dedup by asset. */
+      onRegistering?(registered: Registered[]): Promise<void>;
       onCloneSuspected?(agentId: string, differences: string[]): void;
       /** Heartbeats written in a batch turned these Disconnected/Expired machines Connected again. */
       onConnectedAgain?(agentIds: string[]): Promise<void>;
     },
   ) {
     // Frames over the limit get a typed error from the session; ws's cap (twice the limit) is the backstop.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2 });
-    this.admission = new Admission(limits);
+    // No per-message deflate (a zlib context per socket; agents' frames are small), and no client set
+    // of ws's own: `open` below already holds every session (10,000 agents, issue 16).
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2, perMessageDeflate: false, clientTracking: false });
+    // The admission measures how fast this process registers agents: real elapsed time, not the
+    // control plane's clock (which tests and playback move by hand).
+    this.admission = new Admission(limits, Math.random, { now: () => performance.now() });
     this.heartbeats = new HeartbeatWriter({
       store, flushMs: limits.heartbeatFlushMs, logger, health: sessionDeps.health,
       onConnectedAgain: (ids) => sessionDeps.onConnectedAgain?.(ids) ?? Promise.resolve(),
     });
+    this.registrations = new RegistrationWriter({
+      store, maxPerCommit: limits.maxRegistrationsPerCommit,
+      merge: (registered) => sessionDeps.onRegistering?.(registered) ?? Promise.resolve(),
+    });
     server.on('upgrade', (req, socket, head) => {
-      socket.on('error', () => socket.destroy());
+      // A plain function, not a closure: a closure here would share this handler's context and keep
+      // the request (headers and all) alive as long as the socket, ~2 KB per connected agent.
+      socket.on('error', destroySocket);
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       if (path !== AGENT_PATH) return reject(socket, 'ARCSIM_E_NOT_FOUND', `WebSocket endpoint is ${AGENT_PATH}`);
       // Refused before the key lookup and the upgrade: a storm costs one short HTTP answer per surplus agent.
@@ -111,7 +126,7 @@ export class Gateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       // The session becomes the identity's live one only when its `register` is claimed (below).
       const session = new AgentSession(ws, auth.agent, {
-        ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands, heartbeats: this.heartbeats,
+        ...this.sessionDeps, store: this.store, limits: this.limits, logger: this.logger, commands: this.commands, heartbeats: this.heartbeats, registrations: this.registrations,
         claim: (s, facts) => this.claim(s, facts, remote),
         admit: (work) => this.admission.run(work),
         busyRetryAfterMs: () => this.admission.retryAfterMs(),
@@ -181,6 +196,10 @@ export class Gateway {
     this.commands.close();
     this.wss.close();
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function reject(socket: Duplex, code: ErrorCode, detail?: string, retryAfterMs?: number): void {

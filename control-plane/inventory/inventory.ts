@@ -158,90 +158,104 @@ export class Inventory {
    * merge or the recommendations read of it changed (a reconnect of the same host, still
    * Connected), the merged inventory is already right and nothing is recomputed. A new or changed
    * machine re-merges only the items linked to it through merge keys (old and new values), so a
-   * registration costs the same with 10 or 10,000 machines stored (see mergeComponent).
+   * registration costs the same with 10 or 10,000 machines stored (see mergeComponents).
    */
   machineRegistered(machine: MachineRow, before: MachineRow | undefined): Promise<void> {
-    if (before && mergeInputOf(before) === mergeInputOf(machine)) {
-      this.registrationsSkipped++;
-      return Promise.resolve();
-    }
-    // A full recomputation already waiting reads this machine too.
+    return this.machinesRegistered([{ machine, before }]);
+  }
+
+  /**
+   * Machines stored together by a group of registrations (gateway/registration-writer.ts): each as
+   * machineRegistered, in order, the incremental merges of the group in one transaction.
+   */
+  machinesRegistered(registered: Array<{ machine: MachineRow; before: MachineRow | undefined }>): Promise<void> {
+    const changed = registered.filter(({ machine, before }) => !(before && mergeInputOf(before) === mergeInputOf(machine)));
+    this.registrationsSkipped += registered.length - changed.length;
+    if (!changed.length) return Promise.resolve();
+    // A full recomputation already waiting reads these machines too.
     if (this.queued) return this.recompute({ provisionAll: false });
-    const p = this.chain.then(() => this.mergeComponent(machine, before));
+    const p = this.chain.then(() => this.mergeComponents(changed));
     this.chain = p.catch((err) => { this.deps.logger.error('inventory merge of a registration failed', { error: String(err) }); });
     return p;
   }
 
   /** Registrations that needed no recompute (see machineRegistered), for tests and the bench. */
   registrationsSkipped = 0;
-  /** Registrations merged incrementally (mergeComponent), for tests and the bench. */
+  /** Registrations merged incrementally (mergeComponents), for tests and the bench. */
   registrationsMergedIncrementally = 0;
   private provisionAll = false;
   private mergeKeysRebuilt = false;
 
   /**
-   * Re-merges the connected component of a registered machine: every item (Arc machine, CSPM
+   * Re-merges the connected component of each registered machine (a group: one transaction): every item (Arc machine, CSPM
    * instance) sharing a merge key (control-plane/store/merge-keys.ts) with it, before or after the
    * change, transitively, plus every item of the assets those items belonged to. mergeAssets
    * decides about an item only from items sharing such a key with it, so merging the component
    * alone gives the assets a full recomputation gives; only the component's assets are replaced,
    * only its assessments rewritten, only machines whose asset changed re-provisioned.
    */
-  private async mergeComponent(machine: MachineRow, before: MachineRow | undefined): Promise<void> {
+  private async mergeComponents(registered: Array<{ machine: MachineRow; before: MachineRow | undefined }>): Promise<void> {
     if (this.closed) return;
     const { store, clock } = this.deps;
     const now = clock.now();
-    const touched = new Set<string>();
+    const agents = new Set<string>();
     await store.transaction(async (tx) => {
       await tx.inventory.assetsOfSources([]); // takes the assets lock first, as the full recompute does
       const connectors = await tx.inventory.listConnectors();
-      const machines = new Map<string, MachineRow>();
-      const instances = new Map<string, CspmResourceRow>();
-      const oldAssets = new Map<string, AssetRow>();
-      const seenItems = new Set<string>();
-      const seenKeys = new Set<string>();
-      let keys = [...new Set([...(before ? machineMergeKeys(before) : []), ...machineMergeKeys(machine)])];
-      let pending: Array<{ kind: 'arc' | 'cspm'; id: string }> = [{ kind: 'arc', id: machine.resourceId }];
-      if (before) pending.push({ kind: 'arc', id: before.resourceId });
-      while (keys.length || pending.length) {
-        keys.forEach((k) => seenKeys.add(k));
-        const found = [...pending, ...(await tx.inventory.mergeItemsWithKeys(keys))].filter((i) => !seenItems.has(`${i.kind}:${i.id}`));
-        const items = [...new Map(found.map((i) => [`${i.kind}:${i.id}`, i])).values()];
-        items.forEach((i) => seenItems.add(`${i.kind}:${i.id}`));
-        const next = new Set<string>();
-        for (const m of await tx.machines.machinesByResourceIds(items.filter((i) => i.kind === 'arc').map((i) => i.id))) {
-          machines.set(m.agentId, m);
-          machineMergeKeys(m).forEach((k) => next.add(k));
-        }
-        for (const r of await tx.inventory.cspmResourcesByResourceIds(items.filter((i) => i.kind === 'cspm').map((i) => i.id))) {
-          instances.set(`${r.connector}/${r.kind}/${r.nativeId}`, r);
-          instanceMergeKeys(r).forEach((k) => next.add(k));
-        }
-        pending = [];
-        // An item's previous asset is replaced too, so whatever else it held is re-merged with it.
-        for (const a of await tx.inventory.assetsOfSources(items)) {
-          if (oldAssets.has(a.assetId)) continue;
-          oldAssets.set(a.assetId, a);
-          for (const src of a.sources) if (!seenItems.has(`${src.kind}:${src.id}`)) pending.push(src);
-        }
-        keys = [...next].filter((k) => !seenKeys.has(k));
-      }
-      const componentMachines = [...machines.values()];
-      const componentInstances = [...instances.values()];
-      const merged = mergeAssets({ machines: componentMachines, instances: componentInstances, connectors });
-      if (this.applyMerge([...oldAssets.values()], merged, now, touched)) {
-        await tx.inventory.replaceAssetsOf([...oldAssets.keys()], merged);
-      }
-      // Assessments of the component's machines (MDE) and instances (Arc onboarding) only.
-      const assessments = evaluateRecommendations({ machines: componentMachines, resources: componentInstances, connectors, assets: merged });
-      const ids = [...componentMachines.map((m) => m.resourceId), ...componentInstances.map((r) => r.resourceId)];
-      for (const row of diffAssessments((await tx.inventory.listAssessmentsFor(ids)).filter(ownAssessment), assessments, now)) await tx.inventory.upsertAssessment(row);
-      const rids = new Set(touched);
-      touched.clear();
-      for (const m of componentMachines) if (rids.has(m.resourceId)) touched.add(m.agentId);
+      // One after the other: each reads what the ones before it wrote, as separate transactions would.
+      for (const { machine, before } of registered) await this.mergeComponentIn(tx, connectors, machine, before, now, agents);
     });
-    this.registrationsMergedIncrementally++;
-    for (const agentId of touched) if (this.deps.agents.isRegistered(agentId)) await this.provision(agentId);
+    this.registrationsMergedIncrementally += registered.length;
+    for (const agentId of agents) if (this.deps.agents.isRegistered(agentId)) await this.provision(agentId);
+  }
+
+  /** mergeComponent's work for one machine inside the group's transaction; adds the agents whose asset changed to `agents`. */
+  private async mergeComponentIn(
+    tx: StoreTx, connectors: ConnectorRow[], machine: MachineRow, before: MachineRow | undefined, now: number, agents: Set<string>,
+  ): Promise<void> {
+    const touched = new Set<string>();
+    const machines = new Map<string, MachineRow>();
+    const instances = new Map<string, CspmResourceRow>();
+    const oldAssets = new Map<string, AssetRow>();
+    const seenItems = new Set<string>();
+    const seenKeys = new Set<string>();
+    let keys = [...new Set([...(before ? machineMergeKeys(before) : []), ...machineMergeKeys(machine)])];
+    let pending: Array<{ kind: 'arc' | 'cspm'; id: string }> = [{ kind: 'arc', id: machine.resourceId }];
+    if (before) pending.push({ kind: 'arc', id: before.resourceId });
+    while (keys.length || pending.length) {
+      keys.forEach((k) => seenKeys.add(k));
+      const found = [...pending, ...(await tx.inventory.mergeItemsWithKeys(keys))].filter((i) => !seenItems.has(`${i.kind}:${i.id}`));
+      const items = [...new Map(found.map((i) => [`${i.kind}:${i.id}`, i])).values()];
+      items.forEach((i) => seenItems.add(`${i.kind}:${i.id}`));
+      const next = new Set<string>();
+      for (const m of await tx.machines.machinesByResourceIds(items.filter((i) => i.kind === 'arc').map((i) => i.id))) {
+        machines.set(m.agentId, m);
+        machineMergeKeys(m).forEach((k) => next.add(k));
+      }
+      for (const r of await tx.inventory.cspmResourcesByResourceIds(items.filter((i) => i.kind === 'cspm').map((i) => i.id))) {
+        instances.set(`${r.connector}/${r.kind}/${r.nativeId}`, r);
+        instanceMergeKeys(r).forEach((k) => next.add(k));
+      }
+      pending = [];
+      // An item's previous asset is replaced too, so whatever else it held is re-merged with it.
+      for (const a of await tx.inventory.assetsOfSources(items)) {
+        if (oldAssets.has(a.assetId)) continue;
+        oldAssets.set(a.assetId, a);
+        for (const src of a.sources) if (!seenItems.has(`${src.kind}:${src.id}`)) pending.push(src);
+      }
+      keys = [...next].filter((k) => !seenKeys.has(k));
+    }
+    const componentMachines = [...machines.values()];
+    const componentInstances = [...instances.values()];
+    const merged = mergeAssets({ machines: componentMachines, instances: componentInstances, connectors });
+    if (this.applyMerge([...oldAssets.values()], merged, now, touched)) {
+      await tx.inventory.replaceAssetsOf([...oldAssets.keys()], merged);
+    }
+    // Assessments of the component's machines (MDE) and instances (Arc onboarding) only.
+    const assessments = evaluateRecommendations({ machines: componentMachines, resources: componentInstances, connectors, assets: merged });
+    const ids = [...componentMachines.map((m) => m.resourceId), ...componentInstances.map((r) => r.resourceId)];
+    for (const row of diffAssessments((await tx.inventory.listAssessmentsFor(ids)).filter(ownAssessment), assessments, now)) await tx.inventory.upsertAssessment(row);
+    for (const m of componentMachines) if (touched.has(m.resourceId)) agents.add(m.agentId);
   }
 
   /**
@@ -344,19 +358,47 @@ export class Inventory {
    * With `resend`, operations still in flight are sent again.
    */
   async provision(agentId: string, resend = false): Promise<void> {
-    if (!this.deps.agents.isRegistered(agentId) || this.closed) return;
+    return this.provisionMany([agentId], resend);
+  }
+
+  private toProvision = new Set<string>();
+  private provisioning: Promise<void> | null = null;
+
+  /**
+   * provision(agentId, true) for a machine that just registered; those registered in the same turn
+   * of the event loop (a group of the gateway's registration writer) share one transaction.
+   */
+  provisionRegistered(agentId: string): Promise<void> {
+    this.toProvision.add(agentId);
+    this.provisioning ??= new Promise<void>((resolve, reject) => setImmediate(() => {
+      const ids = [...this.toProvision];
+      this.toProvision.clear();
+      this.provisioning = null;
+      this.provisionMany(ids, true).then(resolve, reject);
+    }));
+    return this.provisioning;
+  }
+
+  /** Each machine as provision() would, in one transaction; the plans are read once for all. */
+  private async provisionMany(agentIds: string[], resend: boolean): Promise<void> {
+    const ids = agentIds.filter((id) => this.deps.agents.isRegistered(id));
+    if (!ids.length || this.closed) return;
     const changes = await this.deps.store.transaction(async (tx) => {
-      const m = await tx.machines.getMachine(agentId);
-      if (!m || m.status !== 'Connected') return [];
       const plans = await tx.inventory.listPlans(); // sequential: one connection per transaction
-      const asset = await tx.inventory.assetOfSource('arc', m.resourceId);
-      const scope = scopeOf(m, asset, connectorOfResourceId);
-      const desired = desiredExtensions(m, plans, scope);
-      const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
-      if (r.changes.length) await tx.machines.setMachineExtensions(agentId, r.extensions);
-      return r.changes;
+      const out: Array<{ agentId: string; change: { name: string; enabled: boolean } }> = [];
+      for (const agentId of ids) {
+        const m = await tx.machines.getMachine(agentId);
+        if (!m || m.status !== 'Connected') continue;
+        const asset = await tx.inventory.assetOfSource('arc', m.resourceId);
+        const scope = scopeOf(m, asset, connectorOfResourceId);
+        const desired = desiredExtensions(m, plans, scope);
+        const r = reconcileExtensions(m.extensions, desired, resend, governedPlans(plans, scope));
+        if (r.changes.length) await tx.machines.setMachineExtensions(agentId, r.extensions);
+        for (const change of r.changes) out.push({ agentId, change });
+      }
+      return out;
     });
-    for (const c of changes) {
+    for (const { agentId, change: c } of changes) {
       this.deps.logger.info('extension', { agentId, name: c.name, enabled: c.enabled });
       this.deps.agents.setExtension(agentId, c.name, c.enabled, this.deps.commandTimeoutMs)
         .then((result) => this.extensionResult(agentId, c.name, c.enabled, result.ok, result.message))

@@ -1,5 +1,5 @@
 import { parseResourceId } from '../../protocol/resource-ids.ts';
-import type { AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow } from '../store/index.ts';
+import type { AssessmentCount, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow } from '../store/index.ts';
 import { scanSqlInstance } from '../vulnerabilities/sql-va-rules.ts';
 
 /**
@@ -220,14 +220,21 @@ const WEIGHT = { High: 3, Medium: 2, Low: 1 } as const;
  * resource in the subscription is worth its severity weight in points (High 3, Medium 2, Low 1)
  * and earns them in proportion to its healthy resources; score = earned / possible × 100.
  */
-export function secureScores(rows: AssessmentRow[]): Array<{ subscription: string; score: number; current: number; max: number; recommendations: number; unhealthy: number }> {
+export function secureScores(rows: AssessmentRow[]): SecureScore[] {
+  return secureScoresOf(rows.map((r) => ({ assessmentKey: r.assessmentKey, subscription: r.subscription, status: r.status, notApplicable: !!r.details.notApplicable, count: 1 })));
+}
+
+export interface SecureScore { subscription: string; score: number; current: number; max: number; recommendations: number; unhealthy: number }
+
+/** secureScores from assessment counts (AssessmentCount rows: the store groups them in SQL). */
+export function secureScoresOf(counts: Array<Pick<AssessmentCount, 'assessmentKey' | 'subscription' | 'status' | 'notApplicable' | 'count'>>): SecureScore[] {
   const subs = new Map<string, Map<string, { healthy: number; total: number }>>();
-  for (const r of rows) {
-    if (r.details.notApplicable) continue;
+  for (const r of counts) {
+    if (r.notApplicable) continue;
     const byRec = subs.get(r.subscription) ?? new Map();
     const c = byRec.get(r.assessmentKey) ?? { healthy: 0, total: 0 };
-    c.total++;
-    if (r.status === 'Healthy') c.healthy++;
+    c.total += r.count;
+    if (r.status === 'Healthy') c.healthy += r.count;
     byRec.set(r.assessmentKey, c);
     subs.set(r.subscription, byRec);
   }

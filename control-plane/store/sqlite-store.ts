@@ -127,7 +127,7 @@ export interface SqliteStoreOptions {
 }
 
 /** The events indexes a scratch store does without (migration 014 lists the query each serves). */
-export const SCRATCH_DROPPED_INDEXES = ['events_agent_ts', 'events_detonation', 'events_tbl_ts', 'events_file_certificates'] as const;
+export const SCRATCH_DROPPED_INDEXES = ['events_agent_ts', 'events_detonation', 'events_tbl_ts', 'events_file_certificates', 'events_agent_action_ts'] as const;
 
 /**
  * Opens (and migrates) the embedded SQLite store: WAL journal, foreign keys on, NORMAL sync

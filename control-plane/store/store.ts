@@ -157,6 +157,23 @@ export interface AssetRow {
   sources: Array<{ kind: 'arc' | 'cspm'; id: string }>;
 }
 
+/** A page of the inventory: the portal's filters (all optional), sort and window. */
+export interface AssetPageQuery {
+  /** Has a source of this kind: an Arc machine, or a CSPM resource of an AWS / GCP connector. */
+  source?: 'Arc' | 'AWS' | 'GCP';
+  /** One of its clouds: a machine's provider (`On-premises` for none), a resource's connector's. */
+  cloud?: string;
+  /** Its (first) Arc machine's status; `none`: no Arc machine. */
+  arcStatus?: string;
+  confidence?: string;
+  /** Case-insensitive text in its name or any source's name or resource id. */
+  search?: string;
+  sort: 'name' | 'confidence' | 'arcStatus' | 'cloud' | 'sources';
+  dir: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+}
+
 export interface PlanRow {
   scopeKind: 'subscription' | 'connector';
   scope: string;
@@ -174,6 +191,16 @@ export interface AssessmentRow {
   details: Record<string, unknown>;
   firstSeen: number;
   statusChanged: number;
+}
+
+/** Assessments of one recommendation in one subscription with one status and applicability. */
+export interface AssessmentCount {
+  assessmentKey: string;
+  subscription: string;
+  status: AssessmentRow['status'];
+  /** details.notApplicable: the resource is out of the recommendation's scope (no score weight). */
+  notApplicable: boolean;
+  count: number;
 }
 
 export interface AlertSourceRow {
@@ -611,6 +638,11 @@ export interface InventoryRepository {
   /** The asset a source (Arc machine or CSPM resource, by resource id) belongs to. */
   assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined>;
   listAssets(): Promise<AssetRow[]>;
+  /**
+   * One page of the merged inventory as the portal shows it (filters AND-ed, one sort, ties by
+   * name then asset key), how many assets pass the filters (`total`) and how many are stored (`all`).
+   */
+  pageAssets(query: AssetPageQuery): Promise<{ rows: AssetRow[]; total: number; all: number }>;
   /** Replaces the merge result with `assets` (rows whose content did not change keep their updatedAt). */
   replaceAssets(assets: AssetRow[]): Promise<void>;
   /** CSPM resources (deleted ones included) with these resource ids. */
@@ -631,6 +663,10 @@ export interface InventoryRepository {
   setPlan(row: PlanRow): Promise<void>;
   listPlans(): Promise<PlanRow[]>;
   listAssessments(): Promise<AssessmentRow[]>;
+  /** How many assessments per recommendation, subscription, status and applicability (grouped in SQL). */
+  assessmentCounts(): Promise<AssessmentCount[]>;
+  /** Of each recommendation in `keys`, its unhealthy applicable resources `offset`..`offset + limit` by resource id. */
+  unhealthyAssessments(keys: string[], page: { offset: number; limit: number }): Promise<AssessmentRow[]>;
   upsertAssessment(row: AssessmentRow): Promise<void>;
 }
 
@@ -640,6 +676,8 @@ export interface RunsRepository {
   insertTestRun(run: TestRunRow): Promise<void>;
   /** Newest first, without suite and result bodies. */
   listTestRuns(limit?: number): Promise<Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>>;
+  /** One page of the stored runs in listTestRuns' order (newest first, then id), and how many are stored. */
+  pageTestRuns(page: { offset: number; limit: number }): Promise<{ rows: Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>; total: number }>;
   getTestRun(runId: string): Promise<TestRunRow | undefined>;
 }
 
@@ -713,7 +751,7 @@ export interface KeysRepository {
  */
 export interface StoreTx {
   readonly agents: Pick<AgentsRepository, 'getAgent'>;
-  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions'>;
+  readonly machines: Pick<MachinesRepository, 'getMachine' | 'listMachines' | 'machinesByResourceIds' | 'setMachineExtensions' | 'isResourceIdTaken' | 'upsertMachine'>;
   readonly events: Omit<EventsRepository, 'countEvents' | 'listEvents' | 'latestFileCertificates' | 'deviceTimeline'>;
   readonly alerts: Omit<AlertsRepository, 'listAlerts' | 'alertEvents' | 'pageAlerts' | 'alertCountsOverTime' | 'alertCounts'>;
   readonly incidents: Omit<IncidentsRepository, 'listIncidents' | 'recentIncidents' | 'pageIncidents'>;

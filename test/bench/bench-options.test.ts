@@ -48,3 +48,25 @@ test('the goal lines: each of the issue\'s bounds, met just inside it and not me
   const out = goalLines(outside);
   assert.deepEqual(out.map((l) => l.endsWith('NOT met')), [true, false, true, true, true], out.join('\n'));
 });
+
+test('--portal: the portal page-time pass alone, with the issue\'s sizes by default (10,000 alerts, 1,000,000 events); --all includes it', () => {
+  const d = readOptions(['--portal'], {});
+  assert.equal(d.portal, true);
+  assert.equal(d.portalAlerts, 10_000);
+  assert.equal(d.portalEvents, 1_000_000);
+  const o = readOptions(['--portal', '--portal-alerts', '500', '--portal-events', '20000', '--json', '/tmp/p.json'], {});
+  assert.deepEqual([o.portalAlerts, o.portalEvents, o.json], [500, 20_000, '/tmp/p.json']);
+  assert.equal(readOptions([], { BENCH_PORTAL: '1', BENCH_PORTAL_ALERTS: '7' }).portalAlerts, 7);
+  assert.throws(() => readOptions(['--portal', '--all'], {}), /--portal/);
+  assert.throws(() => readOptions(['--portal', '--storm'], {}), /--portal/);
+  assert.throws(() => readOptions(['--portal-alerts', '0'], {}), /--portal-alerts/);
+  assert.throws(() => readOptions(['--portal-machines', '1'], {}), /--portal-machines/);
+});
+
+test('the portal goal line: the slowest page\'s max against 300 ms, met at the bound and not met just over it', () => {
+  const page = (path: string, maxMs: number) => ({ path, p50Ms: maxMs / 2, maxMs, cpuP50Ms: 1, cpuMaxMs: 2 });
+  const met = goalLines({ ...machine, portal: [page('/portal', 120), page('/portal/alerts', 300)] });
+  assert.deepEqual(met, ['portal (issue 15): slowest page /portal/alerts max 300 ms server time (every page <= 300 ms): met']);
+  const over = goalLines({ ...machine, portal: [page('/portal', 300.1), page('/portal/alerts', 12)] });
+  assert.match(over[0]!, /slowest page \/portal max 300\.1 ms .*: NOT met$/);
+});

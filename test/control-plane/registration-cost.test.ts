@@ -197,3 +197,49 @@ test('registrations keep the merged inventory equal to a full recomputation afte
   // New and changed machines went through the incremental merge, not the full recomputation.
   assert.ok(cp.inventory.registrationsMergedIncrementally > 40, `only ${cp.inventory.registrationsMergedIncrementally} registrations were merged incrementally`);
 });
+
+test('16 agents registering at once are stored and merged in shared transactions, not three each (issue 16, goal 4)', async () => {
+  const dir = tempDir();
+  const store = openSqliteStore({ file: join(dir, 'arcsim.db') });
+  const agents = await seed(store, 10, 16, true);
+  // The real store; only the calls that open a transaction are counted: `transaction`, and a machine upsert outside one (atomic on its own).
+  const tally = { transactions: 0 };
+  const machines = new Proxy(store.machines, {
+    get(obj, prop) {
+      const value = Reflect.get(obj, prop, obj) as unknown;
+      if (prop === 'upsertMachine') return (...args: unknown[]) => { tally.transactions++; return (value as (...a: unknown[]) => unknown).apply(obj, args); };
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(obj) : value;
+    },
+  });
+  const counting = new Proxy(store, {
+    get(obj, prop) {
+      if (prop === 'machines') return machines;
+      const value = Reflect.get(obj, prop, obj) as unknown;
+      if (prop === 'transaction') return (...args: unknown[]) => { tally.transactions++; return (value as (...a: unknown[]) => unknown).apply(obj, args); };
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(obj) : value;
+    },
+  });
+  const cp = createControlPlane({ store: counting, config: { port: 0, host: '127.0.0.1', inventory: { schedulePulls: false } } });
+  const url = await cp.listen();
+  try {
+    await cp.inventory.idle();
+    const sockets = await Promise.all(agents.map((a) => RawAgent.connect(url, a)));
+    tally.transactions = 0;
+    const registered = await Promise.all(sockets.map((s, i) => s.register(factsFor('new', agents[i]!.index))));
+    await cp.inventory.idle();
+    // Provisioning follows `registered` on the next turn of the loop; let it open its transaction.
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(new Set(registered.map((r) => r.machineId)).size, 16, 'each agent got its own machine');
+    assert.equal(cp.inventory.registrationsMergedIncrementally, 16, 'every new machine was merged');
+    console.log(`transactions for 16 registrations at once: ${tally.transactions}`);
+    // One by one, each new machine took three: its upsert, its inventory merge, its provisioning (48 here).
+    // Grouped: a store write, a merge and a provisioning per group (3 when all 16 arrive together).
+    assert.ok(tally.transactions < 16, `${tally.transactions} transactions for 16 registrations`);
+    for (const s of sockets) s.close();
+    await Promise.all(sockets.map((s) => s.closed));
+  } finally {
+    await cp.close();
+    await store.close();
+    cleanup(dir);
+  }
+});

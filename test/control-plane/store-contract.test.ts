@@ -1032,6 +1032,8 @@ test('SQLite events: a rowid table, deduplicated by a UNIQUE (ReportId, agent) i
       const indexes = db.prepare(`SELECT name, "unique" AS u, partial FROM pragma_index_list('events') ORDER BY name`).all() as Array<{ name: string; u: number; partial: number }>;
       const columns = (name: string) => (db.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as Array<{ name: string }>).map((c) => c.name);
       assert.deepEqual(indexes.map((i) => [i.name, columns(i.name), i.u, i.partial]), [
+        // The middle column is the expression json_extract(data, '$.ActionType') (migration 023), which has no name.
+        ['events_agent_action_ts', ['agent_id', null, 'ts'], 0, 0],
         ['events_agent_tbl_ts', ['agent_id', 'tbl', 'ts'], 0, 0],
         ['events_agent_ts', ['agent_id', 'ts'], 0, 0],
         ['events_detonation', ['detonation_id'], 0, 1],
@@ -1046,6 +1048,22 @@ test('SQLite events: a rowid table, deduplicated by a UNIQUE (ReportId, agent) i
       assert.match(plan(`SELECT data FROM events WHERE detonation_id = ? ORDER BY ts, report_id LIMIT 10`, 'd'), /USING INDEX events_detonation/);
       // The portal's device timeline of one table (migration 020).
       assert.match(plan(`SELECT data FROM events WHERE agent_id = ? AND tbl = ? ORDER BY ts DESC, report_id DESC LIMIT 101`, 'a', 'DeviceProcessEvents'), /USING INDEX events_agent_tbl_ts/);
+      // ... and of one action type (migration 023): the expression index, with the equality on both its leading columns.
+      assert.match(plan(`SELECT data FROM events WHERE agent_id = ? AND json_extract(data, '$.ActionType') = ? ORDER BY ts DESC, report_id DESC LIMIT 101`, 'a', 'FileCreated'),
+        /USING INDEX events_agent_action_ts \(agent_id=\? AND <expr>=\?/);
+      // The portal's alert reads (migration 023): the overview chart's counts since a time on a covering
+      // index; one severity walks (severity, end_time) in time order, so a page needs no sort of every match.
+      assert.match(plan(`SELECT CAST((time_generated - ?) / ? AS INTEGER) AS b, severity, COUNT(*) AS n FROM alerts WHERE time_generated >= ? GROUP BY b, severity ORDER BY b`, 0, 1, 0),
+        /USING COVERING INDEX alerts_generated/);
+      const severityPage = plan(`SELECT a.* FROM alerts a WHERE a.severity = ? ORDER BY a.end_time DESC, a.system_alert_id DESC LIMIT 50 OFFSET 0`, 'High');
+      assert.match(severityPage, /USING INDEX alerts_severity_time/);
+      assert.doesNotMatch(severityPage, /TEMP B-TREE FOR ORDER BY/);
+      // Pages of the whole list, newest first or by name, walk an index that holds the id tie-breaker: no sort of every alert.
+      for (const order of [`a.end_time DESC, a.system_alert_id DESC`, `(a.properties ->> '$.alertDisplayName') DESC, a.system_alert_id DESC`]) {
+        const page = plan(`SELECT a.* FROM alerts a ORDER BY ${order} LIMIT 50 OFFSET 9950`);
+        assert.match(page, /USING INDEX alerts_(end_time_id|name_id)/, order);
+        assert.doesNotMatch(page, /TEMP B-TREE/, order);
+      }
       assert.match(plan(`SELECT data FROM events WHERE tbl = ? AND ts >= ? ORDER BY ts DESC, report_id DESC LIMIT 10`, 't', 0), /USING INDEX events_tbl_ts/);
       assert.match(plan(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT 10`), /USING INDEX events_(file_certificates|tbl_ts)/);
     } finally {

@@ -46,6 +46,25 @@ export async function inventoryView(store: Store): Promise<AssetView[]> {
   return assets.map((a) => assetView(a, byMachine, byResource, byConnector, plans));
 }
 
+/**
+ * One page of the inventory, filtered and sorted in SQL (InventoryRepository.pageAssets): only the
+ * page's assets are resolved to their machines and CSPM resources. `total` passes the filter, `all` is stored.
+ */
+export async function inventoryPage(store: Store, f: InventoryFilter, page: { offset: number; limit: number }): Promise<{ rows: AssetView[]; total: number; all: number }> {
+  const { rows, total, all } = await store.inventory.pageAssets({
+    source: f.source, cloud: f.cloud, arcStatus: f.arcStatus, confidence: f.confidence, search: f.search || undefined, sort: f.sort, dir: f.dir, ...page,
+  });
+  const ids = (kind: 'arc' | 'cspm') => [...new Set(rows.flatMap((a) => a.sources.filter((s) => s.kind === kind).map((s) => s.id)))];
+  const [machines, resources, connectors, plans] = await Promise.all([
+    store.machines.machinesByResourceIds(ids('arc')), store.inventory.cspmResourcesByResourceIds(ids('cspm')),
+    store.inventory.listConnectors(), store.inventory.listPlans(),
+  ]);
+  const byMachine = new Map(machines.map((m) => [m.resourceId, m]));
+  const byResource = new Map(resources.map((r) => [r.resourceId, r]));
+  const byConnector = new Map(connectors.map((c) => [c.name, c]));
+  return { rows: rows.map((a) => assetView(a, byMachine, byResource, byConnector, plans)), total, all };
+}
+
 function assetView(a: AssetRow, machines: Map<string, MachineRow>, resources: Map<string, CspmResourceRow>, connectors: Map<string, ConnectorRow>, plans: PlanRow[]): AssetView {
   const arc = a.sources.filter((s) => s.kind === 'arc').map((s) => machines.get(s.id)).filter((m): m is MachineRow => !!m);
   const cspm = a.sources.filter((s) => s.kind === 'cspm').map((s) => resources.get(s.id)).filter((r): r is CspmResourceRow => !!r);
@@ -74,31 +93,4 @@ function assetView(a: AssetRow, machines: Map<string, MachineRow>, resources: Ma
     }),
     conflicts: a.conflicts,
   };
-}
-
-const CONFIDENCE_RANK = { strong: 2, probable: 1, single: 0 } as const;
-
-/** The rows that pass the filter, in its order. */
-export function filterAssets(rows: AssetView[], f: InventoryFilter): AssetView[] {
-  const text = f.search?.toLowerCase();
-  const kept = rows.filter((a) =>
-    (!f.source || a.sources.some((s) => s.kind === f.source)) &&
-    (!f.cloud || a.clouds.includes(f.cloud)) &&
-    (!f.arcStatus || (f.arcStatus === 'none' ? a.arcStatus === null : a.arcStatus === f.arcStatus)) &&
-    (!f.confidence || a.confidence === f.confidence) &&
-    (!text || a.name.toLowerCase().includes(text) || a.sources.some((s) => s.name.toLowerCase().includes(text) || s.resourceId.toLowerCase().includes(text))));
-  const key = (a: AssetView): string | number => {
-    switch (f.sort) {
-      case 'confidence': return CONFIDENCE_RANK[a.confidence];
-      case 'arcStatus': return a.arcStatus ?? '';
-      case 'cloud': return a.clouds.join(',');
-      case 'sources': return a.sources.length;
-      default: return a.name.toLowerCase();
-    }
-  };
-  const sign = f.dir === 'asc' ? 1 : -1;
-  return kept.sort((x, y) => {
-    const a = key(x), b = key(y);
-    return (a < b ? -1 : a > b ? 1 : x.name.localeCompare(y.name)) * sign;
-  });
 }

@@ -1,5 +1,5 @@
 import type { AssessmentRow, Store } from '../../store/index.ts';
-import { RECOMMENDATION_BY_KEY, secureScores } from '../../inventory/recommendations.ts';
+import { RECOMMENDATION_BY_KEY, secureScoresOf, type SecureScore } from '../../inventory/recommendations.ts';
 import { PLANS } from '../../inventory/plans.ts';
 
 export interface RecommendationView {
@@ -7,32 +7,42 @@ export interface RecommendationView {
   displayName: string;
   severity: 'High' | 'Medium' | 'Low';
   remediation: string;
+  /** Unhealthy (applicable) resources: how many, and the window of them asked for (by resource id). */
+  unhealthyCount: number;
   unhealthy: AssessmentRow[];
   healthy: number;
   notApplicable: number;
 }
 
+const RANK = { High: 0, Medium: 1, Low: 2 } as const;
+
 /**
- * Recommendations with their affected resources and the secure score per subscription, from the
- * stored assessments (one per recommendation and resource: the fleet's size, never the alerts').
+ * Recommendations with their counts and the secure score per subscription, from assessment counts
+ * grouped in SQL (never every assessment row), most severe first, then most unhealthy, then by name.
+ * `unhealthy` is left empty: fillAffected reads a page of it for the recommendations shown.
  */
-export async function posture(store: Store): Promise<{ recommendations: RecommendationView[]; scores: ReturnType<typeof secureScores> }> {
-  const rows = await store.inventory.listAssessments();
+export async function posture(store: Store): Promise<{ recommendations: RecommendationView[]; scores: SecureScore[] }> {
+  const counts = await store.inventory.assessmentCounts();
   const byKey = new Map<string, RecommendationView>();
-  for (const r of rows) {
-    const rec = RECOMMENDATION_BY_KEY.get(r.assessmentKey);
-    const v = byKey.get(r.assessmentKey) ?? {
-      key: r.assessmentKey, displayName: rec?.displayName ?? r.assessmentKey, severity: rec?.severity ?? 'Low', remediation: rec?.remediation ?? '',
-      unhealthy: [], healthy: 0, notApplicable: 0,
+  for (const c of counts) {
+    const rec = RECOMMENDATION_BY_KEY.get(c.assessmentKey);
+    const v = byKey.get(c.assessmentKey) ?? {
+      key: c.assessmentKey, displayName: rec?.displayName ?? c.assessmentKey, severity: rec?.severity ?? 'Low', remediation: rec?.remediation ?? '',
+      unhealthyCount: 0, unhealthy: [], healthy: 0, notApplicable: 0,
     };
-    if (r.details.notApplicable) v.notApplicable++;
-    else if (r.status === 'Unhealthy') v.unhealthy.push(r);
-    else v.healthy++;
-    byKey.set(r.assessmentKey, v);
+    if (c.notApplicable) v.notApplicable += c.count;
+    else if (c.status === 'Unhealthy') v.unhealthyCount += c.count;
+    else v.healthy += c.count;
+    byKey.set(c.assessmentKey, v);
   }
-  const rank = { High: 0, Medium: 1, Low: 2 } as const;
-  const recommendations = [...byKey.values()].sort((a, b) => rank[a.severity] - rank[b.severity] || b.unhealthy.length - a.unhealthy.length || a.displayName.localeCompare(b.displayName));
-  return { recommendations, scores: secureScores(rows) };
+  const recommendations = [...byKey.values()].sort((a, b) => RANK[a.severity] - RANK[b.severity] || b.unhealthyCount - a.unhealthyCount || a.displayName.localeCompare(b.displayName));
+  return { recommendations, scores: secureScoresOf(counts) };
+}
+
+/** Fills each view's `unhealthy` with its unhealthy resources `offset`..`offset + limit` (by resource id), in one query. */
+export async function fillAffected(store: Store, views: RecommendationView[], page: { offset: number; limit: number }): Promise<void> {
+  const byKey = new Map(views.map((v) => [v.key, v]));
+  for (const row of await store.inventory.unhealthyAssessments([...byKey.keys()], page)) byKey.get(row.assessmentKey)?.unhealthy.push(row);
 }
 
 /** The Defender plans switched on, by scope. */

@@ -1,8 +1,11 @@
 import type { Cell, RunResult } from '../../../protocol/index.ts';
 import type { Store } from '../../store/index.ts';
 
-/** Stored test runs, newest first (the store's listing has no suite or result bodies). */
+/** Stored test runs, newest first, at most `limit` (the store's listing has no suite or result bodies). */
 export const runList = (store: Store, limit: number) => store.runs.listTestRuns(limit);
+
+/** One page of the stored test runs, newest first, and how many there are (paged in SQL; no suite or result bodies). */
+export const runPage = (store: Store, page: { offset: number; limit: number }) => store.runs.pageTestRuns(page);
 
 /** A stored run's result, or undefined. */
 export async function runResult(store: Store, runId: string): Promise<RunResult | undefined> {

@@ -4,7 +4,7 @@ import { filterBar } from '../components/filter-bar.ts';
 import { dataTable, type Column } from '../components/table.ts';
 import { emptyState } from '../components/empty.ts';
 import { html } from '../html.ts';
-import { filterAssets, inventoryView, type AssetView } from '../data/inventory.ts';
+import { inventoryPage, type AssetView } from '../data/inventory.ts';
 import { ChoiceParam, offsetOf, PageParam, PORTAL_LIMITS, TextParam } from '../data/paging.ts';
 import { definePage } from '../page.ts';
 
@@ -39,10 +39,10 @@ export default definePage({
   summary: 'Inventory: merged assets and their sources',
   query: Query,
   async handle({ store }, { query }) {
-    const all = await inventoryView(store);
-    const rows = filterAssets(all, { source: query.source, cloud: query.cloud, arcStatus: query.arc, confidence: query.confidence, search: query.q, sort: query.sort, dir: query.dir });
     const size = PORTAL_LIMITS.pageSize;
-    const page = rows.slice(offsetOf(query.page, size), offsetOf(query.page, size) + size);
+    const { rows: page, total, all } = await inventoryPage(store,
+      { source: query.source, cloud: query.cloud, arcStatus: query.arc, confidence: query.confidence, search: query.q, sort: query.sort, dir: query.dir },
+      { offset: offsetOf(query.page, size), limit: size });
     const params = { source: query.source, cloud: query.cloud, arc: query.arc, confidence: query.confidence, q: query.q };
     return {
       kind: 'page', title: 'Inventory', nav: 'inventory',
@@ -57,9 +57,9 @@ export default definePage({
         ],
       })}
 ${dataTable({
-  id: 'inventory-table', caption: `${rows.length} of ${all.length} assets`, path: '/portal/inventory', params, columns: COLUMNS, rows: page,
-  state: { sort: query.sort, dir: query.dir, page: query.page, pageSize: size, total: rows.length }, rowId: (a) => a.assetId,
-  empty: emptyState(all.length ? 'No asset matches these filters.' : 'No asset yet.', all.length ? undefined : 'Enroll an agent or add a CSPM connector (arcsim lab does both).'),
+  id: 'inventory-table', caption: `${total} of ${all} assets`, path: '/portal/inventory', params, columns: COLUMNS, rows: page,
+  state: { sort: query.sort, dir: query.dir, page: query.page, pageSize: size, total }, rowId: (a) => a.assetId,
+  empty: emptyState(all ? 'No asset matches these filters.' : 'No asset yet.', all ? undefined : 'Enroll an agent or add a CSPM connector (arcsim lab does both).'),
 })}`,
     };
   },

@@ -41,7 +41,7 @@ export default definePage({
       label: s, color: COLORS[s],
       values: x.map((t) => overTime.filter((o) => o.severity === s && o.bucket === t * 1000).reduce((n, o) => n + o.count, 0)),
     }));
-    const recBySeverity = (['High', 'Medium', 'Low'] as const).map((s) => ({ s, n: recommendations.filter((r) => r.severity === s && r.unhealthy.length > 0).length }));
+    const recBySeverity = (['High', 'Medium', 'Low'] as const).map((s) => ({ s, n: recommendations.filter((r) => r.severity === s && r.unhealthyCount > 0).length }));
     return {
       kind: 'page', title: 'Overview', nav: 'overview',
       body: html`${tiles([

@@ -113,9 +113,14 @@ export class AlertsRepo extends RepositoryBase implements AlertsRepository {
     const inList = (col: string) => (d === 'sqlite' ? `${col} IN (SELECT value FROM json_each(?))` : `${col} IN (SELECT json_array_elements_text(?::json))`);
     const join = q.product ? 'JOIN alert_copies c ON c.system_alert_id = a.system_alert_id AND c.product = ?' : '';
     const list = <T extends string>(v: T | T[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
-    const w = new Where()
-      .whenList(list(q.severity), inList('a.severity'))
-      .whenList(list(q.status), inList(statusCol))
+    // One value is `col = ?`: the (col, end_time) index then yields rows already in time order, so a
+    // page stops after LIMIT rows; an IN list is a set of ranges, sorted whole before the LIMIT.
+    const oneOrList = (w: Where, values: string[] | undefined, col: string) =>
+      (values?.length === 1 ? w.when(values[0], `${col} = ?`) : w.whenList(values, inList(col)));
+    const w = new Where();
+    oneOrList(w, list(q.severity), 'a.severity');
+    oneOrList(w, list(q.status), statusCol);
+    w
       .when(q.alertType, 'a.alert_type = ?')
       .when(q.resourceId, 'a.resource_id = ?')
       .when(q.machine && `%/machines/${q.machine.replace(/[\\%_]/g, (c) => `\\${c}`)}`, `a.resource_id LIKE ? ESCAPE '\\'`)

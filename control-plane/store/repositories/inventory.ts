@@ -1,10 +1,10 @@
-import { sql, Where, type DialectSql } from '../sql.ts';
+import { sql, sqlPer, Where, type DialectSql } from '../sql.ts';
 import {
   bit, toAssessment, toAsset, toConnector, toCspmResource, toPlan, toSnapshot,
   type AssessmentCols, type AssetCols, type ConnectorCols, type CspmResourceCols, type PlanCols, type SnapshotCols,
 } from '../row-decoding.ts';
 import type {
-  AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
+  AssessmentCount, AssessmentRow, AssetPageQuery, AssetRow, ConnectorRow, CspmResourceRow, InventoryRepository, PlanRow, SnapshotLogRow,
 } from '../store.ts';
 import { RepositoryBase } from './base.ts';
 import { instanceMergeKeys } from '../merge-keys.ts';
@@ -39,6 +39,24 @@ const Q = {
   deleteAssetsIn: sql((d) => `DELETE FROM assets WHERE ${d.inList('asset_id')}`),
   assessmentsFor: sql((d) => `SELECT * FROM assessments WHERE ${d.inList('resource_id')} ORDER BY assessment_key, resource_id`),
   listAssets: sql((d) => `SELECT a.*, ${assetSources(d)} FROM assets a ORDER BY a.asset_key`),
+  countAssets: sql(`SELECT COUNT(*) AS n FROM assets`),
+  // Recommendations: counts per recommendation, subscription and state; a not-applicable row has
+  // details.notApplicable true (JSON true is 1 to SQLite's json_extract).
+  assessmentCounts: sqlPer({
+    sqlite: `SELECT assessment_key, subscription, status, COALESCE(json_extract(details, '$.notApplicable'), 0) = 1 AS na, COUNT(*) AS n
+             FROM assessments GROUP BY assessment_key, subscription, status, na ORDER BY assessment_key, subscription, status, na`,
+    postgres: `SELECT assessment_key, subscription, status, COALESCE(details->>'notApplicable', '') = 'true' AS na, COUNT(*) AS n
+               FROM assessments GROUP BY assessment_key, subscription, status, na ORDER BY assessment_key, subscription, status, na`,
+  }),
+  // The first `limit` unhealthy (applicable) resources of each recommendation after `offset`, on the (key, resource) key.
+  unhealthyAssessments: sqlPer({
+    sqlite: `SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY assessment_key ORDER BY resource_id) AS rn FROM assessments a
+             WHERE a.status = 'Unhealthy' AND COALESCE(json_extract(a.details, '$.notApplicable'), 0) <> 1 AND a.assessment_key IN (SELECT value FROM json_each(?)))
+             WHERE rn > ? AND rn <= ? ORDER BY assessment_key, resource_id`,
+    postgres: `SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY assessment_key ORDER BY resource_id) AS rn FROM assessments a
+               WHERE a.status = 'Unhealthy' AND COALESCE(a.details->>'notApplicable', '') <> 'true' AND a.assessment_key IN (SELECT json_array_elements_text(?::json))) x
+               WHERE rn > ? AND rn <= ? ORDER BY assessment_key, resource_id`,
+  }),
   deleteAssetSources: sql(`DELETE FROM asset_sources`),
   deleteAssets: sql(`DELETE FROM assets`),
   insertAssets: sql((d) => `INSERT INTO assets (asset_id, asset_key, confidence, conflicts, reasons, updated_at)
@@ -163,6 +181,64 @@ export class InventoryRepo extends RepositoryBase implements InventoryRepository
     return (await this.ex.all<AssetCols>(Q.listAssets)).map(toAsset);
   }
 
+  async pageAssets(q: AssetPageQuery): Promise<{ rows: AssetRow[]; total: number; all: number }> {
+    const pg = this.ex.dialect === 'postgres';
+    const provider = pg ? `(m.facts->'cloudMetadata'->>'provider')` : `json_extract(m.facts, '$.cloudMetadata.provider')`;
+    // '?' (a resource whose connector is gone), spelled without a literal ? (that is a placeholder here).
+    const unknown = pg ? 'chr(63)' : 'char(63)';
+    // One row per source the asset's sources resolve to (an Arc machine, or a CSPM resource and its
+    // connector), with what the inventory shows of it: the view's name, cloud and source kind.
+    const src = `SELECT s.asset_id, s.source_id, m.resource_id AS m_rid, m.name AS m_name, m.status AS m_status,
+        r.resource_id AS r_rid, r.name AS r_name, r.deleted_at AS r_deleted,
+        CASE WHEN m.resource_id IS NOT NULL THEN (CASE WHEN ${provider} = 'N/A' THEN 'On-premises' ELSE ${provider} END)
+             WHEN r.resource_id IS NOT NULL THEN COALESCE(c.provider, ${unknown}) END AS cloud,
+        CASE WHEN m.resource_id IS NOT NULL THEN 'Arc' WHEN r.resource_id IS NOT NULL THEN COALESCE(c.provider, 'AWS') END AS kind
+      FROM asset_sources s
+      LEFT JOIN machines m ON s.source_kind = 'arc' AND m.resource_id = s.source_id
+      LEFT JOIN cspm_resources r ON s.source_kind = 'cspm' AND r.resource_id = s.source_id
+      LEFT JOIN connectors c ON c.name = r.connector`;
+    const first = (col: string, cond: string) => `(SELECT x.${col} FROM src x WHERE x.asset_id = a.asset_id AND ${cond} ORDER BY x.source_id LIMIT 1)`;
+    const clouds = pg
+      ? `(SELECT string_agg(DISTINCT x.cloud, ',' ORDER BY x.cloud) FROM src x WHERE x.asset_id = a.asset_id)`
+      : `(SELECT group_concat(DISTINCT x.cloud ORDER BY x.cloud) FROM src x WHERE x.asset_id = a.asset_id)`;
+    // The view of each asset (data/inventory.ts assetView): the name of its first live CSPM
+    // resource, else of its Arc machine, else of any CSPM resource, else its key.
+    const view = `WITH src AS (${src}), v AS (SELECT a.asset_id, a.asset_key, a.confidence,
+        COALESCE(${first('r_name', 'x.r_rid IS NOT NULL AND x.r_deleted IS NULL')}, ${first('m_name', 'x.m_rid IS NOT NULL')}, ${first('r_name', 'x.r_rid IS NOT NULL')}, a.asset_key) AS name,
+        ${first('m_status', 'x.m_rid IS NOT NULL')} AS arc_status,
+        COALESCE(${clouds}, '') AS clouds,
+        (SELECT COUNT(*) FROM src x WHERE x.asset_id = a.asset_id AND x.kind IS NOT NULL) AS n_sources
+      FROM assets a)`;
+    const w = new Where()
+      .when(q.source, 'EXISTS (SELECT 1 FROM src x WHERE x.asset_id = v.asset_id AND x.kind = ?)')
+      .when(q.cloud, 'EXISTS (SELECT 1 FROM src x WHERE x.asset_id = v.asset_id AND x.cloud = ?)')
+      .when(q.confidence, 'v.confidence = ?');
+    if (q.arcStatus === 'none') w.raw('v.arc_status IS NULL');
+    else w.when(q.arcStatus, 'v.arc_status = ?');
+    if (q.search) {
+      const like = `%${q.search.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+      const l = (c: string) => `LOWER(${c}) LIKE ? ESCAPE '\\'`;
+      w.raw(`(${l('v.name')} OR EXISTS (SELECT 1 FROM src x WHERE x.asset_id = v.asset_id AND x.kind IS NOT NULL AND (${l('x.m_name')} OR ${l('x.m_rid')} OR ${l('x.r_name')} OR ${l('x.r_rid')})))`);
+      w.args.push(like, like, like, like, like);
+    }
+    const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
+    const key = {
+      name: 'LOWER(v.name)',
+      confidence: `CASE v.confidence WHEN 'strong' THEN 2 WHEN 'probable' THEN 1 ELSE 0 END`,
+      arcStatus: `COALESCE(v.arc_status, '')`,
+      cloud: 'v.clouds',
+      sources: 'v.n_sources',
+    }[q.sort];
+    // Ties: by name in the same direction, then the merge's own order (asset key).
+    const [rows, total, all] = await Promise.all([
+      this.ex.all<AssetCols>(sql((d) => `${view} SELECT a.*, ${assetSources(d)} FROM v JOIN assets a ON a.asset_id = v.asset_id ${w}
+        ORDER BY ${key} ${dir}, LOWER(v.name) ${dir}, v.name ${dir}, v.asset_key LIMIT ? OFFSET ?`), [...w.args, q.limit, q.offset]),
+      this.ex.get<{ n: number | string }>(sql(`${view} SELECT COUNT(*) AS n FROM v ${w}`), w.args),
+      this.ex.get<{ n: number | string }>(Q.countAssets),
+    ]);
+    return { rows: rows.map(toAsset), total: Number(total?.n ?? 0), all: Number(all?.n ?? 0) };
+  }
+
   async replaceAssets(assets: AssetRow[]): Promise<void> {
     // Several statements (a delete and an insert of the same key must not share one), made atomic.
     await this.ex.atomic(async (ex) => {
@@ -188,6 +264,17 @@ export class InventoryRepo extends RepositoryBase implements InventoryRepository
 
   async listAssessments(): Promise<AssessmentRow[]> {
     return (await this.ex.all<AssessmentCols>(Q.listAssessments)).map(toAssessment);
+  }
+
+  async assessmentCounts(): Promise<AssessmentCount[]> {
+    const rows = await this.ex.all<{ assessment_key: string; subscription: string; status: AssessmentRow['status']; na: number | boolean; n: number | string }>(Q.assessmentCounts);
+    return rows.map((r) => ({ assessmentKey: r.assessment_key, subscription: r.subscription, status: r.status, notApplicable: r.na === true || r.na === 1, count: Number(r.n) }));
+  }
+
+  async unhealthyAssessments(keys: string[], page: { offset: number; limit: number }): Promise<AssessmentRow[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.ex.all<AssessmentCols>(Q.unhealthyAssessments, [JSON.stringify(keys), page.offset, page.offset + page.limit]);
+    return rows.map(toAssessment);
   }
 
   async upsertAssessment(a: AssessmentRow): Promise<void> {

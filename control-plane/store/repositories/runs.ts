@@ -15,6 +15,9 @@ const Q = {
                   SELECT ?, cell_id, row_id, host, status, reasons
                   FROM ${d.jsonRows('x', { cell_id: 'text', row_id: 'text', host: 'text', status: 'text', reasons: 'json' })}`),
   list: sql(`SELECT run_id, suite_name, started_at, finished_at, ok, summary FROM test_runs ORDER BY started_at DESC, run_id LIMIT ?`),
+  // The portal's runs list: one page in the list's order, on the test_runs_started index.
+  page: sql(`SELECT run_id, suite_name, started_at, finished_at, ok, summary FROM test_runs ORDER BY started_at DESC, run_id LIMIT ? OFFSET ?`),
+  count: sql(`SELECT COUNT(*) AS n FROM test_runs`),
   // One statement (cells aggregated in), so the run and its cells come from one snapshot.
   get: sql((d) => `SELECT r.*, ${d.jsonArray(
     { cellId: 'c.cell_id', rowId: 'c.row_id', host: 'c.host', status: 'c.status', reasons: d.asJson('c.reasons') },
@@ -39,6 +42,14 @@ export class RunsRepo extends RepositoryBase implements RunsRepository {
 
   async listTestRuns(limit = 100): Promise<Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>> {
     return (await this.ex.all<TestRunSummaryCols>(Q.list, [limit])).map(toTestRunSummary);
+  }
+
+  async pageTestRuns(page: { offset: number; limit: number }): Promise<{ rows: Array<Omit<TestRunRow, 'suite' | 'result' | 'cells'>>; total: number }> {
+    const [rows, total] = await Promise.all([
+      this.ex.all<TestRunSummaryCols>(Q.page, [page.limit, page.offset]),
+      this.ex.get<{ n: number | string }>(Q.count),
+    ]);
+    return { rows: rows.map(toTestRunSummary), total: Number(total?.n ?? 0) };
   }
 
   async getTestRun(runId: string): Promise<TestRunRow | undefined> {

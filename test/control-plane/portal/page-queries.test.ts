@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openSqliteStore, type Store } from '../../../control-plane/index.ts';
 import { openPostgresStore } from '../../../control-plane/store/postgres-store.ts';
-import type { AlertRow, AlertSeverity, AlertStatus, IncidentRow } from '../../../control-plane/store/index.ts';
-import { cleanup, tempDir } from '../../helpers.ts';
+import type { AlertRow, AlertSeverity, AlertStatus, ArcStatus, AssetPageQuery, AssetRow, IncidentRow } from '../../../control-plane/store/index.ts';
+import { createEnrollmentToken, enrollAgent } from '../../../control-plane/auth/enrollment.ts';
+import type { MachineFacts } from '../../../protocol/index.ts';
+import { systemClock } from '../../../lib/clock.ts';
+import { cleanup, tempDir, TEST_FACTS } from '../../helpers.ts';
 import { startTestPostgres } from '../../support/postgres.ts';
 
 /**
@@ -163,6 +166,112 @@ for (const backend of backends) {
       assert.equal(await s.portal.deleteQuery('alice', 'procs'), false, 'bob\'s query is not alice\'s');
       assert.equal(await s.portal.deleteQuery('alice', 'logons'), true);
       assert.deepEqual(await s.portal.listQueries('alice'), []);
+    });
+
+    /**
+     * The inventory fixture: four Arc machines (two on-premises, one AWS and one GCP, each of the
+     * cloud ones merged with its connector's instance) and three CSPM-only resources, one deleted.
+     */
+    const seedInventory = async (s: Store) => {
+      const token = await createEnrollmentToken(s, { subscription: 'sub', resourceGroup: 'rg' }, systemClock);
+      const machine = async (name: string, provider: string, status: ArcStatus) => {
+        const { agentId } = await enrollAgent(s, token.token, name, systemClock);
+        await s.machines.upsertMachine({
+          agentId, resourceId: machineId(name), name, facts: { ...TEST_FACTS, hostname: name, cloudMetadata: { provider } } as MachineFacts,
+          sqlInstances: [], extensions: [], status, lastHeartbeat: T0, lastStatusChange: T0, registeredAt: T0,
+        });
+      };
+      await machine('web-01', 'N/A', 'Connected');
+      await machine('web-02', 'N/A', 'Disconnected');
+      await machine('App-03', 'AWS', 'Connected');
+      await machine('db_04', 'GCP', 'Expired');
+      for (const [name, provider] of [['aws-1', 'AWS'], ['gcp-1', 'GCP']] as const) {
+        await s.inventory.upsertConnector({ name, provider, accountId: '1', subscription: 'sub', resourceGroup: 'rg', location: 'eastus', config: {}, createdAt: T0, updatedAt: T0 });
+      }
+      const resource = async (connector: string, name: string, deletedAt: number | null = null) => s.inventory.upsertCspmResource({
+        connector, kind: connector === 'aws-1' ? 'aws-ec2-instance' : 'gcp-compute-instance', nativeId: name, resourceId: `cspm:${connector}/${name}`, name,
+        region: 'r', state: 'running', data: {}, firstSeen: T0, lastSeen: T0, deletedAt,
+      });
+      await resource('aws-1', 'ec2-app-03');
+      await resource('gcp-1', 'gce-db-04');
+      await resource('aws-1', 'ec2-batch-05');
+      await resource('aws-1', 'ec2-old-06', T0);
+      await resource('gcp-1', 'gce-web-07');
+      const asset = (n: number, confidence: AssetRow['confidence'], sources: AssetRow['sources']): AssetRow =>
+        ({ assetId: `asset-${n}`, assetKey: `key-${n}`, confidence, conflicts: [], reasons: [], updatedAt: T0, sources });
+      const arc = (name: string) => ({ kind: 'arc' as const, id: machineId(name) });
+      const cspm = (connector: string, name: string) => ({ kind: 'cspm' as const, id: `cspm:${connector}/${name}` });
+      await s.inventory.replaceAssets([
+        asset(1, 'single', [arc('web-01')]), asset(2, 'single', [arc('web-02')]),
+        asset(3, 'strong', [arc('App-03'), cspm('aws-1', 'ec2-app-03')]), asset(4, 'probable', [arc('db_04'), cspm('gcp-1', 'gce-db-04')]),
+        asset(5, 'single', [cspm('aws-1', 'ec2-batch-05')]), asset(6, 'single', [cspm('aws-1', 'ec2-old-06')]), asset(7, 'single', [cspm('gcp-1', 'gce-web-07')]),
+      ]);
+    };
+    // An asset is named after its live CSPM resource, else its machine, else any resource: these are the seven names.
+    const NAME = { 'asset-1': 'web-01', 'asset-2': 'web-02', 'asset-3': 'ec2-app-03', 'asset-4': 'gce-db-04', 'asset-5': 'ec2-batch-05', 'asset-6': 'ec2-old-06', 'asset-7': 'gce-web-07' } as Record<string, string>;
+    const names = async (s: Store, q: Partial<AssetPageQuery>) => {
+      const p = await s.inventory.pageAssets({ sort: 'name', dir: 'asc', offset: 0, limit: 50, ...q });
+      return { names: p.rows.map((a) => NAME[a.assetId]), total: p.total, all: p.all };
+    };
+
+    it('inventory: one page of the merged assets in SQL, filtered, searched and sorted as the page shows them, with the totals', async (s) => {
+      await seedInventory(s);
+      assert.deepEqual(await names(s, { limit: 3 }), { names: ['ec2-app-03', 'ec2-batch-05', 'ec2-old-06'], total: 7, all: 7 });
+      assert.deepEqual(await names(s, { limit: 3, offset: 6 }), { names: ['web-02'], total: 7, all: 7 });
+      assert.deepEqual((await names(s, { source: 'GCP' })).names, ['gce-db-04', 'gce-web-07']);
+      assert.deepEqual((await names(s, { source: 'Arc' })), { names: ['ec2-app-03', 'gce-db-04', 'web-01', 'web-02'], total: 4, all: 7 });
+      assert.deepEqual((await names(s, { cloud: 'On-premises' })).names, ['web-01', 'web-02']);
+      assert.deepEqual((await names(s, { arcStatus: 'none' })).names, ['ec2-batch-05', 'ec2-old-06', 'gce-web-07']);
+      assert.deepEqual((await names(s, { arcStatus: 'Expired' })).names, ['gce-db-04']);
+      assert.deepEqual((await names(s, { confidence: 'strong' })).names, ['ec2-app-03']);
+      assert.deepEqual((await names(s, { search: 'APP-03' })).names, ['ec2-app-03'], 'case-insensitive, in a source\'s name');
+      assert.deepEqual((await names(s, { search: '_0' })).names, ['gce-db-04'], 'an underscore is itself, not a LIKE wildcard');
+      assert.deepEqual((await names(s, { search: 'microsoft.hybridcompute/machines/web-02' })).names, ['web-02'], 'in a source\'s resource id');
+      assert.deepEqual((await names(s, { source: 'AWS', arcStatus: 'none', search: 'ec2' })), { names: ['ec2-batch-05', 'ec2-old-06'], total: 2, all: 7 });
+      // Sorts: the key, then the name in the same direction.
+      assert.deepEqual((await names(s, { sort: 'confidence', dir: 'desc' })).names, ['ec2-app-03', 'gce-db-04', 'web-02', 'web-01', 'gce-web-07', 'ec2-old-06', 'ec2-batch-05']);
+      assert.deepEqual((await names(s, { sort: 'sources', dir: 'desc' })).names, ['gce-db-04', 'ec2-app-03', 'web-02', 'web-01', 'gce-web-07', 'ec2-old-06', 'ec2-batch-05']);
+      assert.deepEqual((await names(s, { sort: 'arcStatus' })).names, ['ec2-batch-05', 'ec2-old-06', 'gce-web-07', 'ec2-app-03', 'web-01', 'web-02', 'gce-db-04']);
+      assert.deepEqual((await names(s, { sort: 'cloud' })).names, ['ec2-app-03', 'ec2-batch-05', 'ec2-old-06', 'gce-db-04', 'gce-web-07', 'web-01', 'web-02']);
+      assert.deepEqual((await names(s, { sort: 'name', dir: 'desc', limit: 2 })).names, ['web-02', 'web-01']);
+      const page = await s.inventory.pageAssets({ sort: 'name', dir: 'asc', offset: 0, limit: 1 });
+      assert.deepEqual(page.rows[0]!.sources, [{ kind: 'arc', id: machineId('App-03') }, { kind: 'cspm', id: 'cspm:aws-1/ec2-app-03' }], 'a row is the stored asset with its sources');
+    });
+
+    it('test runs: one page newest first (ties by id) and how many are stored', async (s) => {
+      const run = (id: string, startedAt: number) => s.runs.insertTestRun({
+        runId: id, suiteName: 'suite', startedAt, finishedAt: startedAt + 1, ok: true, summary: { cells: 1, pass: 1 }, suite: {}, result: {}, cells: [],
+      });
+      for (const [id, at] of [['run-a', 1], ['run-b', 3], ['run-c', 2], ['run-d', 3], ['run-e', 5]] as const) await run(id, T0 + at * MIN);
+      const ids = async (offset: number, limit: number) => {
+        const p = await s.runs.pageTestRuns({ offset, limit });
+        return [p.rows.map((r) => r.runId), p.total];
+      };
+      assert.deepEqual(await ids(0, 2), [['run-e', 'run-b'], 5]);
+      assert.deepEqual(await ids(2, 2), [['run-d', 'run-c'], 5]);
+      assert.deepEqual(await ids(4, 2), [['run-a'], 5]);
+      assert.deepEqual(await ids(6, 2), [[], 5]);
+    });
+
+    it('recommendations: assessment counts grouped in SQL and a window of each one\'s unhealthy resources', async (s) => {
+      const put = (key: string, sub: string, n: number, status: 'Healthy' | 'Unhealthy', notApplicable = false) => s.inventory.upsertAssessment({
+        assessmentKey: key, resourceId: `/subscriptions/${sub}/vm-${String(n).padStart(2, '0')}`, subscription: sub, status,
+        details: notApplicable ? { notApplicable: true } : {}, firstSeen: T0, statusChanged: T0 + n,
+      });
+      for (let n = 0; n < 7; n++) await put('k1', 'sub-a', n, n < 5 ? 'Unhealthy' : 'Healthy');
+      await put('k1', 'sub-a', 7, 'Healthy', true);
+      await put('k1', 'sub-b', 0, 'Unhealthy');
+      await put('k2', 'sub-a', 0, 'Healthy');
+      const counts = (await s.inventory.assessmentCounts()).map((c) => [c.assessmentKey, c.subscription, c.status, c.notApplicable, c.count]);
+      assert.deepEqual(counts, [
+        ['k1', 'sub-a', 'Healthy', false, 2], ['k1', 'sub-a', 'Healthy', true, 1], ['k1', 'sub-a', 'Unhealthy', false, 5],
+        ['k1', 'sub-b', 'Unhealthy', false, 1], ['k2', 'sub-a', 'Healthy', false, 1],
+      ]);
+      const window = async (keys: string[], offset: number, limit: number) =>
+        (await s.inventory.unhealthyAssessments(keys, { offset, limit })).map((a) => `${a.assessmentKey} ${a.resourceId.split('/').slice(2).join('/')}`);
+      assert.deepEqual(await window(['k1', 'k2'], 0, 3), ['k1 sub-a/vm-00', 'k1 sub-a/vm-01', 'k1 sub-a/vm-02']);
+      assert.deepEqual(await window(['k1'], 3, 3), ['k1 sub-a/vm-03', 'k1 sub-a/vm-04', 'k1 sub-b/vm-00']);
+      assert.deepEqual(await window(['k2'], 0, 3), [], 'no unhealthy resource');
     });
   });
 }

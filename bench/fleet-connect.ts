@@ -1,0 +1,110 @@
+/**
+ * One bench agent's way in, shared by the fleets of the storm pass (storm-fleet.ts) and of the
+ * connections pass (connections-fleet.ts): a real `ws` client upgrades with its key and sends
+ * `register` until it gets `registered`. A refusal with ARCSIM_E_BUSY (an HTTP 503 upgrade, or an
+ * error frame then close 1013) is retried after the server's `retryAfterMs` plus the agent's own
+ * jitter (agent/keepalive.ts busyDelayMs, as the real agent does); any other failure after a short
+ * delay. Runs in the fleet child processes only.
+ */
+import WebSocket from 'ws';
+import { busyDelayMs } from '../agent/keepalive.ts';
+
+/** Delay before retrying a connection that failed for another reason than BUSY, ms. */
+export const OTHER_RETRY_MS = 500;
+
+export interface FleetAgent {
+  agentId: string;
+  agentKey: string;
+  hostname: string;
+}
+
+/** Counters the fleet reports, summed over its agents. */
+export interface ConnectCounters {
+  /** ARCSIM_E_BUSY refusals seen (HTTP 503 upgrades + error frames). */
+  busy: number;
+  /** Connection attempts after each agent's first. */
+  retries: number;
+}
+
+export interface ConnectOptions {
+  wsUrl: string;
+  agent: FleetAgent;
+  /** The `register` frame's body: `machine` and `sqlInstances`. */
+  register: { machine: Record<string, unknown>; sqlInstances: unknown[] };
+  /** Give up (resolve `null`, the socket terminated) this long after the first attempt, ms. */
+  deadlineMs: number;
+  counters: ConnectCounters;
+  /** Anything else that went wrong, one line each. */
+  error(line: string): void;
+  random?: () => number;
+}
+
+/**
+ * Connects and registers one agent, retrying as the real agent does; resolves with the open,
+ * registered socket (its listeners removed, so the caller attaches its own) or `null` past the deadline.
+ */
+export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
+  const random = o.random ?? Math.random;
+  const a = o.agent;
+  return new Promise((resolve) => {
+    let attempts = 0;
+    let current: WebSocket | undefined;
+    let over = false;
+    const finish = (ws: WebSocket | null) => { over = true; clearTimeout(deadline); resolve(ws); };
+    // A socket the server upgraded but never answered (still waiting for admission) must not hold the pass.
+    const deadline = setTimeout(() => {
+      if (over) return;
+      o.error(`${a.hostname}: not registered within ${o.deadlineMs} ms (${attempts} attempts)`);
+      current?.terminate();
+      finish(null);
+    }, o.deadlineMs);
+    const attempt = () => {
+      if (over) return;
+      if (attempts++ > 0) o.counters.retries++;
+      let retryAfter: number | undefined;
+      let settled = false;
+      const again = (delay: number) => {
+        if (settled) return;
+        settled = true;
+        setTimeout(attempt, delay);
+      };
+      const ws = new WebSocket(o.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` } });
+      current = ws;
+      ws.on('unexpected-response', (_req, res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let body: { code?: string; retryAfterMs?: number } = {};
+          try { body = JSON.parse(text); } catch { /* not JSON */ }
+          if (res.statusCode === 503 && body.code === 'ARCSIM_E_BUSY') {
+            o.counters.busy++;
+            return again(busyDelayMs(body.retryAfterMs ?? 1000, 0, random));
+          }
+          o.error(`${a.hostname}: upgrade refused with HTTP ${res.statusCode} ${text.slice(0, 200)}`);
+          again(OTHER_RETRY_MS);
+        });
+      });
+      ws.on('open', () => ws.send(JSON.stringify({ v: 1, type: 'register', ...o.register })));
+      ws.on('message', (data) => {
+        const msg = JSON.parse(String(data)) as { type: string; code?: string; retryAfterMs?: number; message?: string };
+        if (msg.type === 'registered' && !settled && !over) {
+          settled = true;
+          ws.removeAllListeners('message');
+          ws.removeAllListeners('close');
+          ws.removeAllListeners('unexpected-response');
+          finish(ws);
+        } else if (msg.type === 'error') {
+          if (msg.code === 'ARCSIM_E_BUSY') {
+            o.counters.busy++;
+            retryAfter = msg.retryAfterMs ?? 1000;
+          } else {
+            o.error(`${a.hostname}: ${msg.code} ${msg.message}`);
+          }
+        }
+      });
+      ws.on('error', () => { /* followed by close */ });
+      ws.on('close', () => again(retryAfter !== undefined ? busyDelayMs(retryAfter, 0, random) : OTHER_RETRY_MS));
+    };
+    attempt();
+  });
+}
