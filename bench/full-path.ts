@@ -1,10 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { AGENT_PATH, createControlPlane, openSqliteStore } from '../control-plane/index.ts';
 import { buildWorkload, type AgentWorkload } from './workload.ts';
 import type { FleetAgentPlan, FleetResult, FromFleet, ToFleet } from './fleet-messages.ts';
 import { machineCpu } from './machine-cpu.ts';
+import { mainThreadCpuMs } from './process-cpu.ts';
 
 const FLEET_ENTRY = fileURLToPath(new URL('./agent-fleet.ts', import.meta.url));
 
@@ -22,6 +24,13 @@ export interface FullPathResult {
   serverCpuMs: number;
   /** Share of the timed phase the control plane's event loop was busy, 0..1. */
   serverLoopBusy: number;
+  /**
+   * CPU time of the control plane's main thread (the writer) during the timed phase, ms (Linux:
+   * /proc/self/task; elsewhere its event-loop active time), and the event-loop active time of its
+   * ingest worker threads together, ms (wall time: inflated on a busy machine, unlike CPU time).
+   */
+  serverMainMs: number;
+  serverWorkersMs: number;
   /** CPU time other processes on the machine used during the timed phase, ms (machine total minus ours). */
   otherCpuMs: number;
   /** The frames that were sent, for the raw baseline. */
@@ -39,10 +48,13 @@ export async function runFullPath(options: {
   perAgent?: Array<{ events: number; rate: number }>;
   /** Keep the shipped rate limits (the noisy-neighbour pass) instead of lifting them. */
   shippedLimits?: boolean;
+  /** limits.ingestWorkers of the control plane (default: its own). */
+  ingestWorkers?: number;
 }): Promise<FullPathResult> {
   const store = openSqliteStore({ file: options.dbFile });
   // Rate limits raised so the bench measures the pipeline, not the token bucket.
-  const limits = options.shippedLimits ? {} : { limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9 } };
+  const workers = options.ingestWorkers === undefined ? {} : { ingestWorkers: options.ingestWorkers };
+  const limits = options.shippedLimits ? { limits: workers } : { limits: { maxEventsPerSecond: 1e9, eventsBurst: 1e9, ...workers } };
   const cp = createControlPlane({ store, config: { port: 0, ...limits, ...(options.rulesDirs ? { rulesDirs: options.rulesDirs } : {}) } });
   try {
     const url = await cp.listen();
@@ -53,7 +65,7 @@ export async function runFullPath(options: {
     const workload = buildWorkload(identities, options.perAgent?.map((a) => a.events) ?? options.events, options.batch, options.runId);
     const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey, ...(options.perAgent ? { rate: options.perAgent[i]!.rate } : {}) }));
 
-    const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window, (options.rate ?? 0) / options.agents);
+    const fleet = await streamFromFleet(`${url.replace(/^http/, 'ws')}${AGENT_PATH}`, plans, options.window, (options.rate ?? 0) / options.agents, () => cp.ingestWorkers());
     const alerts = await store.alerts.listAlerts();
     return {
       agents: options.agents,
@@ -65,6 +77,8 @@ export async function runFullPath(options: {
       expectedDetections: workload.reduce((n, w) => n + w.expectedDetections, 0),
       serverCpuMs: fleet.serverCpuMs,
       serverLoopBusy: fleet.serverLoopBusy,
+      serverMainMs: fleet.serverMainMs,
+      serverWorkersMs: fleet.serverWorkersMs,
       otherCpuMs: fleet.otherCpuMs,
       workload,
     };
@@ -90,8 +104,8 @@ async function enroll(url: string, token: string, hostname: string): Promise<{ a
  * starts it and samples this process's CPU and event-loop use over the same span.
  */
 async function streamFromFleet(
-  wsUrl: string, agents: FleetAgentPlan[], window: number, rate = 0,
-): Promise<{ result: FleetResult; serverCpuMs: number; serverLoopBusy: number; otherCpuMs: number }> {
+  wsUrl: string, agents: FleetAgentPlan[], window: number, rate: number, workers: () => Worker[],
+): Promise<{ result: FleetResult; serverCpuMs: number; serverLoopBusy: number; serverMainMs: number; serverWorkersMs: number; otherCpuMs: number }> {
   // 'advanced' serialization: the plan holds megabytes of frames; structured clone is cheaper than JSON.
   const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -103,16 +117,23 @@ async function streamFromFleet(
     const done = nextMessage(child);
     const cpuStart = process.cpuUsage();
     const loopStart = performance.eventLoopUtilization();
+    const pool = workers();
+    const workersStart = pool.map((w) => w.performance.eventLoopUtilization());
     const machineStart = machineCpu();
+    const mainStart = mainThreadCpuMs();
     child.send({ type: 'go' } satisfies ToFleet);
     const finished = expectType(await done, 'done');
     const cpu = process.cpuUsage(cpuStart);
     const loop = performance.eventLoopUtilization(loopStart);
+    const mainEnd = mainThreadCpuMs();
+    const serverMainMs = mainStart !== undefined && mainEnd !== undefined ? mainEnd - mainStart : loop.active;
+    // A worker that crashed and was replaced meanwhile is not counted (the bench never kills one).
+    const serverWorkersMs = pool.reduce((ms, w, i) => ms + w.performance.eventLoopUtilization(workersStart[i]).active, 0);
     const machineBusyMs = machineCpu().busyMs - machineStart.busyMs;
     await exited;
     const serverCpuMs = (cpu.user + cpu.system) / 1000;
     const otherCpuMs = Math.max(0, machineBusyMs - serverCpuMs - finished.result.cpuMs);
-    return { result: finished.result, serverCpuMs, serverLoopBusy: loop.utilization, otherCpuMs };
+    return { result: finished.result, serverCpuMs, serverLoopBusy: loop.utilization, serverMainMs, serverWorkersMs, otherCpuMs };
   } catch (err) {
     child.kill();
     await exited;

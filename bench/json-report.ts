@@ -29,6 +29,9 @@ export interface PassJson {
   lost: number;
   /** CPU time of the control-plane process (all threads) per event, µs. */
   cpUsPerEvent: number;
+  /** Of which the control plane's main thread (the writer), busy time per event, µs; and its ingest worker threads'. */
+  cpMainUsPerEvent: number;
+  cpWorkersUsPerEvent: number;
   /** CPU time of the raw baseline per event, µs. */
   rawUsPerEvent: number;
   /** Share of the timed phase the rest of the machine was busy (other processes), of all CPUs x 100 %. */
@@ -116,6 +119,8 @@ export function passJson(r: PassResult): PassJson {
     agentDoneMaxS: round(Math.max(...finish) / 1000, 2),
     lost: r.full.eventsSent - r.full.eventsStored,
     cpUsPerEvent: round((r.full.serverCpuMs * 1000) / r.full.eventsSent, 1),
+    cpMainUsPerEvent: round((r.full.serverMainMs * 1000) / r.full.eventsSent, 1),
+    cpWorkersUsPerEvent: round((r.full.serverWorkersMs * 1000) / r.full.eventsSent, 1),
     rawUsPerEvent: round((r.raw.cpuMs * 1000) / r.raw.eventsInserted, 1),
     otherCpuShare: round(r.full.otherCpuMs / r.full.fleet.elapsedMs, 2),
   };

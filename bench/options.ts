@@ -27,6 +27,8 @@ export interface BenchOptions {
   stormAgents: number;
   /** Machines stored before the storm (at least stormAgents). */
   stormStored: number;
+  /** The control plane's limits.ingestWorkers in the throughput passes; undefined: its default. */
+  ingestWorkers?: number;
   /** Sigma rule folders: run only the detection-at-scale passes (bench/detect-speed.ts) with them. */
   rules: string[];
   /** An Atomic Red Team atomics/ folder for the offline detection workload (with --rules). */
@@ -68,6 +70,8 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
   --noisy 16        BENCH_NOISY      quiet agents of the noisy-neighbour pass: each sends 100 events/s for 10 s,
                                      alone, then beside one agent at its rate limit (shipped limits); 0 skips it
+  --ingest-workers N  BENCH_INGEST_WORKERS  the control plane's ingest worker threads (limits.ingestWorkers,
+                                     default 1); 0 decodes and matches on the main thread (the comparison)
   --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm, the
                                      connections and replicas passes and the portal pass
   --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored
@@ -139,6 +143,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       store: { type: 'string' },
       replicas: { type: 'string' },
       'replica-events': { type: 'string' },
+      'ingest-workers': { type: 'string' },
       portal: { type: 'boolean' },
       'portal-alerts': { type: 'string' },
       'portal-events': { type: 'string' },
@@ -178,6 +183,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     portalMachines: numberOr('portal-machines', values['portal-machines'] ?? env.BENCH_PORTAL_MACHINES, DEFAULTS.portalMachines, 2),
     portalRequests: numberOr('portal-requests', values['portal-requests'] ?? env.BENCH_PORTAL_REQUESTS, DEFAULTS.portalRequests, 1),
   };
+  const workersText = values['ingest-workers'] ?? env.BENCH_INGEST_WORKERS;
+  if (workersText !== undefined) options.ingestWorkers = count('ingest-workers', workersText, 0);
   if (options.portal && (options.all || options.storm || options.rules.length > 0)) {
     throw new Error('--portal runs the portal pass alone; --all includes it');
   }

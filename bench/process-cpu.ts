@@ -5,9 +5,9 @@ const TICKS_PER_SECOND = 100;
 
 interface Stat { ppid: number; utime: number; stime: number; cutime: number; cstime: number }
 
-function stat(pid: number): Stat | undefined {
+function stat(pid: number, file = `/proc/${pid}/stat`): Stat | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(file, 'utf8');
     // Fields after the command name (which may hold spaces, inside parentheses).
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     return { ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
@@ -36,4 +36,14 @@ export function processTreeCpuMs(pid: number): number {
     if (s && s.ppid === pid) ticks += s.utime + s.stime;
   }
   return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU time (user + system) this process's main thread has used so far, ms (its task id is the
+ * process id); undefined where /proc is not there. process.cpuUsage counts every thread (worker
+ * threads, GC helpers, libuv's pool): the difference is what ran beside the main thread.
+ */
+export function mainThreadCpuMs(): number | undefined {
+  const s = stat(process.pid, `/proc/${process.pid}/task/${process.pid}/stat`);
+  return s ? ((s.utime + s.stime) * 1000) / TICKS_PER_SECOND : undefined;
 }

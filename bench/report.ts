@@ -65,7 +65,9 @@ export function throughputTable(results: PassResult[]): string {
 }
 
 /**
- * CPU cost per event and how busy each side was. CPU shares are of one core. `other CPU` is
+ * CPU cost per event and how busy each side was. `CP CPU` counts every thread of the control
+ * plane; `main thread CPU` is its main thread's alone (Linux), what bounds throughput once the
+ * ingest workers take decoding and matching; `workers busy` their event loops' active time. CPU shares are of one core. `other CPU` is
  * what the rest of the machine used meanwhile: when it is high, events/s is not to be trusted,
  * while CPU per event moves much less.
  */
@@ -76,6 +78,8 @@ export function costTable(results: PassResult[]): string {
     return [
       String(r.full.agents),
       ((r.full.serverCpuMs * 1000) / r.full.eventsSent).toFixed(1),
+      ((r.full.serverMainMs * 1000) / r.full.eventsSent).toFixed(1),
+      ((r.full.serverWorkersMs * 1000) / r.full.eventsSent).toFixed(1),
       ((r.raw.cpuMs * 1000) / r.raw.eventsInserted).toFixed(1),
       `${((r.full.serverCpuMs / elapsed) * 100).toFixed(0)} %`,
       `${(r.full.serverLoopBusy * 100).toFixed(0)} %`,
@@ -84,7 +88,7 @@ export function costTable(results: PassResult[]): string {
       `${(Math.min(...finish) / 1000).toFixed(1)}..${(Math.max(...finish) / 1000).toFixed(1)}`,
     ];
   });
-  return table(['agents', 'CP CPU us/ev', 'raw CPU us/ev', 'CP CPU', 'CP loop busy', 'fleet CPU', 'other CPU full/raw', 'agents done (s)'], rows);
+  return table(['agents', 'CP CPU us/ev', 'main thread CPU us/ev', 'workers busy us/ev', 'raw CPU us/ev', 'CP CPU', 'CP loop busy', 'fleet CPU', 'other CPU full/raw', 'agents done (s)'], rows);
 }
 
 /** What was sent against what was acked, stored and detected, one row per agent count. */

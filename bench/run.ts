@@ -53,7 +53,7 @@ import { formatPortal, runPortalBench } from './portal.ts';
 
 /** One agent count: full path, then the raw baseline over the frames the agents sent. */
 async function runPass(dir: string, options: BenchOptions, agents: number, events: number, runId: string): Promise<PassResult> {
-  const full = await runFullPath({ dbFile: join(dir, `full-${runId}.db`), agents, events, batch: options.batch, window: options.window, runId });
+  const full = await runFullPath({ dbFile: join(dir, `full-${runId}.db`), agents, events, batch: options.batch, window: options.window, runId, ingestWorkers: options.ingestWorkers });
   const raw = runRawBaseline(join(dir, `raw-${runId}.db`), full.workload);
   return { full, raw };
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Worker } from 'node:worker_threads';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { EXTENSIONS, isExtensionName, LIMITS, protocolError, type Limits } from '../protocol/index.ts';
@@ -9,8 +10,9 @@ import { pinoShaped, silentLogger, type Logger } from '../lib/logger.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { MachineRow, Store } from './store/index.ts';
 import type { RunReportRenderers } from './portal/index.ts';
-import { DEFAULT_RULES_DIR, DetectionEngine, reportRulesDirs, type RuleResult, type RuleSet } from './detection/index.ts';
-import { primeFileProfiles } from './detection/file-profile.ts';
+import { compileRules, DEFAULT_RULES_DIR, DetectionEngine, readRuleSources, type RuleResult, type RuleSet } from './detection/index.ts';
+import { FILE_PROFILE_LIMITS, primeFileProfiles } from './detection/file-profile.ts';
+import { DecodePool } from './ingest/decode-pool.ts';
 import { Ingest, type IngestResult } from './ingest/ingest.ts';
 import { IngestQueue } from './ingest/ingest-queue.ts';
 import { Gateway } from './gateway/gateway.ts';
@@ -64,7 +66,8 @@ export const ControlPlaneConfigSchema = z.strictObject({
   /** `GET /metrics` (Prometheus): `agentLabels: false` drops the per-agent label from the event counters and spool gauges (large fleets). */
   metrics: z.strictObject({ agentLabels: z.boolean().default(true) }).default({ agentLabels: true }),
   /** Whole positive numbers (the config file also keeps the frame and batch sizes from going below the protocol's). */
-  limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, z.number().int().positive().optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
+  // Every limit is a positive integer, but ingestWorkers, which may be 0 (no worker thread).
+  limits: z.strictObject(Object.fromEntries(Object.keys(LIMITS).map((k) => [k, (k === 'ingestWorkers' ? z.number().int().min(0).max(64) : z.number().int().positive()).optional()])) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>).default({}),
 });
 export type ControlPlaneConfig = z.input<typeof ControlPlaneConfigSchema>;
 
@@ -88,6 +91,8 @@ export interface ControlPlane extends EventEmitter {
   /** The rules read at start that were refused (empty with strictRules, which makes a refusal fatal). */
   readonly refusedRules: RuleResult[];
   readonly limits: Limits;
+  /** The ingest worker threads taking frames (limits.ingestWorkers; none before listen() and until each has compiled its rules). */
+  ingestWorkers(): Worker[];
   readonly sync: SyncConfig;
   /** Connectors, Arc status sweep, assets, plans, recommendations. */
   readonly inventory: Inventory;
@@ -150,7 +155,9 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const scheme = tls ? 'https' : 'http';
   // Rule by rule: every rule that loads is used; refusals are counted (or fatal with strictRules).
   const ruleDirs = config.rulesDirs ?? [DEFAULT_RULES_DIR];
-  const report = reportRulesDirs(ruleDirs);
+  // The text is read once: the ingest workers compile exactly what this thread compiles.
+  const ruleSources = readRuleSources(ruleDirs);
+  const report = compileRules(ruleSources);
   // A control plane with no rule raises no alert: say so at start-up instead of running silently.
   if (report.results.length === 0 && !config.allowNoRules) {
     throw protocolError('ARCSIM_E_RULE_DIR', `${(config.rulesDirs ?? ['the shipped rules']).join(', ')}: no rule files (*.yml); give --allow-no-rules (allowNoRules) to start without rules`, 'rulesDirs');
@@ -165,6 +172,12 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   const ingest = new Ingest(deps.store, engine, clock, newId, { sync: config.sync, incidentWindowMs: parseDuration(config.incidentWindow) });
   // Sessions hand their batches to one queue: round-robin across agents, several batches per commit.
   const ingestQueue = new IngestQueue(ingest, limits);
+  // Decoding, validation and rule matching of agents' batches on worker threads (issue 16); the
+  // store, correlation, alerts and acks stay on this one. Started by listen(), after the store is open.
+  const decodePool = new DecodePool({
+    workers: limits.ingestWorkers, sources: ruleSources, maxEventsPerBatch: limits.maxEventsPerBatch, logger,
+    certificates: () => (engine.profiles ? deps.store.events.latestFileCertificates(FILE_PROFILE_LIMITS.maxProfiles) : Promise.resolve([])),
+  });
   // One logger for the process: Fastify writes its request lines and errors (with reqId) through winston.
   // With TLS the one server speaks https, and the gateway's WebSocket upgrade (wss) rides on it.
   const app = Fastify({
@@ -209,6 +222,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
   let accepting = false;
   const gateway: Gateway = new Gateway(app.server, deps.store, limits, logger, {
     ingest: ingestQueue,
+    ...(decodePool.size > 0 ? { decoder: decodePool } : {}),
     clock,
     health,
     metrics,
@@ -291,6 +305,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
     rules,
     refusedRules: report.refused,
     limits,
+    ingestWorkers: () => decodePool.workers,
     sync: config.sync,
     inventory,
     sinks,
@@ -307,6 +322,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       void vulnerabilities.assess().catch(() => undefined);
       // File profiles (image_load signature rules) from the certificate rows stored before a restart.
       if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
+      await decodePool.start();
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -326,6 +342,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       await gateway.heartbeats.close();
       await app.close();
       await sinks.close();
+      await decodePool.close();
     },
     ensureAdminKey: (options?: { reset?: boolean }) => ensureAdminKey(deps.store, options),
     createToken: (request: TokenRequest) => createEnrollmentToken(deps.store, request, clock),

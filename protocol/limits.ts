@@ -62,6 +62,12 @@ export const LIMITS = {
   maxBatchesPerCommit: 32,
   /** Most events in one such commit, count (a single batch may be larger, up to maxEventsPerBatch, and goes alone). */
   maxEventsPerCommit: 2000,
+  /**
+   * Worker threads that decode, validate and match agents' event batches against the rules' selections,
+   * count; the main thread keeps the store writes, correlation, alerts and acks. 1 suits 2 cores
+   * (one for each); 0 does all of it on the main thread.
+   */
+  ingestWorkers: 1,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

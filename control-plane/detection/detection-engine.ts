@@ -64,11 +64,13 @@ export class DetectionEngine {
   private readonly index: RuleIndex<DetectionRule>;
   /** File profiles by SHA1, kept only when a rule reads one (file-profile.ts). */
   readonly profiles: FileProfiles | undefined;
+  private readonly byId: Map<string, DetectionRule>;
 
   constructor(readonly rules: RuleSet, private readonly options: DetectionOptions) {
     this.closing = rules.correlations.filter((c) => c.op === 'lt' || c.op === 'lte' || c.op === 'eq');
     this.index = new RuleIndex(rules.byTable);
     this.profiles = rules.profileTables.size > 0 ? new FileProfiles() : undefined;
+    this.byId = new Map(rules.detections.map((r) => [r.id, r]));
   }
 
   /**
@@ -96,6 +98,11 @@ export class DetectionEngine {
     return this.index.matching(event, os);
   }
 
+  /** A detection rule by id (for matches made elsewhere, e.g. by the ingest worker, by rule id). */
+  detection(id: string): DetectionRule | undefined {
+    return this.byId.get(id);
+  }
+
   /**
    * The correlation windows a matched event will read: each correlation its rules feed, and the
    * ones a firing of those would feed (chains), for HitWindows.load. Windows of lt/lte/eq rules
@@ -121,20 +128,21 @@ export class DetectionEngine {
    * matched rules are `matched`: the watermark, single-event occurrences, correlation windows.
    * With `windows` (the transaction's correlation state, loaded ahead by the caller, who flushes
    * it before commit) nothing is written here; without, the event's windows are read and written
-   * back by this call.
+   * back by this call. `event` may be omitted when nothing matched (the ingest worker's batches
+   * rebuild only matched events): the event then only moves the watermark and may close windows.
    */
-  evaluateMatched(tx: StoreTx, event: SensorEvent, time: number, matched: DetectionRule[], windows?: HitWindows): Occurrence[] | Promise<Occurrence[]> {
+  evaluateMatched(tx: StoreTx, event: SensorEvent | undefined, time: number, matched: DetectionRule[], windows?: HitWindows): Occurrence[] | Promise<Occurrence[]> {
     const advanced = time > this.watermark;
     if (advanced) this.watermark = time;
     const correlated = matched.some((r) => this.rules.correlationsOf.has(r.id));
     if (!correlated && !(advanced && this.closing.length)) {
       const out: Occurrence[] = [];
-      for (const rule of matched) if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
+      for (const rule of matched) if (rule.mapping) out.push(single(rule, rule.mapping, event!, time));
       return out;
     }
-    if (windows) return this.evaluateWithState(tx, windows, event, time, advanced, matched);
+    if (windows) return this.evaluateWithState(tx, windows, event!, time, advanced, matched);
     const own = new HitWindows(tx);
-    return this.evaluateWithState(tx, own, event, time, advanced, matched).then(async (out) => {
+    return this.evaluateWithState(tx, own, event!, time, advanced, matched).then(async (out) => {
       await own.flush();
       return out;
     });

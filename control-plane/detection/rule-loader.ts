@@ -242,6 +242,11 @@ export function reportRulesDirs(dirs: readonly string[], options: LoadOptions = 
   return compileRules(readSources(dirs), options);
 }
 
+/** The rule files of `dirs` as `{ file, text }`, in load order (what compileRules takes; the ingest worker compiles the same text). */
+export function readRuleSources(dirs: readonly string[]): Array<{ file: string; text: string }> {
+  return readSources(dirs);
+}
+
 function readSources(dirs: readonly string[]): Array<{ file: string; text: string }> {
   return dirs.flatMap((dir) => {
     let files: string[];

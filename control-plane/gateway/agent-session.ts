@@ -1,19 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
-  AGENT_TO_SERVER, decodeFrame, encodeFrame, protocolError, sqlInstanceResourceId,
-  type ArcsimError, type Limits, type MessageInput, type MessageOf,
+  AGENT_TO_SERVER, decodeFrame, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
+  type Limits, type Message, type MessageInput, type MessageOf, type SensorEvent,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentRow, MachineRow, Store } from '../store/index.ts';
-import type { IngestResult } from '../ingest/ingest.ts';
+import { batchSize, type IngestResult } from '../ingest/ingest.ts';
 import type { IngestQueue } from '../ingest/ingest-queue.ts';
 import { storeFault, type StoreHealth } from '../health/store-health.ts';
 import type { CommandRegistry, CommandResult } from './command-registry.ts';
 import type { HeartbeatWriter } from './heartbeat-writer.ts';
 import type { RegistrationWriter } from './registration-writer.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { DecodePool } from '../ingest/decode-pool.ts';
+import type { DecodeReply, PreparedBatch } from '../ingest/batch-decode.ts';
+import { ArcsimError, ERRORS, type ErrorCode } from '../../protocol/errors.ts';
+import { osFamilyOf, type OsFamily } from '../detection/index.ts';
 
 export interface SessionDeps {
   store: Pick<Store, 'machines' | 'agents'>;
@@ -49,6 +53,12 @@ export interface SessionDeps {
   health?: StoreHealth;
   /** Counts events received, stored and refused, ack and detection latencies, alerts, spool figures (GET /metrics). */
   metrics?: Metrics;
+  /**
+   * The ingest worker threads: a registered agent's `events` frames are decoded, validated and
+   * matched there (off this thread) while this one stores and acks; without it (or when it
+   * answers `null`) frames are decoded here.
+   */
+  decoder?: Pick<DecodePool, 'decode'>;
 }
 
 export type CommandBody = MessageInput<'command'>['command'];
@@ -105,7 +115,15 @@ export class AgentSession {
         return this.fail(protocolError('ARCSIM_E_FRAME_TOO_LARGE', `${size} bytes > ${deps.limits.maxFrameBytes}`));
       }
       if (isBinary) return this.sendError(protocolError('ARCSIM_E_FRAME_BINARY'));
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+      // A registered agent's batch goes to the ingest worker now, so it is decoded and matched
+      // while earlier frames are stored; its reply is taken in turn, like any other frame.
+      if (deps.decoder && this.machine && isEventsFrame(bytes)) {
+        const reply = deps.decoder.decode(this.agentId, this.hostOs, bytes);
+        this.queue = this.queue.then(() => this.handleDecoded(reply, bytes, arrivedAt)).catch((err) => this.failed(bytes.toString('utf8', 0, 256), err));
+        return;
+      }
+      const text = bytes.toString('utf8');
       this.queue = this.queue.then(() => this.handle(text, arrivedAt)).catch((err) => this.failed(text, err));
     });
     ws.on('close', () => this.dispose());
@@ -182,13 +200,33 @@ export class AgentSession {
   private async handle(text: string, arrivedAt: number): Promise<void> {
     if (this.revoked) return;
     const decoded = decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: this.deps.limits.maxEventsPerBatch });
-    if (!decoded.ok) {
-      const seq = seqOf(text);
-      if (seq !== undefined) this.deps.metrics?.eventsRejected(this.agentId, decoded.error.code, undefined);
-      await this.acks;
-      return this.sendError(decoded.error, seq);
-    }
-    const msg = decoded.message;
+    if (!decoded.ok) return this.undecodable(decoded.error, seqOf(text));
+    return this.dispatch(decoded.message, text, arrivedAt);
+  }
+
+  /** A frame the ingest worker decoded (`null`: it could not, the frame is decoded here). */
+  private async handleDecoded(pending: Promise<DecodeReply | null>, bytes: Buffer, arrivedAt: number): Promise<void> {
+    const reply = await pending;
+    if (!reply) return this.handle(bytes.toString('utf8'), arrivedAt);
+    if (this.revoked) return;
+    const head = bytes.toString('utf8', 0, 256);
+    if (!reply.ok) return this.undecodable(rebuiltError(reply), seqOf(head));
+    if (reply.kind === 'message') return this.dispatch(reply.message, head, arrivedAt);
+    return this.events(reply.batch.seq, reply.batch, head, arrivedAt);
+  }
+
+  /** The OS family of this agent's machine (its rules only run on its own events). */
+  private get hostOs(): OsFamily | undefined {
+    return osFamilyOf(this.machine?.facts.osType);
+  }
+
+  private async undecodable(error: ArcsimError, seq: number | undefined): Promise<void> {
+    if (seq !== undefined) this.deps.metrics?.eventsRejected(this.agentId, error.code, undefined);
+    await this.acks;
+    return this.sendError(error, seq);
+  }
+
+  private async dispatch(msg: Message, text: string, arrivedAt: number): Promise<void> {
     // Anything but a batch waits until the batches before it are committed and acked.
     if (msg.type !== 'events') await this.acks;
     if (this.revoked) return;
@@ -217,7 +255,7 @@ export class AgentSession {
         this.deps.health?.succeeded();
         return this.deps.onHeartbeat?.(this.agentId);
       case 'events':
-        return this.events(msg, text, arrivedAt);
+        return this.events(msg.seq, msg.events, text, arrivedAt);
       case 'key-rotated': {
         const r = this.rotations.get(msg.id);
         if (!r) {
@@ -285,32 +323,34 @@ export class AgentSession {
    * Checks a batch and hands it to the ingest queue; its ack (or error) is sent after the commit and
    * after every earlier reply. A refused batch's error waits for the acks of the batches before it.
    */
-  private async events(msg: MessageOf<'events'>, text: string, arrivedAt: number): Promise<void> {
+  private async events(seq: number, events: SensorEvent[] | PreparedBatch, text: string, arrivedAt: number): Promise<void> {
     const metrics = this.deps.metrics;
-    metrics?.eventsReceived(this.agentId, msg.events);
+    const tables = () => (Array.isArray(events) ? events.map((e) => e.Table) : events.rows.tables);
+    metrics?.eventsReceived(this.agentId, tables());
+    metrics?.batchDecoded(Array.isArray(events) ? 'main' : 'worker');
     const refuse = async (error: ArcsimError, retry?: { retryable: boolean; retryAfterMs?: number }) => {
-      metrics?.eventsRejected(this.agentId, error.code, msg.events);
+      metrics?.eventsRejected(this.agentId, error.code, tables());
       await this.acks;
-      this.sendError(error, msg.seq, retry);
+      this.sendError(error, seq, retry);
     };
     if (!this.machine) return refuse(protocolError('ARCSIM_E_NOT_REGISTERED'));
-    const foreign = msg.events.findIndex((e) => e.DeviceId !== this.agentId);
+    const foreign = Array.isArray(events) ? events.findIndex((e) => e.DeviceId !== this.agentId) : events.foreign;
     if (foreign >= 0) {
       return refuse(protocolError('ARCSIM_E_EVENT_FOREIGN', `DeviceId must be ${this.agentId}`, `events.${foreign}.DeviceId`));
     }
-    if (!this.takeTokens(msg.events.length)) {
+    if (!this.takeTokens(batchSize(events))) {
       return refuse(protocolError('ARCSIM_E_RATE_LIMITED', `${this.deps.limits.maxEventsPerSecond} events/s`), {
         retryable: true, retryAfterMs: this.deps.limits.rateLimitRetryAfterMs,
       });
     }
     // Dropped unstored if the agent is revoked or deregistered before the batch's turn (as a frame still queued was before).
-    const committed = this.deps.ingest.submit({ agent: this.agent, machine: this.machine, events: msg.events, arrivedAt, dropped: () => this.revoked });
+    const committed = this.deps.ingest.submit({ agent: this.agent, machine: this.machine, events, arrivedAt, dropped: () => this.revoked });
     this.acks = this.acks
       .then(() => committed)
       .then((result) => {
         if (!result) return;
         this.deps.health?.succeeded();
-        this.send(encodeFrame('ack', { seq: msg.seq, stored: result.stored }));
+        this.send(encodeFrame('ack', { seq, stored: result.stored }));
         if (metrics) {
           const seconds = (performance.now() - arrivedAt) / 1000;
           metrics.batchAcked(seconds);
@@ -320,7 +360,7 @@ export class AgentSession {
         this.deps.onIngested(this, result);
       }, (err: unknown) => {
         // Answered by failed() (a retryable store-write error or an internal one); counted here, where the events are known.
-        metrics?.eventsRejected(this.agentId, storeFault(err) ? 'ARCSIM_E_STORE_WRITE' : 'ARCSIM_E_INTERNAL', msg.events);
+        metrics?.eventsRejected(this.agentId, storeFault(err) ? 'ARCSIM_E_STORE_WRITE' : 'ARCSIM_E_INTERNAL', tables());
         this.failed(text, err);
       })
       .catch((err) => this.failed(text, err));
@@ -347,6 +387,17 @@ export class AgentSession {
     clearInterval(this.pingTimer);
     this.deps.commands.disconnected(this.agentId);
   }
+}
+
+/** Whether a text frame is (by its first bytes) an `events` batch: those go to the ingest worker. */
+function isEventsFrame(bytes: Buffer): boolean {
+  return /"type"\s*:\s*"events"/.test(bytes.toString('latin1', 0, 256));
+}
+
+/** The worker's decode error as the catalogued error it was (same code, message and path). */
+function rebuiltError(e: { code: string; message: string; path?: string }): ArcsimError {
+  const spec = ERRORS[e.code as ErrorCode];
+  return new ArcsimError(e.code, { status: spec?.status ?? 400, closeCode: spec?.closeCode ?? null, message: e.message }, undefined, e.path);
 }
 
 /** Best effort: the `seq` of a refused or failed events frame, so the agent knows which batch failed. */

@@ -1,6 +1,5 @@
-import type { SensorEvent } from '../../protocol/index.ts';
 import type { AgentRow, MachineRow } from '../store/index.ts';
-import type { Ingest, IngestResult } from './ingest.ts';
+import { batchSize, type BatchEvents, type Ingest, type IngestResult } from './ingest.ts';
 
 /** How much one commit may take, from the limits object (protocol/limits.ts). */
 export interface CommitLimits {
@@ -13,7 +12,8 @@ export interface CommitLimits {
 export interface QueuedBatch {
   agent: AgentRow;
   machine: MachineRow;
-  events: SensorEvent[];
+  /** Decoded on this thread, or decoded and matched by the ingest worker. */
+  events: BatchEvents;
   /** When the batch arrived (performance.now() ms), for the alert latency figure. */
   arrivedAt?: number;
   /** Asked when the batch's turn comes: true drops it unstored (its agent was revoked meanwhile). */
@@ -96,7 +96,7 @@ export class IngestQueue {
       for (const key of [...this.waiting.keys()]) {
         const list = this.waiting.get(key)!;
         const next = list[0]!;
-        const size = next.batch.events.length;
+        const size = batchSize(next.batch.events);
         if (group.length > 0 && (group.length >= this.limits.maxBatchesPerCommit || events + size > this.limits.maxEventsPerCommit)) return group;
         list.shift();
         // An agent served goes to the back of the ring, so the next group starts with the others.

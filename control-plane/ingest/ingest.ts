@@ -7,6 +7,16 @@ import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
 import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
 import { breachedHostLink } from '../incidents/breached-host.ts';
+import { FILE_PROFILE } from '../detection/file-profile.ts';
+import type { PreparedBatch } from './batch-decode.ts';
+
+/** A batch's events: decoded here, or decoded and matched by the ingest worker (PreparedBatch). */
+export type BatchEvents = SensorEvent[] | PreparedBatch;
+
+/** Events in a batch. */
+export function batchSize(events: BatchEvents): number {
+  return Array.isArray(events) ? events.length : events.count;
+}
 
 export interface IngestResult {
   /** Events stored by this batch (redelivered ones are not counted). */
@@ -15,6 +25,15 @@ export interface IngestResult {
   storedByTable: Record<string, number>;
   /** One per occurrence; one folded in memory (`deferred`) carries its alert as the transaction first wrote it. */
   alerts: UpsertResult[];
+}
+
+/** A new event of a batch, matched: `event` is undefined for a worker-decoded event no rule matched (not rebuilt). */
+interface Fresh {
+  event: SensorEvent | undefined;
+  table: string;
+  /** Event time, epoch ms. */
+  time: number;
+  matched: ReturnType<DetectionEngine['match']>;
 }
 
 export interface IngestOptions {
@@ -53,7 +72,7 @@ export class Ingest {
    * Several agents' batches in one transaction (the gateway's group commit, IngestQueue), each
    * exactly as ingestBatch would take it, in this order; one result per batch.
    */
-  ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number }>): Promise<IngestResult[]> {
+  ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: BatchEvents; arrivedAt?: number }>): Promise<IngestResult[]> {
     return this.store.transaction((tx) => this.ingestAll(tx, batches));
   }
 
@@ -74,31 +93,38 @@ export class Ingest {
    * `simulatedOs`: the OS family every event of a batch stands for, when the caller knows it (a
    * simulated host, e.g. an Atomic test played on a Windows host by `arcsim coverage`).
    */
-  private async ingestAll(tx: StoreTx, batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[]; arrivedAt?: number; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
-    const stored: Array<{ now: number; fresh: SensorEvent[]; assetKey: string | undefined; matched: Array<ReturnType<DetectionEngine['match']>> }> = [];
+  private async ingestAll(tx: StoreTx, batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: BatchEvents; arrivedAt?: number; simulatedOs?: OsFamily }>): Promise<IngestResult[]> {
+    const stored: Array<{ now: number; fresh: Fresh[]; assetKey: string | undefined }> = [];
     const windows = new HitWindows(tx);
     const keys: RuleGroup[] = [];
     for (const { agent, machine, events, simulatedOs } of batches) {
       const now = this.clock.now();
-      const fresh = await tx.events.insertEvents(agent.agentId, events, now);
+      let fresh: Fresh[];
+      if (Array.isArray(events)) {
+        const inserted = await tx.events.insertEvents(agent.agentId, events, now);
+        // Rules for another OS family than the device's are not run on its events. The machine's OS
+        // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
+        // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
+        // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
+        const hostOs = osFamilyOf(machine.facts.osType);
+        fresh = inserted.map((event) => ({
+          event, table: event.Table, time: Date.parse(event.Timestamp), matched: this.engine.match(event, simulatedOs ?? (event.DetonationId ? undefined : hostOs)),
+        }));
+      } else {
+        fresh = this.preparedFresh(events, await tx.events.insertEventRows(agent.agentId, events.rows, now));
+      }
       const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
-      // Rules for another OS family than the device's are not run on its events. The machine's OS
-      // (its facts) is the OS of its own telemetry; a scenario playback (DetonationId) is simulated
-      // telemetry of the scenario's platform, whatever host plays it (a Linux lab host plays Windows
-      // attacks), so its OS is unknown and every rule runs, unless the caller says (simulatedOs).
-      const hostOs = osFamilyOf(machine.facts.osType);
-      const matched = fresh.map((event) => this.engine.match(event, simulatedOs ?? (event.DetonationId ? undefined : hostOs)));
-      fresh.forEach((event, j) => keys.push(...this.engine.windowsOf(event, matched[j]!)));
-      stored.push({ now, fresh, assetKey, matched });
+      for (const f of fresh) if (f.event && f.matched.length) keys.push(...this.engine.windowsOf(f.event, f.matched));
+      stored.push({ now, fresh, assetKey });
     }
     await windows.load(keys);
     const folds = this.folds(tx);
     const out: IngestResult[] = [];
     for (const [i, { agent, machine, arrivedAt }] of batches.entries()) {
-      const { now, fresh, assetKey, matched } = stored[i]!;
+      const { now, fresh, assetKey } = stored[i]!;
       const alerts: UpsertResult[] = [];
-      for (const [j, event] of fresh.entries()) {
-        const evaluated = this.engine.evaluateMatched(tx, event, Date.parse(event.Timestamp), matched[j]!, windows);
+      for (const { event, time, matched } of fresh) {
+        const evaluated = this.engine.evaluateMatched(tx, event, time, matched, windows);
         const occurrences = Array.isArray(evaluated) ? evaluated : await evaluated;
         for (const occ of occurrences) {
           // A window closed by this event (lt/lte/eq rules) may belong to another machine.
@@ -109,11 +135,36 @@ export class Ingest {
         }
       }
       const storedByTable: Record<string, number> = {};
-      for (const e of fresh) storedByTable[e.Table] = (storedByTable[e.Table] ?? 0) + 1;
+      for (const { table } of fresh) storedByTable[table] = (storedByTable[table] ?? 0) + 1;
       out.push({ stored: fresh.length, storedByTable, alerts });
     }
     await windows.flush();
     await folds.flush();
+    return out;
+  }
+
+  /**
+   * The new events of a batch the ingest worker decoded and matched (decode-worker.ts), from the
+   * indexes of its rows the store had not seen: only those that matched a rule are rebuilt as
+   * objects (from their JSON, with the file profile their rules read), the stateful part of
+   * detection needs no more of the others than their time (the watermark).
+   */
+  private preparedFresh(batch: PreparedBatch, indexes: number[]): Fresh[] {
+    const { rows, matches } = batch;
+    const out: Fresh[] = [];
+    let m = 0;
+    for (const i of indexes) {
+      while (m < matches.length && matches[m]!.i < i) m++;
+      const match = m < matches.length && matches[m]!.i === i ? matches[m]! : undefined;
+      if (!match) {
+        out.push({ event: undefined, table: rows.tables[i]!, time: rows.times[i]!, matched: [] });
+        continue;
+      }
+      const event = JSON.parse(rows.data[i]!) as SensorEvent;
+      if (match.profile) (event as unknown as Record<symbol, unknown>)[FILE_PROFILE] = match.profile;
+      // Both threads compiled the same rule text, so every id is known here.
+      out.push({ event, table: rows.tables[i]!, time: rows.times[i]!, matched: match.rules.flatMap((id) => this.engine.detection(id) ?? []) });
+    }
     return out;
   }
 

@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SensorEvent } from '../../protocol/index.ts';
 import { storeFault } from '../health/store-health.ts';
 
 /**
@@ -47,6 +46,7 @@ export class Metrics {
   private readonly spoolDepth: Gauge<'agent'>;
   private readonly spoolDropped: Gauge<'agent'>;
   private readonly dbErrors: Counter<'cause'>;
+  private readonly decodedOn: Counter<'thread'>;
 
   constructor(sources: MetricsSources, options: MetricsOptions = {}) {
     this.perAgent = options.agentLabels ?? true;
@@ -62,6 +62,7 @@ export class Metrics {
     this.alertsFolded = new Counter({ name: 'arcsim_alerts_folded_total', help: 'Occurrences folded into an existing alert by deduplication, by alert type', labelNames: ['alert_type'], registers });
     this.spoolDepth = new Gauge({ name: 'arcsim_agent_spool_events', help: "Events waiting in an agent's spool, as its last heartbeat said", labelNames: [...agentLabel], registers });
     this.spoolDropped = new Gauge({ name: 'arcsim_agent_spool_dropped_events', help: "Events an agent's full spool dropped since the spool was created, as its last heartbeat said", labelNames: [...agentLabel], registers });
+    this.decodedOn = new Counter({ name: 'arcsim_ingest_batches_decoded_total', help: 'Events frames decoded (and matched against the rules), by thread: "worker" (an ingest worker thread) or "main" (no worker, or it could not answer)', labelNames: ['thread'], registers });
     this.dbErrors = new Counter({ name: 'arcsim_store_errors_total', help: 'Store faults (disk full, locked, unavailable …) met by writes and scrapes, by cause', labelNames: ['cause'], registers });
     new Gauge({
       name: 'arcsim_connected_agents', help: 'Agents with an open WebSocket to this control plane', registers,
@@ -94,8 +95,13 @@ export class Metrics {
   }
 
   /** An events frame decoded and is being handled. */
-  eventsReceived(agentId: string, events: readonly SensorEvent[]): void {
-    for (const [table, n] of countByTable(events)) this.received.inc({ table, ...this.agent(agentId) }, n);
+  eventsReceived(agentId: string, tables: readonly string[]): void {
+    for (const [table, n] of countByTable(tables)) this.received.inc({ table, ...this.agent(agentId) }, n);
+  }
+
+  /** An events frame was decoded on an ingest worker thread or on the main thread. */
+  batchDecoded(thread: 'worker' | 'main'): void {
+    this.decodedOn.inc({ thread });
   }
 
   /** Events a committed batch stored, by table. */
@@ -103,10 +109,10 @@ export class Metrics {
     for (const [table, n] of Object.entries(byTable)) if (n > 0) this.stored.inc({ table, ...this.agent(agentId) }, n);
   }
 
-  /** An events frame refused with `code`; `events` when it decoded (else one "unknown" count per frame). */
-  eventsRejected(agentId: string, code: string, events: readonly SensorEvent[] | undefined): void {
-    if (!events) return void this.rejected.inc({ table: 'unknown', code, ...this.agent(agentId) }, 1);
-    for (const [table, n] of countByTable(events)) this.rejected.inc({ table, code, ...this.agent(agentId) }, n);
+  /** An events frame refused with `code`; the table of each of its events when it decoded (else one "unknown" count per frame). */
+  eventsRejected(agentId: string, code: string, tables: readonly string[] | undefined): void {
+    if (!tables) return void this.rejected.inc({ table: 'unknown', code, ...this.agent(agentId) }, 1);
+    for (const [table, n] of countByTable(tables)) this.rejected.inc({ table, code, ...this.agent(agentId) }, n);
   }
 
   /** A batch was acked `seconds` after it arrived. */
@@ -148,9 +154,9 @@ export class Metrics {
   }
 }
 
-function countByTable(events: readonly SensorEvent[]): Map<string, number> {
+function countByTable(tables: readonly string[]): Map<string, number> {
   const m = new Map<string, number>();
-  for (const e of events) m.set(e.Table, (m.get(e.Table) ?? 0) + 1);
+  for (const t of tables) m.set(t, (m.get(t) ?? 0) + 1);
   return m;
 }
 

@@ -1,4 +1,7 @@
 import type { MachineFacts, SensorEvent, SqlInstanceFacts } from '../../protocol/index.ts';
+import type { EventRows } from './event-rows.ts';
+
+export type { EventRows } from './event-rows.ts';
 
 /** Rows as the store keeps them; times are epoch milliseconds. */
 export interface TokenRow {
@@ -490,6 +493,8 @@ export interface EventScan {
 export interface EventsRepository {
   /** Stores events keyed by ReportId; returns only those not stored before (redeliveries dropped). */
   insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]>;
+  /** The same for a batch already in column form (EventRows); returns the indexes of the rows not stored before, ascending. */
+  insertEventRows(agentId: string, rows: EventRows, receivedAt: number): Promise<number[]>;
   /** Stored events by ReportId (those that exist), in the order asked. */
   getEvents(reportIds: string[]): Promise<SensorEvent[]>;
   countEvents(filter?: { agentId?: string; detonationId?: string }): Promise<number>;

@@ -26,7 +26,7 @@ test('--json goes with the ingest passes; --all with neither --storm nor --rules
 const machine = { machine: [], idleBefore: 1, loadAfter: [0, 0, 0] };
 const pass = (agents: number, ratio: number, min: number, max: number) => ({
   agents, events: 40_000, fullEventsPerSec: ratio * 50_000, rawEventsPerSec: 50_000, ratio, ackP50Ms: 1, ackP99Ms: 2,
-  agentDoneMinS: min, agentDoneMaxS: max, lost: 0, cpUsPerEvent: 20, rawUsPerEvent: 12, otherCpuShare: 0,
+  agentDoneMinS: min, agentDoneMaxS: max, lost: 0, cpUsPerEvent: 20, cpMainUsPerEvent: 14, cpWorkersUsPerEvent: 6, rawUsPerEvent: 12, otherCpuShare: 0,
 });
 
 test('the goal lines: each of the issue\'s bounds, met just inside it and not met just outside', () => {

@@ -5,6 +5,7 @@ import { Ingest } from '../../control-plane/ingest/ingest.ts';
 import { SyncConfigSchema } from '../../control-plane/products/sync-matrix.ts';
 import { DetectionEngine, loadRulesDir } from '../../control-plane/detection/index.ts';
 import { buildWorkload } from '../../bench/workload.ts';
+import { incidentAsPinned } from './ingest-folds-workload.ts';
 
 /**
  * Issue 16 (goals 1 and 5): the bench workload, where ~82 % of the events feed a correlation
@@ -53,7 +54,7 @@ export async function correlationWorkloadState(store: Store, options: { groupOf?
   const incidents = await store.incidents.listIncidents();
   return {
     alerts: await Promise.all(alerts.map(async (a) => ({ ...a, latencyMs: null, sources: await store.alerts.alertSources(a.systemAlertId), events: await store.alerts.alertEvents(a.systemAlertId) }))),
-    incidents: await Promise.all(incidents.map(async (x) => ({ ...x, alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
+    incidents: await Promise.all(incidents.map(async (x) => ({ ...incidentAsPinned(x), alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
   };
 }
 

@@ -4,6 +4,7 @@ import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row
 import type { EventScan, EventsRepository, RuleGroup, RuleHit, TimelineQuery } from '../store.ts';
 import type { Executor } from '../executor.ts';
 import { RepositoryBase } from './base.ts';
+import { toEventRows, type EventRows } from '../event-rows.ts';
 
 const Q = {
   // The ingest hot path. SQLite: one prepared insert per event (fastest there, and its change
@@ -104,23 +105,37 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]> {
-    if (events.length === 0) return [];
-    if (this.ex.dialect === 'sqlite') {
-      const deferred = this.deferred;
+    const deferred = this.deferred;
+    if (deferred && this.ex.dialect === 'sqlite') {
+      // A scratch store: the key columns now, the JSON when a read needs it (DeferredEventData).
       const changes = await this.ex.runEach(Q.insertEvent, events.map((e) => [
-        e.ReportId, agentId, e.Table, Date.parse(e.Timestamp), e.DetonationId ?? null, deferred ? '' : JSON.stringify(e), receivedAt,
+        e.ReportId, agentId, e.Table, Date.parse(e.Timestamp), e.DetonationId ?? null, '', receivedAt,
       ]));
       const fresh = events.filter((_, i) => changes[i] === 1);
-      if (deferred) for (const e of fresh) deferred.add(agentId, e);
+      for (const e of fresh) deferred.add(agentId, e);
+      return fresh;
+    }
+    return (await this.insertEventRows(agentId, toEventRows(events), receivedAt)).map((i) => events[i]!);
+  }
+
+  async insertEventRows(agentId: string, rows: EventRows, receivedAt: number): Promise<number[]> {
+    const n = rows.reportIds.length;
+    if (n === 0) return [];
+    const fresh: number[] = [];
+    if (this.ex.dialect === 'sqlite') {
+      const params: Array<readonly Param[]> = new Array(n);
+      for (let i = 0; i < n; i++) params[i] = [rows.reportIds[i]!, agentId, rows.tables[i]!, rows.times[i]!, rows.detonationIds[i]!, rows.data[i]!, receivedAt];
+      const changes = await this.ex.runEach(Q.insertEvent, params);
+      for (let i = 0; i < n; i++) if (changes[i] === 1) fresh.push(i);
       return fresh;
     }
     const inserted = await this.ex.all<{ report_id: string }>(Q.insertEvents, [
-      agentId, receivedAt, events.map((e) => e.ReportId), events.map((e) => e.Table), events.map((e) => Date.parse(e.Timestamp)),
-      events.map((e) => e.DetonationId ?? null), events.map((e) => JSON.stringify(e)),
+      agentId, receivedAt, rows.reportIds, rows.tables, rows.times, rows.detonationIds, rows.data,
     ]);
-    const fresh = new Set(inserted.map((r) => r.report_id));
+    const stored = new Set(inserted.map((r) => r.report_id));
     // In batch order, and a ReportId repeated within the batch counts once (as in SQLite).
-    return events.filter((e) => fresh.delete(e.ReportId));
+    for (let i = 0; i < n; i++) if (stored.delete(rows.reportIds[i]!)) fresh.push(i);
+    return fresh;
   }
 
   async getEvents(reportIds: string[]): Promise<SensorEvent[]> {
