@@ -61,10 +61,10 @@ export function ruleRunsOn(rule: { product: string | undefined }, os: OsFamily |
  *
  * Built lazily: construction writes only the trie's edges, the failure links and the outputs
  * (time linear in the literals' length); a DFA transition that is not a trie edge is worked out
- * from the failure links the first time a scan takes it, and kept. With SigmaHQ's ~9,000
- * command-line literals the full table has ~80,000 rows of ~100 entries, which took ~0.2 s per
- * automaton to fill (~5 µs per event of a 40,000-event `arcsim detect` run), while scans take a
- * few thousand of its transitions.
+ * from the failure links the first time a scan takes it, and kept. With SigmaHQ's ~8,900
+ * command-line literals the full table has ~41,000 rows of 71 classes, and filling it was most of
+ * building the index (each `arcsim detect` run builds it: 0.3–0.6 s of CPU for the two process
+ * indexes, ~8–15 µs per event of a 42,000-event run, against 0.08–0.24 s now).
  */
 /** ASCII characters with a class of their own in an automaton (the most frequent in its literals). */
 const DISTINCT_CLASSES = 96;
