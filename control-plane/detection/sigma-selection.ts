@@ -271,10 +271,15 @@ function compileValue(value: unknown, mods: string[], path: string, ref: Getter 
     if (mods.some((m) => !['re', 'i', 'm', 's', 'all', 'neq'].includes(m))) throw new SelectionError('"re" takes only its flags i, m, s', path, 'unsupported');
     const re = compileRegex(value, (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : ''), path);
     const required = neq ? undefined : regexLiteral(re.source);
-    // The necessary literal first (lower-cased values are memoised): most values without it never reach the regex.
+    const chain = regexPieces(re.source, re.flags);
+    // The necessary literal first (lower-cased values are memoised): most values without it never
+    // reach the regex; a regex of pieces and `.*` only, unless its pieces occur in order.
+    const test = chain === undefined ? (s: string) => re.test(s)
+      : chain.fold ? (s: string) => inOrder(lower(s), chain.pieces) && re.test(s)
+        : (s: string) => inOrder(s, chain.pieces) && re.test(s);
     const matches: ValueMatcher = required === undefined
-      ? (a) => a !== undefined && a !== null && re.test(String(a))
-      : (a) => a !== undefined && a !== null && lower(a).includes(required) && re.test(String(a));
+      ? (a) => a !== undefined && a !== null && test(String(a))
+      : (a) => a !== undefined && a !== null && lower(a).includes(required) && test(String(a));
     return withLits(wrap(matches), required === undefined ? undefined : [required]);
   }
   if (['i', 'm', 's'].some(has)) throw new SelectionError('the flags i, m, s only apply to "re"', path, 'schema');
@@ -419,6 +424,48 @@ export function regexLiteral(source: string): string | undefined {
   }
   end();
   return best !== '' && isAscii(best) ? best.toLowerCase() : undefined;
+}
+
+/**
+ * A regular expression that is only plain pieces joined by `.*` (no anchor, group, class or other
+ * quantifier), e.g. `\+.*\+.*\+`: its pieces, each of which a match holds in this order
+ * (`inOrder` is then necessary for a match, and cheap where the regex backtracks). With the `i`
+ * flag, lower-cased and only when ASCII. Undefined otherwise.
+ */
+export function regexPieces(source: string, flags: string): { pieces: string[]; fold: boolean } | undefined {
+  const pieces: string[] = [];
+  let piece = '';
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      const next = source[i + 1];
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) return undefined;
+      piece += next;
+      i++;
+    } else if (c === '.' && source[i + 1] === '*') {
+      if (source[i + 2] === '?' || source[i + 2] === '+') return undefined;
+      pieces.push(piece);
+      piece = '';
+      i++;
+    } else if ('.^$|?*+()[]{}'.includes(c)) return undefined;
+    else piece += c;
+  }
+  pieces.push(piece);
+  const fold = flags.includes('i');
+  const out = pieces.filter((p) => p !== '');
+  if (out.length < 2 || (fold && !out.every(isAscii))) return undefined;
+  return { pieces: fold ? out.map((p) => p.toLowerCase()) : out, fold };
+}
+
+/** True when `pieces` occur in `s` one after the other, without overlapping. */
+function inOrder(s: string, pieces: readonly string[]): boolean {
+  let at = 0;
+  for (const p of pieces) {
+    const i = s.indexOf(p, at);
+    if (i < 0) return false;
+    at = i + p.length;
+  }
+  return true;
 }
 
 /** The longest run of plain characters of a Sigma string value (between `*` / `?` wildcards). */

@@ -2,7 +2,7 @@ import type { Executor } from './executor.ts';
 import { appliedMigrations } from './migrate.ts';
 import { AgentsRepo } from './repositories/agents.ts';
 import { AlertsRepo } from './repositories/alerts.ts';
-import { EventsRepo } from './repositories/events.ts';
+import { EventsRepo, type DeferredEventData } from './repositories/events.ts';
 import { IncidentsRepo } from './repositories/incidents.ts';
 import { KeysRepo } from './repositories/keys.ts';
 import { InventoryRepo } from './repositories/inventory.ts';
@@ -29,10 +29,10 @@ class SqlRepositories {
   readonly vulnerabilities: VulnerabilitiesRepo;
   readonly portal: PortalRepo;
 
-  constructor(ex: Executor) {
+  constructor(ex: Executor, deferred: DeferredEventData | undefined) {
     this.agents = new AgentsRepo(ex);
     this.machines = new MachinesRepo(ex);
-    this.events = new EventsRepo(ex);
+    this.events = new EventsRepo(ex, deferred);
     this.alerts = new AlertsRepo(ex);
     this.incidents = new IncidentsRepo(ex);
     this.inventory = new InventoryRepo(ex);
@@ -52,8 +52,9 @@ class SqlRepositories {
 export class SqlStore extends SqlRepositories implements Store {
   readonly kind: Store['kind'];
 
-  constructor(private readonly ex: Executor, private readonly closeBackend: () => Promise<void>) {
-    super(ex);
+  /** `deferred`: a scratch store's events whose data is written only when read (SqliteStoreOptions.scratch). */
+  constructor(private readonly ex: Executor, private readonly closeBackend: () => Promise<void>, private readonly deferred?: DeferredEventData) {
+    super(ex, deferred);
     this.kind = ex.dialect;
   }
 
@@ -62,7 +63,7 @@ export class SqlStore extends SqlRepositories implements Store {
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.ex.atomic((tx) => fn(new SqlRepositories(tx)));
+    return this.ex.atomic((tx) => fn(new SqlRepositories(tx, this.deferred)));
   }
 
   close(): Promise<void> {

@@ -5,6 +5,7 @@ import type { Executor } from './executor.ts';
 import { migrate } from './migrate.ts';
 import type { Param, Sql } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
+import { DeferredEventData } from './repositories/events.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -117,8 +118,10 @@ export interface SqliteStoreOptions {
    * A throwaway store whose events are read back only by ReportId (`arcsim detect`: a closing
    * window's trigger). The events indexes that serve every other read (by agent, detonation,
    * table and time, file certificates: SCRATCH_DROPPED_INDEXES) are dropped after migrating, so
-   * each insert maintains only the table and its (ReportId, agent) dedup index. Every query still
-   * answers the same, by scanning. Only with `file: ':memory:'`.
+   * each insert maintains only the table and its (ReportId, agent) dedup index; and an event's
+   * JSON (`data`) is written only when a read may return its row (DeferredEventData: a closing
+   * window's trigger, or any other events read), not on insert. Every query still answers the
+   * same (by scanning). Only with `file: ':memory:'`.
    */
   scratch?: boolean;
 }
@@ -158,5 +161,5 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   return new SqlStore(new SqliteExecutor(cache, lock), async () => {
     await lock.drained();
     if (db.open) db.close();
-  });
+  }, options.scratch ? new DeferredEventData() : undefined);
 }

@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { compileRules, reportRulesDirs, RuleIndex, ruleRunsOn, type OsFamily, type RuleSet } from '../../control-plane/detection/index.ts';
 import { detectOffline } from '../../control-plane/detection/offline-detect.ts';
 import { readRecordedEvents } from '../../scenarios/recorded/index.ts';
-import { regexLiteral } from '../../control-plane/detection/sigma-selection.ts';
+import { regexLiteral, regexPieces } from '../../control-plane/detection/sigma-selection.ts';
 import { playAtomics } from '../../testruns/coverage/coverage.ts';
 import { EventSchema, type SensorEvent } from '../../protocol/index.ts';
 import type { AlertRow } from '../../control-plane/store/index.ts';
@@ -158,6 +158,50 @@ test('property: the same on network events, where ParentImage falls back to the 
   assert.ok(matched > 50, `${matched} matches`);
 });
 
+/**
+ * Issue 13, item 9 (fourth round): the automaton works out its DFA transitions lazily from the
+ * failure links. Literals over a four-letter alphabet overlap in every way (one a suffix, prefix
+ * or infix of another), so scans follow long failure chains and report literals found through
+ * them; `contains` lists of such literals must match as every rule evaluated alone does.
+ */
+test('property: contains lists of overlapping literals over a small alphabet (failure links, outputs found through them)', () => {
+  const word = (max: number) => fc.array(fc.constantFrom('a', 'b', 'A', '-'), { minLength: 1, maxLength: max }).map((c) => c.join(''));
+  let matched = 0;
+  fc.assert(fc.property(fc.array(fc.array(word(5), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }), fc.array(word(24), { minLength: 1, maxLength: 8 }), (lists, texts) => {
+    const { set } = compileRules(lists.map((vals, i) => ({
+      file: `small-${i}.yml`,
+      text: JSON.stringify({ title: `small ${i}`, logsource: { category: 'process_creation' }, detection: { sel: { 'CommandLine|contains': vals }, condition: 'sel' } }),
+    })));
+    const events = texts.map((t) => ({
+      Table: 'DeviceProcessEvents', Timestamp: '2026-03-01T10:00:00.000Z', DeviceId: 'dev-1', DeviceName: 'ws-01', ReportId: '0195f000-0000-7000-8000-000000000000',
+      ActionType: 'ProcessCreated', ProcessCommandLine: t,
+    }) as unknown as SensorEvent);
+    matched += assertSame(set, events);
+  }), fcParams(runsFor(300), 916));
+  assert.ok(matched > 200, `${matched} matches`);
+});
+
+test('an automaton of more than 65,535 nodes (32-bit table): every literal is found, and only where it occurs', () => {
+  // 2,600 literals of 30 characters that share no prefix past their first 3: ~75,000 nodes.
+  const lits = Array.from({ length: 2600 }, (_, i) => `${i.toString(36).padStart(3, '0')}-${'x'.repeat(i % 7)}${(i * 7919).toString(16).padStart(26 - (i % 7), 'q')}`);
+  const { set } = compileRules(lits.map((l, i) => ({
+    file: `big-${i}.yml`,
+    text: JSON.stringify({ title: `big ${i}`, id: `5d2f7c1e-7d0e-4c55-9d7a-${i.toString().padStart(12, '0')}`, logsource: { category: 'process_creation' }, detection: { sel: { 'CommandLine|contains': l }, condition: 'sel' } }),
+  })));
+  assert.equal(set.detections.length, lits.length);
+  const at = (i: number, text: string) => ({
+    Table: 'DeviceProcessEvents', Timestamp: '2026-03-01T10:00:00.000Z', DeviceId: 'dev-1', DeviceName: 'ws-01', ReportId: `0195f000-0000-7000-8000-${i.toString().padStart(12, '0')}`,
+    ActionType: 'ProcessCreated', ProcessCommandLine: text,
+  }) as unknown as SensorEvent;
+  const index = new RuleIndex(set.byTable);
+  for (const i of [0, 1, 6, 7, 1299, 2598, 2599]) {
+    assert.deepEqual(index.matching(at(i, `cmd /c ${lits[i]!.toUpperCase()} && echo`), 'windows').map((r) => r.title), [`big ${i}`]);
+    // The literal less its last character: a path deep in the trie, and no match.
+    assert.deepEqual(index.matching(at(i, `cmd /c ${lits[i]!.slice(0, -1)}`), 'windows'), []);
+  }
+  assert.deepEqual(index.matching(at(9, `${lits[3]} ${lits[2500]}`), undefined).map((r) => r.title), ['big 3', 'big 2500']);
+});
+
 test('property: the literal derived from a regular expression occurs (lower-cased) in every text it matches', () => {
   const atom = fc.constantFrom('a', 'B', 'c', '-', '/', '\\+', '\\{', '\\.', '\\$', '`', '.', '\\w', '\\d', '\\s', '[a-c]', '[^x]', '(?:ab|c)', '(b)', '(?=a)', 'Σ', 'K', 'ſ');
   const quant = fc.constantFrom('', '', '', '*', '+', '?', '{0,2}', '{2}', '+?', '*?');
@@ -178,6 +222,34 @@ test('property: the literal derived from a regular expression occurs (lower-case
     for (const t of texts) if (re.test(t)) assert.ok(t.toLowerCase().includes(lit), `/${source}/${flags} matches ${JSON.stringify(t)} without "${lit}"`);
   }), fcParams(runsFor(2000), 914));
   assert.ok(withLiteral > 500, `${withLiteral} regular expressions with a literal`);
+});
+
+/** Issue 13, item 9 (fourth round): a regex of pieces and `.*` runs only when its pieces occur in order; that must be necessary. */
+test('property: the pieces of a regular expression of pieces and .* occur in order in every text it matches', () => {
+  const piece = fc.array(fc.constantFrom('a', 'B', '\\+', '\\{', '-', 'K', 'Σ', 'ſ'), { minLength: 1, maxLength: 2 }).map((c) => c.join(''));
+  const regex = fc.tuple(fc.array(piece, { minLength: 2, maxLength: 3 }), fc.constantFrom('', 'i', 'm', 's', 'is'), fc.boolean())
+    .map(([parts, flags, trail]) => ({ source: parts.join('.*') + (trail ? '.*' : ''), flags }));
+  const text = fc.array(fc.constantFrom('a', 'A', 'b', 'B', '+', '{', '-', '\n', 'K', 'k', 'K', 'Σ', 'σ', 'ſ', 'S'), { maxLength: 40 }).map((c) => c.join(''));
+  let matched = 0;
+  fc.assert(fc.property(regex, fc.array(text, { minLength: 1, maxLength: 8 }), ({ source, flags }, texts) => {
+    const re = new RegExp(source, flags);
+    const chain = regexPieces(re.source, re.flags);
+    if (!chain) return;
+    for (const t of texts) {
+      if (!re.test(t)) continue;
+      matched++;
+      let at = 0;
+      const s = chain.fold ? t.toLowerCase() : t;
+      for (const p of chain.pieces) {
+        const i = s.indexOf(p, at);
+        assert.ok(i >= 0, `/${source}/${flags} matches ${JSON.stringify(t)}, but ${JSON.stringify(chain.pieces)} are not there in order`);
+        at = i + p.length;
+      }
+    }
+  }), fcParams(runsFor(2000), 917));
+  assert.ok(matched > 50, `${matched} matches`);
+  assert.deepEqual(regexPieces('\\+.*\\+.*\\+', ''), { pieces: ['+', '+', '+'], fold: false });
+  assert.equal(regexPieces('a.*b\\d', ''), undefined);
 });
 
 // --- Real SigmaHQ rules and recorded events -----------------------------------------------------

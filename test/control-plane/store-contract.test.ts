@@ -1098,3 +1098,52 @@ test('SQLite scratch store (arcsim detect, without the events indexes of other r
     cleanup(dir);
   }
 });
+
+/**
+ * Issue 13, item 9 (fourth round): a scratch store writes an event's JSON only when a read may
+ * return its row. Reads interleaved with inserts (one ReportId read back between batches, as a
+ * closing window reads its trigger), a transaction that rolls back after inserting, the same
+ * ReportId from another agent and a redelivery must answer exactly as a file store does.
+ */
+test('SQLite scratch store: events read back between inserts, after a rollback and across agents answer as a file store', async () => {
+  const events = planEvents(ssh, { detonationId: 'd1', device: { id: 'a1', name: 'h1' }, startTime: T0, seed: 2 }).map((p) => p.event);
+  assert.ok(events.length >= 8, `${events.length} events`);
+  const dir = tempDir();
+  const full = openSqliteStore({ file: join(dir, 'arcsim.db') });
+  const scratch = openSqliteStore({ file: ':memory:', scratch: true });
+  const log: Record<string, string[]> = { full: [], scratch: [] };
+  try {
+    for (const [name, s] of [['full', full], ['scratch', scratch]] as const) {
+      const seen = (x: unknown) => log[name]!.push(JSON.stringify(x));
+      seen(await s.events.insertEvents('a1', events.slice(0, 3), T0));
+      seen(await s.events.getEvents([events[1]!.ReportId]));
+      seen(await s.events.insertEvents('a1', events.slice(2, 6), T0));
+      // Rolled back: its rows are gone, and a later insert of the same events stores them anew.
+      await assert.rejects(s.transaction(async (tx) => {
+        await tx.events.insertEvents('a1', events.slice(6), T0);
+        seen(await tx.events.getEvents([events[6]!.ReportId]));
+        throw new Error('roll back');
+      }), /roll back/);
+      seen(await s.events.getEvents([events[6]!.ReportId, events[0]!.ReportId]));
+      seen(await s.transaction((tx) => tx.events.insertEvents('a1', events.slice(5), T0)));
+      // Another agent's event with a ReportId already stored, and a redelivery of it (a second
+      // later: rows tied on time and ReportId have no order both stores would agree on).
+      const other = { ...events[4]!, DeviceId: 'a2', DeviceName: 'h2', Timestamp: new Date(Date.parse(events[4]!.Timestamp) + 1000).toISOString() };
+      seen(await s.events.insertEvents('a2', [other, other], T0));
+      seen(await s.events.getEvents([events[4]!.ReportId, events[7]!.ReportId]));
+      seen(await s.events.countEvents());
+      seen(await s.events.listEvents({ limit: 100 }));
+      seen(await s.events.deviceTimeline({ agentId: 'a2', limit: 10 }));
+      seen(await s.events.scanEvents({ table: events[0]!.Table, limit: 100 }));
+      seen(await s.events.insertEvents('a1', events, T0));
+      seen(await s.events.listEvents({ agentId: 'a1', limit: 100 }));
+    }
+    assert.deepEqual(log.scratch, log.full);
+    // The events read back are whole (not the empty text a scratch row holds until then).
+    assert.deepEqual(JSON.parse(log.scratch![1]!), [events[1]]);
+  } finally {
+    await full.close();
+    await scratch.close();
+    cleanup(dir);
+  }
+});

@@ -2,6 +2,7 @@ import type { SensorEvent } from '../../../protocol/index.ts';
 import { sql, sqlPer, Where, type Param } from '../sql.ts';
 import { toEvent, toRuleHit, type EventDataCols, type RuleHitCols } from '../row-decoding.ts';
 import type { EventScan, EventsRepository, RuleGroup, RuleHit, TimelineQuery } from '../store.ts';
+import type { Executor } from '../executor.ts';
 import { RepositoryBase } from './base.ts';
 import { toEventRows, type EventRows } from '../event-rows.ts';
 
@@ -34,6 +35,8 @@ const Q = {
   groupStarts: sql(`SELECT group_key, MIN(event_time) AS first FROM rule_hits WHERE rule_id = ?
                     GROUP BY group_key HAVING MIN(event_time) <= ? ORDER BY first, group_key`),
   pruneHits: sql(`DELETE FROM rule_hits WHERE rule_id = ? AND group_key = ? AND event_time < ?`),
+  // A scratch store's deferred data (DeferredEventData), written before a read returns the row.
+  writeData: sql(`UPDATE events SET data = ? WHERE report_id = ? AND agent_id = ?`),
   // Correlation state per group commit (detection/hit-windows.ts): the groups' locks in one
   // statement, in the caller's (sorted) order: the function scan yields the arrays in order and
   // the aggregate evaluates the lock row by row. The lock key is addHit's, so both paths exclude
@@ -55,8 +58,63 @@ const Q = {
   latestCertificates: sql(`SELECT data FROM events WHERE tbl = 'DeviceFileCertificateInfo' ORDER BY ts DESC, report_id DESC LIMIT ?`),
 };
 
+/**
+ * A scratch store's events whose `data` column is not written yet (SqliteStoreOptions.scratch):
+ * their rows hold the key columns and an empty `data`, and the events themselves stay in memory
+ * until a read of the events table needs them. Every such read first writes the `data` of the
+ * rows it may return (`getEvents`: of the ReportIds asked for; every other read: all of them),
+ * so it answers exactly as if `data` had been written on insert. A row's dedup is still the
+ * insert's `ON CONFLICT`. Shared by the store's repositories and those of its transactions; a
+ * pending event whose row a rolled-back transaction took away only costs an UPDATE of no row.
+ */
+export class DeferredEventData {
+  /**
+   * By ReportId: the events whose row's `data` is still empty, with their agent: one pair, or a
+   * list of pairs when agents share the ReportId (rare: one allocation per event otherwise).
+   */
+  private readonly pending = new Map<string, [agentId: string, event: SensorEvent] | Array<[string, SensorEvent]>>();
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(agentId: string, event: SensorEvent): void {
+    const had = this.pending.get(event.ReportId);
+    if (had === undefined) this.pending.set(event.ReportId, [agentId, event]);
+    else if (typeof had[0] === 'string') this.pending.set(event.ReportId, [had as [string, SensorEvent], [agentId, event]]);
+    else (had as Array<[string, SensorEvent]>).push([agentId, event]);
+  }
+
+  /** The pending events of these ReportIds (default: every one), no longer pending, as (agent, event) pairs. */
+  take(reportIds?: readonly string[]): Array<[string, SensorEvent]> {
+    const out: Array<[string, SensorEvent]> = [];
+    for (const id of reportIds ?? [...this.pending.keys()]) {
+      const had = this.pending.get(id);
+      if (had === undefined) continue;
+      this.pending.delete(id);
+      if (typeof had[0] === 'string') out.push(had as [string, SensorEvent]);
+      else out.push(...(had as Array<[string, SensorEvent]>));
+    }
+    return out;
+  }
+}
+
 export class EventsRepo extends RepositoryBase implements EventsRepository {
+  constructor(ex: Executor, private readonly deferred?: DeferredEventData) {
+    super(ex);
+  }
+
   async insertEvents(agentId: string, events: SensorEvent[], receivedAt: number): Promise<SensorEvent[]> {
+    const deferred = this.deferred;
+    if (deferred && this.ex.dialect === 'sqlite') {
+      // A scratch store: the key columns now, the JSON when a read needs it (DeferredEventData).
+      const changes = await this.ex.runEach(Q.insertEvent, events.map((e) => [
+        e.ReportId, agentId, e.Table, Date.parse(e.Timestamp), e.DetonationId ?? null, '', receivedAt,
+      ]));
+      const fresh = events.filter((_, i) => changes[i] === 1);
+      for (const e of fresh) deferred.add(agentId, e);
+      return fresh;
+    }
     return (await this.insertEventRows(agentId, toEventRows(events), receivedAt)).map((i) => events[i]!);
   }
 
@@ -82,6 +140,7 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
 
   async getEvents(reportIds: string[]): Promise<SensorEvent[]> {
     if (reportIds.length === 0) return [];
+    await this.writeDeferred(reportIds);
     const rows = await this.ex.all<EventDataCols>(Q.getEvents, [JSON.stringify(reportIds)]);
     const byId = new Map(rows.map((r) => [r.report_id, r]));
     return reportIds.flatMap((id) => {
@@ -96,12 +155,14 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async listEvents(f: { detonationId?: string; agentId?: string; limit?: number }): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     const w = eventWhere(f);
     const q = sql(`SELECT data FROM events ${w} ORDER BY ts, report_id LIMIT ?`);
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(q, [...w.args, f.limit ?? 10_000])).map(toEvent);
   }
 
   async scanEvents(scan: EventScan): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     const w = new Where().raw('tbl = ?');
     const args: Param[] = [scan.table];
     if (scan.from !== undefined && Number.isFinite(scan.from)) { w.raw('ts >= ?'); args.push(Math.ceil(scan.from)); }
@@ -131,6 +192,7 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async deviceTimeline(q: TimelineQuery): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     const pg = this.ex.dialect === 'postgres';
     const w = new Where().raw('agent_id = ?');
     const args: Param[] = [q.agentId];
@@ -145,7 +207,15 @@ export class EventsRepo extends RepositoryBase implements EventsRepository {
   }
 
   async latestFileCertificates(limit: number): Promise<SensorEvent[]> {
+    await this.writeDeferred();
     return (await this.ex.all<Pick<EventDataCols, 'data'>>(Q.latestCertificates, [limit])).map(toEvent).reverse();
+  }
+
+  /** Writes the deferred `data` of the events of these ReportIds (default: of every event). */
+  private async writeDeferred(reportIds?: readonly string[]): Promise<void> {
+    if (!this.deferred?.size) return;
+    const rows = this.deferred.take(reportIds).map(([agentId, event]): Param[] => [JSON.stringify(event), event.ReportId, agentId]);
+    if (rows.length) await this.ex.runEach(Q.writeData, rows);
   }
 
   async addRuleHit(h: RuleHit): Promise<void> {
