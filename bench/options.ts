@@ -71,7 +71,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --noisy 16        BENCH_NOISY      quiet agents of the noisy-neighbour pass: each sends 100 events/s for 10 s,
                                      alone, then beside one agent at its rate limit (shipped limits); 0 skips it
   --ingest-workers N  BENCH_INGEST_WORKERS  the control plane's ingest worker threads (limits.ingestWorkers,
-                                     default 1); 0 decodes and matches on the main thread (the comparison)
+                                     default 0: all on the main thread) in the throughput and latency passes
   --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm, the
                                      connections and replicas passes and the portal pass
   --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored

@@ -164,7 +164,7 @@ async function main(): Promise<void> {
       // acks a batch only after the transaction that stored it, ran detection and upserted its
       // alerts has committed, so send -> ack bounds "event sent -> alert readable through the API".
       const events = Math.max(options.batch, Math.min(options.events, options.rate * 5));
-      const paced = await runFullPath({ dbFile: join(dir, 'paced.db'), agents: 1, events, batch: options.batch, window: options.window, runId: 'paced', rate: options.rate });
+      const paced = await runFullPath({ dbFile: join(dir, 'paced.db'), agents: 1, events, batch: options.batch, window: options.window, runId: 'paced', rate: options.rate, ingestWorkers: options.ingestWorkers });
       const lat = paced.fleet.latenciesMs;
       const achieved = paced.eventsSent / (paced.fleet.elapsedMs / 1000);
       const p99 = percentile(lat, 99);

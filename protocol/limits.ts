@@ -64,10 +64,11 @@ export const LIMITS = {
   maxEventsPerCommit: 2000,
   /**
    * Worker threads that decode, validate and match agents' event batches against the rules' selections,
-   * count; the main thread keeps the store writes, correlation, alerts and acks. 1 suits 2 cores
-   * (one for each); 0 does all of it on the main thread.
+   * count; the main thread keeps the store writes, correlation, alerts and acks. 0 (the default)
+   * does all of it on the main thread; 1 adds 3-8 points of ingest throughput on 2 cores but raises the
+   * detection latency p99 at 10,000 events/s past 50 ms (docs/performance.md, "Change 3").
    */
-  ingestWorkers: 1,
+  ingestWorkers: 0,
   /** Largest REST request body, bytes (1 MiB), except the routes below. */
   maxBodyBytes: 1024 * 1024,
   /** Largest body of a snapshot import or a stored run result (`POST /api/runs`), bytes (64 MiB). */

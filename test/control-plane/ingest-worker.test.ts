@@ -11,7 +11,7 @@ import { detectAlertsWorkload } from './detect-alerts-workload.ts';
 
 /**
  * Issue 16, goal 1: agents' event batches are decoded, validated and matched against the rules on
- * an ingest worker thread (limits.ingestWorkers, default 1), the main thread keeping the store,
+ * an ingest worker thread (limits.ingestWorkers: 1; default 0), the main thread keeping the store,
  * correlation, alerts and acks. Nothing an agent or an analyst sees may change: the same rows,
  * alerts, incidents and errors as with everything on the main thread (ingestWorkers: 0), and a
  * worker that dies fails no batch.
