@@ -4,6 +4,8 @@
  * acks) does not share the control plane's event loop and is not counted as server time.
  */
 
+import type { ChildProcess } from 'node:child_process';
+
 /** One agent's credentials and pre-encoded `events` frames (seq 1..n). */
 export interface FleetAgentPlan {
   agentId: string;
@@ -47,3 +49,22 @@ export type FromFleet =
   | { type: 'ready' }
   | { type: 'done'; result: FleetResult }
   | { type: 'failed'; message: string };
+
+/** The fleet's next message; rejects when the fleet process exits first. */
+export function nextMessage(child: ChildProcess): Promise<FromFleet> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`agent fleet exited (code ${code}) before answering`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m as FromFleet);
+    });
+  });
+}
+
+/** `message` as the `type` expected, or the fleet's failure / an unexpected message as an error. */
+export function expectType<T extends FromFleet['type']>(message: FromFleet, type: T): Extract<FromFleet, { type: T }> {
+  if (message.type === 'failed') throw new Error(`agent fleet failed: ${message.message}`);
+  if (message.type !== type) throw new Error(`agent fleet: expected ${type}, got ${message.type}`);
+  return message as Extract<FromFleet, { type: T }>;
+}

@@ -1,10 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { AGENT_PATH, createControlPlane, openSqliteStore } from '../control-plane/index.ts';
 import { buildWorkload, type AgentWorkload } from './workload.ts';
-import type { FleetAgentPlan, FleetResult, FromFleet, ToFleet } from './fleet-messages.ts';
+import { expectType, nextMessage, type FleetAgentPlan, type FleetResult, type ToFleet } from './fleet-messages.ts';
 import { machineCpu } from './machine-cpu.ts';
 import { mainThreadCpuMs } from './process-cpu.ts';
 
@@ -141,19 +141,3 @@ async function streamFromFleet(
   }
 }
 
-function nextMessage(child: ChildProcess): Promise<FromFleet> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`agent fleet exited (code ${code}) before answering`));
-    child.once('exit', onExit);
-    child.once('message', (m) => {
-      child.off('exit', onExit);
-      resolve(m as FromFleet);
-    });
-  });
-}
-
-function expectType<T extends FromFleet['type']>(message: FromFleet, type: T): Extract<FromFleet, { type: T }> {
-  if (message.type === 'failed') throw new Error(`agent fleet failed: ${message.message}`);
-  if (message.type !== type) throw new Error(`agent fleet: expected ${type}, got ${message.type}`);
-  return message as Extract<FromFleet, { type: T }>;
-}

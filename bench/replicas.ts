@@ -7,7 +7,7 @@ import { findPostgresBin, startCluster, type TestPostgres } from '../lib/postgre
 import { openPostgresStore } from '../control-plane/index.ts';
 import { createEnrollmentToken, enrollAgent } from '../control-plane/auth/enrollment.ts';
 import { buildWorkload } from './workload.ts';
-import type { FleetAgentPlan, FleetResult, FromFleet, ToFleet } from './fleet-messages.ts';
+import { expectType, nextMessage, type FleetAgentPlan, type FleetResult, type ToFleet } from './fleet-messages.ts';
 import type { FromReplica, ToReplica } from './replica-process.ts';
 import { machineCpu } from './machine-cpu.ts';
 import { processCpuMs, processTreeCpuMs } from './process-cpu.ts';
@@ -205,23 +205,6 @@ async function redeliver(plans: FleetAgentPlan[], wsUrls: string[], n: number): 
     ws.close(1000);
   }));
   return stored;
-}
-
-function nextMessage(child: ChildProcess): Promise<FromFleet> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`agent fleet exited (code ${code}) before answering`));
-    child.once('exit', onExit);
-    child.once('message', (m) => {
-      child.off('exit', onExit);
-      resolve(m as FromFleet);
-    });
-  });
-}
-
-function expectType<T extends FromFleet['type']>(message: FromFleet, type: T): Extract<FromFleet, { type: T }> {
-  if (message.type === 'failed') throw new Error(`agent fleet failed: ${message.message}`);
-  if (message.type !== type) throw new Error(`agent fleet: expected ${type}, got ${message.type}`);
-  return message as Extract<FromFleet, { type: T }>;
 }
 
 /** Speed-up of N replicas over one, when both ran. */

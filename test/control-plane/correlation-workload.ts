@@ -5,7 +5,7 @@ import { Ingest } from '../../control-plane/ingest/ingest.ts';
 import { SyncConfigSchema } from '../../control-plane/products/sync-matrix.ts';
 import { DetectionEngine, loadRulesDir } from '../../control-plane/detection/index.ts';
 import { buildWorkload } from '../../bench/workload.ts';
-import { incidentAsPinned } from './ingest-folds-workload.ts';
+import { ingestAndCollect } from './ingest-folds-workload.ts';
 
 /**
  * Issue 16 (goals 1 and 5): the bench workload, where ~82 % of the events feed a correlation
@@ -45,17 +45,7 @@ export async function correlationWorkloadState(store: Store, options: { groupOf?
   }
   const batches: Array<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[] }> = [];
   for (let round = 0; perAgent.some((l) => round < l.length); round++) for (const l of perAgent) if (round < l.length) batches.push(l[round]!);
-  for (let i = 0; i < batches.length; i += groupOf) {
-    if (groupOf === 1) await ingest.ingestBatch(batches[i]!.agent, batches[i]!.machine, batches[i]!.events);
-    else await ingest.ingestGroup(batches.slice(i, i + groupOf));
-  }
-  await ingest.closeAll();
-  const alerts = await store.alerts.listAlerts();
-  const incidents = await store.incidents.listIncidents();
-  return {
-    alerts: await Promise.all(alerts.map(async (a) => ({ ...a, latencyMs: null, sources: await store.alerts.alertSources(a.systemAlertId), events: await store.alerts.alertEvents(a.systemAlertId) }))),
-    incidents: await Promise.all(incidents.map(async (x) => ({ ...incidentAsPinned(x), alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
-  };
+  return ingestAndCollect(store, ingest, batches, groupOf);
 }
 
 /** One enrolled Linux Arc machine and an Ingest over `store` with the shipped rules (what a replica runs). */

@@ -31,6 +31,28 @@ export function incidentAsPinned<T extends { classification?: unknown; determina
   return rest;
 }
 
+/**
+ * Ingests `batches` in order — groupOf 1: one transaction per batch (ingestBatch); more: that many
+ * consecutive batches per transaction (the gateway's group commit) — closes every open window,
+ * and returns the stored alerts (sources, linked events) and incidents (their alerts) as the
+ * pinned fixtures record them.
+ */
+export async function ingestAndCollect(
+  store: Store, ingest: Ingest, batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: SensorEvent[] }>, groupOf: number,
+): Promise<{ alerts: unknown[]; incidents: unknown[] }> {
+  for (let i = 0; i < batches.length; i += groupOf) {
+    if (groupOf === 1) await ingest.ingestBatch(batches[i]!.agent, batches[i]!.machine, batches[i]!.events);
+    else await ingest.ingestGroup(batches.slice(i, i + groupOf));
+  }
+  await ingest.closeAll();
+  const alerts = await store.alerts.listAlerts();
+  const incidents = await store.incidents.listIncidents();
+  return {
+    alerts: await Promise.all(alerts.map(async (a) => ({ ...a, latencyMs: null, sources: await store.alerts.alertSources(a.systemAlertId), events: await store.alerts.alertEvents(a.systemAlertId) }))),
+    incidents: await Promise.all(incidents.map(async (x) => ({ ...incidentAsPinned(x), alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
+  };
+}
+
 export async function ingestFoldsState(options: { groupOf?: number; store?: Store } = {}): Promise<unknown> {
   const groupOf = options.groupOf ?? 1;
   const w = detectAlertsWorkload();
@@ -67,18 +89,7 @@ export async function ingestFoldsState(options: { groupOf?: number; store?: Stor
       while (i < ordered.length && ordered[i]!.DeviceId === device && batch.length < BATCH) batch.push(ordered[i++]!);
       batches.push({ ...hosts.get(device)!, events: batch });
     }
-    // groupOf 1: one transaction per batch (ingestBatch); more: that many consecutive batches per transaction (the gateway's group commit).
-    for (let i = 0; i < batches.length; i += groupOf) {
-      if (groupOf === 1) await ingest.ingestBatch(batches[i]!.agent, batches[i]!.machine, batches[i]!.events);
-      else await ingest.ingestGroup(batches.slice(i, i + groupOf));
-    }
-    await ingest.closeAll();
-    const alerts = await store.alerts.listAlerts();
-    const incidents = await store.incidents.listIncidents();
-    return {
-      alerts: await Promise.all(alerts.map(async (a) => ({ ...a, latencyMs: null, sources: await store.alerts.alertSources(a.systemAlertId), events: await store.alerts.alertEvents(a.systemAlertId) }))),
-      incidents: await Promise.all(incidents.map(async (x) => ({ ...incidentAsPinned(x), alerts: await store.incidents.incidentAlertIds(x.incidentId) }))),
-    };
+    return await ingestAndCollect(store, ingest, batches, groupOf);
   } finally {
     if (!options.store) await store.close();
   }
