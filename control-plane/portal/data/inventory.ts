@@ -1,5 +1,5 @@
 import { parseResourceId } from '../../../protocol/index.ts';
-import type { ArcStatus, AssetRow, ConnectorRow, CspmResourceRow, ExtensionRow, MachineRow, PlanRow, Store } from '../../store/index.ts';
+import type { ArcStatus, AssetPageQuery, AssetRow, ConnectorRow, CspmResourceRow, ExtensionRow, MachineRow, PlanRow, Store } from '../../store/index.ts';
 import { effectivePlan, PLAN_NAMES, PLANS } from '../../inventory/plans.ts';
 import type { SqlInstanceFacts } from '../../../protocol/index.ts';
 
@@ -20,15 +20,8 @@ export interface AssetView {
   conflicts: AssetRow['conflicts'];
 }
 
-export interface InventoryFilter {
-  source?: 'Arc' | 'AWS' | 'GCP';
-  cloud?: string;
-  arcStatus?: string;
-  confidence?: string;
-  search?: string;
-  sort: 'name' | 'confidence' | 'arcStatus' | 'cloud' | 'sources';
-  dir: 'asc' | 'desc';
-}
+/** The inventory page's filters and sort: the store's page query without its window. */
+export type InventoryFilter = Omit<AssetPageQuery, 'offset' | 'limit'>;
 
 /**
  * The merged inventory. Its size is the fleet's (assets, machines, CSPM resources, plans), not
