@@ -36,6 +36,14 @@ export const LIMITS = {
   /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
   maxUpgradesPerTurn: 16,
   /**
+   * Connections the kernel keeps waiting for the control plane to accept, count (the listen
+   * backlog; Linux caps it at net.core.somaxconn, 4096 on recent kernels). Node's default is 511:
+   * 10,000 agents connecting at once overflowed it (the kernel dropped their handshakes and their
+   * own retransmits backed off for minutes, issue 16); accepted sockets cost little, and past
+   * maxRegistrationsWaiting they are refused with ARCSIM_E_BUSY and a retry turn.
+   */
+  listenBacklog: 4096,
+  /**
    * Delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast places
    * free up (the first refusals of a burst), ms; the server adds up to as much again in jitter.
    */
