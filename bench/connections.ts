@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../lib/clock.ts';
 import { createControlPlane, openSqliteStore } from '../control-plane/index.ts';
@@ -148,8 +150,23 @@ export async function runConnections(o: ConnectionsOptions): Promise<Connections
     const connectMs = Math.max(...connected.map((c) => c.allRegisteredMs));
     log(`${registered} / ${o.agents} registered after ${(connectMs / 1000).toFixed(1)} s; steady for ${o.seconds} s`);
 
+    // BENCH_STEADY_PROFILE=file.cpuprofile: a V8 CPU profile of the steady phase only (the connect
+    // phase is profiled with `node --cpu-prof`), to see what a heartbeat and a batch cost.
+    const profileFile = process.env.BENCH_STEADY_PROFILE;
+    const profiler = profileFile ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const steadyStart = performance.now();
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(profileFile!, JSON.stringify(profile));
+      profiler.disconnect();
+      log(`steady-phase CPU profile: ${profileFile}`);
+    }
     for (const c of fleets) c.send({ type: 'stop' } satisfies ToConnFleet);
     const done: ConnFleetDone[] = (await Promise.all(fleets.map((c) => expect(c, 'done')))).map((m) => m.result);
     const cpu2 = process.cpuUsage();
