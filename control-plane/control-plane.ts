@@ -325,7 +325,7 @@ export function createControlPlane(deps: ControlPlaneDeps): ControlPlane {
       // File profiles (image_load signature rules) from the certificate rows stored before a restart.
       if (engine.profiles) await primeFileProfiles(engine.profiles, deps.store.events);
       await decodePool.start();
-      await app.listen({ host: config.host, port: config.port });
+      await app.listen({ host: config.host, port: config.port, backlog: limits.listenBacklog });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       const listening = `${scheme}://${host}:${addr.port}`;

@@ -36,6 +36,13 @@ export const LIMITS = {
   /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
   maxUpgradesPerTurn: 16,
   /**
+   * Connections the kernel may hold for the control plane before it accepts them (listen backlog),
+   * count; Linux caps it at net.core.somaxconn (4096 by default since 5.4). Node's own default,
+   * 511, overflowed when 10,000 agents connected at once: the kernel dropped their handshakes,
+   * and agents waited out their connect retries (issue 16).
+   */
+  listenBacklog: 4096,
+  /**
    * Delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast places
    * free up (the first refusals of a burst), ms; the server adds up to as much again in jitter.
    */
