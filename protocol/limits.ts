@@ -43,8 +43,9 @@ export const LIMITS = {
    */
   listenBacklog: 4096,
   /**
-   * Delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast places
-   * free up (the first refusals of a burst), ms; the server adds up to as much again in jitter.
+   * Longest delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast
+   * places free up (the first refusals of a burst), ms: the advice is a random point between
+   * busyRetryMinMs and this, so those agents come back once the rate is known and get their turns.
    */
   busyRetryAfterMs: 2000,
   /**
