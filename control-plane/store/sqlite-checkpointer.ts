@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 /** The background checkpointer's timings and bounds, one object, units beside. */
 export const SQLITE_CHECKPOINT = {
   /** Interval between the thread's passive checkpoints, ms. */
-  intervalMs: 100,
+  intervalMs: 250,
   /** WAL size past which the thread runs a RESTART checkpoint (waits for the writer once), pages (4 KiB each: 64 MiB). */
   maxWalPages: 16_384,
   /** How long that RESTART checkpoint may wait for the writer's transaction, ms. */
