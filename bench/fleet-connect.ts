@@ -8,7 +8,6 @@
  */
 import WebSocket from 'ws';
 import { busyDelayMs } from '../agent/keepalive.ts';
-import { LIMITS } from '../protocol/index.ts';
 
 /** Delay before retrying a connection that failed for another reason than BUSY, ms. */
 export const OTHER_RETRY_MS = 500;
@@ -69,9 +68,7 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
         settled = true;
         setTimeout(attempt, delay);
       };
-      // The real agent's handshake timeout (agent/connection.ts): a connection the server's kernel
-      // dropped in a burst is given up and retried, not waited on for minutes of TCP retransmissions.
-      const ws = new WebSocket(o.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` }, handshakeTimeout: LIMITS.handshakeTimeoutMs });
+      const ws = new WebSocket(o.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` } });
       current = ws;
       ws.on('unexpected-response', (_req, res) => {
         let text = '';
