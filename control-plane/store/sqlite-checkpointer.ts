@@ -33,7 +33,7 @@ export class SqliteCheckpointer {
   /** Set once the thread has failed and the main connection checkpoints itself again. */
   failed: Error | undefined;
 
-  constructor(private readonly db: Database.Database, file: string, options: Partial<typeof SQLITE_CHECKPOINT> = {}) {
+  constructor(private readonly db: Database.Database, file: string, options: Partial<{ -readonly [K in keyof typeof SQLITE_CHECKPOINT]: number }> = {}) {
     const o = { ...SQLITE_CHECKPOINT, ...options };
     db.pragma('wal_autocheckpoint = 0');
     this.worker = new Worker(ENTRY, { workerData: { file, intervalMs: o.intervalMs, maxWalPages: o.maxWalPages, busyTimeoutMs: o.busyTimeoutMs } });
