@@ -91,6 +91,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
                                      control plane, then heartbeat every 5 s and send a batch every 10 s
   --connections-seconds 30  BENCH_CONNECTIONS_SECONDS  steady seconds after all are registered
   --connections-batch 5     BENCH_CONNECTIONS_BATCH    events per batch of the connections pass
+                    BENCH_STEADY_PROFILE=FILE  a V8 CPU profile (.cpuprofile) of the connections pass's steady phase
   --store postgres  BENCH_STORE      with --replicas: the store the replicas share (a PostgreSQL cluster the bench starts)
   --replicas 1,2    BENCH_REPLICAS   only the scale-out pass (with --connections, both): N control-plane processes on
                                      one PostgreSQL behind the same agents, one pass per count

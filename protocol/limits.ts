@@ -36,16 +36,16 @@ export const LIMITS = {
   /** Agent upgrades (key lookup + WebSocket handshake) handled per turn of the event loop, count; the rest wait for the next turn. */
   maxUpgradesPerTurn: 16,
   /**
-   * Connections the kernel keeps waiting for the control plane to accept, count (the listen
-   * backlog; Linux caps it at net.core.somaxconn, 4096 on recent kernels). Node's default is 511:
-   * 10,000 agents connecting at once overflowed it (the kernel dropped their handshakes and their
-   * own retransmits backed off for minutes, issue 16); accepted sockets cost little, and past
-   * maxRegistrationsWaiting they are refused with ARCSIM_E_BUSY and a retry turn.
+   * Connections the kernel may hold for the control plane before it accepts them (listen backlog),
+   * count; Linux caps it at net.core.somaxconn (4096 by default since 5.4). Node's own default,
+   * 511, overflowed when 10,000 agents connected at once: the kernel dropped their handshakes,
+   * and agents waited out their connect retries (issue 16).
    */
   listenBacklog: 4096,
   /**
-   * Delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast places
-   * free up (the first refusals of a burst), ms; the server adds up to as much again in jitter.
+   * Longest delay advised to a refused (ARCSIM_E_BUSY) agent before the server has measured how fast
+   * places free up (the first refusals of a burst), ms: the advice is a random point between
+   * busyRetryMinMs and this, so those agents come back once the rate is known and get their turns.
    */
   busyRetryAfterMs: 2000,
   /**
@@ -70,6 +70,12 @@ export const LIMITS = {
   maxBatchesPerCommit: 32,
   /** Most events in one such commit, count (a single batch may be larger, up to maxEventsPerBatch, and goes alone). */
   maxEventsPerCommit: 2000,
+  /**
+   * Least time between the starts of two such commits, ms: batches that come sooner wait for the
+   * next one and share it (10,000 agents send 1,000 small batches a second; one commit each was
+   * the largest steady cost, issue 16). 0 commits every batch as soon as the loop is free.
+   */
+  commitIntervalMs: 5,
   /**
    * Worker threads that decode, validate and match agents' event batches against the rules' selections,
    * count; the main thread keeps the store writes, correlation, alerts and acks. 0 (the default)

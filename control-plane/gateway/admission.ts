@@ -12,8 +12,11 @@ import { systemClock } from '../../lib/clock.ts';
  * socket leaves the handshake (registered, or gone) while others wait, and gives each refused agent
  * its own turn, one such interval after the turn given before it, so 10,000 agents refused at once
  * come back about as fast as places free up instead of refusing each other again. Until enough
- * intervals are measured (the very first refusals of the first burst) the advice is
- * `busyRetryAfterMs` plus up to as much again.
+ * intervals are measured (the very first refusals of the first burst) the advice is short, a random
+ * point between `busyRetryMinMs` and `busyRetryAfterMs`: the first registrations take tens of
+ * milliseconds, so an agent refused blind comes back to a measured rate and is given its turn then.
+ * (It was `busyRetryAfterMs` plus up to as much again: 2-4 s in which the places drained and the
+ * server idled, then most of the burst came back together and was refused again, issue 16.)
  */
 export interface AdmissionLimits {
   maxRegistrationsInFlight: number;
@@ -52,15 +55,16 @@ export class Admission {
 
   /**
    * The delay to advise a refused agent, ms: its turn in the virtual queue (one measured departure
-   * interval after the previous refused agent's turn), or, before any rate is measured, the base plus
-   * up to as much again so the first refused agents spread out.
+   * interval after the previous refused agent's turn), or, before any rate is measured, a random
+   * point between the least delay and the base, so the first refused agents spread out and come
+   * back once the rate is known.
    */
   retryAfterMs(): number {
     const now = this.clock.now();
     const interval = this.departureIntervalMs();
     if (interval === undefined) {
-      const base = this.limits.busyRetryAfterMs;
-      return base + Math.floor(this.random() * base);
+      const { busyRetryMinMs: min, busyRetryAfterMs: base } = this.limits;
+      return min + Math.floor(this.random() * Math.max(0, base - min));
     }
     this.lastTurnAt = Math.max(this.lastTurnAt, now) + interval;
     return Math.max(this.limits.busyRetryMinMs, Math.ceil(this.lastTurnAt - now));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
-  AGENT_TO_SERVER, decodeFrame, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
+  AGENT_TO_SERVER, decodeFrame, encodeAck, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
   type Limits, type Message, type MessageInput, type MessageOf, type SensorEvent,
 } from '../../protocol/index.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -352,7 +352,7 @@ export class AgentSession {
       .then((result) => {
         if (!result) return;
         this.deps.health?.succeeded();
-        this.send(encodeFrame('ack', { seq, stored: result.stored }));
+        this.send(encodeAck(seq, result.stored));
         if (metrics) {
           const seconds = (performance.now() - arrivedAt) / 1000;
           metrics.batchAcked(seconds);

@@ -113,7 +113,7 @@ export class Ingest {
       } else {
         fresh = this.preparedFresh(events, await tx.events.insertEventRows(agent.agentId, events.rows, now));
       }
-      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+      const assetKey = fresh.length ? await tx.inventory.assetKeyOfSource('arc', machine.resourceId) : undefined;
       for (const f of fresh) if (f.event && f.matched.length) keys.push(...this.engine.windowsOf(f.event, f.matched));
       stored.push({ now, fresh, assetKey });
     }
@@ -210,7 +210,7 @@ async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRo
   const agent = await tx.agents.getAgent(agentId);
   const machine = await tx.machines.getMachine(agentId);
   if (!agent || !machine) return undefined;
-  return { agent, machine, assetKey: (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey };
+  return { agent, machine, assetKey: await tx.inventory.assetKeyOfSource('arc', machine.resourceId) };
 }
 
 /**

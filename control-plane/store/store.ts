@@ -642,6 +642,8 @@ export interface InventoryRepository {
   listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
   /** The asset a source (Arc machine or CSPM resource, by resource id) belongs to. */
   assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined>;
+  /** Only the key of that asset: one indexed lookup, for ingest (every batch needs it, nothing else of the asset). */
+  assetKeyOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<string | undefined>;
   listAssets(): Promise<AssetRow[]>;
   /**
    * One page of the merged inventory as the portal shows it (filters AND-ed, one sort, ties by

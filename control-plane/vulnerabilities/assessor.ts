@@ -5,6 +5,9 @@ import type { AssessmentRow, MachineRow, Store } from '../store/index.ts';
 import { diffAssessments, RECOMMENDATIONS, type Assessment } from '../inventory/recommendations.ts';
 import { affecting, parseOsvFeed, type Advisory } from './osv.ts';
 
+/** The MDE table whose rows make a machine's software snapshot. */
+export const SOFTWARE_TABLE = 'DeviceTvmSoftwareInventory';
+
 /** Limits and timings of the vulnerability assessment, one object, units beside. */
 export const VULN_DEFAULTS = {
   /** After an agent's events arrive, wait this long before looking for a new software snapshot, ms. */
@@ -56,7 +59,7 @@ const fields = (r: SensorEvent): Record<string, unknown> => {
  * arriving (fewer rows) is passed over for the one before it.
  */
 export async function latestSoftware(store: Pick<Store, 'events'>, deviceId: string, maxRows: number = VULN_DEFAULTS.maxSnapshotScanRows): Promise<InstalledItem[] | undefined> {
-  const rows = await store.events.scanEvents({ table: 'DeviceTvmSoftwareInventory', equals: [{ column: 'DeviceId', values: [deviceId] }], limit: maxRows });
+  const rows = await store.events.scanEvents({ table: SOFTWARE_TABLE, equals: [{ column: 'DeviceId', values: [deviceId] }], limit: maxRows });
   const byTime = new Map<string, SensorEvent[]>();
   for (const r of rows) {
     const list = byTime.get(r.Timestamp) ?? [];
@@ -190,8 +193,9 @@ export class VulnerabilityAssessor {
   }
 
   /**
-   * Called when an agent's events were stored: assesses it again, at most once per debounce
-   * interval (an unchanged snapshot writes nothing: diffAssessments keeps equal rows).
+   * Called when an agent's software-inventory rows (SOFTWARE_TABLE) were stored: assesses it
+   * again, at most once per debounce interval (an unchanged snapshot writes nothing:
+   * diffAssessments keeps equal rows).
    */
   ingested(agentId: string): void {
     if (this.closed || this.timers.has(agentId)) return;
@@ -205,7 +209,7 @@ export class VulnerabilityAssessor {
 
   /** Assesses the agent's machine when its newest software row is not of the snapshot assessed last (one indexed read otherwise). */
   private async assessIfNewSnapshot(agentId: string): Promise<void> {
-    const [newest] = await this.deps.store.events.scanEvents({ table: 'DeviceTvmSoftwareInventory', equals: [{ column: 'DeviceId', values: [agentId] }], limit: 1 });
+    const [newest] = await this.deps.store.events.scanEvents({ table: SOFTWARE_TABLE, equals: [{ column: 'DeviceId', values: [agentId] }], limit: 1 });
     if (!newest || this.assessedSnapshot.get(agentId) === newest.Timestamp) return;
     await this.assess([agentId]);
   }

@@ -85,7 +85,7 @@ const DOCUMENTED = {
   limits: {
     maxFrameBytes: 1024 * 1024, maxEventsPerBatch: 1000, maxEventsPerSecond: 5000, eventsBurst: 10_000,
     handshakeTimeoutMs: 10_000, pingIntervalMs: 30_000, heartbeatIntervalSec: 30, storeRetryAfterMs: 1000, rateLimitRetryAfterMs: 1000,
-    maxRegistrationsInFlight: 16, maxRegistrationsPerCommit: 16, maxRegistrationsWaiting: 256, maxUpgradesPerTurn: 16, listenBacklog: 4096, busyRetryAfterMs: 2000, busyRetryMinMs: 250, admissionRateSamples: 64, heartbeatFlushMs: 1000, maxBatchesPerCommit: 32, maxEventsPerCommit: 2000, ingestWorkers: 0, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
+    maxRegistrationsInFlight: 16, maxRegistrationsPerCommit: 16, maxRegistrationsWaiting: 256, maxUpgradesPerTurn: 16, listenBacklog: 4096, busyRetryAfterMs: 2000, busyRetryMinMs: 250, admissionRateSamples: 64, heartbeatFlushMs: 1000, maxBatchesPerCommit: 32, maxEventsPerCommit: 2000, commitIntervalMs: 5, ingestWorkers: 0, maxBodyBytes: 1024 * 1024, maxImportBodyBytes: 64 * 1024 * 1024,
   },
 };
 

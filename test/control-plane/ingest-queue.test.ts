@@ -120,3 +120,32 @@ test('a batch of an agent revoked before its turn is dropped unstored', async ()
     await store.close();
   }
 });
+
+test('commits start at least commitIntervalMs apart: batches that come meanwhile share the next commit; with 0 each goes alone', async () => {
+  const groupsWith = async (commitIntervalMs: number): Promise<number[]> => {
+    const { store, ingest, hosts } = await setup(['a', 'b', 'c', 'd']);
+    try {
+      const groups: number[] = [];
+      const ingestGroup = ingest.ingestGroup.bind(ingest);
+      ingest.ingestGroup = (batches) => { groups.push(batches.length); return ingestGroup(batches); };
+      // The queue's clock stands still: every batch after the first comes within the interval.
+      const queue = new IngestQueue(ingest, { maxBatchesPerCommit: 32, maxEventsPerCommit: 10_000, commitIntervalMs }, () => 1000);
+      const submit = (id: string) => queue.submit({ ...hosts.get(id)!, events: batchOf(id, 'x', 5) });
+      assert.equal((await submit('a'))?.stored, 5);
+      // Three agents' batches, 25 ms apart (ample for an in-memory commit of 5 events).
+      const later: Array<Promise<unknown>> = [];
+      for (const id of ['b', 'c', 'd']) {
+        later.push(submit(id));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const results = (await Promise.all(later)) as Array<{ stored: number } | null>;
+      assert.deepEqual(results.map((r) => r?.stored), [5, 5, 5], 'each acked as stored, after its commit');
+      assert.equal(await store.events.countEvents(), 20);
+      return groups;
+    } finally {
+      await store.close();
+    }
+  };
+  assert.deepEqual(await groupsWith(0), [1, 1, 1, 1], 'no interval: each batch commits as soon as it comes');
+  assert.deepEqual(await groupsWith(200), [1, 3], 'the first at once, the next three together once the interval is over');
+});

@@ -55,7 +55,8 @@ test('a storm past the admission bound is refused with ARCSIM_E_BUSY and every r
 });
 
 test('the real agent, refused with ARCSIM_E_BUSY at the upgrade, reconnects no sooner than the advised delay and registers', async (t) => {
-  const env = await startControlPlane({ config: { limits: { maxRegistrationsInFlight: 1, maxRegistrationsWaiting: 1, busyRetryAfterMs: 400 } } });
+  // Nothing is measured yet, so the advice is the blind one, between busyRetryMinMs and busyRetryAfterMs: both 400 ms here.
+  const env = await startControlPlane({ config: { limits: { maxRegistrationsInFlight: 1, maxRegistrationsWaiting: 1, busyRetryAfterMs: 400, busyRetryMinMs: 400 } } });
   t.after(async () => { await env.close(); cleanup(env.dir); });
   const token = await env.cp.createToken({ subscription: 'sub', resourceGroup: 'rg' });
   // Two upgraded sockets that have not registered fill the bound (1 in flight + 1 waiting).

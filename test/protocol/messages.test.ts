@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_TO_SERVER, decodeFrame, encodeFrame, ERRORS } from '../../protocol/index.ts';
+import { AGENT_TO_SERVER, decodeFrame, encodeAck, encodeFrame, ERRORS, SERVER_TO_AGENT } from '../../protocol/index.ts';
 
 const ok = (text: string) => decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: 2 });
 const codeOf = (text: string) => {
@@ -53,6 +53,17 @@ test('valid frames decode, and encodeFrame checks what it sends', () => {
   assert.ok(r.ok);
   assert.throws(() => encodeFrame('ack', { seq: -1, stored: 0 }));
   assert.match(encodeFrame('ack', { seq: 3, stored: 2 }), /"type":"ack"/);
+});
+
+test('encodeAck: the frame encodeFrame makes, decoded by the agent as an ack; bad counts refused like the schema does', () => {
+  for (const [seq, stored] of [[0, 0], [3, 2], [2 ** 40, 1000]] as const) {
+    assert.equal(encodeAck(seq, stored), encodeFrame('ack', { seq, stored }));
+    const back = decodeFrame(encodeAck(seq, stored), SERVER_TO_AGENT);
+    assert.deepEqual(back.ok && back.message, { v: 1, type: 'ack', seq, stored });
+  }
+  for (const [seq, stored] of [[-1, 0], [1, -1], [1.5, 0], [1, Number.NaN], [Number.MAX_SAFE_INTEGER + 2, 0]]) {
+    assert.throws(() => encodeAck(seq!, stored!), `seq ${seq}, stored ${stored}`);
+  }
 });
 
 test('error codes are unique, well-formed and carry an HTTP status', () => {

@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteCheckpointer, SQLITE_CHECKPOINT } from '../../control-plane/store/sqlite-checkpointer.ts';
+import { openSqliteStore } from '../../control-plane/store/index.ts';
+
+/**
+ * Issue 16, goal 4: SQLite's automatic checkpoint ran inside the control plane's COMMITs (copy and
+ * fsync on the event loop). The checkpointer turns it off on the writer's connection and
+ * checkpoints from a thread with its own connection; if that thread fails, the writer's own
+ * automatic checkpoint comes back.
+ */
+
+function walDb(): { dir: string; file: string; db: Database.Database } {
+  const dir = mkdtempSync(join(tmpdir(), 'arcsim-ckpt-'));
+  const file = join(dir, 'a.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)');
+  return { dir, file, db };
+}
+
+test('the writer no longer checkpoints; the thread copies the WAL into the database file', async () => {
+  const { dir, file, db } = walDb();
+  try {
+    const ck = new SqliteCheckpointer(db, file, { intervalMs: 20 });
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'automatic checkpoint off on the writer');
+    const before = statSync(file).size;
+    const copied = ck.checkpointed();
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    db.transaction(() => { for (let i = 0; i < 2000; i++) insert.run('x'.repeat(500)); })();
+    const r = await copied;
+    assert.ok(r.checkpointed > 0, `pages copied by the thread: ${JSON.stringify(r)}`);
+    assert.ok(statSync(file).size > before, 'the database file grew: only a checkpoint writes it in WAL mode');
+    await ck.close();
+    assert.equal(ck.failed, undefined);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 2000);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a thread that cannot start gives the writer its automatic checkpoint back', async () => {
+  const { dir, file, db } = walDb();
+  try {
+    // The thread opens a file that is not there (fileMustExist): it fails at once.
+    const ck = new SqliteCheckpointer(db, join(dir, 'missing.db'), { intervalMs: 20 });
+    await new Promise<void>((resolve) => { const poll = () => (ck.failed ? resolve() : setTimeout(poll, 10)); poll(); });
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), SQLITE_CHECKPOINT.inlineAutocheckpointPages);
+    await ck.close();
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  void file;
+});
+
+test('a file store checkpoints on the thread by default and closes cleanly; `inline` keeps SQLite\'s own', async () => {
+  for (const checkpoint of [undefined, 'inline'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'arcsim-ckpt-'));
+    try {
+      const store = openSqliteStore({ file: join(dir, 'a.db'), ...(checkpoint ? { checkpoint } : {}) });
+      assert.equal(await store.events.countEvents(), 0);
+      await store.close();
+      const db = new Database(join(dir, 'a.db'));
+      // Closed by its last connection: what the WAL held is in the database file either way.
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal((db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'events'").get() as { n: number }).n, 1);
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
