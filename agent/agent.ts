@@ -453,10 +453,12 @@ export class Agent extends EventEmitter {
   private scheduleReconnect(): void {
     if (this.stopped) return;
     clearTimeout(this.reconnectTimer);
-    const backoffMs = this.backoff.next();
     const busy = this.busyRetryAfterMs;
     this.busyRetryAfterMs = undefined;
-    const delay = busy === undefined ? backoffMs : busyDelayMs(busy, backoffMs, this.options.random ?? Math.random);
+    // A BUSY refusal carries our turn: follow it, and leave the failure backoff where it was. The
+    // floor (half the least backoff, as Backoff's own) guards against a server advising 0.
+    const floorMs = (this.options.backoffMinMs ?? AGENT_DEFAULTS.backoffMinMs) / 2;
+    const delay = busy === undefined ? this.backoff.next() : busyDelayMs(busy, floorMs, this.options.random ?? Math.random);
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }
 

@@ -23,12 +23,15 @@ export class Backoff {
 /**
  * The reconnect delay after the control plane refused us with ARCSIM_E_BUSY: its advised
  * `retryAfterMs` (our own turn in its virtual queue, or a delay it jittered itself) plus up to a
- * tenth of it again in our own jitter, never sooner than what our exponential backoff asks. The
- * jitter is small because the server already spreads the refused agents: more would only leave
- * places free while agents wait (10,000 agents at 30 s of advice would lose up to 15 s at a half).
+ * tenth of it again in our own jitter, never under `floorMs`. The jitter is small because the
+ * server already spreads the refused agents: more would only leave places free while agents wait
+ * (10,000 agents at 30 s of advice would lose up to 15 s at a half). A refusal is the server's
+ * answer, not a failure, so it does not grow the exponential backoff: an agent refused five
+ * times still comes back at its turn, not at 16× its minimum backoff (issue 16: with the backoff
+ * winning, 2,000 agents took 39 s to register where their turns allowed ~15 s).
  */
-export function busyDelayMs(retryAfterMs: number, backoffMs: number, random: () => number): number {
-  return Math.max(backoffMs, retryAfterMs + Math.floor(random() * (retryAfterMs / 10)));
+export function busyDelayMs(retryAfterMs: number, floorMs: number, random: () => number): number {
+  return Math.max(floorMs, retryAfterMs + Math.floor(random() * (retryAfterMs / 10)));
 }
 
 /**

@@ -1,16 +1,17 @@
 /**
  * One bench agent's way in, shared by the fleets of the storm pass (storm-fleet.ts) and of the
  * connections pass (connections-fleet.ts): a real `ws` client upgrades with its key and sends
- * `register` until it gets `registered`. A refusal with ARCSIM_E_BUSY (an HTTP 503 upgrade, or an
- * error frame then close 1013) is retried after the server's `retryAfterMs` plus the agent's own
- * jitter (agent/keepalive.ts busyDelayMs, as the real agent does); any other failure after a short
- * delay. Runs in the fleet child processes only.
+ * `register` until it gets `registered`, retrying as the real agent does (agent/agent.ts,
+ * agent/connection.ts): a refusal with ARCSIM_E_BUSY (an HTTP 503 upgrade, or an error frame then
+ * close 1013) after the server's `retryAfterMs` plus the agent's own jitter (busyDelayMs), without
+ * growing its backoff; any other failure, a handshake that did not finish within the agent's
+ * handshake timeout among them (a connection whose handshake the server's kernel dropped in a
+ * burst), after the agent's exponential backoff. Runs in the fleet child processes only.
  */
 import WebSocket from 'ws';
-import { busyDelayMs } from '../agent/keepalive.ts';
-
-/** Delay before retrying a connection that failed for another reason than BUSY, ms. */
-export const OTHER_RETRY_MS = 500;
+import { AGENT_DEFAULTS } from '../agent/agent-defaults.ts';
+import { Backoff, busyDelayMs } from '../agent/keepalive.ts';
+import { LIMITS } from '../protocol/index.ts';
 
 export interface FleetAgent {
   agentId: string;
@@ -48,6 +49,9 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
   const a = o.agent;
   return new Promise((resolve) => {
     let attempts = 0;
+    // The real agent's failure backoff; a BUSY refusal follows the server's turn instead.
+    const backoff = new Backoff({ minMs: AGENT_DEFAULTS.backoffMinMs, maxMs: AGENT_DEFAULTS.backoffMaxMs, random });
+    const busyDelay = (advice: number) => busyDelayMs(advice, AGENT_DEFAULTS.backoffMinMs / 2, random);
     let current: WebSocket | undefined;
     let over = false;
     const finish = (ws: WebSocket | null) => { over = true; clearTimeout(deadline); resolve(ws); };
@@ -68,7 +72,7 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
         settled = true;
         setTimeout(attempt, delay);
       };
-      const ws = new WebSocket(o.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` } });
+      const ws = new WebSocket(o.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` }, handshakeTimeout: LIMITS.handshakeTimeoutMs });
       current = ws;
       ws.on('unexpected-response', (_req, res) => {
         let text = '';
@@ -78,13 +82,16 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
           try { body = JSON.parse(text); } catch { /* not JSON */ }
           if (res.statusCode === 503 && body.code === 'ARCSIM_E_BUSY') {
             o.counters.busy++;
-            return again(busyDelayMs(body.retryAfterMs ?? 1000, 0, random));
+            return again(busyDelay(body.retryAfterMs ?? 1000));
           }
           o.error(`${a.hostname}: upgrade refused with HTTP ${res.statusCode} ${text.slice(0, 200)}`);
-          again(OTHER_RETRY_MS);
+          again(backoff.next());
         });
       });
-      ws.on('open', () => ws.send(JSON.stringify({ v: 1, type: 'register', ...o.register })));
+      ws.on('open', () => {
+        backoff.reset();
+        ws.send(JSON.stringify({ v: 1, type: 'register', ...o.register }));
+      });
       ws.on('message', (data) => {
         const msg = JSON.parse(String(data)) as { type: string; code?: string; retryAfterMs?: number; message?: string };
         if (msg.type === 'registered' && !settled && !over) {
@@ -103,7 +110,7 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
         }
       });
       ws.on('error', () => { /* followed by close */ });
-      ws.on('close', () => again(retryAfter !== undefined ? busyDelayMs(retryAfter, 0, random) : OTHER_RETRY_MS));
+      ws.on('close', () => again(retryAfter !== undefined ? busyDelay(retryAfter) : backoff.next()));
     };
     attempt();
   });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Backoff, busyDelayMs } from '../../agent/keepalive.ts';
+import { busyDelayMs } from '../../agent/keepalive.ts';
 
 test('after ARCSIM_E_BUSY the agent waits the advised retryAfterMs plus up to a tenth of it in its own jitter', () => {
   // Server advised 3,000 ms (its turn in the server's virtual queue); the agent's jitter adds 0..300 ms.
@@ -12,9 +12,10 @@ test('after ARCSIM_E_BUSY the agent waits the advised retryAfterMs plus up to a 
   assert.equal(spread.size, 50, 'distinct random draws give distinct delays (no thundering herd)');
 });
 
-test('a longer exponential backoff still wins over the advised delay', () => {
-  const backoff = new Backoff({ minMs: 500, maxMs: 30_000, random: () => 0.999 });
-  const delays = Array.from({ length: 8 }, () => busyDelayMs(1000, backoff.next(), () => 0));
-  assert.equal(delays[0], 1000); // backoff 499 < advised 1,000
-  assert.ok(delays[7]! > 20_000, `after 8 attempts the backoff (${delays[7]} ms) dominates`);
+test('a BUSY refusal is not a failure: the advised turn is followed however many refusals came before, never under the floor', () => {
+  // The server's virtual queue advises 1,000 ms each time; the agent's failure backoff (500 ms min,
+  // doubling) would be 64 s-capped-at-30 s by the eighth attempt if refusals advanced it.
+  const delays = Array.from({ length: 8 }, () => busyDelayMs(1000, 250, () => 0));
+  assert.deepEqual(delays, Array(8).fill(1000));
+  assert.equal(busyDelayMs(0, 250, () => 0.5), 250, 'a server advising 0 ms does not make the agent spin');
 });

@@ -79,3 +79,34 @@ test('the real agent, refused with ARCSIM_E_BUSY at the upgrade, reconnects no s
   assert.ok(waited >= 400 - 10, `reconnected after ${Math.round(waited)} ms, before the advised 400 ms`);
   assert.equal(env.cp.admission().refused, 1, 'one refusal, one successful retry');
 });
+
+test('the real agent refused again and again follows each advised turn: refusals do not grow its failure backoff', async (t) => {
+  // Advice 100 ms each time (blind advice, min = max); the agent's failure backoff is 200 ms doubling
+  // (random 0.999: 199, 399, 799, 1,599, 3,199 ms). Were refusals failures, the sixth attempt would
+  // come ~6 s after the first; following the advice it comes ~0.5-0.7 s after.
+  const env = await startControlPlane({ config: { limits: { maxRegistrationsInFlight: 1, maxRegistrationsWaiting: 1, busyRetryAfterMs: 100, busyRetryMinMs: 100 } } });
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const token = await env.cp.createToken({ subscription: 'sub', resourceGroup: 'rg' });
+  const holders = await Promise.all(['hold-1', 'hold-2'].map(async (h) => RawAgent.connect(env.url, await enroll(env.url, token.token, h))));
+  const agent = new Agent({
+    controlPlane: env.url, token: token.token, stateDir: join(env.dir, 'agent'), backoffMinMs: 200, backoffMaxMs: 30_000, random: () => 0.999,
+    facts: async () => ({ machine: TEST_FACTS, sqlInstances: [] }),
+  });
+  t.after(() => agent.stop());
+  const registered = agent.waitRegistered();
+  const refusals: number[] = [];
+  const sixth = new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      const n = env.cp.admission().refused;
+      while (refusals.length < n) refusals.push(performance.now());
+      if (n >= 6) { clearInterval(poll); resolve(); }
+    }, 2);
+  });
+  await agent.start();
+  await sixth;
+  for (const h of holders) h.close();
+  await registered;
+  const span = refusals[5]! - refusals[0]!;
+  assert.ok(span < 2500, `six refusals took ${Math.round(span)} ms: the agent's backoff grew past the advised 100 ms turns`);
+  assert.ok(span >= 5 * 100 - 20, `six refusals in ${Math.round(span)} ms: sooner than the advised turns`);
+});
