@@ -191,8 +191,8 @@ export class DetectionEngine {
    * `timespan` earlier. Per group, from the event itself: agents far apart in event time (one
    * flushing a spool after an outage, a skewed clock) never prune each other's windows.
    */
-  private async prune(w: HitWindows, corr: CorrelationRule, groupKey: string, time: number): Promise<void> {
-    await w.prune(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
+  private pruneBefore(corr: CorrelationRule, time: number): number {
+    return time - corr.timespanMs - this.options.latenessMs;
   }
 
   /** event_count / value_count over one detection rule's matches. */
@@ -201,22 +201,39 @@ export class DetectionEngine {
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
     const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
-    await w.add({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
-    await this.prune(w, corr, groupKey, time);
+    // Loaded ahead by the caller (HitWindows.load) in the common case: no await per step then.
+    const opened = w.open(corr.id, groupKey);
+    const win = opened instanceof Promise ? await opened : opened;
+    win.add({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
+    win.prune(this.pruneBefore(corr, time));
 
-    const hits = await w.range(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
+    const hits = win.range(time - corr.timespanMs, time + corr.timespanMs);
     // Slide a window of `timespan` over the hits (sorted by event time) and fire on the first
     // window that meets the condition. Fired hits are consumed so the next window starts fresh.
+    // Only windows holding this event's hit count, so its index is looked up once.
+    let self = -1;
+    for (let i = 0; i < hits.length; i++) {
+      if (hits[i]!.reportId === event.ReportId) {
+        self = i;
+        break;
+      }
+    }
+    if (self < 0) return undefined;
     let end = 0;
-    for (let start = 0; start < hits.length; start++) {
+    for (let start = 0; start <= self; start++) {
       if (end < start) end = start;
       while (end + 1 < hits.length && hits[end + 1]!.eventTime - hits[start]!.eventTime <= corr.timespanMs) end++;
-      const window = hits.slice(start, end + 1);
-      if (!window.some((h) => h.reportId === event.ReportId)) continue;
-      const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
+      if (end < self) continue;
       if (corr.op !== 'gt' && corr.op !== 'gte') return undefined; // decided when the window closes
+      let measure = end - start + 1;
+      if (corr.type !== 'event_count') {
+        const values = new Set<string | null>();
+        for (let i = start; i <= end; i++) values.add(hits[i]!.value);
+        measure = values.size;
+      }
       if (corr.op === 'gt' ? measure > corr.threshold : measure >= corr.threshold) {
-        await w.remove(corr.id, groupKey, window.map((h) => h.reportId));
+        const window = hits.slice(start, end + 1);
+        win.remove(window.map((h) => h.reportId));
         const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
         return { events, group, time: Math.max(...events.map((e) => e.time)) };
       }
@@ -271,10 +288,12 @@ export class DetectionEngine {
       : input.events;
     const key = `${index}:${input.event.ReportId}`;
     const payload: TemporalPayload = { i: index, events };
-    await w.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
-    await this.prune(w, corr, groupKey, input.time);
+    const opened = w.open(corr.id, groupKey);
+    const win = opened instanceof Promise ? await opened : opened;
+    win.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
+    win.prune(this.pruneBefore(corr, input.time));
 
-    const hits = (await w.range(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
+    const hits = win.range(input.time - corr.timespanMs, input.time + corr.timespanMs)
       .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));
     const self = hits.find((h) => h.hit.reportId === key);
     if (!self) return undefined; // already consumed (a redelivery cannot reach here, but be safe)
@@ -286,7 +305,7 @@ export class DetectionEngine {
       const inWindow = hits.filter((h) => h.hit.eventTime >= lo && h.hit.eventTime <= lo + corr.timespanMs);
       const chosen = corr.type === 'temporal' ? pickAny(inWindow, self, n) : pickOrdered(inWindow, self, n);
       if (!chosen) continue;
-      await w.remove(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
+      win.remove(chosen.map((c) => c.hit.reportId));
       const all = chosen.flatMap((c) => c.p.events);
       return { events: all, group, time: Math.max(...chosen.map((c) => c.hit.eventTime)) };
     }
