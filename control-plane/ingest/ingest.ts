@@ -97,6 +97,8 @@ export class Ingest {
     const stored: Array<{ now: number; fresh: Fresh[]; assetKey: string | undefined }> = [];
     const windows = new HitWindows(tx);
     const keys: RuleGroup[] = [];
+    // A machine's asset, once per transaction (nothing in it changes asset membership): a group commit often holds several batches of one agent.
+    const assets = new Map<string, string | undefined>();
     for (const { agent, machine, events, simulatedOs } of batches) {
       const now = this.clock.now();
       let fresh: Fresh[];
@@ -113,7 +115,11 @@ export class Ingest {
       } else {
         fresh = this.preparedFresh(events, await tx.events.insertEventRows(agent.agentId, events.rows, now));
       }
-      const assetKey = fresh.length ? (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey : undefined;
+      let assetKey: string | undefined;
+      if (fresh.length) {
+        if (assets.has(machine.resourceId)) assetKey = assets.get(machine.resourceId);
+        else assets.set(machine.resourceId, (assetKey = await tx.inventory.assetKeyOfSource('arc', machine.resourceId)));
+      }
       for (const f of fresh) if (f.event && f.matched.length) keys.push(...this.engine.windowsOf(f.event, f.matched));
       stored.push({ now, fresh, assetKey });
     }
@@ -210,7 +216,7 @@ async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRo
   const agent = await tx.agents.getAgent(agentId);
   const machine = await tx.machines.getMachine(agentId);
   if (!agent || !machine) return undefined;
-  return { agent, machine, assetKey: (await tx.inventory.assetOfSource('arc', machine.resourceId))?.assetKey };
+  return { agent, machine, assetKey: await tx.inventory.assetKeyOfSource('arc', machine.resourceId) };
 }
 
 /**

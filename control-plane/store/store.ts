@@ -642,6 +642,8 @@ export interface InventoryRepository {
   listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
   /** The asset a source (Arc machine or CSPM resource, by resource id) belongs to. */
   assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined>;
+  /** The key of that asset alone (what ingest dedups alerts by, per batch): no sources or reasons decoded. */
+  assetKeyOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<string | undefined>;
   listAssets(): Promise<AssetRow[]>;
   /**
    * One page of the merged inventory as the portal shows it (filters AND-ed, one sort, ties by

@@ -807,6 +807,9 @@ for (const backend of backends) {
       assert.deepEqual(await s.inventory.assetOfSource('cspm', '/c/i-1'), b);
       assert.deepEqual(await s.transaction((tx) => tx.inventory.assetOfSource('arc', '/m/h1')), b);
       assert.equal(await s.inventory.assetOfSource('cspm', '/m/h1'), undefined, 'kind and id must both match');
+      assert.equal(await s.inventory.assetKeyOfSource('cspm', '/c/i-1'), b.assetKey);
+      assert.equal(await s.transaction((tx) => tx.inventory.assetKeyOfSource('arc', '/m/h1')), b.assetKey);
+      assert.equal(await s.inventory.assetKeyOfSource('cspm', '/m/h1'), undefined, 'kind and id must both match');
 
       // The next merge moves /m/h1 to a new asset and drops the rest.
       const d = asset('d', [{ kind: 'arc', id: '/m/h1' }], { confidence: 'probable' });

@@ -31,6 +31,7 @@ const Q = {
   snapshots: sql(`SELECT * FROM cspm_snapshots WHERE connector = ? ORDER BY id`),
   assetOf: sql((d) => `SELECT a.*, ${assetSources(d)} FROM asset_sources s JOIN assets a ON a.asset_id = s.asset_id
                        WHERE s.source_kind = ? AND s.source_id = ?`),
+  assetKeyOf: sql(`SELECT a.asset_key FROM asset_sources s JOIN assets a ON a.asset_id = s.asset_id WHERE s.source_kind = ? AND s.source_id = ?`),
   assetsOfSources: sql((d) => `SELECT a.*, ${assetSources(d)} FROM assets a WHERE a.asset_id IN (
                        SELECT s.asset_id FROM asset_sources s WHERE (s.source_kind = 'arc' AND ${d.inList('s.source_id')})
                          OR (s.source_kind = 'cspm' AND ${d.inList('s.source_id')})) ORDER BY a.asset_key`),
@@ -172,6 +173,10 @@ export class InventoryRepo extends RepositoryBase implements InventoryRepository
   async assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined> {
     const r = await this.ex.get<AssetCols>(Q.assetOf, [kind, sourceId]);
     return r && toAsset(r);
+  }
+
+  async assetKeyOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<string | undefined> {
+    return (await this.ex.get<{ asset_key: string }>(Q.assetKeyOf, [kind, sourceId]))?.asset_key;
   }
 
   async listAssets(): Promise<AssetRow[]> {
