@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { RuleGroup, RuleHit, StoreTx } from '../store/index.ts';
-import { HitWindows } from './hit-windows.ts';
+import { HitWindows, type Window } from './hit-windows.ts';
 import { resolveField } from './field-mapping.ts';
 import { FileProfiles } from './file-profile.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
@@ -39,6 +39,9 @@ export function fieldValue(event: SensorEvent, field: string): unknown {
 type Input =
   | { kind: 'event'; ruleId: string; event: SensorEvent; time: number }
   | { kind: 'firing'; ruleId: string; event: SensorEvent; time: number; group: Record<string, unknown>; events: EventRef[] };
+
+/** What a correlation that fired hands on: its events, its group's values, its time (the latest event's). */
+type Fired = { events: EventRef[]; group: Record<string, unknown>; time: number };
 
 /** A temporal hit's payload in rule_hits.value: which referenced rule it stands for and its events. */
 interface TemporalPayload {
@@ -142,37 +145,70 @@ export class DetectionEngine {
     }
     if (windows) return this.evaluateWithState(tx, windows, event!, time, advanced, matched);
     const own = new HitWindows(tx);
-    return this.evaluateWithState(tx, own, event!, time, advanced, matched).then(async (out) => {
+    return Promise.resolve(this.evaluateWithState(tx, own, event!, time, advanced, matched)).then(async (out) => {
       await own.flush();
       return out;
     });
   }
 
-  private async evaluateWithState(tx: StoreTx, w: HitWindows, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Promise<Occurrence[]> {
+  /**
+   * Issue 16: synchronous (a plain array) when every window it touches is loaded (the caller's
+   * HitWindows.load read them ahead) and no lt/lte/eq window is to close; a promise only when a
+   * step must read the store. Either way the same steps in the same order.
+   */
+  private evaluateWithState(tx: StoreTx, w: HitWindows, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Occurrence[] | Promise<Occurrence[]> {
     const out: Occurrence[] = [];
-    if (advanced) for (const corr of this.closing) await this.closeWindows(tx, w, corr, out);
-    for (const rule of matched) {
-      if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
-      if (this.rules.correlationsOf.has(rule.id)) await this.feed(w, { kind: 'event', ruleId: rule.id, event, time }, out);
+    if (advanced && this.closing.length) {
+      return (async () => {
+        for (const corr of this.closing) await this.closeWindows(tx, w, corr, out);
+        await this.feedRules(w, event, time, matched, out, 0);
+        return out;
+      })();
     }
-    return out;
+    const pending = this.feedRules(w, event, time, matched, out, 0);
+    return pending ? pending.then(() => out) : out;
   }
 
-  /** Passes a match (or a correlation's firing) to every correlation that refers to its rule. */
-  private async feed(w: HitWindows, input: Input, out: Occurrence[]): Promise<void> {
-    for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
-      const fired = corr.type === 'temporal' || corr.type === 'temporal_ordered'
-        ? await this.temporal(w, corr, input)
-        : await this.count(w, corr, input);
-      if (!fired) continue;
-      if (corr.mapping) {
-        out.push({
-          ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping,
-          trigger: input.event, events: fired.events,
-        });
-      }
-      await this.feed(w, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
+  /** The event's matched rules from `from` on: single-event occurrences, and each correlation they feed. */
+  private feedRules(w: HitWindows, event: SensorEvent, time: number, matched: DetectionRule[], out: Occurrence[], from: number): Promise<void> | undefined {
+    for (let i = from; i < matched.length; i++) {
+      const rule = matched[i]!;
+      if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
+      if (!this.rules.correlationsOf.has(rule.id)) continue;
+      const pending = this.feed(w, { kind: 'event', ruleId: rule.id, event, time }, out);
+      if (pending) return pending.then(() => this.feedRules(w, event, time, matched, out, i + 1));
     }
+    return undefined;
+  }
+
+  /** Passes a match (or a correlation's firing) to every correlation that refers to its rule; a promise only when a step read the store. */
+  private feed(w: HitWindows, input: Input, out: Occurrence[]): Promise<void> | undefined {
+    const correlations = this.rules.correlationsOf.get(input.ruleId);
+    return correlations ? this.feedFrom(w, input, out, correlations, 0) : undefined;
+  }
+
+  private feedFrom(w: HitWindows, input: Input, out: Occurrence[], correlations: CorrelationRule[], from: number): Promise<void> | undefined {
+    for (let i = from; i < correlations.length; i++) {
+      const corr = correlations[i]!;
+      const result = corr.type === 'temporal' || corr.type === 'temporal_ordered' ? this.temporal(w, corr, input) : this.count(w, corr, input);
+      const next = () => this.feedFrom(w, input, out, correlations, i + 1);
+      if (result instanceof Promise) return result.then((fired) => this.fired(w, corr, input, fired, out)).then(next);
+      const pending = this.fired(w, corr, input, result, out);
+      if (pending) return pending.then(next);
+    }
+    return undefined;
+  }
+
+  /** A correlation that fired: its occurrence (if it raises one), then whatever its firing feeds. */
+  private fired(w: HitWindows, corr: CorrelationRule, input: Input, fired: Fired | undefined, out: Occurrence[]): Promise<void> | undefined {
+    if (!fired) return undefined;
+    if (corr.mapping) {
+      out.push({
+        ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping,
+        trigger: input.event, events: fired.events,
+      });
+    }
+    return this.feed(w, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
   }
 
   /** The input's values for `corr`'s group-by fields (through Sigma aliases), by group-by name. */
@@ -195,15 +231,18 @@ export class DetectionEngine {
     return time - corr.timespanMs - this.options.latenessMs;
   }
 
-  /** event_count / value_count over one detection rule's matches. */
-  private async count(w: HitWindows, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
-    const { event, time } = input;
+  /** event_count / value_count over one detection rule's matches (synchronous when its window is loaded). */
+  private count(w: HitWindows, corr: CorrelationRule, input: Input): Fired | undefined | Promise<Fired | undefined> {
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
-    const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
-    // Loaded ahead by the caller (HitWindows.load) in the common case: no await per step then.
+    // Loaded ahead by the caller (HitWindows.load) in the common case: nothing to await then.
     const opened = w.open(corr.id, groupKey);
-    const win = opened instanceof Promise ? await opened : opened;
+    return opened instanceof Promise ? opened.then((win) => this.countIn(win, corr, input, group, groupKey)) : this.countIn(opened, corr, input, group, groupKey);
+  }
+
+  private countIn(win: Window, corr: CorrelationRule, input: Input, group: Record<string, unknown>, groupKey: string): Fired | undefined {
+    const { event, time } = input;
+    const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
     win.add({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
     win.prune(this.pruneBefore(corr, time));
 
@@ -279,17 +318,20 @@ export class DetectionEngine {
    * key is `<rule index>:<ReportId of the completing event>` and whose value holds the rule index
    * and the contributing events, so a chained correlation's evidence survives a restart.
    */
-  private async temporal(w: HitWindows, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
-    const index = corr.rules.indexOf(input.ruleId);
+  private temporal(w: HitWindows, corr: CorrelationRule, input: Input): Fired | undefined | Promise<Fired | undefined> {
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
+    const opened = w.open(corr.id, groupKey);
+    return opened instanceof Promise ? opened.then((win) => this.temporalIn(win, corr, input, group, groupKey)) : this.temporalIn(opened, corr, input, group, groupKey);
+  }
+
+  private temporalIn(win: Window, corr: CorrelationRule, input: Input, group: Record<string, unknown>, groupKey: string): Fired | undefined {
+    const index = corr.rules.indexOf(input.ruleId);
     const events: EventRef[] = input.kind === 'event'
       ? [{ reportId: input.event.ReportId, detonationId: input.event.DetonationId ?? null, time: input.time }]
       : input.events;
     const key = `${index}:${input.event.ReportId}`;
     const payload: TemporalPayload = { i: index, events };
-    const opened = w.open(corr.id, groupKey);
-    const win = opened instanceof Promise ? await opened : opened;
     win.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
     win.prune(this.pruneBefore(corr, input.time));
 
