@@ -191,10 +191,10 @@ export class DetectionEngine {
     for (let i = from; i < correlations.length; i++) {
       const corr = correlations[i]!;
       const result = corr.type === 'temporal' || corr.type === 'temporal_ordered' ? this.temporal(w, corr, input) : this.count(w, corr, input);
-      const next = () => this.feedFrom(w, input, out, correlations, i + 1);
-      if (result instanceof Promise) return result.then((fired) => this.fired(w, corr, input, fired, out)).then(next);
+      // Closures only on the path that awaits (each costs an allocation per event otherwise).
+      if (result instanceof Promise) return result.then((fired) => this.fired(w, corr, input, fired, out)).then(() => this.feedFrom(w, input, out, correlations, i + 1));
       const pending = this.fired(w, corr, input, result, out);
-      if (pending) return pending.then(next);
+      if (pending) return pending.then(() => this.feedFrom(w, input, out, correlations, i + 1));
     }
     return undefined;
   }
