@@ -6,7 +6,6 @@ import { migrate } from './migrate.ts';
 import type { Param, Sql } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
 import { DeferredEventData } from './repositories/events.ts';
-import { WAL_CHECKPOINTS, WalCheckpointer } from './wal-checkpointer.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -48,8 +47,7 @@ class StatementCache {
  */
 class SqliteExecutor implements Executor {
   readonly dialect = 'sqlite' as const;
-  /** `afterCommit`: told after each transaction this executor commits (the WAL checkpointer). */
-  constructor(private readonly cache: StatementCache, private readonly queue?: Lock, private readonly afterCommit?: () => void) {}
+  constructor(private readonly cache: StatementCache, private readonly queue?: Lock) {}
 
   /** Inside a transaction: statements run at once (the caller holds the connection). */
   static inside(cache: StatementCache): SqliteExecutor {
@@ -92,7 +90,6 @@ class SqliteExecutor implements Executor {
         try {
           const result = await fn(inside);
           db.exec('COMMIT');
-          this.afterCommit?.();
           return result;
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
@@ -127,11 +124,6 @@ export interface SqliteStoreOptions {
    * same (by scanning). Only with `file: ':memory:'`.
    */
   scratch?: boolean;
-  /**
-   * Checkpoint the WAL on a thread of its own (WalCheckpointer) instead of inside the writer's
-   * commits; default true for a file. Ignored in memory (no WAL).
-   */
-  walCheckpointer?: boolean;
 }
 
 /** The events indexes a scratch store does without (migration 014 lists the query each serves). */
@@ -156,8 +148,6 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  const checkpointer = options.file !== ':memory:' && options.walCheckpointer !== false ? new WalCheckpointer(options.file) : undefined;
-  if (checkpointer) db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINTS.writerFallbackPages}`);
   const cache = new StatementCache(db);
   // Migrations start now, in their own transaction; every store call waits for them, and fails
   // with their error if they failed. The no-op handler only keeps a failure from being an
@@ -168,9 +158,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     : migrated;
   ready.catch(() => undefined);
   const lock = new Lock(ready);
-  return new SqlStore(new SqliteExecutor(cache, lock, checkpointer && (() => checkpointer.committed())), async () => {
+  return new SqlStore(new SqliteExecutor(cache, lock), async () => {
     await lock.drained();
-    await checkpointer?.close();
     if (db.open) db.close();
   }, options.scratch ? new DeferredEventData() : undefined);
 }
