@@ -7,6 +7,7 @@ import { createEnrollmentToken, enrollAgent } from '../control-plane/auth/enroll
 import { loadLibrary, planEvents } from '../scenarios/index.ts';
 import type { ConnAgentPlan, ConnFleetConnected, ConnFleetDone, FromConnFleet, ToConnFleet } from './connections-messages.ts';
 import { ensureFdLimit } from './fd-limit.ts';
+import { mainThreadCpuMs } from './process-cpu.ts';
 import { percentile } from './storm.ts';
 
 const FLEET_ENTRY = join(import.meta.dirname, 'connections-fleet.ts');
@@ -67,6 +68,10 @@ export interface ConnectionsResult {
   steadyEvents: number;
   steadyHeartbeats: number;
   steadySeconds: number;
+  /** Of the steady phase's control-plane CPU, the main thread's (the event loop) ÷ events sent, µs (Linux; else the process's). */
+  steadyMainCpuUsPerEvent: number;
+  /** Share of the steady phase the event loop was busy (not waiting for I/O): blocking calls such as a checkpoint's fsync count. */
+  steadyLoopBusy: number;
   fleetCpuMs: number;
   errors: string[];
   errorCount: number;
@@ -149,10 +154,14 @@ export async function runConnections(o: ConnectionsOptions): Promise<Connections
     log(`${registered} / ${o.agents} registered after ${(connectMs / 1000).toFixed(1)} s; steady for ${o.seconds} s`);
 
     const steadyStart = performance.now();
+    const main1 = mainThreadCpuMs();
+    const loop1 = performance.eventLoopUtilization();
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
     for (const c of fleets) c.send({ type: 'stop' } satisfies ToConnFleet);
     const done: ConnFleetDone[] = (await Promise.all(fleets.map((c) => expect(c, 'done')))).map((m) => m.result);
     const cpu2 = process.cpuUsage();
+    const main2 = mainThreadCpuMs();
+    const loopBusy = performance.eventLoopUtilization(loop1).utilization;
     const steadySeconds = (performance.now() - steadyStart) / 1000;
     clearInterval(sampler);
     rssMax = Math.max(rssMax, process.memoryUsage.rss());
@@ -163,6 +172,8 @@ export async function runConnections(o: ConnectionsOptions): Promise<Connections
     const eventsStored = await store.events.countEvents();
     const cpuMs = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => (b.user - a.user + b.system - a.system) / 1000;
     const steadyCpu = cpuMs(cpu1, cpu2);
+    const steadyMainCpu = main1 !== undefined && main2 !== undefined ? main2 - main1 : steadyCpu;
+    const steadyEvents = eventsSent - connected.reduce((n, c) => n + c.eventsSent, 0);
     const regs = connected.flatMap((c) => c.latenciesMs).sort((a, b) => a - b);
     return {
       agents: o.agents, fleets: count, fdNote: fd.note, enrollSeconds, registered,
@@ -173,9 +184,11 @@ export async function runConnections(o: ConnectionsOptions): Promise<Connections
       lost: Math.max(0, eventsSent - eventsStored),
       connectCpuMsPerAgent: cpuMs(cpu0, cpu1) / Math.max(1, registered),
       steadyCpuShare: steadyCpu / 1000 / steadySeconds,
-      steadyEvents: eventsSent - connected.reduce((n, c) => n + c.eventsSent, 0),
+      steadyEvents,
       steadyHeartbeats: sum('heartbeatsSent') - connected.reduce((n, c) => n + c.heartbeatsSent, 0),
-      steadyCpuUsPerEvent: (steadyCpu * 1000) / Math.max(1, eventsSent - connected.reduce((n, c) => n + c.eventsSent, 0)),
+      steadyCpuUsPerEvent: (steadyCpu * 1000) / Math.max(1, steadyEvents),
+      steadyMainCpuUsPerEvent: (steadyMainCpu * 1000) / Math.max(1, steadyEvents),
+      steadyLoopBusy: loopBusy,
       steadySeconds, fleetCpuMs: sum('cpuMs'),
       errors: done.flatMap((d) => d.errors).slice(0, 20), errorCount: sum('errorCount'),
     };
@@ -201,6 +214,7 @@ export function formatConnections(r: ConnectionsResult): string {
     `  BUSY refusals / retries   ${r.busy} / ${r.retries}`,
     `  control-plane RSS         max ${r.rssMb.toFixed(0)} MB, at the end ${r.rssEndMb.toFixed(0)} MB (bound ${CONNECTIONS.rssBoundMb} MB)`,
     `  control-plane CPU         ${r.connectCpuMsPerAgent.toFixed(2)} ms per agent connected (its batches and heartbeats meanwhile included); steady ${(r.steadyCpuShare * 100).toFixed(0)} % of a core: ${r.steadyEvents} events + ${r.steadyHeartbeats} heartbeats, ${r.steadyCpuUsPerEvent.toFixed(0)} us per event (heartbeats included)`,
+    `  steady, the event loop     busy ${(r.steadyLoopBusy * 100).toFixed(0)} % of the time; its thread's CPU ${r.steadyMainCpuUsPerEvent.toFixed(0)} us per event, ${(r.steadyMainCpuUsPerEvent * r.steadyEvents / Math.max(1, r.steadySeconds * r.registered)).toFixed(0)} us per agent-second`,
     `  events sent / stored / acked as stored   ${r.eventsSent} / ${r.eventsStored} / ${r.storedAcked} (lost ${r.lost}); heartbeats ${r.heartbeatsSent} over ${r.steadySeconds.toFixed(0)} s steady`,
     `  fleet CPU                 ${(r.fleetCpuMs / 1000).toFixed(1)} s; agents enrolled (untimed) in ${r.enrollSeconds.toFixed(1)} s`,
     ...(r.errorCount ? [`  errors (${r.errorCount}, first ${r.errors.length}):`, ...r.errors.map((e) => `    ${e}`)] : []),

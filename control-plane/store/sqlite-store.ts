@@ -5,6 +5,7 @@ import type { Executor } from './executor.ts';
 import { migrate } from './migrate.ts';
 import type { Param, Sql } from './sql.ts';
 import { SqlStore } from './sql-store.ts';
+import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { DeferredEventData } from './repositories/events.ts';
 import type { Store } from './store.ts';
 
@@ -124,6 +125,13 @@ export interface SqliteStoreOptions {
    * same (by scanning). Only with `file: ':memory:'`.
    */
   scratch?: boolean;
+  /**
+   * Who checkpoints the WAL of a file store: `thread` (the default), a worker thread with its own
+   * connection (sqlite-checkpointer.ts), so no COMMIT of the control plane's loop carries a
+   * checkpoint and its fsync; `inline`, SQLite's automatic checkpoint inside the COMMIT that
+   * passes 1,000 pages. In-memory stores have no WAL.
+   */
+  checkpoint?: 'thread' | 'inline';
 }
 
 /** The events indexes a scratch store does without (migration 014 lists the query each serves). */
@@ -158,8 +166,11 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     : migrated;
   ready.catch(() => undefined);
   const lock = new Lock(ready);
+  const checkpointer = options.file !== ':memory:' && options.checkpoint !== 'inline' ? new SqliteCheckpointer(db, options.file) : undefined;
   return new SqlStore(new SqliteExecutor(cache, lock), async () => {
     await lock.drained();
+    // The thread's connection closes first, so the main one is the last and checkpoints what is left.
+    await checkpointer?.close();
     if (db.open) db.close();
   }, options.scratch ? new DeferredEventData() : undefined);
 }

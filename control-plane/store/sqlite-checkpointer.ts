@@ -1,0 +1,74 @@
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+
+/** The background checkpointer's timings and bounds, one object, units beside. */
+export const SQLITE_CHECKPOINT = {
+  /** Interval between the thread's passive checkpoints, ms. */
+  intervalMs: 100,
+  /** WAL size past which the thread runs a RESTART checkpoint (waits for the writer once), pages (4 KiB each: 64 MiB). */
+  maxWalPages: 16_384,
+  /** How long that RESTART checkpoint may wait for the writer's transaction, ms. */
+  busyTimeoutMs: 1000,
+  /** SQLite's own automatic checkpoint, restored on the main connection if the thread fails, pages. */
+  inlineAutocheckpointPages: 1000,
+  /** How long close() waits for the thread's last checkpoint, ms. */
+  closeTimeoutMs: 5000,
+} as const;
+
+const ENTRY = new URL('./sqlite-checkpoint-worker.mjs', import.meta.url);
+
+/**
+ * Checkpoints a WAL-mode SQLite file from a thread of its own (issue 16, goal 4). SQLite's
+ * automatic checkpoint runs inside the COMMIT that pushes the WAL past 1,000 pages: it copies
+ * those pages into the database file and fsyncs it, on the writer's connection, so the control
+ * plane's event loop stood still for it (at 2,000 agents, one commit in nine took over 5 ms, 19 %
+ * of the loop's time; docs/performance.md, "Third pass"). Here the main connection's automatic
+ * checkpoint is off and a worker thread with its own connection runs passive checkpoints, which
+ * never block the writer; durability is unchanged (synchronous=NORMAL syncs at checkpoints, in
+ * whichever thread runs them). If the thread fails, the main connection checkpoints as before.
+ */
+export class SqliteCheckpointer {
+  private readonly worker: Worker;
+  private closing: Promise<void> | undefined;
+  /** Set once the thread has failed and the main connection checkpoints itself again. */
+  failed: Error | undefined;
+
+  constructor(private readonly db: Database.Database, file: string, options: Partial<typeof SQLITE_CHECKPOINT> = {}) {
+    const o = { ...SQLITE_CHECKPOINT, ...options };
+    db.pragma('wal_autocheckpoint = 0');
+    this.worker = new Worker(ENTRY, { workerData: { file, intervalMs: o.intervalMs, maxWalPages: o.maxWalPages, busyTimeoutMs: o.busyTimeoutMs } });
+    // The store's own handles keep a process alive when it should be; this thread should not.
+    this.worker.unref();
+    const fallBack = (err: Error) => {
+      if (this.closing || this.failed) return;
+      this.failed = err;
+      if (db.open) db.pragma(`wal_autocheckpoint = ${o.inlineAutocheckpointPages}`);
+    };
+    this.worker.on('error', fallBack);
+    this.worker.on('exit', (code) => fallBack(new Error(`checkpointer thread exited (${code})`)));
+  }
+
+  /** Resolves after the thread's next checkpoint that copied pages (for tests). */
+  checkpointed(): Promise<{ log: number; checkpointed: number }> {
+    return new Promise((resolve) => {
+      const on = (m: { type: string; log: number; checkpointed: number }) => {
+        if (m.type !== 'checkpointed') return;
+        this.worker.off('message', on);
+        resolve({ log: m.log, checkpointed: m.checkpointed });
+      };
+      this.worker.on('message', on);
+    });
+  }
+
+  /** Runs a last checkpoint on the thread and ends it; the main connection may then close (and checkpoints what is left). */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.failed) return resolve();
+      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), SQLITE_CHECKPOINT.closeTimeoutMs);
+      this.worker.once('exit', () => { clearTimeout(timer); resolve(); });
+      this.worker.on('message', (m: { type: string }) => { if (m.type === 'closed') void this.worker.terminate(); });
+      this.worker.postMessage({ type: 'close' });
+    });
+    return this.closing;
+  }
+}
