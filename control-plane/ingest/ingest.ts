@@ -97,8 +97,6 @@ export class Ingest {
     const stored: Array<{ now: number; fresh: Fresh[]; assetKey: string | undefined }> = [];
     const windows = new HitWindows(tx);
     const keys: RuleGroup[] = [];
-    // A machine's asset, once per transaction (nothing in it changes asset membership): a group commit often holds several batches of one agent.
-    const assets = new Map<string, string | undefined>();
     for (const { agent, machine, events, simulatedOs } of batches) {
       const now = this.clock.now();
       let fresh: Fresh[];
@@ -115,11 +113,7 @@ export class Ingest {
       } else {
         fresh = this.preparedFresh(events, await tx.events.insertEventRows(agent.agentId, events.rows, now));
       }
-      let assetKey: string | undefined;
-      if (fresh.length) {
-        if (assets.has(machine.resourceId)) assetKey = assets.get(machine.resourceId);
-        else assets.set(machine.resourceId, (assetKey = await tx.inventory.assetKeyOfSource('arc', machine.resourceId)));
-      }
+      const assetKey = fresh.length ? await tx.inventory.assetKeyOfSource('arc', machine.resourceId) : undefined;
       for (const f of fresh) if (f.event && f.matched.length) keys.push(...this.engine.windowsOf(f.event, f.matched));
       stored.push({ now, fresh, assetKey });
     }

@@ -642,7 +642,7 @@ export interface InventoryRepository {
   listSnapshotLog(connector: string): Promise<SnapshotLogRow[]>;
   /** The asset a source (Arc machine or CSPM resource, by resource id) belongs to. */
   assetOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<AssetRow | undefined>;
-  /** The key of that asset alone (what ingest dedups alerts by, per batch): no sources or reasons decoded. */
+  /** Only the key of that asset: one indexed lookup, for ingest (every batch needs it, nothing else of the asset). */
   assetKeyOfSource(kind: 'arc' | 'cspm', sourceId: string): Promise<string | undefined>;
   listAssets(): Promise<AssetRow[]>;
   /**
