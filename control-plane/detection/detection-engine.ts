@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../../protocol/index.ts';
 import type { RuleGroup, RuleHit, StoreTx } from '../store/index.ts';
-import { HitWindows } from './hit-windows.ts';
+import { HitWindows, type Window } from './hit-windows.ts';
 import { resolveField } from './field-mapping.ts';
 import { FileProfiles } from './file-profile.ts';
 import type { AlertMapping, CorrelationRule, DetectionRule, RuleSet } from './rule-loader.ts';
@@ -39,6 +39,9 @@ export function fieldValue(event: SensorEvent, field: string): unknown {
 type Input =
   | { kind: 'event'; ruleId: string; event: SensorEvent; time: number }
   | { kind: 'firing'; ruleId: string; event: SensorEvent; time: number; group: Record<string, unknown>; events: EventRef[] };
+
+/** What a correlation that fired hands on: its events, its group's values, its time (the latest event's). */
+type Fired = { events: EventRef[]; group: Record<string, unknown>; time: number };
 
 /** A temporal hit's payload in rule_hits.value: which referenced rule it stands for and its events. */
 interface TemporalPayload {
@@ -142,37 +145,70 @@ export class DetectionEngine {
     }
     if (windows) return this.evaluateWithState(tx, windows, event!, time, advanced, matched);
     const own = new HitWindows(tx);
-    return this.evaluateWithState(tx, own, event!, time, advanced, matched).then(async (out) => {
+    return Promise.resolve(this.evaluateWithState(tx, own, event!, time, advanced, matched)).then(async (out) => {
       await own.flush();
       return out;
     });
   }
 
-  private async evaluateWithState(tx: StoreTx, w: HitWindows, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Promise<Occurrence[]> {
+  /**
+   * Issue 16: synchronous (a plain array) when every window it touches is loaded (the caller's
+   * HitWindows.load read them ahead) and no lt/lte/eq window is to close; a promise only when a
+   * step must read the store. Either way the same steps in the same order.
+   */
+  private evaluateWithState(tx: StoreTx, w: HitWindows, event: SensorEvent, time: number, advanced: boolean, matched: DetectionRule[]): Occurrence[] | Promise<Occurrence[]> {
     const out: Occurrence[] = [];
-    if (advanced) for (const corr of this.closing) await this.closeWindows(tx, w, corr, out);
-    for (const rule of matched) {
-      if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
-      if (this.rules.correlationsOf.has(rule.id)) await this.feed(w, { kind: 'event', ruleId: rule.id, event, time }, out);
+    if (advanced && this.closing.length) {
+      return (async () => {
+        for (const corr of this.closing) await this.closeWindows(tx, w, corr, out);
+        await this.feedRules(w, event, time, matched, out, 0);
+        return out;
+      })();
     }
-    return out;
+    const pending = this.feedRules(w, event, time, matched, out, 0);
+    return pending ? pending.then(() => out) : out;
   }
 
-  /** Passes a match (or a correlation's firing) to every correlation that refers to its rule. */
-  private async feed(w: HitWindows, input: Input, out: Occurrence[]): Promise<void> {
-    for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
-      const fired = corr.type === 'temporal' || corr.type === 'temporal_ordered'
-        ? await this.temporal(w, corr, input)
-        : await this.count(w, corr, input);
-      if (!fired) continue;
-      if (corr.mapping) {
-        out.push({
-          ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping,
-          trigger: input.event, events: fired.events,
-        });
-      }
-      await this.feed(w, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
+  /** The event's matched rules from `from` on: single-event occurrences, and each correlation they feed. */
+  private feedRules(w: HitWindows, event: SensorEvent, time: number, matched: DetectionRule[], out: Occurrence[], from: number): Promise<void> | undefined {
+    for (let i = from; i < matched.length; i++) {
+      const rule = matched[i]!;
+      if (rule.mapping) out.push(single(rule, rule.mapping, event, time));
+      if (!this.rules.correlationsOf.has(rule.id)) continue;
+      const pending = this.feed(w, { kind: 'event', ruleId: rule.id, event, time }, out);
+      if (pending) return pending.then(() => this.feedRules(w, event, time, matched, out, i + 1));
     }
+    return undefined;
+  }
+
+  /** Passes a match (or a correlation's firing) to every correlation that refers to its rule; a promise only when a step read the store. */
+  private feed(w: HitWindows, input: Input, out: Occurrence[]): Promise<void> | undefined {
+    const correlations = this.rules.correlationsOf.get(input.ruleId);
+    return correlations ? this.feedFrom(w, input, out, correlations, 0) : undefined;
+  }
+
+  private feedFrom(w: HitWindows, input: Input, out: Occurrence[], correlations: CorrelationRule[], from: number): Promise<void> | undefined {
+    for (let i = from; i < correlations.length; i++) {
+      const corr = correlations[i]!;
+      const result = corr.type === 'temporal' || corr.type === 'temporal_ordered' ? this.temporal(w, corr, input) : this.count(w, corr, input);
+      // Closures only on the path that awaits (each costs an allocation per event otherwise).
+      if (result instanceof Promise) return result.then((fired) => this.fired(w, corr, input, fired, out)).then(() => this.feedFrom(w, input, out, correlations, i + 1));
+      const pending = this.fired(w, corr, input, result, out);
+      if (pending) return pending.then(() => this.feedFrom(w, input, out, correlations, i + 1));
+    }
+    return undefined;
+  }
+
+  /** A correlation that fired: its occurrence (if it raises one), then whatever its firing feeds. */
+  private fired(w: HitWindows, corr: CorrelationRule, input: Input, fired: Fired | undefined, out: Occurrence[]): Promise<void> | undefined {
+    if (!fired) return undefined;
+    if (corr.mapping) {
+      out.push({
+        ruleId: corr.id, ruleTitle: corr.title, techniques: corr.techniques, tactics: corr.tactics, mapping: corr.mapping,
+        trigger: input.event, events: fired.events,
+      });
+    }
+    return this.feed(w, { kind: 'firing', ruleId: corr.id, event: input.event, time: fired.time, group: fired.group, events: fired.events }, out);
   }
 
   /** The input's values for `corr`'s group-by fields (through Sigma aliases), by group-by name. */
@@ -191,32 +227,52 @@ export class DetectionEngine {
    * `timespan` earlier. Per group, from the event itself: agents far apart in event time (one
    * flushing a spool after an outage, a skewed clock) never prune each other's windows.
    */
-  private async prune(w: HitWindows, corr: CorrelationRule, groupKey: string, time: number): Promise<void> {
-    await w.prune(corr.id, groupKey, time - corr.timespanMs - this.options.latenessMs);
+  private pruneBefore(corr: CorrelationRule, time: number): number {
+    return time - corr.timespanMs - this.options.latenessMs;
   }
 
-  /** event_count / value_count over one detection rule's matches. */
-  private async count(w: HitWindows, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
-    const { event, time } = input;
+  /** event_count / value_count over one detection rule's matches (synchronous when its window is loaded). */
+  private count(w: HitWindows, corr: CorrelationRule, input: Input): Fired | undefined | Promise<Fired | undefined> {
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
-    const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
-    await w.add({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
-    await this.prune(w, corr, groupKey, time);
+    // Loaded ahead by the caller (HitWindows.load) in the common case: nothing to await then.
+    const opened = w.open(corr.id, groupKey);
+    return opened instanceof Promise ? opened.then((win) => this.countIn(win, corr, input, group, groupKey)) : this.countIn(opened, corr, input, group, groupKey);
+  }
 
-    const hits = await w.range(corr.id, groupKey, time - corr.timespanMs, time + corr.timespanMs);
+  private countIn(win: Window, corr: CorrelationRule, input: Input, group: Record<string, unknown>, groupKey: string): Fired | undefined {
+    const { event, time } = input;
+    const value = corr.valueField === undefined ? null : String(fieldValue(event, corr.valueField) ?? '');
+    win.add({ ruleId: corr.id, groupKey, eventTime: time, reportId: event.ReportId, detonationId: event.DetonationId ?? null, value });
+    win.prune(this.pruneBefore(corr, time));
+
+    const hits = win.range(time - corr.timespanMs, time + corr.timespanMs);
     // Slide a window of `timespan` over the hits (sorted by event time) and fire on the first
     // window that meets the condition. Fired hits are consumed so the next window starts fresh.
+    // Only windows holding this event's hit count, so its index is looked up once.
+    let self = -1;
+    for (let i = 0; i < hits.length; i++) {
+      if (hits[i]!.reportId === event.ReportId) {
+        self = i;
+        break;
+      }
+    }
+    if (self < 0) return undefined;
     let end = 0;
-    for (let start = 0; start < hits.length; start++) {
+    for (let start = 0; start <= self; start++) {
       if (end < start) end = start;
       while (end + 1 < hits.length && hits[end + 1]!.eventTime - hits[start]!.eventTime <= corr.timespanMs) end++;
-      const window = hits.slice(start, end + 1);
-      if (!window.some((h) => h.reportId === event.ReportId)) continue;
-      const measure = corr.type === 'event_count' ? window.length : new Set(window.map((h) => h.value)).size;
+      if (end < self) continue;
       if (corr.op !== 'gt' && corr.op !== 'gte') return undefined; // decided when the window closes
+      let measure = end - start + 1;
+      if (corr.type !== 'event_count') {
+        const values = new Set<string | null>();
+        for (let i = start; i <= end; i++) values.add(hits[i]!.value);
+        measure = values.size;
+      }
       if (corr.op === 'gt' ? measure > corr.threshold : measure >= corr.threshold) {
-        await w.remove(corr.id, groupKey, window.map((h) => h.reportId));
+        const window = hits.slice(start, end + 1);
+        win.remove(window.map((h) => h.reportId));
         const events = window.map((h) => ({ reportId: h.reportId, detonationId: h.detonationId, time: h.eventTime }));
         return { events, group, time: Math.max(...events.map((e) => e.time)) };
       }
@@ -262,19 +318,24 @@ export class DetectionEngine {
    * key is `<rule index>:<ReportId of the completing event>` and whose value holds the rule index
    * and the contributing events, so a chained correlation's evidence survives a restart.
    */
-  private async temporal(w: HitWindows, corr: CorrelationRule, input: Input): Promise<{ events: EventRef[]; group: Record<string, unknown>; time: number } | undefined> {
-    const index = corr.rules.indexOf(input.ruleId);
+  private temporal(w: HitWindows, corr: CorrelationRule, input: Input): Fired | undefined | Promise<Fired | undefined> {
     const group = this.groupOf(corr, input);
     const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
+    const opened = w.open(corr.id, groupKey);
+    return opened instanceof Promise ? opened.then((win) => this.temporalIn(win, corr, input, group, groupKey)) : this.temporalIn(opened, corr, input, group, groupKey);
+  }
+
+  private temporalIn(win: Window, corr: CorrelationRule, input: Input, group: Record<string, unknown>, groupKey: string): Fired | undefined {
+    const index = corr.rules.indexOf(input.ruleId);
     const events: EventRef[] = input.kind === 'event'
       ? [{ reportId: input.event.ReportId, detonationId: input.event.DetonationId ?? null, time: input.time }]
       : input.events;
     const key = `${index}:${input.event.ReportId}`;
     const payload: TemporalPayload = { i: index, events };
-    await w.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
-    await this.prune(w, corr, groupKey, input.time);
+    win.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
+    win.prune(this.pruneBefore(corr, input.time));
 
-    const hits = (await w.range(corr.id, groupKey, input.time - corr.timespanMs, input.time + corr.timespanMs))
+    const hits = win.range(input.time - corr.timespanMs, input.time + corr.timespanMs)
       .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));
     const self = hits.find((h) => h.hit.reportId === key);
     if (!self) return undefined; // already consumed (a redelivery cannot reach here, but be safe)
@@ -286,7 +347,7 @@ export class DetectionEngine {
       const inWindow = hits.filter((h) => h.hit.eventTime >= lo && h.hit.eventTime <= lo + corr.timespanMs);
       const chosen = corr.type === 'temporal' ? pickAny(inWindow, self, n) : pickOrdered(inWindow, self, n);
       if (!chosen) continue;
-      await w.remove(corr.id, groupKey, chosen.map((c) => c.hit.reportId));
+      win.remove(chosen.map((c) => c.hit.reportId));
       const all = chosen.flatMap((c) => c.p.events);
       return { events: all, group, time: Math.max(...chosen.map((c) => c.hit.eventTime)) };
     }

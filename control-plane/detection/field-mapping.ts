@@ -88,7 +88,8 @@ export interface LogsourceTarget {
 
 /** A mapping file, compiled: the table of a log source and a getter per (table, field). */
 export class FieldMapping {
-  private readonly getters = new Map<string, Getter | string>();
+  /** By table, then field: read per event by correlation and dedup, so no key string is built per call. */
+  private readonly getters = new Map<string, Map<string, Getter | string>>();
 
   constructor(readonly file: MappingFile, readonly source = MAPPING_FILE) {}
 
@@ -109,11 +110,12 @@ export class FieldMapping {
 
   /** The getter of `field` in `table`, or a sentence saying why there is none. */
   resolve(table: TableName, field: string): Getter | string {
-    const key = `${table}\u0000${field}`;
-    let g = this.getters.get(key);
+    let byField = this.getters.get(table);
+    if (byField === undefined) this.getters.set(table, (byField = new Map()));
+    let g = byField.get(field);
     if (g === undefined) {
       g = this.compile(table, field);
-      this.getters.set(key, g);
+      byField.set(field, g);
     }
     return g;
   }

@@ -23,76 +23,70 @@ interface Group {
  * replicas' group commits take their locks in the same order.
  */
 export class HitWindows {
-  private readonly groups = new Map<string, Group>();
+  /** By rule id, then group key: two plain lookups per event, no composite key string built. */
+  private readonly groups = new Map<string, Map<string, Group>>();
 
   constructor(private readonly tx: StoreTx) {}
+
+  private loaded(ruleId: string, groupKey: string): Group | undefined {
+    return this.groups.get(ruleId)?.get(groupKey);
+  }
 
   /** Locks and reads every group of `keys` not read yet, in two statements whatever their number. */
   async load(keys: Iterable<RuleGroup>): Promise<void> {
     const wanted = new Map<string, RuleGroup>();
     for (const k of keys) {
-      const id = idOf(k);
-      if (!this.groups.has(id)) wanted.set(id, k);
+      if (!this.loaded(k.ruleId, k.groupKey)) wanted.set(idOf(k), k);
     }
     if (wanted.size === 0) return;
     const sorted = [...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, k]) => k);
     await this.tx.events.lockRuleGroups(sorted);
     const rows = await this.tx.events.ruleGroupHits(sorted);
-    for (const k of sorted) this.groups.set(idOf(k), { key: k, hits: [], stored: new Map(), dirty: false });
+    const fresh: Group[] = [];
+    for (const k of sorted) {
+      let byKey = this.groups.get(k.ruleId);
+      if (!byKey) this.groups.set(k.ruleId, (byKey = new Map()));
+      const g: Group = { key: k, hits: [], stored: new Map(), dirty: false };
+      byKey.set(k.groupKey, g);
+      fresh.push(g);
+    }
     for (const h of rows) {
-      const g = this.groups.get(idOf(h))!;
+      const g = this.loaded(h.ruleId, h.groupKey)!;
       g.hits.push(h);
       g.stored.set(h.reportId, h);
     }
-    for (const k of sorted) this.groups.get(idOf(k))!.hits.sort(byTimeThenId);
+    for (const g of fresh) g.hits.sort(byTimeThenId);
   }
 
-  /** The group, read (and on PostgreSQL locked) now if this transaction has not yet. */
-  private async group(ruleId: string, groupKey: string): Promise<Group> {
-    const key = { ruleId, groupKey };
-    const id = idOf(key);
-    let g = this.groups.get(id);
-    if (!g) {
-      await this.load([key]);
-      g = this.groups.get(id)!;
-    }
-    return g;
+  /**
+   * The group's window, read (and on PostgreSQL locked) now if this transaction has not yet: a
+   * plain value when it was (the common case: `load` read it ahead), so the caller need not await.
+   */
+  open(ruleId: string, groupKey: string): Window | Promise<Window> {
+    const g = this.loaded(ruleId, groupKey);
+    if (g) return new Window(g);
+    return this.load([{ ruleId, groupKey }]).then(() => new Window(this.loaded(ruleId, groupKey)!));
   }
 
   /** As `INSERT ... ON CONFLICT DO NOTHING`: a hit whose (rule, group, reportId) is there already is ignored. */
   async add(hit: RuleHit): Promise<void> {
-    const g = await this.group(hit.ruleId, hit.groupKey);
-    if (g.hits.some((h) => h.reportId === hit.reportId)) return;
-    let i = g.hits.length;
-    while (i > 0 && byTimeThenId(g.hits[i - 1]!, hit) > 0) i--;
-    g.hits.splice(i, 0, hit);
-    g.dirty = true;
+    (await this.open(hit.ruleId, hit.groupKey)).add(hit);
   }
 
   /** Drops the group's hits with `eventTime < before`. */
   async prune(ruleId: string, groupKey: string, before: number): Promise<void> {
-    const g = await this.group(ruleId, groupKey);
-    const kept = g.hits.filter((h) => !(h.eventTime < before));
-    if (kept.length === g.hits.length) return;
-    g.hits = kept;
-    g.dirty = true;
+    (await this.open(ruleId, groupKey)).prune(before);
   }
 
   /** The group's hits with `from <= eventTime <= to`, oldest first (ties by reportId). */
   async range(ruleId: string, groupKey: string, from: number, to: number): Promise<RuleHit[]> {
-    const g = await this.group(ruleId, groupKey);
-    return g.hits.filter((h) => h.eventTime >= from && h.eventTime <= to);
+    return (await this.open(ruleId, groupKey)).range(from, to);
   }
 
   /** Consumes the group's hits with these reportIds. */
   async remove(ruleId: string, groupKey: string, reportIds: string[]): Promise<void> {
     if (reportIds.length === 0) return;
-    const g = await this.group(ruleId, groupKey);
-    const gone = new Set(reportIds);
-    const kept = g.hits.filter((h) => !gone.has(h.reportId));
-    if (kept.length === g.hits.length) return;
-    g.hits = kept;
-    g.dirty = true;
+    (await this.open(ruleId, groupKey)).remove(reportIds);
   }
 
   /**
@@ -108,22 +102,73 @@ export class HitWindows {
   async flush(): Promise<void> {
     const removed: Array<Pick<RuleHit, 'ruleId' | 'groupKey' | 'reportId'>> = [];
     const added: RuleHit[] = [];
-    for (const g of this.groups.values()) {
-      if (!g.dirty) continue;
-      const now = new Map(g.hits.map((h) => [h.reportId, h]));
-      for (const [id, h] of g.stored) {
-        const n = now.get(id);
-        // A row consumed and its key added again (a new hit of the same ReportId): delete, then insert.
-        if (!n || !sameHit(n, h)) removed.push(h);
+    for (const byKey of this.groups.values()) {
+      for (const g of byKey.values()) {
+        if (!g.dirty) continue;
+        const now = new Map(g.hits.map((h) => [h.reportId, h]));
+        for (const [id, h] of g.stored) {
+          const n = now.get(id);
+          // A row consumed and its key added again (a new hit of the same ReportId): delete, then insert.
+          if (!n || !sameHit(n, h)) removed.push(h);
+        }
+        for (const [id, h] of now) {
+          const s = g.stored.get(id);
+          if (!s || !sameHit(s, h)) added.push(h);
+        }
+        g.stored = now;
+        g.dirty = false;
       }
-      for (const [id, h] of now) {
-        const s = g.stored.get(id);
-        if (!s || !sameHit(s, h)) added.push(h);
-      }
-      g.stored = now;
-      g.dirty = false;
     }
     await this.tx.events.writeRuleHits(removed, added);
+  }
+}
+
+/**
+ * One loaded (rule, group)'s hits, changed in memory by the same rules as the per-event
+ * statements did. Its hits stay sorted by (eventTime, reportId), so the hits older than a bound
+ * are a prefix and a time range is a slice.
+ */
+export class Window {
+  constructor(private readonly g: Group) {}
+
+  /** As `INSERT ... ON CONFLICT DO NOTHING`: a hit whose reportId is there already is ignored. */
+  add(hit: RuleHit): void {
+    const hits = this.g.hits;
+    for (const h of hits) if (h.reportId === hit.reportId) return;
+    let i = hits.length;
+    while (i > 0 && byTimeThenId(hits[i - 1]!, hit) > 0) i--;
+    hits.splice(i, 0, hit);
+    this.g.dirty = true;
+  }
+
+  /** Drops the hits with `eventTime < before`. */
+  prune(before: number): void {
+    const hits = this.g.hits;
+    let n = 0;
+    while (n < hits.length && hits[n]!.eventTime < before) n++;
+    if (n === 0) return;
+    hits.splice(0, n);
+    this.g.dirty = true;
+  }
+
+  /** The hits with `from <= eventTime <= to`, oldest first (ties by reportId); a new array. */
+  range(from: number, to: number): RuleHit[] {
+    const hits = this.g.hits;
+    let lo = 0;
+    while (lo < hits.length && hits[lo]!.eventTime < from) lo++;
+    let hi = lo;
+    while (hi < hits.length && hits[hi]!.eventTime <= to) hi++;
+    return hits.slice(lo, hi);
+  }
+
+  /** Consumes the hits with these reportIds. */
+  remove(reportIds: readonly string[]): void {
+    if (reportIds.length === 0) return;
+    const gone = new Set(reportIds);
+    const kept = this.g.hits.filter((h) => !gone.has(h.reportId));
+    if (kept.length === this.g.hits.length) return;
+    this.g.hits = kept;
+    this.g.dirty = true;
   }
 }
 
