@@ -85,6 +85,8 @@ export interface AgentOptions {
   softwareInventory?: {
     intervalMs?: number;
     sources?: SoftwareSources;
+    /** Pause between two slices of a snapshot, ms (default AGENT_DEFAULTS.softwareSlicePauseMs). */
+    slicePauseMs?: number;
     /** Reads the software elsewhere (the service: a child process, agent/inventory-child.ts); default: in this process. */
     runner?: () => Promise<{ items: SoftwareItem[]; notes: string[] }>;
   };
@@ -344,6 +346,11 @@ export class Agent extends EventEmitter {
         const rows = softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time, arch: osArch(), from: i, count: AGENT_DEFAULTS.softwareSliceRows });
         this.outbox.push(rows);
         await Promise.race([this.outbox.spool.drained(), this.stoppedSignal]);
+        // A pause between slices keeps the allocation rate low, so the heap shrinks back afterwards (AGENT_DEFAULTS).
+        const pauseMs = o.slicePauseMs ?? AGENT_DEFAULTS.softwareSlicePauseMs;
+        if (pauseMs > 0 && i + AGENT_DEFAULTS.softwareSliceRows < items.length) {
+          await Promise.race([new Promise<void>((resolve) => setTimeout(resolve, pauseMs).unref()), this.stoppedSignal]);
+        }
       }
       this.logger.info('software inventory sent', { items: items.length });
       return true;
