@@ -21,7 +21,7 @@ import { Outbox } from './outbox.ts';
 import { describeRun, Playback } from './playback.ts';
 import type { ScheduleEntry } from './schedule-file.ts';
 import type { SoftwareSources } from './software-inventory.ts';
-import { softwareDigest, softwareRows, type SoftwareItem } from './software-rows.ts';
+import { snapshotOf, softwareRows, type SoftwareSnapshot } from './software-rows.ts';
 import { loadScheduling, ScenarioRunner, type RunRequest, type ScheduleJobFn } from './scheduler.ts';
 
 export interface AgentOptions {
@@ -85,8 +85,10 @@ export interface AgentOptions {
   softwareInventory?: {
     intervalMs?: number;
     sources?: SoftwareSources;
+    /** Pause between two slices of a snapshot, ms (default AGENT_DEFAULTS.softwareSlicePauseMs). */
+    slicePauseMs?: number;
     /** Reads the software elsewhere (the service: a child process, agent/inventory-child.ts); default: in this process. */
-    runner?: () => Promise<{ items: SoftwareItem[]; notes: string[] }>;
+    runner?: () => Promise<SoftwareSnapshot>;
   };
 }
 
@@ -328,24 +330,37 @@ export class Agent extends EventEmitter {
     if (this.lastSoftware.digest !== undefined && stat.replaceAll('|', '') !== '' && stat === this.lastSoftware.stat) return false;
     this.softwareBusy = true;
     try {
-      const { items, notes } = o.runner
+      const snapshot = o.runner
         ? await o.runner()
-        : await (await import('./software-inventory.ts')).collectSoftware({ ...o.sources, ...(declared ? { declared, platform: 'aix' as NodeJS.Platform } : {}) });
-      for (const n of notes) this.logger.warn(n);
+        : snapshotOf(await (await import('./software-inventory.ts')).collectSoftware({ ...o.sources, ...(declared ? { declared, platform: 'aix' as NodeJS.Platform } : {}) }));
+      for (const n of snapshot.notes) this.logger.warn(n);
       this.lastSoftware.stat = stat;
-      const digest = softwareDigest(items);
-      if (digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return false;
-      this.lastSoftware.digest = digest;
+      if (snapshot.digest === this.lastSoftware.digest || !this.identity || !this.outbox || !this.lastFacts) return false;
+      this.lastSoftware.digest = snapshot.digest;
       // In slices, each acked before the next is built: a whole snapshot at once (hundreds of rows,
-      // one large frame) would grow the idle service's heap for good.
+      // one large frame) would grow the idle service's heap for good. Only the slice's items are
+      // parsed (the child's output stays bytes until then).
       const time = this.clock.now();
-      for (let i = 0; i < items.length; i += AGENT_DEFAULTS.softwareSliceRows) {
+      for (let i = 0; i < snapshot.count; i += AGENT_DEFAULTS.softwareSliceRows) {
         if (this.stopped || !this.identity || !this.outbox || !this.lastFacts) return false;
-        const rows = softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time, arch: osArch(), from: i, count: AGENT_DEFAULTS.softwareSliceRows });
+        let items;
+        try {
+          items = snapshot.items(i, AGENT_DEFAULTS.softwareSliceRows);
+        } catch (err) {
+          // Not sent whole: the next check sends it again (the control plane passes over an incomplete snapshot).
+          this.lastSoftware.digest = undefined;
+          throw err;
+        }
+        const rows = softwareRows({ deviceId: this.identity.agentId, machine: this.lastFacts.machine, items, time, arch: osArch(), first: i, total: snapshot.count });
         this.outbox.push(rows);
         await Promise.race([this.outbox.spool.drained(), this.stoppedSignal]);
+        // A pause between slices keeps the allocation rate low, so the heap shrinks back afterwards (AGENT_DEFAULTS).
+        const pauseMs = o.slicePauseMs ?? AGENT_DEFAULTS.softwareSlicePauseMs;
+        if (pauseMs > 0 && i + AGENT_DEFAULTS.softwareSliceRows < snapshot.count) {
+          await Promise.race([new Promise<void>((resolve) => setTimeout(resolve, pauseMs).unref()), this.stoppedSignal]);
+        }
       }
-      this.logger.info('software inventory sent', { items: items.length });
+      this.logger.info('software inventory sent', { items: snapshot.count });
       return true;
     } catch (err) {
       this.logger.error('software inventory failed', { error: (err as Error).message });

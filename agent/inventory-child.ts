@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { machineFactsOk, sqlInstanceOk, str } from './idle-decoder.ts';
 import type { Inventory } from './inventory.ts';
-import { softwareReportOk, type SoftwareItem } from './software-rows.ts';
+import { parseSnapshotLines, type SoftwareSnapshot } from './software-rows.ts';
 
 /**
  * The child's inventory checked by hand as InventorySchema (agent/inventory-schema.ts) checks it,
@@ -62,16 +62,34 @@ export function runInventoryChild(o: ChildInventoryOptions): Promise<Inventory> 
 /**
  * The installed software taken in a child process (`collect-software`), as runInventoryChild
  * takes the inventory: the service never loads the package readers (agent/software-inventory.ts).
+ * The child prints the snapshot's digest and then one item per line; the header is checked now,
+ * each item when its slice is asked for, and until then the items stay the bytes the child printed.
  */
-export function runSoftwareChild(o: ChildInventoryOptions): Promise<{ items: SoftwareItem[]; notes: string[] }> {
-  return runJsonChild(o, 'software child process', async (doc) => {
-    if (softwareReportOk(doc)) return doc;
-    throw new Error('printed an invalid software list');
+export function runSoftwareChild(o: ChildInventoryOptions): Promise<SoftwareSnapshot> {
+  return runChild(o, 'software child process', async (out) => {
+    const snapshot = parseSnapshotLines(out);
+    const items = snapshot.items;
+    // A refused item names the command, as a refused header does.
+    const what = `software child process (${[o.entry, ...o.args].join(' ')})`;
+    return { ...snapshot, items: (from, n) => { try { return items(from, n); } catch (e) { throw new Error(`${what} ${(e as Error).message}`); } } };
   });
 }
 
 /** Runs `node <entry> <args>` and hands its one JSON document to `accept` (see runInventoryChild). */
 function runJsonChild<T>(o: ChildInventoryOptions, label: string, accept: (doc: unknown) => Promise<T>): Promise<T> {
+  return runChild(o, label, async (out) => {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(out.toString('utf8'));
+    } catch (e) {
+      throw new Error(`printed no valid JSON: ${(e as Error).message}`);
+    }
+    return accept(doc);
+  });
+}
+
+/** Runs `node <entry> <args>` and hands what it printed to `accept` once it exited 0. */
+function runChild<T>(o: ChildInventoryOptions, label: string, accept: (out: Buffer) => Promise<T>): Promise<T> {
   const timeoutMs = o.timeoutMs ?? CHILD_INVENTORY_DEFAULTS.timeoutMs;
   const maxOutput = o.maxOutputBytes ?? CHILD_INVENTORY_DEFAULTS.maxOutputBytes;
   const what = `${label} (${[o.entry, ...o.args].join(' ')})`;
@@ -108,19 +126,13 @@ function runJsonChild<T>(o: ChildInventoryOptions, label: string, accept: (doc: 
         const stderr = tail(err);
         return reject(new Error(`${what} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr ? `: ${stderr}` : ''}`));
       }
-      let doc: unknown;
-      try {
-        doc = JSON.parse(Buffer.concat(out).toString('utf8'));
-      } catch (e) {
-        return reject(new Error(`${what} printed no valid JSON: ${(e as Error).message}`));
-      }
-      accept(doc).then(resolve, (e: Error) => reject(new Error(`${what} ${e.message}`)));
+      accept(Buffer.concat(out)).then(resolve, (e: Error) => reject(new Error(`${what} ${e.message}`)));
     });
   });
 }
 
 /** A `softwareInventory.runner` that reads the installed software in a fresh child (see `runSoftwareChild`). */
-export function childSoftwareRunner(o: ChildInventoryOptions): () => Promise<{ items: SoftwareItem[]; notes: string[] }> {
+export function childSoftwareRunner(o: ChildInventoryOptions): () => Promise<SoftwareSnapshot> {
   return () => runSoftwareChild(o);
 }
 

@@ -27,6 +27,15 @@ export interface Refusal {
   retryAfterMs?: number;
 }
 
+/**
+ * The `events` frame of a batch, built from the events' spooled JSON text: the same text as
+ * `JSON.stringify({v: 1, type: 'events', seq, events})` of the parsed events, without parsing and
+ * serialising each event again (a snapshot of hundreds of rows made megabytes of garbage that way).
+ */
+export function eventsFrame(b: Batch): string {
+  return `{"v":1,"type":"events","seq":${b.seq},"events":[${b.json.join(',')}]}`;
+}
+
 /** Codes that always mean "resend later", also from a control plane that sends no `retryable` flag. */
 const RETRYABLE = new Set(['ARCSIM_E_RATE_LIMITED', 'ARCSIM_E_STORE_WRITE']);
 
@@ -105,6 +114,12 @@ export class Outbox extends EventEmitter {
     this.flush();
   }
 
+  /** `push` for events already serialised by JSON.stringify (Spool.pushJson). */
+  pushJson(json: string[]): void {
+    this.spool.pushJson(json);
+    this.flush();
+  }
+
   ack(seq: number): void {
     clearTimeout(this.retries.get(seq));
     this.retries.delete(seq);
@@ -149,7 +164,7 @@ export class Outbox extends EventEmitter {
     const sink = this.sink;
     if (!sink) return;
     // Events were schema-checked by the player; build the frame directly (hot path).
-    const frame = JSON.stringify({ v: 1, type: 'events', seq: b.seq, events: b.events });
+    const frame = eventsFrame(b);
     // FAULT SEAM (issue #7): during a fault-injected playback the frame goes through the injector
     // (delay / send twice / drop the socket after it); otherwise this is a plain send.
     if (this.faults) return this.faults.send(frame, { send: (f) => sink.send(f), drop: () => sink.drop() });
@@ -171,7 +186,7 @@ export class Outbox extends EventEmitter {
       }
       const b = this.spool.take(Math.min(this.faults?.batchSize ?? LIMITS.maxEventsPerBatch, tokens));
       if (!b) return;
-      this.bucket.take(b.events.length);
+      this.bucket.take(b.json.length);
       this.sendBatch(b);
     }
   }

@@ -7,7 +7,12 @@ import type { SensorEvent } from '../protocol/index.ts';
 
 export interface Batch {
   seq: number;
-  events: SensorEvent[];
+  /**
+   * The batch's events as the JSON text they were spooled as: the frame is built from it as is,
+   * without parsing each event back into an object and serialising it again (JSON.stringify's
+   * own output parses and serialises back to the same text).
+   */
+  json: string[];
 }
 
 export interface SpoolOptions {
@@ -168,14 +173,18 @@ export class Spool extends EventEmitter {
 
   /** Appends events (one write); returns how many old events were dropped to make room. */
   push(events: SensorEvent[]): number {
-    if (events.length === 0) return 0;
+    return this.pushJson(events.map((e) => JSON.stringify(e)));
+  }
+
+  /** `push` for events already serialised, each by JSON.stringify (one JSON object per string, no newline). */
+  pushJson(json: string[]): number {
+    if (json.length === 0) return 0;
     const max = this.options.maxEvents;
     // Events beyond the bound within this push itself: only the newest `max` can be kept.
-    const keep = events.length > max ? events.slice(events.length - max) : events;
-    let dropped = events.length - keep.length;
-    const over = this.entries.length + keep.length - max;
+    const lines = json.length > max ? json.slice(json.length - max) : json;
+    let dropped = json.length - lines.length;
+    const over = this.entries.length + lines.length - max;
     if (over > 0) dropped += over;
-    const lines = keep.map((e) => JSON.stringify(e));
     // One write for the drop and the append: a kill between them cannot lose the drop count.
     const drop = dropped > 0 ? JSON.stringify({ d: Math.max(0, over), c: dropped }) + '\n' : '';
     this.write(`${drop}{"p":[${lines.join(',')}]}\n`, drop ? 2 : 1);
@@ -208,19 +217,19 @@ export class Spool extends EventEmitter {
     stampOldest(this.entries, seq, n);
     this.nextSeq = seq + 1;
     this.inflight.add(seq);
-    return { seq, events: this.entries.slice(first, first + n).map((e) => JSON.parse(e.json) as SensorEvent) };
+    return { seq, json: this.entries.slice(first, first + n).map((e) => e.json) };
   }
 
   /** Batches sent but not acked, oldest first (to resend after a reconnect or a restart). */
   unacked(): Batch[] {
-    const out = new Map<number, SensorEvent[]>();
+    const out = new Map<number, string[]>();
     for (const e of this.entries) {
       if (e.seq === null) continue;
       const list = out.get(e.seq) ?? [];
-      list.push(JSON.parse(e.json) as SensorEvent);
+      list.push(e.json);
       out.set(e.seq, list);
     }
-    return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([seq, events]) => ({ seq, events }));
+    return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([seq, json]) => ({ seq, json }));
   }
 
   /** Removes a committed batch. */

@@ -151,14 +151,14 @@ export function agentCommand(o: AgentCommandOptions = {}): Command {
   // What the agent service runs in a child process to read the installed software (DeviceTvmSoftwareInventory).
   cmd
     .command('collect-software', { hidden: true })
-    .description('internal: print the installed software ({items, notes}) as one JSON document; the agent service runs it in a child process')
+    .description('internal: print the installed software (a line {digest, count, notes}, then one JSON item per line); the agent service runs it in a child process')
     .option('--persona <file>', 'a persona whose software list replaces the host\'s')
     .action(async (opts) => {
       const persona = opts.persona ? (await import('../agent/persona.ts')).loadPersona(opts.persona) : undefined;
       const { collectSoftware } = await import('../agent/software-inventory.ts');
       const declared = persona?.software;
       const r = await collectSoftware(declared ? { declared, platform: 'aix' } : {});
-      process.stdout.write(JSON.stringify(r) + '\n');
+      process.stdout.write((await import('../agent/software-rows.ts')).snapshotLines(r));
     });
 
   cmd

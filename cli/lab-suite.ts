@@ -68,7 +68,9 @@ export async function runSuiteLab(o: SuiteLabOptions): Promise<{ code: number; r
         // A persona that declares its SQL instances replaces whatever discovery finds, so discovery is skipped.
         inventory: persona ? { persona, ...(persona.sqlInstances ? { processes: async () => [], listeners: async () => [] } : {}) } : undefined,
         // The installed software (the real host's packages, or the persona's list) for vulnerability management.
-        softwareInventory: h.facts ? undefined : {},
+        // No pause between slices: these agents live in the lab's process, not an idle service, and
+        // the lab waits for the snapshot (AGENT_DEFAULTS.softwareSlicePauseMs is for the service).
+        softwareInventory: h.facts ? undefined : { slicePauseMs: 0 },
       });
       agents.push(agent);
       const reg = agent.waitRegistered();

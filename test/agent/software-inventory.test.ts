@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectSoftware, ecosystemOf, parseDpkgStatus, parseRegUninstall, parseRpmList } from '../../agent/software-inventory.ts';
-import { softwareDigest, softwareReportOk, softwareRows } from '../../agent/software-rows.ts';
+import { parseSnapshotLines, snapshotLines, softwareDigest, softwareReportOk, softwareRows, type SoftwareItem } from '../../agent/software-rows.ts';
+import { Agent } from '../../agent/index.ts';
+import { childSoftwareRunner } from '../../agent/inventory-child.ts';
 import { EventSchema } from '../../protocol/index.ts';
-import { TEST_FACTS } from '../helpers.ts';
+import { cleanup, startControlPlane, TEST_FACTS } from '../helpers.ts';
 
 // Issue 17, item 4: the host's real installed software, read from the package database.
 
@@ -83,10 +86,95 @@ test('the agent service reads the software in a child (`collect-software`): this
   const { runSoftwareChild } = await import('../../agent/inventory-child.ts');
   const entry = fileURLToPath(new URL('../../bin/arcsim-agent.js', import.meta.url));
   const r = await runSoftwareChild({ entry, args: ['collect-software'], timeoutMs: 120_000 });
-  assert.ok(softwareReportOk(r));
+  const items = r.items(0, r.count);
+  assert.equal(items.length, r.count);
+  assert.ok(softwareReportOk({ items, notes: r.notes }));
+  assert.equal(r.digest, softwareDigest(items), "the header's digest is the digest of the items printed after it");
   if (process.platform === 'linux' && readFileSync('/etc/os-release', 'utf8').includes('ID=debian')) {
-    assert.ok(r.items.some((i) => i.name === 'dpkg' && i.ecosystem.startsWith('Debian:')), 'dpkg itself is an installed package');
+    assert.ok(items.some((i) => i.name === 'dpkg' && i.ecosystem.startsWith('Debian:')), 'dpkg itself is an installed package');
   }
   assert.ok(!softwareReportOk({ items: [{ name: '', version: '1' }], notes: [] }), 'a nameless item is refused');
   assert.ok(!softwareReportOk({ items: [], notes: [], extra: 1 }), 'unknown keys are refused');
+});
+
+test("the child's output: a header with the digest, then one item per line, each checked when its slice is read", () => {
+  const items: SoftwareItem[] = [
+    { name: 'bash', version: '5.2.15-2+b2', vendor: 'debian', ecosystem: 'Debian:12', sourceName: 'bash', sourceVersion: '5.2.15-2' },
+    { name: 'Microsoft SQL Server 2022 (64-bit)', version: '16.0.1000.6', vendor: 'Microsoft Corporation', ecosystem: '' },
+    { name: 'zlib1g', version: '1:1.2.13.dfsg-1', vendor: 'debian', ecosystem: 'Debian:12', sourceName: 'zlib', sourceVersion: '1:1.2.13.dfsg-1' },
+  ];
+  const text = snapshotLines({ items, notes: ['a note'] });
+  const s = parseSnapshotLines(Buffer.from(text));
+  assert.deepEqual([s.digest, s.count, s.notes], [softwareDigest(items), 3, ['a note']]);
+  assert.deepEqual([...s.items(0, 2), ...s.items(2, 2)], items, 'read in slices: the same items, in order');
+  assert.deepEqual(s.items(3, 2), [], 'past the end: none');
+  const empty = parseSnapshotLines(Buffer.from(snapshotLines({ items: [], notes: [] })));
+  assert.deepEqual([empty.count, empty.digest], [0, softwareDigest([])]);
+
+  const lines = text.split('\n');
+  assert.throws(() => parseSnapshotLines(Buffer.from(text.slice(0, -1))), /last line is cut/);
+  assert.throws(() => parseSnapshotLines(Buffer.from([lines[0], lines[1], ''].join('\n'))), /printed 1 software items, its header says 3/);
+  assert.throws(() => parseSnapshotLines(Buffer.from(['{"digest":"x","count":0,"notes":[]}', ''].join('\n'))), /invalid software list header/);
+  assert.throws(() => parseSnapshotLines(Buffer.from('not json\n')), /without a valid header line/);
+  // A bad item is found when its slice is read, naming its line.
+  const bad = parseSnapshotLines(Buffer.from([lines[0], lines[1], '{"name":"","version":"1","vendor":"","ecosystem":""}', lines[3], ''].join('\n')));
+  assert.deepEqual(bad.items(0, 1), [items[0]]);
+  assert.throws(() => bad.items(1, 1), /invalid software item \(line 3\)/);
+});
+
+test('a snapshot larger than a slice reaches the control plane whole: every row once, one Timestamp, SnapshotRows the count', async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  // 250 items: three slices of 100, read from the output format the child prints.
+  const items: SoftwareItem[] = Array.from({ length: 250 }, (_, k) => ({ name: `pkg-${String(k).padStart(3, '0')}`, version: `1.${k}`, vendor: 'debian', ecosystem: 'Debian:12' }));
+  const token = await env.cp.createToken({ subscription: 'sub-slices', resourceGroup: 'rg' });
+  const agent = new Agent({
+    controlPlane: env.url, token: token.token, stateDir: join(env.dir, 'agent'), facts: async () => ({ machine: TEST_FACTS, sqlInstances: [] }),
+    softwareInventory: { slicePauseMs: 10, runner: async () => parseSnapshotLines(Buffer.from(snapshotLines({ items, notes: [] }))) },
+  });
+  t.after(() => agent.stop());
+  const registered = agent.waitRegistered();
+  await agent.start();
+  await registered;
+  const end = Date.now() + 20_000;
+  let rows: Array<Record<string, unknown>> = [];
+  while (rows.length < 250 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    rows = (await env.store.events.scanEvents({ table: 'DeviceTvmSoftwareInventory', limit: 1000 })) as Array<Record<string, unknown>>;
+  }
+  assert.equal(rows.length, 250);
+  assert.deepEqual(rows.map((r) => r.SoftwareName).sort(), items.map((i) => i.name));
+  assert.equal(new Set(rows.map((r) => r.ReportId)).size, 250);
+  assert.equal(new Set(rows.map((r) => r.Timestamp)).size, 1);
+  assert.ok(rows.every((r) => (r.AdditionalFields as { SnapshotRows: number }).SnapshotRows === 250));
+  for (const r of rows.slice(0, 5)) assert.ok(EventSchema.safeParse(r).success);
+  // Stored before acked: the last ack may still be on its way.
+  await agent.drained();
+  assert.equal(agent.pendingEvents(), 0);
+});
+
+test("the service's path: the real host's software read in a child and sent in slices, every item one row", async (t) => {
+  const env = await startControlPlane();
+  t.after(async () => { await env.close(); cleanup(env.dir); });
+  const entry = fileURLToPath(new URL('../../bin/arcsim-agent.js', import.meta.url));
+  const runner = childSoftwareRunner({ entry, args: ['collect-software'], timeoutMs: 120_000 });
+  const expected = await runner();
+  const names = expected.items(0, expected.count).map((i) => `${i.name} ${i.version}`).sort();
+  const token = await env.cp.createToken({ subscription: 'sub-child', resourceGroup: 'rg' });
+  const agent = new Agent({
+    controlPlane: env.url, token: token.token, stateDir: join(env.dir, 'agent'), facts: async () => ({ machine: TEST_FACTS, sqlInstances: [] }),
+    softwareInventory: { slicePauseMs: 0, runner },
+  });
+  t.after(() => agent.stop());
+  const registered = agent.waitRegistered();
+  await agent.start();
+  await registered;
+  const end = Date.now() + 60_000;
+  let rows: Array<Record<string, unknown>> = [];
+  while (rows.length < expected.count && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    rows = (await env.store.events.scanEvents({ table: 'DeviceTvmSoftwareInventory', limit: 5000 })) as Array<Record<string, unknown>>;
+  }
+  assert.equal(rows.length, expected.count);
+  assert.deepEqual(rows.map((r) => `${r.SoftwareName} ${r.SoftwareVersion}`).sort(), names);
 });

@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../agent/index.ts';
-import { Spool } from '../../agent/spool.ts';
+import { eventsFrame } from '../../agent/outbox.ts';
+import { Spool, type Batch } from '../../agent/spool.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { cleanup, enableExtensions, startControlPlane, tempDir, TEST_FACTS } from '../helpers.ts';
@@ -17,6 +18,9 @@ function events(n: number, from = 0): SensorEvent[] {
   return planEvents(ssh, { detonationId: `d-${from}`, device: { id: 'a', name: 'h' }, startTime: Date.UTC(2026, 0, 1) + from * 60_000, inputs: { attempts: n } })
     .map((p) => p.event);
 }
+
+/** A batch's events, parsed from the JSON text the spool keeps them as. */
+const parsed = (b: Batch | undefined): SensorEvent[] => (b?.json ?? []).map((j) => JSON.parse(j) as SensorEvent);
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -37,16 +41,16 @@ test('a full spool drops the oldest events first, counts them, warns, and keeps 
   const first = events(3, 0);
   spool.push(first);
   const batch = spool.take(10)!;
-  assert.deepEqual(batch.events.map((e) => e.ReportId), first.map((e) => e.ReportId));
+  assert.deepEqual(parsed(batch).map((e) => e.ReportId), first.map((e) => e.ReportId));
   const second = events(4, 1);
   assert.equal(spool.push(second), 2, 'two oldest dropped to keep 5');
   assert.equal(spool.pending(), 5);
   assert.equal(spool.dropped(), 2);
   assert.deepEqual(seen, ['dropped 2 total 2', 'flood 5/5']);
   // What is left is the newest five, in order; the in-flight batch lost its dropped events.
-  assert.deepEqual(spool.unacked()[0]!.events.map((e) => e.ReportId), [first[2]!.ReportId]);
+  assert.deepEqual(parsed(spool.unacked()[0]).map((e) => e.ReportId), [first[2]!.ReportId]);
   const rest = spool.take(10)!;
-  assert.deepEqual(rest.events.map((e) => e.ReportId), second.map((e) => e.ReportId));
+  assert.deepEqual(parsed(rest).map((e) => e.ReportId), second.map((e) => e.ReportId));
   assert.equal(statSync(file).mode & 0o777, 0o600);
   spool.close();
 
@@ -76,13 +80,13 @@ test('a torn last line (the agent died inside a write) is ignored and cut off; a
   appendFileSync(file, '{"p":[{"Table":"Devi'); // a write that never completed
   const again = new Spool({ file, maxEvents: 100, warnRatio: 0.9 });
   assert.equal(again.pending(), 3);
-  assert.deepEqual(again.unacked().map((x) => [x.seq, x.events.length]), [[b.seq, 2]]);
+  assert.deepEqual(again.unacked().map((x) => [x.seq, x.json.length]), [[b.seq, 2]]);
   const second = events(2, 1);
   again.push(second);
   again.close();
   const reopened = new Spool({ file, maxEvents: 100, warnRatio: 0.9 });
   assert.equal(reopened.pending(), 5, 'the push after the torn line starts on a line of its own');
-  assert.deepEqual(reopened.take(10)!.events.map((e) => e.ReportId), [first[2]!.ReportId, ...second.map((e) => e.ReportId)]);
+  assert.deepEqual(parsed(reopened.take(10)).map((e) => e.ReportId), [first[2]!.ReportId, ...second.map((e) => e.ReportId)]);
   reopened.close();
   const lines = readFileSync(file, 'utf8').split('\n');
   appendFileSync(file, 'garbage\n{"a":1}\n');
@@ -100,7 +104,7 @@ test('a power cut\'s garbage tail (a partly written block: NUL bytes, half lines
   appendFileSync(file, Buffer.concat([Buffer.alloc(512), Buffer.from('\n{"p":[{"Tab\n'), Buffer.alloc(64)]));
   const again = new Spool({ file, maxEvents: 100, warnRatio: 0.9 });
   t.after(() => again.close());
-  assert.deepEqual(again.take(10)!.events.map((e) => e.ReportId), first.map((e) => e.ReportId));
+  assert.deepEqual(parsed(again.take(10)).map((e) => e.ReportId), first.map((e) => e.ReportId));
 });
 
 test('offline, a full spool that keeps dropping stays a bounded file (compacted on push too)', (t) => {
@@ -158,10 +162,29 @@ const spool = new Spool({ file: process.argv[1], maxEvents: 1000000, warnRatio: 
 for (let i = 0; ; i++) {
   spool.push([{ ReportId: 'e' + (2 * i) }, { ReportId: 'e' + (2 * i + 1) }]);
   const b = i % 2 ? spool.take(3) : undefined;
-  const line = JSON.stringify({ pushed: 2 * i + 2, seq: b?.seq, ids: b?.events.map((e) => e.ReportId) }) + '\\n';
+  const line = JSON.stringify({ pushed: 2 * i + 2, seq: b?.seq, ids: b?.json.map((j) => JSON.parse(j).ReportId) }) + '\\n';
   await new Promise((written) => process.stdout.write(line, written));
 }
 `;
+
+test('a batch is framed from its spooled JSON text, exactly as JSON.stringify frames the events, also after a restart', (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const file = join(dir, 'spool.log');
+  // Text that JSON must escape, non-ASCII, numbers and nested objects, next to library events.
+  const odd = { ...events(1, 9)[0]!, ProcessCommandLine: 'cmd /c "echo \\ \t \u2028 é 😀"', AdditionalFields: { n: -1.5e-7, big: 2 ** 53, nested: { a: [1, null, true] } } } as SensorEvent;
+  const pushed = [...events(3), odd];
+  const spool = new Spool({ file, maxEvents: 100, warnRatio: 1 });
+  spool.push(pushed.slice(0, 2));
+  spool.pushJson(pushed.slice(2).map((e) => JSON.stringify(e)));
+  const b = spool.take(10)!;
+  const expected = JSON.stringify({ v: 1, type: 'events', seq: b.seq, events: pushed });
+  assert.equal(eventsFrame(b), expected);
+  spool.close();
+  const again = new Spool({ file, maxEvents: 100, warnRatio: 1 });
+  t.after(() => again.close());
+  assert.equal(eventsFrame(again.unacked()[0]!), expected, 'replayed from the log: the same frame');
+});
 
 test('kill -9 mid-stream: every push and batch that returned is in the spool after a restart, in order, seqs kept', async (t) => {
   const dir = tempDir();
@@ -184,8 +207,8 @@ test('kill -9 mid-stream: every push and batch that returned is in the spool aft
   assert.ok(spool.pending() >= last.pushed && spool.pending() <= last.pushed + 2, `${spool.pending()} spooled, ${last.pushed} reported`);
   const batches = spool.unacked();
   const taken = reported.filter((r) => r.seq !== undefined);
-  assert.deepEqual(batches.slice(0, taken.length).map((b) => [b.seq, b.events.map((e) => e.ReportId)]), taken.map((r) => [r.seq, r.ids]));
-  const all = [...batches.flatMap((b) => b.events), ...(spool.take(1e9)?.events ?? [])].map((e) => e.ReportId);
+  assert.deepEqual(batches.slice(0, taken.length).map((b) => [b.seq, parsed(b).map((e) => e.ReportId)]), taken.map((r) => [r.seq, r.ids]));
+  const all = [...batches.flatMap(parsed), ...parsed(spool.take(1e9))].map((e) => e.ReportId);
   assert.deepEqual(all, all.map((_, i) => `e${i}`), 'nothing lost or reordered');
 });
 
