@@ -47,6 +47,8 @@ export interface BenchOptions {
   replicas: number[];
   /** Events per replica pass. */
   replicaEvents: number;
+  /** Replicas pass: tally PostgreSQL's statements per pass (pg_stat_statements) and print the costliest. */
+  pgStatements: boolean;
   /** Only the portal page-time pass (issue 15; --all runs it too). */
   portal: boolean;
   /** Alerts stored for the portal pass. */
@@ -96,6 +98,8 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --replicas 1,2    BENCH_REPLICAS   only the scale-out pass (with --connections, both): N control-plane processes on
                                      one PostgreSQL behind the same agents, one pass per count
   --replica-events 40000  BENCH_REPLICA_EVENTS  events per replicas pass
+  --pg-statements   BENCH_PG_STATEMENTS=1  with --replicas: the cluster loads pg_stat_statements; each pass prints its
+                                     costliest statements (calls, rows, execution and planning ms, lock waits included)
   --portal          BENCH_PORTAL=1   only the portal page-time pass (issue 15): a fresh SQLite store file seeded with
                                      --portal-events events and --portal-alerts alerts on --portal-machines machines,
                                      then every portal page requested --portal-requests times by a signed-in reader;
@@ -109,7 +113,7 @@ Figures, the machine and what they mean: docs/performance.md.`;
 export const DEFAULTS: BenchOptions = {
   agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
-  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000,
+  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000, pgStatements: false,
   portal: false, portalAlerts: 10_000, portalEvents: 1_000_000, portalMachines: 200, portalRequests: 5,
 };
 
@@ -144,6 +148,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       store: { type: 'string' },
       replicas: { type: 'string' },
       'replica-events': { type: 'string' },
+      'pg-statements': { type: 'boolean' },
       'ingest-workers': { type: 'string' },
       portal: { type: 'boolean' },
       'portal-alerts': { type: 'string' },
@@ -178,6 +183,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     store: storeOf(values.store ?? env.BENCH_STORE),
     replicas: (values.replicas ?? env.BENCH_REPLICAS)?.split(',').map((s) => count('replicas', s.trim(), 1)) ?? DEFAULTS.replicas,
     replicaEvents: numberOr('replica-events', values['replica-events'] ?? env.BENCH_REPLICA_EVENTS, DEFAULTS.replicaEvents, 1),
+    pgStatements: values['pg-statements'] ?? env.BENCH_PG_STATEMENTS === '1',
     portal: values.portal ?? env.BENCH_PORTAL === '1',
     portalAlerts: numberOr('portal-alerts', values['portal-alerts'] ?? env.BENCH_PORTAL_ALERTS, DEFAULTS.portalAlerts, 1),
     portalEvents: numberOr('portal-events', values['portal-events'] ?? env.BENCH_PORTAL_EVENTS, DEFAULTS.portalEvents, 1),

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { systemClock } from '../lib/clock.ts';
 import { findPostgresBin, startCluster, type TestPostgres } from '../lib/postgres-cluster.ts';
@@ -26,7 +27,14 @@ export const REPLICAS = {
   redelivered: 3,
 } as const;
 
-export interface ReplicasOptions { replicas: number[]; events: number; batch: number; window: number; dir: string; log?: (line: string) => void }
+export interface ReplicasOptions {
+  replicas: number[]; events: number; batch: number; window: number; dir: string; log?: (line: string) => void;
+  /** Tally the statements of each pass with pg_stat_statements and log the costliest (a profile of PostgreSQL's work). */
+  pgStatements?: boolean;
+}
+
+/** Statements printed per pass by --pg-statements, count. */
+const TOP_STATEMENTS = 15;
 
 export interface ReplicaPass {
   replicas: number;
@@ -67,7 +75,8 @@ export async function runReplicas(o: ReplicasOptions): Promise<ReplicasResult> {
   const bin = findPostgresBin();
   if (!bin) throw new Error('--store postgres: PostgreSQL binaries (initdb, pg_ctl) not found (ARCSIM_PG_BIN, PATH, /usr/lib/postgresql/*/bin)');
   // Durability off as in the tests (a throwaway cluster); enough connections for every replica's pool.
-  const cluster = await startCluster(bin, { serverOptions: ['-c max_connections=200'] });
+  const tally = ['-c shared_preload_libraries=pg_stat_statements', '-c pg_stat_statements.track=all', '-c pg_stat_statements.track_planning=on'];
+  const cluster = await startCluster(bin, { serverOptions: ['-c max_connections=200', ...(o.pgStatements ? tally : [])] });
   log(`PostgreSQL cluster from ${bin} started (fsync off, as the tests run it)`);
   try {
     const passes: ReplicaPass[] = [];
@@ -109,6 +118,7 @@ async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Pr
       child.send({ type: 'plan', wsUrl: wsUrls[0]!, window: o.window, rate: 0, agents: plans } satisfies ToFleet);
       expectType(await ready, 'ready');
       const done = nextMessage(child);
+      if (o.pgStatements) await statements(db, 'reset');
       Object.assign(cpu0, { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() });
       child.send({ type: 'go' } satisfies ToFleet);
       fleet = expectType(await done, 'done').result;
@@ -121,6 +131,7 @@ async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Pr
     }
 
     const eventsSent = workload.reduce((s, w) => s + w.events, 0);
+    if (o.pgStatements) for (const line of await statements(db, 'report', eventsSent)) (o.log ?? (() => {}))(`${n} replica(s), PostgreSQL: ${line}`);
     const expectedDetections = workload.reduce((s, w) => s + w.expectedDetections, 0);
     // Failover redelivery: each agent resends its first frames to the next replica; all are duplicates.
     const redeliveredStored = await redeliver(plans, wsUrls, n);
@@ -152,6 +163,33 @@ async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Pr
   } finally {
     await Promise.all(replicas.map(stopReplica));
     await store.close();
+  }
+}
+
+/**
+ * pg_stat_statements of `db`: 'reset' before the timed phase; 'report' after it, the totals and the
+ * costliest statements (time is the backends' wall time in the statement, so a lock wait counts).
+ */
+async function statements(db: string, what: 'reset' | 'report', events = 0): Promise<string[]> {
+  const c = new pg.Client({ connectionString: db });
+  await c.connect();
+  try {
+    if (what === 'reset') {
+      await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await c.query('SELECT pg_stat_statements_reset()');
+      return [];
+    }
+    const mine = `FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'`;
+    const t = (await c.query(`SELECT sum(calls)::float8 AS calls, sum(total_exec_time)::float8 AS exec, sum(total_plan_time)::float8 AS plan ${mine}`)).rows[0];
+    const top = (await c.query(`SELECT calls::float8, rows::float8, total_exec_time::float8 AS exec, total_plan_time::float8 AS plan,
+      left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q ${mine} ORDER BY total_exec_time + total_plan_time DESC LIMIT ${TOP_STATEMENTS}`)).rows;
+    return [
+      `${t.calls} statements (${(t.calls / events).toFixed(2)} per event), ${t.exec.toFixed(0)} ms executing, ${t.plan.toFixed(0)} ms planning`,
+      '  calls     rows  exec ms  plan ms  statement',
+      ...top.map((r) => `${String(r.calls).padStart(7)} ${String(r.rows).padStart(8)} ${r.exec.toFixed(0).padStart(8)} ${r.plan.toFixed(0).padStart(8)}  ${r.q}`),
+    ];
+  } finally {
+    await c.end();
   }
 }
 

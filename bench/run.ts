@@ -252,7 +252,7 @@ async function scalePasses(agents: number, replicas: number[], options: BenchOpt
     }
     if (replicas.length > 0) {
       console.log(`\n  load average before the replicas passes: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-      const r = await runReplicas({ replicas, events: options.replicaEvents, batch: options.batch, window: options.window, dir, log: (l) => console.log(`  ${l}`) });
+      const r = await runReplicas({ replicas, events: options.replicaEvents, batch: options.batch, window: options.window, pgStatements: options.pgStatements, dir, log: (l) => console.log(`  ${l}`) });
       console.log('');
       console.log(formatReplicas(r));
       console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

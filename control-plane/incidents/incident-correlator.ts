@@ -38,6 +38,52 @@ export async function correlateAlert(tx: StoreTx, alert: AlertRow, keys: EntityK
   return incidentId;
 }
 
+/**
+ * The incident refreshes one ingest transaction owes (issue 16, goal 5). Every occurrence folded
+ * into an alert used to refresh the alert's incident at once, under the one incidents lock of the
+ * database, held to the commit: two replicas' transactions then ran one after the other from
+ * their first fold on. Here a fold only notes the incident (with the fold's `now`), and `flush`
+ * refreshes each noted incident once, in id order, under that incident's own lock (see
+ * IncidentsRepository.incidentAlertSpans): right before the commit, and before a new alert is
+ * correlated (which may merge or join incidents: the ones noted are written first, as they were
+ * when each fold refreshed at once). A refresh recomputes from the alerts as they stand, so the
+ * rows are those the immediate refreshes gave: the last refresh of an incident decides, and it
+ * now runs with the `now` of the last fold noted.
+ */
+export class IncidentRefreshes {
+  private readonly pending = new Map<string, number>();
+  /** Alert -> incident, read once per transaction; cleared when a correlation may have moved alerts. */
+  private readonly incidentOf = new Map<string, string | undefined>();
+
+  constructor(private readonly tx: StoreTx) {}
+
+  /** An occurrence was folded into `alertId` at `now`: its incident (if any) is refreshed before the commit. */
+  async folded(alertId: string, now: number): Promise<void> {
+    let incident = this.incidentOf.get(alertId);
+    if (!this.incidentOf.has(alertId)) {
+      incident = await this.tx.incidents.incidentOfAlert(alertId);
+      this.incidentOf.set(alertId, incident);
+    }
+    if (incident) this.pending.set(incident, now);
+  }
+
+  /** Refreshes every noted incident once, in id order (so two transactions take the incidents' locks in one order). */
+  async flush(): Promise<void> {
+    const ids = [...this.pending.keys()].sort();
+    for (const id of ids) await refreshIncident(this.tx, id, this.pending.get(id)!);
+    this.pending.clear();
+  }
+
+  /** Before a new alert is correlated: takes the incidents lock first (the correlation's order of locks), then writes what is noted. */
+  async beforeCorrelation(): Promise<void> {
+    if (this.pending.size) {
+      await this.tx.incidents.incidentsSharing([], 0); // takes the incidents lock, reads nothing
+      await this.flush();
+    }
+    this.incidentOf.clear();
+  }
+}
+
 /** Recomputes an incident's severity and activity span from its alerts. */
 export async function refreshIncident(tx: StoreTx, incidentId: string, now: number): Promise<void> {
   // Severity and times only, in one query: every occurrence folded into an alert refreshes its incident.

@@ -5,7 +5,7 @@ import { HitWindows, osFamilyOf, type DetectionEngine, type Occurrence, type OsF
 import { AlertFolds, correlationKeys, type AlertContext, type UpsertResult } from '../alerts/alert-deduper.ts';
 import { copiesFor } from '../products/alert-copies.ts';
 import type { SyncConfig } from '../products/sync-matrix.ts';
-import { correlateAlert, refreshIncident } from '../incidents/incident-correlator.ts';
+import { correlateAlert, IncidentRefreshes, refreshIncident } from '../incidents/incident-correlator.ts';
 import { breachedHostLink } from '../incidents/breached-host.ts';
 import { FILE_PROFILE } from '../detection/file-profile.ts';
 import type { PreparedBatch } from './batch-decode.ts';
@@ -118,7 +118,8 @@ export class Ingest {
       stored.push({ now, fresh, assetKey });
     }
     await windows.load(keys);
-    const folds = this.folds(tx);
+    const refreshes = new IncidentRefreshes(tx);
+    const folds = this.folds(tx, refreshes);
     const out: IngestResult[] = [];
     for (const [i, { agent, machine, arrivedAt }] of batches.entries()) {
       const { now, fresh, assetKey } = stored[i]!;
@@ -131,7 +132,7 @@ export class Ingest {
           const own = occ.trigger.DeviceId === agent.agentId;
           const host = own ? { agent, machine, assetKey } : await machineOf(tx, occ.trigger.DeviceId);
           if (!host) continue;
-          await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
+          await this.upsert(tx, folds, refreshes, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, arrivedAt, assetKey: host.assetKey }, alerts);
         }
       }
       const storedByTable: Record<string, number> = {};
@@ -140,6 +141,7 @@ export class Ingest {
     }
     await windows.flush();
     await folds.flush();
+    await refreshes.flush();
     return out;
   }
 
@@ -173,35 +175,34 @@ export class Ingest {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const alerts: UpsertResult[] = [];
-      const folds = this.folds(tx);
+      const refreshes = new IncidentRefreshes(tx);
+      const folds = this.folds(tx, refreshes);
       for (const occ of await this.engine.closeAll(tx)) {
         const host = await machineOf(tx, occ.trigger.DeviceId);
         if (!host) continue;
-        await this.upsert(tx, folds, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey }, alerts);
+        await this.upsert(tx, folds, refreshes, occ, { machine: host.machine, agent: host.agent, now, newId: this.newId, assetKey: host.assetKey }, alerts);
       }
       await folds.flush();
+      await refreshes.flush();
       return alerts;
     });
   }
 
   /**
    * One transaction's alert upserts: occurrences of one dedup key fold in memory (AlertFolds);
-   * a folded alert's incident is refreshed once when its folds are written.
+   * a folded alert's incident is noted for its refresh before the commit (IncidentRefreshes).
    */
-  private folds(tx: StoreTx): AlertFolds {
+  private folds(tx: StoreTx, refreshes: IncidentRefreshes): AlertFolds {
     if (this.options.alertsOnly) return new AlertFolds(tx, false);
-    return new AlertFolds(tx, true, async (alert, now) => {
-      const incident = await tx.incidents.incidentOfAlert(alert.systemAlertId);
-      if (incident) await refreshIncident(tx, incident, now);
-    });
+    return new AlertFolds(tx, true, (alert, now) => refreshes.folded(alert.systemAlertId, now));
   }
 
-  private async upsert(tx: StoreTx, folds: AlertFolds, occ: Occurrence, ctx: AlertContext, alerts: UpsertResult[]): Promise<void> {
+  private async upsert(tx: StoreTx, folds: AlertFolds, refreshes: IncidentRefreshes, occ: Occurrence, ctx: AlertContext, alerts: UpsertResult[]): Promise<void> {
     const result = await folds.add(occ, ctx);
     if (this.options.alertsOnly) return;
     alerts.push(result);
     // An occurrence the store upserted (not folded in memory): its copies and incident, or its incident's refresh.
-    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now, isServerOs(ctx.machine.facts));
+    if (!result.deferred) await afterUpsert(tx, result, ctx.machine.facts.hostname, this.options, this.newId, ctx.now, isServerOs(ctx.machine.facts), refreshes);
   }
 }
 
@@ -214,11 +215,13 @@ async function machineOf(tx: StoreTx, agentId: string): Promise<{ agent: AgentRo
 }
 
 /**
- * A new alert gets its product copies, entities and incident; a folded one refreshes its incident.
+ * A new alert gets its product copies, entities and incident; a folded one refreshes its incident
+ * (with `refreshes`: noted, written before the commit).
  * `serverOs`: the machine runs a server OS, so an MDE alert also reaches MDC.
  */
 export async function afterUpsert(
   tx: StoreTx, result: UpsertResult, hostname: string, options: IngestOptions, newId: () => string, now: number, serverOs = true,
+  refreshes?: IncidentRefreshes,
 ): Promise<void> {
   if (result.created) {
     const copies = copiesFor(result.alert, options.sync, newId, now, serverOs);
@@ -234,8 +237,11 @@ export async function afterUpsert(
     }
     await tx.alerts.addAlertEntities(result.alert.systemAlertId, keys, result.alert.startTime);
     if (copies.some((c) => c.product === 'M365D')) {
+      await refreshes?.beforeCorrelation();
       await correlateAlert(tx, result.alert, keys, { windowMs: options.incidentWindowMs, newId, now });
     }
+  } else if (refreshes) {
+    await refreshes.folded(result.alert.systemAlertId, now);
   } else {
     const incident = await tx.incidents.incidentOfAlert(result.alert.systemAlertId);
     if (incident) await refreshIncident(tx, incident, now);

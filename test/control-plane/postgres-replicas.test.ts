@@ -263,6 +263,45 @@ describe('PostgreSQL store', () => {
     }
   });
 
+  it('incident refreshes: two replicas refreshing different incidents do not wait for each other; the same incident, they take turns', async () => {
+    const db = await postgres.pg!.createDatabase();
+    const [s1, s2] = await Promise.all([openPostgresStore({ connectionString: db }), openPostgresStore({ connectionString: db })]);
+    // s1 starts refreshing incident X (refreshIncident's read, under its lock) and holds its transaction open.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reading!: () => void;
+    const started = new Promise<void>((resolve) => (reading = resolve));
+    const first = s1.transaction(async (tx) => {
+      await tx.incidents.incidentAlertSpans('X');
+      reading();
+      await held;
+    });
+    try {
+      await started;
+      // Meanwhile s2 refreshes incident Y: it must not queue behind s1's open transaction (every fold
+      // refreshes its incident, so one lock for all incidents made replicas commit one at a time).
+      const other = await Promise.race([
+        s2.transaction((tx) => tx.incidents.incidentAlertSpans('Y')).then(() => 'done'),
+        new Promise((resolve) => setTimeout(resolve, 10_000, 'waited for the other incident')),
+      ]);
+      assert.equal(other, 'done');
+      // Incident X itself: s2's refresh waits for s1's commit, so it reads every alert s1 committed.
+      let sameDone = false;
+      const same = s2.transaction((tx) => tx.incidents.incidentAlertSpans('X')).then(() => { sameDone = true; });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(sameDone, false, 'the same incident waits for the transaction refreshing it');
+      release();
+      await first;
+      await same;
+      assert.equal(sameDone, true);
+    } finally {
+      release(); // a failed assertion still ends s1's transaction, so the pools can close
+      await first;
+      await s1.close();
+      await s2.close();
+    }
+  });
+
   it('a deadlock between replicas is rolled back and the losing transaction runs again', async () => {
     const db = await postgres.pg!.createDatabase();
     const [s1, s2] = await Promise.all([openPostgresStore({ connectionString: db }), openPostgresStore({ connectionString: db })]);

@@ -100,8 +100,10 @@ export class IncidentsRepo extends RepositoryBase implements IncidentsRepository
   }
 
   async incidentAlertSpans(id: string): Promise<Array<{ severity: AlertSeverity; startTime: number; endTime: number }>> {
-    // The same read-compute-write as incidentAlertIds (refreshIncident): under the incidents lock.
-    await this.ex.lock(INCIDENTS_LOCK);
+    // refreshIncident's read-compute-write, under this incident's own lock: a concurrent refresh of
+    // it waits for this commit, then reads every alert committed by then. Not the incidents lock:
+    // every fold refreshes its incident, and replicas would queue on that one lock (issue 16, goal 5).
+    await this.ex.lock(`${INCIDENTS_LOCK}:${id}`);
     const rows = await this.ex.all<{ severity: AlertSeverity; start_time: number | string; end_time: number | string }>(Q.alertSpans, [id]);
     return rows.map((r) => ({ severity: r.severity, startTime: Number(r.start_time), endTime: Number(r.end_time) }));
   }
