@@ -18,8 +18,6 @@ export function machineLines(): string[] {
     `Node:     ${process.version}`,
     `Platform: ${platform()} ${release()} ${arch()}`,
     `SQLite:   ${sqliteVersion()} (better-sqlite3)`,
-    // The control plane's recommended setting (docs/configuration.md, "Memory with many agents"): the bench's control planes run in this process.
-    `malloc:   MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 'unset (glibc: 8 arenas per core)'}`,
   ];
 }
 
