@@ -33,9 +33,11 @@
  * Exits 1 if an event is lost (stored != sent) or any frame gets an `error` reply; 2 on bad options.
  * Everything lives in a temp dir under os.tmpdir(), removed at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readOptions, USAGE, type BenchOptions } from './options.ts';
 import { runFullPath } from './full-path.ts';
 import { runRawBaseline } from './raw-baseline.ts';
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
     if (options.all) {
       console.log('');
       if (!(await stormPass(options))) extra.push('reconnect storm outside its bounds');
-      const scale = await scalePasses(options.connections || 10_000, options.replicas.length ? options.replicas : [1, 2], options);
+      const scale = await scalePasses(options.connections || 10_000, options.replicas.length ? options.replicas : [1, 2], options, { freshProcess: true });
       if (scale.json.connections) json.connections = scale.json.connections;
       if (scale.json.replicas) json.replicas = scale.json.replicas;
       if (!scale.ok) extra.push('connections or replicas pass outside its bounds');
@@ -234,12 +236,25 @@ async function main(): Promise<void> {
 }
 
 /** The connections pass (`agents` > 0) and the replicas passes (one per count) in a temp dir; their JSON sections and whether both held. */
-async function scalePasses(agents: number, replicas: number[], options: BenchOptions): Promise<{ ok: boolean; json: Pick<BenchJson, 'connections' | 'replicas'> }> {
+async function scalePasses(agents: number, replicas: number[], options: BenchOptions, how: { freshProcess?: boolean } = {}): Promise<{ ok: boolean; json: Pick<BenchJson, 'connections' | 'replicas'> }> {
   const json: Pick<BenchJson, 'connections' | 'replicas'> = {};
   let ok = true;
   const dir = mkdtempSync(join(tmpdir(), 'arcsim-scale-'));
   try {
-    if (agents > 0) {
+    if (agents > 0 && how.freshProcess) {
+      // Under --all this process has hosted the earlier passes' control planes: its RSS (heap grown,
+      // malloc arenas) is theirs too, so the connections pass runs in a process of its own, as
+      // `npm run bench -- --connections N` does, and its JSON section is read back.
+      const file = join(dir, 'connections.json');
+      const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--connections', String(agents),
+        '--connections-seconds', String(options.connectionsSeconds), '--connections-batch', String(options.connectionsBatch), '--json', file];
+      console.log('\n  the connections pass in a fresh process (this one hosted the earlier passes)');
+      const code = await new Promise<number | null>((resolve) => spawn(process.execPath, args, { stdio: 'inherit' }).on('exit', (c) => resolve(c)));
+      let section: BenchJson['connections'];
+      try { section = (JSON.parse(readFileSync(file, 'utf8')) as BenchJson).connections; } catch { section = undefined; }
+      if (section) json.connections = section;
+      ok &&= code === 0 && !!section;
+    } else if (agents > 0) {
       console.log(`\n  load average before the connections pass: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
       const r = await runConnections({ agents, seconds: options.connectionsSeconds, batchEvents: options.connectionsBatch, dir, log: (l) => console.log(`  ${l}`) });
       console.log('');
