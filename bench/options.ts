@@ -75,7 +75,8 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --ingest-workers N  BENCH_INGEST_WORKERS  the control plane's ingest worker threads (limits.ingestWorkers,
                                      default 0: all on the main thread) in the throughput and latency passes
   --all             BENCH_ALL=1      every pass in one invocation: the passes above, then the reconnect storm, the
-                                     connections and replicas passes and the portal pass
+                                     connections pass (in a fresh process of its own), the replicas
+                                     passes and the portal pass
   --storm           BENCH_STORM=1    only the reconnect storm: agents reconnecting at once against stored
                                      machines, /api/health probed every 20 ms (the other options are ignored)
   --storm-agents 1000  BENCH_STORM_AGENTS  agents reconnecting at once
