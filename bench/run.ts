@@ -242,8 +242,8 @@ async function scalePasses(agents: number, replicas: number[], options: BenchOpt
   const dir = mkdtempSync(join(tmpdir(), 'arcsim-scale-'));
   try {
     if (agents > 0 && how.freshProcess) {
-      // Under --all this process has hosted the earlier passes' control planes: its RSS (heap grown,
-      // malloc arenas) is theirs too, so the connections pass runs in a process of its own, as
+      // Under --all this process has hosted the earlier passes' control planes: its RSS (memory they
+      // grew and was not given back) is theirs too, so the connections pass runs in a process of its own, as
       // `npm run bench -- --connections N` does, and its JSON section is read back.
       const file = join(dir, 'connections.json');
       const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--connections', String(agents),
