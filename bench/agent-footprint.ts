@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlPlane, openSqliteStore } from '../control-plane/index.ts';
-import { AGENT_ARTIFACT, UNIT_NODE_ARGS } from '../protocol/agent-service.ts';
+import { AGENT_ARTIFACT, UNIT_ENVIRONMENT, UNIT_NODE_ARGS } from '../protocol/agent-service.ts';
 
 /**
  * Agent idle footprint: one real agent process started exactly as the systemd unit starts it
@@ -91,7 +91,7 @@ export async function measureAgentFootprint(o: AgentFootprintOptions = {}): Prom
     const nodeArgs = o.nodeArgs ?? UNIT_NODE_ARGS;
     // execArgv given explicitly: fork() would otherwise pass on this process's `--import tsx`.
     child = fork(entry, ['run', '--control-plane', url, '--token', token.token, '--state-dir', join(dir, 'agent'), '--log-format', 'json'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, ARCSIM_LOG_LEVEL: 'warn' }, execArgv: nodeArgs,
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, ...UNIT_ENVIRONMENT, ARCSIM_LOG_LEVEL: 'warn' }, execArgv: nodeArgs,
     });
     const pid = child.pid!;
     await registered;

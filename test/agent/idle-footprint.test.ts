@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { measureAgentFootprint } from '../../bench/agent-footprint.ts';
 import { createControlPlane, openSqliteStore } from '../../control-plane/index.ts';
 import { readYaml } from '../../lib/yaml.ts';
-import { UNIT_NODE_ARGS } from '../../protocol/agent-service.ts';
+import { UNIT_ENVIRONMENT, UNIT_NODE_ARGS } from '../../protocol/agent-service.ts';
 import { cleanup, tempDir } from '../helpers.ts';
 
 // Issue 11, item 3: the idle agent's RSS must stay <= 50 MB. RSS itself is too noisy to assert in
@@ -170,7 +170,7 @@ test('the agent bundle, run as the unit runs it, unpacks its cold part for a run
   const token = await cp.createToken({ subscription: 'bundle', resourceGroup: 'cold' });
   const registered = new Promise<void>((resolve) => cp.once('registered', () => resolve()));
   const child = fork(file, ['run', '--control-plane', url, '--token', token.token, '--state-dir', join(dir, 'agent')], {
-    stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: UNIT_NODE_ARGS, env: { ...process.env, ARCSIM_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: UNIT_NODE_ARGS, env: { ...process.env, ...UNIT_ENVIRONMENT, ARCSIM_LOG_LEVEL: 'error' },
   });
   t.after(async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } });
   await registered;

@@ -73,7 +73,9 @@ test('GET /install.sh, run against a temp root: agent from the control plane, st
   const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'arcsim-agent.service'), 'utf8');
   assert.match(unit, new RegExp(`^EnvironmentFile=${envFile}$`, 'm'));
   const exec = unit.split('\n').find((l) => l.startsWith('ExecStart='))!;
-  assert.ok(exec.includes(` --optimize-for-size --max-opt=0 ${installDir}/arcsim-agent.cjs run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${stateDir}`), exec);
+  assert.ok(exec.includes(` --optimize-for-size --max-opt=0 --no-icu-timezone-data --max-semi-space-size=1 --regexp-interpret-all ${installDir}/arcsim-agent.cjs run --control-plane \${ARCSIM_CONTROL_PLANE} --state-dir ${stateDir}`), exec);
+  // glibc reads MALLOC_MMAP_THRESHOLD_ (mallopt(3)) from the process environment: the unit sets it.
+  assert.match(unit, /^Environment=MALLOC_MMAP_THRESHOLD_=65536$/m);
   assert.match(unit, /^WantedBy=multi-user.target$/m);
 
   const calls = readFileSync(s.log, 'utf8').trim().split('\n');
