@@ -21,3 +21,13 @@ export function statusAfterSilence(m: Pick<MachineRow, 'status' | 'lastHeartbeat
   if (m.status === 'Connected' && silence > c.missedHeartbeats * c.heartbeatIntervalMs) return 'Disconnected';
   return undefined;
 }
+
+/**
+ * The heartbeat times at which statusAfterSilence starts to call for a change, for a store
+ * pre-filter (`listSilentMachines`): with silence = now − lastHeartbeat, `silence >= expiredAfterMs`
+ * is `lastHeartbeat <= expireFrom`, and `silence > missed × interval` is
+ * `lastHeartbeat < disconnectBefore`. Exact for integer ms; statusAfterSilence still decides.
+ */
+export function silenceBounds(now: number, c: ArcStatusConfig): { disconnectBefore: number; expireFrom: number } {
+  return { disconnectBefore: now - c.missedHeartbeats * c.heartbeatIntervalMs, expireFrom: now - c.expiredAfterMs };
+}

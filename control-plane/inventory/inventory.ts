@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, MachineRow, Store, StoreTx } from '../store/index.ts';
 import { instanceMergeKeys, machineMergeKeys } from '../store/merge-keys.ts';
 import { mergeAssets } from './asset-merge.ts';
-import { statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
+import { silenceBounds, statusAfterSilence, type ArcStatusConfig } from './arc-status.ts';
 import { connectorRow, importSnapshots, parseConnectorDefinition, pullArgv, type ConnectorDefinition, type ImportSummary, type SnapshotEntry } from './connectors.ts';
 import { protocolError } from '../../protocol/errors.ts';
 import { desiredExtensions, governedPlans, MANAGED_EXTENSIONS, reconcileExtensions, type PlanSet } from './plans.ts';
@@ -326,7 +326,10 @@ export class Inventory {
   async sweep(): Promise<Array<{ agentId: string; from: string; to: string }>> {
     const now = this.deps.clock.now();
     const changes: Array<{ agentId: string; from: string; to: string }> = [];
-    for (const m of await this.deps.store.machines.listMachines()) {
+    // Only the silent machines are read (10,000 decoded rows every 30 s stalled the event loop);
+    // statusAfterSilence still decides each one.
+    const { disconnectBefore, expireFrom } = silenceBounds(now, this.deps.status);
+    for (const m of await this.deps.store.machines.listSilentMachines(disconnectBefore, expireFrom)) {
       const to = statusAfterSilence(m, now, this.deps.status);
       if (to && (await this.deps.store.machines.setMachineStatus(m.agentId, to, now))) changes.push({ agentId: m.agentId, from: m.status, to });
     }

@@ -449,6 +449,12 @@ export interface MachinesRepository {
   upsertMachine(machine: MachineRow): Promise<MachineRow>;
   getMachine(agentId: string): Promise<MachineRow | undefined>;
   listMachines(): Promise<MachineRow[]>;
+  /**
+   * The machines, neither Error nor Expired, heard from last at or before `expireFrom`, or Connected
+   * and heard from last before `disconnectBefore` (ms); only the columns a status sweep needs, in
+   * listMachines' order. A pre-filter: the caller still applies its rule to each row.
+   */
+  listSilentMachines(disconnectBefore: number, expireFrom: number): Promise<Array<Pick<MachineRow, 'agentId' | 'status' | 'lastHeartbeat'>>>;
   isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean>;
   /** Deletes the agent's machine (with its SQL instances and extensions); alerts and events stay. False when there was none. */
   deleteMachine(agentId: string): Promise<boolean>;

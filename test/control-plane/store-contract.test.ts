@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { openSqliteStore, type Store } from '../../control-plane/index.ts';
 import { openPostgresStore } from '../../control-plane/store/postgres-store.ts';
 import type {
-  AgentRow, AlertRow, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IncidentRow, MachineRow, TestRunRow, TokenRow,
+  AgentRow, AlertRow, ArcStatus, AlertSourceRow, AssessmentRow, AssetRow, ConnectorRow, CspmResourceRow, IncidentRow, MachineRow, TestRunRow, TokenRow,
 } from '../../control-plane/store/index.ts';
 import { loadLibrary, planEvents } from '../../scenarios/index.ts';
+import { silenceBounds, statusAfterSilence } from '../../control-plane/inventory/arc-status.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { v7 as uuidv7 } from 'uuid';
 import { cleanup, MIGRATION_VERSIONS, tempDir, TEST_FACTS } from '../helpers.ts';
@@ -669,6 +670,50 @@ for (const backend of backends) {
       assert.deepEqual([m2!.lastHeartbeat, m2!.status, m2!.lastStatusChange], [T0 + 21, 'Connected', T0 + 21]);
       assert.equal(m3!.lastHeartbeat, T0 + 10, 'an older heartbeat does not move it back');
       assert.deepEqual(await s.machines.recordHeartbeats([]), []);
+    }));
+
+    it('machines: the silent-machine listing holds exactly the machines whose silence calls for a status change, at each boundary', withStore(async (s) => {
+      const c = { heartbeatIntervalMs: 30_000, missedHeartbeats: 3, expiredAfterMs: 45 * DAY };
+      const D = c.missedHeartbeats * c.heartbeatIntervalMs;
+      const E = c.expiredAfterMs;
+      const now = T0 + 50 * DAY;
+      // [agent, status, silence in ms]; registered in this order, so listed in it.
+      const fixture: Array<[string, ArcStatus, number]> = [
+        ['fresh', 'Connected', 0],
+        ['c-at-disconnect', 'Connected', D],
+        ['c-past-disconnect', 'Connected', D + 1],
+        ['c-before-expire', 'Connected', E - 1],
+        ['c-at-expire', 'Connected', E],
+        ['d-past-disconnect', 'Disconnected', D + 1],
+        ['d-before-expire', 'Disconnected', E - 1],
+        ['d-at-expire', 'Disconnected', E],
+        ['d-past-expire', 'Disconnected', E + 1],
+        ['error-silent', 'Error', E + DAY],
+        ['expired-silent', 'Expired', E + DAY],
+      ];
+      await s.agents.insertToken(token('t1'));
+      const rows = fixture.map(([id, status, silence], i) => ({ agentId: id, status, lastHeartbeat: now - silence, registeredAt: T0 + i }));
+      for (const r of rows) {
+        await s.agents.enrollAgent(agent(r.agentId, 't1'), T0);
+        await s.machines.upsertMachine(machine(r.agentId, `host-${r.agentId}`, r));
+      }
+      const expectFrom = (cfg: typeof c) => rows.filter((r) => statusAfterSilence(r, now, cfg) !== undefined)
+        .map((r) => ({ agentId: r.agentId, status: r.status, lastHeartbeat: r.lastHeartbeat }));
+      const listed = (cfg: typeof c) => { const b = silenceBounds(now, cfg); return s.machines.listSilentMachines(b.disconnectBefore, b.expireFrom); };
+
+      // The rule's own verdicts, so the fixture really sits on both sides of each boundary.
+      assert.deepEqual(rows.map((r) => [r.agentId, statusAfterSilence(r, now, c) ?? null]), [
+        ['fresh', null], ['c-at-disconnect', null], ['c-past-disconnect', 'Disconnected'], ['c-before-expire', 'Disconnected'],
+        ['c-at-expire', 'Expired'], ['d-past-disconnect', null], ['d-before-expire', null], ['d-at-expire', 'Expired'],
+        ['d-past-expire', 'Expired'], ['error-silent', null], ['expired-silent', null],
+      ]);
+      assert.deepEqual(await listed(c), expectFrom(c), 'what the rule would change, no more, in registration order');
+      // A fractional duration (`45d0.5ms`) moves the expire boundary between two heartbeat times.
+      const half = { ...c, expiredAfterMs: E + 0.5 };
+      assert.deepEqual(await listed(half), expectFrom(half));
+      assert.notDeepEqual(expectFrom(half), expectFrom(c));
+      assert.deepEqual(await s.machines.listSilentMachines(-Infinity, -Infinity), [], 'nothing is that silent');
+      assert.deepEqual((await s.machines.listSilentMachines(now, Infinity)).map((r) => r.agentId), rows.filter((r) => r.status !== 'Error' && r.status !== 'Expired').map((r) => r.agentId));
     }));
 
     it('machines: upsert keeps the first resource id and status change time, heartbeats only move forward', withStore(async (s) => {

@@ -16,6 +16,12 @@ const Q = {
   getMachine: sql(`SELECT * FROM machines WHERE agent_id = ?`),
   deleteMachine: sql(`DELETE FROM machines WHERE agent_id = ? RETURNING resource_id`),
   listMachines: sql(`SELECT * FROM machines ORDER BY registered_at, name`),
+  // The sweep's pre-filter (arc-status.ts silenceBounds): three narrow columns, no JSON decoded.
+  // float8 on PostgreSQL: a bound from a fractional or unbounded duration is not a bigint.
+  listSilent: sql((d) => `SELECT agent_id, status, last_heartbeat FROM machines
+                          WHERE status NOT IN ('Error', 'Expired')
+                            AND (last_heartbeat <= ${d.float('?')} OR (status = 'Connected' AND last_heartbeat < ${d.float('?')}))
+                          ORDER BY registered_at, name`),
   resourceTaken: sql(`SELECT 1 AS taken FROM machines WHERE resource_id = ? AND agent_id <> ?`),
   heartbeat: sql((d) => `UPDATE machines SET last_heartbeat = ${d.greatest('last_heartbeat', '?')}, dropped_events = COALESCE(?, dropped_events) WHERE agent_id = ?`),
   setStatus: sql(`UPDATE machines SET status = ?, last_status_change = ? WHERE agent_id = ? AND status <> ?`),
@@ -50,6 +56,11 @@ export class MachinesRepo extends RepositoryBase implements MachinesRepository {
 
   async listMachines(): Promise<MachineRow[]> {
     return (await this.ex.all<MachineCols>(Q.listMachines)).map(toMachine);
+  }
+
+  async listSilentMachines(disconnectBefore: number, expireFrom: number): Promise<Array<Pick<MachineRow, 'agentId' | 'status' | 'lastHeartbeat'>>> {
+    const rows = await this.ex.all<Pick<MachineCols, 'agent_id' | 'status' | 'last_heartbeat'>>(Q.listSilent, [expireFrom, disconnectBefore]);
+    return rows.map((r) => ({ agentId: r.agent_id, status: r.status, lastHeartbeat: r.last_heartbeat }));
   }
 
   async isResourceIdTaken(resourceId: string, exceptAgentId: string): Promise<boolean> {
