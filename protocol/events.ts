@@ -307,7 +307,25 @@ const FAST = new Map<z.ZodType, (v: unknown) => boolean>([
   [TYPE_SCHEMAS.bool, (v) => typeof v === 'boolean'],
   [port, (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 65_535],
   [nonNegative, (v) => Number.isSafeInteger(v) && (v as number) >= 0],
+  [COMMON_COLUMNS.DetonationId, (v) => typeof v === 'string' && v.length >= 1 && v.length <= 128],
+  ...[COMMON_COLUMNS.Timestamp, COMMON_COLUMNS.ReportId, TYPE_SCHEMAS.datetime].flatMap((schema) => {
+    const test = formatTest(schema);
+    return test ? [[schema, test] as const] : [];
+  }),
 ]);
+
+/**
+ * A string-format schema's own test (`z.iso.datetime`, `z.uuid`: the format's pattern is all they
+ * check), run without zod's parse around it: every event's Timestamp and ReportId took a full
+ * `safeParse` each (issue 16, docs/performance.md "Change 5"). Undefined, so zod decides, for any
+ * schema that checks more than its pattern.
+ */
+function formatTest(schema: z.ZodType): ((v: unknown) => boolean) | undefined {
+  const internals = (schema as unknown as { _zod: { def: { type?: string; check?: string; checks?: unknown[] }; pattern?: unknown } })._zod;
+  const { def, pattern } = internals;
+  if (def.type !== 'string' || def.check !== 'string_format' || (def.checks?.length ?? 0) > 0 || !(pattern instanceof RegExp) || pattern.global || pattern.sticky) return undefined;
+  return (v) => typeof v === 'string' && pattern.test(v);
+}
 interface Column { schema: z.ZodType; fast: ((v: unknown) => boolean) | undefined }
 
 /** Per table, every column it allows (common ones included) with its schema; built once. */
@@ -352,6 +370,28 @@ function checkRow(value: unknown, ctx: z.RefinementCtx): void {
     if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: [column, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
   }
   if (unknown.length) ctx.addIssue({ code: 'unrecognized_keys', keys: unknown, path: [], input: row, message: `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => `"${k}"`).join(', ')}` });
+}
+
+/**
+ * True when checkRow would report no issue for `value` (same rules, same column checks), without
+ * the refinement context: the ingest hot path asks this of every event first and lets zod run, and
+ * word the issue, only for a batch with a row that fails (protocol/messages.ts, decodeFrame).
+ */
+export function isValidEventRow(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const row = value as Record<string, unknown>;
+  const columns = typeof row.Table === 'string' ? ROW_COLUMNS.get(row.Table) : undefined;
+  if (!columns) return false;
+  for (const column of REQUIRED.get(row.Table as string)!) if (row[column] === undefined) return false;
+  for (const column in row) {
+    if (column === 'Table') continue;
+    const col = columns.get(column);
+    if (!col) return false;
+    const v = row[column];
+    if (v === undefined || col.fast?.(v)) continue;
+    if (!col.schema.safeParse(v).success) return false;
+  }
+  return true;
 }
 
 /** One row of any table, validated against its table's columns (see checkRow); the row is returned as given. */

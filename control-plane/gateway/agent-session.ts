@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   AGENT_TO_SERVER, decodeFrame, encodeAck, encodeFrame, machineResourceId, protocolError, sqlInstanceResourceId, toMachineName,
@@ -93,8 +94,14 @@ export class AgentSession {
   private readonly rotations = new Map<string, { resolve(): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly pingTimer: NodeJS.Timeout;
+  /** Set while the socket is corked, until the end of this turn of the event loop (see send). */
+  private corked = false;
 
-  constructor(readonly ws: WebSocket, readonly agent: AgentRow, private readonly deps: SessionDeps) {
+  /**
+   * `socket` is the connection under `ws` (the one the upgrade handed over): when given, the frames
+   * sent in one turn of the event loop leave in one write (see send).
+   */
+  constructor(readonly ws: WebSocket, readonly agent: AgentRow, private readonly deps: SessionDeps, private readonly socket?: Duplex) {
     this.tokens = deps.limits.eventsBurst;
     this.lastRefill = deps.clock.now();
     this.handshakeTimer = setTimeout(() => {
@@ -189,9 +196,27 @@ export class AgentSession {
     this.sendError(protocolError('ARCSIM_E_INTERNAL'), seq, { retryable: seq !== undefined, retryAfterMs: this.deps.limits.storeRetryAfterMs });
   }
 
+  /**
+   * One group commit acks every batch of the agent it held at once (up to its window: 8 in the
+   * bench), so the socket is corked at the first frame of a turn and uncorked after the turn's
+   * I/O callbacks (`setImmediate`): those acks leave in one write instead of one system call each
+   * (issue 16, docs/performance.md "Change 5"). Same frames, same order; `ws.close` and the end
+   * of the socket flush what is corked.
+   */
   private send(frame: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.socket && !this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
+    this.ws.send(frame);
   }
+
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket!.uncork();
+  };
 
   private sendError(error: ArcsimError, ref?: number | string, retry?: { retryable: boolean; retryAfterMs?: number }): void {
     this.send(encodeFrame('error', { code: error.code, message: error.message, path: error.path, ref, ...retry }));

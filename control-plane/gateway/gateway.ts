@@ -131,7 +131,7 @@ export class Gateway {
         admit: (work) => this.admission.run(work),
         busyRetryAfterMs: () => this.admission.retryAfterMs(),
         registered: leave,
-      });
+      }, socket);
       this.open.add(session);
       ws.on('close', () => {
         this.open.delete(session);

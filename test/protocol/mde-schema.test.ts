@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ARCSIM_EXTENSION_COLUMNS, columnsOf, EventSchema, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
+import { ARCSIM_EXTENSION_COLUMNS, columnSchema, columnsOf, EventSchema, TABLE_NAMES, type TableName } from '../../protocol/index.ts';
 
 // Issue 13, item 1: every documented column of the MDE device tables, with its type, checked
 // against a pinned copy of Microsoft's advanced-hunting reference (test/fixtures/mde-schema/).
@@ -119,6 +119,32 @@ test('ReportId stays arcsim\'s UUIDv7 (the reference\'s counter long is refused)
   const base = baseRow('DeviceProcessEvents', docColumns('DeviceProcessEvents'));
   assert.ok(!accepts({ ...base, ReportId: 1234 }));
   assert.ok(!accepts({ ...base, ReportId: '0b9f0f5e-7b1a-4c1d-9e2f-3a4b5c6d7e8f' }), 'a UUIDv4 is refused');
+});
+
+test('Timestamp, ReportId and DetonationId: the row check accepts and refuses exactly what each column\'s own zod schema does', () => {
+  // The row check tests these three without a zod parse (protocol/events.ts, formatTest); zod's
+  // schema stays the reference. Expected verdicts from RFC 3339 (dates exist, seconds required,
+  // offset or Z) and RFC 9562 (version nibble 7, variant 10xx).
+  const base = baseRow('DeviceProcessEvents', docColumns('DeviceProcessEvents'));
+  const timestamps: Array<[unknown, boolean]> = [
+    ['2024-09-06T10:00:00Z', true], ['2024-09-06T10:00:00.1234567Z', true], ['2024-09-06T10:00:00+05:30', true],
+    ['2024-02-29T00:00:00Z', true], ['2023-02-29T00:00:00Z', false], ['2024-04-31T00:00:00Z', false],
+    ['2024-09-06T24:00:00Z', false], ['2024-09-06T10:00Z', false], ['2024-09-06 10:00:00Z', false],
+    ['2024-09-06T10:00:00', false], ['2024-09-06T10:00:00Z ', false], ['', false], [1725616800000, false],
+  ];
+  const reportIds: Array<[unknown, boolean]> = [
+    [REPORT_ID, true], ['0191c4a2-7b1a-7c1d-9e2f-3a4b5c6d7e8f', true], ['0191C4A2-7B1A-7C1D-BE2F-3A4B5C6D7E8F', true],
+    ['0191c4a2-7b1a-4c1d-9e2f-3a4b5c6d7e8f', false], ['0191c4a2-7b1a-7c1d-7e2f-3a4b5c6d7e8f', false],
+    ['0191c4a27b1a7c1d9e2f3a4b5c6d7e8f', false], [`${REPORT_ID}\n`, false], [42, false],
+  ];
+  const detonations: Array<[unknown, boolean]> = [['d', true], ['d'.repeat(128), true], ['', false], ['d'.repeat(129), false], [7, false]];
+  for (const [column, cases] of [['Timestamp', timestamps], ['ReportId', reportIds], ['DetonationId', detonations]] as const) {
+    const own = columnSchema('DeviceProcessEvents', column)!;
+    for (const [value, valid] of cases) {
+      assert.equal(own.safeParse(value).success, valid, `zod's ${column} schema on ${JSON.stringify(value)}`);
+      assert.equal(accepts({ ...base, [column]: value }), valid, `the row check's ${column} on ${JSON.stringify(value)}`);
+    }
+  }
 });
 
 test('event tables need an ActionType; the DeviceInfo and DeviceNetworkInfo state tables have none', () => {

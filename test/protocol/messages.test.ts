@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_TO_SERVER, decodeFrame, encodeAck, encodeFrame, ERRORS, SERVER_TO_AGENT } from '../../protocol/index.ts';
+import { AGENT_TO_SERVER, decodeFrame, encodeAck, encodeFrame, ERRORS, EventsSchema, protocolError, SERVER_TO_AGENT } from '../../protocol/index.ts';
+import { buildWorkload } from '../../bench/workload.ts';
 
 const ok = (text: string) => decodeFrame(text, AGENT_TO_SERVER, { maxEventsPerBatch: 2 });
 const codeOf = (text: string) => {
@@ -86,4 +87,47 @@ test('key lifecycle frames: rotate-key and deregistered go to the agent only, ke
   assert.equal(rotate.ok && rotate.message.type, 'rotate-key');
   const short = decodeFrame('{"v":1,"type":"rotate-key","id":"r1","agentKey":"short"}', SERVER_TO_AGENT);
   assert.equal(!short.ok && short.error.path, 'agentKey', 'a key too short to be one is refused');
+});
+
+test('events frames: the hand check returns what EventsSchema returns, and leaves every refusal to it (real library events)', () => {
+  // decodeFrame checks events frames without zod (isValidEventsFrame, isValidEventRow) and hands any
+  // frame it declines to EventsSchema: the schema stays the reference for both outcomes.
+  const frames = buildWorkload([{ agentId: 'agent-a', hostname: 'web-01' }, { agentId: 'agent-b', hostname: 'WIN-DC01' }], 3000, 50, 'run-1')
+    .flatMap((w) => w.frames);
+  const decode = (text: string) => decodeFrame(text, AGENT_TO_SERVER);
+  const tables = new Set<string>();
+  for (const text of frames) {
+    const r = decode(text);
+    assert.ok(r.ok, text.slice(0, 200));
+    assert.deepEqual(r.message, EventsSchema.parse(JSON.parse(text)));
+    for (const e of (r.message as { events: Array<{ Table: string }> }).events) tables.add(e.Table);
+  }
+  assert.ok(tables.size >= 3, `the library's events cover several tables (${[...tables].join(', ')})`);
+
+  // Each refusal: the same code, message and path as the schema's first issue.
+  const frame = JSON.parse(frames[0]!) as { v: number; type: string; seq: number; events: Array<Record<string, unknown>> };
+  const one = frame.events[0]!;
+  const variants: Array<[string, unknown]> = [
+    ['seq -1', { ...frame, seq: -1 }], ['seq 1.5', { ...frame, seq: 1.5 }], ['seq as text', { ...frame, seq: '1' }],
+    ['no seq', { v: frame.v, type: frame.type, events: frame.events }], ['an extra key', { ...frame, extra: true }],
+    ['events not a list', { ...frame, events: {} }], ['a null event', { ...frame, events: [...frame.events, null] }],
+    ['an unknown table', { ...frame, events: [{ ...one, Table: 'DeviceNope' }] }],
+    ['no Timestamp', { ...frame, events: [{ ...one, Timestamp: undefined }] }],
+    ['a date that does not exist', { ...frame, events: [{ ...one, Timestamp: '2025-02-29T00:00:00Z' }] }],
+    ['a UUIDv4 ReportId', { ...frame, events: [{ ...one, ReportId: '0b9f0f5e-7b1a-4c1d-9e2f-3a4b5c6d7e8f' }] }],
+    ['an unknown column', { ...frame, events: [{ ...one, Bogus: 1 }] }],
+    ['an empty DeviceId', { ...frame, events: [{ ...one, DeviceId: '' }] }],
+    ['a text where a number goes', { ...frame, events: [{ ...one, InitiatingProcessId: 'x' }] }],
+    ['a bad row among good ones', { ...frame, events: [...frame.events.slice(0, 3), { ...one, DetonationId: '' }, ...frame.events.slice(3)] }],
+  ];
+  for (const [what, value] of variants) {
+    const r = decode(JSON.stringify(value));
+    const expected = EventsSchema.safeParse(JSON.parse(JSON.stringify(value)));
+    assert.equal(expected.success, false, `${what}: the schema refuses it`);
+    assert.equal(r.ok, false, `${what}: refused`);
+    if (r.ok || expected.success) continue;
+    const issue = expected.error.issues[0]!;
+    const want = protocolError('ARCSIM_E_FRAME_SCHEMA', issue.message, issue.path.map(String).join('.'));
+    assert.deepEqual({ code: r.error.code, message: r.error.message, path: r.error.path }, { code: want.code, message: want.message, path: want.path }, what);
+  }
 });
