@@ -22,7 +22,7 @@ function send(message: FromConnFleet): void {
 }
 
 function main(plan: Plan): void {
-  const connected: ConnFleetConnected = { registered: 0, allRegisteredMs: 0, latenciesMs: [], busy: 0, retries: 0, eventsSent: 0, heartbeatsSent: 0 };
+  const connected: ConnFleetConnected = { registered: 0, allRegisteredMs: 0, latenciesMs: [], busy: 0, retries: 0, causes: {}, eventsSent: 0, heartbeatsSent: 0 };
   const done: ConnFleetDone = { batchesSent: 0, eventsSent: 0, batchesAcked: 0, storedAcked: 0, heartbeatsSent: 0, errors: [], errorCount: 0, cpuMs: 0 };
   const error = (line: string) => { done.errorCount++; if (done.errors.length < 20) done.errors.push(line); };
   let start = 0;

@@ -34,6 +34,8 @@ export interface ConnFleetConnected {
   /** ARCSIM_E_BUSY refusals seen (HTTP 503 upgrades + error frames), and attempts after the first. */
   busy: number;
   retries: number;
+  /** Why attempts ended without registering, by cause (fleet-connect.ts ConnectCounters.causes). */
+  causes: Record<string, number>;
   /** Events and heartbeats sent so far (by agents already registered), to tell the steady phase's own. */
   eventsSent: number;
   heartbeatsSent: number;

@@ -53,6 +53,8 @@ export interface ConnectionsResult {
   registrationP99Ms: number;
   busy: number;
   retries: number;
+  /** Why connection attempts ended without registering, by cause, all fleets together. */
+  retryCauses: Record<string, number>;
   /** Largest RSS of the control-plane process over the pass, and at the end, MB. */
   rssMb: number;
   rssEndMb: number;
@@ -196,6 +198,10 @@ export async function runConnections(o: ConnectionsOptions): Promise<Connections
       agents: o.agents, fleets: count, fdNote: fd.note, enrollSeconds, registered,
       connectSeconds: connectMs / 1000, registrationP50Ms: percentile(regs, 50), registrationP99Ms: percentile(regs, 99),
       busy: connected.reduce((n, c) => n + c.busy, 0), retries: connected.reduce((n, c) => n + c.retries, 0),
+      retryCauses: connected.reduce<Record<string, number>>((all, c) => {
+        for (const [k, n] of Object.entries(c.causes)) all[k] = (all[k] ?? 0) + n;
+        return all;
+      }, {}),
       rssMb: rssMax / 2 ** 20, rssEndMb: rssEnd / 2 ** 20,
       eventsSent, eventsStored, storedAcked: sum('storedAcked'), heartbeatsSent: sum('heartbeatsSent'),
       lost: Math.max(0, eventsSent - eventsStored),
@@ -228,7 +234,7 @@ export function formatConnections(r: ConnectionsResult): string {
     `Connections: ${r.agents} agents on one control plane (SQLite), ${r.fleets} fleet process(es); heartbeat every ${CONNECTIONS.heartbeatMs / 1000} s, a batch every ${CONNECTIONS.batchMs / 1000} s`,
     `  ${r.fdNote}`,
     `  registered                ${r.registered} / ${r.agents} after ${r.connectSeconds.toFixed(1)} s (bound ${CONNECTIONS.connectBoundMs / 1000} s); p50 / p99 ${(r.registrationP50Ms / 1000).toFixed(1)} / ${(r.registrationP99Ms / 1000).toFixed(1)} s`,
-    `  BUSY refusals / retries   ${r.busy} / ${r.retries}`,
+    `  BUSY refusals / retries   ${r.busy} / ${r.retries}${Object.keys(r.retryCauses).length ? `; attempts ended by ${Object.entries(r.retryCauses).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}`,
     `  control-plane RSS         max ${r.rssMb.toFixed(0)} MB, at the end ${r.rssEndMb.toFixed(0)} MB (bound ${CONNECTIONS.rssBoundMb} MB)`,
     `  control-plane CPU         ${r.connectCpuMsPerAgent.toFixed(2)} ms per agent connected (its batches and heartbeats meanwhile included); steady ${(r.steadyCpuShare * 100).toFixed(0)} % of a core: ${r.steadyEvents} events + ${r.steadyHeartbeats} heartbeats, ${r.steadyCpuUsPerEvent.toFixed(0)} us per event (heartbeats included)`,
     `  steady, the event loop     busy ${(r.steadyLoopBusy * 100).toFixed(0)} % of the time; its thread's CPU ${r.steadyMainCpuUsPerEvent.toFixed(0)} us per event, ${(r.steadyMainCpuUsPerEvent * r.steadyEvents / Math.max(1, r.steadySeconds * r.registered)).toFixed(0)} us per agent-second`,

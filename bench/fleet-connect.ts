@@ -25,6 +25,12 @@ export interface ConnectCounters {
   busy: number;
   /** Connection attempts after each agent's first. */
   retries: number;
+  /**
+   * Why each attempt that did not register ended, by cause: `busy` (a BUSY refusal), the socket
+   * error's message (e.g. "Opening handshake has timed out", "socket hang up", ECONNRESET), `close
+   * <code>` for a close without error, or `HTTP <status>`. Optional: only the connections pass asks.
+   */
+  causes?: Record<string, number>;
 }
 
 export interface ConnectOptions {
@@ -66,10 +72,15 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
       if (over) return;
       if (attempts++ > 0) o.counters.retries++;
       let retryAfter: number | undefined;
+      let cause: string | undefined;
       let settled = false;
       const again = (delay: number) => {
         if (settled) return;
         settled = true;
+        if (o.counters.causes) {
+          const c = retryAfter !== undefined ? 'busy' : cause ?? 'closed';
+          o.counters.causes[c] = (o.counters.causes[c] ?? 0) + 1;
+        }
         setTimeout(attempt, delay);
       };
       const ws = new WebSocket(o.wsUrl, { headers: { authorization: `Bearer ${a.agentId}.${a.agentKey}` }, handshakeTimeout: LIMITS.handshakeTimeoutMs });
@@ -82,8 +93,10 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
           try { body = JSON.parse(text); } catch { /* not JSON */ }
           if (res.statusCode === 503 && body.code === 'ARCSIM_E_BUSY') {
             o.counters.busy++;
-            return again(busyDelay(body.retryAfterMs ?? 1000));
+            retryAfter = body.retryAfterMs ?? 1000;
+            return again(busyDelay(retryAfter));
           }
+          cause = `HTTP ${res.statusCode}`;
           o.error(`${a.hostname}: upgrade refused with HTTP ${res.statusCode} ${text.slice(0, 200)}`);
           again(backoff.next());
         });
@@ -109,8 +122,8 @@ export function connectAgent(o: ConnectOptions): Promise<WebSocket | null> {
           }
         }
       });
-      ws.on('error', () => { /* followed by close */ });
-      ws.on('close', () => again(retryAfter !== undefined ? busyDelay(retryAfter) : backoff.next()));
+      ws.on('error', (err: NodeJS.ErrnoException) => { cause ??= err.code ?? err.message; }); // followed by close
+      ws.on('close', (code) => { cause ??= `close ${code}`; again(retryAfter !== undefined ? busyDelay(retryAfter) : backoff.next()); });
     };
     attempt();
   });
