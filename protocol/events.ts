@@ -342,56 +342,66 @@ const REQUIRED = new Map<string, string[]>(TABLE_NAMES.map((t) => [t, ['Timestam
  * Issues are shaped as zod's own (path, code, message; unknown columns as `unrecognized_keys`).
  */
 function checkRow(value: unknown, ctx: z.RefinementCtx): void {
+  walkRow(value, (issue) => ctx.addIssue(issue));
+}
+
+type RowIssue = Parameters<z.RefinementCtx['addIssue']>[0];
+
+/**
+ * checkRow's rules, once: with `report`, every issue is reported (zod's refinement); without, the
+ * walk stops at the first one and nothing is built (isValidEventRow, the ingest hot path).
+ * True when the row has no issue.
+ */
+function walkRow(value: unknown, report?: (issue: RowIssue) => void): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    ctx.addIssue({ code: 'invalid_type', expected: 'object', input: value, path: [], message: 'Invalid input: expected object' });
-    return;
+    report?.({ code: 'invalid_type', expected: 'object', input: value, path: [], message: 'Invalid input: expected object' });
+    return false;
   }
   const row = value as Record<string, unknown>;
   const columns = typeof row.Table === 'string' ? ROW_COLUMNS.get(row.Table) : undefined;
   if (!columns) {
-    ctx.addIssue({ code: 'custom', path: ['Table'], input: row.Table, message: `Invalid input: Table must be one of ${TABLE_NAMES.join(', ')}` });
-    return;
+    report?.({ code: 'custom', path: ['Table'], input: row.Table, message: `Invalid input: Table must be one of ${TABLE_NAMES.join(', ')}` });
+    return false;
   }
+  let ok = true;
   for (const column of REQUIRED.get(row.Table as string)!) {
-    if (row[column] === undefined) ctx.addIssue({ code: 'invalid_type', expected: 'string', input: undefined, path: [column], message: 'Invalid input: expected string, received undefined' });
+    if (row[column] !== undefined) continue;
+    if (!report) return false;
+    ok = false;
+    report({ code: 'invalid_type', expected: 'string', input: undefined, path: [column], message: 'Invalid input: expected string, received undefined' });
   }
-  const unknown: string[] = [];
+  let unknown: string[] | undefined;
   for (const column in row) {
     if (column === 'Table') continue;
     const col = columns.get(column);
     if (!col) {
-      unknown.push(column);
+      if (!report) return false;
+      (unknown ??= []).push(column);
       continue;
     }
     const v = row[column];
     if (v === undefined) continue; // optional; a missing required column is reported above
     if (col.fast?.(v)) continue;
     const r = col.schema.safeParse(v);
-    if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: [column, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+    if (r.success) continue;
+    if (!report) return false;
+    ok = false;
+    for (const issue of r.error.issues) report({ ...issue, path: [column, ...issue.path] } as RowIssue);
   }
-  if (unknown.length) ctx.addIssue({ code: 'unrecognized_keys', keys: unknown, path: [], input: row, message: `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => `"${k}"`).join(', ')}` });
+  if (unknown) {
+    report!({ code: 'unrecognized_keys', keys: unknown, path: [], input: row, message: `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => `"${k}"`).join(', ')}` });
+    return false;
+  }
+  return ok;
 }
 
 /**
- * True when checkRow would report no issue for `value` (same rules, same column checks), without
- * the refinement context: the ingest hot path asks this of every event first and lets zod run, and
+ * True when checkRow would report no issue for `value` (the same walk, stopping at the first issue
+ * and building none): the ingest hot path asks this of every event first and lets zod run, and
  * word the issue, only for a batch with a row that fails (protocol/messages.ts, decodeFrame).
  */
 export function isValidEventRow(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const row = value as Record<string, unknown>;
-  const columns = typeof row.Table === 'string' ? ROW_COLUMNS.get(row.Table) : undefined;
-  if (!columns) return false;
-  for (const column of REQUIRED.get(row.Table as string)!) if (row[column] === undefined) return false;
-  for (const column in row) {
-    if (column === 'Table') continue;
-    const col = columns.get(column);
-    if (!col) return false;
-    const v = row[column];
-    if (v === undefined || col.fast?.(v)) continue;
-    if (!col.schema.safeParse(v).success) return false;
-  }
-  return true;
+  return walkRow(value);
 }
 
 /** One row of any table, validated against its table's columns (see checkRow); the row is returned as given. */
