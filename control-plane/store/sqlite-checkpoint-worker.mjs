@@ -3,25 +3,26 @@
 // a second of start-up for twenty lines.
 //
 // It opens its own connection to the store's file and, every `intervalMs`, copies what the WAL
-// holds into the database (a PASSIVE checkpoint: it never blocks the writer, which keeps
-// appending meanwhile). When the WAL has grown past `maxWalPages` anyway (the writer never paused
-// long enough for a passive checkpoint to catch up, so the WAL could not start over), it runs a
-// RESTART checkpoint, which waits for the writer's current transaction and lets the next one
-// write the WAL from its start.
+// holds into the database (a PASSIVE checkpoint: it never takes the writer's lock, so the writer
+// keeps appending meanwhile). It never runs a blocking (FULL, RESTART) checkpoint: one holds the
+// writer's lock while it copies and syncs, and the control plane's next BEGIN IMMEDIATE stood
+// still on its event loop for all of it (docs/performance.md, goal 4, "Sixth pass"). When the
+// WAL has grown past `maxWalPages` (under a steady stream of commits a passive round never ends
+// with the whole WAL copied, so the writer never starts it over), the thread says `wrap`, and the
+// writer's connection copies the few pages committed since this round itself, between two of
+// its own transactions (SqliteCheckpointer.afterCommit); its next transaction then writes the WAL
+// from the start.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-/** @type {{ file: string; intervalMs: number; maxWalPages: number; busyTimeoutMs: number }} */
+/** @type {{ file: string; intervalMs: number; maxWalPages: number }} */
 const o = workerData;
 const db = new Database(o.file, { fileMustExist: true });
-db.pragma(`busy_timeout = ${Math.floor(o.busyTimeoutMs)}`);
 const port = parentPort;
 
-/** One round: returns the WAL's pages after it (for the tests and the logs). */
+/** One round: returns the WAL's pages and how many of them are in the database file now. */
 function checkpoint() {
-  const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-  if (r && r.log > o.maxWalPages) return db.pragma('wal_checkpoint(RESTART)')[0];
-  return r;
+  return db.pragma('wal_checkpoint(PASSIVE)')[0];
 }
 
 let timer;
@@ -31,6 +32,7 @@ const tick = () => {
     const r = checkpoint();
     // Said only when pages were copied, so an idle store costs the main thread nothing.
     if (r && r.checkpointed > 0 && r.checkpointed !== last) port.postMessage({ type: 'checkpointed', log: r.log, checkpointed: r.checkpointed });
+    if (r && r.log > o.maxWalPages) port.postMessage({ type: 'wrap', log: r.log, checkpointed: r.checkpointed });
     last = r?.checkpointed ?? -1;
   } catch (err) {
     // SQLITE_BUSY and the like: the next round tries again.

@@ -5,10 +5,8 @@ import type Database from 'better-sqlite3';
 export const SQLITE_CHECKPOINT = {
   /** Interval between the thread's passive checkpoints, ms. */
   intervalMs: 250,
-  /** WAL size past which the thread runs a RESTART checkpoint (waits for the writer once), pages (4 KiB each: 64 MiB). */
+  /** WAL size past which the writer's connection finishes a round itself so the WAL starts over (afterCommit), pages (4 KiB each: 64 MiB). */
   maxWalPages: 16_384,
-  /** How long that RESTART checkpoint may wait for the writer's transaction, ms. */
-  busyTimeoutMs: 1000,
   /** SQLite's own automatic checkpoint, restored on the main connection if the thread fails, pages. */
   inlineAutocheckpointPages: 1000,
   /** How long close() waits for the thread's last checkpoint, ms. */
@@ -32,11 +30,16 @@ export class SqliteCheckpointer {
   private closing: Promise<void> | undefined;
   /** Set once the thread has failed and the main connection checkpoints itself again. */
   failed: Error | undefined;
+  /** The thread found the WAL past maxWalPages: the writer's connection finishes the copy (afterCommit). */
+  private wrapDue = false;
+  /** Times afterCommit's own checkpoint left the whole WAL copied, so the next transaction started the WAL over (for tests). */
+  wraps = 0;
 
   constructor(private readonly db: Database.Database, file: string, options: Partial<{ -readonly [K in keyof typeof SQLITE_CHECKPOINT]: number }> = {}) {
     const o = { ...SQLITE_CHECKPOINT, ...options };
     db.pragma('wal_autocheckpoint = 0');
-    this.worker = new Worker(ENTRY, { workerData: { file, intervalMs: o.intervalMs, maxWalPages: o.maxWalPages, busyTimeoutMs: o.busyTimeoutMs } });
+    this.worker = new Worker(ENTRY, { workerData: { file, intervalMs: o.intervalMs, maxWalPages: o.maxWalPages } });
+    this.worker.on('message', (m: { type: string }) => { if (m.type === 'wrap') this.wrapDue = true; });
     // The store's own handles keep a process alive when it should be; this thread should not.
     this.worker.unref();
     const fallBack = (err: Error) => {
@@ -48,14 +51,38 @@ export class SqliteCheckpointer {
     this.worker.on('exit', (code) => fallBack(new Error(`checkpointer thread exited (${code})`)));
   }
 
+  /**
+   * Called by the store between two of the writer's transactions (never inside one). Only when
+   * the thread has said the WAL is past maxWalPages: a PASSIVE checkpoint on the writer's own
+   * connection copies what was committed since the thread's last round (the thread copied the
+   * rest) and syncs; when that leaves the whole WAL copied, the writer's next transaction writes
+   * the WAL from its start (SQLite restarts a fully copied WAL that no reader uses). It never waits
+   * on a lock: if the thread is mid-round, SQLite answers busy at once and the next call tries again.
+   */
+  afterCommit(): void {
+    if (!this.wrapDue || this.failed || !this.db.open || this.db.inTransaction) return;
+    try {
+      const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      if (r && r.busy === 0 && r.checkpointed === r.log) {
+        this.wrapDue = false;
+        this.wraps++;
+      }
+    } catch {
+      // SQLITE_BUSY (the thread holds the checkpoint lock): the next call tries again.
+    }
+  }
+
   /** Resolves after the thread's next checkpoint that copied pages (for tests). */
   checkpointed(): Promise<{ log: number; checkpointed: number }> {
     return new Promise((resolve) => {
       const on = (m: { type: string; log: number; checkpointed: number }) => {
         if (m.type !== 'checkpointed') return;
         this.worker.off('message', on);
+        this.worker.unref();
         resolve({ log: m.log, checkpointed: m.checkpointed });
       };
+      // The thread is unref'd (it must not keep a process alive): held while someone waits for it.
+      this.worker.ref();
       this.worker.on('message', on);
     });
   }

@@ -48,7 +48,8 @@ class StatementCache {
  */
 class SqliteExecutor implements Executor {
   readonly dialect = 'sqlite' as const;
-  constructor(private readonly cache: StatementCache, private readonly queue?: Lock) {}
+  /** `betweenTransactions`: called after each of the store's own transactions (or autocommit writes) ends, before the next starts. */
+  constructor(private readonly cache: StatementCache, private readonly queue?: Lock, private readonly betweenTransactions?: () => void) {}
 
   /** Inside a transaction: statements run at once (the caller holds the connection). */
   static inside(cache: StatementCache): SqliteExecutor {
@@ -95,6 +96,8 @@ class SqliteExecutor implements Executor {
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
           throw err;
+        } finally {
+          this.betweenTransactions?.();
         }
       });
     }
@@ -103,7 +106,13 @@ class SqliteExecutor implements Executor {
   }
 
   private turn<T>(fn: () => T): Promise<T> {
-    if (this.queue) return this.queue.run(fn);
+    if (this.queue) return this.queue.run(() => {
+      try {
+        return fn();
+      } finally {
+        this.betweenTransactions?.();
+      }
+    });
     try {
       return Promise.resolve(fn());
     } catch (err) {
@@ -167,7 +176,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   ready.catch(() => undefined);
   const lock = new Lock(ready);
   const checkpointer = options.file !== ':memory:' && options.checkpoint !== 'inline' ? new SqliteCheckpointer(db, options.file) : undefined;
-  return new SqlStore(new SqliteExecutor(cache, lock), async () => {
+  return new SqlStore(new SqliteExecutor(cache, lock, checkpointer && (() => checkpointer.afterCommit())), async () => {
     await lock.drained();
     // The thread's connection closes first, so the main one is the last and checkpoints what is left.
     await checkpointer?.close();

@@ -44,6 +44,77 @@ test('the writer no longer checkpoints; the thread copies the WAL into the datab
   }
 });
 
+test('the writer never waits on the checkpointer, and past maxWalPages the WAL starts over', async () => {
+  const { dir, file, db } = walDb();
+  try {
+    // No busy timeout on the writer: any lock the thread held across a BEGIN IMMEDIATE would throw SQLITE_BUSY here.
+    db.pragma('busy_timeout = 0');
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const maxWalPages = 200;
+    const ck = new SqliteCheckpointer(db, file, { intervalMs: 2, maxWalPages });
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    // The thread is up once it has copied a first transaction.
+    const up = ck.checkpointed();
+    insert.run('first');
+    await up;
+    let walPeak = 0;
+    const transactions = 400;
+    for (let i = 0; i < transactions; i++) {
+      db.exec('BEGIN IMMEDIATE');
+      for (let j = 0; j < 40; j++) insert.run(`${i}/${j} ${'x'.repeat(400)}`);
+      db.exec('COMMIT');
+      ck.afterCommit();
+      walPeak = Math.max(walPeak, statSync(`${file}-wal`).size);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Each transaction writes ~5 pages: 400 of them are ~2,000 pages if the WAL never started over.
+    const unbounded = transactions * 40 * 400 / pageSize;
+    assert.ok(ck.wraps > 0, `the writer started the WAL over at least once (wraps ${ck.wraps})`);
+    assert.ok(walPeak < (unbounded / 2) * pageSize, `WAL peak ${walPeak} bytes, ~${Math.round(unbounded)} pages written in all`);
+    await ck.close();
+    assert.equal(ck.failed, undefined);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, transactions * 40 + 1);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the thread never takes the writer\'s lock, even with the WAL past maxWalPages', async () => {
+  const { dir, file, db } = walDb();
+  const probe = new Database(file);
+  try {
+    // A WAL of ~300 pages that no writer starts over (the probe's transactions write nothing).
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    db.transaction(() => { for (let i = 0; i < 2400; i++) insert.run('x'.repeat(400)); })();
+    const ck = new SqliteCheckpointer(db, file, { intervalMs: 1, maxWalPages: 50 });
+    await ck.checkpointed();
+    // Another writer with no busy timeout: a BEGIN IMMEDIATE fails at once whenever anyone holds the writer's lock.
+    probe.pragma('busy_timeout = 0');
+    let busy = 0;
+    let tries = 0;
+    const until = Date.now() + 500;
+    while (Date.now() < until) {
+      tries++;
+      try {
+        probe.exec('BEGIN IMMEDIATE');
+        probe.exec('COMMIT');
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+        busy++;
+      }
+    }
+    assert.equal(busy, 0, `${busy} of ${tries} BEGIN IMMEDIATE found the writer's lock taken by the checkpointer`);
+    await ck.close();
+    assert.equal(ck.failed, undefined);
+  } finally {
+    probe.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a thread that cannot start gives the writer its automatic checkpoint back', async () => {
   const { dir, file, db } = walDb();
   try {
