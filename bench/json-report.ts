@@ -72,8 +72,12 @@ export interface ConnectionsJson {
 
 export interface ReplicaJson {
   replicas: number;
+  /** Median over the rounds (--replica-rounds). */
   eventsPerSec: number;
+  /** Summed over the rounds. */
   duplicates: number;
+  /** Each round's events/s, in round order. */
+  roundsEventsPerSec: number[];
 }
 
 /** One portal page path of the portal pass: server time (onRequest to onSend in the control plane), ms. */

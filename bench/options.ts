@@ -47,6 +47,10 @@ export interface BenchOptions {
   replicas: number[];
   /** Events per replica pass. */
   replicaEvents: number;
+  /** Rounds of the replicas passes (each count once per round, alternating order; medians compared). */
+  replicaRounds: number;
+  /** Events each replica takes in an untimed warm-up before its pass is timed (JIT, pools, caches); 0 skips it. */
+  replicaWarmup: number;
   /** Replicas pass: tally PostgreSQL's statements per pass (pg_stat_statements) and print the costliest. */
   pgStatements: boolean;
   /** Only the portal page-time pass (issue 15; --all runs it too). */
@@ -99,6 +103,10 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --replicas 1,2    BENCH_REPLICAS   only the scale-out pass (with --connections, both): N control-plane processes on
                                      one PostgreSQL behind the same agents, one pass per count
   --replica-events 40000  BENCH_REPLICA_EVENTS  events per replicas pass
+  --replica-rounds 3      BENCH_REPLICA_ROUNDS  rounds of the replicas passes: each count once per round, every other
+                                     round in reverse order; the speed-up compares each count's median
+  --replica-warmup 8000   BENCH_REPLICA_WARMUP  events each replica takes, untimed, before its pass is timed
+                                     (from 16 other agents; JIT, pools and caches warm, as --warmup does); 0 skips it
   --pg-statements   BENCH_PG_STATEMENTS=1  with --replicas: the cluster loads pg_stat_statements; each pass prints its
                                      costliest statements (calls, rows, execution and planning ms, lock waits included)
   --portal          BENCH_PORTAL=1   only the portal page-time pass (issue 15): a fresh SQLite store file seeded with
@@ -114,7 +122,7 @@ Figures, the machine and what they mean: docs/performance.md.`;
 export const DEFAULTS: BenchOptions = {
   agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
-  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000, pgStatements: false,
+  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000, replicaRounds: 3, replicaWarmup: 8_000, pgStatements: false,
   portal: false, portalAlerts: 10_000, portalEvents: 1_000_000, portalMachines: 200, portalRequests: 5,
 };
 
@@ -149,6 +157,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       store: { type: 'string' },
       replicas: { type: 'string' },
       'replica-events': { type: 'string' },
+      'replica-warmup': { type: 'string' },
+      'replica-rounds': { type: 'string' },
       'pg-statements': { type: 'boolean' },
       'ingest-workers': { type: 'string' },
       portal: { type: 'boolean' },
@@ -184,6 +194,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     store: storeOf(values.store ?? env.BENCH_STORE),
     replicas: (values.replicas ?? env.BENCH_REPLICAS)?.split(',').map((s) => count('replicas', s.trim(), 1)) ?? DEFAULTS.replicas,
     replicaEvents: numberOr('replica-events', values['replica-events'] ?? env.BENCH_REPLICA_EVENTS, DEFAULTS.replicaEvents, 1),
+    replicaRounds: numberOr('replica-rounds', values['replica-rounds'] ?? env.BENCH_REPLICA_ROUNDS, DEFAULTS.replicaRounds, 1),
+    replicaWarmup: numberOr('replica-warmup', values['replica-warmup'] ?? env.BENCH_REPLICA_WARMUP, DEFAULTS.replicaWarmup, 0),
     pgStatements: values['pg-statements'] ?? env.BENCH_PG_STATEMENTS === '1',
     portal: values.portal ?? env.BENCH_PORTAL === '1',
     portalAlerts: numberOr('portal-alerts', values['portal-alerts'] ?? env.BENCH_PORTAL_ALERTS, DEFAULTS.portalAlerts, 1),

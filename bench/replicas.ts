@@ -7,7 +7,7 @@ import { systemClock } from '../lib/clock.ts';
 import { findPostgresBin, startCluster, type TestPostgres } from '../lib/postgres-cluster.ts';
 import { openPostgresStore } from '../control-plane/index.ts';
 import { createEnrollmentToken, enrollAgent } from '../control-plane/auth/enrollment.ts';
-import { buildWorkload } from './workload.ts';
+import { BASE_TIME, buildWorkload, ROUND_MS, type AgentWorkload } from './workload.ts';
 import { expectType, nextMessage, type FleetAgentPlan, type FleetResult, type ToFleet } from './fleet-messages.ts';
 import type { FromReplica, ToReplica } from './replica-process.ts';
 import { machineCpu } from './machine-cpu.ts';
@@ -29,6 +29,18 @@ export const REPLICAS = {
 
 export interface ReplicasOptions {
   replicas: number[]; events: number; batch: number; window: number; dir: string; log?: (line: string) => void;
+  /**
+   * Events each replica takes before the timed phase, from 16 agents of their own (0: none). A
+   * replica is a fresh process: without it the timed phase also pays its JIT compilation and its
+   * pool's first connections, once per replica, so N replicas would pay N times over the same events.
+   */
+  warmup?: number;
+  /**
+   * Rounds of passes (default 1): each round runs every count once, every other round in reverse
+   * order, and the figures compared are each count's median over the rounds. On a VM whose speed
+   * drifts between passes a minute apart, one pass per count measures the drift as much as the replicas.
+   */
+  rounds?: number;
   /** Tally the statements of each pass with pg_stat_statements and log the costliest (a profile of PostgreSQL's work). */
   pgStatements?: boolean;
 }
@@ -38,6 +50,8 @@ const TOP_STATEMENTS = 15;
 
 export interface ReplicaPass {
   replicas: number;
+  /** Which round this pass belongs to, from 0. */
+  round: number;
   agents: number;
   eventsSent: number;
   eventsStored: number;
@@ -61,7 +75,28 @@ export interface ReplicaPass {
   errors: string[];
 }
 
-export interface ReplicasResult { passes: ReplicaPass[]; postgres: string }
+export interface ReplicasResult {
+  /** Every pass, in the order run. */
+  passes: ReplicaPass[];
+  postgres: string;
+  /** Untimed events per replica before each pass. */
+  warmup: number;
+  /** The counts, in the order asked for. */
+  counts: number[];
+  rounds: number;
+}
+
+/** One replica count over all rounds: the median pass figures, and every round's events/s. */
+export interface ReplicaSummary {
+  replicas: number;
+  eventsPerSec: number;
+  replicaCpuUsPerEvent: number;
+  postgresCpuUsPerEvent: number;
+  /** Summed over the rounds (0 when dedup is exact in every pass). */
+  duplicates: number;
+  /** Events/s of each round's pass, in round order. */
+  roundsEventsPerSec: number[];
+}
 
 /**
  * Issue 16, goal 5: for each N, N control-plane processes (bench/replica-process.ts) on one fresh
@@ -80,65 +115,78 @@ export async function runReplicas(o: ReplicasOptions): Promise<ReplicasResult> {
   log(`PostgreSQL cluster from ${bin} started (fsync off, as the tests run it)`);
   try {
     const passes: ReplicaPass[] = [];
-    for (const n of o.replicas) {
-      const p = await onePass(cluster, n, o);
-      log(`${n} replica(s): ${Math.round(p.eventsPerSec)} ev/s, duplicates ${p.duplicates}`);
-      passes.push(p);
+    const rounds = o.rounds ?? 1;
+    for (let round = 0; round < rounds; round++) {
+      // 1,2 then 2,1: a drift of the machine's speed over the rounds weighs on every count alike.
+      for (const n of round % 2 === 0 ? o.replicas : [...o.replicas].reverse()) {
+        const p = await onePass(cluster, n, round, o);
+        log(`round ${round + 1}/${rounds}, ${n} replica(s): ${Math.round(p.eventsPerSec)} ev/s, duplicates ${p.duplicates}`);
+        passes.push(p);
+      }
     }
-    return { passes, postgres: bin };
+    return { passes, postgres: bin, warmup: o.warmup ?? 0, counts: o.replicas, rounds };
   } finally {
     await cluster.stop();
   }
 }
 
-async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Promise<ReplicaPass> {
-  const db = await cluster.createDatabase(`bench_replicas_${n}_${Date.now()}`);
+async function onePass(cluster: TestPostgres, n: number, round: number, o: ReplicasOptions): Promise<ReplicaPass> {
+  const db = await cluster.createDatabase(`bench_replicas_${n}_${round}_${Date.now()}`);
   const store = await openPostgresStore({ connectionString: db }); // migrates once, before the replicas start
   const replicas: ChildProcess[] = [];
   try {
     const token = await createEnrollmentToken(store, { subscription: 'bench', resourceGroup: 'bench' }, systemClock);
-    const identities: Array<{ agentId: string; agentKey: string; hostname: string }> = [];
-    for (let i = 0; i < REPLICAS.agents; i++) {
-      const hostname = `bench-r${n}-${String(i).padStart(2, '0')}`;
-      const e = await enrollAgent(store, token.token, hostname, systemClock);
-      identities.push({ agentId: e.agentId, agentKey: e.agentKey, hostname });
-    }
+    const enroll = async (prefix: string) => {
+      const identities: Array<{ agentId: string; agentKey: string; hostname: string }> = [];
+      for (let i = 0; i < REPLICAS.agents; i++) {
+        const hostname = `${prefix}-${String(i).padStart(2, '0')}`;
+        const e = await enrollAgent(store, token.token, hostname, systemClock);
+        identities.push({ agentId: e.agentId, agentKey: e.agentKey, hostname });
+      }
+      return identities;
+    };
+    const identities = await enroll(`bench-r${n}`);
     const urls = await Promise.all(Array.from({ length: n }, () => startReplica(db, replicas)));
     const wsUrls = urls.map((u) => `${u.replace(/^http/, 'ws')}/agent/v1`);
-    const workload = buildWorkload(identities, o.events, o.batch, `r${n}`);
-    const plans: FleetAgentPlan[] = workload.map((w, i) => ({ ...w, agentKey: identities[i]!.agentKey, wsUrl: wsUrls[i % n]! }));
+    const toPlans = (workload: AgentWorkload[], keys: Array<{ agentKey: string }>): FleetAgentPlan[] =>
+      workload.map((w, i) => ({ ...w, agentKey: keys[i]!.agentKey, wsUrl: wsUrls[i % n]! }));
+    const errors: string[] = [];
 
-    const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let fleet: FleetResult;
-    const cpu0 = { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() };
-    let cpu1 = cpu0;
-    try {
-      const ready = nextMessage(child);
-      child.send({ type: 'plan', wsUrl: wsUrls[0]!, window: o.window, rate: 0, agents: plans } satisfies ToFleet);
-      expectType(await ready, 'ready');
-      const done = nextMessage(child);
-      if (o.pgStatements) await statements(db, 'reset');
-      Object.assign(cpu0, { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() });
-      child.send({ type: 'go' } satisfies ToFleet);
-      fleet = expectType(await done, 'done').result;
-      cpu1 = { replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() };
-      await exited;
-    } catch (err) {
-      child.kill();
-      await exited;
-      throw err;
+    // Untimed warm-up: every replica takes `warmup` events from agents of its own, whose event
+    // times all lie before the timed workload's (so no correlation window or watermark is shared).
+    const warmEvents = (o.warmup ?? 0) * n;
+    if (warmEvents > 0) {
+      const warmIds = await enroll(`bench-w${n}`);
+      const perAgent = Math.ceil(warmEvents / REPLICAS.agents);
+      const warm = buildWorkload(warmIds, warmEvents, o.batch, `w${n}`, BASE_TIME - (perAgent + 2) * ROUND_MS);
+      const result = await runFleet(toPlans(warm, warmIds), wsUrls[0]!, o.window);
+      const sent = warm.reduce((s, w) => s + w.events, 0);
+      errors.push(...result.errors.map((e) => `warm-up: ${e}`));
+      if (result.storedAcked !== sent) errors.push(`${n} replica(s), warm-up: acks report ${result.storedAcked} stored of ${sent} sent`);
     }
+    // The timed phase counts from here: what the warm-up stored is subtracted below.
+    const eventsBefore = await store.events.countEvents();
+    const occurrencesBefore = (await store.alerts.listAlerts()).reduce((s, a) => s + a.count, 0);
+
+    const workload = buildWorkload(identities, o.events, o.batch, `r${n}`);
+    const plans = toPlans(workload, identities);
+    const cpu = () => ({ replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() });
+    let cpu0 = cpu();
+    const fleet = await runFleet(plans, wsUrls[0]!, o.window, async () => {
+      if (o.pgStatements) await statements(db, 'reset');
+      cpu0 = cpu();
+    });
+    const cpu1 = cpu();
 
     const eventsSent = workload.reduce((s, w) => s + w.events, 0);
     if (o.pgStatements) for (const line of await statements(db, 'report', eventsSent)) (o.log ?? (() => {}))(`${n} replica(s), PostgreSQL: ${line}`);
     const expectedDetections = workload.reduce((s, w) => s + w.expectedDetections, 0);
     // Failover redelivery: each agent resends its first frames to the next replica; all are duplicates.
     const redeliveredStored = await redeliver(plans, wsUrls, n);
-    const eventsStored = await store.events.countEvents();
+    const eventsStored = (await store.events.countEvents()) - eventsBefore;
     const alerts = await store.alerts.listAlerts();
     const keys = new Set(alerts.map((a) => a.dedupKey));
-    const alertOccurrences = alerts.reduce((s, a) => s + a.count, 0);
+    const alertOccurrences = alerts.reduce((s, a) => s + a.count, 0) - occurrencesBefore;
     const duplicates = (alerts.length - keys.size) + Math.max(0, alertOccurrences - expectedDetections) + Math.max(0, eventsStored - eventsSent) + redeliveredStored;
 
     const perEvent = (ms: number) => (ms * 1000) / eventsSent;
@@ -148,12 +196,12 @@ async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Pr
     const selfCpu = process.cpuUsage(cpu0.self);
     const other = Math.max(0, (cpu1.machine - cpu0.machine) - replicaTotal - pgMs - fleet.cpuMs - (selfCpu.user + selfCpu.system) / 1000);
     const lat = [...fleet.latenciesMs].sort((a, b) => a - b);
-    const errors = [...fleet.errors];
+    errors.push(...fleet.errors);
     if (eventsStored !== eventsSent) errors.push(`${n} replica(s): ${eventsSent} events sent, ${eventsStored} stored`);
     if (fleet.storedAcked !== eventsSent) errors.push(`${n} replica(s): acks report ${fleet.storedAcked} stored of ${eventsSent} sent`);
     if (alertOccurrences !== expectedDetections) errors.push(`${n} replica(s): ${alertOccurrences} detections, ${expectedDetections} expected`);
     return {
-      replicas: n, agents: REPLICAS.agents, eventsSent, eventsStored, storedAcked: fleet.storedAcked,
+      replicas: n, round, agents: REPLICAS.agents, eventsSent, eventsStored, storedAcked: fleet.storedAcked,
       eventsPerSec: eventsSent / (fleet.elapsedMs / 1000), ackP50Ms: percentile(lat, 50), ackP99Ms: percentile(lat, 99),
       alertRows: alerts.length, alertOccurrences, expectedDetections, duplicates, redeliveredStored,
       replicaCpuUsPerEvent: perEvent(replicaTotal), busiestReplicaCpuShare: Math.max(...replicaMs) / fleet.elapsedMs,
@@ -163,6 +211,30 @@ async function onePass(cluster: TestPostgres, n: number, o: ReplicasOptions): Pr
   } finally {
     await Promise.all(replicas.map(stopReplica));
     await store.close();
+  }
+}
+
+/**
+ * One run of the agent fleet (bench/agent-fleet.ts, its own process): connects every agent of
+ * `plans`, calls `beforeGo` once all are registered, then streams and resolves with the fleet's figures.
+ */
+async function runFleet(plans: FleetAgentPlan[], wsUrl: string, window: number, beforeGo?: () => Promise<void>): Promise<FleetResult> {
+  const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const ready = nextMessage(child);
+    child.send({ type: 'plan', wsUrl, window, rate: 0, agents: plans } satisfies ToFleet);
+    expectType(await ready, 'ready');
+    const done = nextMessage(child);
+    await beforeGo?.();
+    child.send({ type: 'go' } satisfies ToFleet);
+    const result = expectType(await done, 'done').result;
+    await exited;
+    return result;
+  } catch (err) {
+    child.kill();
+    await exited;
+    throw err;
   }
 }
 
@@ -181,10 +253,12 @@ async function statements(db: string, what: 'reset' | 'report', events = 0): Pro
     }
     const mine = `FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'`;
     const t = (await c.query(`SELECT sum(calls)::float8 AS calls, sum(total_exec_time)::float8 AS exec, sum(total_plan_time)::float8 AS plan ${mine}`)).rows[0];
+    const d = (await c.query(`SELECT xact_commit::float8 AS commits, xact_rollback::float8 AS rollbacks, deadlocks::float8 AS deadlocks FROM pg_stat_database WHERE datname = current_database()`)).rows[0];
     const top = (await c.query(`SELECT calls::float8, rows::float8, total_exec_time::float8 AS exec, total_plan_time::float8 AS plan,
       left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q ${mine} ORDER BY total_exec_time + total_plan_time DESC LIMIT ${TOP_STATEMENTS}`)).rows;
     return [
       `${t.calls} statements (${(t.calls / events).toFixed(2)} per event), ${t.exec.toFixed(0)} ms executing, ${t.plan.toFixed(0)} ms planning`,
+      `transactions since the database was created: ${d.commits} committed, ${d.rollbacks} rolled back, ${d.deadlocks} deadlocks`,
       '  calls     rows  exec ms  plan ms  statement',
       ...top.map((r) => `${String(r.calls).padStart(7)} ${String(r.rows).padStart(8)} ${r.exec.toFixed(0).padStart(8)} ${r.plan.toFixed(0).padStart(8)}  ${r.q}`),
     ];
@@ -195,7 +269,9 @@ async function statements(db: string, what: 'reset' | 'report', events = 0): Pro
 
 /** Forks one replica process on `db`; resolves with its URL once it listens. */
 function startReplica(db: string, into: ChildProcess[]): Promise<string> {
-  const child = fork(REPLICA_ENTRY, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  // BENCH_REPLICA_PROFILE=DIR: each replica writes a V8 CPU profile (.cpuprofile) of its life into DIR when it stops.
+  const profile = process.env.BENCH_REPLICA_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_REPLICA_PROFILE}`] : [];
+  const child = fork(REPLICA_ENTRY, [], { execArgv: ['--import', 'tsx', ...profile], stdio: 'inherit' });
   into.push(child);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`replica exited (${code}) before listening`)));
@@ -245,14 +321,36 @@ async function redeliver(plans: FleetAgentPlan[], wsUrls: string[], n: number): 
   return stored;
 }
 
-/** Speed-up of N replicas over one, when both ran. */
+/** Each count's median figures over the rounds, in the order the counts were asked for. */
+export function summarize(r: ReplicasResult): ReplicaSummary[] {
+  return r.counts.map((n) => {
+    const mine = r.passes.filter((p) => p.replicas === n).sort((a, b) => a.round - b.round);
+    return {
+      replicas: n,
+      eventsPerSec: median(mine.map((p) => p.eventsPerSec)),
+      replicaCpuUsPerEvent: median(mine.map((p) => p.replicaCpuUsPerEvent)),
+      postgresCpuUsPerEvent: median(mine.map((p) => p.postgresCpuUsPerEvent)),
+      duplicates: mine.reduce((s, p) => s + p.duplicates, 0),
+      roundsEventsPerSec: mine.map((p) => p.eventsPerSec),
+    };
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Speed-up of N replicas over one (medians over the rounds), when both ran. */
 export function speedup(r: ReplicasResult, n: number): number | undefined {
-  const one = r.passes.find((p) => p.replicas === 1);
-  const many = r.passes.find((p) => p.replicas === n);
+  const sums = summarize(r);
+  const one = sums.find((p) => p.replicas === 1);
+  const many = sums.find((p) => p.replicas === n);
   return one && many ? many.eventsPerSec / one.eventsPerSec : undefined;
 }
 
-/** No duplicates, nothing lost, no errors; and 2 replicas >= 1.4x one when both ran. */
+/** No duplicates, nothing lost, no errors in any pass; and 2 replicas >= 1.4x one (medians) when both ran. */
 export function replicasOk(r: ReplicasResult): boolean {
   const s = speedup(r, 2);
   return r.passes.every((p) => p.duplicates === 0 && p.errors.length === 0) && (s === undefined || s >= REPLICAS.minSpeedup);
@@ -260,18 +358,21 @@ export function replicasOk(r: ReplicasResult): boolean {
 
 export function formatReplicas(r: ReplicasResult): string {
   const rows = r.passes.map((p) => [
-    String(p.replicas), String(Math.round(p.eventsPerSec)), `${p.ackP50Ms.toFixed(0)} / ${p.ackP99Ms.toFixed(0)}`,
+    String(p.round + 1), String(p.replicas), String(Math.round(p.eventsPerSec)), `${p.ackP50Ms.toFixed(0)} / ${p.ackP99Ms.toFixed(0)}`,
     `${p.eventsStored} / ${p.eventsSent}`, `${p.alertOccurrences} / ${p.expectedDetections}`, String(p.duplicates),
     p.replicaCpuUsPerEvent.toFixed(0), `${(p.busiestReplicaCpuShare * 100).toFixed(0)} %`, p.postgresCpuUsPerEvent.toFixed(0), p.fleetCpuUsPerEvent.toFixed(0), p.otherCpuUsPerEvent.toFixed(0),
   ]);
-  const head = ['replicas', 'ev/s', 'ack p50/p99 ms', 'stored/sent', 'detections/expected', 'duplicates', 'replicas CPU us/ev', 'busiest replica CPU', 'PostgreSQL us/ev', 'fleet us/ev', 'other us/ev'];
+  const head = ['round', 'replicas', 'ev/s', 'ack p50/p99 ms', 'stored/sent', 'detections/expected', 'duplicates', 'replicas CPU us/ev', 'busiest replica CPU', 'PostgreSQL us/ev', 'fleet us/ev', 'other us/ev'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `  ${cells.map((c, i) => c.padStart(widths[i]!)).join('  ')}`;
   const s = speedup(r, 2);
+  const medians = r.rounds > 1
+    ? [`  median of ${r.rounds} rounds (alternating order):`, ...summarize(r).map((m) => `    ${m.replicas} replica(s): ${Math.round(m.eventsPerSec)} ev/s (rounds: ${m.roundsEventsPerSec.map((x) => Math.round(x)).join(', ')}), replicas ${m.replicaCpuUsPerEvent.toFixed(0)} us/ev, PostgreSQL ${m.postgresCpuUsPerEvent.toFixed(0)} us/ev, duplicates ${m.duplicates}`)]
+    : [];
   return [
-    `Replicas: N control-plane processes on one PostgreSQL (${r.postgres}), ${REPLICAS.agents} agents (agent i on replica i mod N); then each agent resends ${REPLICAS.redelivered} batches to another replica`,
-    line(head), ...rows.map(line),
-    ...(s === undefined ? [] : [`  2 replicas / 1 replica: ${s.toFixed(2)}x (target >= ${REPLICAS.minSpeedup}x) ${s >= REPLICAS.minSpeedup ? 'met' : 'NOT met'}`]),
+    `Replicas: N control-plane processes on one PostgreSQL (${r.postgres}), ${REPLICAS.agents} agents (agent i on replica i mod N), after ${r.warmup > 0 ? `an untimed warm-up of ${r.warmup} events per replica` : 'no warm-up'}; then each agent resends ${REPLICAS.redelivered} batches to another replica`,
+    line(head), ...rows.map(line), ...medians,
+    ...(s === undefined ? [] : [`  2 replicas / 1 replica${r.rounds > 1 ? ' (medians)' : ''}: ${s.toFixed(2)}x (target >= ${REPLICAS.minSpeedup}x) ${s >= REPLICAS.minSpeedup ? 'met' : 'NOT met'}`]),
     ...r.passes.flatMap((p) => p.errors.slice(0, 10).map((e) => `  error: ${e}`)),
   ].join('\n');
 }

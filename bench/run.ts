@@ -48,7 +48,7 @@ import { formatStorm, runStorm } from './storm.ts';
 import { formatDetectSpeed, runDetectSpeed } from './detect-speed.ts';
 import { writeFileSync } from 'node:fs';
 import { connectionsOk, formatConnections, runConnections } from './connections.ts';
-import { formatReplicas, replicasOk, runReplicas } from './replicas.ts';
+import { formatReplicas, replicasOk, runReplicas, summarize } from './replicas.ts';
 import { goalLines, passJson, type BenchJson } from './json-report.ts';
 import { runNoisy } from './noisy.ts';
 import { formatPortal, runPortalBench } from './portal.ts';
@@ -267,12 +267,12 @@ async function scalePasses(agents: number, replicas: number[], options: BenchOpt
     }
     if (replicas.length > 0) {
       console.log(`\n  load average before the replicas passes: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-      const r = await runReplicas({ replicas, events: options.replicaEvents, batch: options.batch, window: options.window, pgStatements: options.pgStatements, dir, log: (l) => console.log(`  ${l}`) });
+      const r = await runReplicas({ replicas, events: options.replicaEvents, warmup: options.replicaWarmup, rounds: options.replicaRounds, batch: options.batch, window: options.window, pgStatements: options.pgStatements, dir, log: (l) => console.log(`  ${l}`) });
       console.log('');
       console.log(formatReplicas(r));
       console.log(`  load average (1/5/15 min) after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
       ok &&= replicasOk(r);
-      json.replicas = r.passes.map((p) => ({ replicas: p.replicas, eventsPerSec: Math.round(p.eventsPerSec), duplicates: p.duplicates }));
+      json.replicas = summarize(r).map((m) => ({ replicas: m.replicas, eventsPerSec: Math.round(m.eventsPerSec), duplicates: m.duplicates, roundsEventsPerSec: m.roundsEventsPerSec.map(Math.round) }));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,8 @@ const ROUND = [
  * false brute force, and old correlation hits get pruned as they would on a live host.
  */
 export const ROUND_MS = 20 * 60_000;
-const BASE_TIME = Date.parse('2026-11-01T00:00:00Z');
+/** Event time of the first round, unless a workload is given its own start. */
+export const BASE_TIME = Date.parse('2026-11-01T00:00:00Z');
 
 interface Planned {
   event: SensorEvent;
@@ -46,10 +47,10 @@ interface Planned {
 /**
  * Builds `totalEvents` events split as evenly as possible over `agents` (or, given a list, the
  * i-th count for the i-th agent), cut into frames of
- * `batch` events. Deterministic for given agent ids. Throws if two events share a ReportId:
+ * `batch` events, the first round at `startMs` (event time). Deterministic for given agent ids. Throws if two events share a ReportId:
  * the store would drop the second as a redelivery and the bench would report a loss.
  */
-export function buildWorkload(agents: BenchAgentIdentity[], totalEvents: number | number[], batch: number, runId: string): AgentWorkload[] {
+export function buildWorkload(agents: BenchAgentIdentity[], totalEvents: number | number[], batch: number, runId: string, startMs = BASE_TIME): AgentWorkload[] {
   const library = loadLibrary();
   const seen = new Set<string>();
   return agents.map((agent, i) => {
@@ -57,7 +58,7 @@ export function buildWorkload(agents: BenchAgentIdentity[], totalEvents: number 
     const share = Array.isArray(totalEvents)
       ? totalEvents[i]!
       : Math.floor(totalEvents / agents.length) + (i < totalEvents % agents.length ? 1 : 0);
-    const planned = planAgent(library, agent, i, share, runId);
+    const planned = planAgent(library, agent, i, share, runId, startMs);
     for (const p of planned) {
       if (seen.has(p.event.ReportId)) throw new Error(`workload: duplicate ReportId ${p.event.ReportId}`);
       seen.add(p.event.ReportId);
@@ -72,11 +73,11 @@ export function buildWorkload(agents: BenchAgentIdentity[], totalEvents: number 
 }
 
 /** Plays rounds for one agent until it has `count` events, in event-time order. */
-function planAgent(library: Map<string, Scenario>, agent: BenchAgentIdentity, agentIndex: number, count: number, runId: string): Planned[] {
+function planAgent(library: Map<string, Scenario>, agent: BenchAgentIdentity, agentIndex: number, count: number, runId: string, startMs: number): Planned[] {
   const out: Planned[] = [];
   for (let round = 0; out.length < count; round++) {
     // Agents share one timeline (a second apart) so event times stay close across agents.
-    const roundStart = BASE_TIME + round * ROUND_MS + agentIndex * 1000;
+    const roundStart = startMs + round * ROUND_MS + agentIndex * 1000;
     for (const [j, step] of ROUND.entries()) {
       const scenario = library.get(step.slug);
       if (!scenario) throw new Error(`workload: scenario ${step.slug} is not in the library`);

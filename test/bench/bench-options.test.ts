@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readOptions } from '../../bench/options.ts';
 import { goalLines, type BenchJson } from '../../bench/json-report.ts';
+import { replicasOk, speedup, summarize, type ReplicaPass, type ReplicasResult } from '../../bench/replicas.ts';
 
 /**
  * Issue 16, goal 7: `npm run bench -- --json FILE` writes the figures of the ingest passes (not
@@ -69,4 +70,34 @@ test('the portal goal line: the slowest page\'s max against 300 ms, met at the b
   assert.deepEqual(met, ['portal (issue 15): slowest page /portal/alerts max 300 ms server time (every page <= 300 ms): met']);
   const over = goalLines({ ...machine, portal: [page('/portal', 300.1), page('/portal/alerts', 12)] });
   assert.match(over[0]!, /slowest page \/portal max 300\.1 ms .*: NOT met$/);
+});
+
+test('--replicas: rounds in alternating order, an untimed warm-up per replica; the speed-up compares each count\'s median over the rounds', () => {
+  const d = readOptions(['--store', 'postgres', '--replicas', '1,2'], {});
+  assert.deepEqual([d.replicaRounds, d.replicaWarmup], [3, 8_000]);
+  const o = readOptions(['--store', 'postgres', '--replicas', '1,2', '--replica-rounds', '5', '--replica-warmup', '0'], {});
+  assert.deepEqual([o.replicaRounds, o.replicaWarmup], [5, 0]);
+  assert.equal(readOptions([], { BENCH_REPLICA_ROUNDS: '2', BENCH_REPLICA_WARMUP: '100' }).replicaRounds, 2);
+  assert.throws(() => readOptions(['--replica-rounds', '0'], {}), /--replica-rounds/);
+
+  const pass = (replicas: number, round: number, eventsPerSec: number, duplicates = 0): ReplicaPass => ({
+    replicas, round, agents: 16, eventsSent: 100, eventsStored: 100, storedAcked: 100, eventsPerSec, ackP50Ms: 1, ackP99Ms: 2,
+    alertRows: 1, alertOccurrences: 1, expectedDetections: 1, duplicates, redeliveredStored: 0,
+    replicaCpuUsPerEvent: eventsPerSec / 100, busiestReplicaCpuShare: 0.5, postgresCpuUsPerEvent: 1, fleetCpuUsPerEvent: 1, otherCpuUsPerEvent: 0, errors: [],
+  });
+  // Three rounds: 1 replica 4,000 / 6,000 / 5,000 (median 5,000); 2 replicas 9,000 / 6,500 / 7,000 (median 7,000): 1.4x.
+  const r: ReplicasResult = {
+    passes: [pass(1, 0, 4000), pass(2, 0, 9000), pass(2, 1, 6500), pass(1, 1, 6000), pass(1, 2, 5000), pass(2, 2, 7000)],
+    postgres: 'pg', warmup: 8000, counts: [1, 2], rounds: 3,
+  };
+  const [one, two] = summarize(r);
+  assert.deepEqual([one!.eventsPerSec, two!.eventsPerSec], [5000, 7000]);
+  assert.deepEqual(two!.roundsEventsPerSec, [9000, 6500, 7000]);
+  assert.equal(speedup(r, 2), 1.4);
+  assert.equal(replicasOk(r), true);
+  // An even number of rounds: the mean of the two middle passes.
+  assert.equal(summarize({ ...r, passes: [pass(1, 0, 4000), pass(1, 1, 5000)], counts: [1], rounds: 2 })[0]!.eventsPerSec, 4500);
+  // One duplicate in any round fails the pass, whatever the medians; so does a speed-up just under 1.4x.
+  assert.equal(replicasOk({ ...r, passes: r.passes.map((p, i) => (i === 2 ? pass(2, 1, 6500, 1) : p)) }), false);
+  assert.equal(replicasOk({ ...r, passes: r.passes.map((p, i) => (i === 5 ? pass(2, 2, 6990) : p)) }), false);
 });
