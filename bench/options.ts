@@ -102,7 +102,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --store postgres  BENCH_STORE      with --replicas: the store the replicas share (a PostgreSQL cluster the bench starts)
   --replicas 1,2    BENCH_REPLICAS   only the scale-out pass (with --connections, both): N control-plane processes on
                                      one PostgreSQL behind the same agents, one pass per count
-  --replica-events 40000  BENCH_REPLICA_EVENTS  events per replicas pass
+  --replica-events 80000  BENCH_REPLICA_EVENTS  events per replicas pass
   --replica-rounds 3      BENCH_REPLICA_ROUNDS  rounds of the replicas passes: each count once per round, every other
                                      round in reverse order; the speed-up compares each count's median
   --replica-warmup 8000   BENCH_REPLICA_WARMUP  events each replica takes, untimed, before its pass is timed
@@ -122,7 +122,7 @@ Figures, the machine and what they mean: docs/performance.md.`;
 export const DEFAULTS: BenchOptions = {
   agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
-  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 40_000, replicaRounds: 3, replicaWarmup: 8_000, pgStatements: false,
+  connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 80_000, replicaRounds: 3, replicaWarmup: 8_000, pgStatements: false,
   portal: false, portalAlerts: 10_000, portalEvents: 1_000_000, portalMachines: 200, portalRequests: 5,
 };
 
