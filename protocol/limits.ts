@@ -64,8 +64,9 @@ export const LIMITS = {
   heartbeatFlushMs: 1000,
   /**
    * Most agents' batches the gateway commits in one transaction, count: batches waiting when the
-   * store is free are taken one per agent in turn (several of one agent's only when no other waits)
-   * and committed together, each acked after the commit.
+   * store is free are taken one per agent in turn, round after round while every agent of the
+   * last round still had one (a round that empties an agent's queue ends the group), and
+   * committed together, each acked after the commit.
    */
   maxBatchesPerCommit: 32,
   /** Most events in one such commit, count (a single batch may be larger, up to maxEventsPerBatch, and goes alone). */

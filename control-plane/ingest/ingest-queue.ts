@@ -37,7 +37,8 @@ interface Pending {
  * queue commits what is waiting in one transaction (Ingest.ingestGroup: each batch exactly as
  * ingestBatch would take it, in this order), taking one batch per waiting agent, the agents in
  * turn, so an agent's batch waits behind one batch of each other agent, never behind all of a busy
- * agent's queued ones (FIFO by arrival would). A batch's promise settles only after its
+ * agent's queued ones (FIFO by arrival would). Further rounds join the same commit only while
+ * every agent of the last round still has batches queued (see take). A batch's promise settles only after its
  * transaction committed (or failed): the caller acks on that, so an ack still means "committed".
  * An agent's batches commit in the order they were handed in.
  *
@@ -100,16 +101,18 @@ export class IngestQueue {
   }
 
   /**
-   * The next group: one batch of each waiting agent, in turn, until a limit is reached. Only when a
-   * single agent is waiting does the group take more of its batches (its window in one commit):
-   * with several agents waiting, a quiet agent's batch never waits behind more than one batch of a
-   * busy one plus its own group.
+   * The next group: one batch of each waiting agent, in turn, until a limit is reached; then
+   * another such round, and so on, for as long as no agent of the last round ran out of batches.
+   * Agents that all have batches queued (equal agents streaming, or one agent alone: its window)
+   * share one larger commit, in turn; once a round empties some agent's queue (a quiet agent
+   * beside a busy one), the group ends there, so a quiet agent's next batch never waits behind
+   * more than one batch of a busy one plus its own group.
    */
   private take(): Pending[] {
     const group: Pending[] = [];
     let events = 0;
-    const rounds = this.waiting.size === 1 ? Number.POSITIVE_INFINITY : 1;
-    for (let round = 0; round < rounds && this.waiting.size > 0; round++) {
+    let ranOut = false;
+    while (!ranOut && this.waiting.size > 0) {
       // One round: every agent waiting now, in ring order (a snapshot: agents re-inserted below wait for the next round).
       for (const key of [...this.waiting.keys()]) {
         const list = this.waiting.get(key)!;
@@ -120,6 +123,7 @@ export class IngestQueue {
         // An agent served goes to the back of the ring, so the next group starts with the others.
         this.waiting.delete(key);
         if (list.length > 0) this.waiting.set(key, list);
+        else ranOut = true;
         if (next.batch.dropped?.()) {
           next.resolve(null);
           continue;

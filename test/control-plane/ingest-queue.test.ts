@@ -11,7 +11,7 @@ import { DetectionEngine, loadRulesDir } from '../../control-plane/detection/ind
 /**
  * Issue 16, goal 2: with 16 equal agents the slowest finished 11x later than the fastest, and one
  * noisy agent raised quiet agents' ack p99 70-fold, because batches were served FIFO by arrival.
- * The gateway's queue (IngestQueue) takes one batch per agent in turn and commits what it took in
+ * The gateway's queue (IngestQueue) takes one batch per agent in turn (round after round while no agent runs out) and commits what it took in
  * one transaction; a batch's promise settles only after that commit.
  */
 
@@ -80,6 +80,33 @@ test('a quiet agent\'s next batch waits behind one batch of a busy agent, not be
     // First commit: b1 and q1; then b2 and q2 (q2 arrived meanwhile); then the rest of the busy window.
     assert.deepEqual(settled, ['busy/b1', 'quiet/q1', 'busy/b2', 'quiet/q2', 'busy/b3', 'busy/b4', 'busy/b5', 'busy/b6', 'busy/b7', 'busy/b8']);
     assert.equal(await store.events.countEvents(), 100);
+  } finally {
+    await store.close();
+  }
+});
+
+test('equal agents with batches queued share one commit, in turn; a round that empties an agent\'s queue ends the group', async () => {
+  const { store, ingest, hosts } = await setup(['a', 'b', 'c', 'd']);
+  try {
+    const groups: string[][] = [];
+    const ingestGroup = ingest.ingestGroup.bind(ingest);
+    ingest.ingestGroup = (batches) => {
+      groups.push(batches.map((b) => String((b.events as SensorEvent[])[0]!.ReportId).split('-').slice(0, 2).join('/')));
+      return ingestGroup(batches);
+    };
+    const queue = new IngestQueue(ingest, { maxBatchesPerCommit: 32, maxEventsPerCommit: 10_000 });
+    const submit = (agentId: string, tag: string) => queue.submit({ ...hosts.get(agentId)!, events: batchOf(agentId, tag, 10) });
+    // Four agents, three batches each, all queued before the first commit; then d has a fourth.
+    const all = [1, 2, 3].flatMap((i) => ['a', 'b', 'c', 'd'].map((id) => submit(id, `x${i}`)));
+    all.push(submit('d', 'x4'));
+    await Promise.all(all);
+    // One commit of three rounds (one batch of each agent per round); the third round empties a, b
+    // and c, so d's fourth batch goes in a commit of its own. One batch per agent per commit took 4.
+    assert.deepEqual(groups, [
+      ['a/x1', 'b/x1', 'c/x1', 'd/x1', 'a/x2', 'b/x2', 'c/x2', 'd/x2', 'a/x3', 'b/x3', 'c/x3', 'd/x3'],
+      ['d/x4'],
+    ]);
+    assert.equal(await store.events.countEvents(), 130);
   } finally {
     await store.close();
   }
