@@ -20,6 +20,8 @@ export interface PassJson {
   rawEventsPerSec: number;
   /** fullEventsPerSec / rawEventsPerSec, 0..1 (goal: >= 0.6). */
   ratio: number;
+  /** With --rounds above 1: every round's ratio, in round order (`ratio` is their median). */
+  roundsRatio?: number[];
   ackP50Ms: number;
   ackP99Ms: number;
   /** When the first and the last agent got their last ack, s after the start (goal: max <= 1.25 x min). */
@@ -117,6 +119,7 @@ export function passJson(r: PassResult): PassJson {
     fullEventsPerSec: round(full),
     rawEventsPerSec: round(raw),
     ratio: round(full / raw, 3),
+    ...(r.roundRatios && r.roundRatios.length > 1 ? { roundsRatio: r.roundRatios.map((x) => round(x, 3)) } : {}),
     ackP50Ms: round(percentile(lat, 50), 1),
     ackP99Ms: round(percentile(lat, 99), 1),
     agentDoneMinS: round(Math.min(...finish) / 1000, 2),

@@ -13,6 +13,8 @@ export interface BenchOptions {
   window: number;
   /** Events of the untimed single-agent pass run first so the JIT is warm; 0 skips it. */
   warmup: number;
+  /** Rounds of each throughput pass (full path, then its raw baseline); the median round's figures are reported. */
+  rounds: number;
   /** Events per second of the paced detection-latency pass (one agent); 0 skips it. */
   rate: number;
   /** Seconds of the agent idle-footprint measurement (heartbeats every 5 s); 0 skips it. */
@@ -72,6 +74,8 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --batch 100       BENCH_BATCH      events per frame (at most 1000, the protocol limit)
   --window 8        BENCH_WINDOW     frames each agent keeps in flight
   --warmup 4000     BENCH_WARMUP     events of an untimed 1-agent pass run first; 0 skips it
+  --rounds 3        BENCH_ROUNDS     rounds of each throughput pass (full path and its raw baseline, back to back);
+                                     the round with the median full/raw ratio is reported, every round's ratio shown
   --rate 10000      BENCH_RATE       events/s of the paced detection-latency pass; 0 skips it
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
   --noisy 16        BENCH_NOISY      quiet agents of the noisy-neighbour pass: each sends 100 events/s for 10 s,
@@ -120,7 +124,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
 Figures, the machine and what they mean: docs/performance.md.`;
 
 export const DEFAULTS: BenchOptions = {
-  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rate: 10_000, footprint: 60, noisy: 16, all: false,
+  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rounds: 3, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
   connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 80_000, replicaRounds: 3, replicaWarmup: 8_000, pgStatements: false,
   portal: false, portalAlerts: 10_000, portalEvents: 1_000_000, portalMachines: 200, portalRequests: 5,
@@ -141,6 +145,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       batch: { type: 'string' },
       window: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       rate: { type: 'string' },
       footprint: { type: 'string' },
       noisy: { type: 'string' },
@@ -168,7 +173,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       'portal-requests': { type: 'string' },
     },
   });
-  const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rate' | 'footprint' | 'noisy'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
+  const pick = (name: 'agents' | 'events' | 'batch' | 'window' | 'warmup' | 'rounds' | 'rate' | 'footprint' | 'noisy'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase()}`];
   const rulesText = values.rules ?? (env.BENCH_RULES ? [env.BENCH_RULES] : []);
 
   const agentsText = pick('agents');
@@ -178,6 +183,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     batch: numberOr('batch', pick('batch'), DEFAULTS.batch, 1),
     window: numberOr('window', pick('window'), DEFAULTS.window, 1),
     warmup: numberOr('warmup', pick('warmup'), DEFAULTS.warmup, 0),
+    rounds: numberOr('rounds', pick('rounds'), DEFAULTS.rounds, 1),
     rate: numberOr('rate', pick('rate'), DEFAULTS.rate, 0),
     footprint: numberOr('footprint', pick('footprint'), DEFAULTS.footprint, 0),
     noisy: numberOr('noisy', pick('noisy'), DEFAULTS.noisy, 0),

@@ -7,6 +7,20 @@ import type { RawResult } from './raw-baseline.ts';
 export interface PassResult {
   full: FullPathResult;
   raw: RawResult;
+  /** With --rounds above 1: full / raw of every round of this agent count, in round order (this result is the median round). */
+  roundRatios?: number[];
+}
+
+/**
+ * The round whose full / raw ratio is the median (the lower middle one for an even count), with
+ * every round's ratio attached. Each round is a full path and its raw baseline measured back to
+ * back, so a drift of the machine's speed between rounds does not pair one round's full path with
+ * another's baseline; all figures reported come from that one round.
+ */
+export function medianRound(rounds: PassResult[]): PassResult {
+  const ratio = (r: PassResult) => { const x = rates(r); return x.full / x.raw; };
+  const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, roundRatios: rounds.map(ratio) };
 }
 
 /** The machine the figures come from, one line each. */

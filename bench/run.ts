@@ -15,6 +15,7 @@
  *   --batch 100       BENCH_BATCH    events per frame (at most 1000, the protocol limit)
  *   --window 8        BENCH_WINDOW   frames each agent keeps in flight
  *   --warmup 4000     BENCH_WARMUP   events of an untimed 1-agent pass run first; 0 skips it
+ *   --rounds 3        BENCH_ROUNDS   rounds of each throughput pass; the median full/raw round is reported
  *   --rate 10000      BENCH_RATE     events/s of the paced detection-latency pass (1 agent); 0 skips it
  *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
  *   --noisy 16        BENCH_NOISY    quiet agents of the noisy-neighbour pass (bench/noisy.ts); 0 skips it
@@ -42,7 +43,7 @@ import { readOptions, USAGE, type BenchOptions } from './options.ts';
 import { runFullPath } from './full-path.ts';
 import { runRawBaseline } from './raw-baseline.ts';
 import { idleShare } from './machine-cpu.ts';
-import { costTable, machineLines, percentile, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
+import { costTable, machineLines, medianRound, percentile, rates, throughputTable, verificationTable, type PassResult } from './report.ts';
 import { measureAgentFootprint } from './agent-footprint.ts';
 import { formatStorm, runStorm } from './storm.ts';
 import { formatDetectSpeed, runDetectSpeed } from './detect-speed.ts';
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
     }
     return;
   }
-  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}, rate ${options.rate}, noisy ${options.noisy}, footprint ${options.footprint} s${options.all ? ', all passes' : ''}`);
+  console.log(`  Options:  agents ${options.agents.join(',')}, ${options.events} events per pass, batch ${options.batch}, window ${options.window}, warm-up ${options.warmup}, rounds ${options.rounds}, rate ${options.rate}, noisy ${options.noisy}, footprint ${options.footprint} s${options.all ? ', all passes' : ''}`);
   const json: BenchJson = { machine: machineLines(), idleBefore: idle, loadAfter: [] };
   console.log('');
 
@@ -140,15 +141,24 @@ async function main(): Promise<void> {
       console.log(`warm-up: ${warm.full.eventsSent} events, 1 agent (not reported)`);
     }
     const results: PassResult[] = [];
+    const roundProblems: string[] = [];
     for (const k of options.agents) {
-      const r = await runPass(dir, options, k, options.events, `k${k}`);
-      const { full, raw } = rates(r);
-      console.log(`${String(k).padStart(3)} agent(s): full path ${Math.round(full)} ev/s, raw baseline ${Math.round(raw)} ev/s`);
-      results.push(r);
+      const rounds: PassResult[] = [];
+      for (let round = 0; round < options.rounds; round++) {
+        const r = await runPass(dir, options, k, options.events, `k${k}r${round}`);
+        const { full, raw } = rates(r);
+        const of = options.rounds > 1 ? `, round ${round + 1}/${options.rounds}` : '';
+        console.log(`${String(k).padStart(3)} agent(s)${of}: full path ${Math.round(full)} ev/s, raw baseline ${Math.round(raw)} ev/s (${(100 * full / raw).toFixed(1)} %)`);
+        rounds.push(r);
+        // A round that lost events or got errors fails the run, whatever its ratio.
+        roundProblems.push(...failures(r).map((f) => (options.rounds > 1 ? `round ${round + 1}: ${f}` : f)));
+      }
+      results.push(medianRound(rounds));
     }
 
-    console.log('\nThroughput (events/s) and batch ack latency (send -> ack)');
+    console.log(`\nThroughput (events/s) and batch ack latency (send -> ack)${options.rounds > 1 ? `: of each agent count, the round with the median full/raw ratio of ${options.rounds}` : ''}`);
     console.log(throughputTable(results));
+    if (options.rounds > 1) for (const r of results) console.log(`  ${r.full.agents} agent(s), full/raw of each round: ${r.roundRatios!.map((x) => `${(100 * x).toFixed(1)} %`).join(', ')}`);
     console.log('\nCost per event (CPU time of the control-plane process, and of the raw baseline)');
     console.log(costTable(results));
     console.log('\nVerification');
@@ -222,7 +232,7 @@ async function main(): Promise<void> {
       console.log(`\nwrote ${options.json}`);
     }
 
-    const problems = [...results.flatMap(failures), ...extra];
+    const problems = [...roundProblems, ...extra];
     if (problems.length > 0) {
       console.error(`\nFAILED: ${problems.length} problem(s)`);
       for (const p of problems.slice(0, 20)) console.error(`  ${p}`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readOptions } from '../../bench/options.ts';
 import { goalLines, type BenchJson } from '../../bench/json-report.ts';
 import { replicasOk, speedup, summarize, type ReplicaPass, type ReplicasResult } from '../../bench/replicas.ts';
+import { medianRound, type PassResult } from '../../bench/report.ts';
 
 /**
  * Issue 16, goal 7: `npm run bench -- --json FILE` writes the figures of the ingest passes (not
@@ -100,4 +101,21 @@ test('--replicas: rounds in alternating order, an untimed warm-up per replica; t
   // One duplicate in any round fails the pass, whatever the medians; so does a speed-up just under 1.4x.
   assert.equal(replicasOk({ ...r, passes: r.passes.map((p, i) => (i === 2 ? pass(2, 1, 6500, 1) : p)) }), false);
   assert.equal(replicasOk({ ...r, passes: r.passes.map((p, i) => (i === 5 ? pass(2, 2, 6990) : p)) }), false);
+});
+
+test('--rounds: 3 by default; the reported round is the one with the median full/raw ratio, every round\'s ratio attached', () => {
+  assert.equal(readOptions([], {}).rounds, 3);
+  assert.equal(readOptions(['--rounds', '5'], {}).rounds, 5);
+  assert.equal(readOptions([], { BENCH_ROUNDS: '1' }).rounds, 1);
+  assert.throws(() => readOptions(['--rounds', '0'], {}), /--rounds/);
+  // Three rounds at 50 %, 70 % and 60 % of raw: the 60 % round is reported, with its own figures.
+  const round = (fullMs: number, tag: string): PassResult => ({
+    full: { agents: 1, eventsSent: 1000, fleet: { elapsedMs: fullMs, latenciesMs: [1], agentFinishMs: [fullMs], tag } } as unknown as PassResult['full'],
+    raw: { eventsInserted: 1000, elapsedMs: 500 } as unknown as PassResult['raw'],
+  });
+  const m = medianRound([round(1000, 'a'), round(500 / 0.7, 'b'), round(500 / 0.6, 'c')]);
+  assert.equal((m.full.fleet as unknown as { tag: string }).tag, 'c');
+  assert.deepEqual(m.roundRatios!.map((x) => Math.round(x * 100)), [50, 70, 60]);
+  // Two rounds: the lower one (a goal checked against the median is not met by the better half alone).
+  assert.equal((medianRound([round(1000, 'a'), round(500 / 0.7, 'b')]).full.fleet as unknown as { tag: string }).tag, 'a');
 });
