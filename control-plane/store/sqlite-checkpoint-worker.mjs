@@ -8,10 +8,10 @@
 // writer's lock while it copies and syncs, and the control plane's next BEGIN IMMEDIATE stood
 // still on its event loop for all of it (docs/performance.md, goal 4, "Sixth pass"). When the
 // WAL has grown past `maxWalPages` (under a steady stream of commits a passive round never ends
-// with the whole WAL copied, so the writer never starts it over), the thread says `wrap`, and the
-// writer's connection copies the few pages committed since this round itself, between two of
-// its own transactions (SqliteCheckpointer.afterCommit); its next transaction then writes the WAL
-// from the start.
+// with the whole WAL copied, so the writer never starts it over), the thread says `wrap`; the
+// store pauses its writer (its lock held, the event loop free) and asks for one more round
+// (`finish`), which, with no new frames coming, copies the WAL to its end; the writer's next
+// transaction then writes the WAL from the start.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
@@ -42,6 +42,17 @@ const tick = () => {
 };
 
 port.on('message', (m) => {
+  if (m?.type === 'finish') {
+    // The writer is paused until this answer: copy what the last rounds left, now.
+    try {
+      const r = checkpoint();
+      port.postMessage({ type: 'finished', id: m.id, log: r?.log, checkpointed: r?.checkpointed });
+    } catch (err) {
+      port.postMessage({ type: 'finished', id: m.id });
+      port.postMessage({ type: 'error', message: String(err?.message ?? err) });
+    }
+    return;
+  }
   if (m?.type !== 'close') return;
   clearTimeout(timer);
   try {

@@ -30,19 +30,27 @@ export class SqliteCheckpointer {
   private closing: Promise<void> | undefined;
   /** Set once the thread has failed and the main connection checkpoints itself again. */
   failed: Error | undefined;
-  /** The thread found the WAL past maxWalPages: the writer's connection finishes the copy (afterCommit). */
+  /** The thread found the WAL past maxWalPages: a final round is wanted while the writer pauses (wantsWrap, finish). */
   private wrapDue = false;
-  /** Times afterCommit's own checkpoint left the whole WAL copied, so the next transaction started the WAL over (for tests). */
+  /** wantsWrap said yes and that finish has not settled yet. */
+  private wrapping = false;
+  /** Rounds of `finish` that left the whole WAL copied, so the writer's next transaction started the WAL over (for tests). */
   wraps = 0;
+  private finishes = 0;
+  private readonly pending = new Map<number, (r: { log: number; checkpointed: number } | null) => void>();
 
   constructor(private readonly db: Database.Database, file: string, options: Partial<{ -readonly [K in keyof typeof SQLITE_CHECKPOINT]: number }> = {}) {
     const o = { ...SQLITE_CHECKPOINT, ...options };
     db.pragma('wal_autocheckpoint = 0');
     this.worker = new Worker(ENTRY, { workerData: { file, intervalMs: o.intervalMs, maxWalPages: o.maxWalPages } });
-    this.worker.on('message', (m: { type: string }) => { if (m.type === 'wrap') this.wrapDue = true; });
+    this.worker.on('message', (m: { type: string; id?: number; log?: number; checkpointed?: number }) => {
+      if (m.type === 'wrap') this.wrapDue = true;
+      if (m.type === 'finished') this.settle(m.id!, m.log === undefined ? null : { log: m.log, checkpointed: m.checkpointed! });
+    });
     // The store's own handles keep a process alive when it should be; this thread should not.
     this.worker.unref();
     const fallBack = (err: Error) => {
+      for (const id of [...this.pending.keys()]) this.settle(id, null);
       if (this.closing || this.failed) return;
       this.failed = err;
       if (db.open) db.pragma(`wal_autocheckpoint = ${o.inlineAutocheckpointPages}`);
@@ -52,24 +60,52 @@ export class SqliteCheckpointer {
   }
 
   /**
-   * Called by the store between two of the writer's transactions (never inside one). Only when
-   * the thread has said the WAL is past maxWalPages: a PASSIVE checkpoint on the writer's own
-   * connection copies what was committed since the thread's last round (the thread copied the
-   * rest) and syncs; when that leaves the whole WAL copied, the writer's next transaction writes
-   * the WAL from its start (SQLite restarts a fully copied WAL that no reader uses). It never waits
-   * on a lock: if the thread is mid-round, SQLite answers busy at once and the next call tries again.
+   * Asked by the store between two of its transactions: true (once, until `finish` settles) when
+   * the thread has found the WAL past maxWalPages. The store then runs `finish` as its next
+   * operation, so nothing is written while it runs.
    */
-  afterCommit(): void {
-    if (!this.wrapDue || this.failed || !this.db.open || this.db.inTransaction) return;
-    try {
-      const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-      if (r && r.busy === 0 && r.checkpointed === r.log) {
-        this.wrapDue = false;
-        this.wraps++;
-      }
-    } catch {
-      // SQLITE_BUSY (the thread holds the checkpoint lock): the next call tries again.
+  wantsWrap(): boolean {
+    if (!this.wrapDue || this.wrapping || this.failed || this.closing) return false;
+    this.wrapping = true;
+    return true;
+  }
+
+  /**
+   * One more PASSIVE round on the thread, now, while the writer is paused (the store holds its
+   * lock until this settles, on the event loop's side only as a pending promise: the loop keeps
+   * serving sockets). With no new frames coming, the round copies the WAL to its end; SQLite then
+   * starts the WAL over at the writer's next transaction (a fully copied WAL that no reader uses).
+   * The copy and its sync run on the thread; the main thread never checkpoints. Resolves true
+   * when the WAL was copied to its end; false if not (the thread failed, or did not answer within
+   * the close timeout), and the next wrap message tries again.
+   */
+  finish(): Promise<boolean> {
+    if (this.failed || this.closing) {
+      this.wrapping = false;
+      return Promise.resolve(false);
     }
+    const id = ++this.finishes;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => this.settle(id, null), SQLITE_CHECKPOINT.closeTimeoutMs);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        this.wrapping = false;
+        const done = !!r && r.checkpointed === r.log;
+        if (done) {
+          this.wrapDue = false;
+          this.wraps++;
+        }
+        resolve(done);
+      });
+      this.worker.postMessage({ type: 'finish', id });
+    });
+  }
+
+  private settle(id: number, r: { log: number; checkpointed: number } | null): void {
+    const f = this.pending.get(id);
+    if (!f) return;
+    this.pending.delete(id);
+    f(r);
   }
 
   /** Resolves after the thread's next checkpoint that copied pages (for tests). */

@@ -141,6 +141,8 @@ export interface SqliteStoreOptions {
    * passes 1,000 pages. In-memory stores have no WAL.
    */
   checkpoint?: 'thread' | 'inline';
+  /** The checkpointer thread's timings and bounds, when not SQLITE_CHECKPOINT's (tests use a small WAL bound). */
+  checkpointLimits?: { intervalMs?: number; maxWalPages?: number };
 }
 
 /** The events indexes a scratch store does without (migration 014 lists the query each serves). */
@@ -175,8 +177,11 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     : migrated;
   ready.catch(() => undefined);
   const lock = new Lock(ready);
-  const checkpointer = options.file !== ':memory:' && options.checkpoint !== 'inline' ? new SqliteCheckpointer(db, options.file) : undefined;
-  return new SqlStore(new SqliteExecutor(cache, lock, checkpointer && (() => checkpointer.afterCommit())), async () => {
+  const checkpointer = options.file !== ':memory:' && options.checkpoint !== 'inline' ? new SqliteCheckpointer(db, options.file, options.checkpointLimits) : undefined;
+  // When the WAL is due to start over, the store's next operation is the thread's final round:
+  // everything queued behind it waits (nothing is written meanwhile); the event loop does not.
+  const between = checkpointer && (() => { if (checkpointer.wantsWrap()) void lock.run(() => checkpointer.finish()); });
+  return new SqlStore(new SqliteExecutor(cache, lock, between), async () => {
     await lock.drained();
     // The thread's connection closes first, so the main one is the last and checkpoints what is left.
     await checkpointer?.close();
