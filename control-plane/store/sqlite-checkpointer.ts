@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 export const SQLITE_CHECKPOINT = {
   /** Interval between the thread's passive checkpoints, ms. */
   intervalMs: 250,
-  /** WAL size past which the writer's connection finishes a round itself so the WAL starts over (afterCommit), pages (4 KiB each: 64 MiB). */
+  /** WAL size past which the store pauses its writer for one final round of the thread so the WAL starts over (wantsWrap, finish), pages (4 KiB each: 64 MiB). */
   maxWalPages: 16_384,
   /** SQLite's own automatic checkpoint, restored on the main connection if the thread fails, pages. */
   inlineAutocheckpointPages: 1000,
