@@ -4,7 +4,8 @@
  * acks) does not share the control plane's event loop and is not counted as server time.
  */
 
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** One agent's credentials and pre-encoded `events` frames (seq 1..n). */
 export interface FleetAgentPlan {
@@ -67,4 +68,37 @@ export function expectType<T extends FromFleet['type']>(message: FromFleet, type
   if (message.type === 'failed') throw new Error(`agent fleet failed: ${message.message}`);
   if (message.type !== type) throw new Error(`agent fleet: expected ${type}, got ${message.type}`);
   return message as Extract<FromFleet, { type: T }>;
+}
+
+const FLEET_ENTRY = fileURLToPath(new URL('./agent-fleet.ts', import.meta.url));
+
+/**
+ * One run of the agent fleet (bench/agent-fleet.ts, a process of its own): sends the plan, waits
+ * until every agent is registered, calls `beforeGo` (the timed phase starts after it), says `go`,
+ * and calls `afterDone` as soon as the fleet reports done, before waiting for it to exit. Resolves
+ * with what the fleet measured; kills it on any failure.
+ */
+export async function runFleet(
+  plan: Omit<Extract<ToFleet, { type: 'plan' }>, 'type'>,
+  hooks: { beforeGo?: () => void | Promise<void>; afterDone?: () => void } = {},
+): Promise<FleetResult> {
+  // 'advanced' serialization: the plan holds megabytes of frames; structured clone is cheaper than JSON.
+  const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const ready = nextMessage(child);
+    child.send({ type: 'plan', ...plan } satisfies ToFleet);
+    expectType(await ready, 'ready');
+    const done = nextMessage(child);
+    await hooks.beforeGo?.();
+    child.send({ type: 'go' } satisfies ToFleet);
+    const result = expectType(await done, 'done').result;
+    hooks.afterDone?.();
+    await exited;
+    return result;
+  } catch (err) {
+    child.kill();
+    await exited;
+    throw err;
+  }
 }

@@ -1,14 +1,11 @@
-import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import { AGENT_PATH, createControlPlane, openSqliteStore } from '../control-plane/index.ts';
 import { buildWorkload, type AgentWorkload } from './workload.ts';
-import { expectType, nextMessage, type FleetAgentPlan, type FleetResult, type ToFleet } from './fleet-messages.ts';
+import { runFleet, type FleetAgentPlan, type FleetResult } from './fleet-messages.ts';
 import { machineCpu } from './machine-cpu.ts';
 import { mainThreadCpuMs } from './process-cpu.ts';
 
-const FLEET_ENTRY = fileURLToPath(new URL('./agent-fleet.ts', import.meta.url));
 
 export interface FullPathResult {
   agents: number;
@@ -106,38 +103,37 @@ async function enroll(url: string, token: string, hostname: string): Promise<{ a
 async function streamFromFleet(
   wsUrl: string, agents: FleetAgentPlan[], window: number, rate: number, workers: () => Worker[],
 ): Promise<{ result: FleetResult; serverCpuMs: number; serverLoopBusy: number; serverMainMs: number; serverWorkersMs: number; otherCpuMs: number }> {
-  // 'advanced' serialization: the plan holds megabytes of frames; structured clone is cheaper than JSON.
-  const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    const ready = nextMessage(child);
-    child.send({ type: 'plan', wsUrl, window, rate, agents } satisfies ToFleet);
-    expectType(await ready, 'ready');
+  let stop: (() => ServerSpan) | undefined;
+  let span: ServerSpan | undefined;
+  const result = await runFleet({ wsUrl, window, rate, agents }, {
+    beforeGo: () => { stop = sampleServer(workers()); },
+    afterDone: () => { span = stop!(); },
+  });
+  const { serverCpuMs, machineBusyMs, ...rest } = span!;
+  return { result, serverCpuMs, ...rest, otherCpuMs: Math.max(0, machineBusyMs - serverCpuMs - result.cpuMs) };
+}
 
-    const done = nextMessage(child);
-    const cpuStart = process.cpuUsage();
-    const loopStart = performance.eventLoopUtilization();
-    const pool = workers();
-    const workersStart = pool.map((w) => w.performance.eventLoopUtilization());
-    const machineStart = machineCpu();
-    const mainStart = mainThreadCpuMs();
-    child.send({ type: 'go' } satisfies ToFleet);
-    const finished = expectType(await done, 'done');
+interface ServerSpan { serverCpuMs: number; serverLoopBusy: number; serverMainMs: number; serverWorkersMs: number; machineBusyMs: number }
+
+/** Starts sampling this process's CPU, event loop, main thread and ingest workers, and the machine; the returned function ends the span. */
+function sampleServer(pool: Worker[]): () => ServerSpan {
+  const cpuStart = process.cpuUsage();
+  const loopStart = performance.eventLoopUtilization();
+  const workersStart = pool.map((w) => w.performance.eventLoopUtilization());
+  const machineStart = machineCpu();
+  const mainStart = mainThreadCpuMs();
+  return () => {
     const cpu = process.cpuUsage(cpuStart);
     const loop = performance.eventLoopUtilization(loopStart);
     const mainEnd = mainThreadCpuMs();
-    const serverMainMs = mainStart !== undefined && mainEnd !== undefined ? mainEnd - mainStart : loop.active;
-    // A worker that crashed and was replaced meanwhile is not counted (the bench never kills one).
-    const serverWorkersMs = pool.reduce((ms, w, i) => ms + w.performance.eventLoopUtilization(workersStart[i]).active, 0);
-    const machineBusyMs = machineCpu().busyMs - machineStart.busyMs;
-    await exited;
-    const serverCpuMs = (cpu.user + cpu.system) / 1000;
-    const otherCpuMs = Math.max(0, machineBusyMs - serverCpuMs - finished.result.cpuMs);
-    return { result: finished.result, serverCpuMs, serverLoopBusy: loop.utilization, serverMainMs, serverWorkersMs, otherCpuMs };
-  } catch (err) {
-    child.kill();
-    await exited;
-    throw err;
-  }
+    return {
+      serverCpuMs: (cpu.user + cpu.system) / 1000,
+      serverLoopBusy: loop.utilization,
+      serverMainMs: mainStart !== undefined && mainEnd !== undefined ? mainEnd - mainStart : loop.active,
+      // A worker that crashed and was replaced meanwhile is not counted (the bench never kills one).
+      serverWorkersMs: pool.reduce((ms, w, i) => ms + w.performance.eventLoopUtilization(workersStart[i]).active, 0),
+      machineBusyMs: machineCpu().busyMs - machineStart.busyMs,
+    };
+  };
 }
 

@@ -8,13 +8,12 @@ import { findPostgresBin, startCluster, type TestPostgres } from '../lib/postgre
 import { openPostgresStore } from '../control-plane/index.ts';
 import { createEnrollmentToken, enrollAgent } from '../control-plane/auth/enrollment.ts';
 import { BASE_TIME, buildWorkload, ROUND_MS, type AgentWorkload } from './workload.ts';
-import { expectType, nextMessage, type FleetAgentPlan, type FleetResult, type ToFleet } from './fleet-messages.ts';
+import { runFleet, type FleetAgentPlan } from './fleet-messages.ts';
 import type { FromReplica, ToReplica } from './replica-process.ts';
 import { machineCpu } from './machine-cpu.ts';
 import { processCpuMs, processTreeCpuMs } from './process-cpu.ts';
 import { percentile } from './storm.ts';
 
-const FLEET_ENTRY = join(import.meta.dirname, 'agent-fleet.ts');
 const REPLICA_ENTRY = join(import.meta.dirname, 'replica-process.ts');
 
 /** Sizes and bounds of the scale-out pass; units beside each number. */
@@ -159,7 +158,7 @@ async function onePass(cluster: TestPostgres, n: number, round: number, o: Repli
       const warmIds = await enroll(`bench-w${n}`);
       const perAgent = Math.ceil(warmEvents / REPLICAS.agents);
       const warm = buildWorkload(warmIds, warmEvents, o.batch, `w${n}`, BASE_TIME - (perAgent + 2) * ROUND_MS);
-      const result = await runFleet(toPlans(warm, warmIds), wsUrls[0]!, o.window);
+      const result = await runFleet({ wsUrl: wsUrls[0]!, window: o.window, rate: 0, agents: toPlans(warm, warmIds) });
       const sent = warm.reduce((s, w) => s + w.events, 0);
       errors.push(...result.errors.map((e) => `warm-up: ${e}`));
       if (result.storedAcked !== sent) errors.push(`${n} replica(s), warm-up: acks report ${result.storedAcked} stored of ${sent} sent`);
@@ -172,11 +171,14 @@ async function onePass(cluster: TestPostgres, n: number, round: number, o: Repli
     const plans = toPlans(workload, identities);
     const cpu = () => ({ replicas: replicas.map((r) => processCpuMs(r.pid!)), pg: processTreeCpuMs(cluster.pid()!), machine: machineCpu().busyMs, self: process.cpuUsage() });
     let cpu0 = cpu();
-    const fleet = await runFleet(plans, wsUrls[0]!, o.window, async () => {
-      if (o.pgStatements) await statements(db, 'reset');
-      cpu0 = cpu();
+    let cpu1 = cpu0;
+    const fleet = await runFleet({ wsUrl: wsUrls[0]!, window: o.window, rate: 0, agents: plans }, {
+      beforeGo: async () => {
+        if (o.pgStatements) await statements(db, 'reset');
+        cpu0 = cpu();
+      },
+      afterDone: () => { cpu1 = cpu(); },
     });
-    const cpu1 = cpu();
 
     const eventsSent = workload.reduce((s, w) => s + w.events, 0);
     if (o.pgStatements) for (const line of await statements(db, 'report', eventsSent)) (o.log ?? (() => {}))(`${n} replica(s), PostgreSQL: ${line}`);
@@ -211,30 +213,6 @@ async function onePass(cluster: TestPostgres, n: number, round: number, o: Repli
   } finally {
     await Promise.all(replicas.map(stopReplica));
     await store.close();
-  }
-}
-
-/**
- * One run of the agent fleet (bench/agent-fleet.ts, its own process): connects every agent of
- * `plans`, calls `beforeGo` once all are registered, then streams and resolves with the fleet's figures.
- */
-async function runFleet(plans: FleetAgentPlan[], wsUrl: string, window: number, beforeGo?: () => Promise<void>): Promise<FleetResult> {
-  const child = fork(FLEET_ENTRY, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    const ready = nextMessage(child);
-    child.send({ type: 'plan', wsUrl, window, rate: 0, agents: plans } satisfies ToFleet);
-    expectType(await ready, 'ready');
-    const done = nextMessage(child);
-    await beforeGo?.();
-    child.send({ type: 'go' } satisfies ToFleet);
-    const result = expectType(await done, 'done').result;
-    await exited;
-    return result;
-  } catch (err) {
-    child.kill();
-    await exited;
-    throw err;
   }
 }
 
