@@ -5,8 +5,9 @@
 // control-plane/install/agent-artifact.ts), what `arcsim agent install` installs, and what
 // bin/arcsim-agent.js runs in a checkout (built by `npm run build:agent` and npm's `prepare`).
 //
-// - Left out: ws's optional native helpers bufferutil / utf-8-validate (ws falls back to plain
-//   JavaScript when require() fails). Nothing else is external; the build fails if the control
+// - Left out: ws's optional native helpers bufferutil / utf-8-validate: the bundle's require() of
+//   either throws, as on a host without them, so ws uses its plain JavaScript (the control plane
+//   has bufferutil; the agent's bundle behaves the same in a checkout as installed). Nothing is external; the build fails if the control
 //   plane or a server-side package (fastify, pg, better-sqlite3, esbuild, tsx) gets in.
 // - What the sources read next to themselves is embedded at build time: the version from
 //   package.json (lib/version.ts) and the scenario library's files (agent/scenario-library.ts).
@@ -82,13 +83,27 @@ const noWinstonDebug = {
   },
 };
 
+/**
+ * ws's optional native helpers (bufferutil, utf-8-validate): a module that throws, as `require`
+ * does where they are not installed, so ws falls back to JavaScript whether or not the checkout's
+ * node_modules has them (the control plane's dependency, not the agent's).
+ */
+const noWsNative = {
+  name: 'no-ws-native',
+  setup(build) {
+    build.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({ path: args.path, namespace: 'no-ws-native' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-ws-native' }, (args) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });\n`, loader: 'js',
+    }));
+  },
+};
+
 /** esbuild options both parts share. */
 const COMMON = {
   absWorkingDir: ROOT,
   bundle: true,
   platform: 'node',
   target: 'node20',
-  external: ['bufferutil', 'utf-8-validate'],
   // Whitespace and syntax only: the source text V8 keeps is ~40 % smaller (about 4 MB less RSS),
   // while function and class names stay readable in stack traces.
   minifyWhitespace: true,
@@ -145,7 +160,7 @@ function splitInputs(metafile, entry) {
 export async function buildAgent({ outDir = DIST, quiet = false } = {}) {
   const outfile = join(outDir, ARTIFACT_NAME);
   const entry = 'cli/agent-main.ts';
-  const plugins = [embedded, englishOnlyZod, noWinstonDebug];
+  const plugins = [embedded, englishOnlyZod, noWinstonDebug, noWsNative];
   const logLevel = quiet ? 'error' : 'warning';
 
   // 1. Which modules are hot, and which dynamic imports lead to cold ones (nothing written).
