@@ -113,17 +113,19 @@ export class DetectionEngine {
    */
   windowsOf(event: SensorEvent, matched: DetectionRule[]): RuleGroup[] {
     const out: RuleGroup[] = [];
-    const time = 0; // a window's key does not depend on it
-    const chain = (input: Input, depth: number) => {
-      if (depth > this.rules.correlations.length) return;
-      for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
-        const group = this.groupOf(corr, input);
-        out.push({ ruleId: corr.id, groupKey: JSON.stringify(corr.groupBy.map((g) => group[g])) });
-        if (this.rules.correlationsOf.has(corr.id)) chain({ kind: 'firing', ruleId: corr.id, event, time, group, events: [] }, depth + 1);
-      }
-    };
-    for (const rule of matched) if (this.rules.correlationsOf.has(rule.id)) chain({ kind: 'event', ruleId: rule.id, event, time }, 0);
+    // A window's key does not depend on the time (0 here).
+    for (const rule of matched) if (this.rules.correlationsOf.has(rule.id)) this.chainWindows(out, { kind: 'event', ruleId: rule.id, event, time: 0 }, 0);
     return out;
+  }
+
+  /** windowsOf's walk: the windows `input` feeds, then those their firings would feed (a method, not a closure made per event). */
+  private chainWindows(out: RuleGroup[], input: Input, depth: number): void {
+    if (depth > this.rules.correlations.length) return;
+    for (const corr of this.rules.correlationsOf.get(input.ruleId) ?? []) {
+      const group = this.groupOf(corr, input);
+      out.push({ ruleId: corr.id, groupKey: groupKeyOf(corr, group) });
+      if (this.rules.correlationsOf.has(corr.id)) this.chainWindows(out, { kind: 'firing', ruleId: corr.id, event: input.event, time: 0, group, events: [] }, depth + 1);
+    }
   }
 
   /**
@@ -234,7 +236,7 @@ export class DetectionEngine {
   /** event_count / value_count over one detection rule's matches (synchronous when its window is loaded). */
   private count(w: HitWindows, corr: CorrelationRule, input: Input): Fired | undefined | Promise<Fired | undefined> {
     const group = this.groupOf(corr, input);
-    const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
+    const groupKey = groupKeyOf(corr, group);
     // Loaded ahead by the caller (HitWindows.load) in the common case: nothing to await then.
     const opened = w.open(corr.id, groupKey);
     return opened instanceof Promise ? opened.then((win) => this.countIn(win, corr, input, group, groupKey)) : this.countIn(opened, corr, input, group, groupKey);
@@ -320,7 +322,7 @@ export class DetectionEngine {
    */
   private temporal(w: HitWindows, corr: CorrelationRule, input: Input): Fired | undefined | Promise<Fired | undefined> {
     const group = this.groupOf(corr, input);
-    const groupKey = JSON.stringify(corr.groupBy.map((g) => group[g]));
+    const groupKey = groupKeyOf(corr, group);
     const opened = w.open(corr.id, groupKey);
     return opened instanceof Promise ? opened.then((win) => this.temporalIn(win, corr, input, group, groupKey)) : this.temporalIn(opened, corr, input, group, groupKey);
   }
@@ -335,8 +337,8 @@ export class DetectionEngine {
     win.add({ ruleId: corr.id, groupKey, eventTime: input.time, reportId: key, detonationId: input.event.DetonationId ?? null, value: JSON.stringify(payload) });
     win.prune(this.pruneBefore(corr, input.time));
 
-    const hits = win.range(input.time - corr.timespanMs, input.time + corr.timespanMs)
-      .map((h) => ({ hit: h, p: JSON.parse(h.value ?? '{}') as TemporalPayload }));
+    // The rule index is the key's prefix; a hit's events (its JSON value) are read only if chosen.
+    const hits = win.range(input.time - corr.timespanMs, input.time + corr.timespanMs).map(temporalHit);
     const self = hits.find((h) => h.hit.reportId === key);
     if (!self) return undefined; // already consumed (a redelivery cannot reach here, but be safe)
     const n = corr.rules.length;
@@ -348,20 +350,30 @@ export class DetectionEngine {
       const chosen = corr.type === 'temporal' ? pickAny(inWindow, self, n) : pickOrdered(inWindow, self, n);
       if (!chosen) continue;
       win.remove(chosen.map((c) => c.hit.reportId));
-      const all = chosen.flatMap((c) => c.p.events);
+      const all = chosen.flatMap((c) => (JSON.parse(c.hit.value ?? '{}') as TemporalPayload).events);
       return { events: all, group, time: Math.max(...chosen.map((c) => c.hit.eventTime)) };
     }
     return undefined;
   }
 }
 
-type TemporalHit = { hit: RuleHit; p: TemporalPayload };
+type TemporalHit = { hit: RuleHit; i: number };
+
+/**
+ * A temporal window's hit with its rule index, read from its key (`<rule index>:<ReportId>`, as
+ * temporalIn writes it); from its JSON value only for a key of another shape.
+ */
+function temporalHit(hit: RuleHit): TemporalHit {
+  const colon = hit.reportId.indexOf(':');
+  const i = colon > 0 ? Number(hit.reportId.slice(0, colon)) : Number.NaN;
+  return { hit, i: Number.isInteger(i) ? i : (JSON.parse(hit.value ?? '{}') as TemporalPayload).i };
+}
 
 /** One hit per referenced rule, `self` for its own rule (the earliest of each other rule). */
 function pickAny(window: TemporalHit[], self: TemporalHit, n: number): TemporalHit[] | undefined {
   const out: TemporalHit[] = [];
   for (let i = 0; i < n; i++) {
-    const h = i === self.p.i ? self : window.find((w) => w.p.i === i);
+    const h = i === self.i ? self : window.find((w) => w.i === i);
     if (!h) return undefined;
     out.push(h);
   }
@@ -373,21 +385,28 @@ function pickOrdered(window: TemporalHit[], self: TemporalHit, n: number): Tempo
   const out: TemporalHit[] = [];
   // Before self: the latest possible chain ending at or before self's time, built backwards.
   let bound = self.hit.eventTime;
-  for (let i = self.p.i - 1; i >= 0; i--) {
-    const h = [...window].reverse().find((w) => w.p.i === i && w.hit.eventTime <= bound && w !== self);
+  for (let i = self.i - 1; i >= 0; i--) {
+    const h = [...window].reverse().find((w) => w.i === i && w.hit.eventTime <= bound && w !== self);
     if (!h) return undefined;
     out.unshift(h);
     bound = h.hit.eventTime;
   }
   out.push(self);
   bound = self.hit.eventTime;
-  for (let i = self.p.i + 1; i < n; i++) {
-    const h = window.find((w) => w.p.i === i && w.hit.eventTime >= bound && w !== self);
+  for (let i = self.i + 1; i < n; i++) {
+    const h = window.find((w) => w.i === i && w.hit.eventTime >= bound && w !== self);
     if (!h) return undefined;
     out.push(h);
     bound = h.hit.eventTime;
   }
   return out;
+}
+
+/** A group's key in rule_hits: the JSON array of its group-by values, in the rule's order. */
+function groupKeyOf(corr: CorrelationRule, group: Record<string, unknown>): string {
+  const values: unknown[] = new Array(corr.groupBy.length);
+  for (let i = 0; i < values.length; i++) values[i] = group[corr.groupBy[i]!];
+  return JSON.stringify(values);
 }
 
 function single(rule: DetectionRule, mapping: AlertMapping, event: SensorEvent, time: number): Occurrence {
