@@ -402,11 +402,31 @@ function pickOrdered(window: TemporalHit[], self: TemporalHit, n: number): Tempo
   return out;
 }
 
-/** A group's key in rule_hits: the JSON array of its group-by values, in the rule's order. */
-function groupKeyOf(corr: CorrelationRule, group: Record<string, unknown>): string {
-  const values: unknown[] = new Array(corr.groupBy.length);
-  for (let i = 0; i < values.length; i++) values[i] = group[corr.groupBy[i]!];
-  return JSON.stringify(values);
+/**
+ * A group's key in rule_hits: `JSON.stringify` of its group-by values in the rule's order (the
+ * keys the store holds were written so). Built by hand when every value is null or a string JSON
+ * writes as it is (the common case: a DeviceId, an address, an account name), else by JSON.
+ */
+export function groupKeyOf(corr: CorrelationRule, group: Record<string, unknown>): string {
+  const by = corr.groupBy;
+  let key = '[';
+  for (let i = 0; i < by.length; i++) {
+    const v = group[by[i]!];
+    if (i > 0) key += ',';
+    if (v === null) key += 'null';
+    else if (typeof v === 'string' && isPlainJsonString(v)) key += `"${v}"`;
+    else return JSON.stringify(by.map((g) => group[g]));
+  }
+  return `${key}]`;
+}
+
+/** True when JSON.stringify writes `s` as `"s"`: no quote, backslash, control character or surrogate (lone ones are escaped). */
+function isPlainJsonString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 function single(rule: DetectionRule, mapping: AlertMapping, event: SensorEvent, time: number): Occurrence {

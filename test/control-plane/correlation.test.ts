@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { DetectionEngine, loadRules, type RuleSet } from '../../control-plane/detection/index.ts';
+import { groupKeyOf } from '../../control-plane/detection/detection-engine.ts';
 import { openSqliteStore, type Store } from '../../control-plane/index.ts';
 import type { SensorEvent } from '../../protocol/index.ts';
 import { cleanup, tempDir } from '../helpers.ts';
@@ -113,4 +114,21 @@ test('the loader checks temporal and chained correlations', () => {
   // Correlations referring to each other in a cycle.
   const cyc = `${detections}\n---\n${head('00000000-0000-4000-8000-000000000097', 'c1')}correlation:\n  type: temporal\n  rules: [c2, logon_success]\n  timespan: 5m\n${mapping('A')}---\n${head('00000000-0000-4000-8000-000000000098', 'c2')}correlation:\n  type: temporal\n  rules: [c1, logon_success]\n  timespan: 5m\n${mapping('B')}`;
   assert.throws(() => loadRules([{ file: 'x.yml', text: cyc }]), (e: any) => e.code === 'ARCSIM_E_RULE_REFERENCE' && /cycle/.test(e.message));
+});
+
+test("a group's key is JSON.stringify of its group-by values, in the rule's order, whatever the values", () => {
+  // rule_hits rows written by earlier versions hold keys made by JSON.stringify: a key built any
+  // other way would open a second window beside the stored one.
+  const corr = { groupBy: ['DeviceId', 'RemoteIP', 'AccountName'] } as unknown as Parameters<typeof groupKeyOf>[0];
+  const values: unknown[] = [
+    null, '', 'dev-1', '10.0.0.7', 'fe80::1%eth0', 'DOMAIN\\admin', 'say "hi"', 'tab\there', 'line\nbreak', '\u0000', '\u001f', '\u007f',
+    'caf\u00e9', '\u2028\u2029', '\ud83d\ude00', 'lone \ud83d', 'lone \ude00', '</script>', 0, -1.5, 1e21, Number.NaN, true, false,
+    { a: 1 }, ['x'],
+  ];
+  for (const a of values) {
+    for (const b of values) {
+      const group = { DeviceId: a, RemoteIP: b, AccountName: 'root' };
+      assert.equal(groupKeyOf(corr, group), JSON.stringify([a, b, 'root']), `${String(a)} / ${String(b)}`);
+    }
+  }
 });
