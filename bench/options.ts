@@ -74,7 +74,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
   --batch 100       BENCH_BATCH      events per frame (at most 1000, the protocol limit)
   --window 8        BENCH_WINDOW     frames each agent keeps in flight
   --warmup 4000     BENCH_WARMUP     events of an untimed 1-agent pass run first; 0 skips it
-  --rounds 3        BENCH_ROUNDS     rounds of each throughput pass (full path and its raw baseline, back to back);
+  --rounds 5        BENCH_ROUNDS     rounds of each throughput pass (full path and its raw baseline, back to back);
                                      the round with the median full/raw ratio is reported, every round's ratio shown
   --rate 10000      BENCH_RATE       events/s of the paced detection-latency pass; 0 skips it
   --footprint 60    BENCH_FOOTPRINT  seconds of the agent idle-footprint measurement; 0 skips it
@@ -124,7 +124,7 @@ export const USAGE = `usage: npm run bench [-- options]   (loopback only; option
 Figures, the machine and what they mean: docs/performance.md.`;
 
 export const DEFAULTS: BenchOptions = {
-  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rounds: 3, rate: 10_000, footprint: 60, noisy: 16, all: false,
+  agents: [1, 4, 16], events: 50_000, batch: 100, window: 8, warmup: 4_000, rounds: 5, rate: 10_000, footprint: 60, noisy: 16, all: false,
   storm: false, stormAgents: 1000, stormStored: 2500, rules: [], atomics: undefined, json: undefined,
   connections: 0, connectionsSeconds: 30, connectionsBatch: 5, store: 'sqlite', replicas: [], replicaEvents: 80_000, replicaRounds: 3, replicaWarmup: 8_000, pgStatements: false,
   portal: false, portalAlerts: 10_000, portalEvents: 1_000_000, portalMachines: 200, portalRequests: 5,

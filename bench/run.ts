@@ -15,7 +15,7 @@
  *   --batch 100       BENCH_BATCH    events per frame (at most 1000, the protocol limit)
  *   --window 8        BENCH_WINDOW   frames each agent keeps in flight
  *   --warmup 4000     BENCH_WARMUP   events of an untimed 1-agent pass run first; 0 skips it
- *   --rounds 3        BENCH_ROUNDS   rounds of each throughput pass; the median full/raw round is reported
+ *   --rounds 5        BENCH_ROUNDS   rounds of each throughput pass; the median full/raw round is reported
  *   --rate 10000      BENCH_RATE     events/s of the paced detection-latency pass (1 agent); 0 skips it
  *   --footprint 60    BENCH_FOOTPRINT seconds of the agent idle-footprint measurement; 0 skips it
  *   --noisy 16        BENCH_NOISY    quiet agents of the noisy-neighbour pass (bench/noisy.ts); 0 skips it

@@ -103,8 +103,8 @@ test('--replicas: rounds in alternating order, an untimed warm-up per replica; t
   assert.equal(replicasOk({ ...r, passes: r.passes.map((p, i) => (i === 5 ? pass(2, 2, 6990) : p)) }), false);
 });
 
-test('--rounds: 3 by default; the reported round is the one with the median full/raw ratio, every round\'s ratio attached', () => {
-  assert.equal(readOptions([], {}).rounds, 3);
+test('--rounds: 5 by default; the reported round is the one with the median full/raw ratio, every round\'s ratio attached', () => {
+  assert.equal(readOptions([], {}).rounds, 5);
   assert.equal(readOptions(['--rounds', '5'], {}).rounds, 5);
   assert.equal(readOptions([], { BENCH_ROUNDS: '1' }).rounds, 1);
   assert.throws(() => readOptions(['--rounds', '0'], {}), /--rounds/);
