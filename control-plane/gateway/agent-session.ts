@@ -198,17 +198,19 @@ export class AgentSession {
 
   /**
    * One group commit acks every batch of the agent it held at once (up to its window: 8 in the
-   * bench), so the socket is corked at the first frame of a turn and uncorked after the turn's
-   * I/O callbacks (`setImmediate`): those acks leave in one write instead of one system call each
-   * (issue 16, docs/performance.md "Change 5"). Same frames, same order; `ws.close` and the end
-   * of the socket flush what is corked.
+   * bench), so the socket is corked at the first frame and uncorked once the promise jobs queued
+   * meanwhile have run (`process.nextTick`: the acks of one commit are sent from the jobs its
+   * commit settles): those acks leave in one write instead of one system call each (issue 16,
+   * docs/performance.md "Change 5"). Not later (`setImmediate` was): the next group's transaction,
+   * already queued for that turn, would hold them for its first batches (issue 16, "Change 8").
+   * Same frames, same order; `ws.close` and the end of the socket flush what is corked.
    */
   private send(frame: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.socket && !this.corked) {
       this.corked = true;
       this.socket.cork();
-      setImmediate(this.uncork);
+      process.nextTick(this.uncork);
     }
     this.ws.send(frame);
   }

@@ -42,6 +42,15 @@ interface Pending {
  * transaction committed (or failed): the caller acks on that, so an ack still means "committed".
  * An agent's batches commit in the order they were handed in.
  *
+ * A group that took every waiting batch stays open while its transaction runs: batches that arrive
+ * meanwhile (an agent's next frames, sent on the acks of the last commit) join the same commit
+ * instead of waiting for the next one (see commit), within the same limits. One agent keeping 8
+ * batches in flight otherwise has about half of them in each commit, and each batch waits for two
+ * commits: its acks, and so its next batches, are paced by the commits' fixed cost (the WAL pages
+ * of every index and alert row written once per commit) rather than by the events (issue 16,
+ * docs/performance.md "Change 8"). A group that left batches waiting (a limit, or an agent of its
+ * last round ran out while others wait) takes none, so the fairness above holds as it did.
+ *
  * If a group's transaction fails, nothing of it was committed, and each of its batches is tried
  * again alone, so one batch's failure is reported to its own agent only.
  *
@@ -92,8 +101,9 @@ export class IngestQueue {
   private async drain(): Promise<void> {
     this.lastCommitAt = this.now();
     try {
-      const group = this.take();
-      if (group.length > 0) await this.commit(group);
+      const counted = { batches: 0, events: 0 };
+      const group = this.take(counted);
+      if (group.length > 0) await this.commit(group, counted);
     } finally {
       this.running = false;
       if (this.waiting.size > 0) this.schedule();
@@ -108,9 +118,8 @@ export class IngestQueue {
    * beside a busy one), the group ends there, so a quiet agent's next batch never waits behind
    * more than one batch of a busy one plus its own group.
    */
-  private take(): Pending[] {
+  private take(commit: { batches: number; events: number } = { batches: 0, events: 0 }): Pending[] {
     const group: Pending[] = [];
-    let events = 0;
     let ranOut = false;
     while (!ranOut && this.waiting.size > 0) {
       // One round: every agent waiting now, in ring order (a snapshot: agents re-inserted below wait for the next round).
@@ -118,7 +127,7 @@ export class IngestQueue {
         const list = this.waiting.get(key)!;
         const next = list[0]!;
         const size = batchSize(next.batch.events);
-        if (group.length > 0 && (group.length >= this.limits.maxBatchesPerCommit || events + size > this.limits.maxEventsPerCommit)) return group;
+        if (commit.batches > 0 && (commit.batches >= this.limits.maxBatchesPerCommit || commit.events + size > this.limits.maxEventsPerCommit)) return group;
         list.shift();
         // An agent served goes to the back of the ring, so the next group starts with the others.
         this.waiting.delete(key);
@@ -129,16 +138,33 @@ export class IngestQueue {
           continue;
         }
         group.push(next);
-        events += size;
+        commit.batches++;
+        commit.events += size;
       }
     }
     return group;
   }
 
-  private async commit(group: Pending[]): Promise<void> {
+  /**
+   * Commits `first` (a group of take()), and the batches that arrive while its transaction runs
+   * (see the class comment): when take() left nothing waiting, the transaction yields to the event
+   * loop after each group (one turn: sockets read, frames decoded, batches handed in) and takes
+   * what came, by the same rounds and within the same per-commit limits, until a turn brings none.
+   */
+  private async commit(first: Pending[], counted: { batches: number; events: number }): Promise<void> {
+    const group = first;
+    let open = this.waiting.size === 0;
+    const more = async (): Promise<QueuedBatch[]> => {
+      if (!open) return [];
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const next = this.take(counted);
+      open = next.length > 0 && this.waiting.size === 0;
+      group.push(...next);
+      return next.map((p) => p.batch);
+    };
     let results: IngestResult[];
     try {
-      results = await this.ingest.ingestGroup(group.map((p) => p.batch));
+      results = await this.ingest.ingestGroup(first.map((p) => p.batch), more);
     } catch (err) {
       if (group.length === 1) return group[0]!.reject(err);
       // Nothing of the group was committed: each batch alone, so a failure reaches only its own agent.

@@ -13,6 +13,14 @@ import type { PreparedBatch } from './batch-decode.ts';
 /** A batch's events: decoded here, or decoded and matched by the ingest worker (PreparedBatch). */
 export type BatchEvents = SensorEvent[] | PreparedBatch;
 
+/** One batch of a group commit: its agent and machine, its events, when it arrived (performance.now() ms). */
+export interface QueuedGroupBatch {
+  agent: AgentRow;
+  machine: MachineRow;
+  events: BatchEvents;
+  arrivedAt?: number;
+}
+
 /** Events in a batch. */
 export function batchSize(events: BatchEvents): number {
   return Array.isArray(events) ? events.length : events.count;
@@ -70,10 +78,18 @@ export class Ingest {
 
   /**
    * Several agents' batches in one transaction (the gateway's group commit, IngestQueue), each
-   * exactly as ingestBatch would take it, in this order; one result per batch.
+   * exactly as ingestBatch would take it, in this order; one result per batch. With `more`, the
+   * same transaction then takes each further group `more` resolves with, until one is empty (the
+   * batches that arrived while it ran, IngestQueue): results in the order taken, all committed
+   * together.
    */
-  ingestGroup(batches: ReadonlyArray<{ agent: AgentRow; machine: MachineRow; events: BatchEvents; arrivedAt?: number }>): Promise<IngestResult[]> {
-    return this.store.transaction((tx) => this.ingestAll(tx, batches));
+  ingestGroup(batches: ReadonlyArray<QueuedGroupBatch>, more?: () => Promise<ReadonlyArray<QueuedGroupBatch>>): Promise<IngestResult[]> {
+    if (!more) return this.store.transaction((tx) => this.ingestAll(tx, batches));
+    return this.store.transaction(async (tx) => {
+      const out = await this.ingestAll(tx, batches);
+      for (let next = await more(); next.length > 0; next = await more()) out.push(...await this.ingestAll(tx, next));
+      return out;
+    });
   }
 
   /**

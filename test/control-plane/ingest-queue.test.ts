@@ -176,3 +176,38 @@ test('commits start at least commitIntervalMs apart: batches that come meanwhile
   assert.deepEqual(await groupsWith(0), [1, 1, 1, 1], 'no interval: each batch commits as soon as it comes');
   assert.deepEqual(await groupsWith(200), [1, 3], 'the first at once, the next three together once the interval is over');
 });
+
+test('batches that arrive while a commit runs join it when its group left nothing waiting, within the per-commit limits', async () => {
+  const commitsWith = async (maxBatchesPerCommit: number): Promise<string[][]> => {
+    const { store, ingest, hosts } = await setup(['a', 'b', 'c']);
+    try {
+      // Each transaction, with the batches that joined it (the `more` groups), as agent/tag.
+      const commits: string[][] = [];
+      const names = (batches: ReadonlyArray<{ events: unknown }>) => batches.map((b) => String((b.events as SensorEvent[])[0]!.ReportId).split('-').slice(0, 2).join('/'));
+      const ingestGroup = ingest.ingestGroup.bind(ingest);
+      ingest.ingestGroup = (batches, more) => {
+        const commit = names(batches);
+        commits.push(commit);
+        return ingestGroup(batches, more && (async () => {
+          const next = await more();
+          commit.push(...names(next));
+          return next;
+        }));
+      };
+      const queue = new IngestQueue(ingest, { maxBatchesPerCommit, maxEventsPerCommit: 10_000 });
+      const submit = (id: string, tag: string) => queue.submit({ ...hosts.get(id)!, events: batchOf(id, tag, 5) });
+      // a's batch starts a commit on the queue's turn; b's and c's come in that same turn of the
+      // event loop, after the commit's group was taken (as frames read from sockets while it runs).
+      const first = submit('a', 'x1');
+      const later = new Promise<Array<unknown>>((resolve) => setImmediate(() => resolve([submit('b', 'x1'), submit('c', 'x1')])));
+      const results = (await Promise.all([first, ...(await later)])) as Array<{ stored: number } | null>;
+      assert.deepEqual(results.map((r) => r?.stored), [5, 5, 5]);
+      assert.equal(await store.events.countEvents(), 15);
+      return commits;
+    } finally {
+      await store.close();
+    }
+  };
+  assert.deepEqual(await commitsWith(32), [['a/x1', 'b/x1', 'c/x1']], 'one commit: b and c joined a\'s transaction');
+  assert.deepEqual(await commitsWith(2), [['a/x1', 'b/x1'], ['c/x1']], 'the limit of 2 batches per commit holds for those that join');
+});
