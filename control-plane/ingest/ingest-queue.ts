@@ -118,7 +118,7 @@ export class IngestQueue {
    * beside a busy one), the group ends there, so a quiet agent's next batch never waits behind
    * more than one batch of a busy one plus its own group.
    */
-  private take(commit: { batches: number; events: number } = { batches: 0, events: 0 }): Pending[] {
+  private take(commit: { batches: number; events: number }): Pending[] {
     const group: Pending[] = [];
     let ranOut = false;
     while (!ranOut && this.waiting.size > 0) {
@@ -146,13 +146,12 @@ export class IngestQueue {
   }
 
   /**
-   * Commits `first` (a group of take()), and the batches that arrive while its transaction runs
+   * Commits `group` (taken by take()), and the batches that arrive while its transaction runs
    * (see the class comment): when take() left nothing waiting, the transaction yields to the event
    * loop after each group (one turn: sockets read, frames decoded, batches handed in) and takes
    * what came, by the same rounds and within the same per-commit limits, until a turn brings none.
    */
-  private async commit(first: Pending[], counted: { batches: number; events: number }): Promise<void> {
-    const group = first;
+  private async commit(group: Pending[], counted: { batches: number; events: number }): Promise<void> {
     let open = this.waiting.size === 0;
     const more = async (): Promise<QueuedBatch[]> => {
       if (!open) return [];
@@ -164,7 +163,8 @@ export class IngestQueue {
     };
     let results: IngestResult[];
     try {
-      results = await this.ingest.ingestGroup(first.map((p) => p.batch), more);
+      // The batches taken so far; those that join are appended to `group` as `more` takes them.
+      results = await this.ingest.ingestGroup(group.map((p) => p.batch), more);
     } catch (err) {
       if (group.length === 1) return group[0]!.reject(err);
       // Nothing of the group was committed: each batch alone, so a failure reaches only its own agent.

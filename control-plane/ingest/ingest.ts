@@ -84,10 +84,9 @@ export class Ingest {
    * together.
    */
   ingestGroup(batches: ReadonlyArray<QueuedGroupBatch>, more?: () => Promise<ReadonlyArray<QueuedGroupBatch>>): Promise<IngestResult[]> {
-    if (!more) return this.store.transaction((tx) => this.ingestAll(tx, batches));
     return this.store.transaction(async (tx) => {
       const out = await this.ingestAll(tx, batches);
-      for (let next = await more(); next.length > 0; next = await more()) out.push(...await this.ingestAll(tx, next));
+      if (more) for (let next = await more(); next.length > 0; next = await more()) out.push(...await this.ingestAll(tx, next));
       return out;
     });
   }
